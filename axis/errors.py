@@ -1,0 +1,66 @@
+"""Exceptions raised by the axis.
+
+Every error carries a message a clerk or an operator can act on: it names the thing
+that is wrong (an agency code, a file, a document) and, where there is one, the fix.
+The CLI prints ``str(error)`` on one line and exits non-zero; nothing else is shown
+unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+
+class AxisError(Exception):
+    """Base of every error the axis raises on purpose."""
+
+    #: Machine-readable reason, used in signed rejection receipts and statistics.
+    reason: str = "error"
+
+
+class ConfigurationError(AxisError):
+    """A setting (environment variable or CLI flag) has an unusable value."""
+
+    reason = "configuration"
+
+
+class StoreError(AxisError):
+    """The database refused an operation or is not in the expected state."""
+
+    reason = "store"
+
+
+class SchemaNotInitialised(StoreError):
+    """The database has no axis schema yet, or an older one: run ``axis init``."""
+
+    reason = "schema-not-initialised"
+
+
+class AgencyError(AxisError):
+    """An agency is unknown, suspended, already registered or otherwise unusable."""
+
+    reason = "agency"
+
+
+class UnknownAgency(AgencyError):
+    reason = "unknown-agency"
+
+
+class SuspendedAgency(AgencyError):
+    reason = "suspended-agency"
+
+
+class CertificateError(AxisError):
+    """A certificate file cannot be read, or is not registered / revoked for an agency."""
+
+    reason = "certificate"
+
+
+class TransportError(AxisError):
+    """The queue transport (RabbitMQ or the embedded one) failed."""
+
+    reason = "transport"
+
+
+class TransientError(AxisError):
+    """A failure worth retrying later: the database or the broker is unavailable."""
+
+    reason = "transient"

@@ -1,0 +1,92 @@
+"""The axis configuration: one immutable object built from ``AXIS_*`` variables.
+
+Nothing reads the environment anywhere else. The CLI builds a :class:`Settings` with
+:meth:`Settings.from_env` and lays its flags on top with :meth:`Settings.replace`::
+
+    >>> s = Settings.from_env({"AXIS_HOME": "/srv/axis"})
+    >>> s.effective_database_url
+    'sqlite:////srv/axis/axis.db'
+    >>> s.replace(workers=4).workers
+    4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from axis.errors import ConfigurationError
+
+#: Default cap on an envelope's size, checked before any parsing (64 MiB).
+DEFAULT_MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the axis; field ``name`` is read from ``AXIS_NAME``."""
+
+    home: Path = Path("axis-data")
+    database_url: str = ""  # empty: a SQLite file in ``home``
+    broker_url: str = ""  # empty: the embedded transport, queues kept in the database
+    max_envelope_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
+    workers: int = 1
+    prefetch: int = 64
+    retry_limit: int = 5
+    retry_base_seconds: float = 1.0
+    receipt_timeout_seconds: float = 4 * 3600.0
+    lifetime_seconds: float = 24 * 3600.0
+    metrics_port: int = 0
+    idle_agency_seconds: float = 24 * 3600.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            var = "AXIS_" + field.name.upper()
+            if var in env and env[var] != "":
+                values[field.name] = _convert(var, env[var], field.type)
+        return cls(**values)
+
+    def replace(self, **changes: object) -> Settings:
+        """Return a copy with ``changes`` applied; ``None`` values are ignored (unset flags)."""
+        kept = {k: v for k, v in changes.items() if v is not None}
+        if "home" in kept:
+            kept["home"] = Path(str(kept["home"]))
+        return dataclasses.replace(self, **kept)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home.absolute() / 'axis.db'}"
+
+    @property
+    def uses_broker(self) -> bool:
+        """True when RabbitMQ is configured; False for the embedded transport."""
+        return bool(self.broker_url)
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
+
+    @property
+    def trust_dir(self) -> Path:
+        """CA certificates (PEM) that agency signatures must chain to."""
+        return self.home / "trust"
+
+
+def _convert(var: str, raw: str, kind: object) -> object:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name == "int":
+            return int(raw)
+        if kind_name == "float":
+            return float(raw)
+        if kind_name == "Path":
+            return Path(raw)
+    except ValueError:
+        raise ConfigurationError(f"{var}={raw!r} is not a valid {kind_name}") from None
+    return raw

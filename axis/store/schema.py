@@ -1,0 +1,222 @@
+"""The axis database schema (SQLAlchemy Core tables).
+
+One ``MetaData`` holds every table; Alembic migrations in ``axis/store/migrations`` are
+the only way the schema reaches a database (``axis init``), and a test checks that the
+migrations and these tables agree.
+
+States of a delivery (one per document and recipient)::
+
+    pending ──publish confirmed──> queued ──recipient pulled──> delivered ──01──> receipted
+       │                             │                              │
+       └────────── past lifetime ────┴──────────> expired           └──02──> refused
+    (any) ── retries exhausted ──> dead
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Time columns are timezone-aware UTC everywhere.
+Timestamp = sa.DateTime(timezone=True)
+#: Big integer primary keys that are still INTEGER on SQLite (so AUTOINCREMENT works).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+DELIVERY_STATES = ("pending", "queued", "delivered", "receipted", "refused", "expired", "dead")
+
+agencies = sa.Table(
+    "agencies",
+    metadata,
+    sa.Column("code", sa.String(13), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("level", sa.SmallInteger, nullable=False),
+    # Not a foreign key: a bulk import may accept orphans whose parent arrives later.
+    sa.Column("parent_code", sa.String(13), nullable=True),
+    sa.Column("status", sa.String(10), nullable=False, server_default="active"),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    # When the agency last pulled its inbox (backlog report: agencies that stopped pulling).
+    sa.Column("last_pull_at", Timestamp, nullable=True),
+    sa.CheckConstraint("level BETWEEN 1 AND 4", name="level"),
+    sa.CheckConstraint("status IN ('active', 'suspended')", name="status"),
+    sa.Index(None, "parent_code"),
+    sa.Index(None, "level", "code"),
+)
+
+agency_certificates = sa.Table(
+    "agency_certificates",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("agency_code", sa.ForeignKey("agencies.code"), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),  # SHA-256 hex
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("serial", sa.String(64), nullable=False),
+    sa.Column("not_before", Timestamp, nullable=False),
+    sa.Column("not_after", Timestamp, nullable=False),
+    sa.Column("pem", sa.Text, nullable=False),
+    sa.Column("added_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.Column("revocation_reason", sa.String(300), nullable=True),
+    sa.Index(None, "agency_code"),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("document_id", sa.String(300), nullable=False),
+    sa.Column("sender_code", sa.String(13), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False, server_default="document"),
+    sa.Column("digest", sa.String(64), nullable=False),  # SHA-256 hex of the bytes received
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("document_type", sa.String(100), nullable=False, server_default=""),
+    sa.Column("subject", sa.String(500), nullable=False, server_default=""),
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("business_type", sa.SmallInteger, nullable=False, server_default="0"),
+    # DocumentId of the document this one revokes, updates or replaces.
+    sa.Column("refers_to", sa.String(300), nullable=True),
+    sa.Column("signer_fingerprint", sa.String(64), nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("envelope", sa.LargeBinary, nullable=False),  # the signed bytes as received
+    sa.Column("answer", sa.LargeBinary, nullable=True),  # the axis's signed receipt
+    sa.UniqueConstraint("sender_code", "document_id"),
+    sa.Index(None, "received_at"),
+    sa.Index(None, "refers_to"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("document_pk", sa.ForeignKey("documents.id"), nullable=False),
+    sa.Column("recipient_code", sa.String(13), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False, server_default="pending"),
+    sa.Column("accepted_at", Timestamp, nullable=False),
+    sa.Column("queued_at", Timestamp, nullable=True),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.Column("receipted_at", Timestamp, nullable=True),
+    sa.Column("closed_at", Timestamp, nullable=True),  # refused, expired or dead
+    sa.Column("last_status", sa.String(2), nullable=True),
+    sa.Column("overdue_reported_at", Timestamp, nullable=True),
+    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.UniqueConstraint("document_pk", "recipient_code"),
+    sa.CheckConstraint(
+        "state IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATES) + ")", name="state"
+    ),
+    sa.Index(None, "recipient_code", "state"),
+    sa.Index(None, "state", "accepted_at"),
+)
+
+status_events = sa.Table(
+    "status_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("document_pk", sa.ForeignKey("documents.id"), nullable=False),
+    sa.Column("delivery_id", sa.ForeignKey("deliveries.id"), nullable=True),
+    sa.Column("from_code", sa.String(13), nullable=False),
+    sa.Column("status_code", sa.String(2), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("signer_fingerprint", sa.String(64), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("stated_at", Timestamp, nullable=True),  # the Timestamp inside the message
+    sa.Column("recorded_at", Timestamp, nullable=False),
+    sa.Column("signed_xml", sa.LargeBinary, nullable=False),  # kept for non-repudiation
+    sa.UniqueConstraint("digest"),
+    sa.Index(None, "document_pk"),
+    sa.Index(None, "status_code", "recorded_at"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("queue", sa.String(100), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("message_id", sa.String(100), nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    # The delivery that becomes ``queued`` once the broker confirms this message.
+    sa.Column("delivery_id", sa.ForeignKey("deliveries.id"), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index(None, "created_at"),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("claimed_sender", sa.String(100), nullable=True),
+    sa.Column("document_id", sa.String(300), nullable=True),
+    sa.Column("reason", sa.String(50), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("answer", sa.LargeBinary, nullable=True),
+    sa.Index(None, "received_at"),
+    sa.Index(None, "reason"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("dead_at", Timestamp, nullable=False),
+    sa.Column("source_queue", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("attempts", sa.SmallInteger, nullable=False),
+    sa.Column("message_id", sa.String(100), nullable=True),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("resolved_at", Timestamp, nullable=True),
+    sa.Column("resolution", sa.String(20), nullable=True),  # requeued | discarded
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index(None, "at"),
+)
+
+routers = sa.Table(
+    "routers",
+    metadata,
+    sa.Column("router_id", sa.String(100), primary_key=True),
+    sa.Column("hostname", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("heartbeat_at", Timestamp, nullable=False),
+)
+
+# The embedded transport: durable queues kept in the database when no broker is configured.
+queue_messages = sa.Table(
+    "queue_messages",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("queue", sa.String(100), nullable=False),
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("message_id", sa.String(100), nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("enqueued_at", Timestamp, nullable=False),
+    sa.Column("visible_at", Timestamp, nullable=False),  # later than now: delayed retry / leased
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("delivery_count", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Index(None, "queue", "priority", "id"),
+)

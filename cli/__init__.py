@@ -1,0 +1,1 @@
+"""The ``axis`` command line: one module per command group, assembled in :mod:`cli.main`."""

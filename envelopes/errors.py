@@ -1,0 +1,56 @@
+"""Errors of the envelope library, each naming the problem so a clerk can act on it."""
+
+from __future__ import annotations
+
+
+class EnvelopeError(Exception):
+    """Base of every envelope error.
+
+    ``reason`` is a stable machine-readable code (used in rejection receipts);
+    ``str(error)`` is the human message.
+    """
+
+    reason: str = "invalid-envelope"
+
+
+class InvalidAgencyCode(EnvelopeError, ValueError):
+    """An agency code is not of the form ``VVV.ZZ.YY.Xnn``."""
+
+    reason = "invalid-agency-code"
+
+
+class EnvelopeTooLarge(EnvelopeError):
+    """The input is larger than the configured cap; it was not parsed."""
+
+    reason = "too-large"
+
+
+class MalformedEnvelope(EnvelopeError):
+    """The bytes are not well-formed XML, or use a forbidden construct (DTD, entities)."""
+
+    reason = "malformed"
+
+
+class SchemaViolation(EnvelopeError):
+    """The XML is well-formed but breaks the edXML schema; the message names the element."""
+
+    reason = "schema"
+
+
+class SignatureError(EnvelopeError):
+    """The document's signature is missing, misplaced, malformed or does not verify."""
+
+    reason = "bad-signature"
+
+
+class UntrustedCertificate(SignatureError):
+    """The signing certificate does not chain to a trusted CA, is expired, or is not
+    allowed for the claimed sender."""
+
+    reason = "untrusted-certificate"
+
+
+class WeakAlgorithm(SignatureError):
+    """The signature uses an algorithm the axis refuses (SHA-1, HMAC)."""
+
+    reason = "weak-algorithm"

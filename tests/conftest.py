@@ -1,0 +1,72 @@
+"""Shared fixtures: real PostgreSQL and RabbitMQ, each test run isolated and cleaned up.
+
+- ``postgres_url``: a database of its own for this test run (dropped at the end);
+- ``database_url``: parametrised over SQLite and PostgreSQL; on PostgreSQL each test gets a
+  schema of its own inside the run's database;
+- ``amqp_url``: a RabbitMQ virtual host of its own for this run (deleted at the end).
+
+Services are those of the machine (PostgreSQL on 127.0.0.1:5432, RabbitMQ on :5672);
+``AXIS_TEST_PG_ADMIN_URL`` and ``AXIS_TEST_AMQP_HOST`` override where they are.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+
+PG_ADMIN_URL = os.environ.get(
+    "AXIS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+AMQP_HOST = os.environ.get("AXIS_TEST_AMQP_HOST", "127.0.0.1:5672")
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a PostgreSQL database created for this test run."""
+    name = f"axis_test_{RUN_ID}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(PG_ADMIN_URL).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'axis.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{base}?options={quote(f'-csearch_path={schema}')}"
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """URL of a RabbitMQ virtual host created for this test run (guest has full rights)."""
+    vhost = f"axis-test-{RUN_ID}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"amqp://guest:guest@{AMQP_HOST}/{quote(vhost, safe='')}"
+    _rabbitmqctl("delete_vhost", vhost)

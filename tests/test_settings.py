@@ -1,0 +1,36 @@
+"""Settings come from AXIS_* variables, CLI flags on top; bad values are clear errors."""
+
+from pathlib import Path
+
+import pytest
+
+from axis.errors import ConfigurationError
+from axis.settings import Settings
+
+
+def test_defaults_are_the_embedded_setup():
+    settings = Settings.from_env({})
+    assert settings.home == Path("axis-data")
+    assert settings.effective_database_url.startswith("sqlite:///")
+    assert settings.effective_database_url.endswith("axis-data/axis.db")
+    assert not settings.uses_broker
+
+
+def test_environment_variables_are_read_and_converted():
+    settings = Settings.from_env(
+        {"AXIS_HOME": "/srv/axis", "AXIS_WORKERS": "4", "AXIS_BROKER_URL": "amqp://x/"}
+    )
+    assert settings.home == Path("/srv/axis")
+    assert settings.workers == 4
+    assert settings.uses_broker
+
+
+def test_flags_override_environment_and_unset_flags_do_not():
+    settings = Settings.from_env({"AXIS_WORKERS": "4"}).replace(workers=None, prefetch=7)
+    assert settings.workers == 4
+    assert settings.prefetch == 7
+
+
+def test_a_bad_value_names_the_variable():
+    with pytest.raises(ConfigurationError, match="AXIS_WORKERS='many'"):
+        Settings.from_env({"AXIS_WORKERS": "many"})
