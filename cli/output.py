@@ -1,10 +1,10 @@
 """Rendering of listings: every listing command takes ``--format table|json|csv``.
 
-    >>> import io
-    >>> out = io.StringIO()
-    >>> render([{"code": "000.00.00.G22", "level": 1}], ["code", "level"], "csv", out)
-    >>> out.getvalue().splitlines()
-    ['code,level', '000.00.00.G22,1']
+>>> import io
+>>> out = io.StringIO()
+>>> render([{"code": "000.00.00.G22", "level": 1}], ["code", "level"], "csv", out)
+>>> out.getvalue().splitlines()
+['code,level', '000.00.00.G22,1']
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ States of a delivery (one per document and recipient)::
 
 from __future__ import annotations
 
+import datetime
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -26,8 +28,33 @@ metadata = sa.MetaData(
     }
 )
 
+
+class UTCDateTime(sa.TypeDecorator[datetime.datetime]):
+    """Timezone-aware UTC on every backend (SQLite keeps no zone: it is re-attached)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime.datetime | None, dialect: sa.Dialect
+    ) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the axis stores UTC-aware times only")
+        value = value.astimezone(datetime.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: datetime.datetime | None, dialect: sa.Dialect
+    ) -> datetime.datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=datetime.UTC)
+
+
 #: Time columns are timezone-aware UTC everywhere.
-Timestamp = sa.DateTime(timezone=True)
+Timestamp = UTCDateTime()
 #: Big integer primary keys that are still INTEGER on SQLite (so AUTOINCREMENT works).
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

@@ -1,0 +1,60 @@
+"""Database engines: SQLite (WAL) by default, PostgreSQL in production.
+
+>>> engine = make_engine("sqlite://")
+>>> with engine.connect() as conn:
+...     conn.exec_driver_sql("select 1").scalar()
+1
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis.settings import Settings
+
+#: How long a SQLite writer waits for another process's transaction (ms).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def utcnow() -> datetime.datetime:
+    """The current time, timezone-aware UTC (what every timestamp column stores)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and a generous busy timeout."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True, future=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # pysqlite's own transaction handling defers BEGIN; take the write lock up front
+        # instead, so concurrent writers queue on busy_timeout rather than deadlocking.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine the settings point at."""
+    return make_engine(settings.effective_database_url)
