@@ -40,6 +40,8 @@ class Settings:
     lifetime_seconds: float = 24 * 3600.0
     metrics_port: int = 0
     idle_agency_seconds: float = 24 * 3600.0
+    #: Passphrase of an agency's private key (PEM or PKCS#12); never a command-line flag.
+    key_passphrase: str = dataclasses.field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
