@@ -1,0 +1,168 @@
+"""The wire protocol between agencies and the axis: what goes on which queue, and how.
+
+Agencies publish to one queue, ``SUBMISSIONS`` (:mod:`axis.transport.topology`), and read
+one queue each, their inbox ``inbox(code)``. The body is always signed XML; every header
+is a convenience for routing and correlation only: the router and the client trust
+nothing but what the signature covers.
+
+**Submissions** (agency -> ``SUBMISSIONS``)
+
+- body: a signed edXML document, or a signed edXML status (01 ... 16) about a document
+  the agency received;
+- ``message_id``: unique for every publish (:func:`new_submission_id`); a retry of the
+  same document is a new publish with a new ``message_id``: the axis recognises a repeat
+  by sender + DocumentId + digest, never by message id. The axis's answer to a
+  submission carries its ``message_id`` in the ``answers`` header, which is how a sender
+  waits for the answer to what it published;
+- headers: ``kind`` ("document" | "status"), ``document-id`` (optional hints);
+- AMQP ``user_id``: the agency code, when the agency connects with its own broker
+  credentials (RabbitMQ then checks it against the login). When present, it must equal the
+  signed ``From``: otherwise the submission is rejected (``sender-mismatch``).
+
+**Inbox messages** (axis -> ``inbox(code)``), see :class:`InboxHeaders`
+
+- ``kind`` "document": a copy of a document addressed to the agency (body: the sender's
+  signed bytes, unchanged);
+- ``kind`` "status": a status about a document the agency sent (body: the recipient's
+  signed bytes, unchanged);
+- ``kind`` "receipt": the axis's own signed answer (:mod:`envelopes.receipts`) about a
+  document or status the agency submitted: accepted, rejected, expired or failed.
+
+**Message ids and idempotency.** Everything the axis publishes has a deterministic
+``message_id`` computed from what it is about (:func:`document_message_id` ...). A
+message re-published after a crash, or requeued from the dead letters, keeps its id, so a
+recipient that has already seen an id drops the repeat: recipients must deduplicate by
+``message_id``. The axis itself records exactly one delivery per document and recipient.
+
+    >>> document_message_id("ab" * 32, "000.00.31.H53")[:20]
+    'document:abababababa'
+    >>> InboxHeaders.from_mapping(
+    ...     InboxHeaders(kind="receipt", document_id="D", sender=AXIS_SENDER).to_mapping()
+    ... ).sender
+    'axis'
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+#: What a message carries; the header ``kind`` on submissions and inbox messages.
+Kind = Literal["document", "status", "receipt"]
+KINDS: tuple[str, ...] = ("document", "status", "receipt")
+
+#: The ``sender`` header of the axis's own receipts.
+AXIS_SENDER = "axis"
+
+# Header names (AMQP header table keys; the embedded transport keeps the same mapping).
+KIND = "kind"
+DOCUMENT_ID = "document-id"
+SENDER = "sender"
+#: On receipts: the ``message_id`` of the submission this answers ("" for later answers).
+ANSWERS = "answers"
+#: On receipts: "accepted" | "rejected" | "expired" | "failed" (the signed body decides).
+OUTCOME = "outcome"
+#: On statuses: the two-digit edXML status code.
+STATUS_CODE = "status-code"
+#: "true" on an answer re-sent because the same submission arrived again.
+DUPLICATE = "duplicate"
+#: SHA-256 hex of the body (lets a client check what it pulled before parsing it).
+DIGEST = "digest"
+
+
+@dataclass(frozen=True)
+class InboxHeaders:
+    """The headers of a message in an agency's inbox.
+
+    ``document_id`` is the document the message is or is about (a status's ResponseFor,
+    a receipt's submitted document; "" when the axis could not read one from a rejected
+    submission). ``sender`` is the agency that signed the body, or :data:`AXIS_SENDER`.
+    """
+
+    kind: Kind
+    document_id: str
+    sender: str
+    digest: str = ""
+    answers: str = ""
+    outcome: str = ""
+    status_code: str = ""
+    duplicate: bool = False
+
+    def to_mapping(self) -> dict[str, str]:
+        """The AMQP header table; empty optional fields are left out."""
+        headers = {KIND: self.kind, DOCUMENT_ID: self.document_id, SENDER: self.sender}
+        optional = {
+            DIGEST: self.digest,
+            ANSWERS: self.answers,
+            OUTCOME: self.outcome,
+            STATUS_CODE: self.status_code,
+        }
+        headers.update({k: v for k, v in optional.items() if v})
+        if self.duplicate:
+            headers[DUPLICATE] = "true"
+        return headers
+
+    @classmethod
+    def from_mapping(cls, headers: Mapping[str, Any]) -> InboxHeaders:
+        """Read headers back; an unknown ``kind`` raises ``ValueError`` naming it."""
+        kind = _text(headers.get(KIND))
+        if kind not in KINDS:
+            raise ValueError(f"inbox message has kind {kind!r}, expected one of {KINDS}")
+        return cls(
+            kind=kind,  # type: ignore[arg-type]
+            document_id=_text(headers.get(DOCUMENT_ID)),
+            sender=_text(headers.get(SENDER)),
+            digest=_text(headers.get(DIGEST)),
+            answers=_text(headers.get(ANSWERS)),
+            outcome=_text(headers.get(OUTCOME)),
+            status_code=_text(headers.get(STATUS_CODE)),
+            duplicate=_text(headers.get(DUPLICATE)) == "true",
+        )
+
+
+def submission_headers(kind: Kind, document_id: str = "") -> dict[str, str]:
+    """Headers an agency puts on a submission (hints only; the signature decides)."""
+    headers = {KIND: kind}
+    if document_id:
+        headers[DOCUMENT_ID] = document_id
+    return headers
+
+
+def new_submission_id() -> str:
+    """A fresh ``message_id`` for one publish to ``SUBMISSIONS``."""
+    return "submission:" + uuid.uuid4().hex
+
+
+def document_message_id(digest: str, recipient: str) -> str:
+    """The id of the copy of the document with SHA-256 ``digest`` sent to ``recipient``."""
+    return f"document:{digest}:{recipient}"
+
+
+def status_message_id(status_digest: str) -> str:
+    """The id of a forwarded status (its signed bytes' digest is unique to it)."""
+    return f"status:{status_digest}"
+
+
+def answer_message_id(submission_id: str, digest: str) -> str:
+    """The id of the axis's answer to one submission.
+
+    It follows the submission's ``message_id`` (a redelivered submission gets the same
+    answer id, so the sender drops the repeat) and falls back to the digest of the bytes
+    when the publisher set none.
+    """
+    return f"answer:{submission_id or 'sha256-' + digest}"
+
+
+def later_answer_message_id(outcome: str, digest: str, recipient: str) -> str:
+    """The id of an answer the axis sends on its own: ``expired`` or ``failed``."""
+    return f"{outcome}:{digest}:{recipient}"
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
