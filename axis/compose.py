@@ -1,0 +1,166 @@
+"""Building an edXML :class:`~envelopes.model.Document` from what a clerk types.
+
+The clerk names the sender, the recipients and the subject; everything else has a
+sensible default (today's date, a number drawn from the clock, ordinary priority)::
+
+    >>> doc = compose_document(
+    ...     DocumentRequest(sender="000.21.31.H53", recipients=["000.00.31.H53"],
+    ...                     subject="Báo cáo tình hình", number="12", notation="UBND-VP"),
+    ...     today=datetime.date(2026, 11, 26),
+    ... )
+    >>> doc.document_id
+    '000.21.31.H53,2026/11/26,12/UBND-VP'
+"""
+
+from __future__ import annotations
+
+import datetime
+import mimetypes
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from axis.errors import AxisError
+from envelopes.codes import AgencyCode
+from envelopes.model import (
+    Attachment,
+    Business,
+    BusinessType,
+    Code,
+    Document,
+    DocumentType,
+    Organization,
+    OtherInfo,
+    Priority,
+    PromulgationInfo,
+)
+
+#: Ký hiệu used when the clerk gives a number but no notation.
+DEFAULT_NOTATION = "VP"
+#: Limits of the standard (a vendor validator enforces the same).
+MAX_SUBJECT = 500
+MAX_CODE_NUMBER = 11
+MAX_CODE_NOTATION = 30
+MAX_ATTACHMENT_NAME = 200
+#: Size of the chunks attachments are read in (each one advances the progress bar).
+READ_CHUNK = 1024 * 1024
+
+
+class CompositionError(AxisError):
+    """What the clerk asked for cannot make a valid document (names the option)."""
+
+    reason = "composition"
+
+
+@dataclass(frozen=True)
+class DocumentRequest:
+    """A clerk's request: the fields of ``axis send`` as values."""
+
+    sender: str
+    recipients: Sequence[str]
+    subject: str
+    number: str | None = None
+    notation: str | None = None
+    type_name: str = ""
+    priority: Priority = Priority.ORDINARY
+    due: datetime.date | None = None
+    content: str = ""
+    place: str = ""
+    #: ``(REVOKE|UPDATE|REPLACE, DocumentId)`` when this document acts on an earlier one.
+    refers_to: tuple[BusinessType, str] | None = None
+    attachments: Sequence[Attachment] = field(default_factory=tuple)
+
+
+def compose_document(
+    request: DocumentRequest,
+    *,
+    today: datetime.date | None = None,
+    now: datetime.datetime | None = None,
+    names: Mapping[str, str] | None = None,
+) -> Document:
+    """The document ``request`` describes; raise :class:`CompositionError` naming the problem.
+
+    ``names`` maps agency codes to their names (from the registry when it is at hand);
+    ``now`` seeds the automatic number (milliseconds since local midnight, unique for a
+    sender within a day unless two documents leave in the same millisecond).
+    """
+    sender = str(AgencyCode.parse(request.sender))
+    if not request.recipients:
+        raise CompositionError("no recipient: give at least one --to CODE")
+    recipients = list(dict.fromkeys(str(AgencyCode.parse(r)) for r in request.recipients))
+    if sender in recipients:
+        raise CompositionError(f"{sender} cannot send a document to itself")
+    subject = request.subject.strip()
+    if not subject:
+        raise CompositionError("the subject is empty: give --subject TEXT")
+    if len(subject) > MAX_SUBJECT:
+        raise CompositionError(f"the subject has {len(subject)} characters; at most 500")
+    number, notation = _code(request.number, request.notation, now)
+    names = names or {}
+    business = Business()
+    if request.refers_to is not None:
+        kind, earlier = request.refers_to
+        business = Business(document_id=earlier, business_doc_type=kind)
+    return Document(
+        sender=Organization(organ_id=sender, organ_name=names.get(sender, "")),
+        recipients=[Organization(organ_id=r, organ_name=names.get(r, "")) for r in recipients],
+        code=Code(number=number, notation=notation),
+        promulgation=PromulgationInfo(
+            place=request.place or names.get(sender, ""),
+            date=today or datetime.date.today(),
+        ),
+        subject=subject,
+        document_type=DocumentType(type=2, type_name=request.type_name),
+        content=request.content,
+        due_date=request.due,
+        other=OtherInfo(priority=request.priority),
+        business=business,
+        attachments=list(request.attachments),
+    )
+
+
+def _code(
+    number: str | None, notation: str | None, now: datetime.datetime | None
+) -> tuple[str, str]:
+    if number is None:
+        moment = now or datetime.datetime.now()
+        midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        number = str((moment - midnight) // datetime.timedelta(milliseconds=1))
+    number = number.strip()
+    notation = (notation or DEFAULT_NOTATION).strip()
+    if not number or len(number) > MAX_CODE_NUMBER or "/" in number or "," in number:
+        raise CompositionError(
+            f"--number {number!r}: 1 to {MAX_CODE_NUMBER} characters, without '/' or ','"
+        )
+    if not notation or len(notation) > MAX_CODE_NOTATION or "," in notation:
+        raise CompositionError(
+            f"--notation {notation!r}: 1 to {MAX_CODE_NOTATION} characters, without ','"
+        )
+    return number, notation
+
+
+def read_attachment(
+    path: Path, *, advance: Callable[[int], None] | None = None, chunk: int = READ_CHUNK
+) -> Attachment:
+    """Read the file at ``path`` as an attachment, calling ``advance(bytes)`` per chunk.
+
+    A missing or unreadable file raises :class:`CompositionError` naming it.
+    """
+    name = path.name
+    if len(name) > MAX_ATTACHMENT_NAME:
+        raise CompositionError(f"attachment name {name[:40]!r}... is longer than 200 characters")
+    parts: list[bytes] = []
+    try:
+        with path.open("rb") as stream:
+            while block := stream.read(chunk):
+                parts.append(block)
+                if advance is not None:
+                    advance(len(block))
+    except FileNotFoundError:
+        raise CompositionError(f"attachment {path}: no such file") from None
+    except IsADirectoryError:
+        raise CompositionError(f"attachment {path} is a directory, not a file") from None
+    except OSError as error:
+        raise CompositionError(f"attachment {path}: {error.strerror}") from None
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Attachment(name=name, content_type=content_type, data=b"".join(parts))

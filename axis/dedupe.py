@@ -1,0 +1,58 @@
+"""The recipient's record of messages already handed over, for exactly-once delivery.
+
+The router guarantees at-least-once: after a crash it may publish a message to an inbox
+twice, under the same message id. The client remembers every message id it acknowledged
+in a small SQLite file beside the agency's received documents and drops repeats::
+
+    >>> import tempfile, pathlib
+    >>> seen = SeenMessages(pathlib.Path(tempfile.mkdtemp()) / "seen.sqlite")
+    >>> seen.contains("m1")
+    False
+    >>> seen.add("m1")
+    >>> seen.contains("m1")
+    True
+
+Entries older than :data:`KEEP_DAYS` are forgotten: the router never redelivers that late.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+from pathlib import Path
+
+#: The record's file name inside an agency's output folder.
+FILE_NAME = ".axis-seen.sqlite"
+KEEP_DAYS = 30
+
+
+class SeenMessages:
+    """Message ids already acknowledged (one SQLite file; safe across processes)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL)"
+        )
+        cutoff = _now() - datetime.timedelta(days=KEEP_DAYS)
+        self._db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff.isoformat(),))
+
+    def contains(self, message_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM seen WHERE message_id = ?", (message_id,))
+        return row.fetchone() is not None
+
+    def add(self, message_id: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO seen (message_id, seen_at) VALUES (?, ?)",
+            (message_id, _now().isoformat()),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

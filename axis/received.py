@@ -1,0 +1,135 @@
+"""Where ``axis receive`` puts what arrives: one folder per document, written atomically.
+
+A DocumentId such as ``000.21.31.H53,2026/11/26,12/UBND-VP`` holds characters no file
+system likes; :func:`folder_name` makes it safe and keeps it readable::
+
+    >>> folder_name("000.21.31.H53,2026/11/26,12/UBND-VP")
+    '000.21.31.H53_2026-11-26_12-UBND-VP'
+
+Layout of a received document's folder::
+
+    000.21.31.H53_2026-11-26_12-UBND-VP/
+        envelope.edxml        the signed bytes exactly as received
+        document.json         who sent it, when, digest, certificate fingerprint
+        attachments/<name>    each attachment decoded
+        statuses/<...>.edxml  signed statuses received later about this document
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from envelopes.model import Attachment
+
+ENVELOPE_FILE = "envelope.edxml"
+METADATA_FILE = "document.json"
+ATTACHMENTS_DIR = "attachments"
+STATUSES_DIR = "statuses"
+
+_SEPARATORS = {",": "_", "/": "-", "\\": "-", ":": "-"}
+_UNSAFE = re.compile(r"[^\w.\-]", re.UNICODE)
+
+
+def folder_name(document_id: str) -> str:
+    """A readable, filesystem-safe name for ``document_id`` (letters kept, Đ included)."""
+    text = "".join(_SEPARATORS.get(c, c) for c in document_id.strip())
+    text = _UNSAFE.sub("-", text).strip(".-") or "document"
+    return text[:150]
+
+
+def safe_file_name(name: str, taken: set[str]) -> str:
+    """``name`` without any directory part, made unique among ``taken`` (which it joins)."""
+    base = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).lstrip(".") or "attachment"
+    candidate, n = base, 1
+    stem, dot, suffix = base.rpartition(".")
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem}-{n}.{suffix}" if dot and stem else f"{base}-{n}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def document_folder(out_dir: Path, document_id: str) -> Path:
+    """The folder of ``document_id`` under ``out_dir``.
+
+    Two DocumentIds that differ only in punctuation would share a readable name: the
+    second one gets a short hash of its id appended.
+    """
+    folder = out_dir / folder_name(document_id)
+    meta = folder / METADATA_FILE
+    if meta.exists() and _stored_id(meta) != document_id:
+        tag = hashlib.sha256(document_id.encode()).hexdigest()[:8]
+        folder = out_dir / f"{folder.name}~{tag}"
+    return folder
+
+
+def _stored_id(meta: Path) -> str:
+    try:
+        return str(json.loads(meta.read_text(encoding="utf-8")).get("document_id", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def save_document(
+    out_dir: Path,
+    document_id: str,
+    envelope: bytes,
+    attachments: Sequence[Attachment],
+    metadata: Mapping[str, Any],
+) -> Path:
+    """Write a received document's folder and return it; all or nothing.
+
+    Everything is written in a hidden temporary folder that is renamed into place at the
+    end, so a crash never leaves a half-written document behind. A document already
+    saved (a redelivery) is left as it is.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = document_folder(out_dir, document_id)
+    if (final / METADATA_FILE).exists():
+        return final
+    staging = out_dir / f".incoming-{uuid.uuid4().hex}"
+    try:
+        (staging / ATTACHMENTS_DIR).mkdir(parents=True)
+        _write(staging / ENVELOPE_FILE, envelope)
+        taken: set[str] = set()
+        for attachment in attachments:
+            name = safe_file_name(attachment.name, taken)
+            _write(staging / ATTACHMENTS_DIR / name, attachment.data)
+        meta = {"document_id": document_id, **metadata}
+        text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
+        _write(staging / METADATA_FILE, text.encode("utf-8"))
+        if final.exists():
+            # A folder without metadata: left by a crash before this code wrote atomically
+            # or by hand; the fresh copy replaces it.
+            shutil.rmtree(final)
+        staging.rename(final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return final
+
+
+def save_status(out_dir: Path, document_id: str, file_stem: str, signed: bytes) -> Path:
+    """Keep a signed status (or axis receipt) under its document's ``statuses/`` folder."""
+    folder = document_folder(out_dir, document_id) / STATUSES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{folder_name(file_stem)}.edxml"
+    temp = folder / f".{path.name}.{uuid.uuid4().hex}"
+    _write(temp, signed)
+    temp.replace(path)
+    return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())

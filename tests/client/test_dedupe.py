@@ -1,0 +1,27 @@
+"""A message id acknowledged once is recognised again, across processes and restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from axis.dedupe import SeenMessages
+
+
+def test_a_message_id_is_remembered_after_reopening(tmp_path: Path):
+    path = tmp_path / "seen.sqlite"
+    first = SeenMessages(path)
+    first.add("document:abc:000.00.31.H53")
+    first.add("document:abc:000.00.31.H53")
+    first.close()
+    again = SeenMessages(path)
+    assert again.contains("document:abc:000.00.31.H53")
+    assert not again.contains("document:abc:000.00.00.H53")
+    again.close()
+
+
+def test_two_handles_on_one_file_see_each_other(tmp_path: Path):
+    one, two = SeenMessages(tmp_path / "s"), SeenMessages(tmp_path / "s")
+    one.add("m")
+    assert two.contains("m")
+    one.close()
+    two.close()

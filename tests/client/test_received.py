@@ -1,0 +1,76 @@
+"""Received documents land in one safe, readable folder each, never half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from axis.received import (
+    ATTACHMENTS_DIR,
+    ENVELOPE_FILE,
+    METADATA_FILE,
+    folder_name,
+    save_document,
+    save_status,
+)
+from envelopes.model import Attachment
+
+DOC_ID = "000.21.31.H53,2026/11/26,12/QĐ-UBND"
+
+
+def test_a_document_id_becomes_a_readable_folder_name():
+    assert folder_name(DOC_ID) == "000.21.31.H53_2026-11-26_12-QĐ-UBND"
+    assert folder_name("../../etc/passwd") == "etc-passwd"
+    assert folder_name("..") == "document"
+
+
+def test_the_envelope_attachments_and_metadata_are_saved(tmp_path: Path):
+    attachments = [
+        Attachment(name="../../evil.sh", content_type="text/plain", data=b"a"),
+        Attachment(name="evil.sh", content_type="text/plain", data=b"b"),
+    ]
+    folder = save_document(tmp_path, DOC_ID, b"<edXML/>", attachments, {"sender": "X"})
+    assert folder.parent == tmp_path
+    assert (folder / ENVELOPE_FILE).read_bytes() == b"<edXML/>"
+    saved = sorted(p.name for p in (folder / ATTACHMENTS_DIR).iterdir())
+    assert saved == ["evil-2.sh", "evil.sh"]
+    meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+    assert meta == {"document_id": DOC_ID, "sender": "X"}
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
+
+
+def test_a_redelivered_document_leaves_the_first_copy_alone(tmp_path: Path):
+    first = save_document(tmp_path, DOC_ID, b"<first/>", [], {})
+    again = save_document(tmp_path, DOC_ID, b"<second/>", [], {})
+    assert again == first
+    assert (first / ENVELOPE_FILE).read_bytes() == b"<first/>"
+
+
+def test_ids_that_differ_only_in_punctuation_get_separate_folders(tmp_path: Path):
+    one = save_document(tmp_path, "000.21.31.H53,2026/11/26,1/A-B", b"1", [], {})
+    two = save_document(tmp_path, "000.21.31.H53,2026/11/26,1-A/B", b"2", [], {})
+    assert one != two
+    assert (two / ENVELOPE_FILE).read_bytes() == b"2"
+
+
+def test_a_failure_while_writing_leaves_nothing_behind(tmp_path: Path):
+    class Broken(Attachment):
+        @property  # type: ignore[override]
+        def data(self) -> bytes:
+            raise OSError("disk full")
+
+        @data.setter
+        def data(self, value: bytes) -> None:
+            pass
+
+    with pytest.raises(OSError, match="disk full"):
+        save_document(tmp_path, DOC_ID, b"<x/>", [Broken("a.pdf", "application/pdf", b"")], {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_statuses_are_kept_beside_their_document(tmp_path: Path):
+    path = save_status(tmp_path, DOC_ID, "000.00.31.H53 03 2026-11-26T10:00:00", b"<s/>")
+    assert path.parent.parent.name == folder_name(DOC_ID)
+    assert path.read_bytes() == b"<s/>"
