@@ -219,6 +219,7 @@ audit_log = sa.Table(
     sa.Column("target", sa.String(300), nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index(None, "at"),
+    sa.Index(None, "target", "at"),
 )
 
 routers = sa.Table(

@@ -1,0 +1,120 @@
+"""Bring a database to the current schema (``axis init``) and check that it is there.
+
+Migrations are Alembic scripts in :mod:`axis.store.migrations`, driven programmatically
+on a connection the caller's engine opens: nothing depends on the working directory or
+on an ``alembic.ini``::
+
+    >>> from axis.store.db import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> upgrade(engine).created
+    True
+    >>> upgrade(engine).changed
+    False
+    >>> check(engine)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from axis.errors import SchemaNotInitialised
+from axis.settings import Settings
+from axis.store.db import engine_for
+
+#: Key of the PostgreSQL advisory lock that serialises concurrent ``axis init`` runs.
+_INIT_LOCK_KEY = 0x0A815_1417
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What :func:`upgrade` did: the revision before (``None``: empty database) and after."""
+
+    before: str | None
+    after: str
+
+    @property
+    def created(self) -> bool:
+        return self.before is None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        if self.created:
+            return f"database schema created (revision {self.after})"
+        if self.changed:
+            return f"database schema upgraded from revision {self.before} to {self.after}"
+        return f"database schema already at the current revision ({self.after})"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration of the axis, optionally bound to ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", "axis.store:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The revision the code expects the database to be at."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the axis ships at least one migration"
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The database's revision; ``None`` when it has never been initialised."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> Upgrade:
+    """Create or upgrade the schema to the head revision, in one transaction.
+
+    Idempotent: on a database already at head it changes nothing. On PostgreSQL the
+    tables (and ``alembic_version``) land in the first schema of the connection's
+    ``search_path``; concurrent runs wait for each other.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_INIT_LOCK_KEY})")
+        before = current_revision(conn)
+        command.upgrade(alembic_config(conn), "head")
+        after = current_revision(conn)
+    assert after is not None
+    return Upgrade(before=before, after=after)
+
+
+def check(engine: Engine) -> None:
+    """Raise :class:`SchemaNotInitialised` unless the database is at the head revision."""
+    with engine.connect() as conn:
+        current = current_revision(conn)
+    head = head_revision()
+    where = engine.url.render_as_string(hide_password=True)
+    if current is None:
+        raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")
+    if current != head:
+        raise SchemaNotInitialised(
+            f"the database {where} is at schema revision {current}, this axis needs "
+            f"{head}: run `axis init`"
+        )
+
+
+@contextmanager
+def checked_engine(settings: Settings) -> Iterator[Engine]:
+    """The engine ``settings`` point at, checked to be at head, disposed on exit."""
+    engine = engine_for(settings)
+    try:
+        check(engine)
+        yield engine
+    finally:
+        engine.dispose()

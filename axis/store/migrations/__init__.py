@@ -1,0 +1,1 @@
+"""Alembic migrations of the axis schema (run them with ``axis init``)."""

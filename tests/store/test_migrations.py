@@ -1,0 +1,82 @@
+"""``axis init`` migrations: create from empty, re-run safely, match the schema module."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
+
+from axis.errors import SchemaNotInitialised
+from axis.store.migrate import check, head_revision, upgrade
+from axis.store.schema import metadata
+
+
+def test_upgrade_creates_every_table_on_an_empty_database(empty_engine: Engine):
+    result = upgrade(empty_engine)
+
+    assert result.created and result.after == head_revision()
+    tables = set(sa.inspect(empty_engine).get_table_names())
+    assert set(metadata.tables) <= tables
+    assert "alembic_version" in tables
+
+
+def test_running_upgrade_again_changes_nothing(empty_engine: Engine):
+    upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO agencies (code, name, level, status, created_at, updated_at) "
+                "VALUES ('000.00.00.G22', 'Văn phòng Chính phủ', 1, 'active', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    again = upgrade(empty_engine)
+
+    assert not again.changed
+    assert "already at the current revision" in again.describe()
+    with empty_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM agencies")).scalar() == 1
+
+
+def test_migrated_database_matches_the_schema_module(engine: Engine):
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+
+    assert differences == [], "schema.py and the migration disagree: regenerate it"
+
+
+def test_check_refuses_a_database_that_was_never_initialised(empty_engine: Engine):
+    with pytest.raises(SchemaNotInitialised, match="run `axis init`"):
+        check(empty_engine)
+
+
+def test_check_accepts_a_database_at_the_current_revision(engine: Engine):
+    check(engine)  # raises if not at head
+
+
+def test_check_refuses_a_database_at_another_revision(engine: Engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff'"))
+
+    with pytest.raises(SchemaNotInitialised, match="revision ffff"):
+        check(engine)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_tables_land_in_the_schema_the_search_path_selects(empty_engine: Engine):
+    upgrade(empty_engine)
+
+    with empty_engine.connect() as conn:
+        selected = conn.execute(sa.text("SELECT current_schema()")).scalar()
+        found = conn.execute(
+            sa.text(
+                "SELECT DISTINCT table_schema FROM information_schema.tables "
+                "WHERE table_name IN ('alembic_version', 'agencies')"
+            )
+        ).scalars()
+        assert list(found) == [selected]
+    assert selected != "public"
