@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from axis.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.store.db import make_engine, utcnow
-from axis.store.schema import dead_letters, deliveries, documents, metadata
+from axis.store.migrate import upgrade
+from axis.store.schema import dead_letters, deliveries, documents
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -138,7 +139,7 @@ def test_deliveries_per_state_are_read_from_the_database_at_scrape_time(
     database_url: str,
 ) -> None:
     engine = make_engine(database_url)
-    metadata.create_all(engine)
+    upgrade(engine)
     now = utcnow()
     with engine.begin() as conn:
         document_pk = conn.execute(
