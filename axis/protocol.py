@@ -14,7 +14,9 @@ nothing but what the signature covers.
   by sender + DocumentId + digest, never by message id. The axis's answer to a
   submission carries its ``message_id`` in the ``answers`` header, which is how a sender
   waits for the answer to what it published;
-- headers: ``kind`` ("document" | "status"), ``document-id`` (optional hints);
+- headers: ``kind`` ("document" | "status"), ``sender`` (the agency's code), and
+  ``document-id``: hints only. ``sender`` tells the axis where to send a rejection when
+  the body is too damaged to name its sender (the AMQP ``user_id`` wins when present);
 - AMQP ``user_id``: the agency code, when the agency connects with its own broker
   credentials (RabbitMQ then checks it against the login). When present, it must equal the
   signed ``From``: otherwise the submission is rejected (``sender-mismatch``).
@@ -122,9 +124,9 @@ class InboxHeaders:
         )
 
 
-def submission_headers(kind: Kind, document_id: str = "") -> dict[str, str]:
+def submission_headers(kind: Kind, sender: str, document_id: str = "") -> dict[str, str]:
     """Headers an agency puts on a submission (hints only; the signature decides)."""
-    headers = {KIND: kind}
+    headers = {KIND: kind, SENDER: sender}
     if document_id:
         headers[DOCUMENT_ID] = document_id
     return headers
