@@ -248,3 +248,11 @@ queue_messages = sa.Table(
     sa.Column("delivery_count", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Index(None, "queue", "priority", "id"),
 )
+
+# The embedded transport's declared queues: a queue exists only once declared, as on a broker.
+transport_queues = sa.Table(
+    "transport_queues",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("declared_at", Timestamp, nullable=False),
+)

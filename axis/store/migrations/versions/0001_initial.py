@@ -152,6 +152,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("router_id", name=op.f("pk_routers")),
     )
     op.create_table(
+        "transport_queues",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_transport_queues")),
+    )
+    op.create_table(
         "agency_certificates",
         sa.Column(
             "id",
@@ -306,6 +312,7 @@ def downgrade() -> None:
     op.drop_table("deliveries")
     op.drop_index(op.f("ix_agency_certificates_agency_code"), table_name="agency_certificates")
     op.drop_table("agency_certificates")
+    op.drop_table("transport_queues")
     op.drop_table("routers")
     op.drop_index(op.f("ix_queue_messages_queue_priority_id"), table_name="queue_messages")
     op.drop_table("queue_messages")
