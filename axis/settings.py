@@ -31,6 +31,9 @@ class Settings:
     home: Path = Path("axis-data")
     database_url: str = ""  # empty: a SQLite file in ``home``
     broker_url: str = ""  # empty: the embedded transport, queues kept in the database
+    #: RabbitMQ management API (agency broker users); empty: the broker's host, port 15672,
+    #: with the broker URL's credentials. Holds a password, so kept out of repr.
+    broker_admin_url: str = dataclasses.field(default="", repr=False)
     max_envelope_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
     workers: int = 1
     prefetch: int = 64
@@ -40,6 +43,8 @@ class Settings:
     lifetime_seconds: float = 24 * 3600.0
     metrics_port: int = 0
     idle_agency_seconds: float = 24 * 3600.0
+    #: ``axis health`` fails when no router has sent a heartbeat for this long.
+    router_stale_seconds: float = 30.0
     #: Passphrase of an agency's private key (PEM or PKCS#12); never a command-line flag.
     key_passphrase: str = dataclasses.field(default="", repr=False)
 
