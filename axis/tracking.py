@@ -1,0 +1,201 @@
+"""What happened to a document: per recipient state, times and status history.
+
+Read-only queries over the axis store, for ``axis track``, ``axis inbox`` and
+:meth:`axis.client.AgencyClient.track`::
+
+    tracking = track_document(engine, "000.21.31.H53,2026/11/26,12/UBND-VP")
+    for recipient in tracking.recipients:
+        print(recipient.code, recipient.state, [e.status_code for e in recipient.history])
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis.errors import AxisError
+from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
+
+#: Delivery states in which a document still waits for its recipient to pull it.
+WAITING_STATES = ("pending", "queued")
+
+
+class UnknownDocument(AxisError):
+    """No document with that DocumentId reached the axis (or it was rejected)."""
+
+    reason = "unknown-document"
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One status (01 ... 16) recorded for a document."""
+
+    from_code: str
+    status_code: str
+    description: str
+    stated_at: datetime.datetime | None
+    recorded_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class RecipientTrack:
+    """One recipient's delivery of a document."""
+
+    code: str
+    name: str
+    state: str
+    accepted_at: datetime.datetime
+    queued_at: datetime.datetime | None
+    delivered_at: datetime.datetime | None
+    receipted_at: datetime.datetime | None
+    closed_at: datetime.datetime | None
+    last_status: str | None
+    history: list[StatusEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """A document as the axis saw it, and each recipient's delivery."""
+
+    document_id: str
+    sender_code: str
+    subject: str
+    priority: int
+    received_at: datetime.datetime
+    recipients: list[RecipientTrack]
+    #: Statuses the sender itself sent about the document (e.g. 13, a recall).
+    sender_history: list[StatusEvent] = field(default_factory=list)
+
+    def rows(self) -> Iterator[dict[str, object]]:
+        """One flat row per recipient, for ``--format table|json|csv``."""
+        for r in self.recipients:
+            yield {
+                "recipient": r.code,
+                "name": r.name,
+                "state": r.state,
+                "accepted": r.accepted_at,
+                "queued": r.queued_at,
+                "delivered": r.delivered_at,
+                "receipted": r.receipted_at,
+                "closed": r.closed_at,
+                "statuses": " ".join(e.status_code for e in r.history),
+            }
+
+
+#: Columns of :meth:`Tracking.rows`, in display order.
+TRACK_COLUMNS = (
+    "recipient",
+    "name",
+    "state",
+    "accepted",
+    "queued",
+    "delivered",
+    "receipted",
+    "closed",
+    "statuses",
+)
+
+
+def track_document(engine: Engine, document_id: str) -> Tracking:
+    """The tracking of ``document_id``; :class:`UnknownDocument` if the axis has none."""
+    with engine.connect() as conn:
+        doc = conn.execute(
+            sa.select(documents).where(documents.c.document_id == document_id)
+        ).first()
+        if doc is None:
+            raise _unknown(conn, document_id)
+        rows = conn.execute(
+            sa.select(deliveries, agencies.c.name)
+            .select_from(
+                deliveries.outerjoin(agencies, agencies.c.code == deliveries.c.recipient_code)
+            )
+            .where(deliveries.c.document_pk == doc.id)
+            .order_by(deliveries.c.recipient_code)
+        ).all()
+        events = conn.execute(
+            sa.select(status_events)
+            .where(status_events.c.document_pk == doc.id)
+            .order_by(status_events.c.recorded_at, status_events.c.id)
+        ).all()
+    history = [
+        StatusEvent(e.from_code, e.status_code, e.description, e.stated_at, e.recorded_at)
+        for e in events
+    ]
+    recipients = [
+        RecipientTrack(
+            code=row.recipient_code,
+            name=row.name or "",
+            state=row.state,
+            accepted_at=row.accepted_at,
+            queued_at=row.queued_at,
+            delivered_at=row.delivered_at,
+            receipted_at=row.receipted_at,
+            closed_at=row.closed_at,
+            last_status=row.last_status,
+            history=[e for e in history if e.from_code == row.recipient_code],
+        )
+        for row in rows
+    ]
+    return Tracking(
+        document_id=doc.document_id,
+        sender_code=doc.sender_code,
+        subject=doc.subject,
+        priority=doc.priority,
+        received_at=doc.received_at,
+        recipients=recipients,
+        sender_history=[e for e in history if e.from_code == doc.sender_code],
+    )
+
+
+def _unknown(conn: sa.Connection, document_id: str) -> UnknownDocument:
+    rejected = conn.execute(
+        sa.select(quarantine.c.reason, quarantine.c.message)
+        .where(quarantine.c.document_id == document_id)
+        .order_by(quarantine.c.received_at.desc())
+        .limit(1)
+    ).first()
+    if rejected is not None:
+        return UnknownDocument(
+            f"document {document_id} was rejected by the axis ({rejected.reason}): "
+            f"{rejected.message}"
+        )
+    return UnknownDocument(f"no document {document_id} reached the axis")
+
+
+#: Columns of :func:`waiting_for`, in display order.
+INBOX_COLUMNS = ("document_id", "sender", "subject", "priority", "state", "accepted", "queued")
+
+
+def waiting_for(engine: Engine, code: str) -> list[dict[str, object]]:
+    """Documents addressed to ``code`` that it has not pulled yet, most urgent first."""
+    query = (
+        sa.select(
+            documents.c.document_id,
+            documents.c.sender_code,
+            documents.c.subject,
+            documents.c.priority,
+            deliveries.c.state,
+            deliveries.c.accepted_at,
+            deliveries.c.queued_at,
+        )
+        .select_from(deliveries.join(documents, documents.c.id == deliveries.c.document_pk))
+        .where(deliveries.c.recipient_code == code, deliveries.c.state.in_(WAITING_STATES))
+        .order_by(documents.c.priority.desc(), deliveries.c.accepted_at, deliveries.c.id)
+    )
+    with engine.connect() as conn:
+        return [
+            {
+                "document_id": row.document_id,
+                "sender": row.sender_code,
+                "subject": row.subject,
+                "priority": row.priority,
+                "state": row.state,
+                "accepted": row.accepted_at,
+                "queued": row.queued_at,
+            }
+            for row in conn.execute(query)
+        ]

@@ -1,0 +1,138 @@
+"""The axis store answers "what happened to my document" per recipient, with history."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis.store.db import make_engine
+from axis.store.migrate import upgrade
+from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
+from axis.tracking import UnknownDocument, track_document, waiting_for
+
+SENDER = "000.21.31.H53"
+DISTRICT = "000.00.31.H53"
+PROVINCE = "000.00.00.H53"
+DOC_ID = f"{SENDER},2026/11/26,12/VP"
+T0 = datetime.datetime(2026, 11, 26, 9, 0, tzinfo=datetime.UTC)
+
+
+def at(minutes: int) -> datetime.datetime:
+    return T0 + datetime.timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Engine:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            agencies.insert(),
+            [
+                {"code": c, "name": n, "level": lvl, "created_at": T0, "updated_at": T0}
+                for c, n, lvl in [
+                    (SENDER, "UBND xã", 3),
+                    (DISTRICT, "UBND huyện", 2),
+                    (PROVINCE, "UBND tỉnh", 1),
+                ]
+            ],
+        )
+        doc_pk = conn.execute(
+            documents.insert().returning(documents.c.id),
+            {
+                "document_id": DOC_ID,
+                "sender_code": SENDER,
+                "digest": "d" * 64,
+                "size": 10,
+                "subject": "Báo cáo",
+                "priority": 0,
+                "signer_fingerprint": "f" * 64,
+                "received_at": at(0),
+                "envelope": b"<x/>",
+            },
+        ).scalar_one()
+        district = conn.execute(
+            deliveries.insert().returning(deliveries.c.id),
+            {
+                "document_pk": doc_pk,
+                "recipient_code": DISTRICT,
+                "state": "receipted",
+                "accepted_at": at(0),
+                "queued_at": at(1),
+                "delivered_at": at(2),
+                "receipted_at": at(2),
+                "last_status": "03",
+            },
+        ).scalar_one()
+        conn.execute(
+            deliveries.insert(),
+            {
+                "document_pk": doc_pk,
+                "recipient_code": PROVINCE,
+                "state": "queued",
+                "accepted_at": at(0),
+                "queued_at": at(1),
+            },
+        )
+        conn.execute(
+            status_events.insert(),
+            [
+                {
+                    "document_pk": doc_pk,
+                    "delivery_id": district,
+                    "from_code": DISTRICT,
+                    "status_code": code,
+                    "description": text,
+                    "signer_fingerprint": "e" * 64,
+                    "digest": code * 32,
+                    "recorded_at": at(minute),
+                    "signed_xml": b"<s/>",
+                }
+                for code, text, minute in [("01", "Đã đến", 2), ("03", "Đã tiếp nhận", 3)]
+            ],
+        )
+    return engine
+
+
+def test_each_recipient_has_its_state_times_and_history(engine: Engine):
+    tracking = track_document(engine, DOC_ID)
+    assert tracking.sender_code == SENDER
+    by_code = {r.code: r for r in tracking.recipients}
+    district, province = by_code[DISTRICT], by_code[PROVINCE]
+    assert (district.state, district.name) == ("receipted", "UBND huyện")
+    assert district.receipted_at == at(2)
+    assert [e.status_code for e in district.history] == ["01", "03"]
+    assert (province.state, province.receipted_at, province.history) == ("queued", None, [])
+    rows = {row["recipient"]: row for row in tracking.rows()}
+    assert rows[DISTRICT]["statuses"] == "01 03"
+
+
+def test_what_waits_for_an_agency_is_what_it_has_not_pulled(engine: Engine):
+    assert [row["document_id"] for row in waiting_for(engine, PROVINCE)] == [DOC_ID]
+    assert waiting_for(engine, DISTRICT) == []
+
+
+def test_an_unknown_document_is_named(engine: Engine):
+    with pytest.raises(UnknownDocument, match="no document X,1 reached the axis"):
+        track_document(engine, "X,1")
+
+
+def test_a_rejected_document_says_why(engine: Engine):
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(quarantine),
+            {
+                "received_at": at(5),
+                "document_id": "R,1",
+                "reason": "unknown-recipient",
+                "message": "000.00.99.H53 is not registered",
+                "digest": "a" * 64,
+                "size": 1,
+                "payload": b"x",
+            },
+        )
+    with pytest.raises(UnknownDocument, match=r"rejected by the axis \(unknown-recipient\)"):
+        track_document(engine, "R,1")
