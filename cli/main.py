@@ -13,6 +13,7 @@ import click
 
 from axis.errors import AxisError
 from axis.settings import Settings
+from cli.track import inbox, track
 from envelopes.errors import EnvelopeError
 
 
@@ -50,6 +51,10 @@ def cli(
     ctx.obj = Settings.from_env().replace(
         home=home, database_url=database_url, broker_url=broker_url
     )
+
+
+cli.add_command(track)
+cli.add_command(inbox)
 
 
 def main() -> None:

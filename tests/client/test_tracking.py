@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
 from axis.tracking import UnknownDocument, track_document, waiting_for
+from cli.main import cli
 
 SENDER = "000.21.31.H53"
 DISTRICT = "000.00.31.H53"
@@ -136,3 +139,31 @@ def test_a_rejected_document_says_why(engine: Engine):
         )
     with pytest.raises(UnknownDocument, match=r"rejected by the axis \(unknown-recipient\)"):
         track_document(engine, "R,1")
+
+
+def run_axis(database_url: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--database-url", database_url, *args])
+
+
+def test_axis_track_lists_recipients_and_history_in_every_format(engine: Engine, database_url: str):
+    as_json = run_axis(database_url, "track", DOC_ID, "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    rows = {row["recipient"]: row for row in json.loads(as_json.stdout)}
+    assert [h["status"] for h in rows[DISTRICT]["history"]] == ["01", "03"]
+    assert rows[PROVINCE]["state"] == "queued"
+    as_csv = run_axis(database_url, "track", DOC_ID, "--format", "csv")
+    assert as_csv.stdout.splitlines()[0].startswith("recipient,name,state,accepted")
+    as_table = run_axis(database_url, "track", DOC_ID)
+    assert "Đã tiếp nhận" in as_table.stdout and "UBND huyện" in as_table.stdout
+
+
+def test_axis_inbox_lists_what_waits(engine: Engine, database_url: str):
+    result = run_axis(database_url, "inbox", PROVINCE, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].startswith(f'"{DOC_ID}",{SENDER},Báo cáo,0,queued')
+
+
+def test_axis_track_of_an_unknown_document_is_one_line_on_stderr(engine: Engine, database_url: str):
+    result = run_axis(database_url, "track", "X,1")
+    assert result.exit_code == 1
+    assert result.stderr == "error: no document X,1 reached the axis\n"

@@ -1,0 +1,92 @@
+"""``axis track DOCUMENT_ID`` and ``axis inbox CODE``: read-only views of the axis store.
+
+axis track '000.21.31.H53,2026/11/26,12/VP'
+axis inbox 000.00.31.H53 --format json
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import click
+
+from axis.settings import Settings
+from axis.store.migrate import checked_engine
+from axis.tracking import (
+    INBOX_COLUMNS,
+    TRACK_COLUMNS,
+    StatusEvent,
+    Tracking,
+    track_document,
+    waiting_for,
+)
+from cli.output import format_option, render
+from envelopes.codes import AgencyCode
+
+HISTORY_COLUMNS = ("from", "status", "description", "stated", "recorded")
+
+
+def history_rows(events: list[StatusEvent]) -> list[dict[str, object]]:
+    return [
+        {
+            "from": e.from_code,
+            "status": e.status_code,
+            "description": e.description,
+            "stated": e.stated_at,
+            "recorded": e.recorded_at,
+        }
+        for e in events
+    ]
+
+
+def render_tracking(tracking: Tracking, fmt: str) -> None:
+    """The recipients table, then (as a table) every status recorded for the document.
+
+    JSON nests each recipient's history; CSV lists the status codes in one column.
+    """
+    title = (
+        f"{tracking.document_id} from {tracking.sender_code}, "
+        f"received {tracking.received_at:%Y-%m-%d %H:%M:%S} UTC: {tracking.subject}"
+    )
+    if fmt == "json":
+        rows = []
+        for row, recipient in zip(tracking.rows(), tracking.recipients, strict=True):
+            row["history"] = [_iso(h) for h in history_rows(recipient.history)]
+            rows.append(row)
+        render(rows, [*TRACK_COLUMNS, "history"], fmt)
+        return
+    render(tracking.rows(), TRACK_COLUMNS, fmt, title=title)
+    events = [e for r in tracking.recipients for e in r.history] + tracking.sender_history
+    if fmt == "table" and events:
+        events.sort(key=lambda e: e.recorded_at)
+        render(history_rows(events), HISTORY_COLUMNS, fmt, title="status history")
+
+
+def _iso(row: dict[str, object]) -> dict[str, object]:
+    return {
+        k: v.isoformat(timespec="seconds") if isinstance(v, datetime.datetime) else v
+        for k, v in row.items()
+    }
+
+
+@click.command()
+@click.argument("document_id")
+@format_option
+@click.pass_obj
+def track(settings: Settings, document_id: str, fmt: str) -> None:
+    """Show where DOCUMENT_ID is: per recipient state, times and status history."""
+    with checked_engine(settings) as engine:
+        tracking = track_document(engine, document_id)
+    render_tracking(tracking, fmt)
+
+
+@click.command()
+@click.argument("code")
+@format_option
+@click.pass_obj
+def inbox(settings: Settings, code: str, fmt: str) -> None:
+    """List the documents waiting for agency CODE to pull them, most urgent first."""
+    code = str(AgencyCode.parse(code))
+    with checked_engine(settings) as engine:
+        rows = waiting_for(engine, code)
+    render(rows, INBOX_COLUMNS, fmt, title=f"{len(rows)} document(s) waiting for {code}")
