@@ -12,10 +12,12 @@ import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from axis.settings import Settings
 
+#: Execution option marking a connection that only reads (see :func:`read_only`).
+_READ_ONLY = "axis_read_only"
 #: How long a SQLite writer waits for another process's transaction (ms).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -50,9 +52,21 @@ def make_engine(url: str) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take no write lock: in WAL mode they run beside the one writer.
+        reading = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def read_only(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite it does not queue behind writers.
+
+    >>> with read_only(make_engine("sqlite://")) as conn:
+    ...     conn.exec_driver_sql("select 2").scalar()
+    2
+    """
+    return engine.connect().execution_options(**{_READ_ONLY: True})
 
 
 def engine_for(settings: Settings) -> Engine:

@@ -1,14 +1,20 @@
-"""Fixtures of the store tests: an engine on a fresh database (SQLite and PostgreSQL)."""
+"""Fixtures of the store tests: fresh databases (SQLite and PostgreSQL), certificates."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime
+from collections.abc import Callable, Iterator
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import Engine
 
-from axis.store.db import make_engine
+from axis.store.db import make_engine, utcnow
 from axis.store.migrate import upgrade
+from axis.store.registry import Registry
 
 
 @pytest.fixture
@@ -24,3 +30,37 @@ def engine(empty_engine: Engine) -> Engine:
     """An engine on a database migrated to the current schema."""
     upgrade(empty_engine)
     return empty_engine
+
+
+def _certificate_pem(
+    common_name: str = "000.00.00.H53",
+    *,
+    valid_from: datetime.datetime | None = None,
+    valid_days: float = 365,
+) -> bytes:
+    start = valid_from or utcnow() - datetime.timedelta(days=1)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=valid_days))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture
+def make_certificate() -> Callable[..., bytes]:
+    """``make_certificate(cn, valid_from=..., valid_days=...)``: a self-signed P-256 PEM."""
+    return _certificate_pem
+
+
+@pytest.fixture
+def registry(engine: Engine) -> Registry:
+    """A registry on a migrated, empty database."""
+    return Registry(engine)

@@ -1,0 +1,51 @@
+"""Reading X.509 certificates the operator hands the axis, with errors naming the file.
+
+>>> from axis.errors import CertificateError
+>>> try:
+...     load_certificate(b"not a certificate", "bad.pem")
+... except CertificateError as error:
+...     print(error)
+bad.pem: not a PEM or DER X.509 certificate
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from axis.errors import CertificateError
+
+
+def load_certificate(data: bytes, source: str) -> x509.Certificate:
+    """Parse one certificate, PEM or DER; ``source`` names it in the error."""
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise CertificateError(f"{source}: not a PEM or DER X.509 certificate") from None
+
+
+def read_certificate(path: Path) -> x509.Certificate:
+    """Load the certificate in file ``path``."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CertificateError(f"{path}: cannot read the certificate ({error.strerror})") from None
+    return load_certificate(data, str(path))
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    """SHA-256 of the DER encoding, lowercase hex: how the axis pins certificates."""
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def is_ca(certificate: x509.Certificate) -> bool:
+    """True when BasicConstraints marks the certificate as a CA."""
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.value.ca

@@ -1,0 +1,664 @@
+"""The agency registry: who the axis serves and which certificates may sign for each.
+
+An agency's level and parent follow from its code (:mod:`envelopes.codes`); its parent
+must be registered first, unless a bulk import accepts orphans. Certificates are pinned
+by the SHA-256 fingerprint of their DER encoding::
+
+    >>> from axis.store.db import make_engine
+    >>> from axis.store.migrate import upgrade
+    >>> engine = make_engine("sqlite://")
+    >>> _ = upgrade(engine)
+    >>> registry = Registry(engine)
+    >>> _ = registry.add_agency("000.00.00.H53", "UBND tỉnh Tây Ninh", actor="clerk")
+    >>> registry.add_agency("000.00.31.H53", "UBND huyện Châu Thành", actor="clerk").level
+    2
+    >>> [a.code for a in registry.subtree("000.00.00.H53")]
+    ['000.00.00.H53', '000.00.31.H53']
+
+Expired certificates are refused when registered (they could never sign); certificates
+not yet valid are accepted, so a key roll-over can be registered ahead of time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy.engine import Connection, Engine
+
+from axis import audit
+from axis.certificates import fingerprint, load_certificate, read_certificate
+from axis.errors import (
+    AgencyError,
+    CertificateError,
+    StoreError,
+    SuspendedAgency,
+    UnknownAgency,
+)
+from axis.store.db import read_only, utcnow
+from axis.store.schema import agencies, agency_certificates
+from envelopes.codes import AgencyCode
+from envelopes.errors import InvalidAgencyCode
+
+#: Longest agency name the table holds.
+MAX_NAME_LENGTH = agencies.c.name.type.length or 300
+#: Rows written per statement by a bulk import (all in one transaction).
+IMPORT_CHUNK = 1000
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A certificate registered to an agency."""
+
+    fingerprint: str
+    subject: str
+    serial: str
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    added_at: datetime.datetime
+    revoked_at: datetime.datetime | None = None
+    revocation_reason: str | None = None
+
+    def state(self, at: datetime.datetime | None = None) -> str:
+        """``active``, ``revoked``, ``expired`` or ``not-yet-valid`` at time ``at``."""
+        at = at or utcnow()
+        if self.revoked_at is not None:
+            return "revoked"
+        if at >= self.not_after:
+            return "expired"
+        if at < self.not_before:
+            return "not-yet-valid"
+        return "active"
+
+
+@dataclass(frozen=True)
+class Agency:
+    """A registered agency (cơ quan) and the certificates registered to it."""
+
+    code: str
+    name: str
+    level: int
+    parent_code: str | None
+    status: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    last_pull_at: datetime.datetime | None = None
+    certificates: tuple[Certificate, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    """A CSV row the import did not write, and why."""
+
+    line: int
+    code: str
+    reason: str
+
+
+@dataclass
+class ImportSummary:
+    """What :meth:`Registry.import_csv` did (or, with ``written`` False, would have done)."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[RefusedRow] = field(default_factory=list)
+    #: Added although their parent is not registered (only with ``accept_orphans``).
+    orphans: list[str] = field(default_factory=list)
+    certificates_added: int = 0
+    written: bool = False
+
+
+@dataclass
+class _Row:
+    """A CSV row that passed the checks that need no database."""
+
+    line: int
+    code: AgencyCode
+    name: str
+    certificate: x509.Certificate | None
+
+
+@dataclass(frozen=True)
+class _Pin:
+    """Which agency a fingerprint is registered to, and whether it was revoked."""
+
+    agency_code: str
+    revoked: bool
+
+
+def tree_order(code: str) -> tuple[str, str, str, str]:
+    """Sort key placing every agency right after its parent (a depth-first listing)."""
+    vvv, zz, yy, unit = code.split(".")
+    return unit, yy, zz, vvv
+
+
+def _validate_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise AgencyError("the agency name is empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise AgencyError(f"the agency name is longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def _certificate_row(code: str, cert: x509.Certificate, now: datetime.datetime) -> dict:
+    return {
+        "agency_code": code,
+        "fingerprint": fingerprint(cert),
+        "subject": cert.subject.rfc4514_string()[:500],
+        "serial": format(cert.serial_number, "x")[:64],
+        "not_before": cert.not_valid_before_utc,
+        "not_after": cert.not_valid_after_utc,
+        "pem": cert.public_bytes(Encoding.PEM).decode("ascii"),
+        "added_at": now,
+    }
+
+
+def _refuse_expired(cert: x509.Certificate, code: str, now: datetime.datetime) -> None:
+    if cert.not_valid_after_utc <= now:
+        raise CertificateError(
+            f"the certificate {cert.subject.rfc4514_string()} expired on "
+            f"{cert.not_valid_after_utc:%Y-%m-%d}: it cannot sign for {code}"
+        )
+
+
+class Registry:
+    """Agencies and their certificates, in the database behind ``engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_agency(self, code: str) -> Agency:
+        """The agency registered under ``code``; :class:`UnknownAgency` otherwise."""
+        parsed = str(AgencyCode.parse(code))
+        found = self._select(agencies.c.code == parsed)
+        if not found:
+            raise UnknownAgency(f"agency {parsed} is not registered")
+        return found[0]
+
+    def is_active(self, code: str) -> bool:
+        """True when ``code`` is registered and not suspended."""
+        with read_only(self.engine) as conn:
+            status = conn.execute(
+                sa.select(agencies.c.status).where(agencies.c.code == code)
+            ).scalar()
+        return status == "active"
+
+    def agencies(self, *, level: int | None = None, under: str | None = None) -> list[Agency]:
+        """Registered agencies, parents before children; filtered by level and/or subtree."""
+        conditions: list[sa.ColumnElement[bool]] = []
+        if level is not None:
+            conditions.append(agencies.c.level == level)
+        if under is not None:
+            conditions.append(self._subtree_condition(self.get_agency(under)))
+        return self._select(sa.and_(sa.true(), *conditions))
+
+    def children(self, code: str) -> list[Agency]:
+        """The agencies one level below ``code``."""
+        agency = self.get_agency(code)
+        return self._select(agencies.c.parent_code == agency.code)
+
+    def subtree(self, code: str) -> list[Agency]:
+        """``code`` and every agency below it, at any depth."""
+        return self.agencies(under=code)
+
+    def ancestors(self, code: str) -> list[Agency]:
+        """The registered agencies above ``code``: parent first, level 1 last."""
+        agency = self.get_agency(code)
+        chain = [str(c) for c in AgencyCode.parse(agency.code).ancestors()]
+        found = {a.code: a for a in self._select(agencies.c.code.in_(chain))}
+        return [found[c] for c in chain if c in found]
+
+    def by_level(self, level: int) -> list[Agency]:
+        """Every agency of ``level`` (1: ministries and provinces ... 4)."""
+        return self.agencies(level=level)
+
+    def active_fingerprints(
+        self,
+        code: str,
+        *,
+        at: datetime.datetime | None = None,
+        connection: Connection | None = None,
+    ) -> set[str]:
+        """Fingerprints of the certificates allowed to sign for ``code`` at ``at`` (now).
+
+        One indexed query, so it can run for every document; pass the caller's
+        ``connection`` to stay in its transaction. Raises :class:`UnknownAgency` or
+        :class:`SuspendedAgency` so the caller can refuse with the right reason.
+        """
+        at = at or utcnow()
+        certs = agency_certificates.c
+        query = (
+            sa.select(agencies.c.status, certs.fingerprint)
+            .select_from(
+                agencies.outerjoin(
+                    agency_certificates,
+                    sa.and_(
+                        certs.agency_code == agencies.c.code,
+                        certs.revoked_at.is_(None),
+                        certs.not_before <= at,
+                        certs.not_after > at,
+                    ),
+                )
+            )
+            .where(agencies.c.code == code)
+        )
+        if connection is None:
+            with read_only(self.engine) as conn:
+                rows = conn.execute(query).all()
+        else:
+            rows = connection.execute(query).all()
+        if not rows:
+            raise UnknownAgency(f"agency {code} is not registered")
+        if rows[0].status != "active":
+            raise SuspendedAgency(f"agency {code} is suspended")
+        return {row.fingerprint for row in rows if row.fingerprint is not None}
+
+    def certificates_for(self, code: str) -> list[str]:
+        """:meth:`active_fingerprints` of ``code``, sorted."""
+        return sorted(self.active_fingerprints(code))
+
+    # -- changing ------------------------------------------------------------------------
+
+    def add_agency(
+        self,
+        code: str,
+        name: str,
+        *,
+        certificate: bytes | None = None,
+        accept_orphan: bool = False,
+        actor: str | None = None,
+    ) -> Agency:
+        """Register an agency (and optionally its first certificate, PEM or DER).
+
+        Its parent must be registered unless ``accept_orphan``.
+        """
+        parsed = AgencyCode.parse(code)
+        name = _validate_name(name)
+        cert = load_certificate(certificate, f"certificate for {parsed}") if certificate else None
+        now = utcnow()
+        with _writing(self.engine, f"registering {parsed}") as conn:
+            existing = conn.execute(
+                sa.select(agencies.c.name).where(agencies.c.code == str(parsed))
+            ).scalar()
+            if existing is not None:
+                raise AgencyError(f"agency {parsed} is already registered ({existing})")
+            parent = parsed.parent
+            if parent is not None and not accept_orphan and not self._exists(conn, str(parent)):
+                raise AgencyError(
+                    f"the parent agency {parent} of {parsed} is not registered: register it first"
+                )
+            conn.execute(agencies.insert().values(self._agency_row(parsed, name, now)))
+            details: dict[str, object] = {"name": name}
+            if cert is not None:
+                details["certificate"] = self._add_certificate(conn, str(parsed), cert, now)
+            audit.record(conn, actor, "agency.add", str(parsed), details)
+        return self.get_agency(str(parsed))
+
+    def suspend(self, code: str, reason: str = "", *, actor: str | None = None) -> bool:
+        """Suspend an agency (it can neither send nor receive); False if it already was."""
+        return self._set_status(code, "suspended", reason, actor)
+
+    def resume(self, code: str, *, actor: str | None = None) -> bool:
+        """Make a suspended agency active again; False if it already was."""
+        return self._set_status(code, "active", "", actor)
+
+    def add_certificate(
+        self, code: str, certificate: bytes, *, actor: str | None = None
+    ) -> Certificate:
+        """Pin a certificate (PEM or DER) to ``code``; refused if expired or already used."""
+        cert = load_certificate(certificate, f"certificate for {code}")
+        with _writing(self.engine, f"registering a certificate for {code}") as conn:
+            self._require(conn, code)
+            fp = self._add_certificate(conn, code, cert, utcnow())
+            audit.record(conn, actor, "certificate.add", code, {"fingerprint": fp})
+        return self._certificate(code, fp)
+
+    def revoke_certificate(
+        self, code: str, fingerprint_hex: str, reason: str = "", *, actor: str | None = None
+    ) -> Certificate:
+        """Revoke the certificate ``fingerprint_hex`` of ``code``: it signs nothing more."""
+        fp = fingerprint_hex.lower().replace(":", "")
+        certs = agency_certificates.c
+        with _writing(self.engine, f"revoking a certificate of {code}") as conn:
+            self._require(conn, code)
+            row = conn.execute(
+                sa.select(certs.revoked_at).where(
+                    certs.agency_code == code, certs.fingerprint == fp
+                )
+            ).first()
+            if row is None:
+                raise CertificateError(f"no certificate {fp} is registered to {code}")
+            if row.revoked_at is not None:
+                raise CertificateError(
+                    f"the certificate {fp} of {code} was already revoked on "
+                    f"{row.revoked_at:%Y-%m-%d %H:%M} UTC"
+                )
+            conn.execute(
+                agency_certificates.update()
+                .where(certs.fingerprint == fp)
+                .values(revoked_at=utcnow(), revocation_reason=reason or None)
+            )
+            audit.record(
+                conn, actor, "certificate.revoke", code, {"fingerprint": fp, "reason": reason}
+            )
+        return self._certificate(code, fp)
+
+    def import_csv(
+        self,
+        path: Path,
+        *,
+        accept_orphans: bool = False,
+        strict: bool = False,
+        actor: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ImportSummary:
+        """Register or rename the agencies of a CSV file (columns ``code,name[,cert_path]``).
+
+        Every row is checked first; bad rows are refused with the reason, the others are
+        written in ONE transaction (with ``strict``, nothing is written if any row is
+        refused). ``cert_path`` is relative to the file's directory. ``progress`` is called
+        with (rows written, rows to write).
+        """
+        rows, summary = _read_import_file(path)
+        now = utcnow()
+        with _writing(self.engine, f"importing {path}, nothing was written") as conn:
+            existing = dict(conn.execute(sa.select(agencies.c.code, agencies.c.name)).all())
+            pinned = {
+                row.fingerprint: _Pin(row.agency_code, row.revoked_at is not None)
+                for row in conn.execute(
+                    sa.select(
+                        agency_certificates.c.fingerprint,
+                        agency_certificates.c.agency_code,
+                        agency_certificates.c.revoked_at,
+                    )
+                )
+            }
+            plan = _plan_import(rows, existing, pinned, accept_orphans, now, summary)
+            if strict and summary.refused:
+                return summary
+            total = len(plan.new_agencies) + len(plan.renamed) + len(plan.new_certificates)
+            done = 0
+            for statement, batch in plan.statements(now):
+                conn.execute(statement, batch)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total)
+            audit.record(
+                conn,
+                actor,
+                "agency.import",
+                path.name,
+                {
+                    "added": len(summary.added),
+                    "updated": len(summary.updated),
+                    "refused": len(summary.refused),
+                    "orphans": summary.orphans,
+                    "certificates_added": summary.certificates_added,
+                },
+            )
+            summary.written = True
+        return summary
+
+    # -- internals -----------------------------------------------------------------------
+
+    @staticmethod
+    def _agency_row(code: AgencyCode, name: str, now: datetime.datetime) -> dict:
+        parent = code.parent
+        return {
+            "code": str(code),
+            "name": name,
+            "level": code.level,
+            "parent_code": None if parent is None else str(parent),
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    @staticmethod
+    def _exists(conn: Connection, code: str) -> bool:
+        query = sa.select(agencies.c.code).where(agencies.c.code == code)
+        return conn.execute(query).first() is not None
+
+    def _require(self, conn: Connection, code: str) -> None:
+        if not self._exists(conn, str(AgencyCode.parse(code))):
+            raise UnknownAgency(f"agency {code} is not registered")
+
+    @staticmethod
+    def _add_certificate(
+        conn: Connection, code: str, cert: x509.Certificate, now: datetime.datetime
+    ) -> str:
+        _refuse_expired(cert, code, now)
+        fp = fingerprint(cert)
+        certs = agency_certificates.c
+        holder = conn.execute(
+            sa.select(certs.agency_code, certs.revoked_at).where(certs.fingerprint == fp)
+        ).first()
+        if holder is not None:
+            state = "revoked" if holder.revoked_at is not None else "registered"
+            raise CertificateError(
+                f"the certificate {fp} is already {state} for agency {holder.agency_code}"
+            )
+        conn.execute(agency_certificates.insert().values(_certificate_row(code, cert, now)))
+        return fp
+
+    def _certificate(self, code: str, fp: str) -> Certificate:
+        return next(c for c in self.get_agency(code).certificates if c.fingerprint == fp)
+
+    def _set_status(self, code: str, status: str, reason: str, actor: str | None) -> bool:
+        parsed = str(AgencyCode.parse(code))
+        with _writing(self.engine, f"changing the status of {parsed}") as conn:
+            current = conn.execute(
+                sa.select(agencies.c.status).where(agencies.c.code == parsed)
+            ).scalar()
+            if current is None:
+                raise UnknownAgency(f"agency {parsed} is not registered")
+            if current == status:
+                return False
+            conn.execute(
+                agencies.update()
+                .where(agencies.c.code == parsed)
+                .values(status=status, updated_at=utcnow())
+            )
+            action = "agency.suspend" if status == "suspended" else "agency.resume"
+            audit.record(conn, actor, action, parsed, {"reason": reason} if reason else {})
+        return True
+
+    @staticmethod
+    def _subtree_condition(root: Agency) -> sa.ColumnElement[bool]:
+        # The codes below a node share its non-zero groups as a suffix: 31.H53 for
+        # 000.00.31.H53 (level 2), H53 for the province itself.
+        suffix = ".".join(root.code.split(".")[4 - root.level :])
+        return agencies.c.code.like("%" + suffix)
+
+    def _select(self, condition: sa.ColumnElement[bool]) -> list[Agency]:
+        certs = agency_certificates.c
+        with read_only(self.engine) as conn:
+            rows = conn.execute(sa.select(agencies).where(condition)).all()
+            cert_rows = conn.execute(
+                sa.select(agency_certificates)
+                .join(agencies, agencies.c.code == certs.agency_code)
+                .where(condition)
+                .order_by(certs.added_at, certs.id)
+            ).all()
+        by_agency: dict[str, list[Certificate]] = {}
+        for c in cert_rows:
+            by_agency.setdefault(c.agency_code, []).append(
+                Certificate(
+                    fingerprint=c.fingerprint,
+                    subject=c.subject,
+                    serial=c.serial,
+                    not_before=c.not_before,
+                    not_after=c.not_after,
+                    added_at=c.added_at,
+                    revoked_at=c.revoked_at,
+                    revocation_reason=c.revocation_reason,
+                )
+            )
+        found = [
+            Agency(
+                code=r.code,
+                name=r.name,
+                level=r.level,
+                parent_code=r.parent_code,
+                status=r.status,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                last_pull_at=r.last_pull_at,
+                certificates=tuple(by_agency.get(r.code, ())),
+            )
+            for r in rows
+        ]
+        return sorted(found, key=lambda a: tree_order(a.code))
+
+
+@contextmanager
+def _writing(engine: Engine, doing: str) -> Iterator[Connection]:
+    """``engine.begin()``, turning a database failure into one :class:`StoreError` line."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except sa.exc.SQLAlchemyError as error:
+        reason = getattr(error, "orig", None) or error
+        raise StoreError(f"database error while {doing}: {reason}") from error
+
+
+@dataclass
+class _ImportPlan:
+    new_agencies: list[dict] = field(default_factory=list)
+    renamed: list[dict] = field(default_factory=list)
+    new_certificates: list[dict] = field(default_factory=list)
+
+    def statements(self, now: datetime.datetime) -> Iterator[tuple[sa.Executable, list[dict]]]:
+        """The write statements and their parameter batches, in dependency order."""
+        rename = (
+            agencies.update()
+            .where(agencies.c.code == sa.bindparam("b_code"))
+            .values(name=sa.bindparam("b_name"), updated_at=now)
+        )
+        for statement, rows in (
+            (agencies.insert(), self.new_agencies),
+            (rename, self.renamed),
+            (agency_certificates.insert(), self.new_certificates),
+        ):
+            for start in range(0, len(rows), IMPORT_CHUNK):
+                yield statement, rows[start : start + IMPORT_CHUNK]
+
+
+def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
+    """Parse ``path``; rows failing checks that need no database are refused already."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise AgencyError(f"{path}: not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or []}
+    missing = [c for c in ("code", "name") if c not in columns]
+    if missing:
+        raise AgencyError(
+            f"{path}: missing column(s) {', '.join(missing)} "
+            "(the first line must name the columns code,name[,cert_path])"
+        )
+    summary = ImportSummary()
+    rows: list[_Row] = []
+    first_line: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        raw_code = (record.get(columns["code"]) or "").strip()
+        cert_path = (record.get(columns.get("cert_path", "")) or "").strip()
+        try:
+            code = AgencyCode.parse(raw_code)
+            name = _validate_name(record.get(columns["name"]) or "")
+            if str(code) in first_line:
+                raise AgencyError(f"the code already appears on line {first_line[str(code)]}")
+            cert = read_certificate(path.parent / cert_path) if cert_path else None
+        except (InvalidAgencyCode, AgencyError, CertificateError) as error:
+            summary.refused.append(RefusedRow(line, raw_code, str(error)))
+            continue
+        first_line[str(code)] = line
+        rows.append(_Row(line, code, name, cert))
+    return rows, summary
+
+
+def _plan_import(
+    rows: Sequence[_Row],
+    existing: dict[str, str],
+    pinned: dict[str, _Pin],
+    accept_orphans: bool,
+    now: datetime.datetime,
+    summary: ImportSummary,
+) -> _ImportPlan:
+    """Decide each row against the database (parents first); fill ``summary``."""
+    plan = _ImportPlan()
+    known = set(existing)
+    refused_lines = {r.code: r.line for r in summary.refused}
+    for row in sorted(rows, key=lambda r: r.code.level):
+        code = str(row.code)
+        parent = None if row.code.parent is None else str(row.code.parent)
+        try:
+            if row.certificate is not None:
+                _check_import_certificate(row.certificate, code, pinned, now)
+            if code not in existing and parent is not None and parent not in known:
+                if not accept_orphans:
+                    raise AgencyError(_missing_parent(parent, refused_lines))
+                summary.orphans.append(code)
+        except (AgencyError, CertificateError) as error:
+            summary.refused.append(RefusedRow(row.line, code, str(error)))
+            refused_lines[code] = row.line
+            continue
+        known.add(code)
+        if code not in existing:
+            plan.new_agencies.append(Registry._agency_row(row.code, row.name, now))
+            summary.added.append(code)
+        elif existing[code] != row.name:
+            plan.renamed.append({"b_code": code, "b_name": row.name})
+            summary.updated.append(code)
+        else:
+            summary.unchanged.append(code)
+        if row.certificate is not None and fingerprint(row.certificate) not in pinned:
+            pinned[fingerprint(row.certificate)] = _Pin(code, revoked=False)
+            plan.new_certificates.append(_certificate_row(code, row.certificate, now))
+            summary.certificates_added += 1
+    summary.refused.sort(key=lambda r: r.line)
+    return plan
+
+
+def _check_import_certificate(
+    cert: x509.Certificate, code: str, pinned: dict[str, _Pin], now: datetime.datetime
+) -> None:
+    _refuse_expired(cert, code, now)
+    pin = pinned.get(fingerprint(cert))
+    if pin is not None and (pin.revoked or pin.agency_code != code):
+        state = "revoked" if pin.revoked else "registered"
+        raise CertificateError(
+            f"the certificate {fingerprint(cert)} is already {state} for agency {pin.agency_code}"
+        )
+
+
+def _missing_parent(parent: str, refused_lines: dict[str, int]) -> str:
+    if parent in refused_lines:
+        return (
+            f"the parent agency {parent} is not registered "
+            f"(its own row, line {refused_lines[parent]}, was refused)"
+        )
+    return (
+        f"the parent agency {parent} is not registered "
+        "(add it first or in this file, or import with --accept-orphans)"
+    )
