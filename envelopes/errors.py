@@ -19,6 +19,19 @@ class InvalidAgencyCode(EnvelopeError, ValueError):
     reason = "invalid-agency-code"
 
 
+class InvalidKey(EnvelopeError):
+    """A private key or certificate cannot be used for signing (unreadable, wrong
+    passphrase, unsupported or too weak, or not matching each other)."""
+
+    reason = "invalid-key"
+
+
+class InvalidTrustStore(EnvelopeError):
+    """The trust store (CA certificates) is missing, empty or unreadable."""
+
+    reason = "invalid-trust-store"
+
+
 class EnvelopeTooLarge(EnvelopeError):
     """The input is larger than the configured cap; it was not parsed."""
 

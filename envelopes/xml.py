@@ -1,0 +1,509 @@
+"""edXML documents and status messages to and from XML (QCVN 102:2016).
+
+The element names are the standard's, spelled as the samples from the national axis spell
+them (``Bussiness``, ``BussinessDocType``, ``TyperNotation``). Built XML puts the default
+namespace on the root and the ``edXML:`` prefix on the envelope, like those samples, and
+is validated against the XSD before it is returned::
+
+    >>> import datetime
+    >>> from envelopes.model import Code, Document, Organization, PromulgationInfo
+    >>> doc = Document(
+    ...     sender=Organization("000.00.00.G22", "Văn phòng Chính phủ"),
+    ...     recipients=[Organization("000.00.00.H53", "UBND tỉnh Tây Ninh")],
+    ...     code=Code("12", "VPCP-TTĐT"),
+    ...     promulgation=PromulgationInfo("Hà Nội", datetime.date(2026, 11, 26)),
+    ...     subject="Về việc triển khai trục liên thông",
+    ... )
+    >>> data = build_document(doc)
+    >>> from envelopes.parsing import parse_xml
+    >>> parse_document(parse_xml(data, max_bytes=1 << 20)).subject
+    'Về việc triển khai trục liên thông'
+
+``parse_document`` / ``parse_status`` read an element that has already passed schema
+validation (see :func:`read_message`); they never repair anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import re
+import uuid
+
+from lxml import etree
+
+from envelopes.errors import SchemaViolation
+from envelopes.model import (
+    Attachment,
+    Business,
+    BusinessType,
+    Code,
+    Document,
+    DocumentType,
+    Organization,
+    OtherInfo,
+    Priority,
+    PromulgationInfo,
+    ResponseFor,
+    SignerInfo,
+    StaffInfo,
+    Status,
+    StatusCode,
+    TraceHeader,
+)
+from envelopes.validation import DOCUMENT_SCHEMA, STATUS_SCHEMA, validate
+
+#: The standard's namespace (default on the root, prefix ``edXML:`` below it).
+EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+#: XML Signature namespace.
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+DATE_FORMAT = "%Y/%m/%d"
+TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M:%S"
+
+_WHITESPACE = re.compile(r"\s")
+
+
+def q(name: str) -> str:
+    """The qualified (Clark) name of an edXML element: ``q("From")``."""
+    return f"{{{EDXML_NS}}}{name}"
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_document(doc: Document) -> bytes:
+    """Unsigned UTF-8 edXML for ``doc``; :class:`SchemaViolation` if a field breaks the XSD."""
+    root, header = _skeleton()
+    message = _sub(header, "MessageHeader")
+    _add_organization(message, "From", doc.sender)
+    for recipient in doc.recipients:
+        _add_organization(message, "To", recipient)
+    code = _sub(message, "Code")
+    _text(code, "CodeNumber", doc.code.number)
+    _text(code, "CodeNotation", doc.code.notation)
+    promulgation = _sub(message, "PromulgationInfo")
+    _optional(promulgation, "Place", doc.promulgation.place)
+    _text(promulgation, "PromulgationDate", _format_date(doc.promulgation.date))
+    doc_type = _sub(message, "DocumentType")
+    _text(doc_type, "Type", str(doc.document_type.type))
+    _optional(doc_type, "TypeDetail", doc.document_type.type_detail)
+    _optional(doc_type, "TypeName", doc.document_type.type_name)
+    _text(message, "Subject", doc.subject)
+    _optional(message, "Content", doc.content)
+    if doc.signer != SignerInfo():
+        signer = _sub(message, "SignerInfo")
+        _optional(signer, "Competence", doc.signer.competence)
+        _optional(signer, "Position", doc.signer.position)
+        _optional(signer, "FullName", doc.signer.full_name)
+    if doc.due_date is not None:
+        _text(message, "DueDate", _format_date(doc.due_date))
+    if doc.to_places:
+        places = _sub(message, "ToPlaces")
+        for place in doc.to_places:
+            _text(places, "Place", place)
+    _add_other_info(message, doc.other)
+    for reference in doc.response_for:
+        _add_response_for(message, reference)
+    if doc.steering_type is not None:
+        _text(message, "SteeringType", str(doc.steering_type))
+    _text(message, "DocumentId", doc.document_id)
+    trace_list = _sub(header, "TraceHeaderList")
+    for trace in doc.trace:
+        entry = _sub(trace_list, "TraceHeader")
+        _text(entry, "OrganId", trace.organ_id)
+        _text(entry, "Timestamp", trace.timestamp.strftime(TIMESTAMP_FORMAT))
+    _add_business(trace_list, doc.business)
+    _add_attachments(root, doc.attachments)
+    return _serialize(root, DOCUMENT_SCHEMA)
+
+
+def build_status(status: Status) -> bytes:
+    """Unsigned UTF-8 edXML status message; :class:`SchemaViolation` if a field is invalid."""
+    root, header = _skeleton()
+    message = _sub(header, "MessageHeader")
+    _add_organization(message, "From", status.sender)
+    _add_response_for(message, status.response_for)
+    if status.staff is not None:
+        _add_staff(message, status.staff)
+    _text(message, "StatusCode", status.status_code.value)
+    _optional(message, "Description", status.description)
+    _text(message, "Timestamp", status.timestamp.strftime(TIMESTAMP_FORMAT))
+    return _serialize(root, STATUS_SCHEMA)
+
+
+def _skeleton() -> tuple[etree._Element, etree._Element]:
+    root = etree.Element(q("edXML"), nsmap={None: EDXML_NS})
+    envelope = etree.SubElement(root, q("edXMLEnvelope"), nsmap={"edXML": EDXML_NS})
+    return root, _sub(envelope, "edXMLHeader")
+
+
+def _serialize(root: etree._Element, schema_name: str) -> bytes:
+    validate(root, schema_name)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _format_date(day: datetime.date) -> str:
+    return day.strftime(DATE_FORMAT)
+
+
+def _sub(parent: etree._Element, name: str) -> etree._Element:
+    return etree.SubElement(parent, q(name))
+
+
+def _text(parent: etree._Element, name: str, value: str) -> etree._Element:
+    return add_text(parent, q(name), value)
+
+
+def add_text(parent: etree._Element, tag: str, value: str) -> etree._Element:
+    """Append a child ``tag`` holding ``value``; a value XML cannot carry names the field."""
+    element = etree.SubElement(parent, tag)
+    try:
+        element.text = value or None
+    except ValueError:
+        # lxml refuses control characters and NUL bytes.
+        raise SchemaViolation(
+            f"element {etree.QName(tag).localname}: the value contains characters XML "
+            "cannot carry (control characters or NUL)"
+        ) from None
+    return element
+
+
+def _optional(parent: etree._Element, name: str, value: str) -> None:
+    if value:
+        _text(parent, name, value)
+
+
+def _add_organization(parent: etree._Element, name: str, org: Organization) -> None:
+    element = _sub(parent, name)
+    _text(element, "OrganId", org.organ_id)
+    _optional(element, "OrganizationInCharge", org.organization_in_charge)
+    _optional(element, "OrganName", org.organ_name)
+    _optional(element, "OrganAdd", org.organ_add)
+    _optional(element, "Email", org.email)
+    _optional(element, "Telephone", org.telephone)
+    _optional(element, "Fax", org.fax)
+    _optional(element, "Website", org.website)
+
+
+def _add_other_info(parent: etree._Element, other: OtherInfo) -> None:
+    element = _sub(parent, "OtherInfo")
+    _text(element, "Priority", str(int(other.priority)))
+    _optional(element, "SphereOfPromulgation", other.sphere_of_promulgation)
+    _optional(element, "TyperNotation", other.typer_notation)
+    if other.promulgation_amount is not None:
+        _text(element, "PromulgationAmount", str(other.promulgation_amount))
+    if other.page_amount is not None:
+        _text(element, "PageAmount", str(other.page_amount))
+    _optional(element, "Direction", other.direction)
+    if other.appendixes:
+        appendixes = _sub(element, "Appendixes")
+        for appendix in other.appendixes:
+            _text(appendixes, "Appendix", appendix)
+
+
+def _add_response_for(parent: etree._Element, reference: ResponseFor) -> None:
+    element = _sub(parent, "ResponseFor")
+    _text(element, "OrganId", reference.organ_id)
+    _optional(element, "Code", reference.code)
+    if reference.promulgation_date is not None:
+        _text(element, "PromulgationDate", _format_date(reference.promulgation_date))
+    _text(element, "DocumentId", reference.document_id)
+
+
+def _add_staff(parent: etree._Element, staff: StaffInfo) -> None:
+    element = _sub(parent, "StaffInfo")
+    _optional(element, "Department", staff.department)
+    _optional(element, "Staff", staff.staff)
+    _optional(element, "Mobile", staff.mobile)
+    _optional(element, "Email", staff.email)
+
+
+def _add_business(parent: etree._Element, business: Business) -> None:
+    element = _sub(parent, "Bussiness")
+    _optional(element, "DocumentId", business.document_id)
+    _text(element, "BussinessDocType", str(int(business.business_doc_type)))
+    _optional(element, "BussinessDocReason", business.business_doc_reason)
+    if business.paper is not None:
+        _text(element, "Paper", str(business.paper))
+    if business.staff_info is not None:
+        _add_staff(element, business.staff_info)
+
+
+def _add_attachments(root: etree._Element, attachments: list[Attachment]) -> None:
+    envelope = root[0]
+    manifest = _sub(_sub(envelope, "edXMLBody"), "edXMLManifest")
+    manifest.set("version", "1.0")
+    if not attachments:
+        return
+    encoded = etree.SubElement(root, q("AttachmentEncoded"), nsmap={"edXML": EDXML_NS})
+    for attachment in attachments:
+        content_id = attachment.content_id or f"cid:{uuid.uuid4()}"
+        reference = _sub(manifest, "Reference")
+        _text(reference, "ContentId", content_id)
+        _optional(reference, "ContentType", attachment.content_type)
+        _optional(reference, "Description", attachment.description)
+        _text(reference, "AttachmentName", attachment.name)
+        item = _sub(encoded, "Attachment")
+        _text(item, "ContentId", content_id)
+        _text(item, "AttachmentName", attachment.name)
+        _optional(item, "Description", attachment.description)
+        _optional(item, "ContentType", attachment.content_type)
+        _text(item, "ContentTransferEncoded", base64.b64encode(attachment.data).decode("ascii"))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def message_kind(root: etree._Element) -> str:
+    """``"document"`` or ``"status"`` for an edXML root (a status header has a StatusCode)."""
+    if root.tag != q("edXML"):
+        raise SchemaViolation(
+            f"not an edXML message: the root element is {etree.QName(root).localname!r} "
+            f"in namespace {etree.QName(root).namespace or '(none)'!r}, expected edXML in "
+            f"{EDXML_NS}"
+        )
+    header = root.find(f"{q('edXMLEnvelope')}/{q('edXMLHeader')}/{q('MessageHeader')}")
+    if header is not None and header.find(q("StatusCode")) is not None:
+        return "status"
+    return "document"
+
+
+def read_message(root: etree._Element) -> Document | Status:
+    """Validate an edXML root against the XSD of its kind and read it."""
+    if message_kind(root) == "status":
+        validate(root, STATUS_SCHEMA)
+        return parse_status(root)
+    validate(root, DOCUMENT_SCHEMA)
+    return parse_document(root)
+
+
+def parse_document(root: etree._Element) -> Document:
+    """Read a schema-valid edXML document."""
+    header = _find(root, "edXMLEnvelope", "edXMLHeader")
+    message = _find(header, "MessageHeader")
+    trace_list = header.find(q("TraceHeaderList"))
+    code = _find(message, "Code")
+    promulgation = _find(message, "PromulgationInfo")
+    doc_type = message.find(q("DocumentType"))
+    signer = message.find(q("SignerInfo"))
+    steering = _value(message, "SteeringType").strip()
+    doc = Document(
+        sender=_organization(_find(message, "From")),
+        recipients=[_organization(e) for e in message.iterfind(q("To"))],
+        code=Code(_value(code, "CodeNumber").strip(), _value(code, "CodeNotation").strip()),
+        promulgation=PromulgationInfo(
+            place=_value(promulgation, "Place"),
+            date=_required_date(promulgation, "PromulgationDate"),
+        ),
+        subject=_value(message, "Subject"),
+        document_type=DocumentType(
+            type=int(_value(doc_type, "Type")),
+            type_detail=_value(doc_type, "TypeDetail"),
+            type_name=_value(doc_type, "TypeName"),
+        )
+        if doc_type is not None
+        else DocumentType(),
+        content=_value(message, "Content"),
+        signer=SignerInfo(
+            competence=_value(signer, "Competence"),
+            position=_value(signer, "Position"),
+            full_name=_value(signer, "FullName"),
+        ),
+        due_date=_date(message, "DueDate"),
+        other=_other_info(message.find(q("OtherInfo"))),
+        steering_type=int(steering) if steering else None,
+        to_places=[_text_of(e) for e in message.iterfind(f"{q('ToPlaces')}/{q('Place')}")],
+        response_for=[_response_for(e) for e in message.iterfind(q("ResponseFor"))],
+        trace=[_trace(e) for e in trace_list.iterfind(q("TraceHeader"))]
+        if trace_list is not None
+        else [],
+        business=_business(trace_list.find(q("Bussiness")) if trace_list is not None else None),
+        attachments=_attachments(root),
+    )
+    explicit_id = _value(message, "DocumentId").strip()
+    if explicit_id and explicit_id != doc.document_id:
+        doc.explicit_document_id = explicit_id
+    return doc
+
+
+def parse_status(root: etree._Element) -> Status:
+    """Read a schema-valid edXML status message."""
+    message = _find(root, "edXMLEnvelope", "edXMLHeader", "MessageHeader")
+    staff = message.find(q("StaffInfo"))
+    return Status(
+        response_for=_response_for(_find(message, "ResponseFor")),
+        sender=_organization(_find(message, "From")),
+        status_code=StatusCode(_value(message, "StatusCode").strip()),
+        description=_value(message, "Description"),
+        timestamp=_timestamp(_find(message, "Timestamp")),
+        staff=_staff(staff) if staff is not None else None,
+    )
+
+
+def _find(parent: etree._Element, *path: str) -> etree._Element:
+    element = parent.find("/".join(q(name) for name in path))
+    if element is None:
+        raise SchemaViolation(f"element {'/'.join(path)} is missing")
+    return element
+
+
+def _text_of(element: etree._Element) -> str:
+    return element.text or ""
+
+
+def _value(parent: etree._Element | None, name: str) -> str:
+    """Text of the child ``name`` (``""`` when absent or empty). Trusts the XSD for shape."""
+    if parent is None:
+        return ""
+    child = parent.find(q(name))
+    return "" if child is None else (child.text or "")
+
+
+def _strptime(element: etree._Element, text: str, fmt: str, what: str) -> datetime.datetime:
+    try:
+        return datetime.datetime.strptime(text.strip(), fmt)
+    except ValueError:
+        name = etree.QName(element).localname
+        raise SchemaViolation(f"element {name}: {text.strip()!r} is not a valid {what}") from None
+
+
+def _required_date(parent: etree._Element, name: str) -> datetime.date:
+    element = _find(parent, name)
+    return _strptime(element, _text_of(element), DATE_FORMAT, "date (yyyy/MM/dd)").date()
+
+
+def _date(parent: etree._Element | None, name: str) -> datetime.date | None:
+    """An optional date: ``None`` when the element is absent or blank."""
+    if not _value(parent, name).strip():
+        return None
+    assert parent is not None  # a value was found in it
+    return _required_date(parent, name)
+
+
+def _timestamp(element: etree._Element) -> datetime.datetime:
+    return _strptime(element, _text_of(element), TIMESTAMP_FORMAT, "timestamp")
+
+
+def _optional_int(parent: etree._Element, name: str) -> int | None:
+    text = _value(parent, name).strip()
+    return int(text) if text else None
+
+
+def _organization(element: etree._Element) -> Organization:
+    return Organization(
+        organ_id=_value(element, "OrganId").strip(),
+        organ_name=_value(element, "OrganName"),
+        organization_in_charge=_value(element, "OrganizationInCharge"),
+        organ_add=_value(element, "OrganAdd"),
+        email=_value(element, "Email"),
+        telephone=_value(element, "Telephone"),
+        fax=_value(element, "Fax"),
+        website=_value(element, "Website"),
+    )
+
+
+def _other_info(element: etree._Element | None) -> OtherInfo:
+    if element is None:
+        return OtherInfo()
+    priority = _value(element, "Priority").strip()
+    return OtherInfo(
+        priority=Priority(int(priority)) if priority else Priority.ORDINARY,
+        sphere_of_promulgation=_value(element, "SphereOfPromulgation"),
+        typer_notation=_value(element, "TyperNotation"),
+        promulgation_amount=_optional_int(element, "PromulgationAmount"),
+        page_amount=_optional_int(element, "PageAmount"),
+        direction=_value(element, "Direction"),
+        appendixes=[_text_of(e) for e in element.iterfind(f"{q('Appendixes')}/{q('Appendix')}")],
+    )
+
+
+def _response_for(element: etree._Element) -> ResponseFor:
+    return ResponseFor(
+        organ_id=_value(element, "OrganId").strip(),
+        code=_value(element, "Code").strip(),
+        promulgation_date=_date(element, "PromulgationDate"),
+        document_id=_value(element, "DocumentId").strip(),
+    )
+
+
+def _staff(element: etree._Element) -> StaffInfo:
+    return StaffInfo(
+        department=_value(element, "Department"),
+        staff=_value(element, "Staff"),
+        mobile=_value(element, "Mobile"),
+        email=_value(element, "Email"),
+    )
+
+
+def _trace(element: etree._Element) -> TraceHeader:
+    return TraceHeader(
+        organ_id=_value(element, "OrganId").strip(),
+        timestamp=_timestamp(_find(element, "Timestamp")),
+    )
+
+
+def _business(element: etree._Element | None) -> Business:
+    if element is None:
+        return Business()
+    staff = element.find(q("StaffInfo"))
+    return Business(
+        document_id=_value(element, "DocumentId").strip(),
+        business_doc_type=BusinessType(int(_value(element, "BussinessDocType"))),
+        business_doc_reason=_value(element, "BussinessDocReason"),
+        paper=_optional_int(element, "Paper"),
+        staff_info=_staff(staff) if staff is not None else None,
+    )
+
+
+def _attachments(root: etree._Element) -> list[Attachment]:
+    """Join the manifest's References with the encoded attachments by ContentId."""
+    references = {
+        _value(e, "ContentId").strip(): e
+        for e in root.iterfind(
+            f"{q('edXMLEnvelope')}/{q('edXMLBody')}/{q('edXMLManifest')}/{q('Reference')}"
+        )
+    }
+    attachments: list[Attachment] = []
+    seen: set[str] = set()
+    for item in root.iterfind(f"{q('AttachmentEncoded')}/{q('Attachment')}"):
+        content_id = _value(item, "ContentId").strip()
+        name = _value(item, "AttachmentName")
+        if content_id in seen:
+            raise SchemaViolation(f"attachment {name!r}: ContentId {content_id} appears twice")
+        seen.add(content_id)
+        reference = references.get(content_id)
+        if reference is None:
+            raise SchemaViolation(
+                f"attachment {name!r}: ContentId {content_id} is not listed in the manifest"
+            )
+        attachments.append(
+            Attachment(
+                name=name,
+                content_type=_value(item, "ContentType") or _value(reference, "ContentType"),
+                data=decode_attachment(item),
+                description=_value(item, "Description") or _value(reference, "Description"),
+                content_id=content_id,
+            )
+        )
+    missing = sorted(set(references) - seen)
+    if missing:
+        raise SchemaViolation(
+            f"the manifest lists {', '.join(missing)} but AttachmentEncoded does not carry it"
+        )
+    return attachments
+
+
+def decode_attachment(item: etree._Element) -> bytes:
+    """The bytes of one ``Attachment`` (base64, line breaks allowed)."""
+    text = _value(item, "ContentTransferEncoded")
+    if _WHITESPACE.search(text):
+        text = _WHITESPACE.sub("", text)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        name = _value(item, "AttachmentName")
+        raise SchemaViolation(
+            f"attachment {name!r}: ContentTransferEncoded is not valid base64"
+        ) from None
