@@ -1,0 +1,397 @@
+"""The embedded transport: durable queues kept in the axis database, no broker needed.
+
+``axis serve`` and the agency-side commands, in separate processes on one machine, share
+the queues through the database (table ``queue_messages``; the declared queue names are in
+``transport_queues``)::
+
+    >>> from axis.store.db import make_engine
+    >>> from axis.store.schema import metadata
+    >>> engine = make_engine("sqlite://")
+    >>> metadata.create_all(engine)
+    >>> with EmbeddedTransport(engine) as transport:
+    ...     transport.declare(["000.00.31.H53"])
+    ...     transport.publish([OutgoingMessage("axis.inbox.000.00.31.H53", b"<edXML/>", "m1")])
+    ...     message = transport.get("axis.inbox.000.00.31.H53")
+    ...     message.ack()
+    ...     message.body, transport.depth("axis.inbox.000.00.31.H53")
+    (b'<edXML/>', 0)
+
+How it works:
+
+- a consumer *leases* messages: one transaction picks the visible messages of highest
+  priority (oldest first) and sets ``visible_at`` to now + ``lease_seconds`` and
+  ``lease_owner`` to a token of its own, counting the hand-out in ``delivery_count``.
+  On PostgreSQL the pick is ``SELECT ... FOR UPDATE SKIP LOCKED`` so competing consumers
+  never block each other; on SQLite the transaction starts with ``BEGIN IMMEDIATE``
+  (see :mod:`axis.store.db`), which serialises consumers across processes;
+- ``ack`` deletes the message; a consumer that dies holding a lease loses it when the
+  lease runs out, and the message is handed out again, counted as a redelivery;
+- a delayed message or a retry is a row whose ``visible_at`` lies in the future;
+- an idle consumer polls every ``poll_seconds`` (bounded latency, little CPU when idle).
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from axis.errors import TransientError, TransportError
+from axis.store.db import utcnow
+from axis.store.schema import queue_messages, transport_queues
+from axis.transport.base import (
+    REASON_HEADER,
+    SOURCE_QUEUE_HEADER,
+    USER_ID_HEADER,
+    OutgoingMessage,
+    ReceivedMessage,
+    Transport,
+    application_headers,
+    undeclared_queue,
+)
+from axis.transport.topology import DEAD_LETTERS, fixed_queues, inbox
+
+#: How long a consumer holds a message before it is handed to another consumer.
+DEFAULT_LEASE_SECONDS = 60.0
+#: How often an idle consumer looks for new messages.
+DEFAULT_POLL_SECONDS = 0.1
+
+_messages = queue_messages
+
+
+@dataclass(eq=False)
+class EmbeddedMessage(ReceivedMessage):
+    """A leased row of ``queue_messages``; settling it needs the lease to still be ours."""
+
+    _transport: EmbeddedTransport = field(repr=False)
+    _row_id: int = field(repr=False)
+    _token: str = field(repr=False)
+
+    def ack(self) -> None:
+        self._settle()
+        with self._transport._transaction() as conn:
+            self._transport._delete_leased(conn, self)
+
+    def requeue(self) -> None:
+        self._settle()
+        self._transport._release([self], counted=False)
+
+    def retry(self, delay_seconds: float) -> None:
+        self._settle()
+        visible_at = utcnow() + datetime.timedelta(seconds=max(delay_seconds, 0.0))
+        with self._transport._transaction() as conn:
+            self._transport._update_leased(conn, self, visible_at=visible_at, lease_owner=None)
+
+    def dead_letter(self, reason: str) -> None:
+        self._settle()
+        headers = {
+            **self.headers,
+            REASON_HEADER: reason,
+            SOURCE_QUEUE_HEADER: self.queue,
+        }
+        if self.user_id is not None:
+            headers[USER_ID_HEADER] = self.user_id
+        with self._transport._transaction() as conn:
+            self._transport._require(conn, [DEAD_LETTERS])
+            self._transport._delete_leased(conn, self)
+            conn.execute(
+                sa.insert(_messages),
+                [
+                    _row(
+                        DEAD_LETTERS,
+                        self.priority,
+                        self.message_id,
+                        headers,
+                        self.body,
+                        visible_at=utcnow(),
+                        delivery_count=self.redelivery_count,
+                    )
+                ],
+            )
+
+
+class EmbeddedTransport(Transport):
+    """Queues in the database behind ``engine`` (SQLite file or PostgreSQL).
+
+    ``lease_seconds`` bounds how long a consumer may work on a message before another
+    consumer gets it; ``poll_seconds`` is the idle polling period.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+    ) -> None:
+        self._engine = engine
+        self._lease = datetime.timedelta(seconds=lease_seconds)
+        self._poll_seconds = poll_seconds
+        # Leases are tokens "<owner>/<n>": close() gives back every lease of this owner.
+        self._owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._leases = itertools.count(1)
+        self._declared: set[str] = set()
+        self._closed = False
+
+    # -- the Transport interface ------------------------------------------------------
+
+    def declare(self, inbox_codes: Iterable[str] = ()) -> None:
+        names = {*fixed_queues(), *(inbox(code) for code in inbox_codes)}
+        now = utcnow()
+        with self._transaction() as conn:
+            existing = set(conn.execute(sa.select(transport_queues.c.name)).scalars())
+            missing = sorted(names - existing)
+            if missing:
+                conn.execute(
+                    _insert_ignoring_duplicates(conn, transport_queues),
+                    [{"name": name, "declared_at": now} for name in missing],
+                )
+        self._declared |= names
+
+    def publish(self, messages: Iterable[OutgoingMessage]) -> None:
+        self._publish(list(messages), visible_at=None)
+
+    def publish_delayed(self, message: OutgoingMessage, delay_seconds: float) -> None:
+        delay = datetime.timedelta(seconds=max(delay_seconds, 0.0))
+        self._publish([message], visible_at=utcnow() + delay)
+
+    def consume(
+        self, queue: str, *, prefetch: int = 64, timeout: float | None = None
+    ) -> Iterator[ReceivedMessage]:
+        idle_since = time.monotonic()
+        while True:
+            taken = deque(self._take(queue, prefetch))
+            if not taken:
+                idle = time.monotonic() - idle_since
+                if timeout is not None and idle >= timeout:
+                    return
+                wait = self._poll_seconds if timeout is None else timeout - idle
+                time.sleep(min(self._poll_seconds, wait))
+                continue
+            try:
+                while taken:
+                    yield taken.popleft()
+            finally:
+                if taken:
+                    self._release(list(taken), counted=False)
+            idle_since = time.monotonic()
+
+    def get(self, queue: str) -> ReceivedMessage | None:
+        taken = self._take(queue, 1)
+        return taken[0] if taken else None
+
+    def depth(self, queue: str) -> int:
+        with self._transaction() as conn:
+            self._require(conn, [queue])
+            count = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(_messages)
+                .where(_messages.c.queue == queue, _messages.c.visible_at <= utcnow())
+            ).scalar_one()
+        return int(count)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Messages handed out and not settled go back, counted (as when a broker
+        # connection closes with unacknowledged messages).
+        try:
+            with self._connect() as conn:
+                conn.execute(
+                    sa.update(_messages)
+                    .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
+                    .values(visible_at=utcnow(), lease_owner=None)
+                )
+        except TransientError:
+            pass  # the leases will simply run out
+
+    # -- internals ----------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        if self._closed:
+            raise TransportError("the transport is closed")
+        with self._connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A transaction; a lost or unreachable database becomes ``TransientError``."""
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            raise TransientError(f"the queue database is unavailable: {error.orig}") from error
+
+    def _require(self, conn: Connection, queues: Iterable[str]) -> None:
+        """Raise ``TransportError`` unless every queue in ``queues`` was declared."""
+        unknown = set(queues) - self._declared
+        if unknown:
+            found = conn.execute(
+                sa.select(transport_queues.c.name).where(transport_queues.c.name.in_(unknown))
+            ).scalars()
+            self._declared.update(found)
+            unknown -= self._declared
+        if unknown:
+            raise undeclared_queue(sorted(unknown)[0])
+
+    def _publish(
+        self, messages: Sequence[OutgoingMessage], visible_at: datetime.datetime | None
+    ) -> None:
+        if not messages:
+            return
+        now = utcnow()
+        rows = []
+        for message in messages:
+            headers = dict(message.headers)
+            if message.user_id is not None:
+                headers[USER_ID_HEADER] = message.user_id
+            rows.append(
+                _row(
+                    message.queue,
+                    message.priority,
+                    message.message_id,
+                    headers,
+                    message.body,
+                    visible_at=visible_at or now,
+                    delivery_count=0,
+                )
+            )
+        with self._transaction() as conn:
+            self._require(conn, {message.queue for message in messages})
+            conn.execute(sa.insert(_messages), rows)
+
+    def _take(self, queue: str, limit: int) -> list[EmbeddedMessage]:
+        """Lease up to ``limit`` visible messages of ``queue``, best first."""
+        now = utcnow()
+        token = f"{self._owner}/{next(self._leases)}"
+        with self._transaction() as conn:
+            self._require(conn, [queue])
+            ids = (
+                conn.execute(
+                    sa.select(_messages.c.id)
+                    .where(_messages.c.queue == queue, _messages.c.visible_at <= now)
+                    .order_by(_messages.c.priority.desc(), _messages.c.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return []
+            rows = conn.execute(
+                sa.update(_messages)
+                .where(_messages.c.id.in_(ids))
+                .values(
+                    visible_at=now + self._lease,
+                    lease_owner=token,
+                    delivery_count=_messages.c.delivery_count + 1,
+                )
+                .returning(
+                    _messages.c.id,
+                    _messages.c.priority,
+                    _messages.c.message_id,
+                    _messages.c.headers,
+                    _messages.c.body,
+                    _messages.c.delivery_count,
+                )
+            ).all()
+        rows.sort(key=lambda row: (-row.priority, row.id))
+        return [self._message(queue, token, row) for row in rows]
+
+    def _message(self, queue: str, token: str, row: sa.Row[Any]) -> EmbeddedMessage:
+        raw: Mapping[str, Any] = row.headers
+        return EmbeddedMessage(
+            body=row.body,
+            message_id=row.message_id,
+            headers=application_headers(raw),
+            priority=row.priority,
+            queue=queue,
+            redelivery_count=row.delivery_count - 1,
+            user_id=raw.get(USER_ID_HEADER),
+            reason=raw.get(REASON_HEADER, ""),
+            source_queue=raw.get(SOURCE_QUEUE_HEADER, ""),
+            _transport=self,
+            _row_id=row.id,
+            _token=token,
+        )
+
+    def _release(self, messages: Sequence[EmbeddedMessage], *, counted: bool) -> None:
+        """Make leased ``messages`` visible again; ``counted=False`` undoes the hand-out."""
+        count = _messages.c.delivery_count
+        with self._transaction() as conn:
+            for message in messages:
+                self._update_leased(
+                    conn,
+                    message,
+                    visible_at=utcnow(),
+                    lease_owner=None,
+                    delivery_count=count if counted else count - 1,
+                )
+
+    def _update_leased(self, conn: Connection, message: EmbeddedMessage, **values: Any) -> None:
+        result = conn.execute(_leased(sa.update(_messages), message).values(**values))
+        if result.rowcount != 1:
+            raise _lease_lost(message)
+
+    def _delete_leased(self, conn: Connection, message: EmbeddedMessage) -> None:
+        result = conn.execute(_leased(sa.delete(_messages), message))
+        if result.rowcount != 1:
+            raise _lease_lost(message)
+
+
+def _leased(statement: Any, message: EmbeddedMessage) -> Any:
+    """``statement`` restricted to ``message``'s row while the lease is still its own."""
+    return statement.where(
+        _messages.c.id == message._row_id, _messages.c.lease_owner == message._token
+    )
+
+
+def _lease_lost(message: EmbeddedMessage) -> TransientError:
+    return TransientError(
+        f"message {message.message_id!r} on {message.queue}: the lease ran out and the "
+        "message went back to the queue; it will be handed out again"
+    )
+
+
+def _row(
+    queue: str,
+    priority: int,
+    message_id: str,
+    headers: Mapping[str, Any],
+    body: bytes,
+    *,
+    visible_at: datetime.datetime,
+    delivery_count: int,
+) -> dict[str, Any]:
+    return {
+        "queue": queue,
+        "priority": priority,
+        "message_id": message_id,
+        "headers": dict(headers),
+        "body": body,
+        "enqueued_at": utcnow(),
+        "visible_at": visible_at,
+        "lease_owner": None,
+        "delivery_count": delivery_count,
+    }
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT that skips rows whose key exists (two routers declaring at once)."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
+    return dialect.insert(table).on_conflict_do_nothing()
