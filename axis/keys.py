@@ -1,0 +1,126 @@
+"""Loading an agency's signing identity: PEM key + certificate, or PKCS#12.
+
+Agency certificates usually come as a PKCS#12 file (``.p12`` / ``.pfx``) protected by a
+passphrase; a PEM private key may be protected too. The passphrase comes from
+``AXIS_KEY_PASSPHRASE`` (:attr:`axis.settings.Settings.key_passphrase`) or, when that is
+unset, from ``ask`` (the CLI passes a hidden prompt); never from the command line, where
+it would end up in the shell history and the process list::
+
+    identity = load_identity(KeyFiles(p12=Path("agency.p12")), passphrase="",
+                             ask=lambda prompt: click.prompt(prompt, hide_input=True))
+
+Every failure is a :class:`KeyLoadError` naming the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from axis.errors import CertificateError
+from envelopes.errors import InvalidKey
+from envelopes.signing import SigningIdentity
+
+#: Asks the user for a passphrase; receives the prompt text, returns what was typed.
+Ask = Callable[[str], str]
+
+PASSPHRASE_VARIABLE = "AXIS_KEY_PASSPHRASE"
+
+
+class KeyLoadError(CertificateError):
+    """A key or certificate file is missing, unreadable, locked or does not match."""
+
+    reason = "key"
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    """Where an identity lives: ``key`` + ``cert`` (PEM), or ``p12`` (PKCS#12)."""
+
+    key: Path | None = None
+    cert: Path | None = None
+    p12: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.p12 is not None and (self.key is not None or self.cert is not None):
+            raise KeyLoadError("give either --p12 FILE or --key FILE with --cert FILE, not both")
+        if self.p12 is None and (self.key is None or self.cert is None):
+            raise KeyLoadError("give the agency's --key FILE and --cert FILE, or --p12 FILE")
+
+
+def load_identity(
+    files: KeyFiles, *, passphrase: str = "", ask: Ask | None = None
+) -> SigningIdentity:
+    """The identity in ``files``, unlocked with ``passphrase`` or what ``ask`` returns."""
+    for path in (files.key, files.cert, files.p12):
+        if path is not None:
+            _check_readable(path)
+    if files.p12 is not None:
+        return _load_pkcs12(files.p12, passphrase, ask)
+    assert files.key is not None and files.cert is not None
+    return _load_pem(files.key, files.cert, passphrase, ask)
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise KeyLoadError(f"{path}: no such file")
+    if not path.is_file():
+        raise KeyLoadError(f"{path} is not a file")
+
+
+def _is_encrypted_pem(path: Path) -> bool:
+    # Both PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional OpenSSL PEM
+    # ("Proc-Type: 4,ENCRYPTED") say so in clear text before the base64 body.
+    return b"ENCRYPTED" in path.read_bytes()[:200]
+
+
+def _ask(prompt: str, passphrase: str, ask: Ask | None, path: Path) -> bytes:
+    if passphrase:
+        return passphrase.encode("utf-8")
+    if ask is None:
+        raise KeyLoadError(
+            f"{path} is protected by a passphrase: set {PASSPHRASE_VARIABLE} "
+            "or run the command in a terminal to be asked for it"
+        )
+    return ask(prompt).encode("utf-8")
+
+
+def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> SigningIdentity:
+    secret = None
+    if _is_encrypted_pem(key):
+        secret = _ask(f"Passphrase for {key}", passphrase, ask, key)
+    try:
+        return SigningIdentity.from_pem_files(key, cert, secret)
+    except InvalidKey as error:
+        # The library names the file at fault first; an encrypted key that does not
+        # open with a passphrase almost always means a mistyped passphrase.
+        if secret is not None and str(error).startswith(f"{key}:"):
+            raise KeyLoadError(f"wrong passphrase for {key}") from None
+        raise _with_files(error, f"{key} and {cert}") from None
+
+
+def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentity:
+    # A PKCS#12 file does not say in clear text whether it is protected: try the
+    # passphrase given (or none), and ask only when that fails.
+    first = passphrase.encode("utf-8") if passphrase else None
+    try:
+        return SigningIdentity.from_pkcs12(path, first)
+    except InvalidKey as error:
+        if not str(error).startswith(f"{path}:"):
+            raise _with_files(error, str(path)) from None
+        if first is not None:
+            raise KeyLoadError(f"wrong passphrase for {path} (or not a PKCS#12 file)") from None
+    secret = _ask(f"Passphrase for {path}", "", ask, path)
+    try:
+        return SigningIdentity.from_pkcs12(path, secret)
+    except InvalidKey as error:
+        if str(error).startswith(f"{path}:"):
+            raise KeyLoadError(f"wrong passphrase for {path} (or not a PKCS#12 file)") from None
+        raise _with_files(error, str(path)) from None
+
+
+def _with_files(error: InvalidKey, files: str) -> KeyLoadError:
+    """``error`` as a :class:`KeyLoadError` that names the files if it does not already."""
+    text = str(error)
+    return KeyLoadError(text if files.split(" and ")[0] in text else f"{files}: {text}")
