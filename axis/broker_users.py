@@ -1,0 +1,203 @@
+"""Agencies' own users on RabbitMQ: each may submit, and read its own inbox, nothing else.
+
+An agency connects to the broker as a user named after its code, so the AMQP ``user_id``
+it puts on submissions is checked by RabbitMQ against the login, and the router compares
+it with the signed ``From``. The user's permissions on the axis's virtual host come from
+:func:`axis.transport.topology.agency_permissions`: configure nothing, write only the
+submissions exchange, read only its own inbox.
+
+Users are managed through the RabbitMQ management HTTP API rather than ``rabbitmqctl``:
+an axis running in its own container (see ``docker/``) reaches the API over the network,
+whereas ``rabbitmqctl`` only works on the broker's host with its Erlang cookie::
+
+    api = ManagementAPI.from_settings(settings)
+    issued = issue_credentials(api, "000.00.31.H53", vhost_of(settings.broker_url))
+    issued.password          # shown to the operator once; the broker keeps only a hash
+    revoke_credentials(api, "000.00.31.H53")
+
+Issuing credentials for an agency that already has a user rotates its password and closes
+its open connections, so a leaked password stops working at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from axis.errors import ConfigurationError, TransportError
+from axis.settings import Settings
+from axis.transport.topology import agency_permissions
+from envelopes.codes import AgencyCode
+
+#: Ports of the management API when only the broker URL is configured.
+MANAGEMENT_PORTS = {"amqp": ("http", 15672), "amqps": ("https", 15671)}
+#: Bytes of randomness in a generated password (32 URL-safe characters).
+PASSWORD_BYTES = 24
+
+
+def vhost_of(broker_url: str) -> str:
+    """The virtual host an AMQP URL names (pika's rule: an empty path is ``/``).
+
+    >>> vhost_of("amqp://guest:guest@localhost:5672/axis%2Dprod")
+    'axis-prod'
+    >>> vhost_of("amqp://localhost")
+    '/'
+    """
+    path = urllib.parse.urlsplit(broker_url).path
+    return urllib.parse.unquote(path[1:]) if len(path) > 1 else "/"
+
+
+@dataclass(frozen=True)
+class ManagementAPI:
+    """A minimal client of the RabbitMQ management HTTP API (administrator credentials)."""
+
+    base_url: str  # e.g. "http://127.0.0.1:15672"
+    username: str
+    password: str = field(repr=False)
+    timeout: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ManagementAPI:
+        """``AXIS_BROKER_ADMIN_URL``, or else derived from ``AXIS_BROKER_URL``.
+
+        >>> api = ManagementAPI.from_settings(
+        ...     Settings(broker_url="amqp://axis:secret@rabbit:5672/axis"))
+        >>> api.base_url, api.username
+        ('http://rabbit:15672', 'axis')
+        """
+        if settings.broker_admin_url:
+            parts = urllib.parse.urlsplit(settings.broker_admin_url)
+            scheme, port = parts.scheme, parts.port
+        elif settings.broker_url:
+            parts = urllib.parse.urlsplit(settings.broker_url)
+            if parts.scheme not in MANAGEMENT_PORTS:
+                raise ConfigurationError(
+                    f"AXIS_BROKER_URL must start with amqp:// or amqps://, not {parts.scheme}://"
+                )
+            scheme, port = MANAGEMENT_PORTS[parts.scheme]
+        else:
+            raise ConfigurationError(
+                "agency broker users need RabbitMQ: set AXIS_BROKER_URL (the embedded "
+                "transport has no users of its own)"
+            )
+        host = parts.hostname or "localhost"
+        if ":" in host:
+            host = f"[{host}]"
+        return cls(
+            base_url=f"{scheme}://{host}:{port or MANAGEMENT_PORTS['amqp'][1]}",
+            username=urllib.parse.unquote(parts.username or "guest"),
+            password=urllib.parse.unquote(parts.password or "guest"),
+        )
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        """One API call; ``path`` segments must already be quoted. Returns the JSON reply
+        (``None`` when empty), raises ``HTTPError`` on 404 (the caller decides what a
+        missing object means) and :class:`TransportError` naming any other failure."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        request = urllib.request.Request(
+            self.base_url + "/api/" + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Basic {token}",
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                raise
+            hint = (
+                f": the user {self.username!r} needs the administrator tag"
+                if error.code in (401, 403)
+                else ""
+            )
+            raise TransportError(
+                f"RabbitMQ management API refused {method} /api/{path} (HTTP {error.code}){hint}"
+            ) from None
+        except OSError as error:
+            raise TransportError(
+                f"cannot reach the RabbitMQ management API at {self.base_url} "
+                f"(is the rabbitmq_management plugin enabled?): {error}"
+            ) from None
+        return json.loads(payload) if payload else None
+
+    def user_exists(self, username: str) -> bool:
+        try:
+            self.call("GET", "users/" + _quote(username))
+        except urllib.error.HTTPError:
+            return False
+        return True
+
+    def close_connections(self, username: str, reason: str) -> int:
+        """Close every open connection of ``username`` at once; return how many there were.
+
+        Uses the broker's connection tracking (``/connections/username/``), which sees a
+        connection as soon as it is open, unlike the statistics-fed connection list.
+        """
+        path = "connections/username/" + _quote(username)
+        connections = self.call("GET", path) or []
+        if connections:
+            self.call("DELETE", path, headers={"X-Reason": reason})
+        return len(connections)
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """What :func:`issue_credentials` did; ``password`` exists nowhere else afterwards."""
+
+    username: str
+    password: str = field(repr=False)
+    vhost: str
+    rotated: bool  # the user existed: its old password no longer works
+    connections_closed: int
+
+
+def issue_credentials(api: ManagementAPI, code: str, vhost: str) -> IssuedCredentials:
+    """Create the broker user of agency ``code`` (or give it a new password) with the
+    permissions of :func:`agency_permissions` on ``vhost``."""
+    username = str(AgencyCode.parse(code))
+    password = secrets.token_urlsafe(PASSWORD_BYTES)
+    rotated = api.user_exists(username)
+    api.call("PUT", "users/" + _quote(username), {"password": password, "tags": ""})
+    permissions = agency_permissions(username)
+    api.call(
+        "PUT",
+        f"permissions/{_quote(vhost)}/{_quote(username)}",
+        {
+            "configure": permissions.configure,
+            "write": permissions.write,
+            "read": permissions.read,
+        },
+    )
+    closed = api.close_connections(username, "credentials rotated") if rotated else 0
+    return IssuedCredentials(username, password, vhost, rotated, closed)
+
+
+def revoke_credentials(api: ManagementAPI, code: str) -> bool:
+    """Delete the broker user of agency ``code`` and close its connections.
+
+    Returns False if there was no such user.
+    """
+    username = str(AgencyCode.parse(code))
+    try:
+        api.call("DELETE", "users/" + _quote(username))
+    except urllib.error.HTTPError:
+        return False
+    api.close_connections(username, "credentials revoked")
+    return True
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
