@@ -46,14 +46,7 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
     """
     check_size(data, max_bytes=max_bytes)
     check_prolog(data)
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=len(data) > HUGE_TREE_THRESHOLD,
-        remove_blank_text=False,
-    )
+    parser = hardened_parser(len(data))
     try:
         root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as error:
@@ -66,6 +59,17 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
     return root
 
 
+def hardened_parser(size: int) -> etree.XMLParser:
+    """The parser for ``size`` bytes already known to be under the caller's cap."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=size > HUGE_TREE_THRESHOLD,
+    )
+
+
 def check_size(data: bytes, *, max_bytes: int) -> None:
     """Raise :class:`EnvelopeTooLarge` when ``data`` is over ``max_bytes``."""
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -76,8 +80,9 @@ def check_size(data: bytes, *, max_bytes: int) -> None:
         )
 
 
-def check_prolog(data: bytes) -> None:
-    """Refuse a DOCTYPE or a non-UTF-8 encoding, looking only at the bytes before the root.
+def check_prolog(data: bytes) -> int:
+    """Refuse a DOCTYPE or a non-UTF-8 encoding, looking only at the bytes before the root;
+    return the offset of the root element's ``<``.
 
     The prolog may hold an XML declaration, comments, processing instructions and
     whitespace; ``<!`` anything else there is a DOCTYPE (or garbage), refused either way.
@@ -102,5 +107,11 @@ def check_prolog(data: bytes) -> None:
             position = size if end < 0 else end + 3
         elif data.startswith(b"<!", position):
             raise MalformedEnvelope("DOCTYPE declarations are not allowed in an envelope")
+        elif data[position] == ord("<"):
+            return position
         else:
-            return
+            raise MalformedEnvelope(
+                f"not well-formed XML: unexpected bytes before the root element "
+                f"(offset {position}: {bytes(data[position : position + 16])!r})"
+            )
+    raise MalformedEnvelope("not well-formed XML: no root element")

@@ -31,7 +31,7 @@ from signxml import XMLSigner
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
 from envelopes.errors import InvalidKey, SignatureError
-from envelopes.parsing import parse_xml
+from envelopes.parsing import hardened_parser, parse_xml
 from envelopes.receipts import RECEIPT_TAG
 from envelopes.xml import DS_NS, q
 
@@ -139,13 +139,13 @@ class _Signer(XMLSigner):
     over libxml2's 10 MB limit; what we sign is our own, already parsed, XML.
     """
 
-    def __init__(self, identity: SigningIdentity) -> None:
+    def __init__(self, identity: SigningIdentity, size: int) -> None:
         super().__init__(
             signature_algorithm=identity.signature_method,
             digest_algorithm=DigestAlgorithm.SHA256,
             c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
         )
-        self._parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+        self._parser = hardened_parser(size)
 
 
 def sign(xml: bytes, identity: SigningIdentity) -> bytes:
@@ -157,7 +157,7 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
         signature_parent(root), f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS}
     )
     placeholder.set("Id", "placeholder")
-    signed = _Signer(identity).sign(
+    signed = _Signer(identity, len(xml)).sign(
         root,
         key=identity.private_key,
         cert=[identity.certificate, *identity.chain],

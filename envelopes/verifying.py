@@ -47,7 +47,7 @@ from envelopes.errors import (
     WeakAlgorithm,
 )
 from envelopes.model import Document, Status
-from envelopes.parsing import HUGE_TREE_THRESHOLD, check_size, parse_xml
+from envelopes.parsing import check_size, hardened_parser, parse_xml
 from envelopes.receipts import AXIS_SENDER_CODE, RECEIPT_TAG, AxisReceipt, parse_receipt
 from envelopes.signing import signature_parent
 from envelopes.xml import DS_NS, EDXML_NS, q, read_message
@@ -336,14 +336,10 @@ def _verify_signature(
         digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
         verification_time=now,
     )
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=len(data) > HUGE_TREE_THRESHOLD,
-    )
     try:
-        result = XMLVerifier().verify(data, x509_cert=leaf, parser=parser, expect_config=config)
+        result = XMLVerifier().verify(
+            data, x509_cert=leaf, parser=hardened_parser(len(data)), expect_config=config
+        )
     except InvalidDigest:
         raise SignatureError(
             "the message was changed after it was signed (the digest of its content does "
