@@ -47,6 +47,8 @@ class Settings:
     router_stale_seconds: float = 30.0
     #: Passphrase of an agency's private key (PEM or PKCS#12); never a command-line flag.
     key_passphrase: str = dataclasses.field(default="", repr=False)
+    #: Passphrase protecting the PKCS#12 bundles ``axis pki issue`` writes; never a flag.
+    pki_passphrase: str = dataclasses.field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
