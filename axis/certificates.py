@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from axis.errors import CertificateError
 
@@ -35,11 +34,6 @@ def read_certificate(path: Path) -> x509.Certificate:
     except OSError as error:
         raise CertificateError(f"{path}: cannot read the certificate ({error.strerror})") from None
     return load_certificate(data, str(path))
-
-
-def fingerprint(certificate: x509.Certificate) -> str:
-    """SHA-256 of the DER encoding, lowercase hex: how the axis pins certificates."""
-    return certificate.fingerprint(hashes.SHA256()).hex()
 
 
 def is_ca(certificate: x509.Certificate) -> bool:

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
-from axis.certificates import fingerprint, load_certificate, read_certificate
+from axis.certificates import load_certificate, read_certificate
 from axis.errors import (
     AgencyError,
     CertificateError,
@@ -47,6 +47,7 @@ from axis.store.db import read_only, utcnow
 from axis.store.schema import agencies, agency_certificates
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
+from envelopes.verifying import fingerprint
 
 #: Longest agency name the table holds.
 MAX_NAME_LENGTH = agencies.c.name.type.length or 300
