@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
@@ -41,21 +42,50 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def make_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[Callable[[str], str]]:
+    """Factory of fresh, empty databases: ``make_database_url("sqlite" | "postgresql")``.
+
+    A SQLite file, or a PostgreSQL schema of its own (dropped after the test).
+    """
+    schemas: list[str] = []
+    made: list[str] = []
+    base = ""
+
+    def make(backend: str) -> str:
+        nonlocal base
+        if backend == "sqlite":
+            made.append(backend)
+            name = "axis.db" if len(made) == 1 else f"axis-{len(made)}.db"
+            return f"sqlite:///{tmp_path / name}"
+        base = request.getfixturevalue("postgres_url")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with _autocommit(base) as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        return f"{base}?options={quote(f'-csearch_path={schema}')}"
+
+    yield make
+    if schemas:
+        with _autocommit(base) as conn:
+            for schema in schemas:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@contextmanager
+def _autocommit(url: str) -> Iterator[sa.Connection]:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, make_database_url: Callable[[str], str]) -> str:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'axis.db'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{base}?options={quote(f'-csearch_path={schema}')}"
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
+    return make_database_url(request.param)
 
 
 def _rabbitmqctl(*args: str) -> None:
