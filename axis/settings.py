@@ -37,6 +37,8 @@ class Settings:
     max_envelope_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
     workers: int = 1
     prefetch: int = 64
+    #: Embedded transport: how long a consumer holds a message before another gets it.
+    queue_lease_seconds: float = 60.0
     retry_limit: int = 5
     retry_base_seconds: float = 1.0
     receipt_timeout_seconds: float = 4 * 3600.0

@@ -20,4 +20,4 @@ def open_transport(settings: Settings, engine: Engine) -> Transport:
     """RabbitMQ when ``settings.broker_url`` is set, else queues in the ``engine`` database."""
     if settings.broker_url:
         return RabbitMQTransport(settings.broker_url)
-    return EmbeddedTransport(engine)
+    return EmbeddedTransport(engine, lease_seconds=settings.queue_lease_seconds)
