@@ -13,6 +13,8 @@ import click
 
 from axis.errors import AxisError
 from axis.settings import Settings
+from cli.health import health
+from cli.serve import serve
 from cli.track import inbox, track
 from envelopes.errors import EnvelopeError
 
@@ -55,6 +57,8 @@ def cli(
 
 cli.add_command(track)
 cli.add_command(inbox)
+cli.add_command(health)
+cli.add_command(serve)
 
 
 def main() -> None:

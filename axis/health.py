@@ -1,0 +1,176 @@
+"""Is the axis able to work? One check per dependency, for ``axis health``.
+
+Each :class:`Check` says ``ok`` or ``FAIL`` with one line an operator can act on. A check
+whose prerequisite failed (the schema when the database is unreachable) fails too,
+saying why it was not run, so the output always has the same four lines::
+
+    >>> from axis.settings import Settings
+    >>> import tempfile
+    >>> home = tempfile.mkdtemp()
+    >>> for check in check_health(Settings(home=Path(home))):
+    ...     print(check.line().split(":")[0])
+    FAIL database
+    FAIL schema
+    FAIL broker
+    FAIL routers
+"""
+
+from __future__ import annotations
+
+import datetime
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis.errors import AxisError
+from axis.settings import Settings
+from axis.store.db import engine_for, utcnow
+from axis.store.migrate import check as check_schema
+from axis.store.migrate import head_revision
+from axis.store.schema import routers
+from axis.transport import open_transport
+from axis.transport.topology import SUBMISSIONS
+
+CHECKS = ("database", "schema", "broker", "routers")
+NOT_CHECKED = "not checked: "
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        """``ok   database: ...`` or ``FAIL database: ...``."""
+        return f"{'ok' if self.ok else 'FAIL':<4} {self.name}: {self.detail}"
+
+
+def check_health(
+    settings: Settings,
+    *,
+    this_host: str | None = None,
+    now: datetime.datetime | None = None,
+) -> list[Check]:
+    """Run every check in :data:`CHECKS` order.
+
+    ``this_host``: the routers check only counts routers running on that host (a
+    container's own health check). ``now``: the time heartbeats are compared with.
+    """
+    engine = engine_for(settings)
+    try:
+        database = _check_database(settings, engine)
+        schema = _after(database, "schema", lambda: _check_schema(engine))
+        broker = (
+            _check_broker(settings, engine)
+            if settings.uses_broker
+            else _after(schema, "broker", lambda: _check_broker(settings, engine))
+        )
+        stale_after = datetime.timedelta(seconds=settings.router_stale_seconds)
+        routers_check = _after(
+            schema,
+            "routers",
+            lambda: _check_routers(engine, now or utcnow(), stale_after, this_host),
+        )
+        return [database, schema, broker, routers_check]
+    finally:
+        engine.dispose()
+
+
+def _after(prerequisite: Check, name: str, run: Callable[[], Check]) -> Check:
+    """``run()``, or a failure naming the check that failed first."""
+    if prerequisite.ok:
+        return run()
+    if prerequisite.detail.startswith(NOT_CHECKED):
+        return Check(name, False, prerequisite.detail)
+    return Check(name, False, f"{NOT_CHECKED}the {prerequisite.name} check failed")
+
+
+def _database_exists(settings: Settings) -> bool:
+    """False for a SQLite file that is not there (connecting would create it empty)."""
+    url = sa.make_url(settings.effective_database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return True
+    return Path(url.database).exists()
+
+
+def _where(engine_or_url: Engine | str) -> str:
+    if isinstance(engine_or_url, Engine):
+        return engine_or_url.url.render_as_string(hide_password=True)
+    parts = urllib.parse.urlsplit(engine_or_url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return urllib.parse.urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, "", ""))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_database(settings: Settings, engine: Engine) -> Check:
+    if not _database_exists(settings):
+        return Check("database", False, f"no database at {_where(engine)}: run `axis init`")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as error:
+        return Check("database", False, f"{_where(engine)} unreachable: {_first_line(error)}")
+    return Check("database", True, f"{_where(engine)} reachable")
+
+
+def _check_schema(engine: Engine) -> Check:
+    try:
+        check_schema(engine)
+    except (AxisError, sa.exc.SQLAlchemyError) as error:
+        return Check("schema", False, _first_line(error))
+    return Check("schema", True, f"at revision {head_revision()}")
+
+
+def _check_broker(settings: Settings, engine: Engine) -> Check:
+    where = _where(settings.broker_url) if settings.uses_broker else "embedded (in the database)"
+    try:
+        with open_transport(settings, engine) as transport:
+            waiting = transport.depth(SUBMISSIONS)
+    except (AxisError, sa.exc.SQLAlchemyError) as error:
+        return Check("broker", False, f"{where}: {_first_line(error)}")
+    return Check("broker", True, f"{where} reachable; {waiting} submission(s) waiting")
+
+
+def _check_routers(
+    engine: Engine,
+    now: datetime.datetime,
+    stale_after: datetime.timedelta,
+    this_host: str | None,
+) -> Check:
+    query = sa.select(routers).order_by(routers.c.heartbeat_at.desc())
+    if this_host is not None:
+        query = query.where(routers.c.hostname == this_host)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    except sa.exc.SQLAlchemyError as error:
+        return Check("routers", False, _first_line(error))
+    where = f" on {this_host}" if this_host is not None else ""
+    alive = [r for r in rows if now - r.heartbeat_at <= stale_after]
+    if alive:
+        names = ", ".join(f"{r.hostname} pid {r.pid}" for r in alive)
+        stale = f"; {len(rows) - len(alive)} stale" if len(rows) > len(alive) else ""
+        return Check("routers", True, f"{len(alive)} alive{where} ({names}){stale}")
+    if not rows:
+        return Check("routers", False, f"no router running{where}: start `axis serve`")
+    last = rows[0]
+    age = int((now - last.heartbeat_at).total_seconds())
+    return Check(
+        "routers",
+        False,
+        f"no heartbeat{where} for {int(stale_after.total_seconds())} s; the last, from "
+        f"{last.hostname} pid {last.pid}, is {age} s old",
+    )
