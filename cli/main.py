@@ -14,7 +14,10 @@ import click
 from axis.errors import AxisError
 from axis.settings import Settings
 from cli.health import health
+from cli.receive import receive
+from cli.send import send
 from cli.serve import serve
+from cli.status import status
 from cli.track import inbox, track
 from envelopes.errors import EnvelopeError
 
@@ -57,6 +60,9 @@ def cli(
 
 cli.add_command(track)
 cli.add_command(inbox)
+cli.add_command(send)
+cli.add_command(receive)
+cli.add_command(status)
 cli.add_command(health)
 cli.add_command(serve)
 

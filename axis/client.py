@@ -1,0 +1,548 @@
+"""The agency side of the axis, for document-management systems (DMS) and the clerk CLI.
+
+An agency signs what it sends, publishes it to the axis's submissions queue and reads its
+own inbox (:mod:`axis.protocol`); the transport is RabbitMQ or the embedded database
+queues, as the settings say. Everything the client reads is verified before it is
+handed over, and every incoming message is acknowledged explicitly::
+
+    from axis.client import AgencyClient
+    from axis.keys import KeyFiles, load_identity
+    from axis.settings import Settings
+    from envelopes.verifying import TrustStore
+
+    settings = Settings.from_env()
+    identity = load_identity(KeyFiles(p12=Path("agency.p12")),
+                             passphrase=settings.key_passphrase)
+    trust = TrustStore.from_dir(settings.trust_dir)
+    with AgencyClient("000.21.31.H53", identity, settings, trust) as client:
+        answer = client.send(document)          # the axis's signed answer
+        print(answer.outcome, answer.message)
+        for incoming in client.receive(wait=5):
+            if incoming.kind == "document":
+                store_in_dms(incoming.document, incoming.signed)
+            incoming.ack()                      # a document: the signed 01 receipt
+
+Delivery to the DMS is exactly once: the axis may hand a message over twice after a crash
+(same message id), and the client drops every id it has already acknowledged
+(:mod:`axis.dedupe`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import re
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.x509 import load_pem_x509_certificate
+from sqlalchemy.engine import Engine
+
+from axis import protocol
+from axis.dedupe import FILE_NAME as SEEN_FILE
+from axis.dedupe import SeenMessages
+from axis.errors import AgencyError, AxisError, TransientError, TransportError
+from axis.settings import Settings
+from axis.store.db import engine_for
+from axis.store.registry import Registry
+from axis.tracking import Tracking, UnknownDocument, track_document
+from axis.transport import open_transport
+from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
+from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
+from envelopes.codes import AgencyCode
+from envelopes.errors import EnvelopeError, EnvelopeTooLarge
+from envelopes.model import Document, Organization, ResponseFor, Status, StatusCode
+from envelopes.receipts import AxisReceipt
+from envelopes.signing import SigningIdentity, sign
+from envelopes.verifying import TrustStore, Verified, fingerprint, verify
+from envelopes.xml import build_document, build_status
+
+#: How long :meth:`AgencyClient.send` waits for the axis's answer by default (seconds).
+DEFAULT_ANSWER_TIMEOUT = 30.0
+#: Inbox messages taken ahead while receiving.
+RECEIVE_PREFETCH = 64
+#: The shortest wait for inbox messages: a broker needs a moment to start delivering.
+MIN_WAIT = 0.5
+#: Inbox messages a sender may set aside (unacknowledged) while looking for its answer.
+HOLD_LIMIT = 256
+#: What each status means, in the words clerks use (the default description).
+STATUS_LABELS: dict[StatusCode, str] = {
+    StatusCode.ARRIVED: "Đã đến",
+    StatusCode.REFUSED: "Từ chối tiếp nhận",
+    StatusCode.ACCEPTED: "Đã tiếp nhận",
+    StatusCode.ASSIGNED: "Phân công",
+    StatusCode.IN_PROGRESS: "Đang xử lý",
+    StatusCode.FINISHED: "Hoàn thành",
+    StatusCode.RECALLED: "Lấy lại",
+    StatusCode.RECALL_AGREED: "Đồng ý thu hồi / cập nhật",
+    StatusCode.RECALL_REFUSED: "Từ chối thu hồi / cập nhật",
+}
+#: Description of the 01 receipt a recipient sends when it acknowledges a document.
+ARRIVED_DESCRIPTION = "Đã đến: văn bản đã nhận và kiểm tra chữ ký"
+
+_DOCUMENT_ID = re.compile(r"^(?P<organ>[^,]+),(?P<date>\d{4}/\d{2}/\d{2}),(?P<code>.+)$")
+
+
+class NoAnswer(TransportError):
+    """The axis did not answer within the timeout (its answer will wait in the inbox)."""
+
+    reason = "no-answer"
+
+
+class NotYourDocument(AxisError):
+    """The document is another agency's: this client cannot send or track it."""
+
+    reason = "not-your-document"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The axis's signed answer to a submission (:class:`~envelopes.receipts.AxisReceipt`)."""
+
+    receipt: AxisReceipt
+    #: The signed bytes, to keep as proof of what the axis accepted or rejected.
+    signed: bytes
+
+    @property
+    def accepted(self) -> bool:
+        return self.receipt.outcome == "accepted"
+
+    @property
+    def outcome(self) -> str:
+        return self.receipt.outcome
+
+    @property
+    def reason(self) -> str:
+        return self.receipt.reason
+
+    @property
+    def message(self) -> str:
+        return self.receipt.message
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An inbox message the client could not verify (a document was answered with 02)."""
+
+    kind: str
+    document_id: str
+    sender: str
+    reason: str
+    message: str
+    signed: bytes
+    #: True when the sender was told with a signed 02 status.
+    refused: bool
+
+
+@dataclass(eq=False)
+class Incoming:
+    """A verified message from the agency's inbox; settle it with :meth:`ack`,
+    :meth:`refuse` (documents) or :meth:`release`."""
+
+    kind: str
+    message_id: str
+    #: The signed bytes as received (keep them: they prove what arrived).
+    signed: bytes
+    verified: Verified
+    _client: AgencyClient = field(repr=False)
+    _message: ReceivedMessage = field(repr=False)
+
+    @property
+    def document(self) -> Document:
+        """The document (``kind == "document"``)."""
+        assert isinstance(self.verified.message, Document), self.kind
+        return self.verified.message
+
+    @property
+    def status(self) -> Status:
+        """The status about a document this agency sent (``kind == "status"``)."""
+        assert isinstance(self.verified.message, Status), self.kind
+        return self.verified.message
+
+    @property
+    def receipt(self) -> AxisReceipt:
+        """The axis's answer about something this agency submitted (``kind == "receipt"``)."""
+        assert isinstance(self.verified.message, AxisReceipt), self.kind
+        return self.verified.message
+
+    @property
+    def document_id(self) -> str:
+        message = self.verified.message
+        if isinstance(message, Document):
+            return message.document_id
+        if isinstance(message, Status):
+            return message.response_for.document_id
+        return message.document_id
+
+    def ack(self, description: str = ARRIVED_DESCRIPTION) -> None:
+        """Done with it. For a document, first send the signed 01 delivery receipt."""
+        if self.kind == "document":
+            self._client.publish_status(self.document, StatusCode.ARRIVED, description)
+        self._client.settle(self._message)
+
+    def refuse(self, description: str) -> None:
+        """Refuse a document (02, từ chối tiếp nhận) with the reason in ``description``."""
+        if self.kind != "document":
+            raise AxisError(f"only a document can be refused, not a {self.kind}")
+        self._client.publish_status(self.document, StatusCode.REFUSED, description)
+        self._client.settle(self._message)
+
+    def release(self) -> None:
+        """Give the message back to the inbox, to be received again later."""
+        self._message.requeue()
+
+
+class AgencyClient:
+    """One agency's connection to the axis.
+
+    ``settings`` choose the transport (``broker_url``: RabbitMQ, else the embedded queues
+    in the database) and where the client keeps its record of messages already handed
+    over (``state_dir``, default ``<home>/agencies/<code>``). ``trust`` holds the CA
+    certificates signatures must chain to.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        identity: SigningIdentity,
+        settings: Settings,
+        trust: TrustStore,
+        *,
+        state_dir: Path | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.code = str(AgencyCode.parse(code))
+        self.identity = identity
+        self.settings = settings
+        self.trust = trust
+        self.inbox = inbox(self.code)
+        self._own_engine = engine is None
+        self.engine = engine if engine is not None else engine_for(settings)
+        self._transport: Transport | None = None
+        self._state_dir = state_dir or settings.home / "agencies" / self.code
+        self._seen: SeenMessages | None = None
+        self._axis_pins = _axis_fingerprints(settings)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> AgencyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the transport (unsettled messages go back to the inbox) and the store."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        if self._seen is not None:
+            self._seen.close()
+            self._seen = None
+        if self._own_engine:
+            self.engine.dispose()
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = open_transport(self.settings, self.engine)
+        return self._transport
+
+    @property
+    def seen(self) -> SeenMessages:
+        if self._seen is None:
+            self._seen = SeenMessages(self._state_dir / SEEN_FILE)
+        return self._seen
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, document: Document, *, timeout: float = DEFAULT_ANSWER_TIMEOUT) -> Answer:
+        """Sign ``document``, submit it and return the axis's verified answer.
+
+        Raises :class:`NoAnswer` if none comes within ``timeout`` seconds: the document
+        may still have been accepted (``axis track`` tells), and the answer waits in the
+        inbox for :meth:`receive`.
+        """
+        signed = self.sign_document(document)
+        submission = self.submit(signed, "document", document.document_id, document.priority)
+        return self.wait_answer(submission, document.document_id, timeout=timeout)
+
+    def sign_document(self, document: Document) -> bytes:
+        """The signed edXML of ``document``, which this agency must be the sender of."""
+        if document.sender.organ_id != self.code:
+            raise NotYourDocument(
+                f"the document's sender is {document.sender.organ_id}, but this client "
+                f"signs for {self.code}"
+            )
+        return self._sign(build_document(document))
+
+    def send_status(
+        self,
+        document_id: str,
+        code: StatusCode | str,
+        description: str = "",
+        *,
+        timeout: float = DEFAULT_ANSWER_TIMEOUT,
+    ) -> Answer:
+        """Send a business status (03 accepted, 06 finished...) about a received document.
+
+        ``document_id`` has the standard's form ``<sender>,<yyyy/MM/dd>,<number>/<notation>``
+        (the sender and date are read from it), or is any id the axis has stored.
+        """
+        status_code = code if isinstance(code, StatusCode) else _status_code(code)
+        reference = self._reference(document_id)
+        text = description or STATUS_LABELS[status_code]
+        signed = self._sign(build_status(self._status(reference, status_code, text)))
+        submission = self.submit(signed, "status", document_id)
+        return self.wait_answer(submission, document_id, timeout=timeout)
+
+    def publish_status(self, document: Document, code: StatusCode, description: str) -> str:
+        """Sign and submit a status about ``document`` without waiting for the answer."""
+        reference = ResponseFor(
+            organ_id=document.sender.organ_id,
+            code=str(document.code),
+            promulgation_date=document.promulgation.date,
+            document_id=document.document_id,
+        )
+        signed = self._sign(build_status(self._status(reference, code, description)))
+        return self.submit(signed, "status", document.document_id)
+
+    def submit(
+        self, signed: bytes, kind: protocol.Kind, document_id: str, priority: int = 0
+    ) -> str:
+        """Publish signed bytes to the axis; return the submission's message id."""
+        if len(signed) > self.settings.max_envelope_bytes:
+            raise EnvelopeTooLarge(
+                f"the signed document is {len(signed):,} bytes; the axis accepts at most "
+                f"{self.settings.max_envelope_bytes:,} (AXIS_MAX_ENVELOPE_BYTES)"
+            )
+        submission = protocol.new_submission_id()
+        self.transport.publish(
+            [
+                OutgoingMessage(
+                    queue=SUBMISSIONS,
+                    body=signed,
+                    message_id=submission,
+                    priority=amqp_priority(int(priority)),
+                    headers=protocol.submission_headers(kind, self.code, document_id),
+                )
+            ]
+        )
+        return submission
+
+    def wait_answer(
+        self, submission: str, document_id: str = "", *, timeout: float = DEFAULT_ANSWER_TIMEOUT
+    ) -> Answer:
+        """Wait for the axis's answer to ``submission`` in the inbox and verify it.
+
+        Other messages met on the way are set aside and given back untouched.
+        """
+        deadline = time.monotonic() + timeout
+        held: list[ReceivedMessage] = []
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                # Short rounds, so that a stream of other messages cannot stretch the wait.
+                with contextlib.closing(
+                    self.transport.consume(
+                        self.inbox, prefetch=HOLD_LIMIT, timeout=min(remaining, 1.0)
+                    )
+                ) as messages:
+                    for message in messages:
+                        if _answers(message) == submission:
+                            answer = self._verify_answer(message.body)
+                            self.settle(message)
+                            return answer
+                        if self.seen.contains(message.message_id):
+                            message.ack()
+                            continue
+                        held.append(message)
+                        if time.monotonic() >= deadline:
+                            break
+        finally:
+            for message in held:
+                _give_back(message)
+        what = f"document {document_id}" if document_id else "the submission"
+        raise NoAnswer(
+            f"no answer from the axis about {what} within {timeout:g} s (is `axis serve` "
+            "running?); the answer will wait in the inbox: `axis track` shows the state"
+        )
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def receive(
+        self,
+        *,
+        max_messages: int | None = None,
+        wait: float = 0.0,
+        on_refusal: Callable[[Refusal], None] | None = None,
+    ) -> Iterator[Incoming]:
+        """Yield verified inbox messages until ``max_messages`` or ``wait`` idle seconds.
+
+        A message that fails verification is never yielded: a document is answered with a
+        signed 02 refusal naming the reason, and ``on_refusal`` hears about it. A message
+        not settled when the client closes goes back to the inbox.
+        """
+        handed = 0
+        prefetch = min(max_messages or RECEIVE_PREFETCH, RECEIVE_PREFETCH)
+        with contextlib.closing(
+            self.transport.consume(self.inbox, prefetch=prefetch, timeout=max(wait, MIN_WAIT))
+        ) as messages:
+            for message in messages:
+                if self.seen.contains(message.message_id):
+                    message.ack()  # a repeat of something already handed over
+                    continue
+                incoming = self._check(message, on_refusal)
+                if incoming is None:
+                    continue
+                yield incoming
+                handed += 1
+                if max_messages is not None and handed >= max_messages:
+                    return
+
+    def settle(self, message: ReceivedMessage) -> None:
+        """Remember ``message`` as handed over, then remove it from the inbox."""
+        self.seen.add(message.message_id)
+        message.ack()
+
+    def _check(
+        self, message: ReceivedMessage, on_refusal: Callable[[Refusal], None] | None
+    ) -> Incoming | None:
+        try:
+            headers = protocol.InboxHeaders.from_mapping(message.headers)
+        except ValueError as error:
+            self._refuse_unreadable(message, "", "", "malformed", str(error), on_refusal)
+            return None
+        try:
+            verified = self._verify(message.body, headers)
+        except (EnvelopeError, AgencyError) as error:
+            self._refuse_unreadable(
+                message,
+                headers.kind,
+                headers.document_id,
+                error.reason,
+                str(error),
+                on_refusal,
+                sender=headers.sender,
+            )
+            return None
+        return Incoming(headers.kind, message.message_id, message.body, verified, self, message)
+
+    def _verify(self, body: bytes, headers: protocol.InboxHeaders) -> Verified:
+        if headers.kind == "receipt":
+            pinned: Collection[str] | None = self._axis_pins
+        else:
+            pinned = Registry(self.engine).certificates_for(headers.sender)
+        verified = verify(
+            body, self.trust, max_bytes=self.settings.max_envelope_bytes, pinned=pinned
+        )
+        if verified.kind != headers.kind:
+            raise EnvelopeError(
+                f"the message is labelled {headers.kind!r} but its signed content is a "
+                f"{verified.kind}"
+            )
+        return verified
+
+    def _refuse_unreadable(
+        self,
+        message: ReceivedMessage,
+        kind: str,
+        document_id: str,
+        reason: str,
+        text: str,
+        on_refusal: Callable[[Refusal], None] | None,
+        *,
+        sender: str = "",
+    ) -> None:
+        """Answer an unverifiable document with 02 (when it can be addressed), drop it."""
+        refused = False
+        if kind == "document" and document_id and sender:
+            reference = ResponseFor(
+                organ_id=sender, document_id=document_id, **_reference_fields(document_id)
+            )
+            description = f"Từ chối tiếp nhận: chữ ký không hợp lệ ({reason}): {text}"
+            status = self._status(reference, StatusCode.REFUSED, description[:1000])
+            self.submit(self._sign(build_status(status)), "status", document_id)
+            refused = True
+        self.settle(message)
+        if on_refusal is not None:
+            on_refusal(Refusal(kind, document_id, sender, reason, text, message.body, refused))
+
+    # -- tracking -----------------------------------------------------------------------
+
+    def track(self, document_id: str) -> Tracking:
+        """Where a document this agency sent or received is, per recipient."""
+        tracking = track_document(self.engine, document_id)
+        involved = {tracking.sender_code, *(r.code for r in tracking.recipients)}
+        if self.code not in involved:
+            raise UnknownDocument(f"{self.code} neither sent nor received {document_id}")
+        return tracking
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _sign(self, xml: bytes) -> bytes:
+        return sign(xml, self.identity)
+
+    def _status(self, reference: ResponseFor, code: StatusCode, description: str) -> Status:
+        return Status(
+            response_for=reference,
+            sender=Organization(organ_id=self.code),
+            status_code=code,
+            description=description,
+        )
+
+    def _reference(self, document_id: str) -> ResponseFor:
+        fields = _reference_fields(document_id)
+        match = _DOCUMENT_ID.match(document_id)
+        if match is not None:
+            return ResponseFor(organ_id=match["organ"], document_id=document_id, **fields)
+        tracking = track_document(self.engine, document_id)
+        return ResponseFor(organ_id=tracking.sender_code, document_id=document_id)
+
+    def _verify_answer(self, body: bytes) -> Answer:
+        verified = verify(
+            body, self.trust, max_bytes=self.settings.max_envelope_bytes, pinned=self._axis_pins
+        )
+        if not isinstance(verified.message, AxisReceipt):
+            raise EnvelopeError(f"the axis answered with a {verified.kind}, not a receipt")
+        return Answer(receipt=verified.message, signed=body)
+
+
+def _answers(message: ReceivedMessage) -> str:
+    value = message.headers.get(protocol.ANSWERS, "")
+    return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def _give_back(message: ReceivedMessage) -> None:
+    # If its lease ran out or the connection dropped, it is back in the inbox anyway.
+    with contextlib.suppress(TransportError, TransientError):
+        message.requeue()
+
+
+def _status_code(text: str) -> StatusCode:
+    try:
+        return StatusCode(text.strip().zfill(2))
+    except ValueError:
+        known = ", ".join(c.value for c in StatusCode)
+        raise AxisError(f"unknown status code {text!r}: one of {known}") from None
+
+
+def _reference_fields(document_id: str) -> dict[str, object]:
+    """``code`` and ``promulgation_date`` read from a standard-form DocumentId."""
+    match = _DOCUMENT_ID.match(document_id)
+    if match is None:
+        return {}
+    try:
+        day = datetime.datetime.strptime(match["date"], "%Y/%m/%d").date()
+    except ValueError:
+        return {}
+    return {"code": match["code"], "promulgation_date": day}
+
+
+def _axis_fingerprints(settings: Settings) -> list[str] | None:
+    """The axis's own certificate, when this machine has it: only it may sign answers."""
+    path = settings.pki_dir / "axis.pem"
+    if not path.is_file():
+        return None
+    return [fingerprint(load_pem_x509_certificate(path.read_bytes()))]

@@ -1,0 +1,85 @@
+"""Options shared by the agency commands (``send``, ``receive``, ``status``).
+
+An agency names itself with ``--as CODE`` and signs with ``--key FILE --cert FILE`` (PEM)
+or ``--p12 FILE`` (PKCS#12). A passphrase is read from ``AXIS_KEY_PASSPHRASE`` or asked
+for without echo; there is deliberately no option for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from axis.client import DEFAULT_ANSWER_TIMEOUT, AgencyClient
+from axis.keys import KeyFiles, KeyLoadError, load_identity
+from axis.settings import Settings
+from axis.store.migrate import check
+from envelopes.signing import SigningIdentity
+from envelopes.verifying import TrustStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def as_option(required: bool = True) -> Callable[[F], F]:
+    """``--as CODE``: the agency the command acts for."""
+    return click.option(
+        "--as", "agency", metavar="CODE", required=required, help="Your agency's code."
+    )
+
+
+def identity_options(func: F) -> F:
+    """``--key FILE --cert FILE`` or ``--p12 FILE``."""
+    func = click.option(
+        "--p12", type=_FILE, help="PKCS#12 file (.p12/.pfx) instead of --key and --cert."
+    )(func)
+    func = click.option("--cert", type=_FILE, help="The agency's certificate (PEM).")(func)
+    func = click.option("--key", type=_FILE, help="The agency's private key (PEM).")(func)
+    return func
+
+
+def timeout_option(func: F) -> F:
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_ANSWER_TIMEOUT,
+        show_default=True,
+        help="Seconds to wait for the axis's answer.",
+    )(func)
+
+
+def _ask(prompt: str) -> str:
+    try:
+        return str(click.prompt(prompt, hide_input=True, err=True))
+    except click.Abort:
+        raise KeyLoadError(f"no passphrase given ({prompt.lower()})") from None
+
+
+def load_cli_identity(
+    settings: Settings, key: Path | None, cert: Path | None, p12: Path | None
+) -> SigningIdentity:
+    """The identity the options name, asking for a passphrase when one is needed."""
+    files = KeyFiles(key=key, cert=cert, p12=p12)
+    return load_identity(files, passphrase=settings.key_passphrase, ask=_ask)
+
+
+def open_client(
+    settings: Settings,
+    agency: str,
+    identity: SigningIdentity,
+    *,
+    state_dir: Path | None = None,
+) -> AgencyClient:
+    """A client for ``agency``, after checking the axis store is initialised."""
+    trust = TrustStore.from_dir(settings.trust_dir)
+    client = AgencyClient(agency, identity, settings, trust, state_dir=state_dir)
+    try:
+        check(client.engine)
+    except Exception:
+        client.close()
+        raise
+    return client

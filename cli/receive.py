@@ -1,0 +1,133 @@
+"""``axis receive``: a clerk pulls the agency's inbox into a folder.
+
+    axis receive --as 000.00.31.H53 --key huyen.key --cert huyen.pem --out inbox/ --wait 10
+
+Each document is verified, saved (``<out>/<DocumentId made safe>/``: the signed envelope
+as received, ``document.json``, the attachments decoded) and only then acknowledged with a
+signed 01 receipt. Statuses about documents the agency sent are saved beside them. A
+document that fails verification is answered with a signed 02 refusal and kept under
+``<out>/refused/`` for inspection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from axis.client import STATUS_LABELS, Incoming, Refusal
+from axis.received import folder_name, save_document, save_status
+from axis.settings import Settings
+from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
+from cli.output import format_option, render
+
+COLUMNS = ("kind", "document_id", "from", "what", "saved")
+REFUSED_DIR = "refused"
+
+
+@click.command()
+@as_option()
+@identity_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to save documents in (one sub-folder per document).",
+)
+@click.option("--max", "max_count", type=click.IntRange(min=1), help="Stop after N messages.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Keep waiting this many idle seconds for more messages.",
+)
+@format_option
+@click.pass_obj
+def receive(
+    settings: Settings,
+    agency: str,
+    key: Path | None,
+    cert: Path | None,
+    p12: Path | None,
+    out: Path,
+    max_count: int | None,
+    wait: float,
+    fmt: str,
+) -> None:
+    """Pull, verify, save and acknowledge what waits in the agency's inbox."""
+    identity = load_cli_identity(settings, key, cert, p12)
+    rows: list[dict[str, object]] = []
+
+    def refused(refusal: Refusal) -> None:
+        rows.append(_save_refusal(out, refusal))
+
+    with open_client(settings, agency, identity, state_dir=out) as client:
+        for incoming in client.receive(wait=wait, on_refusal=refused):
+            row = _save(out, incoming)
+            incoming.ack()
+            if row is not None:
+                rows.append(row)
+            if max_count is not None and len(rows) >= max_count:
+                break
+    render(rows, COLUMNS, fmt, title=f"{len(rows)} message(s) received by {agency}")
+
+
+def _save(out: Path, incoming: Incoming) -> dict[str, object] | None:
+    """Save ``incoming`` under ``out``; its listing row (``None``: nothing to list)."""
+    verified = incoming.verified
+    if incoming.kind == "document":
+        document = incoming.document
+        folder = save_document(
+            out,
+            document.document_id,
+            incoming.signed,
+            document.attachments,
+            {
+                "from": verified.sender_code,
+                "subject": document.subject,
+                "priority": int(document.priority),
+                "attachments": [a.name for a in document.attachments],
+                "digest": verified.digest,
+                "certificate_sha256": verified.fingerprint,
+                "message_id": incoming.message_id,
+            },
+        )
+        return _row(incoming, document.subject, folder)
+    if incoming.kind == "status":
+        status = incoming.status
+        code = status.status_code
+        stem = f"{status.sender.organ_id} {code.value} {status.timestamp:%Y%m%d-%H%M%S}"
+        path = save_status(out, incoming.document_id, stem, incoming.signed)
+        text = status.description or STATUS_LABELS[code]
+        return _row(incoming, f"{code.value} {text}", path)
+    receipt = incoming.receipt
+    if receipt.outcome == "accepted":
+        return None  # the axis took a status or document in: nothing for the clerk to do
+    path = save_status(out, receipt.document_id, f"axis {receipt.outcome}", incoming.signed)
+    return _row(incoming, f"{receipt.outcome} ({receipt.reason}): {receipt.message}", path)
+
+
+def _row(incoming: Incoming, what: str, saved: Path) -> dict[str, object]:
+    return {
+        "kind": incoming.kind,
+        "document_id": incoming.document_id,
+        "from": incoming.verified.sender_code,
+        "what": what,
+        "saved": str(saved),
+    }
+
+
+def _save_refusal(out: Path, refusal: Refusal) -> dict[str, object]:
+    folder = out / REFUSED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{folder_name(refusal.document_id or 'unknown')}.edxml"
+    path.write_bytes(refusal.signed)
+    answered = "refused with 02" if refusal.refused else "dropped"
+    return {
+        "kind": "refused",
+        "document_id": refusal.document_id,
+        "from": refusal.sender,
+        "what": f"{answered}: {refusal.message}",
+        "saved": str(path),
+    }

@@ -1,0 +1,240 @@
+"""``axis send``: a clerk sends a document and sees the axis's answer.
+
+Compose it from options::
+
+    axis send --as 000.21.31.H53 --key xa.key --cert xa.pem \\
+        --to 000.00.31.H53 --to 000.00.00.H53 --subject "Báo cáo tháng 11" \\
+        --number 12 --notation UBND-VP --attach bao-cao.pdf
+
+or sign and send a document another system prepared (unsigned edXML)::
+
+    axis send prepared.edxml --p12 xa.p12
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from axis.client import AgencyClient, Answer
+from axis.compose import CompositionError, DocumentRequest, compose_document, read_attachment
+from axis.errors import AgencyError, AxisError
+from axis.settings import Settings
+from axis.store.registry import Registry
+from cli.agency_options import (
+    as_option,
+    identity_options,
+    load_cli_identity,
+    open_client,
+    timeout_option,
+)
+from envelopes.errors import EnvelopeError
+from envelopes.importing import import_unsigned
+from envelopes.model import Attachment, BusinessType, Document, Priority
+
+
+class Rejected(AxisError):
+    """The axis answered the submission with something other than "accepted"."""
+
+    reason = "rejected"
+
+
+@click.command()
+@click.argument("prepared", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@as_option(required=False)
+@identity_options
+@click.option("--to", "recipients", metavar="CODE", multiple=True, help="A recipient (repeat).")
+@click.option("--subject", help="Trích yếu: what the document is about (≤ 500 characters).")
+@click.option("--number", help="Số: the document's number (default: drawn from the clock).")
+@click.option("--notation", help="Ký hiệu, e.g. UBND-VP (default: VP).")
+@click.option("--type", "type_name", help="Document type name, e.g. 'Công văn'.")
+@click.option(
+    "--priority",
+    type=click.IntRange(0, 4),
+    help="0 ordinary (default), 1 urgent, 2 very urgent, 3 express, 4 express at a set time.",
+)
+@click.option("--due", type=click.DateTime(formats=["%Y-%m-%d"]), help="Due date, YYYY-MM-DD.")
+@click.option(
+    "--attach",
+    "attachments",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    help="A file to attach (repeat for several).",
+)
+@click.option("--revokes", metavar="DOCUMENT_ID", help="Revoke (thu hồi) an earlier document.")
+@click.option("--updates", metavar="DOCUMENT_ID", help="Update (cập nhật) an earlier document.")
+@click.option("--replaces", metavar="DOCUMENT_ID", help="Replace (thay thế) an earlier document.")
+@timeout_option
+@click.pass_obj
+def send(
+    settings: Settings,
+    prepared: Path | None,
+    agency: str | None,
+    key: Path | None,
+    cert: Path | None,
+    p12: Path | None,
+    recipients: tuple[str, ...],
+    subject: str | None,
+    number: str | None,
+    notation: str | None,
+    type_name: str | None,
+    priority: int | None,
+    due: datetime.datetime | None,
+    attachments: tuple[Path, ...],
+    revokes: str | None,
+    updates: str | None,
+    replaces: str | None,
+    timeout: float,
+) -> None:
+    """Sign and send a document; print its DocumentId and the axis's answer.
+
+    Either compose it with --as, --to and --subject (and the other options), or give
+    PREPARED, an unsigned edXML file made by another system, to sign and send as it is.
+    """
+    refers_to = _refers_to(revokes, updates, replaces)
+    composing = {
+        "--to": recipients,
+        "--subject": subject,
+        "--number": number,
+        "--notation": notation,
+        "--type": type_name,
+        "--priority": priority,
+        "--due": due,
+        "--attach": attachments,
+        "--revokes/--updates/--replaces": refers_to,
+    }
+    if prepared is not None:
+        extra = [name for name, value in composing.items() if value not in (None, (), "")]
+        if extra:
+            raise CompositionError(f"a prepared document is sent as it is: drop {', '.join(extra)}")
+    elif agency is None or not recipients or subject is None:
+        raise CompositionError(
+            "say who sends what to whom: --as CODE, --to CODE and --subject TEXT "
+            "(or give a prepared edXML file)"
+        )
+    identity = load_cli_identity(settings, key, cert, p12)
+    stderr = Console(stderr=True)
+    with _progress(stderr) as progress:
+        if prepared is not None:
+            document = _read_prepared(prepared, agency, stderr, settings.max_envelope_bytes)
+            agency = document.sender.organ_id
+        with open_client(settings, str(agency), identity) as client:
+            if prepared is None:
+                request = DocumentRequest(
+                    sender=str(agency),
+                    recipients=recipients,
+                    subject=str(subject),
+                    number=number,
+                    notation=notation,
+                    type_name=type_name or "",
+                    priority=Priority(priority or 0),
+                    due=due.date() if due else None,
+                    refers_to=refers_to,
+                    attachments=_read_attachments(attachments, progress),
+                )
+                document = compose_document(request, names=_names(client, request))
+            answer = _send(client, document, timeout, progress)
+    click.echo(f"DocumentId: {document.document_id}")
+    _report(answer)
+
+
+def _refers_to(
+    revokes: str | None, updates: str | None, replaces: str | None
+) -> tuple[BusinessType, str] | None:
+    given = [
+        (kind, document_id)
+        for kind, document_id in (
+            (BusinessType.REVOKE, revokes),
+            (BusinessType.UPDATE, updates),
+            (BusinessType.REPLACE, replaces),
+        )
+        if document_id
+    ]
+    if len(given) > 1:
+        raise CompositionError("give at most one of --revokes, --updates and --replaces")
+    return given[0] if given else None
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _read_attachments(paths: Sequence[Path], progress: Progress) -> list[Attachment]:
+    sizes = []
+    for path in paths:
+        if not path.is_file():
+            raise CompositionError(f"attachment {path}: no such file")
+        sizes.append(path.stat().st_size)
+    task = progress.add_task("reading attachments", total=sum(sizes) or None)
+    files = [read_attachment(p, advance=lambda n: progress.advance(task, n)) for p in paths]
+    progress.update(task, visible=False)
+    return files
+
+
+def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: int) -> Document:
+    """An unsigned edXML document from another system; repairs are reported."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CompositionError(f"{path}: no such file") from None
+    imported = import_unsigned(data, max_bytes=max_bytes)
+    for repair in imported.repairs:
+        console.print(f"note: {path.name}: {repair}", highlight=False)
+    document = imported.message
+    if not isinstance(document, Document):
+        raise CompositionError(f"{path} is a status message; send statuses with `axis status`")
+    if agency is not None and document.sender.organ_id != agency:
+        raise CompositionError(f"{path} is from {document.sender.organ_id}, not from --as {agency}")
+    return document
+
+
+def _names(client: AgencyClient, request: DocumentRequest) -> dict[str, str]:
+    """Agency names from the registry, for the From and To blocks (unknown codes: none)."""
+    registry = Registry(client.engine)
+    names = {}
+    for code in (request.sender, *request.recipients):
+        with contextlib.suppress(AgencyError, EnvelopeError):
+            names[code] = registry.get_agency(code).name
+    return names
+
+
+def _send(client: AgencyClient, document: Document, timeout: float, progress: Progress) -> Answer:
+    task = progress.add_task("signing", total=None)
+    signed = client.sign_document(document)
+    progress.update(task, description=f"sending {len(signed):,} bytes")
+    submission = client.submit(signed, "document", document.document_id, document.priority)
+    progress.update(task, description="waiting for the axis's answer")
+    return client.wait_answer(submission, document.document_id, timeout=timeout)
+
+
+def _report(answer: Answer) -> None:
+    receipt = answer.receipt
+    repeat = " (a repeat: the first answer again)" if receipt.duplicate else ""
+    if answer.accepted:
+        click.echo(
+            f"accepted by the axis{repeat} for {len(receipt.recipients)} recipient(s): "
+            + ", ".join(receipt.recipients)
+        )
+        return
+    raise Rejected(f"{answer.outcome} by the axis{repeat} ({answer.reason}): {answer.message}")

@@ -1,0 +1,61 @@
+"""``axis status``: a recipient tells the sender what became of a document.
+
+    axis status --as 000.00.31.H53 --key huyen.key --cert huyen.pem \\
+        '000.21.31.H53,2026/11/26,12/VP' 03 --description "Đã vào sổ công văn đến"
+
+The 01 receipt is not sent this way: ``axis receive`` sends it when it saves a document.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from axis.client import STATUS_LABELS
+from axis.settings import Settings
+from cli.agency_options import (
+    as_option,
+    identity_options,
+    load_cli_identity,
+    open_client,
+    timeout_option,
+)
+from cli.send import Rejected
+from envelopes.model import StatusCode
+
+#: The business statuses a clerk sends by hand.
+BUSINESS_STATUSES = ("02", "03", "04", "05", "06", "13", "15", "16")
+
+_HELP = "; ".join(f"{code} {STATUS_LABELS[StatusCode(code)]}" for code in BUSINESS_STATUSES)
+
+
+@click.command(help=f"Send STATUS_CODE about DOCUMENT_ID to its sender ({_HELP}).")
+@as_option()
+@identity_options
+@click.argument("document_id")
+@click.argument("status_code", type=click.Choice(BUSINESS_STATUSES), metavar="STATUS_CODE")
+@click.option("--description", default="", help="Free text (default: the status's name).")
+@timeout_option
+@click.pass_obj
+def status(
+    settings: Settings,
+    agency: str,
+    key: Path | None,
+    cert: Path | None,
+    p12: Path | None,
+    document_id: str,
+    status_code: str,
+    description: str,
+    timeout: float,
+) -> None:
+    identity = load_cli_identity(settings, key, cert, p12)
+    with open_client(settings, agency, identity) as client:
+        answer = client.send_status(document_id, status_code, description, timeout=timeout)
+    label = STATUS_LABELS[StatusCode(status_code)]
+    if not answer.accepted:
+        raise Rejected(
+            f"status {status_code} ({label}) {answer.outcome} by the axis "
+            f"({answer.reason}): {answer.message}"
+        )
+    click.echo(f"status {status_code} ({label}) for {document_id}: accepted by the axis")
