@@ -1,0 +1,106 @@
+"""The axis's signed answers to senders, as messages for their inboxes.
+
+Every answer is an :class:`envelopes.receipts.AxisReceipt` signed with the axis's own key
+(``settings.pki_dir / "axis.key"`` and ``"axis.pem"``) and goes to the sender's inbox
+through the outbox, like every other message the router publishes::
+
+    answer = Answers(identity).answer(
+        outcome="accepted", to="000.21.31.H53", document_id="000.21.31.H53,2026/11/26,1/UBND",
+        digest=digest, size=5120, recipients=["000.00.31.H53"], message_id="answer:...")
+    answer.message  # OutgoingMessage for inbox("000.21.31.H53"); answer.body: signed bytes
+
+Outcomes: ``accepted`` (the document is stored and will reach every recipient listed),
+``rejected`` (with the reason; nothing was delivered), ``expired`` (a recipient did not
+receipt it within the lifetime) and ``failed`` (the axis gave up after its retries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from axis import protocol
+from axis.settings import Settings
+from axis.store.db import utcnow
+from axis.transport.base import OutgoingMessage
+from axis.transport.topology import amqp_priority, inbox
+from envelopes.receipts import AxisReceipt, Outcome, build_receipt
+from envelopes.signing import SigningIdentity, sign
+
+
+def load_axis_identity(settings: Settings) -> SigningIdentity:
+    """The axis's signing key and certificate from its PKI directory."""
+    passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
+    return SigningIdentity.from_pem_files(
+        settings.pki_dir / "axis.key", settings.pki_dir / "axis.pem", passphrase=passphrase
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A signed receipt and the inbox message that carries it."""
+
+    body: bytes
+    message: OutgoingMessage
+
+
+class Answers:
+    """Builds signed answers with one identity (one per router process)."""
+
+    def __init__(self, identity: SigningIdentity) -> None:
+        self.identity = identity
+
+    def answer(
+        self,
+        *,
+        outcome: Outcome,
+        to: str,
+        document_id: str,
+        digest: str,
+        size: int,
+        message_id: str,
+        answers: str = "",
+        recipients: Sequence[str] = (),
+        reason: str = "",
+        message: str = "",
+        edxml_priority: int = 0,
+    ) -> Answer:
+        """Sign the receipt for ``to``; ``message_id`` from :mod:`axis.protocol`, ``answers``
+        the submission's ``message_id`` when it answers one."""
+        receipt = AxisReceipt(
+            outcome=outcome,
+            document_id=document_id,
+            sender_code=to,
+            digest=digest,
+            size=size,
+            recipients=list(recipients),
+            reason=reason,
+            message=message,
+            issued_at=utcnow().replace(microsecond=0),
+        )
+        body = sign(build_receipt(receipt), self.identity)
+        headers = protocol.InboxHeaders(
+            kind="receipt",
+            document_id=document_id,
+            sender=protocol.AXIS_SENDER,
+            answers=answers,
+            outcome=outcome,
+        )
+        return Answer(body, inbox_message(body, to, message_id, headers, edxml_priority))
+
+
+def inbox_message(
+    body: bytes,
+    to: str,
+    message_id: str,
+    headers: protocol.InboxHeaders,
+    edxml_priority: int = 0,
+) -> OutgoingMessage:
+    """The message carrying ``body`` (an answer, a document copy, a status) to ``to``'s inbox."""
+    return OutgoingMessage(
+        queue=inbox(to),
+        body=body,
+        message_id=message_id,
+        priority=amqp_priority(edxml_priority),
+        headers=headers.to_mapping(),
+    )

@@ -1,0 +1,439 @@
+"""One batch of submissions: verify, decide, store in one transaction, ack, publish.
+
+The router takes up to ``settings.prefetch`` messages from the submissions queue and:
+
+1. verifies each envelope (CPU only, no database);
+2. reads what the batch needs from the database in a few queries
+   (:func:`~axis.router.lookups.load_snapshot`) and decides every message
+   (:mod:`axis.router.intake`), signing the axis's answers;
+3. writes documents, deliveries, statuses, quarantined input and every outgoing message
+   (the outbox) in ONE transaction;
+4. acknowledges the batch's messages, only now that their effects are committed;
+5. publishes the outgoing messages with confirms and marks deliveries ``queued``
+   (:mod:`axis.router.outbox`).
+
+A crash before 3 commits leaves the messages unacknowledged: the broker hands them out
+again and nothing was written. A crash after 3 leaves outbox rows that a sweep publishes;
+the redelivered submissions are then recognised as repeats (same sender, DocumentId and
+digest) and only their answer goes out again, under the same message id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from axis import protocol
+from axis.errors import TransientError
+from axis.metrics import Metrics
+from axis.router import records
+from axis.router.answers import Answers, inbox_message
+from axis.router.intake import (
+    AcceptDocument,
+    AcceptStatus,
+    Decision,
+    Defer,
+    Duplicate,
+    Reject,
+    Rejection,
+    RepeatedStatus,
+    Submission,
+    decide_document,
+    decide_status,
+    document_owner,
+    rejected,
+    status_subject,
+    verify_submission,
+)
+from axis.router.lookups import Snapshot, Wanted, load_snapshot
+from axis.router.outbox import Outbox, Staged, stage
+from axis.store.db import read_only, utcnow
+from axis.store.schema import documents, quarantine
+from axis.transport.base import OutgoingMessage, ReceivedMessage
+from envelopes.errors import EnvelopeError
+from envelopes.model import BusinessType, Document, Status
+from envelopes.parsing import parse_xml
+from envelopes.receipts import parse_receipt
+from envelopes.verifying import TrustStore, Verified
+
+log = logging.getLogger(__name__)
+
+Checked = tuple[Submission, Verified | Rejection]
+
+
+class DatabaseUnavailable(TransientError):
+    """The batch could not be stored: nothing was committed nor acknowledged."""
+
+    reason = "database-unavailable"
+
+
+@dataclass
+class Outcome:
+    """What one batch did, for logs and tests."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    rejected: int = 0
+    deferred: int = 0
+    left_in_outbox: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+class BatchProcessor:
+    """Processes batches for one router process (its engine, transport and key)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        outbox: Outbox,
+        answers: Answers,
+        trust: TrustStore,
+        *,
+        max_bytes: int,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.answers = answers
+        self.trust = trust
+        self.max_bytes = max_bytes
+        self.metrics = metrics
+
+    def process(self, messages: Sequence[ReceivedMessage]) -> Outcome:
+        """Handle ``messages`` completely (see the module's steps).
+
+        Raises :class:`DatabaseUnavailable` when the batch could not be stored: nothing
+        was committed and no message was acknowledged; the caller retries them. Any other
+        :class:`TransientError` comes after the commit (the broker or the database went
+        away while publishing): the outbox rows remain for a sweep.
+        """
+        submissions = [Submission.of(m) for m in messages]
+        checked = [(s, self._verify(s)) for s in submissions]
+        try:
+            staged, outcome, deferred = self._store(checked)
+        except sa.exc.IntegrityError:
+            # Another router stored the same document (or status) at the same moment:
+            # decide again; it is now a repeat.
+            log.info("concurrent insert of the same document: deciding the batch again")
+            staged, outcome, deferred = self._store(checked)
+        for submission in submissions:
+            if submission in deferred:
+                submission.message.requeue()
+            else:
+                submission.message.ack()
+        try:
+            outcome.left_in_outbox = len(self.outbox.publish(staged))
+        except sa.exc.DBAPIError as error:
+            raise TransientError(f"the database is unavailable: {error.orig}") from error
+        return outcome
+
+    def _verify(self, submission: Submission) -> Verified | Rejection:
+        if self.metrics is None:
+            return verify_submission(submission, self.trust, max_bytes=self.max_bytes)
+        with self.metrics.timed_verification():
+            return verify_submission(submission, self.trust, max_bytes=self.max_bytes)
+
+    def _store(self, checked: Sequence[Checked]) -> tuple[list[Staged], Outcome, set[Submission]]:
+        try:
+            with read_only(self.engine) as conn:
+                snapshot = load_snapshot(conn, wanted_by(checked))
+            decisions = decide_all(checked, snapshot)
+            writer = _BatchWriter(self.answers, self.metrics)
+            with self.engine.begin() as conn:
+                staged = writer.write(conn, decisions)
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.DBAPIError as error:
+            raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
+        deferred = {d.submission for d in decisions if isinstance(d, Defer)}
+        return staged, writer.outcome, deferred
+
+
+def wanted_by(checked: Sequence[Checked]) -> Wanted:
+    """Every name the batch's messages use."""
+    wanted = Wanted()
+    for submission, result in checked:
+        if submission.reply_to:
+            wanted.codes.add(submission.reply_to)
+        if not isinstance(result, Rejection):
+            _want(wanted, submission, result)
+    return wanted
+
+
+def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
+    wanted.codes.add(verified.sender_code)
+    wanted.fingerprints.add(verified.fingerprint)
+    message = verified.message
+    if isinstance(message, Document):
+        wanted.codes.update(org.organ_id for org in message.recipients)
+        wanted.submitted[(verified.sender_code, message.document_id)] = submission.digest
+        if message.business.business_doc_type != BusinessType.NEW:
+            reference = message.business.document_id
+            wanted.referenced.add((verified.sender_code, reference))
+            wanted.referenced.add((document_owner(reference), reference))
+    elif isinstance(message, Status):
+        wanted.status_digests.add(submission.digest)
+        wanted.referenced.add(status_subject(message))
+
+
+def decide_all(checked: Sequence[Checked], snapshot: Snapshot) -> list[Decision]:
+    """Decide each message in order; later ones see documents accepted by earlier ones."""
+    decisions: list[Decision] = []
+    for submission, result in checked:
+        if isinstance(result, Rejection):
+            decisions.append(rejected(submission, result, snapshot, None))
+            continue
+        if isinstance(result.message, Document):
+            decision = decide_document(submission, result, snapshot)
+            if isinstance(decision, AcceptDocument):
+                snapshot.add_pending(
+                    result.sender_code,
+                    result.message.document_id,
+                    submission.digest,
+                    int(result.message.priority),
+                    decision.recipients,
+                )
+        else:
+            decision = decide_status(submission, result, snapshot)
+            if isinstance(decision, AcceptStatus):
+                snapshot.recorded_statuses.add(submission.digest)
+        decisions.append(decision)
+    return decisions
+
+
+class _BatchWriter:
+    """Turns decisions into rows and outgoing messages, inside one transaction."""
+
+    def __init__(self, answers: Answers, metrics: Metrics | None) -> None:
+        self.answers = answers
+        self.metrics = metrics
+        self.outcome = Outcome()
+
+    def write(self, conn: Connection, decisions: Sequence[Decision]) -> list[Staged]:
+        now = utcnow()
+        outgoing: list[tuple[OutgoingMessage, int | None]] = []
+        accepted = [d for d in decisions if isinstance(d, AcceptDocument)]
+        outgoing += self._documents(conn, accepted, now)
+        statuses = [d for d in decisions if isinstance(d, AcceptStatus)]
+        outgoing += self._statuses(conn, statuses, now)
+        outgoing += self._duplicates([d for d in decisions if isinstance(d, Duplicate)])
+        outgoing += self._rejections(conn, [d for d in decisions if isinstance(d, Reject)], now)
+        self.outcome.deferred = sum(isinstance(d, Defer) for d in decisions)
+        self.outcome.statuses += sum(isinstance(d, RepeatedStatus) for d in decisions)
+        heard = [d.verified.sender_code for d in (*accepted, *statuses)]
+        records.touch_agencies(conn, heard, now)
+        return stage(conn, outgoing, now)
+
+    def _documents(
+        self, conn: Connection, accepted: Sequence[AcceptDocument], now
+    ) -> list[tuple[OutgoingMessage, int | None]]:
+        if not accepted:
+            return []
+        rows: list[dict] = []
+        answers = []
+        for decision in accepted:
+            document = decision.verified.message
+            assert isinstance(document, Document)
+            submission = decision.submission
+            answer = self.answers.answer(
+                outcome="accepted",
+                to=decision.verified.sender_code,
+                document_id=document.document_id,
+                digest=submission.digest,
+                size=len(submission.body),
+                message_id=submission.answer_id,
+                answers=submission.message_id,
+                recipients=decision.recipients,
+                message=f"accepted for delivery to {len(decision.recipients)} recipient(s)",
+                edxml_priority=int(document.priority),
+            )
+            answers.append(answer)
+            rows.append(
+                {
+                    "document_id": document.document_id,
+                    "sender_code": decision.verified.sender_code,
+                    "kind": "document",
+                    "digest": submission.digest,
+                    "size": len(submission.body),
+                    "document_type": records.clip(
+                        document.document_type.type_name, documents.c.document_type
+                    ),
+                    "subject": records.clip(document.subject, documents.c.subject),
+                    "priority": int(document.priority),
+                    "business_type": int(document.business.business_doc_type),
+                    "refers_to": decision.refers_to,
+                    "signer_fingerprint": decision.verified.fingerprint,
+                    "received_at": now,
+                    "envelope": submission.body,
+                    "answer": answer.body,
+                }
+            )
+        pks = records.insert_documents(conn, rows)
+        delivery_ids = records.insert_deliveries(conn, pks, [d.recipients for d in accepted], now)
+        outgoing: list[tuple[OutgoingMessage, int | None]] = []
+        for decision, ids, answer in zip(accepted, delivery_ids, answers, strict=True):
+            document = decision.verified.message
+            assert isinstance(document, Document)
+            submission = decision.submission
+            headers = protocol.InboxHeaders(
+                kind="document",
+                document_id=document.document_id,
+                sender=decision.verified.sender_code,
+                digest=submission.digest,
+            )
+            for recipient, delivery_id in zip(decision.recipients, ids, strict=True):
+                message = inbox_message(
+                    submission.body,
+                    recipient,
+                    protocol.document_message_id(submission.digest, recipient),
+                    headers,
+                    int(document.priority),
+                )
+                outgoing.append((message, delivery_id))
+            outgoing.append((answer.message, None))
+            if self.metrics is not None:
+                self.metrics.accepted("document")
+        self.outcome.accepted += len(accepted)
+        return outgoing
+
+    def _statuses(
+        self, conn: Connection, statuses: Sequence[AcceptStatus], now
+    ) -> list[tuple[OutgoingMessage, int | None]]:
+        rows: list[records.StatusRow] = []
+        outgoing: list[tuple[OutgoingMessage, int | None]] = []
+        for decision in statuses:
+            status = decision.verified.message
+            assert isinstance(status, Status)
+            submission = decision.submission
+            document = decision.document
+            assert document.pk is not None
+            code = status.status_code.value
+            rows.append(
+                records.StatusRow(
+                    document_pk=document.pk,
+                    delivery_id=decision.delivery_id,
+                    from_code=decision.verified.sender_code,
+                    status_code=code,
+                    description=status.description,
+                    signer_fingerprint=decision.verified.fingerprint,
+                    digest=submission.digest,
+                    stated_at=records.stated_at(status.timestamp),
+                    signed_xml=submission.body,
+                )
+            )
+            headers = protocol.InboxHeaders(
+                kind="status",
+                document_id=document.document_id,
+                sender=decision.verified.sender_code,
+                digest=submission.digest,
+                status_code=code,
+            )
+            message_id = protocol.status_message_id(submission.digest)
+            for code_to in decision.forward_to:
+                message = inbox_message(
+                    submission.body, code_to, message_id, headers, document.priority
+                )
+                outgoing.append((message, None))
+            self._count_status(decision, code, now)
+        records.record_statuses(conn, rows, now)
+        self.outcome.statuses += len(statuses)
+        return outgoing
+
+    def _count_status(self, decision: AcceptStatus, code: str, now) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.accepted("status")
+        accepted_at = decision.document.accepted_at.get(decision.delivery_id or -1)
+        if code == "01" and accepted_at is not None:
+            self.metrics.receipted((now - accepted_at).total_seconds())
+
+    def _duplicates(
+        self, duplicates: Sequence[Duplicate]
+    ) -> list[tuple[OutgoingMessage, int | None]]:
+        outgoing: list[tuple[OutgoingMessage, int | None]] = []
+        for duplicate in duplicates:
+            submission = duplicate.submission
+            headers = protocol.InboxHeaders(
+                kind="receipt",
+                document_id=duplicate.document_id,
+                sender=protocol.AXIS_SENDER,
+                answers=submission.message_id,
+                outcome=_outcome_of(duplicate.answer),
+                duplicate=True,
+            )
+            message = inbox_message(
+                duplicate.answer,
+                duplicate.sender,
+                submission.answer_id,
+                headers,
+                duplicate.priority,
+            )
+            outgoing.append((message, None))
+        self.outcome.duplicates += len(duplicates)
+        return outgoing
+
+    def _rejections(
+        self, conn: Connection, rejections: Sequence[Reject], now
+    ) -> list[tuple[OutgoingMessage, int | None]]:
+        rows: list[dict] = []
+        outgoing: list[tuple[OutgoingMessage, int | None]] = []
+        for decision in rejections:
+            submission = decision.submission
+            reason = decision.rejection.reason
+            answer_body: bytes | None = None
+            if decision.answer_to:
+                answer = self.answers.answer(
+                    outcome="rejected",
+                    to=decision.answer_to,
+                    document_id=decision.document_id,
+                    digest=submission.digest,
+                    size=len(submission.body),
+                    message_id=submission.answer_id,
+                    answers=submission.message_id,
+                    reason=reason,
+                    message=decision.rejection.message,
+                )
+                answer_body = answer.body
+                outgoing.append((answer.message, None))
+            rows.append(
+                {
+                    "received_at": now,
+                    "claimed_sender": records.clip(
+                        decision.claimed_sender, quarantine.c.claimed_sender
+                    )
+                    or None,
+                    "document_id": records.clip(decision.document_id, quarantine.c.document_id)
+                    or None,
+                    "reason": reason,
+                    "message": decision.rejection.message,
+                    "digest": submission.digest,
+                    "size": len(submission.body),
+                    "payload": submission.body,
+                    "answer": answer_body,
+                }
+            )
+            log.info(
+                "rejected %s from %s: %s",
+                decision.document_id or "a submission",
+                decision.claimed_sender or "?",
+                decision.rejection.message,
+            )
+            self.outcome.reasons.append(reason)
+            if self.metrics is not None:
+                self.metrics.rejected(reason)
+        records.insert_quarantine(conn, rows)
+        self.outcome.rejected += len(rejections)
+        return outgoing
+
+
+def _outcome_of(answer: bytes) -> str:
+    """The outcome written in a stored answer (for the inbox header only)."""
+    try:
+        return parse_receipt(parse_xml(answer, max_bytes=len(answer) + 1)).outcome
+    except EnvelopeError:
+        return ""

@@ -1,0 +1,59 @@
+"""Declaring the queues: the fixed topology and one inbox per registered agency.
+
+Three moments declare inboxes, so that none is ever missing for long:
+
+- ``axis init`` and ``axis agency add`` call :func:`declare_agencies` (all agencies, or
+  the new ones), when a broker is configured or not;
+- every ``axis serve`` declares the whole topology and every registered agency's inbox
+  when it connects (:func:`declare_all`): 12,000 declarations take a few seconds, once;
+- publishing to an inbox that does not exist makes the router declare it and publish
+  again (:mod:`axis.router.outbox`).
+
+Declaring is idempotent on both transports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis.settings import Settings
+from axis.store.db import read_only
+from axis.store.schema import agencies
+from axis.transport import open_transport
+from axis.transport.base import Transport
+
+#: Inboxes declared per call (bounds one declaration batch on the broker).
+DECLARE_CHUNK = 2000
+
+
+def registered_codes(engine: Engine) -> list[str]:
+    """Every registered agency code (suspended ones too: they still receive answers)."""
+    with read_only(engine) as conn:
+        return list(conn.execute(sa.select(agencies.c.code).order_by(agencies.c.code)).scalars())
+
+
+def declare_all(transport: Transport, engine: Engine) -> int:
+    """Declare the fixed topology and every registered agency's inbox; how many inboxes."""
+    codes = registered_codes(engine)
+    declare(transport, codes)
+    return len(codes)
+
+
+def declare(transport: Transport, codes: Iterable[str]) -> None:
+    """Declare the fixed topology and the inboxes of ``codes``, in chunks."""
+    codes = list(codes)
+    transport.declare(codes[:DECLARE_CHUNK])
+    for start in range(DECLARE_CHUNK, len(codes), DECLARE_CHUNK):
+        transport.declare(codes[start : start + DECLARE_CHUNK])
+
+
+def declare_agencies(settings: Settings, engine: Engine, codes: Iterable[str] | None = None) -> int:
+    """Open the configured transport and declare the topology and inboxes: of ``codes``, or
+    of every registered agency when ``None``. For ``axis init`` and ``axis agency add``."""
+    chosen = registered_codes(engine) if codes is None else list(codes)
+    with open_transport(settings, engine) as transport:
+        declare(transport, chosen)
+    return len(chosen)

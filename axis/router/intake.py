@@ -1,0 +1,394 @@
+"""What the router decides about each submission, and why.
+
+A submission goes through two stages. :func:`verify_submission` needs no database: the
+size cap and the envelope library's verification (XML, schema, signature, certificate
+chain). :func:`decide_document` and :func:`decide_status` then apply the registry and the
+business rules to a :class:`~axis.router.lookups.Snapshot` of the database, and return a
+decision the batch writes in one transaction.
+
+Every rejection has a stable machine-readable reason (:data:`REASONS`) and a message a
+clerk can act on::
+
+    >>> reject("unknown-recipient", "000.00.99.H53 is not a registered agency").reason
+    'unknown-recipient'
+    >>> check_document_id("000.00.31.H53,2026/11/26,12/UBND", "000.00.31.H53") is None
+    True
+    >>> check_document_id("000.00.31.H53,2026/13/26,12/UBND", "000.00.31.H53")
+    'the date in DocumentId 000.00.31.H53,2026/13/26,12/UBND is not a valid yyyy/MM/dd date'
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from axis import protocol
+from axis.router.lookups import DocumentRef, Snapshot
+from axis.transport.base import ReceivedMessage
+from envelopes.errors import EnvelopeError
+from envelopes.model import BusinessType, Document, Status, StatusCode
+from envelopes.verifying import TrustStore, Verified, verify
+
+#: Every reason a submission is rejected for, with what it means (README's table).
+REASONS: dict[str, str] = {
+    "too-large": "the message is over the size cap (AXIS_MAX_ENVELOPE_BYTES); not parsed",
+    "malformed": "not well-formed XML, or a forbidden construct (DTD, entities)",
+    "schema": "well-formed XML that breaks the edXML schema",
+    "bad-signature": "the signature is missing, misplaced or does not verify",
+    "untrusted-certificate": "the signing certificate does not chain to a trusted CA",
+    "weak-algorithm": "the signature uses a refused algorithm (SHA-1, HMAC)",
+    "invalid-envelope": "the envelope cannot be read for another reason",
+    "unexpected-kind": "agencies submit documents and statuses, not axis receipts",
+    "sender-mismatch": "From differs from the agency authenticated by the broker",
+    "unknown-sender": "From is not a registered agency",
+    "suspended-sender": "From is suspended",
+    "unregistered-certificate": "the signing certificate is not registered to From",
+    "revoked-certificate": "the signing certificate was revoked",
+    "bad-document-id": "DocumentId is not <From code>,<yyyy/MM/dd>,<number>/<notation>",
+    "unknown-recipient": "a To agency is not registered",
+    "suspended-recipient": "a To agency is suspended",
+    "unknown-reference": "a revocation, update or replacement of a document From never sent",
+    "foreign-reference": "a revocation, update or replacement of another agency's document",
+    "conflict": "this DocumentId was already accepted from this sender with other content",
+    "unknown-document": "a status about a document the axis never accepted",
+    "not-a-party": "a status from an agency that neither sent nor received the document",
+}
+
+_DOCUMENT_ID = re.compile(r"^([^,]+),(\d{4}/\d{2}/\d{2}),([^/,]+)/([^,]+)$")
+
+
+@dataclass(frozen=True, eq=False)
+class Submission:
+    """One message taken from the submissions queue, and what its headers claim."""
+
+    message: ReceivedMessage
+    body: bytes
+    digest: str  # SHA-256 hex of ``body``
+    message_id: str
+    #: Who an answer goes to when the body names nobody: the broker login, else the hint.
+    reply_to: str
+    #: The AMQP ``user_id`` the broker checked, if any.
+    user_id: str | None
+    document_id_hint: str
+
+    @classmethod
+    def of(cls, message: ReceivedMessage) -> Submission:
+        headers = message.headers
+        hint = str(headers.get(protocol.SENDER) or "")
+        return cls(
+            message=message,
+            body=message.body,
+            digest=hashlib.sha256(message.body).hexdigest(),
+            message_id=message.message_id or "",
+            reply_to=message.user_id or hint,
+            user_id=message.user_id,
+            document_id_hint=str(headers.get(protocol.DOCUMENT_ID) or ""),
+        )
+
+    @property
+    def answer_id(self) -> str:
+        """The ``message_id`` of the axis's answer to this submission."""
+        return protocol.answer_message_id(self.message_id, self.digest)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a submission is refused: ``reason`` from :data:`REASONS`, ``message`` for a clerk."""
+
+    reason: str
+    message: str
+
+
+def reject(reason: str, message: str) -> Rejection:
+    """A :class:`Rejection`; ``reason`` must be one of :data:`REASONS`."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown rejection reason {reason!r}")
+    return Rejection(reason, message)
+
+
+def verify_submission(
+    submission: Submission, trust: TrustStore, *, max_bytes: int
+) -> Verified | Rejection:
+    """The database-free checks: size cap, then the envelope library's verification."""
+    size = len(submission.body)
+    if size > max_bytes:
+        return reject(
+            "too-large", f"the message is {size} bytes, over the axis's cap of {max_bytes} bytes"
+        )
+    try:
+        verified = verify(submission.body, trust, max_bytes=max_bytes)
+    except EnvelopeError as error:
+        reason = error.reason if error.reason in REASONS else "invalid-envelope"
+        return reject(reason, str(error))
+    if verified.kind not in ("document", "status"):
+        return reject("unexpected-kind", f"a {verified.kind} cannot be submitted to the axis")
+    return verified
+
+
+@dataclass(frozen=True)
+class AcceptDocument:
+    """Store the document, one delivery per recipient, and answer ``accepted``."""
+
+    submission: Submission
+    verified: Verified
+    recipients: tuple[str, ...]
+    #: DocumentId this one revokes, updates or replaces (``None`` for a new document).
+    refers_to: str | None
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The same bytes again: no new delivery, the stored answer goes out again."""
+
+    submission: Submission
+    document_id: str
+    sender: str
+    answer: bytes
+    priority: int
+
+
+@dataclass(frozen=True)
+class AcceptStatus:
+    """Record the status (against the recipient's delivery) and forward it."""
+
+    submission: Submission
+    verified: Verified
+    document: DocumentRef
+    #: The delivery the status answers; ``None`` when the document's sender speaks (13).
+    delivery_id: int | None
+    forward_to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RepeatedStatus:
+    """A status already recorded (same signed bytes): nothing more to do."""
+
+    submission: Submission
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Quarantine the input and answer ``rejected`` to whoever can be told."""
+
+    submission: Submission
+    rejection: Rejection
+    claimed_sender: str
+    document_id: str
+    #: Where the rejection goes (a registered agency), or "" when nobody can be told.
+    answer_to: str
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Needs a document accepted earlier in the same batch: decided again in the next."""
+
+    submission: Submission
+
+
+Decision = AcceptDocument | Duplicate | AcceptStatus | RepeatedStatus | Reject | Defer
+
+
+def document_owner(document_id: str) -> str:
+    """The sender code a DocumentId starts with (its first comma-separated field)."""
+    return document_id.split(",", 1)[0]
+
+
+def status_subject(status: Status) -> tuple[str, str]:
+    """(sender, DocumentId) of the document a status is about."""
+    reference = status.response_for
+    return (reference.organ_id or document_owner(reference.document_id), reference.document_id)
+
+
+def subject_of(verified: Verified) -> str:
+    """The DocumentId a verified message is, or is about."""
+    message = verified.message
+    if isinstance(message, Document):
+        return message.document_id
+    if isinstance(message, Status):
+        return message.response_for.document_id
+    return ""
+
+
+def rejected(
+    submission: Submission, rejection: Rejection, snapshot: Snapshot, verified: Verified | None
+) -> Reject:
+    """A :class:`Reject`, answered to the signed sender if known, else to the reply-to."""
+    claimed = verified.sender_code if verified is not None else submission.reply_to
+    document_id = submission.document_id_hint
+    if verified is not None:
+        document_id = subject_of(verified) or document_id
+    # A forged From must not make the axis write into its inbox: answer the broker login.
+    answer_to = submission.user_id or claimed
+    return Reject(
+        submission=submission,
+        rejection=rejection,
+        claimed_sender=claimed,
+        document_id=document_id,
+        answer_to=answer_to if answer_to in snapshot.agencies else "",
+    )
+
+
+def check_sender(
+    submission: Submission, verified: Verified, snapshot: Snapshot
+) -> Rejection | None:
+    """The sender is registered and active, signed with its own unrevoked certificate, and
+    is the agency the broker authenticated (when it did)."""
+    sender = verified.sender_code
+    if submission.user_id is not None and submission.user_id != sender:
+        return reject(
+            "sender-mismatch",
+            f"the document says it is from {sender} but was published by {submission.user_id}",
+        )
+    status = snapshot.agencies.get(sender)
+    if status is None:
+        return reject("unknown-sender", f"the sender {sender} is not a registered agency")
+    if status != "active":
+        return reject("suspended-sender", f"the sender {sender} is suspended")
+    certificate = snapshot.certificates.get(verified.fingerprint)
+    if certificate is None or certificate.agency_code != sender:
+        return reject(
+            "unregistered-certificate",
+            f"the signing certificate (SHA-256 {verified.fingerprint[:16]}...) is not "
+            f"registered to {sender}: register it with 'axis agency cert add'",
+        )
+    if certificate.revoked:
+        return reject(
+            "revoked-certificate",
+            f"the signing certificate (SHA-256 {verified.fingerprint[:16]}...) of {sender} "
+            "was revoked: sign with a current certificate",
+        )
+    return None
+
+
+def check_document_id(document_id: str, sender: str) -> str | None:
+    """``None`` if ``document_id`` has the edXML form for ``sender``, else what is wrong."""
+    match = _DOCUMENT_ID.match(document_id)
+    if match is None:
+        return (
+            f"DocumentId {document_id!r} is not of the form "
+            "<sender code>,<yyyy/MM/dd>,<number>/<notation>"
+        )
+    code, day, _number, _notation = match.groups()
+    if code != sender:
+        return f"DocumentId {document_id} starts with {code}, not with the sender {sender}"
+    try:
+        datetime.datetime.strptime(day, "%Y/%m/%d")
+    except ValueError:
+        return f"the date in DocumentId {document_id} is not a valid yyyy/MM/dd date"
+    return None
+
+
+def check_recipients(codes: Collection[str], snapshot: Snapshot) -> Rejection | None:
+    """Every recipient is registered and active."""
+    for code in codes:
+        status = snapshot.agencies.get(code)
+        if status is None:
+            return reject("unknown-recipient", f"the recipient {code} is not a registered agency")
+        if status != "active":
+            return reject("suspended-recipient", f"the recipient {code} is suspended")
+    return None
+
+
+def decide_document(submission: Submission, verified: Verified, snapshot: Snapshot) -> Decision:
+    """Accept, re-answer as a duplicate, or reject a verified document."""
+    document = verified.message
+    assert isinstance(document, Document)
+    sender = verified.sender_code
+    problem = check_sender(submission, verified, snapshot)
+    if problem is not None:
+        return rejected(submission, problem, snapshot, verified)
+    document_id = document.document_id
+    wrong_id = check_document_id(document_id, sender)
+    if wrong_id is not None:
+        return rejected(submission, reject("bad-document-id", wrong_id), snapshot, verified)
+    known = snapshot.documents.get((sender, document_id))
+    if known is not None:
+        if known.pk is None:
+            return Defer(submission)
+        if known.digest == submission.digest:
+            return Duplicate(submission, document_id, sender, known.answer, known.priority)
+        return rejected(
+            submission,
+            reject(
+                "conflict",
+                f"{document_id} was already accepted from {sender} with other content: "
+                "give a new document a new number, or send it as an update (BussinessDocType 2)",
+            ),
+            snapshot,
+            verified,
+        )
+    refers_to: str | None = None
+    business = document.business
+    if business.business_doc_type != BusinessType.NEW:
+        refers_to = business.document_id
+        original = snapshot.documents.get((sender, refers_to))
+        if original is None:
+            owner = document_owner(refers_to)
+            foreign = owner != sender and (owner, refers_to) in snapshot.documents
+            reason = "foreign-reference" if foreign else "unknown-reference"
+            whose = f"{owner}'s document" if foreign else "a document it never sent"
+            return rejected(
+                submission,
+                reject(
+                    reason,
+                    f"{sender} cannot {business.business_doc_type.name.lower()} {refers_to}: "
+                    f"it is {whose}",
+                ),
+                snapshot,
+                verified,
+            )
+        recipients = original.recipients
+    else:
+        recipients = tuple(dict.fromkeys(org.organ_id for org in document.recipients))
+    problem = check_recipients(recipients, snapshot)
+    if problem is not None:
+        return rejected(submission, problem, snapshot, verified)
+    return AcceptDocument(submission, verified, recipients, refers_to)
+
+
+def decide_status(submission: Submission, verified: Verified, snapshot: Snapshot) -> Decision:
+    """Accept (record and forward), ignore as repeated, or reject a verified status.
+
+    A status from a recipient answers its delivery and goes to the document's sender; a
+    status from the document's own sender (13, a recall) goes to every recipient.
+    """
+    status = verified.message
+    assert isinstance(status, Status)
+    problem = check_sender(submission, verified, snapshot)
+    if problem is not None:
+        return rejected(submission, problem, snapshot, verified)
+    if submission.digest in snapshot.recorded_statuses:
+        return RepeatedStatus(submission)
+    reference = status.response_for
+    document = snapshot.documents.get(status_subject(status))
+    if document is None:
+        return rejected(
+            submission,
+            reject(
+                "unknown-document",
+                f"status {status.status_code.value} is about {reference.document_id}, "
+                "which the axis never accepted",
+            ),
+            snapshot,
+            verified,
+        )
+    if document.pk is None:
+        return Defer(submission)
+    sender = verified.sender_code
+    if sender == document.sender and status.status_code != StatusCode.ARRIVED:
+        return AcceptStatus(submission, verified, document, None, document.recipients)
+    delivery_id = document.delivery_ids.get(sender)
+    if delivery_id is None:
+        return rejected(
+            submission,
+            reject(
+                "not-a-party",
+                f"{sender} did not receive {reference.document_id}, so it cannot answer it",
+            ),
+            snapshot,
+            verified,
+        )
+    return AcceptStatus(submission, verified, document, delivery_id, (document.sender,))

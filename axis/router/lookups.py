@@ -1,0 +1,181 @@
+"""The database facts a batch of submissions is decided on, read with a few queries.
+
+The router reads, for a whole batch at once, the agencies, certificates, documents and
+deliveries its submissions name (one ``IN`` query per table instead of one query per
+message), then decides every message against this :class:`Snapshot`. Documents accepted
+earlier in the same batch are added to it with :meth:`Snapshot.add_pending`, so a repeat
+inside one batch is still seen.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from axis.store.schema import agencies, agency_certificates, deliveries, documents, status_events
+
+
+@dataclass(frozen=True)
+class CertificateRef:
+    agency_code: str
+    revoked: bool
+
+
+@dataclass
+class DocumentRef:
+    """An accepted document as the router needs it; ``pk`` is ``None`` while it is only
+    accepted in the batch being decided (not yet written)."""
+
+    pk: int | None
+    sender: str
+    document_id: str
+    digest: str
+    priority: int
+    answer: bytes = b""
+    recipients: tuple[str, ...] = ()
+    #: recipient code -> delivery id (filled for documents that statuses or business
+    #: documents refer to).
+    delivery_ids: dict[str, int] = field(default_factory=dict)
+    #: delivery id -> when it was accepted (for the receipted-latency metric).
+    accepted_at: dict[int, datetime.datetime] = field(default_factory=dict)
+
+
+@dataclass
+class Snapshot:
+    """What the database says about the names a batch uses."""
+
+    #: agency code -> "active" | "suspended"
+    agencies: dict[str, str] = field(default_factory=dict)
+    #: certificate SHA-256 fingerprint -> owner
+    certificates: dict[str, CertificateRef] = field(default_factory=dict)
+    #: (sender code, DocumentId) -> document
+    documents: dict[tuple[str, str], DocumentRef] = field(default_factory=dict)
+    #: digests of statuses already recorded
+    recorded_statuses: set[str] = field(default_factory=set)
+
+    def add_pending(
+        self, sender: str, document_id: str, digest: str, priority: int, recipients: tuple[str, ...]
+    ) -> None:
+        """Make a document accepted earlier in this batch visible to the rest of it."""
+        self.documents[(sender, document_id)] = DocumentRef(
+            pk=None,
+            sender=sender,
+            document_id=document_id,
+            digest=digest,
+            priority=priority,
+            recipients=recipients,
+        )
+
+
+@dataclass
+class Wanted:
+    """The names a batch uses, collected before :func:`load_snapshot`."""
+
+    codes: set[str] = field(default_factory=set)
+    fingerprints: set[str] = field(default_factory=set)
+    #: (sender, DocumentId) of documents that may be repeats (their digest: answer needed)
+    submitted: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (sender, DocumentId) of documents referred to (their recipients are needed)
+    referenced: set[tuple[str, str]] = field(default_factory=set)
+    status_digests: set[str] = field(default_factory=set)
+
+
+def load_snapshot(conn: Connection, wanted: Wanted) -> Snapshot:
+    """Read every fact ``wanted`` names, a handful of queries for the whole batch."""
+    snapshot = Snapshot()
+    if wanted.codes:
+        _load_agencies(conn, snapshot, wanted.codes)
+    if wanted.fingerprints:
+        rows = conn.execute(
+            sa.select(
+                agency_certificates.c.fingerprint,
+                agency_certificates.c.agency_code,
+                agency_certificates.c.revoked_at,
+            ).where(agency_certificates.c.fingerprint.in_(sorted(wanted.fingerprints)))
+        )
+        snapshot.certificates = {
+            row.fingerprint: CertificateRef(row.agency_code, row.revoked_at is not None)
+            for row in rows
+        }
+    keys = set(wanted.submitted) | wanted.referenced
+    if keys:
+        _load_documents(conn, snapshot, keys, wanted)
+    # Business documents go to their original's recipients: their state is needed too.
+    extra = {
+        code
+        for ref in snapshot.documents.values()
+        for code in ref.recipients
+        if code not in snapshot.agencies
+    }
+    if extra:
+        _load_agencies(conn, snapshot, extra)
+    if wanted.status_digests:
+        rows = conn.execute(
+            sa.select(status_events.c.digest).where(
+                status_events.c.digest.in_(sorted(wanted.status_digests))
+            )
+        )
+        snapshot.recorded_statuses = {row.digest for row in rows}
+    return snapshot
+
+
+def _load_agencies(conn: Connection, snapshot: Snapshot, codes: Iterable[str]) -> None:
+    rows = conn.execute(
+        sa.select(agencies.c.code, agencies.c.status).where(agencies.c.code.in_(sorted(codes)))
+    )
+    snapshot.agencies.update({row.code: row.status for row in rows})
+
+
+def _load_documents(
+    conn: Connection, snapshot: Snapshot, keys: Iterable[tuple[str, str]], wanted: Wanted
+) -> None:
+    rows = conn.execute(
+        sa.select(
+            documents.c.id,
+            documents.c.sender_code,
+            documents.c.document_id,
+            documents.c.digest,
+            documents.c.priority,
+        ).where(sa.tuple_(documents.c.sender_code, documents.c.document_id).in_(sorted(keys)))
+    )
+    by_pk: dict[int, DocumentRef] = {}
+    repeats: list[int] = []
+    for row in rows:
+        ref = DocumentRef(row.id, row.sender_code, row.document_id, row.digest, row.priority)
+        key = (row.sender_code, row.document_id)
+        snapshot.documents[key] = ref
+        by_pk[row.id] = ref
+        if wanted.submitted.get(key) == row.digest:
+            repeats.append(row.id)
+    if repeats:
+        answers = conn.execute(
+            sa.select(documents.c.id, documents.c.answer).where(documents.c.id.in_(repeats))
+        )
+        for pk, answer in answers:
+            by_pk[pk].answer = answer or b""
+    referenced = [
+        ref.pk
+        for key, ref in snapshot.documents.items()
+        if key in wanted.referenced and ref.pk is not None
+    ]
+    if not referenced:
+        return
+    rows = conn.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.document_pk,
+            deliveries.c.recipient_code,
+            deliveries.c.accepted_at,
+        )
+        .where(deliveries.c.document_pk.in_(sorted(referenced)))
+        .order_by(deliveries.c.id)
+    )
+    for row in rows:
+        ref = by_pk[row.document_pk]
+        ref.recipients = (*ref.recipients, row.recipient_code)
+        ref.delivery_ids[row.recipient_code] = row.id
+        ref.accepted_at[row.id] = row.accepted_at

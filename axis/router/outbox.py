@@ -1,0 +1,304 @@
+"""The transactional outbox: every message the router publishes is first a database row.
+
+A batch writes its outgoing messages into ``outbox`` in the same transaction as the
+documents and deliveries they carry (:func:`stage`). After the commit the router
+publishes them with publisher confirms and then, in a second short transaction, marks
+their deliveries ``queued`` and deletes the rows (:meth:`Outbox.publish`). A crash
+anywhere in between leaves the rows, and :meth:`Outbox.sweep` (run by every router) later
+publishes whatever is older than :data:`ORPHAN_SECONDS`. So a committed message is always
+published, possibly twice; it keeps its ``message_id`` every time, and recipients drop the
+repeat (see :mod:`axis.protocol`).
+
+A message the broker refuses (its inbox does not exist) makes the router declare the
+inboxes concerned and publish again. A delivery that still cannot be published after
+``settings.retry_limit`` sweeps is ``dead``: a ``dead_letters`` row keeps the message,
+and the sender gets a ``failed`` answer.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from axis import protocol
+from axis.errors import TransportError
+from axis.metrics import Metrics
+from axis.router import records
+from axis.router.answers import Answers
+from axis.store.db import utcnow
+from axis.store.schema import deliveries, documents, outbox
+from axis.transport.base import OutgoingMessage, Transport
+from axis.transport.topology import INBOX_PREFIX
+
+log = logging.getLogger(__name__)
+
+#: Rows older than this are presumed abandoned by a router that died, and re-published.
+ORPHAN_SECONDS = 15.0
+#: Rows one sweep takes at most.
+SWEEP_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An outbox row waiting for the broker's confirm."""
+
+    outbox_id: int
+    delivery_id: int | None
+    message: OutgoingMessage
+    #: When the delivery was accepted (for the queued-latency metric).
+    accepted_at: datetime.datetime
+
+
+def stage(
+    conn: Connection,
+    messages: Sequence[tuple[OutgoingMessage, int | None]],
+    now: datetime.datetime,
+) -> list[Staged]:
+    """Write ``(message, delivery id or None)`` pairs into the outbox (caller commits)."""
+    rows = [
+        {
+            "queue": m.queue,
+            "body": m.body,
+            "priority": m.priority,
+            "message_id": m.message_id,
+            "headers": dict(m.headers),
+            "delivery_id": delivery_id,
+            "created_at": now,
+        }
+        for m, delivery_id in messages
+    ]
+    ids = records.insert_returning_ids(conn, outbox, rows)
+    return [
+        Staged(outbox_id, delivery_id, message, now)
+        for outbox_id, (message, delivery_id) in zip(ids, messages, strict=True)
+    ]
+
+
+def confirm(conn: Connection, staged: Sequence[Staged], now: datetime.datetime) -> None:
+    """The broker has them: deliveries become ``queued``, the rows go."""
+    records.mark_queued(conn, [s.delivery_id for s in staged if s.delivery_id is not None], now)
+    conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s in staged))))
+
+
+class Outbox:
+    """Publishes staged rows through one transport (one per router process)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        transport: Transport,
+        answers: Answers,
+        *,
+        retry_limit: int,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.engine = engine
+        self.transport = transport
+        self.answers = answers
+        self.retry_limit = retry_limit
+        self.metrics = metrics
+
+    def publish(self, staged: Sequence[Staged]) -> list[Staged]:
+        """Publish ``staged`` with confirms, then confirm them in the database.
+
+        Returns the rows left for a later sweep (refused by the broker even after their
+        inboxes were declared). :class:`axis.errors.TransientError` (broker or database
+        gone) propagates: the rows stay in the outbox.
+        """
+        if not staged:
+            return []
+        published, left = self._publish(staged)
+        if published:
+            now = utcnow()
+            with self.engine.begin() as conn:
+                confirm(conn, published, now)
+            if self.metrics is not None:
+                for s in published:
+                    if s.delivery_id is not None:
+                        self.metrics.queued((now - s.accepted_at).total_seconds())
+        if left:
+            with self.engine.begin() as conn:
+                _count_attempt(conn, left)
+        return left
+
+    def _publish(self, staged: Sequence[Staged]) -> tuple[list[Staged], list[Staged]]:
+        try:
+            self.transport.publish([s.message for s in staged])
+            return list(staged), []
+        except TransportError as error:
+            log.warning("publish refused (%s): declaring the inboxes and trying again", error)
+        self.transport.declare(_inbox_codes(staged))
+        published: list[Staged] = []
+        left: list[Staged] = []
+        for s in staged:  # one at a time, to find the ones that still fail
+            try:
+                self.transport.publish([s.message])
+                published.append(s)
+            except TransportError as error:
+                log.error(
+                    "cannot publish %s to %s: %s", s.message.message_id, s.message.queue, error
+                )
+                left.append(s)
+        return published, left
+
+    def sweep(self, older_than: float = ORPHAN_SECONDS) -> int:
+        """Publish rows abandoned by a router that died (or refused before); how many.
+
+        Rows are leased by moving their ``created_at`` to now in a short transaction, so
+        other routers leave them alone while this one publishes; deliveries past
+        ``retry_limit`` attempts become ``dead`` instead.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            rows = _lease(conn, now - datetime.timedelta(seconds=older_than), now)
+            if not rows:
+                return 0
+            dead, gone, ready = self._triage(conn, rows)
+            if dead:
+                self._bury(conn, dead, now)
+            if gone:
+                confirm(conn, gone, now)
+        if ready:
+            log.info("re-publishing %d outbox message(s) left by an interrupted router", len(ready))
+            self.publish(ready)
+        return len(ready) + len(dead)
+
+    def _triage(
+        self, conn: Connection, rows: Sequence[sa.Row]
+    ) -> tuple[list[tuple[Staged, sa.Row]], list[Staged], list[Staged]]:
+        """Split leased rows: to bury (attempts exhausted), gone (already done), ready."""
+        dead: list[tuple[Staged, sa.Row]] = []
+        gone: list[Staged] = []
+        ready: list[Staged] = []
+        delivery_ids = [r.delivery_id for r in rows if r.delivery_id is not None]
+        states = {
+            d.id: d
+            for d in conn.execute(
+                sa.select(
+                    deliveries.c.id,
+                    deliveries.c.state,
+                    deliveries.c.attempts,
+                    deliveries.c.accepted_at,
+                    deliveries.c.recipient_code,
+                    deliveries.c.document_pk,
+                    documents.c.sender_code,
+                    documents.c.document_id,
+                    documents.c.digest,
+                    documents.c.size,
+                    documents.c.priority,
+                )
+                .join(documents, documents.c.id == deliveries.c.document_pk)
+                .where(deliveries.c.id.in_(sorted(delivery_ids)))
+            )
+        }
+        for row in rows:
+            message = OutgoingMessage(
+                queue=row.queue,
+                body=row.body,
+                message_id=row.message_id,
+                priority=row.priority,
+                headers=row.headers,
+            )
+            delivery = states.get(row.delivery_id) if row.delivery_id is not None else None
+            staged = Staged(
+                row.id,
+                row.delivery_id,
+                message,
+                delivery.accepted_at if delivery else row.created_at,
+            )
+            if delivery is None:
+                ready.append(staged)
+            elif delivery.state != "pending":
+                gone.append(staged)  # published already, or expired: nothing to send
+            elif delivery.attempts >= self.retry_limit:
+                dead.append((staged, delivery))
+            else:
+                ready.append(staged)
+        return dead, gone, ready
+
+    def _bury(
+        self, conn: Connection, dead: Sequence[tuple[Staged, sa.Row]], now: datetime.datetime
+    ) -> None:
+        """Deliveries that cannot be published: dead letters, and the senders told."""
+        records.insert_dead_letters(
+            conn,
+            [
+                {
+                    "dead_at": now,
+                    "source_queue": s.message.queue,
+                    "reason": f"the broker refused the message {d.attempts} times",
+                    "attempts": d.attempts,
+                    "message_id": s.message.message_id,
+                    "headers": dict(s.message.headers),
+                    "body": s.message.body,
+                }
+                for s, d in dead
+            ],
+        )
+        conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(sorted(d.id for _, d in dead)))
+            .values(state="dead", closed_at=now)
+        )
+        conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s, _ in dead))))
+        failed = []
+        for _, d in dead:
+            answer = self.answers.answer(
+                outcome="failed",
+                to=d.sender_code,
+                document_id=d.document_id,
+                digest=d.digest,
+                size=d.size,
+                message_id=protocol.later_answer_message_id("failed", d.digest, d.recipient_code),
+                recipients=[d.recipient_code],
+                reason="undeliverable",
+                message=f"the axis could not put the document into the inbox of {d.recipient_code}",
+                edxml_priority=d.priority,
+            )
+            failed.append((answer.message, None))
+            records.replace_answer(conn, d.document_pk, answer.body)
+            log.error("delivery of %s to %s is dead", d.document_id, d.recipient_code)
+            if self.metrics is not None:
+                self.metrics.dead_lettered()
+        stage(conn, failed, now)
+
+
+def _lease(conn: Connection, cutoff: datetime.datetime, now: datetime.datetime) -> list[sa.Row]:
+    chosen = (
+        sa.select(outbox.c.id)
+        .where(outbox.c.created_at < cutoff)
+        .order_by(outbox.c.id)
+        .limit(SWEEP_LIMIT)
+        .with_for_update(skip_locked=True)
+    )
+    ids = [row.id for row in conn.execute(chosen)]
+    if not ids:
+        return []
+    # ``created_at`` doubles as the lease: the rows look fresh to other routers' sweeps.
+    conn.execute(sa.update(outbox).where(outbox.c.id.in_(ids)).values(created_at=now))
+    return list(conn.execute(sa.select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)))
+
+
+def _count_attempt(conn: Connection, left: Sequence[Staged]) -> None:
+    ids = sorted(s.delivery_id for s in left if s.delivery_id is not None)
+    if ids:
+        conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(ids))
+            .values(attempts=deliveries.c.attempts + 1)
+        )
+
+
+def _inbox_codes(staged: Sequence[Staged]) -> list[str]:
+    return sorted(
+        {
+            s.message.queue[len(INBOX_PREFIX) :]
+            for s in staged
+            if s.message.queue.startswith(INBOX_PREFIX)
+        }
+    )

@@ -1,0 +1,221 @@
+"""What the router writes, a batch at a time, inside the caller's transaction.
+
+Each function takes the rows of a whole batch and issues one statement for them (an
+``executemany``: psycopg pipelines it, SQLite runs it in one call), so the cost per
+document is a share of a handful of statements. The caller commits: documents,
+deliveries, statuses, quarantine and outbox rows of one batch become visible together,
+or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from axis.store.schema import (
+    agencies,
+    dead_letters,
+    deliveries,
+    documents,
+    quarantine,
+    status_events,
+)
+from envelopes.model import StatusCode
+
+#: edXML timestamps carry no zone; they are Vietnam's local time (UTC+7, no DST).
+VIETNAM = datetime.timezone(datetime.timedelta(hours=7))
+
+#: ``last_pull_at`` is refreshed at most this often (it answers "who stopped pulling?").
+PULL_RESOLUTION = datetime.timedelta(seconds=60)
+
+_ARRIVED = StatusCode.ARRIVED.value
+_REFUSED = StatusCode.REFUSED.value
+
+
+def insert_returning_ids(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> list[int]:
+    """Insert ``rows`` with one statement; their new ids, in the order of ``rows``."""
+    if not rows:
+        return []
+    result = conn.execute(
+        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [row.id for row in result]
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
+    """Insert ``rows`` with one statement (no ids needed back)."""
+    if rows:
+        conn.execute(sa.insert(table), list(rows))
+
+
+def insert_documents(conn: Connection, rows: Sequence[dict]) -> list[int]:
+    """Documents (``documents`` columns); their primary keys in order."""
+    return insert_returning_ids(conn, documents, rows)
+
+
+def insert_deliveries(
+    conn: Connection,
+    document_pks: Sequence[int],
+    recipients: Sequence[Sequence[str]],
+    now: datetime.datetime,
+) -> list[list[int]]:
+    """One ``pending`` delivery per document and recipient; ids grouped per document."""
+    rows = [
+        {"document_pk": pk, "recipient_code": code, "state": "pending", "accepted_at": now}
+        for pk, codes in zip(document_pks, recipients, strict=True)
+        for code in codes
+    ]
+    ids = iter(insert_returning_ids(conn, deliveries, rows))
+    return [[next(ids) for _ in codes] for codes in recipients]
+
+
+def replace_answer(conn: Connection, document_pk: int, answer: bytes) -> None:
+    """Keep ``answer`` as the one a repeat of the document gets (a later ``expired`` or
+    ``failed`` replaces ``accepted``: a repeat must not be told all is well)."""
+    conn.execute(sa.update(documents).where(documents.c.id == document_pk).values(answer=answer))
+
+
+def insert_quarantine(conn: Connection, rows: Sequence[dict]) -> None:
+    insert_rows(conn, quarantine, rows)
+
+
+def insert_dead_letters(conn: Connection, rows: Sequence[dict]) -> None:
+    insert_rows(conn, dead_letters, rows)
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """A verified status to record; ``delivery_id`` ``None`` when the sender speaks."""
+
+    document_pk: int
+    delivery_id: int | None
+    from_code: str
+    status_code: str
+    description: str
+    signer_fingerprint: str
+    digest: str
+    stated_at: datetime.datetime | None
+    signed_xml: bytes
+
+
+def record_statuses(
+    conn: Connection, statuses: Sequence[StatusRow], now: datetime.datetime
+) -> None:
+    """Insert the status events and move the deliveries they answer.
+
+    The state change is computed by the database from the row's current state, so two
+    routers recording statuses of one delivery at once cannot lose either::
+
+        01 (arrived)  -> receipted, unless refused; also after expiry (a late receipt counts)
+        02 (refused)  -> refused
+        other         -> delivered, if it was still pending or queued
+    """
+    if not statuses:
+        return
+    insert_rows(
+        conn,
+        status_events,
+        [
+            {
+                "document_pk": s.document_pk,
+                "delivery_id": s.delivery_id,
+                "from_code": s.from_code,
+                "status_code": s.status_code,
+                "description": s.description,
+                "signer_fingerprint": s.signer_fingerprint,
+                "digest": s.digest,
+                "stated_at": s.stated_at,
+                "recorded_at": now,
+                "signed_xml": s.signed_xml,
+            }
+            for s in statuses
+        ],
+    )
+    updates = sorted(
+        ({"b_id": s.delivery_id, "b_code": s.status_code} for s in statuses if s.delivery_id),
+        key=lambda u: u["b_id"],  # a fixed lock order: no deadlock between routers
+    )
+    if not updates:
+        return
+    code = sa.bindparam("b_code", type_=sa.String)
+    state = deliveries.c.state
+    conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id == sa.bindparam("b_id"))
+        .values(
+            state=sa.case(
+                (state == "refused", state),
+                (code == _ARRIVED, "receipted"),
+                (code == _REFUSED, "refused"),
+                (state.in_(("pending", "queued")), "delivered"),
+                else_=state,
+            ),
+            delivered_at=sa.func.coalesce(deliveries.c.delivered_at, now),
+            receipted_at=sa.case(
+                (
+                    sa.and_(code == _ARRIVED, deliveries.c.receipted_at.is_(None)),
+                    sa.literal(now, deliveries.c.receipted_at.type),
+                ),
+                else_=deliveries.c.receipted_at,
+            ),
+            closed_at=sa.case(
+                (
+                    sa.and_(code == _REFUSED, deliveries.c.closed_at.is_(None)),
+                    sa.literal(now, deliveries.c.closed_at.type),
+                ),
+                else_=deliveries.c.closed_at,
+            ),
+            last_status=code,
+        ),
+        updates,
+    )
+
+
+def mark_queued(conn: Connection, delivery_ids: Sequence[int], now: datetime.datetime) -> None:
+    """The broker confirmed these deliveries' messages: ``pending`` becomes ``queued``.
+
+    A delivery a fast recipient already answered keeps its later state.
+    """
+    if not delivery_ids:
+        return
+    conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_(sorted(delivery_ids)))
+        .values(
+            state=sa.case((deliveries.c.state == "pending", "queued"), else_=deliveries.c.state),
+            queued_at=sa.func.coalesce(deliveries.c.queued_at, now),
+        )
+    )
+
+
+def touch_agencies(conn: Connection, codes: Sequence[str], now: datetime.datetime) -> None:
+    """Record that the router heard from these agencies (``last_pull_at``)."""
+    if not codes:
+        return
+    stale = now - PULL_RESOLUTION
+    conn.execute(
+        sa.update(agencies)
+        .where(agencies.c.code == sa.bindparam("b_code"))
+        .where(sa.or_(agencies.c.last_pull_at.is_(None), agencies.c.last_pull_at < stale))
+        .values(last_pull_at=now),
+        [{"b_code": code} for code in sorted(set(codes))],
+    )
+
+
+def stated_at(timestamp: datetime.datetime | None) -> datetime.datetime | None:
+    """An edXML timestamp as UTC (naive ones are Vietnam's local time)."""
+    if timestamp is None:
+        return None
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=VIETNAM)
+    return timestamp.astimezone(datetime.UTC)
+
+
+def clip(text: str, column: sa.Column) -> str:
+    """``text`` cut to what ``column`` holds (quarantine keeps hostile claims)."""
+    length = getattr(column.type, "length", None)
+    return text if length is None else text[:length]

@@ -1,0 +1,141 @@
+"""``axis serve``: one router, or N router processes under a supervisor.
+
+With ``--workers N`` (N > 1) the supervisor starts N processes, each a full router with
+its own database engine and broker connection (competing consumers on the submissions
+queue), restarts one that dies, and on SIGTERM or SIGINT passes the signal on and waits
+for every worker to finish its batch. Workers stop by themselves if the supervisor dies.
+
+Before any worker starts, the supervisor checks the schema (``axis init`` must have run)
+and declares the topology and every registered agency's inbox once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.process
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from axis.metrics import Metrics, SnapshotWriter, serve_metrics
+from axis.router.inboxes import declare_agencies
+from axis.router.worker import run_router
+from axis.settings import Settings
+from axis.store.db import engine_for
+from axis.store.migrate import check
+
+log = logging.getLogger(__name__)
+
+#: How long a stopping supervisor waits for its workers before killing them (seconds).
+STOP_GRACE_SECONDS = 60.0
+#: Pause before restarting a worker that died (seconds).
+RESTART_DELAY_SECONDS = 1.0
+
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def serve(settings: Settings, *, workers: int = 1) -> None:
+    """Route until SIGTERM/SIGINT, in this process or in ``workers`` processes."""
+    engine = engine_for(settings)
+    try:
+        check(engine)
+        inboxes = declare_agencies(settings, engine)
+    finally:
+        engine.dispose()
+    log.info("topology declared with %d agency inboxes", inboxes)
+    with _metrics(settings, engine_for(settings), workers) as (metrics, worker_dir):
+        if workers <= 1:
+            run_router(settings, metrics=metrics)
+        else:
+            Supervisor(settings, workers, worker_dir).run()
+
+
+@contextlib.contextmanager
+def _metrics(
+    settings: Settings, engine, workers: int
+) -> Iterator[tuple[Metrics | None, Path | None]]:  # type: ignore[no-untyped-def]
+    """The metrics endpoint, when ``settings.metrics_port`` is set."""
+    if not settings.metrics_port:
+        yield None, None
+        return
+    with tempfile.TemporaryDirectory(prefix="axis-metrics-") as run_dir:
+        worker_dir = Path(run_dir) if workers > 1 else None
+        metrics = Metrics(engine=engine, worker_dir=worker_dir)
+        server = serve_metrics(settings.metrics_port, metrics)
+        log.info("metrics on port %d", server.port)
+        try:
+            yield (None if worker_dir else metrics), worker_dir
+        finally:
+            server.close()
+            engine.dispose()
+
+
+class Supervisor:
+    """Keeps ``count`` worker processes routing until told to stop."""
+
+    def __init__(self, settings: Settings, count: int, metrics_dir: Path | None) -> None:
+        self.settings = settings
+        self.count = count
+        self.metrics_dir = metrics_dir
+        self.stopping = False
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: list[multiprocessing.process.BaseProcess] = []
+
+    def run(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        self._workers = [self._start(number) for number in range(self.count)]
+        while not self.stopping:
+            for number, worker in enumerate(self._workers):
+                if not worker.is_alive() and not self.stopping:
+                    log.error(
+                        "worker %d (pid %s) died with %s; restarting it",
+                        number,
+                        worker.pid,
+                        worker.exitcode,
+                    )
+                    time.sleep(RESTART_DELAY_SECONDS)
+                    self._workers[number] = self._start(number)
+            time.sleep(0.2)
+        self._stop_workers()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def _start(self, number: int) -> multiprocessing.process.BaseProcess:
+        worker = self._context.Process(
+            target=_worker_main,
+            args=(self.settings, os.getpid(), self.metrics_dir),
+            name=f"axis-router-{number}",
+        )
+        worker.start()
+        log.info("worker %d started (pid %s)", number, worker.pid)
+        return worker
+
+    def _stop_workers(self) -> None:
+        for worker in self._workers:
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                log.error("worker pid %s did not stop in time; killing it", worker.pid)
+                worker.kill()
+                worker.join()
+
+
+def _worker_main(settings: Settings, parent_pid: int, metrics_dir: Path | None) -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    if metrics_dir is None:
+        run_router(settings, parent_pid=parent_pid)
+        return
+    metrics = Metrics()
+    with SnapshotWriter(metrics, metrics_dir):
+        run_router(settings, parent_pid=parent_pid, metrics=metrics)

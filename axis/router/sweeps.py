@@ -1,0 +1,211 @@
+"""Periodic work of every router: heartbeat, abandoned outbox rows, overdue and expired
+deliveries.
+
+Several routers may sweep at once: each claims rows with one conditional ``UPDATE`` (a
+row already claimed no longer matches), so a delivery is reported or expired once.
+
+- **Overdue**: not receipted ``settings.receipt_timeout_seconds`` after acceptance: logged
+  as a warning (once: ``overdue_reported_at``) for the operators.
+- **Expired**: not receipted (nor refused) ``settings.lifetime_seconds`` after
+  acceptance: the delivery becomes ``expired``, an unpublished copy is withdrawn from the
+  outbox, and the sender gets an ``expired`` answer naming the recipients. A receipt that
+  arrives later is still recorded (the delivery then becomes ``receipted``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from axis import protocol
+from axis.router import records
+from axis.router.answers import Answers
+from axis.router.outbox import ORPHAN_SECONDS, Outbox, stage
+from axis.settings import Settings
+from axis.store.db import utcnow
+from axis.store.schema import deliveries, documents, outbox, routers
+
+log = logging.getLogger(__name__)
+
+#: Deliveries one sweep reports or expires at most (the next sweep takes the rest).
+SWEEP_LIMIT = 1000
+#: States in which a delivery still waits for its receipt.
+OPEN_STATES = ("pending", "queued", "delivered")
+
+
+def heartbeat(engine: Engine, router_id: str, started_at: datetime.datetime) -> None:
+    """Insert or refresh this router's row in ``routers``."""
+    now = utcnow()
+    with engine.begin() as conn:
+        updated = conn.execute(
+            sa.update(routers).where(routers.c.router_id == router_id).values(heartbeat_at=now)
+        ).rowcount
+        if not updated:
+            conn.execute(
+                sa.insert(routers).values(
+                    router_id=router_id,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=started_at,
+                    heartbeat_at=now,
+                )
+            )
+
+
+def delete_heartbeat(engine: Engine, router_id: str) -> None:
+    """A router that stops cleanly leaves no stale heartbeat behind."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(routers).where(routers.c.router_id == router_id))
+
+
+class Sweeper:
+    """The periodic sweeps of one router process."""
+
+    def __init__(
+        self, engine: Engine, outbox: Outbox, answers: Answers, settings: Settings
+    ) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.answers = answers
+        self.settings = settings
+
+    def run(self, *, orphan_seconds: float | None = None) -> None:
+        """One round: abandoned outbox rows, then overdue, then expired deliveries."""
+        self.outbox.sweep(ORPHAN_SECONDS if orphan_seconds is None else orphan_seconds)
+        self.report_overdue()
+        self.expire()
+
+    def report_overdue(self) -> int:
+        """Log deliveries past the receipt timeout, once each; how many."""
+        now = utcnow()
+        cutoff = now - datetime.timedelta(seconds=self.settings.receipt_timeout_seconds)
+        with self.engine.begin() as conn:
+            rows = _claim(
+                conn,
+                sa.and_(
+                    deliveries.c.state.in_(OPEN_STATES),
+                    deliveries.c.accepted_at < cutoff,
+                    deliveries.c.overdue_reported_at.is_(None),
+                ),
+                {"overdue_reported_at": now},
+            )
+        for row in rows:
+            log.warning(
+                "overdue: %s to %s accepted at %s, not receipted after %.0f s (state %s)",
+                row.document_id,
+                row.recipient_code,
+                row.accepted_at.isoformat(timespec="seconds"),
+                self.settings.receipt_timeout_seconds,
+                row.state,
+            )
+        return len(rows)
+
+    def expire(self) -> int:
+        """Expire deliveries past the lifetime and tell their senders; how many."""
+        now = utcnow()
+        cutoff = now - datetime.timedelta(seconds=self.settings.lifetime_seconds)
+        with self.engine.begin() as conn:
+            rows = _claim(
+                conn,
+                sa.and_(deliveries.c.state.in_(OPEN_STATES), deliveries.c.accepted_at < cutoff),
+                {"state": "expired", "closed_at": now},
+            )
+            if not rows:
+                return 0
+            conn.execute(
+                sa.delete(outbox).where(outbox.c.delivery_id.in_(sorted(r.id for r in rows)))
+            )
+            stage(conn, self._expired_answers(conn, rows), now)
+        for row in rows:
+            log.warning(
+                "expired: %s to %s, not receipted within the lifetime",
+                row.document_id,
+                row.recipient_code,
+            )
+        return len(rows)
+
+    def _expired_answers(self, conn: Connection, rows: Sequence[sa.Row]) -> list:  # type: ignore[type-arg]
+        """One ``expired`` answer per document, naming its expired recipients; it replaces
+        the stored answer, so a repeat of the document is not told "accepted"."""
+        by_document: dict[int, list[sa.Row]] = defaultdict(list)
+        for row in rows:
+            by_document[row.document_pk].append(row)
+        messages = []
+        for pk, expired in by_document.items():
+            first = expired[0]
+            recipients = sorted(r.recipient_code for r in expired)
+            answer = self.answers.answer(
+                outcome="expired",
+                to=first.sender_code,
+                document_id=first.document_id,
+                digest=first.digest,
+                size=first.size,
+                message_id=protocol.later_answer_message_id(
+                    "expired", first.digest, ",".join(recipients)
+                ),
+                recipients=recipients,
+                reason="expired",
+                message=(
+                    f"not receipted by {', '.join(recipients)} within "
+                    f"{self.settings.lifetime_seconds:.0f} s; the axis stopped waiting"
+                ),
+                edxml_priority=first.priority,
+            )
+            records.replace_answer(conn, pk, answer.body)
+            messages.append((answer.message, None))
+        return messages
+
+
+def _claim(conn: Connection, condition: sa.ColumnElement[bool], values: dict) -> list[sa.Row]:  # type: ignore[type-arg]
+    """Update the deliveries matching ``condition`` (at most :data:`SWEEP_LIMIT`) and
+    return them with their documents; rows another router claimed first are skipped."""
+    chosen = [
+        row.id
+        for row in conn.execute(
+            sa.select(deliveries.c.id)
+            .where(condition)
+            .order_by(deliveries.c.id)
+            .limit(SWEEP_LIMIT)
+            .with_for_update(skip_locked=True)
+        )
+    ]
+    if not chosen:
+        return []
+    claimed = [
+        row.id
+        for row in conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(chosen))
+            .where(condition)
+            .values(**values)
+            .returning(deliveries.c.id)
+        )
+    ]
+    if not claimed:
+        return []
+    return list(
+        conn.execute(
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.document_pk,
+                deliveries.c.recipient_code,
+                deliveries.c.accepted_at,
+                deliveries.c.state,
+                documents.c.sender_code,
+                documents.c.document_id,
+                documents.c.digest,
+                documents.c.size,
+                documents.c.priority,
+            )
+            .join(documents, documents.c.id == deliveries.c.document_pk)
+            .where(deliveries.c.id.in_(claimed))
+            .order_by(deliveries.c.id)
+        )
+    )

@@ -1,0 +1,356 @@
+"""One router process: consume submissions in batches, survive what fails around it.
+
+:class:`Router` runs until :meth:`Router.stop` (SIGTERM, SIGINT):
+
+- it takes messages from ``SUBMISSIONS`` and hands them to the
+  :class:`~axis.router.batch.BatchProcessor` in batches of up to ``settings.prefetch``, a
+  batch closing early when no message came for :data:`BATCH_WAIT_SECONDS`;
+- every :data:`HOUSEKEEPING_SECONDS` it writes its heartbeat (``routers``), publishes
+  outbox rows other routers left behind, and reports overdue and expires old deliveries
+  (:mod:`axis.router.sweeps`);
+- the database unavailable: the batch's messages go back for a delayed retry (exponential
+  backoff from ``settings.retry_base_seconds``) and, past ``settings.retry_limit``
+  attempts, to the dead-letter queue, the sender getting a ``failed`` answer;
+- the broker unavailable: it reconnects, backing off up to :data:`MAX_BACKOFF_SECONDS`;
+  unacknowledged messages come back from the broker, committed work is never redone
+  (repeats are recognised), and outbox rows are published after the reconnection;
+- on stop it finishes the batch in hand, gives back what it prefetched, deletes its
+  heartbeat and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from types import FrameType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis.errors import TransientError
+from axis.metrics import Metrics
+from axis.router.answers import Answers, load_axis_identity
+from axis.router.batch import BatchProcessor, DatabaseUnavailable
+from axis.router.intake import Rejection, Submission, subject_of, verify_submission
+from axis.router.outbox import Outbox
+from axis.router.records import insert_dead_letters
+from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
+from axis.settings import Settings
+from axis.store.db import engine_for, utcnow
+from axis.store.migrate import check
+from axis.transport import open_transport
+from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
+from axis.transport.topology import SUBMISSIONS
+from envelopes.errors import InvalidAgencyCode
+from envelopes.verifying import TrustStore
+
+log = logging.getLogger(__name__)
+
+#: A batch closes when no further message arrived for this long (seconds).
+BATCH_WAIT_SECONDS = 0.02
+#: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
+HOUSEKEEPING_SECONDS = 5.0
+#: Longest wait between two attempts to reach the broker or the database (seconds).
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class Router:
+    """One router process; see the module docstring. Not thread-safe."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        housekeeping_seconds: float = HOUSEKEEPING_SECONDS,
+        parent_pid: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.housekeeping_seconds = housekeeping_seconds
+        self.parent_pid = parent_pid
+        self.router_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.started_at = utcnow()
+        self.stopping = False
+        self._engine: Engine | None = None
+        self._transport: Transport | None = None
+        self._processor: BatchProcessor | None = None
+        self._sweeper: Sweeper | None = None
+        self._trust: TrustStore | None = None
+        self._answers: Answers | None = None
+        self._next_housekeeping = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def stop(self, *_: object) -> None:
+        """Finish the batch in hand, then return from :meth:`run`."""
+        self.stopping = True
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info(
+            "router %s: %s received, finishing the batch in hand",
+            self.router_id,
+            signal.Signals(signum).name,
+        )
+        self.stop()
+
+    def run(self) -> None:
+        """Route until stopped; transient failures are waited out, never fatal."""
+        self._trust = TrustStore.from_dir(self.settings.trust_dir)
+        self._answers = Answers(load_axis_identity(self.settings))
+        failures = 0
+        log.info("router %s starting", self.router_id)
+        try:
+            while not self.stopping:
+                try:
+                    self._connect()
+                    failures = 0
+                    self._consume()
+                except TransientError as error:
+                    failures += 1
+                    delay = min(
+                        self.settings.retry_base_seconds * 2 ** (failures - 1), MAX_BACKOFF_SECONDS
+                    )
+                    log.warning(
+                        "router %s: %s; trying again in %.1f s", self.router_id, error, delay
+                    )
+                    self._disconnect()
+                    self._sleep(delay)
+        finally:
+            self._shutdown()
+        log.info("router %s stopped", self.router_id)
+
+    def _connect(self) -> None:
+        if self._engine is None:
+            self._engine = engine_for(self.settings)
+        try:
+            check(self._engine)
+        except sa.exc.DBAPIError as error:
+            raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
+        if self._transport is None:
+            self._transport = open_transport(self.settings, self._engine)
+            # The fixed queues only: inboxes were declared at start and are durable (a
+            # missing one is declared when a publish to it is refused).
+            self._transport.declare([])
+        assert self._answers is not None and self._trust is not None
+        outbox = Outbox(
+            self._engine,
+            self._transport,
+            self._answers,
+            retry_limit=self.settings.retry_limit,
+            metrics=self.metrics,
+        )
+        self._processor = BatchProcessor(
+            self._engine,
+            outbox,
+            self._answers,
+            self._trust,
+            max_bytes=self.settings.max_envelope_bytes,
+            metrics=self.metrics,
+        )
+        self._sweeper = Sweeper(self._engine, outbox, self._answers, self.settings)
+        # Whatever a previous connection left unpublished goes out first.
+        self._housekeeping(force=True, orphan_seconds=0.0)
+
+    def _disconnect(self) -> None:
+        if self._transport is not None:
+            try:
+                self._transport.close()
+            except Exception as error:  # closing a dead connection may fail in any way
+                log.debug("closing the transport: %r", error)
+            self._transport = None
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def _shutdown(self) -> None:
+        if self._engine is not None:
+            try:
+                delete_heartbeat(self._engine, self.router_id)
+            except sa.exc.DBAPIError as error:
+                log.warning("could not remove the heartbeat of %s: %s", self.router_id, error.orig)
+        self._disconnect()
+        self._engine = None
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early when stopped."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, deadline - time.monotonic()))
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _consume(self) -> None:
+        assert self._transport is not None
+        batch_size = max(1, self.settings.prefetch)
+        while not self.stopping:
+            batch: list[ReceivedMessage] = []
+            opened = 0.0
+            for message in self._transport.consume(
+                SUBMISSIONS, prefetch=2 * batch_size, timeout=BATCH_WAIT_SECONDS
+            ):
+                if not batch:
+                    opened = time.monotonic()
+                batch.append(message)
+                if len(batch) >= batch_size or time.monotonic() - opened >= BATCH_WAIT_SECONDS:
+                    self._handle(batch)
+                    batch = []
+                    self._housekeeping()
+                if self.stopping or self._orphaned():
+                    break
+            if batch:
+                self._handle(batch)
+            self._housekeeping()
+            if self._orphaned():
+                log.warning("router %s: the supervising process is gone; stopping", self.router_id)
+                self.stop()
+
+    def _orphaned(self) -> bool:
+        return self.parent_pid is not None and os.getppid() != self.parent_pid
+
+    def _handle(self, batch: Sequence[ReceivedMessage]) -> None:
+        """Process a batch; on a database failure, retry or bury its messages."""
+        assert self._processor is not None
+        fresh = [m for m in batch if m.redelivery_count <= self.settings.retry_limit]
+        for message in batch:
+            if message.redelivery_count > self.settings.retry_limit:
+                self._bury(
+                    message,
+                    f"handed out {message.redelivery_count} times without being settled "
+                    "(a router kept failing on it)",
+                )
+        if not fresh:
+            return
+        try:
+            self._processor.process(fresh)
+        except DatabaseUnavailable as error:
+            log.warning(
+                "router %s: %s; %d message(s) retried later", self.router_id, error, len(fresh)
+            )
+            for message in fresh:
+                self._retry(message, str(error))
+            raise
+        except TransientError:
+            raise  # the broker: the loop reconnects; unacknowledged messages come back
+        except Exception:
+            log.exception(
+                "router %s: batch failed; handling its messages one by one", self.router_id
+            )
+            self._isolate(fresh)
+
+    def _isolate(self, batch: Sequence[ReceivedMessage]) -> None:
+        """Find the message that breaks a batch: it alone goes to the dead letters."""
+        assert self._processor is not None
+        for message in batch:
+            try:
+                self._processor.process([message])
+            except TransientError:
+                raise
+            except Exception as error:
+                log.exception(
+                    "router %s: message %s cannot be processed", self.router_id, message.message_id
+                )
+                self._bury(message, f"the router failed on it: {error!r}")
+
+    def _retry(self, message: ReceivedMessage, reason: str) -> None:
+        if message.redelivery_count >= self.settings.retry_limit:
+            self._bury(message, f"{reason} (after {message.redelivery_count} retries)")
+            return
+        delay = self.settings.retry_base_seconds * 2**message.redelivery_count
+        message.retry(delay)
+        if self.metrics is not None:
+            self.metrics.retried("database-unavailable")
+
+    def _bury(self, message: ReceivedMessage, reason: str) -> None:
+        """Dead-letter ``message``, keep a ``dead_letters`` row if the database allows, and
+        tell its sender (published directly: the database may be what failed)."""
+        assert self._transport is not None and self._answers is not None and self._trust is not None
+        log.error("router %s: dead-lettering %s: %s", self.router_id, message.message_id, reason)
+        submission = Submission.of(message)
+        answer = self._failed_answer(submission, reason)
+        message.dead_letter(reason)
+        if answer is not None:
+            self._transport.publish([answer])
+        if self.metrics is not None:
+            self.metrics.dead_lettered()
+        if self._engine is None:
+            return
+        try:
+            with self._engine.begin() as conn:
+                insert_dead_letters(
+                    conn,
+                    [
+                        {
+                            "dead_at": utcnow(),
+                            "source_queue": message.queue,
+                            "reason": reason,
+                            "attempts": message.redelivery_count,
+                            "message_id": message.message_id or None,
+                            "headers": dict(message.headers),
+                            "body": message.body,
+                        }
+                    ],
+                )
+        except sa.exc.DBAPIError as error:
+            log.warning(
+                "dead letter %s kept on the broker only: %s", message.message_id, error.orig
+            )
+
+    def _failed_answer(self, submission: Submission, reason: str) -> OutgoingMessage | None:
+        """The ``failed`` answer to a submission given up on, if someone can be told."""
+        assert self._answers is not None and self._trust is not None
+        checked = verify_submission(
+            submission, self._trust, max_bytes=self.settings.max_envelope_bytes
+        )
+        to, document_id = submission.reply_to, submission.document_id_hint
+        if not isinstance(checked, Rejection):
+            to = submission.user_id or checked.sender_code
+            document_id = subject_of(checked) or document_id
+        if not to:
+            return None
+        try:
+            answer = self._answers.answer(
+                outcome="failed",
+                to=to,
+                document_id=document_id,
+                digest=submission.digest,
+                size=len(submission.body),
+                message_id=submission.answer_id,
+                answers=submission.message_id,
+                reason="failed",
+                message=f"the axis gave up on this submission ({reason}): send it again later",
+            )
+        except InvalidAgencyCode:  # a hint that is not an agency code: nobody to tell
+            return None
+        return answer.message
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def _housekeeping(self, *, force: bool = False, orphan_seconds: float | None = None) -> None:
+        now = time.monotonic()
+        if not force and now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + self.housekeeping_seconds
+        assert self._engine is not None and self._sweeper is not None
+        try:
+            heartbeat(self._engine, self.router_id, self.started_at)
+            self._sweeper.run(orphan_seconds=orphan_seconds)
+        except sa.exc.DBAPIError as error:
+            raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
+
+
+def run_router(
+    settings: Settings, *, parent_pid: int | None = None, metrics: Metrics | None = None
+) -> None:
+    """Run one router in this process until SIGTERM/SIGINT."""
+    router = Router(settings, metrics=metrics, parent_pid=parent_pid)
+    router.install_signal_handlers()
+    router.run()

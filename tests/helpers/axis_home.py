@@ -1,0 +1,361 @@
+"""A ready axis for tests: PKI, schema, agencies at four levels, signed messages, routers.
+
+    home = make_home(tmp_path, Settings(database_url=url, broker_url=amqp_url))
+    body = home.document(COMMUNE, [DISTRICT, PROVINCE], number=1)
+    with home.transport() as transport, RouterThread(home.settings):
+        home.submit(transport, body)
+        (copy,) = drain(transport, DISTRICT, count=1)
+
+``RouterProcess`` runs ``axis serve`` as a real subprocess (for kill -9 and SIGTERM).
+Inboxes used by a test are its own: agency codes get a per-home unit letter-and-digits
+(:func:`unique_codes`), so tests sharing a RabbitMQ vhost never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis import protocol
+from axis.pki import Identity, init_pki, issue_agency
+from axis.router.worker import Router
+from axis.settings import Settings
+from axis.store.db import engine_for
+from axis.store.migrate import upgrade
+from axis.store.registry import Registry
+from axis.store.schema import routers
+from axis.transport import open_transport
+from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
+from axis.transport.topology import SUBMISSIONS, inbox
+from envelopes.codes import AgencyCode
+from envelopes.model import (
+    Business,
+    BusinessType,
+    Code,
+    Document,
+    Organization,
+    OtherInfo,
+    Priority,
+    PromulgationInfo,
+    ResponseFor,
+    Status,
+    StatusCode,
+)
+from envelopes.signing import SigningIdentity, sign
+from envelopes.verifying import TrustStore
+from envelopes.xml import build_document, build_status
+
+T = TypeVar("T")
+
+_units = itertools.count(10)
+
+
+def unique_codes() -> dict[str, str]:
+    """Agency codes at the four levels under a level-1 unit no other home in this run uses.
+
+    Keys: ``ministry`` (level 1, G..), ``province`` (1), ``district`` (2), ``commune`` (3),
+    ``hamlet`` (4), ``district2`` (2).
+    """
+    n = next(_units) + (os.getpid() % 50) * 20
+    letter, digits = "KLMNPQRSTV"[n // 100 % 10], f"{n % 100:02d}"
+    province = f"000.00.00.{letter}{digits}"
+    return {
+        "ministry": f"000.00.00.{'GJWXYZ'[n // 100 % 6]}{digits}",
+        "province": province,
+        "district": f"000.00.31.{letter}{digits}",
+        "district2": f"000.00.32.{letter}{digits}",
+        "commune": f"000.21.31.{letter}{digits}",
+        "hamlet": f"001.21.31.{letter}{digits}",
+    }
+
+
+@dataclass
+class AxisHome:
+    """An initialised axis: settings, engine, registry and each agency's signing identity."""
+
+    settings: Settings
+    engine: Engine
+    codes: dict[str, str]
+    identities: dict[str, SigningIdentity]
+    files: dict[str, Identity]
+    trust: TrustStore
+    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.engine)
+
+    def transport(self) -> Transport:
+        return open_transport(self.settings, self.engine)
+
+    def document(
+        self,
+        sender: str,
+        recipients: Sequence[str],
+        *,
+        number: int | None = None,
+        subject: str = "Báo cáo tình hình",
+        priority: Priority = Priority.ORDINARY,
+        business: BusinessType = BusinessType.NEW,
+        refers_to: str = "",
+        padding: int = 0,
+        signer: str | None = None,
+        day: datetime.date = datetime.date(2026, 11, 26),
+    ) -> bytes:
+        """A document from ``sender`` signed by ``signer`` (default: the sender)."""
+        doc = make_document(
+            sender,
+            recipients,
+            number=number if number is not None else next(self.numbers),
+            subject=subject,
+            priority=priority,
+            business=business,
+            refers_to=refers_to,
+            padding=padding,
+            day=day,
+        )
+        return sign(build_document(doc), self.identities[signer or sender])
+
+    def status(
+        self, sender: str, document_id: str, code: StatusCode = StatusCode.ARRIVED, **kw: str
+    ) -> bytes:
+        """A status from ``sender`` about ``document_id``, signed by ``sender``."""
+        return sign(
+            build_status(make_status(sender, document_id, code, **kw)), self.identities[sender]
+        )
+
+    def submit(
+        self,
+        transport: Transport,
+        body: bytes,
+        *,
+        sender: str = "",
+        kind: protocol.Kind = "document",
+        user_id: str | None = None,
+        message_id: str | None = None,
+    ) -> str:
+        """Publish ``body`` to the submissions queue; its message id."""
+        message_id = message_id or protocol.new_submission_id()
+        transport.publish(
+            [
+                OutgoingMessage(
+                    queue=SUBMISSIONS,
+                    body=body,
+                    message_id=message_id,
+                    headers=protocol.submission_headers(kind, sender),
+                    user_id=user_id,
+                )
+            ]
+        )
+        return message_id
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def make_document(
+    sender: str,
+    recipients: Sequence[str],
+    *,
+    number: int,
+    subject: str = "Báo cáo tình hình",
+    priority: Priority = Priority.ORDINARY,
+    business: BusinessType = BusinessType.NEW,
+    refers_to: str = "",
+    padding: int = 0,
+    day: datetime.date = datetime.date(2026, 11, 26),
+) -> Document:
+    """An unsigned document; ``padding`` characters of content make it bigger."""
+    return Document(
+        sender=Organization(organ_id=sender, organ_name=f"Cơ quan {sender}"),
+        recipients=[
+            Organization(organ_id=code, organ_name=f"Cơ quan {code}") for code in recipients
+        ],
+        code=Code(number=str(number), notation="UBND-VP"),
+        promulgation=PromulgationInfo(place="Tây Ninh", date=day),
+        subject=subject,
+        content=("Nội dung văn bản. " * (padding // 18 + 1))[:padding] if padding else "",
+        other=OtherInfo(priority=priority),
+        business=Business(document_id=refers_to, business_doc_type=business)
+        if business != BusinessType.NEW
+        else Business(),
+    )
+
+
+def make_status(
+    sender: str, document_id: str, code: StatusCode = StatusCode.ARRIVED, description: str = ""
+) -> Status:
+    return Status(
+        response_for=ResponseFor(organ_id=document_id.split(",", 1)[0], document_id=document_id),
+        sender=Organization(organ_id=sender, organ_name=f"Cơ quan {sender}"),
+        status_code=code,
+        description=description or f"Trạng thái {code.value}",
+        timestamp=datetime.datetime(2026, 11, 26, 9, 30),
+    )
+
+
+def make_home(
+    root: Path, settings: Settings, *, codes: dict[str, str] | None = None, declare: bool = True
+) -> AxisHome:
+    """Initialise PKI, schema and the agencies of :func:`unique_codes` under ``root``."""
+    settings = settings.replace(home=root / "home", retry_base_seconds=0.2)
+    codes = codes or unique_codes()
+    init_pki(settings)
+    engine = engine_for(settings)
+    upgrade(engine)
+    registry = Registry(engine)
+    files: dict[str, Identity] = {}
+    identities: dict[str, SigningIdentity] = {}
+    for code in sorted(codes.values(), key=lambda c: AgencyCode.parse(c).level):  # parents first
+        files[code] = issue_agency(settings, code, root / "keys", write_p12=False)
+        identities[code] = SigningIdentity.from_pem_files(
+            files[code].key_path, files[code].cert_path
+        )
+        registry.add_agency(code, f"Cơ quan {code}", certificate=files[code].cert_path.read_bytes())
+    if declare:
+        with open_transport(settings, engine) as transport:
+            transport.declare(codes.values())
+    return AxisHome(
+        settings, engine, codes, identities, files, TrustStore.from_dir(settings.trust_dir)
+    )
+
+
+def drain(
+    transport: Transport, code: str, *, count: int, timeout: float = 30.0
+) -> list[ReceivedMessage]:
+    """Take (and acknowledge) ``count`` messages from ``code``'s inbox, waiting up to
+    ``timeout`` seconds in all; fewer if they do not come."""
+    taken: list[ReceivedMessage] = []
+    deadline = time.monotonic() + timeout
+    while len(taken) < count and time.monotonic() < deadline:
+        message = transport.get(inbox(code))
+        if message is None:
+            time.sleep(0.05)
+            continue
+        message.ack()
+        taken.append(message)
+    return taken
+
+
+def wait_for(check: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def scalar(engine: Engine, statement: sa.Executable) -> object:
+    with engine.connect() as conn:
+        return conn.execute(statement).scalar()
+
+
+class RouterThread:
+    """A router running in a thread of the test process (fast; no signals)."""
+
+    def __init__(self, settings: Settings, *, housekeeping_seconds: float = 0.5) -> None:
+        self.router = Router(settings, housekeeping_seconds=housekeeping_seconds)
+        self._thread = threading.Thread(target=self.router.run, name="test-router", daemon=True)
+
+    def __enter__(self) -> Router:
+        self._thread.start()
+        return self.router
+
+    def __exit__(self, *exc: object) -> None:
+        self.router.stop()
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the router did not stop within 30 s"
+
+
+class RouterProcess:
+    """``axis serve`` in a subprocess, with the settings' ``AXIS_*`` environment."""
+
+    def __init__(
+        self, settings: Settings, *, workers: int = 1, log_path: Path | None = None
+    ) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.log_path = log_path or settings.home / f"router-{next(_units)}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "AXIS_HOME": str(self.settings.home),
+                "AXIS_DATABASE_URL": self.settings.database_url,
+                "AXIS_BROKER_URL": self.settings.broker_url,
+                "AXIS_RETRY_BASE_SECONDS": str(self.settings.retry_base_seconds),
+                "AXIS_RETRY_LIMIT": str(self.settings.retry_limit),
+                "AXIS_PREFETCH": str(self.settings.prefetch),
+                "AXIS_QUEUE_LEASE_SECONDS": str(self.settings.queue_lease_seconds),
+            }
+        )
+        return env
+
+    def start(self, engine: Engine | None = None) -> RouterProcess:
+        """Start it; with ``engine``, wait until its heartbeat is in the database."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "serve", "--workers", str(self.workers)],
+                env=self.environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if engine is not None:
+            wait_for(
+                lambda: self.heartbeats(engine) >= self.workers or self._died(),
+                what="router heartbeat",
+                timeout=60,
+            )
+            assert self.process.poll() is None, f"router exited early:\n{self.log()}"
+        return self
+
+    def heartbeats(self, engine: Engine) -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(routers)).scalar() or 0
+
+    def _died(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def kill(self) -> None:
+        """kill -9 (workers die with it: they watch their parent)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM, then the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> RouterProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
