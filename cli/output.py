@@ -67,3 +67,21 @@ def render(
         for row in data:
             table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
         Console(file=out, width=200 if not out.isatty() else None).print(table)
+
+
+def render_record(record: Mapping[str, Any], out: TextIO | None = None) -> None:
+    """One record as aligned ``field: value`` lines (what the ``show`` commands print).
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> render_record({"id": 7, "reason": "bad-signature"}, out)
+    >>> out.getvalue().splitlines()
+    ['id:     7', 'reason: bad-signature']
+    """
+    out = out or sys.stdout
+    width = max((len(name) for name in record), default=0) + 1
+    for name, value in record.items():
+        shown = "" if value is None else _plain(value)
+        if isinstance(shown, dict | list):
+            shown = json.dumps(shown, ensure_ascii=False, sort_keys=True)
+        out.write(f"{name + ':':<{width}} {shown}\n")
