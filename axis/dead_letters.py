@@ -1,0 +1,231 @@
+"""Dead letters: messages the router gave up on, for an operator to requeue or discard.
+
+The router keeps each one in ``dead_letters`` (source queue, reason, the message itself).
+Every function here writes an audit entry in the same transaction as what it does::
+
+    letters = list_dead_letters(engine)                      # unresolved, oldest first
+    letter = show_dead_letter(engine, letters[0].id)
+    requeue(engine, transport, letter.id)                    # back on its source queue
+    discard(engine, letter.id, note="sender re-sent it")
+
+Requeueing publishes the stored message, with its original ``message_id``, to the queue
+it died on, and only then marks the row resolved: if the publish fails nothing changes; a
+crash between the two leaves the row unresolved, and a second requeue is dropped as a
+repeat of that id by whoever already has the first. A document copy whose delivery had
+been marked ``dead`` gets that delivery back to ``queued``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from axis import audit
+from axis.errors import StoreError
+from axis.protocol import DOCUMENT_ID, KIND, SENDER
+from axis.store.db import utcnow
+from axis.store.schema import dead_letters, deliveries, documents
+from axis.transport.base import OutgoingMessage, Transport
+from axis.transport.topology import INBOX_PREFIX, amqp_priority
+
+#: Columns of a listing (the message body stays out).
+LIST_COLUMNS = (
+    "id",
+    "dead_at",
+    "source_queue",
+    "attempts",
+    "message_id",
+    "reason",
+    "resolution",
+)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One row of ``dead_letters``; ``body`` is empty in listings."""
+
+    id: int
+    dead_at: datetime.datetime
+    source_queue: str
+    reason: str
+    attempts: int
+    message_id: str | None
+    headers: dict[str, Any]
+    body: bytes
+    resolved_at: datetime.datetime | None
+    resolution: str | None
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    def as_row(self) -> dict[str, Any]:
+        """The listing fields, for :func:`cli.output.render`."""
+        return {column: getattr(self, column) for column in LIST_COLUMNS}
+
+
+_SUMMARY = [c for c in dead_letters.c if c.name != "body"]
+
+
+def list_dead_letters(
+    engine: Engine, *, include_resolved: bool = False, limit: int = 100, actor: str | None = None
+) -> list[DeadLetter]:
+    """Unresolved dead letters (all with ``include_resolved``), oldest first."""
+    query = sa.select(*_SUMMARY).order_by(dead_letters.c.id).limit(limit)
+    if not include_resolved:
+        query = query.where(dead_letters.c.resolved_at.is_(None))
+    with engine.begin() as conn:
+        rows = conn.execute(query).all()
+        audit.record(
+            conn,
+            actor,
+            "dead.list",
+            "dead_letters",
+            {"include_resolved": include_resolved, "count": len(rows)},
+        )
+    return [_letter(row, body=b"") for row in rows]
+
+
+def show_dead_letter(engine: Engine, letter_id: int, *, actor: str | None = None) -> DeadLetter:
+    """The dead letter ``letter_id``, message included."""
+    with engine.begin() as conn:
+        letter = _get(conn, letter_id)
+        audit.record(conn, actor, "dead.show", _target(letter_id), {})
+    return letter
+
+
+def requeue(
+    engine: Engine, transport: Transport, letter_id: int, *, actor: str | None = None
+) -> DeadLetter:
+    """Publish the dead letter to its source queue again and mark it ``requeued``."""
+    with engine.connect() as conn:
+        letter = _get(conn, letter_id)
+        _require_unresolved(letter)
+        delivery = _dead_delivery(conn, letter)
+    # Published before anything is marked, and outside any transaction (the embedded
+    # transport writes to the same database): a crash in between leaves the letter
+    # unresolved, to be requeued again, which recipients drop as a repeat of its id.
+    transport.publish(
+        [
+            OutgoingMessage(
+                queue=letter.source_queue,
+                body=letter.body,
+                message_id=letter.message_id or f"requeued:{letter.digest}",
+                priority=amqp_priority(delivery.priority) if delivery is not None else 0,
+                headers=letter.headers,
+            )
+        ]
+    )
+    now = utcnow()
+    with engine.begin() as conn:
+        _resolve(conn, letter_id, "requeued", now)
+        if delivery is not None:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == delivery.id, deliveries.c.state == "dead")
+                .values(state="queued", queued_at=now, closed_at=None)
+            )
+        audit.record(
+            conn,
+            actor,
+            "dead.requeue",
+            _target(letter_id),
+            {
+                "queue": letter.source_queue,
+                "message_id": letter.message_id,
+                "delivery_revived": delivery.id if delivery is not None else None,
+            },
+        )
+    return dataclasses.replace(letter, resolved_at=now, resolution="requeued")
+
+
+def discard(
+    engine: Engine, letter_id: int, *, note: str = "", actor: str | None = None
+) -> DeadLetter:
+    """Mark the dead letter ``discarded``: it stays on record, it is never sent."""
+    now = utcnow()
+    with engine.begin() as conn:
+        letter = _get(conn, letter_id)
+        _require_unresolved(letter)
+        if not _resolve(conn, letter_id, "discarded", now):
+            # Someone else resolved it since it was read: show what they did.
+            _require_unresolved(_get(conn, letter_id))
+        audit.record(
+            conn,
+            actor,
+            "dead.discard",
+            _target(letter_id),
+            {"queue": letter.source_queue, "message_id": letter.message_id, "note": note},
+        )
+    return dataclasses.replace(letter, resolved_at=now, resolution="discarded")
+
+
+def _target(letter_id: int) -> str:
+    return f"dead_letters/{letter_id}"
+
+
+def _letter(row: sa.Row[Any], body: bytes | None = None) -> DeadLetter:
+    return DeadLetter(
+        id=row.id,
+        dead_at=row.dead_at,
+        source_queue=row.source_queue,
+        reason=row.reason,
+        attempts=row.attempts,
+        message_id=row.message_id,
+        headers=dict(row.headers or {}),
+        body=row.body if body is None else body,
+        resolved_at=row.resolved_at,
+        resolution=row.resolution,
+    )
+
+
+def _get(conn: Connection, letter_id: int) -> DeadLetter:
+    row = conn.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).one_or_none()
+    if row is None:
+        raise StoreError(f"there is no dead letter #{letter_id} (see `axis dead list --all`)")
+    return _letter(row)
+
+
+def _require_unresolved(letter: DeadLetter) -> None:
+    if letter.resolved_at is not None:
+        raise StoreError(
+            f"dead letter #{letter.id} was already {letter.resolution} at "
+            f"{letter.resolved_at.isoformat(timespec='seconds')}"
+        )
+
+
+def _resolve(conn: Connection, letter_id: int, resolution: str, now: datetime.datetime) -> bool:
+    """Mark the letter resolved unless it already is; True if this call marked it."""
+    marked = conn.execute(
+        sa.update(dead_letters)
+        .where(dead_letters.c.id == letter_id, dead_letters.c.resolved_at.is_(None))
+        .values(resolved_at=now, resolution=resolution)
+    )
+    return marked.rowcount == 1
+
+
+def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[Any] | None:
+    """The ``dead`` delivery a copy of a document in an inbox stands for, if any.
+
+    Found from what the message is: its body is the sender's signed bytes (their digest
+    is the document's), its ``sender`` header the sender, its queue the recipient's inbox.
+    """
+    if not letter.source_queue.startswith(INBOX_PREFIX) or letter.headers.get(KIND) != "document":
+        return None
+    return conn.execute(
+        sa.select(deliveries.c.id, documents.c.priority)
+        .join(documents, documents.c.id == deliveries.c.document_pk)
+        .where(
+            documents.c.sender_code == str(letter.headers.get(SENDER, "")),
+            documents.c.document_id == str(letter.headers.get(DOCUMENT_ID, "")),
+            documents.c.digest == letter.digest,
+            deliveries.c.recipient_code == letter.source_queue[len(INBOX_PREFIX) :],
+            deliveries.c.state == "dead",
+        )
+    ).one_or_none()

@@ -1,0 +1,101 @@
+"""Quarantine: submissions the router rejected, kept as received for inspection.
+
+Nothing in quarantine is ever delivered. Reading it is an action on possibly sensitive
+documents, so each listing and each look is written to the audit log::
+
+    rows = list_quarantine(engine, reason="bad-signature")   # newest first
+    item = show_quarantined(engine, rows[0].id)
+    item.payload                                             # the bytes as received
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from axis import audit
+from axis.errors import StoreError
+from axis.store.schema import quarantine
+
+#: Columns of a listing (payload and answer stay out).
+LIST_COLUMNS = ("id", "received_at", "claimed_sender", "document_id", "reason", "size")
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """One rejected submission; ``payload`` and ``answer`` are empty in listings."""
+
+    id: int
+    received_at: datetime.datetime
+    claimed_sender: str | None
+    document_id: str | None
+    reason: str
+    message: str
+    digest: str
+    size: int
+    payload: bytes
+    answer: bytes | None
+
+    def as_row(self) -> dict[str, Any]:
+        """The listing fields, for :func:`cli.output.render`."""
+        return {column: getattr(self, column) for column in LIST_COLUMNS}
+
+
+_SUMMARY = [c for c in quarantine.c if c.name not in ("payload", "answer")]
+
+
+def list_quarantine(
+    engine: Engine,
+    *,
+    reason: str | None = None,
+    sender: str | None = None,
+    limit: int = 100,
+    actor: str | None = None,
+) -> list[Quarantined]:
+    """The latest ``limit`` rejected submissions, newest first, optionally filtered."""
+    query = sa.select(*_SUMMARY).order_by(quarantine.c.id.desc()).limit(limit)
+    if reason is not None:
+        query = query.where(quarantine.c.reason == reason)
+    if sender is not None:
+        query = query.where(quarantine.c.claimed_sender == sender)
+    with engine.begin() as conn:
+        rows = conn.execute(query).all()
+        audit.record(
+            conn,
+            actor,
+            "quarantine.list",
+            "quarantine",
+            {"reason": reason, "sender": sender, "count": len(rows)},
+        )
+    return [_quarantined(row, payload=b"", answer=None) for row in rows]
+
+
+def show_quarantined(engine: Engine, item_id: int, *, actor: str | None = None) -> Quarantined:
+    """The rejected submission ``item_id`` with its bytes and the axis's signed answer."""
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(quarantine).where(quarantine.c.id == item_id)).one_or_none()
+        if row is None:
+            raise StoreError(
+                f"there is no quarantined submission #{item_id} (see `axis quarantine list`)"
+            )
+        audit.record(conn, actor, "quarantine.show", f"quarantine/{item_id}", {})
+    return _quarantined(row, payload=row.payload, answer=row.answer)
+
+
+def _quarantined(row: sa.Row[Any], *, payload: bytes, answer: bytes | None) -> Quarantined:
+    return Quarantined(
+        id=row.id,
+        received_at=row.received_at,
+        claimed_sender=row.claimed_sender,
+        document_id=row.document_id,
+        reason=row.reason,
+        message=row.message,
+        digest=row.digest,
+        size=row.size,
+        payload=payload,
+        answer=answer,
+    )

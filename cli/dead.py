@@ -1,0 +1,97 @@
+"""``axis dead``: messages the router gave up on; look at them, requeue or discard them.
+
+axis dead list --format csv
+axis dead show 12
+axis dead show 12 --body > message.xml
+axis dead requeue 12 13
+axis dead discard 14 --note "sender re-sent it"
+
+Every command, listings included, is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import click
+
+from axis.dead_letters import (
+    LIST_COLUMNS,
+    DeadLetter,
+    discard,
+    list_dead_letters,
+    requeue,
+    show_dead_letter,
+)
+from axis.settings import Settings
+from axis.store.migrate import checked_engine
+from axis.transport import open_transport
+from cli.output import format_option, render, render_record
+
+
+@click.group()
+def dead() -> None:
+    """Dead letters: messages whose retries ran out."""
+
+
+@dead.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="Include requeued and discarded.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@format_option
+@click.pass_obj
+def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: str) -> None:
+    """Unresolved dead letters, oldest first."""
+    with checked_engine(settings) as engine:
+        letters = list_dead_letters(engine, include_resolved=include_resolved, limit=limit)
+    render([letter.as_row() for letter in letters], LIST_COLUMNS, fmt, title="dead letters")
+
+
+@dead.command("show")
+@click.argument("letter_id", type=int)
+@click.option("--body", is_flag=True, help="Write only the message body, as stored, to stdout.")
+@click.pass_obj
+def show(settings: Settings, letter_id: int, body: bool) -> None:
+    """One dead letter: where it died, why, and its headers."""
+    with checked_engine(settings) as engine:
+        letter = show_dead_letter(engine, letter_id)
+    if body:
+        click.get_binary_stream("stdout").write(letter.body)
+        return
+    render_record(_record(letter))
+
+
+@dead.command("requeue")
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.pass_obj
+def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
+    """Publish dead letters to the queue they died on again (same message id)."""
+    with checked_engine(settings) as engine, open_transport(settings, engine) as transport:
+        for letter_id in letter_ids:
+            letter = requeue(engine, transport, letter_id)
+            click.echo(f"dead letter #{letter.id} requeued to {letter.source_queue}")
+
+
+@dead.command("discard")
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.option("--note", default="", help="Why (kept in the audit log).")
+@click.pass_obj
+def discard_command(settings: Settings, letter_ids: tuple[int, ...], note: str) -> None:
+    """Give up on dead letters for good (they stay on record)."""
+    with checked_engine(settings) as engine:
+        for letter_id in letter_ids:
+            letter = discard(engine, letter_id, note=note)
+            click.echo(f"dead letter #{letter.id} discarded")
+
+
+def _record(letter: DeadLetter) -> dict[str, object]:
+    return {
+        "id": letter.id,
+        "dead_at": letter.dead_at,
+        "source_queue": letter.source_queue,
+        "reason": letter.reason,
+        "attempts": letter.attempts,
+        "message_id": letter.message_id,
+        "headers": letter.headers,
+        "size": len(letter.body),
+        "sha256": letter.digest,
+        "resolved_at": letter.resolved_at,
+        "resolution": letter.resolution,
+    }

@@ -1,0 +1,66 @@
+"""``axis quarantine``: submissions the router rejected, kept as received.
+
+axis quarantine list --reason bad-signature --format json
+axis quarantine show 31
+axis quarantine show 31 --payload > rejected.xml
+
+Every command, listings included, is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import click
+
+from axis.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
+from axis.settings import Settings
+from axis.store.migrate import checked_engine
+from cli.output import format_option, render, render_record
+
+
+@click.group()
+def quarantine() -> None:
+    """Rejected submissions (never delivered)."""
+
+
+@quarantine.command("list")
+@click.option("--reason", help="Only this rejection reason (e.g. bad-signature).")
+@click.option("--sender", help="Only submissions claiming this sender code.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@format_option
+@click.pass_obj
+def list_command(
+    settings: Settings, reason: str | None, sender: str | None, limit: int, fmt: str
+) -> None:
+    """The latest rejected submissions, newest first."""
+    with checked_engine(settings) as engine:
+        items = list_quarantine(engine, reason=reason, sender=sender, limit=limit)
+    render([item.as_row() for item in items], LIST_COLUMNS, fmt, title="quarantine")
+
+
+@quarantine.command("show")
+@click.argument("item_id", type=int)
+@click.option("--payload", is_flag=True, help="Write only the bytes as received to stdout.")
+@click.option("--answer", is_flag=True, help="Write only the axis's signed answer to stdout.")
+@click.pass_obj
+def show(settings: Settings, item_id: int, payload: bool, answer: bool) -> None:
+    """One rejected submission: who claimed to send it, why it was refused."""
+    if payload and answer:
+        raise click.UsageError("--payload and --answer each write bytes: choose one")
+    with checked_engine(settings) as engine:
+        item = show_quarantined(engine, item_id)
+    if payload or answer:
+        click.get_binary_stream("stdout").write(item.payload if payload else item.answer or b"")
+        return
+    render_record(
+        {
+            "id": item.id,
+            "received_at": item.received_at,
+            "claimed_sender": item.claimed_sender,
+            "document_id": item.document_id,
+            "reason": item.reason,
+            "message": item.message,
+            "size": item.size,
+            "sha256": item.digest,
+            "answered": "yes" if item.answer else "no",
+        }
+    )
