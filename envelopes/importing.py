@@ -112,10 +112,12 @@ def _parse_declaring_prefixes(data: bytes, max_bytes: int, repairs: list[str]) -
 
 def _undeclared_prefixes(data: bytes) -> set[str]:
     """Prefixes lxml reports as undeclared, when that is all it reports; else empty."""
+    parser = hardened_parser(len(data))
     try:
-        etree.fromstring(data, parser=hardened_parser(len(data)))
-    except etree.XMLSyntaxError as error:
-        matches = [_UNDECLARED.search(entry.message) for entry in error.error_log]
+        etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError:
+        # The parser's own log: the exception's copy also holds earlier parses' errors.
+        matches = [_UNDECLARED.search(entry.message) for entry in parser.error_log]
         if matches and all(matches):
             return {m.group(1) for m in matches if m}
     return set()

@@ -1,0 +1,181 @@
+"""The unsigned import path: real samples from the field, safe repairs, clear refusals."""
+
+from __future__ import annotations
+
+import datetime
+import unicodedata
+
+import pytest
+
+from envelopes.errors import MalformedEnvelope, SchemaViolation
+from envelopes.importing import import_unsigned
+from envelopes.model import BusinessType, Priority, ResponseFor, StatusCode
+from envelopes.receipts import AxisReceipt, build_receipt
+from envelopes.signing import sign
+from envelopes.xml import build_document, build_status
+
+from .conftest import MAX_BYTES
+
+STATUS_SAMPLES = {
+    "status_inbox_01.edxml": StatusCode.ARRIVED,
+    "status_rejection_02.edxml": StatusCode.REFUSED,
+    "status_acceptance_03.edxml": StatusCode.ACCEPTED,
+    "status_assignment_04.edxml": StatusCode.ASSIGNED,
+    "status_processing_05.edxml": StatusCode.IN_PROGRESS,
+    "status_finish_06.edxml": StatusCode.FINISHED,
+    "status_cancellation_13.edxml": StatusCode.RECALLED,
+    "status_change-acceptance_15.edxml": StatusCode.RECALL_AGREED,
+    "status_change-rejection_16.edxml": StatusCode.RECALL_REFUSED,
+}
+
+
+def test_every_reference_sample_is_imported(samples_dir):
+    names = sorted(p.name for p in samples_dir.glob("*.edxml"))
+
+    assert names == sorted([*STATUS_SAMPLES, "edoc.edxml"])
+    for path in samples_dir.glob("*.edxml"):
+        assert import_unsigned(path.read_bytes(), max_bytes=MAX_BYTES).message is not None
+
+
+@pytest.mark.parametrize(("name", "code"), sorted(STATUS_SAMPLES.items()))
+def test_status_samples_yield_their_fields(samples_dir, name, code):
+    imported = import_unsigned((samples_dir / name).read_bytes(), max_bytes=MAX_BYTES)
+    status = imported.message
+
+    assert imported.repairs == []
+    assert status.status_code is code
+    assert status.response_for.document_id == "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT"
+    assert status.response_for.code == "7816/VPCP-TTĐT"
+    assert status.response_for.promulgation_date == datetime.date(2015, 9, 30)
+    assert status.timestamp == datetime.datetime(2015, 9, 20, 11, 8, 36)
+    assert status.staff.staff == "Nguyen thi ngoc tram"
+    assert status.description.strip()
+
+
+def test_the_inbox_status_sample_names_its_sender(samples_dir):
+    status = import_unsigned(
+        (samples_dir / "status_inbox_01.edxml").read_bytes(), max_bytes=MAX_BYTES
+    ).message
+
+    assert status.sender.organ_id == "000.00.00.H41"
+    assert status.sender.organ_name == "UBND Tỉnh Nghệ An"
+    assert status.response_for.organ_id == "000.00.00.G22"
+    assert status.description.startswith("Văn thư - Phòng Văn thư - Lưu trữ: Đã đến")
+
+
+def test_the_document_sample_is_repaired_and_yields_its_fields(samples_dir):
+    imported = import_unsigned((samples_dir / "edoc.edxml").read_bytes(), max_bytes=MAX_BYTES)
+    doc = imported.message
+
+    assert doc.sender.organ_id == "002.00.20.H13"
+    assert doc.sender.organ_name == "Văn phòng Chính phủ"
+    assert [r.organ_id for r in doc.recipients] == ["000.00.15.H51"]
+    assert (doc.code.number, doc.code.notation) == ("12234555512", "PRO-TEST-CASE1")
+    assert doc.promulgation.place == "Hà Nội"
+    assert doc.promulgation.date == datetime.date(2019, 1, 17)
+    assert (doc.document_type.type, doc.document_type.type_name) == (1, "Thông tư")
+    assert doc.subject == "Văn bản liên thông chỉ đạo - 190701"
+    assert doc.content == "test gửi liên thông vpcp"
+    # The sample writes this name in decomposed form (NFD): values are kept as they are.
+    assert unicodedata.normalize("NFC", doc.signer.full_name) == "Trương Minh Tuấn"
+    assert doc.due_date == datetime.date(2018, 6, 25)
+    assert doc.to_places == ["Các bộ"]
+    assert doc.other.priority is Priority.ORDINARY
+    assert doc.other.typer_notation == "TVC"
+    assert (doc.other.promulgation_amount, doc.other.page_amount) == (10, 2)
+    assert doc.other.appendixes == ["Phụ lục"]
+    assert doc.response_for == [ResponseFor()]  # present but blank in the sample
+    assert doc.steering_type == 1
+    assert doc.document_id == "9fbfbad2-f1f8-4256-a2eb-50fb1061cddb"
+    assert [(t.organ_id, t.timestamp) for t in doc.trace] == [
+        ("01.02.G22", datetime.datetime(2018, 6, 20, 16, 35, 56))
+    ]
+    assert doc.business.business_doc_type is BusinessType.NEW
+    (attachment,) = doc.attachments
+    assert attachment.name == "GUIDE_INSTALL OPENVPN.SIGNED.PDF"
+    assert attachment.content_type == "application/pdf"
+    assert attachment.description == "Description 1"
+    assert attachment.content_id == "cid:36b8a92e-f054-11e7-842b-005056b672fc"
+    assert attachment.data == b""
+    assert imported.repairs == [
+        "declared the namespace prefix edXML (http://www.mic.gov.vn/TBT/QCVN_102_2016), "
+        "used without a declaration",
+        "declared the namespace prefix xlink (http://www.w3.org/1999/xlink), used without a "
+        "declaration",
+        "removed the signature in edXMLHeader without verifying it (imported documents are "
+        "unsigned)",
+        "attachment 'GUIDE_INSTALL OPENVPN.SIGNED.PDF': its content is not base64 (found "
+        "'${__StringFromFile(test.txt,,,)}'); imported without content",
+    ]
+
+
+def test_stray_bytes_before_the_declaration_are_stripped(make_status):
+    status = make_status()
+
+    imported = import_unsigned(b"\r\n\x00junk" + build_status(status), max_bytes=MAX_BYTES)
+
+    assert imported.message == status
+    assert imported.repairs == ["removed 7 stray bytes before the XML declaration"]
+
+
+def test_a_clean_document_imports_without_repairs(make_document):
+    doc = make_document()
+
+    imported = import_unsigned(build_document(doc), max_bytes=MAX_BYTES)
+
+    assert (imported.message, imported.repairs) == (doc, [])
+
+
+def test_a_real_signature_is_removed_not_verified(make_document, untrusted):
+    doc = make_document()
+
+    imported = import_unsigned(sign(build_document(doc), untrusted.identity()), max_bytes=MAX_BYTES)
+
+    assert imported.message == doc
+    assert imported.repairs == [
+        "removed the signature in edXMLHeader without verifying it (imported documents are "
+        "unsigned)"
+    ]
+
+
+def test_comments_in_values_do_not_truncate_them(make_status):
+    data = build_status(make_status()).replace(
+        b"<edXML:OrganId>000.00.00.H53</edXML:OrganId>",
+        b"<edXML:OrganId>000.00<!-- note -->.00.H53</edXML:OrganId>",
+    )
+
+    assert import_unsigned(data, max_bytes=MAX_BYTES).message.sender.organ_id == "000.00.00.H53"
+
+
+def test_an_unknown_undeclared_prefix_is_refused(make_status):
+    data = build_status(make_status()).replace(b"<edXML:Description>", b"<foo:Description>")
+    data = data.replace(b"</edXML:Description>", b"</foo:Description>")
+
+    with pytest.raises(MalformedEnvelope, match="prefix foo is used without being declared"):
+        import_unsigned(data, max_bytes=MAX_BYTES)
+
+
+def test_other_malformed_xml_is_refused(make_status):
+    with pytest.raises(MalformedEnvelope, match="not well-formed"):
+        import_unsigned(build_status(make_status())[:-20], max_bytes=MAX_BYTES)
+
+
+def test_a_doctype_is_refused_on_import_too(make_status):
+    data = build_status(make_status()).replace(b"?>", b"?><!DOCTYPE edXML>", 1)
+
+    with pytest.raises(MalformedEnvelope, match="DOCTYPE"):
+        import_unsigned(data, max_bytes=MAX_BYTES)
+
+
+def test_a_schema_violation_is_refused_naming_the_element(make_status):
+    data = build_status(make_status()).replace(b">01<", b">42<")
+
+    with pytest.raises(SchemaViolation, match="StatusCode"):
+        import_unsigned(data, max_bytes=MAX_BYTES)
+
+
+def test_receipts_are_not_imported():
+    receipt = AxisReceipt("accepted", "D", "000.00.00.G22", "", 0)
+
+    with pytest.raises(SchemaViolation, match="not an edXML message"):
+        import_unsigned(build_receipt(receipt), max_bytes=MAX_BYTES)
