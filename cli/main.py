@@ -13,12 +13,18 @@ import click
 
 from axis.errors import AxisError
 from axis.settings import Settings
+from cli.agency import agency
+from cli.dead import dead
 from cli.health import health
+from cli.init import init
+from cli.pki import pki
+from cli.quarantine import quarantine
 from cli.receive import receive
 from cli.send import send
 from cli.serve import serve
 from cli.status import status
 from cli.track import inbox, track
+from cli.trust import trust
 from envelopes.errors import EnvelopeError
 
 
@@ -64,7 +70,13 @@ cli.add_command(send)
 cli.add_command(receive)
 cli.add_command(status)
 cli.add_command(health)
+cli.add_command(dead)
+cli.add_command(quarantine)
 cli.add_command(serve)
+cli.add_command(init)
+cli.add_command(agency)
+cli.add_command(pki)
+cli.add_command(trust)
 
 
 def main() -> None:

@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from axis.errors import SchemaNotInitialised
+from axis.errors import SchemaNotInitialised, StoreError
 from axis.settings import Settings
 from axis.store.db import engine_for
 
@@ -84,22 +85,29 @@ def upgrade(engine: Engine) -> Upgrade:
     tables (and ``alembic_version``) land in the first schema of the connection's
     ``search_path``; concurrent runs wait for each other.
     """
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_INIT_LOCK_KEY})")
-        before = current_revision(conn)
-        command.upgrade(alembic_config(conn), "head")
-        after = current_revision(conn)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_INIT_LOCK_KEY})")
+            before = current_revision(conn)
+            command.upgrade(alembic_config(conn), "head")
+            after = current_revision(conn)
+    except sa.exc.OperationalError as error:
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"cannot initialise the database {where}: {error.orig}") from error
     assert after is not None
     return Upgrade(before=before, after=after)
 
 
 def check(engine: Engine) -> None:
     """Raise :class:`SchemaNotInitialised` unless the database is at the head revision."""
-    with engine.connect() as conn:
-        current = current_revision(conn)
-    head = head_revision()
     where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            current = current_revision(conn)
+    except sa.exc.OperationalError as error:
+        raise StoreError(f"cannot open the database {where}: {error.orig}") from error
+    head = head_revision()
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")
     if current != head:

@@ -284,12 +284,11 @@ class Registry:
         name: str,
         *,
         certificate: bytes | None = None,
-        accept_orphan: bool = False,
         actor: str | None = None,
     ) -> Agency:
         """Register an agency (and optionally its first certificate, PEM or DER).
 
-        Its parent must be registered unless ``accept_orphan``.
+        Its parent must be registered already (only a bulk import may accept orphans).
         """
         parsed = AgencyCode.parse(code)
         name = _validate_name(name)
@@ -302,7 +301,7 @@ class Registry:
             if existing is not None:
                 raise AgencyError(f"agency {parsed} is already registered ({existing})")
             parent = parsed.parent
-            if parent is not None and not accept_orphan and not self._exists(conn, str(parent)):
+            if parent is not None and not self._exists(conn, str(parent)):
                 raise AgencyError(
                     f"the parent agency {parent} of {parsed} is not registered: register it first"
                 )

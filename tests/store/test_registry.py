@@ -49,12 +49,6 @@ def test_registering_an_agency_whose_parent_is_missing_is_refused(registry: Regi
         registry.add_agency(COMMUNE, "UBND xã Thành Long")
 
 
-def test_an_orphan_is_accepted_only_when_asked(registry: Registry):
-    agency = registry.add_agency(COMMUNE, "UBND xã Thành Long", accept_orphan=True)
-
-    assert agency.parent_code == DISTRICT
-
-
 @pytest.mark.parametrize("code", ["28.22.H17", "000.00.00.h53", "000.00.00.H5", "001.00.31.H53"])
 def test_malformed_codes_are_refused_with_the_code_named(registry: Registry, code: str):
     with pytest.raises(InvalidAgencyCode, match=code.replace(".", r"\.")):

@@ -1,0 +1,297 @@
+"""Development PKI and the trust store: certificates for demos and tests, trusted CAs.
+
+``axis pki init`` creates, in ``settings.pki_dir``, a development root CA (``ca.pem``,
+``ca.key``) and the axis's own signing identity (``axis.key``, ``axis.pem``) for the
+receipts it issues, and puts ``ca.pem`` into the trust store (``settings.trust_dir``).
+``axis pki issue`` gives an agency a signing key and certificate::
+
+    >>> import tempfile
+    >>> from axis.settings import Settings
+    >>> settings = Settings(home=Path(tempfile.mkdtemp()))
+    >>> _ = init_pki(settings)
+    >>> issued = issue_agency(settings, "000.00.31.H53", settings.home / "keys")
+    >>> issued.certificate.subject.rfc4514_string()
+    'CN=000.00.31.H53'
+
+Keys are ECDSA P-256: the axis signs a receipt for every document, and a P-256 signature
+costs a tenth of an RSA-2048 one, while verifying an edXML signature takes the same time
+with either (XML handling dominates); see ``bench/bench_key_types.py``. Certificates from a
+real national CA (often RSA) are verified all the same. Private keys are written 0600.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from axis.certificates import is_ca, read_certificate
+from axis.errors import CertificateError
+from axis.settings import Settings
+from axis.store.db import utcnow
+from envelopes.codes import AgencyCode
+from envelopes.verifying import fingerprint
+
+CA_DAYS = 10 * 365
+#: Agency and axis signing certificates: two years.
+SIGNING_DAYS = 2 * 365
+#: File name of the development CA inside the trust store.
+DEV_CA_TRUST_NAME = "axis-development-ca.pem"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A signing key and certificate written to disk."""
+
+    key_path: Path
+    cert_path: Path
+    certificate: x509.Certificate
+    #: The PKCS#12 bundle (key, certificate, CA), when one was written.
+    p12_path: Path | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.certificate)
+
+
+@dataclass(frozen=True)
+class PkiSetup:
+    """What :func:`init_pki` found or created."""
+
+    ca_cert_path: Path
+    ca_created: bool
+    axis: Identity
+    axis_created: bool
+    trusted_path: Path
+
+    def describe(self) -> list[str]:
+        """Lines for the operator."""
+        done = {True: "created", False: "kept the existing"}
+        return [
+            f"{done[self.ca_created]} development root CA {self.ca_cert_path}",
+            f"{done[self.axis_created]} axis signing certificate {self.axis.cert_path}",
+            f"trusted the development CA: {self.trusted_path}",
+        ]
+
+
+@dataclass(frozen=True)
+class Trusted:
+    """A CA certificate in the trust store."""
+
+    path: Path
+    certificate: x509.Certificate
+    already: bool = False
+
+    @property
+    def subject(self) -> str:
+        return self.certificate.subject.rfc4514_string()
+
+
+def init_pki(settings: Settings) -> PkiSetup:
+    """Create what is missing of the development CA and the axis identity; idempotent."""
+    pki = settings.pki_dir
+    pki.mkdir(parents=True, exist_ok=True)
+    ca_key_path, ca_cert_path = pki / "ca.key", pki / "ca.pem"
+    ca_created = not (ca_key_path.exists() and ca_cert_path.exists())
+    if ca_created:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, "edXML axis development root CA"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "edXML axis (development only)"),
+            ]
+        )
+        cert = (
+            _builder(name, name, key.public_key(), CA_DAYS)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_key_usage(sign_certificates=True), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        _write_key(ca_key_path, key)
+        _write_cert(ca_cert_path, cert)
+    axis_key, axis_cert = pki / "axis.key", pki / "axis.pem"
+    axis_created = not (axis_key.exists() and axis_cert.exists())
+    if axis_created:
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, "edxml-axis"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "edXML document-interchange axis"),
+            ]
+        )
+        axis = _issue(settings, subject, axis_key, axis_cert)
+    else:
+        axis = Identity(axis_key, axis_cert, read_certificate(axis_cert))
+    trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
+    return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path)
+
+
+def issue_agency(
+    settings: Settings,
+    code: str,
+    out_dir: Path,
+    *,
+    name: str | None = None,
+    p12_passphrase: bytes | None = None,
+    write_p12: bool = True,
+) -> Identity:
+    """Write ``out_dir/CODE.key``, ``CODE.pem`` and ``CODE.p12`` for agency ``code``.
+
+    The certificate names the agency code in its CN (and ``name``, if given, as O), is
+    signed by the development CA, valid two years, for digital signatures only.
+    """
+    parsed = str(AgencyCode.parse(code))
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, parsed)]
+    if name:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, name[:64]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = out_dir / f"{parsed}.key", out_dir / f"{parsed}.pem"
+    p12_path = out_dir / f"{parsed}.p12" if write_p12 else None
+    for path in (key_path, cert_path, p12_path):
+        if path is not None and path.exists():
+            raise CertificateError(f"{path} already exists: remove it or choose another --out")
+    identity = _issue(settings, x509.Name(attributes), key_path, cert_path)
+    if p12_path is None:
+        return identity
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    encryption = (
+        serialization.BestAvailableEncryption(p12_passphrase)
+        if p12_passphrase
+        else serialization.NoEncryption()
+    )
+    bundle = pkcs12.serialize_key_and_certificates(
+        parsed.encode(),
+        key,
+        identity.certificate,
+        [read_certificate(settings.pki_dir / "ca.pem")],
+        encryption,
+    )
+    _write_private(p12_path, bundle)
+    return Identity(key_path, cert_path, identity.certificate, p12_path)
+
+
+def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
+    """Copy a CA certificate into the trust store after checking that it is a valid CA."""
+    cert = read_certificate(pem_path)
+    if not is_ca(cert):
+        raise CertificateError(
+            f"{pem_path}: not a CA certificate (BasicConstraints CA is not set): "
+            "trust the CA that issued it instead"
+        )
+    if cert.not_valid_after_utc <= utcnow():
+        raise CertificateError(
+            f"{pem_path}: the CA certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+        )
+    fp = fingerprint(cert)
+    for existing in trusted_cas(settings):
+        if fingerprint(existing.certificate) == fp:
+            return Trusted(existing.path, cert, already=True)
+    settings.trust_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.trust_dir / (name or f"{_slug(cert)}-{fp[:12]}.pem")
+    _write_cert(target, cert)
+    return Trusted(target, cert)
+
+
+def trusted_cas(settings: Settings) -> list[Trusted]:
+    """The CA certificates in the trust store (``*.pem``, ``*.crt``), by file name."""
+    if not settings.trust_dir.is_dir():
+        return []
+    files = sorted(p for p in settings.trust_dir.iterdir() if p.suffix in (".pem", ".crt"))
+    return [Trusted(p, read_certificate(p)) for p in files]
+
+
+def _issue(settings: Settings, subject: x509.Name, key_path: Path, cert_path: Path) -> Identity:
+    """A P-256 key and a signing certificate for ``subject`` from the development CA."""
+    ca_key, ca_cert = _load_ca(settings)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        _builder(subject, ca_cert.subject, key.public_key(), SIGNING_DAYS)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(sign_certificates=False), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    return Identity(key_path, cert_path, cert)
+
+
+def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key_path = settings.pki_dir / "ca.key"
+    if not key_path.exists():
+        raise CertificateError(
+            f"no development CA in {settings.pki_dir}: run `axis pki init` first"
+        )
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CertificateError(f"{key_path}: not an ECDSA key made by `axis pki init`")
+    return key, read_certificate(settings.pki_dir / "ca.pem")
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, days: int
+) -> x509.CertificateBuilder:
+    now = utcnow()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        # A little slack so a clock slightly behind still accepts a fresh certificate.
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def _key_usage(*, sign_certificates: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not sign_certificates,
+        content_commitment=not sign_certificates,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=sign_certificates,
+        crl_sign=sign_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _slug(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    text = str(names[0].value) if names else "ca"
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "ca"
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_private(path, pem)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only, from the moment the file exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    path.chmod(0o600)  # O_CREAT's mode does not apply to a file that already existed
+
+
+def _write_cert(path: Path, cert: x509.Certificate) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

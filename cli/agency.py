@@ -1,0 +1,237 @@
+"""``axis agency``: the registry of agencies and the certificates that sign for them.
+
+axis agency add 000.00.00.H53 --name "UBND tỉnh Tây Ninh" --cert h53.pem
+axis agency import agencies.csv
+axis agency list --level 2 --under 000.00.00.H53 --format csv
+axis agency show 000.00.31.H53
+axis agency suspend 000.00.31.H53 --reason "key compromise suspected"
+axis agency cert revoke 000.00.31.H53 old.pem --reason "replaced"
+axis agency generate-tree --out national.csv
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from axis import audit
+from axis.certificates import read_certificate
+from axis.errors import AgencyError
+from axis.settings import Settings
+from axis.store.db import read_only
+from axis.store.migrate import checked_engine
+from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
+from axis.store.registry import Agency, ImportSummary, Registry
+from cli.output import format_option, render
+from envelopes.codes import AgencyCode
+from envelopes.verifying import fingerprint
+
+LIST_COLUMNS = ("code", "name", "level", "parent", "status", "certificates")
+CERT_COLUMNS = ("fingerprint", "state", "subject", "not_before", "not_after", "revoked_at")
+HISTORY_COLUMNS = ("at", "actor", "action", "details")
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_FINGERPRINT = re.compile(r"^[0-9a-fA-F:]{64,95}$")
+
+
+@click.group()
+def agency() -> None:
+    """Agencies served by the axis (four levels, codes VVV.ZZ.YY.Xnn)."""
+
+
+@agency.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="The agency's name.")
+@click.option("--cert", "cert_file", type=_FILE, help="Its signing certificate (PEM or DER).")
+@click.pass_obj
+def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> None:
+    """Register agency CODE (its parent must be registered)."""
+    certificate = cert_file.read_bytes() if cert_file else None
+    with checked_engine(settings) as engine:
+        added = Registry(engine).add_agency(code, name, certificate=certificate)
+    parent = f", under {added.parent_code}" if added.parent_code else ""
+    click.echo(f"registered {added.code} {added.name} (level {added.level}{parent})")
+    for cert in added.certificates:
+        click.echo(f"certificate {cert.fingerprint} valid until {cert.not_after:%Y-%m-%d}")
+
+
+@agency.command("import")
+@click.argument("csv_file", type=_FILE)
+@click.option("--accept-orphans", is_flag=True, help="Add agencies whose parent is not registered.")
+@click.option("--strict", is_flag=True, help="Write nothing if any row is refused.")
+@click.pass_obj
+def import_agencies(settings: Settings, csv_file: Path, accept_orphans: bool, strict: bool) -> None:
+    """Register or rename the agencies in CSV_FILE (columns code,name[,cert_path]).
+
+    All rows are written in one transaction; refused rows are listed with their reason.
+    """
+    progress = Progress(
+        TextColumn("writing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("import", total=None)
+    with checked_engine(settings) as engine, progress:
+        summary = Registry(engine).import_csv(
+            csv_file,
+            accept_orphans=accept_orphans,
+            strict=strict,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    _report_import(summary)
+    if summary.refused:
+        written = "the other rows were written" if summary.written else "nothing was written"
+        raise AgencyError(f"{len(summary.refused)} row(s) refused; {written}")
+
+
+def _report_import(summary: ImportSummary) -> None:
+    click.echo(
+        f"added {len(summary.added)}, updated {len(summary.updated)}, "
+        f"unchanged {len(summary.unchanged)}, refused {len(summary.refused)}, "
+        f"certificates added {summary.certificates_added}"
+    )
+    if summary.orphans:
+        click.echo(f"orphans (parent not registered): {', '.join(summary.orphans)}")
+    for row in summary.refused:
+        click.echo(f"refused: line {row.line} ({row.code or 'no code'}): {row.reason}")
+
+
+@agency.command("list")
+@click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
+@click.option("--under", metavar="CODE", help="Only CODE and the agencies below it.")
+@format_option
+@click.pass_obj
+def list_agencies(settings: Settings, level: int | None, under: str | None, fmt: str) -> None:
+    """List registered agencies, each right after its parent."""
+    with checked_engine(settings) as engine:
+        found = Registry(engine).agencies(level=level, under=under)
+    render([_row(a) for a in found], LIST_COLUMNS, fmt)
+
+
+def _row(agency: Agency) -> dict[str, object]:
+    return {
+        "code": agency.code,
+        "name": agency.name,
+        "level": agency.level,
+        "parent": agency.parent_code,
+        "status": agency.status,
+        "certificates": sum(c.state() == "active" for c in agency.certificates),
+    }
+
+
+@agency.command("show")
+@click.argument("code")
+@click.pass_obj
+def show(settings: Settings, code: str) -> None:
+    """Show agency CODE: place in the tree, certificates and recent administrative actions."""
+    with checked_engine(settings) as engine:
+        registry = Registry(engine)
+        found = registry.get_agency(code)
+        ancestors = registry.ancestors(code)
+        children = registry.children(code)
+        with read_only(engine) as conn:
+            history = audit.history(conn, found.code)
+    click.echo(f"{found.code}  {found.name}")
+    click.echo(f"level {found.level}, {found.status}")
+    if ancestors:
+        click.echo("under " + " < ".join(f"{a.code} {a.name}" for a in ancestors))
+    click.echo(f"{len(children)} agencies directly below")
+    last_pull = f"{found.last_pull_at:%Y-%m-%d %H:%M:%S} UTC" if found.last_pull_at else "never"
+    click.echo(f"registered {found.created_at:%Y-%m-%d %H:%M:%S} UTC, last heard from {last_pull}")
+    certs = [
+        {
+            "fingerprint": c.fingerprint,
+            "state": c.state(),
+            "subject": c.subject,
+            "not_before": c.not_before,
+            "not_after": c.not_after,
+            "revoked_at": c.revoked_at,
+        }
+        for c in found.certificates
+    ]
+    render(certs, CERT_COLUMNS, "table", title="certificates")
+    events = [
+        {
+            "at": e.at,
+            "actor": e.actor,
+            "action": e.action,
+            "details": ", ".join(f"{k}={v}" for k, v in e.details.items()),
+        }
+        for e in history
+    ]
+    render(events, HISTORY_COLUMNS, "table", title="administrative actions")
+
+
+@agency.command("suspend")
+@click.argument("code")
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@click.pass_obj
+def suspend(settings: Settings, code: str, reason: str) -> None:
+    """Suspend agency CODE: the axis refuses documents from and to it."""
+    with checked_engine(settings) as engine:
+        changed = Registry(engine).suspend(code, reason)
+    click.echo(f"suspended {code}" if changed else f"{code} was already suspended")
+
+
+@agency.command("resume")
+@click.argument("code")
+@click.pass_obj
+def resume(settings: Settings, code: str) -> None:
+    """Make the suspended agency CODE active again."""
+    with checked_engine(settings) as engine:
+        changed = Registry(engine).resume(code)
+    click.echo(f"resumed {code}" if changed else f"{code} was already active")
+
+
+@agency.group("cert")
+def cert() -> None:
+    """Certificates allowed to sign for an agency (pinned by SHA-256 fingerprint)."""
+
+
+@cert.command("add")
+@click.argument("code")
+@click.argument("cert_file", type=_FILE)
+@click.pass_obj
+def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
+    """Allow the certificate in CERT_FILE to sign for agency CODE."""
+    with checked_engine(settings) as engine:
+        added = Registry(engine).add_certificate(code, cert_file.read_bytes())
+    click.echo(
+        f"registered certificate {added.fingerprint} to {code} "
+        f"(valid {added.not_before:%Y-%m-%d} to {added.not_after:%Y-%m-%d})"
+    )
+
+
+@cert.command("revoke")
+@click.argument("code")
+@click.argument("certificate", metavar="CERT_FILE|FINGERPRINT")
+@click.option("--reason", default="", help="Why (kept with the certificate).")
+@click.pass_obj
+def cert_revoke(settings: Settings, code: str, certificate: str, reason: str) -> None:
+    """Revoke a certificate of agency CODE, given as its file or SHA-256 fingerprint."""
+    if _FINGERPRINT.match(certificate) and not Path(certificate).exists():
+        fp = certificate
+    else:
+        fp = fingerprint(read_certificate(Path(certificate)))
+    with checked_engine(settings) as engine:
+        revoked = Registry(engine).revoke_certificate(code, fp, reason)
+    click.echo(f"revoked certificate {revoked.fingerprint} of {code}")
+
+
+@agency.command("generate-tree")
+@click.option("--out", "out_file", required=True, type=_FILE, help="CSV file to write.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Random seed.")
+def generate_tree(out_file: Path, seed: int) -> None:
+    """Write a realistic national tree (~12,000 agencies) as a CSV for `agency import`."""
+    tree = generate(seed)
+    count = write_csv(tree, out_file)
+    levels = Counter(AgencyCode.parse(a.code).level for a in tree)
+    per_level = ", ".join(f"level {n}: {levels[n]}" for n in sorted(levels))
+    click.echo(f"wrote {count} agencies to {out_file} ({per_level})")

@@ -1,0 +1,26 @@
+"""``axis init``: prepare the axis home and bring the database to the current schema.
+
+axis init
+AXIS_DATABASE_URL=postgresql+psycopg://axis@db/axis axis init
+"""
+
+from __future__ import annotations
+
+import click
+
+from axis.settings import Settings
+from axis.store.db import engine_for
+from axis.store.migrate import upgrade
+
+
+@click.command()
+@click.pass_obj
+def init(settings: Settings) -> None:
+    """Create or upgrade the database schema; safe to run again (it says what it did)."""
+    # Every step is idempotent and prints one line about what it found or changed.
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = engine_for(settings)
+    try:
+        click.echo(f"{upgrade(engine).describe()}: {engine.url.render_as_string()}")
+    finally:
+        engine.dispose()

@@ -1,0 +1,111 @@
+"""``axis pki``: the development PKI (a local root CA) for demos and tests.
+
+axis pki init
+axis pki issue 000.00.31.H53 --out keys/
+AXIS_PKI_PASSPHRASE=secret axis pki issue 000.21.31.H53 --out keys/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from axis.errors import SchemaNotInitialised, UnknownAgency
+from axis.pki import init_pki, issue_agency
+from axis.settings import Settings
+from axis.store.db import engine_for
+from axis.store.migrate import check
+from axis.store.registry import Registry
+
+
+@click.group()
+def pki() -> None:
+    """Development certificate authority (never for production signatures)."""
+
+
+@pki.command("init")
+@click.pass_obj
+def init(settings: Settings) -> None:
+    """Create the development root CA and the axis's own signing certificate."""
+    for line in init_pki(settings).describe():
+        click.echo(line)
+
+
+@pki.command("issue")
+@click.argument("code")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for CODE.key, CODE.pem and CODE.p12.",
+)
+@click.option(
+    "--name", help="Agency name for the certificate (default: the registered name, if any)."
+)
+@click.option(
+    "--ask-passphrase",
+    is_flag=True,
+    help="Ask for the CODE.p12 passphrase (default: AXIS_PKI_PASSPHRASE, or none).",
+)
+@click.pass_obj
+def issue(
+    settings: Settings, code: str, out_dir: Path, name: str | None, ask_passphrase: bool
+) -> None:
+    """Issue a signing key and certificate for agency CODE and register it if possible."""
+    passphrase = settings.pki_passphrase
+    if ask_passphrase:
+        passphrase = click.prompt(
+            f"Passphrase for {code}.p12", hide_input=True, confirmation_prompt=True
+        )
+    with _registry_if_initialised(settings) as registry:
+        registered = _registered_name(registry, code)
+        identity = issue_agency(
+            settings,
+            code,
+            out_dir,
+            name=name or registered,
+            p12_passphrase=passphrase.encode() if passphrase else None,
+        )
+        click.echo(f"key {identity.key_path}, certificate {identity.cert_path}")
+        protection = "protected by the passphrase" if passphrase else "WITHOUT a passphrase"
+        click.echo(f"PKCS#12 bundle {identity.p12_path} ({protection})")
+        click.echo(f"fingerprint (SHA-256) {identity.fingerprint}")
+        later = f"`axis agency add {code} --name NAME --cert {identity.cert_path}`"
+        if registry is None:
+            click.echo(
+                f"not registered: the database is not initialised (`axis init`, then {later})"
+            )
+        elif registered is None:
+            click.echo(
+                f"not registered: agency {code} is not in the registry (register it with {later})"
+            )
+        else:
+            registry.add_certificate(code, identity.cert_path.read_bytes())
+            click.echo(f"registered to agency {code} ({registered})")
+
+
+@contextmanager
+def _registry_if_initialised(settings: Settings) -> Iterator[Registry | None]:
+    """The registry, or ``None`` when the database has no axis schema yet."""
+    engine = engine_for(settings)
+    try:
+        check(engine)
+    except SchemaNotInitialised:
+        yield None
+    else:
+        yield Registry(engine)
+    finally:
+        engine.dispose()
+
+
+def _registered_name(registry: Registry | None, code: str) -> str | None:
+    if registry is None:
+        return None
+    try:
+        return registry.get_agency(code).name
+    except UnknownAgency:
+        return None

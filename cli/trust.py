@@ -1,0 +1,52 @@
+"""``axis trust``: the CA certificates agency signatures must chain to.
+
+axis trust add national-ca.pem
+axis trust list --format json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from axis.pki import trust_ca, trusted_cas
+from axis.settings import Settings
+from cli.output import format_option, render
+from envelopes.verifying import fingerprint
+
+TRUST_COLUMNS = ("file", "subject", "not_after", "fingerprint")
+
+
+@click.group()
+def trust() -> None:
+    """Trusted certificate authorities (the trust store in AXIS_HOME/trust)."""
+
+
+@trust.command("add")
+@click.argument("ca_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def add(settings: Settings, ca_file: Path) -> None:
+    """Trust the CA certificate in CA_FILE (e.g. the national signing CA)."""
+    trusted = trust_ca(settings, ca_file)
+    if trusted.already:
+        click.echo(f"already trusted: {trusted.subject} ({trusted.path})")
+    else:
+        click.echo(f"trusted {trusted.subject}: {trusted.path}")
+
+
+@trust.command("list")
+@format_option
+@click.pass_obj
+def list_trusted(settings: Settings, fmt: str) -> None:
+    """List the trusted CA certificates."""
+    rows = [
+        {
+            "file": t.path.name,
+            "subject": t.subject,
+            "not_after": t.certificate.not_valid_after_utc,
+            "fingerprint": fingerprint(t.certificate),
+        }
+        for t in trusted_cas(settings)
+    ]
+    render(rows, TRUST_COLUMNS, fmt)

@@ -1,0 +1,131 @@
+"""``axis pki``, ``axis trust`` and ``axis agency cert``: the development PKI end to end."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+Axis = Callable[..., Result]
+
+
+def test_pki_init_creates_the_ca_the_axis_identity_and_trusts_the_ca(
+    initialised: Axis, tmp_path: Path
+):
+    first = initialised("pki", "init")
+    again = initialised("pki", "init")
+
+    home = tmp_path / "home"
+    assert first.exit_code == 0 and "created development root CA" in first.output
+    assert "kept the existing development root CA" in again.output
+    assert (home / "trust" / "axis-development-ca.pem").read_bytes() == (
+        home / "pki" / "ca.pem"
+    ).read_bytes()
+    axis_cert = x509.load_pem_x509_certificate((home / "pki" / "axis.pem").read_bytes())
+    assert "edxml-axis" in axis_cert.subject.rfc4514_string()
+    for key in ("ca.key", "axis.key"):
+        assert stat.S_IMODE((home / "pki" / key).stat().st_mode) == 0o600
+
+
+def test_issue_writes_a_signing_identity_and_registers_it(initialised: Axis, tmp_path: Path):
+    initialised("pki", "init")
+    initialised("agency", "add", "000.00.00.H53", "--name", "UBND tỉnh Tây Ninh")
+    out = tmp_path / "keys"
+
+    result = initialised("pki", "issue", "000.00.00.H53", "--out", str(out))
+    shown = initialised("agency", "show", "000.00.00.H53")
+
+    assert result.exit_code == 0, result.output
+    assert "registered to agency 000.00.00.H53" in result.output
+    cert = x509.load_pem_x509_certificate((out / "000.00.00.H53.pem").read_bytes())
+    assert "CN=000.00.00.H53" in cert.subject.rfc4514_string()
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days in (730, 731)
+    assert stat.S_IMODE((out / "000.00.00.H53.key").stat().st_mode) == 0o600
+    assert "active" in shown.output
+
+
+def test_issue_for_an_unregistered_agency_says_how_to_register_it(
+    initialised: Axis, tmp_path: Path
+):
+    initialised("pki", "init")
+
+    result = initialised("pki", "issue", "000.00.31.H53", "--out", str(tmp_path / "k"))
+
+    assert result.exit_code == 0
+    assert "not registered: agency 000.00.31.H53 is not in the registry" in result.output
+
+
+def test_the_p12_bundle_is_protected_by_the_passphrase_asked_for(initialised: Axis, tmp_path: Path):
+    initialised("pki", "init")
+    out = tmp_path / "keys"
+
+    result = initialised(
+        "pki", "issue", "000.00.31.H53", "--out", str(out), "--ask-passphrase",
+        input="s3cret\ns3cret\n",
+    )  # fmt: skip
+
+    assert "protected by the passphrase" in result.output
+    key, cert, chain = pkcs12.load_key_and_certificates(
+        (out / "000.00.31.H53.p12").read_bytes(), b"s3cret"
+    )
+    assert key is not None and cert is not None and len(chain) == 1
+
+
+def test_issue_never_overwrites_an_existing_key(initialised: Axis, tmp_path: Path):
+    initialised("pki", "init")
+    out = tmp_path / "keys"
+    initialised("pki", "issue", "000.00.31.H53", "--out", str(out))
+    before = (out / "000.00.31.H53.key").read_bytes()
+
+    result = initialised("pki", "issue", "000.00.31.H53", "--out", str(out))
+
+    assert result.exit_code == 1 and "already exists" in result.output
+    assert (out / "000.00.31.H53.key").read_bytes() == before
+
+
+def test_issue_without_a_ca_asks_for_pki_init(initialised: Axis, tmp_path: Path):
+    result = initialised("pki", "issue", "000.00.31.H53", "--out", str(tmp_path))
+
+    assert result.exit_code == 1 and "run `axis pki init` first" in result.output
+
+
+def test_certificates_are_added_and_revoked_by_file_or_fingerprint(
+    initialised: Axis, tmp_path: Path
+):
+    initialised("pki", "init")
+    initialised("agency", "add", "000.00.00.H53", "--name", "UBND tỉnh Tây Ninh")
+    initialised("pki", "issue", "000.00.00.H53", "--out", str(tmp_path / "a"))
+    initialised("pki", "issue", "000.00.31.H53", "--out", str(tmp_path / "b"))
+    second = tmp_path / "b" / "000.00.31.H53.pem"
+
+    added = initialised("agency", "cert", "add", "000.00.00.H53", str(second))
+    by_file = initialised("agency", "cert", "revoke", "000.00.00.H53", str(second))
+    fingerprint = added.output.split()[2]
+    by_fingerprint = initialised("agency", "cert", "revoke", "000.00.00.H53", fingerprint)
+
+    assert added.exit_code == 0 and len(fingerprint) == 64
+    assert by_file.output == f"revoked certificate {fingerprint} of 000.00.00.H53\n"
+    assert by_fingerprint.exit_code == 1 and "already revoked" in by_fingerprint.output
+
+
+def test_trust_add_accepts_a_ca_and_refuses_an_end_entity_certificate(
+    initialised: Axis, tmp_path: Path
+):
+    initialised("pki", "init")
+    initialised("pki", "issue", "000.00.31.H53", "--out", str(tmp_path / "k"))
+    other_home = tmp_path / "home" / "pki" / "ca.pem"
+
+    leaf = initialised("trust", "add", str(tmp_path / "k" / "000.00.31.H53.pem"))
+    same_ca = initialised("trust", "add", str(other_home))
+    listed = initialised("trust", "list", "--format", "csv")
+
+    assert leaf.exit_code == 1 and "not a CA certificate" in leaf.output
+    assert same_ca.exit_code == 0 and "already trusted" in same_ca.output
+    assert len(listed.output.splitlines()) == 2

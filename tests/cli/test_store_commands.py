@@ -1,0 +1,122 @@
+"""``axis init`` and ``axis agency ...``: what an operator sees, errors on one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
+
+Axis = Callable[..., Result]
+
+
+def test_init_creates_the_schema_then_says_there_is_nothing_to_do(axis: Axis):
+    first = axis("init")
+    again = axis("init")
+
+    assert first.exit_code == 0 and "schema created" in first.output
+    assert again.exit_code == 0 and "already at the current revision" in again.output
+
+
+def test_commands_on_an_uninitialised_database_ask_for_init(axis: Axis):
+    result = axis("agency", "list")
+
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("run `axis init`")
+    assert "Traceback" not in result.output
+
+
+def test_an_agency_is_added_listed_and_shown(initialised: Axis):
+    initialised("agency", "add", "000.00.00.H53", "--name", "UBND tỉnh Tây Ninh")
+    added = initialised("agency", "add", "000.00.31.H53", "--name", "UBND huyện Châu Thành")
+
+    listed = initialised("agency", "list", "--under", "000.00.00.H53", "--format", "json")
+    shown = initialised("agency", "show", "000.00.31.H53")
+
+    assert added.exit_code == 0
+    assert "registered 000.00.31.H53 UBND huyện Châu Thành (level 2" in added.output
+    assert [a["code"] for a in json.loads(listed.output)] == ["000.00.00.H53", "000.00.31.H53"]
+    assert "under 000.00.00.H53 UBND tỉnh Tây Ninh" in shown.output
+    assert "agency.add" in shown.output
+
+
+def test_a_malformed_code_is_one_error_line(initialised: Axis):
+    result = initialised("agency", "add", "28.22.H17", "--name", "Sở Nội vụ")
+
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: invalid agency code '28.22.H17': expected the form VVV.ZZ.YY.Xnn "
+        "(e.g. 000.00.31.H53: three digits, two, two, then a capital letter and two digits)"
+    ]
+
+
+def test_an_agency_without_its_parent_is_refused(initialised: Axis):
+    result = initialised("agency", "add", "000.21.31.H53", "--name", "UBND xã Thành Long")
+
+    assert result.exit_code == 1
+    assert "error: the parent agency 000.00.31.H53 of 000.21.31.H53 is not registered" in (
+        result.output
+    )
+
+
+def test_import_reports_every_refused_row_and_exits_non_zero(initialised: Axis, tmp_path: Path):
+    csv_file = tmp_path / "agencies.csv"
+    csv_file.write_text(
+        "code,name\n000.00.00.H53,UBND tỉnh Tây Ninh\n28.22.H17,Sở Nội vụ\n", encoding="utf-8"
+    )
+
+    result = initialised("agency", "import", str(csv_file))
+
+    assert result.exit_code == 1
+    assert "added 1, updated 0, unchanged 0, refused 1" in result.output
+    assert "refused: line 3 (28.22.H17): invalid agency code" in result.output
+    assert "error: 1 row(s) refused; the other rows were written" in result.output
+
+
+def test_import_with_orphans_lists_them(initialised: Axis, tmp_path: Path):
+    csv_file = tmp_path / "orphans.csv"
+    csv_file.write_text("code,name\n000.00.31.H53,UBND huyện Châu Thành\n", encoding="utf-8")
+
+    refused = initialised("agency", "import", str(csv_file))
+    accepted = initialised("agency", "import", str(csv_file), "--accept-orphans")
+
+    assert refused.exit_code == 1
+    assert accepted.exit_code == 0
+    assert "orphans (parent not registered): 000.00.31.H53" in accepted.output
+
+
+def test_the_generated_national_tree_imports_and_lists_by_level(initialised: Axis, tmp_path: Path):
+    tree = tmp_path / "national.csv"
+    generated = initialised("agency", "generate-tree", "--out", str(tree))
+    imported = initialised("agency", "import", str(tree))
+    provinces = initialised("agency", "list", "--level", "1", "--format", "csv")
+
+    assert generated.exit_code == 0 and imported.exit_code == 0, imported.output
+    rows = list(csv.DictReader(io.StringIO(provinces.output)))
+    assert {r["level"] for r in rows} == {"1"}
+    assert sum(r["code"].endswith(".H53") for r in rows) == 1
+    assert len(rows) > 150
+
+
+def test_suspend_and_resume_say_what_changed(initialised: Axis):
+    initialised("agency", "add", "000.00.00.H53", "--name", "UBND tỉnh Tây Ninh")
+
+    suspended = initialised("agency", "suspend", "000.00.00.H53", "--reason", "audit")
+    again = initialised("agency", "suspend", "000.00.00.H53")
+    listed = initialised("agency", "list", "--format", "json")
+    resumed = initialised("agency", "resume", "000.00.00.H53")
+
+    assert suspended.output == "suspended 000.00.00.H53\n"
+    assert again.output == "000.00.00.H53 was already suspended\n"
+    assert json.loads(listed.output)[0]["status"] == "suspended"
+    assert resumed.output == "resumed 000.00.00.H53\n"
+
+
+def test_unknown_agency_is_one_error_line(initialised: Axis):
+    result = initialised("agency", "suspend", "000.00.00.H01")
+
+    assert result.exit_code == 1
+    assert result.output == "error: agency 000.00.00.H01 is not registered\n"
