@@ -1,0 +1,117 @@
+"""``axis quarantine``: operators inspect rejected submissions; every look is audited."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+
+from axis.store.db import make_engine, utcnow
+from axis.store.migrate import upgrade
+from axis.store.schema import audit_log, quarantine
+from cli.main import cli
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def run(engine: sa.Engine, *args: str) -> Result:
+    url = engine.url.render_as_string(hide_password=False)
+    return CliRunner().invoke(cli, ["--database-url", url, "quarantine", *args])
+
+
+def reject(
+    engine: sa.Engine,
+    *,
+    reason: str = "bad-signature",
+    sender: str | None = "000.00.31.H53",
+    payload: bytes = b"<edXML>tampered</edXML>",
+    answer: bytes | None = b"<Receipt>rejected</Receipt>",
+) -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.insert(quarantine).values(
+                received_at=utcnow(),
+                claimed_sender=sender,
+                document_id="000.00.31.H53,2026/11/26,5/UBND" if sender else None,
+                reason=reason,
+                message="the signature does not match the document",
+                digest=hashlib.sha256(payload).hexdigest(),
+                size=len(payload),
+                payload=payload,
+                answer=answer,
+            )
+        ).inserted_primary_key[0]
+
+
+def test_list_shows_the_latest_rejections_first_without_their_bytes(engine: sa.Engine) -> None:
+    older = reject(engine, reason="bad-signature")
+    newer = reject(engine, reason="unknown-agency", sender=None)
+    result = run(engine, "list", "--format", "json")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert [row["id"] for row in listed] == [newer, older]
+    assert listed[0]["claimed_sender"] is None and listed[1]["reason"] == "bad-signature"
+    assert "payload" not in listed[0]
+
+
+def test_list_filters_by_reason_and_by_claimed_sender(engine: sa.Engine) -> None:
+    signature = reject(engine, reason="bad-signature", sender="000.00.31.H53")
+    reject(engine, reason="bad-signature", sender="000.00.00.G01")
+    reject(engine, reason="too-large", sender="000.00.31.H53")
+    result = run(
+        engine, "list", "--reason", "bad-signature", "--sender", "000.00.31.H53", "--format", "csv"
+    )
+    assert result.exit_code == 0
+    rows = result.output.splitlines()
+    assert rows[0] == "id,received_at,claimed_sender,document_id,reason,size"
+    assert [row.split(",")[0] for row in rows[1:]] == [str(signature)]
+
+
+def test_show_says_who_claimed_to_send_it_and_why_it_was_refused(engine: sa.Engine) -> None:
+    item = reject(engine)
+    result = run(engine, "show", str(item))
+    assert result.exit_code == 0
+    fields = {k: v.strip() for k, v in (line.split(":", 1) for line in result.output.splitlines())}
+    assert fields["claimed_sender"] == "000.00.31.H53"
+    assert fields["reason"] == "bad-signature"
+    assert fields["message"] == "the signature does not match the document"
+    assert fields["answered"] == "yes"
+
+
+def test_show_gives_the_bytes_as_received_or_the_signed_answer(engine: sa.Engine) -> None:
+    item = reject(engine, payload=b"\xef\xbb\xbf<edXML/>", answer=b"<Receipt/>")
+    assert run(engine, "show", str(item), "--payload").stdout_bytes == b"\xef\xbb\xbf<edXML/>"
+    assert run(engine, "show", str(item), "--answer").stdout_bytes == b"<Receipt/>"
+    both = run(engine, "show", str(item), "--payload", "--answer")
+    assert both.exit_code == 2 and "choose one" in both.output
+
+
+def test_an_unknown_item_is_one_clear_error(engine: sa.Engine) -> None:
+    result = run(engine, "show", "404")
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: there is no quarantined submission #404 (see `axis quarantine list`)\n"
+    )
+
+
+def test_every_quarantine_command_is_written_to_the_audit_log(engine: sa.Engine) -> None:
+    item = reject(engine)
+    run(engine, "list", "--reason", "bad-signature")
+    run(engine, "show", str(item), "--payload")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
+    assert [(row.action, row.target) for row in rows] == [
+        ("quarantine.list", "quarantine"),
+        ("quarantine.show", f"quarantine/{item}"),
+    ]
+    assert rows[0].details == {"reason": "bad-signature", "sender": None, "count": 1}
