@@ -1,0 +1,129 @@
+"""Envelope sign and verify rates, and the per-document cost the router pays.
+
+Prints operations per second (one process, one core) for 5 KB and 1 MB documents signed
+with RSA-2048 and ECDSA P-256, and for the router's work per document: verify the
+document, build and sign the axis receipt, verify the recipient's 01 status::
+
+    python bench/bench_envelopes.py            # about a minute
+    python bench/bench_envelopes.py --quick    # a few seconds, rough figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# The throw-away PKI of the tests (a CA and agency certificates made with cryptography).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from pki_helpers import Issued, issue, make_ca  # noqa: E402
+
+from envelopes.model import (  # noqa: E402
+    Attachment,
+    Code,
+    Document,
+    Organization,
+    PromulgationInfo,
+    ResponseFor,
+    Status,
+    StatusCode,
+)
+from envelopes.parsing import parse_xml  # noqa: E402
+from envelopes.receipts import AxisReceipt, build_receipt  # noqa: E402
+from envelopes.signing import sign  # noqa: E402
+from envelopes.verifying import TrustStore, verify  # noqa: E402
+from envelopes.xml import build_document, build_status, read_message  # noqa: E402
+
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def rate(action: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``action`` over about ``seconds`` (at least 3 calls)."""
+    action()  # warm-up: schema compilation, caches
+    count, start = 0, time.perf_counter()
+    while count < 3 or time.perf_counter() - start < seconds:
+        action()
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def document(size: int) -> Document:
+    """A document whose signed XML is about ``size`` bytes (the rest is one attachment)."""
+    attachment_bytes = max(0, (size - 3600) * 3 // 4)
+    return Document(
+        sender=Organization("000.00.00.G22", "Văn phòng Chính phủ", organ_add="Hà Nội"),
+        recipients=[Organization("000.00.00.H53", "UBND tỉnh Tây Ninh")],
+        code=Code("1234", "VPCP-KSTT"),
+        promulgation=PromulgationInfo("Hà Nội", datetime.date(2026, 11, 26)),
+        subject="Về việc đẩy mạnh gửi, nhận văn bản điện tử trên trục liên thông",
+        content="Triển khai thực hiện Quyết định 28/2018/QĐ-TTg",
+        attachments=[
+            Attachment("cong-van.pdf", "application/pdf", b"%PDF" * (attachment_bytes // 4))
+        ],
+    )
+
+
+def status() -> Status:
+    return Status(
+        response_for=ResponseFor(
+            "000.00.00.G22", "1234/VPCP-KSTT", None, "000.00.00.G22,2026/11/26,1234/VPCP-KSTT"
+        ),
+        sender=Organization("000.00.00.H53", "UBND tỉnh Tây Ninh"),
+        status_code=StatusCode.ARRIVED,
+    )
+
+
+def receipt(document_id: str) -> AxisReceipt:
+    return AxisReceipt("accepted", document_id, "000.00.00.G22", "ab" * 32, 5120, ["X"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, rough figures")
+    args = parser.parse_args()
+    seconds = 0.5 if args.quick else 3.0
+
+    ca = make_ca("Bench CA")
+    trust = TrustStore((ca.certificate,))
+    signers: dict[str, Issued] = {
+        "RSA-2048": issue(ca, "000.00.00.G22"),
+        "ECDSA P-256": issue(ca, "000.00.00.G22", key_type="ec"),
+    }
+    axis = issue(ca, "edxml-axis", key_type="ec").identity()
+
+    print(f"{'operation':<44} {'size':>9} {'ops/s':>9}")
+    for size_name, size in (("5 KB", 5 * 1024), ("1 MB", 1024 * 1024)):
+        unsigned = build_document(document(size))
+        for key_name, signer in signers.items():
+            identity = signer.identity()
+            signed = sign(unsigned, identity)
+            line = f"sign {size_name} document, {key_name}"
+            print(f"{line:<44} {len(signed):>9,} {rate(lambda: sign(unsigned, identity), seconds):>9,.0f}")  # noqa: B023,E501
+            line = f"verify {size_name} document, {key_name}"
+            verify_rate = rate(lambda: verify(signed, trust, max_bytes=MAX_BYTES), seconds)  # noqa: B023
+            print(f"{line:<44} {len(signed):>9,} {verify_rate:>9,.0f}")
+        line = f"parse + XSD + read {size_name} (no signature)"
+        read_rate = rate(lambda: read_message(parse_xml(unsigned, max_bytes=MAX_BYTES)), seconds)  # noqa: B023
+        print(f"{line:<44} {len(unsigned):>9,} {read_rate:>9,.0f}")
+
+    # The router, per document: verify it, sign the axis receipt, verify the 01 status.
+    agency = signers["RSA-2048"].identity()
+    recipient = signers["ECDSA P-256"].identity()
+    doc_bytes = sign(build_document(document(5 * 1024)), agency)
+    status_bytes = sign(build_status(status()), recipient)
+
+    def per_document() -> None:
+        verified = verify(doc_bytes, trust, max_bytes=MAX_BYTES)
+        sign(build_receipt(receipt(verified.message.document_id)), axis)
+        verify(status_bytes, trust, max_bytes=MAX_BYTES)
+
+    line = "router envelope work per 5 KB document"
+    print(f"{line:<44} {len(doc_bytes):>9,} {rate(per_document, seconds):>9,.0f}")
+
+
+if __name__ == "__main__":
+    main()
