@@ -11,9 +11,13 @@ an axis running in its own container (see ``docker/``) reaches the API over the 
 whereas ``rabbitmqctl`` only works on the broker's host with its Erlang cookie::
 
     api = ManagementAPI.from_settings(settings)
-    issued = issue_credentials(api, "000.00.31.H53", vhost_of(settings.broker_url))
+    vhost = vhost_of(settings.broker_url)
+    issued = issue_for_agency(engine, api, "000.00.31.H53", vhost)   # registered, active
     issued.password          # shown to the operator once; the broker keeps only a hash
-    revoke_credentials(api, "000.00.31.H53")
+    revoke_for_agency(engine, api, "000.00.31.H53", vhost)
+
+Both write an audit entry (never the password) in a transaction around the broker change,
+so the log holds an entry if and only if the broker accepted the change.
 
 Issuing credentials for an agency that already has a user rotates its password and closes
 its open connections, so a leaked password stops working at once.
@@ -30,8 +34,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from axis.errors import ConfigurationError, TransportError
+from sqlalchemy.engine import Engine
+
+from axis import audit
+from axis.errors import ConfigurationError, SuspendedAgency, TransportError
 from axis.settings import Settings
+from axis.store.registry import Registry
 from axis.transport.topology import agency_permissions
 from envelopes.codes import AgencyCode
 
@@ -197,6 +205,38 @@ def revoke_credentials(api: ManagementAPI, code: str) -> bool:
         return False
     api.close_connections(username, "credentials revoked")
     return True
+
+
+def issue_for_agency(
+    engine: Engine, api: ManagementAPI, code: str, vhost: str, *, actor: str | None = None
+) -> IssuedCredentials:
+    """:func:`issue_credentials` for a registered, active agency, audited."""
+    agency = Registry(engine).get_agency(code)
+    if not agency.active:
+        raise SuspendedAgency(
+            f"agency {agency.code} is suspended: resume it before issuing broker credentials"
+        )
+    with engine.begin() as conn:
+        issued = issue_credentials(api, agency.code, vhost)
+        audit.record(
+            conn,
+            actor,
+            "agency.credentials.rotate" if issued.rotated else "agency.credentials.create",
+            agency.code,
+            {"vhost": vhost, "connections_closed": issued.connections_closed},
+        )
+    return issued
+
+
+def revoke_for_agency(
+    engine: Engine, api: ManagementAPI, code: str, vhost: str, *, actor: str | None = None
+) -> bool:
+    """:func:`revoke_credentials`, audited; False if the agency had no broker user."""
+    with engine.begin() as conn:
+        existed = revoke_credentials(api, code)
+        if existed:
+            audit.record(conn, actor, "agency.credentials.revoke", code, {"vhost": vhost})
+    return existed
 
 
 def _quote(segment: str) -> str:

@@ -14,6 +14,7 @@ import click
 from axis.errors import AxisError
 from axis.settings import Settings
 from cli.agency import agency
+from cli.credentials import credentials
 from cli.dead import dead
 from cli.health import health
 from cli.init import init
@@ -75,6 +76,7 @@ cli.add_command(quarantine)
 cli.add_command(serve)
 cli.add_command(init)
 cli.add_command(agency)
+agency.add_command(credentials)
 cli.add_command(pki)
 cli.add_command(trust)
 
