@@ -56,6 +56,24 @@ IMPORT_CHUNK = 1000
 
 ProgressCallback = Callable[[int, int], None]
 
+# Built once: the router asks for every document, and building the statement would cost
+# more than running it.
+_ACTIVE_FINGERPRINTS = (
+    sa.select(agencies.c.status, agency_certificates.c.fingerprint)
+    .select_from(
+        agencies.outerjoin(
+            agency_certificates,
+            sa.and_(
+                agency_certificates.c.agency_code == agencies.c.code,
+                agency_certificates.c.revoked_at.is_(None),
+                agency_certificates.c.not_before <= sa.bindparam("at"),
+                agency_certificates.c.not_after > sa.bindparam("at"),
+            ),
+        )
+    )
+    .where(agencies.c.code == sa.bindparam("code"))
+)
+
 
 @dataclass(frozen=True)
 class Certificate:
@@ -244,28 +262,12 @@ class Registry:
         ``connection`` to stay in its transaction. Raises :class:`UnknownAgency` or
         :class:`SuspendedAgency` so the caller can refuse with the right reason.
         """
-        at = at or utcnow()
-        certs = agency_certificates.c
-        query = (
-            sa.select(agencies.c.status, certs.fingerprint)
-            .select_from(
-                agencies.outerjoin(
-                    agency_certificates,
-                    sa.and_(
-                        certs.agency_code == agencies.c.code,
-                        certs.revoked_at.is_(None),
-                        certs.not_before <= at,
-                        certs.not_after > at,
-                    ),
-                )
-            )
-            .where(agencies.c.code == code)
-        )
+        params = {"code": code, "at": at or utcnow()}
         if connection is None:
             with read_only(self.engine) as conn:
-                rows = conn.execute(query).all()
+                rows = conn.execute(_ACTIVE_FINGERPRINTS, params).all()
         else:
-            rows = connection.execute(query).all()
+            rows = connection.execute(_ACTIVE_FINGERPRINTS, params).all()
         if not rows:
             raise UnknownAgency(f"agency {code} is not registered")
         if rows[0].status != "active":
