@@ -41,6 +41,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from sqlalchemy.engine import Engine
 
 from axis import protocol
+from axis.compose import vietnam_now
 from axis.dedupe import FILE_NAME as SEEN_FILE
 from axis.dedupe import SeenMessages
 from axis.errors import AgencyError, AxisError, TransientError, TransportError
@@ -490,6 +491,7 @@ class AgencyClient:
             sender=Organization(organ_id=self.code),
             status_code=code,
             description=description,
+            timestamp=vietnam_now(),
         )
 
     def _reference(self, document_id: str) -> ResponseFor:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from axis.errors import AxisError
+from axis.router.records import VIETNAM
 from envelopes.codes import AgencyCode
 from envelopes.model import (
     Attachment,
@@ -44,6 +45,11 @@ MAX_CODE_NOTATION = 30
 MAX_ATTACHMENT_NAME = 200
 #: Size of the chunks attachments are read in (each one advances the progress bar).
 READ_CHUNK = 1024 * 1024
+
+
+def vietnam_now() -> datetime.datetime:
+    """The wall-clock time in Vietnam, naive, as edXML dates and timestamps are written."""
+    return datetime.datetime.now(VIETNAM).replace(tzinfo=None, microsecond=0)
 
 
 class CompositionError(AxisError):
@@ -80,9 +86,10 @@ def compose_document(
 ) -> Document:
     """The document ``request`` describes; raise :class:`CompositionError` naming the problem.
 
-    ``names`` maps agency codes to their names (from the registry when it is at hand);
-    ``now`` seeds the automatic number (milliseconds since local midnight, unique for a
-    sender within a day unless two documents leave in the same millisecond).
+    ``names`` maps agency codes to their names (from the registry when it is at hand).
+    ``today`` (default: today in Vietnam) is the promulgation date; ``now`` seeds the
+    automatic number (milliseconds since midnight in Vietnam, unique for a sender within a
+    day unless two documents leave in the same millisecond).
     """
     sender = str(AgencyCode.parse(request.sender))
     if not request.recipients:
@@ -107,7 +114,7 @@ def compose_document(
         code=Code(number=number, notation=notation),
         promulgation=PromulgationInfo(
             place=request.place or names.get(sender, ""),
-            date=today or datetime.date.today(),
+            date=today or vietnam_now().date(),
         ),
         subject=subject,
         document_type=DocumentType(type=2, type_name=request.type_name),
@@ -123,7 +130,7 @@ def _code(
     number: str | None, notation: str | None, now: datetime.datetime | None
 ) -> tuple[str, str]:
     if number is None:
-        moment = now or datetime.datetime.now()
+        moment = now or vietnam_now()
         midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         number = str((moment - midnight) // datetime.timedelta(milliseconds=1))
     number = number.strip()

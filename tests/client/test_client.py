@@ -1,0 +1,211 @@
+"""The agency client over the embedded transport, with the axis's side played by hand.
+
+What the router would put in an inbox is put there with the router's own helpers, so these
+tests pin the client's half of the protocol: verify before handing over, acknowledge with
+a signed 01, refuse what does not verify with a signed 02, hand each message over once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.axis_home import AxisHome, make_home
+
+from axis import protocol
+from axis.client import AgencyClient, NoAnswer, NotYourDocument, Refusal
+from axis.compose import DocumentRequest, compose_document
+from axis.router.answers import Answers, inbox_message, load_axis_identity
+from axis.settings import Settings
+from axis.transport.base import Transport
+from axis.transport.topology import SUBMISSIONS, inbox
+from envelopes.model import Attachment, Document, Status, StatusCode
+from envelopes.signing import sign
+from envelopes.verifying import verify
+from envelopes.xml import build_document
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[AxisHome]:
+    """An embedded axis (SQLite, no broker, no router) with agencies at four levels."""
+    made = make_home(tmp_path, Settings())
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def axis_side(home: AxisHome) -> Iterator[Transport]:
+    """The transport as the router holds it."""
+    with home.transport() as transport:
+        yield transport
+
+
+def client_for(home: AxisHome, role: str) -> AgencyClient:
+    code = home.codes[role]
+    return AgencyClient(code, home.identities[code], home.settings, home.trust, engine=home.engine)
+
+
+def a_document(home: AxisHome, subject: str = "Báo cáo tình hình") -> Document:
+    return compose_document(
+        DocumentRequest(
+            sender=home.codes["commune"],
+            recipients=[home.codes["district"], home.codes["province"]],
+            subject=subject,
+            number="12",
+            notation="UBND-VP",
+            attachments=[Attachment("bao-cao.txt", "text/plain", "Nội dung".encode())],
+        ),
+        today=datetime.date(2026, 11, 26),
+    )
+
+
+def signed_document(home: AxisHome, *, signer: str = "commune", subject: str = "Báo cáo") -> bytes:
+    return sign(build_document(a_document(home, subject)), home.identities[home.codes[signer]])
+
+
+def deliver(home: AxisHome, transport: Transport, signed: bytes, to: str) -> None:
+    """Put a copy of the commune's document in ``to``'s inbox as the router does."""
+    digest = hashlib.sha256(signed).hexdigest()
+    code = home.codes[to]
+    headers = protocol.InboxHeaders(
+        kind="document",
+        document_id=a_document(home).document_id,
+        sender=home.codes["commune"],
+        digest=digest,
+    )
+    message_id = protocol.document_message_id(digest, code)
+    transport.publish([inbox_message(signed, code, message_id, headers)])
+
+
+def submitted_statuses(home: AxisHome, transport: Transport) -> list[Status]:
+    """Statuses waiting in the submissions queue, verified (and taken off it)."""
+    found = []
+    for message in transport.consume(SUBMISSIONS, timeout=0):
+        verified = verify(message.body, home.trust, max_bytes=1 << 20)
+        assert message.headers[protocol.SENDER] == verified.sender_code
+        assert isinstance(verified.message, Status)
+        found.append(verified.message)
+        message.ack()
+    return found
+
+
+def test_a_received_document_is_verified_and_acknowledged_with_a_signed_01(home, axis_side):
+    signed = signed_document(home)
+    deliver(home, axis_side, signed, "district")
+    with client_for(home, "district") as district:
+        [incoming] = list(district.receive())
+        assert incoming.kind == "document"
+        assert incoming.signed == signed
+        assert incoming.document.attachments[0].data == "Nội dung".encode()
+        incoming.ack()
+    [receipt] = submitted_statuses(home, axis_side)
+    assert receipt.status_code is StatusCode.ARRIVED
+    assert receipt.sender.organ_id == home.codes["district"]
+    assert receipt.response_for.document_id == a_document(home).document_id
+    assert receipt.response_for.organ_id == home.codes["commune"]
+    assert axis_side.depth(inbox(home.codes["district"])) == 0
+
+
+def test_a_document_published_twice_is_handed_over_once(home, axis_side):
+    signed = signed_document(home)
+    deliver(home, axis_side, signed, "district")
+    with client_for(home, "district") as district:
+        for incoming in district.receive():
+            incoming.ack()
+    deliver(home, axis_side, signed, "district")  # the router re-publishes after a crash
+    with client_for(home, "district") as district:
+        assert list(district.receive()) == []
+    assert axis_side.depth(inbox(home.codes["district"])) == 0
+    assert len(submitted_statuses(home, axis_side)) == 1
+
+
+def test_an_unacknowledged_document_stays_in_the_inbox(home, axis_side):
+    deliver(home, axis_side, signed_document(home), "district")
+    with client_for(home, "district") as district:
+        assert len(list(district.receive())) == 1
+    with client_for(home, "district") as district:
+        [again] = list(district.receive())
+        again.ack()
+    assert len(submitted_statuses(home, axis_side)) == 1
+
+
+def test_a_refused_document_is_answered_with_a_signed_02_giving_the_reason(home, axis_side):
+    deliver(home, axis_side, signed_document(home), "district")
+    with client_for(home, "district") as district:
+        for incoming in district.receive():
+            incoming.refuse("Không đúng thẩm quyền")
+    [status] = submitted_statuses(home, axis_side)
+    assert (status.status_code, status.description) == (
+        StatusCode.REFUSED,
+        "Không đúng thẩm quyền",
+    )
+
+
+def test_a_document_that_fails_verification_is_refused_with_02_and_never_handed_over(
+    home, axis_side
+):
+    signed = signed_document(home, subject="Báo cáo tình hình")
+    tampered = signed.replace("Báo cáo tình hình".encode(), "Báo cáo đã sửa".encode())
+    deliver(home, axis_side, tampered, "district")
+    refusals: list[Refusal] = []
+    with client_for(home, "district") as district:
+        assert list(district.receive(on_refusal=refusals.append)) == []
+    [refusal] = refusals
+    assert (refusal.refused, refusal.reason) == (True, "bad-signature")
+    assert refusal.signed == tampered
+    [status] = submitted_statuses(home, axis_side)
+    assert status.status_code is StatusCode.REFUSED
+    assert "changed after it was signed" in status.description
+    assert status.response_for.document_id == a_document(home).document_id
+    assert axis_side.depth(inbox(home.codes["district"])) == 0
+
+
+def test_a_document_signed_with_another_agencys_key_is_refused(home, axis_side):
+    deliver(home, axis_side, signed_document(home, signer="province"), "district")
+    refusals: list[Refusal] = []
+    with client_for(home, "district") as district:
+        assert list(district.receive(on_refusal=refusals.append)) == []
+    assert refusals[0].reason == "untrusted-certificate"
+
+
+def test_the_sender_finds_its_answer_behind_other_messages_and_leaves_them(home, axis_side):
+    deliver(home, axis_side, signed_document(home), "province")  # waits in the inbox
+    province_code = home.codes["province"]
+    answers = Answers(load_axis_identity(home.settings))
+    with client_for(home, "province") as province:
+        submission = province.submit(b"<not-read-by-this-test/>", "document", "X")
+        answer = answers.answer(
+            outcome="rejected",
+            to=province_code,
+            document_id="X",
+            digest="0" * 64,
+            size=24,
+            message_id=protocol.answer_message_id(submission, "0" * 64),
+            answers=submission,
+            reason="malformed",
+            message="not edXML",
+        )
+        axis_side.publish([answer.message])
+        got = province.wait_answer(submission, "X", timeout=30)
+    assert (got.accepted, got.reason, got.message) == (False, "malformed", "not edXML")
+    assert got.signed == answer.body
+    assert axis_side.depth(inbox(province_code)) == 1
+
+
+def test_no_answer_within_the_timeout_is_a_clear_error(home):
+    with (
+        client_for(home, "province") as province,
+        pytest.raises(NoAnswer, match=r"no answer from the axis about document X within 0\.2 s"),
+    ):
+        province.wait_answer("submission:none", "X", timeout=0.2)
+
+
+def test_a_client_only_signs_its_own_documents(home):
+    with (
+        client_for(home, "district") as district,
+        pytest.raises(NotYourDocument, match="but this client signs for"),
+    ):
+        district.sign_document(a_document(home))
