@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
@@ -16,9 +17,17 @@ from axis.store.schema import UTCDateTime, metadata
 
 
 def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
-    """Write UTC timestamps as plain timezone-aware DateTime: the DDL needs no axis code."""
+    """Render what the default rendering would tie to one database or to axis code."""
     if kind == "type" and isinstance(item, UTCDateTime):
+        # Plain timezone-aware DateTime: the DDL needs no axis code.
         return "sa.DateTime(timezone=True)"
+    if kind == "server_default" and isinstance(item, sa.DefaultClause):
+        # Booleans are compiled for the database the migration runs on (false / 0),
+        # not frozen as the literal of the one it was generated against.
+        if isinstance(item.arg, sa.sql.elements.False_):
+            return "sa.false()"
+        if isinstance(item.arg, sa.sql.elements.True_):
+            return "sa.true()"
     return False
 
 
