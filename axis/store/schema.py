@@ -60,6 +60,11 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 DELIVERY_STATES = ("pending", "queued", "delivered", "receipted", "refused", "expired", "dead")
 
+#: A delivery the statistics rollups have not counted as it stands (see ``stats_state``).
+_DELIVERY_STATS_DIRTY = (
+    "stats_state IS NULL OR stats_state <> state OR stats_delivered <> (delivered_at IS NOT NULL)"
+)
+
 agencies = sa.Table(
     "agencies",
     metadata,
@@ -135,12 +140,24 @@ deliveries = sa.Table(
     sa.Column("last_status", sa.String(2), nullable=True),
     sa.Column("overdue_reported_at", Timestamp, nullable=True),
     sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
+    # What the statistics rollups have counted for this delivery (axis/stats/rollup.py):
+    # the state and whether it had been delivered. NULL: not counted yet.
+    sa.Column("stats_state", sa.String(10), nullable=True),
+    sa.Column("stats_delivered", sa.Boolean, nullable=True),
     sa.UniqueConstraint("document_pk", "recipient_code"),
     sa.CheckConstraint(
         "state IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATES) + ")", name="state"
     ),
     sa.Index(None, "recipient_code", "state"),
     sa.Index(None, "state", "accepted_at"),
+    # Deliveries whose state changed since the rollups counted them: a small index the
+    # statistics refresh reads, so the router itself never touches the rollups.
+    sa.Index(
+        "ix_deliveries_stats_dirty",
+        "id",
+        postgresql_where=sa.text(_DELIVERY_STATS_DIRTY),
+        sqlite_where=sa.text(_DELIVERY_STATS_DIRTY),
+    ),
 )
 
 status_events = sa.Table(
@@ -158,8 +175,16 @@ status_events = sa.Table(
     sa.Column("recorded_at", Timestamp, nullable=False),
     sa.Column("signed_xml", sa.LargeBinary, nullable=False),  # kept for non-repudiation
     sa.UniqueConstraint("digest"),
+    # Counted by the statistics rollups yet (axis/stats/rollup.py).
+    sa.Column("stats_counted", sa.Boolean, nullable=False, server_default=sa.text("false")),
     sa.Index(None, "document_pk"),
     sa.Index(None, "status_code", "recorded_at"),
+    sa.Index(
+        "ix_status_events_stats_uncounted",
+        "id",
+        postgresql_where=sa.text("NOT stats_counted"),
+        sqlite_where=sa.text("NOT stats_counted"),
+    ),
 )
 
 outbox = sa.Table(
@@ -255,4 +280,60 @@ transport_queues = sa.Table(
     metadata,
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("declared_at", Timestamp, nullable=False),
+)
+
+# Statistics rollups, kept by axis/stats/rollup.py from the tables above. A row holds the
+# figures of one scope over one period: ``grain`` "d" (a day) or "m" (a month) starting
+# on ``period`` (Vietnam's local date). Scopes: ``unit`` "*" is the whole axis, ``agency``
+# "*" every agency of level-1 unit ``unit`` (e.g. "H53"), otherwise one agency; ``level``
+# is the level of the agencies counted. Figures count deliveries by the day the axis
+# accepted their document (a cohort), so they follow those deliveries as they change.
+
+#: Business status codes counted per scope (``status_01`` ... columns of ``stats_counts``).
+STATS_STATUS_CODES = ("01", "02", "03", "04", "05", "06", "13", "15", "16")
+#: Counters of ``stats_counts``: documents sent (by the sender), deliveries received and
+#: how they stand (by the recipient), status messages (by the agency that sent them).
+STATS_COUNTERS = (
+    "sent",
+    "received",
+    "delivered",
+    "receipted",
+    "refused",
+    "expired",
+    "dead",
+    *(f"status_{code}" for code in STATS_STATUS_CODES),
+)
+
+
+def _stats_scope_columns() -> list[sa.Column]:
+    return [
+        sa.Column("grain", sa.String(1), primary_key=True),
+        sa.Column("unit", sa.String(3), primary_key=True),
+        sa.Column("agency", sa.String(13), primary_key=True),
+        sa.Column("level", sa.SmallInteger, primary_key=True),
+        sa.Column("period", sa.Date, primary_key=True),
+    ]
+
+
+stats_counts = sa.Table(
+    "stats_counts",
+    metadata,
+    *_stats_scope_columns(),
+    *(
+        sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+        for name in STATS_COUNTERS
+    ),
+    sa.Index(None, "grain", "period"),
+)
+
+#: Latency histograms: ``kind`` "d" accepted -> delivered, "r" accepted -> receipted;
+#: ``bucket`` as defined in axis/stats/latency.py; ``n`` deliveries in it.
+stats_latency = sa.Table(
+    "stats_latency",
+    metadata,
+    *_stats_scope_columns(),
+    sa.Column("kind", sa.String(1), primary_key=True),
+    sa.Column("bucket", sa.SmallInteger, primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Index(None, "grain", "period"),
 )

@@ -152,6 +152,60 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("router_id", name=op.f("pk_routers")),
     )
     op.create_table(
+        "stats_counts",
+        sa.Column("grain", sa.String(length=1), nullable=False),
+        sa.Column("unit", sa.String(length=3), nullable=False),
+        sa.Column("agency", sa.String(length=13), nullable=False),
+        sa.Column("level", sa.SmallInteger(), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("sent", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("received", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("delivered", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("receipted", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("refused", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("expired", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("dead", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_01", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_02", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_03", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_04", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_05", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_06", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_13", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_15", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("status_16", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint(
+            "grain", "unit", "agency", "level", "period", name=op.f("pk_stats_counts")
+        ),
+    )
+    op.create_index(
+        op.f("ix_stats_counts_grain_period"), "stats_counts", ["grain", "period"], unique=False
+    )
+    op.create_table(
+        "stats_latency",
+        sa.Column("grain", sa.String(length=1), nullable=False),
+        sa.Column("unit", sa.String(length=3), nullable=False),
+        sa.Column("agency", sa.String(length=13), nullable=False),
+        sa.Column("level", sa.SmallInteger(), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=1), nullable=False),
+        sa.Column("bucket", sa.SmallInteger(), nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "grain",
+            "unit",
+            "agency",
+            "level",
+            "period",
+            "kind",
+            "bucket",
+            name=op.f("pk_stats_latency"),
+        ),
+    )
+    op.create_index(
+        op.f("ix_stats_latency_grain_period"), "stats_latency", ["grain", "period"], unique=False
+    )
+    op.create_table(
         "transport_queues",
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
@@ -210,6 +264,8 @@ def upgrade() -> None:
         sa.Column("last_status", sa.String(length=2), nullable=True),
         sa.Column("overdue_reported_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.SmallInteger(), server_default="0", nullable=False),
+        sa.Column("stats_state", sa.String(length=10), nullable=True),
+        sa.Column("stats_delivered", sa.Boolean(), nullable=True),
         sa.CheckConstraint(
             "state IN ('pending', 'queued', 'delivered', 'receipted', 'refused', 'expired', 'dead')",
             name=op.f("ck_deliveries_state"),
@@ -233,6 +289,18 @@ def upgrade() -> None:
         "deliveries",
         ["state", "accepted_at"],
         unique=False,
+    )
+    op.create_index(
+        "ix_deliveries_stats_dirty",
+        "deliveries",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text(
+            "stats_state IS NULL OR stats_state <> state OR stats_delivered <> (delivered_at IS NOT NULL)"
+        ),
+        sqlite_where=sa.text(
+            "stats_state IS NULL OR stats_state <> state OR stats_delivered <> (delivered_at IS NOT NULL)"
+        ),
     )
     op.create_table(
         "outbox",
@@ -279,6 +347,7 @@ def upgrade() -> None:
         sa.Column("stated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("signed_xml", sa.LargeBinary(), nullable=False),
+        sa.Column("stats_counted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.ForeignKeyConstraint(
             ["delivery_id"], ["deliveries.id"], name=op.f("fk_status_events_delivery_id_deliveries")
         ),
@@ -292,6 +361,14 @@ def upgrade() -> None:
         op.f("ix_status_events_document_pk"), "status_events", ["document_pk"], unique=False
     )
     op.create_index(
+        "ix_status_events_stats_uncounted",
+        "status_events",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text("NOT stats_counted"),
+        sqlite_where=sa.text("NOT stats_counted"),
+    )
+    op.create_index(
         op.f("ix_status_events_status_code_recorded_at"),
         "status_events",
         ["status_code", "recorded_at"],
@@ -303,16 +380,36 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_index(op.f("ix_status_events_status_code_recorded_at"), table_name="status_events")
+    op.drop_index(
+        "ix_status_events_stats_uncounted",
+        table_name="status_events",
+        postgresql_where=sa.text("NOT stats_counted"),
+        sqlite_where=sa.text("NOT stats_counted"),
+    )
     op.drop_index(op.f("ix_status_events_document_pk"), table_name="status_events")
     op.drop_table("status_events")
     op.drop_index(op.f("ix_outbox_created_at"), table_name="outbox")
     op.drop_table("outbox")
+    op.drop_index(
+        "ix_deliveries_stats_dirty",
+        table_name="deliveries",
+        postgresql_where=sa.text(
+            "stats_state IS NULL OR stats_state <> state OR stats_delivered <> (delivered_at IS NOT NULL)"
+        ),
+        sqlite_where=sa.text(
+            "stats_state IS NULL OR stats_state <> state OR stats_delivered <> (delivered_at IS NOT NULL)"
+        ),
+    )
     op.drop_index(op.f("ix_deliveries_state_accepted_at"), table_name="deliveries")
     op.drop_index(op.f("ix_deliveries_recipient_code_state"), table_name="deliveries")
     op.drop_table("deliveries")
     op.drop_index(op.f("ix_agency_certificates_agency_code"), table_name="agency_certificates")
     op.drop_table("agency_certificates")
     op.drop_table("transport_queues")
+    op.drop_index(op.f("ix_stats_latency_grain_period"), table_name="stats_latency")
+    op.drop_table("stats_latency")
+    op.drop_index(op.f("ix_stats_counts_grain_period"), table_name="stats_counts")
+    op.drop_table("stats_counts")
     op.drop_table("routers")
     op.drop_index(op.f("ix_queue_messages_queue_priority_id"), table_name="queue_messages")
     op.drop_table("queue_messages")
