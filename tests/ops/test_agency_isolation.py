@@ -1,0 +1,178 @@
+"""End to end: an agency on its own broker credentials, through ``axis serve``'s router.
+
+The broker checks the AMQP ``user_id`` against the login; the router checks it against
+the signed ``From``. An agency that holds another agency's signed document cannot get
+it routed as its own.
+"""
+
+from __future__ import annotations
+
+import random
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+from helpers.axis_home import AxisHome, RouterThread, drain, make_home, wait_for
+
+from axis import protocol
+from axis.broker_users import ManagementAPI, revoke_credentials
+from axis.settings import Settings
+from axis.store.schema import audit_log, quarantine
+from axis.transport.rabbitmq import RabbitMQTransport
+from axis.transport.topology import inbox
+from cli.main import cli
+
+
+def random_tree() -> dict[str, str]:
+    """A province, a district and a commune whose codes no other test run is likely to
+    use (broker users are shared by every virtual host)."""
+    r = random.Random()
+    unit = f"{r.choice('ABCDEFKLMNPQRSTUVWXYZ')}{r.randint(0, 99):02d}"
+    district, commune = r.randint(1, 99), r.randint(1, 99)
+    return {
+        "province": f"000.00.00.{unit}",
+        "district": f"000.00.{district:02d}.{unit}",
+        "commune": f"000.{commune:02d}.{district:02d}.{unit}",
+    }
+
+
+@pytest.fixture
+def home(tmp_path: Path, make_database_url, amqp_url: str) -> Iterator[AxisHome]:
+    settings = Settings(database_url=make_database_url("postgresql"), broker_url=amqp_url)
+    home = make_home(tmp_path, settings, codes=random_tree())
+    yield home
+    api = ManagementAPI.from_settings(home.settings)
+    for code in home.codes.values():
+        revoke_credentials(api, code)
+    home.close()
+
+
+def axis(home: AxisHome, *args: str) -> Result:
+    s = home.settings
+    return CliRunner().invoke(
+        cli,
+        ["--home", str(s.home), "--database-url", s.database_url, *args],
+        env={"AXIS_BROKER_URL": s.broker_url},
+    )
+
+
+def agency_transport(home: AxisHome, code: str, password: str) -> RabbitMQTransport:
+    parts = urllib.parse.urlsplit(home.settings.broker_url)
+    netloc = f"{code}:{password}@{parts.hostname}:{parts.port}"
+    return RabbitMQTransport(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")))
+
+
+def issue(home: AxisHome, code: str) -> str:
+    result = axis(home, "agency", "credentials", code)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def answer_in(transport: RabbitMQTransport, code: str, submission: str) -> protocol.InboxHeaders:
+    """The axis's answer to ``submission``, read from ``code``'s inbox with its own user."""
+
+    def answered() -> protocol.InboxHeaders | None:
+        message = transport.get(inbox(code))
+        if message is None:
+            return None
+        message.ack()
+        headers = protocol.InboxHeaders.from_mapping(message.headers)
+        return headers if headers.answers == submission else None
+
+    return wait_for(answered, what=f"the answer to {submission}")
+
+
+def test_the_password_is_alone_on_stdout_and_the_action_is_audited(home: AxisHome) -> None:
+    commune = home.codes["commune"]
+    created = axis(home, "agency", "credentials", commune)
+    assert created.exit_code == 0
+    assert len(created.stdout.splitlines()) == 1
+    assert f"broker user {commune} created" in created.stderr
+    rotated = axis(home, "agency", "credentials", commune)
+    assert "password rotated" in rotated.stderr
+    assert rotated.stdout != created.stdout
+    revoked = axis(home, "agency", "credentials", commune, "--revoke")
+    assert f"broker user {commune} deleted" in revoked.stderr
+    with home.engine.connect() as conn:
+        entries = conn.execute(
+            sa.select(audit_log.c.action, audit_log.c.details)
+            .where(audit_log.c.target == commune, audit_log.c.action.like("agency.credentials%"))
+            .order_by(audit_log.c.id)
+        ).all()
+    assert [e.action for e in entries] == [
+        "agency.credentials.create",
+        "agency.credentials.rotate",
+        "agency.credentials.revoke",
+    ]
+    assert all(created.stdout.strip() not in str(e.details) for e in entries)
+
+
+def test_credentials_are_only_for_registered_active_agencies(home: AxisHome) -> None:
+    unknown = axis(home, "agency", "credentials", "000.00.00.G99")
+    assert unknown.exit_code == 1
+    assert unknown.output == "error: agency 000.00.00.G99 is not registered\n"
+    district = home.codes["district"]
+    assert axis(home, "agency", "suspend", district).exit_code == 0
+    suspended = axis(home, "agency", "credentials", district)
+    assert suspended.exit_code == 1 and "is suspended" in suspended.output
+
+
+def test_credentials_need_rabbitmq(home: AxisHome) -> None:
+    s = home.settings
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--home",
+            str(s.home),
+            "--database-url",
+            s.database_url,
+            "--broker-url",
+            "",
+            "agency",
+            "credentials",
+            home.codes["commune"],
+        ],
+        env={"AXIS_BROKER_URL": ""},
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: agency broker users need RabbitMQ")
+
+
+def test_an_agency_on_its_own_credentials_sends_and_reads_its_answers(home: AxisHome) -> None:
+    commune, district = home.codes["commune"], home.codes["district"]
+    password = issue(home, commune)
+    with (
+        agency_transport(home, commune, password) as mine,
+        home.transport() as axis_side,
+        RouterThread(home.settings),
+    ):
+        submission = home.submit(
+            mine, home.document(commune, [district]), sender=commune, user_id=commune
+        )
+        assert answer_in(mine, commune, submission).outcome == "accepted"
+        (copy,) = drain(axis_side, district, count=1)
+        assert copy.headers[protocol.SENDER] == commune
+
+
+def test_a_document_signed_by_another_agency_is_refused_as_a_sender_mismatch(
+    home: AxisHome,
+) -> None:
+    commune, district, province = (home.codes[k] for k in ("commune", "district", "province"))
+    password = issue(home, commune)
+    # The commune holds a document the district signed, and submits it under its own login.
+    forged = home.document(district, [province])
+    with (
+        agency_transport(home, commune, password) as mine,
+        home.transport() as axis_side,
+        RouterThread(home.settings),
+    ):
+        submission = home.submit(mine, forged, sender=district, user_id=commune)
+        answer = answer_in(mine, commune, submission)
+        assert answer.outcome == "rejected"
+        assert drain(axis_side, province, count=1, timeout=1.0) == []
+    with home.engine.connect() as conn:
+        reasons = conn.execute(sa.select(quarantine.c.reason)).scalars().all()
+    assert reasons == ["sender-mismatch"]
