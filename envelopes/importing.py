@@ -32,7 +32,8 @@ from lxml import etree
 from envelopes.errors import MalformedEnvelope, SchemaViolation
 from envelopes.model import Document, Status
 from envelopes.parsing import check_prolog, check_size, hardened_parser, parse_xml
-from envelopes.xml import DS_NS, EDXML_NS, decode_attachment, q, read_message
+from envelopes.xml import EDXML_NS, decode_attachment, q, read_message
+from envelopes.xmldsig import DS_NS
 
 #: Prefixes whose namespace is unambiguous, so declaring them cannot change the meaning.
 WELL_KNOWN_PREFIXES = {

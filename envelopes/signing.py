@@ -33,7 +33,8 @@ from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, Signatur
 from envelopes.errors import InvalidKey, SignatureError
 from envelopes.parsing import hardened_parser, parse_xml
 from envelopes.receipts import RECEIPT_TAG
-from envelopes.xml import DS_NS, q
+from envelopes.xml import q
+from envelopes.xmldsig import DS_NS
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

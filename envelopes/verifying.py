@@ -11,9 +11,10 @@
    :class:`WeakAlgorithm`, anything else unexpected :class:`SignatureError`;
 4. the signer's certificate is valid now, has KeyUsage digitalSignature and chains to a CA
    of the :class:`TrustStore` (:class:`UntrustedCertificate` otherwise);
-5. the signature and the digest of the whole message verify (signxml);
-6. what the signature covers (signxml's ``signed_xml``, and nothing else) is valid
-   against the XSD of its kind;
+5. the signature value and the digest of the whole message verify
+   (:mod:`envelopes.xmldsig`, checked in the tests against signxml and xmlsec1);
+6. what the signature covers (re-read from its canonical bytes, and nothing else) is
+   valid against the XSD of its kind;
 7. when ``pinned`` is given, the certificate is one of those allowed for the sender the
    message names.
 
@@ -22,24 +23,21 @@ The :class:`Verified` result is read from the signed content only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import hashlib
+import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from lxml import etree
-from signxml import SignatureConfiguration, XMLVerifier
-from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
-from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
 
+from envelopes import xmldsig
 from envelopes.errors import (
-    EnvelopeError,
     InvalidTrustStore,
     SchemaViolation,
     SignatureError,
@@ -47,31 +45,34 @@ from envelopes.errors import (
     WeakAlgorithm,
 )
 from envelopes.model import Document, Status
-from envelopes.parsing import check_size, hardened_parser, parse_xml
+from envelopes.parsing import check_size, parse_xml
 from envelopes.receipts import AXIS_SENDER_CODE, RECEIPT_TAG, AxisReceipt, parse_receipt
-from envelopes.signing import signature_parent
-from envelopes.xml import DS_NS, EDXML_NS, q, read_message
+from envelopes.signing import MIN_RSA_BITS, signature_parent
+from envelopes.xml import EDXML_NS, q, read_message
+from envelopes.xmldsig import DS_NS
 
 _DS = f"{{{DS_NS}}}"
-ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-EXC_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0.value
-SHA256 = DigestAlgorithm.SHA256.value
-ALLOWED_SIGNATURE_METHODS = {
-    SignatureMethod.RSA_SHA256.value: SignatureMethod.RSA_SHA256,
-    SignatureMethod.ECDSA_SHA256.value: SignatureMethod.ECDSA_SHA256,
-}
-_WEAK_MARKERS = ("sha1", "hmac", "md5")
+#: How long a certificate chain, once validated, is trusted without building it again.
+CHAIN_CACHE_SECONDS = 300.0
+_CHAIN_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
 class TrustStore:
     """The CA certificates agency signatures must chain to (never the web PKI).
 
+    Validated chains are remembered for :data:`CHAIN_CACHE_SECONDS` (building a path costs
+    more than verifying the signature); the signer's validity dates are checked on every
+    verification regardless.
+
     >>> TrustStore.from_dir("axis-data/trust")  # doctest: +SKIP
     """
 
     certificates: tuple[x509.Certificate, ...]
     store: verification.Store = field(init=False, repr=False, compare=False)
+    _validated: dict[tuple[bytes, ...], float] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if not self.certificates:
@@ -99,6 +100,35 @@ class TrustStore:
         if not files:
             raise InvalidTrustStore(f"trust store {directory} holds no *.pem or *.crt file")
         return cls.from_pem_files(files)
+
+    def check_chain(
+        self,
+        leaf: x509.Certificate,
+        intermediates: list[x509.Certificate],
+        now: datetime.datetime,
+    ) -> None:
+        """Raise :class:`UntrustedCertificate` unless ``leaf`` chains to one of our CAs,
+        with KeyUsage digitalSignature, at ``now``."""
+        key = tuple(c.fingerprint(hashes.SHA256()) for c in (leaf, *intermediates))
+        if self._validated.get(key, 0.0) > time.monotonic():
+            return
+        verifier = (
+            verification.PolicyBuilder()
+            .store(self.store)
+            .time(now)
+            .extension_policies(ee_policy=_EE_POLICY, ca_policy=_CA_POLICY)
+            .build_client_verifier()
+        )
+        try:
+            verifier.verify(leaf, intermediates)
+        except verification.VerificationError as error:
+            raise UntrustedCertificate(
+                f"the signing certificate ({_describe(leaf)}, issued by "
+                f"{leaf.issuer.rfc4514_string()!r}) does not chain to a trusted CA: {error}"
+            ) from None
+        if len(self._validated) >= _CHAIN_CACHE_SIZE:
+            self._validated.clear()
+        self._validated[key] = time.monotonic() + CHAIN_CACHE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -130,11 +160,9 @@ def verify(
     check_size(data, max_bytes=max_bytes)
     root = parse_xml(data, max_bytes=max_bytes)
     signature = _locate_signature(root)
-    _check_profile(signature)
-    chain = _certificates(signature)
-    now = datetime.datetime.now(datetime.UTC)
-    leaf = _check_certificate(chain, trust, now)
-    signed = _verify_signature(data, root, leaf, now)
+    xmldsig.check_profile(signature)
+    leaf = _check_certificate(xmldsig.certificates(signature), trust)
+    signed = xmldsig.verify_enveloped(root, signature, leaf.public_key())
     message, kind, sender = _read(signed)
     leaf_fingerprint = fingerprint(leaf)
     if pinned is not None and leaf_fingerprint not in {_normalise(p) for p in pinned}:
@@ -191,88 +219,24 @@ def _locate_signature(root: etree._Element) -> etree._Element:
     return signature
 
 
-def _check_profile(signature: etree._Element) -> None:
-    """Refuse, with a clear message, any signature outside the axis's profile."""
-    signed_info = _one(signature, "SignedInfo")
-    c14n = _one(signed_info, "CanonicalizationMethod").get("Algorithm", "")
-    method = _one(signed_info, "SignatureMethod").get("Algorithm", "")
-    _check_algorithm(method, "signature method")
-    if method not in ALLOWED_SIGNATURE_METHODS:
-        raise SignatureError(
-            f"signature method {method} is not accepted: use RSA-SHA256 or ECDSA-SHA256"
-        )
-    if c14n != EXC_C14N:
-        raise SignatureError(
-            f"canonicalization {c14n} is not accepted: use exclusive C14N ({EXC_C14N})"
-        )
-    references = signed_info.findall(f"{_DS}Reference")
-    if len(references) != 1:
-        raise SignatureError(
-            f'the signature has {len(references)} references; exactly one (URI="") is allowed'
-        )
-    reference = references[0]
-    if reference.get("URI") != "":
-        raise SignatureError(
-            f"the signature references {reference.get('URI')!r}; it must sign the whole "
-            'message (URI="")'
-        )
-    digest_method = _one(reference, "DigestMethod").get("Algorithm", "")
-    _check_algorithm(digest_method, "digest method")
-    if digest_method != SHA256:
-        raise SignatureError(f"digest method {digest_method} is not accepted: use SHA-256")
-    transforms = [t.get("Algorithm") for t in reference.iterfind(f"{_DS}Transforms/{_DS}Transform")]
-    if transforms != [ENVELOPED, EXC_C14N]:
-        raise SignatureError(
-            "the signature's transforms must be enveloped-signature then exclusive C14N, "
-            f"not {transforms}"
-        )
-    if signature.find(f"{_DS}Object") is not None:
-        raise SignatureError("ds:Object is not allowed in the signature")
-
-
-def _check_algorithm(uri: str, what: str) -> None:
-    if any(marker in uri.lower() for marker in _WEAK_MARKERS):
-        raise WeakAlgorithm(f"{what} {uri} is refused as too weak: use SHA-256 (RSA or ECDSA)")
-
-
-def _one(parent: etree._Element, name: str) -> etree._Element:
-    found = parent.findall(f"{_DS}{name}")
-    if len(found) != 1:
-        raise SignatureError(f"the signature must hold exactly one ds:{name}, found {len(found)}")
-    return found[0]
-
-
-def _certificates(signature: etree._Element) -> list[x509.Certificate]:
-    texts = [
-        e.text or "" for e in signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate")
-    ]
-    if not texts:
-        raise SignatureError("the signature carries no X509Certificate in KeyInfo")
-    certificates = []
-    for text in texts:
-        try:
-            certificates.append(x509.load_der_x509_certificate(_b64(text)))
-        except ValueError:
-            raise SignatureError("an X509Certificate in the signature is not readable") from None
-    return certificates
-
-
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise SignatureError("an X509Certificate in the signature is not valid base64") from None
-
-
 def _describe(certificate: x509.Certificate) -> str:
     return f"subject {certificate.subject.rfc4514_string()!r}"
 
 
-def _check_certificate(
-    chain: list[x509.Certificate], trust: TrustStore, now: datetime.datetime
-) -> x509.Certificate:
+def _check_certificate(chain: list[x509.Certificate], trust: TrustStore) -> x509.Certificate:
     """The leaf (first certificate), checked: validity, KeyUsage, chain to the trust store."""
     leaf, intermediates = chain[0], chain[1:]
+    now = datetime.datetime.now(datetime.UTC)
+    key = leaf.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise UntrustedCertificate(
+            f"the signing certificate ({_describe(leaf)}) has a key that is neither RSA nor EC"
+        )
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise WeakAlgorithm(
+            f"the signing certificate ({_describe(leaf)}) has an RSA key of {key.key_size} "
+            f"bits: at least {MIN_RSA_BITS} are required"
+        )
     if now > leaf.not_valid_after_utc:
         raise UntrustedCertificate(
             f"the signing certificate ({_describe(leaf)}) expired on "
@@ -292,20 +256,7 @@ def _check_certificate(
             f"the signing certificate ({_describe(leaf)}) is not for signing: its KeyUsage "
             "lacks digitalSignature"
         )
-    verifier = (
-        verification.PolicyBuilder()
-        .store(trust.store)
-        .time(now)
-        .extension_policies(ee_policy=_EE_POLICY, ca_policy=_CA_POLICY)
-        .build_client_verifier()
-    )
-    try:
-        verifier.verify(leaf, intermediates)
-    except verification.VerificationError as error:
-        raise UntrustedCertificate(
-            f"the signing certificate ({_describe(leaf)}, issued by "
-            f"{leaf.issuer.rfc4514_string()!r}) does not chain to a trusted CA: {error}"
-        ) from None
+    trust.check_chain(leaf, intermediates, now)
     return leaf
 
 
@@ -324,47 +275,12 @@ _EE_POLICY = verification.ExtensionPolicy.permit_all().require_present(
 _CA_POLICY = verification.ExtensionPolicy.webpki_defaults_ca()
 
 
-def _verify_signature(
-    data: bytes, root: etree._Element, leaf: x509.Certificate, now: datetime.datetime
-) -> etree._Element:
-    """Run signxml on ``data`` with the already-checked certificate; return signed_xml."""
-    location = "./" if root.tag == RECEIPT_TAG else f"./{q('edXMLEnvelope')}/{q('edXMLHeader')}/"
-    config = SignatureConfiguration(
-        location=location,
-        expect_references=1,
-        signature_methods=frozenset(ALLOWED_SIGNATURE_METHODS.values()),
-        digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
-        verification_time=now,
-    )
-    try:
-        result = XMLVerifier().verify(
-            data, x509_cert=leaf, parser=hardened_parser(len(data)), expect_config=config
-        )
-    except InvalidDigest:
-        raise SignatureError(
-            "the message was changed after it was signed (the digest of its content does "
-            "not match the signature)"
-        ) from None
-    except InvalidSignature as error:
-        raise SignatureError(
-            f"the signature value does not verify with the certificate's key ({error})"
-        ) from None
-    except InvalidCertificate as error:
-        raise UntrustedCertificate(str(error)) from None
-    except (InvalidInput, etree.DocumentInvalid, ValueError) as error:
-        raise SignatureError(f"the XML signature is malformed: {error}") from None
-    signed = result.signed_xml  # type: ignore[union-attr]
-    if signed is None:
-        raise SignatureError("the signed content could not be read back")
-    return signed
-
-
 def _read(signed: etree._Element) -> tuple[Document | Status | AxisReceipt, str, str]:
     """Kind, message and sender, from the signed content only."""
     if signed.tag == RECEIPT_TAG:
         return parse_receipt(signed), "receipt", AXIS_SENDER_CODE
     if signed.tag != f"{{{EDXML_NS}}}edXML":
-        raise EnvelopeError("the signed content is not an edXML message")
+        raise SchemaViolation("the signed content is not an edXML message")
     message = read_message(signed)
     kind = "status" if isinstance(message, Status) else "document"
     return message, kind, message.sender.organ_id

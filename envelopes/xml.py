@@ -28,8 +28,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import re
 import uuid
+from typing import NoReturn
 
 from lxml import etree
 
@@ -56,13 +56,9 @@ from envelopes.validation import DOCUMENT_SCHEMA, STATUS_SCHEMA, validate
 
 #: The standard's namespace (default on the root, prefix ``edXML:`` below it).
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
-#: XML Signature namespace.
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 
 DATE_FORMAT = "%Y/%m/%d"
 TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M:%S"
-
-_WHITESPACE = re.compile(r"\s")
 
 
 def q(name: str) -> str:
@@ -281,48 +277,39 @@ def read_message(root: etree._Element) -> Document | Status:
 
 def parse_document(root: etree._Element) -> Document:
     """Read a schema-valid edXML document."""
-    header = _find(root, "edXMLEnvelope", "edXMLHeader")
-    message = _find(header, "MessageHeader")
-    trace_list = header.find(q("TraceHeaderList"))
-    code = _find(message, "Code")
-    promulgation = _find(message, "PromulgationInfo")
-    doc_type = message.find(q("DocumentType"))
-    signer = message.find(q("SignerInfo"))
-    steering = _value(message, "SteeringType").strip()
+    header = _Fields(_find(root, "edXMLEnvelope", "edXMLHeader"))
+    message = _Fields(header.required("MessageHeader"))
+    trace_list = _Fields(header.child("TraceHeaderList"))
+    code = _Fields(message.required("Code"))
+    promulgation = _Fields(message.required("PromulgationInfo"))
+    doc_type = message.child("DocumentType")
+    signer = _Fields(message.child("SignerInfo"))
     doc = Document(
-        sender=_organization(_find(message, "From")),
-        recipients=[_organization(e) for e in message.iterfind(q("To"))],
-        code=Code(_value(code, "CodeNumber").strip(), _value(code, "CodeNotation").strip()),
+        sender=_organization(message.required("From")),
+        recipients=[_organization(e) for e in message.all("To")],
+        code=Code(code.token("CodeNumber"), code.token("CodeNotation")),
         promulgation=PromulgationInfo(
-            place=_value(promulgation, "Place"),
-            date=_required_date(promulgation, "PromulgationDate"),
+            place=promulgation.text("Place"),
+            date=promulgation.date("PromulgationDate") or _missing("PromulgationDate"),
         ),
-        subject=_value(message, "Subject"),
-        document_type=DocumentType(
-            type=int(_value(doc_type, "Type")),
-            type_detail=_value(doc_type, "TypeDetail"),
-            type_name=_value(doc_type, "TypeName"),
-        )
-        if doc_type is not None
-        else DocumentType(),
-        content=_value(message, "Content"),
+        subject=message.text("Subject"),
+        document_type=_document_type(doc_type) if doc_type is not None else DocumentType(),
+        content=message.text("Content"),
         signer=SignerInfo(
-            competence=_value(signer, "Competence"),
-            position=_value(signer, "Position"),
-            full_name=_value(signer, "FullName"),
+            competence=signer.text("Competence"),
+            position=signer.text("Position"),
+            full_name=signer.text("FullName"),
         ),
-        due_date=_date(message, "DueDate"),
-        other=_other_info(message.find(q("OtherInfo"))),
-        steering_type=int(steering) if steering else None,
-        to_places=[_text_of(e) for e in message.iterfind(f"{q('ToPlaces')}/{q('Place')}")],
-        response_for=[_response_for(e) for e in message.iterfind(q("ResponseFor"))],
-        trace=[_trace(e) for e in trace_list.iterfind(q("TraceHeader"))]
-        if trace_list is not None
-        else [],
-        business=_business(trace_list.find(q("Bussiness")) if trace_list is not None else None),
+        due_date=message.date("DueDate"),
+        other=_other_info(message.child("OtherInfo")),
+        steering_type=message.integer("SteeringType"),
+        to_places=[_text_of(e) for e in _Fields(message.child("ToPlaces")).all("Place")],
+        response_for=[_response_for(e) for e in message.all("ResponseFor")],
+        trace=[_trace(e) for e in trace_list.all("TraceHeader")],
+        business=_business(trace_list.child("Bussiness")),
         attachments=_attachments(root),
     )
-    explicit_id = _value(message, "DocumentId").strip()
+    explicit_id = message.token("DocumentId")
     if explicit_id and explicit_id != doc.document_id:
         doc.explicit_document_id = explicit_id
     return doc
@@ -330,22 +317,70 @@ def parse_document(root: etree._Element) -> Document:
 
 def parse_status(root: etree._Element) -> Status:
     """Read a schema-valid edXML status message."""
-    message = _find(root, "edXMLEnvelope", "edXMLHeader", "MessageHeader")
-    staff = message.find(q("StaffInfo"))
+    message = _Fields(_find(root, "edXMLEnvelope", "edXMLHeader", "MessageHeader"))
+    staff = message.child("StaffInfo")
     return Status(
-        response_for=_response_for(_find(message, "ResponseFor")),
-        sender=_organization(_find(message, "From")),
-        status_code=StatusCode(_value(message, "StatusCode").strip()),
-        description=_value(message, "Description"),
-        timestamp=_timestamp(_find(message, "Timestamp")),
+        response_for=_response_for(message.required("ResponseFor")),
+        sender=_organization(message.required("From")),
+        status_code=StatusCode(message.token("StatusCode")),
+        description=message.text("Description"),
+        timestamp=_timestamp(message.required("Timestamp")),
         staff=_staff(staff) if staff is not None else None,
     )
+
+
+class _Fields:
+    """The element children of one element, by tag; the XSD has already checked their
+    shape, so lookups are by name and the first occurrence of a name wins."""
+
+    def __init__(self, element: etree._Element | None) -> None:
+        self._children: dict[str, list[etree._Element]] = {}
+        for child in () if element is None else element:
+            if isinstance(child.tag, str):
+                self._children.setdefault(child.tag, []).append(child)
+
+    def child(self, name: str) -> etree._Element | None:
+        found = self._children.get(q(name))
+        return found[0] if found else None
+
+    def required(self, name: str) -> etree._Element:
+        element = self.child(name)
+        if element is None:
+            _missing(name)
+        return element
+
+    def all(self, name: str) -> list[etree._Element]:
+        return self._children.get(q(name), [])
+
+    def text(self, name: str) -> str:
+        """The text as written (free text keeps its spaces); ``""`` when absent."""
+        element = self.child(name)
+        return "" if element is None else (element.text or "")
+
+    def token(self, name: str) -> str:
+        """A code, id or number: surrounding whitespace dropped."""
+        return self.text(name).strip()
+
+    def integer(self, name: str) -> int | None:
+        token = self.token(name)
+        return int(token) if token else None
+
+    def date(self, name: str) -> datetime.date | None:
+        """``yyyy/MM/dd``; ``None`` when absent or blank."""
+        element = self.child(name)
+        if element is None or not (element.text or "").strip():
+            return None
+        return _strptime(element, DATE_FORMAT, "date (yyyy/MM/dd)").date()
+
+
+def _missing(name: str) -> NoReturn:
+    raise SchemaViolation(f"element {name} is missing")
 
 
 def _find(parent: etree._Element, *path: str) -> etree._Element:
     element = parent.find("/".join(q(name) for name in path))
     if element is None:
-        raise SchemaViolation(f"element {'/'.join(path)} is missing")
+        _missing("/".join(path))
     return element
 
 
@@ -353,106 +388,96 @@ def _text_of(element: etree._Element) -> str:
     return element.text or ""
 
 
-def _value(parent: etree._Element | None, name: str) -> str:
-    """Text of the child ``name`` (``""`` when absent or empty). Trusts the XSD for shape."""
-    if parent is None:
-        return ""
-    child = parent.find(q(name))
-    return "" if child is None else (child.text or "")
-
-
-def _strptime(element: etree._Element, text: str, fmt: str, what: str) -> datetime.datetime:
+def _strptime(element: etree._Element, fmt: str, what: str) -> datetime.datetime:
+    text = (element.text or "").strip()
     try:
-        return datetime.datetime.strptime(text.strip(), fmt)
+        return datetime.datetime.strptime(text, fmt)
     except ValueError:
         name = etree.QName(element).localname
-        raise SchemaViolation(f"element {name}: {text.strip()!r} is not a valid {what}") from None
-
-
-def _required_date(parent: etree._Element, name: str) -> datetime.date:
-    element = _find(parent, name)
-    return _strptime(element, _text_of(element), DATE_FORMAT, "date (yyyy/MM/dd)").date()
-
-
-def _date(parent: etree._Element | None, name: str) -> datetime.date | None:
-    """An optional date: ``None`` when the element is absent or blank."""
-    if not _value(parent, name).strip():
-        return None
-    assert parent is not None  # a value was found in it
-    return _required_date(parent, name)
+        raise SchemaViolation(f"element {name}: {text!r} is not a valid {what}") from None
 
 
 def _timestamp(element: etree._Element) -> datetime.datetime:
-    return _strptime(element, _text_of(element), TIMESTAMP_FORMAT, "timestamp")
+    return _strptime(element, TIMESTAMP_FORMAT, "timestamp")
 
 
-def _optional_int(parent: etree._Element, name: str) -> int | None:
-    text = _value(parent, name).strip()
-    return int(text) if text else None
+def _document_type(element: etree._Element) -> DocumentType:
+    fields = _Fields(element)
+    return DocumentType(
+        type=fields.integer("Type") or DocumentType().type,
+        type_detail=fields.text("TypeDetail"),
+        type_name=fields.text("TypeName"),
+    )
 
 
 def _organization(element: etree._Element) -> Organization:
+    fields = _Fields(element)
     return Organization(
-        organ_id=_value(element, "OrganId").strip(),
-        organ_name=_value(element, "OrganName"),
-        organization_in_charge=_value(element, "OrganizationInCharge"),
-        organ_add=_value(element, "OrganAdd"),
-        email=_value(element, "Email"),
-        telephone=_value(element, "Telephone"),
-        fax=_value(element, "Fax"),
-        website=_value(element, "Website"),
+        organ_id=fields.token("OrganId"),
+        organ_name=fields.text("OrganName"),
+        organization_in_charge=fields.text("OrganizationInCharge"),
+        organ_add=fields.text("OrganAdd"),
+        email=fields.text("Email"),
+        telephone=fields.text("Telephone"),
+        fax=fields.text("Fax"),
+        website=fields.text("Website"),
     )
 
 
 def _other_info(element: etree._Element | None) -> OtherInfo:
     if element is None:
         return OtherInfo()
-    priority = _value(element, "Priority").strip()
+    fields = _Fields(element)
+    priority = fields.integer("Priority")
     return OtherInfo(
-        priority=Priority(int(priority)) if priority else Priority.ORDINARY,
-        sphere_of_promulgation=_value(element, "SphereOfPromulgation"),
-        typer_notation=_value(element, "TyperNotation"),
-        promulgation_amount=_optional_int(element, "PromulgationAmount"),
-        page_amount=_optional_int(element, "PageAmount"),
-        direction=_value(element, "Direction"),
-        appendixes=[_text_of(e) for e in element.iterfind(f"{q('Appendixes')}/{q('Appendix')}")],
+        priority=Priority(priority) if priority is not None else Priority.ORDINARY,
+        sphere_of_promulgation=fields.text("SphereOfPromulgation"),
+        typer_notation=fields.text("TyperNotation"),
+        promulgation_amount=fields.integer("PromulgationAmount"),
+        page_amount=fields.integer("PageAmount"),
+        direction=fields.text("Direction"),
+        appendixes=[_text_of(e) for e in _Fields(fields.child("Appendixes")).all("Appendix")],
     )
 
 
 def _response_for(element: etree._Element) -> ResponseFor:
+    fields = _Fields(element)
     return ResponseFor(
-        organ_id=_value(element, "OrganId").strip(),
-        code=_value(element, "Code").strip(),
-        promulgation_date=_date(element, "PromulgationDate"),
-        document_id=_value(element, "DocumentId").strip(),
+        organ_id=fields.token("OrganId"),
+        code=fields.token("Code"),
+        promulgation_date=fields.date("PromulgationDate"),
+        document_id=fields.token("DocumentId"),
     )
 
 
 def _staff(element: etree._Element) -> StaffInfo:
+    fields = _Fields(element)
     return StaffInfo(
-        department=_value(element, "Department"),
-        staff=_value(element, "Staff"),
-        mobile=_value(element, "Mobile"),
-        email=_value(element, "Email"),
+        department=fields.text("Department"),
+        staff=fields.text("Staff"),
+        mobile=fields.text("Mobile"),
+        email=fields.text("Email"),
     )
 
 
 def _trace(element: etree._Element) -> TraceHeader:
+    fields = _Fields(element)
     return TraceHeader(
-        organ_id=_value(element, "OrganId").strip(),
-        timestamp=_timestamp(_find(element, "Timestamp")),
+        organ_id=fields.token("OrganId"),
+        timestamp=_timestamp(fields.required("Timestamp")),
     )
 
 
 def _business(element: etree._Element | None) -> Business:
     if element is None:
         return Business()
-    staff = element.find(q("StaffInfo"))
+    fields = _Fields(element)
+    staff = fields.child("StaffInfo")
     return Business(
-        document_id=_value(element, "DocumentId").strip(),
-        business_doc_type=BusinessType(int(_value(element, "BussinessDocType"))),
-        business_doc_reason=_value(element, "BussinessDocReason"),
-        paper=_optional_int(element, "Paper"),
+        document_id=fields.token("DocumentId"),
+        business_doc_type=BusinessType(fields.integer("BussinessDocType") or 0),
+        business_doc_reason=fields.text("BussinessDocReason"),
+        paper=fields.integer("Paper"),
         staff_info=_staff(staff) if staff is not None else None,
     )
 
@@ -460,16 +485,20 @@ def _business(element: etree._Element | None) -> Business:
 def _attachments(root: etree._Element) -> list[Attachment]:
     """Join the manifest's References with the encoded attachments by ContentId."""
     references = {
-        _value(e, "ContentId").strip(): e
-        for e in root.iterfind(
-            f"{q('edXMLEnvelope')}/{q('edXMLBody')}/{q('edXMLManifest')}/{q('Reference')}"
+        fields.token("ContentId"): fields
+        for fields in map(
+            _Fields,
+            root.iterfind(
+                f"{q('edXMLEnvelope')}/{q('edXMLBody')}/{q('edXMLManifest')}/{q('Reference')}"
+            ),
         )
     }
     attachments: list[Attachment] = []
     seen: set[str] = set()
     for item in root.iterfind(f"{q('AttachmentEncoded')}/{q('Attachment')}"):
-        content_id = _value(item, "ContentId").strip()
-        name = _value(item, "AttachmentName")
+        fields = _Fields(item)
+        content_id = fields.token("ContentId")
+        name = fields.text("AttachmentName")
         if content_id in seen:
             raise SchemaViolation(f"attachment {name!r}: ContentId {content_id} appears twice")
         seen.add(content_id)
@@ -481,9 +510,9 @@ def _attachments(root: etree._Element) -> list[Attachment]:
         attachments.append(
             Attachment(
                 name=name,
-                content_type=_value(item, "ContentType") or _value(reference, "ContentType"),
+                content_type=fields.text("ContentType") or reference.text("ContentType"),
                 data=decode_attachment(item),
-                description=_value(item, "Description") or _value(reference, "Description"),
+                description=fields.text("Description") or reference.text("Description"),
                 content_id=content_id,
             )
         )
@@ -496,14 +525,17 @@ def _attachments(root: etree._Element) -> list[Attachment]:
 
 
 def decode_attachment(item: etree._Element) -> bytes:
-    """The bytes of one ``Attachment`` (base64, line breaks allowed)."""
-    text = _value(item, "ContentTransferEncoded")
-    if _WHITESPACE.search(text):
-        text = _WHITESPACE.sub("", text)
+    """The bytes of one ``Attachment`` (base64; line breaks allowed)."""
+    fields = _Fields(item)
+    text = fields.text("ContentTransferEncoded")
     try:
-        return base64.b64decode(text, validate=True)
+        try:
+            return binascii.a2b_base64(text, strict_mode=True)
+        except binascii.Error:
+            # Some systems wrap base64 at 76 columns: drop the whitespace, then insist.
+            return binascii.a2b_base64("".join(text.split()), strict_mode=True)
     except (binascii.Error, ValueError):
-        name = _value(item, "AttachmentName")
         raise SchemaViolation(
-            f"attachment {name!r}: ContentTransferEncoded is not valid base64"
+            f"attachment {fields.text('AttachmentName')!r}: ContentTransferEncoded is not "
+            "valid base64"
         ) from None

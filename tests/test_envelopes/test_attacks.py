@@ -24,7 +24,8 @@ from envelopes.errors import (
 )
 from envelopes.signing import sign
 from envelopes.verifying import verify
-from envelopes.xml import DS_NS, build_document, q
+from envelopes.xml import build_document, q
+from envelopes.xmldsig import DS_NS
 
 from . import xmlsec
 from .conftest import MAX_BYTES

@@ -16,7 +16,8 @@ from envelopes.model import Attachment
 from envelopes.receipts import AXIS_SENDER_CODE, AxisReceipt, build_receipt
 from envelopes.signing import SigningIdentity, sign
 from envelopes.verifying import TrustStore, fingerprint, verify
-from envelopes.xml import DS_NS, build_document, build_status, q
+from envelopes.xml import build_document, build_status, q
+from envelopes.xmldsig import DS_NS
 
 from .conftest import MAX_BYTES
 

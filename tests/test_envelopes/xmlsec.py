@@ -14,7 +14,7 @@ from lxml import etree
 from pki_helpers import Issued
 
 from envelopes.signing import signature_parent
-from envelopes.xml import DS_NS
+from envelopes.xmldsig import DS_NS
 
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"

@@ -1,0 +1,198 @@
+"""The axis's XMLDSig profile, checked and verified with lxml's C14N and ``cryptography``.
+
+The profile (see :mod:`envelopes.signing`) allows one shape of signature only: one
+``Reference URI=""``, transforms enveloped-signature then exclusive C14N 1.0, SHA-256
+digest, RSA-SHA256 or ECDSA-SHA256 over ``SignedInfo`` in exclusive C14N. A general
+XMLDSig library handles every shape and pays for it: signxml re-parses the message about
+six times per verification. For this one shape, verification is:
+
+1. canonicalize ``SignedInfo`` and check ``SignatureValue`` over it with the key;
+2. re-read ``SignedInfo`` from those verified bytes (so the digest compared is the signed
+   one);
+3. remove the signature element (enveloped transform), canonicalize the whole message,
+   compare its SHA-256 with the signed ``DigestValue``;
+4. parse the canonical bytes: the only tree the caller reads.
+
+The test suite checks this against signxml and xmlsec1 on the same inputs, attacks
+included.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from lxml import etree
+
+from envelopes.errors import SignatureError, WeakAlgorithm
+from envelopes.parsing import hardened_parser
+
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+EC_NS = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+SIGNATURE_METHODS = (RSA_SHA256, ECDSA_SHA256)
+
+_DS = f"{{{DS_NS}}}"
+_WEAK_MARKERS = ("sha1", "hmac", "md5")
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+def check_profile(signature: etree._Element) -> None:
+    """Refuse, naming the problem, any signature outside the profile (before any crypto)."""
+    signed_info = _one(signature, "SignedInfo")
+    c14n = _one(signed_info, "CanonicalizationMethod").get("Algorithm", "")
+    method = _one(signed_info, "SignatureMethod").get("Algorithm", "")
+    _refuse_weak(method, "signature method")
+    if method not in SIGNATURE_METHODS:
+        raise SignatureError(
+            f"signature method {method} is not accepted: use RSA-SHA256 or ECDSA-SHA256"
+        )
+    if c14n != EXC_C14N:
+        raise SignatureError(
+            f"canonicalization {c14n} is not accepted: use exclusive C14N ({EXC_C14N})"
+        )
+    references = signed_info.findall(f"{_DS}Reference")
+    if len(references) != 1:
+        raise SignatureError(
+            f'the signature has {len(references)} references; exactly one (URI="") is allowed'
+        )
+    reference = references[0]
+    if reference.get("URI") != "":
+        raise SignatureError(
+            f"the signature references {reference.get('URI')!r}; it must sign the whole "
+            'message (URI="")'
+        )
+    digest_method = _one(reference, "DigestMethod").get("Algorithm", "")
+    _refuse_weak(digest_method, "digest method")
+    if digest_method != SHA256:
+        raise SignatureError(f"digest method {digest_method} is not accepted: use SHA-256")
+    transforms = [t.get("Algorithm") for t in reference.iterfind(f"{_DS}Transforms/{_DS}Transform")]
+    if transforms != [ENVELOPED, EXC_C14N]:
+        raise SignatureError(
+            "the signature's transforms must be enveloped-signature then exclusive C14N, "
+            f"not {transforms}"
+        )
+    if signature.find(f"{_DS}Object") is not None:
+        raise SignatureError("ds:Object is not allowed in the signature")
+
+
+def verify_enveloped(
+    root: etree._Element, signature: etree._Element, key: PublicKey
+) -> etree._Element:
+    """Verify ``signature`` (profile-checked, a descendant of ``root``) with ``key``.
+
+    Removes the signature from ``root`` (the enveloped transform) and returns the signed
+    content parsed from its canonical bytes.
+    """
+    signed_info = signature.find(f"{_DS}SignedInfo")
+    signed_info_c14n = _canonical(signed_info, signed_info.find(f"{_DS}CanonicalizationMethod"))
+    method = signed_info.find(f"{_DS}SignatureMethod").get("Algorithm")
+    value = _base64(signature.find(f"{_DS}SignatureValue"), "SignatureValue")
+    _check_value(key, method, value, signed_info_c14n)
+
+    verified_info = etree.fromstring(signed_info_c14n, parser=hardened_parser(0))
+    reference = verified_info.find(f"{_DS}Reference")
+    expected = _base64(reference.find(f"{_DS}DigestValue"), "DigestValue")
+    c14n_transform = reference.findall(f"{_DS}Transforms/{_DS}Transform")[1]
+
+    _remove_keeping_tail(signature)
+    content = _canonical(root, c14n_transform)
+    if not hmac.compare_digest(hashlib.sha256(content).digest(), expected):
+        raise SignatureError(
+            "the message was changed after it was signed (the digest of its content does "
+            "not match the signature)"
+        )
+    return etree.fromstring(content, parser=hardened_parser(len(content)))
+
+
+def certificates(signature: etree._Element) -> list[x509.Certificate]:
+    """The certificates of ``KeyInfo/X509Data``, in document order (the signer's first)."""
+    texts = signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate")
+    found = []
+    for element in texts:
+        try:
+            found.append(x509.load_der_x509_certificate(_base64(element, "X509Certificate")))
+        except ValueError:
+            raise SignatureError("an X509Certificate in the signature is not readable") from None
+    if not found:
+        raise SignatureError("the signature carries no X509Certificate in KeyInfo")
+    return found
+
+
+def _canonical(element: etree._Element, method: etree._Element) -> bytes:
+    """Exclusive C14N 1.0 without comments, honouring an InclusiveNamespaces PrefixList."""
+    inclusive = method.find(f"{{{EC_NS}}}InclusiveNamespaces")
+    prefixes = (inclusive.get("PrefixList") or "").split() if inclusive is not None else None
+    return etree.tostring(
+        element,
+        method="c14n",
+        exclusive=True,
+        with_comments=False,
+        inclusive_ns_prefixes=prefixes or None,
+    )
+
+
+def _check_value(key: PublicKey, method: str, value: bytes, data: bytes) -> None:
+    try:
+        if method == RSA_SHA256 and isinstance(key, rsa.RSAPublicKey):
+            key.verify(value, data, padding.PKCS1v15(), hashes.SHA256())
+        elif method == ECDSA_SHA256 and isinstance(key, ec.EllipticCurvePublicKey):
+            # XMLDSig carries r || s, each as long as the curve order; cryptography wants DER.
+            size = (key.curve.key_size + 7) // 8
+            if len(value) != 2 * size:
+                raise InvalidSignature
+            r, s = int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big")
+            key.verify(utils.encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise SignatureError(
+                f"the signature method {method} does not fit the certificate's "
+                f"{type(key).__name__.removeprefix('_')} key"
+            )
+    except InvalidSignature:
+        raise SignatureError(
+            "the signature value does not verify with the certificate's key"
+        ) from None
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    """Remove ``element`` but not the text after it (which the signature covers)."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
+
+
+def _base64(element: etree._Element | None, name: str) -> bytes:
+    if element is None:
+        raise SignatureError(f"the signature has no ds:{name}")
+    try:
+        return base64.b64decode("".join((element.text or "").split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"ds:{name} is not valid base64") from None
+
+
+def _refuse_weak(uri: str, what: str) -> None:
+    if any(marker in uri.lower() for marker in _WEAK_MARKERS):
+        raise WeakAlgorithm(f"{what} {uri} is refused as too weak: use SHA-256 (RSA or ECDSA)")
+
+
+def _one(parent: etree._Element, name: str) -> etree._Element:
+    found = parent.findall(f"{_DS}{name}")
+    if len(found) != 1:
+        raise SignatureError(f"the signature must hold exactly one ds:{name}, found {len(found)}")
+    return found[0]
