@@ -31,11 +31,14 @@ def template(
     signature_method: str = RSA_SHA256,
     digest_method: str = SHA256,
     c14n: str = EXC_C14N,
+    tail: str = "",
 ) -> bytes:
-    """``unsigned`` with an empty signature template where the profile puts it."""
+    """``unsigned`` with an empty signature template where the profile puts it, followed by
+    the text ``tail`` (whitespace, as in an indented file)."""
     root = etree.fromstring(unsigned)
     ds = f"{{{DS_NS}}}"
     signature = etree.SubElement(signature_parent(root), f"{ds}Signature", nsmap={"ds": DS_NS})
+    signature.tail = tail or None
     signed_info = etree.SubElement(signature, f"{ds}SignedInfo")
     etree.SubElement(signed_info, f"{ds}CanonicalizationMethod", Algorithm=c14n)
     etree.SubElement(signed_info, f"{ds}SignatureMethod", Algorithm=signature_method)
@@ -51,11 +54,11 @@ def template(
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def sign(unsigned: bytes, signer: Issued, workdir: Path, **algorithms: str) -> bytes:
+def sign(unsigned: bytes, signer: Issued, workdir: Path, **options: str) -> bytes:
     """Sign ``unsigned`` with ``xmlsec1 --sign`` (key and certificate of ``signer``)."""
     key_path, cert_path = signer.write_pem(workdir, "xmlsec-signer")
     template_path = workdir / "template.xml"
-    template_path.write_bytes(template(unsigned, **algorithms))
+    template_path.write_bytes(template(unsigned, **options))
     out = workdir / "signed-by-xmlsec1.xml"
     subprocess.run(
         [
