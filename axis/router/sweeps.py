@@ -98,7 +98,7 @@ class Sweeper:
             )
         for row in rows:
             log.warning(
-                "overdue: %s to %s accepted at %s, not receipted after %.0f s (state %s)",
+                "overdue: %s to %s accepted at %s, not receipted after %g s (state %s)",
                 row.document_id,
                 row.recipient_code,
                 row.accepted_at.isoformat(timespec="seconds"),
@@ -154,7 +154,7 @@ class Sweeper:
                 reason="expired",
                 message=(
                     f"not receipted by {', '.join(recipients)} within "
-                    f"{self.settings.lifetime_seconds:.0f} s; the axis stopped waiting"
+                    f"{self.settings.lifetime_seconds:g} s; the axis stopped waiting"
                 ),
                 edxml_priority=first.priority,
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import upgrade
 from axis.store.registry import Registry
-from axis.store.schema import routers
+from axis.store.schema import deliveries, documents, routers
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, inbox
@@ -359,3 +360,39 @@ class RouterProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(30)
+
+
+def acknowledge(
+    home: AxisHome, transport: Transport, code: str, *, count: int, timeout: float = 30.0
+) -> list[ReceivedMessage]:
+    """Play agency ``code``: take documents from its inbox until ``count`` came (other
+    messages are taken and set aside), answering each with a 01 receipt signed by
+    ``code``; the documents taken."""
+    taken: list[ReceivedMessage] = []
+    deadline = time.monotonic() + timeout
+    while len(taken) < count and time.monotonic() < deadline:
+        for message in drain(transport, code, count=1, timeout=deadline - time.monotonic()):
+            if message.headers.get(protocol.KIND) != "document":
+                continue
+            taken.append(message)
+            document_id = str(message.headers[protocol.DOCUMENT_ID])
+            home.submit(transport, home.status(code, document_id), sender=code, kind="status")
+    return taken
+
+
+def deliveries_of(engine: Engine, document_id: str) -> dict[str, str]:
+    """recipient code -> delivery state, for the document ``document_id``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(deliveries.c.recipient_code, deliveries.c.state)
+            .join(documents, documents.c.id == deliveries.c.document_pk)
+            .where(documents.c.document_id == document_id)
+        )
+        return {row.recipient_code: row.state for row in rows}
+
+
+def document_id_of(body: bytes) -> str:
+    """The DocumentId inside signed document bytes (read without verifying: tests only)."""
+    match = re.search(rb"DocumentId>([^<]+)</", body)
+    assert match is not None, "no DocumentId in the message"
+    return match.group(1).decode()

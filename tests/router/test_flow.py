@@ -1,0 +1,296 @@
+"""The router's whole flow, on RabbitMQ + PostgreSQL and on the embedded default.
+
+The test plays the agencies: it publishes signed submissions, takes what lands in the
+inboxes, and answers documents with signed 01 receipts.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from helpers.axis_home import (
+    RouterThread,
+    acknowledge,
+    deliveries_of,
+    document_id_of,
+    drain,
+    wait_for,
+)
+
+from axis import protocol
+from axis.store.schema import deliveries, documents, status_events
+from axis.transport.topology import inbox
+from envelopes.model import BusinessType, Priority, StatusCode
+from envelopes.receipts import AxisReceipt
+from envelopes.verifying import verify
+from router.conftest import Routed
+
+MAX = 1 << 20
+
+
+def answers_in(routed: Routed, code: str, *, count: int) -> list[AxisReceipt]:
+    """The axis's answers in ``code``'s inbox, verified against the trust store."""
+    taken = drain(routed.transport, code, count=count)
+    assert [m.headers[protocol.KIND] for m in taken] == ["receipt"] * count
+    receipts = []
+    for message in taken:
+        verified = verify(message.body, routed.home.trust, max_bytes=MAX)
+        assert isinstance(verified.message, AxisReceipt)
+        receipts.append(verified.message)
+    return receipts
+
+
+def test_a_document_reaches_every_recipient_at_all_four_levels_and_each_receipt_is_recorded(
+    routed: Routed,
+) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    recipients = [c["commune"], c["district"], c["province"], c["ministry"]]
+    body = home.document(c["hamlet"], recipients)
+    document_id = document_id_of(body)
+    submission = home.submit(transport, body, sender=c["hamlet"])
+
+    (answer,) = answers_in(routed, c["hamlet"], count=1)
+    assert answer.outcome == "accepted"
+    assert answer.document_id == document_id
+    assert sorted(answer.recipients) == sorted(recipients)
+    for code in recipients:
+        (copy,) = acknowledge(home, transport, code, count=1)
+        assert copy.body == body
+        assert copy.headers[protocol.DOCUMENT_ID] == document_id
+        assert copy.message_id == protocol.document_message_id(answer.digest, code)
+
+    wait_for(
+        lambda: set(deliveries_of(home.engine, document_id).values()) == {"receipted"},
+        what="every delivery receipted",
+    )
+    forwarded = drain(transport, c["hamlet"], count=4)
+    assert sorted(m.headers[protocol.SENDER] for m in forwarded) == sorted(recipients)
+    assert {m.headers[protocol.STATUS_CODE] for m in forwarded} == {"01"}
+    with home.engine.connect() as conn:
+        kept = conn.execute(sa.select(status_events.c.from_code, status_events.c.signed_xml))
+        assert {row.from_code: row.signed_xml for row in kept} == {
+            m.headers[protocol.SENDER]: m.body for m in forwarded
+        }
+    assert submission  # the answer above was matched to this submission by the sender
+
+
+def test_many_documents_from_many_senders_are_all_delivered_once_and_receipted(
+    routed: Routed,
+) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    plan = [
+        (c["commune"], [c["district"], c["province"]]),
+        (c["district"], [c["province"], c["ministry"], c["commune"]]),
+        (c["ministry"], [c["province"], c["district"], c["commune"], c["hamlet"]]),
+    ] * 10
+    expected: dict[str, int] = {}
+    ids = []
+    for sender, recipients in plan:
+        body = home.document(sender, recipients)
+        ids.append(document_id_of(body))
+        home.submit(transport, body, sender=sender)
+        for code in recipients:
+            expected[code] = expected.get(code, 0) + 1
+    for code, count in expected.items():
+        documents_taken = acknowledge(home, transport, code, count=count)
+        assert len({m.message_id for m in documents_taken}) == len(documents_taken) == count
+    for document_id in ids:
+        wait_for(
+            lambda document_id=document_id: (
+                set(deliveries_of(home.engine, document_id).values()) == {"receipted"}
+            ),
+            what=f"{document_id} receipted",
+        )
+
+
+def test_business_statuses_are_recorded_and_forwarded_and_a_refusal_closes_the_delivery(
+    routed: Routed,
+) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    body = home.document(c["commune"], [c["district"], c["province"]])
+    document_id = document_id_of(body)
+    home.submit(transport, body, sender=c["commune"])
+    acknowledge(home, transport, c["district"], count=1)
+    drain(transport, c["province"], count=1)
+    home.submit(
+        transport,
+        home.status(c["district"], document_id, StatusCode.ACCEPTED),
+        sender=c["district"],
+        kind="status",
+    )
+    home.submit(
+        transport,
+        home.status(c["province"], document_id, StatusCode.REFUSED, description="Sai thẩm quyền"),
+        sender=c["province"],
+        kind="status",
+    )
+    wait_for(
+        lambda: (
+            deliveries_of(home.engine, document_id)
+            == {c["district"]: "receipted", c["province"]: "refused"}
+        ),
+        what="receipted and refused",
+    )
+    messages = drain(transport, c["commune"], count=4)  # answer, 01, 03 and 02
+    statuses = sorted(
+        (m.headers[protocol.SENDER], m.headers[protocol.STATUS_CODE])
+        for m in messages
+        if m.headers[protocol.KIND] == "status"
+    )
+    assert statuses == sorted([(c["district"], "01"), (c["district"], "03"), (c["province"], "02")])
+
+
+def test_a_recall_from_the_sender_reaches_every_recipient(routed: Routed) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    body = home.document(c["province"], [c["district"], c["district2"]])
+    document_id = document_id_of(body)
+    home.submit(transport, body, sender=c["province"])
+    for code in (c["district"], c["district2"]):
+        drain(transport, code, count=1)
+    recall = home.status(c["province"], document_id, StatusCode.RECALLED)
+    home.submit(transport, recall, sender=c["province"], kind="status")
+    for code in (c["district"], c["district2"]):
+        (message,) = drain(transport, code, count=1)
+        assert message.headers[protocol.STATUS_CODE] == "13"
+        assert message.body == recall
+
+
+def test_a_revocation_goes_to_the_original_recipients_and_is_linked_to_the_original(
+    routed: Routed,
+) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    original = home.document(c["commune"], [c["district"], c["province"]])
+    original_id = document_id_of(original)
+    home.submit(transport, original, sender=c["commune"])
+    revocation = home.document(
+        c["commune"], [c["ministry"]], business=BusinessType.REVOKE, refers_to=original_id
+    )
+    home.submit(transport, revocation, sender=c["commune"])
+    for code in (c["district"], c["province"]):
+        taken = drain(transport, code, count=2)
+        assert [m.body for m in taken] == [original, revocation]
+    revocation_id = document_id_of(revocation)
+    assert set(deliveries_of(home.engine, revocation_id)) == {c["district"], c["province"]}
+    with home.engine.connect() as conn:
+        refers_to = conn.execute(
+            sa.select(documents.c.refers_to).where(documents.c.document_id == revocation_id)
+        ).scalar()
+    assert refers_to == original_id
+    assert routed.transport.depth(inbox(c["ministry"])) == 0
+
+
+def test_a_repeated_submission_gets_the_original_answer_again_and_no_second_delivery(
+    routed: Routed,
+) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    first = home.submit(transport, body, sender=c["commune"])
+    (first_answer,) = drain(transport, c["commune"], count=1)
+    second = home.submit(transport, body, sender=c["commune"])
+    (second_answer,) = drain(transport, c["commune"], count=1)
+    assert first_answer.headers[protocol.ANSWERS] == first
+    assert second_answer.headers[protocol.ANSWERS] == second
+    assert second_answer.headers[protocol.DUPLICATE] == "true"
+    assert second_answer.headers[protocol.OUTCOME] == "accepted"
+    assert second_answer.body == first_answer.body
+    assert len(drain(transport, c["district"], count=2, timeout=2)) == 1
+    assert len(deliveries_of(home.engine, document_id_of(body))) == 1
+
+
+def test_the_same_document_id_with_other_content_is_rejected_as_a_conflict(
+    routed: Routed,
+) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    home.submit(
+        transport, home.document(c["commune"], [c["district"]], number=77), sender=c["commune"]
+    )
+    other = home.document(c["commune"], [c["district"]], number=77, subject="Nội dung khác")
+    home.submit(transport, other, sender=c["commune"])
+    first, second = answers_in(routed, c["commune"], count=2)
+    assert (first.outcome, second.outcome, second.reason) == ("accepted", "rejected", "conflict")
+    assert len(drain(transport, c["district"], count=2, timeout=2)) == 1
+
+
+def test_an_express_document_overtakes_a_backlog_of_ordinary_ones(routed: Routed) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    ordinary = [home.document(c["commune"], [c["district"]]) for _ in range(20)]
+    express = home.document(c["commune"], [c["district"]], priority=Priority.EXPRESS)
+    for body in ordinary:
+        home.submit(transport, body, sender=c["commune"])
+    wait_for(lambda: transport.depth(inbox(c["district"])) == 20, what="the ordinary backlog")
+    home.submit(transport, express, sender=c["commune"])
+    wait_for(lambda: transport.depth(inbox(c["district"])) == 21, what="the express document")
+    (first,) = drain(transport, c["district"], count=1)
+    assert first.body == express
+
+
+def test_an_agency_registered_after_the_router_started_receives_its_documents(
+    routed: Routed,
+) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    newcomer = c["district"].replace("000.00.31.", "000.00.39.")
+    home.registry.add_agency(newcomer, "UBND huyện mới")  # no inbox declared for it
+    body = home.document(c["province"], [newcomer])
+    home.submit(transport, body, sender=c["province"])
+    wait_for(
+        lambda: deliveries_of(home.engine, document_id_of(body)) == {newcomer: "queued"},
+        what="the copy confirmed in the new inbox",
+    )
+    assert [m.body for m in drain(transport, newcomer, count=1)] == [body]
+
+
+def test_deliveries_not_receipted_in_time_are_reported_then_expired_and_the_sender_told(
+    home, tmp_path
+) -> None:
+    c = home.codes
+    settings = home.settings.replace(receipt_timeout_seconds=0.5, lifetime_seconds=2.0)
+    with home.transport() as transport, RouterThread(settings):
+        body = home.document(c["commune"], [c["district"], c["province"]])
+        document_id = document_id_of(body)
+        home.submit(transport, body, sender=c["commune"])
+        acknowledge(home, transport, c["district"], count=1)
+        wait_for(
+            lambda: (
+                deliveries_of(home.engine, document_id)
+                == {c["district"]: "receipted", c["province"]: "expired"}
+            ),
+            what="the unanswered delivery expired",
+        )
+        messages = drain(transport, c["commune"], count=3)  # accepted, 01, expired
+        receipts = [
+            verify(m.body, home.trust, max_bytes=MAX).message
+            for m in messages
+            if m.headers[protocol.KIND] == "receipt"
+        ]
+        assert [(r.outcome, sorted(r.recipients)) for r in receipts] == [
+            ("accepted", sorted([c["district"], c["province"]])),
+            ("expired", [c["province"]]),
+        ]
+        # A repeat of the document is not told "accepted" any more.
+        home.submit(transport, body, sender=c["commune"])
+        (repeat,) = drain(transport, c["commune"], count=1)
+        assert repeat.headers[protocol.OUTCOME] == "expired"
+        # A late receipt still counts.
+        drain(transport, c["province"], count=1)
+        home.submit(
+            transport, home.status(c["province"], document_id), sender=c["province"], kind="status"
+        )
+        wait_for(
+            lambda: deliveries_of(home.engine, document_id)[c["province"]] == "receipted",
+            what="the late receipt recorded",
+        )
+    with home.engine.connect() as conn:
+        reported = dict(
+            conn.execute(
+                sa.select(deliveries.c.recipient_code, deliveries.c.overdue_reported_at)
+            ).all()
+        )
+    assert reported[c["province"]] is not None

@@ -1,0 +1,267 @@
+"""Every reason the router rejects a submission for: the input is quarantined with the
+reason, never delivered, and whoever can be told gets a signed ``rejected`` answer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from helpers.axis_home import (
+    AxisHome,
+    deliveries_of,
+    document_id_of,
+    drain,
+    make_document,
+    wait_for,
+)
+from lxml import etree
+from pki_helpers import issue, make_ca
+
+from axis import protocol
+from axis.pki import issue_agency
+from axis.router.intake import REASONS
+from axis.store.schema import documents, quarantine
+from axis.transport.base import Transport
+from envelopes.model import BusinessType, StatusCode
+from envelopes.receipts import AxisReceipt, build_receipt
+from envelopes.signing import SigningIdentity, sign
+from envelopes.verifying import verify
+from envelopes.xml import EDXML_NS, build_document
+from router.conftest import Routed, agency_transport
+
+
+@dataclass(frozen=True)
+class Case:
+    """A bad submission: its bytes, who publishes it (and as whom), who hears back."""
+
+    body: bytes
+    hint: str  # the ``sender`` header
+    answer_to: str | None  # the agency told, or None when nobody can be
+    publisher: str | None = None  # the broker login (AXIS user_id), if any
+
+
+def _signed(home: AxisHome, document, signer: str) -> bytes:  # type: ignore[no-untyped-def]
+    return sign(build_document(document), home.identities[signer])
+
+
+def _extra_identity(home: AxisHome, code: str, folder: str) -> tuple[SigningIdentity, bytes]:
+    issued = issue_agency(home.settings, code, home.settings.home / folder, write_p12=False)
+    identity = SigningIdentity.from_pem_files(issued.key_path, issued.cert_path)
+    return identity, issued.cert_path.read_bytes()
+
+
+def too_large(home: AxisHome, c: dict[str, str]) -> Case:
+    return Case(b"<edXML>" + b"a" * 300_000 + b"</edXML>", c["commune"], c["commune"])
+
+
+def malformed(home: AxisHome, c: dict[str, str]) -> Case:
+    return Case(b"<edXML><unclosed></edXML>", c["commune"], c["commune"])
+
+
+def schema(home: AxisHome, c: dict[str, str]) -> Case:
+    root = etree.fromstring(build_document(make_document(c["commune"], [c["district"]], number=1)))
+    subject = root.find(f".//{{{EDXML_NS}}}Subject")
+    subject.getparent().remove(subject)
+    return Case(
+        sign(etree.tostring(root), home.identities[c["commune"]]), c["commune"], c["commune"]
+    )
+
+
+def bad_signature(home: AxisHome, c: dict[str, str]) -> Case:
+    body = home.document(c["commune"], [c["district"]], subject="Original subject")
+    return Case(body.replace(b"Original", b"Modified"), c["commune"], c["commune"])
+
+
+def untrusted_certificate(home: AxisHome, c: dict[str, str]) -> Case:
+    stranger = issue(make_ca("Some other CA"), c["commune"], key_type="ec").identity()
+    document = make_document(c["commune"], [c["district"]], number=2)
+    return Case(sign(build_document(document), stranger), c["commune"], c["commune"])
+
+
+def unexpected_kind(home: AxisHome, c: dict[str, str]) -> Case:
+    receipt = AxisReceipt("accepted", "x", c["commune"], "ab" * 32, 1)
+    return Case(
+        sign(build_receipt(receipt), home.identities[c["commune"]]), c["commune"], c["commune"]
+    )
+
+
+def sender_mismatch(home: AxisHome, c: dict[str, str]) -> Case:
+    body = home.document(c["commune"], [c["district"]])
+    return Case(body, c["commune"], c["district"], publisher=c["district"])
+
+
+def unknown_sender(home: AxisHome, c: dict[str, str]) -> Case:
+    stranger = c["commune"].replace("000.21.", "000.29.")
+    identity, _ = _extra_identity(home, stranger, "stranger")
+    return Case(
+        sign(build_document(make_document(stranger, [c["district"]], number=1)), identity),
+        stranger,
+        None,
+    )
+
+
+def suspended_sender(home: AxisHome, c: dict[str, str]) -> Case:
+    _suspend(home, c["district2"])
+    return Case(home.document(c["district2"], [c["province"]]), c["district2"], c["district2"])
+
+
+def unregistered_certificate(home: AxisHome, c: dict[str, str]) -> Case:
+    identity, _ = _extra_identity(home, c["commune"], "unregistered")
+    document = make_document(c["commune"], [c["district"]], number=3)
+    return Case(sign(build_document(document), identity), c["commune"], c["commune"])
+
+
+def revoked_certificate(home: AxisHome, c: dict[str, str]) -> Case:
+    identity, pem = _extra_identity(home, c["commune"], "revoked")
+    registered = home.registry.add_certificate(c["commune"], pem)
+    home.registry.revoke_certificate(c["commune"], registered.fingerprint, "key lost")
+    document = make_document(c["commune"], [c["district"]], number=4)
+    return Case(sign(build_document(document), identity), c["commune"], c["commune"])
+
+
+def bad_document_id(home: AxisHome, c: dict[str, str]) -> Case:
+    document = make_document(c["commune"], [c["district"]], number=5)
+    document.explicit_document_id = f"{c['province']},2026/11/26,5/UBND-VP"
+    return Case(_signed(home, document, c["commune"]), c["commune"], c["commune"])
+
+
+def unknown_recipient(home: AxisHome, c: dict[str, str]) -> Case:
+    nobody = c["district"].replace("000.00.31.", "000.00.38.")
+    return Case(home.document(c["commune"], [c["district"], nobody]), c["commune"], c["commune"])
+
+
+def suspended_recipient(home: AxisHome, c: dict[str, str]) -> Case:
+    _suspend(home, c["district2"])
+    return Case(home.document(c["commune"], [c["district2"]]), c["commune"], c["commune"])
+
+
+def unknown_reference(home: AxisHome, c: dict[str, str]) -> Case:
+    never = f"{c['commune']},2026/11/26,99999/UBND-VP"
+    body = home.document(
+        c["commune"], [c["district"]], business=BusinessType.REVOKE, refers_to=never
+    )
+    return Case(body, c["commune"], c["commune"])
+
+
+def foreign_reference(home: AxisHome, c: dict[str, str]) -> Case:
+    theirs = home.document(c["province"], [c["district"]])
+    with home.transport() as transport:
+        home.submit(transport, theirs, sender=c["province"])
+    wait_for(lambda: _delivered(home, document_id_of(theirs)), what="the province's document")
+    body = home.document(
+        c["commune"],
+        [c["district"]],
+        business=BusinessType.UPDATE,
+        refers_to=document_id_of(theirs),
+    )
+    return Case(body, c["commune"], c["commune"])
+
+
+def conflict(home: AxisHome, c: dict[str, str]) -> Case:
+    first = home.document(c["commune"], [c["district"]], number=424242)
+    with home.transport() as transport:
+        home.submit(transport, first, sender=c["commune"])
+    wait_for(lambda: _delivered(home, document_id_of(first)), what="the first version")
+    other = home.document(c["commune"], [c["district"]], number=424242, subject="Khác")
+    return Case(other, c["commune"], c["commune"])
+
+
+def unknown_document(home: AxisHome, c: dict[str, str]) -> Case:
+    never = f"{c['commune']},2026/11/26,88888/UBND-VP"
+    return Case(home.status(c["district"], never), c["district"], c["district"])
+
+
+def not_a_party(home: AxisHome, c: dict[str, str]) -> Case:
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport:
+        home.submit(transport, body, sender=c["commune"])
+    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
+    status = home.status(c["ministry"], document_id_of(body), StatusCode.ARRIVED)
+    return Case(status, c["ministry"], c["ministry"])
+
+
+def _suspend(home: AxisHome, code: str) -> None:
+    if home.registry.is_active(code):
+        home.registry.suspend(code, "test")
+
+
+def _delivered(home: AxisHome, document_id: str) -> bool:
+    """The document is accepted and its copies confirmed in the inboxes."""
+    states = set(deliveries_of(home.engine, document_id).values())
+    return bool(states) and "pending" not in states
+
+
+CASES: dict[str, Callable[[AxisHome, dict[str, str]], Case]] = {
+    "too-large": too_large,
+    "malformed": malformed,
+    "schema": schema,
+    "bad-signature": bad_signature,
+    "untrusted-certificate": untrusted_certificate,
+    "unexpected-kind": unexpected_kind,
+    "sender-mismatch": sender_mismatch,
+    "unknown-sender": unknown_sender,
+    "suspended-sender": suspended_sender,
+    "unregistered-certificate": unregistered_certificate,
+    "revoked-certificate": revoked_certificate,
+    "bad-document-id": bad_document_id,
+    "unknown-recipient": unknown_recipient,
+    "suspended-recipient": suspended_recipient,
+    "unknown-reference": unknown_reference,
+    "foreign-reference": foreign_reference,
+    "conflict": conflict,
+    "unknown-document": unknown_document,
+    "not-a-party": not_a_party,
+}
+
+
+def test_every_rejection_reason_has_a_case_here() -> None:
+    untestable = {"weak-algorithm", "invalid-envelope"}  # refused by the envelope library
+    assert set(CASES) == set(REASONS) - untestable
+
+
+def answer_for(transport: Transport, code: str, message_id: str) -> AxisReceipt | None:
+    """The axis's answer to submission ``message_id`` in ``code``'s inbox."""
+    for _ in range(50):
+        taken = drain(transport, code, count=1, timeout=10)
+        if not taken:
+            return None
+        if taken[0].headers.get(protocol.ANSWERS) == message_id:
+            return taken[0]
+    return None
+
+
+@pytest.mark.parametrize("reason", list(CASES))
+def test_a_rejected_submission_is_quarantined_never_delivered_and_answered(
+    shared: Routed, reason: str, tmp_path: Path
+) -> None:
+    home = shared.home
+    case = CASES[reason](home, home.codes)
+    digest = hashlib.sha256(case.body).hexdigest()
+    with agency_transport(home, case.publisher) as transport:
+        message_id = home.submit(transport, case.body, sender=case.hint, user_id=case.publisher)
+
+    def quarantined() -> sa.Row | None:
+        with home.engine.connect() as conn:
+            return conn.execute(sa.select(quarantine).where(quarantine.c.digest == digest)).first()
+
+    row = wait_for(quarantined, what=f"the {reason} submission quarantined")
+    assert (row.reason, row.payload) == (reason, case.body)
+    with home.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(sa.func.count()).select_from(documents).where(documents.c.digest == digest)
+        ).scalar()
+    assert stored == 0
+    assert row.message  # a sentence for the clerk
+    if case.answer_to is None:
+        assert row.answer is None
+        return
+    answer = answer_for(shared.transport, case.answer_to, message_id)
+    assert answer is not None, f"no answer in the inbox of {case.answer_to}"
+    receipt = verify(answer.body, home.trust, max_bytes=1 << 20).message
+    assert isinstance(receipt, AxisReceipt)
+    assert (receipt.outcome, receipt.reason, receipt.digest) == ("rejected", reason, digest)
+    assert answer.body == row.answer
