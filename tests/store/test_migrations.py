@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -39,6 +41,14 @@ def test_running_upgrade_again_changes_nothing(empty_engine: Engine):
     assert "already at the current revision" in again.describe()
     with empty_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM agencies")).scalar() == 1
+
+
+def test_concurrent_init_runs_wait_for_each_other_and_both_succeed(empty_engine: Engine):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: upgrade(empty_engine), range(2)))
+
+    assert sorted(r.created for r in results) == [False, True]
+    check(empty_engine)
 
 
 def test_migrated_database_matches_the_schema_module(engine: Engine):

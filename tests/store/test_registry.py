@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from axis.errors import AgencyError, CertificateError, SuspendedAgency, UnknownAgency
 from axis.store.db import utcnow
 from axis.store.registry import Registry
-from axis.store.schema import audit_log
+from axis.store.schema import agencies, audit_log
 from envelopes.errors import InvalidAgencyCode
 
 PROVINCE = "000.00.00.H53"
@@ -233,3 +233,12 @@ def test_a_bad_certificate_leaves_the_agency_unregistered(registry: Registry, ma
 
     with pytest.raises(UnknownAgency):
         registry.get_agency(PROVINCE)
+
+
+def test_lookups_do_not_wait_for_a_writer_holding_its_transaction(tree: Registry):
+    with tree.engine.begin() as writer:
+        writer.execute(
+            sa.update(agencies).where(agencies.c.code == PROVINCE).values(name="Renamed")
+        )
+        assert tree.is_active(PROVINCE)  # would wait out the busy timeout, then fail
+        assert tree.get_agency(PROVINCE).name == "UBND tỉnh Tây Ninh"  # not yet committed
