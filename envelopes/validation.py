@@ -75,11 +75,15 @@ def validate(root: etree._Element, schema_name: str) -> None:
 
 
 def _element_path(path: str, root: etree._Element) -> str:
-    """``/*/edXML:edXMLEnvelope[1]/...`` -> ``/edXML/edXMLEnvelope/...``."""
-    readable = _PREFIX.sub("", _POSITION_ONE.sub("", path))
-    if readable == "/*" or readable.startswith("/*/"):
-        readable = "/" + etree.QName(root).localname + readable[2:]
-    return readable
+    """libxml2's path of the failing element (``/*/edXML:edXMLEnvelope/*[5]``) as local
+    names (``/edXML/edXMLEnvelope/Size``): found again in the tree, which only happens
+    when a message is refused."""
+    tree = root.getroottree()
+    for element in root.iter(tag=etree.Element):
+        if tree.getpath(element) == path:
+            lineage = [*reversed(list(element.iterancestors())), element]
+            return "/" + "/".join(etree.QName(e).localname for e in lineage)
+    return _PREFIX.sub("", _POSITION_ONE.sub("", path))
 
 
 def _readable(text: str) -> str:
