@@ -137,6 +137,13 @@ def test_the_deployment_runs_init_once_and_two_routers() -> None:
     assert SERVICES["router"]["deploy"]["replicas"] == 2
 
 
+def test_each_router_replica_is_healthy_only_if_its_own_router_beats() -> None:
+    checks = {where: args for where, args in commands_run() if "HEALTHCHECK" in where}
+    checks["router"] = next(args for where, args in commands_run() if where == "router healthcheck")
+    for args in checks.values():
+        assert args == ["health", "--this-host"]
+
+
 def test_routers_start_only_after_init_succeeded_and_init_after_its_services_are_healthy() -> None:
     assert SERVICES["router"]["depends_on"]["init"]["condition"] == (
         "service_completed_successfully"
