@@ -1,0 +1,505 @@
+"""The figures of a period, for the whole axis, a level, a branch of the tree or one agency.
+
+Every figure about deliveries describes the deliveries whose document the axis accepted
+in the period, as they stand at the time of the query: ``received`` of them,
+``delivered`` (the recipient answered with any status), ``receipted`` (its signed 01),
+``refused``, ``expired``, ``dead`` (retries exhausted) and ``pending`` (none of those
+yet). Deliveries count for their recipient, documents ``sent`` for their sender, status
+messages for the agency that sent them. Rejections (quarantine) and dead letters are
+counted when they happened. Days are Vietnam's local dates; ``until`` is the last day
+counted::
+
+    >>> Selection(since=datetime.date(2026, 3, 1), until=datetime.date(2026, 3, 31)).end
+    datetime.date(2026, 4, 1)
+
+A period is read from month rollups for its whole months and day rollups for the rest,
+so the cost of a query depends on the scopes it reads, not on how many deliveries there
+are.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from axis.errors import ConfigurationError, UnknownAgency
+from axis.router.records import VIETNAM
+from axis.stats import rollup
+from axis.stats.latency import PERCENTILES, percentile
+from axis.stats.rollup import DAY, DELIVERED, EVERYONE, MONTH, RECEIPTED
+from axis.store.schema import (
+    STATS_STATUS_CODES,
+    agencies,
+    dead_letters,
+    quarantine,
+    stats_counts,
+    stats_latency,
+)
+from envelopes.codes import AgencyCode
+from envelopes.errors import InvalidAgencyCode
+
+GROUPINGS = ("agency", "level", "day", "month")
+#: The counters of :class:`Figures` read from ``stats_counts``.
+DELIVERY_COUNTERS = ("sent", "received", "delivered", "receipted", "refused", "expired", "dead")
+#: Open ends of a period, both first days of a month.
+_BEGINNING = datetime.date(1970, 1, 1)
+_END_OF_TIME = datetime.date(9999, 12, 1)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to count: a period (local dates, both ends included), filters, a grouping."""
+
+    since: datetime.date | None = None
+    until: datetime.date | None = None
+    level: int | None = None
+    under: str | None = None
+    agency: str | None = None
+    by: str | None = None
+
+    @property
+    def start(self) -> datetime.date:
+        return self.since or _BEGINNING
+
+    @property
+    def end(self) -> datetime.date:
+        """The first day not counted."""
+        return self.until + datetime.timedelta(days=1) if self.until else _END_OF_TIME
+
+    def describe(self) -> str:
+        """The period and filters in words, for titles and notes."""
+        period = (
+            f"{self.since or 'the beginning'} to {self.until or 'today'}"
+            if self.since or self.until
+            else "all time"
+        )
+        scope = (
+            f"agency {self.agency}"
+            if self.agency
+            else f"agencies under {self.under}"
+            if self.under
+            else "all agencies"
+        )
+        if self.level:
+            scope += f" of level {self.level}"
+        return f"{scope}, {period}"
+
+
+@dataclass
+class Latency:
+    """Percentiles (seconds, bucket lower bounds) of ``count`` latencies."""
+
+    count: int = 0
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+    @classmethod
+    def of(cls, histogram: dict[int, int]) -> Latency:
+        p50, p95, p99 = (percentile(histogram, p) for p in PERCENTILES)
+        return cls(sum(histogram.values()), p50, p95, p99)
+
+
+@dataclass
+class Figures:
+    """The figures of one group (or of the whole selection: group ``"all"``)."""
+
+    group: str
+    sent: int = 0
+    received: int = 0
+    delivered: int = 0
+    receipted: int = 0
+    refused: int = 0
+    expired: int = 0
+    dead: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    to_delivery: Latency = field(default_factory=Latency)
+    to_receipt: Latency = field(default_factory=Latency)
+    active: int | None = None
+    registered: int | None = None
+
+    @property
+    def pending(self) -> int:
+        """Deliveries neither receipted nor closed (refused, expired, dead) yet."""
+        return self.received - self.receipted - self.refused - self.expired - self.dead
+
+    @property
+    def receipt_rate(self) -> float | None:
+        """Receipted deliveries per delivery; ``None`` without deliveries."""
+        return self.receipted / self.received if self.received else None
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def as_row(self) -> dict[str, object]:
+        """Flat figures (one value per column) for tables, CSV and JSON."""
+        row: dict[str, object] = {
+            "group": self.group,
+            **{name: getattr(self, name) for name in DELIVERY_COUNTERS},
+            "pending": self.pending,
+            "rejected": self.rejected_total,
+            "receipt_rate": None if self.receipt_rate is None else round(self.receipt_rate, 4),
+        }
+        for prefix, latency in (("delivery", self.to_delivery), ("receipt", self.to_receipt)):
+            for p in PERCENTILES:
+                row[f"{prefix}_p{p}_s"] = getattr(latency, f"p{p}")
+        row.update({f"status_{code}": self.statuses.get(code, 0) for code in STATS_STATUS_CODES})
+        row["active"] = self.active
+        row["registered"] = self.registered
+        return row
+
+
+@dataclass(frozen=True)
+class LevelActivity:
+    """Agencies of a level that sent or received a document in the period."""
+
+    level: int
+    active: int
+    registered: int
+
+
+@dataclass
+class Report:
+    selection: Selection
+    total: Figures
+    groups: list[Figures]
+    activity: list[LevelActivity]
+    #: Dead-lettered messages of any kind (whole axis only; ``None`` when filtered).
+    dead_letters: int | None
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A stretch of the period read at one grain (a day piece never spans two months)."""
+
+    grain: str
+    start: datetime.date
+    end: datetime.date
+
+
+def _next_month(day: datetime.date) -> datetime.date:
+    return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+
+
+def _pieces(start: datetime.date, end: datetime.date, by_day: bool) -> list[_Piece]:
+    """Whole months from month rows, the days around them from day rows."""
+    if by_day:
+        return [_Piece(DAY, start, end)]
+    first_full = start if start.day == 1 else _next_month(start)
+    last_full = end.replace(day=1)
+    if first_full >= last_full:
+        pieces = []
+        while start < end:
+            stop = min(_next_month(start), end)
+            pieces.append(_Piece(DAY, start, stop))
+            start = stop
+        return pieces
+    pieces = [_Piece(MONTH, first_full, last_full)]
+    if start < first_full:
+        pieces.insert(0, _Piece(DAY, start, first_full))
+    if last_full < end:
+        pieces.append(_Piece(DAY, last_full, end))
+    return pieces
+
+
+def subtree_pattern(code: AgencyCode) -> str:
+    """A SQL ``LIKE`` pattern matching ``code`` and every agency under it.
+
+    >>> subtree_pattern(AgencyCode.parse("000.00.31.H53"))
+    '___.__.31.H53'
+    """
+    vvv = "___" if code.vvv == "000" else code.vvv
+    zz = "__" if code.zz == "00" else code.zz
+    yy = "__" if code.yy == "00" else code.yy
+    return f"{vvv}.{zz}.{yy}.{code.unit}"
+
+
+class _Query:
+    """One report: the selection checked against the registry, then read from rollups."""
+
+    def __init__(self, conn: Connection, selection: Selection) -> None:
+        self.conn = conn
+        self.sel = selection
+        self.agency = self._registered(selection.agency, "--agency")
+        self.under = self._registered(selection.under, "--under")
+        self._check_consistent()
+        self.pieces = _pieces(selection.start, selection.end, selection.by == "day")
+
+    def _registered(self, code: str | None, option: str) -> AgencyCode | None:
+        if code is None:
+            return None
+        parsed = AgencyCode.parse(code)
+        found = self.conn.execute(
+            sa.select(agencies.c.code).where(agencies.c.code == str(parsed))
+        ).first()
+        if found is None:
+            raise UnknownAgency(f"{option} {code}: no agency with this code is registered")
+        return parsed
+
+    def _check_consistent(self) -> None:
+        sel = self.sel
+        if sel.since and sel.until and sel.since > sel.until:
+            raise ConfigurationError(f"--since {sel.since} is after --until {sel.until}")
+        if sel.by is not None and sel.by not in GROUPINGS:
+            raise ConfigurationError(f"--by {sel.by}: expected one of {', '.join(GROUPINGS)}")
+        if sel.level is not None and not 1 <= sel.level <= 4:
+            raise ConfigurationError(f"--level {sel.level}: levels are 1 to 4")
+        if self.agency and self.under and not self.agency.is_under(self.under):
+            raise ConfigurationError(f"--agency {self.agency} is not under {self.under}")
+        if self.agency and sel.level and self.agency.level != sel.level:
+            raise ConfigurationError(
+                f"--agency {self.agency} is at level {self.agency.level}, not {sel.level}"
+            )
+        if self.under and sel.level and sel.level < self.under.level:
+            raise ConfigurationError(
+                f"agencies under {self.under} are at level {self.under.level} or below, "
+                f"not {sel.level}"
+            )
+
+    # -- which rollup rows ------------------------------------------------------------
+
+    def _scope(self, table: sa.Table, per_agency: bool) -> list[sa.ColumnElement[bool]]:
+        """Rows of the selected agencies: one per agency, or their pre-added scope."""
+        c = table.c
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.agency:
+            clauses += [c.unit == self.agency.unit, c.agency == str(self.agency)]
+        elif self.under and self.under.level > 1:
+            clauses += [c.unit == self.under.unit, c.agency.like(subtree_pattern(self.under))]
+        elif self.under:
+            clauses += [
+                c.unit == self.under.unit,
+                c.agency != EVERYONE if per_agency else c.agency == EVERYONE,
+            ]
+        else:
+            clauses += [c.agency != EVERYONE] if per_agency else [c.unit == EVERYONE]
+        if self.sel.level:
+            clauses.append(c.level == self.sel.level)
+        return clauses
+
+    @staticmethod
+    def _period(table: sa.Table, piece: _Piece) -> list[sa.ColumnElement[bool]]:
+        c = table.c
+        return [c.grain == piece.grain, c.period >= piece.start, c.period < piece.end]
+
+    def _group(self, table: sa.Table, piece: _Piece) -> sa.ColumnElement | None:
+        """The SQL group key within a piece (``None``: the piece is one group)."""
+        by = self.sel.by
+        if by in ("agency", "level"):
+            return table.c[by]
+        if by == "day" or (by == "month" and piece.grain == MONTH):
+            return table.c.period
+        return None
+
+    def _label(self, piece: _Piece, value: object) -> str:
+        by = self.sel.by
+        if by is None:
+            return "all"
+        if by == "month":
+            month = value if isinstance(value, datetime.date) else piece.start
+            return month.strftime("%Y-%m")
+        return str(value)
+
+    def _grouped(
+        self,
+        table: sa.Table,
+        per_agency: bool,
+        columns: Sequence[sa.ColumnElement],
+        extra_keys: Sequence[sa.ColumnElement] = (),
+        grouped: bool = True,
+    ) -> Iterable[tuple[str, tuple]]:
+        """``(group, extra keys + sums)`` per group and extra keys, piece by piece."""
+        for piece in self.pieces:
+            key = self._group(table, piece) if grouped else None
+            keys = ([key] if key is not None else []) + list(extra_keys)
+            statement = sa.select(*(k.label(f"k{i}") for i, k in enumerate(keys)), *columns).where(
+                *self._scope(table, per_agency), *self._period(table, piece)
+            )
+            if keys:
+                statement = statement.group_by(*keys)
+            for row in self.conn.execute(statement):
+                if key is None:
+                    yield self._label(piece, None), tuple(row)
+                else:
+                    yield self._label(piece, row[0]), tuple(row[1:])
+
+    # -- figures ----------------------------------------------------------------------
+
+    def figures(self, grouped: bool) -> dict[str, Figures]:
+        per_agency = grouped and self.sel.by == "agency"
+        found: dict[str, Figures] = {}
+        sums = [sa.func.sum(stats_counts.c[name]) for name in DELIVERY_COUNTERS]
+        sums += [sa.func.sum(stats_counts.c[f"status_{code}"]) for code in STATS_STATUS_CODES]
+        for label, row in self._grouped(stats_counts, per_agency, sums, grouped=grouped):
+            label = label if grouped else "all"
+            figures = found.setdefault(label, Figures(label))
+            values = [int(v or 0) for v in row]
+            for name, value in zip(DELIVERY_COUNTERS, values, strict=False):
+                setattr(figures, name, getattr(figures, name) + value)
+            for code, value in zip(
+                STATS_STATUS_CODES, values[len(DELIVERY_COUNTERS) :], strict=True
+            ):
+                if value:
+                    figures.statuses[code] = figures.statuses.get(code, 0) + value
+        histograms: defaultdict[tuple[str, str], Counter[int]] = defaultdict(Counter)
+        lat = stats_latency.c
+        for label, row in self._grouped(
+            stats_latency, per_agency, [sa.func.sum(lat.n)], (lat.kind, lat.bucket), grouped
+        ):
+            label = label if grouped else "all"
+            kind, bucket, n = row
+            histograms[(label, kind)][bucket] += int(n)
+        for (label, kind), histogram in histograms.items():
+            figures = found.setdefault(label, Figures(label))
+            latency = Latency.of(dict(histogram))
+            if kind == DELIVERED:
+                figures.to_delivery = latency
+            elif kind == RECEIPTED:
+                figures.to_receipt = latency
+        return found
+
+    def active_agencies(self, grouped: bool) -> dict[tuple[str, int], set[str]]:
+        """Agencies that sent or received a document, per group (or ``"all"``) and level."""
+        c = stats_counts.c
+        active: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
+        for piece in self.pieces:
+            key = self._group(stats_counts, piece) if grouped else None
+            statement = (
+                sa.select(*([key] if key is not None else []), c.level, c.agency)
+                .where(*self._scope(stats_counts, True), *self._period(stats_counts, piece))
+                .where(sa.or_(c.sent > 0, c.received > 0))
+                .distinct()
+            )
+            for row in self.conn.execute(statement):
+                label = self._label(piece, row[0] if key is not None else None)
+                active[(label if grouped else "all", row.level)].add(row.agency)
+        return active
+
+    def registered(self) -> dict[int, int]:
+        a = agencies.c
+        statement = sa.select(a.level, sa.func.count()).group_by(a.level)
+        if self.agency:
+            statement = statement.where(a.code == str(self.agency))
+        elif self.under:
+            statement = statement.where(a.code.like(subtree_pattern(self.under)))
+        if self.sel.level:
+            statement = statement.where(a.level == self.sel.level)
+        return {level: count for level, count in self.conn.execute(statement)}
+
+    def _instants(self) -> tuple[datetime.datetime, datetime.datetime]:
+        start = datetime.datetime.combine(self.sel.start, datetime.time(), VIETNAM)
+        end = datetime.datetime.combine(self.sel.end, datetime.time(), VIETNAM)
+        return start, end
+
+    def _matches(self, code: AgencyCode | None) -> bool:
+        if not (self.agency or self.under or self.sel.level):
+            return True
+        if code is None:
+            return False
+        if self.agency and code != self.agency:
+            return False
+        if self.under and not code.is_under(self.under):
+            return False
+        return not (self.sel.level and code.level != self.sel.level)
+
+    def rejected(self) -> tuple[Counter[str], dict[str, Counter[str]]]:
+        """Quarantined input per reason: in total, and per group."""
+        start, end = self._instants()
+        q = quarantine.c
+        rows = self.conn.execute(
+            sa.select(q.claimed_sender, q.reason, q.received_at).where(
+                q.received_at >= start, q.received_at < end
+            )
+        )
+        total: Counter[str] = Counter()
+        grouped: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        for sender, reason, received_at in rows:
+            code = _parse_or_none(sender)
+            if not self._matches(code):
+                continue
+            total[reason] += 1
+            label = self._rejection_label(code, received_at)
+            if label is not None:
+                grouped[label][reason] += 1
+        return total, grouped
+
+    def _rejection_label(self, code: AgencyCode | None, at: datetime.datetime) -> str | None:
+        by = self.sel.by
+        if by == "agency":
+            return None if code is None else str(code)
+        if by == "level":
+            return None if code is None else str(code.level)
+        local = rollup.local_day(at)
+        if by == "day":
+            return str(local)
+        if by == "month":
+            return local.strftime("%Y-%m")
+        return "all"
+
+    def dead_letter_count(self) -> int | None:
+        if self.agency or self.under or self.sel.level:
+            return None
+        start, end = self._instants()
+        d = dead_letters.c
+        return self.conn.execute(
+            sa.select(sa.func.count()).where(d.dead_at >= start, d.dead_at < end)
+        ).scalar_one()
+
+
+def _parse_or_none(code: str | None) -> AgencyCode | None:
+    try:
+        return AgencyCode.parse(code) if code else None
+    except InvalidAgencyCode:
+        return None
+
+
+def _sort_key(by: str | None):  # type: ignore[no-untyped-def]
+    return (lambda label: int(label)) if by == "level" else (lambda label: label)
+
+
+def report(engine: Engine, selection: Selection) -> Report:
+    """Count what ``selection`` asks for (after folding every pending change)."""
+    with engine.connect() as conn:
+        _Query(conn, selection)  # bad options fail before anything is written
+    rollup.refresh(engine)
+    with engine.connect() as conn:
+        query = _Query(conn, selection)
+        total = query.figures(grouped=False).get("all", Figures("all"))
+        groups = query.figures(grouped=True) if selection.by else {}
+        rejected_total, rejected_groups = query.rejected()
+        total.rejected = dict(rejected_total)
+        for label, reasons in rejected_groups.items():
+            if selection.by:
+                groups.setdefault(label, Figures(label)).rejected = dict(reasons)
+        per_level: defaultdict[int, set[str]] = defaultdict(set)
+        for (_all, level), codes in query.active_agencies(grouped=False).items():
+            per_level[level] |= codes
+        registered = query.registered()
+        activity = [
+            LevelActivity(level, len(per_level[level]), registered.get(level, 0))
+            for level in sorted(set(registered) | set(per_level))
+        ]
+        total.active = sum(a.active for a in activity)
+        total.registered = sum(a.registered for a in activity)
+        if selection.by in ("day", "month"):
+            for (label, _level), codes in query.active_agencies(grouped=True).items():
+                group = groups.setdefault(label, Figures(label))
+                group.active = (group.active or 0) + len(codes)
+        if selection.by == "level":
+            for a in activity:
+                group = groups.setdefault(str(a.level), Figures(str(a.level)))
+                group.active, group.registered = a.active, a.registered
+        dead = query.dead_letter_count()
+    ordered = [groups[label] for label in sorted(groups, key=_sort_key(selection.by))]
+    notes = []
+    if total.received == 0 and total.sent == 0:
+        notes.append(f"no documents were accepted in this period ({selection.describe()})")
+    return Report(selection, total, ordered, activity, dead, notes)
