@@ -1,11 +1,12 @@
 """Envelope sign and verify rates, and the per-document cost the router pays.
 
 Prints operations per second (one process, one core) for 5 KB and 1 MB documents signed
-with RSA-2048 and ECDSA P-256, and for the router's work per document: verify the
-document, build and sign the axis receipt, verify the recipient's 01 status::
+with RSA-2048 and ECDSA P-256 (with signxml's general verifier on the same input, for
+comparison), and for the router's work per document: verify the document, build and sign
+the axis receipt, verify the recipient's 01 status::
 
-    python bench/bench_envelopes.py            # about a minute
-    python bench/bench_envelopes.py --quick    # a few seconds, rough figures
+    python bench/bench_envelopes.py            # about two minutes: 5 rounds, best kept
+    python bench/bench_envelopes.py --quick    # one short round, rough figures
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from pki_helpers import Issued, issue, make_ca
+from signxml import SignatureConfiguration, XMLVerifier
 
 from envelopes.model import (
     Attachment,
@@ -33,13 +36,14 @@ from envelopes.model import (
     Status,
     StatusCode,
 )
-from envelopes.parsing import parse_xml
+from envelopes.parsing import hardened_parser, parse_xml
 from envelopes.receipts import AxisReceipt, build_receipt
 from envelopes.signing import sign
 from envelopes.verifying import TrustStore, verify
-from envelopes.xml import build_document, build_status, read_message
+from envelopes.xml import build_document, build_status, q, read_message
 
 MAX_BYTES = 64 * 1024 * 1024
+SIGNATURE_PLACE = f"./{q('edXMLEnvelope')}/{q('edXMLHeader')}/"
 
 
 def rate(action: Callable[[], object], seconds: float) -> float:
@@ -82,15 +86,18 @@ def receipt(document_id: str) -> AxisReceipt:
     return AxisReceipt("accepted", document_id, "000.00.00.G22", "ab" * 32, 5120, ["X"])
 
 
-def report(operation: str, size: int, ops_per_second: float) -> None:
-    print(f"{operation:<44} {size:>9,} {ops_per_second:>9,.0f}")
+@dataclass(frozen=True)
+class Measurement:
+    operation: str
+    size: int
+    action: Callable[[], object]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs, rough figures")
+    parser.add_argument("--quick", action="store_true", help="one short round, rough figures")
     args = parser.parse_args()
-    seconds = 0.5 if args.quick else 3.0
+    rounds, seconds = (1, 0.5) if args.quick else (5, 1.0)
 
     ca = make_ca("Bench CA")
     trust = TrustStore((ca.certificate,))
@@ -100,38 +107,76 @@ def main() -> None:
     }
     axis = issue(ca, "edxml-axis", key_type="ec").identity()
 
-    print(f"{'operation':<44} {'bytes':>9} {'ops/s':>9}")
+    measurements: list[Measurement] = []
     for size_name, size in (("5 KB", 5 * 1024), ("1 MB", 1024 * 1024)):
         unsigned = build_document(document(size))
         for key_name, signer in signers.items():
             identity = signer.identity()
             signed = sign(unsigned, identity)
-            report(
-                f"sign {size_name} document, {key_name}",
-                len(signed),
-                rate(partial(sign, unsigned, identity), seconds),
+            measurements += [
+                Measurement(
+                    f"sign {size_name} document, {key_name}",
+                    len(signed),
+                    partial(sign, unsigned, identity),
+                ),
+                Measurement(
+                    f"verify {size_name} document, {key_name}",
+                    len(signed),
+                    partial(verify, signed, trust, max_bytes=MAX_BYTES),
+                ),
+                Measurement(
+                    "  signxml XMLVerifier, same input",
+                    len(signed),
+                    partial(signxml_verify, signed, signer),
+                ),
+            ]
+        measurements.append(
+            Measurement(
+                f"parse + XSD + read {size_name} (no signature)",
+                len(unsigned),
+                partial(read_unsigned, unsigned),
             )
-            report(
-                f"verify {size_name} document, {key_name}",
-                len(signed),
-                rate(partial(verify, signed, trust, max_bytes=MAX_BYTES), seconds),
-            )
-        report(
-            f"parse + XSD + read {size_name} (no signature)",
-            len(unsigned),
-            rate(partial(read_unsigned, unsigned), seconds),
         )
 
     # The router, per document: verify it, sign the axis receipt, verify the 01 status.
     doc_bytes = sign(build_document(document(5 * 1024)), signers["RSA-2048"].identity())
     status_bytes = sign(build_status(status()), signers["ECDSA P-256"].identity())
+    receipt_bytes = build_receipt(receipt("000.00.00.G22,2026/11/26,1234/VPCP-KSTT"))
 
     def per_document() -> None:
         verified = verify(doc_bytes, trust, max_bytes=MAX_BYTES)
         sign(build_receipt(receipt(verified.message.document_id)), axis)
         verify(status_bytes, trust, max_bytes=MAX_BYTES)
 
-    report("router envelope work per 5 KB document", len(doc_bytes), rate(per_document, seconds))
+    measurements += [
+        Measurement(
+            "sign axis receipt, ECDSA P-256", len(receipt_bytes), partial(sign, receipt_bytes, axis)
+        ),
+        Measurement(
+            "verify 01 status, ECDSA P-256",
+            len(status_bytes),
+            partial(verify, status_bytes, trust, max_bytes=MAX_BYTES),
+        ),
+        Measurement("router envelope work per 5 KB document", len(doc_bytes), per_document),
+    ]
+
+    # Interleaved rounds, best rate kept: a shared machine's noise only ever slows down.
+    best = dict.fromkeys(range(len(measurements)), 0.0)
+    for _ in range(rounds):
+        for index, measurement in enumerate(measurements):
+            best[index] = max(best[index], rate(measurement.action, seconds))
+    print(f"{'operation':<44} {'bytes':>9} {'ops/s':>9}")
+    for index, measurement in enumerate(measurements):
+        print(f"{measurement.operation:<44} {measurement.size:>9,} {best[index]:>9,.0f}")
+
+
+def signxml_verify(data: bytes, signer: Issued) -> object:
+    """signxml's general verifier, for comparison (certificate given, no chain building)."""
+    config = SignatureConfiguration(location=SIGNATURE_PLACE, expect_references=1)
+    parser = hardened_parser(len(data))
+    return XMLVerifier().verify(
+        data, x509_cert=signer.certificate, parser=parser, expect_config=config
+    )
 
 
 def read_unsigned(data: bytes) -> object:
