@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import re
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -48,7 +49,7 @@ from axis.errors import AgencyError, AxisError, TransientError, TransportError
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.registry import Registry
-from axis.tracking import Tracking, UnknownDocument, track_document
+from axis.tracking import Tracking, UnknownDocument, status_recorded, track_document
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
@@ -66,6 +67,8 @@ DEFAULT_ANSWER_TIMEOUT = 30.0
 RECEIVE_PREFETCH = 64
 #: The shortest wait for inbox messages: a broker needs a moment to start delivering.
 MIN_WAIT = 0.5
+#: Length of one look at the inbox while waiting for an answer (seconds).
+ANSWER_ROUND = 0.25
 #: Inbox messages a sender may set aside (unacknowledged) while looking for its answer.
 HOLD_LIMIT = 256
 #: What each status means, in the words clerks use (the default description).
@@ -286,18 +289,25 @@ class AgencyClient:
         description: str = "",
         *,
         timeout: float = DEFAULT_ANSWER_TIMEOUT,
-    ) -> Answer:
+    ) -> Answer | None:
         """Send a business status (03 accepted, 06 finished...) about a received document.
 
         ``document_id`` has the standard's form ``<sender>,<yyyy/MM/dd>,<number>/<notation>``
         (the sender and date are read from it), or is any id the axis has stored.
+
+        Returns the axis's signed answer when it sends one (always when it refuses the
+        status), or ``None`` once the axis has recorded the status: it does not answer
+        every status it accepts. Raises :class:`NoAnswer` if neither happens in time.
         """
         status_code = code if isinstance(code, StatusCode) else _status_code(code)
         reference = self._reference(document_id)
         text = description or STATUS_LABELS[status_code]
         signed = self._sign(build_status(self._status(reference, status_code, text)))
         submission = self.submit(signed, "status", document_id)
-        return self.wait_answer(submission, document_id, timeout=timeout)
+        digest = hashlib.sha256(signed).hexdigest()
+        return self._await(
+            submission, document_id, timeout, lambda: status_recorded(self.engine, digest)
+        )
 
     def publish_status(self, document: Document, code: StatusCode, description: str) -> str:
         """Sign and submit a status about ``document`` without waiting for the answer."""
@@ -340,14 +350,27 @@ class AgencyClient:
 
         Other messages met on the way are set aside and given back untouched.
         """
+        answer = self._await(submission, document_id, timeout, None)
+        assert answer is not None
+        return answer
+
+    def _await(
+        self,
+        submission: str,
+        document_id: str,
+        timeout: float,
+        recorded: Callable[[], bool] | None,
+    ) -> Answer | None:
+        """The answer to ``submission``, or ``None`` as soon as ``recorded()`` is true."""
         deadline = time.monotonic() + timeout
         held: list[ReceivedMessage] = []
         try:
             while (remaining := deadline - time.monotonic()) > 0:
-                # Short rounds, so that a stream of other messages cannot stretch the wait.
+                # Short rounds, so that a stream of other messages cannot stretch the wait
+                # and the store is looked at often.
                 with contextlib.closing(
                     self.transport.consume(
-                        self.inbox, prefetch=HOLD_LIMIT, timeout=min(remaining, 1.0)
+                        self.inbox, prefetch=HOLD_LIMIT, timeout=min(remaining, ANSWER_ROUND)
                     )
                 ) as messages:
                     for message in messages:
@@ -361,6 +384,8 @@ class AgencyClient:
                         held.append(message)
                         if time.monotonic() >= deadline:
                             break
+                if recorded is not None and recorded():
+                    return None
         finally:
             for message in held:
                 _give_back(message)

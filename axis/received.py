@@ -36,6 +36,8 @@ STATUSES_DIR = "statuses"
 
 _SEPARATORS = {",": "_", "/": "-", "\\": "-", ":": "-"}
 _UNSAFE = re.compile(r"[^\w.\-]", re.UNICODE)
+#: Characters no common file system accepts in a file name (spaces and letters are fine).
+_UNSAFE_IN_FILE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
 def folder_name(document_id: str) -> str:
@@ -47,7 +49,8 @@ def folder_name(document_id: str) -> str:
 
 def safe_file_name(name: str, taken: set[str]) -> str:
     """``name`` without any directory part, made unique among ``taken`` (which it joins)."""
-    base = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).lstrip(".") or "attachment"
+    base = Path(name.replace("\\", "/")).name
+    base = _UNSAFE_IN_FILE.sub("_", base).strip(" .") or "attachment"
     candidate, n = base, 1
     stem, dot, suffix = base.rpartition(".")
     while candidate.lower() in taken:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.errors import AxisError
+from axis.store.db import read_only
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
 
 #: Delivery states in which a document still waits for its recipient to pull it.
@@ -102,7 +103,7 @@ TRACK_COLUMNS = (
 
 def track_document(engine: Engine, document_id: str) -> Tracking:
     """The tracking of ``document_id``; :class:`UnknownDocument` if the axis has none."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         doc = conn.execute(
             sa.select(documents).where(documents.c.document_id == document_id)
         ).first()
@@ -186,7 +187,7 @@ def waiting_for(engine: Engine, code: str) -> list[dict[str, object]]:
         .where(deliveries.c.recipient_code == code, deliveries.c.state.in_(WAITING_STATES))
         .order_by(documents.c.priority.desc(), deliveries.c.accepted_at, deliveries.c.id)
     )
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         return [
             {
                 "document_id": row.document_id,
@@ -199,3 +200,12 @@ def waiting_for(engine: Engine, code: str) -> list[dict[str, object]]:
             }
             for row in conn.execute(query)
         ]
+
+
+def status_recorded(engine: Engine, digest: str) -> bool:
+    """True once the axis has recorded the status whose signed bytes have ``digest``."""
+    with read_only(engine) as conn:
+        found = conn.execute(
+            sa.select(status_events.c.id).where(status_events.c.digest == digest)
+        ).first()
+    return found is not None

@@ -53,9 +53,9 @@ def status(
     with open_client(settings, agency, identity) as client:
         answer = client.send_status(document_id, status_code, description, timeout=timeout)
     label = STATUS_LABELS[StatusCode(status_code)]
-    if not answer.accepted:
+    if answer is not None and not answer.accepted:
         raise Rejected(
             f"status {status_code} ({label}) {answer.outcome} by the axis "
             f"({answer.reason}): {answer.message}"
         )
-    click.echo(f"status {status_code} ({label}) for {document_id}: accepted by the axis")
+    click.echo(f"status {status_code} ({label}) for {document_id}: recorded by the axis")

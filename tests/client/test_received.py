@@ -29,13 +29,14 @@ def test_a_document_id_becomes_a_readable_folder_name():
 def test_the_envelope_attachments_and_metadata_are_saved(tmp_path: Path):
     attachments = [
         Attachment(name="../../evil.sh", content_type="text/plain", data=b"a"),
+        Attachment(name="báo cáo: quý?.pdf", content_type="application/pdf", data=b"c"),
         Attachment(name="evil.sh", content_type="text/plain", data=b"b"),
     ]
     folder = save_document(tmp_path, DOC_ID, b"<edXML/>", attachments, {"sender": "X"})
     assert folder.parent == tmp_path
     assert (folder / ENVELOPE_FILE).read_bytes() == b"<edXML/>"
     saved = sorted(p.name for p in (folder / ATTACHMENTS_DIR).iterdir())
-    assert saved == ["evil-2.sh", "evil.sh"]
+    assert saved == ["báo cáo_ quý_.pdf", "evil-2.sh", "evil.sh"]
     meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
     assert meta == {"document_id": DOC_ID, "sender": "X"}
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]

@@ -1,0 +1,231 @@
+"""Clerks at four agencies use the CLI against a real `axis serve` subprocess.
+
+On RabbitMQ + PostgreSQL and on the embedded default: a commune sends a document with an
+attachment to its district, its province and a ministry; each receives it (verified,
+saved, acknowledged with a signed 01), answers 03 then 06; the commune reads the statuses
+and tracks the document. Mistakes a clerk makes get one clear line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives import serialization
+from helpers.axis_home import AxisHome, RouterProcess, make_document, wait_for
+from router.conftest import axis_on
+
+from axis.received import ATTACHMENTS_DIR, ENVELOPE_FILE, folder_name
+from cli.main import cli
+from envelopes.verifying import verify
+from envelopes.xml import build_document
+
+ROLES = ("district", "province", "ministry")
+
+
+@dataclass
+class Axis:
+    """An axis with its router running as a subprocess, driven through the CLI."""
+
+    home: AxisHome
+    root: Path
+
+    def code(self, role: str) -> str:
+        return self.home.codes[role]
+
+    def axis(
+        self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None
+    ) -> Result:
+        settings = self.home.settings
+        base = ["--home", str(settings.home), "--database-url", settings.database_url]
+        base += ["--broker-url", settings.broker_url]
+        return CliRunner().invoke(cli, [*base, *args], env=env, input=input)
+
+    def signing(self, role: str) -> list[str]:
+        """``--as CODE --key FILE --cert FILE`` for the agency playing ``role``."""
+        files = self.home.files[self.code(role)]
+        return [
+            "--as",
+            self.code(role),
+            "--key",
+            str(files.key_path),
+            "--cert",
+            str(files.cert_path),
+        ]
+
+    def out(self, role: str) -> Path:
+        return self.root / "received" / role
+
+
+@pytest.fixture(params=["rabbitmq", "embedded"])
+def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Axis]:
+    with (
+        axis_on(request.param, tmp_path, request) as home,
+        RouterProcess(home.settings).start(home.engine),
+    ):
+        yield Axis(home, tmp_path)
+
+
+@pytest.fixture
+def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Axis]:
+    with (
+        axis_on("embedded", tmp_path, request) as home,
+        RouterProcess(home.settings).start(home.engine),
+    ):
+        yield Axis(home, tmp_path)
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
+    return result.stdout
+
+
+def one_line_error(result: Result) -> str:
+    """The command failed with exactly one ``error: ...`` line on stderr and no traceback."""
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.output
+    return result.stderr
+
+
+def test_a_commune_sends_to_its_district_province_and_a_ministry_and_tracks_every_status(
+    running: Axis,
+):
+    report = running.root / "báo cáo.pdf"
+    report.write_bytes(b"%PDF-1.4 " + os.urandom(300_000))
+    recipients = [arg for role in ROLES for arg in ("--to", running.code(role))]
+    sent = ok(
+        running.axis(
+            "send", *running.signing("commune"), *recipients,
+            "--subject", "Báo cáo tình hình quý IV", "--number", "15", "--notation", "UBND-VP",
+            "--type", "Báo cáo", "--priority", "2", "--due", "2026-12-15", "--attach", str(report),
+        )
+    )  # fmt: skip
+    document_id = sent.splitlines()[0].removeprefix("DocumentId: ")
+    assert document_id.startswith(f"{running.code('commune')},") and document_id.endswith(
+        ",15/UBND-VP"
+    )
+    assert "accepted by the axis for 3 recipient(s)" in sent
+
+    for role in ROLES:
+        listing = json.loads(
+            ok(running.axis("receive", *running.signing(role), "--out", str(running.out(role)),
+                            "--wait", "5", "--max", "1", "--format", "json"))
+        )  # fmt: skip
+        assert [(row["kind"], row["document_id"]) for row in listing] == [("document", document_id)]
+        folder = running.out(role) / folder_name(document_id)
+        envelope = (folder / ENVELOPE_FILE).read_bytes()
+        assert verify(envelope, running.home.trust, max_bytes=1 << 24).sender_code == running.code(
+            "commune"
+        )
+        assert (folder / ATTACHMENTS_DIR / "báo cáo.pdf").read_bytes() == report.read_bytes()
+        for code in ("03", "06"):
+            answered = ok(running.axis("status", *running.signing(role), document_id, code))
+            assert f"status {code}" in answered and "recorded by the axis" in answered
+
+    statuses: list[dict[str, str]] = []
+
+    def all_statuses_arrived() -> bool:
+        out_dir = str(running.out("commune"))
+        out = ok(
+            running.axis(
+                "receive", *running.signing("commune"), "--out", out_dir, "--format", "json"
+            )
+        )
+        statuses.extend(json.loads(out))
+        return len(statuses) >= 9
+
+    wait_for(all_statuses_arrived, what="01, 03 and 06 from each recipient", timeout=60)
+    heard = sorted((row["from"], row["what"][:2]) for row in statuses)
+    assert heard == sorted((running.code(r), c) for r in ROLES for c in ("01", "03", "06"))
+
+    tracked = json.loads(ok(running.axis("track", document_id, "--format", "json")))
+    assert sorted(row["recipient"] for row in tracked) == sorted(running.code(r) for r in ROLES)
+    for row in tracked:
+        assert row["state"] == "receipted"
+        assert row["accepted"] and row["queued"] and row["delivered"] and row["receipted"]
+        assert [h["status"] for h in row["history"]] == ["01", "03", "06"]
+    for role in ROLES:
+        assert json.loads(ok(running.axis("inbox", running.code(role), "--format", "json"))) == []
+
+
+def test_a_prepared_document_is_signed_and_sent_by_a_real_axis_process(embedded: Axis):
+    commune, district = embedded.code("commune"), embedded.code("district")
+    prepared = embedded.root / "prepared.edxml"
+    prepared.write_bytes(build_document(make_document(commune, [district], number=77)))
+    files = embedded.home.files[commune]
+    settings = embedded.home.settings
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "--home", str(settings.home), "send", str(prepared),
+         "--key", str(files.key_path), "--cert", str(files.cert_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"DocumentId: {commune},2026/11/26,77/UBND-VP",
+        f"accepted by the axis for 1 recipient(s): {district}",
+    ]
+    waiting = json.loads(ok(embedded.axis("inbox", district, "--format", "json")))
+    assert [row["document_id"] for row in waiting] == [f"{commune},2026/11/26,77/UBND-VP"]
+
+
+def test_a_recipient_the_axis_does_not_know_is_a_rejection_naming_it(embedded: Axis):
+    result = embedded.axis(
+        "send", *embedded.signing("commune"), "--to", "000.00.99.V99", "--subject", "Thử"
+    )
+    assert "DocumentId: " in result.stdout
+    assert one_line_error(result) == (
+        "error: rejected by the axis (unknown-recipient): "
+        "the recipient 000.00.99.V99 is not a registered agency\n"
+    )
+
+
+def test_a_key_that_is_not_the_certificates_is_one_clear_error(embedded: Axis):
+    other = embedded.home.files[embedded.code("province")].key_path
+    args = embedded.signing("commune")
+    args[args.index("--key") + 1] = str(other)
+    result = embedded.axis("send", *args, "--to", embedded.code("district"), "--subject", "Thử")
+    assert "the certificate does not belong to the private key" in one_line_error(result)
+
+
+def test_a_wrong_passphrase_is_one_clear_error_whether_prompted_or_from_the_environment(
+    embedded: Axis,
+):
+    files = embedded.home.files[embedded.code("commune")]
+    locked = embedded.root / "locked.key"
+    key = serialization.load_pem_private_key(files.key_path.read_bytes(), None)
+    locked.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"dung-roi"),
+        )
+    )
+    args = ["--as", embedded.code("commune"), "--key", str(locked), "--cert", str(files.cert_path)]
+    send = ["send", *args, "--to", embedded.code("district"), "--subject", "Thử"]
+    from_env = embedded.axis(*send, env={"AXIS_KEY_PASSPHRASE": "sai-roi"})
+    assert one_line_error(from_env) == f"error: wrong passphrase for {locked}\n"
+    prompted = embedded.axis(*send, input="sai-roi\n")
+    assert f"error: wrong passphrase for {locked}\n" in prompted.stderr
+    assert prompted.exit_code == 1
+    accepted = embedded.axis(*send, env={"AXIS_KEY_PASSPHRASE": "dung-roi"})
+    assert "accepted by the axis" in ok(accepted)
+
+
+def test_a_missing_attachment_is_one_clear_error_and_nothing_is_sent(embedded: Axis):
+    missing = embedded.root / "khong-co.pdf"
+    result = embedded.axis(
+        "send", *embedded.signing("commune"), "--to", embedded.code("district"),
+        "--subject", "Thử", "--attach", str(missing),
+    )  # fmt: skip
+    assert one_line_error(result) == f"error: attachment {missing}: no such file\n"
+    assert (
+        json.loads(ok(embedded.axis("inbox", embedded.code("district"), "--format", "json"))) == []
+    )
