@@ -95,7 +95,7 @@ def _worker(run_dir: str) -> None:
 
 def test_counts_of_worker_processes_are_summed_by_the_parent(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(str(tmp_path),)) for _ in range(3)]
+    workers = [context.Process(target=_worker, args=(str(tmp_path),)) for _ in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -108,10 +108,10 @@ def test_counts_of_worker_processes_are_summed_by_the_parent(tmp_path: Path) -> 
         samples = scrape(server.port)
     finally:
         server.close()
-    assert samples[("axis_messages_accepted_total", (("kind", "document"),))] == 3 * 2 + 1
-    assert samples[("axis_messages_rejected_total", (("reason", "bad-signature"),))] == 3
-    assert samples[("axis_delivery_queued_seconds_count", ())] == 3
-    assert samples[("axis_delivery_queued_seconds_bucket", (("le", "+Inf"),))] == 3
+    assert samples[("axis_messages_accepted_total", (("kind", "document"),))] == 2 * 2 + 1
+    assert samples[("axis_messages_rejected_total", (("reason", "bad-signature"),))] == 2
+    assert samples[("axis_delivery_queued_seconds_count", ())] == 2
+    assert samples[("axis_delivery_queued_seconds_bucket", (("le", "+Inf"),))] == 2
 
 
 def test_a_running_worker_becomes_visible_before_it_stops(tmp_path: Path) -> None:
