@@ -16,6 +16,7 @@ from axis.settings import Settings
 from cli.agency import agency
 from cli.credentials import credentials
 from cli.dead import dead
+from cli.demo import demo
 from cli.health import health
 from cli.init import init
 from cli.pki import pki
@@ -70,6 +71,7 @@ cli.add_command(inbox)
 cli.add_command(send)
 cli.add_command(receive)
 cli.add_command(status)
+cli.add_command(demo)
 cli.add_command(health)
 cli.add_command(dead)
 cli.add_command(quarantine)
