@@ -151,7 +151,8 @@ def record_statuses(
                 (state == "refused", state),
                 (code == _ARRIVED, "receipted"),
                 (code == _REFUSED, "refused"),
-                (state.in_(("pending", "queued")), "delivered"),
+                # not IN (...): an expanding parameter cannot be used in an executemany
+                (sa.or_(state == "pending", state == "queued"), "delivered"),
                 else_=state,
             ),
             delivered_at=sa.func.coalesce(deliveries.c.delivered_at, now),

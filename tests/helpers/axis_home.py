@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis import protocol
+from axis.errors import TransientError
 from axis.pki import Identity, init_pki, issue_agency
 from axis.router.worker import Router
 from axis.settings import Settings
@@ -396,3 +397,79 @@ def document_id_of(body: bytes) -> str:
     match = re.search(rb"DocumentId>([^<]+)</", body)
     assert match is not None, "no DocumentId in the message"
     return match.group(1).decode()
+
+
+@dataclass
+class Seen:
+    """What the recipients saw: message ids per (recipient, DocumentId)."""
+
+    copies: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def add(self, code: str, document_id: str, message_id: str) -> bool:
+        """Record a copy; True if it is the first copy of that document for ``code``."""
+        ids = self.copies.setdefault((code, document_id), [])
+        ids.append(message_id)
+        return len(ids) == 1
+
+    def documents(self, code: str) -> set[str]:
+        return {document_id for (who, document_id) in self.copies if who == code}
+
+    @property
+    def repeats(self) -> int:
+        """Copies beyond the first (the router may publish twice after a crash)."""
+        return sum(len(ids) - 1 for ids in self.copies.values())
+
+
+def play_recipients(
+    home: AxisHome,
+    transport: Transport,
+    codes: Sequence[str],
+    expected: set[str],
+    *,
+    timeout: float = 120.0,
+    seen: Seen | None = None,
+) -> Seen:
+    """Play the recipients ``codes`` until each has seen every DocumentId in ``expected``:
+    take their inboxes, count every copy, and answer each document's first copy with a
+    signed 01 receipt (repeats are counted, not answered)."""
+    seen = seen or Seen()
+    receipts: list[OutgoingMessage] = []  # kept until the broker confirms them
+    deadline = time.monotonic() + timeout
+    while any(seen.documents(code) != expected for code in codes):
+        if time.monotonic() > deadline:
+            missing = {code: len(expected - seen.documents(code)) for code in codes}
+            raise AssertionError(f"documents never delivered, per recipient: {missing}")
+        try:
+            taken = _take_documents(home, transport, codes, seen)
+            receipts += taken
+            if receipts:
+                transport.publish(receipts)
+                receipts = []
+            elif not taken:
+                time.sleep(0.05)
+        except TransientError:  # the broker is restarting: what was not acked comes back
+            time.sleep(0.5)
+    return seen
+
+
+def _take_documents(
+    home: AxisHome, transport: Transport, codes: Sequence[str], seen: Seen
+) -> list[OutgoingMessage]:
+    receipts = []
+    for code in codes:
+        for _ in range(200):
+            message = transport.get(inbox(code))
+            if message is None:
+                break
+            message.ack()
+            document_id = str(message.headers[protocol.DOCUMENT_ID])
+            if seen.add(code, document_id, message.message_id):
+                receipts.append(
+                    OutgoingMessage(
+                        queue=SUBMISSIONS,
+                        body=home.status(code, document_id),
+                        message_id=protocol.new_submission_id(),
+                        headers=protocol.submission_headers("status", code),
+                    )
+                )
+    return receipts

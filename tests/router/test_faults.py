@@ -1,0 +1,171 @@
+"""Faults with real processes on RabbitMQ + PostgreSQL: kill -9, broker restart, two
+routers, database connections killed, SIGTERM.
+
+"Exactly once" is checked as the axis defines it: the database records exactly one
+document per submission and exactly one delivery per document and recipient, every one
+receipted; every recipient sees every document at least once, and any repeated copy
+carries the same message id as the first (so a recipient that drops message ids it has
+seen, as the agency client does, hands each document over exactly once). The recipients
+played here count repeats instead of hiding them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from helpers.axis_home import (
+    AxisHome,
+    RouterProcess,
+    Seen,
+    document_id_of,
+    play_recipients,
+    wait_for,
+)
+
+from axis.store.schema import deliveries, documents, routers
+from router.conftest import axis_on
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def axis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AxisHome]:
+    with axis_on("rabbitmq", tmp_path, request) as home:
+        yield home
+
+
+def submit_documents(home: AxisHome, count: int) -> set[str]:
+    """Publish ``count`` documents from the commune to the district and the province."""
+    c = home.codes
+    bodies = [home.document(c["commune"], [c["district"], c["province"]]) for _ in range(count)]
+    with home.transport() as transport:
+        for start in range(0, count, 100):
+            for body in bodies[start : start + 100]:
+                home.submit(transport, body, sender=c["commune"])
+    return {document_id_of(body) for body in bodies}
+
+
+def stored_documents(home: AxisHome) -> int:
+    with home.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(documents)).scalar() or 0
+
+
+def assert_exactly_once(home: AxisHome, expected: set[str], seen: Seen) -> None:
+    c = home.codes
+    recipients = (c["district"], c["province"])
+    with home.engine.connect() as conn:
+        stored = conn.execute(sa.select(documents.c.document_id)).scalars().all()
+        rows = conn.execute(
+            sa.select(deliveries.c.document_pk, deliveries.c.recipient_code, deliveries.c.state)
+        ).all()
+    assert sorted(stored) == sorted(expected)  # one document per submission
+    assert len(rows) == len({(r.document_pk, r.recipient_code) for r in rows}) == 2 * len(expected)
+    assert {r.state for r in rows} == {"receipted"}
+    for code in recipients:
+        assert seen.documents(code) == expected
+    for (_code, _document_id), message_ids in seen.copies.items():
+        assert len(set(message_ids)) == 1  # a repeat is recognisable by its message id
+
+
+def finish(home: AxisHome, expected: set[str], seen: Seen | None = None) -> Seen:
+    c = home.codes
+    with home.transport() as transport:
+        seen = play_recipients(home, transport, [c["district"], c["province"]], expected, seen=seen)
+    wait_for(
+        lambda: receipted(home) == 2 * len(expected), what="every delivery receipted", timeout=120
+    )
+    return seen
+
+
+def receipted(home: AxisHome) -> int:
+    with home.engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(deliveries)
+                .where(deliveries.c.state == "receipted")
+            ).scalar()
+            or 0
+        )
+
+
+def test_a_router_killed_with_sigkill_mid_stream_loses_and_duplicates_nothing(
+    axis: AxisHome,
+) -> None:
+    expected = submit_documents(axis, 1000)
+    with RouterProcess(axis.settings) as first:
+        first.start(axis.engine)
+        wait_for(lambda: stored_documents(axis) >= 200, what="200 documents stored", timeout=120)
+        first.kill()
+    assert stored_documents(axis) < 1000, "the router finished before it could be killed"
+    with RouterProcess(axis.settings) as second:
+        second.start(axis.engine)
+        seen = finish(axis, expected)
+        assert second.terminate() == 0
+    assert_exactly_once(axis, expected, seen)
+
+
+def test_a_broker_restart_mid_batch_loses_and_duplicates_nothing(axis: AxisHome) -> None:
+    expected = submit_documents(axis, 300)
+    with RouterProcess(axis.settings) as router:
+        router.start(axis.engine)
+        wait_for(lambda: stored_documents(axis) >= 50, what="50 documents stored", timeout=120)
+        try:
+            subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
+            time.sleep(1)
+        finally:
+            subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+        seen = finish(axis, expected)
+        assert router.terminate() == 0, router.log()
+    assert_exactly_once(axis, expected, seen)
+
+
+def test_two_routers_at_once_share_the_work_and_duplicate_nothing(axis: AxisHome) -> None:
+    expected = submit_documents(axis, 300)
+    with RouterProcess(axis.settings) as one, RouterProcess(axis.settings) as two:
+        one.start()
+        two.start(axis.engine)
+        wait_for(lambda: one.heartbeats(axis.engine) == 2, what="both routers up")
+        seen = finish(axis, expected)
+        assert (one.terminate(), two.terminate()) == (0, 0)
+    assert_exactly_once(axis, expected, seen)
+
+
+def test_a_router_whose_database_connections_are_killed_recovers(axis: AxisHome) -> None:
+    expected = submit_documents(axis, 300)
+    with RouterProcess(axis.settings) as router:
+        router.start(axis.engine)
+        wait_for(lambda: stored_documents(axis) >= 50, what="50 documents stored", timeout=120)
+        with axis.engine.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where datname = current_database() and pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        assert killed
+        seen = finish(axis, expected)
+        assert router.terminate() == 0, router.log()
+    assert_exactly_once(axis, expected, seen)
+
+
+def test_sigterm_finishes_in_flight_work_exits_zero_and_removes_the_heartbeat(
+    axis: AxisHome,
+) -> None:
+    expected = submit_documents(axis, 300)
+    with RouterProcess(axis.settings, workers=2) as router:
+        router.start(axis.engine)
+        wait_for(lambda: stored_documents(axis) >= 20, what="20 documents stored", timeout=120)
+        assert router.terminate() == 0, router.log()
+    with axis.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(routers)).scalar() == 0
+    with RouterProcess(axis.settings) as router:
+        router.start(axis.engine)
+        seen = finish(axis, expected)
+        assert router.terminate() == 0
+    assert_exactly_once(axis, expected, seen)
