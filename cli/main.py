@@ -24,6 +24,7 @@ from cli.quarantine import quarantine
 from cli.receive import receive
 from cli.send import send
 from cli.serve import serve
+from cli.stats import stats
 from cli.status import status
 from cli.track import inbox, track
 from cli.trust import trust
@@ -81,6 +82,7 @@ cli.add_command(agency)
 agency.add_command(credentials)
 cli.add_command(pki)
 cli.add_command(trust)
+cli.add_command(stats)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ whether it was delivered, so a change adds the new contribution and takes back t
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class Scope:
     level: int
 
 
+@functools.lru_cache(maxsize=65_536)
 def scopes_of(code: str) -> tuple[Scope, Scope, Scope]:
     """The agency itself, its level-1 unit and the whole axis, at the agency's level.
 
@@ -139,8 +141,8 @@ class Tally:
         if standing.state == "receipted" and RECEIPTED in latencies:
             self.add_latency(code, day, RECEIPTED, latencies[RECEIPTED], sign)
 
-    def write(self, conn: Connection) -> None:
-        """Upsert every non-zero change (rows in key order: a fixed lock order)."""
+    def rows(self) -> tuple[list[dict], list[dict]]:
+        """The non-zero changes as ``stats_counts`` and ``stats_latency`` rows, in key order."""
         count_rows = [
             {**_key_columns(key), **{c: delta.get(c, 0) for c in STATS_COUNTERS}}
             for key, delta in sorted(self.counts.items())
@@ -151,15 +153,24 @@ class Tally:
             for key, delta in sorted(self.latency.items())
             if delta
         ]
+        return count_rows, latency_rows
+
+    def write(self, conn: Connection) -> None:
+        """Upsert every change (in key order: a fixed lock order)."""
+        count_rows, latency_rows = self.rows()
         _upsert(conn, stats_counts, count_rows, STATS_COUNTERS)
         _upsert(conn, stats_latency, latency_rows, ("n",))
 
 
-def _keys(code: str, day: datetime.date) -> Iterable[tuple]:
+@functools.lru_cache(maxsize=65_536)
+def _keys(code: str, day: datetime.date) -> tuple[tuple, ...]:
+    """The six rollup rows (three scopes, two grains) ``code`` counts in on ``day``."""
     month = day.replace(day=1)
-    for scope in scopes_of(code):
-        yield (DAY, scope.unit, scope.agency, scope.level, day)
-        yield (MONTH, scope.unit, scope.agency, scope.level, month)
+    return tuple(
+        (grain, scope.unit, scope.agency, scope.level, period)
+        for scope in scopes_of(code)
+        for grain, period in ((DAY, day), (MONTH, month))
+    )
 
 
 def _key_columns(key: tuple) -> dict[str, object]:
@@ -241,14 +252,12 @@ def _fold_deliveries(conn: Connection, limit: int) -> int:
         after = Standing(row.state, row.delivered_at is not None)
         tally.add_standing(row.recipient_code, day, after, latencies, 1)
     tally.write(conn)
+    # The rows are locked (or the database is SQLite's single writer): they still stand
+    # as read, and one statement marks them all.
     conn.execute(
         sa.update(deliveries)
-        .where(d.id == sa.bindparam("b_id"))
-        .values(stats_state=sa.bindparam("b_state"), stats_delivered=sa.bindparam("b_delivered")),
-        [
-            {"b_id": r.id, "b_state": r.state, "b_delivered": r.delivered_at is not None}
-            for r in rows
-        ],
+        .where(d.id.in_([r.id for r in rows]))
+        .values(stats_state=d.state, stats_delivered=d.delivered_at.is_not(None))
     )
     return len(rows)
 

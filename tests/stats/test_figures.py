@@ -25,45 +25,17 @@ from sqlalchemy.engine import Engine
 from axis.errors import ConfigurationError, UnknownAgency
 from axis.stats.queries import Figures, Selection, report
 from envelopes.errors import InvalidAgencyCode
-from tests.stats.conftest import History, local
-
-G22, G01, H53 = "000.00.00.G22", "000.00.00.G01", "000.00.00.H53"
-DISTRICT, COMMUNE = "000.00.31.H53", "000.21.31.H53"
-MARCH = {"since": datetime.date(2026, 3, 1), "until": datetime.date(2026, 3, 31)}
-APRIL = {"since": datetime.date(2026, 4, 1), "until": datetime.date(2026, 4, 30)}
-
-
-def seconds_after(moment: datetime.datetime, seconds: int) -> datetime.datetime:
-    return moment + datetime.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def known(history: History) -> dict[str, int]:
-    """The history of the module docstring; delivery ids by name."""
-    history.agencies(G22, G01, H53, DISTRICT, COMMUNE)
-    ids: dict[str, int] = {}
-    t1 = local("2026-03-02 09:00")
-    ids["d1_h53"], ids["d1_district"] = history.send(G22, [H53, DISTRICT], t1)
-    history.status(ids["d1_h53"], "01", seconds_after(t1, 64))
-    history.status(ids["d1_h53"], "03", seconds_after(t1, 200))
-    history.status(ids["d1_h53"], "06", seconds_after(t1, 5000))
-    history.status(ids["d1_district"], "03", seconds_after(t1, 128))
-    history.status(ids["d1_district"], "01", seconds_after(t1, 1024))
-    t2 = local("2026-03-15 09:00")
-    [ids["d2"]] = history.send(DISTRICT, [COMMUNE], t2)
-    history.status(ids["d2"], "01", seconds_after(t2, 4))
-    t5 = local("2026-03-20 09:00")
-    [ids["d5"]] = history.send(G22, [COMMUNE], t5)
-    history.close(ids["d5"], "dead", seconds_after(t5, 600))
-    t3 = local("2026-04-01 09:00")
-    [ids["d3"]] = history.send(H53, [G22], t3)
-    history.status(ids["d3"], "02", seconds_after(t3, 16))
-    t4 = local("2026-04-01 06:00")
-    ids["d4_district"], ids["d4_commune"] = history.send(H53, [DISTRICT, COMMUNE], t4)
-    history.close(ids["d4_district"], "expired", seconds_after(t4, 86400))
-    history.reject(H53, "bad-signature", local("2026-03-10 10:00"))
-    history.reject("garbage", "malformed", local("2026-03-11 10:00"))
-    return ids
+from tests.stats.conftest import (
+    APRIL,
+    COMMUNE,
+    DISTRICT,
+    G22,
+    H53,
+    MARCH,
+    History,
+    local,
+    seconds_after,
+)
 
 
 def counters(figures: Figures) -> dict[str, int]:

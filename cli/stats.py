@@ -1,0 +1,267 @@
+"""``axis stats``: delivery statistics, the backlog, charts, and the rollups' upkeep.
+
+axis stats --since 2026-03-01 --until 2026-03-31 --by level
+axis stats --under 000.00.00.H53 --by agency --format csv
+axis stats --by day --chart march.png
+axis stats backlog --idle 48
+axis stats refresh
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from axis.settings import Settings
+from axis.stats import rollup
+from axis.stats.backlog import backlog
+from axis.stats.charts import write_chart
+from axis.stats.latency import PERCENTILES, RESOLUTION
+from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
+from axis.store.migrate import checked_engine
+from cli.output import format_option, render
+from envelopes.model import StatusCode
+
+#: What each business status code means, for the table of statuses.
+STATUS_NAMES = {s.value: s.name.lower().replace("_", " ") for s in StatusCode}
+#: Columns of a grouped table (CSV and JSON carry every figure).
+TABLE_COLUMNS = (
+    "group",
+    "sent",
+    "received",
+    "delivered",
+    "receipted",
+    "pending",
+    "expired",
+    "dead",
+    "rejected",
+    "receipt rate",
+    "delivery p50",
+    "delivery p95",
+    "receipt p50",
+    "receipt p95",
+    "active",
+)
+
+_date = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def duration(seconds: float | None) -> str:
+    """A latency for people: ``64 s``, ``2.1 min``, ``4.3 h``, ``2.5 d``.
+
+    >>> duration(64.0), duration(128.0), duration(15500.0), duration(None)
+    ('64 s', '2.1 min', '4.3 h', '')
+    """
+    if seconds is None:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size if unit != "min" else seconds >= 100:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _rate(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f} %"
+
+
+@click.group("stats", invoke_without_command=True)
+@click.option("--since", type=_date, help="First day counted (YYYY-MM-DD, Vietnam's date).")
+@click.option("--until", type=_date, help="Last day counted (included).")
+@click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
+@click.option("--under", metavar="CODE", help="Only this agency and the agencies under it.")
+@click.option("--agency", metavar="CODE", help="Only this agency.")
+@click.option("--by", type=click.Choice(GROUPINGS), help="One row per agency, level, day or month.")
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw volumes and latency over time into FILE.png or FILE.svg (needs [charts]).",
+)
+@format_option
+@click.pass_context
+def stats(
+    ctx: click.Context,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    level: int | None,
+    under: str | None,
+    agency: str | None,
+    by: str | None,
+    chart: Path | None,
+    fmt: str,
+) -> None:
+    """Documents sent and received, delivered, receipted, pending, rejected; latency
+    percentiles; business statuses; agencies active out of those registered."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
+    selection = Selection(
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        level=level,
+        under=under,
+        agency=agency,
+        by=by or ("day" if chart else None),
+    )
+    with checked_engine(settings) as engine:
+        result = report(engine, selection)
+    if chart:
+        write_chart(result, chart)
+        click.echo(f"chart written to {chart}")
+        return
+    if fmt == "json":
+        json.dump(_json(result), sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        rows = [g.as_row() for g in (result.groups if selection.by else [result.total])]
+        render(rows, list(result.total.as_row()), "csv")
+    elif selection.by:
+        _grouped_table(result)
+    else:
+        _summary_tables(result)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+def _json(result: Report) -> dict[str, object]:
+    def figures(f: Figures) -> dict[str, object]:
+        return {**f.as_row(), "statuses": f.statuses, "rejected_by_reason": f.rejected}
+
+    return {
+        "selection": dataclasses.asdict(result.selection),
+        "total": figures(result.total),
+        "groups": [figures(g) for g in result.groups],
+        "activity": [dataclasses.asdict(a) for a in result.activity],
+        "dead_letters": result.dead_letters,
+        "latency_resolution": f"bucket lower bounds; the true value is below x{RESOLUTION:.4f}",
+        "notes": result.notes,
+    }
+
+
+def _grouped_table(result: Report) -> None:
+    rows = [
+        {
+            **g.as_row(),
+            "receipt rate": _rate(g.receipt_rate),
+            "delivery p50": duration(g.to_delivery.p50),
+            "delivery p95": duration(g.to_delivery.p95),
+            "receipt p50": duration(g.to_receipt.p50),
+            "receipt p95": duration(g.to_receipt.p95),
+        }
+        for g in [*result.groups, result.total]
+    ]
+    render(rows, TABLE_COLUMNS, "table", title=result.selection.describe())
+
+
+def _summary_tables(result: Report) -> None:
+    t = result.total
+    figures = [
+        ("documents sent", t.sent),
+        ("deliveries (received)", t.received),
+        ("delivered", t.delivered),
+        ("receipted", t.receipted),
+        ("pending", t.pending),
+        ("refused", t.refused),
+        ("expired", t.expired),
+        ("dead", t.dead),
+        ("rejected", t.rejected_total),
+        ("receipt rate", _rate(t.receipt_rate)),
+    ]
+    if result.dead_letters is not None:
+        figures.append(("dead letters (messages)", result.dead_letters))
+    render(
+        [{"figure": k, "value": v} for k, v in figures],
+        ["figure", "value"],
+        "table",
+        title=result.selection.describe(),
+    )
+    latency_rows = [
+        {
+            "latency": name,
+            "count": lat.count,
+            **{f"p{p}": duration(getattr(lat, f"p{p}")) for p in PERCENTILES},
+        }
+        for name, lat in (
+            ("accepted → delivered", t.to_delivery),
+            ("accepted → receipted", t.to_receipt),
+        )
+    ]
+    render(latency_rows, ["latency", "count", *(f"p{p}" for p in PERCENTILES)], "table")
+    if t.statuses:
+        rows = [
+            {"status": code, "meaning": STATUS_NAMES.get(code, ""), "messages": n}
+            for code, n in sorted(t.statuses.items())
+        ]
+        render(rows, ["status", "meaning", "messages"], "table", title="Business statuses")
+    if t.rejected:
+        rows = [{"reason": r, "rejected": n} for r, n in sorted(t.rejected.items())]
+        render(rows, ["reason", "rejected"], "table", title="Rejected")
+    render(
+        [dataclasses.asdict(a) for a in result.activity],
+        ["level", "active", "registered"],
+        "table",
+        title="Agencies active (sent or received)",
+    )
+
+
+@stats.command("backlog")
+@click.option(
+    "--idle",
+    type=click.FloatRange(min=0),
+    metavar="HOURS",
+    help="Agencies not heard from for this long are idle (default AXIS_IDLE_AGENCY_SECONDS).",
+)
+@click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
+@click.option("--under", metavar="CODE", help="Only this agency and the agencies under it.")
+@format_option
+@click.pass_obj
+def backlog_command(
+    settings: Settings, idle: float | None, level: int | None, under: str | None, fmt: str
+) -> None:
+    """Per recipient: documents waiting, the oldest one's age; agencies gone quiet."""
+    idle_seconds = settings.idle_agency_seconds if idle is None else idle * 3600
+    with checked_engine(settings) as engine:
+        found = backlog(engine, idle_seconds=idle_seconds, level=level, under=under)
+    rows = [
+        {
+            "agency": w.agency,
+            "level": w.level,
+            "waiting": w.waiting,
+            "unreceipted": w.unreceipted,
+            "oldest_accepted_at": w.oldest,
+            "oldest_age_hours": w.age_hours(found.now),
+            "last_heard_at": w.last_heard,
+            "idle": w.idle,
+        }
+        for w in found.rows
+    ]
+    columns = list(rows[0]) if rows else ["agency", "waiting", "oldest_age_hours", "idle"]
+    render(rows, columns, fmt, title=f"Backlog (idle after {idle_seconds / 3600:g} h)")
+    if found.never_heard:
+        click.echo(
+            f"note: {found.never_heard} registered agencies have never been heard from "
+            "and have nothing waiting",
+            err=True,
+        )
+
+
+@stats.command("refresh")
+@click.pass_obj
+def refresh_command(settings: Settings) -> None:
+    """Fold pending changes into the rollups now (every query does it too)."""
+    with checked_engine(settings) as engine:
+        folded = rollup.refresh(engine)
+    click.echo(f"statistics up to date ({folded} changes folded)")
+
+
+@stats.command("rebuild")
+@click.pass_obj
+def rebuild_command(settings: Settings) -> None:
+    """Recount the rollups from scratch (after a repair of the router's tables)."""
+    with checked_engine(settings) as engine:
+        folded = rollup.rebuild(engine)
+    click.echo(f"statistics rebuilt ({folded} rows counted)")

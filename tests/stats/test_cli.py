@@ -1,0 +1,129 @@
+"""``axis stats``: the report in every format, charts, the backlog, clear errors."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.engine import Engine
+
+from axis.stats.backlog import backlog
+from cli.main import cli
+from tests.stats.conftest import COMMUNE, DISTRICT, G01, G22, H53, History, local
+
+MARCH = ["--since", "2026-03-01", "--until", "2026-03-31"]
+
+
+def run(engine: Engine, *args: str) -> tuple[int, str, str]:
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(cli, ["--database-url", url, "stats", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_summary_lists_figures_latency_statuses_and_activity(
+    engine: Engine, known: dict[str, int]
+) -> None:
+    code, out, _ = run(engine, *MARCH)
+    assert code == 0
+    assert "│ receipt rate            │ 75.0 %" in out
+    assert "│ accepted → receipted │ 3     │ 64 s │ 17.1 min │ 17.1 min │" in out
+    assert "│ 06     │ finished │ 1        │" in out
+    assert "│ bad-signature │ 1        │" in out
+
+
+def test_json_and_csv_carry_every_figure(engine: Engine, known: dict[str, int]) -> None:
+    code, out, _ = run(engine, *MARCH, "--by", "level", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["total"]["received"] == 4
+    assert data["total"]["receipt_p95_s"] == 1024.0
+    assert [(g["group"], g["active"], g["registered"]) for g in data["groups"]] == [
+        ("1", 2, 3),
+        ("2", 1, 1),
+        ("3", 1, 1),
+    ]
+    code, out, _ = run(engine, *MARCH, "--by", "agency", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["group"], r["sent"], r["received"]) for r in rows] == [
+        (G22, "2", "0"),
+        (H53, "0", "1"),
+        (DISTRICT, "1", "1"),
+        (COMMUNE, "0", "2"),
+    ]
+
+
+def test_an_empty_period_prints_zeros_and_a_note(engine: Engine, known: dict[str, int]) -> None:
+    code, out, err = run(engine, "--since", "2025-01-01", "--until", "2025-01-31")
+    assert code == 0
+    assert "│ deliveries (received)   │ 0" in out
+    assert "note: no documents were accepted in this period" in err
+
+
+def test_an_unknown_agency_is_one_line_on_stderr(engine: Engine, known: dict[str, int]) -> None:
+    code, _, err = run(engine, "--agency", "000.00.00.H99")
+    assert code == 1
+    assert err == "error: --agency 000.00.00.H99: no agency with this code is registered\n"
+    code, _, err = run(engine, "--under", "H53")
+    assert code == 1
+    assert err.startswith("error: invalid agency code 'H53'")
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+def test_a_chart_is_written_as_png_or_svg(
+    engine: Engine, known: dict[str, int], tmp_path: Path, suffix: str, magic: bytes
+) -> None:
+    target = tmp_path / f"march{suffix}"
+    code, out, _ = run(engine, *MARCH, "--chart", str(target))
+    assert (code, out) == (0, f"chart written to {target}\n")
+    assert target.read_bytes().startswith(magic)
+
+
+def test_charts_without_matplotlib_say_which_extra_to_install(
+    engine: Engine, known: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if not installed
+    code, _, err = run(engine, *MARCH, "--chart", str(tmp_path / "c.png"))
+    assert code == 1
+    assert "pip install 'edxml-axis[charts]'" in err
+
+
+def test_backlog_lists_what_waits_and_who_went_quiet(engine: Engine, history: History) -> None:
+    now = local("2026-04-10 12:00")
+    history.agencies(G22, H53, COMMUNE, last_pull_at=now - datetime.timedelta(hours=1))
+    history.agencies(DISTRICT, last_pull_at=now - datetime.timedelta(hours=30))
+    history.agencies(G01)  # never heard from, nothing waiting
+    t = local("2026-04-08 09:00")
+    _, to_commune = history.send(H53, [DISTRICT, COMMUNE], t)
+    history.send(G22, [DISTRICT], t + datetime.timedelta(hours=5))
+    history.status(to_commune, "03", t + datetime.timedelta(minutes=5))
+    found = backlog(engine, idle_seconds=24 * 3600, now=now)
+    rows = [(w.agency, w.waiting, w.unreceipted, w.age_hours(now), w.idle) for w in found.rows]
+    assert rows == [(DISTRICT, 2, 0, 51.0, True), (COMMUNE, 0, 1, 51.0, False)]
+    assert found.never_heard == 1
+    quiet = backlog(engine, idle_seconds=0.5 * 3600, now=now, level=1)
+    assert [(w.agency, w.idle) for w in quiet.rows] == [(G22, True), (H53, True)]
+
+
+def test_backlog_command_prints_a_listing(engine: Engine, history: History) -> None:
+    history.agencies(G22, H53)
+    history.send(G22, [H53], local("2026-04-08 09:00"))
+    code, out, err = run(engine, "backlog", "--idle", "48", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["agency"], r["waiting"], r["idle"]) for r in rows] == [(H53, "1", "True")]
+    assert "note: 1 registered agencies have never been heard from" in err
+
+
+def test_refresh_folds_pending_changes_once(engine: Engine, known: dict[str, int]) -> None:
+    code, out, _ = run(engine, "refresh")
+    assert (code, out) == (0, "statistics up to date (14 changes folded)\n")
+    code, out, _ = run(engine, "refresh")
+    assert out == "statistics up to date (0 changes folded)\n"
+    code, out, _ = run(engine, "rebuild")
+    assert out == "statistics rebuilt (14 rows counted)\n"
