@@ -256,7 +256,7 @@ class EmbeddedTransport(Transport):
         now = utcnow()
         rows = []
         for message in messages:
-            headers = dict(message.headers)
+            headers = application_headers(message.headers)
             if message.user_id is not None:
                 headers[USER_ID_HEADER] = message.user_id
             rows.append(

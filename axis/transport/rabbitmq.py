@@ -739,7 +739,12 @@ def _publication(message: OutgoingMessage, exchange: str, routing_key: str) -> _
         exchange,
         routing_key,
         message.body,
-        _properties(message.message_id, message.priority, dict(message.headers), message.user_id),
+        _properties(
+            message.message_id,
+            message.priority,
+            application_headers(message.headers),
+            message.user_id,
+        ),
     )
 
 
