@@ -49,7 +49,7 @@ READ_CHUNK = 1024 * 1024
 
 def vietnam_now() -> datetime.datetime:
     """The wall-clock time in Vietnam, naive, as edXML dates and timestamps are written."""
-    return datetime.datetime.now(VIETNAM).replace(tzinfo=None, microsecond=0)
+    return datetime.datetime.now(VIETNAM).replace(tzinfo=None)
 
 
 class CompositionError(AxisError):

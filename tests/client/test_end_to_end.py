@@ -229,3 +229,36 @@ def test_a_missing_attachment_is_one_clear_error_and_nothing_is_sent(embedded: A
     assert (
         json.loads(ok(embedded.axis("inbox", embedded.code("district"), "--format", "json"))) == []
     )
+
+
+def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embedded: Axis):
+    district = embedded.code("district")
+    first = ok(
+        embedded.axis(
+            "send", *embedded.signing("commune"), "--to", district, "--subject", "Kế hoạch"
+        )
+    )
+    first_id = first.splitlines()[0].removeprefix("DocumentId: ")
+    revoked = ok(
+        embedded.axis(
+            "send", *embedded.signing("commune"), "--to", district,
+            "--subject", "Thu hồi kế hoạch", "--revokes", first_id,
+        )
+    )  # fmt: skip
+    assert "accepted by the axis for 1 recipient(s)" in revoked
+    out = str(embedded.out("district"))
+    listing = json.loads(
+        ok(
+            embedded.axis(
+                "receive", *embedded.signing("district"), "--out", out, "--format", "json"
+            )
+        )
+    )
+    assert sorted(row["what"] for row in listing) == ["Kế hoạch", "Thu hồi kế hoạch"]
+    conflict = embedded.axis(
+        "send", *embedded.signing("commune"), "--to", district, "--subject", "Thay thế",
+        "--revokes", first_id, "--replaces", first_id,
+    )  # fmt: skip
+    assert one_line_error(conflict) == (
+        "error: give at most one of --revokes, --updates and --replaces\n"
+    )
