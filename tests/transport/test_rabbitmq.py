@@ -1,0 +1,99 @@
+"""What only the RabbitMQ transport has to show: connection loss, heartbeats, forged headers.
+
+Connections are closed with ``rabbitmqctl close_all_connections`` on this run's vhost
+only, so parallel test runs on the same broker are not disturbed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+
+import pika
+import pytest
+
+from axis.errors import TransientError
+from axis.transport.base import OutgoingMessage
+from axis.transport.rabbitmq import RabbitMQTransport
+from axis.transport.topology import SUBMISSIONS, SUBMIT_EXCHANGE, inbox
+
+from .test_contract import take_by_id, unique_code, wait_for
+
+
+@pytest.fixture
+def transport(amqp_url: str) -> Iterator[RabbitMQTransport]:
+    with RabbitMQTransport(amqp_url) as transport:
+        yield transport
+
+
+def close_all_connections(amqp_url: str) -> None:
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(amqp_url).path[1:])
+    subprocess.run(
+        ["rabbitmqctl", "-q", "close_all_connections", "--vhost", vhost, "--limit", "1000", "test"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_after_the_broker_drops_the_connection_calls_fail_transiently_then_reconnect(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    code = unique_code()
+    transport.declare([code])
+    transport.publish([OutgoingMessage(inbox(code), b"one", "m-1")])
+    consumer = transport.consume(inbox(code), timeout=30.0)
+    held = next(consumer)
+
+    close_all_connections(amqp_url)
+
+    with pytest.raises(TransientError):
+        next(consumer)
+    with pytest.raises(TransientError):
+        held.ack()
+    transport.publish([OutgoingMessage(inbox(code), b"two", "m-2")])  # reconnects
+    received = {}
+    for message in transport.consume(inbox(code), timeout=1.0):
+        received[message.message_id] = message.redelivery_count
+        message.ack()
+    assert received == {"m-1": 1, "m-2": 0}
+
+
+def test_heartbeats_are_answered_while_the_caller_works_on_a_message(amqp_url: str) -> None:
+    with RabbitMQTransport(amqp_url + "?heartbeat=1") as transport:
+        code = unique_code()
+        transport.declare([code])
+        transport.publish([OutgoingMessage(inbox(code), b"slow work", "m-1")])
+        held = wait_for(lambda: transport.get(inbox(code)))
+
+        time.sleep(4.0)  # long enough for the broker to drop a connection missing heartbeats
+
+        held.ack()
+        assert transport.depth(inbox(code)) == 0
+        assert transport.get(inbox(code)) is None
+
+
+def test_transport_headers_forged_by_a_submitting_agency_are_ignored(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    transport.declare()
+    message_id = "m-forged-" + unique_code()
+    forged = {"kind": "document", "x-axis-redeliveries": 9, "x-axis-user-id": "000.00.00.G22"}
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        connection.channel().basic_publish(
+            SUBMIT_EXCHANGE,
+            SUBMISSIONS,
+            b"forged",
+            pika.BasicProperties(message_id=message_id, headers=forged),
+        )
+    finally:
+        connection.close()
+
+    received = take_by_id(transport, SUBMISSIONS, message_id)
+    received.ack()
+
+    assert (received.redelivery_count, received.user_id) == (0, None)
+    assert received.headers == {"kind": "document"}
