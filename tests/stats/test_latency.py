@@ -1,0 +1,46 @@
+"""Percentiles read from the histograms are within one bucket of the exact ones."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+import pytest
+
+from axis.stats.latency import PERCENTILES, RESOLUTION, bucket_of, lower_bound, percentile, seconds
+
+
+def exact_percentile(values: list[float], p: int) -> float:
+    """Nearest rank: the value of rank ceil(p * n / 100)."""
+    ordered = sorted(values)
+    return ordered[math.ceil(p * len(ordered) / 100) - 1]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_reported_percentile_is_at_most_one_bucket_below_the_exact_one(seed: int) -> None:
+    rng = random.Random(seed)
+    values = [rng.lognormvariate(5, 2) for _ in range(rng.randint(1, 3000))]
+    histogram = Counter(bucket_of(seconds(v)) for v in values)
+    for p in PERCENTILES:
+        exact, reported = exact_percentile(values, p), percentile(histogram, p)
+        assert reported is not None
+        if exact < 1:
+            assert reported == 0.0
+        else:
+            assert reported <= exact < reported * RESOLUTION * (1 + 1e-9)
+
+
+def test_whole_powers_of_two_seconds_sit_on_bucket_bounds() -> None:
+    for power in range(0, 24):
+        assert lower_bound(bucket_of(seconds(2.0**power))) == 2.0**power
+
+
+def test_buckets_grow_by_the_stated_resolution() -> None:
+    assert lower_bound(bucket_of(seconds(1.0))) == 1.0
+    assert lower_bound(bucket_of(seconds(1.0)) + 16) == 2.0
+    assert lower_bound(0) == 0.0 and bucket_of(seconds(0.999)) == 0
+
+
+def test_an_empty_histogram_has_no_percentile() -> None:
+    assert percentile({}, 50) is None
