@@ -34,7 +34,7 @@ from envelopes.errors import InvalidKey, SignatureError
 from envelopes.parsing import hardened_parser, parse_xml
 from envelopes.receipts import RECEIPT_TAG
 from envelopes.xml import q
-from envelopes.xmldsig import DS_NS
+from envelopes.xmldsig import DS_NS, refuse_unsigned_content
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -154,6 +154,7 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
     root = parse_xml(xml, max_bytes=len(xml))
     if next(root.iter(f"{{{DS_NS}}}Signature"), None) is not None:
         raise SignatureError("the message is already signed")
+    refuse_unsigned_content(root)
     placeholder = etree.SubElement(
         signature_parent(root), f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS}
     )

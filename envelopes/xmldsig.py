@@ -87,6 +87,21 @@ def check_profile(signature: etree._Element) -> None:
         raise SignatureError("ds:Object is not allowed in the signature")
 
 
+def refuse_unsigned_content(root: etree._Element) -> None:
+    """Refuse what a signature over ``root`` would not cover: comments (exclusive C14N
+    drops them) and anything outside the root element."""
+    for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
+        raise SignatureError(
+            "content outside the root element (comment or processing instruction) is not "
+            f"covered by the signature and not allowed: {str(sibling)[:60]!r}"
+        )
+    for comment in root.iter(etree.Comment):
+        raise SignatureError(
+            "comments are not covered by the signature and not allowed in a signed "
+            f"envelope (line {comment.sourceline}: {str(comment)[:60]!r})"
+        )
+
+
 def verify_enveloped(
     root: etree._Element, signature: etree._Element, key: PublicKey
 ) -> etree._Element:

@@ -117,6 +117,13 @@ def test_signing_twice_is_refused(make_document, agency):
         sign(signed, agency.identity())
 
 
+def test_a_message_with_comments_is_not_signed(make_document, agency):
+    data = build_document(make_document()).replace(b"<edXML:Subject>", b"<!-- x --><edXML:Subject>")
+
+    with pytest.raises(SignatureError, match="comments are not covered by the signature"):
+        sign(data, agency.identity())
+
+
 def test_only_edxml_messages_and_receipts_are_signed(agency):
     with pytest.raises(SignatureError, match="cannot sign a 'html' element"):
         sign(b"<html/>", agency.identity())
