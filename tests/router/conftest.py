@@ -72,7 +72,8 @@ def fresh_vhost() -> Iterator[str]:
 def fresh_schema(base_url: str) -> Iterator[str]:
     """A PostgreSQL schema of its own in the run's database; a URL that uses it."""
     schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    # No pool: a fault test may kill every connection to the database meanwhile.
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
