@@ -1,4 +1,4 @@
-"""The explicit "unsigned, for import" path: edXML files from other systems.
+r"""The explicit "unsigned, for import" path: edXML files from other systems.
 
 Files from the field are not always clean. This path repairs what is safe to repair and
 says what it repaired; it refuses everything else with the same errors as verification.
@@ -17,7 +17,7 @@ Repaired, each reported in ``Imported.repairs``:
 Comments are dropped (they are not data). A DOCTYPE, another undeclared prefix, a
 non-UTF-8 encoding, XML that is otherwise not well-formed or breaks the XSD is refused::
 
-    >>> data = b"\\r\\n" + open("status.edxml", "rb").read()  # doctest: +SKIP
+    >>> data = b"\r\n" + open("status.edxml", "rb").read()  # doctest: +SKIP
     >>> import_unsigned(data, max_bytes=1 << 20).repairs  # doctest: +SKIP
     ['removed 2 stray bytes before the XML declaration']
 """
