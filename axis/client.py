@@ -45,7 +45,13 @@ from axis import protocol
 from axis.compose import vietnam_now
 from axis.dedupe import FILE_NAME as SEEN_FILE
 from axis.dedupe import SeenMessages
-from axis.errors import AgencyError, AxisError, TransientError, TransportError
+from axis.errors import (
+    AgencyError,
+    AxisError,
+    CertificateError,
+    TransientError,
+    TransportError,
+)
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.registry import Registry
@@ -259,6 +265,22 @@ class AgencyClient:
         if self._seen is None:
             self._seen = SeenMessages(self._state_dir / SEEN_FILE)
         return self._seen
+
+    def check_identity(self) -> None:
+        """Fail early, with the fix, when the axis would refuse this agency's signature.
+
+        Raises :class:`~axis.errors.CertificateError` if the certificate is not one the
+        registry holds (unrevoked) for this agency, and the registry's own error if the
+        agency is unknown or suspended.
+        """
+        mine = fingerprint(self.identity.certificate)
+        if mine not in Registry(self.engine).certificates_for(self.code):
+            subject = self.identity.certificate.subject.rfc4514_string()
+            raise CertificateError(
+                f"the certificate {subject} (SHA-256 {mine[:16]}...) is not registered to "
+                f"{self.code}: sign with {self.code}'s own certificate, or register this one "
+                f"(`axis agency cert add {self.code} FILE`)"
+            )
 
     # -- sending ------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ def open_client(
     client = AgencyClient(agency, identity, settings, trust, state_dir=state_dir)
     try:
         check(client.engine)
+        client.check_identity()
     except Exception:
         client.close()
         raise

@@ -262,3 +262,10 @@ def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embe
     assert one_line_error(conflict) == (
         "error: give at most one of --revokes, --updates and --replaces\n"
     )
+
+
+def test_another_agencys_certificate_is_refused_before_anything_is_sent(embedded: Axis):
+    args = embedded.signing("commune")
+    args[args.index("--as") + 1] = embedded.code("district")
+    result = embedded.axis("receive", *args, "--out", str(embedded.out("district")))
+    assert f"is not registered to {embedded.code('district')}" in one_line_error(result)
