@@ -156,7 +156,12 @@ def verify(
     max_bytes: int,
     pinned: Collection[str] | None = None,
 ) -> Verified:
-    """Verify a signed envelope and return what it says; see the module docstring."""
+    """Verify a signed envelope and return what it says; see the module docstring.
+
+    ``pinned``: ``None`` checks the trust store only; a collection (SHA-256 hex, any case,
+    colons allowed) also requires the signer's certificate to be one of them, so an empty
+    one refuses every signer.
+    """
     check_size(data, max_bytes=max_bytes)
     root = parse_xml(data, max_bytes=max_bytes)
     signature = _locate_signature(root)
