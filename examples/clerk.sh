@@ -14,7 +14,7 @@ done
 
 axis serve > router.log 2>&1 &
 trap 'kill %1' EXIT
-until axis health > /dev/null; do sleep 0.5; done
+for attempt in $(seq 30); do axis health > /dev/null && break; sleep 1; done
 
 # The ward's clerk sends a report to the city and the province.
 echo "Báo cáo tình hình quý IV" > bao-cao.txt
