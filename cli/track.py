@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime
 
 import click
+from sqlalchemy.engine import Engine
 
+from axis.errors import TransportError
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.tracking import (
@@ -20,6 +22,8 @@ from axis.tracking import (
     track_document,
     waiting_for,
 )
+from axis.transport import open_transport
+from axis.transport.topology import inbox as inbox_queue
 from cli.output import format_option, render
 from envelopes.codes import AgencyCode
 
@@ -89,4 +93,15 @@ def inbox(settings: Settings, code: str, fmt: str) -> None:
     code = str(AgencyCode.parse(code))
     with checked_engine(settings) as engine:
         rows = waiting_for(engine, code)
-    render(rows, INBOX_COLUMNS, fmt, title=f"{len(rows)} document(s) waiting for {code}")
+        render(rows, INBOX_COLUMNS, fmt, title=f"{len(rows)} document(s) waiting for {code}")
+        click.echo(f"note: {_queue_note(settings, engine, code)}", err=True)
+
+
+def _queue_note(settings: Settings, engine: Engine, code: str) -> str:
+    """How many messages (statuses and answers too) are ready in the agency's queue."""
+    queue = inbox_queue(code)
+    try:
+        with open_transport(settings, engine) as transport:
+            return f"{transport.depth(queue)} message(s) ready in {queue}"
+    except TransportError as error:
+        return str(error)

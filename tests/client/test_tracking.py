@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
+from axis.settings import Settings
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
 from axis.tracking import UnknownDocument, track_document, waiting_for
+from axis.transport import open_transport
 from cli.main import cli
 
 SENDER = "000.21.31.H53"
@@ -158,8 +160,11 @@ def test_axis_track_lists_recipients_and_history_in_every_format(engine: Engine,
 
 
 def test_axis_inbox_lists_what_waits(engine: Engine, database_url: str):
+    with open_transport(Settings(database_url=database_url), engine) as transport:
+        transport.declare([PROVINCE])
     result = run_axis(database_url, "inbox", PROVINCE, "--format", "csv")
     assert result.exit_code == 0, result.output
+    assert result.stderr == f"note: 0 message(s) ready in axis.inbox.{PROVINCE}\n"
     assert result.stdout.splitlines()[1].startswith(f'"{DOC_ID}",{SENDER},Báo cáo,0,queued')
 
 
