@@ -71,6 +71,20 @@ DEFAULT_POLL_SECONDS = 0.1
 _messages = queue_messages
 
 
+@dataclass
+class _Loop:
+    """A running consume loop: messages taken ahead, and acks not yet written.
+
+    Acks are written with the loop's next take (one transaction per batch, not one per
+    message). A crash loses at most the acks of the batch in hand: those messages come
+    back (delivery is at least once anyway).
+    """
+
+    ahead: deque[EmbeddedMessage] = field(default_factory=deque)
+    acked: list[EmbeddedMessage] = field(default_factory=list)
+    open: bool = True
+
+
 @dataclass(eq=False)
 class EmbeddedMessage(ReceivedMessage):
     """A leased row of ``queue_messages``; settling it needs the lease to still be ours."""
@@ -78,15 +92,20 @@ class EmbeddedMessage(ReceivedMessage):
     _transport: EmbeddedTransport = field(repr=False)
     _row_id: int = field(repr=False)
     _token: str = field(repr=False)
+    _loop: _Loop | None = field(default=None, repr=False)
 
     def ack(self) -> None:
         self._settle()
+        if self._loop is not None and self._loop.open:
+            self._loop.acked.append(self)
+            return
         with self._transport._transaction() as conn:
             self._transport._delete_leased(conn, self)
 
     def requeue(self) -> None:
         self._settle()
-        self._transport._release([self], counted=False)
+        with self._transport._transaction() as conn:
+            self._transport._give_back(conn, [self])
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
@@ -143,6 +162,7 @@ class EmbeddedTransport(Transport):
         self._owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._leases = itertools.count(1)
         self._declared: set[str] = set()
+        self._loops: list[_Loop] = []
         self._closed = False
 
     # -- the Transport interface ------------------------------------------------------
@@ -170,23 +190,26 @@ class EmbeddedTransport(Transport):
     def consume(
         self, queue: str, *, prefetch: int = 64, timeout: float | None = None
     ) -> Iterator[ReceivedMessage]:
+        loop = _Loop()
+        self._loops.append(loop)
         idle_since = time.monotonic()
-        while True:
-            taken = deque(self._take(queue, prefetch))
-            if not taken:
-                idle = time.monotonic() - idle_since
-                if timeout is not None and idle >= timeout:
-                    return
-                wait = self._poll_seconds if timeout is None else timeout - idle
-                time.sleep(min(self._poll_seconds, wait))
-                continue
-            try:
-                while taken:
-                    yield taken.popleft()
-            finally:
-                if taken:
-                    self._release(list(taken), counted=False)
-            idle_since = time.monotonic()
+        try:
+            while True:
+                loop.ahead.extend(self._take(queue, prefetch, loop))
+                if not loop.ahead:
+                    idle = time.monotonic() - idle_since
+                    if timeout is not None and idle >= timeout:
+                        return
+                    wait = self._poll_seconds if timeout is None else timeout - idle
+                    time.sleep(min(self._poll_seconds, wait))
+                    continue
+                while loop.ahead:
+                    yield loop.ahead.popleft()
+                idle_since = time.monotonic()
+        finally:
+            if loop.open:
+                with self._transaction() as conn:
+                    self._end(conn, loop)
 
     def get(self, queue: str) -> ReceivedMessage | None:
         taken = self._take(queue, 1)
@@ -210,6 +233,8 @@ class EmbeddedTransport(Transport):
         # connection closes with unacknowledged messages).
         try:
             with self._connect() as conn:
+                for loop in list(self._loops):
+                    self._end(conn, loop)
                 conn.execute(
                     sa.update(_messages)
                     .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
@@ -274,11 +299,16 @@ class EmbeddedTransport(Transport):
             self._require(conn, {message.queue for message in messages})
             conn.execute(sa.insert(_messages), rows)
 
-    def _take(self, queue: str, limit: int) -> list[EmbeddedMessage]:
-        """Lease up to ``limit`` visible messages of ``queue``, best first."""
+    def _take(self, queue: str, limit: int, loop: _Loop | None = None) -> list[EmbeddedMessage]:
+        """Lease up to ``limit`` visible messages of ``queue``, best first.
+
+        For a consume ``loop``, its acks are written first, in the same transaction.
+        """
         now = utcnow()
         token = f"{self._owner}/{next(self._leases)}"
         with self._transaction() as conn:
+            if loop is not None:
+                self._write_acks(conn, loop)
             self._require(conn, [queue])
             ids = (
                 conn.execute(
@@ -311,9 +341,25 @@ class EmbeddedTransport(Transport):
                 )
             ).all()
         rows.sort(key=lambda row: (-row.priority, row.id))
-        return [self._message(queue, token, row) for row in rows]
+        return [self._message(queue, token, row, loop) for row in rows]
 
-    def _message(self, queue: str, token: str, row: sa.Row[Any]) -> EmbeddedMessage:
+    def _write_acks(self, conn: Connection, loop: _Loop) -> None:
+        """Delete the messages ``loop`` acknowledged (any whose lease ran out stay)."""
+        if loop.acked:
+            conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys(loop.acked))
+            loop.acked.clear()
+
+    def _end(self, conn: Connection, loop: _Loop) -> None:
+        """Close a consume loop: write its acks, give back what it took ahead (uncounted)."""
+        self._write_acks(conn, loop)
+        self._give_back(conn, list(loop.ahead))
+        loop.ahead.clear()
+        loop.open = False
+        self._loops.remove(loop)
+
+    def _message(
+        self, queue: str, token: str, row: sa.Row[Any], loop: _Loop | None
+    ) -> EmbeddedMessage:
         raw: Mapping[str, Any] = row.headers
         return EmbeddedMessage(
             body=row.body,
@@ -328,37 +374,45 @@ class EmbeddedTransport(Transport):
             _transport=self,
             _row_id=row.id,
             _token=token,
+            _loop=loop,
         )
 
-    def _release(self, messages: Sequence[EmbeddedMessage], *, counted: bool) -> None:
-        """Make leased ``messages`` visible again; ``counted=False`` undoes the hand-out."""
-        count = _messages.c.delivery_count
-        with self._transaction() as conn:
-            for message in messages:
-                self._update_leased(
-                    conn,
-                    message,
+    def _give_back(self, conn: Connection, messages: Sequence[EmbeddedMessage]) -> None:
+        """Make leased ``messages`` visible again at once, undoing the hand-out's count
+        (any whose lease ran out are back already)."""
+        if messages:
+            conn.execute(
+                _leased_rows(sa.update(_messages)).values(
                     visible_at=utcnow(),
                     lease_owner=None,
-                    delivery_count=count if counted else count - 1,
-                )
+                    delivery_count=_messages.c.delivery_count - 1,
+                ),
+                _lease_keys(messages),
+            )
 
     def _update_leased(self, conn: Connection, message: EmbeddedMessage, **values: Any) -> None:
-        result = conn.execute(_leased(sa.update(_messages), message).values(**values))
+        result = conn.execute(
+            _leased_rows(sa.update(_messages)).values(**values), _lease_keys([message])[0]
+        )
         if result.rowcount != 1:
             raise _lease_lost(message)
 
     def _delete_leased(self, conn: Connection, message: EmbeddedMessage) -> None:
-        result = conn.execute(_leased(sa.delete(_messages), message))
+        result = conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys([message])[0])
         if result.rowcount != 1:
             raise _lease_lost(message)
 
 
-def _leased(statement: Any, message: EmbeddedMessage) -> Any:
-    """``statement`` restricted to ``message``'s row while the lease is still its own."""
+def _leased_rows(statement: Any) -> Any:
+    """``statement`` for many leased rows at once (parameters from :func:`_lease_keys`)."""
     return statement.where(
-        _messages.c.id == message._row_id, _messages.c.lease_owner == message._token
+        _messages.c.id == sa.bindparam("row_id"),
+        _messages.c.lease_owner == sa.bindparam("token"),
     )
+
+
+def _lease_keys(messages: Iterable[EmbeddedMessage]) -> list[dict[str, Any]]:
+    return [{"row_id": m._row_id, "token": m._token} for m in messages]
 
 
 def _lease_lost(message: EmbeddedMessage) -> TransientError:

@@ -283,6 +283,24 @@ def test_leaving_a_consume_loop_gives_back_the_messages_taken_ahead(
     assert {m.redelivery_count for m in rest} == {0}
 
 
+def test_acks_given_inside_a_consume_loop_hold_when_the_transport_closes_mid_loop(
+    backend: Backend, transport: Transport, code: str
+) -> None:
+    transport.publish([message(inbox(code), n) for n in range(5)])
+
+    consumer = transport.consume(inbox(code), prefetch=5)
+    for _ in range(3):
+        next(consumer).ack()
+    transport.close()
+
+    reopened = backend.open()
+    left = []
+    for m in reopened.consume(inbox(code), timeout=1.0):
+        left.append((m.message_id, m.redelivery_count))
+        m.ack()
+    assert sorted(left) == [("m-3", 0), ("m-4", 0)]
+
+
 def test_get_returns_none_when_the_queue_is_empty(transport: Transport, code: str) -> None:
     assert transport.get(inbox(code)) is None
 
