@@ -24,14 +24,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pika
 import pika.exceptions
 import sqlalchemy as sa
 
-from axis.client import AgencyClient, Answer
+from axis.client import AgencyClient
 from axis.compose import DocumentRequest, compose_document
 from axis.errors import AxisError, TransportError
 from axis.pki import init_pki, issue_agency
@@ -78,14 +78,12 @@ class DemoError(AxisError):
 Say = Callable[[str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     """What the story produced, for the closing tables."""
 
     document_id: str
-    answer: Answer
     tracking: Tracking
-    statuses_heard: list[tuple[str, str]] = field(default_factory=list)
 
 
 def demo_tree(*, full: bool) -> list[TreeAgency]:
@@ -141,13 +139,13 @@ class DemoRun:
         self.step(total, "router: axis serve in a subprocess")
         self.start_router()
         self.say(f"      running (pid {self.router.pid if self.router else '?'})")
-        document_id, answer = self.send(total)
+        document_id = self.send(total)
         self.recipients_answer(total)
-        heard = self.sender_reads(total)
+        self.sender_reads(total)
         with self.client(COMMUNE) as commune:
             tracking = commune.track(document_id)
         self.say(f"done in {time.monotonic() - started:.1f} s")
-        return Outcome(document_id, answer, tracking, heard)
+        return Outcome(document_id, tracking)
 
     def register_tree(self, total: int, *, full: bool) -> None:
         tree = demo_tree(full=full)
@@ -172,7 +170,7 @@ class DemoRun:
             )
             self.say(f"      {code} {registry.get_agency(code).name}")
 
-    def send(self, total: int) -> tuple[str, Answer]:
+    def send(self, total: int) -> str:
         report = self.settings.home / "bao-cao-quy-IV.pdf"
         report.write_bytes(_sample_pdf())
         document = compose_document(
@@ -196,7 +194,7 @@ class DemoRun:
             f"      accepted by the axis for {', '.join(answer.receipt.recipients)} "
             f"(signed receipt, SHA-256 {answer.receipt.digest[:16]}...)"
         )
-        return document.document_id, answer
+        return document.document_id
 
     def recipients_answer(self, total: int) -> None:
         self.step(total, "each recipient receives, verifies, saves, sends 01, then 03 and 06")
@@ -221,7 +219,7 @@ class DemoRun:
                 f"sent 01 {' '.join(s.value for s in ANSWERS)}"
             )
 
-    def sender_reads(self, total: int) -> list[tuple[str, str]]:
+    def sender_reads(self, total: int) -> None:
         expected = len(RECIPIENTS) * (1 + len(ANSWERS))
         self.step(total, f"{COMMUNE} reads its inbox: {expected} statuses expected")
         heard: list[tuple[str, str]] = []
@@ -236,7 +234,6 @@ class DemoRun:
         if len(heard) < expected:
             raise DemoError(f"only {len(heard)} of {expected} statuses came back")
         self.say(f"      heard {', '.join(f'{code} {s}' for code, s in heard)}")
-        return heard
 
     # -- parts ----------------------------------------------------------------------------
 

@@ -7,17 +7,14 @@ axis demo --broker amqp://guest:guest@localhost/axis-demo --keep
 from __future__ import annotations
 
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 
 import click
 
-from axis.demo import DemoRun, Outcome
-from cli.output import render
+from axis.demo import DemoRun
+from cli.stats import stats
 from cli.track import render_tracking
-
-SUMMARY_COLUMNS = ("figure", "value")
 
 
 @click.command()
@@ -38,7 +35,8 @@ def demo(broker: str | None, keep: bool) -> None:
             outcome = run.play()
         click.echo()
         render_tracking(outcome.tracking, "table")
-        render(summary(outcome), SUMMARY_COLUMNS, "table", title="summary")
+        # The statistics an administrator reads, over this run's data.
+        stats.main(args=[], obj=run.settings, prog_name="axis stats", standalone_mode=False)
     finally:
         if keep:
             click.echo(f"kept {home}; explore it with, for example:")
@@ -48,28 +46,3 @@ def demo(broker: str | None, keep: bool) -> None:
         else:
             shutil.rmtree(home, ignore_errors=True)
             click.echo(f"removed {home}")
-
-
-def summary(outcome: Outcome) -> list[dict[str, object]]:
-    """Figures of the run, read from the axis's tracking of the document."""
-    recipients = outcome.tracking.recipients
-    states = sorted({r.state for r in recipients})
-    to_receipt = [
-        (r.receipted_at - r.accepted_at).total_seconds()
-        for r in recipients
-        if r.receipted_at is not None
-    ]
-    rows: list[dict[str, object]] = [
-        {"figure": "documents accepted", "value": 1},
-        {"figure": "deliveries", "value": f"{len(recipients)} ({', '.join(states)})"},
-        {"figure": "statuses recorded", "value": sum(len(r.history) for r in recipients)},
-        {"figure": "statuses back at the sender", "value": len(outcome.statuses_heard)},
-    ]
-    if to_receipt:
-        rows.append(
-            {
-                "figure": "accepted -> receipted (s)",
-                "value": f"median {statistics.median(to_receipt):.2f}, max {max(to_receipt):.2f}",
-            }
-        )
-    return rows

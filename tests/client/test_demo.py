@@ -43,7 +43,8 @@ def check_story(output: str) -> None:
     assert "accepted by the axis for 000.00.01.H53, 000.00.00.H53, 000.00.00.G04" in output
     tracked = [line for line in output.splitlines() if "│ receipted │" in line]
     assert len(tracked) == 3 and all("01 03 06" in line for line in tracked)
-    assert re.search(r"statuses back at the sender\s+│ 9 ", output)
+    assert re.search(r"│ receipt rate\s+│ 100\.0 % │", output)  # axis stats
+    assert re.search(r"│ 06\s+│ finished\s+│ 3\s+│", output)
 
 
 def test_the_demo_plays_the_exchange_on_the_embedded_default_and_removes_its_home():
