@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from axis import audit
 from axis.certificates import read_certificate
 from axis.errors import AgencyError
+from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import read_only
 from axis.store.migrate import checked_engine
@@ -54,10 +55,12 @@ def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> Non
     certificate = cert_file.read_bytes() if cert_file else None
     with checked_engine(settings) as engine:
         added = Registry(engine).add_agency(code, name, certificate=certificate)
+        inboxes = ensure_inboxes(settings, engine, [added.code])
     parent = f", under {added.parent_code}" if added.parent_code else ""
     click.echo(f"registered {added.code} {added.name} (level {added.level}{parent})")
     for cert in added.certificates:
         click.echo(f"certificate {cert.fingerprint} valid until {cert.not_after:%Y-%m-%d}")
+    click.echo(inboxes)
 
 
 @agency.command("import")
@@ -85,7 +88,11 @@ def import_agencies(settings: Settings, csv_file: Path, accept_orphans: bool, st
             strict=strict,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+        written = summary.added if summary.written else []
+        inboxes = ensure_inboxes(settings, engine, written) if written else ""
     _report_import(summary)
+    if inboxes:
+        click.echo(inboxes)
     if summary.refused:
         written = "the other rows were written" if summary.written else "nothing was written"
         raise AgencyError(f"{len(summary.refused)} row(s) refused; {written}")

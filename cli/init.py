@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import upgrade
@@ -16,11 +17,13 @@ from axis.store.migrate import upgrade
 @click.command()
 @click.pass_obj
 def init(settings: Settings) -> None:
-    """Create or upgrade the database schema; safe to run again (it says what it did)."""
+    """Create or upgrade the database schema and declare the queues (the topology and an
+    inbox per registered agency); safe to run again (it says what it did)."""
     # Every step is idempotent and prints one line about what it found or changed.
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = engine_for(settings)
     try:
         click.echo(f"{upgrade(engine).describe()}: {engine.url.render_as_string()}")
+        click.echo(ensure_inboxes(settings, engine))
     finally:
         engine.dispose()

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from axis.errors import TransientError, TransportError
 from axis.settings import Settings
 from axis.store.db import read_only
 from axis.store.schema import agencies
@@ -57,3 +58,17 @@ def declare_agencies(settings: Settings, engine: Engine, codes: Iterable[str] | 
     with open_transport(settings, engine) as transport:
         declare(transport, chosen)
     return len(chosen)
+
+
+def ensure_inboxes(settings: Settings, engine: Engine, codes: Iterable[str] | None = None) -> str:
+    """:func:`declare_agencies`, reported in one line for the operator.
+
+    An unreachable broker is not an error here: ``axis serve`` declares the topology and
+    every inbox when it starts, and any inbox found missing when it publishes.
+    """
+    where = "RabbitMQ" if settings.uses_broker else "the embedded queues"
+    try:
+        count = declare_agencies(settings, engine, codes)
+    except (TransientError, TransportError) as error:
+        return f"queues not declared on {where} now ({error}); axis serve declares them"
+    return f"queues declared on {where}: the topology and {count} agency inbox(es)"
