@@ -44,6 +44,7 @@ from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.codes import AgencyCode
 from envelopes.model import (
+    Attachment,
     Business,
     BusinessType,
     Code,
@@ -180,7 +181,7 @@ def make_document(
     padding: int = 0,
     day: datetime.date = datetime.date(2026, 11, 26),
 ) -> Document:
-    """An unsigned document; ``padding`` characters of content make it bigger."""
+    """An unsigned document; ``padding`` bytes of attachment make it bigger."""
     return Document(
         sender=Organization(organ_id=sender, organ_name=f"Cơ quan {sender}"),
         recipients=[
@@ -189,7 +190,7 @@ def make_document(
         code=Code(number=str(number), notation="UBND-VP"),
         promulgation=PromulgationInfo(place="Tây Ninh", date=day),
         subject=subject,
-        content=("Nội dung văn bản. " * (padding // 18 + 1))[:padding] if padding else "",
+        attachments=[Attachment("phu-luc.txt", "text/plain", b"x" * padding)] if padding else [],
         other=OtherInfo(priority=priority),
         business=Business(document_id=refers_to, business_doc_type=business)
         if business != BusinessType.NEW

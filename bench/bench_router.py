@@ -1,0 +1,377 @@
+"""Documents per second through the router, from submission to receipted, on RabbitMQ and
+PostgreSQL; and a bare pika relay through the same broker as the physical reference.
+
+What one document costs the system here: the sender publishes it (5 KB, signed); the
+router verifies it, stores it and its delivery, signs the accepted answer and publishes
+the copy and the answer with confirms; the recipient takes the copy and publishes its
+signed 01 receipt; the router verifies the 01, records the delivery as receipted and
+forwards the 01 to the sender. Envelopes and receipts are signed before the clock starts.
+
+    python bench/bench_router.py                         # 5,000 documents, 2 workers
+    python bench/bench_router.py --documents 2000 --workers 1 --batch 200
+
+Needs the local PostgreSQL (``--pg``, a database is created and dropped) and RabbitMQ
+(``--amqp``, a virtual host is created and deleted with ``rabbitmqctl``). Prints the
+rate, p50/p99 latency, router CPU per document (all router processes), and CPU used by
+RabbitMQ, PostgreSQL and the benchmark's own agents over the same interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from helpers.axis_home import document_id_of, make_home
+
+from axis import protocol
+from axis.settings import Settings
+from axis.store.schema import deliveries, documents
+from axis.transport.base import OutgoingMessage, ReceivedMessage
+from axis.transport.rabbitmq import RabbitMQTransport
+from axis.transport.topology import SUBMISSIONS, inbox
+
+SENDERS = 4
+RECIPIENTS = 4
+PUBLISH_CHUNK = 100
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Prepared:
+    home_root: Path
+    settings: Settings
+    submissions: list[OutgoingMessage]
+    receipts: dict[str, OutgoingMessage]  # DocumentId -> the recipient's signed 01
+    recipients: list[str]
+    senders: list[str]
+
+
+def prepare(count: int, database_url: str, broker_url: str) -> Prepared:
+    root = Path(tempfile.mkdtemp(prefix="axis-bench-"))
+    home = make_home(root, Settings(database_url=database_url, broker_url=broker_url))
+    c = home.codes
+    senders = [c["commune"], c["hamlet"], c["district2"], c["ministry"]][:SENDERS]
+    recipients = [c["district"], c["province"], c["commune"], c["ministry"]][:RECIPIENTS]
+    submissions, receipts = [], {}
+    for n in range(count):
+        sender = senders[n % SENDERS]
+        recipient = recipients[n % RECIPIENTS]
+        if recipient == sender:
+            recipient = recipients[(n + 1) % RECIPIENTS]
+        body = home.document(sender, [recipient], padding=1800)
+        document_id = document_id_of(body)
+        submissions.append(_submission(body, sender, "document"))
+        receipts[document_id] = _submission(
+            home.status(recipient, document_id), recipient, "status"
+        )
+    size = statistics.mean(len(s.body) for s in submissions)
+    print(f"prepared {count} signed documents (mean {size / 1024:.1f} KB) and their 01 receipts")
+    settings = home.settings
+    home.close()
+    return Prepared(root, settings, submissions, receipts, sorted(set(recipients)), senders)
+
+
+def _submission(body: bytes, sender: str, kind: protocol.Kind) -> OutgoingMessage:
+    return OutgoingMessage(
+        queue=SUBMISSIONS,
+        body=body,
+        message_id=protocol.new_submission_id(),
+        headers=protocol.submission_headers(kind, sender),
+    )
+
+
+@dataclass
+class Agents:
+    """The agencies: recipients answer with their 01, senders drain their inboxes."""
+
+    broker_url: str
+    receipts: dict[str, OutgoingMessage]
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    received: int = 0
+
+    def start(self, recipients: list[str], senders: list[str]) -> None:
+        for code in recipients:
+            self._spawn(self._recipient, code)
+        for code in sorted(set(senders) - set(recipients)):
+            self._spawn(self._drain, code)
+
+    def _spawn(self, target, code: str) -> None:  # type: ignore[no-untyped-def]
+        thread = threading.Thread(target=target, args=(code,), daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _recipient(self, code: str) -> None:
+        with RabbitMQTransport(self.broker_url) as transport:
+            held: list[ReceivedMessage] = []
+
+            def answer() -> None:
+                # Receipts first, then the acks: a copy is settled once its 01 is out.
+                kinds = [m.headers.get(protocol.KIND) for m in held]
+                transport.publish(
+                    [
+                        self.receipts[str(m.headers[protocol.DOCUMENT_ID])]
+                        for m, kind in zip(held, kinds, strict=True)
+                        if kind == "document"
+                    ]
+                )
+                for message in held:
+                    message.ack()
+                self.received += kinds.count("document")
+                held.clear()
+
+            while not self.stop.is_set():
+                # Never leave the generator early: it would hand back what it prefetched.
+                for message in transport.consume(inbox(code), prefetch=400, timeout=0.02):
+                    held.append(message)
+                    if len(held) >= 200:
+                        answer()
+                if held:
+                    answer()
+
+    def _drain(self, code: str) -> None:
+        with RabbitMQTransport(self.broker_url) as transport:
+            while not self.stop.is_set():
+                for message in transport.consume(inbox(code), prefetch=400, timeout=0.2):
+                    message.ack()
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def pids_named(*names: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm in names:
+                found.append(int(entry.name))
+    return found
+
+
+def children_of(pid: int) -> list[int]:
+    found = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def run_router(prepared: Prepared, engine: sa.Engine, workers: int, batch: int) -> dict:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AXIS_HOME": str(prepared.settings.home),
+            "AXIS_DATABASE_URL": prepared.settings.database_url,
+            "AXIS_BROKER_URL": prepared.settings.broker_url,
+            "AXIS_PREFETCH": str(batch),
+        }
+    )
+    log = (prepared.home_root / "router.log").open("wb")
+    router = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    count = len(prepared.submissions)
+    try:
+        _wait(lambda: _scalar(engine, "select count(*) from routers") >= workers, 120)
+        agents = Agents(prepared.settings.broker_url, prepared.receipts)
+        agents.start(prepared.recipients, prepared.senders)
+        router_pids = children_of(router.pid)
+        others = {
+            "rabbitmq": pids_named("beam.smp"),
+            "postgresql": pids_named("postgres"),
+        }
+        before = {name: cpu_seconds(pids) for name, pids in others.items()}
+        router_before = cpu_seconds(router_pids)
+        bench_before = time.process_time()
+        published: dict[str, float] = {}
+        started = time.time()
+        with RabbitMQTransport(prepared.settings.broker_url) as transport:
+            for start in range(0, count, PUBLISH_CHUNK):
+                chunk = prepared.submissions[start : start + PUBLISH_CHUNK]
+                now = time.time()
+                transport.publish(chunk)
+                for message in chunk:
+                    published[document_id_of(message.body)] = now
+        _wait(lambda: _receipted(engine) >= count, 600)
+        elapsed = _last_receipt(engine) - started
+        router_cpu = cpu_seconds(router_pids) - router_before
+        used = {name: cpu_seconds(pids) - before[name] for name, pids in others.items()}
+        bench_cpu = time.process_time() - bench_before
+        agents.close()
+        latencies = _latencies(engine, published)
+    finally:
+        router.terminate()
+        router.wait(60)
+        log.close()
+    return {
+        "rate": count / elapsed,
+        "elapsed": elapsed,
+        "p50": statistics.median(latencies),
+        "p99": statistics.quantiles(latencies, n=100)[98],
+        "router_cpu_ms": 1000 * router_cpu / count,
+        "rabbitmq_cpu_ms": 1000 * used["rabbitmq"] / count,
+        "postgresql_cpu_ms": 1000 * used["postgresql"] / count,
+        "agents_cpu_ms": 1000 * bench_cpu / count,
+    }
+
+
+def relay(broker_url: str, count: int, batch: int) -> float:
+    """A bare relay: consume, publish with confirms, ack; no checks. Messages per second."""
+    source, target = inbox("000.00.01.Z01"), inbox("000.00.02.Z01")
+    body = os.urandom(5 * 1024)
+    with RabbitMQTransport(broker_url) as transport:
+        transport.declare(["000.00.01.Z01", "000.00.02.Z01"])
+        for start in range(0, count, PUBLISH_CHUNK):
+            transport.publish(
+                [
+                    OutgoingMessage(source, body, f"relay-{n}")
+                    for n in range(start, min(count, start + PUBLISH_CHUNK))
+                ]
+            )
+        started = time.time()
+        moved = 0
+        held: list[ReceivedMessage] = []
+
+        def forward() -> None:
+            transport.publish(
+                [OutgoingMessage(target, m.body, m.message_id, m.priority) for m in held]
+            )
+            for message in held:
+                message.ack()
+            held.clear()
+
+        while moved < count:
+            for message in transport.consume(source, prefetch=2 * batch, timeout=0.02):
+                held.append(message)
+                moved += 1
+                if len(held) >= batch:
+                    forward()
+            if held:
+                forward()
+        return count / (time.time() - started)
+
+
+def _latencies(engine: sa.Engine, published: dict[str, float]) -> list[float]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(documents.c.document_id, deliveries.c.receipted_at).join(
+                deliveries, deliveries.c.document_pk == documents.c.id
+            )
+        ).all()
+    return [row.receipted_at.timestamp() - published[row.document_id] for row in rows]
+
+
+def _receipted(engine: sa.Engine) -> int:
+    return _scalar(engine, "select count(*) from deliveries where state = 'receipted'")
+
+
+def _last_receipt(engine: sa.Engine) -> float:
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(deliveries.c.receipted_at))).scalar()
+    assert isinstance(last, datetime.datetime)
+    return last.timestamp()
+
+
+def _scalar(engine: sa.Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(sql)).scalar() or 0)
+
+
+def _wait(check, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up after {timeout:g} s")
+        time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--documents", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=200, help="router batch (AXIS_PREFETCH)")
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672")
+    args = parser.parse_args()
+
+    name = f"axis_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    database_url = sa.make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True,
+    )
+    broker_url = f"{args.amqp}/{quote(name, safe='')}"
+    engine = sa.create_engine(database_url)
+    try:
+        prepared = prepare(args.documents, database_url, broker_url)
+        result = run_router(prepared, engine, args.workers, args.batch)
+        reference = relay(broker_url, args.documents, args.batch)
+    finally:
+        engine.dispose()
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(
+        f"router ({args.workers} worker(s), batch {args.batch}): {args.documents} documents "
+        f"routed and receipted in {result['elapsed']:.1f} s = {result['rate']:.0f} documents/s"
+    )
+    print(
+        f"latency submission -> receipted: p50 {result['p50'] * 1000:.0f} ms, "
+        f"p99 {result['p99'] * 1000:.0f} ms"
+    )
+    print(
+        "CPU per document: router {router_cpu_ms:.2f} ms, RabbitMQ {rabbitmq_cpu_ms:.2f} ms, "
+        "PostgreSQL {postgresql_cpu_ms:.2f} ms, benchmark agents {agents_cpu_ms:.2f} ms".format(
+            **result
+        )
+    )
+    print(f"bare pika relay (consume, publish with confirms, ack): {reference:.0f} messages/s")
+    print(f"ratio router / relay: {result['rate'] / reference:.2f}")
+
+
+if __name__ == "__main__":
+    main()
