@@ -84,6 +84,17 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A committed batch: its outbox rows wait to be published."""
+
+    submissions: list[Submission]
+    staged: list[Staged]
+    outcome: Outcome
+    #: Submissions to decide again in a later batch (see :class:`~axis.router.intake.Defer`).
+    deferred: set[Submission]
+
+
 class BatchProcessor:
     """Processes batches for one router process (its engine, transport and key)."""
 
@@ -112,6 +123,20 @@ class BatchProcessor:
         :class:`TransientError` comes after the commit (the broker or the database went
         away while publishing): the outbox rows remain for a sweep.
         """
+        stored = self.store(messages)
+        for submission in stored.submissions:
+            if submission in stored.deferred:
+                submission.message.requeue()
+            else:
+                submission.message.ack()
+        try:
+            stored.outcome.left_in_outbox = len(self.outbox.publish(stored.staged))
+        except sa.exc.DBAPIError as error:
+            raise TransientError(f"the database is unavailable: {error.orig}") from error
+        return stored.outcome
+
+    def store(self, messages: Sequence[ReceivedMessage]) -> Stored:
+        """Steps 1 to 3: verify, decide and commit; nothing acknowledged or published."""
         submissions = [Submission.of(m) for m in messages]
         checked = [(s, self._verify(s)) for s in submissions]
         try:
@@ -121,16 +146,7 @@ class BatchProcessor:
             # decide again; it is now a repeat.
             log.info("concurrent insert of the same document: deciding the batch again")
             staged, outcome, deferred = self._store(checked)
-        for submission in submissions:
-            if submission in deferred:
-                submission.message.requeue()
-            else:
-                submission.message.ack()
-        try:
-            outcome.left_in_outbox = len(self.outbox.publish(staged))
-        except sa.exc.DBAPIError as error:
-            raise TransientError(f"the database is unavailable: {error.orig}") from error
-        return outcome
+        return Stored(submissions, staged, outcome, deferred)
 
     def _verify(self, submission: Submission) -> Verified | Rejection:
         if self.metrics is None:

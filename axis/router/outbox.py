@@ -9,6 +9,9 @@ publishes whatever is older than :data:`ORPHAN_SECONDS`. So a committed message 
 published, possibly twice; it keeps its ``message_id`` every time, and recipients drop the
 repeat (see :mod:`axis.protocol`).
 
+A document's copy keeps no body in its row: it is the document's envelope, stored once in
+``documents`` (a document to four recipients would otherwise be written five times).
+
 A message the broker refuses (its inbox does not exist) makes the router declare the
 inboxes concerned and publish again. A delivery that still cannot be published after
 ``settings.retry_limit`` sweeps is ``dead``: a ``dead_letters`` row keeps the message,
@@ -63,7 +66,8 @@ def stage(
     rows = [
         {
             "queue": m.queue,
-            "body": m.body,
+            # A document copy is the document's envelope: stored once, in ``documents``.
+            "body": b"" if delivery_id is not None else m.body,
             "priority": m.priority,
             "message_id": m.message_id,
             "headers": dict(m.headers),
@@ -191,20 +195,21 @@ class Outbox:
                     documents.c.digest,
                     documents.c.size,
                     documents.c.priority,
+                    documents.c.envelope,
                 )
                 .join(documents, documents.c.id == deliveries.c.document_pk)
                 .where(deliveries.c.id.in_(sorted(delivery_ids)))
             )
         }
         for row in rows:
+            delivery = states.get(row.delivery_id) if row.delivery_id is not None else None
             message = OutgoingMessage(
                 queue=row.queue,
-                body=row.body,
+                body=row.body or (delivery.envelope if delivery is not None else b""),
                 message_id=row.message_id,
                 priority=row.priority,
                 headers=row.headers,
             )
-            delivery = states.get(row.delivery_id) if row.delivery_id is not None else None
             staged = Staged(
                 row.id,
                 row.delivery_id,

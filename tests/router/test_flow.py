@@ -17,8 +17,11 @@ from helpers.axis_home import (
 )
 
 from axis import protocol
+from axis.router.answers import Answers, load_axis_identity
+from axis.router.batch import BatchProcessor
+from axis.router.outbox import Outbox
 from axis.store.schema import deliveries, documents, status_events
-from axis.transport.topology import inbox
+from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.model import BusinessType, Priority, StatusCode
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
@@ -294,3 +297,31 @@ def test_deliveries_not_receipted_in_time_are_reported_then_expired_and_the_send
             ).all()
         )
     assert reported[c["province"]] is not None
+
+
+def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_delivered(
+    home,
+) -> None:
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport:
+        home.submit(transport, body, sender=c["commune"])
+        submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
+        answers = Answers(load_axis_identity(home.settings))
+        outbox = Outbox(home.engine, transport, answers, retry_limit=5)
+        dying = BatchProcessor(
+            home.engine, outbox, answers, home.trust, max_bytes=home.settings.max_envelope_bytes
+        )
+        dying.store([submission])  # committed; then it "dies": no ack, nothing published
+    assert deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "pending"}
+    with home.transport() as transport, RouterThread(home.settings):
+        wait_for(
+            lambda: deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "queued"},
+            what="the copy published by the next router",
+        )
+        copies = drain(transport, c["district"], count=2, timeout=3)
+        answers_seen = drain(transport, c["commune"], count=2, timeout=10)
+    assert [m.body for m in copies] == [body]
+    # The redelivered submission is recognised: its answer goes out under the same id.
+    assert len(answers_seen) == 2
+    assert len({m.message_id for m in answers_seen}) == 1
