@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
-from axis.router.supervisor import LOG_FORMAT
 from axis.router.supervisor import serve as serve_routers
 from axis.settings import Settings
 
@@ -37,5 +34,5 @@ def serve(
     otherwise queues kept in the database.
     """
     settings = settings.replace(workers=workers, prefetch=prefetch, metrics_port=metrics_port)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     serve_routers(settings, workers=settings.workers)

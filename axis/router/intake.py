@@ -47,7 +47,7 @@ REASONS: dict[str, str] = {
     "suspended-sender": "From is suspended",
     "unregistered-certificate": "the signing certificate is not registered to From",
     "revoked-certificate": "the signing certificate was revoked",
-    "bad-document-id": "DocumentId is not <From code>,<yyyy/MM/dd>,<number>/<notation>",
+    "bad-document-id": "DocumentId is not `<From code>,<yyyy/MM/dd>,<number>/<notation>`",
     "unknown-recipient": "a To agency is not registered",
     "suspended-recipient": "a To agency is suspended",
     "unknown-reference": "a revocation, update or replacement of a document From never sent",

@@ -40,6 +40,13 @@ RESTART_DELAY_SECONDS = 1.0
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
+def configure_logging() -> None:
+    """The router's log on stderr: its own INFO lines, only warnings from libraries."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    for noisy in ("pika", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def serve(settings: Settings, *, workers: int = 1) -> None:
     """Route until SIGTERM/SIGINT, in this process or in ``workers`` processes."""
     engine = engine_for(settings)
@@ -132,7 +139,7 @@ class Supervisor:
 
 
 def _worker_main(settings: Settings, parent_pid: int, metrics_dir: Path | None) -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     if metrics_dir is None:
         run_router(settings, parent_pid=parent_pid)
         return
