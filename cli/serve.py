@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from axis.router.supervisor import configure_logging
 from axis.router.supervisor import serve as serve_routers
 from axis.settings import Settings
 
