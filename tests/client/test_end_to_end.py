@@ -74,6 +74,13 @@ def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Axis]:
 
 
 @pytest.fixture
+def idle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Axis]:
+    """An embedded axis with no router: for mistakes caught before anything is sent."""
+    with axis_on("embedded", tmp_path, request) as home:
+        yield Axis(home, tmp_path)
+
+
+@pytest.fixture
 def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Axis]:
     with (
         axis_on("embedded", tmp_path, request) as home,
@@ -187,11 +194,11 @@ def test_a_recipient_the_axis_does_not_know_is_a_rejection_naming_it(embedded: A
     )
 
 
-def test_a_key_that_is_not_the_certificates_is_one_clear_error(embedded: Axis):
-    other = embedded.home.files[embedded.code("province")].key_path
-    args = embedded.signing("commune")
+def test_a_key_that_is_not_the_certificates_is_one_clear_error(idle: Axis):
+    other = idle.home.files[idle.code("province")].key_path
+    args = idle.signing("commune")
     args[args.index("--key") + 1] = str(other)
-    result = embedded.axis("send", *args, "--to", embedded.code("district"), "--subject", "Thử")
+    result = idle.axis("send", *args, "--to", idle.code("district"), "--subject", "Thử")
     assert "the certificate does not belong to the private key" in one_line_error(result)
 
 
@@ -219,16 +226,14 @@ def test_a_wrong_passphrase_is_one_clear_error_whether_prompted_or_from_the_envi
     assert "accepted by the axis" in ok(accepted)
 
 
-def test_a_missing_attachment_is_one_clear_error_and_nothing_is_sent(embedded: Axis):
-    missing = embedded.root / "khong-co.pdf"
-    result = embedded.axis(
-        "send", *embedded.signing("commune"), "--to", embedded.code("district"),
+def test_a_missing_attachment_is_one_clear_error_and_nothing_is_sent(idle: Axis):
+    missing = idle.root / "khong-co.pdf"
+    result = idle.axis(
+        "send", *idle.signing("commune"), "--to", idle.code("district"),
         "--subject", "Thử", "--attach", str(missing),
     )  # fmt: skip
     assert one_line_error(result) == f"error: attachment {missing}: no such file\n"
-    assert (
-        json.loads(ok(embedded.axis("inbox", embedded.code("district"), "--format", "json"))) == []
-    )
+    assert json.loads(ok(idle.axis("inbox", idle.code("district"), "--format", "json"))) == []
 
 
 def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embedded: Axis):
@@ -264,8 +269,8 @@ def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embe
     )
 
 
-def test_another_agencys_certificate_is_refused_before_anything_is_sent(embedded: Axis):
-    args = embedded.signing("commune")
-    args[args.index("--as") + 1] = embedded.code("district")
-    result = embedded.axis("receive", *args, "--out", str(embedded.out("district")))
-    assert f"is not registered to {embedded.code('district')}" in one_line_error(result)
+def test_another_agencys_certificate_is_refused_before_anything_is_sent(idle: Axis):
+    args = idle.signing("commune")
+    args[args.index("--as") + 1] = idle.code("district")
+    result = idle.axis("receive", *args, "--out", str(idle.out("district")))
+    assert f"is not registered to {idle.code('district')}" in one_line_error(result)
