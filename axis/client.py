@@ -92,6 +92,8 @@ STATUS_LABELS: dict[StatusCode, str] = {
 #: Description of the 01 receipt a recipient sends when it acknowledges a document.
 ARRIVED_DESCRIPTION = "Đã đến: văn bản đã nhận và kiểm tra chữ ký"
 
+#: Characters XML 1.0 cannot carry (error texts may quote hostile input).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DOCUMENT_ID = re.compile(r"^(?P<organ>[^,]+),(?P<date>\d{4}/\d{2}/\d{2}),(?P<code>.+)$")
 
 
@@ -509,10 +511,13 @@ class AgencyClient:
             reference = ResponseFor(
                 organ_id=sender, document_id=document_id, **_reference_fields(document_id)
             )
-            description = f"Từ chối tiếp nhận: chữ ký không hợp lệ ({reason}): {text}"
-            status = self._status(reference, StatusCode.REFUSED, description[:1000])
-            self.submit(self._sign(build_status(status)), "status", document_id)
-            refused = True
+            description = _CONTROL.sub(" ", f"Từ chối tiếp nhận ({reason}): {text}")[:1000]
+            status = self._status(reference, StatusCode.REFUSED, description)
+            # Headers too damaged to name the document cannot be answered: the message
+            # is dropped all the same, rather than block the inbox for ever.
+            with contextlib.suppress(EnvelopeError, ValueError):
+                self.submit(self._sign(build_status(status)), "status", document_id)
+                refused = True
         self.settle(message)
         if on_refusal is not None:
             on_refusal(Refusal(kind, document_id, sender, reason, text, message.body, refused))

@@ -209,3 +209,18 @@ def test_a_client_only_signs_its_own_documents(home):
         pytest.raises(NotYourDocument, match="but this client signs for"),
     ):
         district.sign_document(a_document(home))
+
+
+def test_a_message_too_damaged_to_answer_is_dropped_without_blocking_the_inbox(home, axis_side):
+    code = home.codes["district"]
+    headers = protocol.InboxHeaders(
+        kind="document", document_id="\x01" + "x" * 3000, sender=home.codes["commune"]
+    )
+    axis_side.publish([inbox_message(b"\x00garbage", code, "document:bad", headers)])
+    deliver(home, axis_side, signed_document(home), "district")
+    refusals: list[Refusal] = []
+    with client_for(home, "district") as district:
+        handed = list(district.receive(on_refusal=refusals.append))
+    assert [incoming.kind for incoming in handed] == ["document"]
+    assert [(r.refused, r.reason) for r in refusals] == [(False, "malformed")]
+    assert axis_side.depth(inbox(code)) == 1  # the good document, not yet acknowledged
