@@ -163,13 +163,12 @@ class Outbox:
             if not rows:
                 return 0
             dead, gone, ready = self._triage(conn, rows)
-            if dead:
-                self._bury(conn, dead, now)
+            told = self._bury(conn, dead, now) if dead else []
             if gone:
                 confirm(conn, gone, now)
         if ready:
             log.info("re-publishing %d outbox message(s) left by an interrupted router", len(ready))
-            self.publish(ready)
+        self.publish([*ready, *told])
         return len(ready) + len(dead)
 
     def _triage(
@@ -228,8 +227,9 @@ class Outbox:
 
     def _bury(
         self, conn: Connection, dead: Sequence[tuple[Staged, sa.Row]], now: datetime.datetime
-    ) -> None:
-        """Deliveries that cannot be published: dead letters, and the senders told."""
+    ) -> list[Staged]:
+        """Deliveries that cannot be published: dead letters; the senders' ``failed``
+        answers, staged (the caller publishes them after the commit)."""
         records.insert_dead_letters(
             conn,
             [
@@ -270,7 +270,7 @@ class Outbox:
             log.error("delivery of %s to %s is dead", d.document_id, d.recipient_code)
             if self.metrics is not None:
                 self.metrics.dead_lettered()
-        stage(conn, failed, now)
+        return stage(conn, failed, now)
 
 
 def _lease(conn: Connection, cutoff: datetime.datetime, now: datetime.datetime) -> list[sa.Row]:

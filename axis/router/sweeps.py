@@ -122,7 +122,8 @@ class Sweeper:
             conn.execute(
                 sa.delete(outbox).where(outbox.c.delivery_id.in_(sorted(r.id for r in rows)))
             )
-            stage(conn, self._expired_answers(conn, rows), now)
+            told = stage(conn, self._expired_answers(conn, rows), now)
+        self.outbox.publish(told)
         for row in rows:
             log.warning(
                 "expired: %s to %s, not receipted within the lifetime",

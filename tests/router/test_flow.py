@@ -20,7 +20,7 @@ from axis import protocol
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
 from axis.router.outbox import Outbox
-from axis.store.schema import deliveries, documents, status_events
+from axis.store.schema import dead_letters, deliveries, documents, status_events
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.model import BusinessType, Priority, StatusCode
 from envelopes.receipts import AxisReceipt
@@ -325,3 +325,33 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
     # The redelivered submission is recognised: its answer goes out under the same id.
     assert len(answers_seen) == 2
     assert len({m.message_id for m in answers_seen}) == 1
+
+
+def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_told(
+    home,
+) -> None:
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    document_id = document_id_of(body)
+    with home.transport() as transport:
+        home.submit(transport, body, sender=c["commune"])
+        submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
+        answers = Answers(load_axis_identity(home.settings))
+        outbox = Outbox(home.engine, transport, answers, retry_limit=5)
+        BatchProcessor(home.engine, outbox, answers, home.trust, max_bytes=1 << 20).store(
+            [submission]
+        )
+        submission.ack()  # committed; its copy never published
+    # A limit of 0 attempts: the next sweep gives the copy up at once.
+    with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
+        wait_for(
+            lambda: deliveries_of(home.engine, document_id) == {c["district"]: "dead"},
+            what="the delivery dead",
+        )
+        told = drain(transport, c["commune"], count=2)
+        assert transport.depth(inbox(c["district"])) == 0
+    outcomes = [verify(m.body, home.trust, max_bytes=MAX).message.outcome for m in told]
+    assert outcomes == ["accepted", "failed"]
+    with home.engine.connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+    assert (letter.source_queue, letter.body) == (inbox(c["district"]), body)
