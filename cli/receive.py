@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 from axis.client import STATUS_LABELS, Incoming, Refusal
 from axis.received import folder_name, save_document, save_status
@@ -62,12 +63,17 @@ def receive(
     def refused(refusal: Refusal) -> None:
         rows.append(_save_refusal(out, refusal))
 
-    with open_client(settings, agency, identity, state_dir=out) as client:
+    stderr = Console(stderr=True)
+    with (
+        open_client(settings, agency, identity, state_dir=out) as client,
+        stderr.status(f"pulling the inbox of {agency}") as shown,
+    ):
         for incoming in client.receive(wait=wait, on_refusal=refused):
             row = _save(out, incoming)
             incoming.ack()
             if row is not None:
                 rows.append(row)
+                shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
             if max_count is not None and len(rows) >= max_count:
                 break
     render(rows, COLUMNS, fmt, title=f"{len(rows)} message(s) received by {agency}")
