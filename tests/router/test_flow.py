@@ -21,7 +21,7 @@ from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
 from axis.router.outbox import Outbox
 from axis.store.schema import dead_letters, deliveries, documents, status_events
-from axis.transport.topology import SUBMISSIONS, inbox
+from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.model import BusinessType, Priority, StatusCode
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
@@ -355,3 +355,28 @@ def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_
     with home.engine.connect() as conn:
         letter = conn.execute(sa.select(dead_letters)).one()
     assert (letter.source_queue, letter.body) == (inbox(c["district"]), body)
+
+
+def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(
+    home,
+) -> None:
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    settings = home.settings.replace(retry_limit=2, retry_base_seconds=0.1)
+    with home.engine.begin() as conn:  # every batch now fails in the database
+        conn.execute(sa.text("ALTER TABLE agencies RENAME TO agencies_away"))
+    try:
+        with home.transport() as transport, RouterThread(settings):
+            message_id = home.submit(transport, body, sender=c["commune"])
+            wait_for(lambda: transport.depth(DEAD_LETTERS) == 1, what="the dead letter")
+    finally:
+        with home.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE agencies_away RENAME TO agencies"))
+    with home.transport() as transport:
+        (answer,) = drain(transport, c["commune"], count=1)
+    receipt = verify(answer.body, home.trust, max_bytes=MAX).message
+    assert (receipt.outcome, answer.headers[protocol.ANSWERS]) == ("failed", message_id)
+    with home.engine.connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+    assert (letter.body, letter.attempts) == (body, 2)
+    assert deliveries_of(home.engine, document_id_of(body)) == {}
