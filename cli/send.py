@@ -127,27 +127,33 @@ def send(
         )
     identity = load_cli_identity(settings, key, cert, p12)
     stderr = Console(stderr=True)
-    with _progress(stderr) as progress:
-        if prepared is not None:
-            document = _read_prepared(prepared, agency, stderr, settings.max_envelope_bytes)
-            agency = document.sender.organ_id
-        with open_client(settings, str(agency), identity) as client:
-            if prepared is None:
-                request = DocumentRequest(
-                    sender=str(agency),
-                    recipients=recipients,
-                    subject=str(subject),
-                    number=number,
-                    notation=notation,
-                    type_name=type_name or "",
-                    priority=Priority(priority or 0),
-                    due=due.date() if due else None,
-                    refers_to=refers_to,
-                    attachments=_read_attachments(attachments, progress),
-                )
-                document = compose_document(request, names=_names(client, request))
-            answer = _send(client, document, timeout, progress)
-    click.echo(f"DocumentId: {document.document_id}")
+    sent = ""  # the DocumentId, once submitted: printed even if no answer comes
+    try:
+        with _progress(stderr) as progress:
+            if prepared is not None:
+                document = _read_prepared(prepared, agency, stderr, settings.max_envelope_bytes)
+                agency = document.sender.organ_id
+            with open_client(settings, str(agency), identity) as client:
+                if prepared is None:
+                    request = DocumentRequest(
+                        sender=str(agency),
+                        recipients=recipients,
+                        subject=str(subject),
+                        number=number,
+                        notation=notation,
+                        type_name=type_name or "",
+                        priority=Priority(priority or 0),
+                        due=due.date() if due else None,
+                        refers_to=refers_to,
+                        attachments=_read_attachments(attachments, progress),
+                    )
+                    document = compose_document(request, names=_names(client, request))
+                submission = _submit(client, document, progress)
+                sent = document.document_id
+                answer = client.wait_answer(submission, sent, timeout=timeout)
+    finally:
+        if sent:
+            click.echo(f"DocumentId: {sent}")
     _report(answer)
 
 
@@ -220,13 +226,14 @@ def _names(client: AgencyClient, request: DocumentRequest) -> dict[str, str]:
     return names
 
 
-def _send(client: AgencyClient, document: Document, timeout: float, progress: Progress) -> Answer:
+def _submit(client: AgencyClient, document: Document, progress: Progress) -> str:
+    """Sign and publish ``document``; its submission id. The task then shows the wait."""
     task = progress.add_task("signing", total=None)
     signed = client.sign_document(document)
     progress.update(task, description=f"sending {len(signed):,} bytes")
     submission = client.submit(signed, "document", document.document_id, document.priority)
     progress.update(task, description="waiting for the axis's answer")
-    return client.wait_answer(submission, document.document_id, timeout=timeout)
+    return submission
 
 
 def _report(answer: Answer) -> None:

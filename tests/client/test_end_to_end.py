@@ -274,3 +274,15 @@ def test_another_agencys_certificate_is_refused_before_anything_is_sent(idle: Ax
     args[args.index("--as") + 1] = idle.code("district")
     result = idle.axis("receive", *args, "--out", str(idle.out("district")))
     assert f"is not registered to {idle.code('district')}" in one_line_error(result)
+
+
+def test_without_an_answer_the_clerk_still_gets_the_document_id_to_track_it(idle: Axis):
+    result = idle.axis(
+        "send", *idle.signing("commune"), "--to", idle.code("district"), "--subject", "Thử",
+        "--number", "9", "--timeout", "0.5",
+    )  # fmt: skip
+    document_id = result.stdout.removeprefix("DocumentId: ").strip()
+    assert document_id.startswith(idle.code("commune")) and document_id.endswith(",9/VP")
+    assert one_line_error(result).startswith(
+        f"error: no answer from the axis about document {document_id} within 0.5 s"
+    )
