@@ -158,6 +158,7 @@ class _Link:
         self._lost: Exception | None = None
         self._slots: dict[str, _Slot] = {}
         self._batch: _Batch | None = None
+        self._acks: list[_Delivery] = []
         opened: Future[None] = Future()
         self._connection = pika.SelectConnection(
             parameters,
@@ -319,19 +320,22 @@ class _Link:
         return self._call(start)
 
     def ack(self, delivery: _Delivery) -> None:
-        """Acknowledge ``delivery`` (sent without waiting, as AMQP acks have no answer)."""
-        channel = delivery.channel
-        if not self.alive or not channel.is_open:
-            raise TransientError(
-                "the broker connection that delivered this message was lost; the broker "
-                "will deliver it again"
-            )
+        """Acknowledge ``delivery`` (sent without waiting, as AMQP acks have no answer).
 
-        def run() -> None:
-            if channel.is_open:
-                channel.basic_ack(delivery.delivery_tag)
-
-        self._soon(run)
+        Acks made while the I/O thread is busy are sent together, with one wake-up.
+        """
+        lost = TransientError(
+            "the broker connection that delivered this message was lost; the broker will "
+            "deliver it again"
+        )
+        if not delivery.channel.is_open:
+            raise lost
+        with self._lock:
+            if self._lost is not None:
+                raise lost
+            self._acks.append(delivery)
+            if len(self._acks) == 1:
+                self._connection.ioloop.add_callback_threadsafe(self._send_acks)
 
     def close(self) -> None:
         """Close the connection (unacknowledged messages go back to their queues)."""
@@ -457,6 +461,13 @@ class _Link:
             properties,
             body,
         )
+
+    def _send_acks(self) -> None:
+        with self._lock:
+            acks, self._acks = self._acks, []
+        for delivery in acks:
+            if delivery.channel.is_open:
+                delivery.channel.basic_ack(delivery.delivery_tag)
 
     def _got_empty(self, slot: _Slot) -> None:
         if slot.get_future is not None:
