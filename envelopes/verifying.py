@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from lxml import etree
@@ -70,7 +70,7 @@ class TrustStore:
 
     certificates: tuple[x509.Certificate, ...]
     store: verification.Store = field(init=False, repr=False, compare=False)
-    _validated: dict[tuple[bytes, ...], float] = field(
+    _validated: dict[tuple[str, ...], float] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
@@ -109,7 +109,7 @@ class TrustStore:
     ) -> None:
         """Raise :class:`UntrustedCertificate` unless ``leaf`` chains to one of our CAs,
         with KeyUsage digitalSignature, at ``now``."""
-        key = tuple(c.fingerprint(hashes.SHA256()) for c in (leaf, *intermediates))
+        key = tuple(fingerprint(c) for c in (leaf, *intermediates))
         if self._validated.get(key, 0.0) > time.monotonic():
             return
         verifier = (
@@ -146,7 +146,7 @@ class Verified:
 
 def fingerprint(certificate: x509.Certificate) -> str:
     """SHA-256 hex of a certificate's DER encoding (how certificates are pinned)."""
-    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return certificate.fingerprint(hashes.SHA256()).hex()
 
 
 def verify(
