@@ -212,7 +212,8 @@ class AgencyClient:
     ``settings`` choose the transport (``broker_url``: RabbitMQ, else the embedded queues
     in the database) and where the client keeps its record of messages already handed
     over (``state_dir``, default ``<home>/agencies/<code>``). ``trust`` holds the CA
-    certificates signatures must chain to.
+    certificates signatures must chain to. Like the transports, a client is not
+    thread-safe: one per thread or process.
     """
 
     def __init__(
