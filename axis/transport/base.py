@@ -143,6 +143,26 @@ class ReceivedMessage(abc.ABC):
         """
 
 
+class Consumer(abc.ABC):
+    """A consumer of one queue (see :meth:`Transport.open_consumer`)."""
+
+    @abc.abstractmethod
+    def next(self, timeout: float | None = None) -> ReceivedMessage | None:
+        """The next message, highest priority first, or ``None`` if none came within
+        ``timeout`` seconds (``None``: wait for ever)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop: messages taken ahead go back uncounted; messages already returned by
+        :meth:`next` stay valid and may still be settled. Idempotent."""
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def undeclared_queue(queue: str) -> TransportError:
     """The error for a queue that was never declared (same text on every transport)."""
     return TransportError(
@@ -184,6 +204,21 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
+    def open_consumer(self, queue: str, *, prefetch: int = 64) -> Consumer:
+        """Start consuming ``queue``, taking up to ``prefetch`` messages ahead.
+
+        For loops that must regain control while no message comes (to flush a partial
+        batch, to notice a stop request) without restarting the consumer::
+
+            with transport.open_consumer(SUBMISSIONS, prefetch=128) as consumer:
+                while not stopping:
+                    message = consumer.next(timeout=0.02)   # None: nothing came
+                    ...
+
+        One consumer per queue and transport at a time. Raises
+        :class:`~axis.errors.TransportError` at once if ``queue`` does not exist.
+        """
+
     def consume(
         self, queue: str, *, prefetch: int = 64, timeout: float | None = None
     ) -> Iterator[ReceivedMessage]:
@@ -192,8 +227,12 @@ class Transport(abc.ABC):
         Up to ``prefetch`` messages are taken ahead. Leaving the loop (``break``, the
         timeout, closing the generator) gives back the messages taken ahead and not yet
         yielded, uncounted; yielded messages stay valid and may be acknowledged after
-        the loop. ``timeout=None`` waits for ever.
+        the loop. ``timeout=None`` waits for ever. Each call starts a consumer: a loop
+        that needs short timeouts should keep one with :meth:`open_consumer`.
         """
+        with self.open_consumer(queue, prefetch=prefetch) as consumer:
+            while (message := consumer.next(timeout)) is not None:
+                yield message
 
     @abc.abstractmethod
     def get(self, queue: str) -> ReceivedMessage | None:

@@ -55,6 +55,7 @@ from axis.transport.base import (
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
     USER_ID_HEADER,
+    Consumer,
     OutgoingMessage,
     ReceivedMessage,
     Transport,
@@ -71,18 +72,44 @@ DEFAULT_POLL_SECONDS = 0.1
 _messages = queue_messages
 
 
-@dataclass
-class _Loop:
-    """A running consume loop: messages taken ahead, and acks not yet written.
+class EmbeddedConsumer(Consumer):
+    """A consumer of one queue: the messages it leased ahead, and acks not yet written.
 
-    Acks are written with the loop's next take (one transaction per batch, not one per
-    message). A crash loses at most the acks of the batch in hand: those messages come
-    back (delivery is at least once anyway).
+    Acks are written with the consumer's next take (one transaction per batch, not one
+    per message). A crash loses at most the acks of the batch in hand: those messages
+    come back (delivery is at least once anyway). An idle consumer looks for messages
+    every ``poll_seconds``, however often :meth:`next` is called.
     """
 
-    ahead: deque[EmbeddedMessage] = field(default_factory=deque)
-    acked: list[EmbeddedMessage] = field(default_factory=list)
-    open: bool = True
+    def __init__(self, transport: EmbeddedTransport, queue: str, prefetch: int) -> None:
+        self._transport = transport
+        self._queue = queue
+        self._prefetch = prefetch
+        self._next_poll = 0.0
+        self.ahead: deque[EmbeddedMessage] = deque()
+        self.acked: list[EmbeddedMessage] = []
+        self.open = True
+
+    def next(self, timeout: float | None = None) -> ReceivedMessage | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.ahead:
+            if time.monotonic() >= self._next_poll:
+                self.ahead.extend(self._transport._take(self._queue, self._prefetch, self))
+                if self.ahead:
+                    break
+                self._next_poll = time.monotonic() + self._transport._poll_seconds
+            wait = self._next_poll - time.monotonic()
+            if deadline is not None:
+                if time.monotonic() >= deadline:
+                    return None
+                wait = min(wait, deadline - time.monotonic())
+            time.sleep(max(wait, 0.0))
+        return self.ahead.popleft()
+
+    def close(self) -> None:
+        if self.open and not self._transport._closed:
+            with self._transport._transaction() as conn:
+                self._transport._end(conn, self)
 
 
 @dataclass(eq=False)
@@ -92,12 +119,12 @@ class EmbeddedMessage(ReceivedMessage):
     _transport: EmbeddedTransport = field(repr=False)
     _row_id: int = field(repr=False)
     _token: str = field(repr=False)
-    _loop: _Loop | None = field(default=None, repr=False)
+    _consumer: EmbeddedConsumer | None = field(default=None, repr=False)
 
     def ack(self) -> None:
         self._settle()
-        if self._loop is not None and self._loop.open:
-            self._loop.acked.append(self)
+        if self._consumer is not None and self._consumer.open:
+            self._consumer.acked.append(self)
             return
         with self._transport._transaction() as conn:
             self._transport._delete_leased(conn, self)
@@ -162,7 +189,7 @@ class EmbeddedTransport(Transport):
         self._owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._leases = itertools.count(1)
         self._declared: set[str] = set()
-        self._loops: list[_Loop] = []
+        self._consumers: list[EmbeddedConsumer] = []
         self._closed = False
 
     # -- the Transport interface ------------------------------------------------------
@@ -187,29 +214,12 @@ class EmbeddedTransport(Transport):
         delay = datetime.timedelta(seconds=max(delay_seconds, 0.0))
         self._publish([message], visible_at=utcnow() + delay)
 
-    def consume(
-        self, queue: str, *, prefetch: int = 64, timeout: float | None = None
-    ) -> Iterator[ReceivedMessage]:
-        loop = _Loop()
-        self._loops.append(loop)
-        idle_since = time.monotonic()
-        try:
-            while True:
-                loop.ahead.extend(self._take(queue, prefetch, loop))
-                if not loop.ahead:
-                    idle = time.monotonic() - idle_since
-                    if timeout is not None and idle >= timeout:
-                        return
-                    wait = self._poll_seconds if timeout is None else timeout - idle
-                    time.sleep(min(self._poll_seconds, wait))
-                    continue
-                while loop.ahead:
-                    yield loop.ahead.popleft()
-                idle_since = time.monotonic()
-        finally:
-            if loop.open:
-                with self._transaction() as conn:
-                    self._end(conn, loop)
+    def open_consumer(self, queue: str, *, prefetch: int = 64) -> EmbeddedConsumer:
+        with self._transaction() as conn:
+            self._require(conn, [queue])
+        consumer = EmbeddedConsumer(self, queue, prefetch)
+        self._consumers.append(consumer)
+        return consumer
 
     def get(self, queue: str) -> ReceivedMessage | None:
         taken = self._take(queue, 1)
@@ -233,8 +243,8 @@ class EmbeddedTransport(Transport):
         # connection closes with unacknowledged messages).
         try:
             with self._connect() as conn:
-                for loop in list(self._loops):
-                    self._end(conn, loop)
+                for consumer in list(self._consumers):
+                    self._end(conn, consumer)
                 conn.execute(
                     sa.update(_messages)
                     .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
@@ -299,16 +309,18 @@ class EmbeddedTransport(Transport):
             self._require(conn, {message.queue for message in messages})
             conn.execute(sa.insert(_messages), rows)
 
-    def _take(self, queue: str, limit: int, loop: _Loop | None = None) -> list[EmbeddedMessage]:
+    def _take(
+        self, queue: str, limit: int, consumer: EmbeddedConsumer | None = None
+    ) -> list[EmbeddedMessage]:
         """Lease up to ``limit`` visible messages of ``queue``, best first.
 
-        For a consume ``loop``, its acks are written first, in the same transaction.
+        For a ``consumer``, its acks are written first, in the same transaction.
         """
         now = utcnow()
         token = f"{self._owner}/{next(self._leases)}"
         with self._transaction() as conn:
-            if loop is not None:
-                self._write_acks(conn, loop)
+            if consumer is not None:
+                self._write_acks(conn, consumer)
             self._require(conn, [queue])
             ids = (
                 conn.execute(
@@ -341,24 +353,24 @@ class EmbeddedTransport(Transport):
                 )
             ).all()
         rows.sort(key=lambda row: (-row.priority, row.id))
-        return [self._message(queue, token, row, loop) for row in rows]
+        return [self._message(queue, token, row, consumer) for row in rows]
 
-    def _write_acks(self, conn: Connection, loop: _Loop) -> None:
-        """Delete the messages ``loop`` acknowledged (any whose lease ran out stay)."""
-        if loop.acked:
-            conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys(loop.acked))
-            loop.acked.clear()
+    def _write_acks(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
+        """Delete the messages ``consumer`` acknowledged (any whose lease ran out stay)."""
+        if consumer.acked:
+            conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys(consumer.acked))
+            consumer.acked.clear()
 
-    def _end(self, conn: Connection, loop: _Loop) -> None:
-        """Close a consume loop: write its acks, give back what it took ahead (uncounted)."""
-        self._write_acks(conn, loop)
-        self._give_back(conn, list(loop.ahead))
-        loop.ahead.clear()
-        loop.open = False
-        self._loops.remove(loop)
+    def _end(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
+        """Stop ``consumer``: write its acks, give back what it took ahead (uncounted)."""
+        self._write_acks(conn, consumer)
+        self._give_back(conn, list(consumer.ahead))
+        consumer.ahead.clear()
+        consumer.open = False
+        self._consumers.remove(consumer)
 
     def _message(
-        self, queue: str, token: str, row: sa.Row[Any], loop: _Loop | None
+        self, queue: str, token: str, row: sa.Row[Any], consumer: EmbeddedConsumer | None
     ) -> EmbeddedMessage:
         raw: Mapping[str, Any] = row.headers
         return EmbeddedMessage(
@@ -374,7 +386,7 @@ class EmbeddedTransport(Transport):
             _transport=self,
             _row_id=row.id,
             _token=token,
-            _loop=loop,
+            _consumer=consumer,
         )
 
     def _give_back(self, conn: Connection, messages: Sequence[EmbeddedMessage]) -> None:

@@ -33,7 +33,7 @@ import contextlib
 import queue as queues
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -52,6 +52,7 @@ from axis.transport.base import (
     REDELIVERIES_HEADER,
     SOURCE_QUEUE_HEADER,
     USER_ID_HEADER,
+    Consumer,
     OutgoingMessage,
     ReceivedMessage,
     Transport,
@@ -605,6 +606,44 @@ class RabbitMQMessage(ReceivedMessage):
         )
 
 
+class RabbitMQConsumer(Consumer):
+    """A consumer on its own channel; deliveries wait in the channel's buffer."""
+
+    def __init__(self, transport: RabbitMQTransport, link: _Link, queue: str, slot: _Slot) -> None:
+        self._transport = transport
+        self._link = link
+        self._queue = queue
+        self._slot = slot
+        self._open = True
+
+    def next(self, timeout: float | None = None) -> ReceivedMessage | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                item = self._slot.buffer.get(timeout=left)
+            except queues.Empty:
+                return None
+            if isinstance(item, Exception):
+                raise item
+            message = self._transport._hand_out(item)
+            if message is not None:
+                return message
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self._transport._consumers.remove(self)
+        if self._link.alive:
+            with contextlib.suppress(TransientError):
+                # Taken ahead, never handed out: back to the queue, uncounted.
+                for delivery in self._link.cancel(self._queue):
+                    self._transport._move(
+                        [delivery], "", self._queue, count=delivery.redelivery_count
+                    )
+
+
 class RabbitMQTransport(Transport):
     """Queues on the RabbitMQ broker at ``url`` (``amqp://user:password@host:port/vhost``)."""
 
@@ -616,7 +655,7 @@ class RabbitMQTransport(Transport):
         self._parameters.connection_attempts = 1
         self._parameters.blocked_connection_timeout = OPERATION_TIMEOUT_SECONDS
         self._link_: _Link | None = None
-        self._consuming: set[str] = set()
+        self._consumers: list[RabbitMQConsumer] = []
         self._closed = False
 
     # -- the Transport interface ------------------------------------------------------
@@ -645,32 +684,11 @@ class RabbitMQTransport(Transport):
         link.probe(message.queue)
         link.publish([_publication(message, wait_queue(delay_step(delay_seconds)), message.queue)])
 
-    def consume(
-        self, queue: str, *, prefetch: int = 64, timeout: float | None = None
-    ) -> Iterator[ReceivedMessage]:
+    def open_consumer(self, queue: str, *, prefetch: int = 64) -> RabbitMQConsumer:
         link = self._link()
-        slot = link.consume(queue, prefetch)
-        self._consuming.add(queue)
-        idle_since = time.monotonic()
-        try:
-            while True:
-                left = None if timeout is None else timeout - (time.monotonic() - idle_since)
-                if left is not None and left <= 0:
-                    return
-                try:
-                    item = slot.buffer.get(timeout=left)
-                except queues.Empty:
-                    continue
-                if isinstance(item, Exception):
-                    raise item
-                message = self._hand_out(item)
-                if message is not None:
-                    yield message
-                    idle_since = time.monotonic()
-        finally:
-            if queue in self._consuming and link.alive:
-                with contextlib.suppress(TransientError):
-                    self._stop_consuming(link, queue)
+        consumer = RabbitMQConsumer(self, link, queue, link.consume(queue, prefetch))
+        self._consumers.append(consumer)
+        return consumer
 
     def get(self, queue: str) -> ReceivedMessage | None:
         link = self._link()
@@ -690,10 +708,8 @@ class RabbitMQTransport(Transport):
         link, self._link_ = self._link_, None
         if link is None:
             return
-        if link.alive:
-            with contextlib.suppress(TransientError):
-                for queue in list(self._consuming):
-                    self._stop_consuming(link, queue)
+        for consumer in list(self._consumers):
+            consumer.close()
         link.close()
 
     # -- internals ----------------------------------------------------------------------
@@ -707,12 +723,6 @@ class RabbitMQTransport(Transport):
             self._link_ = None
             self._link_ = _Link(self._parameters)
         return self._link_
-
-    def _stop_consuming(self, link: _Link, queue: str) -> None:
-        """Cancel the consumer; messages it took ahead go back, uncounted."""
-        self._consuming.discard(queue)
-        for delivery in link.cancel(queue):
-            self._move([delivery], "", queue, count=delivery.redelivery_count)
 
     def _hand_out(self, delivery: _Delivery) -> RabbitMQMessage | None:
         """The message to yield, or ``None`` if it had to be published again first."""

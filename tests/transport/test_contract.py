@@ -301,6 +301,20 @@ def test_acks_given_inside_a_consume_loop_hold_when_the_transport_closes_mid_loo
     assert sorted(left) == [("m-3", 0), ("m-4", 0)]
 
 
+def test_a_consumer_kept_open_returns_none_while_idle_then_the_next_message(
+    transport: Transport, code: str
+) -> None:
+    with transport.open_consumer(inbox(code), prefetch=8) as consumer:
+        assert consumer.next(timeout=0.05) is None
+        transport.publish([message(inbox(code), 1)])
+        received = wait_for(lambda: consumer.next(timeout=0.05))
+        received.ack()
+        assert consumer.next(timeout=0.05) is None
+
+    assert received.message_id == "m-1"
+    assert transport.depth(inbox(code)) == 0
+
+
 def test_get_returns_none_when_the_queue_is_empty(transport: Transport, code: str) -> None:
     assert transport.get(inbox(code)) is None
 
@@ -344,6 +358,8 @@ def test_queues_exist_only_once_declared(transport: Transport) -> None:
         transport.depth(undeclared)
     with pytest.raises(TransportError, match="does not exist"):
         next(transport.consume(undeclared, timeout=1.0))
+    with pytest.raises(TransportError, match="does not exist"):
+        transport.open_consumer(undeclared)
 
 
 def test_declaring_again_changes_nothing(transport: Transport, code: str) -> None:
