@@ -4,8 +4,8 @@ About 100 central bodies (ministries ``G01``-``G31`` with the Government Office 
 ``G22`` and Social Insurance at ``G24``, other ``G`` bodies, and illustrative letters for
 the Party ``A``, the National Assembly ``B``, courts ``C``, procuracy ``D``, state audit
 ``K``, mass organisations ``M`` and state corporations ``T``), their departments, the 63
-provinces ``H01``-``H63`` (alphabetical, so ``H53`` is Tây Ninh), ~700 districts and ~11,000
-communes. Place names are made up from Vietnamese syllables; the same seed always gives
+provinces ``H01``-``H63`` (alphabetical, so ``H53`` is Tây Ninh), ~700 districts, ~11,000
+communes and, at level 4, the schools of some communes (``001.ZZ.YY.Hnn``). Place names are made up from Vietnamese syllables; the same seed always gives
 the same tree::
 
     >>> tree = generate(seed=7)
@@ -159,6 +159,9 @@ SYLLABLES = (
 
 PEOPLES_COMMITTEE = "Ủy ban nhân dân"
 
+#: Share of communes whose primary school exchanges documents itself (a level-4 unit).
+SCHOOL_SHARE = 0.08
+
 
 @dataclass(frozen=True)
 class TreeAgency:
@@ -171,6 +174,8 @@ class TreeAgency:
 def generate(seed: int = DEFAULT_SEED) -> list[TreeAgency]:
     """The whole tree, parents before children; the same ``seed`` gives the same tree."""
     rng = random.Random(seed)
+    # Level-4 units draw from their own stream so adding them left levels 1-3 unchanged.
+    schools = random.Random(seed + 4)
     tree: list[TreeAgency] = []
     for unit, body in CENTRAL_BODIES.items():
         tree.append(TreeAgency(f"000.00.00.{unit}", body))
@@ -186,7 +191,7 @@ def generate(seed: int = DEFAULT_SEED) -> list[TreeAgency]:
                 for i, d in enumerate(departments, start=1)
             )
     for number, province in enumerate(PROVINCES, start=1):
-        tree.extend(_province(rng, f"H{number:02d}", province))
+        tree.extend(_province(rng, schools, f"H{number:02d}", province))
     return tree
 
 
@@ -206,7 +211,9 @@ def _province_title(province: str) -> str:
     return f"thành phố {province}" if province in CITIES else f"tỉnh {province}"
 
 
-def _province(rng: random.Random, unit: str, province: str) -> list[TreeAgency]:
+def _province(
+    rng: random.Random, schools: random.Random, unit: str, province: str
+) -> list[TreeAgency]:
     rows = [TreeAgency(f"000.00.00.{unit}", f"{PEOPLES_COMMITTEE} {_province_title(province)}")]
     names = _place_names(rng, rng.randint(6, 16))
     for yy, place in enumerate(names, start=1):
@@ -219,6 +226,10 @@ def _province(rng: random.Random, unit: str, province: str) -> list[TreeAgency]:
                     f"{PEOPLES_COMMITTEE} {_commune_kind(rng, kind, zz)} {commune}",
                 )
             )
+            if schools.random() < SCHOOL_SHARE:
+                rows.append(
+                    TreeAgency(f"001.{zz:02d}.{yy:02d}.{unit}", f"Trường Tiểu học {commune}")
+                )
     return rows
 
 

@@ -17,12 +17,14 @@ def test_the_tree_has_national_size_at_each_level():
     central = [c for c in codes if c.level == 1 and not c.unit.startswith("H")]
     districts = [c for c in codes if c.level == 2 and c.unit.startswith("H")]
     communes = [c for c in codes if c.level == 3]
+    units_under_communes = [c for c in codes if c.level == 4]
 
     assert len(provinces) == 63
     assert 90 <= len(central) <= 110
     assert 600 <= len(districts) <= 800
     assert 10_000 <= len(communes) <= 12_500
-    assert 11_500 <= len(codes) <= 12_500
+    assert 500 <= len(units_under_communes) <= 1_500
+    assert 12_000 <= len(codes) <= 14_000
 
 
 def test_codes_are_unique_and_every_parent_comes_before_its_children():
