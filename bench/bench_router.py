@@ -193,7 +193,9 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def run_router(prepared: Prepared, engine: sa.Engine, workers: int, batch: int) -> dict:
+def run_router(
+    prepared: Prepared, engine: sa.Engine, workers: int, batch: int, profile: Path | None
+) -> dict:
     env = dict(os.environ)
     env.update(
         {
@@ -204,8 +206,9 @@ def run_router(prepared: Prepared, engine: sa.Engine, workers: int, batch: int) 
         }
     )
     log = (prepared.home_root / "router.log").open("wb")
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     router = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--workers", str(workers)],
+        [sys.executable, *profiler, "-m", "cli.main", "serve", "--workers", str(workers)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -330,6 +333,9 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200, help="router batch (AXIS_PREFETCH)")
+    parser.add_argument(
+        "--profile", type=Path, help="write the router's cProfile statistics here (1 worker)"
+    )
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672")
     args = parser.parse_args()
@@ -348,7 +354,7 @@ def main() -> None:
     engine = sa.create_engine(database_url)
     try:
         prepared = prepare(args.documents, database_url, broker_url)
-        result = run_router(prepared, engine, args.workers, args.batch)
+        result = run_router(prepared, engine, args.workers, args.batch, args.profile)
         reference = relay(broker_url, args.documents, args.batch)
     finally:
         engine.dispose()
