@@ -34,6 +34,7 @@ import datetime
 import hashlib
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +238,7 @@ class AgencyClient:
         self._state_dir = state_dir or settings.home / "agencies" / self.code
         self._seen: SeenMessages | None = None
         self._axis_pins = _axis_fingerprints(settings)
+        self._user_id = _broker_user_id(settings, self.code)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -363,6 +365,7 @@ class AgencyClient:
                     message_id=submission,
                     priority=amqp_priority(int(priority)),
                     headers=protocol.submission_headers(kind, self.code, document_id),
+                    user_id=self._user_id,
                 )
             ]
         )
@@ -601,3 +604,13 @@ def _axis_fingerprints(settings: Settings) -> list[str] | None:
     if not path.is_file():
         return None
     return [fingerprint(load_pem_x509_certificate(path.read_bytes()))]
+
+
+def _broker_user_id(settings: Settings, code: str) -> str | None:
+    """The AMQP ``user_id`` to stamp on submissions: the agency's code when it connects
+    with its own broker user (the broker then vouches for it, and the router checks it
+    against the signed From); ``None`` on a shared or embedded connection, where the
+    broker would refuse a ``user_id`` other than the connection's own."""
+    if not settings.broker_url:
+        return None
+    return code if urllib.parse.urlsplit(settings.broker_url).username == code else None

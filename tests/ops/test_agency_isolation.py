@@ -19,10 +19,11 @@ from helpers.axis_home import AxisHome, RouterThread, drain, make_home, wait_for
 
 from axis import protocol
 from axis.broker_users import ManagementAPI, revoke_credentials
+from axis.client import AgencyClient
 from axis.settings import Settings
 from axis.store.schema import audit_log, quarantine
 from axis.transport.rabbitmq import RabbitMQTransport
-from axis.transport.topology import inbox
+from axis.transport.topology import SUBMISSIONS, inbox
 from cli.main import cli
 
 
@@ -176,3 +177,21 @@ def test_a_document_signed_by_another_agency_is_refused_as_a_sender_mismatch(
     with home.engine.connect() as conn:
         reasons = conn.execute(sa.select(quarantine.c.reason)).scalars().all()
     assert reasons == ["sender-mismatch"]
+
+
+def test_the_agency_client_on_its_own_credentials_is_vouched_for_by_the_broker(
+    home: AxisHome,
+) -> None:
+    commune, district = home.codes["commune"], home.codes["district"]
+    password = issue(home, commune)
+    parts = urllib.parse.urlsplit(home.settings.broker_url)
+    own_login = urllib.parse.urlunsplit(
+        (parts.scheme, f"{commune}:{password}@{parts.hostname}:{parts.port}", parts.path, "", "")
+    )
+    settings = home.settings.replace(broker_url=own_login)
+    with AgencyClient(commune, home.identities[commune], settings, home.trust) as client:
+        submission = client.submit(home.document(commune, [district]), "document", "d-1")
+    with home.transport() as axis_side:
+        taken = wait_for(lambda: axis_side.get(SUBMISSIONS), what="the submission")
+        taken.ack()
+    assert (taken.message_id, taken.user_id) == (submission, commune)
