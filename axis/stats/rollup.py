@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from axis.router.records import VIETNAM
@@ -181,13 +181,33 @@ def _key_columns(key: tuple) -> dict[str, object]:
 def _upsert(conn: Connection, table: sa.Table, rows: list[dict], added: Iterable[str]) -> None:
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
+    added = list(added)
+    if conn.dialect.name == "postgresql":
+        _upsert_arrays(conn, table, rows, added)
+        return
+    # SQLite is in-process: a statement per row costs little.
+    statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: table.c[name] + statement.excluded[name] for name in added},
     )
     conn.execute(statement, rows)
+
+
+def _upsert_arrays(conn: Connection, table: sa.Table, rows: list[dict], added: list[str]) -> None:
+    """One statement for all ``rows``: a statement per row would cost a round trip each,
+    and a multi-row ``VALUES`` is slow to compile; one array per column is neither."""
+    names = [c.name for c in table.columns]
+    arrays = ", ".join(
+        f"%({name})s::{table.c[name].type.compile(conn.dialect)}[]" for name in names
+    )
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in added)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+        {name: [row[name] for row in rows] for name in names},
+    )
 
 
 def _latencies(row: sa.Row) -> dict[str, int]:
