@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from axis import protocol
+from axis.errors import ConfigurationError
 from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.transport.base import OutgoingMessage
@@ -30,10 +31,15 @@ from envelopes.signing import SigningIdentity, sign
 
 def load_axis_identity(settings: Settings) -> SigningIdentity:
     """The axis's signing key and certificate from its PKI directory."""
+    key, certificate = settings.pki_dir / "axis.key", settings.pki_dir / "axis.pem"
+    for path in (key, certificate):
+        if not path.exists():
+            raise ConfigurationError(
+                f"the axis's signing identity is missing ({path}): run `axis pki init`, or "
+                "put the axis's key and certificate there"
+            )
     passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
-    return SigningIdentity.from_pem_files(
-        settings.pki_dir / "axis.key", settings.pki_dir / "axis.pem", passphrase=passphrase
-    )
+    return SigningIdentity.from_pem_files(key, certificate, passphrase=passphrase)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ digest) and only their answer goes out again, under the same message id.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -246,7 +247,7 @@ class _BatchWriter:
         return stage(conn, outgoing, now)
 
     def _documents(
-        self, conn: Connection, accepted: Sequence[AcceptDocument], now
+        self, conn: Connection, accepted: Sequence[AcceptDocument], now: datetime.datetime
     ) -> list[tuple[OutgoingMessage, int | None]]:
         if not accepted:
             return []
@@ -318,7 +319,7 @@ class _BatchWriter:
         return outgoing
 
     def _statuses(
-        self, conn: Connection, statuses: Sequence[AcceptStatus], now
+        self, conn: Connection, statuses: Sequence[AcceptStatus], now: datetime.datetime
     ) -> list[tuple[OutgoingMessage, int | None]]:
         rows: list[records.StatusRow] = []
         outgoing: list[tuple[OutgoingMessage, int | None]] = []
@@ -360,12 +361,19 @@ class _BatchWriter:
         self.outcome.statuses += len(statuses)
         return outgoing
 
-    def _count_status(self, decision: AcceptStatus, code: str, now) -> None:
+    def _count_status(self, decision: AcceptStatus, code: str, now: datetime.datetime) -> None:
         if self.metrics is None:
             return
         self.metrics.accepted("status")
-        accepted_at = decision.document.accepted_at.get(decision.delivery_id or -1)
-        if code == "01" and accepted_at is not None:
+        delivery_id = decision.delivery_id
+        if delivery_id is None:
+            return
+        document = decision.document
+        if delivery_id not in document.answered:
+            document.answered.add(delivery_id)
+            self.metrics.delivered()
+        if code == "01":
+            accepted_at = document.accepted_at[delivery_id]
             self.metrics.receipted((now - accepted_at).total_seconds())
 
     def _duplicates(
@@ -394,7 +402,7 @@ class _BatchWriter:
         return outgoing
 
     def _rejections(
-        self, conn: Connection, rejections: Sequence[Reject], now
+        self, conn: Connection, rejections: Sequence[Reject], now: datetime.datetime
     ) -> list[tuple[OutgoingMessage, int | None]]:
         rows: list[dict] = []
         outgoing: list[tuple[OutgoingMessage, int | None]] = []

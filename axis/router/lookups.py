@@ -42,6 +42,8 @@ class DocumentRef:
     delivery_ids: dict[str, int] = field(default_factory=dict)
     #: delivery id -> when it was accepted (for the receipted-latency metric).
     accepted_at: dict[int, datetime.datetime] = field(default_factory=dict)
+    #: deliveries whose recipient has answered already (for the delivered metric).
+    answered: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -170,6 +172,7 @@ def _load_documents(
             deliveries.c.document_pk,
             deliveries.c.recipient_code,
             deliveries.c.accepted_at,
+            deliveries.c.delivered_at,
         )
         .where(deliveries.c.document_pk.in_(sorted(referenced)))
         .order_by(deliveries.c.id)
@@ -179,3 +182,5 @@ def _load_documents(
         ref.recipients = (*ref.recipients, row.recipient_code)
         ref.delivery_ids[row.recipient_code] = row.id
         ref.accepted_at[row.id] = row.accepted_at
+        if row.delivered_at is not None:
+            ref.answered.add(row.id)

@@ -24,11 +24,13 @@ from pathlib import Path
 from types import FrameType
 
 from axis.metrics import Metrics, SnapshotWriter, serve_metrics
+from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
 from axis.router.worker import run_router
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import check
+from envelopes.verifying import TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ def configure_logging() -> None:
 
 def serve(settings: Settings, *, workers: int = 1) -> None:
     """Route until SIGTERM/SIGINT, in this process or in ``workers`` processes."""
+    # Fail here, once and clearly, rather than in every worker again and again.
+    load_axis_identity(settings)
+    TrustStore.from_dir(settings.trust_dir)
     engine = engine_for(settings)
     try:
         check(engine)

@@ -4,7 +4,8 @@
 
 - it takes messages from ``SUBMISSIONS`` and hands them to the
   :class:`~axis.router.batch.BatchProcessor` in batches of up to ``settings.prefetch``, a
-  batch closing early when no message came for :data:`BATCH_WAIT_SECONDS`;
+  batch closing early when no message came for :data:`BATCH_WAIT_SECONDS`
+  (:data:`IDLE_WAIT_SECONDS` after a quiet spell);
 - every :data:`HOUSEKEEPING_SECONDS` it writes its heartbeat (``routers``), publishes
   outbox rows other routers left behind, and reports overdue and expires old deliveries
   (:mod:`axis.router.sweeps`);
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: A batch closes when no further message arrived for this long (seconds).
 BATCH_WAIT_SECONDS = 0.02
+#: The same, after a wait in which nothing came at all (seconds).
+IDLE_WAIT_SECONDS = 0.1
 #: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
 HOUSEKEEPING_SECONDS = 5.0
 #: Longest wait between two attempts to reach the broker or the database (seconds).
@@ -191,12 +194,19 @@ class Router:
     def _consume(self) -> None:
         assert self._transport is not None
         batch_size = max(1, self.settings.prefetch)
+        busy = True
         while not self.stopping:
             batch: list[ReceivedMessage] = []
             opened = 0.0
+            # The consumer ends after an idle wait, closing the batch in hand. While nothing
+            # comes, wait longer: fewer consumer restarts, for at most that much more
+            # latency on the first message after a quiet spell.
+            wait = BATCH_WAIT_SECONDS if busy else IDLE_WAIT_SECONDS
+            busy = False
             for message in self._transport.consume(
-                SUBMISSIONS, prefetch=2 * batch_size, timeout=BATCH_WAIT_SECONDS
+                SUBMISSIONS, prefetch=2 * batch_size, timeout=wait
             ):
+                busy = True
                 if not batch:
                     opened = time.monotonic()
                 batch.append(message)

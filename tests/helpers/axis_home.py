@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from axis import protocol
 from axis.errors import TransientError
+from axis.metrics import Metrics
 from axis.pki import Identity, init_pki, issue_agency
 from axis.router.worker import Router
 from axis.settings import Settings
@@ -273,8 +274,14 @@ def scalar(engine: Engine, statement: sa.Executable) -> object:
 class RouterThread:
     """A router running in a thread of the test process (fast; no signals)."""
 
-    def __init__(self, settings: Settings, *, housekeeping_seconds: float = 0.5) -> None:
-        self.router = Router(settings, housekeeping_seconds=housekeeping_seconds)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        housekeeping_seconds: float = 0.5,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.router = Router(settings, housekeeping_seconds=housekeeping_seconds, metrics=metrics)
         self._thread = threading.Thread(target=self.router.run, name="test-router", daemon=True)
 
     def __enter__(self) -> Router:

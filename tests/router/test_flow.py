@@ -17,6 +17,7 @@ from helpers.axis_home import (
 )
 
 from axis import protocol
+from axis.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
 from axis.router.outbox import Outbox
@@ -42,15 +43,35 @@ def answers_in(routed: Routed, code: str, *, count: int) -> list[AxisReceipt]:
     return receipts
 
 
+def counted(metrics: Metrics, sample: str, **labels: str) -> float:
+    """The value of one sample of the router's own metrics."""
+    for family in metrics.snapshot():
+        for name, sample_labels, value in family["samples"]:
+            if name == sample and sample_labels == labels:
+                return value
+    return 0.0
+
+
 def test_a_document_reaches_every_recipient_at_all_four_levels_and_each_receipt_is_recorded(
-    routed: Routed,
+    home,
 ) -> None:
+    metrics = Metrics()
+    with home.transport() as transport, RouterThread(home.settings, metrics=metrics) as router:
+        every_step_of_the_exchange(Routed(home, transport, router))
+    assert counted(metrics, "axis_messages_accepted_total", kind="document") == 1
+    assert counted(metrics, "axis_messages_accepted_total", kind="status") == 4
+    assert counted(metrics, "axis_deliveries_delivered_total") == 4
+    assert counted(metrics, "axis_deliveries_receipted_total") == 4
+    assert counted(metrics, "axis_delivery_queued_seconds_count") == 4
+
+
+def every_step_of_the_exchange(routed: Routed) -> None:
     home, transport = routed.home, routed.transport
     c = home.codes
     recipients = [c["commune"], c["district"], c["province"], c["ministry"]]
     body = home.document(c["hamlet"], recipients)
     document_id = document_id_of(body)
-    submission = home.submit(transport, body, sender=c["hamlet"])
+    home.submit(transport, body, sender=c["hamlet"])
 
     (answer,) = answers_in(routed, c["hamlet"], count=1)
     assert answer.outcome == "accepted"
@@ -74,7 +95,6 @@ def test_a_document_reaches_every_recipient_at_all_four_levels_and_each_receipt_
         assert {row.from_code: row.signed_xml for row in kept} == {
             m.headers[protocol.SENDER]: m.body for m in forwarded
         }
-    assert submission  # the answer above was matched to this submission by the sender
 
 
 def test_many_documents_from_many_senders_are_all_delivered_once_and_receipted(
