@@ -159,7 +159,9 @@ class _Link:
         self._lost: Exception | None = None
         self._slots: dict[str, _Slot] = {}
         self._batch: _Batch | None = None
-        self._acks: list[_Delivery] = []
+        #: Settlements waiting for the I/O thread: (delivery, requeue) with ``None`` for
+        #: an ack, ``True`` for a nack back to the queue, ``False`` for a reject.
+        self._settlements: list[tuple[_Delivery, bool | None]] = []
         opened: Future[None] = Future()
         self._connection = pika.SelectConnection(
             parameters,
@@ -320,10 +322,12 @@ class _Link:
 
         return self._call(start)
 
-    def ack(self, delivery: _Delivery) -> None:
-        """Acknowledge ``delivery`` (sent without waiting, as AMQP acks have no answer).
+    def ack(self, delivery: _Delivery, *, requeue: bool | None = None) -> None:
+        """Acknowledge ``delivery``; with ``requeue`` True give it back to its queue (the
+        broker counts a redelivery), with False reject it (to the dead letters).
 
-        Acks made while the I/O thread is busy are sent together, with one wake-up.
+        Sent without waiting, as AMQP acks have no answer; acks made while the I/O thread
+        is busy are sent together, with one wake-up.
         """
         lost = TransientError(
             "the broker connection that delivered this message was lost; the broker will "
@@ -334,9 +338,9 @@ class _Link:
         with self._lock:
             if self._lost is not None:
                 raise lost
-            self._acks.append(delivery)
-            if len(self._acks) == 1:
-                self._connection.ioloop.add_callback_threadsafe(self._send_acks)
+            self._settlements.append((delivery, requeue))
+            if len(self._settlements) == 1:
+                self._connection.ioloop.add_callback_threadsafe(self._send_settlements)
 
     def close(self) -> None:
         """Close the connection (unacknowledged messages go back to their queues)."""
@@ -463,12 +467,16 @@ class _Link:
             body,
         )
 
-    def _send_acks(self) -> None:
+    def _send_settlements(self) -> None:
         with self._lock:
-            acks, self._acks = self._acks, []
-        for delivery in acks:
-            if delivery.channel.is_open:
+            settlements, self._settlements = self._settlements, []
+        for delivery, requeue in settlements:
+            if not delivery.channel.is_open:
+                continue
+            if requeue is None:
                 delivery.channel.basic_ack(delivery.delivery_tag)
+            else:
+                delivery.channel.basic_reject(delivery.delivery_tag, requeue=requeue)
 
     def _got_empty(self, slot: _Slot) -> None:
         if slot.get_future is not None:
@@ -563,10 +571,16 @@ def _connection_error(reason: BaseException) -> TransientError | TransportError:
     return TransientError(f"the broker connection was lost: {reason!r}")
 
 
+class _AccessRefused(TransportError):
+    """The broker login may not do this (agencies may only submit and read their inbox)."""
+
+
 def _channel_error(reason: Exception, queue: str) -> Exception:
     if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
         if reason.reply_code == 404 and queue:
             return undeclared_queue(queue)
+        if reason.reply_code == 403:
+            return _AccessRefused(f"the broker refused the operation: {reason.reply_text}")
         return TransportError(f"the broker refused the operation: {reason.reply_text}")
     return TransientError(f"the broker connection was lost: {reason!r}")
 
@@ -584,26 +598,23 @@ class RabbitMQMessage(ReceivedMessage):
 
     def requeue(self) -> None:
         self._settle()
-        self._transport._move([self._delivery], "", self.queue, count=self.redelivery_count)
+        self._transport._give_back(self._delivery)
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
-        self._transport._move(
-            [self._delivery],
-            wait_queue(delay_step(delay_seconds)),
-            self.queue,
-            count=self.redelivery_count + 1,
-        )
+        step = delay_step(delay_seconds)
+        count = self.redelivery_count + 1
+        if not self._transport._republish(self._delivery, wait_queue(step), count=count):
+            self._delivery.link.ack(self._delivery, requeue=True)
 
     def dead_letter(self, reason: str) -> None:
         self._settle()
-        self._transport._move(
-            [self._delivery],
-            DEAD_EXCHANGE,
-            self.queue,
-            count=self.redelivery_count,
-            extra={REASON_HEADER: reason, SOURCE_QUEUE_HEADER: self.queue},
-        )
+        death = {REASON_HEADER: reason, SOURCE_QUEUE_HEADER: self.queue}
+        if not self._transport._republish(
+            self._delivery, DEAD_EXCHANGE, count=self.redelivery_count, extra=death
+        ):
+            # The queue's dead-letter exchange takes it (reason "rejected").
+            self._delivery.link.ack(self._delivery, requeue=False)
 
 
 class RabbitMQConsumer(Consumer):
@@ -639,9 +650,7 @@ class RabbitMQConsumer(Consumer):
             with contextlib.suppress(TransientError):
                 # Taken ahead, never handed out: back to the queue, uncounted.
                 for delivery in self._link.cancel(self._queue):
-                    self._transport._move(
-                        [delivery], "", self._queue, count=delivery.redelivery_count
-                    )
+                    self._transport._give_back(delivery)
 
 
 class RabbitMQTransport(Transport):
@@ -656,6 +665,9 @@ class RabbitMQTransport(Transport):
         self._parameters.blocked_connection_timeout = OPERATION_TIMEOUT_SECONDS
         self._link_: _Link | None = None
         self._consumers: list[RabbitMQConsumer] = []
+        # Agencies' logins may not publish where copies go: then the broker's own
+        # requeue and reject are used instead (see _republish).
+        self._may_republish = True
         self._closed = False
 
     # -- the Transport interface ------------------------------------------------------
@@ -726,9 +738,8 @@ class RabbitMQTransport(Transport):
 
     def _hand_out(self, delivery: _Delivery) -> RabbitMQMessage | None:
         """The message to yield, or ``None`` if it had to be published again first."""
-        if delivery.redelivered:
-            # Persist the new count before anyone works on it (see the module docstring).
-            self._move([delivery], "", delivery.queue, count=delivery.redelivery_count)
+        # Persist the new count before anyone works on it (see the module docstring).
+        if delivery.redelivered and self._republish(delivery, "", count=delivery.redelivery_count):
             return None
         headers: Mapping[str, Any] = delivery.properties.headers or {}
         trusted = headers if delivery.transport_headers_trusted else {}
@@ -749,48 +760,53 @@ class RabbitMQTransport(Transport):
             _delivery=delivery,
         )
 
-    def _move(
+    def _give_back(self, delivery: _Delivery) -> None:
+        """Back to its queue at once, keeping its count when the login allows it."""
+        if not self._republish(delivery, "", count=delivery.redelivery_count):
+            delivery.link.ack(delivery, requeue=True)
+
+    def _republish(
         self,
-        deliveries: Sequence[_Delivery],
+        delivery: _Delivery,
         exchange: str,
-        routing_key: str,
         *,
         count: int,
         extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Publish copies of ``deliveries`` with redelivery ``count``, then ack them.
+    ) -> bool:
+        """Publish a copy of ``delivery`` with redelivery ``count`` (routing key: its
+        queue), then ack it; ``False`` (and nothing done) if the login may not publish
+        there, as agencies may not.
 
-        Both happen on the connection that delivered them: if it is lost, the broker
-        delivers them again anyway, and ``TransientError`` says so.
+        Both happen on the connection that delivered it: if that is lost, the broker
+        delivers the message again anyway, and ``TransientError`` says so.
         """
-        publications = []
-        for delivery in deliveries:
-            properties = delivery.properties
-            headers = properties.headers or {}
-            trusted = headers if delivery.transport_headers_trusted else {}
-            copied = {
-                **application_headers(headers),
-                **{k: v for k, v in trusted.items() if k in (REASON_HEADER, SOURCE_QUEUE_HEADER)},
-                **(extra or {}),
-                REDELIVERIES_HEADER: count,
-            }
-            user_id = properties.user_id or trusted.get(USER_ID_HEADER)
-            if user_id:
-                copied[USER_ID_HEADER] = user_id
-            publications.append(
-                _Publication(
-                    exchange,
-                    routing_key,
-                    delivery.body,
-                    _properties(
-                        properties.message_id or "", properties.priority or 0, copied, None
-                    ),
-                )
-            )
-        link = deliveries[0].link
-        link.publish(publications)
-        for delivery in deliveries:
-            link.ack(delivery)
+        if not self._may_republish:
+            return False
+        properties = delivery.properties
+        headers = properties.headers or {}
+        trusted = headers if delivery.transport_headers_trusted else {}
+        copied = {
+            **application_headers(headers),
+            **{k: v for k, v in trusted.items() if k in (REASON_HEADER, SOURCE_QUEUE_HEADER)},
+            **(extra or {}),
+            REDELIVERIES_HEADER: count,
+        }
+        user_id = properties.user_id or trusted.get(USER_ID_HEADER)
+        if user_id:
+            copied[USER_ID_HEADER] = user_id
+        copy = _Publication(
+            exchange,
+            delivery.queue,
+            delivery.body,
+            _properties(properties.message_id or "", properties.priority or 0, copied, None),
+        )
+        try:
+            delivery.link.publish([copy])
+        except _AccessRefused:
+            self._may_republish = False
+            return False
+        delivery.link.ack(delivery)
+        return True
 
 
 def _declare_fixed_topology(channel: pika.channel.Channel) -> None:

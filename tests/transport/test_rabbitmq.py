@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import time
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 
 import pika
@@ -17,7 +18,13 @@ import pytest
 from axis.errors import TransientError
 from axis.transport.base import OutgoingMessage
 from axis.transport.rabbitmq import RabbitMQTransport
-from axis.transport.topology import SUBMISSIONS, SUBMIT_EXCHANGE, inbox
+from axis.transport.topology import (
+    DEAD_LETTERS,
+    SUBMISSIONS,
+    SUBMIT_EXCHANGE,
+    agency_permissions,
+    inbox,
+)
 
 from .test_contract import take_by_id, unique_code, wait_for
 
@@ -28,14 +35,35 @@ def transport(amqp_url: str) -> Iterator[RabbitMQTransport]:
         yield transport
 
 
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def vhost_of(amqp_url: str) -> str:
+    return urllib.parse.unquote(urllib.parse.urlsplit(amqp_url).path[1:])
+
+
 def close_all_connections(amqp_url: str) -> None:
-    vhost = urllib.parse.unquote(urllib.parse.urlsplit(amqp_url).path[1:])
-    subprocess.run(
-        ["rabbitmqctl", "-q", "close_all_connections", "--vhost", vhost, "--limit", "1000", "test"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    rabbitmqctl("close_all_connections", "--vhost", vhost_of(amqp_url), "--limit", "1000", "test")
+
+
+@pytest.fixture
+def agency(amqp_url: str, transport: RabbitMQTransport) -> Iterator[tuple[str, str]]:
+    """An agency code with its inbox declared and its own broker login: (code, url)."""
+    code = unique_code()
+    transport.declare([code])
+    password = uuid.uuid4().hex
+    permissions = agency_permissions(code)
+    rabbitmqctl("add_user", code, password)
+    try:
+        rabbitmqctl(
+            "set_permissions", "-p", vhost_of(amqp_url), code,
+            permissions.configure, permissions.write, permissions.read,
+        )  # fmt: skip
+        parts = urllib.parse.urlsplit(amqp_url)
+        yield code, f"amqp://{code}:{password}@{parts.hostname}:{parts.port}{parts.path}"
+    finally:
+        rabbitmqctl("delete_user", code)
 
 
 def test_after_the_broker_drops_the_connection_calls_fail_transiently_then_reconnect(
@@ -97,3 +125,31 @@ def test_transport_headers_forged_by_a_submitting_agency_are_ignored(
 
     assert (received.redelivery_count, received.user_id) == (0, None)
     assert received.headers == {"kind": "document"}
+
+
+def test_an_agency_login_settles_its_inbox_messages_without_publishing_rights(
+    agency: tuple[str, str], transport: RabbitMQTransport
+) -> None:
+    code, url = agency
+    transport.publish([OutgoingMessage(inbox(code), b"x", f"m-{n}") for n in range(4)])
+
+    with RabbitMQTransport(url) as crashed:
+        assert crashed.get(inbox(code)).message_id == "m-0"  # type: ignore[union-attr]
+    with RabbitMQTransport(url) as client:
+        again = wait_for(lambda: client.get(inbox(code)))
+        assert (again.message_id, again.redelivery_count) == ("m-0", 1)
+        again.requeue()
+        with client.open_consumer(inbox(code), prefetch=4) as consumer:
+            taken = [consumer.next(timeout=5.0) for _ in range(2)]
+        assert {m.message_id for m in taken if m} == {"m-0", "m-1"}
+        taken[0].ack()  # type: ignore[union-attr]
+        taken[1].dead_letter("unreadable")  # type: ignore[union-attr]
+        rest = []
+        for m in client.consume(inbox(code), timeout=1.0):
+            rest.append(m.message_id)
+            m.ack()
+
+    assert sorted(rest) == ["m-2", "m-3"]
+    dead = take_by_id(transport, DEAD_LETTERS, taken[1].message_id)  # type: ignore[union-attr]
+    dead.ack()
+    assert (dead.reason, dead.source_queue) == ("rejected", inbox(code))
