@@ -134,12 +134,6 @@ def test_an_agency_submits_under_its_own_name_and_reads_its_own_inbox(
     assert (properties.user_id, body) == (a.code, b"<edXML/>")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TransportError,
-    reason="the RabbitMQ transport counts a redelivery by republishing through the default "
-    "exchange, which an agency's user may not write to",
-)
 def test_an_agency_reads_again_a_message_it_took_but_never_acknowledged(
     agencies: tuple[Agency, Agency], admin: Channel
 ) -> None:
