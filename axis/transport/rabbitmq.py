@@ -25,6 +25,11 @@ Design (the why):
   it is handed out. Headers ``x-axis-*`` are trusted only on messages that did not come
   through :data:`~axis.transport.topology.SUBMIT_EXCHANGE` (agencies cannot write to the
   other exchanges), so an agency cannot forge them.
+- **Agencies' logins** may not publish through the exchanges copies go to. For them the
+  transport falls back on the broker: ``requeue``, ``retry`` and giving back messages
+  taken ahead become ``basic.reject`` with requeue (at once, and counted as a
+  redelivery), ``dead_letter`` a reject to the queue's dead-letter exchange (the reason
+  shows as "rejected"), and a redelivered message is counted 1 however often it came back.
 """
 
 from __future__ import annotations
