@@ -32,7 +32,7 @@ from axis import protocol
 from axis.errors import TransientError
 from axis.metrics import Metrics
 from axis.router import records
-from axis.router.answers import Answers, inbox_message
+from axis.router.answers import Answer, Answers, inbox_message
 from axis.router.intake import (
     AcceptDocument,
     AcceptStatus,
@@ -409,20 +409,8 @@ class _BatchWriter:
         for decision in rejections:
             submission = decision.submission
             reason = decision.rejection.reason
-            answer_body: bytes | None = None
-            if decision.answer_to:
-                answer = self.answers.answer(
-                    outcome="rejected",
-                    to=decision.answer_to,
-                    document_id=decision.document_id,
-                    digest=submission.digest,
-                    size=len(submission.body),
-                    message_id=submission.answer_id,
-                    answers=submission.message_id,
-                    reason=reason,
-                    message=decision.rejection.message,
-                )
-                answer_body = answer.body
+            answer = self._rejection_answer(decision)
+            if answer is not None:
                 outgoing.append((answer.message, None))
             rows.append(
                 {
@@ -438,7 +426,7 @@ class _BatchWriter:
                     "digest": submission.digest,
                     "size": len(submission.body),
                     "payload": submission.body,
-                    "answer": answer_body,
+                    "answer": answer.body if answer is not None else None,
                 }
             )
             log.info(
@@ -453,6 +441,29 @@ class _BatchWriter:
         records.insert_quarantine(conn, rows)
         self.outcome.rejected += len(rejections)
         return outgoing
+
+    def _rejection_answer(self, decision: Reject) -> Answer | None:
+        """The signed ``rejected`` answer, if someone can be told and it can be built (the
+        DocumentId of a rejected message may be anything, even what a receipt cannot hold:
+        then the input is only quarantined)."""
+        if not decision.answer_to:
+            return None
+        submission = decision.submission
+        try:
+            return self.answers.answer(
+                outcome="rejected",
+                to=decision.answer_to,
+                document_id=records.clip(decision.document_id, documents.c.document_id),
+                digest=submission.digest,
+                size=len(submission.body),
+                message_id=submission.answer_id,
+                answers=submission.message_id,
+                reason=decision.rejection.reason,
+                message=decision.rejection.message,
+            )
+        except EnvelopeError as error:
+            log.warning("no answer to a rejected submission from %s: %s", decision.answer_to, error)
+            return None
 
 
 def _outcome_of(answer: bytes) -> str:

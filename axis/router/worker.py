@@ -90,7 +90,7 @@ class Router:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def stop(self, *_: object) -> None:
+    def stop(self) -> None:
         """Finish the batch in hand, then return from :meth:`run`."""
         self.stopping = True
 
