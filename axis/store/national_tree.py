@@ -1,12 +1,12 @@
-"""A realistic national agency tree (~12,000 agencies) for tests, demos and benchmarks.
+"""A realistic national agency tree (~13,000 agencies) for tests, demos and benchmarks.
 
 About 100 central bodies (ministries ``G01``-``G31`` with the Government Office at
 ``G22`` and Social Insurance at ``G24``, other ``G`` bodies, and illustrative letters for
 the Party ``A``, the National Assembly ``B``, courts ``C``, procuracy ``D``, state audit
 ``K``, mass organisations ``M`` and state corporations ``T``), their departments, the 63
 provinces ``H01``-``H63`` (alphabetical, so ``H53`` is Tây Ninh), ~700 districts, ~11,000
-communes and, at level 4, the schools of some communes (``001.ZZ.YY.Hnn``). Place names are made up from Vietnamese syllables; the same seed always gives
-the same tree::
+communes and, at level 4, the schools of some communes (``001.ZZ.YY.Hnn``). Place names
+are made up from Vietnamese syllables; the same seed always gives the same tree::
 
     >>> tree = generate(seed=7)
     >>> tree == generate(seed=7)
