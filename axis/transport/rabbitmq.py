@@ -652,7 +652,8 @@ class RabbitMQConsumer(Consumer):
         self._open = False
         self._transport._consumers.remove(self)
         if self._link.alive:
-            with contextlib.suppress(TransientError):
+            # If this fails, the broker takes them back when the connection closes.
+            with contextlib.suppress(TransientError, TransportError):
                 # Taken ahead, never handed out: back to the queue, uncounted.
                 for delivery in self._link.cancel(self._queue):
                     self._transport._give_back(delivery)
