@@ -21,10 +21,12 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -58,6 +60,10 @@ BATCH_WAIT_SECONDS = 0.02
 IDLE_WAIT_SECONDS = 0.1
 #: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
 HOUSEKEEPING_SECONDS = 5.0
+#: How long a router may take to stop after SIGTERM before it ends itself (seconds).
+STOP_GRACE_SECONDS = 30.0
+#: Its exit code then.
+EXIT_STUCK = 3
 #: Longest wait between two attempts to reach the broker or the database (seconds).
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -95,6 +101,9 @@ class Router:
         self.stopping = True
 
     def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the router; one stuck past :data:`STOP_GRACE_SECONDS`
+        (a broker that stopped answering) is ended hard, which loses nothing: what it
+        had not acknowledged comes back, what it had committed is in the outbox."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
 
@@ -104,7 +113,21 @@ class Router:
             self.router_id,
             signal.Signals(signum).name,
         )
+        if not self.stopping:
+            watchdog = threading.Timer(STOP_GRACE_SECONDS, self._stuck)
+            watchdog.daemon = True
+            watchdog.start()
         self.stop()
+
+    def _stuck(self) -> None:
+        log.error(
+            "router %s: still not stopped %g s after the signal; exiting now",
+            self.router_id,
+            STOP_GRACE_SECONDS,
+        )
+        faulthandler.dump_traceback(all_threads=True)  # where it was stuck, for the operator
+        logging.shutdown()
+        os._exit(EXIT_STUCK)
 
     def run(self) -> None:
         """Route until stopped; transient failures are waited out, never fatal."""
