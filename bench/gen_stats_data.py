@@ -62,13 +62,16 @@ SEND_WEIGHT = {1: 60.0, 2: 6.0, 3: 0.6, 4: 0.3}
 #: Share of agencies registered but silent (they still receive from parents and children).
 SILENT = 0.12
 #: Tables loaded in bulk: their indexes and constraints are built after the load.
-BULK = (documents, deliveries, status_events, stats_counts, stats_latency)
+ROLLUPS = (stats_counts, stats_latency)
+BULK = (documents, deliveries, status_events, *ROLLUPS)
 #: Rows formatted per ``COPY`` write (bounds the memory of the text).
 BATCH = 500_000
 MICROS = 1_000_000
 NULL = r"\N"
 #: Local date of a UTC timestamp column (Vietnam: UTC+7, no daylight saving).
 LOCAL_DAY = "(({0} AT TIME ZONE 'UTC') + interval '7 hours')::date"
+#: Key columns naming a rollup row's scope and period (the others say what it counts).
+SCOPE = ("grain", "unit", "agency", "level", "period")
 #: A small placeholder for signed bytes (the statistics never read them), COPY-escaped.
 BLOB = r"\\x3c2f3e"
 
@@ -432,15 +435,22 @@ def load_incidents(conn: Connection, tree: Tree, rng: np.random.Generator, days:
 
 
 def create_rollups(conn: Connection) -> None:
-    """``stats_counts`` and ``stats_latency`` as the refresh defines them, in bulk."""
+    """``stats_counts`` and ``stats_latency`` as the refresh defines them, in bulk.
+
+    Each table is built in stages, each a ``GROUP BY`` over the previous, much smaller
+    stage: agency days from the router's tables, then agency months from agency days, unit
+    rows from agency rows, axis rows from unit rows. Expanding every delivery into its six
+    rollup keys and grouping once costs a hash aggregate six times as large.
+    """
     bounds = "ARRAY[" + ",".join(str(b) for b in latency._BOUNDS) + "]::bigint[]"
     micros = "greatest(0, floor(extract(epoch FROM {0} - d.accepted_at) * 1000000))::bigint"
     statuses = ", ".join(f"status_{c}" for c in STATS_STATUS_CODES)
     counters = f"sent, received, delivered, receipted, refused, expired, dead, {statuses}"
+    sums = ", ".join(f"sum({c})" for c in counters.split(", "))
     conn.exec_driver_sql(
         f"""
-        CREATE TEMP TABLE base_counts AS
-        SELECT agency, day, {", ".join(f"sum({c}) AS {c}" for c in counters.split(", "))}
+        INSERT INTO stats_counts (grain, unit, agency, level, period, {counters})
+        SELECT '{rollup.DAY}', right(x.agency, 3), x.agency, a.level, x.day, {sums}
         FROM (
             SELECT sender_code AS agency, {LOCAL_DAY.format("received_at")} AS day,
                    1 AS sent, 0 AS received, 0 AS delivered, 0 AS receipted, 0 AS refused,
@@ -458,15 +468,18 @@ def create_rollups(conn: Connection) -> None:
                    {", ".join(f"(s.status_code = '{c}')::int" for c in STATS_STATUS_CODES)}
             FROM status_events s JOIN documents doc ON doc.id = s.document_pk
         ) x
-        GROUP BY agency, day
+        JOIN agencies a ON a.code = x.agency
+        GROUP BY x.agency, a.level, x.day
         """
     )
     conn.exec_driver_sql(
         f"""
-        CREATE TEMP TABLE base_latency AS
-        SELECT d.recipient_code AS agency, {LOCAL_DAY.format("d.accepted_at")} AS day,
-               k.kind, width_bucket(k.micros, {bounds}) AS bucket, count(*) AS n
+        INSERT INTO stats_latency (grain, unit, agency, level, period, kind, bucket, n)
+        SELECT '{rollup.DAY}', right(d.recipient_code, 3), d.recipient_code, a.level,
+               {LOCAL_DAY.format("d.accepted_at")}, k.kind, width_bucket(k.micros, {bounds}),
+               count(*)
         FROM deliveries d
+        JOIN agencies a ON a.code = d.recipient_code
         CROSS JOIN LATERAL (VALUES
             ('{DELIVERED}', CASE WHEN d.delivered_at IS NOT NULL
                  THEN {micros.format("d.delivered_at")} END),
@@ -474,30 +487,38 @@ def create_rollups(conn: Connection) -> None:
                  THEN {micros.format("d.receipted_at")} END)
         ) k(kind, micros)
         WHERE k.micros IS NOT NULL
-        GROUP BY 1, 2, 3, 4
+        GROUP BY 2, 3, 4, 5, 6, 7
         """
     )
-    conn.exec_driver_sql("ANALYZE base_counts")
-    conn.exec_driver_sql("ANALYZE base_latency")
-    # Three scopes (agency, its unit, everyone) times two grains (day, month).
-    scopes = """
-        JOIN agencies a ON a.code = b.agency
-        CROSS JOIN LATERAL (VALUES (right(b.agency, 3), b.agency), (right(b.agency, 3), '*'),
-                                   ('*', '*')) sc(unit, agency)
-        CROSS JOIN LATERAL (VALUES ('d', b.day), ('m', date_trunc('month', b.day)::date))
-            gr(grain, period)
-    """
-    sums = ", ".join(f"sum(b.{c})" for c in counters.split(", "))
-    conn.exec_driver_sql(
-        f"INSERT INTO stats_counts (grain, unit, agency, level, period, {counters})"
-        f" SELECT gr.grain, sc.unit, sc.agency, a.level, gr.period, {sums}"
-        f" FROM base_counts b {scopes} GROUP BY 1, 2, 3, 4, 5"
+    for table, added in ((stats_counts, counters.split(", ")), (stats_latency, ["n"])):
+        widen(conn, table, added)
+
+
+def widen(conn: Connection, table: sa.Table, added: Sequence[str]) -> None:
+    """From agency day rows of ``table``: agency months, then units, then the whole axis."""
+    extra_keys = [c.name for c in table.primary_key.columns if c.name not in SCOPE]
+    extra = "".join(f", {name}" for name in extra_keys)
+    # Positions: a constant such as 'm' cannot be a GROUP BY expression.
+    positions = ", ".join(str(i + 1) for i in range(len(SCOPE) + len(extra_keys)))
+    sums = ", ".join(f"sum({name})" for name in added)
+    columns = f"grain, unit, agency, level, period{extra}, {', '.join(added)}"
+    stages = (
+        (
+            f"'{rollup.MONTH}', unit, agency, level, date_trunc('month', period)::date",
+            f"grain = '{rollup.DAY}'",
+        ),
+        (f"grain, unit, '{rollup.EVERYONE}', level, period", f"agency <> '{rollup.EVERYONE}'"),
+        (
+            f"grain, '{rollup.EVERYONE}', '{rollup.EVERYONE}', level, period",
+            f"unit <> '{rollup.EVERYONE}' AND agency = '{rollup.EVERYONE}'",
+        ),
     )
-    conn.exec_driver_sql(
-        "INSERT INTO stats_latency (grain, unit, agency, level, period, kind, bucket, n)"
-        " SELECT gr.grain, sc.unit, sc.agency, a.level, gr.period, b.kind, b.bucket, sum(b.n)"
-        f" FROM base_latency b {scopes} GROUP BY 1, 2, 3, 4, 5, 6, 7"
-    )
+    for keys, rows in stages:
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) SELECT {keys}{extra}, {sums}"
+            f" FROM {table.name} WHERE {rows} GROUP BY {positions}"
+        )
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def verify(conn: Connection, rng: np.random.Generator, sample: int) -> int:
@@ -552,11 +573,14 @@ def verify(conn: Connection, rng: np.random.Generator, sample: int) -> int:
 
 def set_aside(conn: Connection) -> Iterator[None]:
     """Drop the bulk tables' indexes and constraints, yield, then build them again."""
+    # The rollups' primary keys too: they are filled in bulk in no order, and a key built
+    # once after is far cheaper than millions of random inserts into it.
     constraints = [
         c
         for table in BULK
         for c in table.constraints
         if isinstance(c, sa.UniqueConstraint | sa.ForeignKeyConstraint)
+        or (table in ROLLUPS and isinstance(c, sa.PrimaryKeyConstraint))
     ]
     for table in BULK:
         for index in table.indexes:
@@ -567,7 +591,7 @@ def set_aside(conn: Connection) -> Iterator[None]:
     for table in BULK:
         for index in table.indexes:
             index.create(conn)
-    # Unique constraints first: foreign keys need them on the referred side.
+    # Keys first: foreign keys need them on the referred side.
     for constraint in sorted(constraints, key=lambda c: isinstance(c, sa.ForeignKeyConstraint)):
         conn.execute(sa.schema.AddConstraint(constraint))
     for table in (documents, deliveries, status_events):  # ids were given explicitly
@@ -647,6 +671,7 @@ def main() -> None:
             conn.exec_driver_sql("SET LOCAL work_mem = '1GB'")  # big aggregates in memory
             create_rollups(conn)
             step("rollups built in bulk")
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")  # index builds sort
         next(aside, None)
         step("indexes and constraints built")
     check_schema(engine)
