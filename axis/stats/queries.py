@@ -366,22 +366,43 @@ class _Query:
                 figures.to_receipt = latency
         return found
 
-    def active_agencies(self, grouped: bool) -> dict[tuple[str, int], set[str]]:
-        """Agencies that sent or received a document, per group (or ``"all"``) and level."""
+    def _active(self, piece: _Piece) -> list[sa.ColumnElement[bool]]:
         c = stats_counts.c
-        active: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
+        return [
+            *self._scope(stats_counts, True),
+            *self._period(stats_counts, piece),
+            sa.or_(c.sent > 0, c.received > 0),
+        ]
+
+    def active_agencies(self) -> dict[int, set[str]]:
+        """Agencies that sent or received a document in the period, per level."""
+        c = stats_counts.c
+        active: defaultdict[int, set[str]] = defaultdict(set)
         for piece in self.pieces:
-            key = self._group(stats_counts, piece) if grouped else None
+            statement = sa.select(c.level, c.agency).where(*self._active(piece)).distinct()
+            for level, agency in self.conn.execute(statement):
+                active[level].add(agency)
+        return active
+
+    def active_per_group(self) -> Counter[str]:
+        """How many agencies were active in each day or month group.
+
+        A group never spans two pieces, so the database counts them: fetching every
+        agency's day rows costs seconds at national scale.
+        """
+        c = stats_counts.c
+        counts: Counter[str] = Counter()
+        for piece in self.pieces:
+            key = self._group(stats_counts, piece)
+            keys = [key] if key is not None else []
             statement = (
-                sa.select(*([key] if key is not None else []), c.level, c.agency)
-                .where(*self._scope(stats_counts, True), *self._period(stats_counts, piece))
-                .where(sa.or_(c.sent > 0, c.received > 0))
-                .distinct()
+                sa.select(*keys, sa.func.count(sa.distinct(c.agency)))
+                .where(*self._active(piece))
+                .group_by(*keys)
             )
             for row in self.conn.execute(statement):
-                label = self._label(piece, row[0] if key is not None else None)
-                active[(label if grouped else "all", row.level)].add(row.agency)
-        return active
+                counts[self._label(piece, row[0] if key is not None else None)] += row[-1]
+        return counts
 
     def registered(self) -> dict[int, int]:
         a = agencies.c
@@ -479,9 +500,7 @@ def report(engine: Engine, selection: Selection) -> Report:
         for label, reasons in rejected_groups.items():
             if selection.by:
                 groups.setdefault(label, Figures(label)).rejected = dict(reasons)
-        per_level: defaultdict[int, set[str]] = defaultdict(set)
-        for (_all, level), codes in query.active_agencies(grouped=False).items():
-            per_level[level] |= codes
+        per_level = query.active_agencies()
         registered = query.registered()
         activity = [
             LevelActivity(level, len(per_level[level]), registered.get(level, 0))
@@ -490,9 +509,8 @@ def report(engine: Engine, selection: Selection) -> Report:
         total.active = sum(a.active for a in activity)
         total.registered = sum(a.registered for a in activity)
         if selection.by in ("day", "month"):
-            for (label, _level), codes in query.active_agencies(grouped=True).items():
-                group = groups.setdefault(label, Figures(label))
-                group.active = (group.active or 0) + len(codes)
+            for label, count in query.active_per_group().items():
+                groups.setdefault(label, Figures(label)).active = count
         if selection.by == "level":
             for a in activity:
                 group = groups.setdefault(str(a.level), Figures(str(a.level)))
