@@ -1,9 +1,9 @@
 """Time every shape of stats query on the database ``gen_stats_data.py`` made.
 
 Each query is the whole of :func:`axis.stats.queries.report` (refresh of pending changes,
-registry checks, rollup reads, percentiles), run five times: the first run (cold: the
-rollup pages it reads are not cached yet) and the median of the others (warm) are
-printed. Last, 10,000 deliveries change state the way the router changes them and the
+registry checks, rollup reads, percentiles), run ``--repeat`` times (3): the first run
+(cold: the rollup pages it reads are not cached yet) and the median of the others (warm)
+are printed. Last, 10,000 deliveries change state the way the router changes them and the
 refresh that folds them is timed. The database is dropped at the end unless ``--keep``.
 Usage::
 
@@ -29,7 +29,7 @@ from axis.store.schema import deliveries, stats_counts
 D = datetime.date
 
 
-def timed(run: Callable[[], object], repeat: int = 5) -> tuple[float, float, object]:
+def timed(run: Callable[[], object], repeat: int) -> tuple[float, float, object]:
     """The first run's time (cold), the median of the others (warm), the result."""
     times, result = [], None
     for _ in range(repeat):
@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each query (2 or more)")
     args = parser.parse_args()
     engine = database_engine(args.admin_url, args.database)
     with engine.connect() as conn:
@@ -90,7 +91,7 @@ def main() -> None:
     print(f"{total:,} deliveries in {args.database}")
     print(f"{'query':58} {'cold':>8} {'warm':>8}  figures")
     for name, selection in shapes.items():
-        cold, warm, result = timed(lambda s=selection: report(engine, s))
+        cold, warm, result = timed(lambda s=selection: report(engine, s), args.repeat)
         t = result.total
         print(
             f"{name:58} {cold:7.3f}s {warm:7.3f}s  received {t.received:,}, "
@@ -102,7 +103,9 @@ def main() -> None:
         ("backlog --level 3", {"level": 3}),
         (f"backlog --under {province}", {"under": province}),
     ):
-        cold, warm, found = timed(lambda o=options: backlog(engine, idle_seconds=86_400, **o))
+        cold, warm, found = timed(
+            lambda o=options: backlog(engine, idle_seconds=86_400, **o), args.repeat
+        )
         print(f"{name:58} {cold:7.3f}s {warm:7.3f}s  rows {len(found.rows):,}", flush=True)
     with engine.begin() as conn:
         changed = conn.exec_driver_sql(
