@@ -24,7 +24,7 @@ from axis.dead_letters import (
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.transport import open_transport
-from cli.output import format_option, render, render_record
+from cli.output import format_option, render, render_record, write_bytes
 
 
 @click.group()
@@ -53,7 +53,7 @@ def show(settings: Settings, letter_id: int, body: bool) -> None:
     with checked_engine(settings) as engine:
         letter = show_dead_letter(engine, letter_id)
     if body:
-        click.get_binary_stream("stdout").write(letter.body)
+        write_bytes(letter.body)
         return
     render_record(_record(letter))
 

@@ -85,3 +85,10 @@ def render_record(record: Mapping[str, Any], out: TextIO | None = None) -> None:
         if isinstance(shown, dict | list):
             shown = json.dumps(shown, ensure_ascii=False, sort_keys=True)
         out.write(f"{name + ':':<{width}} {shown}\n")
+
+
+def write_bytes(data: bytes) -> None:
+    """Write raw bytes (a signed envelope, say) to stdout exactly as they are."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()

@@ -14,7 +14,7 @@ import click
 from axis.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
-from cli.output import format_option, render, render_record
+from cli.output import format_option, render, render_record, write_bytes
 
 
 @click.group()
@@ -49,7 +49,7 @@ def show(settings: Settings, item_id: int, payload: bool, answer: bool) -> None:
     with checked_engine(settings) as engine:
         item = show_quarantined(engine, item_id)
     if payload or answer:
-        click.get_binary_stream("stdout").write(item.payload if payload else item.answer or b"")
+        write_bytes(item.payload if payload else item.answer or b"")
         return
     render_record(
         {
