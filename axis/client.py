@@ -38,6 +38,7 @@ import urllib.parse
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.x509 import load_pem_x509_certificate
 from sqlalchemy.engine import Engine
@@ -110,6 +111,9 @@ class NotYourDocument(AxisError):
     reason = "not-your-document"
 
 
+M = TypeVar("M", Document, Status, AxisReceipt)
+
+
 @dataclass(frozen=True)
 class Answer:
     """The axis's signed answer to a submission (:class:`~envelopes.receipts.AxisReceipt`)."""
@@ -165,20 +169,26 @@ class Incoming:
     @property
     def document(self) -> Document:
         """The document (``kind == "document"``)."""
-        assert isinstance(self.verified.message, Document), self.kind
-        return self.verified.message
+        return self._message_as(Document)
 
     @property
     def status(self) -> Status:
         """The status about a document this agency sent (``kind == "status"``)."""
-        assert isinstance(self.verified.message, Status), self.kind
-        return self.verified.message
+        return self._message_as(Status)
 
     @property
     def receipt(self) -> AxisReceipt:
         """The axis's answer about something this agency submitted (``kind == "receipt"``)."""
-        assert isinstance(self.verified.message, AxisReceipt), self.kind
-        return self.verified.message
+        return self._message_as(AxisReceipt)
+
+    def _message_as(self, expected: type[M]) -> M:
+        message = self.verified.message
+        if not isinstance(message, expected):
+            raise AxisError(
+                f"message {self.message_id} is a {self.kind}, not a {expected.__name__.lower()}:"
+                " look at `kind` first"
+            )
+        return message
 
     @property
     def document_id(self) -> str:

@@ -18,6 +18,7 @@ from helpers.axis_home import AxisHome, make_home
 from axis import protocol
 from axis.client import AgencyClient, NoAnswer, NotYourDocument, Refusal
 from axis.compose import DocumentRequest, compose_document
+from axis.errors import AxisError
 from axis.router.answers import Answers, inbox_message, load_axis_identity
 from axis.settings import Settings
 from axis.transport.base import Transport
@@ -100,6 +101,8 @@ def test_a_received_document_is_verified_and_acknowledged_with_a_signed_01(home,
         assert incoming.kind == "document"
         assert incoming.signed == signed
         assert incoming.document.attachments[0].data == "Nội dung".encode()
+        with pytest.raises(AxisError, match="is a document, not a status"):
+            incoming.status  # noqa: B018
         incoming.ack()
     [receipt] = submitted_statuses(home, axis_side)
     assert receipt.status_code is StatusCode.ARRIVED
