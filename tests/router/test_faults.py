@@ -22,11 +22,14 @@ from helpers.axis_home import (
     AxisHome,
     RouterProcess,
     Seen,
+    deliveries_of,
     document_id_of,
+    drain,
     play_recipients,
     wait_for,
 )
 
+from axis import protocol
 from axis.store.schema import deliveries, documents, routers
 from router.conftest import axis_on
 
@@ -169,3 +172,23 @@ def test_sigterm_finishes_in_flight_work_exits_zero_and_removes_the_heartbeat(
         seen = finish(axis, expected)
         assert router.terminate() == 0
     assert_exactly_once(axis, expected, seen)
+
+
+def test_one_document_submitted_many_times_to_two_routers_is_stored_and_delivered_once(
+    axis: AxisHome,
+) -> None:
+    c = axis.codes
+    body = axis.document(c["commune"], [c["district"]])
+    with RouterProcess(axis.settings) as one, RouterProcess(axis.settings) as two:
+        one.start()
+        two.start(axis.engine)
+        wait_for(lambda: one.heartbeats(axis.engine) == 2, what="both routers up")
+        with axis.transport() as transport:
+            sent = {axis.submit(transport, body, sender=c["commune"]) for _ in range(30)}
+            answers = drain(transport, c["commune"], count=30, timeout=60)
+            copies = drain(transport, c["district"], count=2, timeout=3)
+        assert (one.terminate(), two.terminate()) == (0, 0)
+    assert {m.headers[protocol.ANSWERS] for m in answers} == sent
+    assert {m.body for m in answers} == {answers[0].body}  # the one accepted answer, again
+    assert [m.body for m in copies] == [body]
+    assert deliveries_of(axis.engine, document_id_of(body)) == {c["district"]: "queued"}
