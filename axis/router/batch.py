@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -74,7 +74,7 @@ class DatabaseUnavailable(TransientError):
 
 @dataclass
 class Outcome:
-    """What one batch did, for logs and tests."""
+    """What one batch did (the router logs it at debug level)."""
 
     accepted: int = 0
     duplicates: int = 0
@@ -82,7 +82,6 @@ class Outcome:
     rejected: int = 0
     deferred: int = 0
     left_in_outbox: int = 0
-    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -435,7 +434,6 @@ class _BatchWriter:
                 decision.claimed_sender or "?",
                 decision.rejection.message,
             )
-            self.outcome.reasons.append(reason)
             if self.metrics is not None:
                 self.metrics.rejected(reason)
         records.insert_quarantine(conn, rows)

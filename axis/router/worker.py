@@ -263,7 +263,7 @@ class Router:
         if not fresh:
             return
         try:
-            self._processor.process(fresh)
+            log.debug("router %s: %s", self.router_id, self._processor.process(fresh))
         except DatabaseUnavailable as error:
             log.warning(
                 "router %s: %s; %d message(s) retried later", self.router_id, error, len(fresh)
