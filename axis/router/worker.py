@@ -3,8 +3,9 @@
 :class:`Router` runs until :meth:`Router.stop` (SIGTERM, SIGINT):
 
 - it takes messages from ``SUBMISSIONS`` and hands them to the
-  :class:`~axis.router.batch.BatchProcessor` in batches of up to ``settings.prefetch``, a
-  batch closing early when no message came for :data:`BATCH_WAIT_SECONDS`
+  :class:`~axis.router.batch.BatchProcessor` in batches of up to ``settings.prefetch``
+  messages and :data:`BATCH_MAX_BYTES`, a batch closing early when no message came for
+  :data:`BATCH_WAIT_SECONDS`
   (:data:`IDLE_WAIT_SECONDS` after a quiet spell);
 - every :data:`HOUSEKEEPING_SECONDS` it writes its heartbeat (``routers``), publishes
   outbox rows other routers left behind, and reports overdue and expires old deliveries
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 BATCH_WAIT_SECONDS = 0.02
 #: The same, after a wait in which nothing came at all (seconds).
 IDLE_WAIT_SECONDS = 0.1
+#: A batch also closes once its messages reach this many bytes (large attachments: a
+#: batch's envelopes are held in memory, parsed and stored together).
+BATCH_MAX_BYTES = 32 * 1024 * 1024
 #: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
 HOUSEKEEPING_SECONDS = 5.0
 #: How long a router may take to stop after SIGTERM before it ends itself (seconds).
@@ -220,7 +224,7 @@ class Router:
         busy = True
         while not self.stopping:
             batch: list[ReceivedMessage] = []
-            opened = 0.0
+            opened, size = 0.0, 0
             # The consumer ends after an idle wait, closing the batch in hand. While nothing
             # comes, wait longer: fewer consumer restarts, for at most that much more
             # latency on the first message after a quiet spell.
@@ -231,9 +235,14 @@ class Router:
             ):
                 busy = True
                 if not batch:
-                    opened = time.monotonic()
+                    opened, size = time.monotonic(), 0
                 batch.append(message)
-                if len(batch) >= batch_size or time.monotonic() - opened >= BATCH_WAIT_SECONDS:
+                size += len(message.body)
+                if (
+                    len(batch) >= batch_size
+                    or size >= BATCH_MAX_BYTES
+                    or time.monotonic() - opened >= BATCH_WAIT_SECONDS
+                ):
                     self._handle(batch)
                     batch = []
                     self._housekeeping()
