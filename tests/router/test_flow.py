@@ -400,3 +400,16 @@ def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(
         letter = conn.execute(sa.select(dead_letters)).one()
     assert (letter.body, letter.attempts) == (body, 2)
     assert deliveries_of(home.engine, document_id_of(body)) == {}
+
+
+def test_a_document_with_a_large_attachment_is_delivered_intact(routed: Routed) -> None:
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    body = home.document(c["province"], [c["district"]], padding=3 * 1024 * 1024)
+    home.submit(transport, body, sender=c["province"])
+    (copy,) = acknowledge(home, transport, c["district"], count=1)
+    assert copy.body == body
+    wait_for(
+        lambda: deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "receipted"},
+        what="the large document receipted",
+    )
