@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from helpers.axis_home import (
+    AxisHome,
     RouterThread,
     acknowledge,
     deliveries_of,
@@ -53,7 +54,7 @@ def counted(metrics: Metrics, sample: str, **labels: str) -> float:
 
 
 def test_a_document_reaches_every_recipient_at_all_four_levels_and_each_receipt_is_recorded(
-    home,
+    home: AxisHome,
 ) -> None:
     metrics = Metrics()
     with home.transport() as transport, RouterThread(home.settings, metrics=metrics) as router:
@@ -271,7 +272,7 @@ def test_an_agency_registered_after_the_router_started_receives_its_documents(
 
 
 def test_deliveries_not_receipted_in_time_are_reported_then_expired_and_the_sender_told(
-    home, tmp_path
+    home: AxisHome,
 ) -> None:
     c = home.codes
     settings = home.settings.replace(receipt_timeout_seconds=0.5, lifetime_seconds=2.0)
@@ -320,7 +321,7 @@ def test_deliveries_not_receipted_in_time_are_reported_then_expired_and_the_send
 
 
 def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_delivered(
-    home,
+    home: AxisHome,
 ) -> None:
     c = home.codes
     body = home.document(c["commune"], [c["district"]])
@@ -348,7 +349,7 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
 
 
 def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_told(
-    home,
+    home: AxisHome,
 ) -> None:
     c = home.codes
     body = home.document(c["commune"], [c["district"]])
@@ -378,7 +379,7 @@ def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_
 
 
 def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(
-    home,
+    home: AxisHome,
 ) -> None:
     c = home.codes
     body = home.document(c["commune"], [c["district"]])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -236,7 +235,7 @@ def answer_for(transport: Transport, code: str, message_id: str) -> AxisReceipt 
 
 @pytest.mark.parametrize("reason", list(CASES))
 def test_a_rejected_submission_is_quarantined_never_delivered_and_answered(
-    shared: Routed, reason: str, tmp_path: Path
+    shared: Routed, reason: str
 ) -> None:
     home = shared.home
     case = CASES[reason](home, home.codes)
