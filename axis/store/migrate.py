@@ -106,7 +106,8 @@ def check(engine: Engine) -> None:
         with engine.connect() as conn:
             current = current_revision(conn)
     except sa.exc.OperationalError as error:
-        raise StoreError(f"cannot open the database {where}: {error.orig}") from error
+        cause = str(error.orig).strip().splitlines()[0]
+        raise StoreError(f"cannot open the database {where}: {cause}") from error
     head = head_revision()
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")

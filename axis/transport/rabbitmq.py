@@ -573,7 +573,24 @@ def _connection_error(reason: BaseException) -> TransientError | TransportError:
         return TransportError(f"the broker refused the login: {reason}")
     if isinstance(reason, pika.exceptions.ConnectionClosedByClient):
         return TransientError("the broker connection was closed")
-    return TransientError(f"the broker connection was lost: {reason!r}")
+    return TransientError(f"the broker connection failed: {_cause(reason)}")
+
+
+def _cause(reason: BaseException) -> str:
+    """The root of pika's nested connection errors, in words (e.g. "Connection refused")."""
+    # pika wraps the socket error in a connector error inside a workflow error.
+    for _ in range(4):
+        if getattr(reason, "exceptions", None):
+            reason = reason.exceptions[-1]  # type: ignore[attr-defined]
+        elif isinstance(getattr(reason, "exception", None), BaseException):
+            reason = reason.exception  # type: ignore[attr-defined]
+        elif reason.args and isinstance(reason.args[0], BaseException):
+            reason = reason.args[0]
+        else:
+            break
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason) or type(reason).__name__
 
 
 class _AccessRefused(TransportError):
@@ -587,7 +604,7 @@ def _channel_error(reason: Exception, queue: str) -> Exception:
         if reason.reply_code == 403:
             return _AccessRefused(f"the broker refused the operation: {reason.reply_text}")
         return TransportError(f"the broker refused the operation: {reason.reply_text}")
-    return TransientError(f"the broker connection was lost: {reason!r}")
+    return TransientError(f"the broker connection was lost: {_cause(reason)}")
 
 
 @dataclass(eq=False)

@@ -6,6 +6,7 @@ only, so parallel test runs on the same broker are not disturbed.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -153,3 +154,13 @@ def test_an_agency_login_settles_its_inbox_messages_without_publishing_rights(
     dead = take_by_id(transport, DEAD_LETTERS, taken[1].message_id)  # type: ignore[union-attr]
     dead.ack()
     assert (dead.reason, dead.source_queue) == ("rejected", inbox(code))
+
+
+def test_an_unreachable_broker_is_a_transient_error_saying_why() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    transport = RabbitMQTransport(f"amqp://guest:guest@127.0.0.1:{closed_port}/")
+    with pytest.raises(TransientError, match="the broker connection failed: Connection refused"):
+        transport.declare()
+    transport.close()
