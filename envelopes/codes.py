@@ -92,8 +92,3 @@ class AgencyCode:
 
     def __str__(self) -> str:
         return f"{self.vvv}.{self.zz}.{self.yy}.{self.unit}"
-
-
-def parse_code(text: str) -> AgencyCode:
-    """Shorthand for :meth:`AgencyCode.parse`."""
-    return AgencyCode.parse(text)

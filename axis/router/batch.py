@@ -81,7 +81,6 @@ class Outcome:
     statuses: int = 0
     rejected: int = 0
     deferred: int = 0
-    left_in_outbox: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,7 @@ class BatchProcessor:
             else:
                 submission.message.ack()
         try:
-            stored.outcome.left_in_outbox = len(self.outbox.publish(stored.staged))
+            self.outbox.publish(stored.staged)
         except sa.exc.DBAPIError as error:
             raise TransientError(f"the database is unavailable: {error.orig}") from error
         return stored.outcome

@@ -5,7 +5,7 @@ Three moments declare inboxes, so that none is ever missing for long:
 - ``axis init`` and ``axis agency add`` call :func:`declare_agencies` (all agencies, or
   the new ones), when a broker is configured or not;
 - every ``axis serve`` declares the whole topology and every registered agency's inbox
-  when it connects (:func:`declare_all`): 12,000 declarations take a few seconds, once;
+  when it starts (:func:`declare_agencies`): quick once the queues exist;
 - publishing to an inbox that does not exist makes the router declare it and publish
   again (:mod:`axis.router.outbox`).
 
@@ -34,13 +34,6 @@ def registered_codes(engine: Engine) -> list[str]:
     """Every registered agency code (suspended ones too: they still receive answers)."""
     with read_only(engine) as conn:
         return list(conn.execute(sa.select(agencies.c.code).order_by(agencies.c.code)).scalars())
-
-
-def declare_all(transport: Transport, engine: Engine) -> int:
-    """Declare the fixed topology and every registered agency's inbox; how many inboxes."""
-    codes = registered_codes(engine)
-    declare(transport, codes)
-    return len(codes)
 
 
 def declare(transport: Transport, codes: Iterable[str]) -> None:
