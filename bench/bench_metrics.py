@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from axis.metrics import Metrics, SnapshotWriter
+from axis.ops.metrics import Metrics, SnapshotWriter
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from axis.broker_users import ManagementAPI, issue_for_agency, revoke_for_agency, vhost_of
+from axis.ops.broker_users import ManagementAPI, issue_for_agency, revoke_for_agency, vhost_of
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.transport.topology import SUBMIT_EXCHANGE, inbox

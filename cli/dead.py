@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from axis.dead_letters import (
+from axis.ops.dead_letters import (
     LIST_COLUMNS,
     DeadLetter,
     discard,

@@ -13,7 +13,7 @@ import socket
 
 import click
 
-from axis.health import check_health
+from axis.ops.health import check_health
 from axis.settings import Settings
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from axis.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
+from axis.ops.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from cli.output import format_option, render, render_record, write_bytes

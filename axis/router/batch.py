@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis import protocol
 from axis.errors import TransientError
-from axis.metrics import Metrics
+from axis.ops.metrics import Metrics
 from axis.router import records
 from axis.router.answers import Answer, Answers, inbox_message
 from axis.router.intake import (

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from axis.metrics import Metrics, SnapshotWriter, serve_metrics
+from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
 from axis.router.worker import run_router

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.errors import TransientError
-from axis.metrics import Metrics
+from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission

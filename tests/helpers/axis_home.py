@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from axis import protocol
 from axis.errors import TransientError
-from axis.metrics import Metrics
+from axis.ops.metrics import Metrics
 from axis.pki import Identity, init_pki, issue_agency
 from axis.router.worker import Router
 from axis.settings import Settings

@@ -16,14 +16,14 @@ import pika.adapters.blocking_connection
 import pika.exceptions
 import pytest
 
-from axis.broker_users import (
+from axis.errors import ConfigurationError, TransportError
+from axis.ops.broker_users import (
     IssuedCredentials,
     ManagementAPI,
     issue_credentials,
     revoke_credentials,
     vhost_of,
 )
-from axis.errors import ConfigurationError, TransportError
 from axis.settings import Settings
 from axis.transport.base import OutgoingMessage
 from axis.transport.rabbitmq import RabbitMQTransport

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from axis.metrics import Metrics, SnapshotWriter, serve_metrics
+from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.store.db import make_engine, utcnow
 from axis.store.migrate import upgrade
 from axis.store.schema import dead_letters, deliveries, documents

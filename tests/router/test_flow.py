@@ -18,7 +18,7 @@ from helpers.axis_home import (
 )
 
 from axis import protocol
-from axis.metrics import Metrics
+from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
 from axis.router.outbox import Outbox

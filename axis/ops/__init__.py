@@ -1,0 +1,2 @@
+"""Running the axis: health checks, metrics, agencies' broker users, dead letters and
+quarantine."""
