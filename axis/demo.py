@@ -31,18 +31,18 @@ import pika
 import pika.exceptions
 import sqlalchemy as sa
 
-from axis.client import AgencyClient
-from axis.compose import DocumentRequest, compose_document
+from axis.client.agency import AgencyClient
+from axis.client.compose import DocumentRequest, compose_document
+from axis.client.received import save_document
+from axis.client.tracking import Tracking
 from axis.errors import AxisError, TransportError
 from axis.pki import init_pki, issue_agency
-from axis.received import save_document
 from axis.settings import Settings
 from axis.store.db import engine_for, read_only
 from axis.store.migrate import upgrade
 from axis.store.national_tree import TreeAgency, generate, write_csv
 from axis.store.registry import Registry
 from axis.store.schema import routers
-from axis.tracking import Tracking
 from axis.transport.topology import (
     DEAD_EXCHANGE,
     DELAY_LADDER,

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from axis.client import DEFAULT_ANSWER_TIMEOUT, AgencyClient
-from axis.keys import KeyFiles, KeyLoadError, load_identity
+from axis.client.agency import DEFAULT_ANSWER_TIMEOUT, AgencyClient
+from axis.client.keys import KeyFiles, KeyLoadError, load_identity
 from axis.settings import Settings
 from axis.store.migrate import check
 from envelopes.signing import SigningIdentity

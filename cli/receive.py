@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from axis.client import STATUS_LABELS, Incoming, Refusal
-from axis.received import folder_name, save_document, save_status
+from axis.client.agency import STATUS_LABELS, Incoming, Refusal
+from axis.client.received import folder_name, save_document, save_status
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render

@@ -29,8 +29,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from axis.client import AgencyClient, Answer
-from axis.compose import CompositionError, DocumentRequest, compose_document, read_attachment
+from axis.client.agency import AgencyClient, Answer
+from axis.client.compose import CompositionError, DocumentRequest, compose_document, read_attachment
 from axis.errors import AgencyError, AxisError
 from axis.settings import Settings
 from axis.store.registry import Registry

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from axis.client import STATUS_LABELS
+from axis.client.agency import STATUS_LABELS
 from axis.settings import Settings
 from cli.agency_options import (
     as_option,

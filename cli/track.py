@@ -11,10 +11,7 @@ import datetime
 import click
 from sqlalchemy.engine import Engine
 
-from axis.errors import TransportError
-from axis.settings import Settings
-from axis.store.migrate import checked_engine
-from axis.tracking import (
+from axis.client.tracking import (
     INBOX_COLUMNS,
     TRACK_COLUMNS,
     StatusEvent,
@@ -22,6 +19,9 @@ from axis.tracking import (
     track_document,
     waiting_for,
 )
+from axis.errors import TransportError
+from axis.settings import Settings
+from axis.store.migrate import checked_engine
 from axis.transport import open_transport
 from axis.transport.topology import inbox as inbox_queue
 from cli.output import format_option, render

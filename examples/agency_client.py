@@ -6,8 +6,8 @@ Run it in the folder of ``clerk.sh`` (``AXIS_HOME`` set, ``axis serve`` running)
 from pathlib import Path
 
 from axis.client import AgencyClient
-from axis.compose import DocumentRequest, compose_document, read_attachment
-from axis.keys import KeyFiles, load_identity
+from axis.client.compose import DocumentRequest, compose_document, read_attachment
+from axis.client.keys import KeyFiles, load_identity
 from axis.settings import Settings
 from envelopes.verifying import TrustStore
 

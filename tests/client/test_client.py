@@ -16,8 +16,8 @@ import pytest
 from helpers.axis_home import AxisHome, make_home
 
 from axis import protocol
-from axis.client import AgencyClient, NoAnswer, NotYourDocument, Refusal
-from axis.compose import DocumentRequest, compose_document
+from axis.client.agency import AgencyClient, NoAnswer, NotYourDocument, Refusal
+from axis.client.compose import DocumentRequest, compose_document
 from axis.errors import AxisError
 from axis.router.answers import Answers, inbox_message, load_axis_identity
 from axis.settings import Settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from axis.compose import CompositionError, DocumentRequest, compose_document, read_attachment
+from axis.client.compose import CompositionError, DocumentRequest, compose_document, read_attachment
 from envelopes.errors import InvalidAgencyCode
 from envelopes.model import BusinessType, Priority
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axis.dedupe import SeenMessages
+from axis.client.dedupe import SeenMessages
 
 
 def test_a_message_id_is_remembered_after_reopening(tmp_path: Path):

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from helpers.axis_home import AxisHome, RouterProcess, make_document, wait_for
 from router.conftest import axis_on
 
-from axis.received import ATTACHMENTS_DIR, ENVELOPE_FILE, folder_name
+from axis.client.received import ATTACHMENTS_DIR, ENVELOPE_FILE, folder_name
 from cli.main import cli
 from envelopes.verifying import verify
 from envelopes.xml import build_document

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from axis.keys import KeyFiles, KeyLoadError, load_identity
+from axis.client.keys import KeyFiles, KeyLoadError, load_identity
 
 PASSPHRASE = "mật khẩu đúng"
 

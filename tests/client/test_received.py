@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from axis.received import (
+from axis.client.received import (
     ATTACHMENTS_DIR,
     ENVELOPE_FILE,
     METADATA_FILE,

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
+from axis.client.tracking import UnknownDocument, track_document, waiting_for
 from axis.settings import Settings
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
-from axis.tracking import UnknownDocument, track_document, waiting_for
 from axis.transport import open_transport
 from cli.main import cli
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from helpers.axis_home import AxisHome, RouterThread, drain, make_home, wait_for
 
 from axis import protocol
-from axis.client import AgencyClient
+from axis.client.agency import AgencyClient
 from axis.ops.broker_users import ManagementAPI, revoke_credentials
 from axis.settings import Settings
 from axis.store.schema import audit_log, quarantine

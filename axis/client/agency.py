@@ -6,7 +6,7 @@ queues, as the settings say. Everything the client reads is verified before it i
 handed over, and every incoming message is acknowledged explicitly::
 
     from axis.client import AgencyClient
-    from axis.keys import KeyFiles, load_identity
+    from axis.client.keys import KeyFiles, load_identity
     from axis.settings import Settings
     from envelopes.verifying import TrustStore
 
@@ -24,7 +24,7 @@ handed over, and every incoming message is acknowledged explicitly::
 
 Delivery to the DMS is exactly once: the axis may hand a message over twice after a crash
 (same message id), and the client drops every id it has already acknowledged
-(:mod:`axis.dedupe`).
+(:mod:`axis.client.dedupe`).
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ from cryptography.x509 import load_pem_x509_certificate
 from sqlalchemy.engine import Engine
 
 from axis import protocol
-from axis.compose import vietnam_now
-from axis.dedupe import FILE_NAME as SEEN_FILE
-from axis.dedupe import SeenMessages
+from axis.client.compose import vietnam_now
+from axis.client.dedupe import FILE_NAME as SEEN_FILE
+from axis.client.dedupe import SeenMessages
+from axis.client.tracking import Tracking, UnknownDocument, status_recorded, track_document
 from axis.errors import (
     AgencyError,
     AxisError,
@@ -57,7 +58,6 @@ from axis.errors import (
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.registry import Registry
-from axis.tracking import Tracking, UnknownDocument, status_recorded, track_document
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox

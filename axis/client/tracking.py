@@ -1,7 +1,7 @@
 """What happened to a document: per recipient state, times and status history.
 
 Read-only queries over the axis store, for ``axis track``, ``axis inbox`` and
-:meth:`axis.client.AgencyClient.track`::
+:meth:`axis.client.agency.AgencyClient.track`::
 
     tracking = track_document(engine, "000.21.31.H53,2026/11/26,12/UBND-VP")
     for recipient in tracking.recipients:
