@@ -32,7 +32,7 @@ from axis.protocol import DOCUMENT_ID, KIND, SENDER
 from axis.store.db import utcnow
 from axis.store.schema import dead_letters, deliveries, documents
 from axis.transport.base import OutgoingMessage, Transport
-from axis.transport.topology import INBOX_PREFIX, amqp_priority
+from axis.transport.topology import INBOX_PREFIX
 
 #: Columns of a listing (the message body stays out).
 LIST_COLUMNS = (
@@ -56,6 +56,8 @@ class DeadLetter:
     reason: str
     attempts: int
     message_id: str | None
+    #: The AMQP priority it was published with, and is requeued with.
+    priority: int
     headers: dict[str, Any]
     body: bytes
     resolved_at: datetime.datetime | None
@@ -117,7 +119,7 @@ def requeue(
                 queue=letter.source_queue,
                 body=letter.body,
                 message_id=letter.message_id or f"requeued:{letter.digest}",
-                priority=amqp_priority(delivery.priority) if delivery is not None else 0,
+                priority=letter.priority,
                 headers=letter.headers,
             )
         ]
@@ -178,6 +180,7 @@ def _letter(row: sa.Row[Any], body: bytes | None = None) -> DeadLetter:
         reason=row.reason,
         attempts=row.attempts,
         message_id=row.message_id,
+        priority=row.priority,
         headers=dict(row.headers or {}),
         body=row.body if body is None else body,
         resolved_at=row.resolved_at,
@@ -219,7 +222,7 @@ def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[Any] | None:
     if not letter.source_queue.startswith(INBOX_PREFIX) or letter.headers.get(KIND) != "document":
         return None
     return conn.execute(
-        sa.select(deliveries.c.id, documents.c.priority)
+        sa.select(deliveries.c.id)
         .join(documents, documents.c.id == deliveries.c.document_pk)
         .where(
             documents.c.sender_code == str(letter.headers.get(SENDER, "")),

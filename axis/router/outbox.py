@@ -239,6 +239,7 @@ class Outbox:
                     "reason": f"the broker refused the message {d.attempts} times",
                     "attempts": d.attempts,
                     "message_id": s.message.message_id,
+                    "priority": s.message.priority,
                     "headers": dict(s.message.headers),
                     "body": s.message.body,
                 }

@@ -336,6 +336,7 @@ class Router:
                             "reason": reason,
                             "attempts": message.redelivery_count,
                             "message_id": message.message_id or None,
+                            "priority": message.priority,
                             "headers": dict(message.headers),
                             "body": message.body,
                         }

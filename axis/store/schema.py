@@ -228,6 +228,8 @@ dead_letters = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("attempts", sa.SmallInteger, nullable=False),
     sa.Column("message_id", sa.String(100), nullable=True),
+    # The AMQP priority it was published with, so a requeued hỏa tốc document stays urgent.
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("headers", sa.JSON, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("resolved_at", Timestamp, nullable=True),

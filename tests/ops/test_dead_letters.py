@@ -17,7 +17,7 @@ from axis.store.migrate import upgrade
 from axis.store.schema import audit_log, dead_letters, deliveries, documents
 from axis.transport.embedded import EmbeddedTransport
 from axis.transport.rabbitmq import RabbitMQTransport
-from axis.transport.topology import SUBMISSIONS, inbox
+from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
 from cli.main import cli
 
 SENDER = "000.00.00.G22"
@@ -81,7 +81,9 @@ def transport_purge(transport: RabbitMQTransport) -> None:
         message.ack()
 
 
-def bury_submission(axis: Axis, body: bytes = ENVELOPE, reason: str = "database down") -> int:
+def bury_submission(
+    axis: Axis, body: bytes = ENVELOPE, reason: str = "database down", priority: int = 0
+) -> int:
     """A submission the router dead-lettered after its retries ran out."""
     with axis.engine.begin() as conn:
         return conn.execute(
@@ -91,6 +93,7 @@ def bury_submission(axis: Axis, body: bytes = ENVELOPE, reason: str = "database 
                 reason=reason,
                 attempts=5,
                 message_id="submission:abc",
+                priority=priority,
                 headers=submission_headers("document", SENDER, "D-1"),
                 body=body,
             )
@@ -135,6 +138,7 @@ def bury_delivery(axis: Axis, priority: int) -> tuple[int, int]:
                 reason="the broker refused the message 5 times",
                 attempts=5,
                 message_id=document_message_id(digest, RECIPIENT),
+                priority=amqp_priority(priority),
                 headers=headers,
                 body=ENVELOPE,
             )
@@ -193,6 +197,16 @@ def test_requeue_puts_a_submission_back_on_its_queue_and_marks_it_requeued(axis:
     assert row.resolution == "requeued" and row.resolved_at is not None
 
 
+def test_an_urgent_submission_is_requeued_at_its_priority(axis: Axis) -> None:
+    letter = bury_submission(axis, priority=amqp_priority(3))
+    assert axis.run("dead", "requeue", str(letter)).exit_code == 0
+    with EmbeddedTransport(axis.engine) as transport:
+        message = transport.get(SUBMISSIONS)
+        assert message is not None
+        assert message.priority == amqp_priority(3) > 0
+        message.ack()
+
+
 def test_requeue_through_rabbitmq(axis_on_rabbitmq: Axis) -> None:
     axis = axis_on_rabbitmq
     letter = bury_submission(axis)
@@ -205,7 +219,7 @@ def test_requeue_through_rabbitmq(axis_on_rabbitmq: Axis) -> None:
         message.ack()
 
 
-def test_requeueing_a_dead_copy_revives_its_delivery_at_the_documents_priority(
+def test_requeueing_a_dead_copy_revives_its_delivery_at_its_priority(
     axis: Axis,
 ) -> None:
     letter, delivery = bury_delivery(axis, priority=3)

@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("attempts", sa.SmallInteger(), nullable=False),
         sa.Column("message_id", sa.String(length=100), nullable=True),
+        sa.Column("priority", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("headers", sa.JSON(), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
