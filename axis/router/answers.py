@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from axis import protocol
 from axis.errors import ConfigurationError
@@ -40,6 +41,16 @@ def load_axis_identity(settings: Settings) -> SigningIdentity:
             )
     passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
     return SigningIdentity.from_pem_files(key, certificate, passphrase=passphrase)
+
+
+class StoredDocument(Protocol):
+    """What a later answer needs of a stored document (a row of ``documents``)."""
+
+    sender_code: str
+    document_id: str
+    digest: str
+    size: int
+    priority: int
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,32 @@ class Answers:
             outcome=outcome,
         )
         return Answer(body, inbox_message(body, to, message_id, headers, edxml_priority))
+
+    def later(
+        self,
+        outcome: Outcome,
+        document: StoredDocument,
+        recipients: Sequence[str],
+        *,
+        reason: str,
+        message: str,
+    ) -> Answer:
+        """An answer the axis sends on its own about a stored document (``expired``,
+        ``failed``), with an id derived from what it says so a repeat is recognised."""
+        return self.answer(
+            outcome=outcome,
+            to=document.sender_code,
+            document_id=document.document_id,
+            digest=document.digest,
+            size=document.size,
+            message_id=protocol.later_answer_message_id(
+                outcome, document.digest, ",".join(recipients)
+            ),
+            recipients=recipients,
+            reason=reason,
+            message=message,
+            edxml_priority=document.priority,
+        )
 
 
 def inbox_message(

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis import protocol
 from axis.errors import TransportError
 from axis.ops.metrics import Metrics
 from axis.router import records
@@ -254,17 +253,12 @@ class Outbox:
         conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s, _ in dead))))
         failed = []
         for _, d in dead:
-            answer = self.answers.answer(
-                outcome="failed",
-                to=d.sender_code,
-                document_id=d.document_id,
-                digest=d.digest,
-                size=d.size,
-                message_id=protocol.later_answer_message_id("failed", d.digest, d.recipient_code),
-                recipients=[d.recipient_code],
+            answer = self.answers.later(
+                "failed",
+                d,
+                [d.recipient_code],
                 reason="undeliverable",
                 message=f"the axis could not put the document into the inbox of {d.recipient_code}",
-                edxml_priority=d.priority,
             )
             failed.append((answer.message, None))
             records.replace_answer(conn, d.document_pk, answer.body)

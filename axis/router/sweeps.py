@@ -24,7 +24,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis import protocol
 from axis.router import records
 from axis.router.answers import Answers
 from axis.router.outbox import ORPHAN_SECONDS, Outbox, stage
@@ -142,22 +141,15 @@ class Sweeper:
         for pk, expired in by_document.items():
             first = expired[0]
             recipients = sorted(r.recipient_code for r in expired)
-            answer = self.answers.answer(
-                outcome="expired",
-                to=first.sender_code,
-                document_id=first.document_id,
-                digest=first.digest,
-                size=first.size,
-                message_id=protocol.later_answer_message_id(
-                    "expired", first.digest, ",".join(recipients)
-                ),
-                recipients=recipients,
+            answer = self.answers.later(
+                "expired",
+                first,
+                recipients,
                 reason="expired",
                 message=(
                     f"not receipted by {', '.join(recipients)} within "
                     f"{self.settings.lifetime_seconds:g} s; the axis stopped waiting"
                 ),
-                edxml_priority=first.priority,
             )
             records.replace_answer(conn, pk, answer.body)
             messages.append((answer.message, None))
