@@ -38,6 +38,7 @@ import contextlib
 import queue as queues
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -105,7 +106,7 @@ class _Delivery:
     """A message as the broker handed it over, on ``channel`` (acks must use it)."""
 
     link: _Link
-    channel: pika.channel.Channel
+    slot: _Slot
     queue: str
     delivery_tag: int
     redelivered: bool
@@ -138,6 +139,46 @@ class _Batch:
 
 
 @dataclass
+class _Unsettled:
+    """Delivery tags handed over on one channel and not settled yet, in tag order.
+
+    Acks for a run of tags at the front go as one ``basic.ack`` with ``multiple``: one
+    frame for the broker to read instead of one per message (consumers settle a batch at
+    a time). A tag settled out of order is acked (or rejected) on its own and skipped
+    when the front reaches it.
+    """
+
+    tags: deque[int] = field(default_factory=deque)
+    #: Tags still in ``tags`` that were settled on their own.
+    apart: set[int] = field(default_factory=set)
+
+    def settle(
+        self, channel: pika.channel.Channel, settlements: Sequence[tuple[int, bool | None]]
+    ) -> None:
+        """Send ``(tag, requeue)`` settlements (``None``: ack) on ``channel``."""
+        acked = set()
+        for tag, requeue in settlements:
+            if requeue is None:
+                acked.add(tag)
+            else:
+                channel.basic_reject(tag, requeue=requeue)
+                self.apart.add(tag)
+        highest = None
+        while self.tags and (self.tags[0] in acked or self.tags[0] in self.apart):
+            tag = self.tags.popleft()
+            if tag in acked:
+                acked.discard(tag)
+                highest = tag
+            else:
+                self.apart.discard(tag)
+        if highest is not None:
+            channel.basic_ack(highest, multiple=True)
+        for tag in acked:
+            channel.basic_ack(tag)
+            self.apart.add(tag)
+
+
+@dataclass
 class _Slot:
     """A channel the link keeps open for one use (publishing, one queue, probing...)."""
 
@@ -149,6 +190,7 @@ class _Slot:
     consumer_tag: str | None = None
     get_future: Future[_Delivery | None] | None = None
     next_tag: int = 1
+    unsettled: _Unsettled = field(default_factory=_Unsettled)
 
 
 class _Link:
@@ -314,12 +356,12 @@ class _Link:
                 slot.get_future = future
 
                 def got(
-                    channel: pika.channel.Channel,
+                    _channel: pika.channel.Channel,
                     method: pika.spec.Basic.GetOk,
                     properties: pika.BasicProperties,
                     body: bytes,
                 ) -> None:
-                    _resolve(future, self._delivery(channel, queue, method, properties, body))
+                    _resolve(future, self._delivery(slot, queue, method, properties, body))
 
                 slot.channel.basic_get(queue, got)
 
@@ -338,7 +380,7 @@ class _Link:
             "the broker connection that delivered this message was lost; the broker will "
             "deliver it again"
         )
-        if not delivery.channel.is_open:
+        if not delivery.slot.channel.is_open:
             raise lost
         with self._lock:
             if self._lost is not None:
@@ -444,26 +486,27 @@ class _Link:
 
     def _deliver_to(self, slot: _Slot, queue: str) -> Callable[..., None]:
         def deliver(
-            channel: pika.channel.Channel,
+            _channel: pika.channel.Channel,
             method: pika.spec.Basic.Deliver,
             properties: pika.BasicProperties,
             body: bytes,
         ) -> None:
-            slot.buffer.put(self._delivery(channel, queue, method, properties, body))
+            slot.buffer.put(self._delivery(slot, queue, method, properties, body))
 
         return deliver
 
     def _delivery(
         self,
-        channel: pika.channel.Channel,
+        slot: _Slot,
         queue: str,
         method: pika.spec.Basic.Deliver | pika.spec.Basic.GetOk,
         properties: pika.BasicProperties,
         body: bytes,
     ) -> _Delivery:
+        slot.unsettled.tags.append(method.delivery_tag)
         return _Delivery(
             self,
-            channel,
+            slot,
             queue,
             method.delivery_tag,
             method.redelivered,
@@ -475,13 +518,13 @@ class _Link:
     def _send_settlements(self) -> None:
         with self._lock:
             settlements, self._settlements = self._settlements, []
+        per_slot: dict[int, tuple[_Slot, list[tuple[int, bool | None]]]] = {}
         for delivery, requeue in settlements:
-            if not delivery.channel.is_open:
-                continue
-            if requeue is None:
-                delivery.channel.basic_ack(delivery.delivery_tag)
-            else:
-                delivery.channel.basic_reject(delivery.delivery_tag, requeue=requeue)
+            slot = delivery.slot
+            per_slot.setdefault(id(slot), (slot, []))[1].append((delivery.delivery_tag, requeue))
+        for slot, tags in per_slot.values():
+            if slot.channel.is_open:
+                slot.unsettled.settle(slot.channel, tags)
 
     def _got_empty(self, slot: _Slot) -> None:
         if slot.get_future is not None:

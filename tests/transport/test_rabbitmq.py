@@ -156,6 +156,31 @@ def test_an_agency_login_settles_its_inbox_messages_without_publishing_rights(
     assert (dead.reason, dead.source_queue) == ("rejected", inbox(code))
 
 
+def test_messages_settled_out_of_order_each_keep_their_own_fate(
+    agency: tuple[str, str], transport: RabbitMQTransport
+) -> None:
+    """Acks reach the broker as one ``multiple`` ack for the run at the front of the
+    channel: a message left unsettled in between must not be swept up with it."""
+    code, url = agency
+    transport.publish([OutgoingMessage(inbox(code), b"x", f"m-{n}") for n in range(6)])
+
+    with RabbitMQTransport(url) as client, client.open_consumer(inbox(code), prefetch=6) as taker:
+        taken = {m.message_id: m for m in (taker.next(timeout=5.0) for _ in range(6)) if m}
+        assert sorted(taken) == [f"m-{n}" for n in range(6)]
+        taken["m-2"].ack()
+        taken["m-0"].ack()
+        taken["m-4"].requeue()
+        taken["m-1"].ack()
+        taken["m-5"].ack()
+        # m-3 is never settled: it goes back to the queue when the connection closes.
+
+    rest = []
+    for m in transport.consume(inbox(code), timeout=1.0):
+        rest.append(m.message_id)
+        m.ack()
+    assert sorted(rest) == ["m-3", "m-4"]
+
+
 def test_an_unreachable_broker_is_a_transient_error_saying_why() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
