@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -159,27 +160,56 @@ class Agents:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        found[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return found
 
 
-def pids_named(*names: str) -> list[int]:
+def pids_named(name: str, serving: str | None = None) -> list[int]:
+    """Processes called ``name``; with ``serving``, only PostgreSQL's own background
+    processes and the backends connected to the database ``serving`` (the server is
+    shared with other users, whose queries are not this benchmark's cost)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 comm = (entry / "comm").read_text().strip()
+                command = (entry / "cmdline").read_text().replace("\0", " ")
             except OSError:
                 continue
-            if comm in names:
+            if comm != name:
+                continue
+            if serving is None or f" {serving} " in command or _background(command):
                 found.append(int(entry.name))
     return found
+
+
+def _background(command: str) -> bool:
+    return any(
+        role in command
+        for role in ("walwriter", "checkpointer", "background writer", "autovacuum launcher")
+    )
+
+
+class CpuMeter:
+    """CPU used by a changing set of processes (backends come and go) since it started."""
+
+    def __init__(self, find: Callable[[], list[int]]) -> None:
+        self.find = find
+        self.start = cpu_by_pid(find())
+
+    def used(self) -> float:
+        now = cpu_by_pid(self.find())
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())
 
 
 def children_of(pid: int) -> list[int]:
@@ -221,11 +251,11 @@ def run_router(
         agents = Agents(prepared.settings.broker_url, prepared.receipts)
         agents.start(prepared.recipients, prepared.senders)
         router_pids = children_of(router.pid)
-        others = {
-            "rabbitmq": pids_named("beam.smp"),
-            "postgresql": pids_named("postgres"),
+        database = engine.url.database
+        meters = {
+            "rabbitmq": CpuMeter(lambda: pids_named("beam.smp")),
+            "postgresql": CpuMeter(lambda: pids_named("postgres", serving=database)),
         }
-        before = {name: cpu_seconds(pids) for name, pids in others.items()}
         router_before = cpu_seconds(router_pids)
         bench_before = time.process_time()
         published: dict[str, float] = {}
@@ -236,7 +266,7 @@ def run_router(
             _wait(lambda: _receipted(engine) >= count, 600)
             elapsed = _last_receipt(engine) - started
             router_cpu = cpu_seconds(router_pids) - router_before
-            used = {name: cpu_seconds(pids) - before[name] for name, pids in others.items()}
+            used = {name: meter.used() for name, meter in meters.items()}
             bench_cpu = time.process_time() - bench_before
             backlog = _latencies(engine, published)
             # 2. Latency: the rest at half the rate just measured, so no backlog builds up.
