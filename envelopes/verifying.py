@@ -24,6 +24,7 @@ The :class:`Verified` result is read from the signed content only.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import time
 from collections.abc import Collection, Iterable
@@ -144,6 +145,7 @@ class Verified:
     sender_code: str  # From/OrganId; AXIS_SENDER_CODE for receipts
 
 
+@functools.lru_cache(maxsize=4096)
 def fingerprint(certificate: x509.Certificate) -> str:
     """SHA-256 hex of a certificate's DER encoding (how certificates are pinned)."""
     return certificate.fingerprint(hashes.SHA256()).hex()
@@ -223,16 +225,10 @@ def _check_certificate(chain: list[x509.Certificate], trust: TrustStore) -> x509
     """The leaf (first certificate), checked: validity, KeyUsage, chain to the trust store."""
     leaf, intermediates = chain[0], chain[1:]
     now = datetime.datetime.now(datetime.UTC)
-    key = leaf.public_key()
-    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise UntrustedCertificate(
-            f"the signing certificate ({_describe(leaf)}) has a key that is neither RSA nor EC"
-        )
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise WeakAlgorithm(
-            f"the signing certificate ({_describe(leaf)}) has an RSA key of {key.key_size} "
-            f"bits: at least {MIN_RSA_BITS} are required"
-        )
+    problem = _lasting_problem(leaf)
+    if problem is not None:
+        error, message = problem
+        raise error(message)
     if now > leaf.not_valid_after_utc:
         raise UntrustedCertificate(
             f"the signing certificate ({_describe(leaf)}) expired on "
@@ -243,17 +239,36 @@ def _check_certificate(chain: list[x509.Certificate], trust: TrustStore) -> x509
             f"the signing certificate ({_describe(leaf)}) is not valid before "
             f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
         )
+    trust.check_chain(leaf, intermediates, now)
+    return leaf
+
+
+@functools.lru_cache(maxsize=4096)
+def _lasting_problem(
+    leaf: x509.Certificate,
+) -> tuple[type[UntrustedCertificate | WeakAlgorithm], str] | None:
+    """What is wrong with ``leaf`` whatever the time (its key, its KeyUsage), if anything:
+    worked out once per certificate, as the same certificates sign all day."""
+    key = leaf.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return UntrustedCertificate, (
+            f"the signing certificate ({_describe(leaf)}) has a key that is neither RSA nor EC"
+        )
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return WeakAlgorithm, (
+            f"the signing certificate ({_describe(leaf)}) has an RSA key of {key.key_size} "
+            f"bits: at least {MIN_RSA_BITS} are required"
+        )
     try:
         key_usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         key_usage = None
     if key_usage is None or not key_usage.digital_signature:
-        raise UntrustedCertificate(
+        return UntrustedCertificate, (
             f"the signing certificate ({_describe(leaf)}) is not for signing: its KeyUsage "
             "lacks digitalSignature"
         )
-    trust.check_chain(leaf, intermediates, now)
-    return leaf
+    return None
 
 
 def _require_digital_signature(

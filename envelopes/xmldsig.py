@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 
@@ -137,12 +138,19 @@ def certificates(signature: etree._Element) -> list[x509.Certificate]:
     found = []
     for element in texts:
         try:
-            found.append(x509.load_der_x509_certificate(_base64(element, "X509Certificate")))
+            found.append(_certificate(_base64(element, "X509Certificate")))
         except ValueError:
             raise SignatureError("an X509Certificate in the signature is not readable") from None
     if not found:
         raise SignatureError("the signature carries no X509Certificate in KeyInfo")
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _certificate(der: bytes) -> x509.Certificate:
+    """A certificate from its DER bytes; an agency signs with the same one all day, and
+    a certificate object is immutable, so each is loaded once."""
+    return x509.load_der_x509_certificate(der)
 
 
 def _canonical(element: etree._Element, method: etree._Element) -> bytes:
