@@ -12,33 +12,61 @@ counted::
     >>> Selection(since=datetime.date(2026, 3, 1), until=datetime.date(2026, 3, 31)).end
     datetime.date(2026, 4, 1)
 
-A period is read from month rollups for its whole months and day rollups for the rest,
-so the cost of a query depends on the scopes it reads, not on how many deliveries there
-are.
+A period is read from year rollups for its whole years, quarter and month rollups for its
+other whole quarters and months, dekad and day rollups for the rest, so the cost of a
+query depends on the scopes it reads, not on how many deliveries there are::
+
+    >>> for piece in _pieces(datetime.date(2026, 2, 10), datetime.date(2026, 10, 21), YEAR):
+    ...     print(piece.grain, piece.start, piece.end)
+    d 2026-02-10 2026-02-11
+    t 2026-02-11 2026-03-01
+    m 2026-03-01 2026-04-01
+    q 2026-04-01 2026-10-01
+    t 2026-10-01 2026-10-21
+
+Each part of a report is one statement over all its pieces (one per piece when grouping
+by month), summing counters and concatenating packed latency histograms in the database;
+percentiles are then read from the histograms of every group at once
+(:func:`axis.stats.latency.summarise`).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from axis.errors import ConfigurationError, UnknownAgency
 from axis.router.records import VIETNAM
 from axis.stats import rollup
-from axis.stats.latency import PERCENTILES, percentile
-from axis.stats.rollup import DAY, DELIVERED, EVERYONE, MONTH, RECEIPTED
+from axis.stats.latency import PERCENTILES, summarise
+from axis.stats.rollup import (
+    DAY,
+    DELIVERED,
+    EVERYONE,
+    GRAINS,
+    HISTOGRAM_OF,
+    MONTH,
+    RECEIPTED,
+    YEAR,
+    period_end,
+    period_start,
+)
 from axis.store.schema import (
     STATS_STATUS_CODES,
     agencies,
     dead_letters,
     quarantine,
     stats_counts,
-    stats_latency,
 )
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
@@ -46,6 +74,10 @@ from envelopes.errors import InvalidAgencyCode
 GROUPINGS = ("agency", "level", "day", "month")
 #: The counters of :class:`Figures` read from ``stats_counts``.
 DELIVERY_COUNTERS = ("sent", "received", "delivered", "receipted", "refused", "expired", "dead")
+#: The attribute of :class:`Figures` holding each latency.
+_FIGURE_OF = {DELIVERED: "to_delivery", RECEIPTED: "to_receipt"}
+#: PostgreSQL's memory for each sort or hash of a report (see :func:`report`).
+_WORK_MEM = "64MB"
 #: Open ends of a period, both first days of a month.
 _BEGINNING = datetime.date(1970, 1, 1)
 _END_OF_TIME = datetime.date(9999, 12, 1)
@@ -98,11 +130,6 @@ class Latency:
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
-
-    @classmethod
-    def of(cls, histogram: dict[int, int]) -> Latency:
-        p50, p95, p99 = (percentile(histogram, p) for p in PERCENTILES)
-        return cls(sum(histogram.values()), p50, p95, p99)
 
 
 @dataclass
@@ -178,36 +205,58 @@ class Report:
 
 @dataclass(frozen=True)
 class _Piece:
-    """A stretch of the period read at one grain (a day piece never spans two months)."""
+    """A stretch of the period read from rollup rows of one grain."""
 
     grain: str
     start: datetime.date
     end: datetime.date
 
 
-def _next_month(day: datetime.date) -> datetime.date:
-    return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-
-
-def _pieces(start: datetime.date, end: datetime.date, by_day: bool) -> list[_Piece]:
-    """Whole months from month rows, the days around them from day rows."""
-    if by_day:
+def _pieces(start: datetime.date, end: datetime.date, coarsest: str) -> list[_Piece]:
+    """``[start, end)`` as the fewest pieces of grains up to ``coarsest``: whole periods of
+    ``coarsest``, then finer ones around them. A piece lies within one period of every
+    grain from its own to ``coarsest`` (so a day piece of a by-month report is one month).
+    """
+    if start >= end:
+        return []
+    if coarsest == DAY:
         return [_Piece(DAY, start, end)]
-    first_full = start if start.day == 1 else _next_month(start)
-    last_full = end.replace(day=1)
-    if first_full >= last_full:
-        pieces = []
-        while start < end:
-            stop = min(_next_month(start), end)
-            pieces.append(_Piece(DAY, start, stop))
-            start = stop
-        return pieces
-    pieces = [_Piece(MONTH, first_full, last_full)]
-    if start < first_full:
-        pieces.insert(0, _Piece(DAY, start, first_full))
-    if last_full < end:
-        pieces.append(_Piece(DAY, last_full, end))
-    return pieces
+    finer = GRAINS[GRAINS.index(coarsest) - 1]
+    around = period_start(coarsest, start)
+    first = start if around == start else period_end(coarsest, around)
+    last = period_start(coarsest, end)
+    if first < last:
+        return [
+            *_pieces(start, first, finer),
+            _Piece(coarsest, first, last),
+            *_pieces(last, end, finer),
+        ]
+    if start < first < end:  # no whole period, but a boundary between two
+        return [*_pieces(start, first, finer), *_pieces(first, end, finer)]
+    return _pieces(start, end, finer)
+
+
+class concatenated(FunctionElement):
+    """The concatenation of a group's packed histograms: their sum, packed (see
+    :mod:`axis.stats.latency`), so a group's histograms travel as one value."""
+
+    type = sa.LargeBinary()
+    inherit_cache = True
+
+
+@compiles(concatenated, "postgresql")
+def _concatenated_postgresql(element: concatenated, compiler: SQLCompiler, **kw: object) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ''::bytea)"
+
+
+@compiles(concatenated)
+def _concatenated_sqlite(element: concatenated, compiler: SQLCompiler, **kw: object) -> str:
+    # group_concat joins text: the bytes travel as hex (read back by _packed).
+    return f"group_concat(hex({compiler.process(element.clauses, **kw)}), '')"
+
+
+def _packed(value: bytes | str | None) -> bytes:
+    return bytes.fromhex(value) if isinstance(value, str) else value or b""
 
 
 def subtree_pattern(code: AgencyCode) -> str:
@@ -231,7 +280,10 @@ class _Query:
         self.agency = self._registered(selection.agency, "--agency")
         self.under = self._registered(selection.under, "--under")
         self._check_consistent()
-        self.pieces = _pieces(selection.start, selection.end, selection.by == "day")
+        coarsest = {"day": DAY, "month": MONTH}.get(selection.by or "", YEAR)
+        #: The period as its groups read it, and as read for figures of the whole period.
+        self.pieces = _pieces(selection.start, selection.end, coarsest)
+        self.whole = _pieces(selection.start, selection.end, YEAR)
 
     def _registered(self, code: str | None, option: str) -> AgencyCode | None:
         if code is None:
@@ -266,9 +318,9 @@ class _Query:
 
     # -- which rollup rows ------------------------------------------------------------
 
-    def _scope(self, table: sa.Table, per_agency: bool) -> list[sa.ColumnElement[bool]]:
+    def _scope(self, per_agency: bool) -> list[sa.ColumnElement[bool]]:
         """Rows of the selected agencies: one per agency, or their pre-added scope."""
-        c = table.c
+        c = stats_counts.c
         clauses: list[sa.ColumnElement[bool]] = []
         if self.agency:
             clauses += [c.unit == self.agency.unit, c.agency == str(self.agency)]
@@ -285,123 +337,134 @@ class _Query:
             clauses.append(c.level == self.sel.level)
         return clauses
 
-    @staticmethod
-    def _period(table: sa.Table, piece: _Piece) -> list[sa.ColumnElement[bool]]:
-        c = table.c
-        return [c.grain == piece.grain, c.period >= piece.start, c.period < piece.end]
+    def _batches(self) -> list[list[_Piece]]:
+        """Pieces read by one statement: all of them, except by month, where a piece of
+        days or dekads is one group whatever its rows' periods."""
+        return [[p] for p in self.pieces] if self.sel.by == "month" else [self.pieces]
 
-    def _group(self, table: sa.Table, piece: _Piece) -> sa.ColumnElement | None:
-        """The SQL group key within a piece (``None``: the piece is one group)."""
+    @staticmethod
+    def _period(batch: list[_Piece]) -> sa.ColumnElement[bool]:
+        c = stats_counts.c
+        return sa.or_(
+            *(sa.and_(c.grain == p.grain, c.period >= p.start, c.period < p.end) for p in batch)
+        )
+
+    def _group(self, batch: list[_Piece]) -> sa.ColumnElement | None:
+        """The SQL group key within a batch (``None``: the batch is one group)."""
         by = self.sel.by
         if by in ("agency", "level"):
-            return table.c[by]
-        if by == "day" or (by == "month" and piece.grain == MONTH):
-            return table.c.period
+            return stats_counts.c[by]
+        if by == "day" or (by == "month" and batch[0].grain == MONTH):
+            return stats_counts.c.period
         return None
 
-    def _label(self, piece: _Piece, value: object) -> str:
+    def _label(self, batch: list[_Piece], value: object) -> str:
         by = self.sel.by
         if by is None:
             return "all"
         if by == "month":
-            month = value if isinstance(value, datetime.date) else piece.start
+            month = value if isinstance(value, datetime.date) else batch[0].start
             return month.strftime("%Y-%m")
         return str(value)
 
     def _grouped(
-        self,
-        table: sa.Table,
-        per_agency: bool,
-        columns: Sequence[sa.ColumnElement],
-        extra_keys: Sequence[sa.ColumnElement] = (),
-        grouped: bool = True,
+        self, per_agency: bool, columns: Sequence[sa.ColumnElement], grouped: bool = True
     ) -> Iterable[tuple[str, tuple]]:
-        """``(group, extra keys + sums)`` per group and extra keys, piece by piece."""
-        for piece in self.pieces:
-            key = self._group(table, piece) if grouped else None
-            keys = ([key] if key is not None else []) + list(extra_keys)
-            statement = sa.select(*(k.label(f"k{i}") for i, k in enumerate(keys)), *columns).where(
-                *self._scope(table, per_agency), *self._period(table, piece)
+        """``(group, aggregates)`` per group, batch by batch."""
+        for batch in self._batches():
+            key = self._group(batch) if grouped else None
+            statement = sa.select(*([] if key is None else [key]), *columns).where(
+                *self._scope(per_agency), self._period(batch)
             )
-            if keys:
-                statement = statement.group_by(*keys)
-            for row in self.conn.execute(statement):
+            if key is not None:
+                statement = statement.group_by(key)
+            for row in self.conn.execute(statement).all():
                 if key is None:
-                    yield self._label(piece, None), tuple(row)
+                    yield self._label(batch, None), tuple(row)
                 else:
-                    yield self._label(piece, row[0]), tuple(row[1:])
+                    yield self._label(batch, row[0]), tuple(row[1:])
 
     # -- figures ----------------------------------------------------------------------
 
     def figures(self, grouped: bool) -> dict[str, Figures]:
         per_agency = grouped and self.sel.by == "agency"
-        found: dict[str, Figures] = {}
-        sums = [sa.func.sum(stats_counts.c[name]) for name in DELIVERY_COUNTERS]
-        sums += [sa.func.sum(stats_counts.c[f"status_{code}"]) for code in STATS_STATUS_CODES]
-        for label, row in self._grouped(stats_counts, per_agency, sums, grouped=grouped):
-            label = label if grouped else "all"
-            figures = found.setdefault(label, Figures(label))
-            values = [int(v or 0) for v in row]
-            for name, value in zip(DELIVERY_COUNTERS, values, strict=False):
-                setattr(figures, name, getattr(figures, name) + value)
-            for code, value in zip(
-                STATS_STATUS_CODES, values[len(DELIVERY_COUNTERS) :], strict=True
-            ):
-                if value:
-                    figures.statuses[code] = figures.statuses.get(code, 0) + value
-        histograms: defaultdict[tuple[str, str], Counter[int]] = defaultdict(Counter)
-        lat = stats_latency.c
-        for label, row in self._grouped(
-            stats_latency, per_agency, [sa.func.sum(lat.n)], (lat.kind, lat.bucket), grouped
-        ):
-            label = label if grouped else "all"
-            kind, bucket, n = row
-            histograms[(label, kind)][bucket] += int(n)
-        for (label, kind), histogram in histograms.items():
-            figures = found.setdefault(label, Figures(label))
-            latency = Latency.of(dict(histogram))
-            if kind == DELIVERED:
-                figures.to_delivery = latency
-            elif kind == RECEIPTED:
-                figures.to_receipt = latency
-        return found
-
-    def _active(self, piece: _Piece) -> list[sa.ColumnElement[bool]]:
         c = stats_counts.c
-        return [
-            *self._scope(stats_counts, True),
-            *self._period(stats_counts, piece),
-            sa.or_(c.sent > 0, c.received > 0),
+        names = [*DELIVERY_COUNTERS, *(f"status_{code}" for code in STATS_STATUS_CODES)]
+        # Integers (PostgreSQL's sum of bigints is a numeric, slow to convert by the row).
+        columns = [sa.cast(sa.func.coalesce(sa.func.sum(c[n]), 0), sa.BigInteger) for n in names]
+        columns += [concatenated(c[column]) for column in HISTOGRAM_OF.values()]
+        # Per group: its sums, its packed histograms (in HISTOGRAM_OF's order).
+        sums: dict[str, list[int]] = {}
+        packed: dict[str, list[bytes]] = {}
+        for label, row in self._grouped(per_agency, columns, grouped):
+            label = label if grouped else "all"
+            values, blobs = list(row[: len(names)]), [_packed(v) for v in row[len(names) :]]
+            if label in sums:  # a month read from days and dekads, say
+                values = list(map(operator.add, sums[label], values))
+                blobs = list(map(operator.add, packed[label], blobs))
+            sums[label], packed[label] = values, blobs
+        found = summarise([blob for blobs in packed.values() for blob in blobs])
+        # summarise's answers come in the order asked: group by group, kind by kind.
+        kinds = len(HISTOGRAM_OF)
+        latencies = [
+            {
+                _FIGURE_OF[kind]: Latency(count, *ps)
+                for kind, (count, ps) in zip(HISTOGRAM_OF, found[i : i + kinds], strict=True)
+            }
+            for i in range(0, len(found), kinds)
         ]
+        counted = len(DELIVERY_COUNTERS)
+        return {
+            label: Figures(
+                label,
+                **dict(zip(DELIVERY_COUNTERS, values[:counted], strict=True)),
+                statuses={
+                    code: n
+                    for code, n in zip(STATS_STATUS_CODES, values[counted:], strict=True)
+                    if n
+                },
+                **latency,
+            )
+            for (label, values), latency in zip(sums.items(), latencies, strict=True)
+        }
+
+    def _active(self, batch: list[_Piece]) -> list[sa.ColumnElement[bool]]:
+        c = stats_counts.c
+        return [*self._scope(True), self._period(batch), sa.or_(c.sent > 0, c.received > 0)]
 
     def active_agencies(self) -> dict[int, set[str]]:
-        """Agencies that sent or received a document in the period, per level."""
+        """Agencies that sent or received a document in the period, per level (read from
+        the coarsest rows whatever the grouping: a year of day rows is millions)."""
         c = stats_counts.c
+        statement = sa.select(c.level, c.agency).where(*self._active(self.whole)).distinct()
         active: defaultdict[int, set[str]] = defaultdict(set)
-        for piece in self.pieces:
-            statement = sa.select(c.level, c.agency).where(*self._active(piece)).distinct()
-            for level, agency in self.conn.execute(statement):
-                active[level].add(agency)
+        for level, agency in self.conn.execute(statement):
+            active[level].add(agency)
         return active
 
     def active_per_group(self) -> Counter[str]:
         """How many agencies were active in each day or month group.
 
-        A group never spans two pieces, so the database counts them: fetching every
-        agency's day rows costs seconds at national scale.
+        A day or month read from its own rows has them added up in its pre-added scope
+        (``active``); the days and dekads of a month cut short are counted agency by
+        agency (an agency active on two days is one).
         """
         c = stats_counts.c
         counts: Counter[str] = Counter()
-        for piece in self.pieces:
-            key = self._group(stats_counts, piece)
-            keys = [key] if key is not None else []
-            statement = (
-                sa.select(*keys, sa.func.count(sa.distinct(c.agency)))
-                .where(*self._active(piece))
-                .group_by(*keys)
-            )
-            for row in self.conn.execute(statement):
-                counts[self._label(piece, row[0] if key is not None else None)] += row[-1]
+        for batch in self._batches():
+            key = self._group(batch)
+            if key is not None:
+                statement = (
+                    sa.select(key, sa.func.sum(c.active))
+                    .where(*self._scope(False), self._period(batch))
+                    .group_by(key)
+                )
+            else:
+                statement = sa.select(sa.null(), sa.func.count(sa.distinct(c.agency))).where(
+                    *self._active(batch)
+                )
+            for value, count in self.conn.execute(statement):
+                counts[self._label(batch, value)] += int(count or 0)
         return counts
 
     def registered(self) -> dict[int, int]:
@@ -475,6 +538,7 @@ class _Query:
         ).scalar_one()
 
 
+@functools.lru_cache(maxsize=65_536)
 def _parse_or_none(code: str | None) -> AgencyCode | None:
     try:
         return AgencyCode.parse(code) if code else None
@@ -492,6 +556,10 @@ def report(engine: Engine, selection: Selection) -> Report:
         _Query(conn, selection)  # bad options fail before anything is written
     rollup.refresh(engine)
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Grouping a hundred thousand rollup rows by agency spills to disk at the
+            # default 4 MB; this transaction's statements may use more.
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{_WORK_MEM}'")
         query = _Query(conn, selection)
         total = query.figures(grouped=False).get("all", Figures("all"))
         groups = query.figures(grouped=True) if selection.by else {}

@@ -1,4 +1,4 @@
-"""The statistics rollups (``stats_counts``, ``stats_latency``) and how they stay exact.
+"""The statistics rollup (``stats_counts``) and how it stays exact.
 
 The router never writes a rollup. It only writes its own tables; a delivery whose state
 changed since it was last counted shows in a small partial index (``stats_state`` /
@@ -10,9 +10,10 @@ first, so figures are exact as of the query; running :func:`refresh` every few s
 (``axis stats refresh``) only keeps that first step short.
 
 A delivery counts for its recipient on the day its document was accepted (Vietnam's local
-date) in three scopes (the agency, its level-1 unit, the whole axis) and two grains (that
-day, that month): six rollup rows. What it contributes is a function of its state and
-whether it was delivered, so a change adds the new contribution and takes back the old::
+date) in three scopes (the agency, its level-1 unit, the whole axis) and five grains (that
+day, its dekad, month, quarter and year): fifteen rollup rows. What it contributes is a function of
+its state and whether it was delivered, so a change adds the new contribution and takes
+back the old::
 
     >>> contribution("receipted", True)
     ('received', 'delivered', 'receipted')
@@ -20,7 +21,17 @@ whether it was delivered, so a change adds the new contribution and takes back t
     ('received', 'expired')
 
 ``delivered_at`` and ``receipted_at`` are set once (the router writes them with
-``coalesce``), so a latency is taken back from the bucket it was added to.
+``coalesce``), so a latency is taken back from the bucket it was added to. Counters are
+added to in place; a histogram is read, merged and written back whole, which is safe
+because folds take turns (an advisory lock on PostgreSQL, SQLite's single writer).
+
+Periods nest: a day lies in one dekad (the 1st-10th, 11th-20th, 21st-end of a month), a
+dekad in one month, a month in one quarter, a quarter in one year::
+
+    >>> [str(period_start(grain, datetime.date(2026, 5, 25))) for grain in GRAINS]
+    ['2026-05-25', '2026-05-21', '2026-05-01', '2026-04-01', '2026-01-01']
+    >>> period_end(DEKAD, datetime.date(2026, 2, 21))
+    datetime.date(2026, 3, 1)
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -36,14 +47,14 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from axis.router.records import VIETNAM
-from axis.stats.latency import bucket_of, micros_between
+from axis.stats.latency import bucket_of, micros_between, pack, unpack
 from axis.store.schema import (
     STATS_COUNTERS,
+    STATS_HISTOGRAMS,
     STATS_STATUS_CODES,
     deliveries,
     documents,
     stats_counts,
-    stats_latency,
     status_events,
 )
 from envelopes.codes import AgencyCode
@@ -53,8 +64,14 @@ from envelopes.errors import InvalidAgencyCode
 EVERYONE = "*"
 #: ``unit`` of agencies whose code does not parse (kept in the national figures).
 UNKNOWN_UNIT = "?"
-DAY, MONTH = "d", "m"
+DAY, DEKAD, MONTH, QUARTER, YEAR = "d", "t", "m", "q", "y"
+#: Grains from the finest; each period lies within one period of every coarser grain.
+GRAINS = (DAY, DEKAD, MONTH, QUARTER, YEAR)
 DELIVERED, RECEIPTED = "d", "r"
+#: The ``stats_counts`` column of each latency's histogram.
+HISTOGRAM_OF = dict(zip((DELIVERED, RECEIPTED), STATS_HISTOGRAMS, strict=True))
+#: Key columns naming a rollup row's scope and period.
+KEY = tuple(c.name for c in stats_counts.primary_key.columns)
 #: Rows folded per transaction: short transactions keep router waits short.
 CHUNK = 5_000
 #: PostgreSQL advisory lock serialising refreshes (two would fold the same rows).
@@ -90,6 +107,34 @@ def local_day(moment: datetime.datetime) -> datetime.date:
     return moment.astimezone(VIETNAM).date()
 
 
+def period_start(grain: str, day: datetime.date) -> datetime.date:
+    """The first day of the period of ``grain`` holding ``day``."""
+    if grain == DAY:
+        return day
+    if grain == DEKAD:
+        return day.replace(day=min((day.day - 1) // 10, 2) * 10 + 1)
+    if grain == MONTH:
+        return day.replace(day=1)
+    if grain == QUARTER:
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)
+
+
+def period_end(grain: str, start: datetime.date) -> datetime.date:
+    """The first day after the period of ``grain`` starting on ``start``."""
+    if grain == DAY:
+        return start + datetime.timedelta(days=1)
+    if grain == YEAR:
+        return start.replace(year=start.year + 1)
+    if grain == QUARTER:
+        after = start.month + 2  # the quarter's last month, then the next one's first
+        return datetime.date(start.year + after // 12, after % 12 + 1, 1)
+    next_month = (start.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    if grain == MONTH or start.day == 21:
+        return next_month
+    return start + datetime.timedelta(days=10)
+
+
 def contribution(state: str, delivered: bool) -> tuple[str, ...]:
     """The counters a delivery in ``state`` adds one to."""
     counters = ["received"]
@@ -109,11 +154,12 @@ class Standing:
 
 
 class Tally:
-    """Changes to the rollups, added up in memory, then written with one upsert per table."""
+    """Changes to the rollup, added up in memory, then written in one upsert."""
 
     def __init__(self) -> None:
         self.counts: defaultdict[tuple, Counter[str]] = defaultdict(Counter)
-        self.latency: Counter[tuple] = Counter()
+        #: (key, kind) -> bucket -> change.
+        self.latency: defaultdict[tuple, Counter[int]] = defaultdict(Counter)
 
     def add(self, code: str, day: datetime.date, counter: str, delta: int = 1) -> None:
         for key in _keys(code, day):
@@ -123,7 +169,7 @@ class Tally:
         self, code: str, day: datetime.date, kind: str, bucket: int, delta: int = 1
     ) -> None:
         for key in _keys(code, day):
-            self.latency[(*key, kind, bucket)] += delta
+            self.latency[(key, kind)][bucket] += delta
 
     def add_standing(
         self,
@@ -141,76 +187,148 @@ class Tally:
         if standing.state == "receipted" and RECEIPTED in latencies:
             self.add_latency(code, day, RECEIPTED, latencies[RECEIPTED], sign)
 
-    def rows(self) -> tuple[list[dict], list[dict]]:
-        """The non-zero changes as ``stats_counts`` and ``stats_latency`` rows, in key order."""
-        count_rows = [
-            {**_key_columns(key), **{c: delta.get(c, 0) for c in STATS_COUNTERS}}
-            for key, delta in sorted(self.counts.items())
-            if any(delta.values())
-        ]
-        latency_rows = [
-            {**_key_columns(key[:5]), "kind": key[5], "bucket": key[6], "n": delta}
-            for key, delta in sorted(self.latency.items())
-            if delta
-        ]
-        return count_rows, latency_rows
+    def count_activity(self, stored: Mapping[tuple, Mapping[str, object]]) -> None:
+        """Add the changes of ``active``, given the ``sent`` and ``received`` ``stored`` for
+        the agency rows that change (absent: none yet). An agency's row turns active with
+        its first document sent or received, and adds one to its unit's and the axis's."""
+        for key, delta in list(self.counts.items()):
+            grain, unit, agency, level, period = key
+            if agency == EVERYONE or not (delta["sent"] or delta["received"]):
+                continue
+            was = stored.get(key, {})
+            before = int(was.get("sent", 0)) + int(was.get("received", 0))
+            change = int(before + delta["sent"] + delta["received"] > 0) - int(before > 0)
+            if change:
+                for scope in (
+                    key,
+                    (grain, unit, EVERYONE, level, period),
+                    (grain, EVERYONE, EVERYONE, level, period),
+                ):
+                    self.counts[scope]["active"] += change
+
+    def rows(self) -> list[dict]:
+        """The changes as ``stats_counts`` rows, in key order: the counters' changes, and
+        each histogram's (bucket -> change; empty: unchanged). Rows without any left out."""
+        found = []
+        for key in sorted(set(self.counts) | {key for key, _ in self.latency}):
+            delta = self.counts.get(key, Counter())
+            histograms = {
+                column: {b: n for b, n in self.latency.get((key, kind), Counter()).items() if n}
+                for kind, column in HISTOGRAM_OF.items()
+            }
+            if any(delta.values()) or any(histograms.values()):
+                counters = {c: delta.get(c, 0) for c in STATS_COUNTERS}
+                found.append({**dict(zip(KEY, key, strict=True)), **counters, **histograms})
+        return found
 
     def write(self, conn: Connection) -> None:
-        """Upsert every change (in key order: a fixed lock order)."""
-        count_rows, latency_rows = self.rows()
-        _upsert(conn, stats_counts, count_rows, STATS_COUNTERS)
-        _upsert(conn, stats_latency, latency_rows, ("n",))
+        """Add every change (in key order: a fixed lock order)."""
+        wanted = {key for key, _ in self.latency} | {
+            key
+            for key, delta in self.counts.items()
+            if key[2] != EVERYONE and (delta["sent"] or delta["received"])
+        }
+        stored = _stored(conn, sorted(wanted))
+        self.count_activity(stored)
+        rows = self.rows()
+        for row in rows:
+            for column in STATS_HISTOGRAMS:
+                if row[column]:
+                    merged = unpack(stored.get(_key_of(row), {}).get(column))
+                    merged.update(row[column])
+                    row[column] = pack(merged)
+                else:
+                    row[column] = None  # left as stored
+        _upsert(conn, rows)
 
 
 @functools.lru_cache(maxsize=65_536)
 def _keys(code: str, day: datetime.date) -> tuple[tuple, ...]:
-    """The six rollup rows (three scopes, two grains) ``code`` counts in on ``day``."""
-    month = day.replace(day=1)
+    """The fifteen rollup rows (three scopes, five grains) ``code`` counts in on ``day``."""
     return tuple(
-        (grain, scope.unit, scope.agency, scope.level, period)
+        (grain, scope.unit, scope.agency, scope.level, period_start(grain, day))
         for scope in scopes_of(code)
-        for grain, period in ((DAY, day), (MONTH, month))
+        for grain in GRAINS
     )
 
 
-def _key_columns(key: tuple) -> dict[str, object]:
-    grain, unit, agency, level, period = key
-    return {"grain": grain, "unit": unit, "agency": agency, "level": level, "period": period}
+def _key_of(row: dict) -> tuple:
+    return tuple(row[name] for name in KEY)
 
 
-def _upsert(conn: Connection, table: sa.Table, rows: list[dict], added: Iterable[str]) -> None:
-    if not rows:
-        return
-    added = list(added)
+def _stored(conn: Connection, keys: list[tuple]) -> dict[tuple, dict[str, object]]:
+    """What the rollup holds for ``keys`` (those it has) of what a fold reads back: the
+    counts that make an agency active, and the histograms."""
+    if not keys:
+        return {}
+    names = ("sent", "received", *STATS_HISTOGRAMS)
+    c = stats_counts.c
     if conn.dialect.name == "postgresql":
-        _upsert_arrays(conn, table, rows, added)
+        # One statement joined to the keys as arrays (see _arrays), not one per key.
+        arrays, params = _arrays(conn, KEY, [dict(zip(KEY, key, strict=True)) for key in keys])
+        found = conn.exec_driver_sql(
+            f"SELECT {', '.join(f's.{name}' for name in (*KEY, *names))}"
+            f" FROM stats_counts s JOIN unnest({arrays}) AS k({', '.join(KEY)})"
+            f" USING ({', '.join(KEY)})",
+            params,
+        ).all()
+    else:
+        # SQLite is in-process: a statement per key costs little.
+        statement = sa.select(*(c[name] for name in (*KEY, *names))).where(
+            *(c[name] == sa.bindparam(name) for name in KEY)
+        )
+        found = [
+            r for key in keys for r in conn.execute(statement, dict(zip(KEY, key, strict=True)))
+        ]
+    return {tuple(r[: len(KEY)]): dict(zip(names, r[len(KEY) :], strict=True)) for r in found}
+
+
+def _upsert(conn: Connection, rows: list[dict]) -> None:
+    """Insert ``rows`` or add their counters to the stored ones; a histogram given
+    (merged by :meth:`Tally.write`) replaces the stored one."""
+    if conn.dialect.name == "postgresql":
+        _upsert_arrays(conn, rows)
         return
     # SQLite is in-process: a statement per row costs little.
-    statement = sqlite.insert(table)
+    statement = sqlite.insert(stats_counts)
+    excluded, c = statement.excluded, stats_counts.c
     statement = statement.on_conflict_do_update(
-        index_elements=[c.name for c in table.primary_key.columns],
-        set_={name: table.c[name] + statement.excluded[name] for name in added},
+        index_elements=list(KEY),
+        set_={
+            **{name: c[name] + excluded[name] for name in STATS_COUNTERS},
+            **{name: sa.func.coalesce(excluded[name], c[name]) for name in STATS_HISTOGRAMS},
+        },
     )
     conn.execute(statement, rows)
 
 
-def _upsert_arrays(conn: Connection, table: sa.Table, rows: list[dict], added: list[str]) -> None:
-    """One statement for all ``rows``: a statement per row would cost a round trip each,
-    and a multi-row ``VALUES`` is slow to compile; one array per column is neither."""
-    names = [c.name for c in table.columns]
+def _arrays(conn: Connection, names: Iterable[str], rows: list[dict]) -> tuple[str, dict]:
+    """``rows``' columns ``names`` as one array parameter each: the arguments of ``unnest``
+    and their values. A statement per row would cost a round trip each, and a multi-row
+    ``VALUES`` is slow to compile; one array per column is neither."""
+    names = list(names)
     arrays = ", ".join(
-        f"%({name})s::{table.c[name].type.compile(conn.dialect)}[]" for name in names
+        f"%({name})s::{stats_counts.c[name].type.compile(conn.dialect)}[]" for name in names
     )
-    keys = ", ".join(c.name for c in table.primary_key.columns)
-    updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in added)
+    return arrays, {name: [row[name] for row in rows] for name in names}
+
+
+def _upsert_arrays(conn: Connection, rows: list[dict]) -> None:
+    names = [c.name for c in stats_counts.columns]
+    arrays, params = _arrays(conn, names, rows)
+    updates = ", ".join(
+        [f"{name} = stats_counts.{name} + EXCLUDED.{name}" for name in STATS_COUNTERS]
+        + [f"{name} = coalesce(EXCLUDED.{name}, stats_counts.{name})" for name in STATS_HISTOGRAMS]
+    )
     conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
-        f" ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-        {name: [row[name] for row in rows] for name in names},
+        f"INSERT INTO stats_counts ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}",
+        params,
     )
 
 
-def _latencies(row: sa.Row) -> dict[str, int]:
+def latencies_of(row: sa.Row) -> dict[str, int]:
+    """The buckets of a delivery row's latencies (by kind) as far as it went."""
     found = {}
     if row.delivered_at is not None:
         found[DELIVERED] = bucket_of(micros_between(row.accepted_at, row.delivered_at))
@@ -262,7 +380,7 @@ def _fold_deliveries(conn: Connection, limit: int) -> int:
     tally = Tally()
     for row in rows:
         day = local_day(row.accepted_at)
-        latencies = _latencies(row)
+        latencies = latencies_of(row)
         if row.stats_state is None:
             if row.first_of_document:
                 tally.add(row.sender_code, local_day(row.received_at), "sent")
@@ -327,7 +445,6 @@ def rebuild(engine: Engine) -> int:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REFRESH_LOCK_KEY})")
         conn.execute(sa.delete(stats_counts))
-        conn.execute(sa.delete(stats_latency))
         conn.execute(sa.update(deliveries).values(stats_state=None, stats_delivered=None))
         conn.execute(
             sa.update(status_events)

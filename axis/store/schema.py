@@ -285,16 +285,20 @@ transport_queues = sa.Table(
 )
 
 # Statistics rollups, kept by axis/stats/rollup.py from the tables above. A row holds the
-# figures of one scope over one period: ``grain`` "d" (a day) or "m" (a month) starting
-# on ``period`` (Vietnam's local date). Scopes: ``unit`` "*" is the whole axis, ``agency``
-# "*" every agency of level-1 unit ``unit`` (e.g. "H53"), otherwise one agency; ``level``
-# is the level of the agencies counted. Figures count deliveries by the day the axis
-# accepted their document (a cohort), so they follow those deliveries as they change.
+# figures of one scope over one period starting on ``period`` (Vietnam's local date), of
+# ``grain`` "d" (a day), "t" (a dekad: the 1st-10th, 11th-20th or 21st-end of a month), "m"
+# (a month), "q" (a quarter) or "y" (a year): a period of any length is read from a few coarse rows and the
+# finer ones around them. Scopes: ``unit`` "*" is the whole axis, ``agency`` "*" every
+# agency of level-1 unit ``unit`` (e.g. "H53"), otherwise one agency; ``level`` is the
+# level of the agencies counted. Figures count deliveries by the day the axis accepted
+# their document (a cohort), so they follow those deliveries as they change.
 
 #: Business status codes counted per scope (``status_01`` ... columns of ``stats_counts``).
 STATS_STATUS_CODES = ("01", "02", "03", "04", "05", "06", "13", "15", "16")
 #: Counters of ``stats_counts``: documents sent (by the sender), deliveries received and
-#: how they stand (by the recipient), status messages (by the agency that sent them).
+#: how they stand (by the recipient), status messages (by the agency that sent them), and
+#: ``active`` agencies (that sent or received a document in the period: 0 or 1 in an
+#: agency's row), so that a day's or a month's active agencies are one row's figure.
 STATS_COUNTERS = (
     "sent",
     "received",
@@ -304,38 +308,26 @@ STATS_COUNTERS = (
     "expired",
     "dead",
     *(f"status_{code}" for code in STATS_STATUS_CODES),
+    "active",
 )
-
-
-def _stats_scope_columns() -> list[sa.Column]:
-    return [
-        sa.Column("grain", sa.String(1), primary_key=True),
-        sa.Column("unit", sa.String(3), primary_key=True),
-        sa.Column("agency", sa.String(13), primary_key=True),
-        sa.Column("level", sa.SmallInteger, primary_key=True),
-        sa.Column("period", sa.Date, primary_key=True),
-    ]
-
+#: Latency histograms of ``stats_counts``, packed as axis/stats/latency.py says (NULL or
+#: empty: no latency): accepted -> delivered, accepted -> receipted. One row holds a
+#: scope's whole histograms, so a report grouped by agency reads a row per agency and
+#: period rather than one per occupied bucket.
+STATS_HISTOGRAMS = ("delivery_latency", "receipt_latency")
 
 stats_counts = sa.Table(
     "stats_counts",
     metadata,
-    *_stats_scope_columns(),
+    sa.Column("grain", sa.String(1), primary_key=True),
+    sa.Column("unit", sa.String(3), primary_key=True),
+    sa.Column("agency", sa.String(13), primary_key=True),
+    sa.Column("level", sa.SmallInteger, primary_key=True),
+    sa.Column("period", sa.Date, primary_key=True),
     *(
         sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
         for name in STATS_COUNTERS
     ),
-    sa.Index(None, "grain", "period"),
-)
-
-#: Latency histograms: ``kind`` "d" accepted -> delivered, "r" accepted -> receipted;
-#: ``bucket`` as defined in axis/stats/latency.py; ``n`` deliveries in it.
-stats_latency = sa.Table(
-    "stats_latency",
-    metadata,
-    *_stats_scope_columns(),
-    sa.Column("kind", sa.String(1), primary_key=True),
-    sa.Column("bucket", sa.SmallInteger, primary_key=True),
-    sa.Column("n", sa.BigInteger, nullable=False),
+    *(sa.Column(name, sa.LargeBinary, nullable=True) for name in STATS_HISTOGRAMS),
     sa.Index(None, "grain", "period"),
 )

@@ -17,6 +17,7 @@ Registered: G22, G01 (silent), H53, 000.00.31.H53, 000.21.31.H53.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import pytest
@@ -175,6 +176,30 @@ def test_a_period_cut_inside_months_reads_whole_months_and_the_days_around_them(
         ("2026-03", 2, 2),
         ("2026-04", 2, 3),
     ]
+
+
+@pytest.mark.parametrize(
+    "since, until",
+    [
+        (None, None),
+        ("2026-03-01", "2026-03-20"),
+        ("2026-03-02", "2026-04-01"),
+        ("2026-03-11", "2026-03-31"),
+        ("2025-12-25", "2026-12-31"),
+    ],
+)
+def test_years_quarters_months_and_dekads_add_up_to_their_days(
+    engine: Engine, known: dict[str, int], since: str | None, until: str | None
+) -> None:
+    """A report reads whole years, quarters, months and dekads from their own rows; one by day
+    reads day rows only: their totals are the same."""
+    selection = Selection(
+        since=since and datetime.date.fromisoformat(since),
+        until=until and datetime.date.fromisoformat(until),
+    )
+    total = report(engine, selection).total
+    assert total == report(engine, dataclasses.replace(selection, by="day")).total
+    assert total.received > 0
 
 
 def test_figures_follow_deliveries_as_they_change(

@@ -8,7 +8,17 @@ from collections import Counter
 
 import pytest
 
-from axis.stats.latency import PERCENTILES, RESOLUTION, bucket_of, lower_bound, percentile, seconds
+from axis.stats.latency import (
+    PERCENTILES,
+    RESOLUTION,
+    bucket_of,
+    lower_bound,
+    pack,
+    percentile,
+    seconds,
+    summarise,
+    unpack,
+)
 
 
 def exact_percentile(values: list[float], p: int) -> float:
@@ -44,3 +54,29 @@ def test_buckets_grow_by_the_stated_resolution() -> None:
 
 def test_an_empty_histogram_has_no_percentile() -> None:
     assert percentile({}, 50) is None
+
+
+def random_histogram(rng: random.Random) -> Counter[int]:
+    return Counter(bucket_of(seconds(rng.lognormvariate(4, 3))) for _ in range(rng.randint(0, 40)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_percentiles_of_many_concatenated_histograms_equal_the_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    # Each group: a few histograms (rows of the rollup) concatenated, as the database
+    # returns them; some groups empty or absent (None).
+    groups = [[random_histogram(rng) for _ in range(rng.randint(0, 4))] for _ in range(200)]
+    packed = [b"".join(pack(h) for h in parts) if parts else None for parts in groups]
+    found = summarise(packed)
+    for parts, (count, values) in zip(groups, found, strict=True):
+        whole = sum(parts, Counter())
+        assert count == whole.total()
+        assert values == tuple(percentile(whole, p) for p in PERCENTILES)
+
+
+def test_a_packed_histogram_unpacks_to_itself_without_empty_buckets() -> None:
+    histogram = {0: 2, 97: 1, 415: 2**40, 16: 0}
+    assert unpack(pack(histogram)) == {0: 2, 97: 1, 415: 2**40}
+    assert unpack(None) == {} and pack({}) == b""
+    assert summarise([]) == []
+    assert summarise([b"", None]) == [(0, (None, None, None))] * 2

@@ -175,36 +175,15 @@ def upgrade() -> None:
         sa.Column("status_13", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("status_15", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("status_16", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("active", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("delivery_latency", sa.LargeBinary(), nullable=True),
+        sa.Column("receipt_latency", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint(
             "grain", "unit", "agency", "level", "period", name=op.f("pk_stats_counts")
         ),
     )
     op.create_index(
         op.f("ix_stats_counts_grain_period"), "stats_counts", ["grain", "period"], unique=False
-    )
-    op.create_table(
-        "stats_latency",
-        sa.Column("grain", sa.String(length=1), nullable=False),
-        sa.Column("unit", sa.String(length=3), nullable=False),
-        sa.Column("agency", sa.String(length=13), nullable=False),
-        sa.Column("level", sa.SmallInteger(), nullable=False),
-        sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("kind", sa.String(length=1), nullable=False),
-        sa.Column("bucket", sa.SmallInteger(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "grain",
-            "unit",
-            "agency",
-            "level",
-            "period",
-            "kind",
-            "bucket",
-            name=op.f("pk_stats_latency"),
-        ),
-    )
-    op.create_index(
-        op.f("ix_stats_latency_grain_period"), "stats_latency", ["grain", "period"], unique=False
     )
     op.create_table(
         "transport_queues",
@@ -407,8 +386,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_agency_certificates_agency_code"), table_name="agency_certificates")
     op.drop_table("agency_certificates")
     op.drop_table("transport_queues")
-    op.drop_index(op.f("ix_stats_latency_grain_period"), table_name="stats_latency")
-    op.drop_table("stats_latency")
     op.drop_index(op.f("ix_stats_counts_grain_period"), table_name="stats_counts")
     op.drop_table("stats_counts")
     op.drop_table("routers")
