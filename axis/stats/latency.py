@@ -118,16 +118,10 @@ def summarise(
     A report grouped by agency reads about a million buckets: folding them one by one in
     Python took seconds, these array operations take milliseconds.
     """
-    blobs = [b or b"" for b in packed]
-    sizes = np.array([len(b) // PAIR.size for b in blobs], dtype=np.int64)
-    pairs = np.frombuffer(b"".join(blobs), dtype=_PAIR_DTYPE)
-    group = np.repeat(np.arange(len(blobs)), sizes)
-    # Buckets in order within each histogram, histograms one after the other. Each packed
-    # histogram is in order already: a stable sort (Timsort) merges those runs.
-    order = np.argsort(group * 65_536 + pairs["bucket"], kind="stable")
-    bucket = pairs["bucket"][order].astype(np.int64)
-    running = np.concatenate(([0], np.cumsum(pairs["n"][order].astype(np.int64))))
+    group, bucket, n = _occupied(packed)
+    sizes = np.bincount(group, minlength=len(packed))
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    running = np.concatenate(([0], np.cumsum(n)))
     before = running[starts]  # the count of the histograms before each one
     counts = running[starts + sizes] - before
     within = running[1:] - before[group]
@@ -138,10 +132,39 @@ def summarise(
         # Running counts only grow along a histogram's buckets: the percentile's bucket is
         # the one after every bucket whose running count falls short of p % of the total.
         short = within * 100 < p * counts[group]
-        first = starts + np.bincount(group[short], minlength=len(blobs))
+        first = starts + np.bincount(group[short], minlength=len(packed))
         found.append(_LOWER_BOUNDS[bucket[first]].tolist())
     nothing = (None,) * len(ps)
     return [
         (count, values if count else nothing)
         for count, values in zip(counts.tolist(), zip(*found, strict=True), strict=True)
     ]
+
+
+def combine(packed: Sequence[bytes | None]) -> list[bytes]:
+    """Each of ``packed`` (one or several concatenated packed histograms, some counts
+    perhaps negative: changes) as one packed histogram, as :func:`pack` writes it."""
+    group, bucket, n = _occupied(packed)
+    pairs = np.empty(len(n), dtype=_PAIR_DTYPE)
+    pairs["bucket"], pairs["n"] = bucket, n
+    data = pairs.tobytes()
+    ends = (np.cumsum(np.bincount(group, minlength=len(packed))) * PAIR.size).tolist()
+    return [data[start:end] for start, end in zip([0, *ends][:-1], ends, strict=True)]
+
+
+def _occupied(packed: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The occupied buckets of each histogram of ``packed``: histogram index, bucket and
+    count, in order of both, each bucket once with its counts added up."""
+    blobs = [b or b"" for b in packed]
+    sizes = np.array([len(b) // PAIR.size for b in blobs], dtype=np.int64)
+    pairs = np.frombuffer(b"".join(blobs), dtype=_PAIR_DTYPE)
+    key = np.repeat(np.arange(len(blobs), dtype=np.int64), sizes) * 65_536 + pairs["bucket"]
+    # Each packed histogram is in order already: a stable sort (Timsort) merges the runs.
+    order = np.argsort(key, kind="stable")
+    key, n = key[order], pairs["n"][order].astype(np.int64)
+    if len(key):
+        first = np.flatnonzero(np.diff(key, prepend=-1))  # where each bucket starts
+        key, n = key[first], np.add.reduceat(n, first)
+    occupied = n != 0
+    key, n = key[occupied], n[occupied]
+    return key // 65_536, key % 65_536, n

@@ -47,7 +47,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from axis.router.records import VIETNAM
-from axis.stats.latency import bucket_of, micros_between, pack, unpack
+from axis.stats.latency import bucket_of, combine, micros_between, pack
 from axis.store.schema import (
     STATS_COUNTERS,
     STATS_HISTOGRAMS,
@@ -231,14 +231,18 @@ class Tally:
         stored = _stored(conn, sorted(wanted))
         self.count_activity(stored)
         rows = self.rows()
+        changed = [(row, column) for row in rows for column in STATS_HISTOGRAMS if row[column]]
+        merged = combine(
+            [
+                (stored.get(_key_of(row), {}).get(column) or b"") + pack(row[column])
+                for row, column in changed
+            ]
+        )
         for row in rows:
             for column in STATS_HISTOGRAMS:
-                if row[column]:
-                    merged = unpack(stored.get(_key_of(row), {}).get(column))
-                    merged.update(row[column])
-                    row[column] = pack(merged)
-                else:
-                    row[column] = None  # left as stored
+                row[column] = None  # left as stored, unless changed
+        for (row, column), histogram in zip(changed, merged, strict=True):
+            row[column] = histogram
         _upsert(conn, rows)
 
 
@@ -305,10 +309,11 @@ def _upsert(conn: Connection, rows: list[dict]) -> None:
 def _arrays(conn: Connection, names: Iterable[str], rows: list[dict]) -> tuple[str, dict]:
     """``rows``' columns ``names`` as one array parameter each: the arguments of ``unnest``
     and their values. A statement per row would cost a round trip each, and a multi-row
-    ``VALUES`` is slow to compile; one array per column is neither."""
+    ``VALUES`` is slow to compile; one array per column is neither. The arrays travel in
+    binary (``%b``): psycopg escapes text arrays element by element, four times slower."""
     names = list(names)
     arrays = ", ".join(
-        f"%({name})s::{stats_counts.c[name].type.compile(conn.dialect)}[]" for name in names
+        f"%({name})b::{stats_counts.c[name].type.compile(conn.dialect)}[]" for name in names
     )
     return arrays, {name: [row[name] for row in rows] for name in names}
 

@@ -12,6 +12,7 @@ from axis.stats.latency import (
     PERCENTILES,
     RESOLUTION,
     bucket_of,
+    combine,
     lower_bound,
     pack,
     percentile,
@@ -78,5 +79,20 @@ def test_a_packed_histogram_unpacks_to_itself_without_empty_buckets() -> None:
     histogram = {0: 2, 97: 1, 415: 2**40, 16: 0}
     assert unpack(pack(histogram)) == {0: 2, 97: 1, 415: 2**40}
     assert unpack(None) == {} and pack({}) == b""
-    assert summarise([]) == []
+    assert summarise([]) == [] and combine([]) == []
     assert summarise([b"", None]) == [(0, (None, None, None))] * 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_combining_a_histogram_with_changes_gives_their_sum_packed(seed: int) -> None:
+    rng = random.Random(seed)
+    stored = [random_histogram(rng) for _ in range(100)]
+    # A change takes back part of a bucket (a negative count) or adds to any bucket.
+    changes = [
+        {**{b: -rng.randint(0, n) for b, n in h.items()}, **random_histogram(rng)} for h in stored
+    ]
+    combined = combine([pack(h) + pack(c) for h, c in zip(stored, changes, strict=True)])
+    for h, c, packed in zip(stored, changes, combined, strict=True):
+        whole = Counter(h)
+        whole.update(c)
+        assert packed == pack(whole)
