@@ -172,10 +172,14 @@ def test_a_period_cut_inside_months_reads_whole_months_and_the_days_around_them(
     total = report(engine, span).total
     assert (total.sent, total.received, total.refused, total.expired, total.dead) == (4, 5, 1, 1, 1)
     by_month = report(engine, Selection(by="month", since=span.since, until=span.until))
-    assert [(g.group, g.sent, g.received) for g in by_month.groups] == [
-        ("2026-03", 2, 2),
-        ("2026-04", 2, 3),
+    # Active agencies of a month cut short: each agency once, however many days it was
+    # active (the commune received on the 15th and the 20th).
+    assert [(g.group, g.sent, g.received, g.active) for g in by_month.groups] == [
+        ("2026-03", 2, 2, 3),
+        ("2026-04", 2, 3, 4),
     ]
+    whole_months = report(engine, Selection(by="month")).groups
+    assert [(g.group, g.active) for g in whole_months] == [("2026-03", 4), ("2026-04", 4)]
 
 
 @pytest.mark.parametrize(
