@@ -54,6 +54,8 @@ PAIR = struct.Struct(">Hq")
 _PAIR_DTYPE = np.dtype([("bucket", ">u2"), ("n", ">i8")])
 #: :func:`lower_bound` of every bucket, for reading many at once.
 _LOWER_BOUNDS = np.array([0.0, *(bound / 1_000_000 for bound in _BOUNDS)])
+#: Histograms whose running sums :func:`summarise` holds at once (8 MB of them).
+_ROWS_AT_ONCE = 2048
 
 
 def seconds(value: float) -> int:
@@ -115,29 +117,39 @@ def summarise(
     ``None`` is empty): its count and its percentiles ``ps`` as :func:`percentile` gives
     them, computed for all histograms at once.
 
-    A report grouped by agency reads about a million buckets: folding them one by one in
-    Python took seconds, these array operations take milliseconds.
+    A report grouped by agency reads four million buckets at national scale: folding them
+    one by one in Python took seconds. Here they are added into a table of every bucket of
+    every histogram (floats: exact up to 2**53), whose running sums give the percentiles.
     """
-    group, bucket, n = _occupied(packed)
-    sizes = np.bincount(group, minlength=len(packed))
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-    running = np.concatenate(([0], np.cumsum(n)))
-    before = running[starts]  # the count of the histograms before each one
-    counts = running[starts + sizes] - before
-    within = running[1:] - before[group]
-    # A sentinel bucket after the last keeps the empty histograms' lookups in range.
-    bucket = np.append(bucket, 0)
-    found = []
-    for p in ps:
-        # Running counts only grow along a histogram's buckets: the percentile's bucket is
-        # the one after every bucket whose running count falls short of p % of the total.
-        short = within * 100 < p * counts[group]
-        first = starts + np.bincount(group[short], minlength=len(packed))
-        found.append(_LOWER_BOUNDS[bucket[first]].tolist())
+    if not packed:
+        return []
+    blobs = [b or b"" for b in packed]
+    pairs = np.frombuffer(b"".join(blobs), dtype=_PAIR_DTYPE)
+    sizes = [len(b) // PAIR.size for b in blobs]
+    # Columns up to the highest bucket found: latencies of years are rare.
+    width = int(pairs["bucket"].max()) + 1 if len(pairs) else 1
+    cells = np.repeat(np.arange(len(blobs), dtype=np.int64) * width, sizes)
+    cells += pairs["bucket"]
+    table = np.bincount(cells, weights=pairs["n"], minlength=len(blobs) * width)
+    table = table.reshape(len(blobs), width)
+    counts, found = [], [[] for _ in ps]
+    for start in range(0, len(blobs), _ROWS_AT_ONCE):
+        running = np.cumsum(table[start : start + _ROWS_AT_ONCE], axis=1)
+        total = running[:, -1].astype(np.int64)
+        counts.append(total)
+        for p, values in zip(ps, found, strict=True):
+            # The first bucket whose running count reaches the rank ceil(p % of the total).
+            rank = (p * total + 99) // 100
+            values.append(np.argmax(running >= rank[:, None], axis=1))
     nothing = (None,) * len(ps)
+    lower_bounds = [_LOWER_BOUNDS[np.concatenate(values)].tolist() for values in found]
     return [
-        (count, values if count else nothing)
-        for count, values in zip(counts.tolist(), zip(*found, strict=True), strict=True)
+        (count, bounds if count else nothing)
+        for count, bounds in zip(
+            np.concatenate(counts).tolist(),
+            zip(*lower_bounds, strict=True),
+            strict=True,
+        )
     ]
 
 

@@ -155,7 +155,10 @@ def test_grouping_by_level_day_month_and_agency(engine: Engine, known: dict[str,
         ("2026-03", 3, 4, 3),
         ("2026-04", 2, 3, 0),
     ]
-    by_agency = report(engine, Selection(by="agency", **MARCH)).groups
+    agency_report = report(engine, Selection(by="agency", **MARCH))
+    # Its groups are the agencies: activity per level is read from them.
+    assert agency_report.activity == report(engine, Selection(**MARCH)).activity
+    by_agency = agency_report.groups
     assert [(g.group, g.sent, g.received, g.to_delivery.p50) for g in by_agency] == [
         (G22, 2, 0, None),
         (H53, 0, 1, 64.0),
