@@ -54,8 +54,6 @@ PAIR = struct.Struct(">Hq")
 _PAIR_DTYPE = np.dtype([("bucket", ">u2"), ("n", ">i8")])
 #: :func:`lower_bound` of every bucket, for reading many at once.
 _LOWER_BOUNDS = np.array([0.0, *(bound / 1_000_000 for bound in _BOUNDS)])
-#: Histograms whose running sums :func:`summarise` holds at once (8 MB of them).
-_ROWS_AT_ONCE = 2048
 
 
 def seconds(value: float) -> int:
@@ -118,38 +116,32 @@ def summarise(
     them, computed for all histograms at once.
 
     A report grouped by agency reads four million buckets at national scale: folding them
-    one by one in Python took seconds. Here they are added into a table of every bucket of
-    every histogram (floats: exact up to 2**53), whose running sums give the percentiles.
+    one by one in Python took seconds. Here they are added into one row of buckets per
+    histogram (floats: exact up to 2**53), the rows laid end to end; the running count
+    along all of them never decreases, so a binary search finds each percentile's bucket.
     """
     if not packed:
         return []
     blobs = [b or b"" for b in packed]
     pairs = np.frombuffer(b"".join(blobs), dtype=_PAIR_DTYPE)
-    sizes = [len(b) // PAIR.size for b in blobs]
-    # Columns up to the highest bucket found: latencies of years are rare.
+    # Rows as wide as the highest bucket found: latencies of years are rare.
     width = int(pairs["bucket"].max()) + 1 if len(pairs) else 1
-    cells = np.repeat(np.arange(len(blobs), dtype=np.int64) * width, sizes)
-    cells += pairs["bucket"]
-    table = np.bincount(cells, weights=pairs["n"], minlength=len(blobs) * width)
-    table = table.reshape(len(blobs), width)
-    counts, found = [], [[] for _ in ps]
-    for start in range(0, len(blobs), _ROWS_AT_ONCE):
-        running = np.cumsum(table[start : start + _ROWS_AT_ONCE], axis=1)
-        total = running[:, -1].astype(np.int64)
-        counts.append(total)
-        for p, values in zip(ps, found, strict=True):
-            # The first bucket whose running count reaches the rank ceil(p % of the total).
-            rank = (p * total + 99) // 100
-            values.append(np.argmax(running >= rank[:, None], axis=1))
+    starts = np.arange(len(blobs), dtype=np.int64) * width
+    cells = np.repeat(starts, [len(b) // PAIR.size for b in blobs]) + pairs["bucket"]
+    running = np.cumsum(np.bincount(cells, weights=pairs["n"], minlength=len(blobs) * width))
+    ends = running[width - 1 :: width]
+    before = np.concatenate(([0.0], ends[:-1]))  # the count of the histograms before
+    counts = (ends - before).astype(np.int64)
+    found = []
+    for p in ps:
+        # The first bucket whose running count reaches the rank ceil(p % of the count).
+        rank = (p * counts + 99) // 100
+        at = np.searchsorted(running, before + rank) - starts
+        found.append(_LOWER_BOUNDS[np.clip(at, 0, width - 1)].tolist())
     nothing = (None,) * len(ps)
-    lower_bounds = [_LOWER_BOUNDS[np.concatenate(values)].tolist() for values in found]
     return [
         (count, bounds if count else nothing)
-        for count, bounds in zip(
-            np.concatenate(counts).tolist(),
-            zip(*lower_bounds, strict=True),
-            strict=True,
-        )
+        for count, bounds in zip(counts.tolist(), zip(*found, strict=True), strict=True)
     ]
 
 
