@@ -54,6 +54,8 @@ PAIR = struct.Struct(">Hq")
 _PAIR_DTYPE = np.dtype([("bucket", ">u2"), ("n", ">i8")])
 #: :func:`lower_bound` of every bucket, for reading many at once.
 _LOWER_BOUNDS = np.array([0.0, *(bound / 1_000_000 for bound in _BOUNDS)])
+#: Histograms :func:`summarise` adds up at a time (a table of 3 MB at most).
+_AT_ONCE = 1024
 
 
 def seconds(value: float) -> int:
@@ -119,29 +121,36 @@ def summarise(
     one by one in Python took seconds. Here they are added into one row of buckets per
     histogram (floats: exact up to 2**53), the rows laid end to end; the running count
     along all of them never decreases, so a binary search finds each percentile's bucket.
+    Histograms are taken a few hundred at a time: one table of them all would be
+    hundreds of megabytes, and a fresh page of memory costs more than the sums in it.
     """
-    if not packed:
-        return []
     blobs = [b or b"" for b in packed]
     pairs = np.frombuffer(b"".join(blobs), dtype=_PAIR_DTYPE)
+    sizes = np.array([len(b) // PAIR.size for b in blobs], dtype=np.int64)
+    bounds = np.concatenate(([0], np.cumsum(sizes)))  # each histogram's first pair
     # Rows as wide as the highest bucket found: latencies of years are rare.
     width = int(pairs["bucket"].max()) + 1 if len(pairs) else 1
-    starts = np.arange(len(blobs), dtype=np.int64) * width
-    cells = np.repeat(starts, [len(b) // PAIR.size for b in blobs]) + pairs["bucket"]
-    running = np.cumsum(np.bincount(cells, weights=pairs["n"], minlength=len(blobs) * width))
-    ends = running[width - 1 :: width]
-    before = np.concatenate(([0.0], ends[:-1]))  # the count of the histograms before
-    counts = (ends - before).astype(np.int64)
-    found = []
-    for p in ps:
-        # The first bucket whose running count reaches the rank ceil(p % of the count).
-        rank = (p * counts + 99) // 100
-        at = np.searchsorted(running, before + rank) - starts
-        found.append(_LOWER_BOUNDS[np.clip(at, 0, width - 1)].tolist())
+    counts = np.zeros(len(blobs), dtype=np.int64)
+    found = np.zeros((len(ps), len(blobs)), dtype=np.int64)
+    for first in range(0, len(blobs), _AT_ONCE):
+        last = min(first + _AT_ONCE, len(blobs))
+        chunk = pairs[bounds[first] : bounds[last]]
+        starts = np.arange(last - first, dtype=np.int64) * width
+        cells = np.repeat(starts, sizes[first:last]) + chunk["bucket"]
+        table = np.bincount(cells, weights=chunk["n"], minlength=(last - first) * width)
+        running = np.cumsum(table, out=table)
+        ends = running[width - 1 :: width]
+        before = np.concatenate(([0.0], ends[:-1]))  # the count of the histograms before
+        counts[first:last] = ends - before
+        for i, p in enumerate(ps):
+            # The first bucket whose running count reaches the rank ceil(p % of the count).
+            rank = (p * counts[first:last] + 99) // 100
+            found[i, first:last] = np.searchsorted(running, before + rank) - starts
+    bounds_found = [_LOWER_BOUNDS[np.clip(at, 0, width - 1)].tolist() for at in found]
     nothing = (None,) * len(ps)
     return [
-        (count, bounds if count else nothing)
-        for count, bounds in zip(counts.tolist(), zip(*found, strict=True), strict=True)
+        (count, values if count else nothing)
+        for count, values in zip(counts.tolist(), zip(*bounds_found, strict=True), strict=True)
     ]
 
 

@@ -75,6 +75,16 @@ def test_percentiles_of_many_concatenated_histograms_equal_the_definition(seed: 
         assert values == tuple(percentile(whole, p) for p in PERCENTILES)
 
 
+def test_thousands_of_histograms_are_read_a_batch_at_a_time_and_stay_exact() -> None:
+    rng = random.Random(7)
+    groups = [random_histogram(rng) for _ in range(2_500)]
+    found = summarise([pack(h) for h in groups])
+    assert [count for count, _ in found] == [h.total() for h in groups]
+    assert [values for _, values in found] == [
+        tuple(percentile(h, p) for p in PERCENTILES) for h in groups
+    ]
+
+
 def test_a_packed_histogram_unpacks_to_itself_without_empty_buckets() -> None:
     histogram = {0: 2, 97: 1, 415: 2**40, 16: 0}
     assert unpack(pack(histogram)) == {0: 2, 97: 1, 415: 2**40}
