@@ -416,37 +416,31 @@ class _Query:
         # Integers (PostgreSQL's sum of bigints is a numeric, slow to convert by the row).
         columns = [sa.cast(sa.func.coalesce(sa.func.sum(c[n]), 0), sa.BigInteger) for n in names]
         columns += [concatenated(c[column]) for column in HISTOGRAM_OF.values()]
-        # Per group: its sums, its packed histograms (in HISTOGRAM_OF's order).
-        sums: dict[str, list[int]] = {}
-        packed: dict[str, list[bytes]] = {}
+        counted, summed = len(DELIVERY_COUNTERS), len(names)
+        # Per group: its sums, then its packed histograms (in HISTOGRAM_OF's order).
+        found: dict[str, list] = {}
         for label, row in self._grouped(per_agency, columns, grouped):
             label = label if grouped else "all"
-            values, blobs = list(row[: len(names)]), [_packed(v) for v in row[len(names) :]]
-            if label in sums:  # a month read from days and dekads, say
-                values = list(map(operator.add, sums[label], values))
-                blobs = list(map(operator.add, packed[label], blobs))
-            sums[label], packed[label] = values, blobs
+            values = [*row[:summed], *map(_packed, row[summed:])]
+            if label in found:  # a month read from days and dekads, say
+                values = list(map(operator.add, found[label], values))
+            found[label] = values
         # summarise's answers come in the order asked: group by group, kind by kind.
-        latencies = [
-            Latency(count, *ps)
-            for count, ps in summarise([blob for blobs in packed.values() for blob in blobs])
-        ]
-        attributes = [_FIGURE_OF[kind] for kind in HISTOGRAM_OF]
-        counted = len(DELIVERY_COUNTERS)
-        found = {}
-        for i, (label, values) in enumerate(sums.items()):
-            found[label] = figures = Figures(
+        histograms = [blob for values in found.values() for blob in values[summed:]]
+        latencies = iter([Latency(count, *ps) for count, ps in summarise(histograms)])
+        return {
+            label: Figures(
                 label,
                 **dict(zip(DELIVERY_COUNTERS, values, strict=False)),
                 statuses={
                     code: n
-                    for code, n in zip(STATS_STATUS_CODES, values[counted:], strict=True)
+                    for code, n in zip(STATS_STATUS_CODES, values[counted:summed], strict=True)
                     if n
                 },
+                **{_FIGURE_OF[kind]: next(latencies) for kind in HISTOGRAM_OF},
             )
-            for j, attribute in enumerate(attributes):
-                setattr(figures, attribute, latencies[i * len(attributes) + j])
-        return found
+            for label, values in found.items()
+        }
 
     def _active(self, batch: list[_Piece]) -> list[sa.ColumnElement[bool]]:
         c = stats_counts.c
