@@ -12,10 +12,10 @@ refused, expired or dead; the last hours are still queued or delivered. Status m
 
 Rows are drawn with numpy (seeded) and streamed with ``COPY``; the schema comes from the
 migrations, its indexes and constraints are set aside during the load and rebuilt after
-(the script checks the result against the metadata). The rollups are built in bulk SQL
+(the script checks the result against the metadata). The rollup is built in bulk SQL
 and checked against the refresh's own count for a sample of agencies (``--rollups
 refresh``: built by :func:`axis.stats.rollup.refresh` itself, timed; hours at full size).
-Usage (about 18 minutes and 13 GB at full size, 2 cores)::
+Usage (about 16 minutes and 10 GB at full size, 2 cores)::
 
     python bench/gen_stats_data.py --deliveries 100000      # a quick try
     python bench/gen_stats_data.py                          # 10 M deliveries

@@ -287,11 +287,11 @@ transport_queues = sa.Table(
 # Statistics rollups, kept by axis/stats/rollup.py from the tables above. A row holds the
 # figures of one scope over one period starting on ``period`` (Vietnam's local date), of
 # ``grain`` "d" (a day), "t" (a dekad: the 1st-10th, 11th-20th or 21st-end of a month), "m"
-# (a month), "q" (a quarter) or "y" (a year): a period of any length is read from a few coarse rows and the
-# finer ones around them. Scopes: ``unit`` "*" is the whole axis, ``agency`` "*" every
-# agency of level-1 unit ``unit`` (e.g. "H53"), otherwise one agency; ``level`` is the
-# level of the agencies counted. Figures count deliveries by the day the axis accepted
-# their document (a cohort), so they follow those deliveries as they change.
+# (a month), "q" (a quarter) or "y" (a year): a period of any length is read from a few
+# coarse rows and the finer ones around them. Scopes: ``unit`` "*" is the whole axis,
+# ``agency`` "*" every agency of level-1 unit ``unit`` (e.g. "H53"), otherwise one agency;
+# ``level`` is the level of the agencies counted. Figures count deliveries by the day the
+# axis accepted their document (a cohort), so they follow those deliveries as they change.
 
 #: Business status codes counted per scope (``status_01`` ... columns of ``stats_counts``).
 STATS_STATUS_CODES = ("01", "02", "03", "04", "05", "06", "13", "15", "16")
