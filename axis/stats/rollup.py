@@ -231,6 +231,8 @@ class Tally:
         stored = _stored(conn, sorted(wanted))
         self.count_activity(stored)
         rows = self.rows()
+        if not rows:  # statuses the rollup does not count, say
+            return
         changed = [(row, column) for row in rows for column in STATS_HISTOGRAMS if row[column]]
         merged = combine(
             [

@@ -45,3 +45,13 @@ def test_folding_changes_one_by_one_equals_a_recount(
     march = folded[(rollup.MONTH, rollup.EVERYONE, rollup.EVERYONE, 1, datetime.date(2026, 3, 1))]
     assert (march["sent"], march["received"], march["active"]) == (2, 1, 2)
     assert march["delivery_latency"] == {bucket_of(seconds(64)): 1}
+
+
+def test_a_status_the_rollup_does_not_count_folds_to_nothing(
+    engine: Engine, history: History, known: dict[str, int]
+) -> None:
+    rollup.refresh(engine)
+    before = rollup_rows(engine)
+    history.status(known["d2"], "09", seconds_after(local("2026-03-15 09:00"), 8))
+    assert rollup.refresh(engine) == 1
+    assert rollup_rows(engine) == before
