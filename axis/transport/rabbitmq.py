@@ -186,7 +186,10 @@ class _Slot:
     #: Operations in progress on this channel and the queue each is about ("" if none).
     waiting: dict[Future[Any], str] = field(default_factory=dict)
     #: Deliveries to the consumer on this channel (then errors, if the channel closes).
-    buffer: queues.SimpleQueue[_Delivery | Exception] = field(default_factory=queues.SimpleQueue)
+    #: Not a SimpleQueue: in CPython 3.11 its ``get(timeout=...)``, interrupted by a
+    #: signal whose handler outlasts the timeout, waits for ever (a router told to stop
+    #: while idle never stopped).
+    buffer: queues.Queue[_Delivery | Exception] = field(default_factory=queues.Queue)
     consumer_tag: str | None = None
     get_future: Future[_Delivery | None] | None = None
     next_tag: int = 1

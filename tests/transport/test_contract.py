@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -313,6 +314,34 @@ def test_a_consumer_kept_open_returns_none_while_idle_then_the_next_message(
 
     assert received.message_id == "m-1"
     assert transport.depth(inbox(code)) == 0
+
+
+def test_a_wait_that_a_slow_signal_handler_outlasts_still_ends(
+    transport: Transport, code: str
+) -> None:
+    """A router waits for submissions a few milliseconds at a time and stops on SIGTERM:
+    a handler that runs past the end of the wait must not turn it into a wait for the
+    next message (CPython's ``queue.SimpleQueue.get`` does exactly that)."""
+    late = threading.Event()
+
+    def publish_much_later() -> None:
+        if not late.wait(10.0):
+            transport.publish([message(inbox(code), "late")])
+
+    previous = signal.signal(signal.SIGALRM, lambda *_: time.sleep(0.3))
+    helper = threading.Thread(target=publish_much_later)
+    helper.start()
+    try:
+        with transport.open_consumer(inbox(code), prefetch=8) as consumer:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            received = consumer.next(timeout=0.1)
+    finally:
+        late.set()
+        helper.join()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert received is None, "the wait lasted until a message came"
 
 
 def test_get_returns_none_when_the_queue_is_empty(transport: Transport, code: str) -> None:
