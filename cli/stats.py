@@ -4,7 +4,7 @@ axis stats --since 2026-03-01 --until 2026-03-31 --by level
 axis stats --under 000.00.00.H53 --by agency --format csv
 axis stats --by day --chart march.png
 axis stats backlog --idle 48
-axis stats refresh
+axis stats refresh --every 5
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from axis.settings import Settings
 from axis.stats import rollup
@@ -250,12 +254,49 @@ def backlog_command(
 
 
 @stats.command("refresh")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Keep folding, every SECONDS, until SIGTERM or Ctrl-C (a service beside the routers).",
+)
 @click.pass_obj
-def refresh_command(settings: Settings) -> None:
-    """Fold pending changes into the rollups now (every query does it too)."""
+def refresh_command(settings: Settings, every: float | None) -> None:
+    """Fold pending changes into the rollups now (every query does it too), or keep
+    folding them as they come with --every."""
     with checked_engine(settings) as engine:
-        folded = rollup.refresh(engine)
-    click.echo(f"statistics up to date ({folded} changes folded)")
+        if every is None:
+            folded = rollup.refresh(engine)
+            click.echo(f"statistics up to date ({folded} changes folded)")
+            return
+        _keep_refreshing(engine, every)
+
+
+def _keep_refreshing(engine: Engine, every: float) -> None:
+    """Fold every ``every`` seconds until a signal asks to stop. A database outage is
+    waited out: this runs as a service, and the changes wait in the router's tables."""
+    stopping: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, _frame: stopping.append(signum))
+    click.echo(f"folding changes into the statistics every {every:g} s", err=True)
+    while not stopping:
+        try:
+            folded = rollup.refresh(engine)
+        except sa.exc.DBAPIError as error:
+            click.echo(
+                f"warning: the database is unavailable ({error.orig}); trying again in {every:g} s",
+                err=True,
+            )
+        else:
+            if folded:
+                click.echo(
+                    f"{datetime.datetime.now().isoformat(timespec='seconds')} "
+                    f"{folded} changes folded"
+                )
+        deadline = time.monotonic() + every
+        while not stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
+    click.echo(f"{signal.Signals(stopping[0]).name} received: stopped", err=True)
 
 
 @stats.command("rebuild")

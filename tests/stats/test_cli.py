@@ -6,16 +6,30 @@ import csv
 import datetime
 import io
 import json
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from axis.stats.backlog import backlog
+from axis.store.schema import stats_counts
 from cli.main import cli
-from tests.stats.conftest import COMMUNE, DISTRICT, G01, G22, H53, History, local
+from tests.helpers.axis_home import wait_for
+from tests.stats.conftest import (
+    COMMUNE,
+    DISTRICT,
+    G01,
+    G22,
+    H53,
+    History,
+    local,
+    seconds_after,
+)
 
 MARCH = ["--since", "2026-03-01", "--until", "2026-03-31"]
 
@@ -127,3 +141,43 @@ def test_refresh_folds_pending_changes_once(engine: Engine, known: dict[str, int
     assert out == "statistics up to date (0 changes folded)\n"
     code, out, _ = run(engine, "rebuild")
     assert out == "statistics rebuilt (14 rows counted)\n"
+
+
+def test_refresh_every_keeps_the_rollups_current_until_sigterm(
+    engine: Engine, history: History
+) -> None:
+    history.agencies(G22, H53)
+    url = engine.url.render_as_string(hide_password=False)
+    command = ["stats", "refresh", "--every", "0.2"]
+    service = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--database-url", url, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        sent = local("2026-03-02 09:00")
+        [delivery] = history.send(G22, [H53], sent)
+        wait_for(lambda: rolled_up(engine, H53) == (1, 0), what="the delivery counted")
+        history.status(delivery, "01", seconds_after(sent, 64))
+        wait_for(lambda: rolled_up(engine, H53) == (1, 1), what="its receipt counted")
+    finally:
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+
+    assert service.returncode == 0, err
+    assert "changes folded" in out
+    assert err.endswith("SIGTERM received: stopped\n")
+
+
+def rolled_up(engine: Engine, agency: str) -> tuple[int, int] | None:
+    """The received and receipted deliveries the rollup holds for ``agency`` (by day),
+    as stored: no refresh here."""
+    c = stats_counts.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(sa.func.sum(c.received), sa.func.sum(c.receipted)).where(
+                c.agency == agency, c.grain == "d"
+            )
+        ).one()
+    return None if row[0] is None else (int(row[0]), int(row[1]))
