@@ -273,7 +273,7 @@ def refresh_command(settings: Settings, every: float | None) -> None:
 
 
 def _keep_refreshing(engine: Engine, every: float) -> None:
-    """Fold every ``every`` seconds until a signal asks to stop. A database outage is
+    """Fold every ``every`` seconds until a signal asks to stop. A database failure is
     waited out: this runs as a service, and the changes wait in the router's tables."""
     stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -284,7 +284,8 @@ def _keep_refreshing(engine: Engine, every: float) -> None:
             folded = rollup.refresh(engine)
         except sa.exc.DBAPIError as error:
             click.echo(
-                f"warning: the database is unavailable ({error.orig}); trying again in {every:g} s",
+                f"warning: the fold failed ({str(error.orig).splitlines()[0]}); "
+                f"trying again in {every:g} s",
                 err=True,
             )
         else:

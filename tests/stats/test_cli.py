@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -9,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -144,30 +146,48 @@ def test_refresh_folds_pending_changes_once(engine: Engine, known: dict[str, int
 
 
 def test_refresh_every_keeps_the_rollups_current_until_sigterm(
-    engine: Engine, history: History
+    engine: Engine, history: History, tmp_path: Path
 ) -> None:
     history.agencies(G22, H53)
     url = engine.url.render_as_string(hide_password=False)
     command = ["stats", "refresh", "--every", "0.2"]
-    service = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--database-url", url, *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "stderr"
+    with log.open("w") as stderr:
+        service = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "--database-url", url, *command],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         sent = local("2026-03-02 09:00")
         [delivery] = history.send(G22, [H53], sent)
         wait_for(lambda: rolled_up(engine, H53) == (1, 0), what="the delivery counted")
+        if engine.dialect.name == "postgresql":
+            with tables_out_of_reach(engine):
+                wait_for(lambda: "warning: the fold failed" in log.read_text(), what="a warning")
         history.status(delivery, "01", seconds_after(sent, 64))
         wait_for(lambda: rolled_up(engine, H53) == (1, 1), what="its receipt counted")
     finally:
         service.send_signal(signal.SIGTERM)
-        out, err = service.communicate(timeout=30)
+        out, _ = service.communicate(timeout=30)
 
-    assert service.returncode == 0, err
+    assert service.returncode == 0, log.read_text()
     assert "changes folded" in out
-    assert err.endswith("SIGTERM received: stopped\n")
+    assert log.read_text().endswith("SIGTERM received: stopped\n")
+
+
+@contextlib.contextmanager
+def tables_out_of_reach(engine: Engine) -> Iterator[None]:
+    """A database outage for this test's schema alone: renamed away, then back."""
+    with engine.begin() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+        conn.exec_driver_sql(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_away"')
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'ALTER SCHEMA "{schema}_away" RENAME TO "{schema}"')
 
 
 def rolled_up(engine: Engine, agency: str) -> tuple[int, int] | None:
