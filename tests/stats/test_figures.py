@@ -21,9 +21,11 @@ import dataclasses
 import datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.errors import ConfigurationError, UnknownAgency
+from axis.stats import rollup
 from axis.stats.queries import Figures, Selection, report
 from envelopes.errors import InvalidAgencyCode
 from tests.stats.conftest import (
@@ -222,6 +224,33 @@ def test_figures_follow_deliveries_as_they_change(
     assert latencies(april)[1] == (1, 32.0, 32.0, 32.0)
     march = report(engine, Selection(**MARCH)).total
     assert (march.dead, march.pending) == (0, 1)
+
+
+def test_a_report_reads_one_state_of_the_rollups_while_a_refresh_commits(
+    engine: Engine, history: History, known: dict[str, int]
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite statements each read the latest state")
+    report(engine, Selection(**MARCH))  # nothing left to fold
+    changed: list[str] = []
+
+    def change_between_statements(conn, cursor, statement: str, *_: object) -> None:  # type: ignore[no-untyped-def]
+        # The total is read; the groups are about to be (split in two halves at the
+        # median code): a new document, folded and committed elsewhere, now.
+        if not changed and "percentile_disc" in statement:
+            changed.append(statement)
+            history.send(G22, [H53], local("2026-03-25 09:00"))
+            rollup.refresh(engine)
+
+    sa.event.listen(engine, "before_cursor_execute", change_between_statements)
+    try:
+        result = report(engine, Selection(by="agency", **MARCH))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", change_between_statements)
+
+    assert changed, "the report by agency was not split"
+    assert result.total.received == sum(g.received for g in result.groups) == 4
+    assert report(engine, Selection(**MARCH)).total.received == 5
 
 
 def test_an_empty_period_gives_zeros_and_says_so(engine: Engine, known: dict[str, int]) -> None:
