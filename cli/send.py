@@ -207,7 +207,7 @@ def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: 
         raise CompositionError(f"{path}: no such file") from None
     imported = import_unsigned(data, max_bytes=max_bytes)
     for repair in imported.repairs:
-        console.print(f"note: {path.name}: {repair}", highlight=False)
+        console.print(f"note: {path.name}: {repair}", highlight=False, markup=False)
     document = imported.message
     if not isinstance(document, Document):
         raise CompositionError(f"{path} is a status message; send statuses with `axis status`")

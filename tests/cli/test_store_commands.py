@@ -120,3 +120,13 @@ def test_unknown_agency_is_one_error_line(initialised: Axis):
 
     assert result.exit_code == 1
     assert result.output == "error: agency 000.00.00.H01 is not registered\n"
+
+
+def test_names_that_look_like_terminal_markup_are_listed_as_written(initialised: Axis):
+    name = "Phòng [bold]Nội vụ[/bold] [/x]"
+    initialised("agency", "add", "000.00.00.H53", "--name", name)
+
+    listed = initialised("agency", "list")
+
+    assert listed.exit_code == 0, listed.output
+    assert name in listed.output
