@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from axis.errors import ConfigurationError
 from axis.settings import Settings
 
 #: Execution option marking a connection that only reads (see :func:`read_only`).
@@ -28,14 +29,46 @@ def utcnow() -> datetime.datetime:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and a generous busy timeout."""
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return _postgresql_engine(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True, future=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    """An engine for ``url``; SQLite files get WAL mode and a generous busy timeout.
+
+    ``postgresql://`` means psycopg 3 (the driver installed with the axis)::
+
+        >>> make_engine("postgresql://axis@db.example/axis").url.drivername
+        'postgresql+psycopg'
+        >>> make_engine("mysql://axis@db.example/axis")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        axis.errors.ConfigurationError: ...: the axis runs on SQLite or PostgreSQL
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        # Not echoed: a URL that does not parse may still hold a password.
+        raise ConfigurationError(
+            "the database URL cannot be read: expected sqlite:///PATH or "
+            "postgresql://USER@HOST:PORT/DATABASE"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"database URL {parsed.render_as_string()}: the axis runs on SQLite or PostgreSQL"
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if backend == "postgresql":
+            return _postgresql_engine(parsed)
+        return _sqlite_engine(parsed)
+    except (ImportError, sa.exc.NoSuchModuleError):
+        raise ConfigurationError(
+            f"database URL {parsed.render_as_string()}: its driver is not installed "
+            "(use postgresql:// or sqlite://)"
+        ) from None
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
@@ -61,7 +94,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _postgresql_engine(url: str) -> Engine:
+def _postgresql_engine(url: sa.URL) -> Engine:
     engine = sa.create_engine(url, pool_pre_ping=True, future=True)
 
     @sa.event.listens_for(engine, "connect")

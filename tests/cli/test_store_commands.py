@@ -8,7 +8,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from click.testing import Result
+from click.testing import CliRunner, Result
+
+from cli.main import cli
 
 Axis = Callable[..., Result]
 
@@ -130,3 +132,13 @@ def test_names_that_look_like_terminal_markup_are_listed_as_written(initialised:
 
     assert listed.exit_code == 0, listed.output
     assert name in listed.output
+
+
+def test_an_unreadable_database_url_is_one_line_and_exit_1() -> None:
+    result = CliRunner().invoke(cli, ["--database-url", "axis:s3cret@db/axis", "agency", "list"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: the database URL cannot be read: expected sqlite:///PATH or "
+        "postgresql://USER@HOST:PORT/DATABASE\n"
+    )
