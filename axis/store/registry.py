@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,6 +173,10 @@ def _validate_name(name: str) -> str:
         raise AgencyError("the agency name is empty")
     if len(name) > MAX_NAME_LENGTH:
         raise AgencyError(f"the agency name is longer than {MAX_NAME_LENGTH} characters")
+    # A name goes into edXML, tables and PostgreSQL, which refuses NUL outright.
+    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise AgencyError(f"the agency name contains a control character (U+{ord(control):04X})")
     return name
 
 
@@ -570,8 +575,15 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise AgencyError(f"{path}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or []}
+    except OSError as error:
+        raise AgencyError(f"{path}: {error.strerror}") from None
+    # strict: a quote left open would otherwise swallow the rest of the file into a name.
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as error:
+        raise AgencyError(f"{path}, line 1: {error}") from None
+    columns = {(c or "").strip().lower(): c for c in fieldnames}
     missing = [c for c in ("code", "name") if c not in columns]
     if missing:
         raise AgencyError(
@@ -581,8 +593,7 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     summary = ImportSummary()
     rows: list[_Row] = []
     first_line: dict[str, int] = {}
-    for record in reader:
-        line = reader.line_num
+    for line, record in _records(path, reader):
         raw_code = (record.get(columns["code"]) or "").strip()
         cert_path = (record.get(columns.get("cert_path", "")) or "").strip()
         try:
@@ -597,6 +608,22 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
         first_line[str(code)] = line
         rows.append(_Row(line, code, name, cert))
     return rows, summary
+
+
+def _records(path: Path, reader: csv.DictReader) -> Iterator[tuple[int, dict[str, str]]]:
+    """``reader``'s records, each with the line it ends on; broken quoting refuses the
+    whole file (the reader cannot tell where the next record would start)."""
+    read = reader.line_num
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # The record that failed starts right after the last one read.
+            raise AgencyError(f"{path}, line {read + 1}: {error}") from None
+        read = reader.line_num
+        yield read, record
 
 
 def _plan_import(

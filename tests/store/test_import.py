@@ -201,3 +201,34 @@ def test_a_database_failure_midway_leaves_nothing_written(registry: Registry, tm
     assert count_agencies(registry) == 0
     with registry.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar() == 0
+
+
+def test_a_file_with_broken_quoting_is_refused_whole_naming_the_line(
+    registry: Registry, tmp_path: Path
+):
+    csv_file = write_csv(
+        tmp_path / "quotes.csv",
+        "code,name",
+        "000.00.00.H53,UBND tỉnh Tây Ninh",
+        '000.00.31.H53,"UBND huyện Châu Thành',
+    )
+
+    with pytest.raises(AgencyError, match=r"quotes\.csv, line 3: .*unexpected end of data"):
+        registry.import_csv(csv_file)
+    assert count_agencies(registry) == 0
+
+
+def test_a_name_with_control_characters_is_refused(registry: Registry, tmp_path: Path):
+    csv_file = write_csv(
+        tmp_path / "control.csv", "code,name", '000.00.00.H53,"UBND tỉnh\x00 Tây Ninh"'
+    )
+
+    summary = registry.import_csv(csv_file)
+
+    assert summary.added == []
+    assert summary.refused[0].reason == "the agency name contains a control character (U+0000)"
+
+
+def test_a_missing_file_is_named_in_one_error(registry: Registry, tmp_path: Path):
+    with pytest.raises(AgencyError, match=r"^.*absent\.csv: No such file or directory$"):
+        registry.import_csv(tmp_path / "absent.csv")
