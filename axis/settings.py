@@ -22,6 +22,23 @@ from axis.errors import ConfigurationError
 
 #: Default cap on an envelope's size, checked before any parsing (64 MiB).
 DEFAULT_MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+#: The smallest value of each count a setting holds.
+_AT_LEAST = {
+    "max_envelope_bytes": 1,
+    "workers": 1,
+    "prefetch": 1,
+    "retry_limit": 0,
+    "metrics_port": 0,
+    "idle_agency_seconds": 0,
+}
+#: Durations that must be positive (a zero lease or lifetime would expire everything).
+_POSITIVE = (
+    "queue_lease_seconds",
+    "retry_base_seconds",
+    "receipt_timeout_seconds",
+    "lifetime_seconds",
+    "router_stale_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -52,13 +69,29 @@ class Settings:
     #: Passphrase protecting the PKCS#12 bundles ``axis pki issue`` writes; never a flag.
     pki_passphrase: str = dataclasses.field(default="", repr=False)
 
+    def __post_init__(self) -> None:
+        for name, low in _AT_LEAST.items():
+            if not getattr(self, name) >= low:  # ``not >=``: NaN is refused too
+                raise ConfigurationError(
+                    f"{_variable(name)}={getattr(self, name)}: must be at least {low}"
+                )
+        for name in _POSITIVE:
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(
+                    f"{_variable(name)}={getattr(self, name)}: must be more than 0"
+                )
+        if self.metrics_port > 65535:
+            raise ConfigurationError(
+                f"{_variable('metrics_port')}={self.metrics_port}: must be at most 65535"
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``environ`` (default: ``os.environ``)."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for field in dataclasses.fields(cls):
-            var = "AXIS_" + field.name.upper()
+            var = _variable(field.name)
             if var in env and env[var] != "":
                 values[field.name] = _convert(var, env[var], field.type)
         return cls(**values)
@@ -87,6 +120,11 @@ class Settings:
     def trust_dir(self) -> Path:
         """CA certificates (PEM) that agency signatures must chain to."""
         return self.home / "trust"
+
+
+def _variable(name: str) -> str:
+    """The environment variable of setting ``name``."""
+    return "AXIS_" + name.upper()
 
 
 def _convert(var: str, raw: str, kind: object) -> object:

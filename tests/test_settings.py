@@ -34,3 +34,24 @@ def test_flags_override_environment_and_unset_flags_do_not():
 def test_a_bad_value_names_the_variable():
     with pytest.raises(ConfigurationError, match="AXIS_WORKERS='many'"):
         Settings.from_env({"AXIS_WORKERS": "many"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AXIS_WORKERS", "0", "AXIS_WORKERS=0: must be at least 1"),
+        ("AXIS_PREFETCH", "-3", "AXIS_PREFETCH=-3: must be at least 1"),
+        ("AXIS_MAX_ENVELOPE_BYTES", "0", "AXIS_MAX_ENVELOPE_BYTES=0: must be at least 1"),
+        ("AXIS_RETRY_LIMIT", "-1", "AXIS_RETRY_LIMIT=-1: must be at least 0"),
+        ("AXIS_LIFETIME_SECONDS", "0", "AXIS_LIFETIME_SECONDS=0.0: must be more than 0"),
+        ("AXIS_RETRY_BASE_SECONDS", "nan", "AXIS_RETRY_BASE_SECONDS=nan: must be more than 0"),
+        ("AXIS_METRICS_PORT", "70000", "AXIS_METRICS_PORT=70000: must be at most 65535"),
+    ],
+)
+def test_a_value_out_of_range_names_the_variable_and_the_range(
+    variable: str, value: str, message: str
+):
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({variable: value})
+
+    assert str(refused.value) == message
