@@ -346,10 +346,10 @@ def latencies_of(row: sa.Row) -> dict[str, int]:
 
 def _fold_deliveries(conn: Connection, limit: int) -> int:
     d = deliveries.c
-    sibling = sa.alias(deliveries, "sibling")
     rows = conn.execute(
         sa.select(
             d.id,
+            d.document_pk,
             d.state,
             d.stats_state,
             d.stats_delivered,
@@ -359,14 +359,6 @@ def _fold_deliveries(conn: Connection, limit: int) -> int:
             d.receipted_at,
             documents.c.sender_code,
             documents.c.received_at,
-            # A document is counted as sent with its first delivery (all of them are
-            # written in the transaction that accepts it).
-            (
-                d.id
-                == sa.select(sa.func.min(sibling.c.id))
-                .where(sibling.c.document_pk == d.document_pk)
-                .scalar_subquery()
-            ).label("first_of_document"),
         )
         .join(documents, documents.c.id == d.document_pk)
         .where(
@@ -384,12 +376,13 @@ def _fold_deliveries(conn: Connection, limit: int) -> int:
     ).all()
     if not rows:
         return 0
+    first = _first_deliveries(conn, {r.document_pk for r in rows if r.stats_state is None})
     tally = Tally()
     for row in rows:
         day = local_day(row.accepted_at)
         latencies = latencies_of(row)
         if row.stats_state is None:
-            if row.first_of_document:
+            if first.get(row.document_pk) == row.id:
                 tally.add(row.sender_code, local_day(row.received_at), "sent")
         else:
             before = Standing(row.stats_state, bool(row.stats_delivered))
@@ -405,6 +398,24 @@ def _fold_deliveries(conn: Connection, limit: int) -> int:
         .values(stats_state=d.state, stats_delivered=d.delivered_at.is_not(None))
     )
     return len(rows)
+
+
+def _first_deliveries(conn: Connection, document_pks: set[int]) -> dict[int, int]:
+    """The first delivery of each document: a document counts as sent with it (all of a
+    document's deliveries are written in the transaction that accepts it).
+
+    One grouped lookup for the whole chunk, not a subquery per delivery: on a table the
+    planner has no statistics for yet, that subquery scanned every delivery each time
+    (30,000 new deliveries took two minutes to fold)."""
+    if not document_pks:
+        return {}
+    d = deliveries.c
+    found = conn.execute(
+        sa.select(d.document_pk, sa.func.min(d.id))
+        .where(d.document_pk.in_(sorted(document_pks)))
+        .group_by(d.document_pk)
+    )
+    return {document_pk: first for document_pk, first in found}
 
 
 def _fold_statuses(conn: Connection, limit: int) -> int:
