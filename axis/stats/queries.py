@@ -25,7 +25,8 @@ query depends on the scopes it reads, not on how many deliveries there are::
     t 2026-10-01 2026-10-21
 
 Each part of a report is one statement over all its pieces (one per piece when grouping
-by month), summing counters and concatenating packed latency histograms in the database;
+by month; by agency on PostgreSQL, one per half of the agency codes, read at once in one
+snapshot), summing counters and concatenating packed latency histograms in the database;
 percentiles are then read from the histograms of every group at once
 (:func:`axis.stats.latency.summarise`).
 """
