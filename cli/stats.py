@@ -14,7 +14,6 @@ import datetime
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -27,6 +26,7 @@ from axis.stats.backlog import backlog
 from axis.stats.charts import write_chart
 from axis.stats.latency import PERCENTILES, RESOLUTION
 from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
+from axis.stopping import pause
 from axis.store.migrate import checked_engine
 from cli.output import format_option, render
 from envelopes.model import StatusCode
@@ -294,9 +294,7 @@ def _keep_refreshing(engine: Engine, every: float) -> None:
                     f"{datetime.datetime.now().isoformat(timespec='seconds')} "
                     f"{folded} changes folded"
                 )
-        deadline = time.monotonic() + every
-        while not stopping and time.monotonic() < deadline:
-            time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
+        pause(every, stopped=lambda: bool(stopping))
     click.echo(f"{signal.Signals(stopping[0]).name} received: stopped", err=True)
 
 

@@ -45,6 +45,7 @@ from axis.router.outbox import Outbox
 from axis.router.records import insert_dead_letters
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
+from axis.stopping import pause
 from axis.store.db import engine_for, utcnow
 from axis.store.migrate import check
 from axis.transport import open_transport
@@ -154,7 +155,7 @@ class Router:
                         "router %s: %s; trying again in %.1f s", self.router_id, error, delay
                     )
                     self._disconnect()
-                    self._sleep(delay)
+                    pause(delay, stopped=lambda: self.stopping)
         finally:
             self._shutdown()
         log.info("router %s stopped", self.router_id)
@@ -209,12 +210,6 @@ class Router:
                 log.warning("could not remove the heartbeat of %s: %s", self.router_id, error.orig)
         self._disconnect()
         self._engine = None
-
-    def _sleep(self, seconds: float) -> None:
-        """Sleep, waking early when stopped."""
-        deadline = time.monotonic() + seconds
-        while not self.stopping and time.monotonic() < deadline:
-            time.sleep(min(0.1, deadline - time.monotonic()))
 
     # -- the loop -------------------------------------------------------------------------
 
