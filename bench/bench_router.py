@@ -10,6 +10,11 @@ forwards the 01 to the sender. Envelopes and receipts are signed before the cloc
     python bench/bench_router.py                         # 5,000 documents, 2 workers
     python bench/bench_router.py --documents 2000 --workers 1 --batch 200
 
+It also prints the floor of the machine, from the same run: the CPU per document of the
+envelope work alone (verify, sign the answer, verify the 01; one process, nothing else in
+it), five messages through the bare relay and PostgreSQL's share, and the most documents
+per second that leaves the machine's cores, whatever the router does besides.
+
 Needs the local PostgreSQL (``--pg``, a database is created and dropped) and RabbitMQ
 (``--amqp``, a virtual host is created and deleted with ``rabbitmqctl``). Prints the
 rate, p50/p99 latency, router CPU per document (all router processes), and CPU used by
@@ -40,16 +45,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers.axis_home import document_id_of, make_home
 
 from axis import protocol
+from axis.router.answers import Answers, load_axis_identity
 from axis.settings import Settings
 from axis.store.schema import deliveries, documents
 from axis.transport.base import OutgoingMessage, ReceivedMessage
 from axis.transport.rabbitmq import RabbitMQTransport
 from axis.transport.topology import SUBMISSIONS, inbox
+from envelopes.verifying import TrustStore, verify
 
 SENDERS = 4
 RECIPIENTS = 4
 PUBLISH_CHUNK = 100
 TICKS = os.sysconf("SC_CLK_TCK")
+#: Messages through the broker per document: the submission, the recipient's copy, the
+#: accepted answer, the recipient's 01 and its forward to the sender.
+HOPS = 5
+#: Documents whose envelope work is timed for the floor.
+FLOOR_SAMPLE = 500
 
 
 @dataclass
@@ -319,8 +331,17 @@ def _publish(
             published[document_id_of(message.body)] = now
 
 
-def relay(broker_url: str, count: int, batch: int) -> float:
-    """A bare relay: consume, publish with confirms, ack; no checks. Messages per second."""
+@dataclass(frozen=True)
+class Relay:
+    """The bare relay's rate, and the CPU one relayed message cost this process and
+    RabbitMQ together: one delivery, one publish with its confirm and one ack."""
+
+    rate: float
+    cpu_ms: float
+
+
+def relay(broker_url: str, count: int, batch: int) -> Relay:
+    """A bare relay: consume, publish with confirms, ack; no checks."""
     source, target = inbox("000.00.01.Z01"), inbox("000.00.02.Z01")
     body = os.urandom(5 * 1024)
     with RabbitMQTransport(broker_url) as transport:
@@ -333,6 +354,8 @@ def relay(broker_url: str, count: int, batch: int) -> float:
                 ]
             )
         started = time.time()
+        broker = CpuMeter(lambda: pids_named("beam.smp"))
+        own_before = time.process_time()
         moved = 0
         held: list[ReceivedMessage] = []
 
@@ -352,7 +375,39 @@ def relay(broker_url: str, count: int, batch: int) -> float:
                     forward()
             if held:
                 forward()
-        return count / (time.time() - started)
+        rate = count / (time.time() - started)
+        cpu = broker.used() + time.process_time() - own_before
+        return Relay(rate, 1000 * cpu / count)
+
+
+def envelope_work_ms(prepared: Prepared, count: int) -> float:
+    """CPU milliseconds per document of the router's envelope work, one process, nothing
+    else running in it: verify the document, sign the accepted answer, verify the 01."""
+    trust = TrustStore.from_dir(prepared.settings.trust_dir)
+    answers = Answers(load_axis_identity(prepared.settings))
+    max_bytes = prepared.settings.max_envelope_bytes
+
+    def work(submission: OutgoingMessage) -> None:
+        document = verify(submission.body, trust, max_bytes=max_bytes)
+        document_id = document_id_of(submission.body)
+        recipient = prepared.receipts[document_id]
+        answers.answer(
+            outcome="accepted",
+            to=submission.headers[protocol.SENDER],
+            document_id=document_id,
+            digest=document.digest,
+            size=len(submission.body),
+            message_id=submission.message_id,
+            recipients=[recipient.headers[protocol.SENDER]],
+        )
+        verify(recipient.body, trust, max_bytes=max_bytes)
+
+    work(prepared.submissions[0])  # the schemas load once per process: not per document
+    sample = prepared.submissions[1 : 1 + count]
+    started = time.process_time()
+    for submission in sample:
+        work(submission)
+    return 1000 * (time.process_time() - started) / len(sample)
 
 
 def _latencies(engine: sa.Engine, published: dict[str, float]) -> list[float]:
@@ -439,6 +494,7 @@ def main() -> None:
         prepared = prepare(args.documents, args.documents // 3, database_url, broker_url)
         result = run_router(prepared, engine, args.workers, args.batch, args.profile)
         reference = relay(broker_url, args.documents, args.batch)
+        envelope_ms = envelope_work_ms(prepared, min(FLOOR_SAMPLE, args.documents))
     finally:
         engine.dispose()
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
@@ -464,8 +520,21 @@ def main() -> None:
             **result
         )
     )
-    print(f"bare pika relay (consume, publish with confirms, ack): {reference:.0f} messages/s")
-    print(f"ratio router / relay: {result['rate'] / reference:.2f}")
+    print(
+        f"bare pika relay (consume, publish with confirms, ack): {reference.rate:.0f} "
+        f"messages/s, {reference.cpu_ms:.2f} ms of CPU per message (relay and RabbitMQ)"
+    )
+    print(f"ratio router / relay: {result['rate'] / reference.rate:.2f}")
+    floor = envelope_ms + HOPS * reference.cpu_ms + result["postgresql_cpu_ms"]
+    cores = os.cpu_count() or 1
+    print(
+        f"floor on this machine: envelope work {envelope_ms:.2f} ms (verify, sign the answer, "
+        f"verify the 01; one process) + {HOPS} messages x {reference.cpu_ms:.2f} ms + "
+        f"PostgreSQL {result['postgresql_cpu_ms']:.2f} ms = {floor:.2f} ms of CPU per "
+        f"document: at most {1000 * cores / floor:.0f} documents/s on {cores} cores for any "
+        f"router doing this work (measured: {result['rate']:.0f}/s, "
+        f"{result['rate'] * floor / (1000 * cores):.0%} of it)"
+    )
 
 
 if __name__ == "__main__":
