@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from axis.errors import ConfigurationError
 
@@ -89,7 +90,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``environ`` (default: ``os.environ``)."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             var = _variable(field.name)
             if var in env and env[var] != "":
@@ -98,7 +99,7 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         """Return a copy with ``changes`` applied; ``None`` values are ignored (unset flags)."""
-        kept = {k: v for k, v in changes.items() if v is not None}
+        kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         if "home" in kept:
             kept["home"] = Path(str(kept["home"]))
         return dataclasses.replace(self, **kept)

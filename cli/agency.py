@@ -94,8 +94,8 @@ def import_agencies(settings: Settings, csv_file: Path, accept_orphans: bool, st
     if inboxes:
         click.echo(inboxes)
     if summary.refused:
-        written = "the other rows were written" if summary.written else "nothing was written"
-        raise AgencyError(f"{len(summary.refused)} row(s) refused; {written}")
+        rest = "the other rows were written" if summary.written else "nothing was written"
+        raise AgencyError(f"{len(summary.refused)} row(s) refused; {rest}")
 
 
 def _report_import(summary: ImportSummary) -> None:

@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from lxml import etree
 
 from envelopes.errors import SignatureError, WeakAlgorithm
@@ -46,7 +47,9 @@ SIGNATURE_METHODS = (RSA_SHA256, ECDSA_SHA256)
 _DS = f"{{{DS_NS}}}"
 _WEAK_MARKERS = ("sha1", "hmac", "md5")
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+#: Any certificate's key: one that does not fit the signature method is refused with a
+#: message (an agency's certificate with an Ed25519 key, say).
+PublicKey = CertificatePublicKeyTypes
 
 
 def check_profile(signature: etree._Element) -> None:

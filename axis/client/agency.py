@@ -38,7 +38,7 @@ import urllib.parse
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography.x509 import load_pem_x509_certificate
 from sqlalchemy.engine import Engine
@@ -596,7 +596,7 @@ def _status_code(text: str) -> StatusCode:
         raise AxisError(f"unknown status code {text!r}: one of {known}") from None
 
 
-def _reference_fields(document_id: str) -> dict[str, object]:
+def _reference_fields(document_id: str) -> dict[str, Any]:
     """``code`` and ``promulgation_date`` read from a standard-form DocumentId."""
     match = _DOCUMENT_ID.match(document_id)
     if match is None:

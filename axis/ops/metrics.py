@@ -242,9 +242,9 @@ def merge_snapshots(snapshots: Iterable[list[dict[str, Any]]]) -> list[Metric]:
             for sample_name, labels, value in family["samples"]:
                 key = (sample_name, tuple(sorted(labels.items())))
                 sums[name][key] = sums[name].get(key, 0.0) + value
-    for name, family in families.items():
+    for name, metric in families.items():
         for (sample_name, labels), value in sums[name].items():
-            family.add_sample(sample_name, dict(labels), value)
+            metric.add_sample(sample_name, dict(labels), value)
     return list(families.values())
 
 
@@ -280,7 +280,7 @@ class _DatabaseGauges(Collector):
     def collect(self) -> Iterable[Metric]:
         try:
             with self._engine.connect() as conn:
-                counts = dict(
+                counts: dict[str, int] = dict(
                     conn.execute(
                         sa.select(deliveries.c.state, sa.func.count()).group_by(deliveries.c.state)
                     ).all()

@@ -240,7 +240,8 @@ class _BatchWriter:
         outgoing += self._rejections(conn, [d for d in decisions if isinstance(d, Reject)], now)
         self.outcome.deferred = sum(isinstance(d, Defer) for d in decisions)
         self.outcome.statuses += sum(isinstance(d, RepeatedStatus) for d in decisions)
-        heard = [d.verified.sender_code for d in (*accepted, *statuses)]
+        heard = [d.verified.sender_code for d in accepted]
+        heard += [d.verified.sender_code for d in statuses]
         records.touch_agencies(conn, heard, now)
         return stage(conn, outgoing, now)
 

@@ -150,10 +150,9 @@ def record_statuses(
             for s in statuses
         ],
     )
-    updates = sorted(
-        ({"b_id": s.delivery_id, "b_code": s.status_code} for s in statuses if s.delivery_id),
-        key=lambda u: u["b_id"],  # a fixed lock order: no deadlock between routers
-    )
+    # A fixed lock order: no deadlock between routers.
+    answering = sorted((s for s in statuses if s.delivery_id), key=lambda s: s.delivery_id or 0)
+    updates = [{"b_id": s.delivery_id, "b_code": s.status_code} for s in answering]
     if not updates:
         return
     code = sa.bindparam("b_code", type_=sa.String)

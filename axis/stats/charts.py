@@ -43,14 +43,14 @@ def write_chart(report: Report, path: Path) -> None:
         volumes.plot(when, values, label=label, marker="." if len(groups) < 60 else None)
     volumes.set_ylabel(f"per {report.selection.by}")
     volumes.legend(loc="upper left")
-    for label, values in (
+    for label, seconds in (
         ("accepted → delivered, p50", [g.to_delivery.p50 for g in groups]),
         ("accepted → delivered, p95", [g.to_delivery.p95 for g in groups]),
         ("accepted → receipted, p50", [g.to_receipt.p50 for g in groups]),
         ("accepted → receipted, p95", [g.to_receipt.p95 for g in groups]),
     ):
         latency.plot(
-            when, [float("nan") if v is None else max(v, 0.5) for v in values], label=label
+            when, [float("nan") if v is None else max(v, 0.5) for v in seconds], label=label
         )
     latency.set_yscale("log")
     latency.set_ylabel("latency (seconds)")

@@ -42,6 +42,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -280,7 +281,9 @@ def _rows(conn: Connection, statement: sa.Select) -> list[tuple]:
     if conn.dialect.name != "postgresql":
         return [tuple(row) for row in conn.execute(statement)]
     compiled = statement.compile(dialect=conn.dialect)
-    with conn.connection.driver_connection.cursor(binary=True) as cursor:
+    driver = conn.connection.driver_connection
+    assert driver is not None  # only a closed connection has none
+    with driver.cursor(binary=True) as cursor:
         return cursor.execute(str(compiled), compiled.params).fetchall()
 
 
@@ -453,7 +456,9 @@ class _Query:
         c = stats_counts.c
         names = [*DELIVERY_COUNTERS, *(f"status_{code}" for code in STATS_STATUS_CODES)]
         # Integers (PostgreSQL's sum of bigints is a numeric, slow to convert by the row).
-        columns = [sa.cast(sa.func.coalesce(sa.func.sum(c[n]), 0), sa.BigInteger) for n in names]
+        columns: list[sa.ColumnElement[Any]] = [
+            sa.cast(sa.func.coalesce(sa.func.sum(c[n]), 0), sa.BigInteger) for n in names
+        ]
         columns += [concatenated(c[column]) for column in HISTOGRAM_OF.values()]
         counted, summed = len(DELIVERY_COUNTERS), len(names)
         # Per group: its sums, then its packed histograms (in HISTOGRAM_OF's order).
@@ -467,19 +472,18 @@ class _Query:
         # summarise's answers come in the order asked: group by group, kind by kind.
         histograms = [blob for values in found.values() for blob in values[summed:]]
         latencies = iter([Latency(count, *ps) for count, ps in summarise(histograms)])
-        return {
-            label: Figures(
-                label,
-                **dict(zip(DELIVERY_COUNTERS, values, strict=False)),
-                statuses={
-                    code: n
-                    for code, n in zip(STATS_STATUS_CODES, values[counted:summed], strict=True)
-                    if n
-                },
-                **{_FIGURE_OF[kind]: next(latencies) for kind in HISTOGRAM_OF},
-            )
-            for label, values in found.items()
-        }
+
+        def figures_of(label: str, values: list) -> Figures:
+            counters: dict[str, Any] = dict(zip(DELIVERY_COUNTERS, values, strict=False))
+            latency: dict[str, Any] = {_FIGURE_OF[kind]: next(latencies) for kind in HISTOGRAM_OF}
+            statuses = {
+                code: n
+                for code, n in zip(STATS_STATUS_CODES, values[counted:summed], strict=True)
+                if n
+            }
+            return Figures(label, **counters, statuses=statuses, **latency)
+
+        return {label: figures_of(label, values) for label, values in found.items()}
 
     def _active(self, batch: list[_Piece]) -> list[sa.ColumnElement[bool]]:
         c = stats_counts.c

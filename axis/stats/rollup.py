@@ -41,6 +41,7 @@ import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -187,7 +188,7 @@ class Tally:
         if standing.state == "receipted" and RECEIPTED in latencies:
             self.add_latency(code, day, RECEIPTED, latencies[RECEIPTED], sign)
 
-    def count_activity(self, stored: Mapping[tuple, Mapping[str, object]]) -> None:
+    def count_activity(self, stored: Mapping[tuple, Mapping[str, Any]]) -> None:
         """Add the changes of ``active``, given the ``sent`` and ``received`` ``stored`` for
         the agency rows that change (absent: none yet). An agency's row turns active with
         its first document sent or received, and adds one to its unit's and the axis's."""
@@ -262,7 +263,7 @@ def _key_of(row: dict) -> tuple:
     return tuple(row[name] for name in KEY)
 
 
-def _stored(conn: Connection, keys: list[tuple]) -> dict[tuple, dict[str, object]]:
+def _stored(conn: Connection, keys: list[tuple]) -> dict[tuple, dict[str, Any]]:
     """What the rollup holds for ``keys`` (those it has) of what a fold reads back: the
     counts that make an agency active, and the histograms."""
     if not keys:

@@ -107,7 +107,7 @@ def _postgresql_engine(url: sa.URL) -> Engine:
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute("SET default_toast_compression = 'lz4'")
-        except engine.dialect.dbapi.Error:
+        except engine.dialect.loaded_dbapi.Error:
             dbapi_conn.rollback()
         else:
             dbapi_conn.commit()

@@ -45,13 +45,11 @@ from axis.errors import (
     UnknownAgency,
 )
 from axis.store.db import read_only, utcnow
-from axis.store.schema import agencies, agency_certificates
+from axis.store.schema import AGENCY_NAME_LENGTH, agencies, agency_certificates
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
 from envelopes.verifying import fingerprint
 
-#: Longest agency name the table holds.
-MAX_NAME_LENGTH = agencies.c.name.type.length or 300
 #: Rows written per statement by a bulk import (all in one transaction).
 IMPORT_CHUNK = 1000
 
@@ -171,8 +169,8 @@ def _validate_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise AgencyError("the agency name is empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise AgencyError(f"the agency name is longer than {MAX_NAME_LENGTH} characters")
+    if len(name) > AGENCY_NAME_LENGTH:
+        raise AgencyError(f"the agency name is longer than {AGENCY_NAME_LENGTH} characters")
     # A name goes into edXML, tables and PostgreSQL, which refuses NUL outright.
     control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
     if control is not None:

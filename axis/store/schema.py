@@ -65,11 +65,14 @@ _DELIVERY_STATS_DIRTY = (
     "stats_state IS NULL OR stats_state <> state OR stats_delivered <> (delivered_at IS NOT NULL)"
 )
 
+#: Longest agency name the registry holds.
+AGENCY_NAME_LENGTH = 300
+
 agencies = sa.Table(
     "agencies",
     metadata,
     sa.Column("code", sa.String(13), primary_key=True),
-    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("name", sa.String(AGENCY_NAME_LENGTH), nullable=False),
     sa.Column("level", sa.SmallInteger, nullable=False),
     # Not a foreign key: a bulk import may accept orphans whose parent arrives later.
     sa.Column("parent_code", sa.String(13), nullable=True),

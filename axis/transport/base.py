@@ -45,7 +45,7 @@ only after its effects are committed, so a crash redelivers rather than loses::
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,7 +221,7 @@ class Transport(abc.ABC):
 
     def consume(
         self, queue: str, *, prefetch: int = 64, timeout: float | None = None
-    ) -> Iterator[ReceivedMessage]:
+    ) -> Generator[ReceivedMessage, None, None]:
         """Yield messages, highest priority first; stop after ``timeout`` idle seconds.
 
         Up to ``prefetch`` messages are taken ahead. Leaving the loop (``break``, the

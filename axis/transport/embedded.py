@@ -352,8 +352,8 @@ class EmbeddedTransport(Transport):
                     _messages.c.delivery_count,
                 )
             ).all()
-        rows.sort(key=lambda row: (-row.priority, row.id))
-        return [self._message(queue, token, row, consumer) for row in rows]
+        ordered = sorted(rows, key=lambda row: (-row.priority, row.id))
+        return [self._message(queue, token, row, consumer) for row in ordered]
 
     def _write_acks(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
         """Delete the messages ``consumer`` acknowledged (any whose lease ran out stay)."""

@@ -572,8 +572,9 @@ class _Link:
     def _channel_closed(self, key: str, slot: _Slot, reason: Exception) -> None:
         if self._slots.get(key) is slot:
             del self._slots[key]
-        if key == "publish" and self._batch is not None:
-            self._batch, batch = None, self._batch
+        batch = self._batch
+        if key == "publish" and batch is not None:
+            self._batch = None
             _resolve(batch.future, error=_channel_error(reason, ""))
         for future, about in list(slot.waiting.items()):
             _resolve(future, error=_channel_error(reason, about))

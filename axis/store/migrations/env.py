@@ -7,7 +7,7 @@ migrations run the same from an installed package, from any directory.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
@@ -16,7 +16,7 @@ from alembic.autogenerate.api import AutogenContext
 from axis.store.schema import UTCDateTime, metadata
 
 
-def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render what the default rendering would tie to one database or to axis code."""
     if kind == "type" and isinstance(item, UTCDateTime):
         # Plain timezone-aware DateTime: the DDL needs no axis code.
