@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,22 @@ _AT_LEAST = {
     "retry_limit": 0,
     "metrics_port": 0,
     "idle_agency_seconds": 0,
+}
+#: Upper bounds: what a protocol field holds (AMQP's prefetch count is 16 bits), or what
+#: is surely a typing mistake (durations over ten years, which dates cannot carry either).
+_TEN_YEARS = 10 * 365 * 24 * 3600
+_AT_MOST = {
+    "max_envelope_bytes": 2**31 - 1,
+    "workers": 256,
+    "prefetch": 65535,
+    "retry_limit": 1000,
+    "metrics_port": 65535,
+    "queue_lease_seconds": _TEN_YEARS,
+    "retry_base_seconds": _TEN_YEARS,
+    "receipt_timeout_seconds": _TEN_YEARS,
+    "lifetime_seconds": _TEN_YEARS,
+    "idle_agency_seconds": _TEN_YEARS,
+    "router_stale_seconds": _TEN_YEARS,
 }
 #: Durations that must be positive (a zero lease or lifetime would expire everything).
 _POSITIVE = (
@@ -81,10 +98,13 @@ class Settings:
                 raise ConfigurationError(
                     f"{_variable(name)}={getattr(self, name)}: must be more than 0"
                 )
-        if self.metrics_port > 65535:
-            raise ConfigurationError(
-                f"{_variable('metrics_port')}={self.metrics_port}: must be at most 65535"
-            )
+        for name, schemes in _URL_SCHEMES.items():
+            _check_url(name, getattr(self, name), schemes)
+        for name, high in _AT_MOST.items():
+            if not getattr(self, name) <= high:  # infinity too
+                raise ConfigurationError(
+                    f"{_variable(name)}={getattr(self, name)}: must be at most {high}"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +141,26 @@ class Settings:
     def trust_dir(self) -> Path:
         """CA certificates (PEM) that agency signatures must chain to."""
         return self.home / "trust"
+
+
+#: The URL settings and the schemes each accepts (empty: unset, the default applies).
+_URL_SCHEMES = {"broker_url": ("amqp", "amqps"), "broker_admin_url": ("http", "https")}
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    """Refuse a URL that does not parse; never echo it, it may hold a password."""
+    if not url:
+        return
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - reading it is what checks it
+    except ValueError as error:
+        raise ConfigurationError(f"{_variable(name)} is not a valid URL: {error}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigurationError(
+            f"{_variable(name)} is not a valid URL: expected "
+            f"{' or '.join(s + '://' for s in schemes)}USER:PASSWORD@HOST:PORT/..."
+        )
 
 
 def _variable(name: str) -> str:

@@ -17,6 +17,7 @@ from axis.client.agency import DEFAULT_ANSWER_TIMEOUT, AgencyClient
 from axis.client.keys import KeyFiles, KeyLoadError, load_identity
 from axis.settings import Settings
 from axis.store.migrate import check
+from cli.params import Duration
 from envelopes.signing import SigningIdentity
 from envelopes.verifying import TrustStore
 
@@ -45,7 +46,7 @@ def identity_options(func: F) -> F:
 def timeout_option(func: F) -> F:
     return click.option(
         "--timeout",
-        type=click.FloatRange(min=0),
+        type=Duration(min=0),
         default=DEFAULT_ANSWER_TIMEOUT,
         show_default=True,
         help="Seconds to wait for the axis's answer.",

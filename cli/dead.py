@@ -25,6 +25,7 @@ from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.transport import open_transport
 from cli.output import format_option, render, render_record, write_bytes
+from cli.params import ROW_ID
 
 
 @click.group()
@@ -34,7 +35,7 @@ def dead() -> None:
 
 @dead.command("list")
 @click.option("--all", "include_resolved", is_flag=True, help="Include requeued and discarded.")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=ROW_ID, default=100, show_default=True)
 @format_option
 @click.pass_obj
 def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: str) -> None:
@@ -45,7 +46,7 @@ def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: st
 
 
 @dead.command("show")
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=ROW_ID)
 @click.option("--body", is_flag=True, help="Write only the message body, as stored, to stdout.")
 @click.pass_obj
 def show(settings: Settings, letter_id: int, body: bool) -> None:
@@ -59,7 +60,7 @@ def show(settings: Settings, letter_id: int, body: bool) -> None:
 
 
 @dead.command("requeue")
-@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.argument("letter_ids", type=ROW_ID, nargs=-1, required=True)
 @click.pass_obj
 def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
     """Publish dead letters to the queue they died on again (same message id)."""
@@ -70,7 +71,7 @@ def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
 
 
 @dead.command("discard")
-@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.argument("letter_ids", type=ROW_ID, nargs=-1, required=True)
 @click.option("--note", default="", help="Why (kept in the audit log).")
 @click.pass_obj
 def discard_command(settings: Settings, letter_ids: tuple[int, ...], note: str) -> None:

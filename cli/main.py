@@ -2,7 +2,10 @@
 
 Errors the axis raises on purpose (:class:`axis.errors.AxisError`,
 :class:`envelopes.errors.EnvelopeError`) are printed as one line on stderr with exit
-code 1; ``--debug`` shows the traceback instead.
+code 1; so are errors of the operating system, of the database (a file that is not a
+database, a read-only one) and text that is not UTF-8 where the system needs it. Anything
+else is still one line, naming the exception, never a traceback. ``--debug`` shows the
+traceback instead.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import sys
 
 import click
+import sqlalchemy.exc
 
 from axis.errors import AxisError
 from axis.settings import Settings
@@ -37,14 +41,39 @@ class AxisGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (AxisError, EnvelopeError, OSError) as error:
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
             if ctx.find_root().params.get("debug"):
                 raise
-            message = str(error)
-            if isinstance(error, OSError) and error.filename and not message:
-                message = f"{error.filename}: {error.strerror}"
-            click.echo(f"error: {message}", err=True)
+            click.echo(f"error: {_describe(error)}", err=True)
             sys.exit(1)
+
+
+def _describe(error: Exception) -> str:
+    """One line a clerk can act on."""
+    if isinstance(error, AxisError | EnvelopeError):
+        return str(error)
+    if isinstance(error, OSError):
+        message = str(error)
+        return f"{error.filename}: {error.strerror}" if error.filename and not message else message
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        return f"the database refused: {_first_line(error.orig or error)}"
+    if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
+        return f"the database: {_first_line(error)}"
+    if isinstance(error, UnicodeError):
+        return (
+            "a name, path, option or variable holds bytes that are not UTF-8 text "
+            f"({_first_line(error)})"
+        )
+    return (
+        f"unexpected {type(error).__name__}: {_first_line(error)} "
+        "(run again with --debug to see where)"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @click.group(cls=AxisGroup)

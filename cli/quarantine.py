@@ -15,6 +15,7 @@ from axis.ops.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from cli.output import format_option, render, render_record, write_bytes
+from cli.params import ROW_ID
 
 
 @click.group()
@@ -25,7 +26,7 @@ def quarantine() -> None:
 @quarantine.command("list")
 @click.option("--reason", help="Only this rejection reason (e.g. bad-signature).")
 @click.option("--sender", help="Only submissions claiming this sender code.")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=ROW_ID, default=100, show_default=True)
 @format_option
 @click.pass_obj
 def list_command(
@@ -38,7 +39,7 @@ def list_command(
 
 
 @quarantine.command("show")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ROW_ID)
 @click.option("--payload", is_flag=True, help="Write only the bytes as received to stdout.")
 @click.option("--answer", is_flag=True, help="Write only the axis's signed answer to stdout.")
 @click.pass_obj

@@ -21,6 +21,7 @@ from axis.client.received import folder_name, save_document, save_status
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
+from cli.params import ROW_ID, Duration
 
 COLUMNS = ("kind", "document_id", "from", "what", "saved")
 REFUSED_DIR = "refused"
@@ -35,10 +36,10 @@ REFUSED_DIR = "refused"
     required=True,
     help="Folder to save documents in (one sub-folder per document).",
 )
-@click.option("--max", "max_count", type=click.IntRange(min=1), help="Stop after N messages.")
+@click.option("--max", "max_count", type=ROW_ID, help="Stop after N messages.")
 @click.option(
     "--wait",
-    type=click.FloatRange(min=0),
+    type=Duration(min=0),
     default=0.0,
     show_default=True,
     help="Keep waiting this many idle seconds for more messages.",

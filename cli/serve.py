@@ -12,12 +12,12 @@ from axis.settings import Settings
 @click.command()
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=256),
     help="Router processes (AXIS_WORKERS); each consumes submissions on its own connection.",
 )
 @click.option(
     "--prefetch",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=65535),
     help="Messages per batch (AXIS_PREFETCH): one transaction and one confirmed publish each.",
 )
 @click.option(

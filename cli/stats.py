@@ -29,6 +29,7 @@ from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
 from axis.store.migrate import checked_engine
 from cli.output import format_option, render
+from cli.params import TEN_YEARS_SECONDS, Day, Duration
 from envelopes.model import StatusCode
 
 #: What each business status code means, for the table of statuses.
@@ -52,7 +53,7 @@ TABLE_COLUMNS = (
     "active",
 )
 
-_date = click.DateTime(formats=["%Y-%m-%d"])
+_date = Day()
 
 
 def duration(seconds: float | None) -> str:
@@ -215,7 +216,7 @@ def _summary_tables(result: Report) -> None:
 @stats.command("backlog")
 @click.option(
     "--idle",
-    type=click.FloatRange(min=0),
+    type=Duration(min=0, max=TEN_YEARS_SECONDS / 3600),
     metavar="HOURS",
     help="Agencies not heard from for this long are idle (default AXIS_IDLE_AGENCY_SECONDS).",
 )
@@ -256,7 +257,7 @@ def backlog_command(
 @stats.command("refresh")
 @click.option(
     "--every",
-    type=click.FloatRange(min=0.1),
+    type=Duration(min=0.1),
     metavar="SECONDS",
     help="Keep folding, every SECONDS, until SIGTERM or Ctrl-C (a service beside the routers).",
 )

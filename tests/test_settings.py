@@ -46,6 +46,14 @@ def test_a_bad_value_names_the_variable():
         ("AXIS_LIFETIME_SECONDS", "0", "AXIS_LIFETIME_SECONDS=0.0: must be more than 0"),
         ("AXIS_RETRY_BASE_SECONDS", "nan", "AXIS_RETRY_BASE_SECONDS=nan: must be more than 0"),
         ("AXIS_METRICS_PORT", "70000", "AXIS_METRICS_PORT=70000: must be at most 65535"),
+        ("AXIS_PREFETCH", "70000", "AXIS_PREFETCH=70000: must be at most 65535"),
+        ("AXIS_LIFETIME_SECONDS", "inf", "AXIS_LIFETIME_SECONDS=inf: must be at most 315360000"),
+        (
+            "AXIS_QUEUE_LEASE_SECONDS",
+            "1e300",
+            "AXIS_QUEUE_LEASE_SECONDS=1e+300: must be at most 315360000",
+        ),
+        ("AXIS_IDLE_AGENCY_SECONDS", "nan", "AXIS_IDLE_AGENCY_SECONDS=nan: must be at least 0"),
     ],
 )
 def test_a_value_out_of_range_names_the_variable_and_the_range(

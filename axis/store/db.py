@@ -42,7 +42,8 @@ def make_engine(url: str) -> Engine:
     """
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+        parsed.port  # noqa: B018 - reading it is what checks it
+    except (sa.exc.ArgumentError, ValueError):
         # Not echoed: a URL that does not parse may still hold a password.
         raise ConfigurationError(
             "the database URL cannot be read: expected sqlite:///PATH or "

@@ -1,0 +1,92 @@
+"""Bad input on the command line is one line naming the problem, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.main import cli
+
+Axis = Callable[..., Result]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_a_database_file_that_is_not_a_database_is_named(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "axis.db").write_text("these are not the bytes of a database\n")
+
+    result = run("--home", str(home), "agency", "list")
+
+    assert result.exit_code == 1
+    assert result.output == "error: the database refused: file is not a database\n"
+
+
+def test_a_database_url_with_a_port_that_is_not_a_number_is_refused():
+    result = run("--database-url", "postgresql://clerk@db.example:abc/axis", "agency", "list")
+
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the database URL cannot be read")
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "message"),
+    [
+        ("AXIS_BROKER_URL", "amqp://[::1", "AXIS_BROKER_URL is not a valid URL: Invalid IPv6 URL"),
+        ("AXIS_BROKER_URL", "foo", "AXIS_BROKER_URL is not a valid URL: expected amqp://"),
+        (
+            "AXIS_BROKER_ADMIN_URL",
+            "http://guest:secret@rabbit:abc/",
+            "AXIS_BROKER_ADMIN_URL is not a valid URL: Port could not be cast",
+        ),
+    ],
+)
+def test_a_broker_url_that_does_not_parse_is_named_without_its_password(
+    tmp_path: Path, variable: str, url: str, message: str
+):
+    result = run("--home", str(tmp_path), "health", env={variable: url})
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {message}")
+    assert "secret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["quarantine", "show", "99999999999999999999999"],
+        ["quarantine", "list", "--limit", "99999999999999999999999"],
+        ["dead", "show", "0"],
+        ["serve", "--prefetch", "70000"],
+        ["stats", "--since", "0001-01-01"],
+        ["stats", "--until", "9999-12-31"],
+        ["stats", "backlog", "--idle", "nan"],
+        ["stats", "backlog", "--idle", "inf"],
+        ["stats", "refresh", "--every", "nan"],
+        ["receive", "--as", "000.00.01.H53", "--out", "x", "--wait", "nan"],
+        ["send", "--as", "000.00.01.H53", "--to", "000.00.02.H53", "--timeout", "nan"],
+    ],
+)
+def test_a_number_or_day_out_of_range_is_a_usage_error_before_anything_runs(
+    initialised: Axis, args: list[str]
+):
+    result = initialised(*args)
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_text_that_is_not_utf8_is_named(initialised: Axis):
+    result = initialised("track", "000.00.01.H53,2026/11/27,1/\udcff")
+
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "error: a name, path, option or variable holds bytes that are not UTF-8 text"
+    )
