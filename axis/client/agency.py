@@ -52,6 +52,7 @@ from axis.errors import (
     AgencyError,
     AxisError,
     CertificateError,
+    ConfigurationError,
     TransientError,
     TransportError,
 )
@@ -473,6 +474,15 @@ class AgencyClient:
     def _check(
         self, message: ReceivedMessage, on_refusal: Callable[[Refusal], None] | None
     ) -> Incoming | None:
+        cap = self.settings.max_envelope_bytes
+        if len(message.body) > cap:
+            # The axis let it through, so this side's cap is the odd one out: refusing
+            # or dropping the document would lose it over a local setting.
+            raise ConfigurationError(
+                f"a message of {len(message.body):,} bytes waits in {self.code}'s inbox, "
+                f"over this side's AXIS_MAX_ENVELOPE_BYTES={cap}: raise it to receive the "
+                "message, which stays in the inbox"
+            )
         try:
             headers = protocol.InboxHeaders.from_mapping(message.headers)
         except ValueError as error:

@@ -48,9 +48,10 @@ def folder_name(document_id: str) -> str:
 
 
 def safe_file_name(name: str, taken: set[str]) -> str:
-    """``name`` without any directory part, made unique among ``taken`` (which it joins)."""
+    """``name`` without any directory part, short enough for the file system, made unique
+    among ``taken`` (which it joins)."""
     base = Path(name.replace("\\", "/")).name
-    base = _UNSAFE_IN_FILE.sub("_", base).strip(" .") or "attachment"
+    base = _fit(_UNSAFE_IN_FILE.sub("_", base).strip(" .") or "attachment")
     candidate, n = base, 1
     stem, dot, suffix = base.rpartition(".")
     while candidate.lower() in taken:
@@ -58,6 +59,27 @@ def safe_file_name(name: str, taken: set[str]) -> str:
         candidate = f"{stem}-{n}.{suffix}" if dot and stem else f"{base}-{n}"
     taken.add(candidate.lower())
     return candidate
+
+
+#: Bytes of a file name most file systems take (255), less room for a ``-N`` suffix.
+MAX_NAME_BYTES = 240
+
+
+def _fit(name: str) -> str:
+    """``name`` shortened to :data:`MAX_NAME_BYTES` in UTF-8 (the limit is in bytes, and a
+    Vietnamese letter takes up to three), its extension kept.
+
+    >>> len(_fit("ệ" * 190 + ".txt").encode())
+    238
+    """
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not (dot and stem and len(suffix.encode()) <= 16):
+        stem, suffix = name, ""
+    room = MAX_NAME_BYTES - len(suffix.encode()) - (1 if suffix else 0)
+    short = stem.encode()[:room].decode(errors="ignore")
+    return f"{short}.{suffix}" if suffix else short
 
 
 def document_folder(out_dir: Path, document_id: str) -> Path:

@@ -7,6 +7,7 @@ a signed 01, refuse what does not verify with a signed 02, hand each message ove
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 from collections.abc import Iterator
@@ -227,3 +228,17 @@ def test_a_message_too_damaged_to_answer_is_dropped_without_blocking_the_inbox(h
     assert [incoming.kind for incoming in handed] == ["document"]
     assert [(r.refused, r.reason) for r in refusals] == [(False, "malformed")]
     assert axis_side.depth(inbox(code)) == 1  # the good document, not yet acknowledged
+
+
+def test_a_document_over_this_sides_size_cap_stays_in_the_inbox_with_an_error(home, axis_side):
+    deliver(home, axis_side, signed_document(home), "district")
+    code = home.codes["district"]
+    small = dataclasses.replace(home.settings, max_envelope_bytes=1000)
+    client = AgencyClient(code, home.identities[code], small, home.trust, engine=home.engine)
+
+    with client as district, pytest.raises(AxisError, match="AXIS_MAX_ENVELOPE_BYTES=1000"):
+        list(district.receive())
+
+    assert submitted_statuses(home, axis_side) == []  # nobody was told it was refused
+    with client_for(home, "district") as district:
+        assert [incoming.kind for incoming in district.receive()] == ["document"]

@@ -75,3 +75,21 @@ def test_statuses_are_kept_beside_their_document(tmp_path: Path):
     path = save_status(tmp_path, DOC_ID, "000.00.31.H53 03 2026-11-26T10:00:00", b"<s/>")
     assert path.parent.parent.name == folder_name(DOC_ID)
     assert path.read_bytes() == b"<s/>"
+
+
+def test_an_attachment_name_too_long_for_the_file_system_is_shortened_keeping_its_extension(
+    tmp_path: Path,
+):
+    # 200 Vietnamese letters are within the edXML limit but 600 bytes: over the 255
+    # bytes a file name may take.
+    long_name = "ệ" * 200 + ".pdf"
+    attachments = [
+        Attachment(name=long_name, content_type="application/pdf", data=b"1"),
+        Attachment(name=long_name, content_type="application/pdf", data=b"2"),
+    ]
+
+    folder = save_document(tmp_path, DOC_ID, b"<edXML/>", attachments, {})
+
+    saved = sorted((folder / ATTACHMENTS_DIR).iterdir())
+    assert sorted(p.read_bytes() for p in saved) == [b"1", b"2"]
+    assert all(p.suffix == ".pdf" and len(p.name.encode()) <= 255 for p in saved)
