@@ -32,6 +32,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -102,7 +103,7 @@ def init_pki(settings: Settings) -> PkiSetup:
     pki = settings.pki_dir
     pki.mkdir(parents=True, exist_ok=True)
     ca_key_path, ca_cert_path = pki / "ca.key", pki / "ca.pem"
-    ca_created = not (ca_key_path.exists() and ca_cert_path.exists())
+    ca_created = not _pair_exists(ca_key_path, ca_cert_path)
     if ca_created:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name(
@@ -120,7 +121,7 @@ def init_pki(settings: Settings) -> PkiSetup:
         _write_key(ca_key_path, key)
         _write_cert(ca_cert_path, cert)
     axis_key, axis_cert = pki / "axis.key", pki / "axis.pem"
-    axis_created = not (axis_key.exists() and axis_cert.exists())
+    axis_created = not _pair_exists(axis_key, axis_cert)
     if axis_created:
         subject = x509.Name(
             [
@@ -229,16 +230,42 @@ def _issue(settings: Settings, subject: x509.Name, key_path: Path, cert_path: Pa
     return Identity(key_path, cert_path, cert)
 
 
+def _pair_exists(key_path: Path, cert_path: Path) -> bool:
+    """Whether a key and its certificate are both there. One without the other is refused:
+    making a new pair would silently orphan whatever the old one signed."""
+    has_key, has_cert = key_path.exists(), cert_path.exists()
+    if has_key != has_cert:
+        present, missing = (key_path, cert_path) if has_key else (cert_path, key_path)
+        raise CertificateError(
+            f"{present} exists but {missing} does not: restore {missing.name}, or move "
+            f"{present.name} away to make a new pair (what the old one signed will no "
+            "longer verify)"
+        )
+    return has_key
+
+
 def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key_path = settings.pki_dir / "ca.key"
-    if not key_path.exists():
+    key_path, cert_path = settings.pki_dir / "ca.key", settings.pki_dir / "ca.pem"
+    if not _pair_exists(key_path, cert_path):
         raise CertificateError(
             f"no development CA in {settings.pki_dir}: run `axis pki init` first"
         )
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        raise CertificateError(f"{key_path}: not a readable, unencrypted PEM private key") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise CertificateError(f"{key_path}: not an ECDSA key made by `axis pki init`")
-    return key, read_certificate(settings.pki_dir / "ca.pem")
+    certificate = read_certificate(cert_path)
+    if _public_der(key.public_key()) != _public_der(certificate.public_key()):
+        raise CertificateError(f"{key_path} is not the key of {cert_path}")
+    return key, certificate
+
+
+def _public_der(key: CertificatePublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _builder(

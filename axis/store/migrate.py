@@ -73,6 +73,18 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every revision this axis's migrations know."""
+    return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _unknown_revision(where: str, revision: str) -> StoreError:
+    return StoreError(
+        f"the database {where} is at schema revision {revision}, which this axis does not "
+        "know (a newer axis wrote it?): run that axis, or restore the database from a backup"
+    )
+
+
 def current_revision(connection: Connection) -> str | None:
     """The database's revision; ``None`` when it has never been initialised."""
     return MigrationContext.configure(connection).get_current_revision()
@@ -90,6 +102,8 @@ def upgrade(engine: Engine) -> Upgrade:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_INIT_LOCK_KEY})")
             before = current_revision(conn)
+            if before is not None and before not in known_revisions():
+                raise _unknown_revision(engine.url.render_as_string(hide_password=True), before)
             command.upgrade(alembic_config(conn), "head")
             after = current_revision(conn)
     except sa.exc.OperationalError as error:
@@ -111,6 +125,8 @@ def check(engine: Engine) -> None:
     head = head_revision()
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")
+    if current not in known_revisions():
+        raise _unknown_revision(where, current)
     if current != head:
         raise SchemaNotInitialised(
             f"the database {where} is at schema revision {current}, this axis needs "

@@ -129,3 +129,34 @@ def test_trust_add_accepts_a_ca_and_refuses_an_end_entity_certificate(
     assert leaf.exit_code == 1 and "not a CA certificate" in leaf.output
     assert same_ca.exit_code == 0 and "already trusted" in same_ca.output
     assert len(listed.output.splitlines()) == 2
+
+
+def test_pki_init_refuses_to_replace_a_ca_whose_key_is_lost(initialised: Axis, tmp_path: Path):
+    initialised("pki", "init")
+    pki = tmp_path / "home" / "pki"
+    ca_before = (pki / "ca.pem").read_bytes()
+    (pki / "ca.key").unlink()
+
+    result = initialised("pki", "init")
+
+    assert result.exit_code == 1
+    assert "ca.pem exists but" in result.output and "ca.key does not" in result.output
+    assert (pki / "ca.pem").read_bytes() == ca_before  # the axis certificate still chains
+
+
+def test_issue_refuses_a_ca_key_that_is_unreadable_or_not_the_cas(
+    initialised: Axis, tmp_path: Path
+):
+    initialised("pki", "init")
+    pki = tmp_path / "home" / "pki"
+    (pki / "ca.key").write_text("garbage\n")
+
+    unreadable = initialised("pki", "issue", "000.00.31.H53", "--out", str(tmp_path / "a"))
+
+    (pki / "ca.key").write_bytes((pki / "axis.key").read_bytes())
+    foreign = initialised("pki", "issue", "000.00.31.H53", "--out", str(tmp_path / "b"))
+
+    assert unreadable.exit_code == 1
+    assert "ca.key: not a readable, unencrypted PEM private key" in unreadable.output
+    assert foreign.exit_code == 1 and "ca.key is not the key of" in foreign.output
+    assert list((tmp_path / "b").iterdir()) == []  # no key, certificate or bundle

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from cli.main import cli
@@ -29,6 +30,26 @@ def test_commands_on_an_uninitialised_database_ask_for_init(axis: Axis):
     assert result.exit_code == 1
     assert result.output.strip().endswith("run `axis init`")
     assert "Traceback" not in result.output
+
+
+def test_a_database_from_a_newer_axis_is_named_and_left_alone(initialised: Axis, database_url: str):
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfacade99'"))
+    engine.dispose()
+
+    listed = initialised("agency", "list")
+    upgraded = initialised("init")
+
+    for result in (listed, upgraded):
+        assert result.exit_code == 1
+        assert "at schema revision f00dfacade99, which this axis does not know" in result.output
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == (
+            "f00dfacade99"
+        )
+    engine.dispose()
 
 
 def test_an_agency_is_added_listed_and_shown(initialised: Axis):
