@@ -21,6 +21,8 @@ import datetime
 import sqlite3
 from pathlib import Path
 
+from axis.errors import StoreError
+
 #: The record's file name inside an agency's output folder.
 FILE_NAME = ".axis-seen.sqlite"
 KEEP_DAYS = 30
@@ -32,13 +34,20 @@ class SeenMessages:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL)"
-        )
-        cutoff = _now() - datetime.timedelta(days=KEEP_DAYS)
-        self._db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff.isoformat(),))
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS seen "
+                "(message_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL)"
+            )
+            cutoff = _now() - datetime.timedelta(days=KEEP_DAYS)
+            self._db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff.isoformat(),))
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"{path}: cannot keep the record of received messages there ({error}); "
+                "the folder must be writable, and the file the one `axis receive` made"
+            ) from None
 
     def contains(self, message_id: str) -> bool:
         row = self._db.execute("SELECT 1 FROM seen WHERE message_id = ?", (message_id,))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import stat
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,6 +51,8 @@ from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
 from envelopes.verifying import fingerprint
 
+#: Largest CSV file an import reads: the national tree is about 1 MB.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
 #: Rows written per statement by a bulk import (all in one transaction).
 IMPORT_CHUNK = 1000
 
@@ -297,7 +300,11 @@ class Registry:
         """
         parsed = AgencyCode.parse(code)
         name = _validate_name(name)
-        cert = load_certificate(certificate, f"certificate for {parsed}") if certificate else None
+        cert = (
+            load_certificate(certificate, f"certificate for {parsed}")
+            if certificate is not None
+            else None
+        )
         now = utcnow()
         with _writing(self.engine, f"registering {parsed}") as conn:
             existing = conn.execute(
@@ -570,6 +577,14 @@ class _ImportPlan:
 def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     """Parse ``path``; rows failing checks that need no database are refused already."""
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A device or a pipe would be read for ever.
+            raise AgencyError(f"{path}: not a regular file")
+        if info.st_size > MAX_IMPORT_BYTES:
+            raise AgencyError(
+                f"{path}: {info.st_size:,} bytes, over the {MAX_IMPORT_BYTES:,} an import reads"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise AgencyError(f"{path}: not UTF-8 text") from None

@@ -163,3 +163,22 @@ def test_an_unreadable_database_url_is_one_line_and_exit_1() -> None:
         "error: the database URL cannot be read: expected sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DATABASE\n"
     )
+
+
+def test_import_refuses_a_file_that_is_not_a_regular_file(initialised: Axis):
+    # /dev/zero never ends: reading it would never finish.
+    result = initialised("agency", "import", "/dev/zero")
+
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: /dev/zero: not a regular file"
+
+
+def test_an_empty_certificate_file_is_refused_not_ignored(initialised: Axis, tmp_path: Path):
+    empty = tmp_path / "empty.pem"
+    empty.write_bytes(b"")
+
+    result = initialised("agency", "add", "000.00.31.H53", "--name", "Bộ X", "--cert", str(empty))
+
+    assert result.exit_code == 1
+    assert "certificate for 000.00.31.H53: not a PEM or DER X.509 certificate" in result.output
+    assert "000.00.31.H53" not in initialised("agency", "list", "--format", "csv").output

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axis.client.dedupe import SeenMessages
+import pytest
+
+from axis.client.dedupe import FILE_NAME, SeenMessages
+from axis.errors import StoreError
 
 
 def test_a_message_id_is_remembered_after_reopening(tmp_path: Path):
@@ -25,3 +28,11 @@ def test_two_handles_on_one_file_see_each_other(tmp_path: Path):
     assert two.contains("m")
     one.close()
     two.close()
+
+
+def test_a_record_file_that_is_not_a_database_is_named(tmp_path: Path):
+    path = tmp_path / FILE_NAME
+    path.write_text("not a database\n")
+
+    with pytest.raises(StoreError, match=r"\.axis-seen\.sqlite: cannot keep the record"):
+        SeenMessages(path)

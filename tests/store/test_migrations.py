@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
-from axis.errors import SchemaNotInitialised
+from axis.errors import SchemaNotInitialised, StoreError
 from axis.store.migrate import check, head_revision, upgrade
 from axis.store.schema import metadata
 
@@ -68,11 +68,11 @@ def test_check_accepts_a_database_at_the_current_revision(engine: Engine):
     check(engine)  # raises if not at head
 
 
-def test_check_refuses_a_database_at_another_revision(engine: Engine):
+def test_check_refuses_a_database_at_a_revision_this_axis_does_not_know(engine: Engine):
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff'"))
 
-    with pytest.raises(SchemaNotInitialised, match="revision ffff"):
+    with pytest.raises(StoreError, match="revision ffff, which this axis does not know"):
         check(engine)
 
 
