@@ -60,6 +60,12 @@ class TransportError(AxisError):
     reason = "transport"
 
 
+class RouterError(AxisError):
+    """The router cannot keep running (its workers die as soon as they start)."""
+
+    reason = "router"
+
+
 class TransientError(AxisError):
     """A failure worth retrying later: the database or the broker is unavailable."""
 

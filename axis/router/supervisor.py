@@ -2,8 +2,10 @@
 
 With ``--workers N`` (N > 1) the supervisor starts N processes, each a full router with
 its own database engine and broker connection (competing consumers on the submissions
-queue), restarts one that dies, and on SIGTERM or SIGINT passes the signal on and waits
-for every worker to finish its batch. Workers stop by themselves if the supervisor dies.
+queue), restarts one that dies (but gives up, with an error, on a worker that dies within
+seconds of starting again and again: that is a fault no restart mends), and on SIGTERM
+or SIGINT passes the signal on and waits for every worker to finish its batch. Workers
+stop by themselves if the supervisor dies.
 
 Before any worker starts, the supervisor checks the schema (``axis init`` must have run)
 and declares the topology and every registered agency's inbox once.
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from axis.errors import RouterError
 from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 60.0
 #: Pause before restarting a worker that died (seconds).
 RESTART_DELAY_SECONDS = 1.0
+#: A worker that dies this soon after starting (seconds) ...
+EARLY_DEATH_SECONDS = 10.0
+#: ... this many times in a row makes the supervisor stop everything and exit non-zero.
+EARLY_DEATHS_TO_GIVE_UP = 5
 
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
@@ -98,24 +105,44 @@ class Supervisor:
         self.stopping = False
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[multiprocessing.process.BaseProcess] = []
+        self._started: list[float] = []
+        self._early_deaths: list[int] = []
 
     def run(self) -> None:
+        """Supervise until a signal; :class:`RouterError` when a worker keeps dying."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        self._started = [0.0] * self.count
+        self._early_deaths = [0] * self.count
         self._workers = [self._start(number) for number in range(self.count)]
-        while not self.stopping:
-            for number, worker in enumerate(self._workers):
-                if not worker.is_alive() and not self.stopping:
-                    log.error(
-                        "worker %d (pid %s) died with %s; restarting it",
-                        number,
-                        worker.pid,
-                        worker.exitcode,
-                    )
-                    time.sleep(RESTART_DELAY_SECONDS)
-                    self._workers[number] = self._start(number)
-            time.sleep(0.2)
-        self._stop_workers()
+        try:
+            while not self.stopping:
+                for number, worker in enumerate(self._workers):
+                    if not worker.is_alive() and not self.stopping:
+                        self._restart(number, worker)
+                time.sleep(0.2)
+        finally:
+            self._stop_workers()
+
+    def _restart(self, number: int, worker: multiprocessing.process.BaseProcess) -> None:
+        lived = time.monotonic() - self._started[number]
+        early = self._early_deaths[number] + 1 if lived < EARLY_DEATH_SECONDS else 0
+        self._early_deaths[number] = early
+        if early >= EARLY_DEATHS_TO_GIVE_UP:
+            raise RouterError(
+                f"router worker {number} died {early} times in a row within "
+                f"{EARLY_DEATH_SECONDS:g} s of starting (last exit code {worker.exitcode}): "
+                "giving up; its log above says why"
+            )
+        log.error(
+            "worker %d (pid %s) died with %s after %.1f s; restarting it",
+            number,
+            worker.pid,
+            worker.exitcode,
+            lived,
+        )
+        time.sleep(RESTART_DELAY_SECONDS)
+        self._workers[number] = self._start(number)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -127,6 +154,7 @@ class Supervisor:
             name=f"axis-router-{number}",
         )
         worker.start()
+        self._started[number] = time.monotonic()
         log.info("worker %d started (pid %s)", number, worker.pid)
         return worker
 

@@ -1,0 +1,81 @@
+"""``axis serve --workers N``: a worker that dies is replaced; one that keeps dying as soon
+as it starts stops the service with an error instead of a restart loop."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from helpers.axis_home import RouterProcess, make_home, wait_for
+
+from axis.router.supervisor import EARLY_DEATHS_TO_GIVE_UP
+from axis.settings import Settings
+from axis.store.schema import documents
+
+
+def stored(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(documents)).scalar_one()
+
+
+def workers_of(supervisor_pid: int) -> set[int]:
+    """The supervisor's worker processes (spawned children; not its resource tracker)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == supervisor_pid and b"spawn_main" in command:
+            found.add(int(entry.name))
+    return found
+
+
+def kill_one_and_await_its_successor(supervisor_pid: int, victim: int) -> int:
+    others = workers_of(supervisor_pid) - {victim}
+    os.kill(victim, signal.SIGKILL)
+    return wait_for(
+        lambda: next(iter(workers_of(supervisor_pid) - others - {victim}), None),
+        what="a new worker",
+        timeout=60,
+    )
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_routing_goes_on(tmp_path: Path):
+    home = make_home(tmp_path, Settings())
+    commune, district = home.codes["commune"], home.codes["district"]
+    with RouterProcess(home.settings, workers=2) as router, home.transport() as transport:
+        router.start(home.engine)
+        assert router.process is not None
+        victim = min(workers_of(router.process.pid))
+
+        successor = kill_one_and_await_its_successor(router.process.pid, victim)
+
+        assert successor != victim and router.process.poll() is None
+        home.submit(transport, home.document(commune, [district]), sender=commune)
+        wait_for(lambda: stored(home.engine) == 1, what="the document stored", timeout=60)
+        assert router.terminate() == 0
+
+
+@pytest.mark.slow
+def test_a_worker_that_keeps_dying_at_once_stops_the_service_with_an_error(tmp_path: Path):
+    home = make_home(tmp_path, Settings())
+    with RouterProcess(home.settings, workers=2) as router:
+        router.start(home.engine)
+        assert router.process is not None
+        pid = router.process.pid
+        worker = min(workers_of(pid))
+        for _ in range(EARLY_DEATHS_TO_GIVE_UP - 1):
+            worker = kill_one_and_await_its_successor(pid, worker)
+        os.kill(worker, signal.SIGKILL)
+
+        assert router.process.wait(60) == 1
+        assert f"died {EARLY_DEATHS_TO_GIVE_UP} times in a row" in router.log()
+        assert workers_of(pid) == set()  # the other worker was stopped too
