@@ -57,7 +57,10 @@ def _ask(prompt: str) -> str:
     try:
         return str(click.prompt(prompt, hide_input=True, err=True))
     except click.Abort:
-        raise KeyLoadError(f"no passphrase given ({prompt.lower()})") from None
+        raise KeyLoadError(
+            f"no passphrase given ({prompt[:1].lower()}{prompt[1:]}); "
+            "set AXIS_KEY_PASSPHRASE where there is no terminal to ask on"
+        ) from None
 
 
 def load_cli_identity(

@@ -190,8 +190,11 @@ def _progress(console: Console) -> Progress:
 def _read_attachments(paths: Sequence[Path], progress: Progress) -> list[Attachment]:
     sizes = []
     for path in paths:
-        if not path.is_file():
+        if not path.exists():
             raise CompositionError(f"attachment {path}: no such file")
+        if not path.is_file():
+            # A device or a pipe would be read for ever, a directory not at all.
+            raise CompositionError(f"attachment {path}: not a regular file")
         sizes.append(path.stat().st_size)
     task = progress.add_task("reading attachments", total=sum(sizes) or None)
     files = [read_attachment(p, advance=lambda n: progress.advance(task, n)) for p in paths]

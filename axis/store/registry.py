@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 import stat
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -348,6 +349,11 @@ class Registry:
     ) -> Certificate:
         """Revoke the certificate ``fingerprint_hex`` of ``code``: it signs nothing more."""
         fp = fingerprint_hex.lower().replace(":", "")
+        if not re.fullmatch(r"[0-9a-f]{64}", fp):
+            raise CertificateError(
+                f"{fingerprint_hex!r} is not a SHA-256 certificate fingerprint (64 hex "
+                "digits, colons allowed)"
+            )
         certs = agency_certificates.c
         with _writing(self.engine, f"revoking a certificate of {code}") as conn:
             self._require(conn, code)

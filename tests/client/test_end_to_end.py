@@ -236,6 +236,15 @@ def test_a_missing_attachment_is_one_clear_error_and_nothing_is_sent(idle: Axis)
     assert json.loads(ok(idle.axis("inbox", idle.code("district"), "--format", "json"))) == []
 
 
+def test_an_attachment_that_is_a_device_is_refused_not_read_for_ever(idle: Axis):
+    result = idle.axis(
+        "send", *idle.signing("commune"), "--to", idle.code("district"),
+        "--subject", "Thử", "--attach", "/dev/zero",
+    )  # fmt: skip
+    assert one_line_error(result) == "error: attachment /dev/zero: not a regular file\n"
+    assert json.loads(ok(idle.axis("inbox", idle.code("district"), "--format", "json"))) == []
+
+
 def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embedded: Axis):
     district = embedded.code("district")
     first = ok(

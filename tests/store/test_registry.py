@@ -162,6 +162,11 @@ def test_a_revoked_certificate_is_no_longer_active(
         tree.revoke_certificate(PROVINCE, old.fingerprint)
 
 
+def test_revoking_by_something_that_is_not_a_fingerprint_names_it(tree: Registry):
+    with pytest.raises(CertificateError, match=r"'::::' is not a SHA-256 certificate"):
+        tree.revoke_certificate(PROVINCE, "::::")
+
+
 def test_a_revoked_certificate_cannot_be_registered_again(
     tree: Registry, make_certificate: Callable[..., bytes]
 ):
