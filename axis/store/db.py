@@ -67,9 +67,19 @@ def make_engine(url: str) -> Engine:
         ) from None
 
 
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite database; ``None`` for PostgreSQL or an in-memory database.
+
+    Only ``axis init`` creates it (and its folder): a mistyped home given to any other
+    command must not leave an empty database behind.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import SchemaNotInitialised, StoreError
 from axis.settings import Settings
-from axis.store.db import engine_for
+from axis.store.db import engine_for, sqlite_file
 
 #: Key of the PostgreSQL advisory lock that serialises concurrent ``axis init`` runs.
 _INIT_LOCK_KEY = 0x0A815_1417
@@ -97,6 +97,8 @@ def upgrade(engine: Engine) -> Upgrade:
     tables (and ``alembic_version``) land in the first schema of the connection's
     ``search_path``; concurrent runs wait for each other.
     """
+    if (path := sqlite_file(engine)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -116,6 +118,9 @@ def upgrade(engine: Engine) -> Upgrade:
 def check(engine: Engine) -> None:
     """Raise :class:`SchemaNotInitialised` unless the database is at the head revision."""
     where = engine.url.render_as_string(hide_password=True)
+    if (path := sqlite_file(engine)) is not None and not path.exists():
+        # Connecting would create an empty file (and fail on a missing folder).
+        raise SchemaNotInitialised(f"no database at {where}: run `axis init`")
     try:
         with engine.connect() as conn:
             current = current_revision(conn)

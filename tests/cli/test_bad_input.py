@@ -90,3 +90,14 @@ def test_text_that_is_not_utf8_is_named(initialised: Axis):
     assert result.output.startswith(
         "error: a name, path, option or variable holds bytes that are not UTF-8 text"
     )
+
+
+@pytest.mark.parametrize("args", [["agency", "list"], ["quarantine", "list"], ["stats"]])
+def test_a_mistyped_home_is_named_and_nothing_is_created_there(tmp_path: Path, args: list[str]):
+    typo = tmp_path / "axsi-data"
+
+    result = run("--home", str(typo), *args)
+
+    assert result.exit_code == 1
+    assert result.output == f"error: no database at sqlite:///{typo}/axis.db: run `axis init`\n"
+    assert not typo.exists()
