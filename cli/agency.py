@@ -94,7 +94,12 @@ def import_agencies(settings: Settings, csv_file: Path, accept_orphans: bool, st
     if inboxes:
         click.echo(inboxes)
     if summary.refused:
-        rest = "the other rows were written" if summary.written else "nothing was written"
+        changed = len(summary.added) + len(summary.updated)
+        rest = (
+            f"the other {changed} row(s) were written"
+            if summary.written and changed
+            else "nothing was written"
+        )
         raise AgencyError(f"{len(summary.refused)} row(s) refused; {rest}")
 
 

@@ -603,6 +603,8 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     except csv.Error as error:
         raise AgencyError(f"{path}, line 1: {error}") from None
     columns = {(c or "").strip().lower(): c for c in fieldnames}
+    if len(columns) < len(fieldnames):
+        raise AgencyError(f"{path}, line 1: a column is named twice ({', '.join(fieldnames)})")
     missing = [c for c in ("code", "name") if c not in columns]
     if missing:
         raise AgencyError(
@@ -616,6 +618,12 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
         raw_code = (record.get(columns["code"]) or "").strip()
         cert_path = (record.get(columns.get("cert_path", "")) or "").strip()
         try:
+            extra: list[str] = record.get(None) or []  # type: ignore[call-overload]
+            if extra:  # DictReader keeps the fields beyond the header's under None
+                raise AgencyError(
+                    f"{len(fieldnames) + len(extra)} fields where the first line names "
+                    f"{len(fieldnames)} (a comma in a name needs quotes)"
+                )
             code = AgencyCode.parse(raw_code)
             name = _validate_name(record.get(columns["name"]) or "")
             if str(code) in first_line:

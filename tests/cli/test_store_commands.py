@@ -96,7 +96,27 @@ def test_import_reports_every_refused_row_and_exits_non_zero(initialised: Axis, 
     assert result.exit_code == 1
     assert "added 1, updated 0, unchanged 0, refused 1" in result.output
     assert "refused: line 3 (28.22.H17): invalid agency code" in result.output
-    assert "error: 1 row(s) refused; the other rows were written" in result.output
+    assert "error: 1 row(s) refused; the other 1 row(s) were written" in result.output
+
+
+def test_import_refuses_a_column_named_twice_and_rows_with_extra_fields(
+    initialised: Axis, tmp_path: Path
+):
+    twice = tmp_path / "twice.csv"
+    twice.write_text("code,name,code\n000.00.00.H53,UBND,000.00.00.H54\n", encoding="utf-8")
+    extra = tmp_path / "extra.csv"
+    extra.write_text("code,name\n000.00.00.H53,UBND tỉnh, Tây Ninh\n", encoding="utf-8")
+
+    refused_file = initialised("agency", "import", str(twice))
+    refused_row = initialised("agency", "import", str(extra))
+
+    assert refused_file.exit_code == 1
+    assert "line 1: a column is named twice (code, name, code)" in refused_file.output
+    assert refused_row.exit_code == 1
+    assert "refused: line 2 (000.00.00.H53): 3 fields where the first line names 2" in (
+        refused_row.output
+    )
+    assert "error: 1 row(s) refused; nothing was written" in refused_row.output
 
 
 def test_import_with_orphans_lists_them(initialised: Axis, tmp_path: Path):
