@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
-from axis.certificates import load_certificate, read_certificate
+from axis.certificates import is_ca, load_certificate, read_certificate
 from axis.errors import (
     AgencyError,
     CertificateError,
@@ -195,7 +195,14 @@ def _certificate_row(code: str, cert: x509.Certificate, now: datetime.datetime) 
     }
 
 
-def _refuse_expired(cert: x509.Certificate, code: str, now: datetime.datetime) -> None:
+def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) -> None:
+    """An agency signs with an end-entity certificate that has not expired."""
+    if is_ca(cert):
+        # A CA's key signs certificates, not documents: pinning one is a mix-up of files.
+        raise CertificateError(
+            f"the certificate {cert.subject.rfc4514_string()} is a CA certificate: "
+            f"register the certificate {code} signs with"
+        )
     if cert.not_valid_after_utc <= now:
         raise CertificateError(
             f"the certificate {cert.subject.rfc4514_string()} expired on "
@@ -463,7 +470,7 @@ class Registry:
     def _add_certificate(
         conn: Connection, code: str, cert: x509.Certificate, now: datetime.datetime
     ) -> str:
-        _refuse_expired(cert, code, now)
+        _refuse_unusable(cert, code, now)
         fp = fingerprint(cert)
         certs = agency_certificates.c
         holder = conn.execute(
@@ -699,7 +706,7 @@ def _plan_import(
 def _check_import_certificate(
     cert: x509.Certificate, code: str, pinned: dict[str, _Pin], now: datetime.datetime
 ) -> None:
-    _refuse_expired(cert, code, now)
+    _refuse_unusable(cert, code, now)
     pin = pinned.get(fingerprint(cert))
     if pin is not None and (pin.revoked or pin.agency_code != code):
         state = "revoked" if pin.revoked else "registered"

@@ -115,6 +115,24 @@ def test_certificates_are_added_and_revoked_by_file_or_fingerprint(
     assert by_fingerprint.exit_code == 1 and "already revoked" in by_fingerprint.output
 
 
+def test_a_ca_certificate_is_refused_as_an_agencys_signing_certificate(
+    initialised: Axis, tmp_path: Path
+):
+    initialised("pki", "init")
+    initialised("agency", "add", "000.00.00.H53", "--name", "UBND tỉnh Tây Ninh")
+    ca = tmp_path / "home" / "pki" / "ca.pem"
+
+    result = initialised("agency", "cert", "add", "000.00.00.H53", str(ca))
+
+    assert result.exit_code == 1
+    assert "is a CA certificate: register the certificate 000.00.00.H53 signs with" in (
+        result.output
+    )
+    shown = initialised("agency", "show", "000.00.00.H53")
+    assert shown.exit_code == 0 and "000.00.00.H53" in shown.output
+    assert "certificate.add" not in shown.output  # nothing was pinned
+
+
 def test_trust_add_accepts_a_ca_and_refuses_an_end_entity_certificate(
     initialised: Axis, tmp_path: Path
 ):
