@@ -9,6 +9,13 @@ unless ``--debug`` is given.
 from __future__ import annotations
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (of the driver's own error for a database
+    error), or its type's name when it says nothing: what fits on one line of output."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class AxisError(Exception):
     """Base of every error the axis raises on purpose."""
 

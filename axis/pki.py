@@ -32,7 +32,6 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -257,15 +256,9 @@ def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certi
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise CertificateError(f"{key_path}: not an ECDSA key made by `axis pki init`")
     certificate = read_certificate(cert_path)
-    if _public_der(key.public_key()) != _public_der(certificate.public_key()):
+    if key.public_key() != certificate.public_key():
         raise CertificateError(f"{key_path} is not the key of {cert_path}")
     return key, certificate
-
-
-def _public_der(key: CertificatePublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 def _builder(

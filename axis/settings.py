@@ -35,19 +35,21 @@ _AT_LEAST = {
 }
 #: Upper bounds: what a protocol field holds (AMQP's prefetch count is 16 bits), or what
 #: is surely a typing mistake (durations over ten years, which dates cannot carry either).
-_TEN_YEARS = 10 * 365 * 24 * 3600
+TEN_YEARS_SECONDS = 10 * 365 * 24 * 3600
+MAX_WORKERS = 256
+MAX_PREFETCH = 65535
 _AT_MOST = {
     "max_envelope_bytes": 2**31 - 1,
-    "workers": 256,
-    "prefetch": 65535,
+    "workers": MAX_WORKERS,
+    "prefetch": MAX_PREFETCH,
     "retry_limit": 1000,
     "metrics_port": 65535,
-    "queue_lease_seconds": _TEN_YEARS,
-    "retry_base_seconds": _TEN_YEARS,
-    "receipt_timeout_seconds": _TEN_YEARS,
-    "lifetime_seconds": _TEN_YEARS,
-    "idle_agency_seconds": _TEN_YEARS,
-    "router_stale_seconds": _TEN_YEARS,
+    "queue_lease_seconds": TEN_YEARS_SECONDS,
+    "retry_base_seconds": TEN_YEARS_SECONDS,
+    "receipt_timeout_seconds": TEN_YEARS_SECONDS,
+    "lifetime_seconds": TEN_YEARS_SECONDS,
+    "idle_agency_seconds": TEN_YEARS_SECONDS,
+    "router_stale_seconds": TEN_YEARS_SECONDS,
 }
 #: Durations that must be positive (a zero lease or lifetime would expire everything).
 _POSITIVE = (

@@ -15,7 +15,7 @@ import sys
 import click
 import sqlalchemy.exc
 
-from axis.errors import AxisError
+from axis.errors import AxisError, first_line
 from axis.settings import Settings
 from cli.agency import agency
 from cli.credentials import credentials
@@ -58,22 +58,18 @@ def _describe(error: Exception) -> str:
         message = str(error)
         return f"{error.filename}: {error.strerror}" if error.filename and not message else message
     if isinstance(error, sqlalchemy.exc.DBAPIError):
-        return f"the database refused: {_first_line(error.orig or error)}"
+        return f"the database refused: {first_line(error)}"
     if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
-        return f"the database: {_first_line(error)}"
+        return f"the database: {first_line(error)}"
     if isinstance(error, UnicodeError):
         return (
             "a name, path, option or variable holds bytes that are not UTF-8 text "
-            f"({_first_line(error)})"
+            f"({first_line(error)})"
         )
     return (
-        f"unexpected {type(error).__name__}: {_first_line(error)} "
+        f"unexpected {type(error).__name__}: {first_line(error)} "
         "(run again with --debug to see where)"
     )
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @click.group(cls=AxisGroup)

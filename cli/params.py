@@ -11,8 +11,8 @@ import math
 
 import click
 
-#: A duration over ten years is a typing mistake; datetimes and timers hold it safely.
-TEN_YEARS_SECONDS = 10 * 365 * 24 * 3600.0
+from axis.settings import TEN_YEARS_SECONDS
+
 #: The largest id or count a database integer holds (SQLite and PostgreSQL bigint).
 MAX_ROW_ID = 2**63 - 1
 

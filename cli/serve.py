@@ -6,18 +6,18 @@ import click
 
 from axis.router.supervisor import configure_logging
 from axis.router.supervisor import serve as serve_routers
-from axis.settings import Settings
+from axis.settings import MAX_PREFETCH, MAX_WORKERS, Settings
 
 
 @click.command()
 @click.option(
     "--workers",
-    type=click.IntRange(min=1, max=256),
+    type=click.IntRange(min=1, max=MAX_WORKERS),
     help="Router processes (AXIS_WORKERS); each consumes submissions on its own connection.",
 )
 @click.option(
     "--prefetch",
-    type=click.IntRange(min=1, max=65535),
+    type=click.IntRange(min=1, max=MAX_PREFETCH),
     help="Messages per batch (AXIS_PREFETCH): one transaction and one confirmed publish each.",
 )
 @click.option(

@@ -20,7 +20,8 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.settings import Settings
+from axis.errors import first_line
+from axis.settings import TEN_YEARS_SECONDS, Settings
 from axis.stats import rollup
 from axis.stats.backlog import backlog
 from axis.stats.charts import write_chart
@@ -29,7 +30,7 @@ from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
 from axis.store.migrate import checked_engine
 from cli.output import format_option, render
-from cli.params import TEN_YEARS_SECONDS, Day, Duration
+from cli.params import Day, Duration
 from envelopes.model import StatusCode
 
 #: What each business status code means, for the table of statuses.
@@ -285,8 +286,7 @@ def _keep_refreshing(engine: Engine, every: float) -> None:
             folded = rollup.refresh(engine)
         except sa.exc.DBAPIError as error:
             click.echo(
-                f"warning: the fold failed ({str(error.orig).splitlines()[0]}); "
-                f"trying again in {every:g} s",
+                f"warning: the fold failed ({first_line(error)}); trying again in {every:g} s",
                 err=True,
             )
         else:

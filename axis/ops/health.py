@@ -6,6 +6,7 @@ saying why it was not run, so the output always has the same four lines::
 
     >>> from axis.settings import Settings
     >>> import tempfile
+    >>> from pathlib import Path
     >>> home = tempfile.mkdtemp()
     >>> for check in check_health(Settings(home=Path(home))):
     ...     print(check.line().split(":")[0])
@@ -21,14 +22,13 @@ import datetime
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import AxisError
+from axis.errors import AxisError, first_line
 from axis.settings import Settings
-from axis.store.db import engine_for, utcnow
+from axis.store.db import database_exists, engine_for, utcnow
 from axis.store.migrate import check as check_schema
 from axis.store.migrate import head_revision
 from axis.store.schema import routers
@@ -92,14 +92,6 @@ def _after(prerequisite: Check, name: str, run: Callable[[], Check]) -> Check:
     return Check(name, False, f"{NOT_CHECKED}the {prerequisite.name} check failed")
 
 
-def _database_exists(settings: Settings) -> bool:
-    """False for a SQLite file that is not there (connecting would create it empty)."""
-    url = sa.make_url(settings.effective_database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return True
-    return Path(url.database).exists()
-
-
 def _where(engine_or_url: Engine | str) -> str:
     if isinstance(engine_or_url, Engine):
         return engine_or_url.url.render_as_string(hide_password=True)
@@ -110,19 +102,14 @@ def _where(engine_or_url: Engine | str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, "", ""))
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _check_database(settings: Settings, engine: Engine) -> Check:
-    if not _database_exists(settings):
+    if not database_exists(engine):
         return Check("database", False, f"no database at {_where(engine)}: run `axis init`")
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as error:
-        return Check("database", False, f"{_where(engine)} unreachable: {_first_line(error)}")
+        return Check("database", False, f"{_where(engine)} unreachable: {first_line(error)}")
     return Check("database", True, f"{_where(engine)} reachable")
 
 
@@ -130,7 +117,7 @@ def _check_schema(engine: Engine) -> Check:
     try:
         check_schema(engine)
     except (AxisError, sa.exc.SQLAlchemyError) as error:
-        return Check("schema", False, _first_line(error))
+        return Check("schema", False, first_line(error))
     return Check("schema", True, f"at revision {head_revision()}")
 
 
@@ -140,7 +127,7 @@ def _check_broker(settings: Settings, engine: Engine) -> Check:
         with open_transport(settings, engine) as transport:
             waiting = transport.depth(SUBMISSIONS)
     except (AxisError, sa.exc.SQLAlchemyError) as error:
-        return Check("broker", False, f"{where}: {_first_line(error)}")
+        return Check("broker", False, f"{where}: {first_line(error)}")
     return Check("broker", True, f"{where} reachable; {waiting} submission(s) waiting")
 
 
@@ -157,7 +144,7 @@ def _check_routers(
         with engine.connect() as conn:
             rows = conn.execute(query).all()
     except sa.exc.SQLAlchemyError as error:
-        return Check("routers", False, _first_line(error))
+        return Check("routers", False, first_line(error))
     where = f" on {this_host}" if this_host is not None else ""
     alive = [r for r in rows if now - r.heartbeat_at <= stale_after]
     if alive:

@@ -105,15 +105,13 @@ class Supervisor:
         self.stopping = False
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[multiprocessing.process.BaseProcess] = []
-        self._started: list[float] = []
-        self._early_deaths: list[int] = []
+        self._started = [0.0] * count
+        self._early_deaths = [0] * count
 
     def run(self) -> None:
         """Supervise until a signal; :class:`RouterError` when a worker keeps dying."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
-        self._started = [0.0] * self.count
-        self._early_deaths = [0] * self.count
         self._workers = [self._start(number) for number in range(self.count)]
         try:
             while not self.stopping:

@@ -79,6 +79,13 @@ def sqlite_file(engine: Engine) -> Path | None:
     return Path(database)
 
 
+def database_exists(engine: Engine) -> bool:
+    """False for a SQLite file that is not there, which connecting would create empty;
+    True for PostgreSQL, whose server says for itself."""
+    path = sqlite_file(engine)
+    return path is None or path.exists()
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
     engine = sa.create_engine(
         url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}

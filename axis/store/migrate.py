@@ -26,9 +26,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from axis.errors import SchemaNotInitialised, StoreError
+from axis.errors import SchemaNotInitialised, StoreError, first_line
 from axis.settings import Settings
-from axis.store.db import engine_for, sqlite_file
+from axis.store.db import database_exists, engine_for, sqlite_file
 
 #: Key of the PostgreSQL advisory lock that serialises concurrent ``axis init`` runs.
 _INIT_LOCK_KEY = 0x0A815_1417
@@ -118,15 +118,13 @@ def upgrade(engine: Engine) -> Upgrade:
 def check(engine: Engine) -> None:
     """Raise :class:`SchemaNotInitialised` unless the database is at the head revision."""
     where = engine.url.render_as_string(hide_password=True)
-    if (path := sqlite_file(engine)) is not None and not path.exists():
-        # Connecting would create an empty file (and fail on a missing folder).
+    if not database_exists(engine):
         raise SchemaNotInitialised(f"no database at {where}: run `axis init`")
     try:
         with engine.connect() as conn:
             current = current_revision(conn)
     except sa.exc.OperationalError as error:
-        cause = str(error.orig).strip().splitlines()[0]
-        raise StoreError(f"cannot open the database {where}: {cause}") from error
+        raise StoreError(f"cannot open the database {where}: {first_line(error)}") from error
     head = head_revision()
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")
