@@ -152,20 +152,23 @@ class Agents:
                 self.received += kinds.count("document")
                 held.clear()
 
-            while not self.stop.is_set():
-                # Never leave the generator early: it would hand back what it prefetched.
-                for message in transport.consume(inbox(code), prefetch=400, timeout=0.02):
-                    held.append(message)
-                    if len(held) >= 200:
+            # One consumer for the whole run: restarting one after every idle wait would
+            # make the broker cancel and register consumers all the time.
+            with transport.open_consumer(inbox(code), prefetch=400) as consumer:
+                while not self.stop.is_set():
+                    message = consumer.next(timeout=0.02)
+                    if message is not None:
+                        held.append(message)
+                    if len(held) >= 200 or (message is None and held):
                         answer()
-                if held:
-                    answer()
 
     def _drain(self, code: str) -> None:
         with RabbitMQTransport(self.broker_url) as transport:
-            while not self.stop.is_set():
-                for message in transport.consume(inbox(code), prefetch=400, timeout=0.2):
-                    message.ack()
+            with transport.open_consumer(inbox(code), prefetch=400) as consumer:
+                while not self.stop.is_set():
+                    message = consumer.next(timeout=0.2)
+                    if message is not None:
+                        message.ack()
 
     def close(self) -> None:
         self.stop.set()

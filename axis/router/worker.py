@@ -5,8 +5,8 @@
 - it takes messages from ``SUBMISSIONS`` and hands them to the
   :class:`~axis.router.batch.BatchProcessor` in batches of up to ``settings.prefetch``
   messages and :data:`BATCH_MAX_BYTES`, a batch closing early when no message came for
-  :data:`BATCH_WAIT_SECONDS`
-  (:data:`IDLE_WAIT_SECONDS` after a quiet spell);
+  :data:`BATCH_WAIT_SECONDS` (and at the latest that long after its first message); one
+  consumer serves the whole connection, waking every :data:`IDLE_WAIT_SECONDS` when idle;
 - every :data:`HOUSEKEEPING_SECONDS` it writes its heartbeat (``routers``), publishes
   outbox rows other routers left behind, and reports overdue and expires old deliveries
   (:mod:`axis.router.sweeps`);
@@ -58,7 +58,8 @@ log = logging.getLogger(__name__)
 
 #: A batch closes when no further message arrived for this long (seconds).
 BATCH_WAIT_SECONDS = 0.02
-#: The same, after a wait in which nothing came at all (seconds).
+#: With no batch in hand, the longest wait for a message before the router looks at its
+#: housekeeping and at stop requests (seconds).
 IDLE_WAIT_SECONDS = 0.1
 #: A batch also closes once its messages reach this many bytes (large attachments: a
 #: batch's envelopes are held in memory, parsed and stored together).
@@ -216,39 +217,34 @@ class Router:
     def _consume(self) -> None:
         assert self._transport is not None
         batch_size = max(1, self.settings.prefetch)
-        busy = True
-        while not self.stopping:
-            batch: list[ReceivedMessage] = []
-            opened, size = 0.0, 0
-            # The consumer ends after an idle wait, closing the batch in hand. While nothing
-            # comes, wait longer: fewer consumer restarts, for at most that much more
-            # latency on the first message after a quiet spell.
-            wait = BATCH_WAIT_SECONDS if busy else IDLE_WAIT_SECONDS
-            busy = False
-            for message in self._transport.consume(
-                SUBMISSIONS, prefetch=2 * batch_size, timeout=wait
-            ):
-                busy = True
-                if not batch:
-                    opened, size = time.monotonic(), 0
-                batch.append(message)
-                size += len(message.body)
-                if (
-                    len(batch) >= batch_size
+        batch: list[ReceivedMessage] = []
+        opened, size = 0.0, 0
+        # One consumer for as long as the connection lasts: cancelling and registering
+        # one after every idle wait costs the broker work and hands back what was taken
+        # ahead.
+        with self._transport.open_consumer(SUBMISSIONS, prefetch=2 * batch_size) as consumer:
+            while not self.stopping and not self._orphaned():
+                message = consumer.next(BATCH_WAIT_SECONDS if batch else IDLE_WAIT_SECONDS)
+                if message is not None:
+                    if not batch:
+                        opened, size = time.monotonic(), 0
+                    batch.append(message)
+                    size += len(message.body)
+                if batch and (
+                    message is None
+                    or len(batch) >= batch_size
                     or size >= BATCH_MAX_BYTES
                     or time.monotonic() - opened >= BATCH_WAIT_SECONDS
                 ):
                     self._handle(batch)
                     batch = []
+                if not batch:
                     self._housekeeping()
-                if self.stopping or self._orphaned():
-                    break
-            if batch:
+            if batch:  # stopping: the batch in hand is finished first
                 self._handle(batch)
-            self._housekeeping()
-            if self._orphaned():
-                log.warning("router %s: the supervising process is gone; stopping", self.router_id)
-                self.stop()
+        if self._orphaned():
+            log.warning("router %s: the supervising process is gone; stopping", self.router_id)
+            self.stop()
 
     def _orphaned(self) -> bool:
         return self.parent_pid is not None and os.getppid() != self.parent_pid
