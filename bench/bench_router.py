@@ -163,12 +163,14 @@ class Agents:
                         answer()
 
     def _drain(self, code: str) -> None:
-        with RabbitMQTransport(self.broker_url) as transport:
-            with transport.open_consumer(inbox(code), prefetch=400) as consumer:
-                while not self.stop.is_set():
-                    message = consumer.next(timeout=0.2)
-                    if message is not None:
-                        message.ack()
+        with (
+            RabbitMQTransport(self.broker_url) as transport,
+            transport.open_consumer(inbox(code), prefetch=400) as consumer,
+        ):
+            while not self.stop.is_set():
+                message = consumer.next(timeout=0.2)
+                if message is not None:
+                    message.ack()
 
     def close(self) -> None:
         self.stop.set()
