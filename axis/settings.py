@@ -101,7 +101,7 @@ class Settings:
                     f"{_variable(name)}={getattr(self, name)}: must be more than 0"
                 )
         for name, schemes in _URL_SCHEMES.items():
-            _check_url(name, getattr(self, name), schemes)
+            check_url(getattr(self, name), schemes, label=_variable(name))
         for name, high in _AT_MOST.items():
             if not getattr(self, name) <= high:  # infinity too
                 raise ConfigurationError(
@@ -145,24 +145,50 @@ class Settings:
         return self.home / "trust"
 
 
+#: The schemes a broker URL may have.
+BROKER_SCHEMES = ("amqp", "amqps")
 #: The URL settings and the schemes each accepts (empty: unset, the default applies).
-_URL_SCHEMES = {"broker_url": ("amqp", "amqps"), "broker_admin_url": ("http", "https")}
+_URL_SCHEMES = {"broker_url": BROKER_SCHEMES, "broker_admin_url": ("http", "https")}
 
 
-def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
-    """Refuse a URL that does not parse; never echo it, it may hold a password."""
+def check_url(url: str, schemes: tuple[str, ...], *, label: str) -> None:
+    """Refuse a URL that does not parse, naming it by ``label`` (a variable or an option);
+    never echo it, it may hold a password. An empty URL is unset, and passes.
+
+    >>> check_url("amqp://guest:guest@localhost/axis", BROKER_SCHEMES, label="--broker")
+    >>> check_url("localhost", BROKER_SCHEMES, label="--broker")
+    Traceback (most recent call last):
+    ...
+    axis.errors.ConfigurationError: --broker is not a valid URL: expected amqp:// or amqps://USER:PASSWORD@HOST:PORT/...
+    """
     if not url:
         return
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - reading it is what checks it
     except ValueError as error:
-        raise ConfigurationError(f"{_variable(name)} is not a valid URL: {error}") from None
+        raise ConfigurationError(f"{label} is not a valid URL: {error}") from None
     if parts.scheme not in schemes or not parts.hostname:
         raise ConfigurationError(
-            f"{_variable(name)} is not a valid URL: expected "
+            f"{label} is not a valid URL: expected "
             f"{' or '.join(s + '://' for s in schemes)}USER:PASSWORD@HOST:PORT/..."
         )
+
+
+def hide_password(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and logs.
+
+    >>> hide_password("amqp://axis:s3cret@rabbit:5672/prod")
+    'amqp://axis:***@rabbit:5672/prod'
+    >>> hide_password("amqp://rabbit/prod")
+    'amqp://rabbit/prod'
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _variable(name: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from axis.demo import DemoRun
+from axis.settings import BROKER_SCHEMES, check_url, hide_password
 from cli.stats import stats
 from cli.track import render_tracking
 
@@ -27,8 +28,12 @@ from cli.track import render_tracking
 @click.option("--keep", is_flag=True, help="Keep the demo home to explore it afterwards.")
 def demo(broker: str | None, keep: bool) -> None:
     """Run a commune -> district, province and ministry exchange from scratch."""
+    if broker:
+        check_url(broker, BROKER_SCHEMES, label="--broker")
     home = Path(tempfile.mkdtemp(prefix="axis-demo-"))
-    where = f"RabbitMQ {broker}" if broker else "embedded queues in SQLite, no broker"
+    where = (
+        f"RabbitMQ {hide_password(broker)}" if broker else "embedded queues in SQLite, no broker"
+    )
     click.echo(f"axis demo in {home} ({where})")
     try:
         with DemoRun(home, broker_url=broker or "", say=click.echo) as run:

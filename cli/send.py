@@ -167,7 +167,7 @@ def _refers_to(
             (BusinessType.UPDATE, updates),
             (BusinessType.REPLACE, replaces),
         )
-        if document_id
+        if document_id is not None
     ]
     if len(given) > 1:
         raise CompositionError("give at most one of --revokes, --updates and --replaces")

@@ -22,6 +22,7 @@ from axis.client.tracking import (
 from axis.errors import TransportError
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
+from axis.store.registry import Registry
 from axis.transport import open_transport
 from axis.transport.topology import inbox as inbox_queue
 from cli.output import format_option, render
@@ -92,6 +93,7 @@ def inbox(settings: Settings, code: str, fmt: str) -> None:
     """List the documents waiting for agency CODE to pull them, most urgent first."""
     code = str(AgencyCode.parse(code))
     with checked_engine(settings) as engine:
+        Registry(engine).get_agency(code)  # an unregistered code has no inbox to show
         rows = waiting_for(engine, code)
         render(rows, INBOX_COLUMNS, fmt, title=f"{len(rows)} document(s) waiting for {code}")
         click.echo(f"note: {_queue_note(settings, engine, code)}", err=True)

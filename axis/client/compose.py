@@ -107,6 +107,11 @@ def compose_document(
     business = Business()
     if request.refers_to is not None:
         kind, earlier = request.refers_to
+        earlier = earlier.strip()
+        if not earlier:
+            raise CompositionError(
+                f"{_REFERS_TO_OPTION[kind]} needs the DocumentId of the earlier document"
+            )
         business = Business(document_id=earlier, business_doc_type=kind)
     return Document(
         sender=Organization(organ_id=sender, organ_name=names.get(sender, "")),
@@ -126,6 +131,13 @@ def compose_document(
     )
 
 
+_REFERS_TO_OPTION = {
+    BusinessType.REVOKE: "--revokes",
+    BusinessType.UPDATE: "--updates",
+    BusinessType.REPLACE: "--replaces",
+}
+
+
 def _code(
     number: str | None, notation: str | None, now: datetime.datetime | None
 ) -> tuple[str, str]:
@@ -134,7 +146,7 @@ def _code(
         midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         number = str((moment - midnight) // datetime.timedelta(milliseconds=1))
     number = number.strip()
-    notation = (notation or DEFAULT_NOTATION).strip()
+    notation = DEFAULT_NOTATION if notation is None else notation.strip()
     if not number or len(number) > MAX_CODE_NUMBER or "/" in number or "," in number:
         raise CompositionError(
             f"--number {number!r}: 1 to {MAX_CODE_NUMBER} characters, without '/' or ','"

@@ -76,6 +76,10 @@ def test_a_recipient_named_twice_receives_one_copy():
         ({"number": "123456789012"}, "--number"),
         ({"number": "1/2"}, "--number"),
         ({"notation": "x" * 31}, "--notation"),
+        ({"notation": ""}, "--notation ''"),
+        ({"notation": "  "}, "--notation ''"),
+        ({"refers_to": (BusinessType.UPDATE, "")}, "--updates needs the DocumentId"),
+        ({"refers_to": (BusinessType.REVOKE, " ")}, "--revokes needs the DocumentId"),
     ],
 )
 def test_bad_options_are_named(changes: dict[str, object], message: str):

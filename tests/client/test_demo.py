@@ -3,6 +3,7 @@ prints each step and cleans up after itself."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -59,6 +60,7 @@ def test_the_demo_on_rabbitmq_deletes_every_queue_it_declared():
     with fresh_vhost() as url:
         output = run_demo("--broker", url, "--keep")
         check_story(output)
+        assert "guest:guest@" not in output and "(RabbitMQ amqp://guest:***@" in output
         assert "queues and exchanges the demo declared on the broker" in output
         connection = pika.BlockingConnection(pika.URLParameters(url))
         try:
@@ -70,6 +72,26 @@ def test_the_demo_on_rabbitmq_deletes_every_queue_it_declared():
     kept = demo_home(output)
     assert (kept / "axis.db").is_file()  # --keep
     shutil.rmtree(kept)
+
+
+def test_a_demo_broker_that_is_not_an_amqp_url_is_named_before_anything_is_made(
+    tmp_path: Path,
+):
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo", "--broker", "localhost"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        "error: --broker is not a valid URL: expected amqp:// or amqps://"
+        "USER:PASSWORD@HOST:PORT/...\n"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_demo_refuses_a_virtual_host_where_an_axis_already_lives():

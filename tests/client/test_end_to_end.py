@@ -276,6 +276,13 @@ def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embe
     assert one_line_error(conflict) == (
         "error: give at most one of --revokes, --updates and --replaces\n"
     )
+    blank = embedded.axis(
+        "send", *embedded.signing("commune"), "--to", district, "--subject", "Thu hồi",
+        "--revokes", "",
+    )  # fmt: skip
+    assert one_line_error(blank) == (
+        "error: --revokes needs the DocumentId of the earlier document\n"
+    )
 
 
 def test_another_agencys_certificate_is_refused_before_anything_is_sent(idle: Axis):

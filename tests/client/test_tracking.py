@@ -168,6 +168,15 @@ def test_axis_inbox_lists_what_waits(engine: Engine, database_url: str):
     assert result.stdout.splitlines()[1].startswith(f'"{DOC_ID}",{SENDER},Báo cáo,0,queued')
 
 
+def test_axis_inbox_of_an_unregistered_agency_is_one_line_on_stderr(
+    engine: Engine, database_url: str
+):
+    result = run_axis(database_url, "inbox", "000.00.00.H99")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == "error: agency 000.00.00.H99 is not registered\n"
+
+
 def test_axis_track_of_an_unknown_document_is_one_line_on_stderr(engine: Engine, database_url: str):
     result = run_axis(database_url, "track", "X,1")
     assert result.exit_code == 1
