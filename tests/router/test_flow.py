@@ -6,6 +6,12 @@ inboxes, and answers documents with signed 01 receipts.
 
 from __future__ import annotations
 
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from helpers.axis_home import (
     AxisHome,
@@ -27,7 +33,7 @@ from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.model import BusinessType, Priority, StatusCode
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
-from router.conftest import Routed
+from router.conftest import Routed, axis_on
 
 MAX = 1 << 20
 
@@ -414,3 +420,34 @@ def test_a_document_with_a_large_attachment_is_delivered_intact(routed: Routed) 
         lambda: deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "receipted"},
         what="the large document receipted",
     )
+
+
+def submissions_consumers(broker_url: str) -> list[str]:
+    """The consumer tags on ``axis.submissions`` of the broker URL's virtual host."""
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(broker_url).path[1:])
+    command = ["rabbitmqctl", "-q", "list_consumers", "-p", vhost, "--no-table-headers",
+               "queue_name", "consumer_tag"]  # fmt: skip
+    listed = subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return [line.split()[1] for line in listed.splitlines() if line.startswith(SUBMISSIONS)]
+
+
+def test_a_router_keeps_one_submissions_consumer_through_idle_spells_and_batches(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with axis_on("rabbitmq", tmp_path, request) as home, home.transport() as transport:
+        c = home.codes
+        with RouterThread(home.settings):
+            wait_for(lambda: len(submissions_consumers(home.settings.broker_url)) == 1,
+                     what="the router's consumer")  # fmt: skip
+            (consumer,) = submissions_consumers(home.settings.broker_url)
+            for _ in range(3):
+                time.sleep(1.0)  # ten idle waits of the router
+                home.submit(transport, home.document(c["commune"], [c["district"]]))
+                drain(transport, c["district"], count=1)
+                assert submissions_consumers(home.settings.broker_url) == [consumer]
