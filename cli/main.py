@@ -55,8 +55,9 @@ def _describe(error: Exception) -> str:
     if isinstance(error, AxisError | EnvelopeError):
         return str(error)
     if isinstance(error, OSError):
-        message = str(error)
-        return f"{error.filename}: {error.strerror}" if error.filename and not message else message
+        if error.strerror is None:  # raised with a message of its own
+            return str(error)
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     if isinstance(error, sqlalchemy.exc.DBAPIError):
         return f"the database refused: {first_line(error)}"
     if isinstance(error, sqlalchemy.exc.SQLAlchemyError):

@@ -1,4 +1,5 @@
-"""Option types shared by the commands: bounded numbers that refuse NaN and infinity.
+"""Option types shared by the commands: bounded numbers that refuse NaN and infinity, days,
+and folders to write in.
 
 ``click.FloatRange`` lets NaN through (it compares false with every bound), and an
 unbounded number reaches the database or the clock as an overflow; these types refuse
@@ -8,6 +9,8 @@ both where the value is typed.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import click
 
@@ -58,3 +61,56 @@ class Day(click.DateTime):
         if not 1900 <= day.year <= 9998:
             self.fail(f"{value!r} is not between 1900-01-01 and 9998-12-31.", param, ctx)
         return day
+
+
+class OutFolder(click.Path):
+    """A folder the command writes in: it may not exist yet (it is made when the first
+    file is written), but a file, a device or anything else that is not a folder is
+    refused before the command does anything.
+
+    >>> OutFolder().convert("/dev/null", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: '/dev/null' is not a folder.
+    """
+
+    name = "folder"
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> Path:
+        path = super().convert(value, param, ctx)
+        assert isinstance(path, Path)  # path_type=Path
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            self.fail(f"{str(existing)!r} is not a folder.", param, ctx)
+        return path
+
+
+class NonBlank(click.ParamType):
+    """Text that is not empty nor only spaces (a DocumentId, a code): an empty value is a
+    mistake to name, not a value to look up.
+
+    >>> NonBlank().convert(" 000.00.01.H53,2026/11/27,1/VP ", None, None)
+    '000.00.01.H53,2026/11/27,1/VP'
+    """
+
+    name = "text"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = value.strip()
+        if not text:
+            self.fail("it is empty.", param, ctx)
+        return text
+
+
+#: A DocumentId as typed on the command line.
+DOCUMENT_ID = NonBlank()

@@ -19,6 +19,7 @@ from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import check
 from axis.store.registry import Registry
+from cli.params import OutFolder
 
 
 @click.group()
@@ -40,7 +41,7 @@ def init(settings: Settings) -> None:
     "--out",
     "out_dir",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutFolder(),
     help="Directory for CODE.key, CODE.pem and CODE.p12.",
 )
 @click.option(

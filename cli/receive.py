@@ -21,7 +21,7 @@ from axis.client.received import folder_name, save_document, save_status
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
-from cli.params import ROW_ID, Duration
+from cli.params import ROW_ID, Duration, OutFolder
 
 COLUMNS = ("kind", "document_id", "from", "what", "saved")
 REFUSED_DIR = "refused"
@@ -32,7 +32,7 @@ REFUSED_DIR = "refused"
 @identity_options
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutFolder(),
     required=True,
     help="Folder to save documents in (one sub-folder per document).",
 )

@@ -41,6 +41,7 @@ from cli.agency_options import (
     open_client,
     timeout_option,
 )
+from cli.params import DOCUMENT_ID
 from envelopes.errors import EnvelopeError
 from envelopes.importing import import_unsigned
 from envelopes.model import Attachment, BusinessType, Document, Priority
@@ -74,9 +75,24 @@ class Rejected(AxisError):
     multiple=True,
     help="A file to attach (repeat for several).",
 )
-@click.option("--revokes", metavar="DOCUMENT_ID", help="Revoke (thu hồi) an earlier document.")
-@click.option("--updates", metavar="DOCUMENT_ID", help="Update (cập nhật) an earlier document.")
-@click.option("--replaces", metavar="DOCUMENT_ID", help="Replace (thay thế) an earlier document.")
+@click.option(
+    "--revokes",
+    type=DOCUMENT_ID,
+    metavar="DOCUMENT_ID",
+    help="Revoke (thu hồi) an earlier document.",
+)
+@click.option(
+    "--updates",
+    type=DOCUMENT_ID,
+    metavar="DOCUMENT_ID",
+    help="Update (cập nhật) an earlier document.",
+)
+@click.option(
+    "--replaces",
+    type=DOCUMENT_ID,
+    metavar="DOCUMENT_ID",
+    help="Replace (thay thế) an earlier document.",
+)
 @timeout_option
 @click.pass_obj
 def send(

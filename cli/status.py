@@ -21,6 +21,7 @@ from cli.agency_options import (
     open_client,
     timeout_option,
 )
+from cli.params import DOCUMENT_ID
 from cli.send import Rejected
 from envelopes.model import StatusCode
 
@@ -33,7 +34,7 @@ _HELP = "; ".join(f"{code} {STATUS_LABELS[StatusCode(code)]}" for code in BUSINE
 @click.command(help=f"Send STATUS_CODE about DOCUMENT_ID to its sender ({_HELP}).")
 @as_option()
 @identity_options
-@click.argument("document_id")
+@click.argument("document_id", type=DOCUMENT_ID)
 @click.argument("status_code", type=click.Choice(BUSINESS_STATUSES), metavar="STATUS_CODE")
 @click.option("--description", default="", help="Free text (default: the status's name).")
 @timeout_option

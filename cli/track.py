@@ -26,6 +26,7 @@ from axis.store.registry import Registry
 from axis.transport import open_transport
 from axis.transport.topology import inbox as inbox_queue
 from cli.output import format_option, render
+from cli.params import DOCUMENT_ID
 from envelopes.codes import AgencyCode
 
 HISTORY_COLUMNS = ("from", "status", "description", "stated", "recorded")
@@ -75,7 +76,7 @@ def _iso(row: dict[str, object]) -> dict[str, object]:
 
 
 @click.command()
-@click.argument("document_id")
+@click.argument("document_id", type=DOCUMENT_ID)
 @format_option
 @click.pass_obj
 def track(settings: Settings, document_id: str, fmt: str) -> None:

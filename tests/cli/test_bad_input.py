@@ -71,9 +71,22 @@ def test_a_broker_url_that_does_not_parse_is_named_without_its_password(
         ["stats", "refresh", "--every", "nan"],
         ["receive", "--as", "000.00.01.H53", "--out", "x", "--wait", "nan"],
         ["send", "--as", "000.00.01.H53", "--to", "000.00.02.H53", "--timeout", "nan"],
+        [
+            "send",
+            "--as",
+            "000.00.01.H53",
+            "--to",
+            "000.00.02.H53",
+            "--subject",
+            "x",
+            "--updates",
+            " ",
+        ],
+        ["track", ""],
+        ["status", " ", "03", "--as", "000.00.01.H53"],
     ],
 )
-def test_a_number_or_day_out_of_range_is_a_usage_error_before_anything_runs(
+def test_a_number_day_or_document_id_out_of_range_is_a_usage_error_before_anything_runs(
     initialised: Axis, args: list[str]
 ):
     result = initialised(*args)
@@ -101,3 +114,30 @@ def test_a_mistyped_home_is_named_and_nothing_is_created_there(tmp_path: Path, a
     assert result.exit_code == 1
     assert result.output == f"error: no database at sqlite:///{typo}/axis.db: run `axis init`\n"
     assert not typo.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["receive", "--as", "000.00.01.H53", "--out", "/dev/null"],
+        ["receive", "--as", "000.00.01.H53", "--out", "/dev/null/inbox"],
+        ["pki", "issue", "000.00.01.H53", "--out", "/dev/null"],
+    ],
+)
+def test_an_output_folder_that_is_not_a_folder_is_refused_before_anything_runs(
+    initialised: Axis, args: list[str]
+):
+    result = initialised(*args)
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--out': '/dev/null' is not a folder." in result.output
+
+
+def test_a_system_error_is_its_file_and_its_reason(initialised: Axis):
+    assert initialised("pki", "init").exit_code == 0
+    initialised("agency", "add", "000.00.01.H53", "--name", "UBND tỉnh")
+
+    result = initialised("pki", "issue", "000.00.01.H53", "--out", "/proc/axis-keys")
+
+    assert result.exit_code == 1
+    assert result.output == "error: /proc/axis-keys: No such file or directory\n"
