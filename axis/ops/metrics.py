@@ -76,6 +76,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from axis.errors import ConfigurationError
 from axis.store.schema import DELIVERY_STATES, dead_letters, deliveries
 
 log = logging.getLogger(__name__)
@@ -379,5 +380,11 @@ def serve_metrics(port: int, metrics: Metrics, host: str = "0.0.0.0") -> Metrics
     True
     >>> server.close()
     """
-    server, thread = start_wsgi_server(port, addr=host, registry=metrics.registry)
+    try:
+        server, thread = start_wsgi_server(port, addr=host, registry=metrics.registry)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot serve metrics on {host}:{port}: {error.strerror or error} "
+            "(choose another AXIS_METRICS_PORT / --metrics-port)"
+        ) from None
     return MetricsServer(server, thread)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from axis.errors import ConfigurationError
 from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.store.db import make_engine, utcnow
 from axis.store.migrate import upgrade
@@ -63,6 +64,19 @@ def test_scrape_shows_every_recorded_event() -> None:
     assert samples[("axis_delivery_queued_seconds_bucket", (("le", "0.025"),))] == 1
     assert samples[("axis_delivery_receipted_seconds_bucket", (("le", "15.0"),))] == 0
     assert samples[("axis_delivery_receipted_seconds_bucket", (("le", "60.0"),))] == 1
+
+
+def test_a_port_already_taken_is_named_with_what_to_change() -> None:
+    taken = serve_metrics(0, Metrics(), host="127.0.0.1")
+    try:
+        with pytest.raises(ConfigurationError) as raised:
+            serve_metrics(taken.port, Metrics(), host="127.0.0.1")
+    finally:
+        taken.close()
+    assert str(raised.value) == (
+        f"cannot serve metrics on 127.0.0.1:{taken.port}: Address already in use "
+        "(choose another AXIS_METRICS_PORT / --metrics-port)"
+    )
 
 
 def test_each_metrics_object_has_its_own_registry_and_leaves_the_global_one_alone() -> None:
