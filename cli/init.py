@@ -6,8 +6,11 @@ AXIS_DATABASE_URL=postgresql+psycopg://axis@db/axis axis init
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from axis.errors import ConfigurationError
 from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import engine_for
@@ -20,10 +23,21 @@ def init(settings: Settings) -> None:
     """Create or upgrade the database schema and declare the queues (the topology and an
     inbox per registered agency); safe to run again (it says what it did)."""
     # Every step is idempotent and prints one line about what it found or changed.
-    settings.home.mkdir(parents=True, exist_ok=True)
+    _make_home(settings.home)
     engine = engine_for(settings)
     try:
         click.echo(f"{upgrade(engine).describe()}: {engine.url.render_as_string()}")
         click.echo(ensure_inboxes(settings, engine))
     finally:
         engine.dispose()
+
+
+def _make_home(home: Path) -> None:
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError(
+            f"the axis home {home} is not a folder: point AXIS_HOME or --home to a folder"
+        )
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(f"cannot make the axis home {home}: {error.strerror}") from None

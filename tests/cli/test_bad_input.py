@@ -133,3 +133,16 @@ def test_a_system_error_is_its_file_and_its_reason(initialised: Axis):
 
     assert result.exit_code == 1
     assert result.output == "error: /proc/axis-keys: No such file or directory\n"
+
+
+def test_an_axis_home_that_is_a_file_is_named_by_init(tmp_path: Path):
+    home = tmp_path / "axis-data"
+    home.write_text("not a folder\n")
+
+    result = run("init", env={"AXIS_HOME": str(home)})
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: the axis home {home} is not a folder: point AXIS_HOME or --home to a folder\n"
+    )
+    assert home.read_text() == "not a folder\n"
