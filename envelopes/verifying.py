@@ -156,13 +156,13 @@ def verify(
     trust: TrustStore,
     *,
     max_bytes: int,
-    pinned: Collection[str] | None = None,
+    pinned: str | Collection[str] | None = None,
 ) -> Verified:
     """Verify a signed envelope and return what it says; see the module docstring.
 
-    ``pinned``: ``None`` checks the trust store only; a collection (SHA-256 hex, any case,
-    colons allowed) also requires the signer's certificate to be one of them, so an empty
-    one refuses every signer.
+    ``pinned``: ``None`` checks the trust store only; a fingerprint or a collection of
+    them (SHA-256 hex, any case, colons allowed) also requires the signer's certificate to
+    be one of them, so an empty collection refuses every signer.
     """
     check_size(data, max_bytes=max_bytes)
     root = parse_xml(data, max_bytes=max_bytes)
@@ -172,6 +172,8 @@ def verify(
     signed = xmldsig.verify_enveloped(root, signature, leaf.public_key())
     message, kind, sender = _read(signed)
     leaf_fingerprint = fingerprint(leaf)
+    if isinstance(pinned, str):  # one fingerprint, not a collection of its characters
+        pinned = (pinned,)
     if pinned is not None and leaf_fingerprint not in {_normalise(p) for p in pinned}:
         raise UntrustedCertificate(
             f"the signing certificate ({_describe(leaf)}, SHA-256 {leaf_fingerprint}) is not "

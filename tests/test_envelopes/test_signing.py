@@ -134,6 +134,8 @@ def test_pinned_certificates_allow_the_registered_signer(make_document, agency, 
     pin = fingerprint(agency.certificate)
 
     assert verify(signed, trust, max_bytes=MAX_BYTES, pinned=[pin.upper()]).fingerprint == pin
+    colons = ":".join(pin[i : i + 2] for i in range(0, len(pin), 2))
+    assert verify(signed, trust, max_bytes=MAX_BYTES, pinned=colons).fingerprint == pin
 
 
 def test_a_certificate_not_pinned_for_the_sender_is_refused(
