@@ -79,3 +79,14 @@ def test_a_worker_that_keeps_dying_at_once_stops_the_service_with_an_error(tmp_p
         assert router.process.wait(60) == 1
         assert f"died {EARLY_DEATHS_TO_GIVE_UP} times in a row" in router.log()
         assert workers_of(pid) == set()  # the other worker was stopped too
+
+
+def test_serve_says_how_much_memory_what_a_worker_takes_ahead_may_need(tmp_path: Path):
+    home = make_home(tmp_path, Settings(prefetch=10))
+    with RouterProcess(home.settings) as router:
+        router.start(home.engine)
+        assert router.terminate() == 0
+    assert (
+        "each worker takes up to 20 submissions ahead (2 x AXIS_PREFETCH): up to 1,280 MiB "
+        "when all are as large as AXIS_MAX_ENVELOPE_BYTES allows"
+    ) in router.log()
