@@ -24,9 +24,12 @@ from axis.errors import ConfigurationError
 
 #: Default cap on an envelope's size, checked before any parsing (64 MiB).
 DEFAULT_MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+#: Default cap on the copies of one document the broker holds (16 GiB).
+DEFAULT_MAX_COPY_BYTES = 16 * 1024**3
 #: The smallest value of each count a setting holds.
 _AT_LEAST = {
     "max_envelope_bytes": 1,
+    "max_copy_bytes": 1,
     "workers": 1,
     "prefetch": 1,
     "retry_limit": 0,
@@ -40,6 +43,7 @@ MAX_WORKERS = 256
 MAX_PREFETCH = 65535
 _AT_MOST = {
     "max_envelope_bytes": 2**31 - 1,
+    "max_copy_bytes": 2**63 - 1,
     "workers": MAX_WORKERS,
     "prefetch": MAX_PREFETCH,
     "retry_limit": 1000,
@@ -72,6 +76,10 @@ class Settings:
     #: with the broker URL's credentials. Holds a password, so kept out of repr.
     broker_admin_url: str = dataclasses.field(default="", repr=False)
     max_envelope_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
+    #: A document's size times its number of recipients may not exceed this: every copy
+    #: is a message of its own on the broker, so one large document sent to thousands of
+    #: agencies would fill the broker's disk.
+    max_copy_bytes: int = DEFAULT_MAX_COPY_BYTES
     workers: int = 1
     prefetch: int = 64
     #: Embedded transport: how long a consumer holds a message before another gets it.

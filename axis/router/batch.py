@@ -52,6 +52,7 @@ from axis.router.intake import (
 )
 from axis.router.lookups import Snapshot, Wanted, load_snapshot
 from axis.router.outbox import Outbox, Staged, stage
+from axis.settings import DEFAULT_MAX_COPY_BYTES
 from axis.store.db import read_only, utcnow
 from axis.store.schema import documents, quarantine
 from axis.transport.base import OutgoingMessage, ReceivedMessage
@@ -105,6 +106,7 @@ class BatchProcessor:
         trust: TrustStore,
         *,
         max_bytes: int,
+        max_copy_bytes: int = DEFAULT_MAX_COPY_BYTES,
         metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
@@ -112,6 +114,7 @@ class BatchProcessor:
         self.answers = answers
         self.trust = trust
         self.max_bytes = max_bytes
+        self.max_copy_bytes = max_copy_bytes
         self.metrics = metrics
 
     def process(self, messages: Sequence[ReceivedMessage]) -> Outcome:
@@ -157,7 +160,7 @@ class BatchProcessor:
         try:
             with read_only(self.engine) as conn:
                 snapshot = load_snapshot(conn, wanted_by(checked))
-            decisions = decide_all(checked, snapshot)
+            decisions = decide_all(checked, snapshot, max_copy_bytes=self.max_copy_bytes)
             writer = _BatchWriter(self.answers, self.metrics)
             with self.engine.begin() as conn:
                 staged = writer.write(conn, decisions)
@@ -196,7 +199,9 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
         wanted.referenced.add(status_subject(message))
 
 
-def decide_all(checked: Sequence[Checked], snapshot: Snapshot) -> list[Decision]:
+def decide_all(
+    checked: Sequence[Checked], snapshot: Snapshot, *, max_copy_bytes: int
+) -> list[Decision]:
     """Decide each message in order; later ones see documents accepted by earlier ones."""
     decisions: list[Decision] = []
     for submission, result in checked:
@@ -204,7 +209,7 @@ def decide_all(checked: Sequence[Checked], snapshot: Snapshot) -> list[Decision]
             decisions.append(rejected(submission, result, snapshot, None))
             continue
         if isinstance(result.message, Document):
-            decision = decide_document(submission, result, snapshot)
+            decision = decide_document(submission, result, snapshot, max_copy_bytes=max_copy_bytes)
             if isinstance(decision, AcceptDocument):
                 snapshot.add_pending(
                     result.sender_code,

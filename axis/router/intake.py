@@ -50,6 +50,7 @@ REASONS: dict[str, str] = {
     "bad-document-id": "DocumentId is not `<From code>,<yyyy/MM/dd>,<number>/<notation>`",
     "unknown-recipient": "a To agency is not registered",
     "suspended-recipient": "a To agency is suspended",
+    "too-many-copies": "size x recipients is over the copies cap (AXIS_MAX_COPY_BYTES)",
     "unknown-reference": "a revocation, update or replacement of a document From never sent",
     "foreign-reference": "a revocation, update or replacement of another agency's document",
     "conflict": "this DocumentId was already accepted from this sender with other content",
@@ -292,8 +293,38 @@ def check_recipients(codes: Collection[str], snapshot: Snapshot) -> Rejection | 
     return None
 
 
-def decide_document(submission: Submission, verified: Verified, snapshot: Snapshot) -> Decision:
-    """Accept, re-answer as a duplicate, or reject a verified document."""
+def check_copies(size: int, recipients: int, max_copy_bytes: int) -> Rejection | None:
+    """The copies of a document (one per recipient) fit under ``max_copy_bytes``.
+
+    >>> check_copies(5_000, 12_000, 16 << 30) is None
+    True
+    >>> print(check_copies(64 << 20, 700, 16 << 30).message)  # doctest: +ELLIPSIS
+    700 copies of this 64.0 MiB document would hold 43.8 GiB on the broker, over ...
+    """
+    total = size * recipients
+    if total <= max_copy_bytes:
+        return None
+    return reject(
+        "too-many-copies",
+        f"{recipients} copies of this {_mib(size)} document would hold {_gib(total)} on the "
+        f"broker, over the axis's cap of {_gib(max_copy_bytes)}: send it to fewer "
+        "recipients at a time, or with smaller attachments",
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
+
+
+def _gib(size: int) -> str:
+    return f"{size / (1 << 30):.1f} GiB"
+
+
+def decide_document(
+    submission: Submission, verified: Verified, snapshot: Snapshot, *, max_copy_bytes: int
+) -> Decision:
+    """Accept, re-answer as a duplicate, or reject a verified document; ``max_copy_bytes``
+    caps its size times its number of recipients."""
     document = verified.message
     assert isinstance(document, Document)
     sender = verified.sender_code
@@ -343,7 +374,9 @@ def decide_document(submission: Submission, verified: Verified, snapshot: Snapsh
         recipients = original.recipients
     else:
         recipients = tuple(dict.fromkeys(org.organ_id for org in document.recipients))
-    problem = check_recipients(recipients, snapshot)
+    problem = check_recipients(recipients, snapshot) or check_copies(
+        len(submission.body), len(recipients), max_copy_bytes
+    )
     if problem is not None:
         return rejected(submission, problem, snapshot, verified)
     return AcceptDocument(submission, verified, recipients, refers_to)

@@ -187,6 +187,7 @@ class Router:
             self._answers,
             self._trust,
             max_bytes=self.settings.max_envelope_bytes,
+            max_copy_bytes=self.settings.max_copy_bytes,
             metrics=self.metrics,
         )
         self._sweeper = Sweeper(self._engine, outbox, self._answers, self.settings)

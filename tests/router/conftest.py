@@ -30,6 +30,8 @@ from axis.transport.rabbitmq import RabbitMQTransport
 
 #: The envelope cap of the routers of ``shared`` (small, so that "too large" is cheap).
 SHARED_CAP = 256 * 1024
+#: Their cap on a document's copies (so that "too many copies" is cheap too).
+SHARED_COPY_CAP = 2 * SHARED_CAP
 #: RabbitMQ's management API (virtual hosts are created through it: ~10 ms, not ~1 s).
 RABBITMQ_API = os.environ.get("AXIS_TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672")
 AMQP_HOST = os.environ.get("AXIS_TEST_AMQP_HOST", "127.0.0.1:5672")
@@ -134,7 +136,9 @@ def shared(
     with (
         axis_on(request.param, root, request) as made,
         made.transport() as transport,
-        RouterThread(made.settings.replace(max_envelope_bytes=SHARED_CAP)) as router,
+        RouterThread(
+            made.settings.replace(max_envelope_bytes=SHARED_CAP, max_copy_bytes=SHARED_COPY_CAP)
+        ) as router,
     ):
         yield Routed(made, transport, router)
 

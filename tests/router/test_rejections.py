@@ -30,7 +30,7 @@ from envelopes.receipts import AxisReceipt, build_receipt
 from envelopes.signing import SigningIdentity, sign
 from envelopes.verifying import verify
 from envelopes.xml import EDXML_NS, build_document
-from router.conftest import Routed, agency_transport
+from router.conftest import SHARED_CAP, SHARED_COPY_CAP, Routed, agency_transport
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,14 @@ def suspended_recipient(home: AxisHome, c: dict[str, str]) -> Case:
     return Case(home.document(c["commune"], [c["district2"]]), c["commune"], c["commune"])
 
 
+def too_many_copies(home: AxisHome, c: dict[str, str]) -> Case:
+    # Each copy fits under the envelope cap; three of them do not fit under the copies cap.
+    recipients = [c["district"], c["province"], c["ministry"]]
+    body = home.document(c["commune"], recipients, padding=SHARED_COPY_CAP // 3)
+    assert len(body) < SHARED_CAP < SHARED_COPY_CAP < 3 * len(body)
+    return Case(body, c["commune"], c["commune"])
+
+
 def unknown_reference(home: AxisHome, c: dict[str, str]) -> Case:
     never = f"{c['commune']},2026/11/26,99999/UBND-VP"
     body = home.document(
@@ -209,6 +217,7 @@ CASES: dict[str, Callable[[AxisHome, dict[str, str]], Case]] = {
     "bad-document-id": bad_document_id,
     "unknown-recipient": unknown_recipient,
     "suspended-recipient": suspended_recipient,
+    "too-many-copies": too_many_copies,
     "unknown-reference": unknown_reference,
     "foreign-reference": foreign_reference,
     "conflict": conflict,
