@@ -219,7 +219,7 @@ def decide_all(
                     decision.recipients,
                 )
         else:
-            decision = decide_status(submission, result, snapshot)
+            decision = decide_status(submission, result, snapshot, max_copy_bytes=max_copy_bytes)
             if isinstance(decision, AcceptStatus):
                 snapshot.recorded_statuses.add(submission.digest)
         decisions.append(decision)

@@ -294,19 +294,19 @@ def check_recipients(codes: Collection[str], snapshot: Snapshot) -> Rejection | 
 
 
 def check_copies(size: int, recipients: int, max_copy_bytes: int) -> Rejection | None:
-    """The copies of a document (one per recipient) fit under ``max_copy_bytes``.
+    """The copies of a message (one per recipient) fit under ``max_copy_bytes``.
 
     >>> check_copies(5_000, 12_000, 16 << 30) is None
     True
     >>> print(check_copies(64 << 20, 700, 16 << 30).message)  # doctest: +ELLIPSIS
-    700 copies of this 64.0 MiB document would hold 43.8 GiB on the broker, over ...
+    700 copies of this 64.0 MiB message would hold 43.8 GiB on the broker, over ...
     """
     total = size * recipients
     if total <= max_copy_bytes:
         return None
     return reject(
         "too-many-copies",
-        f"{recipients} copies of this {_mib(size)} document would hold {_gib(total)} on the "
+        f"{recipients} copies of this {_mib(size)} message would hold {_gib(total)} on the "
         f"broker, over the axis's cap of {_gib(max_copy_bytes)}: send it to fewer "
         "recipients at a time, or with smaller attachments",
     )
@@ -382,11 +382,14 @@ def decide_document(
     return AcceptDocument(submission, verified, recipients, refers_to)
 
 
-def decide_status(submission: Submission, verified: Verified, snapshot: Snapshot) -> Decision:
+def decide_status(
+    submission: Submission, verified: Verified, snapshot: Snapshot, *, max_copy_bytes: int
+) -> Decision:
     """Accept (record and forward), ignore as repeated, or reject a verified status.
 
     A status from a recipient answers its delivery and goes to the document's sender; a
-    status from the document's own sender (13, a recall) goes to every recipient.
+    status from the document's own sender (13, a recall) goes to every recipient, its
+    copies capped by ``max_copy_bytes`` like a document's.
     """
     status = verified.message
     assert isinstance(status, Status)
@@ -412,6 +415,9 @@ def decide_status(submission: Submission, verified: Verified, snapshot: Snapshot
         return Defer(submission)
     sender = verified.sender_code
     if sender == document.sender and status.status_code != StatusCode.ARRIVED:
+        problem = check_copies(len(submission.body), len(document.recipients), max_copy_bytes)
+        if problem is not None:
+            return rejected(submission, problem, snapshot, verified)
         return AcceptStatus(submission, verified, document, None, document.recipients)
     delivery_id = document.delivery_ids.get(sender)
     if delivery_id is None:

@@ -15,6 +15,7 @@ from helpers.axis_home import (
     document_id_of,
     drain,
     make_document,
+    make_status,
     wait_for,
 )
 from lxml import etree
@@ -29,7 +30,7 @@ from envelopes.model import BusinessType, StatusCode
 from envelopes.receipts import AxisReceipt, build_receipt
 from envelopes.signing import SigningIdentity, sign
 from envelopes.verifying import verify
-from envelopes.xml import EDXML_NS, build_document
+from envelopes.xml import EDXML_NS, build_document, build_status
 from router.conftest import SHARED_CAP, SHARED_COPY_CAP, Routed, agency_transport
 
 
@@ -231,6 +232,11 @@ def test_every_rejection_reason_has_a_case_here() -> None:
     assert set(CASES) == set(REASONS) - untestable
 
 
+def quarantined(home: AxisHome, digest: str) -> sa.Row | None:
+    with home.engine.connect() as conn:
+        return conn.execute(sa.select(quarantine).where(quarantine.c.digest == digest)).first()
+
+
 def answer_for(transport: Transport, code: str, message_id: str) -> AxisReceipt | None:
     """The axis's answer to submission ``message_id`` in ``code``'s inbox."""
     for _ in range(50):
@@ -252,11 +258,7 @@ def test_a_rejected_submission_is_quarantined_never_delivered_and_answered(
     with agency_transport(home, case.publisher) as transport:
         message_id = home.submit(transport, case.body, sender=case.hint, user_id=case.publisher)
 
-    def quarantined() -> sa.Row | None:
-        with home.engine.connect() as conn:
-            return conn.execute(sa.select(quarantine).where(quarantine.c.digest == digest)).first()
-
-    row = wait_for(quarantined, what=f"the {reason} submission quarantined")
+    row = wait_for(lambda: quarantined(home, digest), what=f"the {reason} submission quarantined")
     assert (row.reason, row.payload) == (reason, case.body)
     with home.engine.connect() as conn:
         stored = conn.execute(
@@ -273,3 +275,32 @@ def test_a_rejected_submission_is_quarantined_never_delivered_and_answered(
     assert isinstance(receipt, AxisReceipt)
     assert (receipt.outcome, receipt.reason, receipt.digest) == ("rejected", reason, digest)
     assert answer.body == row.answer
+
+
+def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
+    shared: Routed,
+) -> None:
+    home, c = shared.home, shared.home.codes
+    body = home.document(c["commune"], [c["district"], c["province"], c["ministry"]])
+    home.submit(shared.transport, body, sender=c["commune"])
+    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
+    # Each copy of the recall fits under the envelope cap; three of them do not fit under
+    # the copies cap (the status is padded with trace entries, which the schema allows).
+    root = etree.fromstring(
+        build_status(make_status(c["commune"], document_id_of(body), StatusCode.RECALLED))
+    )
+    header = root.find(f"{{{EDXML_NS}}}edXMLEnvelope/{{{EDXML_NS}}}edXMLHeader")
+    traces = etree.SubElement(header, f"{{{EDXML_NS}}}TraceHeaderList")
+    while len(etree.tostring(root)) < SHARED_COPY_CAP // 3 + 1:
+        trace = etree.SubElement(traces, f"{{{EDXML_NS}}}TraceHeader")
+        etree.SubElement(trace, f"{{{EDXML_NS}}}OrganId").text = c["commune"]
+        etree.SubElement(trace, f"{{{EDXML_NS}}}Timestamp").text = "2026/11/26 09:30:00"
+    recall = sign(etree.tostring(root), home.identities[c["commune"]])
+    assert len(recall) < SHARED_CAP
+
+    home.submit(shared.transport, recall, sender=c["commune"], kind="status")
+
+    digest = hashlib.sha256(recall).hexdigest()
+    row = wait_for(lambda: quarantined(home, digest), what="the recall quarantined")
+    assert row.reason == "too-many-copies"
+    assert row.message.startswith("3 copies of this 0.2 MiB message would hold")
