@@ -62,6 +62,9 @@ def show(settings: Settings, item_id: int, payload: bool, answer: bool) -> None:
             "message": item.message,
             "size": item.size,
             "sha256": item.digest,
+            "kept": "all of it"
+            if len(item.payload) == item.size
+            else f"the first {len(item.payload):,} bytes (too large to keep whole)",
             "answered": "yes" if item.answer else "no",
         }
     )

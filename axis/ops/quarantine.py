@@ -1,11 +1,14 @@
 """Quarantine: submissions the router rejected, kept as received for inspection.
 
-Nothing in quarantine is ever delivered. Reading it is an action on possibly sensitive
+Nothing in quarantine is ever delivered. Of a submission over the size cap only the first
+bytes are kept (:data:`axis.router.records.OVERSIZE_KEPT_BYTES`; ``size`` and ``digest``
+are of the whole). Reading it is an action on possibly sensitive
 documents, so each listing and each look is written to the audit log::
 
     rows = list_quarantine(engine, reason="bad-signature")   # newest first
     item = show_quarantined(engine, rows[0].id)
     item.payload                                             # the bytes as received
+    len(item.payload) < item.size                            # only the first were kept
 """
 
 from __future__ import annotations

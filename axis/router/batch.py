@@ -429,7 +429,7 @@ class _BatchWriter:
                     "message": decision.rejection.message,
                     "digest": submission.digest,
                     "size": len(submission.body),
-                    "payload": submission.body,
+                    "payload": records.quarantined_payload(reason, submission.body),
                     "answer": answer.body if answer is not None else None,
                 }
             )

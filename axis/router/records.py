@@ -94,6 +94,23 @@ def replace_answer(conn: Connection, document_pk: int, answer: bytes) -> None:
     conn.execute(sa.update(documents).where(documents.c.id == document_pk).values(answer=answer))
 
 
+#: Of a submission over the size cap, the quarantine keeps the first bytes only: enough to
+#: see what it is, without storing what the cap refused (the size and the SHA-256 are of
+#: the whole).
+OVERSIZE_KEPT_BYTES = 64 * 1024
+
+
+def quarantined_payload(reason: str, body: bytes) -> bytes:
+    """What the quarantine keeps of a rejected submission's ``body``.
+
+    >>> len(quarantined_payload("too-large", bytes(100_000)))
+    65536
+    >>> quarantined_payload("bad-signature", b"<edXML/>")
+    b'<edXML/>'
+    """
+    return body[:OVERSIZE_KEPT_BYTES] if reason == "too-large" else body
+
+
 def insert_quarantine(conn: Connection, rows: Sequence[dict]) -> None:
     insert_rows(conn, quarantine, rows)
 

@@ -53,6 +53,13 @@ def reject(
         ).inserted_primary_key[0]
 
 
+def shown(engine: sa.Engine, item: int) -> dict[str, str]:
+    """The fields ``axis quarantine show`` prints."""
+    result = run(engine, "show", str(item))
+    assert result.exit_code == 0, result.output
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in result.output.splitlines())}
+
+
 def test_list_shows_the_latest_rejections_first_without_their_bytes(engine: sa.Engine) -> None:
     older = reject(engine, reason="bad-signature")
     newer = reject(engine, reason="unknown-agency", sender=None)
@@ -79,13 +86,21 @@ def test_list_filters_by_reason_and_by_claimed_sender(engine: sa.Engine) -> None
 
 def test_show_says_who_claimed_to_send_it_and_why_it_was_refused(engine: sa.Engine) -> None:
     item = reject(engine)
-    result = run(engine, "show", str(item))
-    assert result.exit_code == 0
-    fields = {k: v.strip() for k, v in (line.split(":", 1) for line in result.output.splitlines())}
+    fields = shown(engine, item)
     assert fields["claimed_sender"] == "000.00.31.H53"
     assert fields["reason"] == "bad-signature"
     assert fields["message"] == "the signature does not match the document"
     assert fields["answered"] == "yes"
+    assert fields["kept"] == "all of it"
+
+
+def test_show_says_when_only_the_first_bytes_of_an_oversized_submission_were_kept(
+    engine: sa.Engine,
+) -> None:
+    item = reject(engine, reason="too-large", payload=b"<edXML>" + b"a" * 100)
+    with engine.begin() as conn:
+        conn.execute(sa.update(quarantine).values(size=300_015))
+    assert shown(engine, item)["kept"] == "the first 107 bytes (too large to keep whole)"
 
 
 def test_show_gives_the_bytes_as_received_or_the_signed_answer(engine: sa.Engine) -> None:

@@ -24,6 +24,7 @@ from pki_helpers import issue, make_ca
 from axis import protocol
 from axis.pki import issue_agency
 from axis.router.intake import REASONS
+from axis.router.records import OVERSIZE_KEPT_BYTES, quarantined_payload
 from axis.store.schema import documents, quarantine
 from axis.transport.base import Transport
 from envelopes.model import BusinessType, StatusCode
@@ -55,7 +56,9 @@ def _extra_identity(home: AxisHome, code: str, folder: str) -> tuple[SigningIden
 
 
 def too_large(home: AxisHome, c: dict[str, str]) -> Case:
-    return Case(b"<edXML>" + b"a" * 300_000 + b"</edXML>", c["commune"], c["commune"])
+    body = b"<edXML>" + b"a" * 300_000 + b"</edXML>"
+    assert len(body) > SHARED_CAP > OVERSIZE_KEPT_BYTES  # kept: only its first bytes
+    return Case(body, c["commune"], c["commune"])
 
 
 def malformed(home: AxisHome, c: dict[str, str]) -> Case:
@@ -259,7 +262,8 @@ def test_a_rejected_submission_is_quarantined_never_delivered_and_answered(
         message_id = home.submit(transport, case.body, sender=case.hint, user_id=case.publisher)
 
     row = wait_for(lambda: quarantined(home, digest), what=f"the {reason} submission quarantined")
-    assert (row.reason, row.payload) == (reason, case.body)
+    assert (row.reason, row.size, row.digest) == (reason, len(case.body), digest)
+    assert row.payload == quarantined_payload(reason, case.body)
     with home.engine.connect() as conn:
         stored = conn.execute(
             sa.select(sa.func.count()).select_from(documents).where(documents.c.digest == digest)
