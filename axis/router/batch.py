@@ -52,7 +52,6 @@ from axis.router.intake import (
 )
 from axis.router.lookups import Snapshot, Wanted, load_snapshot
 from axis.router.outbox import Outbox, Staged, stage
-from axis.settings import DEFAULT_MAX_COPY_BYTES
 from axis.store.db import read_only, utcnow
 from axis.store.schema import documents, quarantine
 from axis.transport.base import OutgoingMessage, ReceivedMessage
@@ -106,7 +105,7 @@ class BatchProcessor:
         trust: TrustStore,
         *,
         max_bytes: int,
-        max_copy_bytes: int = DEFAULT_MAX_COPY_BYTES,
+        max_copy_bytes: int,
         metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine

@@ -70,11 +70,12 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
     log.info("topology declared with %d agency inboxes", inboxes)
     # The broker limits what a consumer takes ahead by count, never by bytes: say what
     # that can come to, so memory is sized for it.
+    ahead = 2 * settings.prefetch
     log.info(
         "each worker takes up to %d submissions ahead (2 x AXIS_PREFETCH): up to %s MiB "
         "when all are as large as AXIS_MAX_ENVELOPE_BYTES allows",
-        2 * settings.prefetch,
-        f"{2 * settings.prefetch * settings.max_envelope_bytes >> 20:,}",
+        ahead,
+        f"{ahead * settings.max_envelope_bytes >> 20:,}",
     )
     with _metrics(settings, engine_for(settings), workers) as (metrics, worker_dir):
         if workers <= 1:

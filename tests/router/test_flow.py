@@ -337,7 +337,12 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
         answers = Answers(load_axis_identity(home.settings))
         outbox = Outbox(home.engine, transport, answers, retry_limit=5)
         dying = BatchProcessor(
-            home.engine, outbox, answers, home.trust, max_bytes=home.settings.max_envelope_bytes
+            home.engine,
+            outbox,
+            answers,
+            home.trust,
+            max_bytes=home.settings.max_envelope_bytes,
+            max_copy_bytes=home.settings.max_copy_bytes,
         )
         dying.store([submission])  # committed; then it "dies": no ack, nothing published
     assert deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "pending"}
@@ -365,9 +370,14 @@ def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
         answers = Answers(load_axis_identity(home.settings))
         outbox = Outbox(home.engine, transport, answers, retry_limit=5)
-        BatchProcessor(home.engine, outbox, answers, home.trust, max_bytes=1 << 20).store(
-            [submission]
-        )
+        BatchProcessor(
+            home.engine,
+            outbox,
+            answers,
+            home.trust,
+            max_bytes=1 << 20,
+            max_copy_bytes=home.settings.max_copy_bytes,
+        ).store([submission])
         submission.ack()  # committed; its copy never published
     # A limit of 0 attempts: the next sweep gives the copy up at once.
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
