@@ -14,7 +14,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from axis.errors import CertificateError
+from axis.errors import CertificateError, FileProblem
+from axis.files import MAX_CERTIFICATE_BYTES, read_bounded
 
 
 def load_certificate(data: bytes, source: str) -> x509.Certificate:
@@ -30,9 +31,9 @@ def load_certificate(data: bytes, source: str) -> x509.Certificate:
 def read_certificate(path: Path) -> x509.Certificate:
     """Load the certificate in file ``path``."""
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CertificateError(f"{path}: cannot read the certificate ({error.strerror})") from None
+        data = read_bounded(path, limit=MAX_CERTIFICATE_BYTES, what="certificate")
+    except FileProblem as error:
+        raise CertificateError(str(error)) from None
     return load_certificate(data, str(path))
 
 

@@ -55,6 +55,12 @@ class SuspendedAgency(AgencyError):
     reason = "suspended-agency"
 
 
+class FileProblem(AxisError):
+    """A file named by the user cannot be read or written, or is not what it should be."""
+
+    reason = "file"
+
+
 class CertificateError(AxisError):
     """A certificate file cannot be read, or is not registered / revoked for an agency."""
 

@@ -24,7 +24,6 @@ same. Private keys are written 0600.
 from __future__ import annotations
 
 import datetime
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from axis.certificates import is_ca, read_certificate
 from axis.errors import CertificateError
+from axis.files import NewFile, write_together
 from axis.settings import Settings
 from axis.store.db import utcnow
 from envelopes.codes import AgencyCode
@@ -117,8 +117,7 @@ def init_pki(settings: Settings) -> PkiSetup:
             .add_extension(_key_usage(sign_certificates=True), critical=True)
             .sign(key, hashes.SHA256())
         )
-        _write_key(ca_key_path, key)
-        _write_cert(ca_cert_path, cert)
+        write_together([_key_file(ca_key_path, key), _cert_file(ca_cert_path, cert)])
     axis_key, axis_cert = pki / "axis.key", pki / "axis.pem"
     axis_created = not _pair_exists(axis_key, axis_cert)
     if axis_created:
@@ -128,7 +127,9 @@ def init_pki(settings: Settings) -> PkiSetup:
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, "edXML document-interchange axis"),
             ]
         )
-        axis = _issue(settings, subject, axis_key, axis_cert)
+        key, cert = _issue(settings, subject)
+        write_together([_key_file(axis_key, key), _cert_file(axis_cert, cert)])
+        axis = Identity(axis_key, axis_cert, cert)
     else:
         axis = Identity(axis_key, axis_cert, read_certificate(axis_cert))
     trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
@@ -159,25 +160,25 @@ def issue_agency(
     for path in (key_path, cert_path, p12_path):
         if path is not None and path.exists():
             raise CertificateError(f"{path} already exists: remove it or choose another --out")
-    identity = _issue(settings, x509.Name(attributes), key_path, cert_path)
-    if p12_path is None:
-        return identity
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    encryption = (
-        serialization.BestAvailableEncryption(p12_passphrase)
-        if p12_passphrase
-        else serialization.NoEncryption()
-    )
-    bundle = pkcs12.serialize_key_and_certificates(
-        parsed.encode(),
-        key,
-        identity.certificate,
-        [read_certificate(settings.pki_dir / "ca.pem")],
-        encryption,
-    )
-    _write_private(p12_path, bundle)
-    return Identity(key_path, cert_path, identity.certificate, p12_path)
+    key, cert = _issue(settings, x509.Name(attributes))
+    files = [_key_file(key_path, key), _cert_file(cert_path, cert)]
+    if p12_path is not None:
+        encryption = (
+            serialization.BestAvailableEncryption(p12_passphrase)
+            if p12_passphrase
+            else serialization.NoEncryption()
+        )
+        bundle = pkcs12.serialize_key_and_certificates(
+            parsed.encode(),
+            key,
+            cert,
+            [read_certificate(settings.pki_dir / "ca.pem")],
+            encryption,
+        )
+        files.append(NewFile(p12_path, bundle, private=True))
+    # All or none: a key without its certificate would block the next `pki issue`.
+    write_together(files)
+    return Identity(key_path, cert_path, cert, p12_path)
 
 
 def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
@@ -198,7 +199,7 @@ def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> 
             return Trusted(existing.path, cert, already=True)
     settings.trust_dir.mkdir(parents=True, exist_ok=True)
     target = settings.trust_dir / (name or f"{_slug(cert)}-{fp[:12]}.pem")
-    _write_cert(target, cert)
+    write_together([_cert_file(target, cert)])
     return Trusted(target, cert)
 
 
@@ -210,7 +211,9 @@ def trusted_cas(settings: Settings) -> list[Trusted]:
     return [Trusted(p, read_certificate(p)) for p in files]
 
 
-def _issue(settings: Settings, subject: x509.Name, key_path: Path, cert_path: Path) -> Identity:
+def _issue(
+    settings: Settings, subject: x509.Name
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A P-256 key and a signing certificate for ``subject`` from the development CA."""
     ca_key, ca_cert = _load_ca(settings)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -224,9 +227,7 @@ def _issue(settings: Settings, subject: x509.Name, key_path: Path, cert_path: Pa
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_key(key_path, key)
-    _write_cert(cert_path, cert)
-    return Identity(key_path, cert_path, cert)
+    return key, cert
 
 
 def _pair_exists(key_path: Path, cert_path: Path) -> bool:
@@ -298,22 +299,14 @@ def _slug(cert: x509.Certificate) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "ca"
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+def _key_file(path: Path, key: ec.EllipticCurvePrivateKey) -> NewFile:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private(path, pem)
+    return NewFile(path, pem, private=True)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` readable by its owner only, from the moment the file exists."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    path.chmod(0o600)  # O_CREAT's mode does not apply to a file that already existed
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+def _cert_file(path: Path, cert: x509.Certificate) -> NewFile:
+    return NewFile(path, cert.public_bytes(serialization.Encoding.PEM))

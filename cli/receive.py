@@ -18,6 +18,7 @@ from rich.console import Console
 
 from axis.client.agency import STATUS_LABELS, Incoming, Refusal
 from axis.client.received import folder_name, save_document, save_status
+from axis.files import write_atomically
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
@@ -129,7 +130,7 @@ def _save_refusal(out: Path, refusal: Refusal) -> dict[str, object]:
     folder = out / REFUSED_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{folder_name(refusal.document_id or 'unknown')}.edxml"
-    path.write_bytes(refusal.signed)
+    write_atomically(path, refusal.signed)
     answered = "refused with 02" if refusal.refused else "dropped"
     return {
         "kind": "refused",

@@ -32,6 +32,7 @@ from rich.progress import (
 from axis.client.agency import AgencyClient, Answer
 from axis.client.compose import CompositionError, DocumentRequest, compose_document, read_attachment
 from axis.errors import AgencyError, AxisError
+from axis.files import check_regular_file, read_bounded
 from axis.settings import Settings
 from axis.store.registry import Registry
 from cli.agency_options import (
@@ -42,7 +43,7 @@ from cli.agency_options import (
     timeout_option,
 )
 from cli.params import DOCUMENT_ID
-from envelopes.errors import EnvelopeError
+from envelopes.errors import EnvelopeError, EnvelopeTooLarge
 from envelopes.importing import import_unsigned
 from envelopes.model import Attachment, BusinessType, Document, Priority
 
@@ -161,7 +162,9 @@ def send(
                         priority=Priority(priority or 0),
                         due=due.date() if due else None,
                         refers_to=refers_to,
-                        attachments=_read_attachments(attachments, progress),
+                        attachments=_read_attachments(
+                            attachments, progress, settings.max_envelope_bytes
+                        ),
                     )
                     document = compose_document(request, names=_names(client, request))
                 submission = _submit(client, document, progress)
@@ -203,15 +206,18 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _read_attachments(paths: Sequence[Path], progress: Progress) -> list[Attachment]:
-    sizes = []
-    for path in paths:
-        if not path.exists():
-            raise CompositionError(f"attachment {path}: no such file")
-        if not path.is_file():
-            # A device or a pipe would be read for ever, a directory not at all.
-            raise CompositionError(f"attachment {path}: not a regular file")
-        sizes.append(path.stat().st_size)
+def _read_attachments(
+    paths: Sequence[Path], progress: Progress, max_bytes: int
+) -> list[Attachment]:
+    """The attachments, once their sizes show the envelope can stay under ``max_bytes``:
+    a file of gigabytes is refused before it is read, not after it filled the memory."""
+    sizes = [check_regular_file(path, limit=max_bytes, what="attachment") for path in paths]
+    encoded = sum(4 * -(-size // 3) for size in sizes)  # base64 in the envelope
+    if encoded > max_bytes:
+        raise EnvelopeTooLarge(
+            f"the attachments take {encoded:,} bytes once encoded in the envelope; the axis "
+            f"accepts at most {max_bytes:,} (AXIS_MAX_ENVELOPE_BYTES)"
+        )
     task = progress.add_task("reading attachments", total=sum(sizes) or None)
     files = [read_attachment(p, advance=lambda n: progress.advance(task, n)) for p in paths]
     progress.update(task, visible=False)
@@ -220,10 +226,7 @@ def _read_attachments(paths: Sequence[Path], progress: Progress) -> list[Attachm
 
 def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: int) -> Document:
     """An unsigned edXML document from another system; repairs are reported."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CompositionError(f"{path}: no such file") from None
+    data = read_bounded(path, limit=max_bytes)
     imported = import_unsigned(data, max_bytes=max_bytes)
     for repair in imported.repairs:
         console.print(f"note: {path.name}: {repair}", highlight=False, markup=False)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from envelopes.errors import InvalidAgencyCode
 
-_CODE = re.compile(r"^(\d{3})\.(\d{2})\.(\d{2})\.([A-Z]\d{2})$")
+_CODE = re.compile(r"^([0-9]{3})\.([0-9]{2})\.([0-9]{2})\.([A-Z][0-9]{2})$")
 
 
 @dataclass(frozen=True, order=True)

@@ -97,7 +97,7 @@ ARRIVED_DESCRIPTION = "Đã đến: văn bản đã nhận và kiểm tra chữ 
 
 #: Characters XML 1.0 cannot carry (error texts may quote hostile input).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_DOCUMENT_ID = re.compile(r"^(?P<organ>[^,]+),(?P<date>\d{4}/\d{2}/\d{2}),(?P<code>.+)$")
+_DOCUMENT_ID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[0-9]{4}/[0-9]{2}/[0-9]{2}),(?P<code>.+)$")
 
 
 class NoAnswer(TransportError):

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from axis.errors import CertificateError
+from axis.errors import CertificateError, FileProblem
+from axis.files import MAX_CERTIFICATE_BYTES, check_regular_file
 from envelopes.errors import InvalidKey
 from envelopes.signing import SigningIdentity
 
@@ -63,16 +64,17 @@ def load_identity(
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise KeyLoadError(f"{path}: no such file")
-    if not path.is_file():
-        raise KeyLoadError(f"{path} is not a file")
+    try:
+        check_regular_file(path, limit=MAX_CERTIFICATE_BYTES)
+    except FileProblem as error:
+        raise KeyLoadError(str(error)) from None
 
 
 def _is_encrypted_pem(path: Path) -> bool:
     # Both PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional OpenSSL PEM
     # ("Proc-Type: 4,ENCRYPTED") say so in clear text before the base64 body.
-    return b"ENCRYPTED" in path.read_bytes()[:200]
+    with path.open("rb") as stream:
+        return b"ENCRYPTED" in stream.read(200)
 
 
 def _ask(prompt: str, passphrase: str, ask: Ask | None, path: Path) -> bytes:

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from axis.files import write_atomically
 from envelopes.model import Attachment
 
 ENVELOPE_FILE = "envelope.edxml"
@@ -147,9 +148,7 @@ def save_status(out_dir: Path, document_id: str, file_stem: str, signed: bytes) 
     folder = document_folder(out_dir, document_id) / STATUSES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{folder_name(file_stem)}.edxml"
-    temp = folder / f".{path.name}.{uuid.uuid4().hex}"
-    _write(temp, signed)
-    temp.replace(path)
+    write_atomically(path, signed)
     return path
 
 

@@ -58,7 +58,7 @@ REASONS: dict[str, str] = {
     "not-a-party": "a status from an agency that neither sent nor received the document",
 }
 
-_DOCUMENT_ID = re.compile(r"^([^,]+),(\d{4}/\d{2}/\d{2}),([^/,]+)/([^,]+)$")
+_DOCUMENT_ID = re.compile(r"^([^,]+),([0-9]{4}/[0-9]{2}/[0-9]{2}),([^/,]+)/([^,]+)$")
 
 
 @dataclass(frozen=True, eq=False)

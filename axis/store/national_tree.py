@@ -18,10 +18,13 @@ are made up from Vietnamese syllables; the same seed always gives the same tree:
 from __future__ import annotations
 
 import csv
+import io
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from axis.files import write_atomically
 
 DEFAULT_SEED = 2016
 
@@ -197,14 +200,13 @@ def generate(seed: int = DEFAULT_SEED) -> list[TreeAgency]:
 
 def write_csv(tree: Iterable[TreeAgency], path: Path) -> int:
     """Write ``code,name`` rows (the ``axis agency import`` format); return the count."""
-    count = 0
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["code", "name"])
-        for agency in tree:
-            writer.writerow([agency.code, agency.name])
-            count += 1
-    return count
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["code", "name"])
+    rows = [[agency.code, agency.name] for agency in tree]
+    writer.writerows(rows)
+    write_atomically(path, out.getvalue().encode("utf-8"))
+    return len(rows)
 
 
 def _province_title(province: str) -> str:

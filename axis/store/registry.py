@@ -25,7 +25,6 @@ import csv
 import datetime
 import io
 import re
-import stat
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +45,7 @@ from axis.errors import (
     SuspendedAgency,
     UnknownAgency,
 )
+from axis.files import read_bounded
 from axis.store.db import read_only, utcnow
 from axis.store.schema import AGENCY_NAME_LENGTH, agencies, agency_certificates
 from envelopes.codes import AgencyCode
@@ -590,19 +590,9 @@ class _ImportPlan:
 def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     """Parse ``path``; rows failing checks that need no database are refused already."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            # A device or a pipe would be read for ever.
-            raise AgencyError(f"{path}: not a regular file")
-        if info.st_size > MAX_IMPORT_BYTES:
-            raise AgencyError(
-                f"{path}: {info.st_size:,} bytes, over the {MAX_IMPORT_BYTES:,} an import reads"
-            )
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bounded(path, limit=MAX_IMPORT_BYTES).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AgencyError(f"{path}: not UTF-8 text") from None
-    except OSError as error:
-        raise AgencyError(f"{path}: {error.strerror}") from None
     # strict: a quote left open would otherwise swallow the rest of the file into a name.
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:

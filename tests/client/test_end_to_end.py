@@ -245,6 +245,33 @@ def test_an_attachment_that_is_a_device_is_refused_not_read_for_ever(idle: Axis)
     assert json.loads(ok(idle.axis("inbox", idle.code("district"), "--format", "json"))) == []
 
 
+def test_attachments_too_large_for_an_envelope_are_refused_before_they_are_read(idle: Axis):
+    cap = idle.home.settings.max_envelope_bytes
+    huge, large = idle.root / "huge.pdf", idle.root / "large.pdf"
+    for path, size in ((huge, cap + 1), (large, cap * 4 // 5)):
+        with path.open("wb") as stream:  # sparse: takes no disk, and is never read
+            stream.truncate(size)
+    send = ["send", *idle.signing("commune"), "--to", idle.code("district"), "--subject", "Thử"]
+
+    one = idle.axis(*send, "--attach", str(huge))
+    encoded = idle.axis(*send, "--attach", str(large))
+
+    assert one_line_error(one) == (
+        f"error: attachment {huge}: {cap + 1:,} bytes, over the {cap:,} allowed\n"
+    )
+    assert one_line_error(encoded) == (
+        f"error: the attachments take {4 * -(-(cap * 4 // 5) // 3):,} bytes once encoded in "
+        f"the envelope; the axis accepts at most {cap:,} (AXIS_MAX_ENVELOPE_BYTES)\n"
+    )
+    assert json.loads(ok(idle.axis("inbox", idle.code("district"), "--format", "json"))) == []
+
+
+def test_a_prepared_document_that_is_a_device_is_refused_not_read_for_ever(idle: Axis):
+    result = idle.axis("send", "/dev/zero", *idle.signing("commune")[2:])  # no --as
+
+    assert one_line_error(result) == "error: /dev/zero: not a regular file\n"
+
+
 def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embedded: Axis):
     district = embedded.code("district")
     first = ok(

@@ -23,7 +23,7 @@ from pki_helpers import issue, make_ca
 
 from axis import protocol
 from axis.pki import issue_agency
-from axis.router.intake import REASONS
+from axis.router.intake import REASONS, check_document_id
 from axis.router.records import OVERSIZE_KEPT_BYTES, quarantined_payload
 from axis.store.schema import documents, quarantine
 from axis.transport.base import Transport
@@ -308,3 +308,25 @@ def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
     row = wait_for(lambda: quarantined(home, digest), what="the recall quarantined")
     assert row.reason == "too-many-copies"
     assert row.message.startswith("3 copies of this 0.2 MiB message would hold")
+
+
+@pytest.mark.parametrize(
+    ("document_id", "problem"),
+    [
+        ("000.00.31.H53,2026/11/26,5/UBND-VP", None),
+        ("000.00.31.H53,2026/11/26", "is not of the form"),
+        ("000.00.32.H53,2026/11/26,5/UBND-VP", "not with the sender 000.00.31.H53"),
+        ("000.00.31.H53,2026/02/30,5/UBND-VP", "not a valid yyyy/MM/dd date"),
+        # Other scripts' digits are not digits of an edXML date.
+        ("000.00.31.H53,\uff12\uff10\uff12\uff16/11/26,5/UBND-VP", "is not of the form"),
+    ],
+)
+def test_a_document_id_names_its_sender_and_a_real_date(
+    document_id: str, problem: str | None
+) -> None:
+    found = check_document_id(document_id, "000.00.31.H53")
+
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found

@@ -45,6 +45,10 @@ def test_ancestors_go_up_to_level_one():
         ("000.00.00.g22", "expected the form"),
         ("000.00.00.G22 ", "expected the form"),
         ("", "expected the form"),
+        # Look-alikes: other scripts' digits would register a second "000.00.09.H53".
+        ("000.00.\uff10\uff19.H53", "expected the form"),
+        ("000.00.\u0660\u0669.H53", "expected the form"),
+        ("000.00.09.H\uff15\uff13", "expected the form"),
         ("001.00.31.H53", "level-4 unit (001) needs non-zero level-3 and level-2 groups"),
         ("000.21.00.H53", "level-3 unit (21) needs a non-zero level-2 group"),
     ],

@@ -1,0 +1,112 @@
+"""Files named on the command line: bounded reads, all-or-nothing writes.
+
+A path a clerk types can name a device, a pipe, a folder or a file of gigabytes, and a
+disk can fill up half-way through a write. Reads therefore look at the file before
+reading it, and writes go to a temporary file renamed into place, so a failure leaves
+the old file (or none), never an empty or truncated one that breaks the next command::
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_atomically(folder / "ca.pem", b"-----BEGIN CERTIFICATE-----")
+    >>> read_bounded(folder / "ca.pem", limit=100, what="certificate")
+    b'-----BEGIN CERTIFICATE-----'
+    >>> read_bounded(folder / "ca.pem", limit=10, what="certificate")
+    Traceback (most recent call last):
+    ...
+    axis.errors.FileProblem: certificate .../ca.pem: 27 bytes, over the 10 allowed
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from axis.errors import FileProblem
+
+#: Certificates and keys are a few kilobytes; a megabyte is already absurd for one.
+MAX_CERTIFICATE_BYTES = 1024 * 1024
+
+
+def check_regular_file(path: Path, *, limit: int, what: str = "") -> int:
+    """The size of ``path``, after checking it is a regular file of at most ``limit`` bytes.
+
+    ``what`` ("attachment", "certificate") prefixes the path in the error.
+    """
+    label = f"{what} {path}" if what else str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise FileProblem(f"{label}: no such file") from None
+    except OSError as error:
+        raise FileProblem(f"{label}: {error.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise FileProblem(f"{label} is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        # A device or a pipe would be read for ever.
+        raise FileProblem(f"{label}: not a regular file")
+    if info.st_size > limit:
+        raise FileProblem(f"{label}: {info.st_size:,} bytes, over the {limit:,} allowed")
+    return info.st_size
+
+
+def read_bounded(path: Path, *, limit: int, what: str = "") -> bytes:
+    """The bytes of regular file ``path``; nothing is read unless it is at most ``limit``."""
+    check_regular_file(path, limit=limit, what=what)
+    label = f"{what} {path}" if what else str(path)
+    try:
+        with path.open("rb") as stream:
+            # The file may have grown since it was looked at.
+            data = stream.read(limit + 1)
+    except OSError as error:
+        raise FileProblem(f"{label}: {error.strerror}") from None
+    if len(data) > limit:
+        raise FileProblem(f"{label}: over the {limit:,} bytes allowed")
+    return data
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file to write: its path, content, and whether only its owner may read it."""
+
+    path: Path
+    data: bytes
+    private: bool = False
+
+
+def write_atomically(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write ``data`` to ``path`` whole or not at all; ``private`` files are mode 0600."""
+    write_together([NewFile(path, data, private)])
+
+
+def write_together(files: Sequence[NewFile]) -> None:
+    """Write every file or none: those that belong together (a key and its certificate)
+    are removed again when a later one cannot be written."""
+    written: list[Path] = []
+    try:
+        for file in files:
+            _replace(file)
+            written.append(file.path)
+    except FileProblem:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _replace(file: NewFile) -> None:
+    temporary = file.path.with_name(f".{file.path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        # The mode applies from creation: a private key is never readable by others.
+        mode = 0o600 if file.private else 0o644
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(file.data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, file.path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise FileProblem(f"cannot write {file.path}: {error.strerror or error}") from None

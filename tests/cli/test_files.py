@@ -1,0 +1,143 @@
+"""Files named on the command line: looked at before they are read, written whole or not at all.
+
+A full disk is played by a file-size limit (``RLIMIT_FSIZE``) on a real ``axis`` process:
+its writes fail with EFBIG past the limit exactly as they fail with ENOSPC on a full disk.
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from axis.errors import FileProblem
+from axis.files import NewFile, write_together
+
+Axis = Callable[..., Result]
+
+
+def run_with_disk_filling_at(limit: int, home: Path, *args: str) -> subprocess.CompletedProcess:
+    """``axis --home HOME ARGS`` whose files cannot grow past ``limit`` bytes."""
+
+    def fill_disk_at_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        # Without this the kernel ends the process instead of failing the write.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "--home", str(home), *args],
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=fill_disk_at_limit,
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("trust", "add", "/dev/zero"),
+        ("agency", "add", "000.00.31.H53", "--name", "Bộ X", "--cert", "/dev/zero"),
+        ("agency", "cert", "add", "000.00.31.H53", "/dev/zero"),
+        ("agency", "cert", "revoke", "000.00.31.H53", "/dev/zero"),
+    ],
+)
+def test_a_certificate_path_naming_a_device_is_refused_not_read_for_ever(
+    initialised: Axis, command: tuple[str, ...]
+):
+    result = initialised(*command)
+
+    assert result.exit_code == 1
+    assert result.output == "error: certificate /dev/zero: not a regular file\n"
+
+
+def test_a_huge_certificate_file_is_refused_before_it_is_read(initialised: Axis, tmp_path: Path):
+    huge = tmp_path / "huge.pem"
+    with huge.open("wb") as stream:  # sparse: takes no disk
+        stream.truncate(5 * 1024**3)
+
+    result = initialised("agency", "add", "000.00.31.H53", "--name", "Bộ X", "--cert", str(huge))
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: certificate {huge}: 5,368,709,120 bytes, over the 1,048,576 allowed\n"
+    )
+    assert "000.00.31.H53" not in initialised("agency", "list", "--format", "csv").output
+
+
+def test_a_full_disk_during_pki_init_leaves_nothing_half_written(tmp_path: Path):
+    home = tmp_path / "home"
+
+    # A private key (~240 bytes) fits, its certificate (~600) does not.
+    failed = run_with_disk_filling_at(400, home, "pki", "init")
+    left = sorted(p.name for p in (home / "pki").iterdir())
+    again = run_with_disk_filling_at(1 << 20, home, "pki", "init")
+
+    assert failed.returncode == 1
+    assert failed.stderr == f"error: cannot write {home / 'pki' / 'ca.pem'}: File too large\n"
+    assert left == []
+    assert again.returncode == 0, again.stderr
+    assert "created development root CA" in again.stdout
+    for name in ("ca.pem", "axis.pem"):
+        assert (home / "pki" / name).read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_a_full_disk_during_pki_issue_leaves_no_key_without_its_certificate(
+    tmp_path: Path,
+):
+    home = tmp_path / "home"
+    keys = tmp_path / "keys"
+    ready = run_with_disk_filling_at(1 << 20, home, "pki", "init")
+    assert ready.returncode == 0, ready.stderr
+
+    failed = run_with_disk_filling_at(
+        400, home, "pki", "issue", "000.00.31.H53", "--out", str(keys)
+    )
+    left = sorted(p.name for p in keys.iterdir())
+    retried = run_with_disk_filling_at(
+        1 << 20, home, "pki", "issue", "000.00.31.H53", "--out", str(keys)
+    )
+
+    assert failed.returncode == 1
+    assert failed.stderr == f"error: cannot write {keys / '000.00.31.H53.pem'}: File too large\n"
+    assert left == []
+    assert retried.returncode == 0, retried.stderr
+    assert sorted(p.name for p in keys.iterdir()) == [
+        "000.00.31.H53.key",
+        "000.00.31.H53.p12",
+        "000.00.31.H53.pem",
+    ]
+
+
+def test_a_full_disk_keeps_the_previous_generated_tree_whole(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    tree = tmp_path / "tree.csv"
+    first = run_with_disk_filling_at(1 << 24, home, "agency", "generate-tree", "--out", str(tree))
+    whole = tree.read_bytes()
+
+    failed = run_with_disk_filling_at(
+        100_000, home, "agency", "generate-tree", "--out", str(tree), "--seed", "7"
+    )
+
+    assert first.returncode == 0, first.stderr
+    assert failed.returncode == 1
+    assert failed.stderr == f"error: cannot write {tree}: File too large\n"
+    assert tree.read_bytes() == whole
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tree.csv")]
+
+
+def test_files_written_together_are_all_removed_when_one_cannot_be_written(tmp_path: Path):
+    key, certificate = tmp_path / "a.key", tmp_path / "missing-folder" / "a.pem"
+
+    with pytest.raises(FileProblem, match=r"cannot write .*a\.pem: No such file or directory"):
+        write_together([NewFile(key, b"key", private=True), NewFile(certificate, b"cert")])
+
+    assert list(tmp_path.iterdir()) == []
