@@ -56,6 +56,8 @@ REASONS: dict[str, str] = {
     "conflict": "this DocumentId was already accepted from this sender with other content",
     "unknown-document": "a status about a document the axis never accepted",
     "not-a-party": "a status from an agency that neither sent nor received the document",
+    "wrong-status": "a status its author may not send: only the sender recalls (13), "
+    "only recipients send the others",
 }
 
 _DOCUMENT_ID = re.compile(r"^([^,]+),([0-9]{4}/[0-9]{2}/[0-9]{2}),([^/,]+)/([^,]+)$")
@@ -387,8 +389,8 @@ def decide_status(
 ) -> Decision:
     """Accept (record and forward), ignore as repeated, or reject a verified status.
 
-    A status from a recipient answers its delivery and goes to the document's sender; a
-    status from the document's own sender (13, a recall) goes to every recipient, its
+    A status from a recipient answers its delivery and goes to the document's sender; the
+    document's own sender sends only a recall (13), which goes to every recipient, its
     copies capped by ``max_copy_bytes`` like a document's.
     """
     status = verified.message
@@ -413,21 +415,29 @@ def decide_status(
         )
     if document.pk is None:
         return Defer(submission)
-    sender = verified.sender_code
-    if sender == document.sender and status.status_code != StatusCode.ARRIVED:
+    sender, code = verified.sender_code, status.status_code
+    if sender == document.sender and code == StatusCode.RECALLED:
         problem = check_copies(len(submission.body), len(document.recipients), max_copy_bytes)
         if problem is not None:
             return rejected(submission, problem, snapshot, verified)
         return AcceptStatus(submission, verified, document, None, document.recipients)
     delivery_id = document.delivery_ids.get(sender)
-    if delivery_id is None:
-        return rejected(
-            submission,
-            reject(
-                "not-a-party",
-                f"{sender} did not receive {reference.document_id}, so it cannot answer it",
-            ),
-            snapshot,
-            verified,
+    if delivery_id is None and sender == document.sender:
+        problem = reject(
+            "wrong-status",
+            f"{sender} sent {reference.document_id}: its sender can recall it (status 13), "
+            f"status {code.value} comes from its recipients",
         )
-    return AcceptStatus(submission, verified, document, delivery_id, (document.sender,))
+    elif delivery_id is None:
+        problem = reject(
+            "not-a-party",
+            f"{sender} did not receive {reference.document_id}, so it cannot answer it",
+        )
+    elif code == StatusCode.RECALLED:
+        problem = reject(
+            "wrong-status",
+            f"only the sender {document.sender} can recall {reference.document_id} (status 13)",
+        )
+    else:
+        return AcceptStatus(submission, verified, document, delivery_id, (document.sender,))
+    return rejected(submission, problem, snapshot, verified)

@@ -195,6 +195,25 @@ def not_a_party(home: AxisHome, c: dict[str, str]) -> Case:
     return Case(status, c["ministry"], c["ministry"])
 
 
+def wrong_status(home: AxisHome, c: dict[str, str]) -> Case:
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport:
+        home.submit(transport, body, sender=c["commune"])
+    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
+    # "Registered" is the recipient's word to say; its sender may only recall it.
+    status = home.status(c["commune"], document_id_of(body), StatusCode.ACCEPTED)
+    return Case(status, c["commune"], c["commune"])
+
+
+def recall_by_a_recipient(home: AxisHome, c: dict[str, str]) -> Case:
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport:
+        home.submit(transport, body, sender=c["commune"])
+    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
+    status = home.status(c["district"], document_id_of(body), StatusCode.RECALLED)
+    return Case(status, c["district"], c["district"])
+
+
 def _suspend(home: AxisHome, code: str) -> None:
     if home.registry.is_active(code):
         home.registry.suspend(code, "test")
@@ -227,6 +246,7 @@ CASES: dict[str, Callable[[AxisHome, dict[str, str]], Case]] = {
     "conflict": conflict,
     "unknown-document": unknown_document,
     "not-a-party": not_a_party,
+    "wrong-status": wrong_status,
 }
 
 
@@ -255,8 +275,18 @@ def answer_for(transport: Transport, code: str, message_id: str) -> AxisReceipt 
 def test_a_rejected_submission_is_quarantined_never_delivered_and_answered(
     shared: Routed, reason: str
 ) -> None:
+    assert_rejected(shared, CASES[reason](shared.home, shared.home.codes), reason)
+
+
+def test_only_the_sender_of_a_document_can_recall_it(shared: Routed) -> None:
+    case = recall_by_a_recipient(shared.home, shared.home.codes)
+
+    assert_rejected(shared, case, "wrong-status")
+
+
+def assert_rejected(shared: Routed, case: Case, reason: str) -> None:
+    """``case`` is quarantined with ``reason``, stored nowhere, and answered if it can be."""
     home = shared.home
-    case = CASES[reason](home, home.codes)
     digest = hashlib.sha256(case.body).hexdigest()
     with agency_transport(home, case.publisher) as transport:
         message_id = home.submit(transport, case.body, sender=case.hint, user_id=case.publisher)
