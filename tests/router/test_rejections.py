@@ -187,31 +187,28 @@ def unknown_document(home: AxisHome, c: dict[str, str]) -> Case:
 
 
 def not_a_party(home: AxisHome, c: dict[str, str]) -> Case:
-    body = home.document(c["commune"], [c["district"]])
-    with home.transport() as transport:
-        home.submit(transport, body, sender=c["commune"])
-    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
-    status = home.status(c["ministry"], document_id_of(body), StatusCode.ARRIVED)
-    return Case(status, c["ministry"], c["ministry"])
+    return _status_about_a_delivered_document(home, c, "ministry", StatusCode.ARRIVED)
 
 
 def wrong_status(home: AxisHome, c: dict[str, str]) -> Case:
-    body = home.document(c["commune"], [c["district"]])
-    with home.transport() as transport:
-        home.submit(transport, body, sender=c["commune"])
-    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
     # "Registered" is the recipient's word to say; its sender may only recall it.
-    status = home.status(c["commune"], document_id_of(body), StatusCode.ACCEPTED)
-    return Case(status, c["commune"], c["commune"])
+    return _status_about_a_delivered_document(home, c, "commune", StatusCode.ACCEPTED)
 
 
 def recall_by_a_recipient(home: AxisHome, c: dict[str, str]) -> Case:
+    return _status_about_a_delivered_document(home, c, "district", StatusCode.RECALLED)
+
+
+def _status_about_a_delivered_document(
+    home: AxisHome, c: dict[str, str], author: str, code: StatusCode
+) -> Case:
+    """Status ``code`` from ``author`` about a document the commune sent the district."""
     body = home.document(c["commune"], [c["district"]])
     with home.transport() as transport:
         home.submit(transport, body, sender=c["commune"])
     wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
-    status = home.status(c["district"], document_id_of(body), StatusCode.RECALLED)
-    return Case(status, c["district"], c["district"])
+    status = home.status(c[author], document_id_of(body), code)
+    return Case(status, c[author], c[author])
 
 
 def _suspend(home: AxisHome, code: str) -> None:
