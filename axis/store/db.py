@@ -146,5 +146,19 @@ def read_only(engine: Engine) -> Connection:
 
 
 def engine_for(settings: Settings) -> Engine:
-    """The engine the settings point at."""
-    return make_engine(settings.effective_database_url)
+    """The engine the settings point at: a database that outlives the process.
+
+    >>> engine_for(Settings(database_url="sqlite://"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    axis.errors.ConfigurationError: database URL sqlite://: an in-memory database ...
+    """
+    engine = make_engine(settings.effective_database_url)
+    if engine.dialect.name == "sqlite" and sqlite_file(engine) is None:
+        # `axis init` would "succeed" into a database that vanishes when it exits.
+        raise ConfigurationError(
+            f"database URL {engine.url.render_as_string()}: an in-memory database is gone "
+            "when the command ends and no other process sees it; give sqlite:///PATH or "
+            "leave AXIS_DATABASE_URL unset (AXIS_HOME/axis.db)"
+        )
+    return engine

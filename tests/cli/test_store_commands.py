@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
@@ -183,6 +184,17 @@ def test_an_unreadable_database_url_is_one_line_and_exit_1() -> None:
         "error: the database URL cannot be read: expected sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DATABASE\n"
     )
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///"])
+def test_an_in_memory_database_is_refused_rather_than_initialised_and_lost(
+    url: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "--database-url", url, "init"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: database URL {url}: an in-memory database is gone")
+    assert "initialised" not in result.output
 
 
 def test_import_refuses_a_file_that_is_not_a_regular_file(initialised: Axis):
