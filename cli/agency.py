@@ -74,12 +74,15 @@ def import_agencies(settings: Settings, csv_file: Path, accept_orphans: bool, st
 
     All rows are written in one transaction; refused rows are listed with their reason.
     """
+    console = Console(stderr=True)
     progress = Progress(
         TextColumn("writing"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        # Off a terminal a bar is noise (a blank line in a log).
+        disable=not console.is_terminal,
     )
     task = progress.add_task("import", total=None)
     with checked_engine(settings) as engine, progress:
@@ -105,8 +108,10 @@ def import_agencies(settings: Settings, csv_file: Path, accept_orphans: bool, st
 
 
 def _report_import(summary: ImportSummary) -> None:
+    # Under --strict with a refused row, the counts are what would have been written.
+    verb = "" if summary.written else "would have "
     click.echo(
-        f"added {len(summary.added)}, updated {len(summary.updated)}, "
+        f"{verb}added {len(summary.added)}, updated {len(summary.updated)}, "
         f"unchanged {len(summary.unchanged)}, refused {len(summary.refused)}, "
         f"certificates added {summary.certificates_added}"
     )

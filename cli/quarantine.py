@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from axis.ops.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
+from axis.router.intake import REASONS
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from cli.output import format_option, render, render_record, write_bytes
@@ -24,7 +25,12 @@ def quarantine() -> None:
 
 
 @quarantine.command("list")
-@click.option("--reason", help="Only this rejection reason (e.g. bad-signature).")
+@click.option(
+    "--reason",
+    type=click.Choice(sorted(REASONS)),
+    metavar="REASON",
+    help="Only this rejection reason (e.g. bad-signature; see the README's table).",
+)
 @click.option("--sender", help="Only submissions claiming this sender code.")
 @click.option("--limit", type=ROW_ID, default=100, show_default=True)
 @format_option

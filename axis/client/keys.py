@@ -102,7 +102,23 @@ def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> Signin
         raise _with_files(error, f"{key} and {cert}") from None
 
 
+def _is_pkcs12(path: Path) -> bool:
+    """Whether the file starts like DER PKCS#12: ``SEQUENCE { INTEGER 3, ...``."""
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    if len(head) < 5 or head[0] != 0x30:
+        return False
+    start = 2 if head[1] < 0x80 else 2 + (head[1] & 0x7F)
+    return head[start : start + 3] == b"\x02\x01\x03"
+
+
 def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentity:
+    if not _is_pkcs12(path):
+        # Said before any passphrase is asked for: none would open it.
+        raise KeyLoadError(
+            f"{path}: not a PKCS#12 bundle (.p12/.pfx); for a PEM key and certificate "
+            "give --key FILE --cert FILE"
+        )
     # A PKCS#12 file does not say in clear text whether it is protected: try the
     # passphrase given (or none), and ask only when that fails.
     first = passphrase.encode("utf-8") if passphrase else None
@@ -112,13 +128,13 @@ def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentit
         if not str(error).startswith(f"{path}:"):
             raise _with_files(error, str(path)) from None
         if first is not None:
-            raise KeyLoadError(f"wrong passphrase for {path} (or not a PKCS#12 file)") from None
+            raise KeyLoadError(f"wrong passphrase for {path}") from None
     secret = _ask(f"Passphrase for {path}", "", ask, path)
     try:
         return SigningIdentity.from_pkcs12(path, secret)
     except InvalidKey as error:
         if str(error).startswith(f"{path}:"):
-            raise KeyLoadError(f"wrong passphrase for {path} (or not a PKCS#12 file)") from None
+            raise KeyLoadError(f"wrong passphrase for {path}") from None
         raise _with_files(error, str(path)) from None
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.errors import AxisError
+from axis.router.intake import STATUS_REASONS, document_owner
 from axis.store.db import read_only
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
 
@@ -153,9 +154,18 @@ def track_document(engine: Engine, document_id: str) -> Tracking:
 
 
 def _unknown(conn: sa.Connection, document_id: str) -> UnknownDocument:
+    # A rejected status about the document is quarantined under its DocumentId too; only a
+    # rejection of the document itself, as its sender sent it, says what became of it.
     rejected = conn.execute(
         sa.select(quarantine.c.reason, quarantine.c.message)
-        .where(quarantine.c.document_id == document_id)
+        .where(
+            quarantine.c.document_id == document_id,
+            quarantine.c.reason.not_in(STATUS_REASONS),
+            sa.or_(
+                quarantine.c.claimed_sender.is_(None),
+                quarantine.c.claimed_sender == document_owner(document_id),
+            ),
+        )
         .order_by(quarantine.c.received_at.desc())
         .limit(1)
     ).first()

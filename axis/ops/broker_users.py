@@ -126,11 +126,7 @@ class ManagementAPI:
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 raise
-            hint = (
-                f": the user {self.username!r} needs the administrator tag"
-                if error.code in (401, 403)
-                else ""
-            )
+            hint = _refusal_hint(error, self.username) if error.code in (401, 403) else ""
             raise TransportError(
                 f"RabbitMQ management API refused {method} /api/{path} (HTTP {error.code}){hint}"
             ) from None
@@ -241,3 +237,18 @@ def revoke_for_agency(
 
 def _quote(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
+
+
+def _refusal_hint(error: urllib.error.HTTPError, username: str) -> str:
+    """Why the broker refused the login: a wrong password or a user without the rights
+    answer with the same status code, and only the body tells them apart."""
+    try:
+        reason = str(json.loads(error.read()).get("reason", ""))
+    except (OSError, ValueError, AttributeError):
+        reason = ""
+    if reason == "Login failed":
+        return (
+            f": wrong user name or password for {username!r} (AXIS_BROKER_ADMIN_URL, or "
+            "AXIS_BROKER_URL's credentials)"
+        )
+    return f": the user {username!r} needs the administrator tag"

@@ -59,6 +59,8 @@ REASONS: dict[str, str] = {
     "wrong-status": "a status its author may not send: only the sender recalls (13), "
     "only recipients send the others",
 }
+#: The reasons only a status is rejected for.
+STATUS_REASONS = frozenset({"unknown-document", "not-a-party", "wrong-status"})
 
 _DOCUMENT_ID = re.compile(r"^([^,]+),([0-9]{4}/[0-9]{2}/[0-9]{2}),([^/,]+)/([^,]+)$")
 

@@ -100,6 +100,22 @@ def test_import_reports_every_refused_row_and_exits_non_zero(initialised: Axis, 
     assert "error: 1 row(s) refused; the other 1 row(s) were written" in result.output
 
 
+def test_a_strict_import_with_a_refused_row_says_what_it_would_have_written(
+    initialised: Axis, tmp_path: Path
+):
+    csv_file = tmp_path / "agencies.csv"
+    csv_file.write_text(
+        "code,name\n000.00.00.H53,UBND tỉnh Tây Ninh\n28.22.H17,Sở Nội vụ\n", encoding="utf-8"
+    )
+
+    result = initialised("agency", "import", str(csv_file), "--strict")
+
+    assert result.exit_code == 1
+    assert result.output.startswith("would have added 1, updated 0, unchanged 0, refused 1")
+    assert "error: 1 row(s) refused; nothing was written" in result.output
+    assert "000.00.00.H53" not in initialised("agency", "list", "--format", "csv").output
+
+
 def test_import_refuses_a_column_named_twice_and_rows_with_extra_fields(
     initialised: Axis, tmp_path: Path
 ):

@@ -131,6 +131,12 @@ def test_pkcs12_with_a_wrong_passphrase_is_named(files):
         load_identity(KeyFiles(p12=files["p12"]), ask=lambda prompt: "sai")
 
 
+@pytest.mark.parametrize("given", ["cert", "key"])
+def test_a_pem_file_given_as_pkcs12_is_named_as_such_without_asking(files, given: str):
+    with pytest.raises(KeyLoadError, match=r"agency\.(pem|key): not a PKCS#12 bundle"):
+        load_identity(KeyFiles(p12=files[given]), ask=never_ask)
+
+
 def test_either_pem_files_or_pkcs12_are_given(files):
     with pytest.raises(KeyLoadError, match="either --p12 FILE or --key FILE"):
         KeyFiles(key=files["key"], cert=files["cert"], p12=files["p12"])

@@ -125,22 +125,38 @@ def test_an_unknown_document_is_named(engine: Engine):
         track_document(engine, "X,1")
 
 
-def test_a_rejected_document_says_why(engine: Engine):
+def quarantined(engine: Engine, document_id: str, sender: str | None, reason: str) -> None:
+    """A rejected submission from ``sender`` that is, or is about, ``document_id``."""
     with engine.begin() as conn:
         conn.execute(
             sa.insert(quarantine),
             {
                 "received_at": at(5),
-                "document_id": "R,1",
-                "reason": "unknown-recipient",
-                "message": "000.00.99.H53 is not registered",
+                "claimed_sender": sender,
+                "document_id": document_id,
+                "reason": reason,
+                "message": f"refused: {reason}",
                 "digest": "a" * 64,
                 "size": 1,
                 "payload": b"x",
             },
         )
+
+
+def test_a_rejected_document_says_why(engine: Engine):
+    quarantined(engine, f"{SENDER},2026/11/26,1/VP", SENDER, "unknown-recipient")
+
     with pytest.raises(UnknownDocument, match=r"rejected by the axis \(unknown-recipient\)"):
-        track_document(engine, "R,1")
+        track_document(engine, f"{SENDER},2026/11/26,1/VP")
+
+
+def test_a_rejected_status_about_a_document_is_not_taken_for_the_document(engine: Engine):
+    never_sent = f"{SENDER},2026/11/26,2/VP"
+    quarantined(engine, never_sent, DISTRICT, "unknown-document")  # a status about it
+    quarantined(engine, never_sent, DISTRICT, "bad-signature")  # another, forged
+
+    with pytest.raises(UnknownDocument, match=f"^no document {never_sent} reached the axis$"):
+        track_document(engine, never_sent)
 
 
 def run_axis(database_url: str, *args: str) -> Result:

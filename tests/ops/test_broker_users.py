@@ -242,9 +242,21 @@ def test_an_unreachable_management_api_is_one_clear_error() -> None:
         api.user_exists("000.00.00.G22")
 
 
-def test_wrong_admin_credentials_name_the_missing_rights(amqp_url: str) -> None:
+def test_a_wrong_admin_password_is_named_as_such(amqp_url: str) -> None:
     api = ManagementAPI.from_settings(
         Settings(broker_url=amqp_url, broker_admin_url="http://guest:wrong@127.0.0.1:15672")
     )
-    with pytest.raises(TransportError, match=r"HTTP 401.*administrator tag"):
+    with pytest.raises(TransportError, match=r"HTTP 401.*wrong user name or password for 'guest'"):
+        issue_credentials(api, unique_code(), vhost_of(amqp_url))
+
+
+def test_admin_credentials_without_the_rights_name_the_missing_tag(
+    amqp_url: str, agencies: tuple[Agency, Agency]
+) -> None:
+    agency = agencies[0]
+    login = f"{urllib.parse.quote(agency.code)}:{urllib.parse.quote(agency.credentials.password)}"
+    api = ManagementAPI.from_settings(
+        Settings(broker_url=amqp_url, broker_admin_url=f"http://{login}@127.0.0.1:15672")
+    )
+    with pytest.raises(TransportError, match=f"HTTP 401.*'{agency.code}' needs the administrator"):
         issue_credentials(api, unique_code(), vhost_of(amqp_url))

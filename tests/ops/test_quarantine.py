@@ -84,6 +84,17 @@ def test_list_filters_by_reason_and_by_claimed_sender(engine: sa.Engine) -> None
     assert [row.split(",")[0] for row in rows[1:]] == [str(signature)]
 
 
+def test_a_reason_the_router_never_gives_is_a_usage_error_not_an_empty_list(
+    engine: sa.Engine,
+) -> None:
+    reject(engine, reason="bad-signature")
+
+    result = run(engine, "list", "--reason", "bad-signatures")
+
+    assert result.exit_code == 2
+    assert "'bad-signatures' is not one of 'bad-document-id', 'bad-signature'," in result.output
+
+
 def test_show_says_who_claimed_to_send_it_and_why_it_was_refused(engine: sa.Engine) -> None:
     item = reject(engine)
     fields = shown(engine, item)
