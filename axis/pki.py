@@ -30,7 +30,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -40,6 +40,7 @@ from axis.files import NewFile, write_together
 from axis.settings import Settings
 from axis.store.db import utcnow
 from envelopes.codes import AgencyCode
+from envelopes.signing import MIN_RSA_BITS
 from envelopes.verifying import fingerprint
 
 CA_DAYS = 10 * 365
@@ -193,6 +194,13 @@ def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> 
         raise CertificateError(
             f"{pem_path}: the CA certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}"
         )
+    weakness = _weakness(cert)
+    if weakness is not None:
+        raise CertificateError(
+            f"{pem_path}: the CA certificate {weakness}, so signatures chaining to it would "
+            f"be refused: trust a CA with an EC key or an RSA key of {MIN_RSA_BITS} bits or "
+            "more, signed with SHA-256 or better"
+        )
     fp = fingerprint(cert)
     for existing in trusted_cas(settings):
         if fingerprint(existing.certificate) == fp:
@@ -201,6 +209,22 @@ def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> 
     target = settings.trust_dir / (name or f"{_slug(cert)}-{fp[:12]}.pem")
     write_together([_cert_file(target, cert)])
     return Trusted(target, cert)
+
+
+def _weakness(cert: x509.Certificate) -> str | None:
+    """What makes ``cert`` too weak to trust, if anything."""
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"has an RSA key of {key.key_size} bits"
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return f"has a {type(key).__name__.removesuffix('PublicKey')} key"
+    # A root's signature on itself proves nothing and is never checked: an old national
+    # root signed with SHA-1 is still a sound anchor. A CA someone else signed is not.
+    if cert.issuer != cert.subject and isinstance(
+        cert.signature_hash_algorithm, hashes.MD5 | hashes.SHA1
+    ):
+        return f"is signed with {cert.signature_hash_algorithm.name.upper()}"
+    return None
 
 
 def trusted_cas(settings: Settings) -> list[Trusted]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import Result
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 
 Axis = Callable[..., Result]
 
@@ -147,6 +152,62 @@ def test_trust_add_accepts_a_ca_and_refuses_an_end_entity_certificate(
     assert leaf.exit_code == 1 and "not a CA certificate" in leaf.output
     assert same_ca.exit_code == 0 and "already trusted" in same_ca.output
     assert len(listed.output.splitlines()) == 2
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _sha1_root_and_intermediate(folder: Path) -> tuple[Path, Path]:
+    """A root and an intermediate CA, both signed with SHA-1 (as only old CAs are: the
+    cryptography library no longer makes such signatures, OpenSSL still does)."""
+    ec_key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    _openssl("req", "-x509", *ec_key, "-keyout", "root.key", "-out", "root.pem",
+             "-subj", "/CN=Old root", "-days", "30", "-sha1", cwd=folder)  # fmt: skip
+    _openssl("req", "-new", *ec_key, "-keyout", "sub.key", "-out", "sub.csr",
+             "-subj", "/CN=SHA-1 CA", cwd=folder)  # fmt: skip
+    (folder / "ca.ext").write_text("basicConstraints=critical,CA:TRUE\n")
+    _openssl("x509", "-req", "-in", "sub.csr", "-CA", "root.pem", "-CAkey", "root.key",
+             "-CAcreateserial", "-out", "sub.pem", "-days", "30", "-sha1",
+             "-extfile", "ca.ext", cwd=folder)  # fmt: skip
+    return folder / "root.pem", folder / "sub.pem"
+
+
+def _small_rsa_ca(path: Path) -> Path:
+    key = rsa.generate_private_key(65537, 1024)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Small CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_trust_add_refuses_a_ca_too_weak_to_chain_to(initialised: Axis, tmp_path: Path):
+    small = _small_rsa_ca(tmp_path / "small.pem")
+    old_root, sha1 = _sha1_root_and_intermediate(tmp_path)
+
+    refused_small = initialised("trust", "add", str(small))
+    refused_sha1 = initialised("trust", "add", str(sha1))
+    trusted_root = initialised("trust", "add", str(old_root))
+
+    assert refused_small.exit_code == 1
+    assert f"{small}: the CA certificate has an RSA key of 1024 bits" in refused_small.output
+    assert refused_sha1.exit_code == 1
+    assert f"{sha1}: the CA certificate is signed with SHA1" in refused_sha1.output
+    # A root's signature on itself is never checked: its hash does not matter.
+    assert trusted_root.exit_code == 0, trusted_root.output
+    listed = initialised("trust", "list", "--format", "csv").output
+    assert "CN=Old root" in listed and "Small CA" not in listed and "SHA-1 CA" not in listed
 
 
 def test_pki_init_refuses_to_replace_a_ca_whose_key_is_lost(initialised: Axis, tmp_path: Path):
