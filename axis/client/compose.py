@@ -103,6 +103,12 @@ def compose_document(
     if len(subject) > MAX_SUBJECT:
         raise CompositionError(f"the subject has {len(subject)} characters; at most 500")
     number, notation = _code(request.number, request.notation, now)
+    promulgated = today or vietnam_now().date()
+    if request.due is not None and request.due < promulgated:
+        raise CompositionError(
+            f"the due date {request.due:%Y-%m-%d} is before the document's date "
+            f"{promulgated:%Y-%m-%d}: give a date from today on"
+        )
     names = names or {}
     business = Business()
     if request.refers_to is not None:
@@ -119,7 +125,7 @@ def compose_document(
         code=Code(number=number, notation=notation),
         promulgation=PromulgationInfo(
             place=request.place or names.get(sender, ""),
-            date=today or vietnam_now().date(),
+            date=promulgated,
         ),
         subject=subject,
         document_type=DocumentType(type=2, type_name=request.type_name),

@@ -52,6 +52,7 @@ def test_options_reach_their_fields():
             refers_to=(BusinessType.REPLACE, "000.21.31.H53,2026/11/20,7/VP"),
         ),
         names={COMMUNE: "UBND xã Tân Bình"},
+        today=datetime.date(2026, 11, 26),
     )
     assert doc.document_type.type_name == "Công văn"
     assert doc.priority is Priority.EXPRESS
@@ -80,6 +81,7 @@ def test_a_recipient_named_twice_receives_one_copy():
         ({"notation": "  "}, "--notation ''"),
         ({"refers_to": (BusinessType.UPDATE, "")}, "--updates needs the DocumentId"),
         ({"refers_to": (BusinessType.REVOKE, " ")}, "--revokes needs the DocumentId"),
+        ({"due": datetime.date(1900, 1, 1)}, "due date 1900-01-01 is before the document's"),
     ],
 )
 def test_bad_options_are_named(changes: dict[str, object], message: str):

@@ -8,6 +8,7 @@ and tracks the document. Mistakes a clerk makes get one clear line on stderr.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -108,11 +109,12 @@ def test_a_commune_sends_to_its_district_province_and_a_ministry_and_tracks_ever
     report = running.root / "báo cáo.pdf"
     report.write_bytes(b"%PDF-1.4 " + os.urandom(300_000))
     recipients = [arg for role in ROLES for arg in ("--to", running.code(role))]
+    due = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
     sent = ok(
         running.axis(
             "send", *running.signing("commune"), *recipients,
             "--subject", "Báo cáo tình hình quý IV", "--number", "15", "--notation", "UBND-VP",
-            "--type", "Báo cáo", "--priority", "2", "--due", "2026-12-15", "--attach", str(report),
+            "--type", "Báo cáo", "--priority", "2", "--due", due, "--attach", str(report),
         )
     )  # fmt: skip
     document_id = sent.splitlines()[0].removeprefix("DocumentId: ")
