@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,3 +150,19 @@ def test_an_axis_home_that_is_a_file_is_named_by_init(tmp_path: Path):
         f"error: the axis home {home} is not a folder: point AXIS_HOME or --home to a folder\n"
     )
     assert home.read_text() == "not a folder\n"
+
+
+def test_ctrl_c_while_the_program_is_loading_ends_it_quietly(tmp_path: Path):
+    # Loading takes about a second: an interrupt 0.3 s after the start lands in it.
+    program = Path(sys.executable).parent / "axis"
+    started = subprocess.Popen(
+        [str(program), "--home", str(tmp_path / "home"), "init"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.3)
+    started.send_signal(signal.SIGINT)
+    out, err = started.communicate(timeout=60)
+
+    assert (started.returncode, out, err) == (130, "", "")
