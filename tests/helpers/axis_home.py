@@ -18,16 +18,19 @@ import itertools
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from axis import protocol
@@ -266,6 +269,22 @@ def wait_for(check: Callable[[], T], *, timeout: float = 30.0, what: str = "cond
         time.sleep(0.05)
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on at the moment (for a router's metrics endpoint)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def scalar(engine: Engine, statement: sa.Executable) -> object:
     with engine.connect() as conn:
         return conn.execute(statement).scalar()
@@ -319,6 +338,8 @@ class RouterProcess:
                 "AXIS_QUEUE_LEASE_SECONDS": str(self.settings.queue_lease_seconds),
             }
         )
+        if self.settings.metrics_port:
+            env["AXIS_METRICS_PORT"] = str(self.settings.metrics_port)
         return env
 
     def start(self, engine: Engine | None = None) -> RouterProcess:
@@ -357,6 +378,11 @@ class RouterProcess:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 60.0) -> int:
+        """The exit code, once it has stopped (after a signal sent already)."""
+        assert self.process is not None
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -366,6 +392,25 @@ class RouterProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def routers(self, event: str) -> set[str]:
+        """The router ids whose log line ``router <id> <event>`` is in the log so far
+        (``starting``, ``stopped``, ``SIGTERM received``...)."""
+        return set(re.findall(rf"router (\S+?):? {re.escape(event)}", self.log()))
+
+    def accepted_documents(self) -> float:
+        """This process's count of accepted documents, scraped from its metrics endpoint
+        (needs ``settings.metrics_port``)."""
+        url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "axis_messages_accepted_total" and sample.labels == {
+                    "kind": "document"
+                }:
+                    return sample.value
+        return 0.0
 
     def __enter__(self) -> RouterProcess:
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import urllib.parse
 import urllib.request
 import uuid
@@ -68,6 +69,20 @@ def fresh_vhost() -> Iterator[str]:
         yield f"amqp://guest:guest@{AMQP_HOST}/{quote(name, safe='')}"
     finally:
         _api("DELETE", f"vhosts/{quote(name, safe='')}")
+
+
+def consumers_of(broker_url: str, queue: str) -> int:
+    """How many consumers ``queue`` has on the broker URL's virtual host (asked of
+    ``rabbitmqctl``: the management API's figures lag by seconds)."""
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(broker_url).path[1:])
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_consumers", "-p", vhost, "--no-table-headers", "queue_name"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return sum(line.strip() == queue for line in listed.splitlines())
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 """Faults with real processes on RabbitMQ + PostgreSQL: kill -9, broker restart, two
-routers, database connections killed, SIGTERM.
+routers, database connections killed, SIGTERM in the middle of a batch.
 
 "Exactly once" is checked as the axis defines it: the database records exactly one
 document per submission and exactly one delivery per document and recipient, every one
@@ -11,6 +11,7 @@ played here count repeats instead of hiding them.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,13 +26,15 @@ from helpers.axis_home import (
     deliveries_of,
     document_id_of,
     drain,
+    free_port,
     play_recipients,
     wait_for,
 )
 
 from axis import protocol
-from axis.store.schema import deliveries, documents, routers
-from router.conftest import axis_on
+from axis.store.schema import deliveries, documents, outbox, routers
+from axis.transport.topology import SUBMISSIONS, inbox
+from router.conftest import axis_on, consumers_of
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +59,20 @@ def submit_documents(home: AxisHome, count: int) -> set[str]:
 def stored_documents(home: AxisHome) -> int:
     with home.engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(documents)).scalar() or 0
+
+
+def documents_waiting_for_a_lock(home: AxisHome) -> int:
+    """Inserts into ``documents`` waiting for a lock (the routers' batches, held up)."""
+    with home.engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "select count(*) from pg_locks "
+                    "where not granted and relation = 'documents'::regclass"
+                )
+            ).scalar()
+            or 0
+        )
 
 
 def assert_exactly_once(home: AxisHome, expected: set[str], seen: Seen) -> None:
@@ -118,25 +135,43 @@ def test_a_broker_restart_mid_batch_loses_and_duplicates_nothing(axis: AxisHome)
     with RouterProcess(axis.settings) as router:
         router.start(axis.engine)
         wait_for(lambda: stored_documents(axis) >= 50, what="50 documents stored", timeout=120)
-        try:
-            subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
-            time.sleep(1)
-        finally:
-            subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+        with axis.engine.connect() as blocker:
+            # The next batch is held up as it writes: the broker goes away while the
+            # router has it in hand, and the batch is committed while the broker is away.
+            blocker.execute(sa.text("LOCK TABLE documents IN SHARE MODE"))
+            wait_for(lambda: documents_waiting_for_a_lock(axis) >= 1, what="a batch in hand")
+            try:
+                subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
+                stored_while_down = stored_documents(axis)
+                blocker.rollback()
+                time.sleep(1)
+            finally:
+                subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+        assert stored_while_down < 300, "the router finished before the broker stopped"
         seen = finish(axis, expected)
         assert router.terminate() == 0, router.log()
+    assert "trying again" in router.log()  # it did lose the broker, and came back
     assert_exactly_once(axis, expected, seen)
 
 
 def test_two_routers_at_once_share_the_work_and_duplicate_nothing(axis: AxisHome) -> None:
-    expected = submit_documents(axis, 300)
-    with RouterProcess(axis.settings) as one, RouterProcess(axis.settings) as two:
+    with (
+        RouterProcess(axis.settings.replace(metrics_port=free_port())) as one,
+        RouterProcess(axis.settings.replace(metrics_port=free_port())) as two,
+    ):
         one.start()
         two.start(axis.engine)
         wait_for(lambda: one.heartbeats(axis.engine) == 2, what="both routers up")
+        wait_for(
+            lambda: consumers_of(axis.settings.broker_url, SUBMISSIONS) == 2,
+            what="both routers consuming",
+        )
+        expected = submit_documents(axis, 300)
         seen = finish(axis, expected)
+        shares = (one.accepted_documents(), two.accepted_documents())
         assert (one.terminate(), two.terminate()) == (0, 0)
     assert_exactly_once(axis, expected, seen)
+    assert min(shares) >= 1, f"documents accepted per router: {shares}"
 
 
 def test_a_router_whose_database_connections_are_killed_recovers(axis: AxisHome) -> None:
@@ -157,16 +192,50 @@ def test_a_router_whose_database_connections_are_killed_recovers(axis: AxisHome)
     assert_exactly_once(axis, expected, seen)
 
 
-def test_sigterm_finishes_in_flight_work_exits_zero_and_removes_the_heartbeat(
+def test_sigterm_finishes_the_batch_in_hand_publishes_it_exits_zero_and_removes_the_heartbeat(
     axis: AxisHome,
 ) -> None:
+    c = axis.codes
+    prefetch = axis.settings.prefetch
     expected = submit_documents(axis, 300)
     with RouterProcess(axis.settings, workers=2) as router:
-        router.start(axis.engine)
-        wait_for(lambda: stored_documents(axis) >= 20, what="20 documents stored", timeout=120)
-        assert router.terminate() == 0, router.log()
+        # Batches are held up as they write, until the signal is in: the work in hand
+        # when SIGTERM comes is the only work any router does.
+        with axis.engine.connect() as blocker:
+            blocker.execute(sa.text("LOCK TABLE documents IN SHARE MODE"))
+            router.start(axis.engine)
+            wait_for(lambda: documents_waiting_for_a_lock(axis) >= 1, what="a batch in hand")
+            assert stored_documents(axis) == 0
+            assert router.process is not None
+            router.process.send_signal(signal.SIGTERM)
+            wait_for(
+                lambda: (
+                    len(router.routers("starting")) == 2
+                    and router.routers("SIGTERM received") == router.routers("starting")
+                ),
+                what="every worker told to stop",
+            )
+            assert stored_documents(axis) == 0
+            blocker.rollback()  # the batches in hand may now be written
+        assert router.wait() == 0, router.log()
+    assert router.routers("stopped") == router.routers("starting"), router.log()
+    # Everything stored was taken before the signal, and every copy and answer of it was
+    # published before the exit; no new batch was taken after the signal.
+    stored = stored_documents(axis)
+    assert 0 < stored <= 2 * prefetch
     with axis.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(routers)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
+        states = conn.execute(sa.select(deliveries.c.state)).scalars().all()
+    assert states == ["queued"] * (2 * stored)
+    with axis.transport() as transport:
+        assert transport.depth(inbox(c["district"])) == stored
+        assert transport.depth(inbox(c["province"])) == stored
+        assert transport.depth(inbox(c["commune"])) == stored  # their "accepted" answers
+        wait_for(
+            lambda: transport.depth(SUBMISSIONS) == 300 - stored,
+            what="the rest of the submissions back in the queue",
+        )
     with RouterProcess(axis.settings) as router:
         router.start(axis.engine)
         seen = finish(axis, expected)

@@ -1,15 +1,18 @@
 """``axis serve --workers N``: a worker that dies is replaced; one that keeps dying as soon
-as it starts stops the service with an error instead of a restart loop."""
+as it starts stops the service with an error instead of a restart loop; workers whose
+supervisor dies stop by themselves."""
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from helpers.axis_home import RouterProcess, make_home, wait_for
+from helpers.axis_home import AxisHome, RouterProcess, make_home, process_alive, wait_for
 
 from axis.router.supervisor import EARLY_DEATHS_TO_GIVE_UP
 from axis.settings import Settings
@@ -47,18 +50,26 @@ def kill_one_and_await_its_successor(supervisor_pid: int, victim: int) -> int:
     )
 
 
-@pytest.mark.slow
-def test_a_killed_worker_is_replaced_and_routing_goes_on(tmp_path: Path):
+@contextmanager
+def serving_with_two_workers(tmp_path: Path) -> Iterator[tuple[AxisHome, RouterProcess, int]]:
+    """An axis home, its ``axis serve --workers 2`` and the supervisor's pid."""
     home = make_home(tmp_path, Settings())
-    commune, district = home.codes["commune"], home.codes["district"]
-    with RouterProcess(home.settings, workers=2) as router, home.transport() as transport:
+    with RouterProcess(home.settings, workers=2) as router:
         router.start(home.engine)
         assert router.process is not None
-        victim = min(workers_of(router.process.pid))
+        yield home, router, router.process.pid
 
-        successor = kill_one_and_await_its_successor(router.process.pid, victim)
 
-        assert successor != victim and router.process.poll() is None
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_routing_goes_on(tmp_path: Path):
+    with serving_with_two_workers(tmp_path) as (home, router, pid), home.transport() as transport:
+        commune, district = home.codes["commune"], home.codes["district"]
+        victim = min(workers_of(pid))
+
+        successor = kill_one_and_await_its_successor(pid, victim)
+
+        assert successor != victim and router.process is not None
+        assert router.process.poll() is None
         home.submit(transport, home.document(commune, [district]), sender=commune)
         wait_for(lambda: stored(home.engine) == 1, what="the document stored", timeout=60)
         assert router.terminate() == 0
@@ -66,11 +77,8 @@ def test_a_killed_worker_is_replaced_and_routing_goes_on(tmp_path: Path):
 
 @pytest.mark.slow
 def test_a_worker_that_keeps_dying_at_once_stops_the_service_with_an_error(tmp_path: Path):
-    home = make_home(tmp_path, Settings())
-    with RouterProcess(home.settings, workers=2) as router:
-        router.start(home.engine)
+    with serving_with_two_workers(tmp_path) as (_home, router, pid):
         assert router.process is not None
-        pid = router.process.pid
         worker = min(workers_of(pid))
         for _ in range(EARLY_DEATHS_TO_GIVE_UP - 1):
             worker = kill_one_and_await_its_successor(pid, worker)
@@ -79,6 +87,28 @@ def test_a_worker_that_keeps_dying_at_once_stops_the_service_with_an_error(tmp_p
         assert router.process.wait(60) == 1
         assert f"died {EARLY_DEATHS_TO_GIVE_UP} times in a row" in router.log()
         assert workers_of(pid) == set()  # the other worker was stopped too
+
+
+@pytest.mark.slow
+def test_workers_stop_by_themselves_when_the_supervisor_is_killed(tmp_path: Path):
+    with serving_with_two_workers(tmp_path) as (home, router, pid):
+        workers = workers_of(pid)  # both up: their heartbeats are in
+        assert len(workers) == 2
+        router.kill()  # the supervisor alone: SIGKILL is not passed on
+        try:
+            wait_for(
+                lambda: not any(process_alive(pid) for pid in workers),
+                what="the orphaned workers to exit",
+                timeout=60,
+            )
+        finally:
+            for pid in workers:
+                if process_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    log = router.log()
+    assert log.count("the supervising process is gone; stopping") == 2, log
+    assert router.routers("stopped") == router.routers("starting"), log
+    assert router.heartbeats(home.engine) == 0  # each removed its heartbeat on the way out
 
 
 def test_serve_says_how_much_memory_what_a_worker_takes_ahead_may_need(tmp_path: Path):

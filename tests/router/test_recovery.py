@@ -1,0 +1,276 @@
+"""What a running router recovers from by itself, on RabbitMQ + PostgreSQL and on the
+embedded default: outbox rows a dead router left unpublished, a submission that routers
+keep taking and dying on, a message that breaks the batch it came in.
+
+The test plays the agencies and the router that dies; the router under test runs in a
+thread and is never restarted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+import pytest
+import sqlalchemy as sa
+from helpers.axis_home import (
+    AxisHome,
+    RouterThread,
+    deliveries_of,
+    document_id_of,
+    drain,
+    wait_for,
+)
+
+from axis import protocol
+from axis.router.answers import Answers, load_axis_identity
+from axis.router.batch import BatchProcessor
+from axis.router.outbox import ORPHAN_SECONDS, Outbox
+from axis.store.schema import dead_letters, routers
+from axis.transport import open_transport
+from axis.transport.base import ReceivedMessage, Transport
+from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS
+from envelopes.receipts import AxisReceipt
+from envelopes.verifying import verify
+
+MAX = 1 << 20
+
+
+def answers_in(home: AxisHome, transport: Transport, code: str, *, count: int) -> dict:
+    """The axis's answers in ``code``'s inbox (verified), by the submission they answer."""
+    taken = drain(transport, code, count=count)
+    assert len(taken) == count, f"{len(taken)} answer(s) of {count} came"
+    answers: dict[str, AxisReceipt] = {}
+    for message in taken:
+        receipt = verify(message.body, home.trust, max_bytes=MAX).message
+        assert isinstance(receipt, AxisReceipt)
+        answers[str(message.headers[protocol.ANSWERS])] = receipt
+    return answers
+
+
+def dead_letter(transport: Transport) -> ReceivedMessage:
+    """The one message of the dead-letter queue (taken and acknowledged)."""
+    message = wait_for(lambda: transport.get(DEAD_LETTERS), what="the dead letter")
+    assert message is not None
+    message.ack()
+    assert transport.get(DEAD_LETTERS) is None, "more than one dead letter"
+    return message
+
+
+def take(transport: Transport, count: int) -> list[ReceivedMessage]:
+    """``count`` messages from the submissions queue, unsettled."""
+    taken: list[ReceivedMessage] = []
+
+    def all_taken() -> bool:
+        message = transport.get(SUBMISSIONS)
+        if message is not None:
+            taken.append(message)
+        return len(taken) == count
+
+    wait_for(all_taken, what=f"{count} submissions")
+    return taken
+
+
+def die_holding(home: AxisHome, hand_outs: dict[str, int]) -> None:
+    """Play routers that take the submissions and die before settling them: submission
+    ``message_id`` is taken and dropped ``hand_outs[message_id]`` times (a dying router's
+    connection closes with the message unacknowledged); once it has been dropped that
+    often, it is given back untouched."""
+    left = dict(hand_outs)
+    while any(left.values()):
+        with home.transport() as transport:  # closed below with the taken ones unsettled
+            for message in take(transport, len(hand_outs)):
+                if left[message.message_id]:
+                    left[message.message_id] -= 1
+                else:
+                    message.requeue()  # does not count as a hand-out that failed
+
+
+def router_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "axis.router.worker" and record.levelno >= logging.WARNING
+    ]
+
+
+# -- outbox rows of a dead router ------------------------------------------------------------
+
+
+def heartbeat_of(home: AxisHome, router_id: str) -> datetime.datetime | None:
+    with home.engine.connect() as conn:
+        return conn.execute(
+            sa.select(routers.c.heartbeat_at).where(routers.c.router_id == router_id)
+        ).scalar()
+
+
+def housekeeping_rounds(home: AxisHome, router_id: str, rounds: int) -> None:
+    """Wait until the router has begun ``rounds`` more rounds of housekeeping (its
+    heartbeat moved on that often): every round before the last is complete."""
+    beats: list[datetime.datetime] = []
+
+    def moved_on() -> bool:
+        beat = heartbeat_of(home, router_id)
+        if beat is not None and (not beats or beat != beats[-1]):
+            beats.append(beat)
+        return len(beats) > rounds
+
+    wait_for(moved_on, what=f"{rounds} housekeeping rounds of the router")
+
+
+def test_a_running_router_publishes_what_a_dead_router_committed_and_never_published(
+    home: AxisHome, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    document_id = document_id_of(body)
+    with home.transport() as transport:
+        message_id = home.submit(transport, body, sender=c["commune"])
+    caplog.set_level(logging.INFO, logger="axis.router.worker")
+    # The router that dies takes the submission before the other starts, and holds it for
+    # long (the embedded queue's lease).
+    with open_transport(home.settings.replace(queue_lease_seconds=600.0), home.engine) as theirs:
+        submission = wait_for(lambda: theirs.get(SUBMISSIONS), what="the submission")
+        assert submission is not None
+        with RouterThread(home.settings) as router:
+            housekeeping_rounds(home, router.router_id, 1)  # its start-up sweep is done
+            answers = Answers(load_axis_identity(home.settings))
+            BatchProcessor(
+                home.engine,
+                Outbox(home.engine, theirs, answers, retry_limit=home.settings.retry_limit),
+                answers,
+                home.trust,
+                max_bytes=home.settings.max_envelope_bytes,
+                max_copy_bytes=home.settings.max_copy_bytes,
+            ).store([submission])
+            submission.ack()  # committed and acknowledged; then that router dies unpublished
+
+            # Rows this fresh may be a live router's, about to publish them: left alone.
+            housekeeping_rounds(home, router.router_id, 2)
+            assert deliveries_of(home.engine, document_id) == {c["district"]: "pending"}
+            # Older than a router takes to publish, they are sent by the running router.
+            wait_for(
+                lambda: deliveries_of(home.engine, document_id) == {c["district"]: "queued"},
+                what="the copy published by the running router",
+                timeout=ORPHAN_SECONDS + 60,
+            )
+            with home.transport() as transport:
+                copies = drain(transport, c["district"], count=2, timeout=3)
+                answer = answers_in(home, transport, c["commune"], count=1)
+    assert [m.body for m in copies] == [body]
+    assert answer[message_id].outcome == "accepted"
+    assert router_warnings(caplog) == []  # no reconnection (which re-publishes everything)
+
+
+# -- a submission routers keep dying on -----------------------------------------------------
+
+
+def test_a_submission_handed_out_more_often_than_the_retry_limit_is_dead_lettered(
+    home: AxisHome,
+) -> None:
+    c = home.codes
+    settings = home.settings.replace(retry_limit=2)
+    fatal = home.document(c["commune"], [c["district"]])
+    fine = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport:
+        fatal_id = home.submit(transport, fatal, sender=c["commune"])
+        fine_id = home.submit(transport, fine, sender=c["commune"])
+    # Routers took both and died: the one past the limit (3 > 2), the other at it.
+    die_holding(home, {fatal_id: 3, fine_id: 2})
+
+    with home.transport() as transport, RouterThread(settings):
+        copies = drain(transport, c["district"], count=1)
+        answers = answers_in(home, transport, c["commune"], count=2)
+        dead = dead_letter(transport)
+        wait_for(
+            lambda: deliveries_of(home.engine, document_id_of(fine)) == {c["district"]: "queued"},
+            what="the other document's delivery queued",
+        )
+        assert transport.depth(SUBMISSIONS) == 0
+
+    assert [m.body for m in copies] == [fine]
+    assert (answers[fine_id].outcome, answers[fatal_id].outcome) == ("accepted", "failed")
+    assert answers[fatal_id].document_id == document_id_of(fatal)
+    reason = "handed out 3 times without being settled (a router kept failing on it)"
+    assert reason in answers[fatal_id].message
+    assert (dead.message_id, dead.body, dead.source_queue) == (fatal_id, fatal, SUBMISSIONS)
+    assert dead.reason == reason
+    with home.engine.connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+    assert (letter.message_id, letter.attempts, letter.reason, letter.body) == (
+        fatal_id,
+        3,
+        reason,
+        fatal,
+    )
+    assert deliveries_of(home.engine, document_id_of(fatal)) == {}  # never stored
+
+
+# -- a message that breaks its batch ---------------------------------------------------------
+
+#: The subject of the document the database refuses to store.
+REFUSED_SUBJECT = "Văn bản hỏng"
+
+
+def refuse_documents_about(home: AxisHome, subject: str) -> None:
+    """Make the database refuse to store any document with ``subject``: an error that is
+    neither the database being away nor anything the router checks in advance."""
+    with home.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.text(
+                    "ALTER TABLE documents ADD CONSTRAINT test_refused "
+                    f"CHECK (subject <> '{subject}')"
+                )
+            )
+        else:
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER test_refused BEFORE INSERT ON documents "
+                    f"WHEN NEW.subject = '{subject}' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                )
+            )
+
+
+def test_a_message_that_breaks_its_batch_is_dead_lettered_alone_and_the_rest_delivered(
+    home: AxisHome, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = home.codes
+    refuse_documents_about(home, REFUSED_SUBJECT)
+    good = [home.document(c["commune"], [c["district"]]) for _ in range(4)]
+    broken = home.document(c["commune"], [c["district"]], subject=REFUSED_SUBJECT)
+    caplog.set_level(logging.INFO, logger="axis.router.worker")
+    with home.transport() as transport:
+        # All waiting before the router starts: they come to it as one batch.
+        good_ids = [home.submit(transport, body, sender=c["commune"]) for body in good[:2]]
+        broken_id = home.submit(transport, broken, sender=c["commune"])
+        good_ids += [home.submit(transport, body, sender=c["commune"]) for body in good[2:]]
+        with RouterThread(home.settings):
+            copies = drain(transport, c["district"], count=4)
+            answers = answers_in(home, transport, c["commune"], count=5)
+            dead = dead_letter(transport)
+            wait_for(
+                lambda: all(
+                    deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "queued"}
+                    for body in good
+                ),
+                what="the good documents' deliveries queued",
+            )
+            assert transport.depth(SUBMISSIONS) == 0
+
+    assert sorted(m.body for m in copies) == sorted(good)
+    assert {k: a.outcome for k, a in answers.items()} == {
+        **dict.fromkeys(good_ids, "accepted"),
+        broken_id: "failed",
+    }
+    assert (dead.message_id, dead.body, dead.source_queue) == (broken_id, broken, SUBMISSIONS)
+    assert dead.reason.startswith("the router failed on it: IntegrityError")
+    with home.engine.connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+    assert (letter.message_id, letter.reason, letter.body) == (broken_id, dead.reason, broken)
+    assert deliveries_of(home.engine, document_id_of(broken)) == {}
+    logged = router_warnings(caplog)
+    assert any("batch failed; handling its messages one by one" in line for line in logged)
+    failed_on = [line for line in logged if "cannot be processed" in line]
+    assert len(failed_on) == 1 and f"message {broken_id} cannot" in failed_on[0], logged
