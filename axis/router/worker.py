@@ -163,7 +163,7 @@ class Router:
 
     def _connect(self) -> None:
         if self._engine is None:
-            self._engine = engine_for(self.settings)
+            self._engine = engine_for(self.settings, name=f"axis router {self.router_id}")
         try:
             check(self._engine)
         except sa.exc.DBAPIError as error:

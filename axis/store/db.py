@@ -28,8 +28,11 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, name: str = "axis") -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and a generous busy timeout.
+
+    PostgreSQL connections carry ``name`` as their ``application_name`` (unless the URL
+    sets one), so ``pg_stat_activity`` tells which process holds which connection.
 
     ``postgresql://`` means psycopg 3 (the driver installed with the axis)::
 
@@ -58,7 +61,7 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if backend == "postgresql":
-            return _postgresql_engine(parsed)
+            return _postgresql_engine(parsed, name)
         return _sqlite_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError):
         raise ConfigurationError(
@@ -112,8 +115,9 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
-def _postgresql_engine(url: sa.URL) -> Engine:
-    engine = sa.create_engine(url, pool_pre_ping=True, future=True)
+def _postgresql_engine(url: sa.URL, name: str) -> Engine:
+    named = {} if "application_name" in url.query else {"application_name": name[:63]}
+    engine = sa.create_engine(url, pool_pre_ping=True, future=True, connect_args=named)
 
     @sa.event.listens_for(engine, "connect")
     def _compression(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -145,15 +149,16 @@ def read_only(engine: Engine) -> Connection:
     return engine.connect().execution_options(**{_READ_ONLY: True})
 
 
-def engine_for(settings: Settings) -> Engine:
-    """The engine the settings point at: a database that outlives the process.
+def engine_for(settings: Settings, *, name: str = "axis") -> Engine:
+    """The engine the settings point at: a database that outlives the process; ``name``
+    names its PostgreSQL connections (see :func:`make_engine`).
 
     >>> engine_for(Settings(database_url="sqlite://"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     axis.errors.ConfigurationError: database URL sqlite://: an in-memory database ...
     """
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, name=name)
     if engine.dialect.name == "sqlite" and sqlite_file(engine) is None:
         # `axis init` would "succeed" into a database that vanishes when it exits.
         raise ConfigurationError(

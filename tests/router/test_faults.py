@@ -176,18 +176,22 @@ def test_two_routers_at_once_share_the_work_and_duplicate_nothing(axis: AxisHome
 
 
 def test_a_router_whose_database_connections_are_killed_recovers(axis: AxisHome) -> None:
-    expected = submit_documents(axis, 300)
+    expected = submit_documents(axis, 1000)
     with RouterProcess(axis.settings) as router:
         router.start(axis.engine)
         wait_for(lambda: stored_documents(axis) >= 50, what="50 documents stored", timeout=120)
+        (router_id,) = router.routers("starting")
         with axis.engine.connect() as conn:
+            # The router's own connections, named after it: no other test run's.
             killed = conn.execute(
                 sa.text(
                     "select count(pg_terminate_backend(pid)) from pg_stat_activity "
-                    "where datname = current_database() and pid <> pg_backend_pid()"
-                )
+                    "where application_name = :name"
+                ),
+                {"name": f"axis router {router_id}"},
             ).scalar()
         assert killed
+        assert stored_documents(axis) < 1000, "the router finished before its connections died"
         seen = finish(axis, expected)
         assert router.terminate() == 0, router.log()
     assert_exactly_once(axis, expected, seen)
