@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -220,10 +221,14 @@ def _weakness(cert: x509.Certificate) -> str | None:
         return f"has a {type(key).__name__.removesuffix('PublicKey')} key"
     # A root's signature on itself proves nothing and is never checked: an old national
     # root signed with SHA-1 is still a sound anchor. A CA someone else signed is not.
-    if cert.issuer != cert.subject and isinstance(
-        cert.signature_hash_algorithm, hashes.MD5 | hashes.SHA1
-    ):
-        return f"is signed with {cert.signature_hash_algorithm.name.upper()}"
+    if cert.issuer == cert.subject:
+        return None
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return f"is signed with an unknown algorithm ({cert.signature_algorithm_oid.dotted_string})"
+    if isinstance(algorithm, hashes.MD5 | hashes.SHA1):
+        return f"is signed with {algorithm.name.upper()}"
     return None
 
 

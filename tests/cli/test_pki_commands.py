@@ -210,6 +210,22 @@ def test_trust_add_refuses_a_ca_too_weak_to_chain_to(initialised: Axis, tmp_path
     assert "CN=Old root" in listed and "Small CA" not in listed and "SHA-1 CA" not in listed
 
 
+def test_trust_add_refuses_an_intermediate_signed_with_an_unknown_algorithm(
+    initialised: Axis, tmp_path: Path
+):
+    _root, sha1 = _sha1_root_and_intermediate(tmp_path)
+    der = x509.load_pem_x509_certificate(sha1.read_bytes()).public_bytes(serialization.Encoding.DER)
+    # ecdsa-with-SHA1 (1.2.840.10045.4.1) becomes an OID no library knows.
+    unknown = der.replace(bytes.fromhex("06072a8648ce3d0401"), bytes.fromhex("06072a8648ce3d0409"))
+    assert unknown != der
+    (tmp_path / "unknown.der").write_bytes(unknown)
+
+    refused = initialised("trust", "add", str(tmp_path / "unknown.der"))
+
+    assert refused.exit_code == 1
+    assert "is signed with an unknown algorithm (1.2.840.10045.4.9)" in refused.output
+
+
 def test_pki_init_refuses_to_replace_a_ca_whose_key_is_lost(initialised: Axis, tmp_path: Path):
     initialised("pki", "init")
     pki = tmp_path / "home" / "pki"
