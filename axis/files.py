@@ -31,10 +31,11 @@ from axis.errors import FileProblem
 MAX_CERTIFICATE_BYTES = 1024 * 1024
 
 
-def check_regular_file(path: Path, *, limit: int, what: str = "") -> int:
+def check_regular_file(path: Path, *, limit: int, what: str = "", cap: str = "") -> int:
     """The size of ``path``, after checking it is a regular file of at most ``limit`` bytes.
 
-    ``what`` ("attachment", "certificate") prefixes the path in the error.
+    ``what`` ("attachment", "certificate") prefixes the path in the error; ``cap`` names
+    the setting the limit comes from, if one does.
     """
     label = f"{what} {path}" if what else str(path)
     try:
@@ -49,13 +50,14 @@ def check_regular_file(path: Path, *, limit: int, what: str = "") -> int:
         # A device or a pipe would be read for ever.
         raise FileProblem(f"{label}: not a regular file")
     if info.st_size > limit:
-        raise FileProblem(f"{label}: {info.st_size:,} bytes, over the {limit:,} allowed")
+        setting = f" ({cap})" if cap else ""
+        raise FileProblem(f"{label}: {info.st_size:,} bytes, over the {limit:,} allowed{setting}")
     return info.st_size
 
 
-def read_bounded(path: Path, *, limit: int, what: str = "") -> bytes:
+def read_bounded(path: Path, *, limit: int, what: str = "", cap: str = "") -> bytes:
     """The bytes of regular file ``path``; nothing is read unless it is at most ``limit``."""
-    check_regular_file(path, limit=limit, what=what)
+    check_regular_file(path, limit=limit, what=what, cap=cap)
     label = f"{what} {path}" if what else str(path)
     try:
         with path.open("rb") as stream:

@@ -47,6 +47,9 @@ from envelopes.errors import EnvelopeError, EnvelopeTooLarge
 from envelopes.importing import import_unsigned
 from envelopes.model import Attachment, BusinessType, Document, Priority
 
+#: The setting that caps what one envelope, and so what one document, may hold.
+ENVELOPE_CAP = "AXIS_MAX_ENVELOPE_BYTES"
+
 
 class Rejected(AxisError):
     """The axis answered the submission with something other than "accepted"."""
@@ -211,12 +214,15 @@ def _read_attachments(
 ) -> list[Attachment]:
     """The attachments, once their sizes show the envelope can stay under ``max_bytes``:
     a file of gigabytes is refused before it is read, not after it filled the memory."""
-    sizes = [check_regular_file(path, limit=max_bytes, what="attachment") for path in paths]
+    sizes = [
+        check_regular_file(path, limit=max_bytes, what="attachment", cap=ENVELOPE_CAP)
+        for path in paths
+    ]
     encoded = sum(4 * -(-size // 3) for size in sizes)  # base64 in the envelope
     if encoded > max_bytes:
         raise EnvelopeTooLarge(
             f"the attachments take {encoded:,} bytes once encoded in the envelope; the axis "
-            f"accepts at most {max_bytes:,} (AXIS_MAX_ENVELOPE_BYTES)"
+            f"accepts at most {max_bytes:,} ({ENVELOPE_CAP})"
         )
     task = progress.add_task("reading attachments", total=sum(sizes) or None)
     files = [read_attachment(p, advance=lambda n: progress.advance(task, n)) for p in paths]
@@ -226,7 +232,7 @@ def _read_attachments(
 
 def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: int) -> Document:
     """An unsigned edXML document from another system; repairs are reported."""
-    data = read_bounded(path, limit=max_bytes)
+    data = read_bounded(path, limit=max_bytes, cap=ENVELOPE_CAP)
     imported = import_unsigned(data, max_bytes=max_bytes)
     for repair in imported.repairs:
         console.print(f"note: {path.name}: {repair}", highlight=False, markup=False)

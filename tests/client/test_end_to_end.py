@@ -259,7 +259,8 @@ def test_attachments_too_large_for_an_envelope_are_refused_before_they_are_read(
     encoded = idle.axis(*send, "--attach", str(large))
 
     assert one_line_error(one) == (
-        f"error: attachment {huge}: {cap + 1:,} bytes, over the {cap:,} allowed\n"
+        f"error: attachment {huge}: {cap + 1:,} bytes, over the {cap:,} allowed "
+        "(AXIS_MAX_ENVELOPE_BYTES)\n"
     )
     assert one_line_error(encoded) == (
         f"error: the attachments take {4 * -(-(cap * 4 // 5) // 3):,} bytes once encoded in "
