@@ -9,6 +9,7 @@ forwards the 01 to the sender. Envelopes and receipts are signed before the cloc
 
     python bench/bench_router.py                         # 5,000 documents, 2 workers
     python bench/bench_router.py --documents 2000 --workers 1 --batch 200
+    python bench/bench_router.py --queue-version 2       # RabbitMQ's classic queues v2
 
 It also prints the floor of the machine, from the same run: the CPU per document of the
 envelope work alone (verify, sign the answer, verify the 01; one process, nothing else in
@@ -485,6 +486,13 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="write the router's cProfile statistics here (1 worker)"
     )
+    parser.add_argument(
+        "--queue-version",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="RabbitMQ classic queue storage, set by a policy on the run's vhost (2: CQv2)",
+    )
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672")
     args = parser.parse_args()
@@ -499,6 +507,14 @@ def main() -> None:
         ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
         check=True,
     )
+    if args.queue_version != 1:
+        # What an operator would do: a policy, since redeclaring a queue with another
+        # x-queue-version argument is refused (PRECONDITION_FAILED).
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_policy", "-p", name, "--apply-to", "queues",
+             "queue-version", ".*", f'{{"queue-version": {args.queue_version}}}'],
+            check=True,
+        )  # fmt: skip
     broker_url = f"{args.amqp}/{quote(name, safe='')}"
     engine = sa.create_engine(database_url)
     try:
@@ -512,7 +528,8 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(
-        f"router ({args.workers} worker(s), batch {args.batch}): {args.documents} documents "
+        f"router ({args.workers} worker(s), batch {args.batch}, classic queues "
+        f"v{args.queue_version}): {args.documents} documents "
         f"routed and receipted in {result['elapsed']:.1f} s = {result['rate']:.0f} documents/s"
     )
     print(
