@@ -28,13 +28,17 @@ def load_certificate(data: bytes, source: str) -> x509.Certificate:
         raise CertificateError(f"{source}: not a PEM or DER X.509 certificate") from None
 
 
-def read_certificate(path: Path) -> x509.Certificate:
-    """Load the certificate in file ``path``."""
+def read_certificate_bytes(path: Path) -> bytes:
+    """The bytes of certificate file ``path``: a regular file of at most 1 MiB."""
     try:
-        data = read_bounded(path, limit=MAX_CERTIFICATE_BYTES, what="certificate")
+        return read_bounded(path, limit=MAX_CERTIFICATE_BYTES, what="certificate")
     except FileProblem as error:
         raise CertificateError(str(error)) from None
-    return load_certificate(data, str(path))
+
+
+def read_certificate(path: Path) -> x509.Certificate:
+    """Load the certificate in file ``path``."""
+    return load_certificate(read_certificate_bytes(path), str(path))
 
 
 def is_ca(certificate: x509.Certificate) -> bool:

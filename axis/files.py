@@ -37,7 +37,7 @@ def check_regular_file(path: Path, *, limit: int, what: str = "", cap: str = "")
     ``what`` ("attachment", "certificate") prefixes the path in the error; ``cap`` names
     the setting the limit comes from, if one does.
     """
-    label = f"{what} {path}" if what else str(path)
+    label = _label(path, what)
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -58,7 +58,7 @@ def check_regular_file(path: Path, *, limit: int, what: str = "", cap: str = "")
 def read_bounded(path: Path, *, limit: int, what: str = "", cap: str = "") -> bytes:
     """The bytes of regular file ``path``; nothing is read unless it is at most ``limit``."""
     check_regular_file(path, limit=limit, what=what, cap=cap)
-    label = f"{what} {path}" if what else str(path)
+    label = _label(path, what)
     try:
         with path.open("rb") as stream:
             # The file may have grown since it was looked at.
@@ -68,6 +68,10 @@ def read_bounded(path: Path, *, limit: int, what: str = "", cap: str = "") -> by
     if len(data) > limit:
         raise FileProblem(f"{label}: over the {limit:,} bytes allowed")
     return data
+
+
+def _label(path: Path, what: str) -> str:
+    return f"{what} {path}" if what else str(path)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from axis import audit
-from axis.certificates import read_certificate
+from axis.certificates import read_certificate, read_certificate_bytes
 from axis.errors import AgencyError
-from axis.files import MAX_CERTIFICATE_BYTES, read_bounded
 from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import read_only
@@ -53,7 +52,7 @@ def agency() -> None:
 @click.pass_obj
 def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> None:
     """Register agency CODE (its parent must be registered)."""
-    certificate = _read_certificate_file(cert_file) if cert_file else None
+    certificate = read_certificate_bytes(cert_file) if cert_file else None
     with checked_engine(settings) as engine:
         added = Registry(engine).add_agency(code, name, certificate=certificate)
         inboxes = ensure_inboxes(settings, engine, [added.code])
@@ -220,7 +219,7 @@ def cert() -> None:
 def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
     """Allow the certificate in CERT_FILE to sign for agency CODE."""
     with checked_engine(settings) as engine:
-        added = Registry(engine).add_certificate(code, _read_certificate_file(cert_file))
+        added = Registry(engine).add_certificate(code, read_certificate_bytes(cert_file))
     click.echo(
         f"registered certificate {added.fingerprint} to {code} "
         f"(valid {added.not_before:%Y-%m-%d} to {added.not_after:%Y-%m-%d})"
@@ -253,7 +252,3 @@ def generate_tree(out_file: Path, seed: int) -> None:
     levels = Counter(AgencyCode.parse(a.code).level for a in tree)
     per_level = ", ".join(f"level {n}: {levels[n]}" for n in sorted(levels))
     click.echo(f"wrote {count} agencies to {out_file} ({per_level})")
-
-
-def _read_certificate_file(path: Path) -> bytes:
-    return read_bounded(path, limit=MAX_CERTIFICATE_BYTES, what="certificate")

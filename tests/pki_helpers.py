@@ -68,9 +68,15 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def make_ca(common_name: str, *, key_type: KeyType = "ec", issuer: Issued | None = None) -> Issued:
+def make_ca(
+    common_name: str,
+    *,
+    key_type: KeyType = "ec",
+    key: PrivateKey | None = None,
+    issuer: Issued | None = None,
+) -> Issued:
     """A CA certificate, self-signed unless ``issuer`` (then an intermediate CA)."""
-    key = new_key(key_type)
+    key = key or new_key(key_type)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     signer = issuer or Issued(key, None)  # type: ignore[arg-type]
     issuer_name = issuer.certificate.subject if issuer else name

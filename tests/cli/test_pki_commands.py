@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import stat
 import subprocess
 from collections.abc import Callable
@@ -10,10 +9,10 @@ from pathlib import Path
 
 from click.testing import Result
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
+from pki_helpers import make_ca
 
 Axis = Callable[..., Result]
 
@@ -173,27 +172,9 @@ def _sha1_root_and_intermediate(folder: Path) -> tuple[Path, Path]:
     return folder / "root.pem", folder / "sub.pem"
 
 
-def _small_rsa_ca(path: Path) -> Path:
-    key = rsa.generate_private_key(65537, 1024)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Small CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
-
-
 def test_trust_add_refuses_a_ca_too_weak_to_chain_to(initialised: Axis, tmp_path: Path):
-    small = _small_rsa_ca(tmp_path / "small.pem")
+    small = tmp_path / "small.pem"
+    small.write_bytes(make_ca("Small CA", key=rsa.generate_private_key(65537, 1024)).cert_pem())
     old_root, sha1 = _sha1_root_and_intermediate(tmp_path)
 
     refused_small = initialised("trust", "add", str(small))
