@@ -35,12 +35,15 @@ _AT_LEAST = {
     "retry_limit": 0,
     "metrics_port": 0,
     "idle_agency_seconds": 0,
+    "stop_grace_seconds": 1,
 }
 #: Upper bounds: what a protocol field holds (AMQP's prefetch count is 16 bits), or what
 #: is surely a typing mistake (durations over ten years, which dates cannot carry either).
 TEN_YEARS_SECONDS = 10 * 365 * 24 * 3600
 MAX_WORKERS = 256
 MAX_PREFETCH = 65535
+#: An hour: a router that has not finished one batch by then is stuck, not slow.
+MAX_STOP_GRACE = 3600
 _AT_MOST = {
     "max_envelope_bytes": 2**31 - 1,
     "max_copy_bytes": 2**63 - 1,
@@ -54,6 +57,7 @@ _AT_MOST = {
     "lifetime_seconds": TEN_YEARS_SECONDS,
     "idle_agency_seconds": TEN_YEARS_SECONDS,
     "router_stale_seconds": TEN_YEARS_SECONDS,
+    "stop_grace_seconds": MAX_STOP_GRACE,
 }
 #: Durations that must be positive (a zero lease or lifetime would expire everything).
 _POSITIVE = (
@@ -92,6 +96,9 @@ class Settings:
     idle_agency_seconds: float = 24 * 3600.0
     #: ``axis health`` fails when no router has sent a heartbeat for this long.
     router_stale_seconds: float = 30.0
+    #: A router still not stopped this long (seconds) after SIGTERM dumps its threads and
+    #: exits with code 3; a service manager's stop timeout must be longer.
+    stop_grace_seconds: float = 30.0
     #: Passphrase of an agency's private key (PEM or PKCS#12); never a command-line flag.
     key_passphrase: str = dataclasses.field(default="", repr=False)
     #: Passphrase protecting the PKCS#12 bundles ``axis pki issue`` writes; never a flag.

@@ -6,7 +6,8 @@ import click
 
 from axis.router.supervisor import configure_logging
 from axis.router.supervisor import serve as serve_routers
-from axis.settings import MAX_PREFETCH, MAX_WORKERS, Settings
+from axis.settings import MAX_PREFETCH, MAX_STOP_GRACE, MAX_WORKERS, Settings
+from cli.params import Duration
 
 
 @click.command()
@@ -25,15 +26,32 @@ from axis.settings import MAX_PREFETCH, MAX_WORKERS, Settings
     type=click.IntRange(min=1, max=65535),
     help="Serve Prometheus metrics on this port (AXIS_METRICS_PORT).",
 )
+@click.option(
+    "--stop-grace",
+    "stop_grace_seconds",
+    type=Duration(min=1, max=MAX_STOP_GRACE),
+    metavar="SECONDS",
+    help="After SIGTERM, a router still not stopped this long dumps its threads and exits "
+    "with code 3 (AXIS_STOP_GRACE_SECONDS, default 30).",
+)
 @click.pass_obj
 def serve(
-    settings: Settings, workers: int | None, prefetch: int | None, metrics_port: int | None
+    settings: Settings,
+    workers: int | None,
+    prefetch: int | None,
+    metrics_port: int | None,
+    stop_grace_seconds: float | None,
 ) -> None:
     """Route submissions to the agencies' inboxes until SIGTERM or Ctrl-C.
 
     Needs an initialised database (axis init). Uses RabbitMQ when AXIS_BROKER_URL is set,
     otherwise queues kept in the database.
     """
-    settings = settings.replace(workers=workers, prefetch=prefetch, metrics_port=metrics_port)
+    settings = settings.replace(
+        workers=workers,
+        prefetch=prefetch,
+        metrics_port=metrics_port,
+        stop_grace_seconds=stop_grace_seconds,
+    )
     configure_logging()
     serve_routers(settings, workers=settings.workers)

@@ -14,14 +14,21 @@ def test_defaults_are_the_embedded_setup():
     assert settings.effective_database_url.startswith("sqlite:///")
     assert settings.effective_database_url.endswith("axis-data/axis.db")
     assert not settings.uses_broker
+    assert settings.stop_grace_seconds == 30
 
 
 def test_environment_variables_are_read_and_converted():
     settings = Settings.from_env(
-        {"AXIS_HOME": "/srv/axis", "AXIS_WORKERS": "4", "AXIS_BROKER_URL": "amqp://x/"}
+        {
+            "AXIS_HOME": "/srv/axis",
+            "AXIS_WORKERS": "4",
+            "AXIS_BROKER_URL": "amqp://x/",
+            "AXIS_STOP_GRACE_SECONDS": "5.5",
+        }
     )
     assert settings.home == Path("/srv/axis")
     assert settings.workers == 4
+    assert settings.stop_grace_seconds == 5.5
     assert settings.uses_broker
 
 
@@ -31,9 +38,18 @@ def test_flags_override_environment_and_unset_flags_do_not():
     assert settings.prefetch == 7
 
 
-def test_a_bad_value_names_the_variable():
-    with pytest.raises(ConfigurationError, match="AXIS_WORKERS='many'"):
-        Settings.from_env({"AXIS_WORKERS": "many"})
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AXIS_WORKERS", "many", "AXIS_WORKERS='many' is not a valid int"),
+        ("AXIS_STOP_GRACE_SECONDS", "30s", "AXIS_STOP_GRACE_SECONDS='30s' is not a valid float"),
+    ],
+)
+def test_a_bad_value_names_the_variable(variable: str, value: str, message: str):
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({variable: value})
+
+    assert str(refused.value) == message
 
 
 @pytest.mark.parametrize(
@@ -54,6 +70,8 @@ def test_a_bad_value_names_the_variable():
             "AXIS_QUEUE_LEASE_SECONDS=1e+300: must be at most 315360000",
         ),
         ("AXIS_IDLE_AGENCY_SECONDS", "nan", "AXIS_IDLE_AGENCY_SECONDS=nan: must be at least 0"),
+        ("AXIS_STOP_GRACE_SECONDS", "0.5", "AXIS_STOP_GRACE_SECONDS=0.5: must be at least 1"),
+        ("AXIS_STOP_GRACE_SECONDS", "3601", "AXIS_STOP_GRACE_SECONDS=3601.0: must be at most 3600"),
     ],
 )
 def test_a_value_out_of_range_names_the_variable_and_the_range(

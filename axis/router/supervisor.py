@@ -37,8 +37,11 @@ from envelopes.verifying import TrustStore
 
 log = logging.getLogger(__name__)
 
-#: How long a stopping supervisor waits for its workers before killing them (seconds).
-STOP_GRACE_SECONDS = 60.0
+#: A stopping supervisor waits for its workers ``settings.stop_grace_seconds`` plus this long
+#: before killing them (seconds), so that a stuck worker ends itself first, with its
+#: threads' stacks in the log and exit code 3. A fixed margin, not a multiple: all it has
+#: to cover is the signal reaching the worker and the dump, whatever the grace.
+STOP_MARGIN_SECONDS = 30.0
 #: Pause before restarting a worker that died (seconds).
 RESTART_DELAY_SECONDS = 1.0
 #: A worker that dies this soon after starting (seconds) ...
@@ -169,7 +172,7 @@ class Supervisor:
         for worker in self._workers:
             if worker.is_alive() and worker.pid is not None:
                 os.kill(worker.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        deadline = time.monotonic() + self.settings.stop_grace_seconds + STOP_MARGIN_SECONDS
         for worker in self._workers:
             worker.join(max(0.0, deadline - time.monotonic()))
             if worker.is_alive():

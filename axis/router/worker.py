@@ -66,9 +66,7 @@ IDLE_WAIT_SECONDS = 0.1
 BATCH_MAX_BYTES = 32 * 1024 * 1024
 #: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
 HOUSEKEEPING_SECONDS = 5.0
-#: How long a router may take to stop after SIGTERM before it ends itself (seconds).
-STOP_GRACE_SECONDS = 30.0
-#: Its exit code then.
+#: The exit code of a router still not stopped ``settings.stop_grace_seconds`` after SIGTERM.
 EXIT_STUCK = 3
 #: Longest wait between two attempts to reach the broker or the database (seconds).
 MAX_BACKOFF_SECONDS = 30.0
@@ -107,7 +105,7 @@ class Router:
         self.stopping = True
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the router; one stuck past :data:`STOP_GRACE_SECONDS`
+        """SIGTERM and SIGINT stop the router; one stuck past ``settings.stop_grace_seconds``
         (a broker that stopped answering) is ended hard, which loses nothing: what it
         had not acknowledged comes back, what it had committed is in the outbox."""
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -120,7 +118,7 @@ class Router:
             signal.Signals(signum).name,
         )
         if not self.stopping:
-            watchdog = threading.Timer(STOP_GRACE_SECONDS, self._stuck)
+            watchdog = threading.Timer(self.settings.stop_grace_seconds, self._stuck)
             watchdog.daemon = True
             watchdog.start()
         self.stop()
@@ -129,7 +127,7 @@ class Router:
         log.error(
             "router %s: still not stopped %g s after the signal; exiting now",
             self.router_id,
-            STOP_GRACE_SECONDS,
+            self.settings.stop_grace_seconds,
         )
         faulthandler.dump_traceback(all_threads=True)  # where it was stuck, for the operator
         logging.shutdown()

@@ -68,6 +68,8 @@ def test_a_broker_url_that_does_not_parse_is_named_without_its_password(
         ["quarantine", "list", "--limit", "99999999999999999999999"],
         ["dead", "show", "0"],
         ["serve", "--prefetch", "70000"],
+        ["serve", "--stop-grace", "0"],
+        ["serve", "--stop-grace", "nan"],
         ["stats", "--since", "0001-01-01"],
         ["stats", "--until", "9999-12-31"],
         ["stats", "backlog", "--idle", "nan"],

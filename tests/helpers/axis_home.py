@@ -336,6 +336,7 @@ class RouterProcess:
                 "AXIS_RETRY_LIMIT": str(self.settings.retry_limit),
                 "AXIS_PREFETCH": str(self.settings.prefetch),
                 "AXIS_QUEUE_LEASE_SECONDS": str(self.settings.queue_lease_seconds),
+                "AXIS_STOP_GRACE_SECONDS": str(self.settings.stop_grace_seconds),
             }
         )
         if self.settings.metrics_port:

@@ -32,7 +32,7 @@ from helpers.axis_home import (
 )
 
 from axis import protocol
-from axis.router.worker import EXIT_STUCK, STOP_GRACE_SECONDS
+from axis.router.worker import EXIT_STUCK
 from axis.store.schema import deliveries, documents, outbox, routers
 from axis.transport.topology import SUBMISSIONS, inbox
 from router.conftest import axis_on, consumers_of
@@ -252,17 +252,21 @@ def test_a_router_stuck_past_its_grace_after_sigterm_ends_hard_and_loses_nothing
     axis: AxisHome,
 ) -> None:
     expected = submit_documents(axis, 100)
-    with RouterProcess(axis.settings) as stuck, axis.engine.connect() as blocker:
+    grace = 5.0  # the default 30 s would only make the test wait longer
+    with (
+        RouterProcess(axis.settings.replace(stop_grace_seconds=grace)) as stuck,
+        axis.engine.connect() as blocker,
+    ):
         # Its batch cannot be written: the stop it was asked for never comes by itself.
         blocker.execute(sa.text("LOCK TABLE documents IN SHARE MODE"))
         stuck.start(axis.engine)
         wait_for(lambda: documents_waiting_for_a_lock(axis) >= 1, what="a batch in hand")
         assert stuck.process is not None
         stuck.process.send_signal(signal.SIGTERM)
-        exit_code = stuck.wait(timeout=STOP_GRACE_SECONDS + 60)
+        exit_code = stuck.wait(timeout=grace + 60)
         blocker.rollback()
     assert exit_code == EXIT_STUCK, stuck.log()
-    assert f"still not stopped {STOP_GRACE_SECONDS:g} s after the signal" in stuck.log()
+    assert f"still not stopped {grace:g} s after the signal" in stuck.log()
     assert stored_documents(axis) == 0  # its batch died with its connection
     with RouterProcess(axis.settings) as second:
         second.start(axis.engine)
