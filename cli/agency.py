@@ -28,6 +28,7 @@ from axis.store.db import read_only
 from axis.store.migrate import checked_engine
 from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
 from axis.store.registry import Agency, ImportSummary, Registry
+from cli.credentials import credentials
 from cli.output import format_option, render
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
@@ -43,6 +44,9 @@ _FINGERPRINT = re.compile(r"^[0-9a-fA-F:]{64,95}$")
 @click.group()
 def agency() -> None:
     """Agencies served by the axis (four levels, codes VVV.ZZ.YY.Xnn)."""
+
+
+agency.add_command(credentials)
 
 
 @agency.command("add")

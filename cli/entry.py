@@ -1,8 +1,9 @@
 """The ``axis`` program's entry point.
 
-Loading the command line takes about a second (the XML, database and AMQP libraries);
-an interrupt (Ctrl-C) in that second ends the program like one during a command,
-quietly with exit code 130, not with a traceback of whatever was being imported.
+Loading a command takes up to a second (the XML, database and AMQP libraries; each
+command's own module is loaded by :class:`cli.main.AxisGroup` when it runs). An interrupt
+(Ctrl-C) in that second ends the program quietly with exit code 130, not with a
+traceback of whatever was being imported.
 """
 
 from __future__ import annotations

@@ -10,33 +10,54 @@ traceback instead.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
-import sqlalchemy.exc
 
 from axis.errors import AxisError, first_line
 from axis.settings import Settings
-from cli.agency import agency
-from cli.credentials import credentials
-from cli.dead import dead
-from cli.demo import demo
-from cli.health import health
-from cli.init import init
-from cli.pki import pki
-from cli.quarantine import quarantine
-from cli.receive import receive
-from cli.send import send
-from cli.serve import serve
-from cli.stats import stats
-from cli.status import status
-from cli.track import inbox, track
-from cli.trust import trust
 from envelopes.errors import EnvelopeError
+
+#: Where each command lives. A command's module is imported only when that command runs,
+#: so a clerk's ``axis send`` does not wait for the statistics' numpy or the migrations'
+#: Alembic to load.
+COMMANDS: dict[str, str] = {
+    "agency": "cli.agency:agency",
+    "dead": "cli.dead:dead",
+    "demo": "cli.demo:demo",
+    "health": "cli.health:health",
+    "inbox": "cli.track:inbox",
+    "init": "cli.init:init",
+    "pki": "cli.pki:pki",
+    "quarantine": "cli.quarantine:quarantine",
+    "receive": "cli.receive:receive",
+    "send": "cli.send:send",
+    "serve": "cli.serve:serve",
+    "stats": "cli.stats:stats",
+    "status": "cli.status:status",
+    "track": "cli.track:track",
+    "trust": "cli.trust:trust",
+}
 
 
 class AxisGroup(click.Group):
-    """A click group that turns expected errors into one clear line."""
+    """A click group that loads its commands on demand and turns expected errors into
+    one clear line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, name = COMMANDS[cmd_name].partition(":")
+        try:
+            command = getattr(importlib.import_module(module), name)
+        except KeyboardInterrupt:  # still loading: end as quietly as cli.entry does
+            sys.exit(130)
+        assert isinstance(command, click.Command), COMMANDS[cmd_name]
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -58,6 +79,10 @@ def _describe(error: Exception) -> str:
         if error.strerror is None:  # raised with a message of its own
             return str(error)
         return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    # Imported here, on the error path, so that commands without a database (`axis
+    # --help`, `axis trust`) do not pay for loading SQLAlchemy.
+    import sqlalchemy.exc
+
     if isinstance(error, sqlalchemy.exc.DBAPIError):
         return f"the database refused: {first_line(error)}"
     if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
@@ -91,24 +116,6 @@ def cli(
     ctx.obj = Settings.from_env().replace(
         home=home, database_url=database_url, broker_url=broker_url
     )
-
-
-cli.add_command(track)
-cli.add_command(inbox)
-cli.add_command(send)
-cli.add_command(receive)
-cli.add_command(status)
-cli.add_command(demo)
-cli.add_command(health)
-cli.add_command(dead)
-cli.add_command(quarantine)
-cli.add_command(serve)
-cli.add_command(init)
-cli.add_command(agency)
-agency.add_command(credentials)
-cli.add_command(pki)
-cli.add_command(trust)
-cli.add_command(stats)
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine
 from axis.errors import AxisError, first_line
 from axis.settings import Settings
 from axis.store.db import database_exists, engine_for, utcnow
+from axis.store.migrate import HEAD_REVISION
 from axis.store.migrate import check as check_schema
-from axis.store.migrate import head_revision
 from axis.store.schema import routers
 from axis.transport import open_transport
 from axis.transport.topology import SUBMISSIONS
@@ -118,7 +118,7 @@ def _check_schema(engine: Engine) -> Check:
         check_schema(engine)
     except (AxisError, sa.exc.SQLAlchemyError) as error:
         return Check("schema", False, first_line(error))
-    return Check("schema", True, f"at revision {head_revision()}")
+    return Check("schema", True, f"at revision {HEAD_REVISION}")
 
 
 def _check_broker(settings: Settings, engine: Engine) -> Check:

@@ -8,17 +8,18 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from axis.errors import SchemaNotInitialised, StoreError
-from axis.store.migrate import check, head_revision, upgrade
+from axis.store.migrate import HEAD_REVISION, alembic_config, check, current_revision, upgrade
 from axis.store.schema import metadata
 
 
 def test_upgrade_creates_every_table_on_an_empty_database(empty_engine: Engine):
     result = upgrade(empty_engine)
 
-    assert result.created and result.after == head_revision()
+    assert result.created and result.after == HEAD_REVISION
     tables = set(sa.inspect(empty_engine).get_table_names())
     assert set(metadata.tables) <= tables
     assert "alembic_version" in tables
@@ -57,6 +58,22 @@ def test_migrated_database_matches_the_schema_module(engine: Engine):
         differences = compare_metadata(context, metadata)
 
     assert differences == [], "schema.py and the migration disagree: regenerate it"
+
+
+def test_the_head_revision_the_code_expects_is_the_newest_migration():
+    scripts = ScriptDirectory.from_config(alembic_config())
+
+    assert scripts.get_heads() == [HEAD_REVISION], "a new migration: update HEAD_REVISION"
+
+
+def test_the_revision_read_without_alembic_is_the_one_alembic_reads(engine: Engine):
+    with engine.connect() as conn:
+        assert current_revision(conn) == MigrationContext.configure(conn).get_current_revision()
+
+
+def test_a_database_never_initialised_has_no_revision(empty_engine: Engine):
+    with empty_engine.connect() as conn:
+        assert current_revision(conn) is None
 
 
 def test_check_refuses_a_database_that_was_never_initialised(empty_engine: Engine):
