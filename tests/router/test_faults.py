@@ -131,6 +131,7 @@ def test_a_router_killed_with_sigkill_mid_stream_loses_and_duplicates_nothing(
     assert_exactly_once(axis, expected, seen)
 
 
+@pytest.mark.serial
 def test_a_broker_restart_mid_batch_loses_and_duplicates_nothing(axis: AxisHome) -> None:
     expected = submit_documents(axis, 300)
     with RouterProcess(axis.settings) as router:
