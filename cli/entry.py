@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sys
 
+#: The exit code of a program ended by Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
 
 def main() -> None:
     try:
         from cli.main import main as run
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     run()

@@ -17,6 +17,7 @@ import click
 
 from axis.errors import AxisError, first_line
 from axis.settings import Settings
+from cli.entry import EXIT_INTERRUPTED
 from envelopes.errors import EnvelopeError
 
 #: Where each command lives. A command's module is imported only when that command runs,
@@ -55,7 +56,7 @@ class AxisGroup(click.Group):
         try:
             command = getattr(importlib.import_module(module), name)
         except KeyboardInterrupt:  # still loading: end as quietly as cli.entry does
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         assert isinstance(command, click.Command), COMMANDS[cmd_name]
         return command
 
