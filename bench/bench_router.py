@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -79,8 +80,7 @@ class Prepared:
     paced: int
 
 
-def prepare(count: int, paced: int, database_url: str, broker_url: str) -> Prepared:
-    root = Path(tempfile.mkdtemp(prefix="axis-bench-"))
+def prepare(root: Path, count: int, paced: int, database_url: str, broker_url: str) -> Prepared:
     home = make_home(root, Settings(database_url=database_url, broker_url=broker_url))
     c = home.codes
     senders = [c["commune"], c["hamlet"], c["district2"], c["ministry"]][:SENDERS]
@@ -517,11 +517,17 @@ def main() -> None:
         )  # fmt: skip
     broker_url = f"{args.amqp}/{quote(name, safe='')}"
     engine = sa.create_engine(database_url)
+    root = Path(tempfile.mkdtemp(prefix="axis-bench-"))
     try:
-        prepared = prepare(args.documents, args.documents // 3, database_url, broker_url)
+        prepared = prepare(root, args.documents, args.documents // 3, database_url, broker_url)
         result = run_router(prepared, engine, args.workers, args.batch, args.profile)
         reference = relay(broker_url, args.documents, args.batch)
         envelope_ms = envelope_work_ms(prepared, min(FLOOR_SAMPLE, args.documents), FLOOR_ROUNDS)
+    except BaseException:
+        print(f"the run's keys and router log are kept in {root}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(root)
     finally:
         engine.dispose()
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)

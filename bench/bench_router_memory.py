@@ -62,11 +62,15 @@ def main() -> None:
         parser.error(f"--mib must stay under the default AXIS_MAX_ENVELOPE_BYTES ({cap_mib} MiB)")
 
     body = b"<edXML>" + b"x" * (args.mib << 20) + b"</edXML>"
-    with fresh_schema(args.pg) as database_url, fresh_vhost() as broker_url:
+    with (
+        fresh_schema(args.pg) as database_url,
+        fresh_vhost() as broker_url,
+        tempfile.TemporaryDirectory(prefix="axis-bench-") as root,
+    ):
         settings = Settings(
             database_url=database_url, broker_url=broker_url, prefetch=args.prefetch
         )
-        home = make_home(Path(tempfile.mkdtemp(prefix="axis-bench-")), settings)
+        home = make_home(Path(root), settings)
         sender = home.codes["commune"]
         with home.transport() as transport:
             for n in range(args.count):
