@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +33,12 @@ def modules_with_examples() -> list[str]:
 
 
 @pytest.mark.parametrize("name", modules_with_examples())
-def test_the_docstring_examples_hold(name: str) -> None:
+def test_the_docstring_examples_hold(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The examples make their folders with tempfile, as a reader would: here they land in
+    # the test's own folder, which pytest removes.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
 
     assert result.failed == 0
