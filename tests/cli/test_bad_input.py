@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from cli.entry import EXIT_INTERRUPTED
 from cli.main import cli
 
 Axis = Callable[..., Result]
@@ -172,39 +173,37 @@ main()
 """
 
 
+def run_interrupted(tmp_path: Path, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``axis ARGS`` with a SIGINT delivered as ``module`` starts to load."""
+    script = tmp_path / "axis_interrupted.py"
+    script.write_text(INTERRUPTED_WHILE_IMPORTING)
+    return subprocess.run(
+        [sys.executable, str(script), module, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize(
     "module",
     ["cli.main", "cli.init"],
     ids=["while-the-program-loads", "while-the-command-loads"],
 )
 def test_ctrl_c_while_the_program_is_loading_ends_it_quietly(tmp_path: Path, module: str):
-    script = tmp_path / "axis_interrupted.py"
-    script.write_text(INTERRUPTED_WHILE_IMPORTING)
     home = tmp_path / "home"
 
-    finished = subprocess.run(
-        [sys.executable, str(script), module, "--home", str(home), "init"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = run_interrupted(tmp_path, module, "--home", str(home), "init")
 
-    assert (finished.returncode, finished.stdout, finished.stderr) == (130, "", "")
+    assert (finished.returncode, finished.stdout, finished.stderr) == (EXIT_INTERRUPTED, "", "")
     assert not home.exists()
 
 
 def test_ctrl_c_while_a_command_runs_aborts_it_and_leaves_nothing_half_done(tmp_path: Path):
     # init loads Alembic only when it migrates: the interrupt lands inside the command.
-    script = tmp_path / "axis_interrupted.py"
-    script.write_text(INTERRUPTED_WHILE_IMPORTING)
     home = tmp_path / "home"
 
-    interrupted = subprocess.run(
-        [sys.executable, str(script), "alembic", "--home", str(home), "init"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    interrupted = run_interrupted(tmp_path, "alembic", "--home", str(home), "init")
 
     assert (interrupted.returncode, interrupted.stdout, interrupted.stderr) == (
         1,
