@@ -503,25 +503,27 @@ class _Query:
         """How many agencies were active in each day or month group.
 
         A day or month read from its own rows has them added up in its pre-added scope
-        (``active``); the days and dekads of a month cut short are counted agency by
-        agency (an agency active on two days is one).
+        (``active``); the days and dekads of a month cut short are read piece by piece,
+        so their agencies are gathered across the pieces before they are counted (an
+        agency active on a day and in a dekad of that month is one).
         """
         c = stats_counts.c
         counts: Counter[str] = Counter()
+        cut_short: defaultdict[str, set[str]] = defaultdict(set)
         for batch in self._batches():
             key = self._group(batch)
-            if key is not None:
-                statement = (
-                    sa.select(key, sa.func.sum(c.active))
-                    .where(*self._scope(False), self._period(batch))
-                    .group_by(key)
-                )
-            else:
-                statement = sa.select(sa.null(), sa.func.count(sa.distinct(c.agency))).where(
-                    *self._active(batch)
-                )
+            if key is None:
+                statement = sa.select(c.agency).where(*self._active(batch)).distinct()
+                cut_short[self._label(batch, None)].update(self.conn.scalars(statement))
+                continue
+            statement = (
+                sa.select(key, sa.func.sum(c.active))
+                .where(*self._scope(False), self._period(batch))
+                .group_by(key)
+            )
             for value, count in self.conn.execute(statement):
                 counts[self._label(batch, value)] += int(count or 0)
+        counts.update({label: len(codes) for label, codes in cut_short.items()})
         return counts
 
     def registered(self) -> dict[int, int]:

@@ -187,6 +187,20 @@ def test_a_period_cut_inside_months_reads_whole_months_and_the_days_around_them(
     assert [(g.group, g.active) for g in whole_months] == [("2026-03", 4), ("2026-04", 4)]
 
 
+def test_an_agency_active_on_a_day_and_in_a_dekad_of_a_month_cut_short_counts_once(
+    engine: Engine, history: History
+) -> None:
+    history.agencies(G22, H53)
+    history.send(G22, [H53], local("2026-03-10 09:00"))  # the 10th, read on its own
+    history.send(G22, [H53], local("2026-03-15 09:00"))  # in the dekad of the 11th-20th
+    since, until = datetime.date(2026, 3, 10), datetime.date(2026, 3, 31)
+    by_month = report(engine, Selection(by="month", since=since, until=until))
+    assert [(g.group, g.sent, g.received, g.active) for g in by_month.groups] == [
+        ("2026-03", 2, 2, 2)
+    ]
+    assert (by_month.total.active, by_month.total.registered) == (2, 2)
+
+
 @pytest.mark.parametrize(
     "since, until",
     [
