@@ -105,7 +105,11 @@ def show_dead_letter(engine: Engine, letter_id: int, *, actor: str | None = None
 def requeue(
     engine: Engine, transport: Transport, letter_id: int, *, actor: str | None = None
 ) -> DeadLetter:
-    """Publish the dead letter to its source queue again and mark it ``requeued``."""
+    """Publish the dead letter to its source queue again and mark it ``requeued``.
+
+    Raises :class:`StoreError` if another operator resolved the letter while this call
+    published it: the message went out all the same, and the error says so.
+    """
     with engine.connect() as conn:
         letter = _get(conn, letter_id)
         _require_unresolved(letter)
@@ -126,7 +130,9 @@ def requeue(
     )
     now = utcnow()
     with engine.begin() as conn:
-        _resolve(conn, letter_id, "requeued", now)
+        marked = _resolve(conn, letter_id, "requeued", now)
+        # What was published is recorded whoever marked the letter: its copy is in the
+        # inbox again, so its delivery is live again.
         if delivery is not None:
             conn.execute(
                 sa.update(deliveries)
@@ -143,6 +149,14 @@ def requeue(
                 "message_id": letter.message_id,
                 "delivery_revived": delivery.id if delivery is not None else None,
             },
+        )
+        current = letter if marked else _get(conn, letter_id)
+    if not marked:
+        assert current.resolved_at is not None
+        raise StoreError(
+            f"dead letter #{letter_id} was {current.resolution} at "
+            f"{current.resolved_at.isoformat(timespec='seconds')} while this command "
+            f"requeued it: its message went to {letter.source_queue} all the same"
         )
     return dataclasses.replace(letter, resolved_at=now, resolution="requeued")
 
