@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from axis import audit
 from axis.errors import StoreError
 from axis.protocol import DOCUMENT_ID, KIND, SENDER
-from axis.store.db import utcnow
+from axis.store.db import read_only, utcnow
 from axis.store.schema import dead_letters, deliveries, documents
 from axis.transport.base import OutgoingMessage, Transport
 from axis.transport.topology import INBOX_PREFIX
@@ -110,7 +110,7 @@ def requeue(
     Raises :class:`StoreError` if another operator resolved the letter while this call
     published it: the message went out all the same, and the error says so.
     """
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         letter = _get(conn, letter_id)
         _require_unresolved(letter)
         delivery = _dead_delivery(conn, letter)

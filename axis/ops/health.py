@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from axis.errors import AxisError, first_line
 from axis.settings import Settings
-from axis.store.db import database_exists, engine_for, utcnow
+from axis.store.db import database_exists, engine_for, read_only, utcnow
 from axis.store.migrate import HEAD_REVISION
 from axis.store.migrate import check as check_schema
 from axis.store.schema import routers
@@ -106,7 +106,7 @@ def _check_database(settings: Settings, engine: Engine) -> Check:
     if not database_exists(engine):
         return Check("database", False, f"no database at {_where(engine)}: run `axis init`")
     try:
-        with engine.connect() as conn:
+        with read_only(engine) as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as error:
         return Check("database", False, f"{_where(engine)} unreachable: {first_line(error)}")
@@ -141,7 +141,7 @@ def _check_routers(
     if this_host is not None:
         query = query.where(routers.c.hostname == this_host)
     try:
-        with engine.connect() as conn:
+        with read_only(engine) as conn:
             rows = conn.execute(query).all()
     except sa.exc.SQLAlchemyError as error:
         return Check("routers", False, first_line(error))

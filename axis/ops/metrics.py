@@ -77,6 +77,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from axis.errors import ConfigurationError
+from axis.store.db import read_only
 from axis.store.schema import DELIVERY_STATES, dead_letters, deliveries
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ class _DatabaseGauges(Collector):
 
     def collect(self) -> Iterable[Metric]:
         try:
-            with self._engine.connect() as conn:
+            with read_only(self._engine) as conn:
                 counts: dict[str, int] = dict(
                     conn.execute(
                         sa.select(deliveries.c.state, sa.func.count()).group_by(deliveries.c.state)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.store.db import utcnow
+from axis.store.db import read_only, utcnow
 from axis.store.schema import agencies, deliveries
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
@@ -60,7 +60,7 @@ def backlog(
     now = now or utcnow()
     branch = AgencyCode.parse(under) if under else None
     d = deliveries.c
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         open_rows = conn.execute(
             sa.select(
                 d.recipient_code,

@@ -66,6 +66,7 @@ from axis.stats.rollup import (
     period_end,
     period_start,
 )
+from axis.store.db import read_only
 from axis.store.schema import (
     STATS_STATUS_CODES,
     agencies,
@@ -630,7 +631,9 @@ def _begin(conn: Connection, snapshot: str | None = None) -> None:
     (``snapshot``: one exported by another connection), so that the total is the sum of
     the groups even while a refresh commits."""
     if conn.dialect.name != "postgresql":
-        return  # SQLite (one machine, the embedded default): each statement reads the latest
+        # SQLite: a read transaction (``read_only``) in WAL mode already reads one
+        # snapshot, from its first statement on, and holds no lock a writer waits for.
+        return
     conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     if snapshot is not None:
         conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
@@ -657,10 +660,10 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def report(engine: Engine, selection: Selection) -> Report:
     """Count what ``selection`` asks for (after folding every pending change)."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         _Query(conn, selection)  # bad options fail before anything is written
     rollup.refresh(engine)
-    with engine.connect() as conn, _no_cycle_collection():
+    with read_only(engine) as conn, _no_cycle_collection():
         _begin(conn)
         query = _Query(conn, selection, engine)
         total = query.figures(grouped=False).get("all", Figures("all"))

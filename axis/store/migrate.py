@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import SchemaNotInitialised, StoreError, first_line
 from axis.settings import Settings
-from axis.store.db import database_exists, engine_for, sqlite_file
+from axis.store.db import database_exists, engine_for, read_only, sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -135,7 +135,7 @@ def check(engine: Engine) -> None:
     if not database_exists(engine):
         raise SchemaNotInitialised(f"no database at {where}: run `axis init`")
     try:
-        with engine.connect() as conn:
+        with read_only(engine) as conn:
             current = current_revision(conn)
     except sa.exc.OperationalError as error:
         raise StoreError(f"cannot open the database {where}: {first_line(error)}") from error

@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import TransientError, TransportError
-from axis.store.db import utcnow
+from axis.store.db import read_only, utcnow
 from axis.store.schema import queue_messages, transport_queues
 from axis.transport.base import (
     REASON_HEADER,
@@ -226,7 +226,7 @@ class EmbeddedTransport(Transport):
         return taken[0] if taken else None
 
     def depth(self, queue: str) -> int:
-        with self._transaction() as conn:
+        with self._transaction(reading=True) as conn:
             self._require(conn, [queue])
             count = conn.execute(
                 sa.select(sa.func.count())
@@ -256,17 +256,18 @@ class EmbeddedTransport(Transport):
     # -- internals ----------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, *, reading: bool = False) -> Iterator[Connection]:
         if self._closed:
             raise TransportError("the transport is closed")
-        with self._connect() as conn:
+        with self._connect(reading=reading) as conn:
             yield conn
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:
-        """A transaction; a lost or unreachable database becomes ``TransientError``."""
+    def _connect(self, *, reading: bool = False) -> Iterator[Connection]:
+        """A transaction (``reading``: one that waits for no writer on SQLite); a lost or
+        unreachable database becomes ``TransientError``."""
         try:
-            with self._engine.begin() as conn:
+            with read_only(self._engine) if reading else self._engine.begin() as conn:
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             raise TransientError(f"the queue database is unavailable: {error.orig}") from error
