@@ -16,8 +16,9 @@ whereas ``rabbitmqctl`` only works on the broker's host with its Erlang cookie::
     issued.password          # shown to the operator once; the broker keeps only a hash
     revoke_for_agency(engine, api, "000.00.31.H53", vhost)
 
-Both write an audit entry (never the password) in a transaction around the broker change,
-so the log holds an entry if and only if the broker accepted the change.
+Both write an audit entry (never the password) once the broker has accepted the change,
+and none when it refused it. No database transaction stays open while the broker is
+called: on SQLite that would keep routers from writing for as long as the API takes.
 
 Issuing credentials for an agency that already has a user rotates its password and closes
 its open connections, so a leaked password stops working at once.
@@ -26,6 +27,7 @@ its open connections, so a leaked password stops working at once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import urllib.error
@@ -126,7 +128,11 @@ class ManagementAPI:
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 raise
-            hint = _refusal_hint(error, self.username) if error.code in (401, 403) else ""
+            reason = _reply_reason(error)
+            if error.code in (401, 403):
+                hint = _refusal_hint(reason, self.username)
+            else:
+                hint = f": {reason}" if reason else ""
             raise TransportError(
                 f"RabbitMQ management API refused {method} /api/{path} (HTTP {error.code}){hint}"
             ) from None
@@ -170,11 +176,42 @@ class IssuedCredentials:
 
 def issue_credentials(api: ManagementAPI, code: str, vhost: str) -> IssuedCredentials:
     """Create the broker user of agency ``code`` (or give it a new password) with the
-    permissions of :func:`agency_permissions` on ``vhost``."""
+    permissions of :func:`agency_permissions` on ``vhost``.
+
+    A refusal leaves nothing half-made: an existing user gets its permissions again
+    before its password changes, so its old password still works if they are refused;
+    a new user whose permissions are refused is deleted again.
+    """
     username = str(AgencyCode.parse(code))
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     rotated = api.user_exists(username)
+    if rotated:
+        _grant(api, username, vhost)
     api.call("PUT", "users/" + _quote(username), {"password": password, "tags": ""})
+    if not rotated:
+        try:
+            _grant(api, username, vhost)
+        except (TransportError, urllib.error.HTTPError) as error:
+            # A user without permissions can do nothing: if even its removal fails, the
+            # refusal is still what the operator needs to hear.
+            with contextlib.suppress(TransportError):
+                revoke_credentials(api, username)
+            raise TransportError(
+                f"broker user {username} not created: its permissions on vhost {vhost!r} "
+                f"were refused ({_reason(error)})"
+            ) from None
+    try:
+        closed = api.close_connections(username, "credentials rotated") if rotated else 0
+    except (TransportError, urllib.error.HTTPError) as error:
+        raise TransportError(
+            f"the password of broker user {username} was changed, but the connections "
+            f"opened with the old one could not be closed ({_reason(error)}): run the "
+            "command again for a new password"
+        ) from None
+    return IssuedCredentials(username, password, vhost, rotated, closed)
+
+
+def _grant(api: ManagementAPI, username: str, vhost: str) -> None:
     permissions = agency_permissions(username)
     api.call(
         "PUT",
@@ -185,8 +222,10 @@ def issue_credentials(api: ManagementAPI, code: str, vhost: str) -> IssuedCreden
             "read": permissions.read,
         },
     )
-    closed = api.close_connections(username, "credentials rotated") if rotated else 0
-    return IssuedCredentials(username, password, vhost, rotated, closed)
+
+
+def _reason(error: Exception) -> str:
+    return f"HTTP {error.code}" if isinstance(error, urllib.error.HTTPError) else str(error)
 
 
 def revoke_credentials(api: ManagementAPI, code: str) -> bool:
@@ -212,8 +251,8 @@ def issue_for_agency(
         raise SuspendedAgency(
             f"agency {agency.code} is suspended: resume it before issuing broker credentials"
         )
+    issued = issue_credentials(api, agency.code, vhost)
     with engine.begin() as conn:
-        issued = issue_credentials(api, agency.code, vhost)
         audit.record(
             conn,
             actor,
@@ -228,9 +267,9 @@ def revoke_for_agency(
     engine: Engine, api: ManagementAPI, code: str, vhost: str, *, actor: str | None = None
 ) -> bool:
     """:func:`revoke_credentials`, audited; False if the agency had no broker user."""
-    with engine.begin() as conn:
-        existed = revoke_credentials(api, code)
-        if existed:
+    existed = revoke_credentials(api, code)
+    if existed:
+        with engine.begin() as conn:
             audit.record(conn, actor, "agency.credentials.revoke", code, {"vhost": vhost})
     return existed
 
@@ -239,13 +278,17 @@ def _quote(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
 
-def _refusal_hint(error: urllib.error.HTTPError, username: str) -> str:
-    """Why the broker refused the login: a wrong password or a user without the rights
-    answer with the same status code, and only the body tells them apart."""
+def _reply_reason(error: urllib.error.HTTPError) -> str:
+    """The ``reason`` the API gives in its reply's body ("" if there is none)."""
     try:
-        reason = str(json.loads(error.read()).get("reason", ""))
+        return str(json.loads(error.read()).get("reason", ""))
     except (OSError, ValueError, AttributeError):
-        reason = ""
+        return ""
+
+
+def _refusal_hint(reason: str, username: str) -> str:
+    """Why the broker refused the login: a wrong password or a user without the rights
+    answer with the same status code, and only the body's reason tells them apart."""
     if reason == "Login failed":
         return (
             f": wrong user name or password for {username!r} (AXIS_BROKER_ADMIN_URL, or "

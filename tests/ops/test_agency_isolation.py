@@ -111,6 +111,47 @@ def test_the_password_is_alone_on_stdout_and_the_action_is_audited(home: AxisHom
     assert all(created.stdout.strip() not in str(e.details) for e in entries)
 
 
+def credentials_on_another_vhost(home: AxisHome, code: str, vhost: str) -> Result:
+    parts = urllib.parse.urlsplit(home.settings.broker_url)
+    elsewhere = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + vhost, "", ""))
+    return axis(home, "--broker-url", elsewhere, "agency", "credentials", code)
+
+
+def credential_actions(home: AxisHome, code: str) -> list[str]:
+    with home.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(audit_log.c.action)
+                .where(audit_log.c.target == code, audit_log.c.action.like("agency.credentials%"))
+                .order_by(audit_log.c.id)
+            ).scalars()
+        )
+
+
+def test_credentials_the_broker_refuses_leave_no_user_and_no_audit_entry(home: AxisHome) -> None:
+    commune = home.codes["commune"]
+    refused = credentials_on_another_vhost(home, commune, "no-such-vhost")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert refused.stderr.startswith(
+        f"error: broker user {commune} not created: its permissions on vhost "
+        "'no-such-vhost' were refused ("
+    )
+    assert "vhost_or_user_not_found" in refused.stderr
+    assert not ManagementAPI.from_settings(home.settings).user_exists(commune)
+    assert credential_actions(home, commune) == []
+
+
+def test_a_refused_rotation_leaves_the_old_password_working(home: AxisHome) -> None:
+    district = home.codes["district"]
+    password = issue(home, district)
+    refused = credentials_on_another_vhost(home, district, "no-such-vhost")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "vhost_or_user_not_found" in refused.stderr
+    with agency_transport(home, district, password) as transport:
+        assert transport.depth(inbox(district)) == 0
+    assert credential_actions(home, district) == ["agency.credentials.create"]
+
+
 def test_credentials_are_only_for_registered_active_agencies(home: AxisHome) -> None:
     unknown = axis(home, "agency", "credentials", "000.00.00.G99")
     assert unknown.exit_code == 1
