@@ -83,9 +83,14 @@ def stage(
 
 
 def confirm(conn: Connection, staged: Sequence[Staged], now: datetime.datetime) -> None:
-    """The broker has them: deliveries become ``queued``, the rows go."""
-    records.mark_queued(conn, [s.delivery_id for s in staged if s.delivery_id is not None], now)
+    """The broker has them: the rows go, deliveries become ``queued``.
+
+    Outbox rows are locked before their deliveries, here as in a sweep, so that two
+    routers never wait for each other (``Sweeper.expire``, which starts from deliveries,
+    skips outbox rows another transaction holds).
+    """
     conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s in staged))))
+    records.mark_queued(conn, [s.delivery_id for s in staged if s.delivery_id is not None], now)
 
 
 class Outbox:
@@ -228,7 +233,23 @@ class Outbox:
         self, conn: Connection, dead: Sequence[tuple[Staged, sa.Row]], now: datetime.datetime
     ) -> list[Staged]:
         """Deliveries that cannot be published: dead letters; the senders' ``failed``
-        answers, staged (the caller publishes them after the commit)."""
+        answers, staged (the caller publishes them after the commit). A delivery another
+        router closed since :meth:`_triage` read it (expired, say) only loses its row."""
+        conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s, _ in dead))))
+        still_pending = set(
+            conn.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.id.in_(sorted(d.id for _, d in dead)),
+                    deliveries.c.state == "pending",
+                )
+                .values(state="dead", closed_at=now)
+                .returning(deliveries.c.id)
+            ).scalars()
+        )
+        dead = [(s, d) for s, d in dead if d.id in still_pending]
+        if not dead:
+            return []
         records.insert_dead_letters(
             conn,
             [
@@ -245,12 +266,6 @@ class Outbox:
                 for s, d in dead
             ],
         )
-        conn.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.id.in_(sorted(d.id for _, d in dead)))
-            .values(state="dead", closed_at=now)
-        )
-        conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s, _ in dead))))
         failed = []
         for _, d in dead:
             answer = self.answers.later(

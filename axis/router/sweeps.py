@@ -118,9 +118,15 @@ class Sweeper:
             )
             if not rows:
                 return 0
-            conn.execute(
-                sa.delete(outbox).where(outbox.c.delivery_id.in_(sorted(r.id for r in rows)))
+            # A sweep holding some of these rows locks them before their deliveries, the
+            # reverse of this order: waiting for it would deadlock. They are skipped: that
+            # sweep removes them itself, and buries no delivery closed meanwhile.
+            unheld = (
+                sa.select(outbox.c.id)
+                .where(outbox.c.delivery_id.in_(sorted(r.id for r in rows)))
+                .with_for_update(skip_locked=True)
             )
+            conn.execute(sa.delete(outbox).where(outbox.c.id.in_(unheld.scalar_subquery())))
             told = stage(conn, self._expired_answers(conn, rows), now)
         self.outbox.publish(told)
         for row in rows:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Sequence
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +27,9 @@ from axis import protocol
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
 from axis.router.outbox import ORPHAN_SECONDS, Outbox
-from axis.store.schema import dead_letters, routers
+from axis.router.sweeps import Sweeper
+from axis.store.db import make_engine
+from axis.store.schema import dead_letters, deliveries, outbox, routers
 from axis.transport import open_transport
 from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS
@@ -274,3 +277,62 @@ def test_a_message_that_breaks_its_batch_is_dead_lettered_alone_and_the_rest_del
     assert any("batch failed; handling its messages one by one" in line for line in logged)
     failed_on = [line for line in logged if "cannot be processed" in line]
     assert len(failed_on) == 1 and f"message {broken_id} cannot" in failed_on[0], logged
+
+
+@pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
+def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_too(
+    home: AxisHome,
+) -> None:
+    """Two routers' housekeeping on PostgreSQL: one sweeps a copy whose attempts ran out
+    while the other expires its delivery. Neither waits for the other (they once locked
+    the same rows in opposite orders), and the delivery ends expired, not dead as well."""
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    settings = home.settings.replace(retry_limit=5, lifetime_seconds=3600)
+    answers = Answers(load_axis_identity(settings))
+    with home.transport() as transport:
+        home.submit(transport, body, sender=c["commune"])
+        submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
+        BatchProcessor(
+            home.engine,
+            Outbox(home.engine, transport, answers, retry_limit=5),
+            answers,
+            home.trust,
+            max_bytes=MAX,
+            max_copy_bytes=settings.max_copy_bytes,
+        ).store([submission])
+        submission.ack()  # committed; the copy and the answer never published
+    with home.engine.begin() as conn:  # a day old, its attempts used up
+        conn.execute(
+            sa.update(deliveries).values(
+                attempts=5, accepted_at=sa.func.now() - sa.text("interval '1 day'")
+            )
+        )
+    # The other router gives up on a lock after 5 s instead of waiting for ever.
+    url = sa.make_url(settings.database_url)
+    options = f"{url.query['options']} -clock_timeout=5000"
+    other_engine = make_engine(url.update_query_dict({"options": options}).render_as_string(False))
+    expired: list[int] = []
+    with home.transport() as transport:
+        other = Sweeper(
+            other_engine, Outbox(other_engine, transport, answers, retry_limit=5), answers, settings
+        )
+
+        class ExpiredMeanwhile(Outbox):
+            def _triage(
+                self, conn: sa.Connection, rows: Sequence[sa.Row]
+            ) -> tuple[list, list, list]:
+                triaged = super()._triage(conn, rows)
+                expired.append(other.expire())
+                return triaged
+
+        ExpiredMeanwhile(home.engine, transport, answers, retry_limit=5).sweep(older_than=0)
+        told = drain(transport, c["commune"], count=3, timeout=3)
+    other_engine.dispose()
+    assert expired == [1]
+    assert deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "expired"}
+    outcomes = [verify(m.body, home.trust, max_bytes=MAX).message.outcome for m in told]
+    assert sorted(outcomes) == ["accepted", "expired"]
+    with home.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(dead_letters)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
