@@ -74,16 +74,21 @@ class ManagementAPI:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ManagementAPI:
-        """``AXIS_BROKER_ADMIN_URL``, or else derived from ``AXIS_BROKER_URL``.
+        """``AXIS_BROKER_ADMIN_URL`` as it is (its port, else its scheme's; its path, for
+        an API behind a reverse proxy), or else the broker's host on the management port.
 
         >>> api = ManagementAPI.from_settings(
         ...     Settings(broker_url="amqp://axis:secret@rabbit:5672/axis"))
         >>> api.base_url, api.username
         ('http://rabbit:15672', 'axis')
+        >>> ManagementAPI.from_settings(
+        ...     Settings(broker_admin_url="https://axis:secret@mq.example/rabbitmq/")).base_url
+        'https://mq.example/rabbitmq'
         """
+        path = ""
         if settings.broker_admin_url:
             parts = urllib.parse.urlsplit(settings.broker_admin_url)
-            scheme, port = parts.scheme, parts.port
+            scheme, port, path = parts.scheme, parts.port, parts.path.rstrip("/")
         elif settings.broker_url:
             parts = urllib.parse.urlsplit(settings.broker_url)
             if parts.scheme not in MANAGEMENT_PORTS:
@@ -100,7 +105,7 @@ class ManagementAPI:
         if ":" in host:
             host = f"[{host}]"
         return cls(
-            base_url=f"{scheme}://{host}:{port or MANAGEMENT_PORTS['amqp'][1]}",
+            base_url=f"{scheme}://{host}{f':{port}' if port else ''}{path}",
             username=urllib.parse.unquote(parts.username or "guest"),
             password=urllib.parse.unquote(parts.password or "guest"),
         )
