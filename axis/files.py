@@ -94,16 +94,37 @@ def write_together(files: Sequence[NewFile]) -> None:
     written: list[Path] = []
     try:
         for file in files:
-            _replace(file)
-            written.append(file.path)
+            written.append(_replace(file))
     except FileProblem:
         for path in written:
             path.unlink(missing_ok=True)
         raise
 
 
-def _replace(file: NewFile) -> None:
-    temporary = file.path.with_name(f".{file.path.name}.{uuid.uuid4().hex}.tmp")
+def _target(path: Path) -> Path:
+    """Where writing ``path`` puts the file: through a symbolic link, to what it names.
+
+    The new file is renamed over the old one, which would replace a device, a pipe or
+    a folder by a plain file (``--out /dev/null``): those are refused.
+    """
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        return target
+    except OSError as error:
+        raise FileProblem(f"cannot write {path}: {error.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise FileProblem(f"cannot write {path}: it is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise FileProblem(f"cannot write {path}: not a regular file (a device or a pipe)")
+    return target
+
+
+def _replace(file: NewFile) -> Path:
+    """Write ``file``; the path written (a symbolic link's target)."""
+    target = _target(file.path)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         # The mode applies from creation: a private key is never readable by others.
         mode = 0o600 if file.private else 0o644
@@ -112,7 +133,8 @@ def _replace(file: NewFile) -> None:
             stream.write(file.data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, file.path)
+        os.replace(temporary, target)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise FileProblem(f"cannot write {file.path}: {error.strerror or error}") from None
+    return target

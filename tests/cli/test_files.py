@@ -6,8 +6,10 @@ its writes fail with EFBIG past the limit exactly as they fail with ENOSPC on a 
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -141,3 +143,37 @@ def test_files_written_together_are_all_removed_when_one_cannot_be_written(tmp_p
         write_together([NewFile(key, b"key", private=True), NewFile(certificate, b"cert")])
 
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [os.mkfifo, lambda path: os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))],
+    ids=["pipe", "device"],
+)
+def test_a_file_to_write_that_names_a_pipe_or_a_device_is_refused_and_left_as_it_is(
+    initialised: Axis, tmp_path: Path, make: Callable[[Path], None]
+):
+    out = tmp_path / "out.csv"
+    make(out)
+
+    result = initialised("agency", "generate-tree", "--out", str(out))
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: cannot write {out}: not a regular file (a device or a pipe)\n"
+    )
+    assert not out.is_file() and out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []
+
+
+def test_a_file_to_write_through_a_symbolic_link_goes_to_its_target(
+    initialised: Axis, tmp_path: Path
+):
+    target, link = tmp_path / "national.csv", tmp_path / "latest.csv"
+    link.symlink_to(target.name)
+
+    result = initialised("agency", "generate-tree", "--out", str(link))
+
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text(encoding="utf-8").startswith("code,")
