@@ -44,15 +44,19 @@ def check_regular_file(path: Path, *, limit: int, what: str = "", cap: str = "")
         raise FileProblem(f"{label}: no such file") from None
     except OSError as error:
         raise FileProblem(f"{label}: {error.strerror}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise FileProblem(f"{label} is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        # A device or a pipe would be read for ever.
-        raise FileProblem(f"{label}: not a regular file")
+    # A device or a pipe would be read for ever.
+    _require_regular(info, label)
     if info.st_size > limit:
         setting = f" ({cap})" if cap else ""
         raise FileProblem(f"{label}: {info.st_size:,} bytes, over the {limit:,} allowed{setting}")
     return info.st_size
+
+
+def _require_regular(info: os.stat_result, label: str) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise FileProblem(f"{label}: a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise FileProblem(f"{label}: not a regular file")
 
 
 def read_bounded(path: Path, *, limit: int, what: str = "", cap: str = "") -> bytes:
@@ -114,10 +118,7 @@ def _target(path: Path) -> Path:
         return target
     except OSError as error:
         raise FileProblem(f"cannot write {path}: {error.strerror}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise FileProblem(f"cannot write {path}: it is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise FileProblem(f"cannot write {path}: not a regular file (a device or a pipe)")
+    _require_regular(info, f"cannot write {path}")
     return target
 
 
