@@ -144,10 +144,16 @@ def save_document(
 
 
 def save_status(out_dir: Path, document_id: str, file_stem: str, signed: bytes) -> Path:
-    """Keep a signed status (or axis receipt) under its document's ``statuses/`` folder."""
+    """Keep a signed status (or axis receipt) under its document's ``statuses/`` folder.
+
+    Its name ends with the first hex digits of its SHA-256: two statuses of one agency
+    and code in the same second, or two refusals, are two files; the same one handed
+    over again is the same file.
+    """
     folder = document_folder(out_dir, document_id) / STATUSES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{folder_name(file_stem)}.edxml"
+    tag = hashlib.sha256(signed).hexdigest()[:12]
+    path = folder / f"{folder_name(file_stem)}-{tag}.edxml"
     write_atomically(path, signed)
     return path
 

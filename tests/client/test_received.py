@@ -77,6 +77,16 @@ def test_statuses_are_kept_beside_their_document(tmp_path: Path):
     assert path.read_bytes() == b"<s/>"
 
 
+def test_two_statuses_with_the_same_author_code_and_second_are_two_files(tmp_path: Path):
+    stem = "000.00.31.H53 04 20261126-100000"
+    first = save_status(tmp_path, DOC_ID, stem, b"<s>A</s>")
+    second = save_status(tmp_path, DOC_ID, stem, b"<s>B</s>")
+    again = save_status(tmp_path, DOC_ID, stem, b"<s>A</s>")
+    assert first != second and again == first
+    assert (first.read_bytes(), second.read_bytes()) == (b"<s>A</s>", b"<s>B</s>")
+    assert len(list(first.parent.iterdir())) == 2
+
+
 def test_an_attachment_name_too_long_for_the_file_system_is_shortened_keeping_its_extension(
     tmp_path: Path,
 ):
