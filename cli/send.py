@@ -147,35 +147,32 @@ def send(
         )
     identity = load_cli_identity(settings, key, cert, p12)
     stderr = Console(stderr=True)
-    sent = ""  # the DocumentId, once submitted: printed even if no answer comes
-    try:
-        with _progress(stderr) as progress:
-            if prepared is not None:
-                document = _read_prepared(prepared, agency, stderr, settings.max_envelope_bytes)
-                agency = document.sender.organ_id
-            with open_client(settings, str(agency), identity) as client:
-                if prepared is None:
-                    request = DocumentRequest(
-                        sender=str(agency),
-                        recipients=recipients,
-                        subject=str(subject),
-                        number=number,
-                        notation=notation,
-                        type_name=type_name or "",
-                        priority=Priority(priority or 0),
-                        due=due.date() if due else None,
-                        refers_to=refers_to,
-                        attachments=_read_attachments(
-                            attachments, progress, settings.max_envelope_bytes
-                        ),
-                    )
-                    document = compose_document(request, names=_names(client, request))
-                submission = _submit(client, document, progress)
-                sent = document.document_id
-                answer = client.wait_answer(submission, sent, timeout=timeout)
-    finally:
-        if sent:
-            click.echo(f"DocumentId: {sent}")
+    with _progress(stderr) as progress:
+        if prepared is not None:
+            document = _read_prepared(prepared, agency, stderr, settings.max_envelope_bytes)
+            agency = document.sender.organ_id
+        with open_client(settings, str(agency), identity) as client:
+            if prepared is None:
+                request = DocumentRequest(
+                    sender=str(agency),
+                    recipients=recipients,
+                    subject=str(subject),
+                    number=number,
+                    notation=notation,
+                    type_name=type_name or "",
+                    priority=Priority(priority or 0),
+                    due=due.date() if due else None,
+                    refers_to=refers_to,
+                    attachments=_read_attachments(
+                        attachments, progress, settings.max_envelope_bytes
+                    ),
+                )
+                document = compose_document(request, names=_names(client, request))
+            submission = _submit(client, document, progress)
+            # At once, not after the answer: a clerk who gives up waiting, or a
+            # pipe into `tee`, has it whatever comes next.
+            click.echo(f"DocumentId: {document.document_id}")
+            answer = client.wait_answer(submission, document.document_id, timeout=timeout)
     _report(answer)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import select
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -312,6 +313,36 @@ def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embe
     )  # fmt: skip
     assert blank.exit_code == 2
     assert "Invalid value for '--revokes': it is empty." in blank.stderr
+
+
+def test_the_document_id_is_printed_as_soon_as_the_document_is_sent(idle: Axis):
+    """Not after the answer: ``axis send ... | tee sent.txt`` shows it while the clerk
+    waits, and a clerk who stops waiting still has it."""
+    settings = idle.home.settings
+    sending = subprocess.Popen(
+        [
+            sys.executable, "-m", "cli.main", "--home", str(settings.home),
+            "--database-url", settings.database_url, "--broker-url", "",
+            "send", *idle.signing("commune"), "--to", idle.code("district"),
+            "--subject", "Thử", "--number", "10", "--timeout", "600",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert sending.stdout is not None
+        # A bound only against a hang: the line comes well within it, or only after the
+        # 600 s the command waits for its answer.
+        readable, _, _ = select.select([sending.stdout], [], [], 120)
+        first_line = sending.stdout.readline() if readable else ""
+        still_waiting = sending.poll() is None
+    finally:
+        sending.terminate()
+        sending.wait()
+    assert first_line.startswith(f"DocumentId: {idle.code('commune')},")
+    assert first_line.endswith(",10/VP\n")
+    assert still_waiting
 
 
 def test_another_agencys_certificate_is_refused_before_anything_is_sent(idle: Axis):
