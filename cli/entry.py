@@ -12,6 +12,8 @@ import sys
 
 #: The exit code of a program ended by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: The exit code of a program whose reader went away (128 + SIGPIPE), as shells report it.
+EXIT_BROKEN_PIPE = 141
 
 
 def main() -> None:

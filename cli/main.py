@@ -11,13 +11,14 @@ traceback instead.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from axis.errors import AxisError, first_line
 from axis.settings import Settings
-from cli.entry import EXIT_INTERRUPTED
+from cli.entry import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from envelopes.errors import EnvelopeError
 
 #: Where each command lives. A command's module is imported only when that command runs,
@@ -65,6 +66,12 @@ class AxisGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # Whoever read the output stopped (`axis agency list | head`): nothing went
+            # wrong, and nothing more can be said to it. Exit as a program that SIGPIPE
+            # ended, without the interpreter failing again to flush at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as error:
             if ctx.find_root().params.get("debug"):
                 raise

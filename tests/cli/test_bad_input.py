@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cli.entry import EXIT_INTERRUPTED
+from cli.entry import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from cli.main import cli
 
 Axis = Callable[..., Result]
@@ -212,3 +213,19 @@ def test_ctrl_c_while_a_command_runs_aborts_it_and_leaves_nothing_half_done(tmp_
     )
     assert run("--home", str(home), "init").exit_code == 0
     assert run("--home", str(home), "agency", "list", "--format", "json").output == "[]\n"
+
+
+def test_output_whose_reader_went_away_ends_quietly_as_sigpipe_would(tmp_path: Path):
+    home = tmp_path / "home"
+    program = [sys.executable, "-m", "cli.main", "--home", str(home)]
+    subprocess.run([*program, "init"], check=True, capture_output=True)
+    read, write = os.pipe()
+    os.close(read)  # like `| head` that has already read all it wanted
+    with os.fdopen(write, "wb") as stdout:
+        listing = subprocess.run(
+            [*program, "agency", "list", "--format", "csv"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert (listing.returncode, listing.stderr) == (EXIT_BROKEN_PIPE, "")
