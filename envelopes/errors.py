@@ -26,6 +26,11 @@ class InvalidKey(EnvelopeError):
     reason = "invalid-key"
 
 
+class UnreadableKey(InvalidKey):
+    """A private key (or PKCS#12 bundle) that does not open: damaged, or its passphrase
+    is wrong; the file alone cannot tell which."""
+
+
 class InvalidTrustStore(EnvelopeError):
     """The trust store (CA certificates) is missing, empty or unreadable."""
 

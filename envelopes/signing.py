@@ -30,7 +30,7 @@ from lxml import etree
 from signxml import XMLSigner
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
-from envelopes.errors import InvalidKey, SignatureError
+from envelopes.errors import InvalidKey, SignatureError, UnreadableKey
 from envelopes.parsing import hardened_parser, parse_xml
 from envelopes.receipts import RECEIPT_TAG
 from envelopes.xml import q
@@ -100,7 +100,7 @@ class SigningIdentity:
                 else f"{key_path}: the private key is not encrypted: give no passphrase"
             ) from None
         except ValueError:
-            raise InvalidKey(
+            raise UnreadableKey(
                 f"{key_path}: not a readable PEM private key (or a wrong passphrase)"
             ) from None
         try:
@@ -117,7 +117,7 @@ class SigningIdentity:
                 Path(path).read_bytes(), passphrase
             )
         except ValueError:
-            raise InvalidKey(
+            raise UnreadableKey(
                 f"{path}: not a readable PKCS#12 file (or a wrong passphrase)"
             ) from None
         if key is None or certificate is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from axis.errors import CertificateError, FileProblem
 from axis.files import MAX_CERTIFICATE_BYTES, check_regular_file
-from envelopes.errors import InvalidKey
+from envelopes.errors import InvalidKey, UnreadableKey
 from envelopes.signing import SigningIdentity
 
 #: Asks the user for a passphrase; receives the prompt text, returns what was typed.
@@ -95,9 +95,9 @@ def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> Signin
     try:
         return SigningIdentity.from_pem_files(key, cert, secret)
     except InvalidKey as error:
-        # The library names the file at fault first; an encrypted key that does not
-        # open with a passphrase almost always means a mistyped passphrase.
-        if secret is not None and str(error).startswith(f"{key}:"):
+        # An encrypted key that does not open with a passphrase almost always means a
+        # mistyped passphrase.
+        if secret is not None and isinstance(error, UnreadableKey):
             raise KeyLoadError(f"wrong passphrase for {key}") from None
         raise _with_files(error, f"{key} and {cert}") from None
 
@@ -125,7 +125,7 @@ def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentit
     try:
         return SigningIdentity.from_pkcs12(path, first)
     except InvalidKey as error:
-        if not str(error).startswith(f"{path}:"):
+        if not isinstance(error, UnreadableKey):
             raise _with_files(error, str(path)) from None
         if first is not None:
             raise KeyLoadError(f"wrong passphrase for {path}") from None
@@ -133,7 +133,7 @@ def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentit
     try:
         return SigningIdentity.from_pkcs12(path, secret)
     except InvalidKey as error:
-        if str(error).startswith(f"{path}:"):
+        if isinstance(error, UnreadableKey):
             raise KeyLoadError(f"wrong passphrase for {path}") from None
         raise _with_files(error, str(path)) from None
 

@@ -131,6 +131,20 @@ def test_pkcs12_with_a_wrong_passphrase_is_named(files):
         load_identity(KeyFiles(p12=files["p12"]), ask=lambda prompt: "sai")
 
 
+def test_pkcs12_holding_only_a_certificate_is_named_as_such_not_as_a_wrong_passphrase(
+    files, tmp_path: Path
+):
+    certificate = x509.load_pem_x509_certificate(files["cert"].read_bytes())
+    bundle = tmp_path / "no-key.p12"
+    bundle.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            None, None, certificate, None, serialization.BestAvailableEncryption(b"pw")
+        )
+    )
+    with pytest.raises(KeyLoadError, match=r"no-key\.p12: the PKCS#12 file lacks a private key"):
+        load_identity(KeyFiles(p12=bundle), passphrase="pw", ask=never_ask)
+
+
 @pytest.mark.parametrize("given", ["cert", "key"])
 def test_a_pem_file_given_as_pkcs12_is_named_as_such_without_asking(files, given: str):
     with pytest.raises(KeyLoadError, match=r"agency\.(pem|key): not a PKCS#12 bundle"):
