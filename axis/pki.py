@@ -41,7 +41,7 @@ from axis.files import NewFile, write_together
 from axis.settings import Settings
 from axis.store.db import utcnow
 from envelopes.codes import AgencyCode
-from envelopes.signing import MIN_RSA_BITS
+from envelopes.signing import MIN_RSA_BITS, SigningIdentity
 from envelopes.verifying import fingerprint
 
 CA_DAYS = 10 * 365
@@ -120,6 +120,8 @@ def init_pki(settings: Settings) -> PkiSetup:
             .sign(key, hashes.SHA256())
         )
         write_together([_key_file(ca_key_path, key), _cert_file(ca_cert_path, cert)])
+    else:
+        _load_ca(settings)  # kept only if it works: a damaged key is named now, not later
     axis_key, axis_cert = pki / "axis.key", pki / "axis.pem"
     axis_created = not _pair_exists(axis_key, axis_cert)
     if axis_created:
@@ -133,7 +135,8 @@ def init_pki(settings: Settings) -> PkiSetup:
         write_together([_key_file(axis_key, key), _cert_file(axis_cert, cert)])
         axis = Identity(axis_key, axis_cert, cert)
     else:
-        axis = Identity(axis_key, axis_cert, read_certificate(axis_cert))
+        identity = SigningIdentity.from_pem_files(axis_key, axis_cert)
+        axis = Identity(axis_key, axis_cert, identity.certificate)
     trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
     return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path)
 

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -33,6 +34,31 @@ def test_pki_init_creates_the_ca_the_axis_identity_and_trusts_the_ca(
     assert "edxml-axis" in axis_cert.subject.rfc4514_string()
     for key in ("ca.key", "axis.key"):
         assert stat.S_IMODE((home / "pki" / key).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda pki: (pki / "ca.key").write_text("junk"), "ca.key: not a readable"),
+        (lambda pki: (pki / "axis.key").write_text("junk"), "axis.key: not a readable"),
+        (
+            lambda pki: (pki / "ca.pem").write_bytes((pki / "axis.pem").read_bytes()),
+            "ca.key is not the key of",
+        ),
+    ],
+    ids=["ca-key", "axis-key", "ca-certificate"],
+)
+def test_pki_init_names_a_damaged_existing_pair_instead_of_keeping_it(
+    initialised: Axis, tmp_path: Path, damage: Callable[[Path], object], problem: str
+):
+    assert initialised("pki", "init").exit_code == 0
+    damage(tmp_path / "home" / "pki")
+
+    result = initialised("pki", "init")
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {tmp_path / 'home' / 'pki'}/")
+    assert problem in result.output and result.output.count("\n") == 1
 
 
 def test_issue_writes_a_signing_identity_and_registers_it(initialised: Axis, tmp_path: Path):
