@@ -50,6 +50,7 @@ REASONS: dict[str, str] = {
     "bad-document-id": "DocumentId is not `<From code>,<yyyy/MM/dd>,<number>/<notation>`",
     "unknown-recipient": "a To agency is not registered",
     "suspended-recipient": "a To agency is suspended",
+    "self-addressed": "a To agency is the sender itself",
     "too-many-copies": "size x recipients is over the copies cap (AXIS_MAX_COPY_BYTES)",
     "unknown-reference": "a revocation, update or replacement of a document From never sent",
     "foreign-reference": "a revocation, update or replacement of another agency's document",
@@ -378,6 +379,17 @@ def decide_document(
         recipients = original.recipients
     else:
         recipients = tuple(dict.fromkeys(org.organ_id for org in document.recipients))
+        if sender in recipients:
+            return rejected(
+                submission,
+                reject(
+                    "self-addressed",
+                    f"{sender} is among the recipients of its own document {document_id}: "
+                    "address it to other agencies only",
+                ),
+                snapshot,
+                verified,
+            )
     problem = check_recipients(recipients, snapshot) or check_copies(
         len(submission.body), len(recipients), max_copy_bytes
     )

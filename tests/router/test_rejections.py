@@ -150,6 +150,11 @@ def too_many_copies(home: AxisHome, c: dict[str, str]) -> Case:
     return Case(body, c["commune"], c["commune"])
 
 
+def self_addressed(home: AxisHome, c: dict[str, str]) -> Case:
+    body = home.document(c["commune"], [c["district"], c["commune"]])
+    return Case(body, c["commune"], c["commune"])
+
+
 def unknown_reference(home: AxisHome, c: dict[str, str]) -> Case:
     never = f"{c['commune']},2026/11/26,99999/UBND-VP"
     body = home.document(
@@ -237,6 +242,7 @@ CASES: dict[str, Callable[[AxisHome, dict[str, str]], Case]] = {
     "bad-document-id": bad_document_id,
     "unknown-recipient": unknown_recipient,
     "suspended-recipient": suspended_recipient,
+    "self-addressed": self_addressed,
     "too-many-copies": too_many_copies,
     "unknown-reference": unknown_reference,
     "foreign-reference": foreign_reference,
