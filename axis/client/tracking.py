@@ -174,7 +174,10 @@ def _unknown(conn: sa.Connection, document_id: str) -> UnknownDocument:
             f"document {document_id} was rejected by the axis ({rejected.reason}): "
             f"{rejected.message}"
         )
-    return UnknownDocument(f"no document {document_id} reached the axis")
+    return UnknownDocument(
+        f"no document {document_id} reached the axis (one just sent waits in the queue "
+        "until a router takes it in: is `axis serve` running?)"
+    )
 
 
 #: Columns of :func:`waiting_for`, in display order.

@@ -350,8 +350,10 @@ def decide_document(
             submission,
             reject(
                 "conflict",
-                f"{document_id} was already accepted from {sender} with other content: "
-                "give a new document a new number, or send it as an update (BussinessDocType 2)",
+                f"{document_id} was already accepted from {sender} with other content. "
+                "If this is the same document sent again (each signing makes other bytes), "
+                f"the first was accepted: see `axis track {document_id}`. Otherwise give a "
+                "new document a new number, or send a change as an update (BussinessDocType 2)",
             ),
             snapshot,
             verified,

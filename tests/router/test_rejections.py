@@ -314,6 +314,23 @@ def assert_rejected(shared: Routed, case: Case, reason: str) -> None:
     assert answer.body == row.answer
 
 
+def test_a_document_signed_and_sent_again_is_a_conflict_that_points_to_its_first_sending(
+    shared: Routed,
+) -> None:
+    home, c = shared.home, shared.home.codes
+    first = home.document(c["commune"], [c["district"]], number=434343)
+    home.submit(shared.transport, first, sender=c["commune"])
+    wait_for(lambda: _delivered(home, document_id_of(first)), what="the first sending")
+    again = home.document(c["commune"], [c["district"]], number=434343)
+    assert again != first and document_id_of(again) == document_id_of(first)
+
+    assert_rejected(shared, Case(again, c["commune"], c["commune"]), "conflict")
+
+    row = quarantined(home, hashlib.sha256(again).hexdigest())
+    assert row is not None
+    assert f"the first was accepted: see `axis track {document_id_of(first)}`" in row.message
+
+
 def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
     shared: Routed,
 ) -> None:
