@@ -34,6 +34,7 @@ from axis.ops.metrics import Metrics
 from axis.router import records
 from axis.router.answers import Answer, Answers, inbox_message
 from axis.router.intake import (
+    REVISION_ANSWERS,
     AcceptDocument,
     AcceptStatus,
     Decision,
@@ -196,6 +197,8 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
     elif isinstance(message, Status):
         wanted.status_digests.add(submission.digest)
         wanted.referenced.add(status_subject(message))
+        if message.status_code in REVISION_ANSWERS:
+            wanted.revisions_of.add(status_subject(message))
 
 
 def decide_all(

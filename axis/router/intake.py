@@ -58,10 +58,12 @@ REASONS: dict[str, str] = {
     "unknown-document": "a status about a document the axis never accepted",
     "not-a-party": "a status from an agency that neither sent nor received the document",
     "wrong-status": "a status its author may not send: only the sender recalls (13), "
-    "only recipients send the others",
+    "only recipients send the others, and 15/16 only answer a recall or a revision",
 }
 #: The reasons only a status is rejected for.
 STATUS_REASONS = frozenset({"unknown-document", "not-a-party", "wrong-status"})
+#: Statuses that answer a recall (13) or a revocation, update or replacement.
+REVISION_ANSWERS = frozenset({StatusCode.RECALL_AGREED, StatusCode.RECALL_REFUSED})
 
 _DOCUMENT_ID = re.compile(r"^([^,]+),([0-9]{4}/[0-9]{2}/[0-9]{2}),([^/,]+)/([^,]+)$")
 
@@ -453,6 +455,12 @@ def decide_status(
         problem = reject(
             "wrong-status",
             f"only the sender {document.sender} can recall {reference.document_id} (status 13)",
+        )
+    elif code in REVISION_ANSWERS and status_subject(status) not in snapshot.revisions_asked:
+        problem = reject(
+            "wrong-status",
+            f"status {code.value} answers a recall or a revision of {reference.document_id}, "
+            f"and {document.sender} asked for neither",
         )
     else:
         return AcceptStatus(submission, verified, document, delivery_id, (document.sender,))

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from axis.store.schema import agencies, agency_certificates, deliveries, documents, status_events
+from envelopes.model import StatusCode
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class Snapshot:
     documents: dict[tuple[str, str], DocumentRef] = field(default_factory=dict)
     #: digests of statuses already recorded
     recorded_statuses: set[str] = field(default_factory=set)
+    #: (sender code, DocumentId) of documents their sender recalled (13) or sent a
+    #: revocation, update or replacement of: what a 15 or 16 may answer
+    revisions_asked: set[tuple[str, str]] = field(default_factory=set)
 
     def add_pending(
         self, sender: str, document_id: str, digest: str, priority: int, recipients: tuple[str, ...]
@@ -84,6 +88,8 @@ class Wanted:
     #: (sender, DocumentId) of documents referred to (their recipients are needed)
     referenced: set[tuple[str, str]] = field(default_factory=set)
     status_digests: set[str] = field(default_factory=set)
+    #: (sender, DocumentId) of documents a 15 or 16 answers (was a revision asked for?)
+    revisions_of: set[tuple[str, str]] = field(default_factory=set)
 
 
 def load_snapshot(conn: Connection, wanted: Wanted) -> Snapshot:
@@ -122,7 +128,23 @@ def load_snapshot(conn: Connection, wanted: Wanted) -> Snapshot:
             )
         )
         snapshot.recorded_statuses = {row.digest for row in rows}
+    if wanted.revisions_of:
+        snapshot.revisions_asked = _revisions_asked(conn, wanted.revisions_of)
     return snapshot
+
+
+def _revisions_asked(conn: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of ``keys`` their sender recalled or sent a revision of."""
+    key = sa.tuple_(documents.c.sender_code, documents.c.document_id)
+    recalled = (
+        sa.select(documents.c.sender_code, documents.c.document_id)
+        .join(status_events, status_events.c.document_pk == documents.c.id)
+        .where(key.in_(sorted(keys)), status_events.c.status_code == StatusCode.RECALLED.value)
+    )
+    revised = sa.select(documents.c.sender_code, documents.c.refers_to).where(
+        sa.tuple_(documents.c.sender_code, documents.c.refers_to).in_(sorted(keys))
+    )
+    return {(sender, document_id) for sender, document_id in conn.execute(recalled.union(revised))}
 
 
 def _load_agencies(conn: Connection, snapshot: Snapshot, codes: Iterable[str]) -> None:

@@ -25,7 +25,7 @@ from axis import protocol
 from axis.pki import issue_agency
 from axis.router.intake import REASONS, check_document_id
 from axis.router.records import OVERSIZE_KEPT_BYTES, quarantined_payload
-from axis.store.schema import documents, quarantine
+from axis.store.schema import documents, quarantine, status_events
 from axis.transport.base import Transport
 from envelopes.model import BusinessType, StatusCode
 from envelopes.receipts import AxisReceipt, build_receipt
@@ -285,6 +285,50 @@ def test_only_the_sender_of_a_document_can_recall_it(shared: Routed) -> None:
     case = recall_by_a_recipient(shared.home, shared.home.codes)
 
     assert_rejected(shared, case, "wrong-status")
+
+
+def test_agreeing_to_a_recall_nobody_asked_for_is_a_wrong_status(shared: Routed) -> None:
+    case = _status_about_a_delivered_document(
+        shared.home, shared.home.codes, "district", StatusCode.RECALL_AGREED
+    )
+
+    assert_rejected(shared, case, "wrong-status")
+
+
+@pytest.mark.parametrize("asked", ["recall", "revocation"])
+def test_a_recipient_answers_a_recall_or_a_revision_with_15_or_16(
+    shared: Routed, asked: str
+) -> None:
+    home, c = shared.home, shared.home.codes
+    body = home.document(c["commune"], [c["district"]])
+    home.submit(shared.transport, body, sender=c["commune"])
+    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
+    if asked == "recall":
+        request = home.status(c["commune"], document_id_of(body), StatusCode.RECALLED)
+    else:
+        request = home.document(
+            c["commune"], [c["district"]], business=BusinessType.REVOKE,
+            refers_to=document_id_of(body),
+        )  # fmt: skip
+    home.submit(shared.transport, request, sender=c["commune"])
+    wait_for(lambda: _stored(home, request), what=f"the {asked}")
+
+    for code in (StatusCode.RECALL_AGREED, StatusCode.RECALL_REFUSED):
+        answer = home.status(c["district"], document_id_of(body), code)
+        home.submit(shared.transport, answer, sender=c["district"])
+        wait_for(lambda answer=answer: _stored(home, answer), what=f"status {code.value}")
+
+
+def _stored(home: AxisHome, body: bytes) -> bool:
+    """``body`` was accepted: recorded as a status, or stored as a document."""
+    digest = hashlib.sha256(body).hexdigest()
+    with home.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(status_events.c.id)
+            .where(status_events.c.digest == digest)
+            .union_all(sa.select(documents.c.id).where(documents.c.digest == digest))
+        ).first()
+    return found is not None
 
 
 def assert_rejected(shared: Routed, case: Case, reason: str) -> None:
