@@ -8,13 +8,17 @@ both where the value is typed.
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
+import re
 from pathlib import Path
 
 import click
 
 from axis.settings import TEN_YEARS_SECONDS
+
+_DAY_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 #: The largest id or count a database integer holds (SQLite and PostgreSQL bigint).
 MAX_ROW_ID = 2**63 - 1
@@ -49,6 +53,10 @@ class Day(click.DateTime):
 
     >>> Day().convert("2026-11-27", None, None).date()
     datetime.date(2026, 11, 27)
+    >>> Day().convert("2026-02-30", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: '2026-02-30' is not a day of the calendar.
     """
 
     name = "day"
@@ -57,6 +65,12 @@ class Day(click.DateTime):
         super().__init__(formats=["%Y-%m-%d"])
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
+        # click would say the format does not match, which is not what is wrong here.
+        if isinstance(value, str) and _DAY_SHAPE.match(value):
+            try:
+                datetime.datetime.strptime(value, "%Y-%m-%d")
+            except ValueError:
+                self.fail(f"{value!r} is not a day of the calendar.", param, ctx)
         day = super().convert(value, param, ctx)
         if not 1900 <= day.year <= 9998:
             self.fail(f"{value!r} is not between 1900-01-01 and 9998-12-31.", param, ctx)

@@ -42,7 +42,7 @@ from cli.agency_options import (
     open_client,
     timeout_option,
 )
-from cli.params import DOCUMENT_ID
+from cli.params import DOCUMENT_ID, Day
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge
 from envelopes.importing import import_unsigned
 from envelopes.model import Attachment, BusinessType, Document, Priority
@@ -71,7 +71,7 @@ class Rejected(AxisError):
     type=click.IntRange(0, 4),
     help="0 ordinary (default), 1 urgent, 2 very urgent, 3 express, 4 express at a set time.",
 )
-@click.option("--due", type=click.DateTime(formats=["%Y-%m-%d"]), help="Due date, YYYY-MM-DD.")
+@click.option("--due", type=Day(), help="Due date, YYYY-MM-DD.")
 @click.option(
     "--attach",
     "attachments",
