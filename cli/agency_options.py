@@ -18,6 +18,7 @@ from axis.client.keys import KeyFiles, KeyLoadError, load_identity
 from axis.settings import Settings
 from axis.store.migrate import check
 from cli.params import Duration
+from cli.prompts import prompt_secret
 from envelopes.signing import SigningIdentity
 from envelopes.verifying import TrustStore
 
@@ -55,7 +56,7 @@ def timeout_option(func: F) -> F:
 
 def _ask(prompt: str) -> str:
     try:
-        return str(click.prompt(prompt, hide_input=True, err=True))
+        return prompt_secret(prompt)
     except click.Abort:
         raise KeyLoadError(
             f"no passphrase given ({prompt[:1].lower()}{prompt[1:]}); "

@@ -20,6 +20,7 @@ from axis.store.db import engine_for
 from axis.store.migrate import check
 from axis.store.registry import Registry
 from cli.params import OutFolder
+from cli.prompts import prompt_secret
 
 
 @click.group()
@@ -59,9 +60,7 @@ def issue(
     """Issue a signing key and certificate for agency CODE and register it if possible."""
     passphrase = settings.pki_passphrase
     if ask_passphrase:
-        passphrase = click.prompt(
-            f"Passphrase for {code}.p12", hide_input=True, confirmation_prompt=True
-        )
+        passphrase = prompt_secret(f"Passphrase for {code}.p12", confirm=True)
     with _registry_if_initialised(settings) as registry:
         registered = _registered_name(registry, code)
         identity = issue_agency(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,6 +108,27 @@ def test_the_p12_bundle_is_protected_by_the_passphrase_asked_for(initialised: Ax
         (out / "000.00.31.H53.p12").read_bytes(), b"s3cret"
     )
     assert key is not None and cert is not None and len(chain) == 1
+
+
+def test_a_passphrase_piped_in_without_a_terminal_is_read_without_warnings(tmp_path: Path):
+    program = [sys.executable, "-m", "cli.main", "--home", str(tmp_path / "home")]
+    subprocess.run([*program, "pki", "init"], check=True, capture_output=True)
+    out = tmp_path / "keys"
+
+    issued = subprocess.run(
+        [*program, "pki", "issue", "000.00.31.H53", "--out", str(out), "--ask-passphrase"],
+        input="s3cret\ns3cret\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AXIS_PKI_PASSPHRASE": ""},
+    )
+
+    assert issued.returncode == 0, issued.stderr
+    assert "Warning" not in issued.stderr and "getpass" not in issued.stderr
+    key, _, _ = pkcs12.load_key_and_certificates(
+        (out / "000.00.31.H53.p12").read_bytes(), b"s3cret"
+    )
+    assert key is not None
 
 
 def test_issue_never_overwrites_an_existing_key(initialised: Axis, tmp_path: Path):
