@@ -30,6 +30,7 @@ from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
 from axis.store.registry import Agency, ImportSummary, Registry
 from cli.credentials import credentials
 from cli.output import format_option, render
+from cli.params import NonBlank
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
 
@@ -39,6 +40,8 @@ HISTORY_COLUMNS = ("at", "actor", "action", "details")
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _FINGERPRINT = re.compile(r"^[0-9a-fA-F:]{64,95}$")
+#: Something that looks like a fingerprint cut short (the start of one, say).
+_HEX = re.compile(r"^[0-9a-fA-F:]{8,}$")
 
 
 @click.group()
@@ -232,15 +235,22 @@ def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
 
 @cert.command("revoke")
 @click.argument("code")
-@click.argument("certificate", metavar="CERT_FILE|FINGERPRINT")
+@click.argument("certificate", metavar="CERT_FILE|FINGERPRINT", type=NonBlank())
 @click.option("--reason", default="", help="Why (kept with the certificate).")
 @click.pass_obj
 def cert_revoke(settings: Settings, code: str, certificate: str, reason: str) -> None:
     """Revoke a certificate of agency CODE, given as its file or SHA-256 fingerprint."""
-    if _FINGERPRINT.match(certificate) and not Path(certificate).exists():
+    path = Path(certificate)
+    if _FINGERPRINT.match(certificate) and not path.exists():
         fp = certificate
+    elif _HEX.match(certificate) and not path.exists():
+        raise click.BadParameter(
+            f"{certificate!r} is neither a certificate file nor a whole SHA-256 fingerprint "
+            f"(64 hex digits, as `axis agency show {code}` lists them)",
+            param_hint="CERT_FILE|FINGERPRINT",
+        )
     else:
-        fp = fingerprint(read_certificate(Path(certificate)))
+        fp = fingerprint(read_certificate(path))
     with checked_engine(settings) as engine:
         revoked = Registry(engine).revoke_certificate(code, fp, reason)
     click.echo(f"revoked certificate {revoked.fingerprint} of {code}")

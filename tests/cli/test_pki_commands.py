@@ -168,6 +168,18 @@ def test_certificates_are_added_and_revoked_by_file_or_fingerprint(
     assert by_fingerprint.exit_code == 1 and "already revoked" in by_fingerprint.output
 
 
+def test_a_fingerprint_cut_short_or_an_empty_one_is_named_as_such(initialised: Axis):
+    initialised("agency", "add", "000.00.00.H53", "--name", "UBND tỉnh Tây Ninh")
+
+    short = initialised("agency", "cert", "revoke", "000.00.00.H53", "65015a83a6ec3dde")
+    empty = initialised("agency", "cert", "revoke", "000.00.00.H53", "")
+
+    assert short.exit_code == 2
+    assert "is neither a certificate file nor a whole SHA-256 fingerprint" in short.output
+    assert "axis agency show 000.00.00.H53" in short.output
+    assert empty.exit_code == 2 and "it is empty." in empty.output
+
+
 def test_a_ca_certificate_is_refused_as_an_agencys_signing_certificate(
     initialised: Axis, tmp_path: Path
 ):
