@@ -150,7 +150,8 @@ def issue_agency(
     p12_passphrase: bytes | None = None,
     write_p12: bool = True,
 ) -> Identity:
-    """Write ``out_dir/CODE.key``, ``CODE.pem`` and ``CODE.p12`` for agency ``code``.
+    """Write ``out_dir/CODE.key``, ``CODE.pem`` and ``CODE.p12`` for agency ``code``;
+    ``p12_passphrase`` protects the bundle and the key file.
 
     The certificate names the agency code in its CN (and ``name``, if given, as O), is
     signed by the development CA, valid two years, for digital signatures only.
@@ -166,7 +167,9 @@ def issue_agency(
         if path is not None and path.exists():
             raise CertificateError(f"{path} already exists: remove it or choose another --out")
     key, cert = _issue(settings, x509.Name(attributes))
-    files = [_key_file(key_path, key), _cert_file(cert_path, cert)]
+    # The passphrase protects the PEM key too: a bundle locked beside the same key in
+    # clear would protect nothing.
+    files = [_key_file(key_path, key, p12_passphrase), _cert_file(cert_path, cert)]
     if p12_path is not None:
         encryption = (
             serialization.BestAvailableEncryption(p12_passphrase)
@@ -331,11 +334,16 @@ def _slug(cert: x509.Certificate) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "ca"
 
 
-def _key_file(path: Path, key: ec.EllipticCurvePrivateKey) -> NewFile:
+def _key_file(
+    path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None
+) -> NewFile:
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
     pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
     return NewFile(path, pem, private=True)
 

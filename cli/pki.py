@@ -70,8 +70,8 @@ def issue(
             name=name or registered,
             p12_passphrase=passphrase.encode() if passphrase else None,
         )
-        click.echo(f"key {identity.key_path}, certificate {identity.cert_path}")
         protection = "protected by the passphrase" if passphrase else "WITHOUT a passphrase"
+        click.echo(f"key {identity.key_path} ({protection}), certificate {identity.cert_path}")
         click.echo(f"PKCS#12 bundle {identity.p12_path} ({protection})")
         click.echo(f"fingerprint (SHA-256) {identity.fingerprint}")
         later = f"`axis agency add {code} --name NAME --cert {identity.cert_path}`"

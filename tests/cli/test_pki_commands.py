@@ -108,6 +108,10 @@ def test_the_p12_bundle_is_protected_by_the_passphrase_asked_for(initialised: Ax
         (out / "000.00.31.H53.p12").read_bytes(), b"s3cret"
     )
     assert key is not None and cert is not None and len(chain) == 1
+    # The PEM key beside the bundle is locked with the same passphrase.
+    pem = (out / "000.00.31.H53.key").read_bytes()
+    assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert serialization.load_pem_private_key(pem, b"s3cret").public_key() == key.public_key()
 
 
 def test_a_passphrase_piped_in_without_a_terminal_is_read_without_warnings(tmp_path: Path):
