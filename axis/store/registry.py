@@ -179,6 +179,14 @@ def _validate_name(name: str) -> str:
     control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
     if control is not None:
         raise AgencyError(f"the agency name contains a control character (U+{ord(control):04X})")
+    # Invisible characters make a name look blank, or (a right-to-left override) look
+    # like another agency's in every listing; Vietnamese needs none of them.
+    invisible = next((c for c in name if unicodedata.category(c) == "Cf"), None)
+    if invisible is not None:
+        raise AgencyError(
+            f"the agency name contains an invisible formatting character "
+            f"(U+{ord(invisible):04X} {unicodedata.name(invisible, 'unnamed')})"
+        )
     return name
 
 

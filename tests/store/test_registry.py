@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 
 import pytest
@@ -63,6 +64,18 @@ def test_a_code_is_registered_only_once(tree: Registry):
 @pytest.mark.parametrize("name", ["", "   ", "x" * 301])
 def test_empty_or_overlong_names_are_refused(registry: Registry, name: str):
     with pytest.raises(AgencyError, match="name"):
+        registry.add_agency(PROVINCE, name)
+
+
+@pytest.mark.parametrize(
+    "name, named",
+    [
+        ("\u200b", "U+200B ZERO WIDTH SPACE"),
+        ("UBND tỉnh \u202eninh Tây", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ],
+)
+def test_a_name_that_hides_what_it_shows_is_refused(registry: Registry, name: str, named: str):
+    with pytest.raises(AgencyError, match=re.escape(f"invisible formatting character ({named})")):
         registry.add_agency(PROVINCE, name)
 
 
