@@ -160,13 +160,13 @@ def issue_agency(
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, parsed)]
     if name:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, name[:64]))
-    out_dir.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = out_dir / f"{parsed}.key", out_dir / f"{parsed}.pem"
     p12_path = out_dir / f"{parsed}.p12" if write_p12 else None
     for path in (key_path, cert_path, p12_path):
         if path is not None and path.exists():
             raise CertificateError(f"{path} already exists: remove it or choose another --out")
     key, cert = _issue(settings, x509.Name(attributes))
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a refusal leaves no empty folder
     # The passphrase protects the PEM key too: a bundle locked beside the same key in
     # clear would protect nothing.
     files = [_key_file(key_path, key, p12_passphrase), _cert_file(cert_path, cert)]

@@ -135,6 +135,15 @@ def test_a_passphrase_piped_in_without_a_terminal_is_read_without_warnings(tmp_p
     assert key is not None
 
 
+def test_issue_without_a_ca_is_refused_and_makes_no_folder(initialised: Axis, tmp_path: Path):
+    out = tmp_path / "new" / "deeper"
+
+    result = initialised("pki", "issue", "000.00.31.H53", "--out", str(out))
+
+    assert result.exit_code == 1 and "run `axis pki init` first" in result.output
+    assert not (tmp_path / "new").exists()
+
+
 def test_issue_never_overwrites_an_existing_key(initialised: Axis, tmp_path: Path):
     initialised("pki", "init")
     out = tmp_path / "keys"
@@ -300,4 +309,4 @@ def test_issue_refuses_a_ca_key_that_is_unreadable_or_not_the_cas(
     assert unreadable.exit_code == 1
     assert "ca.key: not a readable, unencrypted PEM private key" in unreadable.output
     assert foreign.exit_code == 1 and "ca.key is not the key of" in foreign.output
-    assert list((tmp_path / "b").iterdir()) == []  # no key, certificate or bundle
+    assert not (tmp_path / "b").exists()  # no key, certificate or bundle, nor their folder
