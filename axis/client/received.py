@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from axis.errors import FileProblem
 from axis.files import write_atomically
 from envelopes.model import Attachment
 
@@ -94,6 +95,11 @@ def document_folder(out_dir: Path, document_id: str) -> Path:
     if meta.exists() and _stored_id(meta) != document_id:
         tag = hashlib.sha256(document_id.encode()).hexdigest()[:8]
         folder = out_dir / f"{folder.name}~{tag}"
+    if folder.exists() and not folder.is_dir():
+        raise FileProblem(
+            f"cannot save what came about {document_id}: {folder} is a file where its "
+            "folder goes; move the file away and pull again (the message waits in the inbox)"
+        )
     return folder
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from axis.client.received import (
     save_document,
     save_status,
 )
+from axis.errors import FileProblem
 from envelopes.model import Attachment
 
 DOC_ID = "000.21.31.H53,2026/11/26,12/QĐ-UBND"
@@ -75,6 +77,21 @@ def test_statuses_are_kept_beside_their_document(tmp_path: Path):
     path = save_status(tmp_path, DOC_ID, "000.00.31.H53 03 2026-11-26T10:00:00", b"<s/>")
     assert path.parent.parent.name == folder_name(DOC_ID)
     assert path.read_bytes() == b"<s/>"
+
+
+@pytest.mark.parametrize("save", ["document", "status"])
+def test_a_file_where_the_documents_folder_goes_is_named_and_left_alone(tmp_path: Path, save: str):
+    in_the_way = tmp_path / folder_name(DOC_ID)
+    in_the_way.write_bytes(b"someone's notes")
+
+    with pytest.raises(FileProblem, match=f"{re.escape(str(in_the_way))} is a file where"):
+        if save == "document":
+            save_document(tmp_path, DOC_ID, b"<x/>", [], {})
+        else:
+            save_status(tmp_path, DOC_ID, "000.00.31.H53 03 20261126-100000", b"<s/>")
+
+    assert in_the_way.read_bytes() == b"someone's notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [in_the_way.name]
 
 
 def test_two_statuses_with_the_same_author_code_and_second_are_two_files(tmp_path: Path):
