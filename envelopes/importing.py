@@ -67,9 +67,19 @@ def import_unsigned(data: bytes, *, max_bytes: int) -> Imported:
             f"(namespace {etree.QName(root).namespace!r})"
         )
     etree.strip_tags(root, etree.Comment)
+    _drop_processing_instructions(root, repairs)
     _drop_signatures(root, repairs)
     _empty_unreadable_attachments(root, repairs)
     return Imported(read_message(root), repairs)
+
+
+def _drop_processing_instructions(root: etree._Element, repairs: list[str]) -> None:
+    """Processing instructions inside the document mean nothing to edXML, and one inside a
+    value would otherwise be refused as an empty or split value by the schema."""
+    found = sum(1 for _ in root.iter(etree.ProcessingInstruction))
+    if found:
+        etree.strip_tags(root, etree.ProcessingInstruction)
+        repairs.append(f"removed {found} processing instruction(s) inside the document")
 
 
 def _strip_stray_prefix(data: bytes, repairs: list[str]) -> bytes:

@@ -147,6 +147,18 @@ def test_comments_in_values_do_not_truncate_them(make_status):
     assert import_unsigned(data, max_bytes=MAX_BYTES).message.sender.organ_id == "000.00.00.H53"
 
 
+def test_a_processing_instruction_inside_a_value_is_removed_and_reported(make_status):
+    data = build_status(make_status()).replace(
+        b"<edXML:OrganId>000.00.00.H53</edXML:OrganId>",
+        b"<edXML:OrganId><?editor cursor?>000.00.00.H53</edXML:OrganId>",
+    )
+
+    imported = import_unsigned(data, max_bytes=MAX_BYTES)
+
+    assert imported.message.sender.organ_id == "000.00.00.H53"
+    assert imported.repairs == ["removed 1 processing instruction(s) inside the document"]
+
+
 def test_an_unknown_undeclared_prefix_is_refused(make_status):
     data = build_status(make_status()).replace(b"<edXML:Description>", b"<foo:Description>")
     data = data.replace(b"</edXML:Description>", b"</foo:Description>")
