@@ -8,9 +8,11 @@ receipted on a log scale. The file's suffix (``.png`` or ``.svg``) chooses the f
 from __future__ import annotations
 
 import datetime
+import io
 from pathlib import Path
 
 from axis.errors import ConfigurationError
+from axis.files import write_atomically
 from axis.stats.queries import Report
 
 FORMATS = (".png", ".svg")
@@ -55,4 +57,8 @@ def write_chart(report: Report, path: Path) -> None:
     latency.set_yscale("log")
     latency.set_ylabel("latency (seconds)")
     latency.legend(loc="upper left")
-    figure.savefig(path)
+    # Drawn in memory, then written whole (a pipe or a device named as the file is
+    # refused, as for every file the axis writes).
+    drawn = io.BytesIO()
+    figure.savefig(drawn, format=path.suffix.lower()[1:])
+    write_atomically(path, drawn.getvalue())

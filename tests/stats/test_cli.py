@@ -7,6 +7,7 @@ import csv
 import datetime
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -98,6 +99,15 @@ def test_a_chart_is_written_as_png_or_svg(
     code, out, _ = run(engine, *MARCH, "--chart", str(target))
     assert (code, out) == (0, f"chart written to {target}\n")
     assert target.read_bytes().startswith(magic)
+
+
+def test_a_chart_named_as_a_pipe_is_refused_instead_of_waiting_for_a_reader(
+    engine: Engine, known: dict[str, int], tmp_path: Path
+) -> None:
+    pipe = tmp_path / "march.svg"
+    os.mkfifo(pipe)
+    code, _, err = run(engine, *MARCH, "--chart", str(pipe))
+    assert (code, err) == (1, f"error: cannot write {pipe}: not a regular file\n")
 
 
 def test_charts_without_matplotlib_say_which_extra_to_install(
