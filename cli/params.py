@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from axis.settings import TEN_YEARS_SECONDS
+from envelopes.codes import DOCUMENT_ID_FORM
 
 _DAY_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -127,4 +128,28 @@ class NonBlank(click.ParamType):
 
 
 #: A DocumentId as typed on the command line.
-DOCUMENT_ID = NonBlank()
+class DocumentId(NonBlank):
+    """A DocumentId, checked for its form before anything is sent or looked up.
+
+    >>> DocumentId().convert("000.00.01.H53,2026/11/27,1/VP", None, None)
+    '000.00.01.H53,2026/11/27,1/VP'
+    >>> DocumentId().convert("nonsense", None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: 'nonsense' is not a DocumentId: <sender code>,...
+    """
+
+    name = "document id"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = super().convert(value, param, ctx)
+        if not DOCUMENT_ID_FORM.match(text):
+            self.fail(
+                f"{text!r} is not a DocumentId: <sender code>,<yyyy/MM/dd>,<number>/<notation>.",
+                param,
+                ctx,
+            )
+        return text
+
+
+DOCUMENT_ID = DocumentId()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from envelopes.errors import InvalidAgencyCode
 
 _CODE = re.compile(r"^([0-9]{3})\.([0-9]{2})\.([0-9]{2})\.([A-Z][0-9]{2})$")
+#: A DocumentId: ``<sender code>,<yyyy/MM/dd>,<number>/<notation>``, grouped so.
+DOCUMENT_ID_FORM = re.compile(r"^([^,]+),([0-9]{4}/[0-9]{2}/[0-9]{2}),([^/,]+)/([^,]+)$")
 
 
 @dataclass(frozen=True, order=True)

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from axis import protocol
 from axis.router.lookups import DocumentRef, Snapshot
 from axis.transport.base import ReceivedMessage
+from envelopes.codes import DOCUMENT_ID_FORM
 from envelopes.errors import EnvelopeError
 from envelopes.model import BusinessType, Document, Status, StatusCode
 from envelopes.verifying import TrustStore, Verified, verify
@@ -64,8 +64,6 @@ REASONS: dict[str, str] = {
 STATUS_REASONS = frozenset({"unknown-document", "not-a-party", "wrong-status"})
 #: Statuses that answer a recall (13) or a revocation, update or replacement.
 REVISION_ANSWERS = frozenset({StatusCode.RECALL_AGREED, StatusCode.RECALL_REFUSED})
-
-_DOCUMENT_ID = re.compile(r"^([^,]+),([0-9]{4}/[0-9]{2}/[0-9]{2}),([^/,]+)/([^,]+)$")
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,7 +271,7 @@ def check_sender(
 
 def check_document_id(document_id: str, sender: str) -> str | None:
     """``None`` if ``document_id`` has the edXML form for ``sender``, else what is wrong."""
-    match = _DOCUMENT_ID.match(document_id)
+    match = DOCUMENT_ID_FORM.match(document_id)
     if match is None:
         return (
             f"DocumentId {document_id!r} is not of the form "

@@ -196,7 +196,18 @@ def test_axis_inbox_of_an_unregistered_agency_is_one_line_on_stderr(
 
 
 def test_axis_track_of_an_unknown_document_is_one_line_on_stderr(engine: Engine, database_url: str):
-    result = run_axis(database_url, "track", "X,1")
+    never = "000.00.00.H53,2026/11/26,1/VP"
+    result = run_axis(database_url, "track", never)
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: no document X,1 reached the axis (")
+    assert result.stderr.startswith(f"error: no document {never} reached the axis (")
     assert result.stderr.endswith("is `axis serve` running?)\n")
+
+
+def test_axis_track_of_something_that_is_not_a_document_id_is_a_usage_error(
+    engine: Engine, database_url: str
+):
+    result = run_axis(database_url, "track", "X,1")
+    assert result.exit_code == 2
+    assert "'X,1' is not a DocumentId: <sender code>,<yyyy/MM/dd>,<number>/<notation>." in (
+        result.stderr
+    )
