@@ -16,9 +16,10 @@ whereas ``rabbitmqctl`` only works on the broker's host with its Erlang cookie::
     issued.password          # shown to the operator once; the broker keeps only a hash
     revoke_for_agency(engine, api, "000.00.31.H53", vhost)
 
-Both write an audit entry (never the password) once the broker has accepted the change,
-and none when it refused it. No database transaction stays open while the broker is
-called: on SQLite that would keep routers from writing for as long as the API takes.
+Both write an audit entry (never the password) once the whole change went through, and
+none when the broker refused it (a rotation whose old connections could not be closed
+says so, and is simply run again). No database transaction stays open while the broker
+is called: on SQLite that would keep routers from writing for as long as the API takes.
 
 Issuing credentials for an agency that already has a user rotates its password and closes
 its open connections, so a leaked password stops working at once.
