@@ -140,7 +140,13 @@ class Outbox:
             return list(staged), []
         except TransportError as error:
             log.warning("publish refused (%s): declaring the inboxes and trying again", error)
-        self.transport.declare(_inbox_codes(staged))
+        try:
+            self.transport.declare(_inbox_codes(staged))
+        except TransportError as error:
+            # Refused (an inbox declared elsewhere with other arguments, say): every row is
+            # left, its attempt counted, until the retry limit buries it.
+            log.error("cannot declare the inboxes of %d message(s): %s", len(staged), error)
+            return [], list(staged)
         published: list[Staged] = []
         left: list[Staged] = []
         for s in staged:  # one at a time, to find the ones that still fail

@@ -36,7 +36,7 @@ from types import FrameType
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import TransientError
+from axis.errors import TransientError, TransportError
 from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor, DatabaseUnavailable
@@ -273,10 +273,16 @@ class Router:
         except TransientError:
             raise  # the broker: the loop reconnects; unacknowledged messages come back
         except Exception:
+            # Messages acknowledged already were committed: what failed came after (their
+            # publishing), and their outbox rows wait for a sweep. Only the others are
+            # looked at one by one.
+            unsettled = [m for m in fresh if not m.settled]
             log.exception(
-                "router %s: batch failed; handling its messages one by one", self.router_id
+                "router %s: batch failed; %d of its messages handled one by one",
+                self.router_id,
+                len(unsettled),
             )
-            self._isolate(fresh)
+            self._isolate(unsettled)
 
     def _isolate(self, batch: Sequence[ReceivedMessage]) -> None:
         """Find the message that breaks a batch: it alone goes to the dead letters."""
@@ -290,7 +296,8 @@ class Router:
                 log.exception(
                     "router %s: message %s cannot be processed", self.router_id, message.message_id
                 )
-                self._bury(message, f"the router failed on it: {error!r}")
+                if not message.settled:  # else committed: a sweep publishes what is left
+                    self._bury(message, f"the router failed on it: {error!r}")
 
     def _retry(self, message: ReceivedMessage, reason: str) -> None:
         if message.redelivery_count >= self.settings.retry_limit:
@@ -309,10 +316,19 @@ class Router:
         submission = Submission.of(message)
         answer = self._failed_answer(submission, reason)
         message.dead_letter(reason)
-        if answer is not None:
-            self._transport.publish([answer])
         if self.metrics is not None:
             self.metrics.dead_lettered()
+        self._keep_dead_letter(message, reason)
+        if answer is None:
+            return
+        try:
+            self._transport.publish([answer])
+        except TransportError as error:
+            # Unverified input names its sender only in a header anyone can fill in: an
+            # agency that has no inbox cannot be told, and must not stop the router.
+            log.warning("the failed answer to %s was not sent: %s", message.message_id, error)
+
+    def _keep_dead_letter(self, message: ReceivedMessage, reason: str) -> None:
         if self._engine is None:
             return
         try:

@@ -112,6 +112,11 @@ class ReceivedMessage(abc.ABC):
     source_queue: str
     _settled: bool = field(default=False, init=False, repr=False)
 
+    @property
+    def settled(self) -> bool:
+        """Whether the message was acked, requeued, retried or dead-lettered already."""
+        return self._settled
+
     def _settle(self) -> None:
         """Mark the message settled; a second ack/requeue/retry/dead_letter is a bug."""
         if self._settled:

@@ -419,6 +419,40 @@ def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(
     assert deliveries_of(home.engine, document_id_of(body)) == {}
 
 
+def test_an_agency_without_an_inbox_named_by_buried_junk_does_not_stop_the_router(
+    home: AxisHome,
+) -> None:
+    """Junk whose ``sender`` header (anyone can write it) names an unregistered agency
+    is dead-lettered when the database keeps failing; the ``failed`` answer cannot be
+    delivered, and the router goes on routing."""
+    c = home.codes
+    nobody = "000.00.31.Z98"
+    settings = home.settings.replace(retry_limit=0)
+    with home.engine.begin() as conn:  # the batch that holds the junk fails in the database
+        conn.execute(sa.text("ALTER TABLE agencies RENAME TO agencies_away"))
+    try:
+        with home.transport() as transport, RouterThread(settings):
+            home.submit(transport, b"not edXML at all", sender=nobody)
+            wait_for(lambda: transport.depth(DEAD_LETTERS) == 1, what="the dead letter")
+            with home.engine.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE agencies_away RENAME TO agencies"))
+            body = home.document(c["commune"], [c["district"]])
+            home.submit(transport, body, sender=c["commune"])
+            wait_for(
+                lambda: (
+                    deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "queued"}
+                ),
+                what="the next document routed by the same router",
+            )
+    finally:
+        with home.engine.begin() as conn:
+            if sa.inspect(conn).has_table("agencies_away"):
+                conn.execute(sa.text("ALTER TABLE agencies_away RENAME TO agencies"))
+    with home.engine.connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+    assert (letter.body, letter.headers[protocol.SENDER]) == (b"not edXML at all", nobody)
+
+
 def test_a_document_with_a_large_attachment_is_delivered_intact(routed: Routed) -> None:
     home, transport = routed.home, routed.transport
     c = home.codes

@@ -12,6 +12,7 @@ import datetime
 import logging
 from collections.abc import Sequence
 
+import pika
 import pytest
 import sqlalchemy as sa
 from helpers.axis_home import (
@@ -32,7 +33,7 @@ from axis.store.db import make_engine
 from axis.store.schema import dead_letters, deliveries, outbox, routers
 from axis.transport import open_transport
 from axis.transport.base import ReceivedMessage, Transport
-from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS
+from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
 
@@ -274,7 +275,7 @@ def test_a_message_that_breaks_its_batch_is_dead_lettered_alone_and_the_rest_del
     assert (letter.message_id, letter.reason, letter.body) == (broken_id, dead.reason, broken)
     assert deliveries_of(home.engine, document_id_of(broken)) == {}
     logged = router_warnings(caplog)
-    assert any("batch failed; handling its messages one by one" in line for line in logged)
+    assert any("batch failed; 5 of its messages handled one by one" in line for line in logged)
     failed_on = [line for line in logged if "cannot be processed" in line]
     assert len(failed_on) == 1 and f"message {broken_id} cannot" in failed_on[0], logged
 
@@ -336,3 +337,39 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
     with home.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(dead_letters)).scalar() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
+
+
+@pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
+def test_copies_the_broker_refuses_after_the_commit_wait_in_the_outbox_and_routing_goes_on(
+    home: AxisHome,
+) -> None:
+    """One inbox gone, another declared by hand with other arguments: publishing the
+    copies of a committed batch fails, and declaring the inboxes again is refused. The
+    batch was acknowledged, so nothing is taken again; the copies stay in the outbox."""
+    c = home.codes
+    connection = pika.BlockingConnection(pika.URLParameters(home.settings.broker_url))
+    channel = connection.channel()
+    channel.queue_delete(inbox(c["district2"]))
+    channel.queue_delete(inbox(c["district"]))
+    channel.queue_declare(inbox(c["district"]), durable=True)  # no priorities, no DLX
+    connection.close()
+    refused = home.document(c["commune"], [c["district"], c["district2"]])
+    later = home.document(c["commune"], [c["province"]])
+    with home.transport() as transport, RouterThread(home.settings):
+        home.submit(transport, refused, sender=c["commune"])
+        wait_for(
+            lambda: deliveries_of(home.engine, document_id_of(refused)),
+            what="the first document committed",
+        )
+        home.submit(transport, later, sender=c["commune"])
+        wait_for(
+            lambda: deliveries_of(home.engine, document_id_of(later)) == {c["province"]: "queued"},
+            what="the next document routed by the same router",
+        )
+        assert transport.depth(SUBMISSIONS) == 0
+    assert set(deliveries_of(home.engine, document_id_of(refused)).values()) == {"pending"}
+    with home.engine.connect() as conn:
+        waiting = conn.execute(
+            sa.select(outbox.c.queue).where(outbox.c.delivery_id.is_not(None))
+        ).scalars()
+        assert sorted(waiting) == sorted([inbox(c["district"]), inbox(c["district2"])])
