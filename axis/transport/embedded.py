@@ -92,11 +92,17 @@ class EmbeddedConsumer(Consumer):
 
     def next(self, timeout: float | None = None) -> ReceivedMessage | None:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.ahead:
+        while True:
+            while self.ahead:
+                message = self.ahead.popleft()
+                # A lease that ran out while the message waited here may be another
+                # consumer's now: the row is taken again, not handed out twice.
+                if message._leased_until > utcnow():
+                    return message
             if time.monotonic() >= self._next_poll:
                 self.ahead.extend(self._transport._take(self._queue, self._prefetch, self))
                 if self.ahead:
-                    break
+                    continue
                 self._next_poll = time.monotonic() + self._transport._poll_seconds
             wait = self._next_poll - time.monotonic()
             if deadline is not None:
@@ -104,7 +110,6 @@ class EmbeddedConsumer(Consumer):
                     return None
                 wait = min(wait, deadline - time.monotonic())
             time.sleep(max(wait, 0.0))
-        return self.ahead.popleft()
 
     def close(self) -> None:
         if self.open and not self._transport._closed:
@@ -119,6 +124,7 @@ class EmbeddedMessage(ReceivedMessage):
     _transport: EmbeddedTransport = field(repr=False)
     _row_id: int = field(repr=False)
     _token: str = field(repr=False)
+    _leased_until: datetime.datetime = field(repr=False)
     _consumer: EmbeddedConsumer | None = field(default=None, repr=False)
 
     def ack(self) -> None:
@@ -317,9 +323,11 @@ class EmbeddedTransport(Transport):
 
         For a ``consumer``, its acks are written first, in the same transaction.
         """
-        now = utcnow()
         token = f"{self._owner}/{next(self._leases)}"
         with self._transaction() as conn:
+            # Read after the transaction began, that is after SQLite's write lock was
+            # taken: a lease counted from before a long wait could start out expired.
+            now = utcnow()
             if consumer is not None:
                 self._write_acks(conn, consumer)
             self._require(conn, [queue])
@@ -354,7 +362,7 @@ class EmbeddedTransport(Transport):
                 )
             ).all()
         ordered = sorted(rows, key=lambda row: (-row.priority, row.id))
-        return [self._message(queue, token, row, consumer) for row in ordered]
+        return [self._message(queue, token, now + self._lease, row, consumer) for row in ordered]
 
     def _write_acks(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
         """Delete the messages ``consumer`` acknowledged (any whose lease ran out stay)."""
@@ -371,7 +379,12 @@ class EmbeddedTransport(Transport):
         self._consumers.remove(consumer)
 
     def _message(
-        self, queue: str, token: str, row: sa.Row[Any], consumer: EmbeddedConsumer | None
+        self,
+        queue: str,
+        token: str,
+        leased_until: datetime.datetime,
+        row: sa.Row[Any],
+        consumer: EmbeddedConsumer | None,
     ) -> EmbeddedMessage:
         raw: Mapping[str, Any] = row.headers
         return EmbeddedMessage(
@@ -387,6 +400,7 @@ class EmbeddedTransport(Transport):
             _transport=self,
             _row_id=row.id,
             _token=token,
+            _leased_until=leased_until,
             _consumer=consumer,
         )
 
