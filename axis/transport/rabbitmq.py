@@ -213,9 +213,11 @@ class _Link:
         #: an ack, ``True`` for a nack back to the queue, ``False`` for a reject.
         self._settlements: list[tuple[_Delivery, bool | None]] = []
         opened: Future[None] = Future()
+        #: Set when the caller gave up waiting for the connection to open.
+        self._abandoned = threading.Event()
         self._connection = pika.SelectConnection(
             parameters,
-            on_open_callback=lambda _connection: _resolve(opened, None),
+            on_open_callback=lambda _connection: self._opened(opened),
             on_open_error_callback=lambda _connection, error: self._lose(
                 _connection_error(error), opened
             ),
@@ -226,7 +228,7 @@ class _Link:
         try:
             opened.result(CONNECT_TIMEOUT_SECONDS)
         except FutureTimeout:
-            self.close()
+            self._abandon()
             raise TransientError(
                 f"no answer from the broker within {CONNECT_TIMEOUT_SECONDS:g} s"
             ) from None
@@ -593,6 +595,23 @@ class _Link:
     def _close_connection(self) -> None:
         if self._connection.is_open:
             self._connection.close()
+
+    def _abandon(self) -> None:
+        """Give up on a connection still opening (a broker slow to answer the handshake).
+
+        Closing it mid-handshake trips an assertion inside pika; instead it is closed as
+        soon as it opens, by whichever of this close and :meth:`_opened` runs second on
+        the I/O thread. If it never opens, pika's own timeout ends the I/O thread.
+        """
+        self._abandoned.set()
+        with contextlib.suppress(TransientError):
+            self._soon(self._close_connection)
+
+    def _opened(self, opened: Future[None]) -> None:
+        if self._abandoned.is_set():
+            self._connection.close()  # nobody waits for it any more
+        else:
+            _resolve(opened, None)
 
 
 def _resolve(

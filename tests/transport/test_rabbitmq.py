@@ -6,8 +6,10 @@ only, so parallel test runs on the same broker are not disturbed.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import uuid
@@ -18,7 +20,7 @@ import pytest
 
 from axis.errors import TransientError
 from axis.transport.base import OutgoingMessage
-from axis.transport.rabbitmq import RabbitMQTransport
+from axis.transport.rabbitmq import CONNECT_TIMEOUT_SECONDS, RabbitMQTransport
 from axis.transport.topology import (
     DEAD_LETTERS,
     SUBMISSIONS,
@@ -189,3 +191,44 @@ def test_an_unreachable_broker_is_a_transient_error_saying_why() -> None:
     with pytest.raises(TransientError, match="the broker connection failed: Connection refused"):
         transport.declare()
     transport.close()
+
+
+def test_a_broker_that_answers_after_the_connect_timeout_leaves_no_connection_open(
+    amqp_url: str,
+) -> None:
+    """The broker answers the handshake only after the transport gave up (10 s): the
+    connection it started must not open then, with nobody left to close it."""
+    broker = urllib.parse.urlsplit(amqp_url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    relays: list[socket.socket] = []
+
+    def relay(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+
+    def slow_broker() -> None:
+        client, _ = listener.accept()
+        time.sleep(CONNECT_TIMEOUT_SECONDS + 2)  # answers once the transport gave up
+        upstream = socket.create_connection((broker.hostname, broker.port))
+        relays.extend([client, upstream])
+        threading.Thread(target=relay, args=(client, upstream), daemon=True).start()
+        threading.Thread(target=relay, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=slow_broker, daemon=True).start()
+    port = listener.getsockname()[1]
+    before = set(threading.enumerate())
+    transport = RabbitMQTransport(
+        amqp_url.replace(broker.netloc.split("@")[-1], f"127.0.0.1:{port}")
+    )
+    try:
+        with pytest.raises(TransientError, match="no answer from the broker within 10 s"):
+            transport.declare()
+        time.sleep(4)  # past the moment the broker answers
+        io_threads = [t for t in set(threading.enumerate()) - before if t.name == "axis-amqp-io"]
+        assert [t for t in io_threads if t.is_alive()] == []
+    finally:
+        transport.close()
+        listener.close()
+        for sock in relays:
+            sock.close()
