@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from axis.router.supervisor import configure_logging
@@ -54,4 +56,4 @@ def serve(
         stop_grace_seconds=stop_grace_seconds,
     )
     configure_logging()
-    serve_routers(settings, workers=settings.workers)
+    sys.exit(serve_routers(settings, workers=settings.workers))

@@ -29,7 +29,7 @@ from axis.errors import RouterError
 from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
-from axis.router.worker import run_router
+from axis.router.worker import EXIT_STUCK, run_router
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import check
@@ -59,8 +59,9 @@ def configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def serve(settings: Settings, *, workers: int = 1) -> None:
-    """Route until SIGTERM/SIGINT, in this process or in ``workers`` processes."""
+def serve(settings: Settings, *, workers: int = 1) -> int:
+    """Route until SIGTERM/SIGINT, in this process or in ``workers`` processes; the exit
+    code (0: stopped cleanly)."""
     # Fail here, once and clearly, rather than in every worker again and again.
     load_axis_identity(settings)
     TrustStore.from_dir(settings.trust_dir)
@@ -83,8 +84,8 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
     with _metrics(settings, engine_for(settings), workers) as (metrics, worker_dir):
         if workers <= 1:
             run_router(settings, metrics=metrics)
-        else:
-            Supervisor(settings, workers, worker_dir).run()
+            return 0
+        return Supervisor(settings, workers, worker_dir).run()
 
 
 @contextlib.contextmanager
@@ -120,8 +121,12 @@ class Supervisor:
         self._started = [0.0] * count
         self._early_deaths = [0] * count
 
-    def run(self) -> None:
-        """Supervise until a signal; :class:`RouterError` when a worker keeps dying."""
+    def run(self) -> int:
+        """Supervise until a signal; :class:`RouterError` when a worker keeps dying.
+
+        Returns the exit code: 0 when every worker stopped cleanly, else
+        :data:`~axis.router.worker.EXIT_STUCK`, as one router stuck past its grace exits.
+        """
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         self._workers = [self._start(number) for number in range(self.count)]
@@ -131,8 +136,10 @@ class Supervisor:
                     if not worker.is_alive() and not self.stopping:
                         self._restart(number, worker)
                 time.sleep(0.2)
-        finally:
+        except BaseException:
             self._stop_workers()
+            raise
+        return self._stop_workers()
 
     def _restart(self, number: int, worker: multiprocessing.process.BaseProcess) -> None:
         lived = time.monotonic() - self._started[number]
@@ -168,7 +175,7 @@ class Supervisor:
         log.info("worker %d started (pid %s)", number, worker.pid)
         return worker
 
-    def _stop_workers(self) -> None:
+    def _stop_workers(self) -> int:
         for worker in self._workers:
             if worker.is_alive() and worker.pid is not None:
                 os.kill(worker.pid, signal.SIGTERM)
@@ -179,6 +186,13 @@ class Supervisor:
                 log.error("worker pid %s did not stop in time; killing it", worker.pid)
                 worker.kill()
                 worker.join()
+        # A worker still starting when the signal came ends by it (-SIGTERM) before it
+        # took anything: that is a clean stop too.
+        clean = (0, -signal.SIGTERM, -signal.SIGINT)
+        unclean = [w for w in self._workers if w.exitcode not in clean]
+        for worker in unclean:
+            log.error("worker pid %s ended with exit code %s", worker.pid, worker.exitcode)
+        return EXIT_STUCK if unclean else 0
 
 
 def _worker_main(settings: Settings, parent_pid: int, metrics_dir: Path | None) -> None:

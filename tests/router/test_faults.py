@@ -249,13 +249,15 @@ def test_sigterm_finishes_the_batch_in_hand_publishes_it_exits_zero_and_removes_
     assert_exactly_once(axis, expected, seen)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_router_stuck_past_its_grace_after_sigterm_ends_hard_and_loses_nothing(
-    axis: AxisHome,
+    axis: AxisHome, workers: int
 ) -> None:
+    """With ``--workers 2`` the supervisor passes the stuck worker's exit code on."""
     expected = submit_documents(axis, 100)
     grace = 5.0  # the default 30 s would only make the test wait longer
     with (
-        RouterProcess(axis.settings.replace(stop_grace_seconds=grace)) as stuck,
+        RouterProcess(axis.settings.replace(stop_grace_seconds=grace), workers=workers) as stuck,
         axis.engine.connect() as blocker,
     ):
         # Its batch cannot be written: the stop it was asked for never comes by itself.

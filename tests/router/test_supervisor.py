@@ -72,7 +72,7 @@ def test_a_killed_worker_is_replaced_and_routing_goes_on(tmp_path: Path):
         assert router.process.poll() is None
         home.submit(transport, home.document(commune, [district]), sender=commune)
         wait_for(lambda: stored(home.engine) == 1, what="the document stored", timeout=60)
-        assert router.terminate() == 0
+        assert router.terminate() == 0, router.log()
 
 
 @pytest.mark.slow
