@@ -159,7 +159,8 @@ class Supervisor:
             lived,
         )
         time.sleep(RESTART_DELAY_SECONDS)
-        self._workers[number] = self._start(number)
+        if not self.stopping:  # a signal during the pause: no new worker to stop at once
+            self._workers[number] = self._start(number)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
