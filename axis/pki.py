@@ -171,17 +171,12 @@ def issue_agency(
     # clear would protect nothing.
     files = [_key_file(key_path, key, p12_passphrase), _cert_file(cert_path, cert)]
     if p12_path is not None:
-        encryption = (
-            serialization.BestAvailableEncryption(p12_passphrase)
-            if p12_passphrase
-            else serialization.NoEncryption()
-        )
         bundle = pkcs12.serialize_key_and_certificates(
             parsed.encode(),
             key,
             cert,
             [read_certificate(settings.pki_dir / "ca.pem")],
-            encryption,
+            _encryption(p12_passphrase),
         )
         files.append(NewFile(p12_path, bundle, private=True))
     # All or none: a key without its certificate would block the next `pki issue`.
@@ -337,15 +332,16 @@ def _slug(cert: x509.Certificate) -> str:
 def _key_file(
     path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None
 ) -> NewFile:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
-    )
     pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(passphrase)
     )
     return NewFile(path, pem, private=True)
+
+
+def _encryption(passphrase: bytes | None) -> serialization.KeySerializationEncryption:
+    if passphrase:
+        return serialization.BestAvailableEncryption(passphrase)
+    return serialization.NoEncryption()
 
 
 def _cert_file(path: Path, cert: x509.Certificate) -> NewFile:

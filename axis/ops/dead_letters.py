@@ -150,13 +150,11 @@ def requeue(
                 "delivery_revived": delivery.id if delivery is not None else None,
             },
         )
-        current = letter if marked else _get(conn, letter_id)
-    if not marked:
-        assert current.resolved_at is not None
+        resolved_meanwhile = None if marked else _get(conn, letter_id)
+    if resolved_meanwhile is not None:
         raise StoreError(
-            f"dead letter #{letter_id} was {current.resolution} at "
-            f"{current.resolved_at.isoformat(timespec='seconds')} while this command "
-            f"requeued it: its message went to {letter.source_queue} all the same"
+            f"dead letter #{letter_id} was {_resolution(resolved_meanwhile)} while this "
+            f"command requeued it: its message went to {letter.source_queue} all the same"
         )
     return dataclasses.replace(letter, resolved_at=now, resolution="requeued")
 
@@ -211,10 +209,13 @@ def _get(conn: Connection, letter_id: int) -> DeadLetter:
 
 def _require_unresolved(letter: DeadLetter) -> None:
     if letter.resolved_at is not None:
-        raise StoreError(
-            f"dead letter #{letter.id} was already {letter.resolution} at "
-            f"{letter.resolved_at.isoformat(timespec='seconds')}"
-        )
+        raise StoreError(f"dead letter #{letter.id} was already {_resolution(letter)}")
+
+
+def _resolution(letter: DeadLetter) -> str:
+    """What was done with a resolved letter, and when: "discarded at 2026-12-04T10:00:00"."""
+    when = letter.resolved_at.isoformat(timespec="seconds") if letter.resolved_at else "?"
+    return f"{letter.resolution} at {when}"
 
 
 def _resolve(conn: Connection, letter_id: int, resolution: str, now: datetime.datetime) -> bool:

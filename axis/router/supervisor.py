@@ -49,6 +49,10 @@ EARLY_DEATH_SECONDS = 10.0
 #: ... this many times in a row makes the supervisor stop everything and exit non-zero.
 EARLY_DEATHS_TO_GIVE_UP = 5
 
+#: Exit codes of a worker that stopped cleanly: one still starting when the signal came
+#: ends by it (-SIGTERM, -SIGINT) before it took anything.
+CLEAN_EXITS = (0, -signal.SIGTERM, -signal.SIGINT)
+
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
@@ -187,10 +191,7 @@ class Supervisor:
                 log.error("worker pid %s did not stop in time; killing it", worker.pid)
                 worker.kill()
                 worker.join()
-        # A worker still starting when the signal came ends by it (-SIGTERM) before it
-        # took anything: that is a clean stop too.
-        clean = (0, -signal.SIGTERM, -signal.SIGINT)
-        unclean = [w for w in self._workers if w.exitcode not in clean]
+        unclean = [w for w in self._workers if w.exitcode not in CLEAN_EXITS]
         for worker in unclean:
             log.error("worker pid %s ended with exit code %s", worker.pid, worker.exitcode)
         return EXIT_STUCK if unclean else 0
