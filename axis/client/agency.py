@@ -261,14 +261,16 @@ class AgencyClient:
 
     def close(self) -> None:
         """Release the transport (unsettled messages go back to the inbox) and the store."""
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-        if self._seen is not None:
-            self._seen.close()
-            self._seen = None
-        if self._own_engine:
-            self.engine.dispose()
+        transport, self._transport = self._transport, None
+        seen, self._seen = self._seen, None
+        # Each is released even when releasing another fails (callbacks run last first).
+        with contextlib.ExitStack() as releasing:
+            if self._own_engine:
+                releasing.callback(self.engine.dispose)
+            if seen is not None:
+                releasing.callback(seen.close)
+            if transport is not None:
+                releasing.callback(transport.close)
 
     @property
     def transport(self) -> Transport:
