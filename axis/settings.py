@@ -13,6 +13,7 @@ Nothing reads the environment anywhere else. The CLI builds a :class:`Settings` 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -134,6 +135,26 @@ class Settings:
                 values[field.name] = _convert(var, env[var], field.type)
         return cls(**values)
 
+    @classmethod
+    def unknown_variables(cls, environ: Mapping[str, str] | None = None) -> list[str]:
+        """A warning for each ``AXIS_*`` variable in ``environ`` that names no setting,
+        with the one it may have meant: a misspelt ``AXIS_BROKER_URL`` would otherwise
+        leave a router on the embedded queues while the agencies publish to RabbitMQ.
+
+        >>> Settings.unknown_variables({"AXIS_BROKER": "amqp://rabbit/", "AXIS_HOME": "/srv"})
+        ['AXIS_BROKER is not a setting of the axis and is ignored (did you mean AXIS_BROKER_URL?)']
+        """
+        env = os.environ if environ is None else environ
+        known = [_variable(field.name) for field in dataclasses.fields(cls)]
+        unknown = []
+        for var in sorted(env):
+            if not var.startswith("AXIS_") or var in known or var.startswith(_NOT_SETTINGS):
+                continue
+            close = difflib.get_close_matches(var, known, n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            unknown.append(f"{var} is not a setting of the axis and is ignored{hint}")
+        return unknown
+
     def replace(self, **changes: object) -> Settings:
         """Return a copy with ``changes`` applied; ``None`` values are ignored (unset flags)."""
         kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
@@ -160,6 +181,8 @@ class Settings:
         return self.home / "trust"
 
 
+#: Prefixes of variables the test suite and the benchmarks read: not settings.
+_NOT_SETTINGS = ("AXIS_TEST_", "AXIS_BENCH_")
 #: The schemes a broker URL may have.
 BROKER_SCHEMES = ("amqp", "amqps")
 #: The URL settings and the schemes each accepts (empty: unset, the default applies).

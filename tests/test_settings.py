@@ -81,3 +81,19 @@ def test_a_value_out_of_range_names_the_variable_and_the_range(
         Settings.from_env({variable: value})
 
     assert str(refused.value) == message
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_may_have_meant():
+    warnings = Settings.unknown_variables(
+        {
+            "AXIS_BROKER": "amqp://rabbit/",
+            "AXIS_DATABASE_URL": "postgresql://db/axis",
+            "AXIS_COLOUR": "blue",
+            "AXIS_TEST_AMQP_HOST": "127.0.0.1:5672",
+            "PATH": "/usr/bin",
+        }
+    )
+    assert warnings == [
+        "AXIS_BROKER is not a setting of the axis and is ignored (did you mean AXIS_BROKER_URL?)",
+        "AXIS_COLOUR is not a setting of the axis and is ignored",
+    ]

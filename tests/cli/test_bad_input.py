@@ -39,6 +39,17 @@ def test_a_database_url_with_a_port_that_is_not_a_number_is_refused():
     assert result.output.startswith("error: the database URL cannot be read")
 
 
+def test_a_misspelt_variable_is_warned_about_and_the_command_runs_on(tmp_path: Path):
+    result = run("--home", str(tmp_path), "init", env={"AXIS_BROKER": "amqp://rabbit/"})
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: AXIS_BROKER is not a setting of the axis and is ignored "
+        "(did you mean AXIS_BROKER_URL?)\n"
+    )
+    assert "embedded queues" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("variable", "url", "message"),
     [
