@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import mimetypes
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,14 @@ def read_attachment(
     A missing or unreadable file raises :class:`CompositionError` naming it.
     """
     name = path.name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system holds that no UTF-8 text has
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        raise CompositionError(
+            f"attachment '{shown}': the file's name is not UTF-8 text, which an edXML "
+            "document must carry: rename the file"
+        ) from None
     if len(name) > MAX_ATTACHMENT_NAME:
         raise CompositionError(f"attachment name {name[:40]!r}... is longer than 200 characters")
     parts: list[bytes] = []

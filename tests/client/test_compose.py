@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,11 @@ def test_an_attachment_is_read_in_chunks_with_its_type(tmp_path: Path):
 def test_a_missing_attachment_is_one_clear_error(tmp_path: Path):
     with pytest.raises(CompositionError, match=r"attachment .*nope\.pdf: no such file"):
         read_attachment(tmp_path / "nope.pdf")
+
+
+def test_an_attachment_whose_file_name_is_not_utf8_is_named_with_the_fix(tmp_path: Path):
+    path = tmp_path / os.fsdecode(b"b\xe1o-c\xe1o.txt")  # Latin-1 bytes, as an old share has
+    path.write_bytes(b"hi")
+
+    with pytest.raises(CompositionError, match=r"'b\\xe1o-c\\xe1o\.txt'.*not UTF-8.*rename"):
+        read_attachment(path)
