@@ -147,6 +147,10 @@ class Business:
     business_doc_reason: str = ""
     paper: int | None = None
     staff_info: StaffInfo | None = None
+    #: ``BussinessDocumentInfo`` and ``ReplacementInfoList`` as the XML they were read
+    #: from (``""``: absent): the axis carries them to the recipients without reading them.
+    document_info_xml: str = ""
+    replacement_info_xml: str = ""
 
 
 @dataclass

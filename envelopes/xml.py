@@ -52,6 +52,7 @@ from envelopes.model import (
     StatusCode,
     TraceHeader,
 )
+from envelopes.parsing import parse_xml
 from envelopes.validation import DOCUMENT_SCHEMA, STATUS_SCHEMA, validate
 
 #: The standard's namespace (default on the root, prefix ``edXML:`` below it).
@@ -223,8 +224,23 @@ def _add_business(parent: etree._Element, business: Business) -> None:
     _optional(element, "BussinessDocReason", business.business_doc_reason)
     if business.paper is not None:
         _text(element, "Paper", str(business.paper))
+    _add_opaque(element, "BussinessDocumentInfo", business.document_info_xml)
+    _add_opaque(element, "ReplacementInfoList", business.replacement_info_xml)
     if business.staff_info is not None:
         _add_staff(element, business.staff_info)
+
+
+def _add_opaque(parent: etree._Element, name: str, xml: str) -> None:
+    """Append the element ``name`` written as ``xml`` (see :class:`Business`), if any."""
+    if not xml:
+        return
+    data = xml.encode("utf-8")
+    element = parse_xml(data, max_bytes=len(data))
+    if element.tag != q(name):
+        raise SchemaViolation(
+            f"element {name}: the XML given for it is a {etree.QName(element).localname!r} element"
+        )
+    parent.append(element)
 
 
 def _add_attachments(root: etree._Element, attachments: list[Attachment]) -> None:
@@ -357,6 +373,14 @@ class _Fields:
         element = self.child(name)
         return "" if element is None else (element.text or "")
 
+    def xml(self, name: str) -> str:
+        """The element as XML, to be carried as it is; ``""`` when absent."""
+        element = self.child(name)
+        if element is None:
+            return ""
+        # Exclusive C14N: the same XML whatever namespaces the document around declares.
+        return etree.tostring(element, method="c14n", exclusive=True, with_tail=False).decode()
+
     def token(self, name: str) -> str:
         """A code, id or number: surrounding whitespace dropped."""
         return self.text(name).strip()
@@ -479,6 +503,8 @@ def _business(element: etree._Element | None) -> Business:
         business_doc_reason=fields.text("BussinessDocReason"),
         paper=fields.integer("Paper"),
         staff_info=_staff(staff) if staff is not None else None,
+        document_info_xml=fields.xml("BussinessDocumentInfo"),
+        replacement_info_xml=fields.xml("ReplacementInfoList"),
     )
 
 

@@ -126,6 +126,24 @@ def test_a_clean_document_imports_without_repairs(make_document):
     assert (imported.message, imported.repairs) == (doc, [])
 
 
+def test_the_business_elements_the_axis_does_not_read_are_carried_to_the_document_sent(
+    make_document,
+):
+    opaque = (
+        b"<edXML:BussinessDocumentInfo><edXML:DocumentInfo>1</edXML:DocumentInfo>"
+        b"</edXML:BussinessDocumentInfo>"
+        b"<edXML:ReplacementInfoList><edXML:ReplacementInfo/></edXML:ReplacementInfoList>"
+    )
+    prepared = build_document(make_document()).replace(
+        b"</edXML:BussinessDocType>", b"</edXML:BussinessDocType>" + opaque, 1
+    )
+
+    imported = import_unsigned(prepared, max_bytes=MAX_BYTES)
+
+    assert imported.repairs == []
+    assert opaque in build_document(imported.message)
+
+
 def test_a_real_signature_is_removed_not_verified(make_document, untrusted):
     doc = make_document()
 

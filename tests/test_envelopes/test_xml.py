@@ -82,6 +82,16 @@ def test_every_document_field_survives_a_round_trip(make_document):
             business_doc_reason="Thay thế văn bản sai sót",
             paper=1,
             staff_info=StaffInfo("Văn thư", "Nguyễn Thị Ngọc", "0912000001", "vt@vpcp.vn"),
+            document_info_xml=(
+                f'<edXML:BussinessDocumentInfo xmlns:edXML="{EDXML_NS}">'
+                '<edXML:DocumentInfo kind="1">Điều 3</edXML:DocumentInfo>'
+                "</edXML:BussinessDocumentInfo>"
+            ),
+            replacement_info_xml=(
+                f'<edXML:ReplacementInfoList xmlns:edXML="{EDXML_NS}">'
+                "<edXML:ReplacementInfo><edXML:DocumentId>x</edXML:DocumentId>"
+                "</edXML:ReplacementInfo></edXML:ReplacementInfoList>"
+            ),
         ),
         attachments=[
             Attachment(
@@ -230,3 +240,13 @@ def test_parse_status_reads_the_response_for_reference(make_status):
 
     assert status.response_for.document_id == "000.00.00.G22,2026/11/26,1234/VPCP-KSTT"
     assert status.sender == Organization("000.00.00.H53", "UBND tỉnh Tây Ninh")
+
+
+def test_business_xml_carried_as_it_is_must_be_the_element_it_stands_for(make_document):
+    business = Business(
+        business_doc_type=BusinessType.UPDATE,
+        document_info_xml=f'<edXML:ReplacementInfoList xmlns:edXML="{EDXML_NS}"/>',
+    )
+
+    with pytest.raises(SchemaViolation, match=r"BussinessDocumentInfo: .* 'ReplacementInfoList'"):
+        build_document(make_document(business=business))
