@@ -35,6 +35,9 @@ RECEIPT_TAG = f"{{{RECEIPT_NS}}}Receipt"
 #: The ``sender_code`` a verified receipt reports: receipts are signed by the axis itself.
 AXIS_SENDER_CODE = "axis"
 
+#: The characters a receipt's text fields hold (``r:Text`` in its XSD).
+TEXT_LIMIT = 4000
+
 Outcome = Literal["accepted", "rejected", "expired", "failed"]
 OUTCOMES: tuple[Outcome, ...] = ("accepted", "rejected", "expired", "failed")
 
@@ -84,24 +87,54 @@ def build_receipt(receipt: AxisReceipt) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def fit_text(text: str) -> str:
+    """``text`` cut, visibly, to what a receipt's text field holds.
+
+    >>> len(fit_text("x" * 5000)), fit_text("x" * 5000)[-1]
+    (4000, '…')
+    """
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
 def parse_receipt(root: etree._Element) -> AxisReceipt:
     """Validate and read a receipt element."""
     validate(root, RECEIPT_SCHEMA)
     outcome = _value(root, "Outcome").strip()
     assert outcome in OUTCOMES  # enforced by the XSD
-    issued = datetime.datetime.fromisoformat(_value(root, "IssuedAt").strip())
     return AxisReceipt(
         outcome=outcome,  # type: ignore[arg-type]
         document_id=_value(root, "DocumentId"),
         sender_code=_value(root, "SenderCode"),
         digest=_value(root, "Digest"),
-        size=int(_value(root, "Size")),
+        size=_number(root, "Size"),
         recipients=[e.text or "" for e in root.iterfind(f"{_q('Recipients')}/{_q('Recipient')}")],
         reason=_value(root, "Reason"),
         message=_value(root, "Message"),
-        issued_at=issued.astimezone(datetime.UTC),
+        issued_at=_utc_time(root, "IssuedAt"),
         duplicate=_value(root, "Duplicate").strip() in ("true", "1"),
     )
+
+
+def _utc_time(root: etree._Element, name: str) -> datetime.datetime:
+    # The XSD's dateTime admits what Python's cannot hold (24:00:00, year 10000, a
+    # time that falls before year 1 in UTC).
+    value = _value(root, name).strip()
+    try:
+        return datetime.datetime.fromisoformat(value).astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
+        raise SchemaViolation(
+            f"invalid axis receipt: /Receipt/{name}: {value[:40]!r} is not a time the axis can read"
+        ) from None
+
+
+def _number(root: etree._Element, name: str) -> int:
+    value = _value(root, name).strip()
+    try:
+        return int(value)
+    except ValueError:  # over the 4,300 digits int() reads
+        raise SchemaViolation(
+            f"invalid axis receipt: /Receipt/{name}: a number of {len(value):,} digits"
+        ) from None
 
 
 def _q(name: str) -> str:

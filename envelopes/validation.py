@@ -36,6 +36,9 @@ _KIND_OF_SCHEMA = {
 _CLARK = re.compile(r"\{(?:https?|urn):[^}]*\}")
 _POSITION_ONE = re.compile(r"\[1\]")
 _PREFIX = re.compile(r"(?<=/)[A-Za-z_][\w.-]*:")
+#: A value libxml2 quotes whole in its message, however long: its first 60 characters
+#: say which it is (a rejection's message must fit in a receipt).
+_LONG_QUOTE = re.compile(r"'([^']{60})[^']{20,}'")
 
 
 @dataclass
@@ -100,6 +103,7 @@ def _explain(message: str) -> str:
     text = re.sub(r"Expected is \( ([^)]*) \)", r"expected: \1", text)
     text = re.sub(r"Expected is one of \( ([^)]*) \)", r"expected one of: \1", text)
     text = text.strip().rstrip(".")
+    text = _LONG_QUOTE.sub(lambda m: f"'{m.group(1)}…'", text)
     return text[:1].lower() + text[1:]
 
 

@@ -225,6 +225,15 @@ def _describe(certificate: x509.Certificate) -> str:
 
 def _check_certificate(chain: list[x509.Certificate], trust: TrustStore) -> x509.Certificate:
     """The leaf (first certificate), checked: validity, KeyUsage, chain to the trust store."""
+    try:
+        return _checked_leaf(chain, trust)
+    except (ValueError, x509.DuplicateExtension) as error:
+        # cryptography reads a certificate's key and extensions when they are first asked
+        # for, so a damaged one fails here, whoever it claims to be issued by.
+        raise UntrustedCertificate(f"the signing certificate is malformed: {error}") from None
+
+
+def _checked_leaf(chain: list[x509.Certificate], trust: TrustStore) -> x509.Certificate:
     leaf, intermediates = chain[0], chain[1:]
     now = datetime.datetime.now(datetime.UTC)
     problem = _lasting_problem(leaf)

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from lxml import etree
 
 from envelopes.errors import SignatureError, WeakAlgorithm
-from envelopes.parsing import hardened_parser
+from envelopes.parsing import reparse
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 EC_NS = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -92,8 +92,10 @@ def check_profile(signature: etree._Element) -> None:
 
 
 def refuse_unsigned_content(root: etree._Element) -> None:
-    """Refuse what a signature over ``root`` would not cover: comments (exclusive C14N
-    drops them) and anything outside the root element."""
+    """Refuse what a signature over ``root`` would not cover, or what would make the axis
+    read less than was signed: comments (exclusive C14N drops them), anything outside the
+    root element, and processing instructions inside it (signed, but a value split by one
+    reads as its first part only, where any other reader sees the whole)."""
     for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
         raise SignatureError(
             "content outside the root element (comment or processing instruction) is not "
@@ -103,6 +105,11 @@ def refuse_unsigned_content(root: etree._Element) -> None:
         raise SignatureError(
             "comments are not covered by the signature and not allowed in a signed "
             f"envelope (line {comment.sourceline}: {str(comment)[:60]!r})"
+        )
+    for instruction in root.iter(etree.ProcessingInstruction):
+        raise SignatureError(
+            "processing instructions are not allowed in a signed envelope (line "
+            f"{instruction.sourceline}: {str(instruction)[:60]!r})"
         )
 
 
@@ -120,7 +127,7 @@ def verify_enveloped(
     value = _base64(signature.find(f"{_DS}SignatureValue"), "SignatureValue")
     _check_value(key, method, value, signed_info_c14n)
 
-    verified_info = etree.fromstring(signed_info_c14n, parser=hardened_parser(0))
+    verified_info = reparse(signed_info_c14n)
     reference = verified_info.find(f"{_DS}Reference")
     expected = _base64(reference.find(f"{_DS}DigestValue"), "DigestValue")
     c14n_transform = reference.findall(f"{_DS}Transforms/{_DS}Transform")[1]
@@ -132,7 +139,7 @@ def verify_enveloped(
             "the message was changed after it was signed (the digest of its content does "
             "not match the signature)"
         )
-    return etree.fromstring(content, parser=hardened_parser(len(content)))
+    return reparse(content)
 
 
 def certificates(signature: etree._Element) -> list[x509.Certificate]:

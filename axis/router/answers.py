@@ -26,7 +26,7 @@ from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.transport.base import OutgoingMessage
 from axis.transport.topology import amqp_priority, inbox
-from envelopes.receipts import AxisReceipt, Outcome, build_receipt
+from envelopes.receipts import AxisReceipt, Outcome, build_receipt, fit_text
 from envelopes.signing import SigningIdentity, sign
 
 
@@ -92,7 +92,7 @@ class Answers:
             size=size,
             recipients=list(recipients),
             reason=reason,
-            message=message,
+            message=fit_text(message),
             issued_at=utcnow().replace(microsecond=0),
         )
         body = sign(build_receipt(receipt), self.identity)

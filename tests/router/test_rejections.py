@@ -424,3 +424,17 @@ def test_a_document_id_names_its_sender_and_a_real_date(
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+def test_a_schema_error_about_a_long_value_is_answered_with_the_value_cut_short(
+    shared: Routed,
+) -> None:
+    home, c = shared.home, shared.home.codes
+    root = etree.fromstring(build_document(make_document(c["commune"], [c["district"]], number=5)))
+    root.find(f".//{{{EDXML_NS}}}Priority").text = "9" * 6000
+    body = sign(etree.tostring(root), home.identities[c["commune"]])
+
+    assert_rejected(shared, Case(body, c["commune"], c["commune"]), "schema")
+
+    row = quarantined(home, hashlib.sha256(body).hexdigest())
+    assert row is not None and "9" * 60 + "…" in row.message and len(row.message) < 400

@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree
 from pki_helpers import issue, make_ca
 from signxml import XMLSigner
@@ -22,6 +22,7 @@ from envelopes.errors import (
     UntrustedCertificate,
     WeakAlgorithm,
 )
+from envelopes.parsing import HUGE_TREE_THRESHOLD
 from envelopes.signing import sign
 from envelopes.verifying import verify
 from envelopes.xml import build_document, q
@@ -114,6 +115,41 @@ def test_a_corrupted_certificate_is_refused(signed, trust):
         verify(tamper(signed, change), trust, max_bytes=MAX_BYTES)
 
 
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        pytest.param(
+            lambda der, point: der.replace(point, point[:-1] + bytes([point[-1] ^ 1])),
+            "invalid key",
+            id="public key off its curve",
+        ),
+        pytest.param(
+            # The SubjectKeyIdentifier's OID becomes KeyUsage's: two KeyUsage extensions.
+            lambda der, point: der.replace(
+                bytes.fromhex("0603551d0e"), bytes.fromhex("0603551d0f")
+            ),
+            "duplicate",
+            id="an extension twice",
+        ),
+    ],
+)
+def test_a_certificate_that_reads_but_is_damaged_inside_is_refused_by_name(
+    make_document, agency_ec, trust, damage, problem
+):
+    signed = sign(build_document(make_document()), agency_ec.identity())
+    point = agency_ec.certificate.public_key().public_bytes(
+        Encoding.X962, PublicFormat.UncompressedPoint
+    )
+
+    def change(root):
+        element = signature(root).find(f".//{DS}X509Certificate")
+        damaged = damage(base64.b64decode(element.text), point)
+        element.text = base64.b64encode(damaged).decode()
+
+    with pytest.raises(UntrustedCertificate, match=rf"(?i)certificate is malformed: .*{problem}"):
+        verify(tamper(signed, change), trust, max_bytes=MAX_BYTES)
+
+
 def test_random_byte_flips_never_crash_and_never_change_what_is_read(signed, trust):
     original = verify(signed, trust, max_bytes=MAX_BYTES).message
     rng = random.Random(20261126)
@@ -202,6 +238,21 @@ def test_a_comment_injected_into_a_signed_value_is_refused(signed, trust):
     assert forged != signed
 
     with pytest.raises(SignatureError, match="comments are not covered by the signature"):
+        verify(forged, trust, max_bytes=MAX_BYTES)
+
+
+def test_a_processing_instruction_splitting_a_signed_value_is_refused(
+    make_document, agency, ca, trust, tmp_path
+):
+    """Signed, and valid for xmlsec1, which reads the subject whole: the axis would read
+    only the part before the instruction."""
+    unsigned = build_document(make_document(subject="Approved"))
+    split = unsigned.replace(b">Approved<", b">Approved<?x?> - NOT approved<", 1)
+    assert split != unsigned
+    forged = xmlsec.sign(split, agency, tmp_path)
+    assert xmlsec.verify(forged, ca, tmp_path).returncode == 0
+
+    with pytest.raises(SignatureError, match=r"processing instructions are not allowed.*line"):
         verify(forged, trust, max_bytes=MAX_BYTES)
 
 
@@ -319,6 +370,25 @@ def test_inclusive_canonicalization_is_refused(make_document, agency, trust, tmp
 
 
 # ------------------------------------------------------------------ hostile XML
+
+
+def test_a_deep_tree_padded_past_the_huge_tree_size_is_read_as_it_was_parsed(
+    make_document, agency, trust
+):
+    """Spaces inside a tag take the input over the size at which libxml2's limits are
+    lifted, and C14N drops them: the signed content is small again, yet as deep."""
+    deep = b"<edXML:BussinessDocumentInfo>" + b"<d>" * 300 + b"</d>" * 300
+    unsigned = build_document(make_document(subject="Deep")).replace(
+        b"</edXML:BussinessDocType>",
+        b"</edXML:BussinessDocType>" + deep + b"</edXML:BussinessDocumentInfo>",
+        1,
+    )
+    padded_tag = b"<edXML:Subject" + b" " * (HUGE_TREE_THRESHOLD + 1024) + b">"
+    signed = sign(unsigned.replace(b"<edXML:Subject>", padded_tag, 1), agency.identity())
+    forged = signed.replace(b"<edXML:Subject>", padded_tag, 1)
+    assert len(forged) > HUGE_TREE_THRESHOLD
+
+    assert verify(forged, trust, max_bytes=MAX_BYTES).message.subject == "Deep"
 
 
 def test_a_doctype_in_a_signed_envelope_is_refused(signed, trust):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from envelopes.errors import EnvelopeTooLarge, MalformedEnvelope
+from envelopes.importing import import_unsigned
 from envelopes.model import Attachment
 from envelopes.parsing import HUGE_TREE_THRESHOLD, parse_xml
 from envelopes.xml import build_document, read_message
@@ -92,9 +93,11 @@ def test_malformed_xml_is_refused_with_a_clear_message(data, problem):
         parse_xml(data, max_bytes=1024)
 
 
-def test_non_bytes_input_is_refused():
-    with pytest.raises(MalformedEnvelope, match="must be bytes, not str"):
-        parse_xml("<a/>", max_bytes=1024)  # type: ignore[arg-type]
+@pytest.mark.parametrize("read", [parse_xml, import_unsigned], ids=["parse", "import"])
+@pytest.mark.parametrize("data", ["<a/>", memoryview(b"<a/>")], ids=["str", "memoryview"])
+def test_non_bytes_input_is_refused(read, data):
+    with pytest.raises(MalformedEnvelope, match=f"must be bytes, not {type(data).__name__}"):
+        read(data, max_bytes=1024)
 
 
 def test_a_utf8_bom_and_a_leading_comment_are_accepted():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from lxml import etree
@@ -77,3 +78,27 @@ def test_a_signed_receipt_with_a_changed_outcome_is_refused(agency_ec, trust):
 
     with pytest.raises(SignatureError, match="changed after it was signed"):
         verify(forged, trust, max_bytes=MAX_BYTES)
+
+
+@pytest.mark.parametrize(
+    ("element", "written", "read_as"),
+    [
+        ("IssuedAt", "2026-11-26T24:00:00Z", "IssuedAt: '2026-11-26T24:00:00Z' is not a time"),
+        ("IssuedAt", "10000-01-01T00:00:00Z", "IssuedAt: '10000-01-01T00:00:00Z' is not a time"),
+        ("IssuedAt", "0001-01-01T00:00:00+01:00", "IssuedAt: '0001-01-01T00:00:00+01:00' is not"),
+        ("Size", "9" * 5000, "Size: a number of 5,000 digits"),
+    ],
+    ids=["hour 24", "year 10000", "before year 1 in UTC", "5,000 digits"],
+)
+def test_a_receipt_value_its_schema_admits_but_no_clock_or_size_holds_is_refused(
+    agency_ec, trust, element, written, read_as
+):
+    """A receipt signed by anyone trusted is read before its kind is checked."""
+    unsigned = etree.fromstring(build_receipt(receipt()))
+    unsigned.find(f"{{{RECEIPT_NS}}}{element}").text = written
+    signed = sign(
+        etree.tostring(unsigned, xml_declaration=True, encoding="UTF-8"), agency_ec.identity()
+    )
+
+    with pytest.raises(SchemaViolation, match=re.escape(f"/Receipt/{read_as}")):
+        verify(signed, trust, max_bytes=MAX_BYTES)
