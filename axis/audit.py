@@ -19,8 +19,8 @@ from __future__ import annotations
 import datetime
 import getpass
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +47,15 @@ def current_user() -> str:
         return f"uid:{os.getuid()}"
 
 
+@dataclass(frozen=True)
+class Action:
+    """An entry to append: what was done to which target."""
+
+    action: str
+    target: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
 def record(
     conn: Connection,
     actor: str | None,
@@ -55,14 +64,28 @@ def record(
     details: Mapping[str, Any] | None = None,
 ) -> None:
     """Append one entry; ``actor`` defaults to :func:`current_user`."""
+    record_many(conn, actor, [Action(action, target, details or {})])
+
+
+def record_many(conn: Connection, actor: str | None, actions: Sequence[Action]) -> None:
+    """Append ``actions`` in one statement (an import records thousands), all by ``actor``
+    (default :func:`current_user`) at the same time."""
+    if not actions:  # an empty list of rows would be one row of defaults
+        return
+    at = utcnow()
+    who = actor or current_user()
     conn.execute(
-        audit_log.insert().values(
-            at=utcnow(),
-            actor=actor or current_user(),
-            action=action,
-            target=target,
-            details=dict(details or {}),
-        )
+        audit_log.insert(),
+        [
+            {
+                "at": at,
+                "actor": who,
+                "action": a.action,
+                "target": a.target,
+                "details": dict(a.details),
+            }
+            for a in actions
+        ],
     )
 
 

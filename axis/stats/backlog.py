@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from axis.stats.queries import require_registered
 from axis.store.db import read_only, utcnow
 from axis.store.schema import agencies, deliveries
 from envelopes.codes import AgencyCode
@@ -58,9 +59,9 @@ def backlog(
 ) -> Backlog:
     """Recipients with open deliveries, and agencies idle for ``idle_seconds`` or more."""
     now = now or utcnow()
-    branch = AgencyCode.parse(under) if under else None
     d = deliveries.c
     with read_only(engine) as conn:
+        branch = require_registered(conn, under, "--under")
         open_rows = conn.execute(
             sa.select(
                 d.recipient_code,

@@ -300,6 +300,18 @@ def subtree_pattern(code: AgencyCode) -> str:
     return f"{vvv}.{zz}.{yy}.{code.unit}"
 
 
+def require_registered(conn: Connection, code: str | None, option: str) -> AgencyCode | None:
+    """``code`` given with ``option``, parsed; :class:`UnknownAgency` unless registered (an
+    empty report would look like an agency that did nothing)."""
+    if code is None:
+        return None
+    parsed = AgencyCode.parse(code)
+    found = conn.execute(sa.select(agencies.c.code).where(agencies.c.code == str(parsed))).first()
+    if found is None:
+        raise UnknownAgency(f"{option} {code}: no agency with this code is registered")
+    return parsed
+
+
 class _Query:
     """One report: the selection checked against the registry, then read from rollups.
 
@@ -315,24 +327,13 @@ class _Query:
         self.sel = selection
         self.engine = engine
         self._snapshot: str | None = None
-        self.agency = self._registered(selection.agency, "--agency")
-        self.under = self._registered(selection.under, "--under")
+        self.agency = require_registered(conn, selection.agency, "--agency")
+        self.under = require_registered(conn, selection.under, "--under")
         self._check_consistent()
         coarsest = {"day": DAY, "month": MONTH}.get(selection.by or "", YEAR)
         #: The period as its groups read it, and as read for figures of the whole period.
         self.pieces = _pieces(selection.start, selection.end, coarsest)
         self.whole = _pieces(selection.start, selection.end, YEAR)
-
-    def _registered(self, code: str | None, option: str) -> AgencyCode | None:
-        if code is None:
-            return None
-        parsed = AgencyCode.parse(code)
-        found = self.conn.execute(
-            sa.select(agencies.c.code).where(agencies.c.code == str(parsed))
-        ).first()
-        if found is None:
-            raise UnknownAgency(f"{option} {code}: no agency with this code is registered")
-        return parsed
 
     def _check_consistent(self) -> None:
         sel = self.sel
@@ -410,20 +411,24 @@ class _Query:
     def _grouped(
         self, per_agency: bool, columns: Sequence[sa.ColumnElement], grouped: bool = True
     ) -> Iterable[tuple[str, tuple]]:
-        """``(group, aggregates)`` per group, batch by batch."""
+        """``(group, aggregates)`` per group with rows, batch by batch."""
         for batch in self._batches():
             key = self._group(batch) if grouped else None
-            statement = sa.select(*([] if key is None else [key]), *columns).where(
+            # Without a group key the aggregate is one row even over no rows: it leads with
+            # their count instead, so that a month cut short with no data is no group,
+            # like any other empty month.
+            lead = sa.func.count() if key is None else key
+            statement = sa.select(lead, *columns).where(
                 *self._scope(per_agency), self._period(batch)
             )
             if key is not None:
                 statement = statement.group_by(key)
             halves = self.sel.by == "agency" and key is not None
             for row in self._halves(statement) if halves else _rows(self.conn, statement):
-                if key is None:
-                    yield self._label(batch, None), tuple(row)
-                else:
+                if key is not None:
                     yield self._label(batch, row[0]), tuple(row[1:])
+                elif row[0]:
+                    yield self._label(batch, None), tuple(row[1:])
 
     def _halves(self, statement: sa.Select) -> list[tuple]:
         """The rows of ``statement`` (grouped by agency), each half of the agency codes
@@ -524,7 +529,8 @@ class _Query:
             )
             for value, count in self.conn.execute(statement):
                 counts[self._label(batch, value)] += int(count or 0)
-        counts.update({label: len(codes) for label, codes in cut_short.items()})
+        # A month cut short with nobody active is no group, as in _grouped.
+        counts.update({label: len(codes) for label, codes in cut_short.items() if codes})
         return counts
 
     def registered(self) -> dict[int, int]:

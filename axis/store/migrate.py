@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from axis.errors import SchemaNotInitialised, StoreError, first_line
 from axis.settings import Settings
 from axis.store.db import database_exists, engine_for, read_only, sqlite_file
+from axis.store.schema import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -40,6 +41,12 @@ HEAD_REVISION = "0001"
 
 #: Key of the PostgreSQL advisory lock that serialises concurrent ``axis init`` runs.
 _INIT_LOCK_KEY = 0x0A815_1417
+
+#: The fix when the database is another application's.
+_OWN_DATABASE = (
+    "give the axis a database of its own (on PostgreSQL a schema of its own is enough: "
+    "add ?options=-csearch_path%3Dname to AXIS_DATABASE_URL)"
+)
 
 
 @dataclass(frozen=True)
@@ -94,12 +101,46 @@ def current_revision(connection: Connection) -> str | None:
     """The database's revision; ``None`` when it has never been initialised.
 
     Read from Alembic's own table, in the connection's default schema (the first of
-    PostgreSQL's ``search_path``), where :func:`upgrade` puts it.
+    PostgreSQL's ``search_path``), where :func:`upgrade` puts it. Any application
+    migrated by Alembic has that table, so it is trusted only as far as it looks like the
+    axis's: one row, and at the head revision the axis's tables beside it; otherwise
+    :class:`StoreError` says whose the database seems to be.
     """
-    if not sa.inspect(connection).has_table("alembic_version"):
+    tables = set(sa.inspect(connection).get_table_names())
+    if "alembic_version" not in tables:
         return None
-    revisions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
-    return next(iter(revisions), None)
+    revisions = list(
+        connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+    )
+    where = connection.engine.url.render_as_string(hide_password=True)
+    if len(revisions) > 1:
+        # The axis's migrations are one line of revisions: Alembic keeps one row for it.
+        raise StoreError(
+            f"the database {where} holds another application's schema ({len(revisions)} "
+            f"revisions in alembic_version, {' and '.join(sorted(revisions))}; the axis "
+            f"keeps one): {_OWN_DATABASE}"
+        )
+    revision = revisions[0] if revisions else None
+    # Older revisions had other tables: the migrations from them find theirs.
+    if revision == HEAD_REVISION:
+        _require_tables(tables, where, revision)
+    return revision
+
+
+def _require_tables(present: set[str], where: str, revision: str) -> None:
+    missing = [name for name in metadata.tables if name not in present]
+    if not missing:
+        return
+    named = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    if len(missing) == len(metadata.tables):
+        raise StoreError(
+            f"the database {where} holds another application's schema (revision {revision} "
+            f"in alembic_version, but no table {named}): {_OWN_DATABASE}"
+        )
+    raise StoreError(
+        f"the database {where} is at revision {revision} but has no table {named}: restore "
+        f"it from a backup, or, if it is another application's, {_OWN_DATABASE}"
+    )
 
 
 def upgrade(engine: Engine) -> Upgrade:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -44,6 +45,7 @@ from axis.errors import (
     StoreError,
     SuspendedAgency,
     UnknownAgency,
+    first_line,
 )
 from axis.files import read_bounded
 from axis.store.db import read_only, utcnow
@@ -52,12 +54,18 @@ from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
 from envelopes.verifying import fingerprint
 
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
+
 #: Largest CSV file an import reads: the national tree is about 1 MB.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 #: Rows written per statement by a bulk import (all in one transaction).
 IMPORT_CHUNK = 1000
 
 ProgressCallback = Callable[[int, int], None]
+
+#: The only letters Unicode makes default-ignorable: each draws as blank space.
+_HANGUL_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 # Built once: the router asks for every document, and building the statement would cost
 # more than running it.
@@ -170,11 +178,26 @@ def tree_order(code: str) -> tuple[str, str, str, str]:
 
 
 def _validate_name(name: str) -> str:
-    name = name.strip()
+    # One spelling per name: a name typed decomposed (e and its marks) would otherwise be
+    # another name than the same one stored composed, and longer.
+    name = unicodedata.normalize("NFC", name).strip()
     if not name:
         raise AgencyError("the agency name is empty")
     if len(name) > AGENCY_NAME_LENGTH:
         raise AgencyError(f"the agency name is longer than {AGENCY_NAME_LENGTH} characters")
+    # isprintable() is false for every control (Cc) and formatting (Cf) character and
+    # scans in C: an import of the national tree checks 13,000 names.
+    if not name.isprintable():
+        _refuse_hidden(name)
+    if not any(_shows(c) for c in name):
+        raise AgencyError(
+            "the agency name has no letter or digit: it would show as blank space or "
+            "as symbols only"
+        )
+    return name
+
+
+def _refuse_hidden(name: str) -> None:
     # A name goes into edXML, tables and PostgreSQL, which refuses NUL outright.
     control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
     if control is not None:
@@ -187,7 +210,12 @@ def _validate_name(name: str) -> str:
             f"the agency name contains an invisible formatting character "
             f"(U+{ord(invisible):04X} {unicodedata.name(invisible, 'unnamed')})"
         )
-    return name
+
+
+def _shows(char: str) -> bool:
+    """A letter or digit that is drawn: the Hangul fillers are letters to Unicode, yet
+    draw nothing (they are default-ignorable)."""
+    return unicodedata.category(char)[0] in "LN" and char not in _HANGUL_FILLERS
 
 
 def _certificate_row(code: str, cert: x509.Certificate, now: datetime.datetime) -> dict:
@@ -424,7 +452,7 @@ class Registry:
                     )
                 )
             }
-            plan = _plan_import(rows, existing, pinned, accept_orphans, now, summary)
+            plan = _plan_import(rows, existing, pinned, accept_orphans, now, summary, path.name)
             if strict and summary.refused:
                 return summary
             total = len(plan.new_agencies) + len(plan.renamed) + len(plan.new_certificates)
@@ -434,9 +462,9 @@ class Registry:
                 done += len(batch)
                 if progress is not None:
                     progress(done, total)
-            audit.record(
-                conn,
-                actor,
+            # Each agency's own entry is what `axis agency show` lists; the summary keeps
+            # what the import as a whole did (what it refused, its orphans).
+            summary_entry = audit.Action(
                 "agency.import",
                 path.name,
                 {
@@ -447,6 +475,7 @@ class Registry:
                     "certificates_added": summary.certificates_added,
                 },
             )
+            audit.record_many(conn, actor, [*plan.audit_entries, summary_entry])
             summary.written = True
         return summary
 
@@ -569,8 +598,18 @@ def _writing(engine: Engine, doing: str) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
     except sa.exc.SQLAlchemyError as error:
-        reason = getattr(error, "orig", None) or error
-        raise StoreError(f"database error while {doing}: {reason}") from error
+        raise StoreError(f"database error while {doing}: {_one_line(error)}") from error
+
+
+def _one_line(error: sa.exc.SQLAlchemyError) -> str:
+    """The driver's message on one line: PostgreSQL's DETAIL, on a line of its own in
+    psycopg's message, says which key clashed, so it follows in brackets."""
+    details = [
+        line.removeprefix("DETAIL:").strip()
+        for line in str(getattr(error, "orig", None) or error).splitlines()
+        if line.startswith("DETAIL:")
+    ]
+    return " ".join([first_line(error), *(f"({detail})" for detail in details)])
 
 
 @dataclass
@@ -578,6 +617,8 @@ class _ImportPlan:
     new_agencies: list[dict] = field(default_factory=list)
     renamed: list[dict] = field(default_factory=list)
     new_certificates: list[dict] = field(default_factory=list)
+    #: One entry per agency added or renamed and per certificate pinned.
+    audit_entries: list[audit.Action] = field(default_factory=list)
 
     def statements(self, now: datetime.datetime) -> Iterator[tuple[sa.Executable, list[dict]]]:
         """The write statements and their parameter batches, in dependency order."""
@@ -602,13 +643,13 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     except UnicodeDecodeError:
         raise AgencyError(f"{path}: not UTF-8 text") from None
     # strict: a quote left open would otherwise swallow the rest of the file into a name.
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        fieldnames = reader.fieldnames or []
+        fieldnames = next(reader, [])
     except csv.Error as error:
         raise AgencyError(f"{path}, line 1: {error}") from None
-    columns = {(c or "").strip().lower(): c for c in fieldnames}
-    if len(columns) < len(fieldnames):
+    columns = [c.strip().lower() for c in fieldnames]
+    if len(set(columns)) < len(columns):
         raise AgencyError(f"{path}, line 1: a column is named twice ({', '.join(fieldnames)})")
     missing = [c for c in ("code", "name") if c not in columns]
     if missing:
@@ -618,44 +659,44 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
         )
     summary = ImportSummary()
     rows: list[_Row] = []
-    first_line: dict[str, int] = {}
-    for line, record in _records(path, reader):
-        raw_code = (record.get(columns["code"]) or "").strip()
-        cert_path = (record.get(columns.get("cert_path", "")) or "").strip()
+    seen_on: dict[str, int] = {}
+    for line, fields in _records(path, reader):
+        record = dict(zip(columns, fields, strict=False))  # a short record lacks the rest
+        raw_code = record.get("code", "").strip()
+        cert_path = record.get("cert_path", "").strip()
         try:
-            extra: list[str] = record.get(None) or []  # type: ignore[call-overload]
-            if extra:  # DictReader keeps the fields beyond the header's under None
+            if len(fields) > len(columns):
                 raise AgencyError(
-                    f"{len(fieldnames) + len(extra)} fields where the first line names "
-                    f"{len(fieldnames)} (a comma in a name needs quotes)"
+                    f"{len(fields)} fields where the first line names {len(columns)} "
+                    "(a comma in a name needs quotes)"
                 )
             code = AgencyCode.parse(raw_code)
-            name = _validate_name(record.get(columns["name"]) or "")
-            if str(code) in first_line:
-                raise AgencyError(f"the code already appears on line {first_line[str(code)]}")
+            name = _validate_name(record.get("name", ""))
+            if str(code) in seen_on:
+                raise AgencyError(f"the code already appears on line {seen_on[str(code)]}")
             cert = read_certificate(path.parent / cert_path) if cert_path else None
         except (InvalidAgencyCode, AgencyError, CertificateError) as error:
             summary.refused.append(RefusedRow(line, raw_code, str(error)))
             continue
-        first_line[str(code)] = line
+        seen_on[str(code)] = line
         rows.append(_Row(line, code, name, cert))
     return rows, summary
 
 
-def _records(path: Path, reader: csv.DictReader) -> Iterator[tuple[int, dict[str, str]]]:
-    """``reader``'s records, each with the line it ends on; broken quoting refuses the
-    whole file (the reader cannot tell where the next record would start)."""
-    read = reader.line_num
+def _records(path: Path, reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
+    """``reader``'s records, each with the line it starts on (a quoted name may span
+    lines), blank lines skipped; broken quoting refuses the whole file (the reader
+    cannot tell where the next record would start)."""
     while True:
+        start = reader.line_num + 1
         try:
-            record = next(reader)
+            fields = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            # The record that failed starts right after the last one read.
-            raise AgencyError(f"{path}, line {read + 1}: {error}") from None
-        read = reader.line_num
-        yield read, record
+            raise AgencyError(f"{path}, line {start}: {error}") from None
+        if fields:
+            yield start, fields
 
 
 def _plan_import(
@@ -665,6 +706,7 @@ def _plan_import(
     accept_orphans: bool,
     now: datetime.datetime,
     summary: ImportSummary,
+    file_name: str,
 ) -> _ImportPlan:
     """Decide each row against the database (parents first); fill ``summary``."""
     plan = _ImportPlan()
@@ -687,15 +729,29 @@ def _plan_import(
         known.add(code)
         if code not in existing:
             plan.new_agencies.append(Registry._agency_row(row.code, row.name, now))
+            plan.audit_entries.append(
+                audit.Action("agency.add", code, {"name": row.name, "file": file_name})
+            )
             summary.added.append(code)
         elif existing[code] != row.name:
             plan.renamed.append({"b_code": code, "b_name": row.name})
+            plan.audit_entries.append(
+                audit.Action(
+                    "agency.rename",
+                    code,
+                    {"old_name": existing[code], "name": row.name, "file": file_name},
+                )
+            )
             summary.updated.append(code)
         else:
             summary.unchanged.append(code)
-        if row.certificate is not None and fingerprint(row.certificate) not in pinned:
-            pinned[fingerprint(row.certificate)] = _Pin(code, revoked=False)
-            plan.new_certificates.append(_certificate_row(code, row.certificate, now))
+        cert = row.certificate
+        if cert is not None and (fp := fingerprint(cert)) not in pinned:
+            pinned[fp] = _Pin(code, revoked=False)
+            plan.new_certificates.append(_certificate_row(code, cert, now))
+            plan.audit_entries.append(
+                audit.Action("certificate.add", code, {"fingerprint": fp, "file": file_name})
+            )
             summary.certificates_added += 1
     summary.refused.sort(key=lambda r: r.line)
     return plan

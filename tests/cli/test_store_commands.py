@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
+from axis.store.national_tree import DEFAULT_SEED, generate
 from cli.main import cli
 
 Axis = Callable[..., Result]
@@ -159,6 +161,36 @@ def test_the_generated_national_tree_imports_and_lists_by_level(initialised: Axi
     assert {r["level"] for r in rows} == {"1"}
     assert sum(r["code"].endswith(".H53") for r in rows) == 1
     assert len(rows) > 150
+
+
+def test_agency_show_lists_what_imports_did_to_the_agency(initialised: Axis, tmp_path: Path):
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text("code,name\n000.00.00.H53,UBND tỉnh cũ\n", encoding="utf-8")
+    second.write_text("code,name\n000.00.00.H53,UBND tỉnh Tây Ninh\n", encoding="utf-8")
+    initialised("agency", "import", str(first))
+    initialised("agency", "import", str(second))
+
+    shown = initialised("agency", "show", "000.00.00.H53")
+
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"agency\.add +│ name=UBND tỉnh cũ, file=first\.csv", shown.output)
+    assert re.search(
+        r"agency\.rename +│ old_name=UBND tỉnh cũ, name=UBND tỉnh Tây Ninh, file=second\.csv",
+        shown.output,
+    )
+
+
+def test_generate_tree_help_states_the_sizes_its_seeds_give():
+    shown = CliRunner().invoke(cli, ["agency", "generate-tree", "--help"])
+    stated = re.search(r"([\d,]+)-([\d,]+) agencies", " ".join(shown.output.split()))
+    assert stated, shown.output
+    low, high = (int(n.replace(",", "")) for n in stated.groups())
+
+    # The smallest and largest trees of seeds 0-399, and the default one.
+    sizes = [len(generate(seed)) for seed in (378, 340, DEFAULT_SEED)]
+
+    assert sizes == [11_369, 14_060, 13_109]
+    assert all(low <= size <= high for size in sizes), (low, high)
 
 
 def test_suspend_and_resume_say_what_changed(initialised: Axis):

@@ -146,6 +146,17 @@ def test_backlog_command_prints_a_listing(engine: Engine, history: History) -> N
     assert "note: 1 registered agencies have never been heard from" in err
 
 
+def test_backlog_under_an_unregistered_code_is_refused_as_the_report_refuses_it(
+    engine: Engine, history: History
+) -> None:
+    history.agencies(G22, H53)
+    history.send(G22, [H53], local("2026-04-08 09:00"))
+    for command in (["backlog"], []):
+        code, out, err = run(engine, *command, "--under", "000.00.00.H99")
+        assert (code, out) == (1, "")
+        assert err == "error: --under 000.00.00.H99: no agency with this code is registered\n"
+
+
 def test_refresh_folds_pending_changes_once(engine: Engine, known: dict[str, int]) -> None:
     code, out, _ = run(engine, "refresh")
     assert (code, out) == (0, "statistics up to date (14 changes folded)\n")

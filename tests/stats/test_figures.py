@@ -187,6 +187,18 @@ def test_a_period_cut_inside_months_reads_whole_months_and_the_days_around_them(
     assert [(g.group, g.active) for g in whole_months] == [("2026-03", 4), ("2026-04", 4)]
 
 
+def test_a_month_cut_short_without_documents_is_absent_like_any_other_empty_month(
+    engine: Engine, known: dict[str, int]
+) -> None:
+    # February and May are cut short by the period, and nothing happened in either.
+    since, until = datetime.date(2026, 2, 20), datetime.date(2026, 5, 10)
+    by_month = report(engine, Selection(by="month", since=since, until=until))
+    assert [(g.group, g.sent, g.received) for g in by_month.groups] == [
+        ("2026-03", 3, 4),
+        ("2026-04", 2, 3),
+    ]
+
+
 def test_an_agency_active_on_a_day_and_in_a_dekad_of_a_month_cut_short_counts_once(
     engine: Engine, history: History
 ) -> None:

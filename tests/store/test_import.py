@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography import x509
 
+from axis import audit
 from axis.errors import AgencyError, FileProblem, StoreError
 from axis.store.db import utcnow
 from axis.store.registry import Registry
 from axis.store.schema import agencies, audit_log
+from envelopes.verifying import fingerprint
+from tests.helpers.axis_home import wait_for
 
 
 def write_csv(path: Path, *lines: str) -> Path:
@@ -154,15 +160,61 @@ def test_a_file_without_the_code_and_name_columns_is_refused_whole(
         registry.import_csv(csv_file)
 
 
-def test_the_import_is_audited_once_with_its_counts(registry: Registry, tmp_path: Path):
+def test_the_import_as_a_whole_is_audited_once_with_its_counts(registry: Registry, tmp_path: Path):
     csv_file = write_csv(tmp_path / "a.csv", "code,name", "000.00.00.H53,UBND tỉnh Tây Ninh")
 
     registry.import_csv(csv_file, actor="operator")
 
     with registry.engine.connect() as conn:
-        entry = conn.execute(sa.select(audit_log)).one()
+        entry = conn.execute(
+            sa.select(audit_log).where(audit_log.c.action == "agency.import")
+        ).one()
     assert (entry.actor, entry.action, entry.target) == ("operator", "agency.import", "a.csv")
     assert entry.details["added"] == 1
+
+
+def test_each_agency_an_import_adds_renames_or_pins_a_certificate_to_is_audited(
+    registry: Registry, tmp_path: Path, make_certificate
+):
+    pem = make_certificate()
+    (tmp_path / "h53.pem").write_bytes(pem)
+    first = write_csv(
+        tmp_path / "first.csv",
+        "code,name",
+        "000.00.00.H53,UBND tỉnh Tây Ninh",
+        "000.00.31.H53,UBND huyện cũ",
+    )
+    second = write_csv(
+        tmp_path / "second.csv",
+        "code,name,cert_path",
+        "000.00.00.H53,UBND tỉnh Tây Ninh,h53.pem",
+        "000.00.31.H53,UBND huyện Châu Thành,",
+    )
+
+    registry.import_csv(first, actor="operator")
+    registry.import_csv(second, actor="clerk")
+
+    with registry.engine.connect() as conn:
+        province, district = (
+            [(e.actor, e.action, e.details) for e in audit.history(conn, code)]
+            for code in ("000.00.00.H53", "000.00.31.H53")
+        )
+    assert province == [
+        ("operator", "agency.add", {"name": "UBND tỉnh Tây Ninh", "file": "first.csv"}),
+        (
+            "clerk",
+            "certificate.add",
+            {"fingerprint": fingerprint(x509.load_pem_x509_certificate(pem)), "file": "second.csv"},
+        ),
+    ]
+    assert district == [
+        ("operator", "agency.add", {"name": "UBND huyện cũ", "file": "first.csv"}),
+        (
+            "clerk",
+            "agency.rename",
+            {"old_name": "UBND huyện cũ", "name": "UBND huyện Châu Thành", "file": "second.csv"},
+        ),
+    ]
 
 
 def _refuse_code_in_database(registry: Registry, code: str) -> None:
@@ -232,3 +284,86 @@ def test_a_name_with_control_characters_is_refused(registry: Registry, tmp_path:
 def test_a_missing_file_is_named_in_one_error(registry: Registry, tmp_path: Path):
     with pytest.raises(FileProblem, match=r"^.*absent\.csv: no such file$"):
         registry.import_csv(tmp_path / "absent.csv")
+
+
+def test_reimporting_a_name_typed_in_decomposed_unicode_changes_nothing(
+    registry: Registry, tmp_path: Path
+):
+    name = "Ủy ban nhân dân huyện Châu Thành"
+    lines = ["code,name", "000.00.00.H53,UBND tỉnh Tây Ninh", f"000.00.31.H53,{name}"]
+    registry.import_csv(write_csv(tmp_path / "composed.csv", *lines))
+    lines[2] = f"000.00.31.H53,{unicodedata.normalize('NFD', name)}"
+
+    summary = registry.import_csv(write_csv(tmp_path / "decomposed.csv", *lines))
+
+    assert (summary.updated, summary.refused) == ([], [])
+    assert summary.unchanged == ["000.00.00.H53", "000.00.31.H53"]
+
+
+def test_a_refused_record_spanning_lines_is_named_by_the_line_it_starts_on(
+    registry: Registry, tmp_path: Path
+):
+    csv_file = write_csv(
+        tmp_path / "multiline.csv",
+        "code,name",
+        '000.00.00.H53,"UBND tỉnh Tây Ninh',
+        '"',
+        "",
+        '000.00.31.H53,"UBND huyện',
+        'Châu Thành"',
+        "000.00.00.H53,Again",
+    )
+
+    summary = registry.import_csv(csv_file)
+
+    assert summary.added == ["000.00.00.H53"]
+    assert [(row.line, row.reason) for row in summary.refused] == [
+        (5, "the agency name contains a control character (U+000A)"),
+        (7, "the code already appears on line 2"),
+    ]
+
+
+def _waiting_for_a_lock(registry: Registry) -> int:
+    # A connection of its own each time: a transaction sees pg_stat_activity as it was
+    # when it first looked.
+    with registry.engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        ).scalar_one()
+
+
+# Two imports at once is the way an operator meets a database refusal: psycopg adds
+# PostgreSQL's DETAIL on a line of its own.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_import_losing_a_race_says_in_one_line_which_code_clashed(
+    registry: Registry, tmp_path: Path
+):
+    csv_file = write_csv(tmp_path / "national.csv", "code,name", "000.00.00.H53,UBND tỉnh Tây Ninh")
+
+    # The pool is left last, so that a failure rolls the other import back first: the
+    # losing one waits for it.
+    with ThreadPoolExecutor(1) as pool, registry.engine.connect() as other:
+        now = utcnow()
+        other.execute(  # the other import, not committed yet
+            agencies.insert().values(
+                code="000.00.00.H53",
+                name="UBND tỉnh Tây Ninh",
+                level=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        losing = pool.submit(registry.import_csv, csv_file)
+        wait_for(lambda: _waiting_for_a_lock(registry), what="the import to wait")
+        other.commit()
+        with pytest.raises(StoreError) as refused:
+            losing.result()
+
+    assert str(refused.value) == (
+        f"database error while importing {csv_file}, nothing was written: duplicate key "
+        'value violates unique constraint "pk_agencies" '
+        "(Key (code)=(000.00.00.H53) already exists.)"
+    )

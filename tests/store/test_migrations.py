@@ -107,3 +107,59 @@ def test_tables_land_in_the_schema_the_search_path_selects(empty_engine: Engine)
         ).scalars()
         assert list(found) == [selected]
     assert selected != "public"
+
+
+def _version_table(engine: Engine, *revisions: str) -> None:
+    """An ``alembic_version`` table such as any application migrated by Alembic has."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        for revision in revisions:
+            conn.execute(sa.text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_another_application_at_the_axis_revision_is_named_not_taken_for_the_axis(
+    empty_engine: Engine,
+):
+    _version_table(empty_engine, HEAD_REVISION)
+    with empty_engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
+
+    for attempt in (check, upgrade):
+        with pytest.raises(
+            StoreError,
+            match=rf"holds another application's schema \(revision {HEAD_REVISION} in "
+            r"alembic_version, but no table agencies, agency_certificates, documents and "
+            r"\d+ more\): give the axis a database of its own",
+        ):
+            attempt(empty_engine)
+
+    assert _tables(empty_engine) == {"alembic_version", "invoices"}
+
+
+def test_an_axis_database_missing_a_table_is_refused_naming_it(engine: Engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE audit_log"))
+
+    with pytest.raises(
+        StoreError,
+        match=rf"is at revision {HEAD_REVISION} but has no table audit_log: restore it from",
+    ):
+        check(engine)
+
+
+def test_a_version_table_listing_two_revisions_is_not_the_axis(empty_engine: Engine):
+    _version_table(empty_engine, HEAD_REVISION, "ae1027a6acf")
+
+    for attempt in (check, upgrade):
+        with pytest.raises(
+            StoreError,
+            match=rf"holds another application's schema \(2 revisions in alembic_version, "
+            rf"{HEAD_REVISION} and ae1027a6acf; the axis keeps one\)",
+        ):
+            attempt(empty_engine)
+
+    assert _tables(empty_engine) == {"alembic_version"}

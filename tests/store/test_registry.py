@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -77,6 +78,27 @@ def test_empty_or_overlong_names_are_refused(registry: Registry, name: str):
 def test_a_name_that_hides_what_it_shows_is_refused(registry: Registry, name: str, named: str):
     with pytest.raises(AgencyError, match=re.escape(f"invisible formatting character ({named})")):
         registry.add_agency(PROVINCE, name)
+
+
+@pytest.mark.parametrize(
+    "name", ["\u3164", "\uffa0 \uffa0", "\u2800\u2800\u2800", "\u3164 - \u3164", "..."]
+)
+def test_a_name_without_a_letter_or_digit_is_refused(registry: Registry, name: str):
+    # Hangul fillers are letters to Unicode, and a blank Braille pattern a symbol: all of
+    # them show as blank space.
+    with pytest.raises(AgencyError, match=r"^the agency name has no letter or digit"):
+        registry.add_agency(PROVINCE, name)
+
+
+def test_a_name_is_stored_composed_whatever_form_it_was_typed_in(registry: Registry):
+    # 300 characters composed, the longest name; more decomposed (ệ is e and two marks).
+    longest = "Ủy ban nhân dân " + "ệ" * 284
+    decomposed = unicodedata.normalize("NFD", longest)
+    assert len(longest) == 300 < len(decomposed)
+
+    added = registry.add_agency(PROVINCE, decomposed)
+
+    assert added.name == longest
 
 
 def test_an_unknown_agency_is_an_error_naming_the_code(registry: Registry):
