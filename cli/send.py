@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -168,11 +169,13 @@ def send(
                     ),
                 )
                 document = compose_document(request, names=_names(client, request))
-            submission = _submit(client, document, progress)
+            submission, digest = _submit(client, document, progress)
             # At once, not after the answer: a clerk who gives up waiting, or a
             # pipe into `tee`, has it whatever comes next.
             click.echo(f"DocumentId: {document.document_id}")
-            answer = client.wait_answer(submission, document.document_id, timeout=timeout)
+            answer = client.wait_answer(
+                submission, document.document_id, digest=digest, timeout=timeout
+            )
     _report(answer)
 
 
@@ -251,14 +254,15 @@ def _names(client: AgencyClient, request: DocumentRequest) -> dict[str, str]:
     return names
 
 
-def _submit(client: AgencyClient, document: Document, progress: Progress) -> str:
-    """Sign and publish ``document``; its submission id. The task then shows the wait."""
+def _submit(client: AgencyClient, document: Document, progress: Progress) -> tuple[str, str]:
+    """Sign and publish ``document``; its submission id and the digest of its signed
+    bytes. The task then shows the wait."""
     task = progress.add_task("signing", total=None)
     signed = client.sign_document(document)
     progress.update(task, description=f"sending {len(signed):,} bytes")
     submission = client.submit(signed, "document", document.document_id, document.priority)
     progress.update(task, description="waiting for the axis's answer")
-    return submission
+    return submission, hashlib.sha256(signed).hexdigest()
 
 
 def _report(answer: Answer) -> None:

@@ -47,7 +47,7 @@ from axis import protocol
 from axis.client.compose import vietnam_now
 from axis.client.dedupe import FILE_NAME as SEEN_FILE
 from axis.client.dedupe import SeenMessages
-from axis.client.tracking import Tracking, UnknownDocument, status_recorded, track_document
+from axis.client.tracking import OnRecord, Tracking, UnknownDocument, on_record, track_document
 from axis.errors import (
     AgencyError,
     AxisError,
@@ -101,7 +101,7 @@ _DOCUMENT_ID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[0-9]{4}/[0-9]{2}/[0-9]{2
 
 
 class NoAnswer(TransportError):
-    """The axis did not answer within the timeout (its answer will wait in the inbox)."""
+    """The axis did not answer within the timeout (`axis receive` saves the answer later)."""
 
     reason = "no-answer"
 
@@ -311,7 +311,12 @@ class AgencyClient:
         """
         signed = self.sign_document(document)
         submission = self.submit(signed, "document", document.document_id, document.priority)
-        return self.wait_answer(submission, document.document_id, timeout=timeout)
+        return self.wait_answer(
+            submission,
+            document.document_id,
+            digest=hashlib.sha256(signed).hexdigest(),
+            timeout=timeout,
+        )
 
     def sign_document(self, document: Document) -> bytes:
         """The signed edXML of ``document``, which this agency must be the sender of."""
@@ -344,10 +349,7 @@ class AgencyClient:
         text = description or STATUS_LABELS[status_code]
         signed = self._sign(build_status(self._status(reference, status_code, text)))
         submission = self.submit(signed, "status", document_id)
-        digest = hashlib.sha256(signed).hexdigest()
-        return self._await(
-            submission, document_id, timeout, lambda: status_recorded(self.engine, digest)
-        )
+        return self._await(submission, document_id, hashlib.sha256(signed).hexdigest(), timeout)
 
     def publish_status(self, document: Document, code: StatusCode, description: str) -> str:
         """Sign and submit a status about ``document`` without waiting for the answer."""
@@ -385,25 +387,32 @@ class AgencyClient:
         return submission
 
     def wait_answer(
-        self, submission: str, document_id: str = "", *, timeout: float = DEFAULT_ANSWER_TIMEOUT
+        self,
+        submission: str,
+        document_id: str = "",
+        *,
+        digest: str = "",
+        timeout: float = DEFAULT_ANSWER_TIMEOUT,
     ) -> Answer:
-        """Wait for the axis's answer to ``submission`` in the inbox and verify it.
+        """Wait for the axis's answer to ``submission`` and verify it.
 
-        Other messages met on the way are set aside and given back untouched.
+        The answer is looked for in the inbox, where other messages met on the way are set
+        aside and given back untouched. Given the ``digest`` (SHA-256 hex) of the document's
+        signed bytes, it is also read from the axis's record of the document as soon as
+        the document is stored: another client of the same agency (a second sender, an
+        ``axis receive``) that holds the inbox's messages cannot keep it from this one.
         """
-        answer = self._await(submission, document_id, timeout, None)
-        assert answer is not None
+        answer = self._await(submission, document_id, digest, timeout)
+        assert answer is not None  # a stored document is on record with its answer
         return answer
 
     def _await(
-        self,
-        submission: str,
-        document_id: str,
-        timeout: float,
-        recorded: Callable[[], bool] | None,
+        self, submission: str, document_id: str, digest: str, timeout: float
     ) -> Answer | None:
-        """The answer to ``submission``, or ``None`` as soon as ``recorded()`` is true."""
+        """The answer to ``submission`` (the one whose signed bytes have ``digest``), or
+        ``None`` as soon as the axis records it as a status it does not answer."""
         deadline = time.monotonic() + timeout
+        recorded: OnRecord | None = None
         held: list[ReceivedMessage] = []
         try:
             while (remaining := deadline - time.monotonic()) > 0:
@@ -425,15 +434,24 @@ class AgencyClient:
                         held.append(message)
                         if time.monotonic() >= deadline:
                             break
-                if recorded is not None and recorded():
-                    return None
+                if recorded is None and digest:
+                    recorded = on_record(self.engine, self.code, document_id, digest)
+                    if recorded is not None:
+                        if recorded.answer is None:
+                            return None
+                        # Its copy is published to the inbox right after the commit: one
+                        # more round to take it, so that `axis receive` does not meet it.
+                        deadline = min(deadline, time.monotonic() + ANSWER_ROUND)
         finally:
             for message in held:
                 _give_back(message)
+        if recorded is not None and recorded.answer is not None:
+            return self._verify_answer(recorded.answer)
         what = f"document {document_id}" if document_id else "the submission"
         raise NoAnswer(
             f"no answer from the axis about {what} within {timeout:g} s (is `axis serve` "
-            "running?); the answer will wait in the inbox: `axis track` shows the state"
+            "running?): `axis track` shows whether the axis took it in, and `axis receive` "
+            "saves its answer when it comes"
         )
 
     # -- receiving ----------------------------------------------------------------------

@@ -215,10 +215,30 @@ def waiting_for(engine: Engine, code: str) -> list[dict[str, object]]:
         ]
 
 
-def status_recorded(engine: Engine, digest: str) -> bool:
-    """True once the axis has recorded the status whose signed bytes have ``digest``."""
+@dataclass(frozen=True)
+class OnRecord:
+    """What the axis recorded about a submission: its signed ``answer``, or ``None`` for
+    a status taken in (the axis does not answer those)."""
+
+    answer: bytes | None
+
+
+def on_record(engine: Engine, sender: str, document_id: str, digest: str) -> OnRecord | None:
+    """What the axis recorded about the submission of ``sender`` whose signed bytes have
+    ``digest``: a document stored (with the answer it was given) or a status recorded;
+    ``None`` while neither is on record."""
     with read_only(engine) as conn:
-        found = conn.execute(
+        answer = conn.execute(
+            sa.select(documents.c.answer).where(
+                documents.c.sender_code == sender,
+                documents.c.document_id == document_id,
+                documents.c.digest == digest,
+                documents.c.answer.is_not(None),
+            )
+        ).scalar()
+        if answer is not None:
+            return OnRecord(answer)
+        status = conn.execute(
             sa.select(status_events.c.id).where(status_events.c.digest == digest)
         ).first()
-    return found is not None
+    return OnRecord(None) if status is not None else None

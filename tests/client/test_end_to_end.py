@@ -9,11 +9,13 @@ and tracks the document. Mistakes a clerk makes get one clear line on stderr.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import select
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,11 @@ from cryptography.hazmat.primitives import serialization
 from helpers.axis_home import AxisHome, RouterProcess, make_document, wait_for
 from router.conftest import axis_on
 
+from axis import protocol
+from axis.client.agency import AgencyClient
 from axis.client.received import ATTACHMENTS_DIR, ENVELOPE_FILE, folder_name
+from axis.transport import open_transport
+from axis.transport.topology import inbox
 from cli.main import cli
 from envelopes.verifying import verify
 from envelopes.xml import build_document
@@ -164,6 +170,47 @@ def test_a_commune_sends_to_its_district_province_and_a_ministry_and_tracks_ever
         assert [h["status"] for h in row["history"]] == ["01", "03", "06"]
     for role in ROLES:
         assert json.loads(ok(running.axis("inbox", running.code(role), "--format", "json"))) == []
+
+
+def test_a_sender_gets_its_answer_while_another_client_of_its_agency_holds_it(running: Axis):
+    """A second sender of the same agency sets aside every message of the inbox while it
+    waits for its own answer, this one's included: the answer is read from the axis's
+    record of the document instead."""
+    home, commune = running.home, running.code("commune")
+    taken, done = threading.Event(), threading.Event()
+    # A lease longer than the test: the embedded queues hand out nothing it holds.
+    holding = home.settings.replace(queue_lease_seconds=600.0)
+
+    def hold_the_inbox() -> None:
+        with (
+            open_transport(holding, home.engine) as other,
+            other.open_consumer(inbox(commune), prefetch=10) as consumer,
+        ):
+            while not done.is_set():  # what it takes is held, never settled, until it closes
+                message = consumer.next(timeout=0.1)
+                if message is not None and message.headers.get(protocol.KIND) == "receipt":
+                    taken.set()
+
+    holder = threading.Thread(target=hold_the_inbox)
+    holder.start()
+    try:
+        document = make_document(commune, [running.code("district")], number=2024)
+        with AgencyClient(
+            commune, home.identities[commune], home.settings, home.trust, engine=home.engine
+        ) as sender:
+            signed = sender.sign_document(document)
+            submission = sender.submit(signed, "document", document.document_id)
+            assert taken.wait(30), "the other client never took the answer"
+            answer = sender.wait_answer(
+                submission,
+                document.document_id,
+                digest=hashlib.sha256(signed).hexdigest(),
+                timeout=5,
+            )
+    finally:
+        done.set()
+        holder.join()
+    assert answer.accepted and answer.receipt.document_id == document.document_id
 
 
 def test_a_prepared_document_is_signed_and_sent_by_a_real_axis_process(embedded: Axis):
