@@ -4,7 +4,8 @@
 
 Each document is verified, saved (``<out>/<DocumentId made safe>/``: the signed envelope
 as received, ``document.json``, the attachments decoded) and only then acknowledged with a
-signed 01 receipt. Statuses about documents the agency sent are saved beside them. A
+signed 01 receipt. Statuses about documents the agency sent, and the axis's answers, are
+saved beside them. A
 document that fails verification is answered with a signed 02 refusal and kept under
 ``<out>/refused/`` for inspection.
 """
@@ -17,8 +18,7 @@ import click
 from rich.console import Console
 
 from axis.client.agency import STATUS_LABELS, Incoming, Refusal
-from axis.client.received import folder_name, save_document, save_status
-from axis.files import write_atomically
+from axis.client.received import keep_signed, save_document, save_status
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
@@ -71,18 +71,16 @@ def receive(
         stderr.status(f"pulling the inbox of {agency}") as shown,
     ):
         for incoming in client.receive(wait=wait, on_refusal=refused):
-            row = _save(out, incoming)
+            rows.append(_save(out, incoming))
             incoming.ack()
-            if row is not None:
-                rows.append(row)
-                shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
+            shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
             if max_count is not None and len(rows) >= max_count:
                 break
     render(rows, COLUMNS, fmt, title=f"{len(rows)} message(s) received by {agency}")
 
 
-def _save(out: Path, incoming: Incoming) -> dict[str, object] | None:
-    """Save ``incoming`` under ``out``; its listing row (``None``: nothing to list)."""
+def _save(out: Path, incoming: Incoming) -> dict[str, object]:
+    """Save ``incoming`` under ``out``; its listing row."""
     verified = incoming.verified
     if incoming.kind == "document":
         document = incoming.document
@@ -109,10 +107,12 @@ def _save(out: Path, incoming: Incoming) -> dict[str, object] | None:
         path = save_status(out, incoming.document_id, stem, incoming.signed)
         text = status.description or STATUS_LABELS[code]
         return _row(incoming, f"{code.value} {text}", path)
+    # An answer its sender did not wait for (or another client of the agency took the
+    # sender's copy): kept all the same, it is the axis's signed word.
     receipt = incoming.receipt
-    if receipt.outcome == "accepted":
-        return None  # the axis took a status or document in: nothing for the clerk to do
     path = save_status(out, receipt.document_id, f"axis {receipt.outcome}", incoming.signed)
+    if receipt.outcome == "accepted":
+        return _row(incoming, f"accepted for {len(receipt.recipients)} recipient(s)", path)
     return _row(incoming, f"{receipt.outcome} ({receipt.reason}): {receipt.message}", path)
 
 
@@ -127,10 +127,10 @@ def _row(incoming: Incoming, what: str, saved: Path) -> dict[str, object]:
 
 
 def _save_refusal(out: Path, refusal: Refusal) -> dict[str, object]:
-    folder = out / REFUSED_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{folder_name(refusal.document_id or 'unknown')}.edxml"
-    write_atomically(path, refusal.signed)
+    stem = " ".join(
+        (refusal.document_id or "unknown", refusal.kind or "message", refusal.sender or "unknown")
+    )
+    path = keep_signed(out / REFUSED_DIR, stem, refusal.signed)
     answered = "refused with 02" if refusal.refused else "dropped"
     return {
         "kind": "refused",

@@ -549,8 +549,12 @@ class AgencyClient:
         *,
         sender: str = "",
     ) -> None:
-        """Answer an unverifiable document with 02 (when it can be addressed), drop it."""
-        refused = False
+        """Answer an unverifiable document with 02 (when it can be addressed), drop it.
+
+        ``on_refusal`` (which keeps the bytes) hears of it first: if it fails, nothing is
+        sent and the message stays in the inbox.
+        """
+        refusal: bytes | None = None
         if kind == "document" and document_id and sender:
             reference = ResponseFor(
                 organ_id=sender, document_id=document_id, **_reference_fields(document_id)
@@ -560,11 +564,13 @@ class AgencyClient:
             # Headers too damaged to name the document cannot be answered: the message
             # is dropped all the same, rather than block the inbox for ever.
             with contextlib.suppress(EnvelopeError, ValueError):
-                self.submit(self._sign(build_status(status)), "status", document_id)
-                refused = True
-        self.settle(message)
+                refusal = self._sign(build_status(status))
         if on_refusal is not None:
-            on_refusal(Refusal(kind, document_id, sender, reason, text, message.body, refused))
+            answered = refusal is not None
+            on_refusal(Refusal(kind, document_id, sender, reason, text, message.body, answered))
+        if refusal is not None:
+            self.submit(refusal, "status", document_id)
+        self.settle(message)
 
     # -- tracking -----------------------------------------------------------------------
 

@@ -95,10 +95,10 @@ def document_folder(out_dir: Path, document_id: str) -> Path:
     if meta.exists() and _stored_id(meta) != document_id:
         tag = hashlib.sha256(document_id.encode()).hexdigest()[:8]
         folder = out_dir / f"{folder.name}~{tag}"
-    if folder.exists() and not folder.is_dir():
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise FileProblem(
-            f"cannot save what came about {document_id}: {folder} is a file where its "
-            "folder goes; move the file away and pull again (the message waits in the inbox)"
+            f"cannot save what came about {document_id}: {folder} is a file or a link where "
+            "its folder goes; move it away and pull again (the message waits in the inbox)"
         )
     return folder
 
@@ -139,24 +139,42 @@ def save_document(
         text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
         _write(staging / METADATA_FILE, text.encode("utf-8"))
         if final.exists():
-            # A folder without metadata: left by a crash before this code wrote atomically
-            # or by hand; the fresh copy replaces it.
-            shutil.rmtree(final)
-        staging.rename(final)
+            _move_into(staging, final)
+        else:
+            staging.rename(final)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return final
 
 
-def save_status(out_dir: Path, document_id: str, file_stem: str, signed: bytes) -> Path:
-    """Keep a signed status (or axis receipt) under its document's ``statuses/`` folder.
+def _move_into(staging: Path, final: Path) -> None:
+    """Move a staged document into its folder, which already holds something without
+    being a saved document: the ``statuses/`` of a status that arrived first (kept), or
+    the remains of an older, non-atomic save (replaced). ``document.json`` goes last: it
+    is what marks the document saved."""
+    for name in (ENVELOPE_FILE, ATTACHMENTS_DIR, METADATA_FILE):
+        target = final / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        (staging / name).rename(target)
 
-    Its name ends with the first hex digits of its SHA-256: two statuses of one agency
-    and code in the same second, or two refusals, are two files; the same one handed
-    over again is the same file.
+
+def save_status(out_dir: Path, document_id: str, file_stem: str, signed: bytes) -> Path:
+    """Keep a signed status (or axis receipt) under its document's ``statuses/`` folder,
+    named as :func:`keep_signed` names it."""
+    return keep_signed(document_folder(out_dir, document_id) / STATUSES_DIR, file_stem, signed)
+
+
+def keep_signed(folder: Path, file_stem: str, signed: bytes) -> Path:
+    """Write ``signed`` in ``folder`` as ``<file_stem made safe>-<SHA-256 prefix>.edxml``.
+
+    The digest in the name makes two messages of one agency and code in the same second,
+    or two refusals about one document, two files; the same one handed over again is the
+    same file.
     """
-    folder = document_folder(out_dir, document_id) / STATUSES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256(signed).hexdigest()[:12]
     path = folder / f"{folder_name(file_stem)}-{tag}.edxml"

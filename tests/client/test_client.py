@@ -167,6 +167,22 @@ def test_a_document_that_fails_verification_is_refused_with_02_and_never_handed_
     assert axis_side.depth(inbox(home.codes["district"])) == 0
 
 
+def test_a_refusal_that_cannot_be_kept_sends_nothing_and_leaves_the_message_in_the_inbox(
+    home, axis_side
+):
+    tampered = signed_document(home, subject="Gốc").replace("Gốc".encode(), "Sửa".encode())
+    deliver(home, axis_side, tampered, "district")
+
+    def cannot_keep(refusal: Refusal) -> None:
+        raise OSError(28, "No space left on device")
+
+    with client_for(home, "district") as district, pytest.raises(OSError, match="No space"):
+        list(district.receive(on_refusal=cannot_keep))
+
+    assert submitted_statuses(home, axis_side) == []  # no 02 for what was not kept
+    assert axis_side.depth(inbox(home.codes["district"])) == 1
+
+
 def test_a_document_signed_with_another_agencys_key_is_refused(home, axis_side):
     deliver(home, axis_side, signed_document(home, signer="province"), "district")
     refusals: list[Refusal] = []

@@ -23,12 +23,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
-from helpers.axis_home import AxisHome, RouterProcess, make_document, wait_for
+from helpers.axis_home import AxisHome, RouterProcess, document_id_of, make_document, wait_for
 from router.conftest import axis_on
 
 from axis import protocol
 from axis.client.agency import AgencyClient
 from axis.client.received import ATTACHMENTS_DIR, ENVELOPE_FILE, folder_name
+from axis.router.answers import Answers, inbox_message, load_axis_identity
 from axis.transport import open_transport
 from axis.transport.topology import inbox
 from cli.main import cli
@@ -155,7 +156,8 @@ def test_a_commune_sends_to_its_district_province_and_a_ministry_and_tracks_ever
                 "receive", *running.signing("commune"), "--out", out_dir, "--format", "json"
             )
         )
-        statuses.extend(json.loads(out))
+        # The axis's answer may be among them, when `axis send` read it from the store.
+        statuses.extend(row for row in json.loads(out) if row["kind"] == "status")
         return len(statuses) >= 9
 
     wait_for(all_statuses_arrived, what="01, 03 and 06 from each recipient", timeout=60)
@@ -211,6 +213,57 @@ def test_a_sender_gets_its_answer_while_another_client_of_its_agency_holds_it(ru
         done.set()
         holder.join()
     assert answer.accepted and answer.receipt.document_id == document.document_id
+
+
+def put_in_inbox(axis: Axis, role: str, body: bytes, headers: protocol.InboxHeaders) -> None:
+    """Put ``body`` in the inbox of ``role`` as the router would."""
+    with axis.home.transport() as transport:
+        message_id = f"test:{hashlib.sha256(body).hexdigest()}"
+        transport.publish([inbox_message(body, axis.code(role), message_id, headers)])
+
+
+def test_two_refused_copies_about_one_document_are_kept_as_two_files(idle: Axis):
+    commune = idle.code("commune")
+    signed = idle.home.document(commune, [idle.code("district")], number=77, subject="Gốc")
+    document_id = document_id_of(signed)
+    for edit in ("Sửa một", "Sửa hai"):  # two forgeries: neither verifies
+        forged = signed.replace("Gốc".encode(), edit.encode())
+        put_in_inbox(
+            idle, "district", forged, protocol.InboxHeaders("document", document_id, commune)
+        )
+
+    out = idle.out("district")
+    rows = json.loads(
+        ok(idle.axis("receive", *idle.signing("district"), "--out", str(out), "--format", "json"))
+    )
+
+    assert [row["kind"] for row in rows] == ["refused", "refused"]
+    kept = sorted((out / "refused").iterdir())
+    assert len(kept) == 2 and sorted(row["saved"] for row in rows) == [str(p) for p in kept]
+    assert {p.read_bytes() for p in kept} == {
+        signed.replace("Gốc".encode(), edit.encode()) for edit in ("Sửa một", "Sửa hai")
+    }
+
+
+def test_an_acceptance_the_sender_did_not_wait_for_is_kept_as_the_axiss_signed_word(idle: Axis):
+    commune, district = idle.code("commune"), idle.code("district")
+    document_id = f"{commune},2026/11/26,78/VP"
+    answer = Answers(load_axis_identity(idle.home.settings)).answer(
+        outcome="accepted", to=commune, document_id=document_id, digest="ab" * 32, size=5000,
+        message_id="answer:78", recipients=[district],
+    )  # fmt: skip
+    put_in_inbox(
+        idle, "commune", answer.body, protocol.InboxHeaders("receipt", document_id, "axis")
+    )
+
+    out = idle.out("commune")
+    [row] = json.loads(
+        ok(idle.axis("receive", *idle.signing("commune"), "--out", str(out), "--format", "json"))
+    )
+
+    assert (row["kind"], row["what"]) == ("receipt", "accepted for 1 recipient(s)")
+    assert Path(row["saved"]).read_bytes() == answer.body
+    assert Path(row["saved"]).parent == out / folder_name(document_id) / "statuses"
 
 
 def test_a_prepared_document_is_signed_and_sent_by_a_real_axis_process(embedded: Axis):

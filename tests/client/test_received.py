@@ -80,17 +80,29 @@ def test_statuses_are_kept_beside_their_document(tmp_path: Path):
 
 
 @pytest.mark.parametrize("save", ["document", "status"])
-def test_a_file_where_the_documents_folder_goes_is_named_and_left_alone(tmp_path: Path, save: str):
+@pytest.mark.parametrize("thing", ["file", "link to a folder", "dangling link"])
+def test_a_file_or_link_where_the_documents_folder_goes_is_named_and_left_alone(
+    tmp_path: Path, save: str, thing: str
+):
     in_the_way = tmp_path / folder_name(DOC_ID)
-    in_the_way.write_bytes(b"someone's notes")
+    if thing == "file":
+        in_the_way.write_bytes(b"someone's notes")
+    else:
+        elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+        if thing == "link to a folder":
+            elsewhere.mkdir()
+        in_the_way.symlink_to(elsewhere)
 
-    with pytest.raises(FileProblem, match=f"{re.escape(str(in_the_way))} is a file where"):
+    with pytest.raises(FileProblem, match=f"{re.escape(str(in_the_way))} is a file or a link"):
         if save == "document":
             save_document(tmp_path, DOC_ID, b"<x/>", [], {})
         else:
             save_status(tmp_path, DOC_ID, "000.00.31.H53 03 20261126-100000", b"<s/>")
 
-    assert in_the_way.read_bytes() == b"someone's notes"
+    if thing == "file":
+        assert in_the_way.read_bytes() == b"someone's notes"
+    else:
+        assert in_the_way.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == [in_the_way.name]
 
 
@@ -120,3 +132,35 @@ def test_an_attachment_name_too_long_for_the_file_system_is_shortened_keeping_it
     saved = sorted((folder / ATTACHMENTS_DIR).iterdir())
     assert sorted(p.read_bytes() for p in saved) == [b"1", b"2"]
     assert all(p.suffix == ".pdf" and len(p.name.encode()) <= 255 for p in saved)
+
+
+def test_a_status_saved_before_its_document_arrived_is_kept_when_the_document_is_saved(
+    tmp_path: Path,
+):
+    """A recall (13) can overtake the document it recalls: its folder holds only
+    ``statuses/`` when the document comes."""
+    status = save_status(tmp_path, DOC_ID, "000.21.31.H53 13 20261126-100000", b"<s>13</s>")
+
+    folder = save_document(
+        tmp_path, DOC_ID, b"<edXML/>", [Attachment("a.txt", "text/plain", b"a")], {}
+    )
+
+    assert folder == status.parent.parent
+    assert status.read_bytes() == b"<s>13</s>"
+    assert (folder / ENVELOPE_FILE).read_bytes() == b"<edXML/>"
+    assert (folder / ATTACHMENTS_DIR / "a.txt").read_bytes() == b"a"
+    assert json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))["document_id"] == DOC_ID
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
+
+
+def test_the_remains_of_an_interrupted_older_save_are_replaced(tmp_path: Path):
+    folder = tmp_path / folder_name(DOC_ID)
+    (folder / ATTACHMENTS_DIR).mkdir(parents=True)
+    (folder / ATTACHMENTS_DIR / "half.pdf").write_bytes(b"%PDF")
+    (folder / ENVELOPE_FILE).write_bytes(b"<edX")
+
+    save_document(tmp_path, DOC_ID, b"<edXML/>", [], {})
+
+    assert (folder / ENVELOPE_FILE).read_bytes() == b"<edXML/>"
+    assert list((folder / ATTACHMENTS_DIR).iterdir()) == []
+    assert (folder / METADATA_FILE).exists()
