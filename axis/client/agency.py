@@ -202,20 +202,31 @@ class Incoming:
 
     def ack(self, description: str = ARRIVED_DESCRIPTION) -> None:
         """Done with it. For a document, first send the signed 01 delivery receipt."""
+        self._require_unsettled()
         if self.kind == "document":
-            self._client.publish_status(self.document, StatusCode.ARRIVED, description)
+            self._client._answer(self._message, self.document, StatusCode.ARRIVED, description)
         self._client.settle(self._message)
 
     def refuse(self, description: str) -> None:
         """Refuse a document (02, từ chối tiếp nhận) with the reason in ``description``."""
         if self.kind != "document":
             raise AxisError(f"only a document can be refused, not a {self.kind}")
-        self._client.publish_status(self.document, StatusCode.REFUSED, description)
+        self._require_unsettled()
+        self._client._answer(self._message, self.document, StatusCode.REFUSED, description)
         self._client.settle(self._message)
 
     def release(self) -> None:
         """Give the message back to the inbox, to be received again later."""
+        self._require_unsettled()
         self._message.requeue()
+
+    def _require_unsettled(self) -> None:
+        # Before anything is signed or sent: a second ack would be a second 01.
+        if self._message.settled:
+            raise AxisError(
+                f"message {self.message_id} was already acknowledged, refused or released: "
+                "nothing was sent"
+            )
 
 
 class AgencyClient:
@@ -351,16 +362,32 @@ class AgencyClient:
         submission = self.submit(signed, "status", document_id)
         return self._await(submission, document_id, hashlib.sha256(signed).hexdigest(), timeout)
 
-    def publish_status(self, document: Document, code: StatusCode, description: str) -> str:
-        """Sign and submit a status about ``document`` without waiting for the answer."""
-        reference = ResponseFor(
-            organ_id=document.sender.organ_id,
-            code=str(document.code),
-            promulgation_date=document.promulgation.date,
-            document_id=document.document_id,
+    def _answer(
+        self, message: ReceivedMessage, document: Document, code: StatusCode, description: str
+    ) -> str:
+        """Submit the status ``code`` (01, 02) answering the inbox ``message`` that carried
+        ``document``, signed once: see :meth:`_signed_once`."""
+        signed = self._signed_once(
+            message,
+            code,
+            lambda: self._sign(
+                build_status(self._status(_reference_to(document), code, description))
+            ),
         )
-        signed = self._sign(build_status(self._status(reference, code, description)))
         return self.submit(signed, "status", document.document_id)
+
+    def _signed_once(
+        self, message: ReceivedMessage, code: StatusCode, make: Callable[[], bytes]
+    ) -> bytes:
+        """The status ``code`` answering ``message``, kept before it is published: if the
+        process dies before the message is settled, the redelivered message is answered
+        with the same bytes, which the axis drops as a repeat (a fresh signature would be
+        a second status)."""
+        kept = self.seen.answer(message.message_id, code.value)
+        if kept is None:
+            kept = make()
+            self.seen.keep_answer(message.message_id, code.value, kept)
+        return kept
 
     def submit(
         self, signed: bytes, kind: protocol.Kind, document_id: str, priority: int = 0
@@ -564,7 +591,9 @@ class AgencyClient:
             # Headers too damaged to name the document cannot be answered: the message
             # is dropped all the same, rather than block the inbox for ever.
             with contextlib.suppress(EnvelopeError, ValueError):
-                refusal = self._sign(build_status(status))
+                refusal = self._signed_once(
+                    message, StatusCode.REFUSED, lambda: self._sign(build_status(status))
+                )
         if on_refusal is not None:
             answered = refusal is not None
             on_refusal(Refusal(kind, document_id, sender, reason, text, message.body, answered))
@@ -616,6 +645,15 @@ class AgencyClient:
 def _answers(message: ReceivedMessage) -> str:
     value = message.headers.get(protocol.ANSWERS, "")
     return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def _reference_to(document: Document) -> ResponseFor:
+    return ResponseFor(
+        organ_id=document.sender.organ_id,
+        code=str(document.code),
+        promulgation_date=document.promulgation.date,
+        document_id=document.document_id,
+    )
 
 
 def _give_back(message: ReceivedMessage) -> None:

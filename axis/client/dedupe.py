@@ -12,6 +12,10 @@ in a small SQLite file beside the agency's received documents and drops repeats:
     >>> seen.contains("m1")
     True
 
+It also keeps the status signed in answer to a message until that message is settled
+(:meth:`SeenMessages.answer`): a crash in between, and the redelivered message is answered
+with the same bytes, which the axis drops as a repeat, instead of a second 01.
+
 Entries older than :data:`KEEP_DAYS` are forgotten: the router never redelivers that late.
 """
 
@@ -41,8 +45,14 @@ class SeenMessages:
                 "CREATE TABLE IF NOT EXISTS seen "
                 "(message_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL)"
             )
-            cutoff = _now() - datetime.timedelta(days=KEEP_DAYS)
-            self._db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff.isoformat(),))
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS answers (message_id TEXT NOT NULL, "
+                "status_code TEXT NOT NULL, signed BLOB NOT NULL, kept_at TEXT NOT NULL, "
+                "PRIMARY KEY (message_id, status_code))"
+            )
+            cutoff = (_now() - datetime.timedelta(days=KEEP_DAYS)).isoformat()
+            self._db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff,))
+            self._db.execute("DELETE FROM answers WHERE kept_at < ?", (cutoff,))
         except sqlite3.Error as error:
             raise StoreError(
                 f"{path}: cannot keep the record of received messages there ({error}); "
@@ -57,6 +67,21 @@ class SeenMessages:
         self._db.execute(
             "INSERT OR IGNORE INTO seen (message_id, seen_at) VALUES (?, ?)",
             (message_id, _now().isoformat()),
+        )
+        self._db.execute("DELETE FROM answers WHERE message_id = ?", (message_id,))
+
+    def answer(self, message_id: str, status_code: str) -> bytes | None:
+        """The signed status ``status_code`` kept for ``message_id``, until it is added."""
+        row = self._db.execute(
+            "SELECT signed FROM answers WHERE message_id = ? AND status_code = ?",
+            (message_id, status_code),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def keep_answer(self, message_id: str, status_code: str, signed: bytes) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+            (message_id, status_code, signed, _now().isoformat()),
         )
 
     def close(self) -> None:

@@ -113,6 +113,17 @@ def test_a_received_document_is_verified_and_acknowledged_with_a_signed_01(home,
     assert axis_side.depth(inbox(home.codes["district"])) == 0
 
 
+@pytest.mark.parametrize("again", ["ack", "refuse", "release"])
+def test_a_message_settled_once_cannot_be_answered_again(home, axis_side, again):
+    deliver(home, axis_side, signed_document(home), "district")
+    with client_for(home, "district") as district:
+        [incoming] = list(district.receive())
+        incoming.ack()
+        with pytest.raises(AxisError, match="already acknowledged, refused or released"):
+            getattr(incoming, again)(*(["changed my mind"] if again == "refuse" else []))
+    assert [s.status_code for s in submitted_statuses(home, axis_side)] == [StatusCode.ARRIVED]
+
+
 def test_a_document_published_twice_is_handed_over_once(home, axis_side):
     signed = signed_document(home)
     deliver(home, axis_side, signed, "district")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -31,7 +32,7 @@ from axis.client.agency import AgencyClient
 from axis.client.received import ATTACHMENTS_DIR, ENVELOPE_FILE, folder_name
 from axis.router.answers import Answers, inbox_message, load_axis_identity
 from axis.transport import open_transport
-from axis.transport.topology import inbox
+from axis.transport.topology import SUBMISSIONS, inbox
 from cli.main import cli
 from envelopes.verifying import verify
 from envelopes.xml import build_document
@@ -264,6 +265,45 @@ def test_an_acceptance_the_sender_did_not_wait_for_is_kept_as_the_axiss_signed_w
     assert (row["kind"], row["what"]) == ("receipt", "accepted for 1 recipient(s)")
     assert Path(row["saved"]).read_bytes() == answer.body
     assert Path(row["saved"]).parent == out / folder_name(document_id) / "statuses"
+
+
+#: ``axis`` in a process that SIGKILLs itself where it would settle its first message:
+#: after the 01 went out, before the document left the inbox.
+DIES_BEFORE_SETTLING = """
+import os, signal, sys
+from axis.client.agency import AgencyClient
+AgencyClient.settle = lambda self, message: os.kill(os.getpid(), signal.SIGKILL)
+from cli.main import main
+sys.argv[0] = "axis"
+main()
+"""
+
+
+def test_a_receive_killed_between_its_01_and_settling_sends_the_same_01_again(idle: Axis):
+    """The redelivered document is answered with the very bytes of the first 01, which
+    the axis drops as a repeat, not with a second, freshly signed 01."""
+    settings = idle.home.settings
+    signed = idle.home.document(idle.code("commune"), [idle.code("district")], number=79)
+    headers = protocol.InboxHeaders("document", document_id_of(signed), idle.code("commune"))
+    put_in_inbox(idle, "district", signed, headers)
+    receive = [
+        "--home", str(settings.home), "--database-url", settings.database_url,
+        "--broker-url", "", "receive", *idle.signing("district"),
+        "--out", str(idle.out("district")), "--wait", "30", "--max", "1",
+    ]  # fmt: skip
+
+    killed = subprocess.run(
+        [sys.executable, "-c", DIES_BEFORE_SETTLING, *receive],
+        env={**os.environ, "AXIS_QUEUE_LEASE_SECONDS": "2"},  # handed over again soon
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    ok(idle.axis(*receive[6:]))
+
+    with idle.home.transport() as transport:
+        submitted = [m.body for m in transport.consume(SUBMISSIONS, timeout=0)]
+    assert len(submitted) == 2 and submitted[0] == submitted[1]
 
 
 def test_a_prepared_document_is_signed_and_sent_by_a_real_axis_process(embedded: Axis):
