@@ -47,7 +47,14 @@ from axis import protocol
 from axis.client.compose import vietnam_now
 from axis.client.dedupe import FILE_NAME as SEEN_FILE
 from axis.client.dedupe import SeenMessages
-from axis.client.tracking import OnRecord, Tracking, UnknownDocument, on_record, track_document
+from axis.client.tracking import (
+    OnRecord,
+    Tracking,
+    UnknownDocument,
+    on_record,
+    taken_in_at,
+    track_document,
+)
 from axis.errors import (
     AgencyError,
     AxisError,
@@ -554,7 +561,7 @@ class AgencyClient:
         if headers.kind == "receipt":
             pinned: Collection[str] | None = self._axis_pins
         else:
-            pinned = Registry(self.engine).certificates_for(headers.sender)
+            pinned = self._signers_allowed(body, headers)
         verified = verify(
             body, self.trust, max_bytes=self.settings.max_envelope_bytes, pinned=pinned
         )
@@ -564,6 +571,17 @@ class AgencyClient:
                 f"{verified.kind}"
             )
         return verified
+
+    def _signers_allowed(self, body: bytes, headers: protocol.InboxHeaders) -> Collection[str]:
+        """The certificates registered to the sender when the axis took the message in: a
+        certificate revoked (a key rotated), or the sender suspended, since then does not
+        undo what the axis accepted. For a message it has no record of, those of now."""
+        digest = hashlib.sha256(body).hexdigest()
+        registry = Registry(self.engine)
+        when = taken_in_at(self.engine, headers.kind, headers.sender, headers.document_id, digest)
+        if when is None:
+            return registry.certificates_for(headers.sender)
+        return registry.fingerprints_registered_at(headers.sender, when)
 
     def _refuse_unreadable(
         self,

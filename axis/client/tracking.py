@@ -242,3 +242,20 @@ def on_record(engine: Engine, sender: str, document_id: str, digest: str) -> OnR
             sa.select(status_events.c.id).where(status_events.c.digest == digest)
         ).first()
     return OnRecord(None) if status is not None else None
+
+
+def taken_in_at(
+    engine: Engine, kind: str, sender: str, document_id: str, digest: str
+) -> datetime.datetime | None:
+    """When the axis took in the document or status of ``sender`` whose signed bytes have
+    ``digest``; ``None`` if it has no record of it."""
+    if kind == "document":
+        query = sa.select(documents.c.received_at).where(
+            documents.c.sender_code == sender,
+            documents.c.document_id == document_id,
+            documents.c.digest == digest,
+        )
+    else:
+        query = sa.select(status_events.c.recorded_at).where(status_events.c.digest == digest)
+    with read_only(engine) as conn:
+        return conn.execute(query).scalar()

@@ -324,6 +324,22 @@ class Registry:
             raise SuspendedAgency(f"agency {code} is suspended")
         return {row.fingerprint for row in rows if row.fingerprint is not None}
 
+    def fingerprints_registered_at(self, code: str, at: datetime.datetime) -> set[str]:
+        """Fingerprints of the certificates registered to ``code`` at ``at`` and not revoked
+        by then, whatever the agency's status or the certificates' since: what the axis
+        let sign for ``code`` when it accepted a message at ``at``."""
+        certs = agency_certificates.c
+        with read_only(self.engine) as conn:
+            return set(
+                conn.execute(
+                    sa.select(certs.fingerprint).where(
+                        certs.agency_code == code,
+                        certs.added_at <= at,
+                        sa.or_(certs.revoked_at.is_(None), certs.revoked_at > at),
+                    )
+                ).scalars()
+            )
+
     def certificates_for(self, code: str) -> list[str]:
         """:meth:`active_fingerprints` of ``code``, sorted."""
         return sorted(self.active_fingerprints(code))

@@ -24,7 +24,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
-from helpers.axis_home import AxisHome, RouterProcess, document_id_of, make_document, wait_for
+from helpers.axis_home import (
+    AxisHome,
+    RouterProcess,
+    deliveries_of,
+    document_id_of,
+    make_document,
+    wait_for,
+)
 from router.conftest import axis_on
 
 from axis import protocol
@@ -304,6 +311,34 @@ def test_a_receive_killed_between_its_01_and_settling_sends_the_same_01_again(id
     with idle.home.transport() as transport:
         submitted = [m.body for m in transport.consume(SUBMISSIONS, timeout=0)]
     assert len(submitted) == 2 and submitted[0] == submitted[1]
+
+
+@pytest.mark.parametrize("since", ["certificate revoked", "sender suspended"])
+def test_a_document_the_axis_accepted_is_received_whatever_befell_its_sender_since(
+    embedded: Axis, since: str
+):
+    """A key rotated (the old certificate revoked) or a sender suspended after the axis
+    accepted its document does not make the recipient refuse that document."""
+    commune, district = embedded.code("commune"), embedded.code("district")
+    sent = ok(embedded.axis("send", *embedded.signing("commune"), "--to", district,
+                            "--subject", "Trước khi thay khóa", "--number", "80"))  # fmt: skip
+    document_id = sent.splitlines()[0].removeprefix("DocumentId: ")
+    wait_for(lambda: deliveries_of(embedded.home.engine, document_id) == {district: "queued"},
+             what="the copy in the inbox")  # fmt: skip
+    if since == "certificate revoked":
+        old = str(embedded.home.files[commune].cert_path)
+        ok(embedded.axis("agency", "cert", "revoke", commune, old, "--reason", "key rotated"))
+    else:
+        ok(embedded.axis("agency", "suspend", commune, "--reason", "audit"))
+
+    rows = json.loads(
+        ok(embedded.axis("receive", *embedded.signing("district"), "--out",
+                         str(embedded.out("district")), "--wait", "5", "--format", "json"))
+    )  # fmt: skip
+
+    assert [(row["kind"], row["document_id"]) for row in rows] == [("document", document_id)]
+    wait_for(lambda: deliveries_of(embedded.home.engine, document_id) == {district: "receipted"},
+             what="the 01")  # fmt: skip
 
 
 def test_a_prepared_document_is_signed_and_sent_by_a_real_axis_process(embedded: Axis):
