@@ -72,9 +72,12 @@ def _check_readable(path: Path) -> None:
 
 def _is_encrypted_pem(path: Path) -> bool:
     # Both PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional OpenSSL PEM
-    # ("Proc-Type: 4,ENCRYPTED") say so in clear text before the base64 body.
-    with path.open("rb") as stream:
-        return b"ENCRYPTED" in stream.read(200)
+    # ("Proc-Type: 4,ENCRYPTED") say so in clear text before the base64 body, which may
+    # come after any number of "Bag Attributes" lines (`openssl pkcs12 -nocerts`).
+    return any(
+        line.startswith((b"-----BEGIN ", b"Proc-Type:")) and b"ENCRYPTED" in line
+        for line in path.read_bytes().splitlines()
+    )
 
 
 def _ask(prompt: str, passphrase: str, ask: Ask | None, path: Path) -> bytes:

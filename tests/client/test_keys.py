@@ -84,6 +84,20 @@ def test_a_locked_pem_key_opens_with_the_passphrase_from_the_environment(files):
     assert identity.certificate.subject.rfc4514_string() == "CN=000.21.31.H53"
 
 
+def test_a_locked_key_below_long_bag_attributes_opens_with_the_passphrase(files, tmp_path):
+    """`openssl pkcs12 -nocerts` writes the bundle's attributes above the key."""
+    exported = tmp_path / "exported.key"
+    friendly = "000.21.31.H53 Ủy ban nhân dân phường 1 thành phố Tây Ninh tỉnh Tây Ninh"
+    exported.write_bytes(
+        f"Bag Attributes\n    friendlyName: {friendly}\n    localKeyID: {'AB ' * 20}\n".encode()
+        + files["locked"].read_bytes()
+    )
+    identity = load_identity(
+        KeyFiles(key=exported, cert=files["cert"]), passphrase=PASSPHRASE, ask=never_ask
+    )
+    assert identity.certificate.subject.rfc4514_string() == "CN=000.21.31.H53"
+
+
 def test_a_locked_key_asks_for_its_passphrase_naming_the_file(files):
     prompts: list[str] = []
 
