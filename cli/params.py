@@ -103,8 +103,10 @@ class OutFolder(click.Path):
         path = super().convert(value, param, ctx)
         assert isinstance(path, Path)  # path_type=Path
         existing = path
-        while not existing.exists() and existing != existing.parent:
+        while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
             existing = existing.parent
+        if existing.is_symlink() and not existing.exists():
+            self.fail(f"{str(existing)!r} is a symbolic link to nothing.", param, ctx)
         if not existing.is_dir():
             self.fail(f"{str(existing)!r} is not a folder.", param, ctx)
         return path

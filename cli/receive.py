@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 
 from axis.client.agency import STATUS_LABELS, Incoming, Refusal
-from axis.client.received import keep_signed, save_document, save_status
+from axis.client.received import keep_signed, remove_abandoned, save_document, save_status
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
@@ -60,6 +60,7 @@ def receive(
 ) -> None:
     """Pull, verify, save and acknowledge what waits in the agency's inbox."""
     identity = load_cli_identity(settings, key, cert, p12)
+    remove_abandoned(out)
     rows: list[dict[str, object]] = []
 
     def refused(refusal: Refusal) -> None:

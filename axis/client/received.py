@@ -17,11 +17,13 @@ Layout of a received document's folder::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +37,11 @@ ENVELOPE_FILE = "envelope.edxml"
 METADATA_FILE = "document.json"
 ATTACHMENTS_DIR = "attachments"
 STATUSES_DIR = "statuses"
+
+#: Where a document is written before it is renamed into place.
+STAGING_PREFIX = ".incoming-"
+#: A staging folder this old was left by a save that was killed.
+ABANDONED_AFTER_SECONDS = 3600
 
 _SEPARATORS = {",": "_", "/": "-", "\\": "-", ":": "-"}
 _UNSAFE = re.compile(r"[^\w.\-]", re.UNICODE)
@@ -127,7 +134,7 @@ def save_document(
     final = document_folder(out_dir, document_id)
     if (final / METADATA_FILE).exists():
         return final
-    staging = out_dir / f".incoming-{uuid.uuid4().hex}"
+    staging = out_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
     try:
         (staging / ATTACHMENTS_DIR).mkdir(parents=True)
         _write(staging / ENVELOPE_FILE, envelope)
@@ -142,10 +149,28 @@ def save_document(
             _move_into(staging, final)
         else:
             staging.rename(final)
+    except OSError as error:
+        raise FileProblem(
+            f"cannot save {document_id} in {out_dir}: {error.strerror or error} (the message "
+            "waits in the inbox)"
+        ) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return final
+
+
+def remove_abandoned(out_dir: Path) -> None:
+    """Remove what saves killed midway left in ``out_dir``: their hidden staging folders
+    (whole copies of documents, attachments included), once old enough that no save
+    running beside this one can still own them."""
+    if not out_dir.is_dir():
+        return
+    cutoff = time.time() - ABANDONED_AFTER_SECONDS
+    for staging in out_dir.glob(f"{STAGING_PREFIX}*"):
+        with contextlib.suppress(OSError):  # another receive removed it meanwhile
+            if staging.is_dir() and not staging.is_symlink() and staging.stat().st_mtime < cutoff:
+                shutil.rmtree(staging)
 
 
 def _move_into(staging: Path, final: Path) -> None:

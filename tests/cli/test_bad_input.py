@@ -142,6 +142,16 @@ def test_an_output_folder_that_is_a_device_is_named(initialised: Axis):
     assert "Invalid value for '--out': '/dev/null' is not a folder." in result.output
 
 
+def test_an_output_folder_that_is_a_link_to_nothing_is_named(initialised: Axis, tmp_path: Path):
+    dangling = tmp_path / "inbox"
+    dangling.symlink_to(tmp_path / "gone")
+
+    result = initialised("receive", "--as", "000.00.01.H53", "--out", str(dangling))
+
+    assert result.exit_code == 2, result.output
+    assert f"'{dangling}' is a symbolic link to nothing." in result.output
+
+
 def test_a_system_error_is_its_file_and_its_reason(initialised: Axis):
     assert initialised("pki", "init").exit_code == 0
     initialised("agency", "add", "000.00.01.H53", "--name", "UBND tỉnh")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from axis.client.received import (
+    ABANDONED_AFTER_SECONDS,
     ATTACHMENTS_DIR,
     ENVELOPE_FILE,
     METADATA_FILE,
     folder_name,
+    remove_abandoned,
     save_document,
     save_status,
 )
@@ -68,9 +72,23 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path: Path):
         def data(self, value: bytes) -> None:
             pass
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(FileProblem, match=f"cannot save {DOC_ID} in .*: disk full .*waits"):
         save_document(tmp_path, DOC_ID, b"<x/>", [Broken("a.pdf", "application/pdf", b"")], {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_what_a_killed_save_left_is_removed_once_no_save_can_own_it(tmp_path: Path):
+    abandoned, running = tmp_path / ".incoming-abandoned", tmp_path / ".incoming-running"
+    for staging in (abandoned, running):
+        (staging / ATTACHMENTS_DIR).mkdir(parents=True)
+        (staging / ATTACHMENTS_DIR / "big.pdf").write_bytes(b"%PDF")
+    long_ago = time.time() - 2 * ABANDONED_AFTER_SECONDS
+    os.utime(abandoned, (long_ago, long_ago))
+    saved = save_document(tmp_path, DOC_ID, b"<x/>", [], {})
+
+    remove_abandoned(tmp_path)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([running.name, saved.name])
 
 
 def test_statuses_are_kept_beside_their_document(tmp_path: Path):
