@@ -225,8 +225,8 @@ class OnRecord:
 
 def on_record(engine: Engine, sender: str, document_id: str, digest: str) -> OnRecord | None:
     """What the axis recorded about the submission of ``sender`` whose signed bytes have
-    ``digest``: a document stored (with the answer it was given) or a status recorded;
-    ``None`` while neither is on record."""
+    ``digest``: a document stored or a submission rejected (with the answer it was
+    given), or a status recorded; ``None`` while none is on record."""
     with read_only(engine) as conn:
         answer = conn.execute(
             sa.select(documents.c.answer).where(
@@ -236,6 +236,13 @@ def on_record(engine: Engine, sender: str, document_id: str, digest: str) -> OnR
                 documents.c.answer.is_not(None),
             )
         ).scalar()
+        if answer is None:
+            # Rejected: its answer, when someone could be told, is kept with the input.
+            answer = conn.execute(
+                sa.select(quarantine.c.answer).where(
+                    quarantine.c.digest == digest, quarantine.c.answer.is_not(None)
+                )
+            ).scalar()
         if answer is not None:
             return OnRecord(answer)
         status = conn.execute(

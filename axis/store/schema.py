@@ -220,6 +220,7 @@ quarantine = sa.Table(
     sa.Column("answer", sa.LargeBinary, nullable=True),
     sa.Index(None, "received_at"),
     sa.Index(None, "reason"),
+    sa.Index(None, "digest"),  # a sender waiting for its answer looks it up
 )
 
 dead_letters = sa.Table(

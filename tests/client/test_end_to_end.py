@@ -182,7 +182,10 @@ def test_a_commune_sends_to_its_district_province_and_a_ministry_and_tracks_ever
         assert json.loads(ok(running.axis("inbox", running.code(role), "--format", "json"))) == []
 
 
-def test_a_sender_gets_its_answer_while_another_client_of_its_agency_holds_it(running: Axis):
+@pytest.mark.parametrize("outcome", ["accepted", "rejected"])
+def test_a_sender_gets_its_answer_while_another_client_of_its_agency_holds_it(
+    running: Axis, outcome: str
+):
     """A second sender of the same agency sets aside every message of the inbox while it
     waits for its own answer, this one's included: the answer is read from the axis's
     record of the document instead."""
@@ -204,7 +207,9 @@ def test_a_sender_gets_its_answer_while_another_client_of_its_agency_holds_it(ru
     holder = threading.Thread(target=hold_the_inbox)
     holder.start()
     try:
-        document = make_document(commune, [running.code("district")], number=2024)
+        # Nobody has 000.00.99.H99 registered: that document is rejected.
+        to = running.code("district") if outcome == "accepted" else "000.00.99.H99"
+        document = make_document(commune, [to], number=2024)
         with AgencyClient(
             commune, home.identities[commune], home.settings, home.trust, engine=home.engine
         ) as sender:
@@ -220,7 +225,7 @@ def test_a_sender_gets_its_answer_while_another_client_of_its_agency_holds_it(ru
     finally:
         done.set()
         holder.join()
-    assert answer.accepted and answer.receipt.document_id == document.document_id
+    assert (answer.outcome, answer.receipt.document_id) == (outcome, document.document_id)
 
 
 def put_in_inbox(axis: Axis, role: str, body: bytes, headers: protocol.InboxHeaders) -> None:

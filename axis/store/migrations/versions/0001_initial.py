@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("answer", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine")),
     )
+    op.create_index(op.f("ix_quarantine_digest"), "quarantine", ["digest"], unique=False)
     op.create_index(op.f("ix_quarantine_reason"), "quarantine", ["reason"], unique=False)
     op.create_index(op.f("ix_quarantine_received_at"), "quarantine", ["received_at"], unique=False)
     op.create_table(
@@ -393,6 +394,7 @@ def downgrade() -> None:
     op.drop_table("queue_messages")
     op.drop_index(op.f("ix_quarantine_received_at"), table_name="quarantine")
     op.drop_index(op.f("ix_quarantine_reason"), table_name="quarantine")
+    op.drop_index(op.f("ix_quarantine_digest"), table_name="quarantine")
     op.drop_table("quarantine")
     op.drop_index(op.f("ix_documents_refers_to"), table_name="documents")
     op.drop_index(op.f("ix_documents_received_at"), table_name="documents")
