@@ -101,15 +101,15 @@ def refuse_unsigned_content(root: etree._Element) -> None:
             "content outside the root element (comment or processing instruction) is not "
             f"covered by the signature and not allowed: {str(sibling)[:60]!r}"
         )
-    for comment in root.iter(etree.Comment):
+    for node in root.iter(etree.Comment, etree.ProcessingInstruction):
+        where = f"(line {node.sourceline}: {str(node)[:60]!r})"
+        if isinstance(node, etree._Comment):
+            raise SignatureError(
+                "comments are not covered by the signature and not allowed in a signed "
+                f"envelope {where}"
+            )
         raise SignatureError(
-            "comments are not covered by the signature and not allowed in a signed "
-            f"envelope (line {comment.sourceline}: {str(comment)[:60]!r})"
-        )
-    for instruction in root.iter(etree.ProcessingInstruction):
-        raise SignatureError(
-            "processing instructions are not allowed in a signed envelope (line "
-            f"{instruction.sourceline}: {str(instruction)[:60]!r})"
+            f"processing instructions are not allowed in a signed envelope {where}"
         )
 
 
