@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -35,6 +36,7 @@ from axis.client.compose import CompositionError, DocumentRequest, compose_docum
 from axis.errors import AgencyError, AxisError
 from axis.files import check_regular_file, read_bounded
 from axis.settings import Settings
+from axis.store.db import utcnow
 from axis.store.registry import Registry
 from cli.agency_options import (
     as_option,
@@ -169,12 +171,16 @@ def send(
                     ),
                 )
                 document = compose_document(request, names=_names(client, request))
-            submission, digest = _submit(client, document, progress)
+            submitted = _submit(client, document, progress)
             # At once, not after the answer: a clerk who gives up waiting, or a
             # pipe into `tee`, has it whatever comes next.
             click.echo(f"DocumentId: {document.document_id}")
             answer = client.wait_answer(
-                submission, document.document_id, digest=digest, timeout=timeout
+                submitted.message_id,
+                document.document_id,
+                digest=submitted.digest,
+                submitted_at=submitted.at,
+                timeout=timeout,
             )
     _report(answer)
 
@@ -254,15 +260,22 @@ def _names(client: AgencyClient, request: DocumentRequest) -> dict[str, str]:
     return names
 
 
-def _submit(client: AgencyClient, document: Document, progress: Progress) -> tuple[str, str]:
-    """Sign and publish ``document``; its submission id and the digest of its signed
-    bytes. The task then shows the wait."""
+@dataclass(frozen=True)
+class _Submitted:
+    message_id: str
+    digest: str  # of the signed bytes
+    at: datetime.datetime
+
+
+def _submit(client: AgencyClient, document: Document, progress: Progress) -> _Submitted:
+    """Sign and publish ``document``. The task then shows the wait."""
     task = progress.add_task("signing", total=None)
     signed = client.sign_document(document)
     progress.update(task, description=f"sending {len(signed):,} bytes")
+    at = utcnow()
     submission = client.submit(signed, "document", document.document_id, document.priority)
     progress.update(task, description="waiting for the axis's answer")
-    return submission, hashlib.sha256(signed).hexdigest()
+    return _Submitted(submission, hashlib.sha256(signed).hexdigest(), at)
 
 
 def _report(answer: Answer) -> None:

@@ -64,7 +64,7 @@ from axis.errors import (
     TransportError,
 )
 from axis.settings import Settings
-from axis.store.db import engine_for
+from axis.store.db import engine_for, utcnow
 from axis.store.registry import Registry
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
@@ -328,11 +328,13 @@ class AgencyClient:
         inbox for :meth:`receive`.
         """
         signed = self.sign_document(document)
+        submitted_at = utcnow()
         submission = self.submit(signed, "document", document.document_id, document.priority)
         return self.wait_answer(
             submission,
             document.document_id,
             digest=hashlib.sha256(signed).hexdigest(),
+            submitted_at=submitted_at,
             timeout=timeout,
         )
 
@@ -366,8 +368,10 @@ class AgencyClient:
         reference = self._reference(document_id)
         text = description or STATUS_LABELS[status_code]
         signed = self._sign(build_status(self._status(reference, status_code, text)))
+        submitted_at = utcnow()
         submission = self.submit(signed, "status", document_id)
-        return self._await(submission, document_id, hashlib.sha256(signed).hexdigest(), timeout)
+        digest = hashlib.sha256(signed).hexdigest()
+        return self._await(submission, document_id, digest, submitted_at, timeout)
 
     def _answer(
         self, message: ReceivedMessage, document: Document, code: StatusCode, description: str
@@ -426,6 +430,7 @@ class AgencyClient:
         document_id: str = "",
         *,
         digest: str = "",
+        submitted_at: datetime.datetime | None = None,
         timeout: float = DEFAULT_ANSWER_TIMEOUT,
     ) -> Answer:
         """Wait for the axis's answer to ``submission`` and verify it.
@@ -434,14 +439,21 @@ class AgencyClient:
         aside and given back untouched. Given the ``digest`` (SHA-256 hex) of the document's
         signed bytes, it is also read from the axis's record of the document as soon as
         the document is stored: another client of the same agency (a second sender, an
-        ``axis receive``) that holds the inbox's messages cannot keep it from this one.
+        ``axis receive``) that holds the inbox's messages cannot keep it from this one. A
+        rejection on record counts from ``submitted_at`` (default: now), so that the same
+        bytes rejected earlier are not taken for this submission's answer.
         """
-        answer = self._await(submission, document_id, digest, timeout)
+        answer = self._await(submission, document_id, digest, submitted_at or utcnow(), timeout)
         assert answer is not None  # a stored document is on record with its answer
         return answer
 
     def _await(
-        self, submission: str, document_id: str, digest: str, timeout: float
+        self,
+        submission: str,
+        document_id: str,
+        digest: str,
+        submitted_at: datetime.datetime,
+        timeout: float,
     ) -> Answer | None:
         """The answer to ``submission`` (the one whose signed bytes have ``digest``), or
         ``None`` as soon as the axis records it as a status it does not answer."""
@@ -469,7 +481,7 @@ class AgencyClient:
                         if time.monotonic() >= deadline:
                             break
                 if recorded is None and digest:
-                    recorded = on_record(self.engine, self.code, document_id, digest)
+                    recorded = on_record(self.engine, self.code, document_id, digest, submitted_at)
                     if recorded is not None:
                         if recorded.answer is None:
                             return None

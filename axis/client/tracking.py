@@ -22,6 +22,10 @@ from axis.router.intake import STATUS_REASONS, document_owner
 from axis.store.db import read_only
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
 
+#: How far the router's clock may lag the client's when a rejection is matched to the
+#: submission it answers.
+CLOCK_MARGIN = datetime.timedelta(seconds=5)
+
 #: Delivery states in which a document still waits for its recipient to pull it.
 WAITING_STATES = ("pending", "queued")
 
@@ -223,10 +227,16 @@ class OnRecord:
     answer: bytes | None
 
 
-def on_record(engine: Engine, sender: str, document_id: str, digest: str) -> OnRecord | None:
+def on_record(
+    engine: Engine, sender: str, document_id: str, digest: str, submitted_at: datetime.datetime
+) -> OnRecord | None:
     """What the axis recorded about the submission of ``sender`` whose signed bytes have
     ``digest``: a document stored or a submission rejected (with the answer it was
-    given), or a status recorded; ``None`` while none is on record."""
+    given), or a status recorded; ``None`` while none is on record.
+
+    A rejection counts from ``submitted_at`` on (less :data:`CLOCK_MARGIN`, for the
+    router's clock): the same bytes rejected before, then sent again, are answered anew.
+    """
     with read_only(engine) as conn:
         answer = conn.execute(
             sa.select(documents.c.answer).where(
@@ -240,7 +250,10 @@ def on_record(engine: Engine, sender: str, document_id: str, digest: str) -> OnR
             # Rejected: its answer, when someone could be told, is kept with the input.
             answer = conn.execute(
                 sa.select(quarantine.c.answer).where(
-                    quarantine.c.digest == digest, quarantine.c.answer.is_not(None)
+                    quarantine.c.digest == digest,
+                    quarantine.c.claimed_sender == sender,
+                    quarantine.c.received_at >= submitted_at - CLOCK_MARGIN,
+                    quarantine.c.answer.is_not(None),
                 )
             ).scalar()
         if answer is not None:

@@ -128,19 +128,17 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def _require_tables(present: set[str], where: str, revision: str) -> None:
-    missing = [name for name in metadata.tables if name not in present]
-    if not missing:
-        return
-    named = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-    if len(missing) == len(metadata.tables):
+    # Only a database without any of the axis's tables is another application's. One
+    # table missing from the axis's own is left to what needs it: the database's error
+    # names it, and the router retries as it does whenever the database refuses (an
+    # operator's maintenance may be putting it back).
+    if present.isdisjoint(metadata.tables):
+        named = ", ".join(list(metadata.tables)[:3])
         raise StoreError(
             f"the database {where} holds another application's schema (revision {revision} "
-            f"in alembic_version, but no table {named}): {_OWN_DATABASE}"
+            f"in alembic_version, but no table {named} or any other of the axis's): "
+            f"{_OWN_DATABASE}"
         )
-    raise StoreError(
-        f"the database {where} is at revision {revision} but has no table {named}: restore "
-        f"it from a backup, or, if it is another application's, {_OWN_DATABASE}"
-    )
 
 
 def upgrade(engine: Engine) -> Upgrade:

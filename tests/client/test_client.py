@@ -22,6 +22,8 @@ from axis.client.compose import DocumentRequest, compose_document
 from axis.errors import AxisError
 from axis.router.answers import Answers, inbox_message, load_axis_identity
 from axis.settings import Settings
+from axis.store.db import utcnow
+from axis.store.schema import quarantine
 from axis.transport.base import Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.model import Attachment, Document, Status, StatusCode
@@ -232,6 +234,33 @@ def test_no_answer_within_the_timeout_is_a_clear_error(home):
         pytest.raises(NoAnswer, match=r"no answer from the axis about document X within 0\.2 s"),
     ):
         province.wait_answer("submission:none", "X", timeout=0.2)
+
+
+def test_an_earlier_rejection_of_the_same_bytes_is_not_taken_for_a_new_answer(home):
+    """Identical bytes (an RSA signature over a prepared file is deterministic) rejected
+    an hour ago, then sent again: that rejection is not this sending's answer."""
+    commune, signed = home.codes["commune"], signed_document(home)
+    document_id, digest = a_document(home).document_id, hashlib.sha256(signed).hexdigest()
+    earlier = Answers(load_axis_identity(home.settings)).answer(
+        outcome="rejected", to=commune, document_id=document_id, digest=digest,
+        size=len(signed), message_id="answer:earlier", reason="suspended-recipient",
+        message="the recipient was suspended",
+    )  # fmt: skip
+    with home.engine.begin() as conn:
+        conn.execute(
+            quarantine.insert().values(
+                received_at=utcnow() - datetime.timedelta(hours=1), claimed_sender=commune,
+                document_id=document_id, reason="suspended-recipient", message="suspended",
+                digest=digest, size=len(signed), payload=signed, answer=earlier.body,
+            )
+        )  # fmt: skip
+
+    with client_for(home, "commune") as sender, pytest.raises(NoAnswer):
+        submitted_at = utcnow()
+        submission = sender.submit(signed, "document", document_id)
+        sender.wait_answer(
+            submission, document_id, digest=digest, submitted_at=submitted_at, timeout=1
+        )
 
 
 def test_a_client_only_signs_its_own_documents(home):
