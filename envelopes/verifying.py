@@ -107,11 +107,15 @@ class TrustStore:
         leaf: x509.Certificate,
         intermediates: list[x509.Certificate],
         now: datetime.datetime,
+        *,
+        remember: bool = True,
     ) -> None:
         """Raise :class:`UntrustedCertificate` unless ``leaf`` chains to one of our CAs,
-        with KeyUsage digitalSignature, at ``now``."""
+        with KeyUsage digitalSignature, at ``now``. A chain validated at the present time
+        is remembered for a while (``remember``); one validated at another is not, as it
+        says nothing of the chain now."""
         key = tuple(fingerprint(c) for c in (leaf, *intermediates))
-        if self._validated.get(key, 0.0) > time.monotonic():
+        if remember and self._validated.get(key, 0.0) > time.monotonic():
             return
         verifier = (
             verification.PolicyBuilder()
@@ -127,6 +131,8 @@ class TrustStore:
                 f"the signing certificate ({_describe(leaf)}, issued by "
                 f"{leaf.issuer.rfc4514_string()!r}) does not chain to a trusted CA: {error}"
             ) from None
+        if not remember:
+            return
         if len(self._validated) >= _CHAIN_CACHE_SIZE:
             self._validated.clear()
         self._validated[key] = time.monotonic() + CHAIN_CACHE_SECONDS
@@ -157,18 +163,23 @@ def verify(
     *,
     max_bytes: int,
     pinned: str | Collection[str] | None = None,
+    at: datetime.datetime | None = None,
 ) -> Verified:
     """Verify a signed envelope and return what it says; see the module docstring.
 
     ``pinned``: ``None`` checks the trust store only; a fingerprint or a collection of
     them (SHA-256 hex, any case, colons allowed) also requires the signer's certificate to
     be one of them, so an empty collection refuses every signer.
+
+    ``at``: when the certificates must have been valid (default: now). A recipient of what
+    the axis accepted earlier passes the time the axis took it in: a certificate that
+    expired since does not make a delivered document unreadable.
     """
     check_size(data, max_bytes=max_bytes)
     root = parse_xml(data, max_bytes=max_bytes)
     signature = _locate_signature(root)
     xmldsig.check_profile(signature)
-    leaf = _check_certificate(xmldsig.certificates(signature), trust)
+    leaf = _check_certificate(xmldsig.certificates(signature), trust, at)
     signed = xmldsig.verify_enveloped(root, signature, leaf.public_key())
     message, kind, sender = _read(signed)
     leaf_fingerprint = fingerprint(leaf)
@@ -223,19 +234,24 @@ def _describe(certificate: x509.Certificate) -> str:
     return f"subject {certificate.subject.rfc4514_string()!r}"
 
 
-def _check_certificate(chain: list[x509.Certificate], trust: TrustStore) -> x509.Certificate:
-    """The leaf (first certificate), checked: validity, KeyUsage, chain to the trust store."""
+def _check_certificate(
+    chain: list[x509.Certificate], trust: TrustStore, at: datetime.datetime | None
+) -> x509.Certificate:
+    """The leaf (first certificate), checked: validity at ``at`` (now), KeyUsage, chain
+    to the trust store."""
     try:
-        return _checked_leaf(chain, trust)
+        return _checked_leaf(chain, trust, at)
     except (ValueError, x509.DuplicateExtension) as error:
         # cryptography reads a certificate's key and extensions when they are first asked
         # for, so a damaged one fails here, whoever it claims to be issued by.
         raise UntrustedCertificate(f"the signing certificate is malformed: {error}") from None
 
 
-def _checked_leaf(chain: list[x509.Certificate], trust: TrustStore) -> x509.Certificate:
+def _checked_leaf(
+    chain: list[x509.Certificate], trust: TrustStore, at: datetime.datetime | None
+) -> x509.Certificate:
     leaf, intermediates = chain[0], chain[1:]
-    now = datetime.datetime.now(datetime.UTC)
+    now = at or datetime.datetime.now(datetime.UTC)
     problem = _lasting_problem(leaf)
     if problem is not None:
         error, message = problem
@@ -250,7 +266,7 @@ def _checked_leaf(chain: list[x509.Certificate], trust: TrustStore) -> x509.Cert
             f"the signing certificate ({_describe(leaf)}) is not valid before "
             f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
         )
-    trust.check_chain(leaf, intermediates, now)
+    trust.check_chain(leaf, intermediates, now, remember=at is None)
     return leaf
 
 

@@ -570,12 +570,17 @@ class AgencyClient:
         return Incoming(headers.kind, message.message_id, message.body, verified, self, message)
 
     def _verify(self, body: bytes, headers: protocol.InboxHeaders) -> Verified:
+        taken_in: datetime.datetime | None = None
         if headers.kind == "receipt":
             pinned: Collection[str] | None = self._axis_pins
         else:
-            pinned = self._signers_allowed(body, headers)
+            taken_in, pinned = self._signers_allowed(body, headers)
         verified = verify(
-            body, self.trust, max_bytes=self.settings.max_envelope_bytes, pinned=pinned
+            body,
+            self.trust,
+            max_bytes=self.settings.max_envelope_bytes,
+            pinned=pinned,
+            at=taken_in,
         )
         if verified.kind != headers.kind:
             raise EnvelopeError(
@@ -584,16 +589,19 @@ class AgencyClient:
             )
         return verified
 
-    def _signers_allowed(self, body: bytes, headers: protocol.InboxHeaders) -> Collection[str]:
-        """The certificates registered to the sender when the axis took the message in: a
-        certificate revoked (a key rotated), or the sender suspended, since then does not
-        undo what the axis accepted. For a message it has no record of, those of now."""
+    def _signers_allowed(
+        self, body: bytes, headers: protocol.InboxHeaders
+    ) -> tuple[datetime.datetime | None, Collection[str]]:
+        """When the axis took the message in, and the certificates registered to the
+        sender then: a certificate revoked (a key rotated) or expired, or the sender
+        suspended, since then does not undo what the axis accepted. For a message it has
+        no record of: ``None`` and the certificates of now."""
         digest = hashlib.sha256(body).hexdigest()
         registry = Registry(self.engine)
         when = taken_in_at(self.engine, headers.kind, headers.sender, headers.document_id, digest)
         if when is None:
-            return registry.certificates_for(headers.sender)
-        return registry.fingerprints_registered_at(headers.sender, when)
+            return None, registry.certificates_for(headers.sender)
+        return when, registry.fingerprints_registered_at(headers.sender, when)
 
     def _refuse_unreadable(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import random
 from collections.abc import Callable
 
@@ -284,6 +285,26 @@ def test_a_signature_without_certificate_is_refused(signed, trust):
 
 
 # ------------------------------------------------------------------ certificates
+
+
+def test_a_certificate_valid_when_the_axis_took_the_document_in_verifies_it_later(
+    make_document, ca, trust
+):
+    now = datetime.datetime.now(datetime.UTC)
+    expired_since = issue(
+        ca,
+        "000.00.00.G22",
+        key_type="ec",
+        not_before=now - datetime.timedelta(hours=20),
+        not_after=now - datetime.timedelta(hours=1),
+    )
+    signed = sign(build_document(make_document()), expired_since.identity())
+    taken_in = now - datetime.timedelta(hours=2)
+
+    assert verify(signed, trust, max_bytes=MAX_BYTES, at=taken_in).sender_code == "000.00.00.G22"
+    # What was checked at another time is not remembered for the present.
+    with pytest.raises(UntrustedCertificate, match="expired on"):
+        verify(signed, trust, max_bytes=MAX_BYTES)
 
 
 def test_an_expired_certificate_is_refused(make_document, expired, trust):
