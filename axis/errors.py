@@ -9,11 +9,20 @@ unless ``--debug`` is given.
 from __future__ import annotations
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of ``error``'s message (of the driver's own error for a database
-    error), or its type's name when it says nothing: what fits on one line of output."""
+def one_line(error: BaseException) -> str:
+    """``error``'s message (the driver's own for a database error) on one line of output:
+    its first line, then PostgreSQL's ``DETAIL`` lines (which key clashed) in brackets;
+    its type's name when it says nothing.
+
+    >>> one_line(ValueError('duplicate key "pk_agencies"\\nDETAIL:  Key (code)=(X) exists.'))
+    'duplicate key "pk_agencies" (Key (code)=(X) exists.)'
+    """
     text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    first, *rest = text.splitlines()
+    details = [line.removeprefix("DETAIL:").strip() for line in rest if line.startswith("DETAIL:")]
+    return " ".join([first, *(f"({detail})" for detail in details)])
 
 
 class AxisError(Exception):

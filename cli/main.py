@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from axis.errors import AxisError, first_line
+from axis.errors import AxisError, one_line
 from axis.settings import Settings
 from cli.entry import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from envelopes.errors import EnvelopeError
@@ -92,16 +92,16 @@ def _describe(error: Exception) -> str:
     import sqlalchemy.exc
 
     if isinstance(error, sqlalchemy.exc.DBAPIError):
-        return f"the database refused: {first_line(error)}"
+        return f"the database refused: {one_line(error)}"
     if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
-        return f"the database: {first_line(error)}"
+        return f"the database: {one_line(error)}"
     if isinstance(error, UnicodeError):
         return (
             "a name, path, option or variable holds bytes that are not UTF-8 text "
-            f"({first_line(error)})"
+            f"({one_line(error)})"
         )
     return (
-        f"unexpected {type(error).__name__}: {first_line(error)} "
+        f"unexpected {type(error).__name__}: {one_line(error)} "
         "(run again with --debug to see where)"
     )
 

@@ -20,7 +20,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import first_line
+from axis.errors import one_line
 from axis.settings import TEN_YEARS_SECONDS, Settings
 from axis.stats import rollup
 from axis.stats.backlog import backlog
@@ -286,7 +286,7 @@ def _keep_refreshing(engine: Engine, every: float) -> None:
             folded = rollup.refresh(engine)
         except sa.exc.DBAPIError as error:
             click.echo(
-                f"warning: the fold failed ({first_line(error)}); trying again in {every:g} s",
+                f"warning: the fold failed ({one_line(error)}); trying again in {every:g} s",
                 err=True,
             )
         else:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import AxisError, first_line
+from axis.errors import AxisError, one_line
 from axis.settings import Settings
 from axis.store.db import database_exists, engine_for, read_only, utcnow
 from axis.store.migrate import HEAD_REVISION
@@ -109,7 +109,7 @@ def _check_database(settings: Settings, engine: Engine) -> Check:
         with read_only(engine) as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as error:
-        return Check("database", False, f"{_where(engine)} unreachable: {first_line(error)}")
+        return Check("database", False, f"{_where(engine)} unreachable: {one_line(error)}")
     return Check("database", True, f"{_where(engine)} reachable")
 
 
@@ -117,7 +117,7 @@ def _check_schema(engine: Engine) -> Check:
     try:
         check_schema(engine)
     except (AxisError, sa.exc.SQLAlchemyError) as error:
-        return Check("schema", False, first_line(error))
+        return Check("schema", False, one_line(error))
     return Check("schema", True, f"at revision {HEAD_REVISION}")
 
 
@@ -127,7 +127,7 @@ def _check_broker(settings: Settings, engine: Engine) -> Check:
         with open_transport(settings, engine) as transport:
             waiting = transport.depth(SUBMISSIONS)
     except (AxisError, sa.exc.SQLAlchemyError) as error:
-        return Check("broker", False, f"{where}: {first_line(error)}")
+        return Check("broker", False, f"{where}: {one_line(error)}")
     return Check("broker", True, f"{where} reachable; {waiting} submission(s) waiting")
 
 
@@ -144,7 +144,7 @@ def _check_routers(
         with read_only(engine) as conn:
             rows = conn.execute(query).all()
     except sa.exc.SQLAlchemyError as error:
-        return Check("routers", False, first_line(error))
+        return Check("routers", False, one_line(error))
     where = f" on {this_host}" if this_host is not None else ""
     alive = [r for r in rows if now - r.heartbeat_at <= stale_after]
     if alive:

@@ -45,7 +45,7 @@ from axis.errors import (
     StoreError,
     SuspendedAgency,
     UnknownAgency,
-    first_line,
+    one_line,
 )
 from axis.files import read_bounded
 from axis.store.db import read_only, utcnow
@@ -614,18 +614,7 @@ def _writing(engine: Engine, doing: str) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
     except sa.exc.SQLAlchemyError as error:
-        raise StoreError(f"database error while {doing}: {_one_line(error)}") from error
-
-
-def _one_line(error: sa.exc.SQLAlchemyError) -> str:
-    """The driver's message on one line: PostgreSQL's DETAIL, on a line of its own in
-    psycopg's message, says which key clashed, so it follows in brackets."""
-    details = [
-        line.removeprefix("DETAIL:").strip()
-        for line in str(getattr(error, "orig", None) or error).splitlines()
-        if line.startswith("DETAIL:")
-    ]
-    return " ".join([first_line(error), *(f"({detail})" for detail in details)])
+        raise StoreError(f"database error while {doing}: {one_line(error)}") from error
 
 
 @dataclass
