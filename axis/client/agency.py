@@ -378,25 +378,19 @@ class AgencyClient:
     ) -> str:
         """Submit the status ``code`` (01, 02) answering the inbox ``message`` that carried
         ``document``, signed once: see :meth:`_signed_once`."""
-        signed = self._signed_once(
-            message,
-            code,
-            lambda: self._sign(
-                build_status(self._status(_reference_to(document), code, description))
-            ),
-        )
+        signed = self._signed_once(message, _reference_to(document), code, description)
         return self.submit(signed, "status", document.document_id)
 
     def _signed_once(
-        self, message: ReceivedMessage, code: StatusCode, make: Callable[[], bytes]
+        self, message: ReceivedMessage, reference: ResponseFor, code: StatusCode, description: str
     ) -> bytes:
-        """The status ``code`` answering ``message``, kept before it is published: if the
-        process dies before the message is settled, the redelivered message is answered
-        with the same bytes, which the axis drops as a repeat (a fresh signature would be
-        a second status)."""
+        """The status ``code`` about ``reference`` answering ``message``, kept before it
+        is published: if the process dies before the message is settled, the redelivered
+        message is answered with the same bytes, which the axis drops as a repeat (a fresh
+        signature would be a second status)."""
         kept = self.seen.answer(message.message_id, code.value)
         if kept is None:
-            kept = make()
+            kept = self._sign(build_status(self._status(reference, code, description)))
             self.seen.keep_answer(message.message_id, code.value, kept)
         return kept
 
@@ -625,13 +619,10 @@ class AgencyClient:
                 organ_id=sender, document_id=document_id, **_reference_fields(document_id)
             )
             description = _CONTROL.sub(" ", f"Từ chối tiếp nhận ({reason}): {text}")[:1000]
-            status = self._status(reference, StatusCode.REFUSED, description)
             # Headers too damaged to name the document cannot be answered: the message
             # is dropped all the same, rather than block the inbox for ever.
             with contextlib.suppress(EnvelopeError, ValueError):
-                refusal = self._signed_once(
-                    message, StatusCode.REFUSED, lambda: self._sign(build_status(status))
-                )
+                refusal = self._signed_once(message, reference, StatusCode.REFUSED, description)
         if on_refusal is not None:
             answered = refusal is not None
             on_refusal(Refusal(kind, document_id, sender, reason, text, message.body, answered))

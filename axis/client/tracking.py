@@ -240,10 +240,7 @@ def on_record(
     with read_only(engine) as conn:
         answer = conn.execute(
             sa.select(documents.c.answer).where(
-                documents.c.sender_code == sender,
-                documents.c.document_id == document_id,
-                documents.c.digest == digest,
-                documents.c.answer.is_not(None),
+                _the_document(sender, document_id, digest), documents.c.answer.is_not(None)
             )
         ).scalar()
         if answer is None:
@@ -270,12 +267,18 @@ def taken_in_at(
     """When the axis took in the document or status of ``sender`` whose signed bytes have
     ``digest``; ``None`` if it has no record of it."""
     if kind == "document":
-        query = sa.select(documents.c.received_at).where(
-            documents.c.sender_code == sender,
-            documents.c.document_id == document_id,
-            documents.c.digest == digest,
-        )
+        query = sa.select(documents.c.received_at).where(_the_document(sender, document_id, digest))
     else:
         query = sa.select(status_events.c.recorded_at).where(status_events.c.digest == digest)
     with read_only(engine) as conn:
         return conn.execute(query).scalar()
+
+
+def _the_document(sender: str, document_id: str, digest: str) -> sa.ColumnElement[bool]:
+    """The stored document of ``sender`` and ``document_id`` with exactly these bytes
+    (found by the unique pair, the digest checked on the one row)."""
+    return sa.and_(
+        documents.c.sender_code == sender,
+        documents.c.document_id == document_id,
+        documents.c.digest == digest,
+    )
