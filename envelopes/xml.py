@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import re
 import uuid
 from typing import NoReturn
 
@@ -378,8 +379,16 @@ class _Fields:
         element = self.child(name)
         if element is None:
             return ""
-        # Exclusive C14N: the same XML whatever namespaces the document around declares.
-        return etree.tostring(element, method="c14n", exclusive=True, with_tail=False).decode()
+        # Exclusive C14N: the same XML whatever namespaces the document around declares,
+        # except the prefixes a value names (``xsi:type="x:Article"``), which it keeps
+        # declared: exclusive C14N alone keeps only those elements and attributes use.
+        return etree.tostring(
+            element,
+            method="c14n",
+            exclusive=True,
+            with_tail=False,
+            inclusive_ns_prefixes=_prefixes_in_values(element),
+        ).decode()
 
     def token(self, name: str) -> str:
         """A code, id or number: surrounding whitespace dropped."""
@@ -395,6 +404,22 @@ class _Fields:
         if element is None or not (element.text or "").strip():
             return None
         return _strptime(element, DATE_FORMAT, "date (yyyy/MM/dd)").date()
+
+
+#: A value that may be a QName: ``prefix:local``, spaces around allowed.
+_QNAME_VALUE = re.compile(r"\s*([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*$")
+
+
+def _prefixes_in_values(element: etree._Element) -> list[str]:
+    """The prefixes declared around ``element`` that its text or attribute values name."""
+    outer = {prefix for prefix in element.nsmap if prefix}
+    named = set()
+    for node in element.iter(etree.Element):
+        for value in [node.text or "", *node.attrib.values()]:
+            match = _QNAME_VALUE.match(value)
+            if match is not None:
+                named.add(match.group(1))
+    return sorted(named & outer)
 
 
 def _missing(name: str) -> NoReturn:

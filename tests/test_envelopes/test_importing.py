@@ -6,6 +6,7 @@ import datetime
 import unicodedata
 
 import pytest
+from lxml import etree
 
 from envelopes.errors import MalformedEnvelope, SchemaViolation
 from envelopes.importing import import_unsigned
@@ -142,6 +143,28 @@ def test_the_business_elements_the_axis_does_not_read_are_carried_to_the_documen
 
     assert imported.repairs == []
     assert opaque in build_document(imported.message)
+
+
+def test_a_namespace_named_only_in_a_value_of_a_carried_element_stays_declared(make_document):
+    # Declared on the root, used only inside an attribute value: the XML of the element
+    # alone would otherwise name a prefix nothing declares.
+    prepared = build_document(make_document()).replace(
+        b"<edXML:edXMLEnvelope", b'<edXML:edXMLEnvelope xmlns:law="urn:example:law"', 1
+    )
+    prepared = prepared.replace(
+        b"</edXML:BussinessDocType>",
+        b"</edXML:BussinessDocType><edXML:BussinessDocumentInfo>"
+        b'<edXML:DocumentInfo kind="law:Article">law:Clause</edXML:DocumentInfo>'
+        b"</edXML:BussinessDocumentInfo>",
+        1,
+    )
+
+    imported = import_unsigned(prepared, max_bytes=MAX_BYTES)
+
+    carried = etree.fromstring(imported.message.business.document_info_xml)
+    assert carried[0].get("kind") == "law:Article"
+    assert carried[0].nsmap["law"] == "urn:example:law"
+    assert "xmlns:law" in build_document(imported.message).decode()
 
 
 def test_a_real_signature_is_removed_not_verified(make_document, untrusted):
