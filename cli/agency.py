@@ -37,6 +37,8 @@ from envelopes.verifying import fingerprint
 LIST_COLUMNS = ("code", "name", "level", "parent", "status", "certificates")
 CERT_COLUMNS = ("fingerprint", "state", "subject", "not_before", "not_after", "revoked_at")
 HISTORY_COLUMNS = ("at", "actor", "action", "details")
+#: Administrative actions `agency show` lists: the latest, the table stays readable.
+SHOWN_ACTIONS = 20
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _FINGERPRINT = re.compile(r"^[0-9a-fA-F:]{64,95}$")
@@ -161,7 +163,8 @@ def show(settings: Settings, code: str) -> None:
         ancestors = registry.ancestors(code)
         children = registry.children(code)
         with read_only(engine) as conn:
-            history = audit.history(conn, found.code)
+            # One more than is shown: whether older entries exist is worth saying.
+            history = audit.history(conn, found.code, limit=SHOWN_ACTIONS + 1)
     click.echo(f"{found.code}  {found.name}")
     click.echo(f"level {found.level}, {found.status}")
     if ancestors:
@@ -181,6 +184,12 @@ def show(settings: Settings, code: str) -> None:
         for c in found.certificates
     ]
     render(certs, CERT_COLUMNS, "table", title="certificates")
+    title = "administrative actions"
+    if len(history) > SHOWN_ACTIONS:
+        # Oldest first: what falls off is the registration itself, which a reader would
+        # otherwise take for never recorded.
+        history = history[-SHOWN_ACTIONS:]
+        title += f" (latest {SHOWN_ACTIONS}; older in audit_log)"
     events = [
         {
             "at": e.at,
@@ -190,14 +199,14 @@ def show(settings: Settings, code: str) -> None:
         }
         for e in history
     ]
-    render(events, HISTORY_COLUMNS, "table", title="administrative actions")
+    render(events, HISTORY_COLUMNS, "table", title=title)
 
 
 @agency.command("suspend")
 @click.argument("code")
-@click.option("--reason", default="", help="Why (kept in the audit log).")
+@click.option("--reason", help="Why (kept in the audit log).")
 @click.pass_obj
-def suspend(settings: Settings, code: str, reason: str) -> None:
+def suspend(settings: Settings, code: str, reason: str | None) -> None:
     """Suspend agency CODE: the axis refuses documents from and to it."""
     with checked_engine(settings) as engine:
         changed = Registry(engine).suspend(code, reason)
@@ -236,9 +245,9 @@ def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
 @cert.command("revoke")
 @click.argument("code")
 @click.argument("certificate", metavar="CERT_FILE|FINGERPRINT", type=NonBlank())
-@click.option("--reason", default="", help="Why (kept with the certificate).")
+@click.option("--reason", help="Why (kept with the certificate).")
 @click.pass_obj
-def cert_revoke(settings: Settings, code: str, certificate: str, reason: str) -> None:
+def cert_revoke(settings: Settings, code: str, certificate: str, reason: str | None) -> None:
     """Revoke a certificate of agency CODE, given as its file or SHA-256 fingerprint."""
     path = Path(certificate)
     if _FINGERPRINT.match(certificate) and not path.exists():

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from axis.client.agency import DEFAULT_ANSWER_TIMEOUT, AgencyClient
-from axis.client.keys import KeyFiles, KeyLoadError, load_identity
+from axis.client.keys import KeyFiles, load_identity
 from axis.settings import Settings
 from axis.store.migrate import check
 from cli.params import Duration
@@ -55,13 +55,7 @@ def timeout_option(func: F) -> F:
 
 
 def _ask(prompt: str) -> str:
-    try:
-        return prompt_secret(prompt)
-    except click.Abort:
-        raise KeyLoadError(
-            f"no passphrase given ({prompt[:1].lower()}{prompt[1:]}); "
-            "set AXIS_KEY_PASSPHRASE where there is no terminal to ask on"
-        ) from None
+    return prompt_secret(prompt, variable="AXIS_KEY_PASSPHRASE")
 
 
 def load_cli_identity(

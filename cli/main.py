@@ -75,8 +75,18 @@ class AxisGroup(click.Group):
         except Exception as error:
             if ctx.find_root().params.get("debug"):
                 raise
-            click.echo(f"error: {_describe(error)}", err=True)
+            click.echo(f"error: {_on_one_line(_describe(error))}", err=True)
             sys.exit(1)
+
+
+def _on_one_line(message: str) -> str:
+    r"""``message`` as the one line scripts and logs expect: a value it quotes (a subject,
+    a file name) may hold line breaks, shown as ``\n`` where they were.
+
+    >>> _on_one_line("the value 'dòng 1\ndòng 2' is refused")
+    "the value 'dòng 1\\ndòng 2' is refused"
+    """
+    return "\\n".join(message.splitlines())
 
 
 def _describe(error: Exception) -> str:
@@ -106,8 +116,24 @@ def _describe(error: Exception) -> str:
     )
 
 
+def _given_home(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # An empty value (`--home "$DIR"` with DIR unset) would make the current folder the
+    # home: `axis init` would scatter axis.db, pki/ and trust/ in it.
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "it is empty: give the axis home folder, or leave --home out for AXIS_HOME "
+            "(default ./axis-data)"
+        )
+    return value
+
+
 @click.group(cls=AxisGroup)
-@click.option("--home", type=click.Path(file_okay=False), help="Axis home (AXIS_HOME).")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    callback=_given_home,
+    help="Axis home (AXIS_HOME).",
+)
 @click.option("--database-url", help="Database URL (AXIS_DATABASE_URL); default SQLite in home.")
 @click.option("--broker-url", help="AMQP URL (AXIS_BROKER_URL); default: embedded queues.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

@@ -60,7 +60,9 @@ def issue(
     """Issue a signing key and certificate for agency CODE and register it if possible."""
     passphrase = settings.pki_passphrase
     if ask_passphrase:
-        passphrase = prompt_secret(f"Passphrase for {code}.p12", confirm=True)
+        passphrase = prompt_secret(
+            f"Passphrase for {code}.p12", variable="AXIS_PKI_PASSPHRASE", confirm=True
+        )
     with _registry_if_initialised(settings) as registry:
         registered = _registered_name(registry, code)
         identity = issue_agency(

@@ -11,9 +11,28 @@ import sys
 
 import click
 
+from axis.errors import AxisError
 
-def prompt_secret(text: str, *, confirm: bool = False) -> str:
-    """Ask for a secret on stderr; ``confirm`` asks for it twice."""
-    return str(
-        click.prompt(text, hide_input=sys.stdin.isatty(), confirmation_prompt=confirm, err=True)
-    )
+
+class NoSecret(AxisError):
+    """Nothing was typed or piped in where a passphrase was asked for."""
+
+    reason = "no-passphrase"
+
+
+def prompt_secret(text: str, *, variable: str, confirm: bool = False) -> str:
+    """Ask for a secret on stderr; ``confirm`` asks for it twice.
+
+    Input that ends first (a script with nothing piped in) is :class:`NoSecret`, naming
+    ``variable``, the setting that gives the secret where no one can type it: click's
+    bare "Aborted!" would not say what was missing.
+    """
+    try:
+        return str(
+            click.prompt(text, hide_input=sys.stdin.isatty(), confirmation_prompt=confirm, err=True)
+        )
+    except click.Abort:
+        raise NoSecret(
+            f"no passphrase given ({text[:1].lower()}{text[1:]}); "
+            f"set {variable} where there is no terminal to ask on"
+        ) from None

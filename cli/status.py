@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from axis.client.agency import STATUS_LABELS
+from axis.client.agency import STATUS_LABELS, NoAnswer
 from axis.settings import Settings
 from cli.agency_options import (
     as_option,
@@ -21,7 +21,7 @@ from cli.agency_options import (
     open_client,
     timeout_option,
 )
-from cli.params import DOCUMENT_ID
+from cli.params import DOCUMENT_ID, NonBlank
 from cli.send import Rejected
 from envelopes.model import StatusCode
 
@@ -36,7 +36,13 @@ _HELP = "; ".join(f"{code} {STATUS_LABELS[StatusCode(code)]}" for code in BUSINE
 @identity_options
 @click.argument("document_id", type=DOCUMENT_ID)
 @click.argument("status_code", type=click.Choice(BUSINESS_STATUSES), metavar="STATUS_CODE")
-@click.option("--description", default="", help="Free text (default: the status's name).")
+@click.option(
+    "--description",
+    # Signed and recorded for good: a blank one would tell the sender nothing, where
+    # leaving the option out gives the status's name.
+    type=NonBlank(),
+    help="Free text (default: the status's name).",
+)
 @timeout_option
 @click.pass_obj
 def status(
@@ -47,13 +53,27 @@ def status(
     p12: Path | None,
     document_id: str,
     status_code: str,
-    description: str,
+    description: str | None,
     timeout: float,
 ) -> None:
     identity = load_cli_identity(settings, key, cert, p12)
-    with open_client(settings, agency, identity) as client:
-        answer = client.send_status(document_id, status_code, description, timeout=timeout)
     label = STATUS_LABELS[StatusCode(status_code)]
+    with open_client(settings, agency, identity) as client:
+        try:
+            answer = client.send_status(
+                document_id, status_code, description or "", timeout=timeout
+            )
+        except NoAnswer:
+            # The client's words fit a document, whose answer always comes. The axis
+            # answers a status only to refuse it, and each sending is signed anew: sent
+            # again, the status would be recorded twice.
+            raise NoAnswer(
+                f"status {status_code} ({label}) for {document_id} was sent, but the axis "
+                f"had not recorded it after {timeout:g} s (is `axis serve` running?). Do not "
+                f"send it again: the axis records it when it takes it in (`axis track "
+                f"{document_id}` then lists it), and a refusal would come to the inbox "
+                "(`axis receive`)"
+            ) from None
     if answer is not None and not answer.accepted:
         raise Rejected(
             f"status {status_code} ({label}) {answer.outcome} by the axis "

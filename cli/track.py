@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from axis.client.tracking import (
     INBOX_COLUMNS,
     TRACK_COLUMNS,
+    RecipientTrack,
     StatusEvent,
     Tracking,
     track_document,
@@ -54,18 +55,28 @@ def render_tracking(tracking: Tracking, fmt: str) -> None:
         f"{tracking.document_id} from {tracking.sender_code}, "
         f"received {tracking.received_at:%Y-%m-%d %H:%M:%S} UTC: {tracking.subject}"
     )
+    rows = []
+    for row, recipient in zip(tracking.rows(), tracking.recipients, strict=True):
+        history = _copy_history(tracking, recipient)
+        row["statuses"] = " ".join(e.status_code for e in history)
+        if fmt == "json":
+            row["history"] = [_iso(h) for h in history_rows(history)]
+        rows.append(row)
     if fmt == "json":
-        rows = []
-        for row, recipient in zip(tracking.rows(), tracking.recipients, strict=True):
-            row["history"] = [_iso(h) for h in history_rows(recipient.history)]
-            rows.append(row)
         render(rows, [*TRACK_COLUMNS, "history"], fmt)
         return
-    render(tracking.rows(), TRACK_COLUMNS, fmt, title=title)
+    render(rows, TRACK_COLUMNS, fmt, title=title)
     events = [e for r in tracking.recipients for e in r.history] + tracking.sender_history
     if fmt == "table" and events:
         events.sort(key=lambda e: e.recorded_at)
         render(history_rows(events), HISTORY_COLUMNS, fmt, title="status history")
+
+
+def _copy_history(tracking: Tracking, recipient: RecipientTrack) -> list[StatusEvent]:
+    """Every status about one recipient's copy, as the axis recorded them: the recipient's
+    own and the sender's (a recall goes to every recipient), so that JSON and CSV, which
+    have no separate history table, do not hide a recalled document."""
+    return sorted([*recipient.history, *tracking.sender_history], key=lambda e: e.recorded_at)
 
 
 def _iso(row: dict[str, object]) -> dict[str, object]:

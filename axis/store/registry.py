@@ -197,11 +197,45 @@ def _validate_name(name: str) -> str:
     return name
 
 
+#: The longest reason a suspension or a revocation keeps (the revocation's column).
+_REASON_TYPE = agency_certificates.c.revocation_reason.type
+assert isinstance(_REASON_TYPE, sa.String) and _REASON_TYPE.length, "a bounded column"
+REASON_LENGTH: int = _REASON_TYPE.length
+
+
+def _validate_reason(reason: str | None, doing: str) -> str | None:
+    """A reason given must say something: an empty one is a slip (a variable that was not
+    set, say), not a wish to record nothing. ``None`` is no reason given."""
+    if reason is None:
+        return None
+    reason = unicodedata.normalize("NFC", reason).strip()
+    if not any(_shows(c) for c in reason):
+        raise AgencyError(
+            f"the reason for {doing} is blank: say why in a few words, or give no reason"
+        )
+    # The column would refuse it on PostgreSQL in the database's words, and SQLite would
+    # keep it whole: the same limit everywhere, named.
+    if len(reason) > REASON_LENGTH:
+        raise AgencyError(
+            f"the reason for {doing} is {len(reason)} characters long; at most "
+            f"{REASON_LENGTH} are kept"
+        )
+    return reason
+
+
 def _refuse_hidden(name: str) -> None:
     # A name goes into edXML, tables and PostgreSQL, which refuses NUL outright.
     control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
     if control is not None:
         raise AgencyError(f"the agency name contains a control character (U+{ord(control):04X})")
+    # U+2028 and U+2029 are no controls, yet tables and documents break the name there:
+    # the same as the newline a CSV import refuses.
+    separator = next((c for c in name if unicodedata.category(c) in ("Zl", "Zp")), None)
+    if separator is not None:
+        raise AgencyError(
+            f"the agency name contains a line break (U+{ord(separator):04X} "
+            f"{unicodedata.name(separator)}): a name is one line"
+        )
     # Invisible characters make a name look blank, or (a right-to-left override) look
     # like another agency's in every listing; Vietnamese needs none of them.
     invisible = next((c for c in name if unicodedata.category(c) == "Cf"), None)
@@ -384,13 +418,17 @@ class Registry:
             audit.record(conn, actor, "agency.add", str(parsed), details)
         return self.get_agency(str(parsed))
 
-    def suspend(self, code: str, reason: str = "", *, actor: str | None = None) -> bool:
-        """Suspend an agency (it can neither send nor receive); False if it already was."""
+    def suspend(self, code: str, reason: str | None = None, *, actor: str | None = None) -> bool:
+        """Suspend an agency (it can neither send nor receive); False if it already was.
+
+        A ``reason`` given must say something (:class:`AgencyError` otherwise).
+        """
+        reason = _validate_reason(reason, f"suspending {code}")
         return self._set_status(code, "suspended", reason, actor)
 
     def resume(self, code: str, *, actor: str | None = None) -> bool:
         """Make a suspended agency active again; False if it already was."""
-        return self._set_status(code, "active", "", actor)
+        return self._set_status(code, "active", None, actor)
 
     def add_certificate(
         self, code: str, certificate: bytes, *, actor: str | None = None
@@ -404,9 +442,18 @@ class Registry:
         return self._certificate(code, fp)
 
     def revoke_certificate(
-        self, code: str, fingerprint_hex: str, reason: str = "", *, actor: str | None = None
+        self,
+        code: str,
+        fingerprint_hex: str,
+        reason: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> Certificate:
-        """Revoke the certificate ``fingerprint_hex`` of ``code``: it signs nothing more."""
+        """Revoke the certificate ``fingerprint_hex`` of ``code``: it signs nothing more.
+
+        A ``reason`` given must say something and fit its column (:class:`AgencyError`).
+        """
+        reason = _validate_reason(reason, f"revoking a certificate of {code}")
         fp = fingerprint_hex.lower().replace(":", "")
         if not re.fullmatch(r"[0-9a-f]{64}", fp):
             raise CertificateError(
@@ -431,10 +478,10 @@ class Registry:
             conn.execute(
                 agency_certificates.update()
                 .where(certs.fingerprint == fp)
-                .values(revoked_at=utcnow(), revocation_reason=reason or None)
+                .values(revoked_at=utcnow(), revocation_reason=reason)
             )
             audit.record(
-                conn, actor, "certificate.revoke", code, {"fingerprint": fp, "reason": reason}
+                conn, actor, "certificate.revoke", code, {"fingerprint": fp, "reason": reason or ""}
             )
         return self._certificate(code, fp)
 
@@ -540,7 +587,7 @@ class Registry:
     def _certificate(self, code: str, fp: str) -> Certificate:
         return next(c for c in self.get_agency(code).certificates if c.fingerprint == fp)
 
-    def _set_status(self, code: str, status: str, reason: str, actor: str | None) -> bool:
+    def _set_status(self, code: str, status: str, reason: str | None, actor: str | None) -> bool:
         parsed = str(AgencyCode.parse(code))
         with _writing(self.engine, f"changing the status of {parsed}") as conn:
             current = conn.execute(
