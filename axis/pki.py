@@ -235,8 +235,14 @@ def _weakness(cert: x509.Certificate) -> str | None:
 
 def trusted_cas(settings: Settings) -> list[Trusted]:
     """The CA certificates in the trust store (``*.pem``, ``*.crt``), by file name."""
-    if not settings.trust_dir.is_dir():
+    if not settings.trust_dir.exists():
         return []
+    if not settings.trust_dir.is_dir():
+        # Listed as empty, it would look like a trust store nothing was added to.
+        raise CertificateError(
+            f"the trust store {settings.trust_dir} is a file, not a folder: move it away, "
+            "then `axis pki init` or `axis trust add` make the folder"
+        )
     files = sorted(p for p in settings.trust_dir.iterdir() if p.suffix in (".pem", ".crt"))
     return [Trusted(p, read_certificate(p)) for p in files]
 

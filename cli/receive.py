@@ -94,7 +94,6 @@ def _save(out: Path, incoming: Incoming) -> dict[str, object]:
                 "from": verified.sender_code,
                 "subject": document.subject,
                 "priority": int(document.priority),
-                "attachments": [a.name for a in document.attachments],
                 "digest": verified.digest,
                 "certificate_sha256": verified.fingerprint,
                 "message_id": incoming.message_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import mimetypes
 import os
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,9 @@ def compose_document(
     subject = request.subject.strip()
     if not subject:
         raise CompositionError("the subject is empty: give --subject TEXT")
+    if "\n" in subject or "\r" in subject:
+        # The schema's pattern would refuse it in words a clerk cannot act on.
+        raise CompositionError("the subject holds a line break: a trích yếu is one line")
     if len(subject) > MAX_SUBJECT:
         raise CompositionError(f"the subject has {len(subject)} characters; at most 500")
     number, notation = _code(request.number, request.notation, now)
@@ -162,6 +166,10 @@ def _code(
         raise CompositionError(
             f"--notation {notation!r}: 1 to {MAX_CODE_NOTATION} characters, without ','"
         )
+    # Both go into the DocumentId, which the axis refuses with a line break in it.
+    for option, value in (("--number", number), ("--notation", notation)):
+        if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+            raise CompositionError(f"{option} {value!r}: a line break or a control character")
     return number, notation
 
 

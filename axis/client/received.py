@@ -10,7 +10,8 @@ Layout of a received document's folder::
 
     000.21.31.H53_2026-11-26_12-UBND-VP/
         envelope.edxml        the signed bytes exactly as received
-        document.json         who sent it, when, digest, certificate fingerprint
+        document.json         who sent it, when, digest, certificate fingerprint, and
+                              each attachment's name as sent with the file it is saved as
         attachments/<name>    each attachment decoded
         statuses/<...>.edxml  signed statuses received later about this document
 """
@@ -24,6 +25,7 @@ import os
 import re
 import shutil
 import time
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,6 +49,9 @@ _SEPARATORS = {",": "_", "/": "-", "\\": "-", ":": "-"}
 _UNSAFE = re.compile(r"[^\w.\-]", re.UNICODE)
 #: Characters no common file system accepts in a file name (spaces and letters are fine).
 _UNSAFE_IN_FILE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+#: Unicode categories of characters that change how a name shows, not what it says: a
+#: right-to-left override makes ``invoice\u202efdp.exe`` show as ``invoiceexe.pdf``.
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def folder_name(document_id: str) -> str:
@@ -60,6 +65,7 @@ def safe_file_name(name: str, taken: set[str]) -> str:
     """``name`` without any directory part, short enough for the file system, made unique
     among ``taken`` (which it joins)."""
     base = Path(name.replace("\\", "/")).name
+    base = "".join("_" if unicodedata.category(c) in _HIDDEN else c for c in base)
     base = _fit(_UNSAFE_IN_FILE.sub("_", base).strip(" .") or "attachment")
     candidate, n = base, 1
     stem, dot, suffix = base.rpartition(".")
@@ -139,10 +145,14 @@ def save_document(
         (staging / ATTACHMENTS_DIR).mkdir(parents=True)
         _write(staging / ENVELOPE_FILE, envelope)
         taken: set[str] = set()
+        files = []
         for attachment in attachments:
             name = safe_file_name(attachment.name, taken)
             _write(staging / ATTACHMENTS_DIR / name, attachment.data)
-        meta = {"document_id": document_id, **metadata}
+            # The name as sent and the file it is saved as: two attachments may share a
+            # name, and a name may have had characters replaced.
+            files.append({"name": attachment.name, "file": f"{ATTACHMENTS_DIR}/{name}"})
+        meta = {"document_id": document_id, **metadata, "attachments": files}
         text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
         _write(staging / METADATA_FILE, text.encode("utf-8"))
         if final.exists():

@@ -154,6 +154,7 @@ def upgrade(engine: Engine) -> Upgrade:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_INIT_LOCK_KEY})")
+                _require_a_schema(conn)
             before = current_revision(conn)
             if before is not None and before not in known_revisions():
                 raise _unknown_revision(engine.url.render_as_string(hide_password=True), before)
@@ -166,6 +167,18 @@ def upgrade(engine: Engine) -> Upgrade:
         raise StoreError(f"cannot initialise the database {where}: {error.orig}") from error
     assert after is not None
     return Upgrade(before=before, after=after)
+
+
+def _require_a_schema(conn: Connection) -> None:
+    """Refuse a ``search_path`` that names no existing schema: PostgreSQL would say only
+    "no schema has been selected to create in"."""
+    if conn.exec_driver_sql("SELECT current_schema()").scalar() is None:
+        path = conn.exec_driver_sql("SHOW search_path").scalar()
+        raise StoreError(
+            f"the database's search_path ({path}) names no schema that exists: create the "
+            "schema first (CREATE SCHEMA name), or correct the search_path in "
+            "AXIS_DATABASE_URL"
+        )
 
 
 def check(engine: Engine) -> None:

@@ -227,6 +227,24 @@ def test_trust_add_accepts_a_ca_and_refuses_an_end_entity_certificate(
     assert len(listed.output.splitlines()) == 2
 
 
+def test_a_trust_store_that_is_a_file_is_named_not_listed_as_empty(
+    initialised: Axis, tmp_path: Path
+):
+    initialised("pki", "init")
+    trust = tmp_path / "home" / "trust"
+    for ca in trust.iterdir():
+        ca.unlink()
+    trust.rmdir()
+    trust.write_text("not a folder")
+
+    listed = initialised("trust", "list")
+    added = initialised("trust", "add", str(tmp_path / "home" / "pki" / "ca.pem"))
+
+    for result in (listed, added):
+        assert result.exit_code == 1
+        assert f"the trust store {trust} is a file, not a folder" in result.output
+
+
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 

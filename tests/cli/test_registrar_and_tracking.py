@@ -219,10 +219,11 @@ def test_a_name_broken_over_lines_is_refused_as_a_newline_is(
 
 
 def test_an_error_quoting_a_value_with_a_line_break_is_still_one_line(
-    initialised: Axis, issued: Path
+    initialised: Axis, issued: Path, tmp_path: Path
 ):
-    """A subject pasted with its line break is refused; the refusal, quoting it, shows
-    the break as \\n so that the error stays the one line a script or a log keeps."""
+    """A file name may hold a line break; the error naming it shows the break as \\n so
+    that it stays the one line a script or a log keeps."""
+    missing = tmp_path / "Báo cáo\nquý IV.pdf"
     result = initialised(
         "send",
         "--as",
@@ -232,13 +233,15 @@ def test_an_error_quoting_a_value_with_a_line_break_is_still_one_line(
         "--to",
         PROVINCE,
         "--subject",
-        "Báo cáo\nquý IV",
+        "Báo cáo quý IV",
+        "--attach",
+        str(missing),
     )
 
     assert result.exit_code == 1
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
-    assert line.startswith("error: ") and "'Báo cáo\\nquý IV'" in line
+    assert line.startswith("error: ") and "Báo cáo\\nquý IV.pdf: no such file" in line
 
 
 def test_a_status_not_yet_recorded_is_not_to_be_sent_again(recalled: Axis, tmp_path: Path):

@@ -44,7 +44,15 @@ def test_the_envelope_attachments_and_metadata_are_saved(tmp_path: Path):
     saved = sorted(p.name for p in (folder / ATTACHMENTS_DIR).iterdir())
     assert saved == ["báo cáo_ quý_.pdf", "evil-2.sh", "evil.sh"]
     meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
-    assert meta == {"document_id": DOC_ID, "sender": "X"}
+    assert meta == {
+        "document_id": DOC_ID,
+        "sender": "X",
+        "attachments": [
+            {"name": "../../evil.sh", "file": "attachments/evil.sh"},
+            {"name": "báo cáo: quý?.pdf", "file": "attachments/báo cáo_ quý_.pdf"},
+            {"name": "evil.sh", "file": "attachments/evil-2.sh"},
+        ],
+    }
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]
 
 
@@ -132,6 +140,23 @@ def test_two_statuses_with_the_same_author_code_and_second_are_two_files(tmp_pat
     assert first != second and again == first
     assert (first.read_bytes(), second.read_bytes()) == (b"<s>A</s>", b"<s>B</s>")
     assert len(list(first.parent.iterdir())) == 2
+
+
+def test_an_attachment_name_that_would_show_other_than_it_reads_is_saved_with_it_replaced(
+    tmp_path: Path,
+):
+    # A right-to-left override shows "hoa-don\u202efdp.exe" as "hoa-donexe.pdf".
+    attachments = [
+        Attachment(name="hoa-don\u202efdp.exe", content_type="text/plain", data=b"1"),
+        Attachment(name="a\u200bb\u2028c.txt", content_type="text/plain", data=b"2"),
+    ]
+
+    folder = save_document(tmp_path, DOC_ID, b"<edXML/>", attachments, {})
+
+    saved = sorted(p.name for p in (folder / ATTACHMENTS_DIR).iterdir())
+    assert saved == ["a_b_c.txt", "hoa-don_fdp.exe"]
+    meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+    assert [a["name"] for a in meta["attachments"]] == [a.name for a in attachments]
 
 
 def test_an_attachment_name_too_long_for_the_file_system_is_shortened_keeping_its_extension(

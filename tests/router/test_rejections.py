@@ -413,6 +413,9 @@ def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
         ("000.00.31.H53,2026/02/30,5/UBND-VP", "not a valid yyyy/MM/dd date"),
         # Other scripts' digits are not digits of an edXML date.
         ("000.00.31.H53,\uff12\uff10\uff12\uff16/11/26,5/UBND-VP", "is not of the form"),
+        # A clerk could neither type nor see it to track or answer the document.
+        ("000.00.31.H53,2026/11/26,5/UBND\nVP", "is not of the form"),
+        ("000.00.31.H53,2026/11/26,5\t1/UBND-VP", "is not of the form"),
     ],
 )
 def test_a_document_id_names_its_sender_and_a_real_date(

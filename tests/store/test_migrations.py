@@ -109,6 +109,17 @@ def test_tables_land_in_the_schema_the_search_path_selects(empty_engine: Engine)
     assert selected != "public"
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_search_path_naming_no_existing_schema_is_named(empty_engine: Engine):
+    url = empty_engine.url.update_query_dict({"options": "-csearch_path=no_such_schema"})
+    engine = sa.create_engine(url)
+    try:
+        with pytest.raises(StoreError, match=r"search_path \(no_such_schema\) names no schema"):
+            upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def _version_table(engine: Engine, *revisions: str) -> None:
     """An ``alembic_version`` table such as any application migrated by Alembic has."""
     with engine.begin() as conn:
