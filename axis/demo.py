@@ -307,10 +307,19 @@ def remove_topology(url: str, codes: Sequence[str]) -> int:
     return len(queues) + len(exchanges)
 
 
+def broker_parameters(url: str) -> pika.URLParameters:
+    """The connection parameters of ``url``, or :class:`DemoError` naming the option pika
+    cannot use (``?heartbeat=abc``): checked before the demo makes anything."""
+    try:
+        return pika.URLParameters(url)
+    except (ValueError, TypeError) as error:  # what pika raises for a bad option
+        raise DemoError(f"unusable broker URL: {error}") from None
+
+
 @contextlib.contextmanager
 def _channel(url: str) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
     try:
-        connection = pika.BlockingConnection(pika.URLParameters(url))
+        connection = pika.BlockingConnection(broker_parameters(url))
     except pika.exceptions.AMQPError as error:
         raise TransportError(f"cannot connect to {_where(url)}: {error!r}") from None
     try:
@@ -321,7 +330,7 @@ def _channel(url: str) -> Iterator[pika.adapters.blocking_connection.BlockingCha
 
 
 def _where(url: str) -> str:
-    parameters = pika.URLParameters(url)
+    parameters = broker_parameters(url)
     return f"{parameters.host}:{parameters.port} vhost {parameters.virtual_host!r}"
 
 

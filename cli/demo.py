@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from axis.demo import DemoRun
+from axis.demo import DemoRun, broker_parameters
 from axis.settings import BROKER_SCHEMES, check_url, hide_password
 from cli.stats import stats
 from cli.track import render_tracking
@@ -30,6 +30,7 @@ def demo(broker: str | None, keep: bool) -> None:
     """Run a commune -> district, province and ministry exchange from scratch."""
     if broker:
         check_url(broker, BROKER_SCHEMES, label="--broker")
+        broker_parameters(broker)
     home = Path(tempfile.mkdtemp(prefix="axis-demo-"))
     where = (
         f"RabbitMQ {hide_password(broker)}" if broker else "embedded queues in SQLite, no broker"

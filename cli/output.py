@@ -1,5 +1,10 @@
 """Rendering of listings: every listing command takes ``--format table|json|csv``.
 
+Values come from whoever typed them, an agency's AMQP headers included: a character a
+terminal would act on rather than show (an escape sequence, a line break, a right-to-left
+override) is written as its escape, Python's in tables, CSV and records (see
+:func:`shown`), JSON's in JSON, which stays exact for programs.
+
 >>> import io
 >>> out = io.StringIO()
 >>> render([{"code": "000.00.00.G22", "level": 1}], ["code", "level"], "csv", out)
@@ -13,6 +18,7 @@ import csv
 import datetime
 import json
 import sys
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -38,6 +44,41 @@ format_option = click.option(
 )
 
 
+#: Unicode categories a terminal acts on: controls, format characters (bidirectional
+#: overrides), line and paragraph separators.
+_ACTING = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def shown(text: str) -> str:
+    r"""``text`` with every character a terminal would act on written as its Python escape.
+
+    >>> shown("G22\x1b[2J\nreason: ok \u202efdp.exe")
+    'G22\\x1b[2J\\nreason: ok \\u202efdp.exe'
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _ACTING else c
+        for c in text
+    )
+
+
+def _json(data: Any, **options: Any) -> str:
+    r"""``data`` as JSON, readable (not ASCII-escaped) except for what a terminal acts on.
+
+    >>> _json({"name": "Tây Ninh\u202e\x85"})
+    '{"name": "Tây Ninh\\u202e\\u0085"}'
+    """
+    text = json.dumps(data, ensure_ascii=False, **options)
+    if text.isprintable():
+        return text
+    # json escapes C0 controls itself; the C1 ones and format characters it leaves raw.
+    # The line breaks left are indent's own.
+    return "".join(
+        json.dumps(c)[1:-1] if unicodedata.category(c) in _ACTING and c != "\n" else c for c in text
+    )
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.isoformat(timespec="seconds")
@@ -59,9 +100,11 @@ def render(
     out = out or sys.stdout
     data = [{c: _plain(row.get(c)) for c in columns} for row in rows]
     if fmt == "json":
-        json.dump(data, out, ensure_ascii=False, indent=2)
+        out.write(_json(data, indent=2))
         out.write("\n")
-    elif fmt == "csv":
+        return
+    data = [{c: shown(v) if isinstance(v, str) else v for c, v in row.items()} for row in data]
+    if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         writer.writerows(data)
@@ -124,10 +167,9 @@ def render_record(record: Mapping[str, Any], out: TextIO | None = None) -> None:
     out = out or sys.stdout
     width = max((len(name) for name in record), default=0) + 1
     for name, value in record.items():
-        shown = "" if value is None else _plain(value)
-        if isinstance(shown, dict | list):
-            shown = json.dumps(shown, ensure_ascii=False, sort_keys=True)
-        out.write(f"{name + ':':<{width}} {shown}\n")
+        plain = "" if value is None else _plain(value)
+        text = _json(plain, sort_keys=True) if isinstance(plain, dict | list) else str(plain)
+        out.write(f"{name + ':':<{width}} {shown(text)}\n")
 
 
 def write_bytes(data: bytes) -> None:

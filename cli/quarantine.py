@@ -9,6 +9,8 @@ Every command, listings included, is written to the audit log.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from axis.ops.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
@@ -46,13 +48,29 @@ def list_command(
 
 @quarantine.command("show")
 @click.argument("item_id", type=ROW_ID)
-@click.option("--payload", is_flag=True, help="Write only the bytes as received to stdout.")
-@click.option("--answer", is_flag=True, help="Write only the axis's signed answer to stdout.")
+@click.option(
+    "--payload",
+    is_flag=True,
+    help="Write only the bytes as received to stdout (a file or a pipe, not a terminal).",
+)
+@click.option(
+    "--answer",
+    is_flag=True,
+    help="Write only the axis's signed answer to stdout (a file or a pipe, not a terminal).",
+)
 @click.pass_obj
 def show(settings: Settings, item_id: int, payload: bool, answer: bool) -> None:
     """One rejected submission: who claimed to send it, why it was refused."""
     if payload and answer:
         raise click.UsageError("--payload and --answer each write bytes: choose one")
+    if (payload or answer) and sys.stdout.isatty():
+        # The bytes are whatever a hostile publisher sent: escape sequences in them would
+        # act on the operator's terminal, as curl refuses binary output there.
+        raise click.UsageError(
+            "--payload and --answer write the bytes exactly as they are, which may hold "
+            "terminal escape sequences: redirect them to a file (> rejected.xml) or a "
+            "pager (| less)"
+        )
     with checked_engine(settings) as engine:
         item = show_quarantined(engine, item_id)
     if payload or answer:

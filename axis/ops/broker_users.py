@@ -18,8 +18,10 @@ whereas ``rabbitmqctl`` only works on the broker's host with its Erlang cookie::
 
 Both write an audit entry (never the password) once the whole change went through, and
 none when the broker refused it (a rotation whose old connections could not be closed
-says so, and is simply run again). No database transaction stays open while the broker
-is called: on SQLite that would keep routers from writing for as long as the API takes.
+says so, and is simply run again). A change the audit log refuses (a database locked or
+read-only) is undone: a new user is deleted, a rotated one gets its old password back.
+No database transaction stays open while the broker is called: on SQLite that would keep
+routers from writing for as long as the API takes.
 
 Issuing credentials for an agency that already has a user rotates its password and closes
 its open connections, so a leaked password stops working at once.
@@ -37,10 +39,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis import audit
-from axis.errors import ConfigurationError, SuspendedAgency, TransportError
+from axis.errors import ConfigurationError, StoreError, SuspendedAgency, TransportError, one_line
 from axis.settings import Settings
 from axis.store.registry import Registry
 from axis.transport.topology import agency_permissions
@@ -78,30 +81,35 @@ class ManagementAPI:
         """``AXIS_BROKER_ADMIN_URL`` as it is (its port, else its scheme's; its path, for
         an API behind a reverse proxy), or else the broker's host on the management port.
 
+        The axis must be on RabbitMQ even when the admin URL is set: the agencies' users
+        get their rights on the virtual host of ``AXIS_BROKER_URL``, and an axis on the
+        embedded queues has no broker for them to log in to.
+
         >>> api = ManagementAPI.from_settings(
         ...     Settings(broker_url="amqp://axis:secret@rabbit:5672/axis"))
         >>> api.base_url, api.username
         ('http://rabbit:15672', 'axis')
-        >>> ManagementAPI.from_settings(
-        ...     Settings(broker_admin_url="https://axis:secret@mq.example/rabbitmq/")).base_url
+        >>> ManagementAPI.from_settings(Settings(
+        ...     broker_url="amqps://axis:secret@mq.example/axis",
+        ...     broker_admin_url="https://axis:secret@mq.example/rabbitmq/")).base_url
         'https://mq.example/rabbitmq'
         """
+        if not settings.broker_url:
+            raise ConfigurationError(
+                "agency broker users need RabbitMQ: set AXIS_BROKER_URL (the embedded "
+                "transport has no users of its own)"
+            )
         path = ""
         if settings.broker_admin_url:
             parts = urllib.parse.urlsplit(settings.broker_admin_url)
             scheme, port, path = parts.scheme, parts.port, parts.path.rstrip("/")
-        elif settings.broker_url:
+        else:
             parts = urllib.parse.urlsplit(settings.broker_url)
             if parts.scheme not in MANAGEMENT_PORTS:
                 raise ConfigurationError(
                     f"AXIS_BROKER_URL must start with amqp:// or amqps://, not {parts.scheme}://"
                 )
             scheme, port = MANAGEMENT_PORTS[parts.scheme]
-        else:
-            raise ConfigurationError(
-                "agency broker users need RabbitMQ: set AXIS_BROKER_URL (the embedded "
-                "transport has no users of its own)"
-            )
         host = parts.hostname or "localhost"
         if ":" in host:
             host = f"[{host}]"
@@ -137,10 +145,15 @@ class ManagementAPI:
             reason = _reply_reason(error)
             if error.code in (401, 403):
                 hint = _refusal_hint(reason, self.username)
+            elif error.code == 405:
+                # The API takes every method on its objects: a path the server knows no
+                # object at (an admin URL with a wrong path) is what answers 405.
+                hint = ": that URL is not the API (check the path of AXIS_BROKER_ADMIN_URL)"
             else:
                 hint = f": {reason}" if reason else ""
             raise TransportError(
-                f"RabbitMQ management API refused {method} /api/{path} (HTTP {error.code}){hint}"
+                f"RabbitMQ management API at {self.base_url} refused {method} /api/{path} "
+                f"(HTTP {error.code}){hint}"
             ) from None
         except OSError as error:
             raise TransportError(
@@ -149,12 +162,16 @@ class ManagementAPI:
             ) from None
         return json.loads(payload) if payload else None
 
-    def user_exists(self, username: str) -> bool:
+    def user(self, username: str) -> dict[str, Any] | None:
+        """The broker's record of ``username`` (its password hash among it), or ``None``."""
         try:
-            self.call("GET", "users/" + _quote(username))
+            record: dict[str, Any] = self.call("GET", "users/" + _quote(username))
         except urllib.error.HTTPError:
-            return False
-        return True
+            return None
+        return record
+
+    def user_exists(self, username: str) -> bool:
+        return self.user(username) is not None
 
     def close_connections(self, username: str, reason: str) -> int:
         """Close every open connection of ``username`` at once; return how many there were.
@@ -178,6 +195,9 @@ class IssuedCredentials:
     vhost: str
     rotated: bool  # the user existed: its old password no longer works
     connections_closed: int
+    #: The password hash the user had before a rotation, to put back if the change
+    #: cannot be recorded (:func:`undo_credentials`).
+    previous_hash: tuple[str, str] | None = field(default=None, repr=False)
 
 
 def issue_credentials(api: ManagementAPI, code: str, vhost: str) -> IssuedCredentials:
@@ -190,7 +210,8 @@ def issue_credentials(api: ManagementAPI, code: str, vhost: str) -> IssuedCreden
     """
     username = str(AgencyCode.parse(code))
     password = secrets.token_urlsafe(PASSWORD_BYTES)
-    rotated = api.user_exists(username)
+    previous = api.user(username)
+    rotated = previous is not None
     if rotated:
         _grant(api, username, vhost)
     api.call("PUT", "users/" + _quote(username), {"password": password, "tags": ""})
@@ -214,7 +235,22 @@ def issue_credentials(api: ManagementAPI, code: str, vhost: str) -> IssuedCreden
             f"opened with the old one could not be closed ({_reason(error)}): run the "
             "command again for a new password"
         ) from None
-    return IssuedCredentials(username, password, vhost, rotated, closed)
+    previous_hash = (previous["password_hash"], previous["hashing_algorithm"]) if previous else None
+    return IssuedCredentials(username, password, vhost, rotated, closed, previous_hash)
+
+
+def undo_credentials(api: ManagementAPI, issued: IssuedCredentials) -> None:
+    """Put the broker user back as :func:`issue_credentials` found it: a rotated user gets
+    its old password hash again (its old password works again), a new one is deleted."""
+    if issued.previous_hash is None:
+        revoke_credentials(api, issued.username)
+        return
+    password_hash, algorithm = issued.previous_hash
+    api.call(
+        "PUT",
+        "users/" + _quote(issued.username),
+        {"password_hash": password_hash, "hashing_algorithm": algorithm, "tags": ""},
+    )
 
 
 def _grant(api: ManagementAPI, username: str, vhost: str) -> None:
@@ -258,14 +294,30 @@ def issue_for_agency(
             f"agency {agency.code} is suspended: resume it before issuing broker credentials"
         )
     issued = issue_credentials(api, agency.code, vhost)
-    with engine.begin() as conn:
-        audit.record(
-            conn,
-            actor,
-            "agency.credentials.rotate" if issued.rotated else "agency.credentials.create",
-            agency.code,
-            {"vhost": vhost, "connections_closed": issued.connections_closed},
-        )
+    try:
+        with engine.begin() as conn:
+            audit.record(
+                conn,
+                actor,
+                "agency.credentials.rotate" if issued.rotated else "agency.credentials.create",
+                agency.code,
+                {"vhost": vhost, "connections_closed": issued.connections_closed},
+            )
+    except sa.exc.SQLAlchemyError as error:
+        # The new password is never shown: kept, it would lock the agency out unaudited.
+        refused = one_line(error)
+        try:
+            undo_credentials(api, issued)
+        except (TransportError, urllib.error.HTTPError) as undo_error:
+            raise StoreError(
+                f"the audit log refused the entry ({refused}) after broker user "
+                f"{issued.username} got a new password, which could not be undone "
+                f"({_reason(undo_error)}): run the command again"
+            ) from None
+        raise StoreError(
+            f"broker user {issued.username} left as it was: the audit log refused the entry "
+            f"({refused})"
+        ) from None
     return issued
 
 

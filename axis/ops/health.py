@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.errors import AxisError, one_line
+from axis.ops.bounded import bounded
 from axis.settings import Settings
 from axis.store.db import database_exists, engine_for, read_only, utcnow
 from axis.store.migrate import HEAD_REVISION
@@ -63,7 +64,7 @@ def check_health(
     ``this_host``: the routers check only counts routers running on that host (a
     container's own health check). ``now``: the time heartbeats are compared with.
     """
-    engine = engine_for(settings)
+    engine = bounded(engine_for(settings))
     try:
         database = _check_database(settings, engine)
         schema = _after(database, "schema", lambda: _check_schema(engine))

@@ -77,6 +77,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from axis.errors import ConfigurationError
+from axis.ops.bounded import bounded
 from axis.store.db import read_only
 from axis.store.schema import DELIVERY_STATES, dead_letters, deliveries
 
@@ -97,8 +98,9 @@ class Metrics:
     """Counters and histograms of one process, and what a scrape of it shows.
 
     ``engine``: a scrape also reads deliveries per state and unresolved dead letters from
-    that database. ``worker_dir``: a scrape also adds the snapshots other processes wrote
-    there (see :class:`SnapshotWriter`).
+    that database (its PostgreSQL connections get :func:`axis.ops.bounded.bounded`'s
+    time limits: give it an engine of its own). ``worker_dir``: a scrape also adds the
+    snapshots other processes wrote there (see :class:`SnapshotWriter`).
     """
 
     def __init__(self, *, engine: Engine | None = None, worker_dir: Path | None = None) -> None:
@@ -277,7 +279,8 @@ class _DatabaseGauges(Collector):
     """Deliveries per state and unresolved dead letters, counted at scrape time."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        # Bounded: a locked or silent database must cost the scrape its two gauges only.
+        self._engine = bounded(engine)
 
     def collect(self) -> Iterable[Metric]:
         try:

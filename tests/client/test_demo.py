@@ -74,11 +74,10 @@ def test_the_demo_on_rabbitmq_deletes_every_queue_it_declared():
     shutil.rmtree(kept)
 
 
-def test_a_demo_broker_that_is_not_an_amqp_url_is_named_before_anything_is_made(
-    tmp_path: Path,
-):
+def run_demo_refused(tmp_path: Path, broker: str) -> subprocess.CompletedProcess[str]:
+    """``axis demo --broker BROKER``, refused: nothing printed on stdout, nothing made."""
     done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "demo", "--broker", "localhost"],
+        [sys.executable, "-m", "cli.main", "demo", "--broker", broker],
         capture_output=True,
         text=True,
         timeout=60,
@@ -87,11 +86,26 @@ def test_a_demo_broker_that_is_not_an_amqp_url_is_named_before_anything_is_made(
     )
     assert done.returncode == 1
     assert done.stdout == ""
-    assert done.stderr == (
+    assert list(tmp_path.iterdir()) == []
+    return done
+
+
+def test_a_demo_broker_that_is_not_an_amqp_url_is_named_before_anything_is_made(
+    tmp_path: Path,
+):
+    assert run_demo_refused(tmp_path, "localhost").stderr == (
         "error: --broker is not a valid URL: expected amqp:// or amqps://"
         "USER:PASSWORD@HOST:PORT/...\n"
     )
-    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_demo_broker_url_with_an_unusable_option_is_named_before_anything_is_made(
+    tmp_path: Path,
+):
+    refused = run_demo_refused(tmp_path, "amqp://guest:guest@localhost/axis-demo?heartbeat=abc")
+    assert refused.stderr.startswith("error: unusable broker URL: Invalid heartbeat value 'abc'"), (
+        refused.stderr
+    )
 
 
 def test_the_demo_refuses_a_virtual_host_where_an_axis_already_lives():

@@ -152,6 +152,34 @@ def test_a_refused_rotation_leaves_the_old_password_working(home: AxisHome) -> N
     assert credential_actions(home, district) == ["agency.credentials.create"]
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["create", "rotate"])
+def test_credentials_the_audit_log_refuses_leave_the_broker_user_as_it_was(
+    home: AxisHome, existing: bool
+) -> None:
+    commune = home.codes["commune"]
+    old_password = issue(home, commune) if existing else None
+    s = home.settings
+    # The same database, every transaction read-only, as a hot standby answers: the
+    # agency is found, the audit entry is refused after the broker made the change.
+    standby = s.database_url + "%20-cdefault_transaction_read_only%3Don"
+    refused = CliRunner().invoke(
+        cli,
+        ["--home", str(s.home), "--database-url", standby, "agency", "credentials", commune],
+        env={"AXIS_BROKER_URL": s.broker_url},
+    )
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert refused.stderr.startswith(
+        f"error: broker user {commune} left as it was: the audit log refused the entry ("
+    ), refused.stderr
+    if old_password is None:
+        assert not ManagementAPI.from_settings(s).user_exists(commune)
+        assert credential_actions(home, commune) == []
+    else:
+        with agency_transport(home, commune, old_password) as transport:
+            assert transport.depth(inbox(commune)) == 0
+        assert credential_actions(home, commune) == ["agency.credentials.create"]
+
+
 def test_credentials_are_only_for_registered_active_agencies(home: AxisHome) -> None:
     unknown = axis(home, "agency", "credentials", "000.00.00.G99")
     assert unknown.exit_code == 1
@@ -181,6 +209,26 @@ def test_credentials_need_rabbitmq(home: AxisHome) -> None:
     )
     assert result.exit_code == 1
     assert result.output.startswith("error: agency broker users need RabbitMQ")
+
+
+def test_an_admin_url_alone_does_not_make_users_for_an_axis_on_the_embedded_queues(
+    home: AxisHome,
+) -> None:
+    # AXIS_BROKER_URL misspelt or forgotten: the axis runs on its embedded queues, so a
+    # user made on the admin URL's broker (vhost "/") would serve no axis at all.
+    parts = urllib.parse.urlsplit(home.settings.broker_url)
+    admin_url = f"http://{parts.username}:{parts.password}@{parts.hostname}:15672"
+    commune = home.codes["commune"]
+    s = home.settings
+    result = CliRunner().invoke(
+        cli,
+        ["--home", str(s.home), "--database-url", s.database_url, "agency", "credentials", commune],
+        env={"AXIS_BROKER_URL": "", "AXIS_BROKER_ADMIN_URL": admin_url},
+    )
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.output.startswith("error: agency broker users need RabbitMQ: set AXIS_BROKER_URL")
+    assert not ManagementAPI.from_settings(s).user_exists(commune)
+    assert credential_actions(home, commune) == []
 
 
 def test_an_agency_on_its_own_credentials_sends_and_reads_its_answers(home: AxisHome) -> None:

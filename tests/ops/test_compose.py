@@ -19,7 +19,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from axis.ops.bounded import TIMEOUT_SECONDS
 from axis.settings import Settings
+from axis.transport.rabbitmq import CONNECT_TIMEOUT_SECONDS
 from cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +146,24 @@ def test_each_router_replica_is_healthy_only_if_its_own_router_beats() -> None:
         assert args == ["health", "--this-host"]
 
 
+def seconds(duration: str) -> int:
+    """A Docker duration of whole minutes and seconds (``1m30s``, ``30s``) in seconds."""
+    match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert match and duration, f"not a duration of minutes and seconds: {duration!r}"
+    return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+
+
+def test_a_health_check_outlasts_the_bounds_of_its_checks_so_its_line_says_what_failed() -> None:
+    # The schema and routers steps wait up to TIMEOUT_SECONDS each on a locked
+    # table, the broker step CONNECT_TIMEOUT_SECONDS on a broker that does not answer.
+    longest = 2 * TIMEOUT_SECONDS + CONNECT_TIMEOUT_SECONDS
+    options = next(a for i, a in dockerfile_instructions() if i == "HEALTHCHECK")
+    image_timeout = re.search(r"--timeout=(\S+)", options)
+    assert image_timeout is not None
+    assert seconds(image_timeout.group(1)) > longest
+    assert seconds(SERVICES["router"]["healthcheck"]["timeout"]) > longest
+
+
 def test_routers_start_only_after_init_succeeded_and_init_after_its_services_are_healthy() -> None:
     assert SERVICES["router"]["depends_on"]["init"]["condition"] == (
         "service_completed_successfully"
@@ -205,3 +225,28 @@ def test_passwords_come_from_the_environment_of_the_operator_not_the_file() -> N
         assert INTERPOLATION.fullmatch(match.group(2)), f"literal secret: {match.group(0)}"
     for url in re.findall(r"\w+://\w+:([^@\s]+)@", text):
         assert INTERPOLATION.fullmatch(url), f"literal password in a URL: {url}"
+
+
+def documented_usage(text: str) -> list[list[str]]:
+    """The ``docker compose`` commands ``text`` tells an operator to run, in order, each
+    as the words after ``docker compose`` (trailing ``# comments`` dropped)."""
+    return [
+        shlex.split(line, comments=True)[2:]
+        for line in re.findall(r"^[#\s]*(docker compose .+)$", text, re.MULTILINE)
+    ]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [DOCKER / "docker-compose.yml", ROOT / "README.md"],
+    ids=lambda path: path.name,
+)
+def test_the_documented_start_makes_the_axis_key_before_the_routers_start(where: Path) -> None:
+    # `axis serve` refuses to start without the axis's signing key, which `axis init` does
+    # not make: started without `pki init`, the routers would restart for ever.
+    usage = documented_usage(where.read_text(encoding="utf-8"))
+    first_up = next(i for i, words in enumerate(usage) if words[0] == "up")
+    made_before = [words[3:] for words in usage[:first_up] if words[:3] == ["run", "--rm", "init"]]
+    assert ["pki", "init"] in made_before, f"{where.name}: {usage}"
+    for args in made_before:
+        parse_with_cli(args)

@@ -188,3 +188,38 @@ def test_queues_never_declared_fail_the_broker_check_and_name_axis_init(tmp_path
     broker = lines(result)["broker"]
     assert broker.startswith("FAIL embedded") and "axis init" in broker
     engine.dispose()
+
+
+# Before the checks were bounded, both cases below held `axis health` for as long as the
+# database did, printing nothing: the timeout only turns such a hang into a failure.
+@pytest.mark.timeout(120)
+def test_a_table_locked_for_long_fails_its_check_instead_of_holding_health(
+    make_database_url, tmp_path: Path
+) -> None:
+    database_url = make_database_url("postgresql")
+    engine = initialised(database_url)
+    beat(engine, "here", datetime.timedelta(seconds=0))
+    with engine.connect() as maintenance:
+        # What VACUUM FULL, CLUSTER or a migration of the table holds while it works.
+        maintenance.execute(sa.text("LOCK TABLE routers IN ACCESS EXCLUSIVE MODE"))
+        result = run_health(database_url, tmp_path)
+        maintenance.rollback()
+    assert result.exit_code == 1
+    checks = lines(result)
+    assert [checks[name][:3] for name in ("database", "schema", "broker")] == ["ok "] * 3
+    assert checks["routers"] == "FAIL canceling statement due to statement timeout"
+    engine.dispose()
+
+
+@pytest.mark.timeout(120)
+def test_a_database_host_that_never_answers_fails_the_database_check(tmp_path: Path) -> None:
+    # A host that takes the connection and then says nothing: a hung server, or a
+    # firewall that lets the handshake through and drops the rest.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        result = run_health(f"postgresql+psycopg://postgres@127.0.0.1:{port}/axis", tmp_path)
+    assert result.exit_code == 1
+    assert lines(result)["database"] == (
+        f"FAIL postgresql+psycopg://postgres@127.0.0.1:{port}/axis unreachable: "
+        "connection timeout expired"
+    )

@@ -209,3 +209,25 @@ def test_counters_are_still_served_when_the_database_is_unreachable() -> None:
     get = metrics.registry.get_sample_value
     assert get("axis_messages_accepted_total", {"kind": "document"}) == 1
     assert get("axis_deliveries", {"state": "queued"}) is None
+
+
+# Before the database reads were bounded, a scrape waited for the lock as long as it was
+# held, and served nothing: the timeout only turns such a hang into a failure.
+@pytest.mark.timeout(120)
+def test_counters_are_still_served_while_the_deliveries_table_is_locked(
+    make_database_url,
+) -> None:
+    engine = make_engine(make_database_url("postgresql"))
+    upgrade(engine)
+    metrics = Metrics(engine=engine)
+    metrics.accepted("document")
+    with engine.connect() as maintenance:
+        # What VACUUM FULL, CLUSTER or a migration of the table holds while it works.
+        maintenance.execute(sa.text("LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE"))
+        families = {family.name for family in metrics.registry.collect()}
+        maintenance.rollback()
+    engine.dispose()
+    assert (
+        metrics.registry.get_sample_value("axis_messages_accepted_total", {"kind": "document"}) == 1
+    )
+    assert "axis_messages_accepted" in families and "axis_deliveries" not in families

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -120,6 +125,113 @@ def test_show_gives_the_bytes_as_received_or_the_signed_answer(engine: sa.Engine
     assert run(engine, "show", str(item), "--answer").stdout_bytes == b"<Receipt/>"
     both = run(engine, "show", str(item), "--payload", "--answer")
     assert both.exit_code == 2 and "choose one" in both.output
+
+
+#: What a hostile publisher can put in the ``sender`` and ``document-id`` headers: a new
+#: terminal title, colours, a screen clear, a line break forging a field, a carriage
+#: return, a right-to-left override and an 8-bit CSI (a C1 control XML text may hold).
+HOSTILE_SENDER = "\x1b]0;owned\x07\x1b[2J000.00.31.H53\nreason:         ok\r"
+HOSTILE_DOCUMENT_ID = "000.00.31.H53,2026/11/26,5/\u202eUBND\x9b31m"
+
+
+def reject_hostile(engine: sa.Engine) -> int:
+    item = reject(engine, sender=HOSTILE_SENDER)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(quarantine).values(
+                document_id=HOSTILE_DOCUMENT_ID, message="refused \x1b[5mnow\x1b[0m"
+            )
+        )
+    return item
+
+
+def terminal_controls(text: str) -> list[str]:
+    """The characters of ``text`` a terminal acts on, line ends apart."""
+    return [c for c in text.replace("\n", "") if not c.isprintable()]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_a_listing_shows_hostile_claims_escaped_never_raw(engine: sa.Engine, fmt: str) -> None:
+    reject_hostile(engine)
+
+    result = run(engine, "list", "--format", fmt)
+
+    assert result.exit_code == 0, result.output
+    assert terminal_controls(result.output) == []
+    assert r"\x1b]0;owned\x07\x1b[2J000.00.31.H53\nreason:" in result.output
+    assert r"5/\u202eUBND\x9b31m" in result.output
+
+
+def test_show_prints_hostile_claims_escaped_and_on_their_own_line(engine: sa.Engine) -> None:
+    item = reject_hostile(engine)
+
+    result = run(engine, "show", str(item))
+
+    assert result.exit_code == 0, result.output
+    assert terminal_controls(result.output) == []
+    assert [line.split(":")[0] for line in result.output.splitlines()] == [
+        "id",
+        "received_at",
+        "claimed_sender",
+        "document_id",
+        "reason",
+        "message",
+        "size",
+        "sha256",
+        "kept",
+        "answered",
+    ]
+    assert shown(engine, item)["message"] == r"refused \x1b[5mnow\x1b[0m"
+
+
+def test_json_keeps_hostile_claims_exact_for_programs_in_escapes_a_terminal_shows(
+    engine: sa.Engine,
+) -> None:
+    reject_hostile(engine)
+
+    result = run(engine, "list", "--format", "json")
+
+    assert terminal_controls(result.output) == []
+    (row,) = json.loads(result.output)
+    assert (row["claimed_sender"], row["document_id"]) == (HOSTILE_SENDER, HOSTILE_DOCUMENT_ID)
+
+
+def on_a_terminal(engine: sa.Engine, *args: str) -> tuple[int, bytes, str]:
+    """``axis quarantine ARGS`` with its stdout on a terminal (a pseudo-terminal), as an
+    operator types it: (exit code, what reached the terminal, stderr)."""
+    url = engine.url.render_as_string(hide_password=False)
+    main, terminal = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "cli.main", "--database-url", url, "quarantine", *args],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO: the terminal's other end is closed
+        while chunk := os.read(main, 65536):
+            shown += chunk
+    os.close(main)
+    return process.returncode, shown, process.stderr
+
+
+@pytest.mark.parametrize("what", ["--payload", "--answer"])
+def test_raw_bytes_are_refused_on_a_terminal_and_the_look_is_not_audited(
+    engine: sa.Engine, what: str
+) -> None:
+    item = reject(engine, payload=b"<edXML>\x1b]0;owned\x07\x1b[2J</edXML>")
+
+    code, shown, stderr = on_a_terminal(engine, "show", str(item), what)
+
+    assert code == 2
+    assert shown == b""
+    assert "redirect them to a file (> rejected.xml)" in stderr
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar() == 0
 
 
 def test_an_unknown_item_is_one_clear_error(engine: sa.Engine) -> None:
