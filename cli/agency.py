@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from rich.console import Console
@@ -21,7 +23,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from axis import audit
 from axis.certificates import read_certificate, read_certificate_bytes
-from axis.errors import AgencyError
+from axis.errors import AgencyError, TransportError
+from axis.ops.broker_users import ManagementAPI, restore_access, vhost_of, withdraw_access
 from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import read_only
@@ -39,6 +42,8 @@ CERT_COLUMNS = ("fingerprint", "state", "subject", "not_before", "not_after", "r
 HISTORY_COLUMNS = ("at", "actor", "action", "details")
 #: Administrative actions `agency show` lists: the latest, the table stays readable.
 SHOWN_ACTIONS = 20
+
+T = TypeVar("T")
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _FINGERPRINT = re.compile(r"^[0-9a-fA-F:]{64,95}$")
@@ -207,10 +212,19 @@ def show(settings: Settings, code: str) -> None:
 @click.option("--reason", help="Why (kept in the audit log).")
 @click.pass_obj
 def suspend(settings: Settings, code: str, reason: str | None) -> None:
-    """Suspend agency CODE: the axis refuses documents from and to it."""
+    """Suspend agency CODE: the axis refuses documents from and to it, and on RabbitMQ its
+    broker user loses its rights (its inbox stays on the broker, unread)."""
     with checked_engine(settings) as engine:
         changed = Registry(engine).suspend(code, reason)
     click.echo(f"suspended {code}" if changed else f"{code} was already suspended")
+    if settings.broker_url:
+        # Run on an agency already suspended too: a rerun completes what the broker
+        # refused the first time.
+        closed = _on_broker(settings, code, "suspend", withdraw_access)
+        if closed is not None:
+            click.echo(
+                f"broker user {code}: its rights withdrawn, {closed} open connection(s) closed"
+            )
 
 
 @agency.command("resume")
@@ -221,6 +235,23 @@ def resume(settings: Settings, code: str) -> None:
     with checked_engine(settings) as engine:
         changed = Registry(engine).resume(code)
     click.echo(f"resumed {code}" if changed else f"{code} was already active")
+    if settings.broker_url and _on_broker(settings, code, "resume", restore_access):
+        click.echo(f"broker user {code}: its rights given back")
+
+
+def _on_broker(
+    settings: Settings, code: str, command: str, change: Callable[[ManagementAPI, str, str], T]
+) -> T:
+    """``change`` applied to CODE's broker user; a refusal says the registry changed all
+    the same, and that running the command again completes it."""
+    try:
+        return change(ManagementAPI.from_settings(settings), code, vhost_of(settings.broker_url))
+    except TransportError as error:
+        raise TransportError(
+            f"the registry says {code} is {'suspended' if command == 'suspend' else 'active'}, "
+            f"but its broker user was left as it was: {error}. Run `axis agency {command} "
+            f"{code}` again once the broker's management API answers"
+        ) from None
 
 
 @agency.group("cert")

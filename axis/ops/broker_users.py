@@ -284,6 +284,28 @@ def revoke_credentials(api: ManagementAPI, code: str) -> bool:
     return True
 
 
+def withdraw_access(api: ManagementAPI, code: str, vhost: str) -> int | None:
+    """Take agency ``code``'s rights on ``vhost`` from its broker user and close its
+    connections, for a suspension: it may then neither submit nor read its inbox. Returns
+    how many connections were closed, ``None`` if the agency has no broker user."""
+    username = str(AgencyCode.parse(code))
+    if not api.user_exists(username):
+        return None
+    with contextlib.suppress(urllib.error.HTTPError):  # 404: it had no rights there
+        api.call("DELETE", f"permissions/{_quote(vhost)}/{_quote(username)}")
+    return api.close_connections(username, "agency suspended")
+
+
+def restore_access(api: ManagementAPI, code: str, vhost: str) -> bool:
+    """Give agency ``code``'s broker user its rights on ``vhost`` back, for a resumption;
+    False if the agency has no broker user."""
+    username = str(AgencyCode.parse(code))
+    if not api.user_exists(username):
+        return False
+    _grant(api, username, vhost)
+    return True
+
+
 def issue_for_agency(
     engine: Engine, api: ManagementAPI, code: str, vhost: str, *, actor: str | None = None
 ) -> IssuedCredentials:

@@ -19,6 +19,7 @@ from helpers.axis_home import AxisHome, RouterThread, drain, make_home, wait_for
 
 from axis import protocol
 from axis.client.agency import AgencyClient
+from axis.errors import TransportError
 from axis.ops.broker_users import ManagementAPI, revoke_credentials
 from axis.settings import Settings
 from axis.store.schema import audit_log, quarantine
@@ -229,6 +230,30 @@ def test_an_admin_url_alone_does_not_make_users_for_an_axis_on_the_embedded_queu
     assert result.output.startswith("error: agency broker users need RabbitMQ: set AXIS_BROKER_URL")
     assert not ManagementAPI.from_settings(s).user_exists(commune)
     assert credential_actions(home, commune) == []
+
+
+def test_a_suspended_agency_cannot_reach_its_inbox_on_the_broker_until_resumed(
+    home: AxisHome,
+) -> None:
+    commune = home.codes["commune"]
+    password = issue(home, commune)
+    with agency_transport(home, commune, password) as open_before:
+        assert open_before.get(inbox(commune)) is None
+
+        suspended = axis(home, "agency", "suspend", commune, "--reason", "lộ khóa")
+
+        assert suspended.exit_code == 0, suspended.output
+        assert f"broker user {commune}: its rights withdrawn, 1 open" in suspended.stdout
+        with pytest.raises(TransportError):
+            open_before.get(inbox(commune))
+    with pytest.raises(TransportError), agency_transport(home, commune, password) as after:
+        after.get(inbox(commune))
+
+    resumed = axis(home, "agency", "resume", commune)
+
+    assert resumed.exit_code == 0, resumed.output
+    with agency_transport(home, commune, password) as again:
+        assert again.get(inbox(commune)) is None
 
 
 def test_an_agency_on_its_own_credentials_sends_and_reads_its_answers(home: AxisHome) -> None:
