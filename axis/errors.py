@@ -92,3 +92,10 @@ class TransientError(AxisError):
     """A failure worth retrying later: the database or the broker is unavailable."""
 
     reason = "transient"
+
+
+class DatabaseUnreachable(StoreError, TransientError):
+    """The database refuses connections or does not answer (down, restarting): a command
+    stops and says so, a running router waits and tries again."""
+
+    reason = "database-unreachable"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis.errors import SchemaNotInitialised, StoreError, one_line
+from axis.errors import DatabaseUnreachable, SchemaNotInitialised, StoreError, one_line
 from axis.settings import Settings
 from axis.store.db import database_exists, engine_for, read_only, sqlite_file
 from axis.store.schema import metadata
@@ -190,7 +190,7 @@ def check(engine: Engine) -> None:
         with read_only(engine) as conn:
             current = current_revision(conn)
     except sa.exc.OperationalError as error:
-        raise StoreError(f"cannot open the database {where}: {one_line(error)}") from error
+        raise DatabaseUnreachable(f"cannot open the database {where}: {one_line(error)}") from error
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")
     if current == HEAD_REVISION:

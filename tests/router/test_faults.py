@@ -14,7 +14,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,15 +29,17 @@ from helpers.axis_home import (
     document_id_of,
     drain,
     free_port,
+    make_home,
     play_recipients,
     wait_for,
 )
 
 from axis import protocol
 from axis.router.worker import EXIT_STUCK
+from axis.settings import Settings
 from axis.store.schema import deliveries, documents, outbox, routers
 from axis.transport.topology import SUBMISSIONS, inbox
-from router.conftest import axis_on, consumers_of
+from router.conftest import axis_on, consumers_of, fresh_vhost
 
 pytestmark = pytest.mark.slow
 
@@ -196,6 +200,64 @@ def test_a_router_whose_database_connections_are_killed_recovers(axis: AxisHome)
         seen = finish(axis, expected)
         assert router.terminate() == 0, router.log()
     assert_exactly_once(axis, expected, seen)
+
+
+@contextmanager
+def database_of_its_own(postgres_url: str) -> Iterator[tuple[str, sa.Engine]]:
+    """A PostgreSQL database only this test uses (so it can refuse every connection); its
+    URL and an administrator's engine on the server."""
+    name = f"axis_down_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(postgres_url).set(database=name).render_as_string(False), admin
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def refuse_connections(admin: sa.Engine, url: str, refuse: bool) -> None:
+    """``ALLOW_CONNECTIONS`` off (every connection to the database killed) or on again:
+    a database server restarting, as its clients see it."""
+    name = sa.make_url(url).database
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {not refuse}'))
+        if refuse:
+            conn.execute(
+                sa.text(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where datname = :n"
+                ),
+                {"n": name},
+            )
+
+
+def test_a_router_waits_out_a_database_that_refuses_connections_for_a_while(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    postgres_url = request.getfixturevalue("postgres_url")
+    with database_of_its_own(postgres_url) as (url, admin), fresh_vhost() as broker_url:
+        home = make_home(tmp_path, Settings(database_url=url, broker_url=broker_url))
+        try:
+            expected = submit_documents(home, 300)
+            with RouterProcess(home.settings) as router:
+                router.start(home.engine)
+                wait_for(lambda: stored_documents(home) >= 50, what="50 documents stored")
+                refuse_connections(admin, url, refuse=True)
+                # Each attempt to reconnect is refused: the router waits and tries again.
+                wait_for(
+                    lambda: router.log().count("trying again") >= 3 or router.process.poll(),
+                    what="three refused attempts to reconnect",
+                )
+                assert router.process.poll() is None, router.log()
+                refuse_connections(admin, url, refuse=False)
+                home.engine.dispose()  # its pooled connections were killed too
+                seen = finish(home, expected)
+                assert router.terminate() == 0, router.log()
+            assert_exactly_once(home, expected, seen)
+        finally:
+            home.close()
 
 
 def test_sigterm_finishes_the_batch_in_hand_publishes_it_exits_zero_and_removes_the_heartbeat(
