@@ -157,6 +157,13 @@ def answer_message_id(submission_id: str, digest: str) -> str:
     return f"answer:{submission_id or 'sha256-' + digest}"
 
 
+def failed_answer_message_id(submission_id: str, digest: str) -> str:
+    """The id of the ``failed`` answer to a submission the axis gave up on: not its
+    :func:`answer_message_id`, which the answer after a requeue from the dead letters
+    carries, and which a client would drop as one it has seen."""
+    return "failed:" + answer_message_id(submission_id, digest)
+
+
 def later_answer_message_id(outcome: str, digest: str, recipient: str) -> str:
     """The id of an answer the axis sends on its own: ``expired`` or ``failed``."""
     return f"{outcome}:{digest}:{recipient}"

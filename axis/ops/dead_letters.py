@@ -12,7 +12,9 @@ Requeueing publishes the stored message, with its original ``message_id``, to th
 it died on, and only then marks the row resolved: if the publish fails nothing changes; a
 crash between the two leaves the row unresolved, and a second requeue is dropped as a
 repeat of that id by whoever already has the first. A document copy whose delivery had
-been marked ``dead`` gets that delivery back to ``queued``.
+been marked ``dead`` gets that delivery back to ``queued``; once no copy of the document
+is dead, its stored ``failed`` answer is withdrawn, and a repeat of the document is
+answered afresh by the router (``accepted``, as the copies are on their way again).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from axis.protocol import DOCUMENT_ID, KIND, SENDER
 from axis.store.db import read_only, utcnow
 from axis.store.schema import dead_letters, deliveries, documents
 from axis.transport.base import OutgoingMessage, Transport
-from axis.transport.topology import INBOX_PREFIX
+from axis.transport.topology import INBOX_PREFIX, MAX_PRIORITY
 
 #: Columns of a listing (the message body stays out).
 LIST_COLUMNS = (
@@ -123,7 +125,8 @@ def requeue(
                 queue=letter.source_queue,
                 body=letter.body,
                 message_id=letter.message_id or f"requeued:{letter.digest}",
-                priority=letter.priority,
+                # Letters kept before the transport capped what other clients set.
+                priority=min(letter.priority, MAX_PRIORITY),
                 headers=letter.headers,
             )
         ]
@@ -134,11 +137,13 @@ def requeue(
         # What was published is recorded whoever marked the letter: its copy is in the
         # inbox again, so its delivery is live again.
         if delivery is not None:
-            conn.execute(
+            revived = conn.execute(
                 sa.update(deliveries)
                 .where(deliveries.c.id == delivery.id, deliveries.c.state == "dead")
                 .values(state="queued", queued_at=now, closed_at=None)
-            )
+            ).rowcount
+            if revived:
+                _withdraw_answer(conn, delivery.document_pk)
         audit.record(
             conn,
             actor,
@@ -228,7 +233,7 @@ def _resolve(conn: Connection, letter_id: int, resolution: str, now: datetime.da
     return marked.rowcount == 1
 
 
-def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[Any] | None:
+def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[int, int] | None:
     """The ``dead`` delivery a copy of a document in an inbox stands for, if any.
 
     Found from what the message is: its body is the sender's signed bytes (their digest
@@ -237,7 +242,7 @@ def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[Any] | None:
     if not letter.source_queue.startswith(INBOX_PREFIX) or letter.headers.get(KIND) != "document":
         return None
     return conn.execute(
-        sa.select(deliveries.c.id)
+        sa.select(deliveries.c.id, deliveries.c.document_pk)
         .join(documents, documents.c.id == deliveries.c.document_pk)
         .where(
             documents.c.sender_code == str(letter.headers.get(SENDER, "")),
@@ -247,3 +252,18 @@ def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[Any] | None:
             deliveries.c.state == "dead",
         )
     ).one_or_none()
+
+
+def _withdraw_answer(conn: Connection, document_pk: int) -> None:
+    """Clear the document's stored answer once none of its copies is dead any more.
+
+    The router stored a signed ``failed`` answer when the copy died, which a repeat of the
+    document would be given; it no longer holds. Only routers hold the axis's key, so the
+    next router to meet a repeat signs a fresh answer saying where the copies stand.
+    """
+    still_dead = sa.exists().where(
+        deliveries.c.document_pk == document_pk, deliveries.c.state == "dead"
+    )
+    conn.execute(
+        sa.update(documents).where(documents.c.id == document_pk, ~still_dead).values(answer=None)
+    )

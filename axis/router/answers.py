@@ -131,6 +131,37 @@ class Answers:
             edxml_priority=document.priority,
         )
 
+    def failed(self, document: StoredDocument, recipients: Sequence[str]) -> Answer:
+        """``failed``: the copies to ``recipients`` could not be put into their inboxes."""
+        return self.later(
+            "failed",
+            document,
+            recipients,
+            reason="undeliverable",
+            message="the axis could not put the document into the inbox of "
+            + ", ".join(recipients),
+        )
+
+    def expired(
+        self, document: StoredDocument, recipients: Sequence[str], lifetime_seconds: float
+    ) -> Answer:
+        """``expired``: ``recipients`` did not receipt the document within the lifetime."""
+        return self.later(
+            "expired",
+            document,
+            recipients,
+            reason="expired",
+            message=(
+                f"not receipted by {', '.join(recipients)} within {lifetime_seconds:g} s; "
+                "the axis stopped waiting"
+            ),
+        )
+
+
+def accepted_message(count: int) -> str:
+    """What an ``accepted`` answer says to the clerk."""
+    return f"accepted for delivery to {count} recipient(s)"
+
 
 def inbox_message(
     body: bytes,

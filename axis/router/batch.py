@@ -32,7 +32,7 @@ from axis import protocol
 from axis.errors import TransientError
 from axis.ops.metrics import Metrics
 from axis.router import records
-from axis.router.answers import Answer, Answers, inbox_message
+from axis.router.answers import Answer, Answers, accepted_message, inbox_message
 from axis.router.intake import (
     REVISION_ANSWERS,
     AcceptDocument,
@@ -54,7 +54,7 @@ from axis.router.intake import (
 from axis.router.lookups import Snapshot, Wanted, load_snapshot
 from axis.router.outbox import Outbox, Staged, stage
 from axis.store.db import read_only, utcnow
-from axis.store.schema import documents, quarantine
+from axis.store.schema import deliveries, documents, quarantine
 from axis.transport.base import OutgoingMessage, ReceivedMessage
 from envelopes.errors import EnvelopeError
 from envelopes.model import BusinessType, Document, Status
@@ -107,6 +107,7 @@ class BatchProcessor:
         *,
         max_bytes: int,
         max_copy_bytes: int,
+        lifetime_seconds: float,
         metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
@@ -115,6 +116,7 @@ class BatchProcessor:
         self.trust = trust
         self.max_bytes = max_bytes
         self.max_copy_bytes = max_copy_bytes
+        self.lifetime_seconds = lifetime_seconds
         self.metrics = metrics
 
     def process(self, messages: Sequence[ReceivedMessage]) -> Outcome:
@@ -161,7 +163,7 @@ class BatchProcessor:
             with read_only(self.engine) as conn:
                 snapshot = load_snapshot(conn, wanted_by(checked))
             decisions = decide_all(checked, snapshot, max_copy_bytes=self.max_copy_bytes)
-            writer = _BatchWriter(self.answers, self.metrics)
+            writer = _BatchWriter(self.answers, self.lifetime_seconds, self.metrics)
             with self.engine.begin() as conn:
                 staged = writer.write(conn, decisions)
         except sa.exc.IntegrityError:
@@ -231,8 +233,9 @@ def decide_all(
 class _BatchWriter:
     """Turns decisions into rows and outgoing messages, inside one transaction."""
 
-    def __init__(self, answers: Answers, metrics: Metrics | None) -> None:
+    def __init__(self, answers: Answers, lifetime_seconds: float, metrics: Metrics | None) -> None:
         self.answers = answers
+        self.lifetime_seconds = lifetime_seconds
         self.metrics = metrics
         self.outcome = Outcome()
 
@@ -243,7 +246,7 @@ class _BatchWriter:
         outgoing += self._documents(conn, accepted, now)
         statuses = [d for d in decisions if isinstance(d, AcceptStatus)]
         outgoing += self._statuses(conn, statuses, now)
-        outgoing += self._duplicates([d for d in decisions if isinstance(d, Duplicate)])
+        outgoing += self._duplicates(conn, [d for d in decisions if isinstance(d, Duplicate)])
         outgoing += self._rejections(conn, [d for d in decisions if isinstance(d, Reject)], now)
         self.outcome.deferred = sum(isinstance(d, Defer) for d in decisions)
         self.outcome.statuses += sum(isinstance(d, RepeatedStatus) for d in decisions)
@@ -272,7 +275,7 @@ class _BatchWriter:
                 message_id=submission.answer_id,
                 answers=submission.message_id,
                 recipients=decision.recipients,
-                message=f"accepted for delivery to {len(decision.recipients)} recipient(s)",
+                message=accepted_message(len(decision.recipients)),
                 edxml_priority=int(document.priority),
             )
             answers.append(answer)
@@ -383,21 +386,22 @@ class _BatchWriter:
             self.metrics.receipted((now - accepted_at).total_seconds())
 
     def _duplicates(
-        self, duplicates: Sequence[Duplicate]
+        self, conn: Connection, duplicates: Sequence[Duplicate]
     ) -> list[tuple[OutgoingMessage, int | None]]:
         outgoing: list[tuple[OutgoingMessage, int | None]] = []
         for duplicate in duplicates:
             submission = duplicate.submission
+            answer = duplicate.answer or self._answer_again(conn, duplicate)
             headers = protocol.InboxHeaders(
                 kind="receipt",
                 document_id=duplicate.document_id,
                 sender=protocol.AXIS_SENDER,
                 answers=submission.message_id,
-                outcome=_outcome_of(duplicate.answer),
+                outcome=_outcome_of(answer),
                 duplicate=True,
             )
             message = inbox_message(
-                duplicate.answer,
+                answer,
                 duplicate.sender,
                 submission.answer_id,
                 headers,
@@ -406,6 +410,56 @@ class _BatchWriter:
             outgoing.append((message, None))
         self.outcome.duplicates += len(duplicates)
         return outgoing
+
+    def _answer_again(self, conn: Connection, duplicate: Duplicate) -> bytes:
+        """A fresh answer for a document whose stored one was withdrawn when its dead
+        copy was requeued (:mod:`axis.ops.dead_letters`, which does not hold the axis's
+        key), saying where its copies stand now; kept as the stored answer, unless
+        another router or a sweep stored one meanwhile, which is then the answer."""
+        pk = duplicate.document_pk
+        document = conn.execute(
+            sa.select(
+                documents.c.sender_code,
+                documents.c.document_id,
+                documents.c.digest,
+                documents.c.size,
+                documents.c.priority,
+            ).where(documents.c.id == pk)
+        ).one()
+        copies = conn.execute(
+            sa.select(deliveries.c.recipient_code, deliveries.c.state)
+            .where(deliveries.c.document_pk == pk)
+            .order_by(deliveries.c.id)
+        ).all()
+        dead = [code for code, state in copies if state == "dead"]
+        expired = [code for code, state in copies if state == "expired"]
+        if dead:
+            answer = self.answers.failed(document, dead)
+        elif expired:
+            answer = self.answers.expired(document, expired, self.lifetime_seconds)
+        else:
+            submission = duplicate.submission
+            answer = self.answers.answer(
+                outcome="accepted",
+                to=document.sender_code,
+                document_id=document.document_id,
+                digest=document.digest,
+                size=document.size,
+                message_id=submission.answer_id,
+                answers=submission.message_id,
+                recipients=[code for code, _ in copies],
+                message=accepted_message(len(copies)),
+                edxml_priority=document.priority,
+            )
+        kept = conn.execute(
+            sa.update(documents)
+            .where(documents.c.id == pk, documents.c.answer.is_(None))
+            .values(answer=answer.body)
+        ).rowcount
+        if kept:
+            return answer.body
+        stored = conn.execute(sa.select(documents.c.answer).where(documents.c.id == pk)).scalar()
+        return stored or answer.body
 
     def _rejections(
         self, conn: Connection, rejections: Sequence[Reject], now: datetime.datetime

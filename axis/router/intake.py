@@ -150,8 +150,11 @@ class Duplicate:
     """The same bytes again: no new delivery, the stored answer goes out again."""
 
     submission: Submission
+    document_pk: int
     document_id: str
     sender: str
+    #: Empty when the stored answer was withdrawn (a dead copy was requeued): the router
+    #: answers afresh.
     answer: bytes
     priority: int
 
@@ -345,7 +348,9 @@ def decide_document(
         if known.pk is None:
             return Defer(submission)
         if known.digest == submission.digest:
-            return Duplicate(submission, document_id, sender, known.answer, known.priority)
+            return Duplicate(
+                submission, known.pk, document_id, sender, known.answer, known.priority
+            )
         return rejected(
             submission,
             reject(

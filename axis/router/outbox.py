@@ -140,13 +140,14 @@ class Outbox:
             return list(staged), []
         except TransportError as error:
             log.warning("publish refused (%s): declaring the inboxes and trying again", error)
+        codes = _inbox_codes(staged)
         try:
-            self.transport.declare(_inbox_codes(staged))
+            self.transport.declare(codes)
         except TransportError as error:
-            # Refused (an inbox declared elsewhere with other arguments, say): every row is
-            # left, its attempt counted, until the retry limit buries it.
+            # One inbox refused (declared by hand with other arguments, say) must not keep
+            # the others missing: their copies would wait with it, and die with it.
             log.error("cannot declare the inboxes of %d message(s): %s", len(staged), error)
-            return [], list(staged)
+            self._declare_each(codes)
         published: list[Staged] = []
         left: list[Staged] = []
         for s in staged:  # one at a time, to find the ones that still fail
@@ -159,6 +160,13 @@ class Outbox:
                 )
                 left.append(s)
         return published, left
+
+    def _declare_each(self, codes: Sequence[str]) -> None:
+        for code in codes:
+            try:
+                self.transport.declare([code])
+            except TransportError as error:
+                log.error("cannot declare the inbox of %s: %s", code, error)
 
     def sweep(self, older_than: float = ORPHAN_SECONDS) -> int:
         """Publish rows abandoned by a router that died (or refused before); how many.
@@ -274,13 +282,7 @@ class Outbox:
         )
         failed = []
         for _, d in dead:
-            answer = self.answers.later(
-                "failed",
-                d,
-                [d.recipient_code],
-                reason="undeliverable",
-                message=f"the axis could not put the document into the inbox of {d.recipient_code}",
-            )
+            answer = self.answers.failed(d, [d.recipient_code])
             failed.append((answer.message, None))
             records.replace_answer(conn, d.document_pk, answer.body)
             log.error("delivery of %s to %s is dead", d.document_id, d.recipient_code)

@@ -147,16 +147,7 @@ class Sweeper:
         for pk, expired in by_document.items():
             first = expired[0]
             recipients = sorted(r.recipient_code for r in expired)
-            answer = self.answers.later(
-                "expired",
-                first,
-                recipients,
-                reason="expired",
-                message=(
-                    f"not receipted by {', '.join(recipients)} within "
-                    f"{self.settings.lifetime_seconds:g} s; the axis stopped waiting"
-                ),
-            )
+            answer = self.answers.expired(first, recipients, self.settings.lifetime_seconds)
             records.replace_answer(conn, pk, answer.body)
             messages.append((answer.message, None))
         return messages

@@ -36,6 +36,7 @@ from types import FrameType
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from axis import protocol
 from axis.errors import TransientError, TransportError
 from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
@@ -186,6 +187,7 @@ class Router:
             self._trust,
             max_bytes=self.settings.max_envelope_bytes,
             max_copy_bytes=self.settings.max_copy_bytes,
+            lifetime_seconds=self.settings.lifetime_seconds,
             metrics=self.metrics,
         )
         self._sweeper = Sweeper(self._engine, outbox, self._answers, self.settings)
@@ -372,7 +374,9 @@ class Router:
                 document_id=document_id,
                 digest=submission.digest,
                 size=len(submission.body),
-                message_id=submission.answer_id,
+                message_id=protocol.failed_answer_message_id(
+                    submission.message_id, submission.digest
+                ),
                 answers=submission.message_id,
                 reason="failed",
                 message=f"the axis gave up on this submission ({reason}): send it again later",

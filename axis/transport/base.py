@@ -35,7 +35,9 @@ only after its effects are committed, so a crash redelivers rather than loses::
   reconnects by itself. Messages received before the loss are void (their ``ack`` raises
   ``TransientError`` too) and will be redelivered: drop them and carry on.
 - Header names starting with ``x-`` are reserved for the transports; header values are
-  text, integers, floats, booleans or ``None``.
+  text, integers, booleans or ``None`` (pika cannot publish floats). Values of other
+  AMQP types that another client set (timestamps, decimals, bytes, tables) are handed
+  out as text.
 - A consumer's work per message must stay short (well under a minute): on RabbitMQ the
   broker connection is served by a background thread, so heartbeats never starve, but the
   embedded transport leases a message for ``lease_seconds`` and hands it to another

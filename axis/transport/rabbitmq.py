@@ -19,6 +19,8 @@ Design (the why):
 - **Reconnection.** A lost connection (broker restart, ``close_all_connections``) fails
   the call in progress with :class:`~axis.errors.TransientError`; the next call opens a
   new connection. There is no hidden retry loop: the caller backs off and calls again.
+  A consumer whose queue was deleted fails the same way (:class:`ConsumerCancelled`): a
+  router reconnecting declares its queues again.
 - **Redelivery count.** Classic queues only say *whether* a message was delivered before
   (the ``redelivered`` flag). To count, a redelivered message is published again with
   the count in the header ``x-axis-redeliveries`` and the original acknowledged, before
@@ -69,6 +71,7 @@ from axis.transport.topology import (
     DEAD_EXCHANGE,
     DEAD_LETTERS,
     DELAY_LADDER,
+    MAX_PRIORITY,
     SUBMISSIONS,
     SUBMIT_EXCHANGE,
     delay_step,
@@ -394,6 +397,12 @@ class _Link:
             if len(self._settlements) == 1:
                 self._connection.ioloop.add_callback_threadsafe(self._send_settlements)
 
+    def fits(self, publication: _Publication) -> bool:
+        """Whether ``publication``'s properties fit in one frame of the size negotiated with
+        the broker, which closes the connection over a larger one."""
+        header = pika.frame.Header(1, len(publication.body), publication.properties)
+        return len(header.marshal()) <= self._connection.params.frame_max
+
     def close(self) -> None:
         """Close the connection (unacknowledged messages go back to their queues)."""
         with contextlib.suppress(TransientError):
@@ -476,11 +485,7 @@ class _Link:
             channel.add_callback(
                 lambda _frame: self._got_empty(slot), [pika.spec.Basic.GetEmpty], one_shot=False
             )
-            channel.add_on_cancel_callback(
-                lambda _frame: slot.buffer.put(
-                    TransportError(f"the broker cancelled the consumer of {about} (queue deleted?)")
-                )
-            )
+            channel.add_on_cancel_callback(lambda _frame: self._cancelled(slot, about))
             if not confirm:
                 ready(slot)
                 return
@@ -488,6 +493,12 @@ class _Link:
             channel.confirm_delivery(self._confirmed, callback=lambda _frame: ready(slot))
 
         self._connection.channel(on_open_callback=opened)
+
+    def _cancelled(self, slot: _Slot, queue: str) -> None:
+        """The broker ended the consumer (its queue was deleted): the consumer is told, and
+        cancelling it needs no answer (pika would never call back for it)."""
+        slot.consumer_tag = None
+        slot.buffer.put(ConsumerCancelled(queue))
 
     def _deliver_to(self, slot: _Slot, queue: str) -> Callable[..., None]:
         def deliver(
@@ -657,6 +668,14 @@ def _cause(reason: BaseException) -> str:
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror
     return str(reason) or type(reason).__name__
+
+
+class ConsumerCancelled(TransientError):
+    """The broker ended a consumer because its queue was deleted: transient for whoever
+    declares the queue again (routers do, when they reconnect)."""
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"the broker cancelled the consumer of {queue} (queue deleted?)")
 
 
 class _AccessRefused(TransportError):
@@ -838,8 +857,11 @@ class RabbitMQTransport(Transport):
         return RabbitMQMessage(
             body=delivery.body,
             message_id=delivery.properties.message_id or "",
-            headers=application_headers(headers),
-            priority=delivery.properties.priority or 0,
+            headers={k: _header_value(v) for k, v in application_headers(headers).items()},
+            # Another client may set any priority up to 255: the queue ranks every one
+            # above its maximum as the maximum, and so does the axis (a dead letter keeps
+            # it, and is requeued with it).
+            priority=min(delivery.properties.priority or 0, MAX_PRIORITY),
             queue=delivery.queue,
             redelivery_count=delivery.redelivery_count,
             user_id=delivery.properties.user_id or trusted.get(USER_ID_HEADER),
@@ -864,7 +886,9 @@ class RabbitMQTransport(Transport):
     ) -> bool:
         """Publish a copy of ``delivery`` with redelivery ``count`` (routing key: its
         queue), then ack it; ``False`` (and nothing done) if the login may not publish
-        there, as agencies may not.
+        there, as agencies may not, or if the copy's headers would not fit in a frame (a
+        foreign publisher's headers filled it: refused, the copy would cost the connection
+        at every hand-out, and nothing behind the message would ever be handed out).
 
         Both happen on the connection that delivered it: if that is lost, the broker
         delivers the message again anyway, and ``TransientError`` says so.
@@ -889,6 +913,8 @@ class RabbitMQTransport(Transport):
             delivery.body,
             _properties(properties.message_id or "", properties.priority or 0, copied, None),
         )
+        if not delivery.link.fits(copy):
+            return False
         try:
             delivery.link.publish([copy])
         except _AccessRefused:
@@ -939,6 +965,21 @@ def _properties(
         headers=dict(headers),
         user_id=user_id,
     )
+
+
+def _header_value(value: Any) -> str | int | bool | None:
+    """A header value as the transport contract has them (text, integers, booleans,
+    ``None``): another client may send timestamps, decimals, bytes or tables, which no
+    JSON column (a dead letter's headers) takes.
+
+    >>> [_header_value(v) for v in (b"000.00.31.H53", {"a": 1}, 7, None)]
+    ['000.00.31.H53', "{'a': 1}", 7, None]
+    """
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def _death(headers: Mapping[str, Any], trusted: Mapping[str, Any]) -> tuple[str, str]:

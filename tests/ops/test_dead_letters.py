@@ -20,12 +20,14 @@ from axis.store.schema import audit_log, dead_letters, deliveries, documents
 from axis.transport.base import OutgoingMessage
 from axis.transport.embedded import EmbeddedTransport
 from axis.transport.rabbitmq import RabbitMQTransport
-from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
+from axis.transport.topology import MAX_PRIORITY, SUBMISSIONS, amqp_priority, inbox
 from cli.main import cli
 
 SENDER = "000.00.00.G22"
 RECIPIENT = "000.00.31.H53"
+OTHER_RECIPIENT = "000.00.32.H53"
 ENVELOPE = b"<edXML>signed by the sender</edXML>"
+FAILED_ANSWER = b"<Receipt>failed, signed by the axis</Receipt>"
 
 
 @dataclass
@@ -103,14 +105,19 @@ def bury_submission(
         ).inserted_primary_key[0]
 
 
-def bury_delivery(axis: Axis, priority: int) -> tuple[int, int]:
-    """A document copy the broker refused: its delivery ``dead``, its dead letter kept."""
+def bury_delivery(
+    axis: Axis, priority: int, recipients: Sequence[str] = (RECIPIENT,)
+) -> list[tuple[int, int]]:
+    """A document whose copies the broker refused: each delivery ``dead``, its dead letter
+    kept, and the document's stored answer the router's ``failed`` one; (letter id,
+    delivery id) per recipient."""
     now = utcnow()
     digest = hashlib.sha256(ENVELOPE).hexdigest()
     document_id = f"{SENDER},2026/11/26,7/VPCP"
     headers = InboxHeaders(
         kind="document", document_id=document_id, sender=SENDER, digest=digest
     ).to_mapping()
+    buried = []
     with axis.engine.begin() as conn:
         document_pk = conn.execute(
             sa.insert(documents).values(
@@ -122,31 +129,39 @@ def bury_delivery(axis: Axis, priority: int) -> tuple[int, int]:
                 signer_fingerprint="f" * 64,
                 received_at=now,
                 envelope=ENVELOPE,
+                answer=FAILED_ANSWER,
             )
         ).inserted_primary_key[0]
-        delivery_id = conn.execute(
-            sa.insert(deliveries).values(
-                document_pk=document_pk,
-                recipient_code=RECIPIENT,
-                state="dead",
-                accepted_at=now,
-                closed_at=now,
-                attempts=5,
-            )
-        ).inserted_primary_key[0]
-        letter_id = conn.execute(
-            sa.insert(dead_letters).values(
-                dead_at=now,
-                source_queue=inbox(RECIPIENT),
-                reason="the broker refused the message 5 times",
-                attempts=5,
-                message_id=document_message_id(digest, RECIPIENT),
-                priority=amqp_priority(priority),
-                headers=headers,
-                body=ENVELOPE,
-            )
-        ).inserted_primary_key[0]
-    return letter_id, delivery_id
+        for recipient in recipients:
+            delivery_id = conn.execute(
+                sa.insert(deliveries).values(
+                    document_pk=document_pk,
+                    recipient_code=recipient,
+                    state="dead",
+                    accepted_at=now,
+                    closed_at=now,
+                    attempts=5,
+                )
+            ).inserted_primary_key[0]
+            letter_id = conn.execute(
+                sa.insert(dead_letters).values(
+                    dead_at=now,
+                    source_queue=inbox(recipient),
+                    reason="the broker refused the message 5 times",
+                    attempts=5,
+                    message_id=document_message_id(digest, recipient),
+                    priority=amqp_priority(priority),
+                    headers=headers,
+                    body=ENVELOPE,
+                )
+            ).inserted_primary_key[0]
+            buried.append((letter_id, delivery_id))
+    return buried
+
+
+def stored_answer(axis: Axis) -> bytes | None:
+    with axis.engine.connect() as conn:
+        return conn.execute(sa.select(documents.c.answer)).scalar_one()
 
 
 def test_list_shows_unresolved_dead_letters_oldest_first(axis: Axis) -> None:
@@ -210,6 +225,20 @@ def test_an_urgent_submission_is_requeued_at_its_priority(axis: Axis) -> None:
         message.ack()
 
 
+def test_a_letter_kept_with_a_priority_over_the_maximum_is_requeued_at_the_maximum(
+    axis: Axis,
+) -> None:
+    """Another AMQP client may set any priority up to 255, and routers once kept it."""
+    letter = bury_submission(axis, priority=9)
+    result = axis.run("dead", "requeue", str(letter))
+    assert result.exit_code == 0, result.output
+    with EmbeddedTransport(axis.engine) as transport:
+        message = transport.get(SUBMISSIONS)
+        assert message is not None
+        assert message.priority == MAX_PRIORITY
+        message.ack()
+
+
 def test_requeue_through_rabbitmq(axis_on_rabbitmq: Axis) -> None:
     axis = axis_on_rabbitmq
     letter = bury_submission(axis)
@@ -225,7 +254,7 @@ def test_requeue_through_rabbitmq(axis_on_rabbitmq: Axis) -> None:
 def test_requeueing_a_dead_copy_revives_its_delivery_at_its_priority(
     axis: Axis,
 ) -> None:
-    letter, delivery = bury_delivery(axis, priority=3)
+    ((letter, delivery),) = bury_delivery(axis, priority=3)
     result = axis.run("dead", "requeue", str(letter))
     assert result.exit_code == 0, result.output
     with axis.engine.connect() as conn:
@@ -239,6 +268,20 @@ def test_requeueing_a_dead_copy_revives_its_delivery_at_its_priority(
         )
         assert message.priority == 3
         message.ack()
+
+
+def test_the_failed_answer_is_withdrawn_once_no_copy_of_the_document_is_dead(
+    axis: Axis,
+) -> None:
+    """The router answers a repeat of the document afresh from then on (it alone holds
+    the axis's key); while a copy is still dead, `failed` stays the answer."""
+    with EmbeddedTransport(axis.engine) as transport:
+        transport.declare([OTHER_RECIPIENT])
+    (first, _), (second, _) = bury_delivery(axis, 0, [RECIPIENT, OTHER_RECIPIENT])
+    assert axis.run("dead", "requeue", str(first)).exit_code == 0
+    assert stored_answer(axis) == FAILED_ANSWER
+    assert axis.run("dead", "requeue", str(second)).exit_code == 0
+    assert stored_answer(axis) is None
 
 
 def test_a_dead_letter_is_requeued_or_discarded_once_only(axis: Axis) -> None:

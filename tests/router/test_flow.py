@@ -24,11 +24,13 @@ from helpers.axis_home import (
 )
 
 from axis import protocol
+from axis.ops.dead_letters import requeue
 from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
 from axis.router.outbox import Outbox
 from axis.store.schema import dead_letters, deliveries, documents, status_events
+from axis.transport.base import Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.model import BusinessType, Priority, StatusCode
 from envelopes.receipts import AxisReceipt
@@ -343,6 +345,7 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
             home.trust,
             max_bytes=home.settings.max_envelope_bytes,
             max_copy_bytes=home.settings.max_copy_bytes,
+            lifetime_seconds=home.settings.lifetime_seconds,
         )
         dying.store([submission])  # committed; then it "dies": no ack, nothing published
     assert deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "pending"}
@@ -359,14 +362,11 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
     assert len({m.message_id for m in answers_seen}) == 1
 
 
-def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_told(
-    home: AxisHome,
-) -> None:
-    c = home.codes
-    body = home.document(c["commune"], [c["district"]])
-    document_id = document_id_of(body)
+def commit_without_publishing(home: AxisHome, body: bytes, sender: str) -> None:
+    """Play a router that commits the submission ``body`` and dies before publishing
+    its copies (they wait in the outbox)."""
     with home.transport() as transport:
-        home.submit(transport, body, sender=c["commune"])
+        home.submit(transport, body, sender=sender)
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
         answers = Answers(load_axis_identity(home.settings))
         outbox = Outbox(home.engine, transport, answers, retry_limit=5)
@@ -377,8 +377,18 @@ def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_
             home.trust,
             max_bytes=1 << 20,
             max_copy_bytes=home.settings.max_copy_bytes,
+            lifetime_seconds=home.settings.lifetime_seconds,
         ).store([submission])
-        submission.ack()  # committed; its copy never published
+        submission.ack()
+
+
+def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_told(
+    home: AxisHome,
+) -> None:
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    document_id = document_id_of(body)
+    commit_without_publishing(home, body, c["commune"])
     # A limit of 0 attempts: the next sweep gives the copy up at once.
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
         wait_for(
@@ -392,6 +402,85 @@ def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_
     with home.engine.connect() as conn:
         letter = conn.execute(sa.select(dead_letters)).one()
     assert (letter.source_queue, letter.body) == (inbox(c["district"]), body)
+
+
+def all_copies_dead(home: AxisHome, transport: Transport, body: bytes) -> None:
+    """Wait until every copy of the committed document ``body`` is dead, and take the
+    sender's answers: `accepted`, then one `failed` per copy."""
+
+    def dead() -> dict[str, str]:
+        found = deliveries_of(home.engine, document_id_of(body))
+        return found if set(found.values()) == {"dead"} else {}
+
+    answers = 1 + len(wait_for(dead, what="the deliveries dead"))
+    assert len(drain(transport, document_sender(body), count=answers)) == answers
+
+
+def requeue_copy(home: AxisHome, transport: Transport, recipient: str) -> None:
+    """`axis dead requeue` of the dead copy to ``recipient``."""
+    with home.engine.connect() as conn:
+        letter_id = conn.execute(
+            sa.select(dead_letters.c.id).where(dead_letters.c.source_queue == inbox(recipient))
+        ).scalar_one()
+    requeue(home.engine, transport, letter_id)
+
+
+def document_sender(body: bytes) -> str:
+    return document_id_of(body).split(",", 1)[0]
+
+
+def repeat_answer(home: AxisHome, transport: Transport, body: bytes) -> AxisReceipt:
+    """The answer to ``body`` submitted again, checked to be the one kept on record."""
+    repeat = home.submit(transport, body, sender=document_sender(body))
+    (told,) = drain(transport, document_sender(body), count=1)
+    assert told.headers[protocol.ANSWERS] == repeat
+    assert told.headers[protocol.DUPLICATE] == "true"
+    with home.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(documents.c.answer).where(documents.c.document_id == document_id_of(body))
+        ).scalar_one()
+    assert stored == told.body  # the next repeat, or `axis send` reading the record, too
+    receipt = verify(told.body, home.trust, max_bytes=MAX).message
+    assert isinstance(receipt, AxisReceipt)
+    return receipt
+
+
+def test_a_repeat_of_a_document_whose_dead_copy_was_requeued_is_told_accepted(
+    home: AxisHome,
+) -> None:
+    """The `failed` answer is withdrawn when the operator puts the copy back: the copy is
+    in the inbox again, and a repeat of the document learns so from a fresh answer."""
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    commit_without_publishing(home, body, c["commune"])
+    with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
+        all_copies_dead(home, transport, body)
+        requeue_copy(home, transport, c["district"])
+        assert deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "queued"}
+        receipt = repeat_answer(home, transport, body)
+        (copy,) = drain(transport, c["district"], count=1)
+    assert (receipt.outcome, receipt.recipients) == ("accepted", [c["district"]])
+    assert copy.body == body
+
+
+def test_a_repeat_after_a_requeue_is_told_expired_when_another_copy_expired_meanwhile(
+    home: AxisHome,
+) -> None:
+    """The fresh answer says where the copies stand: one revived, one expired."""
+    c = home.codes
+    body = home.document(c["commune"], [c["district"], c["district2"]])
+    commit_without_publishing(home, body, c["commune"])
+    with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
+        all_copies_dead(home, transport, body)
+        with home.engine.begin() as conn:  # as a sweep past the lifetime would have left it
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.recipient_code == c["district2"])
+                .values(state="expired")
+            )
+        requeue_copy(home, transport, c["district"])
+        receipt = repeat_answer(home, transport, body)
+    assert (receipt.outcome, receipt.recipients) == ("expired", [c["district2"]])
 
 
 def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(

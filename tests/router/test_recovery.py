@@ -25,6 +25,7 @@ from helpers.axis_home import (
 )
 
 from axis import protocol
+from axis.ops.dead_letters import requeue
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
 from axis.router.outbox import ORPHAN_SECONDS, Outbox
@@ -36,6 +37,7 @@ from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
+from router.conftest import consumers_of
 
 MAX = 1 << 20
 
@@ -146,6 +148,7 @@ def test_a_running_router_publishes_what_a_dead_router_committed_and_never_publi
                 home.trust,
                 max_bytes=home.settings.max_envelope_bytes,
                 max_copy_bytes=home.settings.max_copy_bytes,
+                lifetime_seconds=home.settings.lifetime_seconds,
             ).store([submission])
             submission.ack()  # committed and acknowledged; then that router dies unpublished
 
@@ -208,6 +211,33 @@ def test_a_submission_handed_out_more_often_than_the_retry_limit_is_dead_lettere
         fatal,
     )
     assert deliveries_of(home.engine, document_id_of(fatal)) == {}  # never stored
+
+
+def test_a_submission_requeued_from_the_dead_letters_is_answered_under_a_new_message_id(
+    home: AxisHome,
+) -> None:
+    """Its sender got a `failed` answer; the `accepted` one that follows the requeue must
+    not carry the same message id, which a client drops as a repeat of what it saw."""
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport:
+        submission_id = home.submit(transport, body, sender=c["commune"])
+    die_holding(home, {submission_id: 1})
+
+    with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
+        (failed,) = drain(transport, c["commune"], count=1)
+        dead_letter(transport)
+        with home.engine.connect() as conn:
+            letter_id = conn.execute(sa.select(dead_letters.c.id)).scalar_one()
+        requeue(home.engine, transport, letter_id)
+        (accepted,) = drain(transport, c["commune"], count=1)
+
+    outcomes = [
+        verify(m.body, home.trust, max_bytes=MAX).message.outcome for m in (failed, accepted)
+    ]
+    assert outcomes == ["failed", "accepted"]
+    assert failed.headers[protocol.ANSWERS] == accepted.headers[protocol.ANSWERS] == submission_id
+    assert failed.message_id != accepted.message_id
 
 
 # -- a message that breaks its batch ---------------------------------------------------------
@@ -301,6 +331,7 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
             home.trust,
             max_bytes=MAX,
             max_copy_bytes=settings.max_copy_bytes,
+            lifetime_seconds=settings.lifetime_seconds,
         ).store([submission])
         submission.ack()  # committed; the copy and the answer never published
     with home.engine.begin() as conn:  # a day old, its attempts used up
@@ -343,17 +374,23 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
 def test_copies_the_broker_refuses_after_the_commit_wait_in_the_outbox_and_routing_goes_on(
     home: AxisHome,
 ) -> None:
-    """One inbox gone, another declared by hand with other arguments: publishing the
-    copies of a committed batch fails, and declaring the inboxes again is refused. The
-    batch was acknowledged, so nothing is taken again; the copies stay in the outbox."""
+    """One inbox declared by hand with other arguments, refusing every message, another
+    gone: publishing the copies of a committed batch fails, and declaring its inboxes
+    again is refused. The batch was acknowledged, so nothing is taken again: the refused
+    copy stays in the outbox, and the others are published (the gone inbox declared on
+    its own), not held back, to die with it at the retry limit."""
     c = home.codes
     connection = pika.BlockingConnection(pika.URLParameters(home.settings.broker_url))
     channel = connection.channel()
     channel.queue_delete(inbox(c["district2"]))
     channel.queue_delete(inbox(c["district"]))
-    channel.queue_declare(inbox(c["district"]), durable=True)  # no priorities, no DLX
+    channel.queue_declare(
+        inbox(c["district"]),
+        durable=True,
+        arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+    )
     connection.close()
-    refused = home.document(c["commune"], [c["district"], c["district2"]])
+    refused = home.document(c["commune"], [c["district"], c["district2"], c["ministry"]])
     later = home.document(c["commune"], [c["province"]])
     with home.transport() as transport, RouterThread(home.settings):
         home.submit(transport, refused, sender=c["commune"])
@@ -367,9 +404,37 @@ def test_copies_the_broker_refuses_after_the_commit_wait_in_the_outbox_and_routi
             what="the next document routed by the same router",
         )
         assert transport.depth(SUBMISSIONS) == 0
-    assert set(deliveries_of(home.engine, document_id_of(refused)).values()) == {"pending"}
+    assert deliveries_of(home.engine, document_id_of(refused)) == {
+        c["district"]: "pending",
+        c["district2"]: "queued",
+        c["ministry"]: "queued",
+    }
     with home.engine.connect() as conn:
         waiting = conn.execute(
             sa.select(outbox.c.queue).where(outbox.c.delivery_id.is_not(None))
         ).scalars()
-        assert sorted(waiting) == sorted([inbox(c["district"]), inbox(c["district2"])])
+        assert list(waiting) == [inbox(c["district"])]
+
+
+@pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
+def test_a_router_whose_submissions_queue_is_deleted_declares_it_again_and_routes_on(
+    home: AxisHome,
+) -> None:
+    """The broker cancels the router's consumer: the router reconnects, which declares
+    the queue again, instead of stopping (after waiting a minute for an answer to its
+    own cancel that never comes)."""
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport, RouterThread(home.settings) as router:
+        wait_for(lambda: consumers_of(home.settings.broker_url, SUBMISSIONS), what="a consumer")
+        connection = pika.BlockingConnection(pika.URLParameters(home.settings.broker_url))
+        connection.channel().queue_delete(SUBMISSIONS)
+        connection.close()
+        wait_for(
+            lambda: consumers_of(home.settings.broker_url, SUBMISSIONS),
+            what="the queue declared and consumed again",
+        )
+        home.submit(transport, body, sender=c["commune"])
+        (copy,) = drain(transport, c["district"], count=1)
+        assert not router.stopping
+    assert copy.body == body

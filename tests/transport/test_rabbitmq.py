@@ -7,6 +7,9 @@ only, so parallel test runs on the same broker are not disturbed.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import decimal
+import json
 import socket
 import subprocess
 import threading
@@ -23,6 +26,7 @@ from axis.transport.base import OutgoingMessage
 from axis.transport.rabbitmq import CONNECT_TIMEOUT_SECONDS, RabbitMQTransport
 from axis.transport.topology import (
     DEAD_LETTERS,
+    MAX_PRIORITY,
     SUBMISSIONS,
     SUBMIT_EXCHANGE,
     agency_permissions,
@@ -232,3 +236,96 @@ def test_a_broker_that_answers_after_the_connect_timeout_leaves_no_connection_op
         listener.close()
         for sock in relays:
             sock.close()
+
+
+def publish_foreign(
+    amqp_url: str, queue: str, body: bytes, properties: pika.BasicProperties
+) -> None:
+    """Publish as another AMQP client would, through the queue's own route."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("", queue, body, properties, mandatory=True)
+    finally:
+        connection.close()
+
+
+def filling_a_frame(message_id: str, body: bytes) -> pika.BasicProperties:
+    """Properties whose headers fill an AMQP frame (the broker's default 128 KiB) to the
+    last byte: the largest a publisher can send."""
+    properties = pika.BasicProperties(message_id=message_id, delivery_mode=2, headers={"x": ""})
+    spare = pika.spec.FRAME_MAX_SIZE - len(pika.frame.Header(1, len(body), properties).marshal())
+    properties.headers = {"x": "a" * spare}
+    return properties
+
+
+def test_a_message_whose_headers_fill_a_frame_is_still_handed_out_after_a_redelivery(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    """Counting a redelivery adds a header; where it does not fit, the broker's own count
+    is used, rather than a copy that the broker refuses by closing the connection (at
+    every hand-out: nothing behind the message was ever handed out again)."""
+    code = unique_code()
+    transport.declare([code])
+    body = b"<edXML>from another client</edXML>"
+    publish_foreign(amqp_url, inbox(code), body, filling_a_frame("m-full", body))
+    with RabbitMQTransport(amqp_url) as dying:
+        assert take_by_id(dying, inbox(code), "m-full").redelivery_count == 0
+    # closed holding it: the broker hands it out again, flagged as redelivered
+    transport.publish([OutgoingMessage(inbox(code), b"behind it", "m-behind")])
+
+    again = take_by_id(transport, inbox(code), "m-full")
+    again.ack()
+    behind = take_by_id(transport, inbox(code), "m-behind")
+    behind.ack()
+    assert (again.body, again.redelivery_count) == (body, 1)
+    assert len(again.headers["x"]) > 130_000
+
+
+def test_a_priority_over_the_queues_maximum_set_by_another_client_counts_as_the_maximum(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    """As the queue ranks it; a dead letter keeps the priority, and must stay requeueable."""
+    code = unique_code()
+    transport.declare([code])
+    publish_foreign(
+        amqp_url, inbox(code), b"urgent", pika.BasicProperties(message_id="m-9", priority=9)
+    )
+    received = take_by_id(transport, inbox(code), "m-9")
+    received.ack()
+    assert received.priority == MAX_PRIORITY
+
+
+def test_header_values_of_other_amqp_types_are_handed_out_as_text(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    """Timestamps, decimals, bytes and tables, which another client may set, become the
+    text of the transport contract: a router keeps a dead letter's headers in a JSON
+    column, and died on a timestamp."""
+    code = unique_code()
+    transport.declare([code])
+    foreign = {
+        "sent-at": datetime.datetime(2026, 12, 4, 8, 30, tzinfo=datetime.UTC),
+        "amount": decimal.Decimal("1.5"),
+        "sender": b"000.00.31.H53",
+        "route": {"via": "gateway"},
+        "kind": "document",
+        "count": 3,
+        "urgent": True,
+    }
+    publish_foreign(
+        amqp_url, inbox(code), b"odd", pika.BasicProperties(message_id="m-odd", headers=foreign)
+    )
+    received = take_by_id(transport, inbox(code), "m-odd")
+    received.ack()
+    assert received.headers == {
+        "sent-at": "2026-12-04 08:30:00+00:00",
+        "amount": "1.5",
+        "sender": "000.00.31.H53",
+        "route": "{'via': 'gateway'}",
+        "kind": "document",
+        "count": 3,
+        "urgent": True,
+    }
+    json.dumps(dict(received.headers))  # what a JSON column takes
