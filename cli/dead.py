@@ -24,7 +24,7 @@ from axis.ops.dead_letters import (
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.transport import open_transport
-from cli.output import format_option, render, render_record, write_bytes
+from cli.output import format_option, refuse_a_terminal, render, render_record, write_bytes
 from cli.params import ROW_ID
 
 
@@ -47,10 +47,16 @@ def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: st
 
 @dead.command("show")
 @click.argument("letter_id", type=ROW_ID)
-@click.option("--body", is_flag=True, help="Write only the message body, as stored, to stdout.")
+@click.option(
+    "--body",
+    is_flag=True,
+    help="Write only the message body, as stored, to stdout (a file or a pipe, not a terminal).",
+)
 @click.pass_obj
 def show(settings: Settings, letter_id: int, body: bool) -> None:
     """One dead letter: where it died, why, and its headers."""
+    if body:
+        refuse_a_terminal("--body", "message.xml")
     with checked_engine(settings) as engine:
         letter = show_dead_letter(engine, letter_id)
     if body:

@@ -172,6 +172,17 @@ def render_record(record: Mapping[str, Any], out: TextIO | None = None) -> None:
         out.write(f"{name + ':':<{width}} {shown(text)}\n")
 
 
+def refuse_a_terminal(options: str, example: str) -> None:
+    """Stop with a usage error when stdout is a terminal, before anything is read: the
+    bytes ``options`` write are whoever sent them chose, and escape sequences in them
+    would act on the operator's terminal (curl refuses binary output there too)."""
+    if sys.stdout.isatty():
+        raise click.UsageError(
+            f"{options} write the bytes exactly as they are, which may hold terminal "
+            f"escape sequences: redirect them to a file (> {example}) or a pager (| less)"
+        )
+
+
 def write_bytes(data: bytes) -> None:
     """Write raw bytes (a signed envelope, say) to stdout exactly as they are."""
     sys.stdout.flush()

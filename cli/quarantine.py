@@ -9,15 +9,13 @@ Every command, listings included, is written to the audit log.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from axis.ops.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
 from axis.router.intake import REASONS
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
-from cli.output import format_option, render, render_record, write_bytes
+from cli.output import format_option, refuse_a_terminal, render, render_record, write_bytes
 from cli.params import ROW_ID
 
 
@@ -63,14 +61,8 @@ def show(settings: Settings, item_id: int, payload: bool, answer: bool) -> None:
     """One rejected submission: who claimed to send it, why it was refused."""
     if payload and answer:
         raise click.UsageError("--payload and --answer each write bytes: choose one")
-    if (payload or answer) and sys.stdout.isatty():
-        # The bytes are whatever a hostile publisher sent: escape sequences in them would
-        # act on the operator's terminal, as curl refuses binary output there.
-        raise click.UsageError(
-            "--payload and --answer write the bytes exactly as they are, which may hold "
-            "terminal escape sequences: redirect them to a file (> rejected.xml) or a "
-            "pager (| less)"
-        )
+    if payload or answer:
+        refuse_a_terminal("--payload and --answer", "rejected.xml")
     with checked_engine(settings) as engine:
         item = show_quarantined(engine, item_id)
     if payload or answer:

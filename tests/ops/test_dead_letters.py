@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from helpers.terminal import on_a_terminal
 
 from axis.errors import StoreError
 from axis.ops.dead_letters import discard, requeue
@@ -198,6 +199,19 @@ def test_show_prints_where_and_why_and_body_gives_the_exact_bytes(axis: Axis) ->
     assert fields["sha256"].strip() == hashlib.sha256(b"\x00raw\xffbytes").hexdigest()
     body = axis.run("dead", "show", str(letter), "--body")
     assert body.stdout_bytes == b"\x00raw\xffbytes"
+
+
+def test_the_body_is_refused_on_a_terminal_and_the_look_is_not_audited(axis: Axis) -> None:
+    """Whoever published it chose the bytes: escape sequences in them would act on the
+    operator's terminal."""
+    letter = bury_submission(axis, body=b"<edXML>\x1b]0;owned\x07\x1b[2J</edXML>")
+
+    code, shown, stderr = on_a_terminal(axis.database_url, "dead", "show", str(letter), "--body")
+
+    assert code == 2
+    assert shown == b""
+    assert "redirect them to a file (> message.xml)" in stderr
+    assert axis.audit_actions() == []
 
 
 def test_requeue_puts_a_submission_back_on_its_queue_and_marks_it_requeued(axis: Axis) -> None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import pty
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from helpers.terminal import on_a_terminal
 
 from axis.store.db import make_engine, utcnow
 from axis.store.migrate import upgrade
@@ -196,36 +192,14 @@ def test_json_keeps_hostile_claims_exact_for_programs_in_escapes_a_terminal_show
     assert (row["claimed_sender"], row["document_id"]) == (HOSTILE_SENDER, HOSTILE_DOCUMENT_ID)
 
 
-def on_a_terminal(engine: sa.Engine, *args: str) -> tuple[int, bytes, str]:
-    """``axis quarantine ARGS`` with its stdout on a terminal (a pseudo-terminal), as an
-    operator types it: (exit code, what reached the terminal, stderr)."""
-    url = engine.url.render_as_string(hide_password=False)
-    main, terminal = pty.openpty()
-    try:
-        process = subprocess.run(
-            [sys.executable, "-m", "cli.main", "--database-url", url, "quarantine", *args],
-            stdout=terminal,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-    finally:
-        os.close(terminal)
-    shown = b""
-    with contextlib.suppress(OSError):  # EIO: the terminal's other end is closed
-        while chunk := os.read(main, 65536):
-            shown += chunk
-    os.close(main)
-    return process.returncode, shown, process.stderr
-
-
 @pytest.mark.parametrize("what", ["--payload", "--answer"])
 def test_raw_bytes_are_refused_on_a_terminal_and_the_look_is_not_audited(
     engine: sa.Engine, what: str
 ) -> None:
     item = reject(engine, payload=b"<edXML>\x1b]0;owned\x07\x1b[2J</edXML>")
 
-    code, shown, stderr = on_a_terminal(engine, "show", str(item), what)
+    url = engine.url.render_as_string(hide_password=False)
+    code, shown, stderr = on_a_terminal(url, "quarantine", "show", str(item), what)
 
     assert code == 2
     assert shown == b""
