@@ -221,10 +221,13 @@ def suspend(settings: Settings, code: str, reason: str | None) -> None:
         # Run on an agency already suspended too: a rerun completes what the broker
         # refused the first time.
         closed = _on_broker(settings, code, "suspend", withdraw_access)
-        if closed is not None:
-            click.echo(
-                f"broker user {code}: its rights withdrawn, {closed} open connection(s) closed"
-            )
+        vhost = vhost_of(settings.broker_url)
+        click.echo(
+            f"{code} has no broker user"
+            if closed is None
+            else f"broker user {code}: no rights on vhost {vhost!r} now, "
+            f"{closed} open connection(s) closed"
+        )
 
 
 @agency.command("resume")
@@ -235,8 +238,13 @@ def resume(settings: Settings, code: str) -> None:
     with checked_engine(settings) as engine:
         changed = Registry(engine).resume(code)
     click.echo(f"resumed {code}" if changed else f"{code} was already active")
-    if settings.broker_url and _on_broker(settings, code, "resume", restore_access):
-        click.echo(f"broker user {code}: its rights given back")
+    if settings.broker_url:
+        restored = _on_broker(settings, code, "resume", restore_access)
+        click.echo(
+            f"broker user {code}: its rights given back"
+            if restored
+            else f"{code} has no broker user"
+        )
 
 
 def _on_broker(
@@ -250,7 +258,7 @@ def _on_broker(
         raise TransportError(
             f"the registry says {code} is {'suspended' if command == 'suspend' else 'active'}, "
             f"but its broker user was left as it was: {error}. Run `axis agency {command} "
-            f"{code}` again once the broker's management API answers"
+            f"{code}` again once that is put right"
         ) from None
 
 

@@ -104,6 +104,8 @@ def render(
         out.write("\n")
         return
     data = [{c: shown(v) if isinstance(v, str) else v for c, v in row.items()} for row in data]
+    # A title may quote what someone typed too (the subject of a tracked document).
+    title = None if title is None else shown(title)
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
@@ -111,7 +113,8 @@ def render(
     elif len(data) > BOXED_ROWS:
         _aligned(data, columns, out, title)
     else:
-        table = Table(title=title)
+        # Text, as the cells below: a title read as markup would lose its "[...]".
+        table = Table(title=None if title is None else Text(title))
         for column in columns:
             table.add_column(column)
         for row in data:

@@ -411,15 +411,15 @@ _QNAME_VALUE = re.compile(r"\s*([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*$")
 
 
 def _prefixes_in_values(element: etree._Element) -> list[str]:
-    """The prefixes declared around ``element`` that its text or attribute values name."""
-    outer = {prefix for prefix in element.nsmap if prefix}
+    """The prefixes in scope where they are used that text or attribute values under
+    ``element`` name (declared around it or inside it)."""
     named = set()
     for node in element.iter(etree.Element):
         for value in [node.text or "", *node.attrib.values()]:
             match = _QNAME_VALUE.match(value)
-            if match is not None:
+            if match is not None and match.group(1) in node.nsmap:
                 named.add(match.group(1))
-    return sorted(named & outer)
+    return sorted(named)
 
 
 def _missing(name: str) -> NoReturn:

@@ -40,12 +40,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
 from axis.errors import ConfigurationError, StoreError, SuspendedAgency, TransportError, one_line
 from axis.settings import Settings
 from axis.store.registry import Registry
+from axis.store.schema import agencies
 from axis.transport.topology import agency_permissions
 from envelopes.codes import AgencyCode
 
@@ -173,6 +174,26 @@ class ManagementAPI:
     def user_exists(self, username: str) -> bool:
         return self.user(username) is not None
 
+    def require(self, vhost: str | None = None) -> None:
+        """Raise :class:`TransportError` unless the API answers at :attr:`base_url` (and
+        ``vhost`` exists): only then does a 404 on a user or its rights mean "none",
+        rather than an admin URL with a wrong path or a wrong virtual host."""
+        try:
+            self.call("GET", "whoami")
+        except urllib.error.HTTPError:
+            raise TransportError(
+                f"no RabbitMQ management API at {self.base_url} (HTTP 404): check the path "
+                "of AXIS_BROKER_ADMIN_URL"
+            ) from None
+        if vhost is None:
+            return
+        try:
+            self.call("GET", "vhosts/" + _quote(vhost))
+        except urllib.error.HTTPError:
+            raise TransportError(
+                f"the broker has no virtual host {vhost!r} (the one AXIS_BROKER_URL names)"
+            ) from None
+
     def close_connections(self, username: str, reason: str) -> int:
         """Close every open connection of ``username`` at once; return how many there were.
 
@@ -276,6 +297,7 @@ def revoke_credentials(api: ManagementAPI, code: str) -> bool:
     Returns False if there was no such user.
     """
     username = str(AgencyCode.parse(code))
+    api.require()
     try:
         api.call("DELETE", "users/" + _quote(username))
     except urllib.error.HTTPError:
@@ -289,6 +311,7 @@ def withdraw_access(api: ManagementAPI, code: str, vhost: str) -> int | None:
     connections, for a suspension: it may then neither submit nor read its inbox. Returns
     how many connections were closed, ``None`` if the agency has no broker user."""
     username = str(AgencyCode.parse(code))
+    api.require(vhost)
     if not api.user_exists(username):
         return None
     with contextlib.suppress(urllib.error.HTTPError):  # 404: it had no rights there
@@ -300,6 +323,7 @@ def restore_access(api: ManagementAPI, code: str, vhost: str) -> bool:
     """Give agency ``code``'s broker user its rights on ``vhost`` back, for a resumption;
     False if the agency has no broker user."""
     username = str(AgencyCode.parse(code))
+    api.require(vhost)
     if not api.user_exists(username):
         return False
     _grant(api, username, vhost)
@@ -318,13 +342,17 @@ def issue_for_agency(
     issued = issue_credentials(api, agency.code, vhost)
     try:
         with engine.begin() as conn:
-            audit.record(
-                conn,
-                actor,
-                "agency.credentials.rotate" if issued.rotated else "agency.credentials.create",
-                agency.code,
-                {"vhost": vhost, "connections_closed": issued.connections_closed},
-            )
+            # Suspended while the broker was called, its rights may have been withdrawn
+            # before the grant above: read again, the row locked against a suspension.
+            active = _is_active(conn, agency.code)
+            if active:
+                audit.record(
+                    conn,
+                    actor,
+                    "agency.credentials.rotate" if issued.rotated else "agency.credentials.create",
+                    agency.code,
+                    {"vhost": vhost, "connections_closed": issued.connections_closed},
+                )
     except sa.exc.SQLAlchemyError as error:
         # The new password is never shown: kept, it would lock the agency out unaudited.
         refused = one_line(error)
@@ -340,7 +368,21 @@ def issue_for_agency(
             f"broker user {issued.username} left as it was: the audit log refused the entry "
             f"({refused})"
         ) from None
+    if not active:
+        undo_credentials(api, issued)
+        withdraw_access(api, agency.code, vhost)
+        raise SuspendedAgency(
+            f"agency {agency.code} was suspended while its credentials were issued: its "
+            "broker user was left without rights; resume it before issuing broker credentials"
+        )
     return issued
+
+
+def _is_active(conn: Connection, code: str) -> bool:
+    status = conn.execute(
+        sa.select(agencies.c.status).where(agencies.c.code == code).with_for_update()
+    ).scalar()
+    return status == "active"
 
 
 def revoke_for_agency(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from axis import protocol
 from axis.router.lookups import DocumentRef, Snapshot
 from axis.transport.base import ReceivedMessage
-from envelopes.codes import DOCUMENT_ID_FORM
+from envelopes.codes import DOCUMENT_ID_FORM, UNTYPABLE_IN_ID
 from envelopes.errors import EnvelopeError
 from envelopes.model import BusinessType, Document, Status, StatusCode
 from envelopes.verifying import TrustStore, Verified, verify
@@ -275,6 +275,11 @@ def check_sender(
 def check_document_id(document_id: str, sender: str) -> str | None:
     """``None`` if ``document_id`` has the edXML form for ``sender``, else what is wrong."""
     match = DOCUMENT_ID_FORM.match(document_id)
+    if match is None and UNTYPABLE_IN_ID.search(document_id):
+        return (
+            f"DocumentId {document_id!r} holds a line break or a control character: a clerk "
+            "could neither see nor type it"
+        )
     if match is None:
         return (
             f"DocumentId {document_id!r} is not of the form "

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+
+import pytest
 
 from cli.output import BOXED_ROWS, render
 
@@ -30,3 +33,27 @@ def test_a_long_table_is_plain_columns_one_line_per_row() -> None:
         "000.00.00.H53  Phòng [0]",
     ]
     assert len(lines) == 2 + BOXED_ROWS + 1
+
+
+@pytest.mark.parametrize("rows", [1, BOXED_ROWS + 1])
+def test_what_a_terminal_would_act_on_is_escaped_in_cells_and_titles(rows: int) -> None:
+    # A subject may hold a right-to-left override or a C1 control (CSI) and "[...]".
+    typed = "Hoá đơn \u202efdp.exe \x9b2J [bold]x[/bold]"
+    out = io.StringIO()
+
+    render([{"subject": typed}] * rows, ["subject"], "table", out, title=typed)
+
+    text = out.getvalue()
+    assert "\u202e" not in text and "\x9b" not in text
+    escaped = r"Hoá đơn \u202efdp.exe \x9b2J [bold]x[/bold]"
+    assert text.count(escaped) == rows + 1  # every cell and the title
+
+
+def test_json_stays_exact_in_escapes_a_terminal_shows() -> None:
+    typed = "Hoá đơn \u202efdp.exe \x9b2J"
+    out = io.StringIO()
+
+    render([{"subject": typed}], ["subject"], "json", out)
+
+    assert "\u202e" not in out.getvalue() and "\x9b" not in out.getvalue()
+    assert json.loads(out.getvalue()) == [{"subject": typed}]

@@ -11,6 +11,7 @@ import random
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +20,10 @@ from helpers.axis_home import AxisHome, RouterThread, drain, make_home, wait_for
 
 from axis import protocol
 from axis.client.agency import AgencyClient
-from axis.errors import TransportError
-from axis.ops.broker_users import ManagementAPI, revoke_credentials
+from axis.errors import SuspendedAgency, TransportError
+from axis.ops.broker_users import ManagementAPI, issue_for_agency, revoke_credentials, vhost_of
 from axis.settings import Settings
+from axis.store.registry import Registry
 from axis.store.schema import audit_log, quarantine
 from axis.transport.rabbitmq import RabbitMQTransport
 from axis.transport.topology import SUBMISSIONS, inbox
@@ -243,7 +245,8 @@ def test_a_suspended_agency_cannot_reach_its_inbox_on_the_broker_until_resumed(
         suspended = axis(home, "agency", "suspend", commune, "--reason", "lộ khóa")
 
         assert suspended.exit_code == 0, suspended.output
-        assert f"broker user {commune}: its rights withdrawn, 1 open" in suspended.stdout
+        assert f"broker user {commune}: no rights on vhost" in suspended.stdout
+        assert "now, 1 open connection(s) closed" in suspended.stdout
         with pytest.raises(TransportError):
             open_before.get(inbox(commune))
     with pytest.raises(TransportError), agency_transport(home, commune, password) as after:
@@ -254,6 +257,65 @@ def test_a_suspended_agency_cannot_reach_its_inbox_on_the_broker_until_resumed(
     assert resumed.exit_code == 0, resumed.output
     with agency_transport(home, commune, password) as again:
         assert again.get(inbox(commune)) is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("AXIS_BROKER_ADMIN_URL", "http://guest:guest@127.0.0.1:15672/api", "check the path"),
+        ("AXIS_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/no-such-vhost", "no virtual host"),
+    ],
+    ids=["admin-url-path", "vhost"],
+)
+def test_a_suspension_the_broker_cannot_apply_says_so_and_leaves_no_false_report(
+    home: AxisHome, variable: str, value: str, named: str
+) -> None:
+    """Behind a wrong path or on a wrong virtual host every user and right answers 404:
+    that is not "no broker user" nor "its rights withdrawn"."""
+    commune = home.codes["commune"]
+    password = issue(home, commune)
+    s = home.settings
+    env = {"AXIS_BROKER_URL": s.broker_url, variable: value}
+
+    suspended = CliRunner().invoke(
+        cli,
+        ["--home", str(s.home), "--database-url", s.database_url, "agency", "suspend", commune],
+        env=env,
+    )
+
+    assert suspended.exit_code == 1
+    assert f"the registry says {commune} is suspended, but its broker user" in suspended.stderr
+    assert named in suspended.stderr
+    assert "no rights on vhost" not in suspended.stdout
+    with agency_transport(home, commune, password) as still_allowed:
+        assert still_allowed.get(inbox(commune)) is None
+
+
+def test_credentials_issued_while_the_agency_is_suspended_leave_it_without_rights(
+    home: AxisHome,
+) -> None:
+    """The suspension lands between the check and the broker's change: the grant the
+    change makes must not outlive it."""
+    commune = home.codes["commune"]
+    password = issue(home, commune)
+    api = ManagementAPI.from_settings(home.settings)
+    registry = Registry(home.engine)
+
+    class SuspendedMeanwhile(ManagementAPI):
+        def call(self, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            if method == "PUT" and path.startswith("permissions/"):
+                registry.suspend(commune, "lộ khóa")
+            return super().call(method, path, *args, **kwargs)
+
+    racing = SuspendedMeanwhile(api.base_url, api.username, api.password)
+    vhost = vhost_of(home.settings.broker_url)
+
+    with pytest.raises(SuspendedAgency, match="was suspended while its credentials"):
+        issue_for_agency(home.engine, racing, commune, vhost)
+
+    with pytest.raises(TransportError), agency_transport(home, commune, password) as old:
+        old.get(inbox(commune))
+    assert credential_actions(home, commune) == ["agency.credentials.create"]
 
 
 def test_an_agency_on_its_own_credentials_sends_and_reads_its_answers(home: AxisHome) -> None:

@@ -414,8 +414,8 @@ def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
         # Other scripts' digits are not digits of an edXML date.
         ("000.00.31.H53,\uff12\uff10\uff12\uff16/11/26,5/UBND-VP", "is not of the form"),
         # A clerk could neither type nor see it to track or answer the document.
-        ("000.00.31.H53,2026/11/26,5/UBND\nVP", "is not of the form"),
-        ("000.00.31.H53,2026/11/26,5\t1/UBND-VP", "is not of the form"),
+        ("000.00.31.H53,2026/11/26,5/UBND\nVP", "holds a line break or a control character"),
+        ("000.00.31.H53,2026/11/26,5\t1/UBND-VP", "holds a line break or a control character"),
     ],
 )
 def test_a_document_id_names_its_sender_and_a_real_date(

@@ -145,16 +145,25 @@ def test_the_business_elements_the_axis_does_not_read_are_carried_to_the_documen
     assert opaque in build_document(imported.message)
 
 
-def test_a_namespace_named_only_in_a_value_of_a_carried_element_stays_declared(make_document):
-    # Declared on the root, used only inside an attribute value: the XML of the element
-    # alone would otherwise name a prefix nothing declares.
-    prepared = build_document(make_document()).replace(
-        b"<edXML:edXMLEnvelope", b'<edXML:edXMLEnvelope xmlns:law="urn:example:law"', 1
-    )
+@pytest.mark.parametrize("declared_on", ["the document's root", "the element using it"])
+def test_a_namespace_named_only_in_a_value_of_a_carried_element_stays_declared(
+    make_document, declared_on: str
+):
+    # Used only inside an attribute value: the XML of the element alone would otherwise
+    # name a prefix nothing declares.
+    declaration = b' xmlns:law="urn:example:law"'
+    prepared = build_document(make_document())
+    on_root = declared_on == "the document's root"
+    if on_root:
+        prepared = prepared.replace(
+            b"<edXML:edXMLEnvelope", b"<edXML:edXMLEnvelope" + declaration, 1
+        )
     prepared = prepared.replace(
         b"</edXML:BussinessDocType>",
         b"</edXML:BussinessDocType><edXML:BussinessDocumentInfo>"
-        b'<edXML:DocumentInfo kind="law:Article">law:Clause</edXML:DocumentInfo>'
+        b"<edXML:DocumentInfo"
+        + (b"" if on_root else declaration)
+        + b' kind="law:Article">law:Clause</edXML:DocumentInfo>'
         b"</edXML:BussinessDocumentInfo>",
         1,
     )
