@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from axis.store.db import utcnow
 from axis.store.schema import (
     agencies,
     dead_letters,
@@ -24,6 +26,7 @@ from axis.store.schema import (
     quarantine,
     status_events,
 )
+from axis.transport.base import ReceivedMessage
 from envelopes.model import StatusCode
 
 #: edXML timestamps carry no zone; they are Vietnam's local time (UTC+7, no DST).
@@ -117,6 +120,20 @@ def insert_quarantine(conn: Connection, rows: Sequence[dict]) -> None:
 
 def insert_dead_letters(conn: Connection, rows: Sequence[dict]) -> None:
     insert_rows(conn, dead_letters, rows)
+
+
+def dead_letter_row(message: ReceivedMessage, source_queue: str, reason: str) -> dict[str, Any]:
+    """The ``dead_letters`` row keeping ``message``, which died on ``source_queue``."""
+    return {
+        "dead_at": utcnow(),
+        "source_queue": source_queue,
+        "reason": reason,
+        "attempts": message.redelivery_count,
+        "message_id": message.message_id or None,
+        "priority": message.priority,
+        "headers": dict(message.headers),
+        "body": message.body,
+    }
 
 
 @dataclass(frozen=True)

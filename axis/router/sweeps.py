@@ -1,5 +1,5 @@
 """Periodic work of every router: heartbeat, abandoned outbox rows, overdue and expired
-deliveries.
+deliveries, dead letters to file.
 
 Several routers may sweep at once: each claims rows with one conditional ``UPDATE`` (a
 row already claimed no longer matches), so a delivery is reported or expired once.
@@ -30,6 +30,7 @@ from axis.router.outbox import ORPHAN_SECONDS, Outbox, stage
 from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.store.schema import deliveries, documents, outbox, routers
+from axis.transport.topology import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,41 @@ class Sweeper:
         self.settings = settings
 
     def run(self, *, orphan_seconds: float | None = None) -> None:
-        """One round: abandoned outbox rows, then overdue, then expired deliveries."""
+        """One round: abandoned outbox rows, overdue and expired deliveries, then the dead
+        letters the database could not take when they died."""
         self.outbox.sweep(ORPHAN_SECONDS if orphan_seconds is None else orphan_seconds)
         self.report_overdue()
         self.expire()
+        self.file_dead_letters()
+
+    def file_dead_letters(self, limit: int = SWEEP_LIMIT) -> int:
+        """Move messages of the dead-letter queue into ``dead_letters``; how many.
+
+        A router buries a message there only when the database refused its row, and the
+        broker puts there what a consumer rejected (an agency's login may not do more).
+        Each is acknowledged once its row is committed: killed in between, it is filed
+        again, a second row rather than none.
+        """
+        transport = self.outbox.transport
+        filed = 0
+        while filed < limit:
+            message = transport.get(DEAD_LETTERS)
+            if message is None:
+                break
+            row = records.dead_letter_row(
+                message, message.source_queue or "unknown", message.reason or "unknown"
+            )
+            with self.engine.begin() as conn:
+                records.insert_dead_letters(conn, [row])
+            message.ack()
+            log.warning(
+                "filed dead letter %s from %s: %s",
+                message.message_id,
+                row["source_queue"],
+                row["reason"],
+            )
+            filed += 1
+        return filed
 
     def report_overdue(self) -> int:
         """Log deliveries past the receipt timeout, once each; how many."""

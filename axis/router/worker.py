@@ -43,7 +43,7 @@ from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission
 from axis.router.outbox import Outbox
-from axis.router.records import insert_dead_letters
+from axis.router.records import dead_letter_row, insert_dead_letters
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
 from axis.stopping import pause
@@ -311,16 +311,22 @@ class Router:
             self.metrics.retried("database-unavailable")
 
     def _bury(self, message: ReceivedMessage, reason: str) -> None:
-        """Dead-letter ``message``, keep a ``dead_letters`` row if the database allows, and
-        tell its sender (published directly: the database may be what failed)."""
+        """Give up on ``message``: keep it in ``dead_letters`` (the record ``axis dead``
+        works on), else, the database failing, on the dead-letter queue, from which a
+        sweep files it once the database is back; then tell its sender (published
+        directly: the database may be what failed)."""
         assert self._transport is not None and self._answers is not None and self._trust is not None
         log.error("router %s: dead-lettering %s: %s", self.router_id, message.message_id, reason)
         submission = Submission.of(message)
         answer = self._failed_answer(submission, reason)
-        message.dead_letter(reason)
+        # Settled only once it is kept somewhere: killed in between, the message comes
+        # back and is buried again (at worst a second row, never none).
+        if self._keep_dead_letter(message, reason):
+            message.ack()
+        else:
+            message.dead_letter(reason)
         if self.metrics is not None:
             self.metrics.dead_lettered()
-        self._keep_dead_letter(message, reason)
         if answer is None:
             return
         try:
@@ -330,30 +336,21 @@ class Router:
             # agency that has no inbox cannot be told, and must not stop the router.
             log.warning("the failed answer to %s was not sent: %s", message.message_id, error)
 
-    def _keep_dead_letter(self, message: ReceivedMessage, reason: str) -> None:
+    def _keep_dead_letter(self, message: ReceivedMessage, reason: str) -> bool:
+        """Whether ``message`` is now a row of ``dead_letters``."""
         if self._engine is None:
-            return
+            return False
         try:
             with self._engine.begin() as conn:
-                insert_dead_letters(
-                    conn,
-                    [
-                        {
-                            "dead_at": utcnow(),
-                            "source_queue": message.queue,
-                            "reason": reason,
-                            "attempts": message.redelivery_count,
-                            "message_id": message.message_id or None,
-                            "priority": message.priority,
-                            "headers": dict(message.headers),
-                            "body": message.body,
-                        }
-                    ],
-                )
+                insert_dead_letters(conn, [dead_letter_row(message, message.queue, reason)])
         except sa.exc.DBAPIError as error:
             log.warning(
-                "dead letter %s kept on the broker only: %s", message.message_id, error.orig
+                "dead letter %s goes to the dead-letter queue, to be filed later: %s",
+                message.message_id,
+                error.orig,
             )
+            return False
+        return True
 
     def _failed_answer(self, submission: Submission, reason: str) -> OutgoingMessage | None:
         """The ``failed`` answer to a submission given up on, if someone can be told."""

@@ -42,7 +42,7 @@ from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import upgrade
 from axis.store.registry import Registry
-from axis.store.schema import deliveries, documents, routers
+from axis.store.schema import dead_letters, deliveries, documents, routers
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, inbox
@@ -449,6 +449,12 @@ def deliveries_of(engine: Engine, document_id: str) -> dict[str, str]:
             .where(documents.c.document_id == document_id)
         )
         return {row.recipient_code: row.state for row in rows}
+
+
+def dead_letters_kept(engine: Engine) -> list[sa.Row]:
+    """The rows of ``dead_letters``, oldest first."""
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(dead_letters).order_by(dead_letters.c.id)))
 
 
 def document_id_of(body: bytes) -> str:

@@ -17,6 +17,7 @@ from helpers.axis_home import (
     AxisHome,
     RouterThread,
     acknowledge,
+    dead_letters_kept,
     deliveries_of,
     document_id_of,
     drain,
@@ -494,7 +495,8 @@ def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(
     try:
         with home.transport() as transport, RouterThread(settings):
             message_id = home.submit(transport, body, sender=c["commune"])
-            wait_for(lambda: transport.depth(DEAD_LETTERS) == 1, what="the dead letter")
+            wait_for(lambda: dead_letters_kept(home.engine), what="the dead letter")
+            assert transport.depth(DEAD_LETTERS) == 0  # kept in the table, not on the queue
     finally:
         with home.engine.begin() as conn:
             conn.execute(sa.text("ALTER TABLE agencies_away RENAME TO agencies"))
@@ -506,6 +508,41 @@ def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(
         letter = conn.execute(sa.select(dead_letters)).one()
     assert (letter.body, letter.attempts) == (body, 2)
     assert deliveries_of(home.engine, document_id_of(body)) == {}
+
+
+def test_a_dead_letter_the_database_could_not_take_is_filed_once_it_is_back(
+    home: AxisHome,
+) -> None:
+    """Buried while even ``dead_letters`` refuses its row, the message waits on the
+    dead-letter queue; a router's sweep moves it into the table when it can."""
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    settings = home.settings.replace(retry_limit=0)
+    renamed = {"agencies": "agencies_away", "dead_letters": "dead_letters_away"}
+    with home.engine.begin() as conn:
+        for table, away in renamed.items():
+            conn.execute(sa.text(f"ALTER TABLE {table} RENAME TO {away}"))
+    try:
+        with home.transport() as transport, RouterThread(settings):
+            message_id = home.submit(transport, body, sender=c["commune"])
+            wait_for(lambda: transport.depth(DEAD_LETTERS) == 1, what="the dead letter queued")
+            with home.engine.begin() as conn:
+                for table, away in renamed.items():
+                    conn.execute(sa.text(f"ALTER TABLE {away} RENAME TO {table}"))
+            (letter,) = wait_for(lambda: dead_letters_kept(home.engine), what="it filed")
+            wait_for(lambda: transport.depth(DEAD_LETTERS) == 0, what="the queue emptied")
+    finally:
+        with home.engine.begin() as conn:
+            for table, away in renamed.items():
+                if sa.inspect(conn).has_table(away):
+                    conn.execute(sa.text(f"ALTER TABLE {away} RENAME TO {table}"))
+    assert (letter.message_id, letter.body, letter.source_queue) == (
+        message_id,
+        body,
+        SUBMISSIONS,
+    )
+    assert letter.reason.startswith("the database is unavailable")
+    assert letter.resolution is None  # for an operator to requeue or discard
 
 
 def test_an_agency_without_an_inbox_named_by_buried_junk_does_not_stop_the_router(
@@ -522,7 +559,7 @@ def test_an_agency_without_an_inbox_named_by_buried_junk_does_not_stop_the_route
     try:
         with home.transport() as transport, RouterThread(settings):
             home.submit(transport, b"not edXML at all", sender=nobody)
-            wait_for(lambda: transport.depth(DEAD_LETTERS) == 1, what="the dead letter")
+            wait_for(lambda: dead_letters_kept(home.engine), what="the dead letter")
             with home.engine.begin() as conn:
                 conn.execute(sa.text("ALTER TABLE agencies_away RENAME TO agencies"))
             body = home.document(c["commune"], [c["district"]])

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from helpers.axis_home import (
     AxisHome,
     RouterThread,
+    dead_letters_kept,
     deliveries_of,
     document_id_of,
     drain,
@@ -54,13 +55,12 @@ def answers_in(home: AxisHome, transport: Transport, code: str, *, count: int) -
     return answers
 
 
-def dead_letter(transport: Transport) -> ReceivedMessage:
-    """The one message of the dead-letter queue (taken and acknowledged)."""
-    message = wait_for(lambda: transport.get(DEAD_LETTERS), what="the dead letter")
-    assert message is not None
-    message.ack()
-    assert transport.get(DEAD_LETTERS) is None, "more than one dead letter"
-    return message
+def dead_letter(home: AxisHome, transport: Transport) -> sa.Row:
+    """The one dead letter, kept in ``dead_letters``: the database took it, so nothing
+    was left on the dead-letter queue."""
+    (letter,) = wait_for(lambda: dead_letters_kept(home.engine), what="the dead letter")
+    assert transport.depth(DEAD_LETTERS) == 0
+    return letter
 
 
 def take(transport: Transport, count: int) -> list[ReceivedMessage]:
@@ -188,7 +188,7 @@ def test_a_submission_handed_out_more_often_than_the_retry_limit_is_dead_lettere
     with home.transport() as transport, RouterThread(settings):
         copies = drain(transport, c["district"], count=1)
         answers = answers_in(home, transport, c["commune"], count=2)
-        dead = dead_letter(transport)
+        dead = dead_letter(home, transport)
         wait_for(
             lambda: deliveries_of(home.engine, document_id_of(fine)) == {c["district"]: "queued"},
             what="the other document's delivery queued",
@@ -226,7 +226,7 @@ def test_a_submission_requeued_from_the_dead_letters_is_answered_under_a_new_mes
 
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
         (failed,) = drain(transport, c["commune"], count=1)
-        dead_letter(transport)
+        dead_letter(home, transport)
         with home.engine.connect() as conn:
             letter_id = conn.execute(sa.select(dead_letters.c.id)).scalar_one()
         requeue(home.engine, transport, letter_id)
@@ -283,7 +283,7 @@ def test_a_message_that_breaks_its_batch_is_dead_lettered_alone_and_the_rest_del
         with RouterThread(home.settings):
             copies = drain(transport, c["district"], count=4)
             answers = answers_in(home, transport, c["commune"], count=5)
-            dead = dead_letter(transport)
+            dead = dead_letter(home, transport)
             wait_for(
                 lambda: all(
                     deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "queued"}
