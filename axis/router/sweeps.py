@@ -30,6 +30,7 @@ from axis.router.outbox import ORPHAN_SECONDS, Outbox, stage
 from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.store.schema import deliveries, documents, outbox, routers
+from axis.transport.base import Transport
 from axis.transport.topology import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,30 @@ def delete_heartbeat(engine: Engine, router_id: str) -> None:
         conn.execute(sa.delete(routers).where(routers.c.router_id == router_id))
 
 
+def file_dead_letters(engine: Engine, transport: Transport, limit: int = SWEEP_LIMIT) -> int:
+    """Move messages of the dead-letter queue into ``dead_letters``; how many.
+
+    A router buries a message there only when the database refused its row, and the
+    broker puts there what a consumer rejected (an agency's login may not do more). Each
+    is acknowledged once its row is committed: killed in between, it is filed again, a
+    second row rather than none.
+    """
+    filed = 0
+    while filed < limit:
+        message = transport.get(DEAD_LETTERS)
+        if message is None:
+            break
+        row = records.dead_letter_row(
+            message, message.source_queue or "unknown", message.reason or "unknown"
+        )
+        with engine.begin() as conn:
+            records.insert_dead_letters(conn, [row])
+        message.ack()
+        log.warning("filed dead letter %s: %s", message.message_id, row["reason"])
+        filed += 1
+    return filed
+
+
 class Sweeper:
     """The periodic sweeps of one router process."""
 
@@ -82,36 +107,7 @@ class Sweeper:
         self.outbox.sweep(ORPHAN_SECONDS if orphan_seconds is None else orphan_seconds)
         self.report_overdue()
         self.expire()
-        self.file_dead_letters()
-
-    def file_dead_letters(self, limit: int = SWEEP_LIMIT) -> int:
-        """Move messages of the dead-letter queue into ``dead_letters``; how many.
-
-        A router buries a message there only when the database refused its row, and the
-        broker puts there what a consumer rejected (an agency's login may not do more).
-        Each is acknowledged once its row is committed: killed in between, it is filed
-        again, a second row rather than none.
-        """
-        transport = self.outbox.transport
-        filed = 0
-        while filed < limit:
-            message = transport.get(DEAD_LETTERS)
-            if message is None:
-                break
-            row = records.dead_letter_row(
-                message, message.source_queue or "unknown", message.reason or "unknown"
-            )
-            with self.engine.begin() as conn:
-                records.insert_dead_letters(conn, [row])
-            message.ack()
-            log.warning(
-                "filed dead letter %s from %s: %s",
-                message.message_id,
-                row["source_queue"],
-                row["reason"],
-            )
-            filed += 1
-        return filed
+        file_dead_letters(self.engine, self.outbox.transport)
 
     def report_overdue(self) -> int:
         """Log deliveries past the receipt timeout, once each; how many."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from helpers.axis_home import (
     AxisHome,
     RouterProcess,
     Seen,
+    dead_letters_kept,
     deliveries_of,
     document_id_of,
     drain,
@@ -35,10 +37,11 @@ from helpers.axis_home import (
 )
 
 from axis import protocol
+from axis.router.sweeps import file_dead_letters
 from axis.router.worker import EXIT_STUCK
 from axis.settings import Settings
 from axis.store.schema import deliveries, documents, outbox, routers
-from axis.transport.topology import SUBMISSIONS, inbox
+from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from router.conftest import axis_on, consumers_of, fresh_vhost
 
 pytestmark = pytest.mark.slow
@@ -258,6 +261,50 @@ def test_a_router_waits_out_a_database_that_refuses_connections_for_a_while(
             assert_exactly_once(home, expected, seen)
         finally:
             home.close()
+
+
+#: A process that files the dead-letter queue and SIGKILLs itself where it would
+#: acknowledge its first message: after the row was committed.
+DIES_BEFORE_ACKING = """
+import os, signal, sys
+from axis.transport.rabbitmq import RabbitMQMessage, RabbitMQTransport
+RabbitMQMessage.ack = lambda self: os.kill(os.getpid(), signal.SIGKILL)
+from axis.router.sweeps import file_dead_letters
+from axis.store.db import make_engine
+with RabbitMQTransport(sys.argv[2]) as transport:
+    file_dead_letters(make_engine(sys.argv[1]), transport)
+"""
+
+
+def test_a_dead_letter_filed_by_a_router_killed_before_acking_it_is_filed_again(
+    axis: AxisHome,
+) -> None:
+    """Nothing is lost: the row was committed, the message stays on the queue, and the
+    next sweep files it again (a second row rather than none)."""
+    body = axis.document(axis.codes["commune"], [axis.codes["district"]])
+    with axis.transport() as transport:
+        axis.submit(transport, body, sender=axis.codes["commune"])
+        submitted = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
+        submitted.dead_letter("the database refused its row")
+    s = axis.settings
+
+    killed = subprocess.run(
+        [sys.executable, "-c", DIES_BEFORE_ACKING, s.database_url, s.broker_url],
+        capture_output=True,
+        timeout=120,
+    )
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert [row.body for row in dead_letters_kept(axis.engine)] == [body]
+    with axis.transport() as transport:
+        wait_for(lambda: transport.depth(DEAD_LETTERS) == 1, what="the letter back on its queue")
+        assert file_dead_letters(axis.engine, transport) == 1
+        assert transport.depth(DEAD_LETTERS) == 0
+    kept = dead_letters_kept(axis.engine)
+    assert [row.body for row in kept] == [body, body]
+    assert {(row.source_queue, row.reason) for row in kept} == {
+        (SUBMISSIONS, "the database refused its row")
+    }
 
 
 def test_sigterm_finishes_the_batch_in_hand_publishes_it_exits_zero_and_removes_the_heartbeat(
