@@ -46,6 +46,7 @@ recipient that has already seen an id drops the repeat: recipients must deduplic
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -147,14 +148,29 @@ def status_message_id(status_digest: str) -> str:
     return f"status:{status_digest}"
 
 
+#: The longest message id the store keeps (the outbox, the embedded queues, dead letters).
+MAX_MESSAGE_ID = 100
+
+
 def answer_message_id(submission_id: str, digest: str) -> str:
     """The id of the axis's answer to one submission.
 
     It follows the submission's ``message_id`` (a redelivered submission gets the same
     answer id, so the sender drops the repeat) and falls back to the digest of the bytes
-    when the publisher set none.
+    when the publisher set none. A ``message_id`` the store could not keep in it (too
+    long, or holding a NUL, which any AMQP client may set) is replaced by its SHA-256:
+
+    >>> answer_message_id("m" * 120, "ab12")
+    'answer:id-sha256-864bacb2b3f3b4c49e904e197a03783d6825bc7738ce9e945b14c75dca2b3ff7'
     """
-    return f"answer:{submission_id or 'sha256-' + digest}"
+    if not submission_id:
+        return f"answer:sha256-{digest}"
+    answer = f"answer:{submission_id}"
+    # Room left for the "failed:" of :func:`failed_answer_message_id`.
+    if len(answer) + len("failed:") > MAX_MESSAGE_ID or "\x00" in submission_id:
+        hashed = hashlib.sha256(submission_id.encode("utf-8", "surrogatepass")).hexdigest()
+        answer = f"answer:id-sha256-{hashed}"
+    return answer
 
 
 def failed_answer_message_id(submission_id: str, digest: str) -> str:

@@ -12,7 +12,7 @@ methods; nothing is read from the environment::
     metrics.delivered()                           # a recipient's first status arrived
     metrics.receipted(41.5)                       # a 01 receipt, seconds since accepted
     metrics.retried("transient")                  # a transient failure, retried later
-    metrics.dead_lettered()                       # retries exhausted: dead-letter queue
+    metrics.dead_lettered()                       # retries exhausted: a dead letter
     with metrics.timed_verification():            # signature verification time
         verified = verify(data, trust, max_bytes=cap)
 
@@ -149,7 +149,7 @@ class Metrics:
         )
         self._dead = Counter(
             "axis_dead_letters",
-            "Messages sent to the dead-letter queue after their retries ran out.",
+            "Messages given up on after their retries ran out (dead letters).",
             registry=self._own,
         )
         self._verification_seconds = Histogram(
@@ -190,7 +190,7 @@ class Metrics:
         self._retries.labels(reason=reason).inc()
 
     def dead_lettered(self) -> None:
-        """A message was sent to the dead-letter queue."""
+        """A message was given up on (kept as a dead letter)."""
         self._dead.inc()
 
     @contextlib.contextmanager

@@ -122,14 +122,23 @@ def insert_dead_letters(conn: Connection, rows: Sequence[dict]) -> None:
     insert_rows(conn, dead_letters, rows)
 
 
+#: The most attempts a dead letter records (its column is a SMALLINT).
+MAX_ATTEMPTS = 32767
+
+
 def dead_letter_row(message: ReceivedMessage, source_queue: str, reason: str) -> dict[str, Any]:
-    """The ``dead_letters`` row keeping ``message``, which died on ``source_queue``."""
+    """The ``dead_letters`` row keeping ``message``, which died on ``source_queue``.
+
+    Whatever another client set (an id too long or holding a NUL, a redelivery count
+    forged on a message put there by hand) is made storable: a row refused for what it
+    holds would stop the message, and every message behind it, from being kept.
+    """
     return {
         "dead_at": utcnow(),
-        "source_queue": source_queue,
-        "reason": reason,
-        "attempts": message.redelivery_count,
-        "message_id": message.message_id or None,
+        "source_queue": clip(source_queue, dead_letters.c.source_queue),
+        "reason": clip(reason, dead_letters.c.reason),
+        "attempts": min(message.redelivery_count, MAX_ATTEMPTS),
+        "message_id": clip(message.message_id, dead_letters.c.message_id) or None,
         "priority": message.priority,
         "headers": dict(message.headers),
         "body": message.body,
@@ -265,6 +274,13 @@ def stated_at(timestamp: datetime.datetime | None) -> datetime.datetime | None:
 
 
 def clip(text: str, column: sa.Column) -> str:
-    """``text`` cut to what ``column`` holds (quarantine keeps hostile claims)."""
+    r"""``text`` as ``column`` can keep it (quarantine and dead letters keep hostile
+    claims): cut to its length, a NUL (which PostgreSQL refuses in text) shown as U+FFFD.
+
+    >>> kept = clip("000.00.31.H53\x00" + "x" * 200, quarantine.c.claimed_sender)
+    >>> kept[:15] == "000.00.31.H53\ufffdx", len(kept)
+    (True, 100)
+    """
     length = getattr(column.type, "length", None)
+    text = text.replace("\x00", "\ufffd")
     return text if length is None else text[:length]

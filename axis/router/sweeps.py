@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from axis.errors import TransientError, TransportError, one_line
 from axis.router import records
 from axis.router.answers import Answers
 from axis.router.outbox import ORPHAN_SECONDS, Outbox, stage
@@ -82,8 +83,21 @@ def file_dead_letters(engine: Engine, transport: Transport, limit: int = SWEEP_L
         row = records.dead_letter_row(
             message, message.source_queue or "unknown", message.reason or "unknown"
         )
-        with engine.begin() as conn:
-            records.insert_dead_letters(conn, [row])
+        try:
+            with engine.begin() as conn:
+                records.insert_dead_letters(conn, [row])
+        except (sa.exc.DataError, sa.exc.IntegrityError) as error:
+            # Refused for what it holds, not for the database being away: kept without
+            # its properties, rather than blocking every letter behind it, and the
+            # router, which files before it routes.
+            row = {
+                **row,
+                "message_id": None,
+                "headers": {},
+                "reason": f"{row['reason']} (kept without its properties: {one_line(error)})",
+            }
+            with engine.begin() as conn:
+                records.insert_dead_letters(conn, [row])
         message.ack()
         log.warning("filed dead letter %s: %s", message.message_id, row["reason"])
         filed += 1
@@ -107,7 +121,11 @@ class Sweeper:
         self.outbox.sweep(ORPHAN_SECONDS if orphan_seconds is None else orphan_seconds)
         self.report_overdue()
         self.expire()
-        file_dead_letters(self.engine, self.outbox.transport)
+        try:
+            file_dead_letters(self.engine, self.outbox.transport)
+        except TransportError as error:
+            # The queue deleted under the router, say: reconnecting declares it again.
+            raise TransientError(f"the dead-letter queue cannot be read: {error}") from error
 
     def report_overdue(self) -> int:
         """Log deliveries past the receipt timeout, once each; how many."""

@@ -8,11 +8,12 @@
   :data:`BATCH_WAIT_SECONDS` (and at the latest that long after its first message); one
   consumer serves the whole connection, waking every :data:`IDLE_WAIT_SECONDS` when idle;
 - every :data:`HOUSEKEEPING_SECONDS` it writes its heartbeat (``routers``), publishes
-  outbox rows other routers left behind, and reports overdue and expires old deliveries
-  (:mod:`axis.router.sweeps`);
+  outbox rows other routers left behind, reports overdue and expires old deliveries, and
+  files the dead-letter queue into ``dead_letters`` (:mod:`axis.router.sweeps`);
 - the database unavailable: the batch's messages go back for a delayed retry (exponential
   backoff from ``settings.retry_base_seconds``) and, past ``settings.retry_limit``
-  attempts, to the dead-letter queue, the sender getting a ``failed`` answer;
+  attempts, to ``dead_letters`` (the dead-letter queue when the database refuses the row),
+  the sender getting a ``failed`` answer;
 - the broker unavailable: it reconnects, backing off up to :data:`MAX_BACKOFF_SECONDS`;
   unacknowledged messages come back from the broker, committed work is never redone
   (repeats are recognised), and outbox rows are published after the reconnection;

@@ -235,6 +235,24 @@ def test_a_repeated_submission_gets_the_original_answer_again_and_no_second_deli
     assert len(deliveries_of(home.engine, document_id_of(body))) == 1
 
 
+@pytest.mark.parametrize("message_id", ["m" * 120, "a\x00b"], ids=["too-long", "nul"])
+def test_a_submission_id_the_store_cannot_keep_is_answered_under_its_digest(
+    routed: Routed, message_id: str
+) -> None:
+    """Any AMQP client may set such a message id: the answer's own id, kept in the
+    outbox, is derived from its SHA-256 instead, and the document goes through."""
+    home, transport = routed.home, routed.transport
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    home.submit(transport, body, sender=c["commune"], message_id=message_id)
+    (answer,) = drain(transport, c["commune"], count=1)
+    assert answer.headers[protocol.ANSWERS] == message_id
+    assert answer.headers[protocol.OUTCOME] == "accepted"
+    assert answer.message_id.startswith("answer:id-sha256-")
+    (copy,) = drain(transport, c["district"], count=1)
+    assert copy.body == body
+
+
 def test_the_same_document_id_with_other_content_is_rejected_as_a_conflict(
     routed: Routed,
 ) -> None:

@@ -417,24 +417,72 @@ def test_copies_the_broker_refuses_after_the_commit_wait_in_the_outbox_and_routi
 
 
 @pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
-def test_a_router_whose_submissions_queue_is_deleted_declares_it_again_and_routes_on(
-    home: AxisHome,
+@pytest.mark.parametrize("queue", [SUBMISSIONS, DEAD_LETTERS])
+def test_a_router_whose_queue_is_deleted_declares_it_again_and_routes_on(
+    home: AxisHome, queue: str
 ) -> None:
-    """The broker cancels the router's consumer: the router reconnects, which declares
-    the queue again, instead of stopping (after waiting a minute for an answer to its
-    own cancel that never comes)."""
+    """The submissions queue: the broker cancels the router's consumer. The dead-letter
+    queue: the router's sweep cannot read it. Either way the router reconnects, which
+    declares the queue again, instead of stopping (after waiting a minute, for the
+    submissions, for an answer to its own cancel that never comes)."""
     c = home.codes
     body = home.document(c["commune"], [c["district"]])
+    url = home.settings.broker_url
     with home.transport() as transport, RouterThread(home.settings) as router:
-        wait_for(lambda: consumers_of(home.settings.broker_url, SUBMISSIONS), what="a consumer")
-        connection = pika.BlockingConnection(pika.URLParameters(home.settings.broker_url))
-        connection.channel().queue_delete(SUBMISSIONS)
+        wait_for(lambda: consumers_of(url, SUBMISSIONS), what="a consumer")
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        connection.channel().queue_delete(queue)
         connection.close()
         wait_for(
-            lambda: consumers_of(home.settings.broker_url, SUBMISSIONS),
-            what="the queue declared and consumed again",
+            lambda: queue_exists(home, queue) and consumers_of(url, SUBMISSIONS),
+            what="the queue declared again, and the submissions consumed",
         )
         home.submit(transport, body, sender=c["commune"])
         (copy,) = drain(transport, c["district"], count=1)
         assert not router.stopping
     assert copy.body == body
+
+
+def queue_exists(home: AxisHome, queue: str) -> bool:
+    connection = pika.BlockingConnection(pika.URLParameters(home.settings.broker_url))
+    try:
+        connection.channel().queue_declare(queue, passive=True)
+    except pika.exceptions.ChannelClosedByBroker:
+        return False
+    finally:
+        if connection.is_open:
+            connection.close()
+    return True
+
+
+@pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
+def test_what_another_client_puts_on_the_dead_letter_queue_is_filed_and_routing_goes_on(
+    home: AxisHome,
+) -> None:
+    """An id too long for its column or holding a NUL, a priority of 200, headers of
+    every AMQP type: each becomes a row, and the router routes on."""
+    c = home.codes
+    odd = [
+        pika.BasicProperties(message_id="x" * 200, delivery_mode=2),
+        pika.BasicProperties(
+            message_id="a\x00b",
+            priority=200,
+            headers={"when": datetime.datetime(2026, 12, 4), "nested": {"a": [1, "b"]}},
+        ),
+    ]
+    connection = pika.BlockingConnection(pika.URLParameters(home.settings.broker_url))
+    channel = connection.channel()
+    for properties in odd:
+        channel.basic_publish("", DEAD_LETTERS, b"<junk/>", properties)
+    connection.close()
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport, RouterThread(home.settings):
+        wait_for(lambda: len(dead_letters_kept(home.engine)) == 2, what="both filed")
+        home.submit(transport, body, sender=c["commune"])
+        (copy,) = drain(transport, c["district"], count=1)
+        assert transport.depth(DEAD_LETTERS) == 0
+    assert copy.body == body
+    kept = dead_letters_kept(home.engine)
+    assert [row.message_id for row in kept] == ["x" * 100, "a\ufffdb"]
+    assert [row.priority for row in kept] == [0, 3]
+    assert all(row.body == b"<junk/>" for row in kept)
