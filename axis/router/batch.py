@@ -166,7 +166,9 @@ class BatchProcessor:
             writer = _BatchWriter(self.answers, self.lifetime_seconds, self.metrics)
             with self.engine.begin() as conn:
                 staged = writer.write(conn, decisions)
-        except sa.exc.IntegrityError:
+        except (sa.exc.IntegrityError, sa.exc.DataError):
+            # Refused for what a message holds, not for the database being away: retried,
+            # the whole batch would go round again with it; the worker finds the message.
             raise
         except sa.exc.DBAPIError as error:
             raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from axis import protocol
 from axis.router.lookups import DocumentRef, Snapshot
+from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage
 from envelopes.codes import DOCUMENT_ID_FORM, UNTYPABLE_IN_ID
 from envelopes.errors import EnvelopeError
@@ -272,8 +273,18 @@ def check_sender(
     return None
 
 
+#: The longest DocumentId the store keeps (the edXML schema allows 2,000 characters; the
+#: form built from a code number and notation takes under 70).
+MAX_DOCUMENT_ID: int = documents.c.document_id.type.length  # type: ignore[attr-defined]
+
+
 def check_document_id(document_id: str, sender: str) -> str | None:
     """``None`` if ``document_id`` has the edXML form for ``sender``, else what is wrong."""
+    if len(document_id) > MAX_DOCUMENT_ID:
+        return (
+            f"DocumentId {document_id[:40]!r}... is {len(document_id)} characters long; "
+            f"at most {MAX_DOCUMENT_ID}"
+        )
     match = DOCUMENT_ID_FORM.match(document_id)
     if match is None and UNTYPABLE_IN_ID.search(document_id):
         return (

@@ -246,11 +246,28 @@ def test_a_submission_requeued_from_the_dead_letters_is_answered_under_a_new_mes
 REFUSED_SUBJECT = "Văn bản hỏng"
 
 
-def refuse_documents_about(home: AxisHome, subject: str) -> None:
+def refuse_documents_about(home: AxisHome, subject: str, refusal: str) -> None:
     """Make the database refuse to store any document with ``subject``: an error that is
-    neither the database being away nor anything the router checks in advance."""
+    neither the database being away nor anything the router checks in advance. On
+    PostgreSQL ``refusal`` is the error: "IntegrityError" (a constraint) or "DataError"
+    (a value it cannot hold)."""
     with home.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and refusal == "DataError":
+            conn.execute(
+                sa.text(
+                    "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    f"BEGIN IF NEW.subject = '{subject}' THEN RAISE EXCEPTION 'too long' "
+                    "USING ERRCODE = 'string_data_right_truncation'; END IF; "
+                    "RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER test_refused BEFORE INSERT ON documents "
+                    "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+                )
+            )
+        elif conn.dialect.name == "postgresql":
             conn.execute(
                 sa.text(
                     "ALTER TABLE documents ADD CONSTRAINT test_refused "
@@ -267,11 +284,16 @@ def refuse_documents_about(home: AxisHome, subject: str) -> None:
             )
 
 
+@pytest.mark.parametrize("refusal", ["IntegrityError", "DataError"])
 def test_a_message_that_breaks_its_batch_is_dead_lettered_alone_and_the_rest_delivered(
-    home: AxisHome, caplog: pytest.LogCaptureFixture
+    home: AxisHome, caplog: pytest.LogCaptureFixture, refusal: str
 ) -> None:
+    """Not taken for the database being away: the whole batch would be retried with it,
+    and buried with it at the retry limit."""
+    if refusal == "DataError" and home.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite raises no DataError")
     c = home.codes
-    refuse_documents_about(home, REFUSED_SUBJECT)
+    refuse_documents_about(home, REFUSED_SUBJECT, refusal)
     good = [home.document(c["commune"], [c["district"]]) for _ in range(4)]
     broken = home.document(c["commune"], [c["district"]], subject=REFUSED_SUBJECT)
     caplog.set_level(logging.INFO, logger="axis.router.worker")
@@ -299,7 +321,7 @@ def test_a_message_that_breaks_its_batch_is_dead_lettered_alone_and_the_rest_del
         broken_id: "failed",
     }
     assert (dead.message_id, dead.body, dead.source_queue) == (broken_id, broken, SUBMISSIONS)
-    assert dead.reason.startswith("the router failed on it: IntegrityError")
+    assert dead.reason.startswith(f"the router failed on it: {refusal}")
     with home.engine.connect() as conn:
         letter = conn.execute(sa.select(dead_letters)).one()
     assert (letter.message_id, letter.reason, letter.body) == (broken_id, dead.reason, broken)

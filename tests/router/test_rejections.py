@@ -416,6 +416,8 @@ def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
         # A clerk could neither type nor see it to track or answer the document.
         ("000.00.31.H53,2026/11/26,5/UBND\nVP", "holds a line break or a control character"),
         ("000.00.31.H53,2026/11/26,5\t1/UBND-VP", "holds a line break or a control character"),
+        # The schema allows 2,000 characters; the store keeps 300.
+        ("000.00.31.H53,2026/11/26,5/" + "N" * 300, "327 characters long; at most 300"),
     ],
 )
 def test_a_document_id_names_its_sender_and_a_real_date(
