@@ -22,6 +22,7 @@ from typing import Protocol
 
 from axis import protocol
 from axis.errors import ConfigurationError
+from axis.router.intake import Submission
 from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.transport.base import OutgoingMessage
@@ -131,6 +132,29 @@ class Answers:
             edxml_priority=document.priority,
         )
 
+    def accepted(
+        self,
+        submission: Submission,
+        *,
+        to: str,
+        document_id: str,
+        priority: int,
+        recipients: Sequence[str],
+    ) -> Answer:
+        """``accepted`` for ``recipients``: the answer to ``submission``, a document."""
+        return self.answer(
+            outcome="accepted",
+            to=to,
+            document_id=document_id,
+            digest=submission.digest,
+            size=len(submission.body),
+            message_id=submission.answer_id,
+            answers=submission.message_id,
+            recipients=recipients,
+            message=f"accepted for delivery to {len(recipients)} recipient(s)",
+            edxml_priority=priority,
+        )
+
     def failed(self, document: StoredDocument, recipients: Sequence[str]) -> Answer:
         """``failed``: the copies to ``recipients`` could not be put into their inboxes."""
         return self.later(
@@ -156,11 +180,6 @@ class Answers:
                 "the axis stopped waiting"
             ),
         )
-
-
-def accepted_message(count: int) -> str:
-    """What an ``accepted`` answer says to the clerk."""
-    return f"accepted for delivery to {count} recipient(s)"
 
 
 def inbox_message(

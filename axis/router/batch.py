@@ -32,7 +32,7 @@ from axis import protocol
 from axis.errors import TransientError
 from axis.ops.metrics import Metrics
 from axis.router import records
-from axis.router.answers import Answer, Answers, accepted_message, inbox_message
+from axis.router.answers import Answer, Answers, inbox_message
 from axis.router.intake import (
     REVISION_ANSWERS,
     AcceptDocument,
@@ -268,17 +268,12 @@ class _BatchWriter:
             document = decision.verified.message
             assert isinstance(document, Document)
             submission = decision.submission
-            answer = self.answers.answer(
-                outcome="accepted",
+            answer = self.answers.accepted(
+                submission,
                 to=decision.verified.sender_code,
                 document_id=document.document_id,
-                digest=submission.digest,
-                size=len(submission.body),
-                message_id=submission.answer_id,
-                answers=submission.message_id,
+                priority=int(document.priority),
                 recipients=decision.recipients,
-                message=accepted_message(len(decision.recipients)),
-                edxml_priority=int(document.priority),
             )
             answers.append(answer)
             rows.append(
@@ -440,18 +435,12 @@ class _BatchWriter:
         elif expired:
             answer = self.answers.expired(document, expired, self.lifetime_seconds)
         else:
-            submission = duplicate.submission
-            answer = self.answers.answer(
-                outcome="accepted",
+            answer = self.answers.accepted(
+                duplicate.submission,
                 to=document.sender_code,
                 document_id=document.document_id,
-                digest=document.digest,
-                size=document.size,
-                message_id=submission.answer_id,
-                answers=submission.message_id,
+                priority=document.priority,
                 recipients=[code for code, _ in copies],
-                message=accepted_message(len(copies)),
-                edxml_priority=document.priority,
             )
         kept = conn.execute(
             sa.update(documents)

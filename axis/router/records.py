@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from axis.store.db import utcnow
 from axis.store.schema import (
@@ -120,6 +120,12 @@ def insert_quarantine(conn: Connection, rows: Sequence[dict]) -> None:
 
 def insert_dead_letters(conn: Connection, rows: Sequence[dict]) -> None:
     insert_rows(conn, dead_letters, rows)
+
+
+def keep_dead_letter(engine: Engine, row: dict[str, Any]) -> None:
+    """Commit one dead-letter row (see :func:`dead_letter_row`) on its own."""
+    with engine.begin() as conn:
+        insert_dead_letters(conn, [row])
 
 
 #: The most attempts a dead letter records (its column is a SMALLINT).

@@ -84,8 +84,7 @@ def file_dead_letters(engine: Engine, transport: Transport, limit: int = SWEEP_L
             message, message.source_queue or "unknown", message.reason or "unknown"
         )
         try:
-            with engine.begin() as conn:
-                records.insert_dead_letters(conn, [row])
+            records.keep_dead_letter(engine, row)
         except (sa.exc.DataError, sa.exc.IntegrityError) as error:
             # Refused for what it holds, not for the database being away: kept without
             # its properties, rather than blocking every letter behind it, and the
@@ -96,8 +95,7 @@ def file_dead_letters(engine: Engine, transport: Transport, limit: int = SWEEP_L
                 "headers": {},
                 "reason": f"{row['reason']} (kept without its properties: {one_line(error)})",
             }
-            with engine.begin() as conn:
-                records.insert_dead_letters(conn, [row])
+            records.keep_dead_letter(engine, row)
         message.ack()
         log.warning("filed dead letter %s: %s", message.message_id, row["reason"])
         filed += 1

@@ -44,7 +44,7 @@ from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission
 from axis.router.outbox import Outbox
-from axis.router.records import dead_letter_row, insert_dead_letters
+from axis.router.records import dead_letter_row, keep_dead_letter
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
 from axis.stopping import pause
@@ -342,8 +342,7 @@ class Router:
         if self._engine is None:
             return False
         try:
-            with self._engine.begin() as conn:
-                insert_dead_letters(conn, [dead_letter_row(message, message.queue, reason)])
+            keep_dead_letter(self._engine, dead_letter_row(message, message.queue, reason))
         except sa.exc.DBAPIError as error:
             log.warning(
                 "dead letter %s goes to the dead-letter queue, to be filed later: %s",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers.records import recorded_statuses, stored_delivery, stored_document
 
 from axis.store.db import make_engine
-from axis.store.schema import deliveries, documents, status_events
 from cli.main import cli
 
 Axis = Callable[..., Result]
@@ -103,51 +103,24 @@ def recalled(initialised: Axis, database_url: str) -> Axis:
     engine = make_engine(database_url)
     try:
         with engine.begin() as conn:
-            doc = conn.execute(
-                documents.insert().returning(documents.c.id),
-                {
-                    "document_id": DOC_ID,
-                    "sender_code": DISTRICT,
-                    "digest": "d" * 64,
-                    "size": 10,
-                    "subject": "Báo cáo",
-                    "priority": 0,
-                    "signer_fingerprint": "f" * 64,
-                    "received_at": T0,
-                    "envelope": b"<x/>",
-                },
-            ).scalar_one()
-            delivery = conn.execute(
-                deliveries.insert().returning(deliveries.c.id),
-                {
-                    "document_pk": doc,
-                    "recipient_code": PROVINCE,
-                    "state": "receipted",
-                    "accepted_at": T0,
-                    "queued_at": T0,
-                    "delivered_at": T0 + datetime.timedelta(minutes=1),
-                    "receipted_at": T0 + datetime.timedelta(minutes=1),
-                    "last_status": "01",
-                },
-            ).scalar_one()
-            conn.execute(
-                status_events.insert(),
+            doc = stored_document(conn, DOC_ID, DISTRICT, T0)
+            delivery = stored_delivery(
+                conn,
+                doc,
+                PROVINCE,
+                state="receipted",
+                accepted_at=T0,
+                queued_at=T0,
+                delivered_at=T0 + datetime.timedelta(minutes=1),
+                receipted_at=T0 + datetime.timedelta(minutes=1),
+                last_status="01",
+            )
+            recorded_statuses(
+                conn,
+                doc,
                 [
-                    {
-                        "document_pk": doc,
-                        "delivery_id": delivery if author == PROVINCE else None,
-                        "from_code": author,
-                        "status_code": code,
-                        "description": text,
-                        "signer_fingerprint": "e" * 64,
-                        "digest": code * 32,
-                        "recorded_at": T0 + datetime.timedelta(minutes=minute),
-                        "signed_xml": b"<s/>",
-                    }
-                    for author, code, text, minute in [
-                        (PROVINCE, "01", "Đã đến", 1),
-                        (DISTRICT, "13", "Thu hồi: gửi nhầm", 2),
-                    ]
+                    (delivery, PROVINCE, "01", "Đã đến", T0 + datetime.timedelta(minutes=1)),
+                    (None, DISTRICT, "13", "Thu hồi: gửi nhầm", T0 + datetime.timedelta(minutes=2)),
                 ],
             )
     finally:

@@ -8,13 +8,14 @@ import json
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from helpers.records import recorded_statuses, stored_delivery, stored_document
 from sqlalchemy.engine import Engine
 
 from axis.client.tracking import UnknownDocument, track_document, waiting_for
 from axis.settings import Settings
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
-from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
+from axis.store.schema import agencies, quarantine
 from axis.transport import open_transport
 from cli.main import cli
 
@@ -45,57 +46,24 @@ def engine(database_url: str) -> Engine:
                 ]
             ],
         )
-        doc_pk = conn.execute(
-            documents.insert().returning(documents.c.id),
-            {
-                "document_id": DOC_ID,
-                "sender_code": SENDER,
-                "digest": "d" * 64,
-                "size": 10,
-                "subject": "Báo cáo",
-                "priority": 0,
-                "signer_fingerprint": "f" * 64,
-                "received_at": at(0),
-                "envelope": b"<x/>",
-            },
-        ).scalar_one()
-        district = conn.execute(
-            deliveries.insert().returning(deliveries.c.id),
-            {
-                "document_pk": doc_pk,
-                "recipient_code": DISTRICT,
-                "state": "receipted",
-                "accepted_at": at(0),
-                "queued_at": at(1),
-                "delivered_at": at(2),
-                "receipted_at": at(2),
-                "last_status": "03",
-            },
-        ).scalar_one()
-        conn.execute(
-            deliveries.insert(),
-            {
-                "document_pk": doc_pk,
-                "recipient_code": PROVINCE,
-                "state": "queued",
-                "accepted_at": at(0),
-                "queued_at": at(1),
-            },
+        doc_pk = stored_document(conn, DOC_ID, SENDER, at(0))
+        district = stored_delivery(
+            conn,
+            doc_pk,
+            DISTRICT,
+            state="receipted",
+            accepted_at=at(0),
+            queued_at=at(1),
+            delivered_at=at(2),
+            receipted_at=at(2),
+            last_status="03",
         )
-        conn.execute(
-            status_events.insert(),
+        stored_delivery(conn, doc_pk, PROVINCE, state="queued", accepted_at=at(0), queued_at=at(1))
+        recorded_statuses(
+            conn,
+            doc_pk,
             [
-                {
-                    "document_pk": doc_pk,
-                    "delivery_id": district,
-                    "from_code": DISTRICT,
-                    "status_code": code,
-                    "description": text,
-                    "signer_fingerprint": "e" * 64,
-                    "digest": code * 32,
-                    "recorded_at": at(minute),
-                    "signed_xml": b"<s/>",
-                }
+                (district, DISTRICT, code, text, at(minute))
                 for code, text, minute in [("01", "Đã đến", 2), ("03", "Đã tiếp nhận", 3)]
             ],
         )
