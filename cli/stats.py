@@ -24,7 +24,7 @@ from axis.errors import one_line
 from axis.settings import TEN_YEARS_SECONDS, Settings
 from axis.stats import rollup
 from axis.stats.backlog import backlog
-from axis.stats.charts import write_chart
+from axis.stats.charts import check_chart, write_chart
 from axis.stats.latency import PERCENTILES, RESOLUTION
 from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
@@ -103,6 +103,7 @@ def stats(
     """Documents sent and received, delivered, receipted, pending, rejected; latency
     percentiles; business statuses; agencies active out of those registered."""
     if ctx.invoked_subcommand is not None:
+        _refuse_report_options(ctx, ctx.invoked_subcommand)
         return
     settings: Settings = ctx.obj
     selection = Selection(
@@ -113,6 +114,10 @@ def stats(
         agency=agency,
         by=by or ("day" if chart else None),
     )
+    if chart:
+        if _typed(ctx, "fmt"):
+            raise click.UsageError("--chart draws a file; --format is for a printed report")
+        check_chart(chart, selection.by)
     with checked_engine(settings) as engine:
         result = report(engine, selection)
     if chart:
@@ -131,6 +136,26 @@ def stats(
         _summary_tables(result)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+
+
+def _typed(ctx: click.Context, name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not left to its default)."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+def _refuse_report_options(ctx: click.Context, subcommand: str) -> None:
+    """Options of the report typed before a subcommand would be dropped without a word
+    (`axis stats --level 2 backlog` listing every level): name them instead."""
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if isinstance(param, click.Option) and param.name is not None and _typed(ctx, param.name)
+    ]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)} before `{subcommand}` apply to the report only; options of "
+            f"`axis stats {subcommand}` go after its name (see `axis stats {subcommand} --help`)"
+        )
 
 
 def _json(result: Report) -> dict[str, object]:
@@ -283,7 +308,7 @@ def _keep_refreshing(engine: Engine, every: float) -> None:
     click.echo(f"folding changes into the statistics every {every:g} s", err=True)
     while not stopping:
         try:
-            folded = rollup.refresh(engine)
+            folded = rollup.refresh(engine, stopped=lambda: bool(stopping))
         except sa.exc.DBAPIError as error:
             click.echo(
                 f"warning: the fold failed ({one_line(error)}); trying again in {every:g} s",

@@ -13,26 +13,60 @@ from pathlib import Path
 
 from axis.errors import ConfigurationError
 from axis.files import write_atomically
-from axis.stats.queries import Report
+from axis.stats.queries import Figures, Report
+from axis.stats.rollup import DAY, MONTH, local_day, period_end
+from axis.store.db import utcnow
 
 FORMATS = (".png", ".svg")
 
 
-def write_chart(report: Report, path: Path) -> None:
-    """Draw ``report`` (grouped by day or month) into ``path``."""
+def timeline(report: Report, today: datetime.date) -> list[tuple[datetime.date, Figures]]:
+    """Each day (or month) of a report by day (or month), first day first, with its figures.
+
+    The report has groups only where something happened; a line drawn through those
+    alone would slope across the empty days between them. Here every period is a point,
+    an empty one with zero figures and no latency, from ``--since`` (or the first group)
+    to ``--until`` (or today, or the last group if it is later), never in the future.
+    """
+    grain, fmt = (DAY, "%Y-%m-%d") if report.selection.by == "day" else (MONTH, "%Y-%m")
+    found = {datetime.datetime.strptime(g.group, fmt).date(): g for g in report.groups}
+    since, until = report.selection.since, report.selection.until
+    first = since or min(found, default=None)
+    if first is None:
+        return []
+    last = max([min(until or today, today), *found])
+    if grain == MONTH:
+        first, last = first.replace(day=1), last.replace(day=1)
+    points = []
+    while first <= last:
+        points.append((first, found.get(first) or Figures(first.strftime(fmt))))
+        first = period_end(grain, first)
+    return points
+
+
+def check_chart(path: Path, by: str | None) -> None:
+    """Refuse a chart that cannot be drawn, before a report is counted for it (folding
+    the pending changes first may take a while)."""
     if path.suffix.lower() not in FORMATS:
         raise ConfigurationError(f"--chart {path}: the file must end in .png or .svg")
-    if report.selection.by not in ("day", "month"):
+    if by not in ("day", "month"):
         raise ConfigurationError("a chart plots figures over time: use --by day or --by month")
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.figure  # noqa: F401  (whether it is installed)
     except ImportError:
         raise ConfigurationError(
             "charts need matplotlib, an optional extra: pip install 'edxml-axis[charts]'"
         ) from None
-    groups = report.groups
-    fmt = "%Y-%m-%d" if report.selection.by == "day" else "%Y-%m"
-    when = [datetime.datetime.strptime(g.group, fmt) for g in groups]
+
+
+def write_chart(report: Report, path: Path) -> None:
+    """Draw ``report`` (grouped by day or month) into ``path``."""
+    check_chart(path, report.selection.by)
+    from matplotlib.figure import Figure
+
+    points = timeline(report, local_day(utcnow()))
+    when = [datetime.datetime.combine(day, datetime.time()) for day, _ in points]
+    groups = [figures for _, figures in points]
     # A Figure of its own (not pyplot): no global state, no display needed.
     figure = Figure(figsize=(11, 7), layout="constrained")
     volumes, latency = figure.subplots(2, 1, sharex=True)
@@ -51,8 +85,14 @@ def write_chart(report: Report, path: Path) -> None:
         ("accepted → receipted, p50", [g.to_receipt.p50 for g in groups]),
         ("accepted → receipted, p95", [g.to_receipt.p95 for g in groups]),
     ):
+        # Dots as well as lines: a day with latencies between days without any is a
+        # segment of no length, which a line alone does not draw.
         latency.plot(
-            when, [float("nan") if v is None else max(v, 0.5) for v in seconds], label=label
+            when,
+            [float("nan") if v is None else max(v, 0.5) for v in seconds],
+            label=label,
+            marker=".",
+            markersize=4,
         )
     latency.set_yscale("log")
     latency.set_ylabel("latency (seconds)")

@@ -384,8 +384,11 @@ class _Query:
     @staticmethod
     def _period(batch: list[_Piece]) -> sa.ColumnElement[bool]:
         c = stats_counts.c
+        # No piece (a period ending before _BEGINNING) is no row: an OR of nothing would
+        # be no condition, every grain's rows added up.
         return sa.or_(
-            *(sa.and_(c.grain == p.grain, c.period >= p.start, c.period < p.end) for p in batch)
+            sa.false(),
+            *(sa.and_(c.grain == p.grain, c.period >= p.start, c.period < p.end) for p in batch),
         )
 
     def _group(self, batch: list[_Piece]) -> sa.ColumnElement | None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -442,10 +442,15 @@ def _fold_statuses(conn: Connection, limit: int) -> int:
     return len(rows)
 
 
-def refresh(engine: Engine, *, chunk: int = CHUNK) -> int:
+def refresh(
+    engine: Engine, *, chunk: int = CHUNK, stopped: Callable[[], bool] | None = None
+) -> int:
     """Fold every change not counted yet into the rollups; how many rows were folded.
 
-    Safe to run from several processes at once (they take turns).
+    Safe to run from several processes at once (they take turns). ``stopped`` is asked
+    after each chunk: once it is true, the rest is left for the next refresh (after a
+    rebuild or an outage, folding everything takes minutes, and a service asked to stop
+    would otherwise go on until it is killed).
     """
     folded = 0
     while True:
@@ -454,7 +459,7 @@ def refresh(engine: Engine, *, chunk: int = CHUNK) -> int:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REFRESH_LOCK_KEY})")
             done = _fold_deliveries(conn, chunk) + _fold_statuses(conn, chunk)
         folded += done
-        if done == 0:
+        if done == 0 or (stopped is not None and stopped()):
             return folded
 
 

@@ -222,3 +222,51 @@ def rolled_up(engine: Engine, agency: str) -> tuple[int, int] | None:
             )
         ).one()
     return None if row[0] is None else (int(row[0]), int(row[1]))
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--level", "2", "backlog"], "--level"),
+        (["--format", "json", "backlog"], "--format"),
+        (["--under", H53, "--since", "2026-03-01", "backlog"], "--since, --under"),
+        (["--since", "2026-03-01", "refresh"], "--since"),
+    ],
+)
+def test_report_options_before_a_subcommand_are_refused_not_ignored(
+    engine: Engine, known: dict[str, int], args: list[str], named: str
+) -> None:
+    """`axis stats --level 2 backlog` would otherwise list every level's backlog, and
+    `axis stats --format json backlog` print a table, with nothing said."""
+    code, out, err = run(engine, *args)
+    assert (code, out) == (2, "")
+    assert f"{named} before `{args[-1]}`" in err
+    assert f"axis stats {args[-1]} --help" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--chart", "march.pdf"], "error: --chart march.pdf: the file must end in .png or .svg"),
+        (["--by", "agency", "--chart", "march.png"], "error: a chart plots figures over time"),
+        (["--chart", "march.png", "--format", "csv"], "--chart draws a file; --format is for"),
+    ],
+)
+def test_a_chart_that_cannot_be_drawn_is_refused_before_anything_is_counted(
+    engine: Engine,
+    known: dict[str, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    """Counting folds every pending change first, minutes after a rebuild: a wrong
+    --chart is named at once, and a --format that would be ignored too."""
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    monkeypatch.chdir(charts)
+    code, out, err = run(engine, *args)
+    assert code in (1, 2)
+    assert (out, list(charts.iterdir())) == ("", [])
+    assert message in err
+    assert rolled_up(engine, H53) is None  # nothing was folded for a report

@@ -305,3 +305,18 @@ def test_contradictory_options_are_refused(engine: Engine, known: dict[str, int]
         report(engine, Selection(agency=G22, under=H53))
     with pytest.raises(ConfigurationError, match="at level 2, not 1"):
         report(engine, Selection(agency=DISTRICT, level=1))
+
+
+@pytest.mark.parametrize("by", [None, "agency", "level", "day", "month"])
+def test_a_period_ending_before_the_first_day_counted_counts_nothing(
+    engine: Engine, known: dict[str, int], by: str | None
+) -> None:
+    """Without --since a period starts in 1970: one that ends before then holds no day,
+    and its report is empty, not every rollup row of every grain added up."""
+    result = report(engine, Selection(until=datetime.date(1969, 12, 31), by=by))
+    assert counters(result.total) == dict.fromkeys(counters(result.total), 0)
+    assert result.total.statuses == {}
+    assert latencies(result.total) == ((0, None, None, None), (0, None, None, None))
+    assert [g.group for g in result.groups if g.sent or g.received] == []
+    assert [(a.active, a.registered) for a in result.activity if a.active] == []
+    assert result.notes[0].startswith("no documents were accepted in this period")

@@ -148,3 +148,25 @@ def counted(engine: Engine, folded: bool = True) -> int:
             .select_from(deliveries)
             .where(state.is_not(None) if folded else state.is_(None))
         ).scalar_one()
+
+
+def test_a_refresh_asked_to_stop_ends_after_its_chunk_and_leaves_the_rest_for_the_next(
+    engine: Engine, history: History, known: dict[str, int]
+) -> None:
+    """A refresh service told to stop (SIGTERM) ends with the chunk in flight rather than
+    folding, for minutes, everything a rebuild or an outage left pending."""
+    pending = counted(engine, folded=False)
+    asked: list[int] = []
+
+    def stopped() -> bool:
+        asked.append(counted(engine))
+        return True
+
+    assert rollup.refresh(engine, chunk=2, stopped=stopped) == 4  # 2 deliveries, 2 statuses
+    assert asked == [2]
+    assert counted(engine) == 2 < pending
+    rollup.refresh(engine)
+    folded = rollup_rows(engine)
+    rollup.rebuild(engine)
+    assert rollup_rows(engine) == folded
+    assert counted(engine) == pending
