@@ -183,7 +183,9 @@ def xmldsig_verify(data: bytes, signer: Issued) -> object:
     root = parse_xml(data, max_bytes=MAX_BYTES)
     signature = root.find(f"{SIGNATURE_PLACE}{{{DS_NS}}}Signature")
     xmldsig.check_profile(signature)
-    return xmldsig.verify_enveloped(root, signature, signer.certificate.public_key())
+    return xmldsig.verify_enveloped(
+        root, signature, signer.certificate.public_key(), size=len(data)
+    )
 
 
 def signxml_verify(data: bytes, signer: Issued) -> object:

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 from envelopes.errors import InvalidAgencyCode
 
-_CODE = re.compile(r"^([0-9]{3})\.([0-9]{2})\.([0-9]{2})\.([A-Z][0-9]{2})$")
+# ``\Z``, not ``$``: ``$`` also matches before a final line break.
+_CODE = re.compile(r"^([0-9]{3})\.([0-9]{2})\.([0-9]{2})\.([A-Z][0-9]{2})\Z")
 #: Control characters and line breaks: a clerk types a DocumentId to track or answer the
 #: document, and could neither see nor type these.
 _UNTYPABLE = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 UNTYPABLE_IN_ID = re.compile(f"[{_UNTYPABLE}]")
 #: A DocumentId: ``<sender code>,<yyyy/MM/dd>,<number>/<notation>``, grouped so.
 DOCUMENT_ID_FORM = re.compile(
-    rf"^([^,]+),([0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}}),([^/,{_UNTYPABLE}]+)/([^,{_UNTYPABLE}]+)$"
+    rf"^([^,]+),([0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}}),([^/,{_UNTYPABLE}]+)/([^,{_UNTYPABLE}]+)\Z"
 )
 
 

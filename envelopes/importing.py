@@ -31,7 +31,7 @@ from lxml import etree
 
 from envelopes.errors import MalformedEnvelope, SchemaViolation
 from envelopes.model import Document, Status
-from envelopes.parsing import check_prolog, check_size, hardened_parser, parse_xml
+from envelopes.parsing import UTF8_BOM, check_prolog, check_size, hardened_parser, parse_xml
 from envelopes.xml import EDXML_NS, decode_attachment, q, read_message
 from envelopes.xmldsig import DS_NS
 
@@ -83,10 +83,12 @@ def _drop_processing_instructions(root: etree._Element, repairs: list[str]) -> N
 
 
 def _strip_stray_prefix(data: bytes, repairs: list[str]) -> bytes:
-    declaration = data.find(b"<?xml")
-    if declaration > 0 and b"<" not in data[:declaration]:
-        repairs.append(f"removed {declaration} stray bytes before the XML declaration")
-        return data[declaration:]
+    # A UTF-8 byte order mark is where it belongs, not stray: kept, and not reported.
+    start = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
+    declaration = data.find(b"<?xml", start)
+    if declaration > start and b"<" not in data[start:declaration]:
+        repairs.append(f"removed {declaration - start} stray bytes before the XML declaration")
+        return data[:start] + data[declaration:]
     return data
 
 

@@ -12,7 +12,10 @@
 4. the signer's certificate is valid now, has KeyUsage digitalSignature and chains to a CA
    of the :class:`TrustStore` (:class:`UntrustedCertificate` otherwise);
 5. the signature value and the digest of the whole message verify
-   (:mod:`envelopes.xmldsig`, checked in the tests against signxml and xmlsec1);
+   (:mod:`envelopes.xmldsig`, checked in the tests against signxml and xmlsec1), the
+   canonical forms they are computed on being bounded in size and cost
+   (:func:`envelopes.parsing.canonicalize`; :class:`~envelopes.errors.MalformedEnvelope`
+   otherwise);
 6. what the signature covers (re-read from its canonical bytes, and nothing else) is
    valid against the XSD of its kind;
 7. when ``pinned`` is given, the certificate is one of those allowed for the sender the
@@ -180,7 +183,7 @@ def verify(
     signature = _locate_signature(root)
     xmldsig.check_profile(signature)
     leaf = _check_certificate(xmldsig.certificates(signature), trust, at)
-    signed = xmldsig.verify_enveloped(root, signature, leaf.public_key())
+    signed = xmldsig.verify_enveloped(root, signature, leaf.public_key(), size=len(data))
     message, kind, sender = _read(signed)
     leaf_fingerprint = fingerprint(leaf)
     if isinstance(pinned, str):  # one fingerprint, not a collection of its characters

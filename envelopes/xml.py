@@ -53,7 +53,7 @@ from envelopes.model import (
     StatusCode,
     TraceHeader,
 )
-from envelopes.parsing import parse_xml
+from envelopes.parsing import MAX_CANONICAL_GROWTH, canonicalize, parse_xml
 from envelopes.validation import DOCUMENT_SCHEMA, STATUS_SCHEMA, validate
 
 #: The standard's namespace (default on the root, prefix ``edXML:`` below it).
@@ -382,12 +382,13 @@ class _Fields:
         # Exclusive C14N: the same XML whatever namespaces the document around declares,
         # except the prefixes a value names (``xsi:type="x:Article"``), which it keeps
         # declared: exclusive C14N alone keeps only those elements and attributes use.
-        return etree.tostring(
+        # Bounded by the element's plain serialization (each namespace in scope declared
+        # once): the import path reads documents no signature check has canonicalized.
+        plain = len(etree.tostring(element, with_tail=False))
+        return canonicalize(
             element,
-            method="c14n",
-            exclusive=True,
-            with_tail=False,
-            inclusive_ns_prefixes=_prefixes_in_values(element),
+            limit=MAX_CANONICAL_GROWTH * plain,
+            inclusive_prefixes=_prefixes_in_values(element),
         ).decode()
 
     def token(self, name: str) -> str:

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from lxml import etree
 
 from envelopes.errors import SignatureError, WeakAlgorithm
-from envelopes.parsing import reparse
+from envelopes.parsing import MAX_CANONICAL_GROWTH, canonicalize, reparse
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 EC_NS = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -114,15 +114,23 @@ def refuse_unsigned_content(root: etree._Element) -> None:
 
 
 def verify_enveloped(
-    root: etree._Element, signature: etree._Element, key: PublicKey
+    root: etree._Element, signature: etree._Element, key: PublicKey, *, size: int
 ) -> etree._Element:
     """Verify ``signature`` (profile-checked, a descendant of ``root``) with ``key``.
+
+    ``size`` is the envelope's, in bytes: its canonical forms may not grow past
+    :data:`~envelopes.parsing.MAX_CANONICAL_GROWTH` times it, or the envelope is refused
+    before they fill memory (the digest is only compared once the whole is written, so
+    any copy of a valid signature gets that far).
 
     Removes the signature from ``root`` (the enveloped transform) and returns the signed
     content parsed from its canonical bytes.
     """
+    limit = MAX_CANONICAL_GROWTH * size
     signed_info = signature.find(f"{_DS}SignedInfo")
-    signed_info_c14n = _canonical(signed_info, signed_info.find(f"{_DS}CanonicalizationMethod"))
+    signed_info_c14n = _canonical(
+        signed_info, signed_info.find(f"{_DS}CanonicalizationMethod"), limit
+    )
     method = signed_info.find(f"{_DS}SignatureMethod").get("Algorithm")
     value = _base64(signature.find(f"{_DS}SignatureValue"), "SignatureValue")
     _check_value(key, method, value, signed_info_c14n)
@@ -133,7 +141,7 @@ def verify_enveloped(
     c14n_transform = reference.findall(f"{_DS}Transforms/{_DS}Transform")[1]
 
     _remove_keeping_tail(signature)
-    content = _canonical(root, c14n_transform)
+    content = _canonical(root, c14n_transform, limit)
     if not hmac.compare_digest(hashlib.sha256(content).digest(), expected):
         raise SignatureError(
             "the message was changed after it was signed (the digest of its content does "
@@ -163,17 +171,11 @@ def _certificate(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
-def _canonical(element: etree._Element, method: etree._Element) -> bytes:
+def _canonical(element: etree._Element, method: etree._Element, limit: int) -> bytes:
     """Exclusive C14N 1.0 without comments, honouring an InclusiveNamespaces PrefixList."""
     inclusive = method.find(f"{{{EC_NS}}}InclusiveNamespaces")
-    prefixes = (inclusive.get("PrefixList") or "").split() if inclusive is not None else None
-    return etree.tostring(
-        element,
-        method="c14n",
-        exclusive=True,
-        with_comments=False,
-        inclusive_ns_prefixes=prefixes or None,
-    )
+    prefixes = (inclusive.get("PrefixList") or "").split() if inclusive is not None else []
+    return canonicalize(element, limit=limit, inclusive_prefixes=prefixes)
 
 
 def _check_value(key: PublicKey, method: str, value: bytes, data: bytes) -> None:

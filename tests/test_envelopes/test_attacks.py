@@ -27,7 +27,7 @@ from envelopes.parsing import HUGE_TREE_THRESHOLD
 from envelopes.signing import sign
 from envelopes.verifying import verify
 from envelopes.xml import build_document, q
-from envelopes.xmldsig import DS_NS
+from envelopes.xmldsig import DS_NS, EXC_C14N
 
 from . import xmlsec
 from .conftest import MAX_BYTES
@@ -254,6 +254,63 @@ def test_a_processing_instruction_splitting_a_signed_value_is_refused(
     assert xmlsec.verify(forged, ca, tmp_path).returncode == 0
 
     with pytest.raises(SignatureError, match=r"processing instructions are not allowed.*line"):
+        verify(forged, trust, max_bytes=MAX_BYTES)
+
+
+@pytest.mark.parametrize(
+    ("uri_length", "elements"),
+    [(1_500, 1_000), (10_000, 5_000)],
+    ids=["small-envelope-written-whole", "large-envelope-written-in-pieces"],
+)
+def test_a_namespace_repeated_by_canonicalization_is_refused_before_it_fills_memory(
+    signed, trust, uri_length, elements
+):
+    """A copy of any valid signature gets the body canonicalized before the digest is
+    compared; a namespace of 10 KB declared once and used by 5,000 empty elements would
+    make 50 MB of a 40 KB envelope (and gigabytes of a few hundred KB)."""
+    uri = "urn:" + "x" * uri_length
+    forged = signed.replace(b"<edXML ", f'<edXML xmlns:a="{uri}" '.encode(), 1).replace(
+        b"</edXML>", b"<a:x/>" * elements + b"</edXML>", 1
+    )
+
+    with pytest.raises(MalformedEnvelope, match=r"canonical form .* grows past .* bytes"):
+        verify(forged, trust, max_bytes=MAX_BYTES)
+
+
+def test_an_element_crowded_with_attributes_is_refused_before_canonicalization(signed, trust):
+    """libxml2's C14N sorts an element's attributes in quadratic time: 20,000 take half a
+    second, 300,000 (3 MB) minutes of a router's CPU, on a copy of any valid signature."""
+    attributes = b"".join(b' a%d=""' % i for i in range(20_000))
+    forged = signed.replace(b"<edXML:edXMLBody", b"<edXML:edXMLBody" + attributes, 1)
+
+    with pytest.raises(MalformedEnvelope, match=r"element edXMLBody .*has 20,000 attributes"):
+        verify(forged, trust, max_bytes=MAX_BYTES)
+
+
+def test_an_inclusive_prefix_list_of_thousands_is_refused_before_canonicalization(signed, trust):
+    """The prefixes named are rendered, sorted in quadratic time, when ``SignedInfo`` is
+    canonicalized: before its signature is checked."""
+    prefixes = [f"p{i}" for i in range(20_000)]
+    declarations = "".join(f' xmlns:{p}="urn:p"' for p in prefixes)
+    method = f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"'
+    inclusive = f'<ec:InclusiveNamespaces xmlns:ec="{EXC_C14N}" PrefixList="{" ".join(prefixes)}"/>'
+    with_list = f"{method}>{inclusive}</ds:CanonicalizationMethod>"
+    forged = signed.replace(b"<edXML", f"<edXML{declarations}".encode(), 1).replace(
+        f"{method}/>".encode(), with_list.encode(), 1
+    )
+    assert inclusive.encode() in forged
+
+    with pytest.raises(MalformedEnvelope, match="20,000 namespace prefixes"):
+        verify(forged, trust, max_bytes=MAX_BYTES)
+
+
+@pytest.mark.parametrize("where", [b"<edXML", b"<ds:SignedInfo"], ids=["root", "signed-info"])
+def test_a_relative_namespace_uri_is_refused_naming_it(signed, trust, where):
+    """Canonical XML has no form for it: refused as malformed, not an lxml error."""
+    forged = signed.replace(where, where + b' xmlns:rel="draft/v2"', 1)
+    assert forged != signed
+
+    with pytest.raises(MalformedEnvelope, match=r"'draft/v2' .*is not an absolute URI"):
         verify(forged, trust, max_bytes=MAX_BYTES)
 
 

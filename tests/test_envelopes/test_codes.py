@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from envelopes.codes import AgencyCode
+from envelopes.codes import DOCUMENT_ID_FORM, AgencyCode
 from envelopes.errors import InvalidAgencyCode
 
 
@@ -44,6 +44,7 @@ def test_ancestors_go_up_to_level_one():
         ("01.02.G22", "expected the form VVV.ZZ.YY.Xnn"),
         ("000.00.00.g22", "expected the form"),
         ("000.00.00.G22 ", "expected the form"),
+        ("000.00.00.G22\n", "expected the form"),
         ("", "expected the form"),
         # Look-alikes: other scripts' digits would register a second "000.00.09.H53".
         ("000.00.\uff10\uff19.H53", "expected the form"),
@@ -63,3 +64,12 @@ def test_a_long_malformed_code_is_shortened_in_the_message():
         AgencyCode.parse("x" * 500)
 
     assert len(str(error.value)) < 200
+
+
+@pytest.mark.parametrize(
+    "document_id",
+    ["000.00.00.G22,2026/11/26,12/VPCP\n", "000.00.00.G22,2026/11/26,12/VP\nCP"],
+    ids=["trailing", "inside"],
+)
+def test_a_document_id_with_a_line_break_does_not_have_the_form(document_id):
+    assert DOCUMENT_ID_FORM.match(document_id) is None

@@ -119,6 +119,22 @@ def test_stray_bytes_before_the_declaration_are_stripped(make_status):
     assert imported.repairs == ["removed 7 stray bytes before the XML declaration"]
 
 
+@pytest.mark.parametrize(
+    ("prefix", "repairs"),
+    [
+        (b"\xef\xbb\xbf", []),
+        (b"\xef\xbb\xbf\r\n", ["removed 2 stray bytes before the XML declaration"]),
+    ],
+    ids=["bom", "bom-then-stray-bytes"],
+)
+def test_a_utf8_byte_order_mark_is_not_reported_as_stray_bytes(make_status, prefix, repairs):
+    status = make_status()
+
+    imported = import_unsigned(prefix + build_status(status), max_bytes=MAX_BYTES)
+
+    assert (imported.message, imported.repairs) == (status, repairs)
+
+
 def test_a_clean_document_imports_without_repairs(make_document):
     doc = make_document()
 
@@ -174,6 +190,37 @@ def test_a_namespace_named_only_in_a_value_of_a_carried_element_stays_declared(
     assert carried[0].get("kind") == "law:Article"
     assert carried[0].nsmap["law"] == "urn:example:law"
     assert "xmlns:law" in build_document(imported.message).decode()
+
+
+def _with_document_info(prepared: bytes, root_declaration: str, content: bytes) -> bytes:
+    return prepared.replace(b"<edXML ", f"<edXML {root_declaration} ".encode(), 1).replace(
+        b"</edXML:BussinessDocType>",
+        b"</edXML:BussinessDocType><edXML:BussinessDocumentInfo>"
+        + content
+        + b"</edXML:BussinessDocumentInfo>",
+        1,
+    )
+
+
+def test_a_carried_element_whose_canonical_form_would_explode_is_refused(make_document):
+    """Its XML is kept in canonical form: a namespace of 10 KB declared on the root and
+    used by 5,000 empty elements inside would be written 5,000 times (50 MB)."""
+    uri = "urn:" + "x" * 10_000
+    prepared = _with_document_info(
+        build_document(make_document()), f'xmlns:a="{uri}"', b"<a:x/>" * 5_000
+    )
+
+    with pytest.raises(MalformedEnvelope, match=r"canonical form .* grows past .* bytes"):
+        import_unsigned(prepared, max_bytes=MAX_BYTES)
+
+
+def test_a_relative_namespace_uri_in_a_carried_element_is_refused_naming_it(make_document):
+    prepared = _with_document_info(
+        build_document(make_document()), 'xmlns:rel="draft/v2"', b"<rel:Info/>"
+    )
+
+    with pytest.raises(MalformedEnvelope, match=r"'draft/v2' .*is not an absolute URI"):
+        import_unsigned(prepared, max_bytes=MAX_BYTES)
 
 
 def test_a_real_signature_is_removed_not_verified(make_document, untrusted):

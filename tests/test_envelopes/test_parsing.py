@@ -71,8 +71,11 @@ def test_input_at_the_cap_is_parsed():
     [
         '<?xml version="1.0" encoding="UTF-16"?><a/>'.encode("utf-16"),
         b'<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>',
+        # UTF-8 after its BOM (libxml2 reads it so), which a reader of the declaration
+        # takes for two Latin-1 characters.
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="ISO-8859-1"?><a>\xc3\xa9</a>',
     ],
-    ids=["utf-16", "latin-1"],
+    ids=["utf-16", "latin-1", "latin-1-after-a-utf-8-bom"],
 )
 def test_encodings_other_than_utf8_are_refused(data):
     with pytest.raises(MalformedEnvelope, match="must be encoded in UTF-8"):
