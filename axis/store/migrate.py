@@ -148,25 +148,51 @@ def upgrade(engine: Engine) -> Upgrade:
     tables (and ``alembic_version``) land in the first schema of the connection's
     ``search_path``; concurrent runs wait for each other.
     """
+    where = engine.url.render_as_string(hide_password=True)
     if (path := sqlite_file(engine)) is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            # FileExistsError's "File exists" would read as if the folder were there.
+            why = "a file is in the way" if isinstance(error, FileExistsError) else error.strerror
+            raise StoreError(
+                f"cannot initialise the database {where}: cannot make its folder "
+                f"{path.parent}: {why}"
+            ) from None
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_INIT_LOCK_KEY})")
                 _require_a_schema(conn)
             before = current_revision(conn)
-            if before is not None and before not in known_revisions():
-                raise _unknown_revision(engine.url.render_as_string(hide_password=True), before)
+            if before is None:
+                _refuse_tables_in_the_way(conn, where)
+            elif before not in known_revisions():
+                raise _unknown_revision(where, before)
             from alembic import command
 
             command.upgrade(alembic_config(conn), "head")
             after = current_revision(conn)
-    except sa.exc.OperationalError as error:
-        where = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"cannot initialise the database {where}: {error.orig}") from error
+    except sa.exc.DBAPIError as error:
+        # Not only a server away: a file that is no SQLite database, a role without the
+        # rights it needs. The driver's message, on one line, says which.
+        raise StoreError(f"cannot initialise the database {where}: {one_line(error)}") from error
     assert after is not None
     return Upgrade(before=before, after=after)
+
+
+def _refuse_tables_in_the_way(conn: Connection, where: str) -> None:
+    """Refuse a database without the axis's revision that already holds a table of a
+    name the axis uses (``documents``, ``agencies``...): creating the schema would stop
+    there with the database's bare error, and the table is not the axis's to take over."""
+    taken = sorted(set(sa.inspect(conn).get_table_names()) & set(metadata.tables))
+    if taken:
+        named = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
+        raise StoreError(
+            f"the database {where} has no axis schema revision but already holds tables of "
+            f"the names the axis uses ({named}): they are another application's, or were "
+            f"made by hand; {_OWN_DATABASE}"
+        )
 
 
 def _require_a_schema(conn: Connection) -> None:
@@ -189,7 +215,8 @@ def check(engine: Engine) -> None:
     try:
         with read_only(engine) as conn:
             current = current_revision(conn)
-    except sa.exc.OperationalError as error:
+    except sa.exc.DBAPIError as error:
+        # Not only a server away: a file that is no SQLite database says so here too.
         raise DatabaseUnreachable(f"cannot open the database {where}: {one_line(error)}") from error
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")

@@ -236,6 +236,14 @@ def _refuse_hidden(name: str) -> None:
             f"the agency name contains a line break (U+{ord(separator):04X} "
             f"{unicodedata.name(separator)}): a name is one line"
         )
+    # What Python made of bytes that were not UTF-8 (errors="surrogateescape"): no
+    # database can store it, and the driver would refuse it with a bare UnicodeError.
+    surrogate = next((c for c in name if unicodedata.category(c) == "Cs"), None)
+    if surrogate is not None:
+        raise AgencyError(
+            f"the agency name holds U+{ord(surrogate):04X}, which is no character: it was "
+            "read from bytes that are not UTF-8 text"
+        )
     # Invisible characters make a name look blank, or (a right-to-left override) look
     # like another agency's in every listing; Vietnamese needs none of them.
     invisible = next((c for c in name if unicodedata.category(c) == "Cf"), None)

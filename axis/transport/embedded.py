@@ -26,7 +26,8 @@ How it works:
   (see :mod:`axis.store.db`), which serialises consumers across processes;
 - ``ack`` deletes the message; a consumer that dies holding a lease loses it when the
   lease runs out, and the message is handed out again, counted as a redelivery;
-- a delayed message or a retry is a row whose ``visible_at`` lies in the future;
+- a delayed message or a retry is a row whose ``visible_at`` lies in the future (exact
+  delays, up to the longest step of RabbitMQ's ladder, as there);
 - an idle consumer polls every ``poll_seconds`` (bounded latency, little CPU when idle).
 """
 
@@ -62,7 +63,7 @@ from axis.transport.base import (
     application_headers,
     undeclared_queue,
 )
-from axis.transport.topology import DEAD_LETTERS, fixed_queues, inbox
+from axis.transport.topology import DEAD_LETTERS, DELAY_LADDER, fixed_queues, inbox
 
 #: How long a consumer holds a message before it is handed to another consumer.
 DEFAULT_LEASE_SECONDS = 60.0
@@ -70,15 +71,22 @@ DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_POLL_SECONDS = 0.1
 
 _messages = queue_messages
+#: Row ids named in one statement (see :func:`_chunks`).
+_IDS_PER_STATEMENT = 10_000
 
 
 class EmbeddedConsumer(Consumer):
     """A consumer of one queue: the messages it leased ahead, and acks not yet written.
 
-    Acks are written with the consumer's next take (one transaction per batch, not one
-    per message). A crash loses at most the acks of the batch in hand: those messages
-    come back (delivery is at least once anyway). An idle consumer looks for messages
-    every ``poll_seconds``, however often :meth:`next` is called.
+    Messages taken ahead stay this consumer's until handed out, as a broker keeps the
+    messages it sent ahead for their consumer: once half a lease has gone, their leases
+    are renewed, so that one handed out has at least half a lease left, and one that
+    waited behind slow work is not handed out again, counted as a redelivery although
+    nobody had it. (A consumer that dies holding them loses them when the leases run
+    out.) Acks are written with the consumer's next take or renewal (one transaction per
+    batch, not one per message). A crash loses at most the acks of the batch in hand:
+    those messages come back (delivery is at least once anyway). An idle consumer looks
+    for messages every ``poll_seconds``, however often :meth:`next` is called.
     """
 
     def __init__(self, transport: EmbeddedTransport, queue: str, prefetch: int) -> None:
@@ -93,12 +101,11 @@ class EmbeddedConsumer(Consumer):
     def next(self, timeout: float | None = None) -> ReceivedMessage | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            while self.ahead:
-                message = self.ahead.popleft()
-                # A lease that ran out while the message waited here may be another
-                # consumer's now: the row is taken again, not handed out twice.
-                if message._leased_until > utcnow():
-                    return message
+            # Taken together, the messages ahead share one lease: the first one tells.
+            if self.ahead and self.ahead[0]._leased_until - utcnow() < self._transport._lease / 2:
+                self._transport._renew(self)
+            if self.ahead:
+                return self.ahead.popleft()
             if time.monotonic() >= self._next_poll:
                 self.ahead.extend(self._transport._take(self._queue, self._prefetch, self))
                 if self.ahead:
@@ -142,7 +149,7 @@ class EmbeddedMessage(ReceivedMessage):
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
-        visible_at = utcnow() + datetime.timedelta(seconds=max(delay_seconds, 0.0))
+        visible_at = _visible_after(delay_seconds)
         with self._transport._transaction() as conn:
             self._transport._update_leased(conn, self, visible_at=visible_at, lease_owner=None)
 
@@ -217,8 +224,7 @@ class EmbeddedTransport(Transport):
         self._publish(list(messages), visible_at=None)
 
     def publish_delayed(self, message: OutgoingMessage, delay_seconds: float) -> None:
-        delay = datetime.timedelta(seconds=max(delay_seconds, 0.0))
-        self._publish([message], visible_at=utcnow() + delay)
+        self._publish([message], visible_at=_visible_after(delay_seconds))
 
     def open_consumer(self, queue: str, *, prefetch: int = 64) -> EmbeddedConsumer:
         with self._transaction() as conn:
@@ -342,11 +348,8 @@ class EmbeddedTransport(Transport):
                 .scalars()
                 .all()
             )
-            if not ids:
-                return []
-            rows = conn.execute(
+            lease = (
                 sa.update(_messages)
-                .where(_messages.c.id.in_(ids))
                 .values(
                     visible_at=now + self._lease,
                     lease_owner=token,
@@ -360,9 +363,36 @@ class EmbeddedTransport(Transport):
                     _messages.c.body,
                     _messages.c.delivery_count,
                 )
-            ).all()
+            )
+            rows = [
+                row
+                for chunk in _chunks(ids)
+                for row in conn.execute(lease.where(_messages.c.id.in_(chunk))).all()
+            ]
         ordered = sorted(rows, key=lambda row: (-row.priority, row.id))
         return [self._message(queue, token, now + self._lease, row, consumer) for row in ordered]
+
+    def _renew(self, consumer: EmbeddedConsumer) -> None:
+        """Lease again what ``consumer`` took ahead; drop from it any message whose lease
+        ran out and which another consumer took since (it is theirs now)."""
+        ahead = list(consumer.ahead)
+        with self._transaction() as conn:
+            now = utcnow()  # after SQLite's write lock was had, as in _take
+            self._write_acks(conn, consumer)
+            renew = (
+                sa.update(_messages)
+                .where(_messages.c.lease_owner.in_({m._token for m in ahead}))
+                .values(visible_at=now + self._lease)
+                .returning(_messages.c.id)
+            )
+            renewed = {
+                row_id
+                for chunk in _chunks([m._row_id for m in ahead])
+                for row_id in conn.execute(renew.where(_messages.c.id.in_(chunk))).scalars()
+            }
+        consumer.ahead = deque(m for m in ahead if m._row_id in renewed)
+        for message in consumer.ahead:
+            message._leased_until = now + self._lease
 
     def _write_acks(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
         """Delete the messages ``consumer`` acknowledged (any whose lease ran out stay)."""
@@ -430,6 +460,14 @@ class EmbeddedTransport(Transport):
             raise _lease_lost(message)
 
 
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    """``ids`` in slices that one statement can carry: PostgreSQL's protocol takes at most
+    65,535 parameters, and a router's consumer takes up to twice ``AXIS_PREFETCH`` (at
+    most 65,535) messages at once."""
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        yield ids[start : start + _IDS_PER_STATEMENT]
+
+
 def _leased_rows(statement: Any) -> Any:
     """``statement`` for many leased rows at once (parameters from :func:`_lease_keys`)."""
     return statement.where(
@@ -440,6 +478,16 @@ def _leased_rows(statement: Any) -> Any:
 
 def _lease_keys(messages: Iterable[EmbeddedMessage]) -> list[dict[str, Any]]:
     return [{"row_id": m._row_id, "token": m._token} for m in messages]
+
+
+def _visible_after(delay_seconds: float) -> datetime.datetime:
+    """When a message delayed by ``delay_seconds`` becomes visible: exactly then, up to
+    the longest step RabbitMQ's delays have, and never later (a backoff doubled past any
+    date, infinity or NaN would otherwise raise once the message was settled, and a
+    retry on RabbitMQ waits that step at most)."""
+    longest = DELAY_LADDER[-1]
+    delay = delay_seconds if delay_seconds <= longest else longest  # NaN compares false
+    return utcnow() + datetime.timedelta(seconds=max(delay, 0.0))
 
 
 def _lease_lost(message: EmbeddedMessage) -> TransientError:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from axis.errors import SchemaNotInitialised, StoreError
+from axis.errors import DatabaseUnreachable, SchemaNotInitialised, StoreError
+from axis.store.db import make_engine
 from axis.store.migrate import HEAD_REVISION, alembic_config, check, current_revision, upgrade
 from axis.store.schema import metadata
 
@@ -175,3 +178,74 @@ def test_a_version_table_listing_two_revisions_is_not_the_axis(empty_engine: Eng
             attempt(empty_engine)
 
     assert _tables(empty_engine) == {"alembic_version"}
+
+
+def test_a_database_holding_a_table_of_an_axis_tables_name_is_named_not_taken_over(
+    empty_engine: Engine,
+):
+    """Another application's ``documents`` table, without any alembic_version: creating
+    the schema would stop at it with the database's bare error (on PostgreSQL, the whole
+    CREATE TABLE statement)."""
+    with empty_engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE documents (id INTEGER PRIMARY KEY, title TEXT)"))
+
+    with pytest.raises(
+        StoreError,
+        match=r"has no axis schema revision but already holds tables of the names the axis "
+        r"uses \(documents\): they are another application's, or were made by hand; give "
+        r"the axis a database of its own",
+    ):
+        upgrade(empty_engine)
+
+    assert _tables(empty_engine) == {"documents"}
+
+
+def test_a_file_that_is_not_a_database_is_named_by_init_and_by_every_check(tmp_path: Path):
+    path = tmp_path / "axis.db"
+    path.write_text("code,name\n000.00.00.H53,UBND tỉnh Tây Ninh\n")  # a CSV, say
+    engine = make_engine(f"sqlite:///{path}")
+    where = re.escape(str(engine.url))
+    try:
+        with pytest.raises(
+            StoreError,
+            match=rf"cannot initialise the database {where}: file is not a database$",
+        ):
+            upgrade(engine)
+        with pytest.raises(
+            DatabaseUnreachable,
+            match=rf"cannot open the database {where}: file is not a database$",
+        ):
+            check(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_folder_that_cannot_be_made_is_named(tmp_path: Path):
+    (tmp_path / "data").write_text("")
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'axis.db'}")
+
+    with pytest.raises(
+        StoreError,
+        match=rf"cannot make its folder {re.escape(str(tmp_path / 'data'))}: a file is in the way$",
+    ):
+        upgrade(engine)
+
+
+def test_an_init_failing_at_its_last_step_leaves_the_database_as_it_was(empty_engine: Engine):
+    """The whole schema is made in one transaction: an `axis init` that fails (or is
+    killed) part-way leaves no half-made schema for the next one to stumble on. Here an
+    index of another application bears the name of the migration's last index."""
+    with empty_engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE invoices (id INTEGER PRIMARY KEY, at TEXT)"))
+        conn.execute(
+            sa.text("CREATE INDEX ix_status_events_status_code_recorded_at ON invoices (at)")
+        )
+
+    with pytest.raises(
+        StoreError,
+        match=r"cannot initialise the database .*ix_status_events_status_code_recorded_at.* "
+        "already exists",
+    ):
+        upgrade(empty_engine)
+
+    assert _tables(empty_engine) == {"invoices"}

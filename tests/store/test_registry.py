@@ -80,6 +80,16 @@ def test_a_name_that_hides_what_it_shows_is_refused(registry: Registry, name: st
         registry.add_agency(PROVINCE, name)
 
 
+def test_a_name_read_from_bytes_that_are_not_utf8_is_refused_naming_them(registry: Registry):
+    name = b"S\xf4 T\xfd ph\xe1p".decode("utf-8", errors="surrogateescape")  # Latin-1 bytes
+
+    with pytest.raises(
+        AgencyError, match=r"holds U\+DCF4, which is no character: it was read from bytes"
+    ):
+        registry.add_agency(PROVINCE, name)
+    assert registry.agencies() == []
+
+
 @pytest.mark.parametrize(
     "name", ["\u3164", "\uffa0 \uffa0", "\u2800\u2800\u2800", "\u3164 - \u3164", "..."]
 )

@@ -66,3 +66,14 @@ def backend(
         transport.close()
     if backend.engine is not None:
         backend.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def queue_database(
+    request: pytest.FixtureRequest, make_database_url: Callable[[str], str]
+) -> Iterator[Engine]:
+    """A migrated database of each kind the embedded transport keeps its queues in."""
+    engine = make_engine(make_database_url(request.param))
+    upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
@@ -26,16 +27,17 @@ QUEUE = inbox(CODE)
 
 
 @pytest.fixture
-def engine_url(make_database_url: Callable[[str], str], request: pytest.FixtureRequest) -> str:
-    return make_database_url(request.param)
+def other(queue_database: Engine) -> Iterator[EmbeddedTransport]:
+    """Another consumer's transport, whose leases outlast the test."""
+    other = EmbeddedTransport(queue_database, lease_seconds=600.0)
+    yield other
+    other.close()
 
 
-@pytest.mark.parametrize("engine_url", ["sqlite", "postgresql"], indirect=True)
-def test_a_message_taken_ahead_whose_lease_ran_out_is_not_handed_out(engine_url: str) -> None:
-    engine = make_engine(engine_url)
-    upgrade(engine)
-    slow = EmbeddedTransport(engine, lease_seconds=1.0, poll_seconds=0.05)
-    other = EmbeddedTransport(engine, lease_seconds=600.0)
+def test_a_message_taken_ahead_whose_lease_ran_out_is_not_handed_out(
+    queue_database: Engine, other: EmbeddedTransport
+) -> None:
+    slow = EmbeddedTransport(queue_database, lease_seconds=1.0, poll_seconds=0.05)
     try:
         slow.declare([CODE])
         slow.publish([OutgoingMessage(QUEUE, b"one", "m1"), OutgoingMessage(QUEUE, b"two", "m2")])
@@ -51,8 +53,6 @@ def test_a_message_taken_ahead_whose_lease_ran_out_is_not_handed_out(engine_url:
         consumer.close()
     finally:
         slow.close()
-        other.close()
-        engine.dispose()
 
 
 def test_a_lease_is_counted_from_when_the_write_lock_was_had(tmp_path: Path) -> None:
@@ -82,3 +82,39 @@ def test_a_lease_is_counted_from_when_the_write_lock_was_had(tmp_path: Path) -> 
         first.close()
         second.close()
         engine.dispose()
+
+
+def test_messages_taken_ahead_stay_their_consumers_while_it_works_on_those_before(
+    queue_database: Engine, other: EmbeddedTransport
+) -> None:
+    """Work on each message takes well under the lease, on all of them together longer
+    (large documents behind one another): what waited its turn in the consumer's buffer
+    is handed out as a first delivery, not counted as a redelivery (which would send it,
+    after a few rounds, to the dead letters though nobody ever failed on it)."""
+    transport = EmbeddedTransport(queue_database, lease_seconds=2.0, poll_seconds=0.05)
+    try:
+        transport.declare([CODE])
+        transport.publish([OutgoingMessage(QUEUE, b"<edXML/>", f"m{n}") for n in range(1, 5)])
+        handed: list[ReceivedMessage] = []
+        with transport.open_consumer(QUEUE, prefetch=4) as consumer:
+            for _ in range(3):
+                message = consumer.next(timeout=5)
+                assert message is not None
+                handed.append(message)
+                time.sleep(0.7)  # the work on it: a third of the lease
+                message.ack()
+            last = consumer.next(timeout=5)
+            assert last is not None
+            handed.append(last)
+            assert other.get(QUEUE) is None  # the last one is still this consumer's
+            last.ack()
+
+        assert [(m.message_id, m.redelivery_count) for m in handed] == [
+            ("m1", 0),
+            ("m2", 0),
+            ("m3", 0),
+            ("m4", 0),
+        ]
+        assert transport.depth(QUEUE) == 0
+    finally:
+        transport.close()
