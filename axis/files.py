@@ -135,7 +135,19 @@ def _replace(file: NewFile) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)
+        # The rename is in the folder's entries: flushed too, or a power cut right after
+        # can leave the old file (or none) where the command said it wrote the new one.
+        sync_folder(target.parent)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise FileProblem(f"cannot write {file.path}: {error.strerror or error}") from None
     return target
+
+
+def sync_folder(path: Path) -> None:
+    """Flush the entries of folder ``path`` (files created or renamed in it) to disk."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

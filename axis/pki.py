@@ -35,7 +35,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from axis.certificates import is_ca, read_certificate
+from axis.certificates import (
+    is_ca,
+    load_certificate,
+    read_certificate,
+    read_certificate_bytes,
+)
 from axis.errors import CertificateError
 from axis.files import NewFile, write_together
 from axis.settings import Settings
@@ -49,6 +54,8 @@ CA_DAYS = 10 * 365
 SIGNING_DAYS = 2 * 365
 #: File name of the development CA inside the trust store.
 DEV_CA_TRUST_NAME = "axis-development-ca.pem"
+#: What starts each certificate of a PEM file.
+PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,12 @@ def init_pki(settings: Settings) -> PkiSetup:
         axis = Identity(axis_key, axis_cert, cert)
     else:
         identity = SigningIdentity.from_pem_files(axis_key, axis_cert)
+        _require_unexpired(
+            identity.certificate,
+            axis_cert,
+            "the agencies refuse every answer the axis signs with it: move axis.key and "
+            "axis.pem away and run `axis pki init` again for a new one",
+        )
         axis = Identity(axis_key, axis_cert, identity.certificate)
     trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
     return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path)
@@ -186,7 +199,15 @@ def issue_agency(
 
 def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
     """Copy a CA certificate into the trust store after checking that it is a valid CA."""
-    cert = read_certificate(pem_path)
+    data = read_certificate_bytes(pem_path)
+    count = data.count(PEM_CERTIFICATE)
+    if count > 1:
+        # Only the first would be checked and copied, the others silently left out.
+        raise CertificateError(
+            f"{pem_path} holds {count} certificates: put each CA in a file of its own and "
+            "add them one by one, so that each is checked"
+        )
+    cert = load_certificate(data, str(pem_path))
     if not is_ca(cert):
         raise CertificateError(
             f"{pem_path}: not a CA certificate (BasicConstraints CA is not set): "
@@ -244,7 +265,18 @@ def trusted_cas(settings: Settings) -> list[Trusted]:
             "then `axis pki init` or `axis trust add` make the folder"
         )
     files = sorted(p for p in settings.trust_dir.iterdir() if p.suffix in (".pem", ".crt"))
-    return [Trusted(p, read_certificate(p)) for p in files]
+    # Every certificate of a file: the routers trust them all (a bundle put there by hand).
+    return [Trusted(p, cert) for p in files for cert in _certificates_in(p)]
+
+
+def _certificates_in(path: Path) -> list[x509.Certificate]:
+    data = read_certificate_bytes(path)
+    if data.count(PEM_CERTIFICATE) > 1:
+        try:
+            return x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise CertificateError(f"{path}: not a PEM certificate file") from None
+    return [load_certificate(data, str(path))]
 
 
 def _issue(
@@ -295,7 +327,22 @@ def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certi
     certificate = read_certificate(cert_path)
     if key.public_key() != certificate.public_key():
         raise CertificateError(f"{key_path} is not the key of {cert_path}")
+    _require_unexpired(
+        certificate,
+        cert_path,
+        "nothing it issues would verify: move ca.key and ca.pem away, run `axis pki init` "
+        "for a new development CA, then issue every agency a new certificate",
+    )
     return key, certificate
+
+
+def _require_unexpired(certificate: x509.Certificate, path: Path, consequence: str) -> None:
+    """Refuse to keep using an expired certificate of the development PKI: kept quietly,
+    it would make every signature that depends on it fail far from here."""
+    if certificate.not_valid_after_utc <= utcnow():
+        raise CertificateError(
+            f"{path} expired on {certificate.not_valid_after_utc:%Y-%m-%d}: {consequence}"
+        )
 
 
 def _builder(

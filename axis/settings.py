@@ -1,7 +1,8 @@
 """The axis configuration: one immutable object built from ``AXIS_*`` variables.
 
 Nothing reads the environment anywhere else. The CLI builds a :class:`Settings` with
-:meth:`Settings.from_env` and lays its flags on top with :meth:`Settings.replace`::
+:meth:`Settings.from_env`, given its flags (a variable a flag overrides is not read), and
+lays a subcommand's flags on top with :meth:`Settings.replace`::
 
     >>> s = Settings.from_env({"AXIS_HOME": "/srv/axis"})
     >>> s.effective_database_url
@@ -106,34 +107,28 @@ class Settings:
     pki_passphrase: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        for name, low in _AT_LEAST.items():
-            if not getattr(self, name) >= low:  # ``not >=``: NaN is refused too
-                raise ConfigurationError(
-                    f"{_variable(name)}={getattr(self, name)}: must be at least {low}"
-                )
-        for name in _POSITIVE:
-            if not getattr(self, name) > 0:
-                raise ConfigurationError(
-                    f"{_variable(name)}={getattr(self, name)}: must be more than 0"
-                )
-        for name, schemes in _URL_SCHEMES.items():
-            check_url(getattr(self, name), schemes, label=_variable(name))
-        for name, high in _AT_MOST.items():
-            if not getattr(self, name) <= high:  # infinity too
-                raise ConfigurationError(
-                    f"{_variable(name)}={getattr(self, name)}: must be at most {high}"
-                )
+        for field in dataclasses.fields(self):
+            _check(field.name, getattr(self, field.name), label=_variable(field.name))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``environ`` (default: ``os.environ``)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``), ``flags`` on top.
+
+        ``flags`` are command-line options by setting name (``None``: not given). The
+        variable of a flag given is not read at all: a broken ``AXIS_BROKER_URL`` must
+        not stop a command told ``--broker-url`` (see :meth:`replace`).
+
+        >>> Settings.from_env({"AXIS_WORKERS": "many"}, workers=2).workers
+        2
+        """
         env = os.environ if environ is None else environ
+        given = {name for name, value in flags.items() if value is not None}
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             var = _variable(field.name)
-            if var in env and env[var] != "":
+            if field.name not in given and var in env and env[var] != "":
                 values[field.name] = _convert(var, env[var], field.type)
-        return cls(**values)
+        return cls(**values).replace(**flags)
 
     @classmethod
     def unknown_variables(cls, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -156,10 +151,16 @@ class Settings:
         return unknown
 
     def replace(self, **changes: object) -> Settings:
-        """Return a copy with ``changes`` applied; ``None`` values are ignored (unset flags)."""
+        """Return a copy with ``changes`` applied; ``None`` values are ignored (unset flags).
+
+        The changes are command-line options: an unusable one is named as the option
+        (``--broker-url``), not as the variable it overrides.
+        """
         kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         if "home" in kept:
             kept["home"] = Path(str(kept["home"]))
+        for name, value in kept.items():
+            _check(name, value, label="--" + name.replace("_", "-"))
         return dataclasses.replace(self, **kept)
 
     @property
@@ -227,6 +228,21 @@ def hide_password(url: str) -> str:
     userinfo, _, host = parts.netloc.rpartition("@")
     user = userinfo.partition(":")[0]
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _check(name: str, value: Any, *, label: str) -> None:
+    """Refuse a ``value`` of setting ``name`` out of its range, naming it by ``label``."""
+    low = _AT_LEAST.get(name)
+    if low is not None and not value >= low:  # ``not >=``: NaN is refused too
+        raise ConfigurationError(f"{label}={value}: must be at least {low}")
+    if name in _POSITIVE and not value > 0:
+        raise ConfigurationError(f"{label}={value}: must be more than 0")
+    schemes = _URL_SCHEMES.get(name)
+    if schemes is not None:
+        check_url(value, schemes, label=label)
+    high = _AT_MOST.get(name)
+    if high is not None and not value <= high:  # infinity too
+        raise ConfigurationError(f"{label}={value}: must be at most {high}")
 
 
 def _variable(name: str) -> str:

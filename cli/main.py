@@ -149,9 +149,7 @@ def cli(
     """The document-interchange axis: signed edXML documents between agencies."""
     for warning in Settings.unknown_variables():
         click.echo(f"warning: {warning}", err=True)
-    ctx.obj = Settings.from_env().replace(
-        home=home, database_url=database_url, broker_url=broker_url
-    )
+    ctx.obj = Settings.from_env(home=home, database_url=database_url, broker_url=broker_url)
 
 
 def main() -> None:

@@ -3,9 +3,14 @@
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from axis.errors import ConfigurationError
 from axis.settings import Settings
+from cli.main import cli
+
+#: Variables a run of the CLI must not inherit from the machine it runs on.
+CLEAN_ENV = {name: None for name in ("AXIS_BROKER_URL", "AXIS_DATABASE_URL", "AXIS_HOME")}
 
 
 def test_defaults_are_the_embedded_setup():
@@ -97,3 +102,53 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_may_have_meant():
         "AXIS_BROKER is not a setting of the axis and is ignored (did you mean AXIS_BROKER_URL?)",
         "AXIS_COLOUR is not a setting of the axis and is ignored",
     ]
+
+
+def test_a_flag_given_overrides_its_variable_without_reading_it():
+    environ = {"AXIS_BROKER_URL": "http://rabbit/", "AXIS_WORKERS": "many", "AXIS_PREFETCH": "9"}
+
+    settings = Settings.from_env(environ, broker_url="amqp://rabbit/", workers=2, home=None)
+
+    assert (settings.broker_url, settings.workers, settings.prefetch) == ("amqp://rabbit/", 2, 9)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"broker_url": "http://rabbit/"}, "--broker-url is not a valid URL: expected amqp://"),
+        ({"workers": 0}, "--workers=0: must be at least 1"),
+        ({"metrics_port": 70000}, "--metrics-port=70000: must be at most 65535"),
+    ],
+)
+def test_an_unusable_flag_is_named_as_the_option_not_as_the_variable(
+    flags: dict[str, object], message: str
+):
+    with pytest.raises(ConfigurationError) as from_flags:
+        Settings.from_env({}, **flags)
+    with pytest.raises(ConfigurationError) as laid_on_top:
+        Settings.from_env({}).replace(**flags)
+
+    assert str(from_flags.value).startswith(message)
+    assert str(laid_on_top.value).startswith(message)
+
+
+def test_axis_broker_url_given_wrong_is_named_as_the_option_the_clerk_typed(tmp_path: Path):
+    result = CliRunner().invoke(
+        cli, ["--home", str(tmp_path), "--broker-url", "rabbit:5672", "health"], env=CLEAN_ENV
+    )
+
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: --broker-url is not a valid URL"), result.stderr
+
+
+def test_a_broken_variable_does_not_stop_a_command_given_the_flag_that_overrides_it(
+    tmp_path: Path,
+):
+    """The clerk typed the right URL: the wrong one left in the environment is not read."""
+    assert CliRunner().invoke(cli, ["--home", str(tmp_path), "init"], env=CLEAN_ENV).exit_code == 0
+    env = {**CLEAN_ENV, "AXIS_BROKER_URL": "rabbit:5672"}
+    flags = ["--home", str(tmp_path), "--broker-url", "amqp://guest:guest@127.0.0.1:5672/%2F"]
+
+    result = CliRunner().invoke(cli, [*flags, "agency", "list"], env=env)
+
+    assert result.exit_code == 0, result.output

@@ -30,11 +30,13 @@ Delivery to the DMS is exactly once: the axis may hand a message over twice afte
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import re
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +73,14 @@ from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
 from envelopes.codes import AgencyCode
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge
-from envelopes.model import Document, Organization, ResponseFor, Status, StatusCode
+from envelopes.model import (
+    Attachment,
+    Document,
+    Organization,
+    ResponseFor,
+    Status,
+    StatusCode,
+)
 from envelopes.receipts import AxisReceipt
 from envelopes.signing import SigningIdentity, sign
 from envelopes.verifying import TrustStore, Verified, fingerprint, verify
@@ -306,12 +315,29 @@ class AgencyClient:
         """Fail early, with the fix, when the axis would refuse this agency's signature.
 
         Raises :class:`~axis.errors.CertificateError` if the certificate is not one the
-        registry holds (unrevoked) for this agency, and the registry's own error if the
-        agency is unknown or suspended.
+        registry holds (unrevoked) for this agency or is outside its validity period, and
+        the registry's own error if the agency is unknown or suspended.
         """
-        mine = fingerprint(self.identity.certificate)
+        certificate = self.identity.certificate
+        subject = certificate.subject.rfc4514_string()
+        # Looked at first: the registry counts an expired certificate as not registered,
+        # and registering it again (the fix that error gives) is refused.
+        now = utcnow()
+        if now > certificate.not_valid_after_utc:
+            raise CertificateError(
+                f"the certificate {subject} expired on "
+                f"{certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: the axis refuses what "
+                f"it signs; get {self.code} a new one and register it "
+                f"(`axis agency cert add {self.code} FILE`)"
+            )
+        if now < certificate.not_valid_before_utc:
+            raise CertificateError(
+                f"the certificate {subject} is valid only from "
+                f"{certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: the axis refuses "
+                "what it signs before then (is this machine's clock right?)"
+            )
+        mine = fingerprint(certificate)
         if mine not in Registry(self.engine).certificates_for(self.code):
-            subject = self.identity.certificate.subject.rfc4514_string()
             raise CertificateError(
                 f"the certificate {subject} (SHA-256 {mine[:16]}...) is not registered to "
                 f"{self.code}: sign with {self.code}'s own certificate, or register this one "
@@ -339,13 +365,27 @@ class AgencyClient:
         )
 
     def sign_document(self, document: Document) -> bytes:
-        """The signed edXML of ``document``, which this agency must be the sender of."""
+        """The signed edXML of ``document``, which this agency must be the sender of.
+
+        The same document signed again before the axis's answer to it was received (a
+        retry after :class:`NoAnswer`, a lost connection or a crash) gives the same bytes:
+        the axis answers them with its first answer, where a new signature would be
+        refused as other content under the same DocumentId.
+        """
         if document.sender.organ_id != self.code:
             raise NotYourDocument(
                 f"the document's sender is {document.sender.organ_id}, but this client "
                 f"signs for {self.code}"
             )
-        return self._sign(build_document(document))
+        xml = build_document(_with_content_ids(document))
+        # Keyed by the certificate too: after a key rotation the old signature is refused.
+        signer = fingerprint(self.identity.certificate)
+        content = hashlib.sha256(signer.encode() + xml).hexdigest()
+        signed = self.seen.signed_document(content)
+        if signed is None:
+            signed = self._sign(xml)
+            self.seen.keep_signed_document(content, signed)
+        return signed
 
     def send_status(
         self,
@@ -439,6 +479,9 @@ class AgencyClient:
         """
         answer = self._await(submission, document_id, digest, submitted_at or utcnow(), timeout)
         assert answer is not None  # a stored document is on record with its answer
+        if digest:
+            # Answered: a document sent again from now on is signed anew.
+            self.seen.forget_signed_document(digest)
         return answer
 
     def _await(
@@ -456,24 +499,14 @@ class AgencyClient:
         held: list[ReceivedMessage] = []
         try:
             while (remaining := deadline - time.monotonic()) > 0:
-                # Short rounds, so that a stream of other messages cannot stretch the wait
-                # and the store is looked at often.
-                with contextlib.closing(
-                    self.transport.consume(
-                        self.inbox, prefetch=HOLD_LIMIT, timeout=min(remaining, ANSWER_ROUND)
-                    )
-                ) as messages:
-                    for message in messages:
-                        if _answers(message) == submission:
-                            answer = self._verify_answer(message.body)
-                            self.settle(message)
-                            return answer
-                        if self.seen.contains(message.message_id):
-                            message.ack()
-                            continue
-                        held.append(message)
-                        if time.monotonic() >= deadline:
-                            break
+                if len(held) < HOLD_LIMIT:
+                    answer = self._look_in_inbox(submission, held, deadline)
+                    if answer is not None:
+                        return answer
+                else:
+                    # The hold is full: the rest of the inbox stays free for `axis
+                    # receive`, and the answer is looked for in the store only.
+                    time.sleep(min(remaining, ANSWER_ROUND))
                 if recorded is None and digest:
                     recorded = on_record(self.engine, self.code, document_id, digest, submitted_at)
                     if recorded is not None:
@@ -494,6 +527,34 @@ class AgencyClient:
             "saves its answer when it comes"
         )
 
+    def _look_in_inbox(
+        self, submission: str, held: list[ReceivedMessage], deadline: float
+    ) -> Answer | None:
+        """One round over the inbox: the answer to ``submission`` if it comes; other
+        messages are set aside in ``held``, never more than :data:`HOLD_LIMIT` (a
+        consumer's prefetch ends with the consumer, so the transport cannot bound them)."""
+        # Short rounds, so that a stream of other messages cannot stretch the wait and
+        # the store is looked at often.
+        with contextlib.closing(
+            self.transport.consume(
+                self.inbox,
+                prefetch=HOLD_LIMIT - len(held),
+                timeout=min(deadline - time.monotonic(), ANSWER_ROUND),
+            )
+        ) as messages:
+            for message in messages:
+                if _answers(message) == submission:
+                    answer = self._verify_answer(message.body)
+                    self.settle(message)
+                    return answer
+                if self.seen.contains(message.message_id):
+                    message.ack()
+                    continue
+                held.append(message)
+                if len(held) >= HOLD_LIMIT or time.monotonic() >= deadline:
+                    break
+        return None
+
     # -- receiving ----------------------------------------------------------------------
 
     def receive(
@@ -506,9 +567,15 @@ class AgencyClient:
         """Yield verified inbox messages until ``max_messages`` or ``wait`` idle seconds.
 
         A message that fails verification is never yielded: a document is answered with a
-        signed 02 refusal naming the reason, and ``on_refusal`` hears about it. A message
-        not settled when the client closes goes back to the inbox.
+        signed 02 refusal naming the reason, and ``on_refusal`` hears about it. One the
+        axis verified as it is when it took it in is not refused for failing here:
+        :class:`~axis.errors.ConfigurationError` names the problem (this side's trust
+        store, most likely) and the message stays in the inbox, as it does when it is over
+        this side's size cap. A message not settled when the client closes goes back to
+        the inbox.
         """
+        if max_messages is not None and max_messages < 1:
+            return  # asked for none: not even one taken, as the loop below would
         handed = 0
         prefetch = min(max_messages or RECEIVE_PREFETCH, RECEIVE_PREFETCH)
         with contextlib.closing(
@@ -529,7 +596,11 @@ class AgencyClient:
     def settle(self, message: ReceivedMessage) -> None:
         """Remember ``message`` as handed over, then remove it from the inbox."""
         self.seen.add(message.message_id)
-        message.ack()
+        # Remembered, it is settled for good: if the connection that delivered it is gone,
+        # its redelivery is acknowledged as a repeat, never handed over again, so an error
+        # telling the caller it "will be delivered again" would be false.
+        with contextlib.suppress(TransientError):
+            message.ack()
 
     def _check(
         self, message: ReceivedMessage, on_refusal: Callable[[Refusal], None] | None
@@ -569,13 +640,27 @@ class AgencyClient:
             pinned: Collection[str] | None = self._axis_pins
         else:
             taken_in, pinned = self._signers_allowed(body, headers)
-        verified = verify(
-            body,
-            self.trust,
-            max_bytes=self.settings.max_envelope_bytes,
-            pinned=pinned,
-            at=taken_in,
-        )
+        try:
+            verified = verify(
+                body,
+                self.trust,
+                max_bytes=self.settings.max_envelope_bytes,
+                pinned=pinned,
+                at=taken_in,
+            )
+        except EnvelopeError as error:
+            if taken_in is None:
+                raise
+            # The axis verified these very bytes when it took them in: what fails here is
+            # this side's trust store (a CA not added yet) or software, and a signed 02
+            # would tell the sender its document was refused.
+            raise ConfigurationError(
+                f"the {headers.kind} {headers.document_id} from {headers.sender} waits in "
+                f"{self.code}'s inbox, verified by the axis when it took it in, but this "
+                f"side cannot verify it ({error.reason}: {error}): make this side's trust "
+                "store hold the axis's CAs (`axis trust add CA.pem`) to receive it; it "
+                "stays in the inbox"
+            ) from None
         if verified.kind != headers.kind:
             raise EnvelopeError(
                 f"the message is labelled {headers.kind!r} but its signed content is a "
@@ -683,6 +768,25 @@ def _reference_to(document: Document) -> ResponseFor:
         promulgation_date=document.promulgation.date,
         document_id=document.document_id,
     )
+
+
+def _with_content_ids(document: Document) -> Document:
+    """``document`` with a ContentId on each attachment that has none, derived from what
+    it carries: left to the envelope builder they would be random, and the same document
+    must make the same edXML to be signed once (:meth:`AgencyClient.sign_document`)."""
+
+    def content_id(n: int, attachment: Attachment) -> str:
+        data = hashlib.sha256(attachment.data).hexdigest()
+        name = f"{document.document_id}/{n}/{attachment.name}/{data}"
+        return f"cid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+
+    attachments = [
+        attachment
+        if attachment.content_id
+        else dataclasses.replace(attachment, content_id=content_id(n, attachment))
+        for n, attachment in enumerate(document.attachments)
+    ]
+    return dataclasses.replace(document, attachments=attachments)
 
 
 def _give_back(message: ReceivedMessage) -> None:

@@ -14,7 +14,11 @@ in a small SQLite file beside the agency's received documents and drops repeats:
 
 It also keeps the status signed in answer to a message until that message is settled
 (:meth:`SeenMessages.answer`): a crash in between, and the redelivered message is answered
-with the same bytes, which the axis drops as a repeat, instead of a second 01.
+with the same bytes, which the axis drops as a repeat, instead of a second 01. Likewise a
+document signed to be sent is kept until the axis's answer to it is in hand
+(:meth:`SeenMessages.signed_document`): sent again after a lost answer, it goes out as
+the same bytes, which the axis answers with its first answer, where a new signature
+would be refused as other content under the same DocumentId.
 
 Entries older than :data:`KEEP_DAYS` are forgotten: the router never redelivers that late.
 """
@@ -22,6 +26,7 @@ Entries older than :data:`KEEP_DAYS` are forgotten: the router never redelivers 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -50,9 +55,14 @@ class SeenMessages:
                 "status_code TEXT NOT NULL, signed BLOB NOT NULL, kept_at TEXT NOT NULL, "
                 "PRIMARY KEY (message_id, status_code))"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS signed_documents (content TEXT PRIMARY KEY, "
+                "digest TEXT NOT NULL, signed BLOB NOT NULL, kept_at TEXT NOT NULL)"
+            )
             cutoff = (_now() - datetime.timedelta(days=KEEP_DAYS)).isoformat()
             self._db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff,))
             self._db.execute("DELETE FROM answers WHERE kept_at < ?", (cutoff,))
+            self._db.execute("DELETE FROM signed_documents WHERE kept_at < ?", (cutoff,))
         except sqlite3.Error as error:
             raise StoreError(
                 f"{path}: cannot keep the record of received messages there ({error}); "
@@ -83,6 +93,24 @@ class SeenMessages:
             "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
             (message_id, status_code, signed, _now().isoformat()),
         )
+
+    def signed_document(self, content: str) -> bytes | None:
+        """The signed bytes kept under ``content`` (a SHA-256 of the unsigned edXML and
+        the signing certificate)."""
+        row = self._db.execute(
+            "SELECT signed FROM signed_documents WHERE content = ?", (content,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def keep_signed_document(self, content: str, signed: bytes) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO signed_documents VALUES (?, ?, ?, ?)",
+            (content, hashlib.sha256(signed).hexdigest(), signed, _now().isoformat()),
+        )
+
+    def forget_signed_document(self, digest: str) -> None:
+        """Forget the signed document whose bytes have SHA-256 ``digest`` (answered)."""
+        self._db.execute("DELETE FROM signed_documents WHERE digest = ?", (digest,))
 
     def close(self) -> None:
         self._db.close()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from axis.errors import FileProblem
-from axis.files import write_atomically
+from axis.files import sync_folder, write_atomically
 from envelopes.model import Attachment
 
 ENVELOPE_FILE = "envelope.edxml"
@@ -52,13 +52,24 @@ _UNSAFE_IN_FILE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 #: Unicode categories of characters that change how a name shows, not what it says: a
 #: right-to-left override makes ``invoice\u202efdp.exe`` show as ``invoiceexe.pdf``.
 _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: Bytes of a file name most file systems take (255), less room for a ``-N`` suffix.
+MAX_NAME_BYTES = 240
+#: Bytes of a folder name, less room for what may follow it: ``~<tag>`` on a document's
+#: folder, ``-<digest>.edxml`` on a kept status (a DocumentId may be 300 characters, of
+#: letters up to three bytes each).
+MAX_FOLDER_BYTES = 200
 
 
 def folder_name(document_id: str) -> str:
-    """A readable, filesystem-safe name for ``document_id`` (letters kept, Đ included)."""
+    """A readable, filesystem-safe name for ``document_id`` (letters kept, Đ included),
+    of at most :data:`MAX_FOLDER_BYTES` in UTF-8.
+
+    >>> len(folder_name("000.00.31.H53,2026/11/26,12/" + "ệ" * 200).encode())
+    199
+    """
     text = "".join(_SEPARATORS.get(c, c) for c in document_id.strip())
     text = _UNSAFE.sub("-", text).strip(".-") or "document"
-    return text[:150]
+    return _utf8_prefix(text, MAX_FOLDER_BYTES)
 
 
 def safe_file_name(name: str, taken: set[str]) -> str:
@@ -76,10 +87,6 @@ def safe_file_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-#: Bytes of a file name most file systems take (255), less room for a ``-N`` suffix.
-MAX_NAME_BYTES = 240
-
-
 def _fit(name: str) -> str:
     """``name`` shortened to :data:`MAX_NAME_BYTES` in UTF-8 (the limit is in bytes, and a
     Vietnamese letter takes up to three), its extension kept.
@@ -93,8 +100,13 @@ def _fit(name: str) -> str:
     if not (dot and stem and len(suffix.encode()) <= 16):
         stem, suffix = name, ""
     room = MAX_NAME_BYTES - len(suffix.encode()) - (1 if suffix else 0)
-    short = stem.encode()[:room].decode(errors="ignore")
+    short = _utf8_prefix(stem, room)
     return f"{short}.{suffix}" if suffix else short
+
+
+def _utf8_prefix(text: str, limit: int) -> str:
+    """The longest start of ``text`` of at most ``limit`` bytes in UTF-8 (no letter cut)."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 def document_folder(out_dir: Path, document_id: str) -> Path:
@@ -155,10 +167,16 @@ def save_document(
         meta = {"document_id": document_id, **metadata, "attachments": files}
         text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
         _write(staging / METADATA_FILE, text.encode("utf-8"))
+        # The files' contents are on disk; their names and the rename into place must be
+        # too before the message is acknowledged, or a power cut can still undo the save.
+        sync_folder(staging / ATTACHMENTS_DIR)
+        sync_folder(staging)
         if final.exists():
             _move_into(staging, final)
+            sync_folder(final)
         else:
             staging.rename(final)
+        sync_folder(out_dir)
     except OSError as error:
         raise FileProblem(
             f"cannot save {document_id} in {out_dir}: {error.strerror or error} (the message "

@@ -29,7 +29,9 @@ def test_a_database_file_that_is_not_a_database_is_named(tmp_path: Path):
     result = run("--home", str(home), "agency", "list")
 
     assert result.exit_code == 1
-    assert result.output == "error: the database refused: file is not a database\n"
+    assert result.output == (
+        f"error: cannot open the database sqlite:///{home / 'axis.db'}: file is not a database\n"
+    )
 
 
 def test_a_database_url_with_a_port_that_is_not_a_number_is_refused():

@@ -19,7 +19,7 @@ import pytest
 from click.testing import Result
 
 from axis.errors import FileProblem
-from axis.files import NewFile, write_together
+from axis.files import NewFile, write_atomically, write_together
 
 Axis = Callable[..., Result]
 
@@ -175,3 +175,21 @@ def test_a_file_to_write_through_a_symbolic_link_goes_to_its_target(
     assert result.exit_code == 0, result.output
     assert link.is_symlink() and link.resolve() == target
     assert target.read_text(encoding="utf-8").startswith("code,")
+
+
+def test_a_file_written_is_in_its_folder_on_disk_when_the_write_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The command says it wrote the file once this returns: the rename that put it in
+    place is flushed with the folder, or a power cut can leave the old file (or none)."""
+    flushed: list[Path] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(
+        os,
+        "fsync",
+        lambda fd: (flushed.append(Path(os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd)),
+    )
+
+    write_atomically(tmp_path / "ca.pem", b"certificate")
+
+    assert tmp_path in flushed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import stat
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pki_helpers import make_ca
@@ -328,3 +329,80 @@ def test_issue_refuses_a_ca_key_that_is_unreadable_or_not_the_cas(
     assert "ca.key: not a readable, unencrypted PEM private key" in unreadable.output
     assert foreign.exit_code == 1 and "ca.key is not the key of" in foreign.output
     assert not (tmp_path / "b").exists()  # no key, certificate or bundle, nor their folder
+
+
+def expire(pki: Path, name: str) -> None:
+    """Replace ``pki/<name>`` by the same certificate (same key) expired yesterday, as
+    two years after `axis pki init` (ten for the CA)."""
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
+    old = x509.load_pem_x509_certificate((pki / name).read_bytes())
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.issuer)
+        .public_key(old.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=800))
+        .not_valid_after(now - datetime.timedelta(days=1))
+    )
+    for extension in old.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    expired = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    (pki / name).write_bytes(expired.public_bytes(serialization.Encoding.PEM))
+
+
+def test_pki_init_names_an_expired_axis_certificate_instead_of_keeping_it(
+    initialised: Axis, tmp_path: Path
+):
+    initialised("pki", "init")
+    pki = tmp_path / "home" / "pki"
+    expire(pki, "axis.pem")
+    expired = (pki / "axis.pem").read_bytes()
+
+    result = initialised("pki", "init")
+
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {pki / 'axis.pem'} expired on ")
+    assert "move axis.key and axis.pem away" in result.output
+    assert (pki / "axis.pem").read_bytes() == expired  # named, not replaced
+
+
+def test_issue_refuses_to_sign_with_an_expired_development_ca(initialised: Axis, tmp_path: Path):
+    initialised("pki", "init")
+    pki = tmp_path / "home" / "pki"
+    expire(pki, "ca.pem")
+
+    result = initialised("pki", "issue", "000.00.31.H53", "--out", str(tmp_path / "keys"))
+
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {pki / 'ca.pem'} expired on ")
+    assert "issue every agency a new certificate" in result.output
+    assert not (tmp_path / "keys").exists()
+
+
+def test_trust_add_refuses_a_bundle_rather_than_trust_its_first_certificate_only(
+    initialised: Axis, tmp_path: Path
+):
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(make_ca("National root").cert_pem() + make_ca("Provincial CA").cert_pem())
+
+    refused = initialised("trust", "add", str(bundle))
+
+    assert refused.exit_code == 1
+    assert f"{bundle} holds 2 certificates: put each CA in a file of its own" in refused.output
+    assert "National root" not in initialised("trust", "list", "--format", "csv").output
+
+
+def test_trust_list_shows_every_certificate_of_a_bundle_put_in_the_store_by_hand(
+    initialised: Axis, tmp_path: Path
+):
+    """The routers trust every certificate of every file there: all must be listed."""
+    initialised("pki", "init")
+    bundle = tmp_path / "home" / "trust" / "bundle.pem"
+    bundle.write_bytes(make_ca("National root").cert_pem() + make_ca("Provincial CA").cert_pem())
+
+    listed = initialised("trust", "list", "--format", "csv")
+
+    assert listed.exit_code == 0, listed.output
+    assert "CN=National root" in listed.output and "CN=Provincial CA" in listed.output

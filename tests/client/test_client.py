@@ -10,21 +10,27 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from helpers.axis_home import AxisHome, make_home
+from pki_helpers import Issued, issue
+from router.conftest import axis_on
 
 from axis import protocol
-from axis.client.agency import AgencyClient, NoAnswer, NotYourDocument, Refusal
+from axis.certificates import read_certificate
+from axis.client.agency import HOLD_LIMIT, AgencyClient, NoAnswer, NotYourDocument, Refusal
 from axis.client.compose import DocumentRequest, compose_document
-from axis.errors import AxisError
+from axis.errors import AxisError, CertificateError, TransientError
 from axis.router.answers import Answers, inbox_message, load_axis_identity
 from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.store.schema import quarantine
-from axis.transport.base import Transport
+from axis.transport.base import OutgoingMessage, Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.model import Attachment, Document, Status, StatusCode
 from envelopes.signing import sign
@@ -139,6 +145,13 @@ def test_a_document_published_twice_is_handed_over_once(home, axis_side):
     assert len(submitted_statuses(home, axis_side)) == 1
 
 
+def test_receiving_at_most_none_hands_over_nothing(home, axis_side):
+    deliver(home, axis_side, signed_document(home), "district")
+    with client_for(home, "district") as district:
+        assert list(district.receive(max_messages=0)) == []
+        assert [incoming.kind for incoming in district.receive(max_messages=1)] == ["document"]
+
+
 def test_an_unacknowledged_document_stays_in_the_inbox(home, axis_side):
     deliver(home, axis_side, signed_document(home), "district")
     with client_for(home, "district") as district:
@@ -228,6 +241,30 @@ def test_the_sender_finds_its_answer_behind_other_messages_and_leaves_them(home,
     assert axis_side.depth(inbox(province_code)) == 1
 
 
+def test_a_sender_waiting_for_its_answer_sets_aside_no_more_than_the_hold_limit(home, axis_side):
+    """A busy inbox is not pulled into the sender's memory while it waits: once it holds
+    HOLD_LIMIT messages aside it takes nothing more from the inbox (here, repeats it
+    would otherwise have acknowledged stay where they are)."""
+    code = home.codes["province"]
+
+    def messages(kind: str, count: int) -> list[OutgoingMessage]:
+        return [
+            OutgoingMessage(queue=inbox(code), body=b"<x/>", message_id=f"{kind}-{n}")
+            for n in range(count)
+        ]
+
+    repeats = messages("repeat", 20)
+    axis_side.publish(messages("other", HOLD_LIMIT))
+    axis_side.publish(repeats)
+    with client_for(home, "province") as province:
+        for repeat in repeats:
+            province.seen.add(repeat.message_id)
+        with pytest.raises(NoAnswer):
+            province.wait_answer("submission:none", "X", timeout=2)
+
+    assert axis_side.depth(inbox(code)) == HOLD_LIMIT + len(repeats)
+
+
 def test_no_answer_within_the_timeout_is_a_clear_error(home):
     with (
         client_for(home, "province") as province,
@@ -261,6 +298,31 @@ def test_an_earlier_rejection_of_the_same_bytes_is_not_taken_for_a_new_answer(ho
         sender.wait_answer(
             submission, document_id, digest=digest, submitted_at=submitted_at, timeout=1
         )
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ((-400, -30), r"expired on \d{4}-\d\d-\d\d .*get .* a new one"),
+        ((30, 400), r"is valid only from \d{4}-\d\d-\d\d .*clock"),
+    ],
+)
+def test_a_certificate_outside_its_validity_is_named_as_such_not_as_unregistered(
+    home, window: tuple[int, int], message: str
+):
+    """The registry no longer counts an expired certificate, and refuses to register it
+    again: "not registered, register it" would send the clerk round in circles."""
+    ca_key = serialization.load_pem_private_key(
+        (home.settings.pki_dir / "ca.key").read_bytes(), password=None
+    )
+    ca = Issued(ca_key, read_certificate(home.settings.pki_dir / "ca.pem"))  # type: ignore[arg-type]
+    code = home.codes["district"]
+    start, end = (utcnow() + datetime.timedelta(days=days) for days in window)
+    identity = issue(ca, code, key_type="ec", not_before=start, not_after=end).identity()
+    client = AgencyClient(code, identity, home.settings, home.trust, engine=home.engine)
+
+    with client, pytest.raises(CertificateError, match=message):
+        client.check_identity()
 
 
 def test_a_client_only_signs_its_own_documents(home):
@@ -298,3 +360,49 @@ def test_a_document_over_this_sides_size_cap_stays_in_the_inbox_with_an_error(ho
     assert submitted_statuses(home, axis_side) == []  # nobody was told it was refused
     with client_for(home, "district") as district:
         assert [incoming.kind for incoming in district.receive()] == ["document"]
+
+
+def close_broker_connections(home: AxisHome) -> None:
+    """What a broker restart does to the clients of this home's virtual host (only)."""
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(home.settings.broker_url).path[1:])
+    subprocess.run(
+        ["rabbitmqctl", "-q", "close_all_connections", "--vhost", vhost, "--limit", "100", "t"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_a_document_acknowledged_after_the_broker_dropped_its_connection_is_settled_once(
+    request: pytest.FixtureRequest, tmp_path: Path
+):
+    """The DMS stored the document, then the connection that delivered it dropped: the
+    ack still sends the 01 and succeeds (the client will never hand the document over
+    again), rather than say the broker "will deliver it again", which it will not."""
+    with axis_on("rabbitmq", tmp_path, request) as home:
+        with home.transport() as axis_side:
+            deliver(home, axis_side, signed_document(home), "district")
+        with client_for(home, "district") as district:
+            pulling = district.receive(wait=30)
+            incoming = next(pulling)
+            close_broker_connections(home)
+            with pytest.raises(TransientError):
+                next(pulling)
+
+            incoming.ack()
+
+            assert list(district.receive()) == []
+        with home.transport() as axis_side:
+            statuses = submitted_statuses(home, axis_side)
+            assert axis_side.depth(inbox(home.codes["district"])) == 0
+    assert [status.status_code for status in statuses] == [StatusCode.ARRIVED]
+
+
+def test_a_document_sent_again_before_its_answer_came_goes_out_as_the_same_bytes(home, axis_side):
+    """Even from a client started afresh (the DMS restarted after NoAnswer)."""
+    for _ in range(2):
+        with client_for(home, "commune") as commune, pytest.raises(NoAnswer):
+            commune.send(a_document(home), timeout=0.1)
+
+    submitted = [message.body for message in axis_side.consume(SUBMISSIONS, timeout=0)]
+    assert len(submitted) == 2 and submitted[0] == submitted[1]

@@ -32,16 +32,18 @@ from helpers.axis_home import (
     make_document,
     wait_for,
 )
+from pki_helpers import make_ca
 from router.conftest import axis_on
 
 from axis import protocol
-from axis.client.agency import AgencyClient
+from axis.client.agency import AgencyClient, Refusal
 from axis.client.received import ATTACHMENTS_DIR, ENVELOPE_FILE, folder_name
+from axis.errors import ConfigurationError
 from axis.router.answers import Answers, inbox_message, load_axis_identity
 from axis.transport import open_transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from cli.main import cli
-from envelopes.verifying import verify
+from envelopes.verifying import TrustStore, verify
 from envelopes.xml import build_document
 
 ROLES = ("district", "province", "ministry")
@@ -542,3 +544,47 @@ def test_without_an_answer_the_clerk_still_gets_the_document_id_to_track_it(idle
     assert one_line_error(result).startswith(
         f"error: no answer from the axis about document {document_id} within 0.5 s"
     )
+
+
+def test_a_document_sent_again_after_no_answer_gets_the_first_sendings_answer(idle: Axis):
+    """Sent again with the same options, the document goes out as the very bytes of the
+    first sending, which the axis answers as a repeat: accepted, not refused as other
+    content under the same DocumentId."""
+    attachment = idle.root / "bao-cao.pdf"
+    attachment.write_bytes(b"%PDF-1.4 bao cao")
+    send = [
+        "send", *idle.signing("commune"), "--to", idle.code("district"),
+        "--subject", "Gửi lại khi chưa có trả lời", "--number", "12",
+        "--attach", str(attachment),
+    ]  # fmt: skip
+    first = idle.axis(*send, "--timeout", "0.5")
+    assert "no answer from the axis" in one_line_error(first)
+
+    with RouterProcess(idle.home.settings).start(idle.home.engine):
+        again = idle.axis(*send, "--timeout", "60")
+
+    assert "accepted by the axis" in ok(again)
+
+
+def test_a_document_the_axis_verified_is_not_refused_over_this_sides_trust_store(
+    embedded: Axis,
+):
+    """A recipient whose trust store lacks a CA the axis trusts (added on the axis, not
+    yet on the DMS's machine) is told so, and the document waits in its inbox: no 02
+    tells the sender that its document was refused."""
+    district, home = embedded.code("district"), embedded.home
+    ok(embedded.axis("send", *embedded.signing("commune"), "--to", district,
+                     "--subject", "Trước khi thêm CA", "--number", "81"))  # fmt: skip
+    other_trust = TrustStore((make_ca("Another CA").certificate,))
+    identity = home.identities[district]
+    elsewhere = AgencyClient(district, identity, home.settings, other_trust, engine=home.engine)
+    refusals: list[Refusal] = []
+
+    with elsewhere, pytest.raises(ConfigurationError, match="verified by the axis when it took"):
+        list(elsewhere.receive(wait=30, on_refusal=refusals.append))
+
+    assert refusals == []
+    with AgencyClient(district, identity, home.settings, home.trust, engine=home.engine) as right:
+        [incoming] = list(right.receive(wait=30, max_messages=1))
+        assert incoming.kind == "document"
+        incoming.ack()

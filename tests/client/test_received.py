@@ -207,3 +207,46 @@ def test_the_remains_of_an_interrupted_older_save_are_replaced(tmp_path: Path):
     assert (folder / ENVELOPE_FILE).read_bytes() == b"<edXML/>"
     assert list((folder / ATTACHMENTS_DIR).iterdir()) == []
     assert (folder / METADATA_FILE).exists()
+
+
+def test_a_document_id_of_many_vietnamese_letters_gets_a_folder_the_file_system_takes(
+    tmp_path: Path,
+):
+    """The axis stores DocumentIds of up to 300 characters: 150 of them, letters of three
+    bytes each, are far over the 255 bytes a folder name may take; the document and the
+    statuses about it (and about a second such id) must still be saved, not block the
+    inbox with "File name too long" on every pull."""
+    long_id = "000.21.31.H53,2026/11/26,12/" + "ệ" * 250
+    other_id = long_id + "2"
+
+    folder = save_document(tmp_path, long_id, b"<edXML/>", [], {})
+    status = save_status(tmp_path, long_id, "000.00.31.H53 01 20261126-100000", b"<s/>")
+    other = save_document(tmp_path, other_id, b"<other/>", [], {})
+    other_status = save_status(tmp_path, other_id, "000.00.31.H53 01 20261126-100000", b"<t/>")
+
+    assert (folder / ENVELOPE_FILE).read_bytes() == b"<edXML/>"
+    assert status.parent.parent == folder
+    assert other != folder and (other / ENVELOPE_FILE).read_bytes() == b"<other/>"
+    assert other_status.parent.parent == other
+    assert all(len(p.name.encode()) <= 255 for p in (folder, other, status, other_status))
+
+
+def test_a_document_counts_as_saved_only_once_its_folder_is_in_place_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The message is acknowledged as soon as the save returns: the rename that puts the
+    folder in place must be flushed to disk by then, not only the files' contents, or a
+    power cut after the acknowledgement can still lose the document."""
+    final = tmp_path / folder_name(DOC_ID)
+    flushed: list[tuple[Path, bool]] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        flushed.append((Path(os.readlink(f"/proc/self/fd/{descriptor}")), final.exists()))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    save_document(tmp_path, DOC_ID, b"<edXML/>", [Attachment("a.txt", "text/plain", b"a")], {})
+
+    assert (tmp_path, True) in flushed
