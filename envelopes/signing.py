@@ -19,28 +19,37 @@ child of the ``Receipt`` root. The verifier accepts it there and nowhere else.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
 from lxml import etree
-from signxml import XMLSigner
-from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
 from envelopes.errors import InvalidKey, SignatureError, UnreadableKey
-from envelopes.parsing import hardened_parser, parse_xml
+from envelopes.parsing import MAX_CANONICAL_GROWTH, canonicalize, parse_xml
 from envelopes.receipts import RECEIPT_TAG
 from envelopes.xml import q
-from envelopes.xmldsig import DS_NS, refuse_unsigned_content
+from envelopes.xmldsig import (
+    DS_NS,
+    ECDSA_SHA256,
+    ENVELOPED,
+    EXC_C14N,
+    RSA_SHA256,
+    SHA256,
+    refuse_unsigned_content,
+)
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 #: RSA keys shorter than this are refused (NIST SP 800-131A).
 MIN_RSA_BITS = 2048
 _CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+_DS = f"{{{DS_NS}}}"
 
 
 @dataclass(frozen=True)
@@ -80,10 +89,21 @@ class SigningIdentity:
             )
 
     @property
-    def signature_method(self) -> SignatureMethod:
+    def signature_method(self) -> str:
+        """The XMLDSig ``SignatureMethod`` URI of this key."""
         if isinstance(self.private_key, rsa.RSAPrivateKey):
-            return SignatureMethod.RSA_SHA256
-        return SignatureMethod.ECDSA_SHA256
+            return RSA_SHA256
+        return ECDSA_SHA256
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        """The ``SignatureValue`` of ``data``: PKCS#1 v1.5 for RSA; for ECDSA the two
+        integers r and s side by side, each the curve's size (XMLDSig 1.1), not DER."""
+        key = self.private_key
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        r, s = utils.decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        size = (key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
     @classmethod
     def from_pem_files(
@@ -133,38 +153,49 @@ def _private(key: object, source: str | Path) -> PrivateKey:
     return key
 
 
-class _Signer(XMLSigner):
-    """signxml's signer with a parser that keeps attachments over 10 MB.
-
-    signxml copies the tree by re-parsing it, and its default parser refuses text nodes
-    over libxml2's 10 MB limit; what we sign is our own, already parsed, XML.
-    """
-
-    def __init__(self, identity: SigningIdentity, size: int) -> None:
-        super().__init__(
-            signature_algorithm=identity.signature_method,
-            digest_algorithm=DigestAlgorithm.SHA256,
-            c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
-        )
-        self._parser = hardened_parser(size)
-
-
 def sign(xml: bytes, identity: SigningIdentity) -> bytes:
-    """Return ``xml`` (an unsigned edXML message or axis receipt) signed by ``identity``."""
+    """Return ``xml`` (an unsigned edXML message or axis receipt) signed by ``identity``.
+
+    The profile is made directly (lxml's C14N and ``cryptography``), as
+    :mod:`envelopes.xmldsig` verifies it: a general XMLDSig signer copies and
+    canonicalizes the message several times, which tripled the cost of the receipt the
+    axis signs for every document. The suite checks what this makes against signxml and
+    ``xmlsec1``.
+    """
     root = parse_xml(xml, max_bytes=len(xml))
     if next(root.iter(f"{{{DS_NS}}}Signature"), None) is not None:
         raise SignatureError("the message is already signed")
     refuse_unsigned_content(root)
-    placeholder = etree.SubElement(
-        signature_parent(root), f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS}
-    )
-    placeholder.set("Id", "placeholder")
-    signed = _Signer(identity, len(xml)).sign(
-        root,
-        key=identity.private_key,
-        cert=[identity.certificate, *identity.chain],
-    )
-    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+    parent = signature_parent(root)
+    # The enveloped transform removes the signature again: the digest is of the message
+    # as it is now.
+    digest = hashlib.sha256(canonicalize(root, limit=MAX_CANONICAL_GROWTH * len(xml))).digest()
+    signature = etree.SubElement(parent, _DS + "Signature", nsmap={"ds": DS_NS})
+    signed_info = _signed_info(signature, identity.signature_method, digest)
+    value = identity.sign_bytes(canonicalize(signed_info, limit=MAX_CANONICAL_GROWTH * len(xml)))
+    etree.SubElement(signature, _DS + "SignatureValue").text = _base64(value)
+    x509_data = etree.SubElement(etree.SubElement(signature, _DS + "KeyInfo"), _DS + "X509Data")
+    for certificate in (identity.certificate, *identity.chain):
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        etree.SubElement(x509_data, _DS + "X509Certificate").text = _base64(der)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _signed_info(signature: etree._Element, method: str, digest: bytes) -> etree._Element:
+    signed_info = etree.SubElement(signature, _DS + "SignedInfo")
+    etree.SubElement(signed_info, _DS + "CanonicalizationMethod", Algorithm=EXC_C14N)
+    etree.SubElement(signed_info, _DS + "SignatureMethod", Algorithm=method)
+    reference = etree.SubElement(signed_info, _DS + "Reference", URI="")
+    transforms = etree.SubElement(reference, _DS + "Transforms")
+    etree.SubElement(transforms, _DS + "Transform", Algorithm=ENVELOPED)
+    etree.SubElement(transforms, _DS + "Transform", Algorithm=EXC_C14N)
+    etree.SubElement(reference, _DS + "DigestMethod", Algorithm=SHA256)
+    etree.SubElement(reference, _DS + "DigestValue").text = _base64(digest)
+    return signed_info
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def signature_parent(root: etree._Element) -> etree._Element:

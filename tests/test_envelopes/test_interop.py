@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from lxml import etree
+import datetime
 
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from lxml import etree
+from pki_helpers import issue
+
+from envelopes.receipts import AxisReceipt, build_receipt
 from envelopes.signing import sign
 from envelopes.verifying import verify
 from envelopes.xml import build_document, build_status, q
@@ -64,3 +70,29 @@ def test_ecdsa_statuses_signed_by_xmlsec1_verify_here(make_status, agency_ec, tr
     )
 
     assert verify(signed, trust, max_bytes=MAX_BYTES).message == status
+
+
+@pytest.mark.parametrize(
+    "curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()], ids=["P-256", "P-384", "P-521"]
+)
+def test_receipts_signed_here_on_every_curve_verify_with_xmlsec1_and_here(
+    curve, ca, trust, tmp_path
+):
+    """ECDSA values are r and s side by side, each as long as the curve's size (66 bytes
+    on P-521, whose 521 bits are no whole number of bytes), not DER."""
+    signer = issue(ca, "edxml-axis", key=ec.generate_private_key(curve))
+    receipt = AxisReceipt(
+        outcome="accepted",
+        document_id="000.00.00.G22,2026/11/26,1234/VPCP-KSTT",
+        sender_code="000.00.00.G22",
+        digest="0f" * 32,
+        size=5120,
+        recipients=["000.00.00.H53"],
+        issued_at=datetime.datetime(2026, 11, 26, 8, 0, 1, tzinfo=datetime.UTC),
+    )
+    signed = sign(build_receipt(receipt), signer.identity())
+
+    result = xmlsec.verify(signed, ca, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert verify(signed, trust, max_bytes=MAX_BYTES).message == receipt
