@@ -26,6 +26,7 @@ from envelopes.model import (
     Status,
     StatusCode,
 )
+from envelopes.receipts import AxisReceipt
 from envelopes.verifying import TrustStore
 
 #: Where CI puts the shared reference material: beside the clone, as ../shared.
@@ -131,3 +132,21 @@ def samples_dir() -> Path:
     if not SAMPLES_DIR.is_dir():
         pytest.skip(f"reference edXML samples not found at {SAMPLES_DIR} (../shared is absent)")
     return SAMPLES_DIR
+
+
+ISSUED = datetime.datetime(2026, 11, 26, 8, 0, 0, tzinfo=datetime.UTC)
+
+
+def sample_receipt(**overrides: object) -> AxisReceipt:
+    """An accepted receipt for one recipient; keyword arguments override."""
+    fields: dict[str, object] = {
+        "outcome": "accepted",
+        "document_id": "000.00.00.G22,2026/11/26,1234/VPCP-KSTT",
+        "sender_code": "000.00.00.G22",
+        "digest": "9f" * 32,
+        "size": 5120,
+        "recipients": ["000.00.00.H53"],
+        "issued_at": ISSUED,
+    }
+    fields.update(overrides)
+    return AxisReceipt(**fields)  # type: ignore[arg-type]

@@ -314,6 +314,20 @@ def test_a_relative_namespace_uri_is_refused_naming_it(signed, trust, where):
         verify(forged, trust, max_bytes=MAX_BYTES)
 
 
+def test_a_relative_namespace_uri_below_many_elements_and_namespaces_is_named(signed, trust):
+    """The search for the cause reads each declaration where it is made: read from every
+    element's namespaces in scope, 5,000 declared on the root above 1,500 elements made
+    seconds of work of an envelope of 120 KB, and the cause past them went unnamed."""
+    declarations = "".join(f' xmlns:p{i}="urn:p{i}"' for i in range(5_000))
+    late = b"<x/>" * 1_500 + b'<late xmlns:rel="draft/v2"/>'
+    forged = signed.replace(b"<edXML ", f"<edXML{declarations} ".encode(), 1).replace(
+        b"</edXML>", late + b"</edXML>", 1
+    )
+
+    with pytest.raises(MalformedEnvelope, match=r"'draft/v2' \(xmlns:rel, line \d+\) is not"):
+        verify(forged, trust, max_bytes=MAX_BYTES)
+
+
 def test_content_after_the_root_element_is_refused(signed, trust):
     with pytest.raises(SignatureError, match="outside the root element"):
         verify(signed + b"<?evil instruction?>", trust, max_bytes=MAX_BYTES)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 from pki_helpers import issue
 
-from envelopes.receipts import AxisReceipt, build_receipt
+from envelopes.receipts import build_receipt
 from envelopes.signing import sign
 from envelopes.verifying import verify
 from envelopes.xml import build_document, build_status, q
 
 from . import xmlsec
-from .conftest import MAX_BYTES
+from .conftest import MAX_BYTES, sample_receipt
 
 
 def test_documents_signed_here_verify_with_xmlsec1(make_document, agency, ca, tmp_path):
@@ -81,15 +79,7 @@ def test_receipts_signed_here_on_every_curve_verify_with_xmlsec1_and_here(
     """ECDSA values are r and s side by side, each as long as the curve's size (66 bytes
     on P-521, whose 521 bits are no whole number of bytes), not DER."""
     signer = issue(ca, "edxml-axis", key=ec.generate_private_key(curve))
-    receipt = AxisReceipt(
-        outcome="accepted",
-        document_id="000.00.00.G22,2026/11/26,1234/VPCP-KSTT",
-        sender_code="000.00.00.G22",
-        digest="0f" * 32,
-        size=5120,
-        recipients=["000.00.00.H53"],
-        issued_at=datetime.datetime(2026, 11, 26, 8, 0, 1, tzinfo=datetime.UTC),
-    )
+    receipt = sample_receipt()
     signed = sign(build_receipt(receipt), signer.identity())
 
     result = xmlsec.verify(signed, ca, tmp_path)

@@ -10,41 +10,25 @@ from lxml import etree
 
 from envelopes.errors import SchemaViolation, SignatureError
 from envelopes.parsing import parse_xml
-from envelopes.receipts import RECEIPT_NS, AxisReceipt, build_receipt, parse_receipt
+from envelopes.receipts import RECEIPT_NS, build_receipt, parse_receipt
 from envelopes.signing import sign
 from envelopes.verifying import verify
 
-from .conftest import MAX_BYTES
-
-ISSUED = datetime.datetime(2026, 11, 26, 8, 0, 0, tzinfo=datetime.UTC)
-
-
-def receipt(**overrides: object) -> AxisReceipt:
-    fields: dict[str, object] = {
-        "outcome": "accepted",
-        "document_id": "000.00.00.G22,2026/11/26,1234/VPCP-KSTT",
-        "sender_code": "000.00.00.G22",
-        "digest": "9f" * 32,
-        "size": 5120,
-        "recipients": ["000.00.00.H53"],
-        "issued_at": ISSUED,
-    }
-    fields.update(overrides)
-    return AxisReceipt(**fields)  # type: ignore[arg-type]
+from .conftest import ISSUED, MAX_BYTES, sample_receipt
 
 
 def test_a_receipt_has_its_own_namespace_and_is_read_back():
-    data = build_receipt(receipt(reason="", message="Đã tiếp nhận"))
+    data = build_receipt(sample_receipt(reason="", message="Đã tiếp nhận"))
     root = parse_xml(data, max_bytes=MAX_BYTES)
 
     assert root.tag == f"{{{RECEIPT_NS}}}Receipt"
     assert root.findtext(f"{{{RECEIPT_NS}}}IssuedAt") == "2026-11-26T08:00:00Z"
-    assert parse_receipt(root) == receipt(message="Đã tiếp nhận")
+    assert parse_receipt(root) == sample_receipt(message="Đã tiếp nhận")
 
 
 def test_issued_at_is_kept_in_utc():
     hanoi = datetime.timezone(datetime.timedelta(hours=7))
-    local = receipt(issued_at=datetime.datetime(2026, 11, 26, 15, 0, tzinfo=hanoi))
+    local = sample_receipt(issued_at=datetime.datetime(2026, 11, 26, 15, 0, tzinfo=hanoi))
 
     read = parse_receipt(parse_xml(build_receipt(local), max_bytes=MAX_BYTES))
 
@@ -54,7 +38,7 @@ def test_issued_at_is_kept_in_utc():
 
 def test_a_naive_issued_at_is_refused():
     with pytest.raises(SchemaViolation, match="timezone-aware"):
-        build_receipt(receipt(issued_at=datetime.datetime(2026, 11, 26, 8, 0)))
+        build_receipt(sample_receipt(issued_at=datetime.datetime(2026, 11, 26, 8, 0)))
 
 
 @pytest.mark.parametrize(
@@ -67,11 +51,11 @@ def test_a_naive_issued_at_is_refused():
 )
 def test_an_invalid_receipt_field_is_refused_naming_it(overrides, element):
     with pytest.raises(SchemaViolation, match=f"/Receipt/{element}"):
-        build_receipt(receipt(**overrides))
+        build_receipt(sample_receipt(**overrides))
 
 
 def test_a_signed_receipt_with_a_changed_outcome_is_refused(agency_ec, trust):
-    signed = sign(build_receipt(receipt()), agency_ec.identity())
+    signed = sign(build_receipt(sample_receipt()), agency_ec.identity())
     root = etree.fromstring(signed)
     root.find(f"{{{RECEIPT_NS}}}Outcome").text = "rejected"
     forged = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
@@ -94,7 +78,7 @@ def test_a_receipt_value_its_schema_admits_but_no_clock_or_size_holds_is_refused
     agency_ec, trust, element, written, read_as
 ):
     """A receipt signed by anyone trusted is read before its kind is checked."""
-    unsigned = etree.fromstring(build_receipt(receipt()))
+    unsigned = etree.fromstring(build_receipt(sample_receipt()))
     unsigned.find(f"{{{RECEIPT_NS}}}{element}").text = written
     signed = sign(
         etree.tostring(unsigned, xml_declaration=True, encoding="UTF-8"), agency_ec.identity()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 
 import pytest
@@ -13,13 +12,13 @@ from pki_helpers import issue, make_ca
 
 from envelopes.errors import InvalidKey, InvalidTrustStore, SignatureError, UntrustedCertificate
 from envelopes.model import Attachment
-from envelopes.receipts import AXIS_SENDER_CODE, AxisReceipt, build_receipt
+from envelopes.receipts import AXIS_SENDER_CODE, build_receipt
 from envelopes.signing import SigningIdentity, sign
 from envelopes.verifying import TrustStore, fingerprint, verify
 from envelopes.xml import build_document, build_status, q
 from envelopes.xmldsig import DS_NS
 
-from .conftest import MAX_BYTES
+from .conftest import MAX_BYTES, sample_receipt
 
 
 def test_a_signed_document_verifies_and_yields_its_fields(make_document, agency, trust):
@@ -51,16 +50,11 @@ def test_an_ecdsa_signed_status_verifies(make_status, agency_ec, trust):
 
 
 def test_an_axis_receipt_is_signed_as_the_last_child_of_its_root(agency_ec, trust):
-    receipt = AxisReceipt(
+    receipt = sample_receipt(
         outcome="rejected",
-        document_id="000.00.00.G22,2026/11/26,1234/VPCP-KSTT",
-        sender_code="000.00.00.G22",
-        digest="0f" * 32,
-        size=5120,
         recipients=["000.00.00.H53", "000.00.31.H53"],
         reason="bad-signature",
         message="Chữ ký không hợp lệ",
-        issued_at=datetime.datetime(2026, 11, 26, 8, 0, 1, tzinfo=datetime.UTC),
         duplicate=True,
     )
     signed = sign(build_receipt(receipt), agency_ec.identity())
