@@ -383,8 +383,7 @@ class AgencyClient:
         content = hashlib.sha256(signer.encode() + xml).hexdigest()
         signed = self.seen.signed_document(content)
         if signed is None:
-            signed = self._sign(xml)
-            self.seen.keep_signed_document(content, signed)
+            signed = self.seen.keep_signed_document(content, self._sign(xml))
         return signed
 
     def send_status(

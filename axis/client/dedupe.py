@@ -102,11 +102,18 @@ class SeenMessages:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def keep_signed_document(self, content: str, signed: bytes) -> None:
+    def keep_signed_document(self, content: str, signed: bytes) -> bytes:
+        """Keep ``signed`` under ``content`` unless bytes are kept there already; return
+        the bytes kept, which are the ones to send. Two senders of one document racing
+        (two processes of the agency) both send the first one's bytes: a later retry of
+        the first would otherwise send the second's, refused as other content under the
+        DocumentId the first's made the axis accept."""
         self._db.execute(
-            "INSERT OR REPLACE INTO signed_documents VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO signed_documents VALUES (?, ?, ?, ?)",
             (content, hashlib.sha256(signed).hexdigest(), signed, _now().isoformat()),
         )
+        kept = self.signed_document(content)
+        return signed if kept is None else kept
 
     def forget_signed_document(self, digest: str) -> None:
         """Forget the signed document whose bytes have SHA-256 ``digest`` (answered)."""

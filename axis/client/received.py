@@ -148,7 +148,7 @@ def save_document(
     end, so a crash never leaves a half-written document behind. A document already
     saved (a redelivery) is left as it is.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_folder(out_dir)
     final = document_folder(out_dir, document_id)
     if (final / METADATA_FILE).exists():
         return final
@@ -228,11 +228,24 @@ def keep_signed(folder: Path, file_stem: str, signed: bytes) -> Path:
     or two refusals about one document, two files; the same one handed over again is the
     same file.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     tag = hashlib.sha256(signed).hexdigest()[:12]
     path = folder / f"{folder_name(file_stem)}-{tag}.edxml"
     write_atomically(path, signed)
     return path
+
+
+def _make_folder(folder: Path) -> None:
+    """Make ``folder`` and its missing parents, each new one flushed in its parent: what
+    is saved in it is acknowledged once written, and a power cut that undoes the folder
+    (a document's, made for the first status about it) takes it along."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)  # another receive may make it at the same time
+        sync_folder(new.parent)
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -36,3 +36,22 @@ def test_a_record_file_that_is_not_a_database_is_named(tmp_path: Path):
 
     with pytest.raises(StoreError, match=r"\.axis-seen\.sqlite: cannot keep the record"):
         SeenMessages(path)
+
+
+def test_of_two_signatures_of_one_document_kept_at_once_the_first_is_sent_by_both(
+    tmp_path: Path,
+):
+    """Two processes of an agency sign one document, each before the other kept its
+    signature: both must send the first one kept. Were the second kept instead, the first
+    process, retrying after the axis accepted its bytes, would send the second's, which
+    the axis refuses as other content under the same DocumentId."""
+    one, two = SeenMessages(tmp_path / "s"), SeenMessages(tmp_path / "s")
+    assert one.signed_document("content") is None and two.signed_document("content") is None
+
+    sent_by_one = one.keep_signed_document("content", b"<edXML>first</edXML>")
+    sent_by_two = two.keep_signed_document("content", b"<edXML>second</edXML>")
+
+    assert one.signed_document("content") == b"<edXML>first</edXML>"
+    assert sent_by_one == sent_by_two == b"<edXML>first</edXML>"
+    one.close()
+    two.close()

@@ -250,3 +250,25 @@ def test_a_document_counts_as_saved_only_once_its_folder_is_in_place_on_disk(
     save_document(tmp_path, DOC_ID, b"<edXML/>", [Attachment("a.txt", "text/plain", b"a")], {})
 
     assert (tmp_path, True) in flushed
+
+
+def test_a_status_kept_before_its_document_came_has_its_new_folders_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The status is acknowledged once kept: the folders made for it (the document's,
+    its ``statuses/``) must be flushed into their parents by then, as the file's rename
+    is, or a power cut after the acknowledgement can lose the status with its folder."""
+    out = tmp_path / "inbox"
+    flushed: list[Path] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        flushed.append(Path(os.readlink(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    status = save_status(out, DOC_ID, "000.00.31.H53 03 20261126-100000", b"<s/>")
+
+    statuses = status.parent
+    assert {tmp_path, out, statuses.parent, statuses} <= set(flushed)
