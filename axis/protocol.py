@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -158,16 +158,21 @@ def answer_message_id(submission_id: str, digest: str) -> str:
     It follows the submission's ``message_id`` (a redelivered submission gets the same
     answer id, so the sender drops the repeat) and falls back to the digest of the bytes
     when the publisher set none. A ``message_id`` the store could not keep in it (too
-    long, or holding a NUL, which any AMQP client may set) is replaced by its SHA-256:
+    long, or holding a NUL, which any AMQP client may set) is replaced by its SHA-256;
+    long is counted in UTF-8 bytes, as AMQP limits a message id to 255 of them, and 63
+    characters outside the BMP already take 252:
 
     >>> answer_message_id("m" * 120, "ab12")
     'answer:id-sha256-864bacb2b3f3b4c49e904e197a03783d6825bc7738ce9e945b14c75dca2b3ff7'
+    >>> answer_message_id("\N{GRINNING FACE}" * 63, "ab12")[:17]
+    'answer:id-sha256-'
     """
     if not submission_id:
         return f"answer:sha256-{digest}"
     answer = f"answer:{submission_id}"
     # Room left for the "failed:" of :func:`failed_answer_message_id`.
-    if len(answer) + len("failed:") > MAX_MESSAGE_ID or "\x00" in submission_id:
+    too_long = len(answer.encode("utf-8", "surrogatepass")) + len("failed:") > MAX_MESSAGE_ID
+    if too_long or "\x00" in submission_id:
         hashed = hashlib.sha256(submission_id.encode("utf-8", "surrogatepass")).hexdigest()
         answer = f"answer:id-sha256-{hashed}"
     return answer
@@ -180,9 +185,26 @@ def failed_answer_message_id(submission_id: str, digest: str) -> str:
     return "failed:" + answer_message_id(submission_id, digest)
 
 
-def later_answer_message_id(outcome: str, digest: str, recipient: str) -> str:
-    """The id of an answer the axis sends on its own: ``expired`` or ``failed``."""
-    return f"{outcome}:{digest}:{recipient}"
+def later_answer_message_id(outcome: str, digest: str, recipients: Sequence[str]) -> str:
+    """The id of an answer the axis sends on its own (``expired`` or ``failed``) about the
+    document with SHA-256 ``digest`` and these of its recipients.
+
+    The recipients are named while the id fits in :data:`MAX_MESSAGE_ID` (two of them);
+    for more, the SHA-256 of their list stands for them, so that the id is the same for
+    the same answer, and the store keeps it:
+
+    >>> later_answer_message_id("expired", "ab" * 32, ["000.00.31.H53"])[-14:]
+    ':000.00.31.H53'
+    >>> later = later_answer_message_id("expired", "ab" * 32, ["000.00.31.H53"] * 3)
+    >>> len(later), later[73:80]
+    (100, 'sha256-')
+    """
+    named = ",".join(recipients)
+    plain = f"{outcome}:{digest}:{named}"
+    if len(plain) <= MAX_MESSAGE_ID:
+        return plain
+    hashed = hashlib.sha256(named.encode("utf-8")).hexdigest()
+    return f"{outcome}:{digest}:sha256-{hashed}"[:MAX_MESSAGE_ID]
 
 
 def _text(value: object) -> str:

@@ -123,9 +123,7 @@ class Answers:
             document_id=document.document_id,
             digest=document.digest,
             size=document.size,
-            message_id=protocol.later_answer_message_id(
-                outcome, document.digest, ",".join(recipients)
-            ),
+            message_id=protocol.later_answer_message_id(outcome, document.digest, recipients),
             recipients=recipients,
             reason=reason,
             message=message,

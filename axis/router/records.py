@@ -271,12 +271,23 @@ def touch_agencies(conn: Connection, codes: Sequence[str], now: datetime.datetim
 
 
 def stated_at(timestamp: datetime.datetime | None) -> datetime.datetime | None:
-    """An edXML timestamp as UTC (naive ones are Vietnam's local time)."""
+    """An edXML timestamp as UTC (naive ones are Vietnam's local time); ``None`` for one
+    before the first instant UTC can hold (the first hours of year 1, which any signer
+    may write: the status still counts, and its signed bytes keep what it says).
+
+    >>> stated_at(datetime.datetime(2026, 11, 26, 9, 30))
+    datetime.datetime(2026, 11, 26, 2, 30, tzinfo=datetime.timezone.utc)
+    >>> stated_at(datetime.datetime(1, 1, 1)) is None
+    True
+    """
     if timestamp is None:
         return None
     if timestamp.tzinfo is None:
         timestamp = timestamp.replace(tzinfo=VIETNAM)
-    return timestamp.astimezone(datetime.UTC)
+    try:
+        return timestamp.astimezone(datetime.UTC)
+    except OverflowError:
+        return None
 
 
 def clip(text: str, column: sa.Column) -> str:

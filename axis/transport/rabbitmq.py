@@ -74,6 +74,7 @@ from axis.transport.topology import (
     MAX_PRIORITY,
     SUBMISSIONS,
     SUBMIT_EXCHANGE,
+    WAIT_PREFIX,
     delay_step,
     fixed_queues,
     inbox,
@@ -90,6 +91,8 @@ DECLARE_CHUNK = 250
 DECLARE_CHANNELS = 4
 #: Longest wait to open a connection.
 CONNECT_TIMEOUT_SECONDS = 10.0
+#: The largest prefetch count AMQP can carry (a 16-bit field).
+MAX_PREFETCH_COUNT = 65535
 
 T = TypeVar("T")
 
@@ -120,15 +123,30 @@ class _Delivery:
     @property
     def transport_headers_trusted(self) -> bool:
         # Agencies write only to the submit exchange; anything that came another way
-        # was published by the axis itself.
-        return self.exchange != SUBMIT_EXCHANGE
+        # was published by the axis itself, or dead-lettered by the broker. The axis's
+        # copies never carry an x-death (it is an x- header, not copied), so one the
+        # broker dead-lettered kept the headers of whoever published it: an agency's
+        # submission that expired (its own per-message TTL) or was rejected reaches the
+        # dead letters with the headers it forged. Only a death in a wait queue, where
+        # nothing but the axis's retries goes, keeps them trusted. x-death[0] names the
+        # queue of the latest death, whatever the publisher put in the header before.
+        if self.exchange == SUBMIT_EXCHANGE:
+            return False
+        headers = self.properties.headers or {}
+        if not headers.get("x-death"):
+            return True
+        queue = _latest_death(headers).get("queue")
+        return isinstance(queue, str) and queue.startswith(WAIT_PREFIX)
 
     @property
     def redelivery_count(self) -> int:
         """Counted hand-outs so far, this one included if it is a broker redelivery."""
         headers = self.properties.headers or {}
         counted = headers.get(REDELIVERIES_HEADER, 0) if self.transport_headers_trusted else 0
-        return int(counted) + (1 if self.redelivered else 0)
+        # A client with full rights (an operator's tool) may still put anything there.
+        if not isinstance(counted, int) or counted < 0:
+            counted = 0
+        return counted + (1 if self.redelivered else 0)
 
 
 @dataclass
@@ -806,6 +824,9 @@ class RabbitMQTransport(Transport):
 
     def open_consumer(self, queue: str, *, prefetch: int = 64) -> RabbitMQConsumer:
         link = self._link()
+        # AMQP's prefetch count is 16 bits, where 0 means no limit at all; a router takes
+        # twice AXIS_PREFETCH ahead, which may be up to 65,535 itself.
+        prefetch = min(max(prefetch, 1), MAX_PREFETCH_COUNT)
         consumer = RabbitMQConsumer(self, link, queue, link.consume(queue, prefetch))
         self._consumers.append(consumer)
         return consumer
@@ -986,6 +1007,19 @@ def _death(headers: Mapping[str, Any], trusted: Mapping[str, Any]) -> tuple[str,
     """Why and from where a dead letter died: our headers, else the broker's ``x-death``."""
     if REASON_HEADER in trusted:
         return str(trusted[REASON_HEADER]), str(trusted.get(SOURCE_QUEUE_HEADER, ""))
-    deaths = headers.get("x-death") or [{}]
-    first = deaths[0]
-    return str(first.get("reason", "")), str(first.get("queue", ""))
+    latest = _latest_death(headers)
+    return str(latest.get("reason", "")), str(latest.get("queue", ""))
+
+
+def _latest_death(headers: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The broker's record of the latest death in ``headers`` (``x-death`` is a list of
+    tables, latest first), or ``{}``: another client may have put anything there.
+
+    >>> _latest_death({"x-death": [{"queue": "axis.submissions"}, {"queue": "q"}]})
+    {'queue': 'axis.submissions'}
+    >>> _latest_death({"x-death": "junk"})
+    {}
+    """
+    deaths = headers.get("x-death")
+    latest = deaths[0] if isinstance(deaths, list) and deaths else None
+    return latest if isinstance(latest, dict) else {}

@@ -45,7 +45,7 @@ from axis.store.registry import Registry
 from axis.store.schema import dead_letters, deliveries, documents, routers
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
-from axis.transport.topology import SUBMISSIONS, inbox
+from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.codes import AgencyCode
 from envelopes.model import (
     Attachment,
@@ -455,6 +455,19 @@ def dead_letters_kept(engine: Engine) -> list[sa.Row]:
     """The rows of ``dead_letters``, oldest first."""
     with engine.connect() as conn:
         return list(conn.execute(sa.select(dead_letters).order_by(dead_letters.c.id)))
+
+
+def files_dead_letters_and_routes_on(home: AxisHome, letters: int) -> None:
+    """A router started on ``home`` files ``letters`` dead letters, empties the dead
+    letters' queue, and routes a document as usual."""
+    c = home.codes
+    body = home.document(c["commune"], [c["district"]])
+    with home.transport() as transport, RouterThread(home.settings):
+        wait_for(lambda: len(dead_letters_kept(home.engine)) == letters, what="letters filed")
+        home.submit(transport, body, sender=c["commune"])
+        (copy,) = drain(transport, c["district"], count=1)
+        assert transport.depth(DEAD_LETTERS) == 0
+    assert copy.body == body
 
 
 def document_id_of(body: bytes) -> str:

@@ -22,6 +22,7 @@ from helpers.axis_home import (
     deliveries_of,
     document_id_of,
     drain,
+    files_dead_letters_and_routes_on,
     wait_for,
 )
 
@@ -483,7 +484,6 @@ def test_what_another_client_puts_on_the_dead_letter_queue_is_filed_and_routing_
 ) -> None:
     """An id too long for its column or holding a NUL, a priority of 200, headers of
     every AMQP type: each becomes a row, and the router routes on."""
-    c = home.codes
     odd = [
         pika.BasicProperties(message_id="x" * 200, delivery_mode=2),
         pika.BasicProperties(
@@ -497,13 +497,7 @@ def test_what_another_client_puts_on_the_dead_letter_queue_is_filed_and_routing_
     for properties in odd:
         channel.basic_publish("", DEAD_LETTERS, b"<junk/>", properties)
     connection.close()
-    body = home.document(c["commune"], [c["district"]])
-    with home.transport() as transport, RouterThread(home.settings):
-        wait_for(lambda: len(dead_letters_kept(home.engine)) == 2, what="both filed")
-        home.submit(transport, body, sender=c["commune"])
-        (copy,) = drain(transport, c["district"], count=1)
-        assert transport.depth(DEAD_LETTERS) == 0
-    assert copy.body == body
+    files_dead_letters_and_routes_on(home, 2)
     kept = dead_letters_kept(home.engine)
     assert [row.message_id for row in kept] == ["x" * 100, "a\ufffdb"]
     assert [row.priority for row in kept] == [0, 3]

@@ -116,22 +116,106 @@ def test_transport_headers_forged_by_a_submitting_agency_are_ignored(
     transport.declare()
     message_id = "m-forged-" + unique_code()
     forged = {"kind": "document", "x-axis-redeliveries": 9, "x-axis-user-id": "000.00.00.G22"}
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        connection.channel().basic_publish(
-            SUBMIT_EXCHANGE,
-            SUBMISSIONS,
-            b"forged",
-            pika.BasicProperties(message_id=message_id, headers=forged),
-        )
-    finally:
-        connection.close()
+    publish_foreign(
+        amqp_url,
+        SUBMISSIONS,
+        b"forged",
+        pika.BasicProperties(message_id=message_id, headers=forged),
+        exchange=SUBMIT_EXCHANGE,
+    )
 
     received = take_by_id(transport, SUBMISSIONS, message_id)
     received.ack()
 
     assert (received.redelivery_count, received.user_id) == (0, None)
     assert received.headers == {"kind": "document"}
+
+
+def test_transport_headers_forged_on_a_submission_the_broker_dead_letters_are_ignored(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    """A submission with its own TTL expires in the queue and reaches the dead letters
+    through the broker, keeping the headers its publisher gave it: those are not the
+    axis's, whatever they are called."""
+    transport.declare()
+    message_id = "m-expired-" + unique_code()
+    forged = {
+        "kind": "document",
+        "x-axis-redeliveries": 9,
+        "x-axis-user-id": "000.00.00.G22",
+        "x-axis-reason": "forged reason",
+        "x-axis-source-queue": "forged queue",
+    }
+    publish_foreign(
+        amqp_url,
+        SUBMISSIONS,
+        b"forged",
+        pika.BasicProperties(message_id=message_id, expiration="0", headers=forged),
+        exchange=SUBMIT_EXCHANGE,
+    )
+
+    received = take_by_id(transport, DEAD_LETTERS, message_id)
+    received.ack()
+
+    assert (received.redelivery_count, received.user_id) == (0, None)
+    assert (received.reason, received.source_queue) == ("expired", SUBMISSIONS)
+    assert received.headers == {"kind": "document"}
+
+
+def test_a_redelivery_count_that_is_no_number_counts_as_none(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    """Another client with full rights may put anything in the count: the message is
+    still handed out (raising would stop whoever reads the queue at that message)."""
+    code = unique_code()
+    transport.declare([code])
+    publish_foreign(
+        amqp_url,
+        inbox(code),
+        b"odd",
+        pika.BasicProperties(message_id="m-odd", headers={"x-axis-redeliveries": "many"}),
+    )
+
+    received = wait_for(lambda: transport.get(inbox(code)))
+    received.ack()
+
+    assert (received.message_id, received.redelivery_count) == ("m-odd", 0)
+
+
+def test_a_dead_letter_whose_death_record_is_junk_is_handed_out_with_no_reason(
+    amqp_url: str, transport: RabbitMQTransport
+) -> None:
+    """``x-death`` is the broker's, but another client with full rights may write one of
+    any type on what it puts on the dead-letter queue."""
+    transport.declare()
+    message_id = "m-junk-death-" + unique_code()
+    publish_foreign(
+        amqp_url,
+        DEAD_LETTERS,
+        b"junk",
+        pika.BasicProperties(message_id=message_id, headers={"x-death": "junk"}),
+    )
+
+    received = take_by_id(transport, DEAD_LETTERS, message_id)
+    received.ack()
+
+    assert (received.reason, received.source_queue) == ("", "")
+
+
+def test_a_consumer_may_ask_to_take_more_ahead_than_amqp_can_say(
+    transport: RabbitMQTransport,
+) -> None:
+    """A router takes twice AXIS_PREFETCH ahead, and AXIS_PREFETCH may be 65,535: the
+    broker is asked for as many as AMQP's 16 bits hold."""
+    code = unique_code()
+    transport.declare([code])
+    transport.publish([OutgoingMessage(inbox(code), b"ahead", "m-ahead")])
+
+    with transport.open_consumer(inbox(code), prefetch=2 * 65535) as consumer:
+        received = wait_for(lambda: consumer.next(timeout=0.1))
+        received.ack()
+
+    assert received.body == b"ahead"
 
 
 def test_an_agency_login_settles_its_inbox_messages_without_publishing_rights(
@@ -239,14 +323,20 @@ def test_a_broker_that_answers_after_the_connect_timeout_leaves_no_connection_op
 
 
 def publish_foreign(
-    amqp_url: str, queue: str, body: bytes, properties: pika.BasicProperties
+    amqp_url: str,
+    queue: str,
+    body: bytes,
+    properties: pika.BasicProperties,
+    *,
+    exchange: str = "",
 ) -> None:
-    """Publish as another AMQP client would, through the queue's own route."""
+    """Publish as another AMQP client would, through the queue's own route (or
+    ``exchange``'s, with ``queue`` as the routing key)."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.basic_publish("", queue, body, properties, mandatory=True)
+        channel.basic_publish(exchange, queue, body, properties, mandatory=True)
     finally:
         connection.close()
 
