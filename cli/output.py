@@ -32,6 +32,10 @@ FORMATS = ("table", "json", "csv")
 #: Rows up to which ``table`` draws a boxed table; longer ones are plain aligned columns
 #: (rich lays out every cell: the 13,000 agencies of the national tree took 5 s).
 BOXED_ROWS = 1_000
+#: The width a table written to a file or a pipe may take: its own, however wide. Fitted
+#: to a smaller one, rich cuts the widest cells to "…", and a fingerprint or a DocumentId
+#: cut short can be neither copied nor searched for.
+UNBOUNDED_WIDTH = 100_000
 
 #: The ``--format`` option shared by every listing command.
 format_option = click.option(
@@ -116,12 +120,14 @@ def render(
         # Text, as the cells below: a title read as markup would lose its "[...]".
         table = Table(title=None if title is None else Text(title))
         for column in columns:
-            table.add_column(column)
+            # At a terminal too narrow for the table, a value wraps inside its cell
+            # rather than losing its end.
+            table.add_column(column, overflow="fold")
         for row in data:
             # Text, not str: rich reads "[...]" in a str as markup, and agency names,
             # subjects and reasons are whatever their authors typed.
             table.add_row(*(Text(_cell(row[c])) for c in columns))
-        Console(file=out, width=200 if not out.isatty() else None).print(table)
+        Console(file=out, width=None if out.isatty() else UNBOUNDED_WIDTH).print(table)
 
 
 def _cell(value: Any) -> str:

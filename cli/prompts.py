@@ -25,13 +25,18 @@ def prompt_secret(text: str, *, variable: str, confirm: bool = False) -> str:
 
     Input that ends first (a script with nothing piped in) is :class:`NoSecret`, naming
     ``variable``, the setting that gives the secret where no one can type it: click's
-    bare "Aborted!" would not say what was missing.
+    bare "Aborted!" would not say what was missing. At a terminal, Ctrl-C stops the
+    command as it stops any other (``Aborted!``).
     """
     try:
         return str(
             click.prompt(text, hide_input=sys.stdin.isatty(), confirmation_prompt=confirm, err=True)
         )
     except click.Abort:
+        if sys.stdin.isatty():
+            # Ctrl-C (or Ctrl-D) typed at the prompt: someone is there and chose to stop,
+            # which "Aborted!" says; the variable is the answer only where no one can type.
+            raise
         raise NoSecret(
             f"no passphrase given ({text[:1].lower()}{text[1:]}); "
             f"set {variable} where there is no terminal to ask on"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from axis.errors import StoreError
 from axis.ops.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
 from axis.router.intake import REASONS
 from axis.settings import Settings
@@ -65,6 +66,12 @@ def show(settings: Settings, item_id: int, payload: bool, answer: bool) -> None:
         refuse_a_terminal("--payload and --answer", "rejected.xml")
     with checked_engine(settings) as engine:
         item = show_quarantined(engine, item_id)
+    if answer and item.answer is None:
+        # An empty file and exit code 0 would pass for an answer lost on the way.
+        raise StoreError(
+            f"quarantined submission #{item.id} was never answered (the axis answers a "
+            "rejection only when it can tell who sent it): there is no answer to write"
+        )
     if payload or answer:
         write_bytes(item.payload if payload else item.answer or b"")
         return

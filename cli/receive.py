@@ -67,17 +67,24 @@ def receive(
         rows.append(_save_refusal(out, refusal))
 
     stderr = Console(stderr=True)
-    with (
-        open_client(settings, agency, identity, state_dir=out) as client,
-        stderr.status(f"pulling the inbox of {agency}") as shown,
-    ):
-        for incoming in client.receive(wait=wait, on_refusal=refused):
-            rows.append(_save(out, incoming))
-            incoming.ack()
-            shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
-            if max_count is not None and len(rows) >= max_count:
-                break
-    render(rows, COLUMNS, fmt, title=f"{len(rows)} message(s) received by {agency}")
+    completed = False
+    try:
+        with (
+            open_client(settings, agency, identity, state_dir=out) as client,
+            stderr.status(f"pulling the inbox of {agency}") as shown,
+        ):
+            for incoming in client.receive(wait=wait, on_refusal=refused):
+                rows.append(_save(out, incoming))
+                incoming.ack()
+                shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
+                if max_count is not None and len(rows) >= max_count:
+                    break
+        completed = True
+    finally:
+        # Stopped by an error or Ctrl-C, what was saved and acknowledged is listed all the
+        # same: it has left the inbox, and this listing is where the clerk learns of it.
+        if completed or rows:
+            render(rows, COLUMNS, fmt, title=f"{len(rows)} message(s) received by {agency}")
 
 
 def _save(out: Path, incoming: Incoming) -> dict[str, object]:

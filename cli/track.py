@@ -20,7 +20,7 @@ from axis.client.tracking import (
     track_document,
     waiting_for,
 )
-from axis.errors import TransportError
+from axis.errors import AxisError
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.store.registry import Registry
@@ -117,5 +117,7 @@ def _queue_note(settings: Settings, engine: Engine, code: str) -> str:
     try:
         with open_transport(settings, engine) as transport:
             return f"{transport.depth(queue)} message(s) ready in {queue}"
-    except TransportError as error:
+    except AxisError as error:
+        # A broker that is down (a transient error) as much as one that refuses: the
+        # listing above came from the database and stands; the count is only a note.
         return str(error)

@@ -102,8 +102,9 @@ def compose_document(
     subject = request.subject.strip()
     if not subject:
         raise CompositionError("the subject is empty: give --subject TEXT")
-    if "\n" in subject or "\r" in subject:
-        # The schema's pattern would refuse it in words a clerk cannot act on.
+    if len(subject.splitlines()) > 1:
+        # Every line break Unicode knows (U+2028 and U+0085 too, which XML carries and
+        # the axis stores): a subject shown on two lines is not the one the clerk read.
         raise CompositionError("the subject holds a line break: a trích yếu is one line")
     if len(subject) > MAX_SUBJECT:
         raise CompositionError(f"the subject has {len(subject)} characters; at most 500")
@@ -149,6 +150,11 @@ _REFERS_TO_OPTION = {
 }
 
 
+#: Unicode categories a number or notation may not hold: controls, format characters,
+#: line and paragraph separators.
+_NOT_IN_A_CODE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def _code(
     number: str | None, notation: str | None, now: datetime.datetime | None
 ) -> tuple[str, str]:
@@ -166,10 +172,15 @@ def _code(
         raise CompositionError(
             f"--notation {notation!r}: 1 to {MAX_CODE_NOTATION} characters, without ','"
         )
-    # Both go into the DocumentId, which the axis refuses with a line break in it.
+    # Both go into the DocumentId, which the axis refuses with a line break in it, and
+    # by which every party looks the document up: an invisible format character (a
+    # right-to-left override) would make it show as another DocumentId.
     for option, value in (("--number", number), ("--notation", notation)):
-        if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
-            raise CompositionError(f"{option} {value!r}: a line break or a control character")
+        if any(unicodedata.category(c) in _NOT_IN_A_CODE for c in value):
+            raise CompositionError(
+                f"{option} {value!r}: a line break or a control character "
+                "(or an invisible format character, such as a right-to-left override)"
+            )
     return number, notation
 
 

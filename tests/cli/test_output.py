@@ -35,6 +35,24 @@ def test_a_long_table_is_plain_columns_one_line_per_row() -> None:
     assert len(lines) == 2 + BOXED_ROWS + 1
 
 
+def test_a_wide_table_written_to_a_file_keeps_every_value_whole() -> None:
+    fingerprint = "9c9e42555462003a7a79dca390e0dca20a18ffd667388e7f9969bd8071babe16"
+    certificate = {
+        "fingerprint": fingerprint,
+        "state": "active",
+        "subject": "O=Ủy ban nhân dân thành phố Tây Ninh,CN=000.00.01.H53",
+        "not_before": "2026-12-04T23:46:55+00:00",
+        "not_after": "2028-12-03T23:51:55+00:00",
+        "revoked_at": "",
+    }
+    out = io.StringIO()
+
+    render([certificate], list(certificate), "table", out, title="certificates")
+
+    assert fingerprint in out.getvalue()
+    assert "…" not in out.getvalue()
+
+
 @pytest.mark.parametrize("rows", [1, BOXED_ROWS + 1])
 def test_what_a_terminal_would_act_on_is_escaped_in_cells_and_titles(rows: int) -> None:
     # A subject may hold a right-to-left override or a C1 control (CSI) and "[...]".

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers.axis_home import free_port
 from helpers.records import recorded_statuses, stored_delivery, stored_document
 
 from axis.store.db import make_engine
@@ -281,3 +282,14 @@ def test_an_empty_home_is_refused_rather_than_taken_for_the_current_folder(
     assert result.exit_code == 2
     assert "Invalid value for '--home': it is empty" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_inbox_lists_what_waits_even_when_the_broker_is_down(initialised: Axis):
+    assert initialised("agency", "add", "000.00.00.H53", "--name", "Tây Ninh").exit_code == 0
+    down = f"amqp://guest:guest@127.0.0.1:{free_port()}/axis"
+
+    result = initialised("--broker-url", down, "inbox", "000.00.00.H53", "--format", "csv")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "document_id,sender,subject,priority,state,accepted,queued\n"
+    assert result.stderr.startswith("note: the broker connection failed")

@@ -123,6 +123,21 @@ def test_show_gives_the_bytes_as_received_or_the_signed_answer(engine: sa.Engine
     assert both.exit_code == 2 and "choose one" in both.output
 
 
+def test_asking_for_the_answer_of_a_submission_never_answered_is_an_error(
+    engine: sa.Engine,
+) -> None:
+    item = reject(engine, sender=None, answer=None)
+
+    result = run(engine, "show", str(item), "--answer")
+
+    assert result.exit_code == 1
+    assert result.stdout_bytes == b""
+    assert result.stderr == (
+        f"error: quarantined submission #{item} was never answered (the axis answers a "
+        "rejection only when it can tell who sent it): there is no answer to write\n"
+    )
+
+
 #: What a hostile publisher can put in the ``sender`` and ``document-id`` headers: a new
 #: terminal title, colours, a screen clear, a line break forging a field, a carriage
 #: return, a right-to-left override and an 8-bit CSI (a C1 control XML text may hold).
