@@ -18,6 +18,7 @@ the old file (or none), never an empty or truncated one that breaks the next com
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import uuid
@@ -93,16 +94,115 @@ def write_atomically(path: Path, data: bytes, *, private: bool = False) -> None:
 
 
 def write_together(files: Sequence[NewFile]) -> None:
-    """Write every file or none: those that belong together (a key and its certificate)
-    are removed again when a later one cannot be written."""
-    written: list[Path] = []
+    """Write every file or none, also when the process is killed midway: files that
+    belong together (a key and its certificate) are never left one without the other.
+
+    Each file is first written in full under a temporary name beside its target. For a
+    set of more than one (new files only: a set is undone by removing them), a journal
+    naming the renames is then flushed to disk, the files are renamed into place, and
+    the journal is removed. A run that fails removes what it wrote; one killed leaves
+    temporaries, or a journal, which :func:`finish_interrupted_writes` (called before
+    such files are looked at again) undoes.
+    """
+    if len(files) > 1:
+        for file in files:
+            if _target(file.path).exists():
+                raise FileProblem(f"cannot write {file.path}: it already exists")
+    staged: list[tuple[Path, Path]] = []
+    journal: Path | None = None
     try:
         for file in files:
-            written.append(_replace(file))
+            staged.append(_stage(file))
+        journal = _commit(staged) if len(staged) > 1 else None
+        _put_in_place(staged, journal)
     except FileProblem:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for temporary, target in staged:
+            if journal is not None and not temporary.exists():
+                target.unlink(missing_ok=True)  # put in place before the failure
+            temporary.unlink(missing_ok=True)
+        if journal is not None:
+            journal.unlink(missing_ok=True)
         raise
+
+
+def finish_interrupted_writes(folder: Path) -> None:
+    """Undo what a :func:`write_together` killed midway left in ``folder``: the files of
+    its set already put in place, its temporaries, its journal. The set was never
+    reported written; afterwards it is as if the run had not started."""
+    if not folder.is_dir():
+        return
+    for journal in sorted(folder.glob(f".*{_JOURNAL_SUFFIX}")):
+        try:
+            renames = [(Path(a), Path(b)) for a, b in json.loads(journal.read_text("utf-8"))]
+        except (OSError, ValueError) as error:
+            raise FileProblem(
+                f"{journal}: unreadable record of an interrupted write ({error})"
+            ) from None
+        for temporary, target in renames:
+            if temporary.exists():
+                temporary.unlink()
+            else:
+                target.unlink(missing_ok=True)
+        journal.unlink()
+    for leftover in folder.glob(f".*{_TEMPORARY_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
+    sync_folder(folder)
+
+
+_TEMPORARY_SUFFIX = ".tmp"
+_JOURNAL_SUFFIX = ".axis-writing"
+
+
+def _stage(file: NewFile) -> tuple[Path, Path]:
+    """Write ``file`` in full under a temporary name: (temporary, target)."""
+    target = _target(file.path)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}{_TEMPORARY_SUFFIX}")
+    try:
+        # The mode applies from creation: a private key is never readable by others.
+        mode = 0o600 if file.private else 0o644
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(file.data)
+            stream.flush()
+            os.fsync(stream.fileno())
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise FileProblem(f"cannot write {file.path}: {error.strerror or error}") from None
+    return temporary, target
+
+
+def _commit(staged: Sequence[tuple[Path, Path]]) -> Path:
+    """Flush the journal of ``staged``'s renames beside the first target; its path."""
+    first = staged[0][1]
+    journal = first.with_name(f".{first.name}.{uuid.uuid4().hex}{_JOURNAL_SUFFIX}")
+    renames = [[str(temporary), str(target)] for temporary, target in staged]
+    try:
+        with journal.open("w", encoding="utf-8") as stream:
+            json.dump(renames, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        sync_folder(journal.parent)
+    except OSError as error:
+        journal.unlink(missing_ok=True)
+        raise FileProblem(f"cannot write {first}: {error.strerror or error}") from None
+    return journal
+
+
+def _put_in_place(staged: Sequence[tuple[Path, Path]], journal: Path | None) -> None:
+    """Rename the staged files into place, flush their folders, drop the journal."""
+    try:
+        for temporary, target in staged:
+            os.replace(temporary, target)
+        # The renames are in the folders' entries: flushed too, or a power cut right
+        # after can leave the old files (or none) where the command said it wrote them.
+        for folder in {target.parent for _, target in staged}:
+            sync_folder(folder)
+        if journal is not None:
+            journal.unlink()
+            sync_folder(journal.parent)
+    except OSError as error:
+        where = staged[0][1]
+        raise FileProblem(f"cannot put {where} in place: {error.strerror or error}") from None
 
 
 def _target(path: Path) -> Path:
@@ -119,28 +219,6 @@ def _target(path: Path) -> Path:
     except OSError as error:
         raise FileProblem(f"cannot write {path}: {error.strerror}") from None
     _require_regular(info, f"cannot write {path}")
-    return target
-
-
-def _replace(file: NewFile) -> Path:
-    """Write ``file``; the path written (a symbolic link's target)."""
-    target = _target(file.path)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        # The mode applies from creation: a private key is never readable by others.
-        mode = 0o600 if file.private else 0o644
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(file.data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-        # The rename is in the folder's entries: flushed too, or a power cut right after
-        # can leave the old file (or none) where the command said it wrote the new one.
-        sync_folder(target.parent)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise FileProblem(f"cannot write {file.path}: {error.strerror or error}") from None
     return target
 
 

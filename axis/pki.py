@@ -42,7 +42,7 @@ from axis.certificates import (
     read_certificate_bytes,
 )
 from axis.errors import CertificateError
-from axis.files import NewFile, write_together
+from axis.files import NewFile, finish_interrupted_writes, write_together
 from axis.settings import Settings
 from axis.store.db import utcnow
 from envelopes.codes import AgencyCode
@@ -110,6 +110,8 @@ def init_pki(settings: Settings) -> PkiSetup:
     """Create what is missing of the development CA and the axis identity; idempotent."""
     pki = settings.pki_dir
     pki.mkdir(parents=True, exist_ok=True)
+    # A run killed while writing a key and its certificate left both, or neither.
+    finish_interrupted_writes(pki)
     ca_key_path, ca_cert_path = pki / "ca.key", pki / "ca.pem"
     ca_created = not _pair_exists(ca_key_path, ca_cert_path)
     if ca_created:
@@ -175,6 +177,7 @@ def issue_agency(
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, name[:64]))
     key_path, cert_path = out_dir / f"{parsed}.key", out_dir / f"{parsed}.pem"
     p12_path = out_dir / f"{parsed}.p12" if write_p12 else None
+    finish_interrupted_writes(out_dir)
     for path in (key_path, cert_path, p12_path):
         if path is not None and path.exists():
             raise CertificateError(f"{path} already exists: remove it or choose another --out")
@@ -192,7 +195,8 @@ def issue_agency(
             _encryption(p12_passphrase),
         )
         files.append(NewFile(p12_path, bundle, private=True))
-    # All or none: a key without its certificate would block the next `pki issue`.
+    # All or none, even if killed: a key without its certificate would block the next
+    # `pki issue`.
     write_together(files)
     return Identity(key_path, cert_path, cert, p12_path)
 
@@ -314,6 +318,7 @@ def _pair_exists(key_path: Path, cert_path: Path) -> bool:
 
 def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key_path, cert_path = settings.pki_dir / "ca.key", settings.pki_dir / "ca.pem"
+    finish_interrupted_writes(settings.pki_dir)
     if not _pair_exists(key_path, cert_path):
         raise CertificateError(
             f"no development CA in {settings.pki_dir}: run `axis pki init` first"
