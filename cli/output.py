@@ -113,7 +113,9 @@ def render(
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(data)
+        writer.writerows(
+            {c: _inert(v) if isinstance(v, str) else v for c, v in row.items()} for row in data
+        )
     elif len(data) > BOXED_ROWS:
         _aligned(data, columns, out, title)
     else:
@@ -128,6 +130,17 @@ def render(
             # subjects and reasons are whatever their authors typed.
             table.add_row(*(Text(_cell(row[c])) for c in columns))
         Console(file=out, width=None if out.isatty() else UNBOUNDED_WIDTH).print(table)
+
+
+def _inert(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never runs it: a cell starting with ``=``,
+    ``+``, ``-`` or ``@`` is a formula to Excel and LibreOffice, and a claimed sender or
+    DocumentId in the quarantine is whatever its publisher wrote (``=HYPERLINK(...)``).
+
+    >>> _inert("=1+1"), _inert("-"), _inert("000.00.00.H53")
+    ("'=1+1", '-', '000.00.00.H53')
+    """
+    return f"'{text}" if len(text) > 1 and text[0] in "=+-@" else text
 
 
 def _cell(value: Any) -> str:

@@ -75,3 +75,18 @@ def test_json_stays_exact_in_escapes_a_terminal_shows() -> None:
 
     assert "\u202e" not in out.getvalue() and "\x9b" not in out.getvalue()
     assert json.loads(out.getvalue()) == [{"subject": typed}]
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_inert() -> None:
+    """A claimed sender in the quarantine is whatever its publisher wrote; opened in a
+    spreadsheet, the listing must show it, not run it. Numbers stay numbers."""
+    out = io.StringIO()
+    rows = [{"sender": '=HYPERLINK("http://x","y")', "size": -1}, {"sender": "-", "size": 2}]
+
+    render(rows, ["sender", "size"], "csv", out)
+
+    assert out.getvalue().splitlines() == [
+        "sender,size",
+        '"\'=HYPERLINK(""http://x"",""y"")",-1',
+        "-,2",
+    ]
