@@ -239,7 +239,11 @@ def _read_attachments(
 def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: int) -> Document:
     """An unsigned edXML document from another system; repairs are reported."""
     data = read_bounded(path, limit=max_bytes, cap=ENVELOPE_CAP)
-    imported = import_unsigned(data, max_bytes=max_bytes)
+    try:
+        imported = import_unsigned(data, max_bytes=max_bytes)
+    except EnvelopeError as error:
+        # The clerk may have named several files in a script: say which one it was.
+        raise CompositionError(f"{path}: {error}") from None
     for repair in imported.repairs:
         console.print(f"note: {path.name}: {repair}", highlight=False, markup=False)
     document = imported.message

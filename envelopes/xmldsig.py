@@ -45,6 +45,8 @@ ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 SIGNATURE_METHODS = (RSA_SHA256, ECDSA_SHA256)
 
 _DS = f"{{{DS_NS}}}"
+#: The most certificates ``KeyInfo`` may carry: the signer's and a chain up to its root.
+MAX_CERTIFICATES = 10
 _WEAK_MARKERS = ("sha1", "hmac", "md5")
 
 #: Any certificate's key: one that does not fit the signature method is refused with a
@@ -152,7 +154,14 @@ def verify_enveloped(
 
 def certificates(signature: etree._Element) -> list[x509.Certificate]:
     """The certificates of ``KeyInfo/X509Data``, in document order (the signer's first)."""
-    texts = signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate")
+    texts = list(signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate"))
+    if len(texts) > MAX_CERTIFICATES:
+        # Each one is parsed and offered to the chain builder: a few thousand cost the
+        # router seconds, for a chain no CA hierarchy is that deep.
+        raise SignatureError(
+            f"the signature carries {len(texts):,} certificates in KeyInfo; at most "
+            f"{MAX_CERTIFICATES} (the signer's and its chain) are read"
+        )
     found = []
     for element in texts:
         try:

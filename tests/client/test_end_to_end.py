@@ -588,3 +588,12 @@ def test_a_document_the_axis_verified_is_not_refused_over_this_sides_trust_store
         [incoming] = list(right.receive(wait=30, max_messages=1))
         assert incoming.kind == "document"
         incoming.ack()
+
+
+def test_a_prepared_document_that_is_not_xml_is_named_with_its_file(idle: Axis):
+    prepared = idle.root / "prepared.edxml"
+    prepared.write_bytes(b"not xml at all")
+
+    result = idle.axis("send", str(prepared), *idle.signing("commune")[2:])
+
+    assert one_line_error(result).startswith(f"error: {prepared}: not well-formed XML")

@@ -116,6 +116,19 @@ def test_a_corrupted_certificate_is_refused(signed, trust):
         verify(tamper(signed, change), trust, max_bytes=MAX_BYTES)
 
 
+def test_a_keyinfo_crowded_with_certificates_is_refused_before_they_are_read(signed, trust):
+    """Each certificate would be parsed and offered to the chain builder; no CA hierarchy
+    is hundreds deep."""
+
+    def change(root):
+        element = signature(root).find(f".//{DS}X509Certificate")
+        for _ in range(400):
+            element.addnext(copy.deepcopy(element))
+
+    with pytest.raises(SignatureError, match="401 certificates in KeyInfo; at most 10"):
+        verify(tamper(signed, change), trust, max_bytes=MAX_BYTES)
+
+
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
