@@ -11,8 +11,11 @@ Every command, listings included, is written to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
+from axis.errors import StoreError, one_line
 from axis.ops.dead_letters import (
     LIST_COLUMNS,
     DeadLetter,
@@ -71,9 +74,11 @@ def show(settings: Settings, letter_id: int, body: bool) -> None:
 def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
     """Publish dead letters to the queue they died on again (same message id)."""
     with checked_engine(settings) as engine, open_transport(settings, engine) as transport:
-        for letter_id in letter_ids:
-            letter = requeue(engine, transport, letter_id)
-            click.echo(f"dead letter #{letter.id} requeued to {letter.source_queue}")
+
+        def requeued(letter_id: int) -> str:
+            return f"requeued to {requeue(engine, transport, letter_id).source_queue}"
+
+        _each(letter_ids, requeued)
 
 
 @dead.command("discard")
@@ -83,9 +88,27 @@ def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
 def discard_command(settings: Settings, letter_ids: tuple[int, ...], note: str) -> None:
     """Give up on dead letters for good (they stay on record)."""
     with checked_engine(settings) as engine:
-        for letter_id in letter_ids:
-            letter = discard(engine, letter_id, note=note)
-            click.echo(f"dead letter #{letter.id} discarded")
+
+        def discarded(letter_id: int) -> str:
+            discard(engine, letter_id, note=note)
+            return "discarded"
+
+        _each(letter_ids, discarded)
+
+
+def _each(letter_ids: tuple[int, ...], act: Callable[[int], str]) -> None:
+    """Act on every letter named, saying what became of each: one already resolved or
+    unknown is an error line, not the end of the others (a list pasted from `axis dead
+    list` may hold one another operator resolved meanwhile); exit 1 if any was."""
+    refused = 0
+    for letter_id in letter_ids:
+        try:
+            click.echo(f"dead letter #{letter_id} {act(letter_id)}")
+        except StoreError as error:
+            click.echo(f"error: {one_line(error)}", err=True)
+            refused += 1
+    if refused:
+        raise SystemExit(1)
 
 
 def _record(letter: DeadLetter) -> dict[str, object]:

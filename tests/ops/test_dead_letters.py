@@ -381,3 +381,23 @@ def test_every_dead_letter_command_is_written_to_the_audit_log(axis: Axis) -> No
         ("dead.requeue", f"dead_letters/{requeued}"),
         ("dead.discard", f"dead_letters/{discarded}"),
     ]
+
+
+def test_a_letter_already_resolved_among_several_does_not_stop_the_others(axis: Axis) -> None:
+    """A list pasted from `axis dead list` may hold a letter another operator resolved
+    meanwhile: it is named, the others are requeued all the same, and the exit code says
+    not everything was."""
+    first, resolved, last = (bury_submission(axis) for _ in range(3))
+    assert axis.run("dead", "discard", str(resolved)).exit_code == 0
+
+    result = axis.run("dead", "requeue", str(first), str(resolved), str(last))
+
+    assert result.exit_code == 1
+    assert f"dead letter #{first} requeued to {SUBMISSIONS}" in result.output
+    assert f"dead letter #{last} requeued to {SUBMISSIONS}" in result.output
+    assert f"error: dead letter #{resolved} was already discarded at " in result.output
+    assert [axis.letter(n).resolution for n in (first, resolved, last)] == [
+        "requeued",
+        "discarded",
+        "requeued",
+    ]
