@@ -57,6 +57,12 @@ _CROWDED = etree.XPath("descendant-or-self::*[count(@*) > $most]")
 #: a few microseconds more per form.
 _WRITTEN_WHOLE_UP_TO = MAX_CANONICAL_GROWTH * 16 * 1024
 
+#: The most ``<`` an envelope may hold. A parsed element takes about 120 bytes of
+#: memory, 30 times the 4 of ``<a/>``: under the byte cap alone, 64 MiB of empty
+#: elements would take 2 GB of a router's memory before any signature is checked. At
+#: this many, 24 MB; an edXML document holds a few hundred (attachments are base64 text).
+MAX_MARKUP = 200_000
+
 #: The UTF-8 byte order mark: an encoding signature a file may start with.
 UTF8_BOM = b"\xef\xbb\xbf"
 # Matched at the offset after a BOM: no ``^``, which would only match at offset 0.
@@ -242,12 +248,19 @@ def hardened_parser(size: int) -> etree.XMLParser:
 
 
 def check_size(data: bytes, *, max_bytes: int) -> None:
-    """Raise :class:`EnvelopeTooLarge` when ``data`` is over ``max_bytes``."""
+    """Raise :class:`EnvelopeTooLarge` when ``data`` is over ``max_bytes``, or holds more
+    than :data:`MAX_MARKUP` ``<`` (elements, end tags, comments...), before any parsing."""
     if not isinstance(data, bytes | bytearray):
         raise MalformedEnvelope(f"an envelope must be bytes, not {type(data).__name__}")
     if len(data) > max_bytes:
         raise EnvelopeTooLarge(
             f"envelope of {len(data):,} bytes is over the limit of {max_bytes:,} bytes"
+        )
+    markup = data.count(b"<")
+    if markup > MAX_MARKUP:
+        raise EnvelopeTooLarge(
+            f"envelope of {markup:,} tags is over the limit of {MAX_MARKUP:,}: an edXML "
+            "document holds a few hundred, its attachments being text"
         )
 
 

@@ -509,6 +509,14 @@ def test_an_oversized_envelope_is_refused_before_parsing(signed, trust):
         verify(signed, trust, max_bytes=1024)
 
 
+def test_an_envelope_of_countless_empty_elements_is_refused_before_parsing(signed, trust):
+    """Under the byte cap, 64 MiB of ``<a/>`` would take 2 GB of memory once parsed."""
+    crowded = signed.replace(b"</edXML>", b"<a/>" * 200_000 + b"</edXML>", 1)
+
+    with pytest.raises(EnvelopeTooLarge, match=r"of 200,\d{3} tags is over the limit of 200,000"):
+        verify(crowded, trust, max_bytes=MAX_BYTES)
+
+
 def test_truncated_bytes_are_refused(signed, trust):
     with pytest.raises(MalformedEnvelope, match="not well-formed"):
         verify(signed[: len(signed) // 2], trust, max_bytes=MAX_BYTES)
