@@ -18,11 +18,14 @@ the old file (or none), never an empty or truncated one that breaks the next com
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import stat
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,10 +114,11 @@ def write_together(files: Sequence[NewFile]) -> None:
     staged: list[tuple[Path, Path]] = []
     journal: Path | None = None
     try:
-        for file in files:
-            staged.append(_stage(file))
-        journal = _commit(staged) if len(staged) > 1 else None
-        _put_in_place(staged, journal)
+        with _folders_locked({_target(file.path).parent for file in files}, fcntl.LOCK_SH):
+            for file in files:
+                staged.append(_stage(file))
+            journal = _commit(staged) if len(staged) > 1 else None
+            _put_in_place(staged, journal)
     except FileProblem:
         for temporary, target in staged:
             if journal is not None and not temporary.exists():
@@ -131,26 +135,87 @@ def finish_interrupted_writes(folder: Path) -> None:
     reported written; afterwards it is as if the run had not started."""
     if not folder.is_dir():
         return
+    # Exclusive: the journal and temporaries of a write still running (another `pki
+    # issue` into the same folder) are not leftovers; it holds a shared lock until done,
+    # and a killed one holds none.
+    with _folders_locked([folder], fcntl.LOCK_EX):
+        _undo_interrupted_writes(folder)
+
+
+def _undo_interrupted_writes(folder: Path) -> None:
+    """What :func:`finish_interrupted_writes` does once no write runs in ``folder``."""
+    removed = False
     for journal in sorted(folder.glob(f".*{_JOURNAL_SUFFIX}")):
+        renames = _read_journal(journal)
         try:
-            renames = [(Path(a), Path(b)) for a, b in json.loads(journal.read_text("utf-8"))]
-        except (OSError, ValueError) as error:
+            for temporary, target in renames:
+                if temporary.exists():
+                    temporary.unlink()
+                else:
+                    target.unlink(missing_ok=True)
+            journal.unlink()
+            removed = True
+        except OSError as error:
             raise FileProblem(
-                f"{journal}: unreadable record of an interrupted write ({error})"
+                f"cannot undo the interrupted write {journal} records: {error.strerror or error}"
             ) from None
-        for temporary, target in renames:
-            if temporary.exists():
-                temporary.unlink()
-            else:
-                target.unlink(missing_ok=True)
-        journal.unlink()
+    # Only names _stage makes: a hidden file of the user's ending in .tmp is not ours.
     for leftover in folder.glob(f".*{_TEMPORARY_SUFFIX}"):
-        leftover.unlink(missing_ok=True)
-    sync_folder(folder)
+        if _STAGED_NAME.fullmatch(leftover.name):
+            leftover.unlink(missing_ok=True)
+            removed = True
+    # Only then: a folder the command may read but not write (a CA kept by another
+    # account) is looked at, not changed.
+    if removed:
+        sync_folder(folder)
+
+
+def _read_journal(journal: Path) -> list[tuple[Path, Path]]:
+    """The renames ``journal`` records, each a staged temporary and its target in the
+    journal's own folder: a journal naming any other file is refused, not obeyed, since
+    undoing it removes the targets it names."""
+    label = f"{journal}: unreadable record of an interrupted write"
+    try:
+        # lstat: a pipe or a link placed under a journal's name is not followed or read.
+        _require_regular(journal.lstat(), label)
+        renames = json.loads(journal.read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        raise FileProblem(
+            f"{label} ({error}); remove it once the files it concerns are checked"
+        ) from None
+    pairs: list[tuple[Path, Path]] = []
+    if isinstance(renames, list):
+        for rename in renames:
+            if not (isinstance(rename, list) and len(rename) == 2):
+                break
+            temporary, target = (Path(part) if isinstance(part, str) else None for part in rename)
+            if temporary is None or target is None or not _staged_for(temporary, target):
+                break
+            if not target.is_absolute() or target.name == "..":
+                break
+            if os.path.realpath(target.parent) != os.path.realpath(journal.parent):
+                break
+            pairs.append((temporary, target))
+        else:
+            return pairs
+    raise FileProblem(
+        f"{journal}: not a record of an interrupted write of files in {journal.parent}; "
+        "remove it once the files it names are checked"
+    )
+
+
+def _staged_for(temporary: Path, target: Path) -> bool:
+    """Whether ``temporary`` is a name :func:`_stage` gives a file staged for ``target``."""
+    return (
+        temporary.parent == target.parent
+        and _STAGED_NAME.fullmatch(temporary.name) is not None
+        and temporary.name.startswith(f".{target.name}.")
+    )
 
 
 _TEMPORARY_SUFFIX = ".tmp"
 _JOURNAL_SUFFIX = ".axis-writing"
+_STAGED_NAME = re.compile(r"\..+\.[0-9a-f]{32}" + re.escape(_TEMPORARY_SUFFIX), re.DOTALL)
 
 
 def _stage(file: NewFile) -> tuple[Path, Path]:
@@ -175,14 +240,17 @@ def _commit(staged: Sequence[tuple[Path, Path]]) -> Path:
     """Flush the journal of ``staged``'s renames beside the first target; its path."""
     first = staged[0][1]
     journal = first.with_name(f".{first.name}.{uuid.uuid4().hex}{_JOURNAL_SUFFIX}")
-    renames = [[str(temporary), str(target)] for temporary, target in staged]
+    # Absolute: the command that undoes it may run from another working folder.
+    renames = [[os.path.abspath(t) for t in pair] for pair in staged]
+    # Staged and renamed like the files: a kill while the journal is written leaves a
+    # temporary (removed as a leftover), never a half-written journal that blocks the
+    # folder until removed by hand.
+    staged_journal, _ = _stage(NewFile(journal, json.dumps(renames).encode("utf-8")))
     try:
-        with journal.open("w", encoding="utf-8") as stream:
-            json.dump(renames, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
+        os.replace(staged_journal, journal)
         sync_folder(journal.parent)
     except OSError as error:
+        staged_journal.unlink(missing_ok=True)
         journal.unlink(missing_ok=True)
         raise FileProblem(f"cannot write {first}: {error.strerror or error}") from None
     return journal
@@ -220,6 +288,25 @@ def _target(path: Path) -> Path:
         raise FileProblem(f"cannot write {path}: {error.strerror}") from None
     _require_regular(info, f"cannot write {path}")
     return target
+
+
+@contextmanager
+def _folders_locked(folders: Iterable[Path], operation: int) -> Iterator[None]:
+    """Hold an advisory lock of ``operation`` on each of ``folders`` that can be opened
+    (writing in one that cannot fails, naming it, when a file is staged there)."""
+    descriptors: list[int] = []
+    try:
+        for folder in sorted(set(folders)):
+            try:
+                descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue
+            descriptors.append(descriptor)
+            fcntl.flock(descriptor, operation)
+        yield
+    finally:
+        for descriptor in descriptors:
+            os.close(descriptor)  # releases its lock
 
 
 def sync_folder(path: Path) -> None:

@@ -6,20 +6,26 @@ its writes fail with EFBIG past the limit exactly as they fail with ENOSPC on a 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import resource
 import signal
 import stat
 import subprocess
 import sys
+import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
 
+from axis import files as files_module
 from axis.errors import FileProblem
-from axis.files import NewFile, write_atomically, write_together
+from axis.files import NewFile, finish_interrupted_writes, write_atomically, write_together
 
 Axis = Callable[..., Result]
 
@@ -193,3 +199,104 @@ def test_a_file_written_is_in_its_folder_on_disk_when_the_write_returns(
     write_atomically(tmp_path / "ca.pem", b"certificate")
 
     assert tmp_path in flushed
+
+
+def test_a_journal_naming_a_file_outside_its_folder_is_refused_and_the_file_kept(
+    tmp_path: Path,
+):
+    """A journal is obeyed by removing the targets it names: one placed in a shared
+    --out folder must not make `pki issue` remove files elsewhere."""
+    keys, elsewhere = tmp_path / "keys", tmp_path / "elsewhere"
+    keys.mkdir()
+    elsewhere.mkdir()
+    precious = elsewhere / "ca.key"
+    precious.write_bytes(b"the only copy")
+    missing = elsewhere / f".ca.key.{'0' * 32}.tmp"
+    journal = keys / f".a.key.{'1' * 32}.axis-writing"
+    journal.write_text(json.dumps([[str(missing), str(precious)]]), encoding="utf-8")
+
+    with pytest.raises(FileProblem, match=r"not a record of an interrupted write of files in"):
+        finish_interrupted_writes(keys)
+
+    assert precious.read_bytes() == b"the only copy"
+    assert journal.exists()
+
+
+@pytest.mark.parametrize("content", ["5", "null", '[["a", 1]]', '{"a": "b"}', ""])
+def test_a_journal_that_is_not_a_list_of_renames_is_refused_naming_it(tmp_path: Path, content: str):
+    journal = tmp_path / f".a.key.{'1' * 32}.axis-writing"
+    journal.write_text(content, encoding="utf-8")
+
+    with pytest.raises(FileProblem, match=re.escape(str(journal))):
+        finish_interrupted_writes(tmp_path)
+
+
+def test_undoing_interrupted_writes_keeps_hidden_files_of_the_user(tmp_path: Path):
+    """`pki issue --out` may name any folder: only the temporaries the axis names are
+    leftovers to remove there."""
+    mine = tmp_path / ".notes.tmp"
+    mine.write_text("draft", encoding="utf-8")
+    leftover = tmp_path / f".a.key.{uuid.uuid4().hex}.tmp"
+    leftover.write_bytes(b"half a key")
+
+    finish_interrupted_writes(tmp_path)
+
+    assert mine.read_text(encoding="utf-8") == "draft"
+    assert not leftover.exists()
+
+
+def test_a_set_interrupted_from_another_working_folder_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The journal names its files absolutely: a relative --out written from one folder
+    is undone by a command run from another."""
+    (tmp_path / "keys").mkdir()
+    monkeypatch.chdir(tmp_path)
+    files = [NewFile(Path("keys/a.key"), b"key"), NewFile(Path("keys/a.pem"), b"cert")]
+    staged = [files_module._stage(file) for file in files]
+    journal = files_module._commit(staged)
+    os.replace(*staged[0])  # killed after the first file was put in place
+
+    monkeypatch.chdir(tmp_path / "keys")
+    finish_interrupted_writes(Path("."))
+
+    assert not journal.exists()
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == []
+
+
+def test_a_write_still_running_is_not_undone_by_another_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two `pki issue` into one --out: the second looks for interrupted writes while the
+    first has committed its set. That set is not a leftover: the second waits for it,
+    and both the key and the certificate the first reports written are there."""
+    committed, go = threading.Event(), threading.Event()
+    put_in_place = files_module._put_in_place
+
+    def paused(*args: Any) -> None:
+        committed.set()
+        go.wait()
+        put_in_place(*args)
+
+    monkeypatch.setattr(files_module, "_put_in_place", paused)
+    files = [NewFile(tmp_path / "a.key", b"key"), NewFile(tmp_path / "a.pem", b"cert")]
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            write_together(files)
+        except FileProblem as error:
+            errors.append(error)
+
+    writing = threading.Thread(target=first)
+    writing.start()
+    committed.wait()
+    looking = threading.Thread(target=finish_interrupted_writes, args=(tmp_path,))
+    looking.start()
+    looking.join(timeout=1)  # it waits for the write, or (wrongly) undoes it at once
+    go.set()
+    writing.join()
+    looking.join()
+
+    assert errors == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.key", "a.pem"]

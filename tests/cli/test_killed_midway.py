@@ -72,10 +72,11 @@ def test_an_import_killed_after_its_first_agency_writes_nothing(
 
 
 #: Moments of a set of files written together: one written in full, not yet committed;
-#: committed, its first file in place; all in place, the journal still there.
+#: committed, its first file in place (the journal's own rename is the first); all in
+#: place, the journal still there.
 WRITING_A_SET = [
     pytest.param(KillPoint("axis.files:_stage", "after", call=1), id="before-the-commit"),
-    pytest.param(KillPoint("axis.files:os.replace", "after", call=1), id="first-file-in-place"),
+    pytest.param(KillPoint("axis.files:os.replace", "after", call=2), id="first-file-in-place"),
     pytest.param(KillPoint("axis.files:_put_in_place", "before"), id="committed-none-in-place"),
 ]
 
@@ -86,7 +87,15 @@ def files_in(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("kill", WRITING_A_SET)
+@pytest.mark.parametrize(
+    "kill",
+    [
+        *WRITING_A_SET,
+        # The journal written in full under a temporary name (after the key, the
+        # certificate and the bundle), not yet renamed: never a half-written journal.
+        pytest.param(KillPoint("axis.files:_stage", "after", call=4), id="journal-staged"),
+    ],
+)
 def test_pki_issue_killed_midway_is_undone_and_simply_run_again(
     initialised: Axis, database_url: str, tmp_path: Path, kill: KillPoint
 ):
@@ -111,8 +120,8 @@ def test_pki_issue_killed_midway_is_undone_and_simply_run_again(
     "kill",
     [
         *WRITING_A_SET,
-        # The axis's pair, written after the CA's (its third rename).
-        pytest.param(KillPoint("axis.files:os.replace", "after", call=3), id="axis-key-in-place"),
+        # The axis's pair, written after the CA's (after its journal's rename, the fifth).
+        pytest.param(KillPoint("axis.files:os.replace", "after", call=5), id="axis-key-in-place"),
     ],
 )
 def test_pki_init_killed_midway_is_undone_and_simply_run_again(
