@@ -17,7 +17,7 @@ from axis.router.intake import REASONS
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from cli.output import format_option, refuse_a_terminal, render, render_record, write_bytes
-from cli.params import ROW_ID
+from cli.params import ROW_ID, NonBlank
 
 
 @click.group()
@@ -32,7 +32,7 @@ def quarantine() -> None:
     metavar="REASON",
     help="Only this rejection reason (e.g. bad-signature; see the README's table).",
 )
-@click.option("--sender", help="Only submissions claiming this sender code.")
+@click.option("--sender", type=NonBlank(), help="Only submissions claiming this sender code.")
 @click.option("--limit", type=ROW_ID, default=100, show_default=True)
 @format_option
 @click.pass_obj

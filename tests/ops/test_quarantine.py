@@ -96,6 +96,16 @@ def test_a_reason_the_router_never_gives_is_a_usage_error_not_an_empty_list(
     assert "'bad-signatures' is not one of 'bad-document-id', 'bad-signature'," in result.output
 
 
+def test_an_empty_sender_is_a_usage_error_not_the_whole_list(engine: sa.Engine) -> None:
+    """`--sender "$CODE"` with the variable unset would otherwise list every sender."""
+    reject(engine, sender="000.00.31.H53")
+
+    result = run(engine, "list", "--sender", "")
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--sender': it is empty." in result.output
+
+
 def test_show_says_who_claimed_to_send_it_and_why_it_was_refused(engine: sa.Engine) -> None:
     item = reject(engine)
     fields = shown(engine, item)
