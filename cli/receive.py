@@ -73,12 +73,11 @@ def receive(
             open_client(settings, agency, identity, state_dir=out) as client,
             stderr.status(f"pulling the inbox of {agency}") as shown,
         ):
-            for incoming in client.receive(wait=wait, on_refusal=refused):
+            # --max counts refusals too: the client stops once that many left the inbox.
+            for incoming in client.receive(max_messages=max_count, wait=wait, on_refusal=refused):
                 rows.append(_save(out, incoming))
                 incoming.ack()
                 shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
-                if max_count is not None and len(rows) >= max_count:
-                    break
         completed = True
     finally:
         # Stopped by an error or Ctrl-C, what was saved and acknowledged is listed all the

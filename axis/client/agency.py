@@ -563,7 +563,8 @@ class AgencyClient:
         wait: float = 0.0,
         on_refusal: Callable[[Refusal], None] | None = None,
     ) -> Iterator[Incoming]:
-        """Yield verified inbox messages until ``max_messages`` or ``wait`` idle seconds.
+        """Yield verified inbox messages until ``max_messages`` (handed over or refused)
+        have been taken, or for ``wait`` idle seconds.
 
         A message that fails verification is never yielded: a document is answered with a
         signed 02 refusal naming the reason, and ``on_refusal`` hears about it. One the
@@ -585,9 +586,9 @@ class AgencyClient:
                     message.ack()  # a repeat of something already handed over
                     continue
                 incoming = self._check(message, on_refusal)
-                if incoming is None:
-                    continue
-                yield incoming
+                if incoming is not None:
+                    yield incoming
+                # A refused message counts: it has left the inbox as one handed over has.
                 handed += 1
                 if max_messages is not None and handed >= max_messages:
                     return

@@ -209,6 +209,21 @@ def test_a_refusal_that_cannot_be_kept_sends_nothing_and_leaves_the_message_in_t
     assert axis_side.depth(inbox(home.codes["district"])) == 1
 
 
+def test_a_refused_message_counts_towards_the_most_to_take(home, axis_side):
+    """`axis receive --max 1` takes one message off the inbox, handed over or refused,
+    instead of refusing one and then waiting for another."""
+    tampered = signed_document(home, subject="Gốc").replace("Gốc".encode(), "Sửa".encode())
+    deliver(home, axis_side, tampered, "district")
+    deliver(home, axis_side, signed_document(home, subject="Sau"), "district")
+    refusals: list[Refusal] = []
+
+    with client_for(home, "district") as district:
+        handed = list(district.receive(max_messages=1, on_refusal=refusals.append))
+
+    assert handed == [] and [r.reason for r in refusals] == ["bad-signature"]
+    assert axis_side.depth(inbox(home.codes["district"])) == 1  # the second, not taken
+
+
 def test_a_document_signed_with_another_agencys_key_is_refused(home, axis_side):
     deliver(home, axis_side, signed_document(home, signer="province"), "district")
     refusals: list[Refusal] = []
