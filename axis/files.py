@@ -107,16 +107,17 @@ def write_together(files: Sequence[NewFile]) -> None:
     temporaries, or a journal, which :func:`finish_interrupted_writes` (called before
     such files are looked at again) undoes.
     """
+    targets = [_target(file.path) for file in files]
     if len(files) > 1:
-        for file in files:
-            if _target(file.path).exists():
+        for file, target in zip(files, targets, strict=True):
+            if target.exists():
                 raise FileProblem(f"cannot write {file.path}: it already exists")
     staged: list[tuple[Path, Path]] = []
     journal: Path | None = None
     try:
-        with _folders_locked({_target(file.path).parent for file in files}, fcntl.LOCK_SH):
-            for file in files:
-                staged.append(_stage(file))
+        with _folders_locked({target.parent for target in targets}, fcntl.LOCK_SH):
+            for file, target in zip(files, targets, strict=True):
+                staged.append((_stage(file, target), target))
             journal = _commit(staged) if len(staged) > 1 else None
             _put_in_place(staged, journal)
     except FileProblem:
@@ -183,24 +184,27 @@ def _read_journal(journal: Path) -> list[tuple[Path, Path]]:
         raise FileProblem(
             f"{label} ({error}); remove it once the files it concerns are checked"
         ) from None
-    pairs: list[tuple[Path, Path]] = []
-    if isinstance(renames, list):
-        for rename in renames:
-            if not (isinstance(rename, list) and len(rename) == 2):
-                break
-            temporary, target = (Path(part) if isinstance(part, str) else None for part in rename)
-            if temporary is None or target is None or not _staged_for(temporary, target):
-                break
-            if not target.is_absolute() or target.name == "..":
-                break
-            if os.path.realpath(target.parent) != os.path.realpath(journal.parent):
-                break
-            pairs.append((temporary, target))
-        else:
-            return pairs
-    raise FileProblem(
-        f"{journal}: not a record of an interrupted write of files in {journal.parent}; "
-        "remove it once the files it names are checked"
+    if not (isinstance(renames, list) and all(_is_rename(r, journal.parent) for r in renames)):
+        raise FileProblem(
+            f"{journal}: not a record of an interrupted write of files in {journal.parent}; "
+            "remove it once the files it names are checked"
+        )
+    return [(Path(temporary), Path(target)) for temporary, target in renames]
+
+
+def _is_rename(rename: object, folder: Path) -> bool:
+    """Whether ``rename`` (read from a journal in ``folder``) is a staged temporary and
+    its absolute target, both in ``folder``."""
+    if not (
+        isinstance(rename, list) and len(rename) == 2 and all(isinstance(p, str) for p in rename)
+    ):
+        return False
+    temporary, target = Path(rename[0]), Path(rename[1])
+    return (
+        _staged_for(temporary, target)
+        and target.is_absolute()
+        and target.name != ".."
+        and os.path.realpath(target.parent) == os.path.realpath(folder)
     )
 
 
@@ -218,9 +222,8 @@ _JOURNAL_SUFFIX = ".axis-writing"
 _STAGED_NAME = re.compile(r"\..+\.[0-9a-f]{32}" + re.escape(_TEMPORARY_SUFFIX), re.DOTALL)
 
 
-def _stage(file: NewFile) -> tuple[Path, Path]:
-    """Write ``file`` in full under a temporary name: (temporary, target)."""
-    target = _target(file.path)
+def _stage(file: NewFile, target: Path) -> Path:
+    """Write ``file`` in full under a temporary name beside ``target``; that name."""
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}{_TEMPORARY_SUFFIX}")
     try:
         # The mode applies from creation: a private key is never readable by others.
@@ -233,7 +236,7 @@ def _stage(file: NewFile) -> tuple[Path, Path]:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise FileProblem(f"cannot write {file.path}: {error.strerror or error}") from None
-    return temporary, target
+    return temporary
 
 
 def _commit(staged: Sequence[tuple[Path, Path]]) -> Path:
@@ -245,7 +248,7 @@ def _commit(staged: Sequence[tuple[Path, Path]]) -> Path:
     # Staged and renamed like the files: a kill while the journal is written leaves a
     # temporary (removed as a leftover), never a half-written journal that blocks the
     # folder until removed by hand.
-    staged_journal, _ = _stage(NewFile(journal, json.dumps(renames).encode("utf-8")))
+    staged_journal = _stage(NewFile(journal, json.dumps(renames).encode("utf-8")), journal)
     try:
         os.replace(staged_journal, journal)
         sync_folder(journal.parent)

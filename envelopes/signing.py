@@ -169,10 +169,11 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
     parent = signature_parent(root)
     # The enveloped transform removes the signature again: the digest is of the message
     # as it is now.
-    digest = hashlib.sha256(canonicalize(root, limit=MAX_CANONICAL_GROWTH * len(xml))).digest()
+    limit = MAX_CANONICAL_GROWTH * len(xml)
+    digest = hashlib.sha256(canonicalize(root, limit=limit)).digest()
     signature = etree.SubElement(parent, _DS + "Signature", nsmap={"ds": DS_NS})
     signed_info = _signed_info(signature, identity.signature_method, digest)
-    value = identity.sign_bytes(canonicalize(signed_info, limit=MAX_CANONICAL_GROWTH * len(xml)))
+    value = identity.sign_bytes(canonicalize(signed_info, limit=limit))
     etree.SubElement(signature, _DS + "SignatureValue").text = _base64(value)
     x509_data = etree.SubElement(etree.SubElement(signature, _DS + "KeyInfo"), _DS + "X509Data")
     for certificate in (identity.certificate, *identity.chain):

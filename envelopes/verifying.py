@@ -49,7 +49,7 @@ from envelopes.errors import (
     WeakAlgorithm,
 )
 from envelopes.model import Document, Status
-from envelopes.parsing import check_size, parse_xml
+from envelopes.parsing import parse_xml
 from envelopes.receipts import AXIS_SENDER_CODE, RECEIPT_TAG, AxisReceipt, parse_receipt
 from envelopes.signing import MIN_RSA_BITS, signature_parent
 from envelopes.xml import EDXML_NS, q, read_message
@@ -178,7 +178,6 @@ def verify(
     the axis accepted earlier passes the time the axis took it in: a certificate that
     expired since does not make a delivered document unreadable.
     """
-    check_size(data, max_bytes=max_bytes)
     root = parse_xml(data, max_bytes=max_bytes)
     signature = _locate_signature(root)
     xmldsig.check_profile(signature)

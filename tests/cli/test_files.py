@@ -253,7 +253,7 @@ def test_a_set_interrupted_from_another_working_folder_is_undone(
     (tmp_path / "keys").mkdir()
     monkeypatch.chdir(tmp_path)
     files = [NewFile(Path("keys/a.key"), b"key"), NewFile(Path("keys/a.pem"), b"cert")]
-    staged = [files_module._stage(file) for file in files]
+    staged = [(files_module._stage(file, file.path), file.path) for file in files]
     journal = files_module._commit(staged)
     os.replace(*staged[0])  # killed after the first file was put in place
 
