@@ -4,7 +4,7 @@ Prints operations per second (one process, one core) for 5 KB and 1 MB documents
 with RSA-2048 and ECDSA P-256 (and, within a verification, the signature check alone,
 by the axis's profile verifier and by signxml's general one on the same input), and the
 router's work per document: verify the document, build and sign the axis receipt, verify
-the recipient's 01 status::
+the recipient's 01 status; and the import of a hostile unsigned file::
 
     python bench/bench_envelopes.py            # about two minutes: 5 rounds, best kept
     python bench/bench_envelopes.py --quick    # one short round, rough figures
@@ -28,6 +28,7 @@ from pki_helpers import Issued, issue, make_ca
 from signxml import SignatureConfiguration, XMLVerifier
 
 from envelopes import xmldsig
+from envelopes.importing import import_unsigned
 from envelopes.model import (
     Attachment,
     Code,
@@ -155,6 +156,31 @@ def main() -> None:
         verified = verify(doc_bytes, trust, max_bytes=MAX_BYTES)
         sign(build_receipt(receipt(verified.message.document_id)), axis)
         verify(status_bytes, trust, max_bytes=MAX_BYTES)
+
+    # A hostile file a clerk imports: a carried element of 90,000 children naming a prefix
+    # in their text, under 1,000 declarations (the scope is looked up once per walk).
+    crowded = (
+        build_document(document(5 * 1024))
+        .replace(
+            b"<edXML ",
+            b"<edXML " + b" ".join(b'xmlns:p%d="urn:p%d"' % (i, i) for i in range(1_000)) + b" ",
+            1,
+        )
+        .replace(
+            b"</edXML:BussinessDocType>",
+            b"</edXML:BussinessDocType><edXML:BussinessDocumentInfo>"
+            + b"<a>p0:x</a>" * 90_000
+            + b"</edXML:BussinessDocumentInfo>",
+            1,
+        )
+    )
+    measurements.append(
+        Measurement(
+            "import 1 MB: 90,000 elements, 1,000 prefixes",
+            len(crowded),
+            partial(import_unsigned, crowded, max_bytes=MAX_BYTES),
+        )
+    )
 
     measurements += [
         Measurement(

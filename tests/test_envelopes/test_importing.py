@@ -202,6 +202,28 @@ def _with_document_info(prepared: bytes, root_declaration: str, content: bytes) 
     )
 
 
+@pytest.mark.parametrize(
+    ("content", "kept"),
+    [
+        # Declared on the element that names it, inside the carried one.
+        (b'<a:x xmlns:a="urn:a"><k v="law:A" xmlns:law="urn:law"/></a:x>', ["law"]),
+        # Named by a sibling of the element declaring it: not in scope where it is named.
+        (b'<a:x xmlns:a="urn:a"><d xmlns:law="urn:law"/><k v="law:A"/></a:x>', []),
+        # Declared around the whole document and named in a text deep inside.
+        (b'<a:x xmlns:a="urn:a"><d><k>doc:Clause</k></d></a:x>', ["doc"]),
+    ],
+)
+def test_a_carried_element_keeps_declared_the_prefixes_in_scope_where_a_value_names_them(
+    make_document, content: bytes, kept: list[str]
+):
+    prepared = _with_document_info(build_document(make_document()), 'xmlns:doc="urn:doc"', content)
+
+    carried = import_unsigned(prepared, max_bytes=MAX_BYTES).message.business.document_info_xml
+
+    declared_without_use = {prefix for prefix in ("doc", "law") if f"xmlns:{prefix}=" in carried}
+    assert sorted(declared_without_use) == kept
+
+
 def test_a_carried_element_whose_canonical_form_would_explode_is_refused(make_document):
     """Its XML is kept in canonical form: a namespace of 10 KB declared on the root and
     used by 5,000 empty elements inside would be written 5,000 times (50 MB)."""
