@@ -668,10 +668,11 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 def report(engine: Engine, selection: Selection) -> Report:
-    """Count what ``selection`` asks for (after folding every pending change)."""
+    """Count what ``selection`` asks for, after folding every pending change (or, when
+    the database user may not write, as last folded, with a note saying so)."""
     with read_only(engine) as conn:
         _Query(conn, selection)  # bad options fail before anything is written
-    rollup.refresh(engine)
+    unfolded = rollup.refresh_if_allowed(engine)
     with read_only(engine) as conn, _no_cycle_collection():
         _begin(conn)
         query = _Query(conn, selection, engine)
@@ -702,6 +703,13 @@ def report(engine: Engine, selection: Selection) -> Report:
         dead = query.dead_letter_count()
     ordered = [groups[label] for label in sorted(groups, key=_sort_key(selection.by))]
     notes = []
+    if unfolded is not None:
+        changes = "1 change is" if unfolded.changes == 1 else f"{unfolded.changes:,} changes are"
+        notes.append(
+            f"{changes} not counted yet, made since the last fold: this database "
+            f"user may not write the rollups ({unfolded.reason}); run `axis stats refresh` as "
+            "the axis's user, or keep `axis stats refresh --every 5` running beside the routers"
+        )
     if total.received == 0 and total.sent == 0:
         notes.append(f"no documents were accepted in this period ({selection.describe()})")
     return Report(selection, total, ordered, activity, dead, notes)

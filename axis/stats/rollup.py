@@ -49,6 +49,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.router.records import VIETNAM
 from axis.stats.latency import bucket_of, combine, micros_between, pack
+from axis.store.db import read_only
 from axis.store.schema import (
     STATS_COUNTERS,
     STATS_HISTOGRAMS,
@@ -345,6 +346,16 @@ def latencies_of(row: sa.Row) -> dict[str, int]:
     return found
 
 
+def _uncounted_delivery() -> sa.ColumnElement[bool]:
+    """A delivery the rollups have not counted as it stands (the partial index's rows)."""
+    d = deliveries.c
+    return sa.or_(
+        d.stats_state.is_(None),
+        d.stats_state != d.state,
+        d.stats_delivered != d.delivered_at.is_not(None),
+    )
+
+
 def _fold_deliveries(conn: Connection, limit: int) -> int:
     d = deliveries.c
     rows = conn.execute(
@@ -362,13 +373,7 @@ def _fold_deliveries(conn: Connection, limit: int) -> int:
             documents.c.received_at,
         )
         .join(documents, documents.c.id == d.document_pk)
-        .where(
-            sa.or_(
-                d.stats_state.is_(None),
-                d.stats_state != d.state,
-                d.stats_delivered != d.delivered_at.is_not(None),
-            )
-        )
+        .where(_uncounted_delivery())
         .order_by(d.id)
         .limit(limit)
         # A delivery a router is changing right now is left for the next refresh rather
@@ -461,6 +466,50 @@ def refresh(
         folded += done
         if done == 0 or (stopped is not None and stopped()):
             return folded
+
+
+#: PostgreSQL's SQLSTATEs for a write the connection's user or transaction may not make:
+#: insufficient privilege; read-only transaction (a hot standby, or a role whose
+#: ``default_transaction_read_only`` is on).
+_MAY_NOT_WRITE = frozenset({"42501", "25006"})
+
+
+@dataclass(frozen=True)
+class Unfolded:
+    """Changes a report could not fold because its database user may not write."""
+
+    changes: int
+    reason: str
+
+
+def refresh_if_allowed(engine: Engine) -> Unfolded | None:
+    """:func:`refresh`, unless the database refuses this user the write: then what is
+    left unfolded, and why, for a report to say it reads the rollups as last folded.
+
+    An analyst's read-only login still gets figures; they are exact as of the last fold
+    by the axis's own user (``axis stats refresh --every`` beside the routers).
+    """
+    try:
+        refresh(engine)
+    except sa.exc.DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) not in _MAY_NOT_WRITE:
+            raise
+        return Unfolded(_unfolded_changes(engine), str(error.orig).strip().splitlines()[0])
+    return None
+
+
+def _unfolded_changes(engine: Engine) -> int:
+    """Deliveries and statuses not counted as they stand (both read by partial indexes)."""
+    with read_only(engine) as conn:
+        changed = conn.execute(
+            sa.select(sa.func.count()).select_from(deliveries).where(_uncounted_delivery())
+        ).scalar_one()
+        uncounted = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(status_events)
+            .where(sa.text("NOT status_events.stats_counted"))
+        ).scalar_one()
+    return changed + uncounted
 
 
 def rebuild(engine: Engine) -> int:
