@@ -47,6 +47,7 @@ from axis.errors import ConfigurationError, StoreError, SuspendedAgency, Transpo
 from axis.settings import Settings
 from axis.store.registry import Registry
 from axis.store.schema import agencies
+from axis.transport.rabbitmq import no_such_vhost
 from axis.transport.topology import agency_permissions
 from envelopes.codes import AgencyCode
 
@@ -190,9 +191,7 @@ class ManagementAPI:
         try:
             self.call("GET", "vhosts/" + _quote(vhost))
         except urllib.error.HTTPError:
-            raise TransportError(
-                f"the broker has no virtual host {vhost!r} (the one AXIS_BROKER_URL names)"
-            ) from None
+            raise no_such_vhost(vhost) from None
 
     def close_connections(self, username: str, reason: str) -> int:
         """Close every open connection of ``username`` at once; return how many there were.
@@ -230,6 +229,9 @@ def issue_credentials(api: ManagementAPI, code: str, vhost: str) -> IssuedCreden
     a new user whose permissions are refused is deleted again.
     """
     username = str(AgencyCode.parse(code))
+    # The API refuses permissions on a missing virtual host only as "vhost_or_user_not_found"
+    # (HTTP 400), which reads as a refusal of the user: ask first, and name the vhost.
+    api.require(vhost)
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     previous = api.user(username)
     rotated = previous is not None

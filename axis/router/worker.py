@@ -164,10 +164,7 @@ class Router:
     def _connect(self) -> None:
         if self._engine is None:
             self._engine = engine_for(self.settings, name=f"axis router {self.router_id}")
-        try:
-            check(self._engine)
-        except sa.exc.DBAPIError as error:
-            raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
+        check(self._engine)  # DatabaseUnreachable, transient, while the database is away
         if self._transport is None:
             self._transport = open_transport(self.settings, self._engine)
             # The fixed queues only: inboxes were declared at start and are durable (a

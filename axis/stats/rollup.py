@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.router.records import VIETNAM
 from axis.stats.latency import bucket_of, combine, micros_between, pack
-from axis.store.db import read_only
+from axis.store.db import INSUFFICIENT_PRIVILEGE, READ_ONLY_TRANSACTION, read_only, sqlstate
 from axis.store.schema import (
     STATS_COUNTERS,
     STATS_HISTOGRAMS,
@@ -468,10 +468,8 @@ def refresh(
             return folded
 
 
-#: PostgreSQL's SQLSTATEs for a write the connection's user or transaction may not make:
-#: insufficient privilege; read-only transaction (a hot standby, or a role whose
-#: ``default_transaction_read_only`` is on).
-_MAY_NOT_WRITE = frozenset({"42501", "25006"})
+#: Why a database refuses a write to a user who may read.
+_MAY_NOT_WRITE = frozenset({INSUFFICIENT_PRIVILEGE, READ_ONLY_TRANSACTION})
 
 
 @dataclass(frozen=True)
@@ -492,7 +490,7 @@ def refresh_if_allowed(engine: Engine) -> Unfolded | None:
     try:
         refresh(engine)
     except sa.exc.DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) not in _MAY_NOT_WRITE:
+        if sqlstate(error) not in _MAY_NOT_WRITE:
             raise
         return Unfolded(_unfolded_changes(engine), str(error.orig).strip().splitlines()[0])
     return None

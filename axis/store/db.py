@@ -82,6 +82,18 @@ def sqlite_file(engine: Engine) -> Path | None:
     return Path(database)
 
 
+#: PostgreSQL's SQLSTATE for a role without the rights on a table.
+INSUFFICIENT_PRIVILEGE = "42501"
+#: PostgreSQL's SQLSTATE for a write in a read-only transaction (a hot standby, or a role
+#: whose ``default_transaction_read_only`` is on).
+READ_ONLY_TRANSACTION = "25006"
+
+
+def sqlstate(error: sa.exc.DBAPIError) -> str | None:
+    """The SQLSTATE PostgreSQL gave for ``error``; ``None`` from SQLite."""
+    return getattr(error.orig, "sqlstate", None)
+
+
 def database_exists(engine: Engine) -> bool:
     """False for a SQLite file that is not there, which connecting would create empty;
     True for PostgreSQL, whose server says for itself."""

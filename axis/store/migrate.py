@@ -25,7 +25,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import DatabaseUnreachable, SchemaNotInitialised, StoreError, one_line
 from axis.settings import Settings
-from axis.store.db import database_exists, engine_for, read_only, sqlite_file
+from axis.store.db import (
+    INSUFFICIENT_PRIVILEGE,
+    database_exists,
+    engine_for,
+    read_only,
+    sqlite_file,
+    sqlstate,
+)
 from axis.store.schema import metadata
 
 if TYPE_CHECKING:
@@ -208,16 +215,25 @@ def _require_a_schema(conn: Connection) -> None:
 
 
 def check(engine: Engine) -> None:
-    """Raise :class:`SchemaNotInitialised` unless the database is at the head revision."""
+    """Raise :class:`SchemaNotInitialised` unless the database is at the head revision.
+
+    A database that cannot be connected to, or that does not answer in time, raises
+    :class:`DatabaseUnreachable` (transient: a running router waits and tries again);
+    one that refuses the check's queries (a role without the rights) :class:`StoreError`.
+    """
     where = engine.url.render_as_string(hide_password=True)
     if not database_exists(engine):
         raise SchemaNotInitialised(f"no database at {where}: run `axis init`")
     try:
-        with read_only(engine) as conn:
-            current = current_revision(conn)
+        conn = read_only(engine)
     except sa.exc.DBAPIError as error:
         # Not only a server away: a file that is no SQLite database says so here too.
         raise DatabaseUnreachable(f"cannot open the database {where}: {one_line(error)}") from error
+    with conn:
+        try:
+            current = current_revision(conn)
+        except sa.exc.DBAPIError as error:
+            raise _check_failed(error, engine.url) from error
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")
     if current == HEAD_REVISION:
@@ -228,6 +244,31 @@ def check(engine: Engine) -> None:
         f"the database {where} is at schema revision {current}, this axis needs "
         f"{HEAD_REVISION}: run `axis init`"
     )
+
+
+def _check_failed(error: sa.exc.DBAPIError, url: sa.URL) -> StoreError:
+    """What to tell of a schema check that connected but whose query failed."""
+    where, words = url.render_as_string(hide_password=True), one_line(error)
+    if error.connection_invalidated:
+        return DatabaseUnreachable(
+            f"the database {where} closed the connection during the schema check: {words}"
+        )
+    if isinstance(error, sa.exc.OperationalError):
+        # A statement or lock timeout, a deadlock, SQLite's "database is locked": the
+        # server is there but busy, as passing as a restart, and waited out the same way.
+        return DatabaseUnreachable(
+            f"the database {where} did not answer the schema check ({words}): a migration, "
+            "a VACUUM FULL or another long transaction may be holding its tables; try again "
+            "once it ends"
+        )
+    if sqlstate(error) == INSUFFICIENT_PRIVILEGE:
+        return StoreError(
+            f"the database {where} refused the schema check ({words}): grant its user "
+            f"{url.username!r} the rights on the axis's tables (GRANT ... ON ALL TABLES IN "
+            "SCHEMA), or give AXIS_DATABASE_URL the user that owns them"
+        )
+    # Waiting would not change it: the driver's words say what to correct.
+    return StoreError(f"the database {where} refused the schema check: {words}")
 
 
 @contextmanager

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import queue as queues
+import re
 import threading
 import time
 from collections import deque
@@ -240,9 +241,11 @@ class _Link:
             parameters,
             on_open_callback=lambda _connection: self._opened(opened),
             on_open_error_callback=lambda _connection, error: self._lose(
-                _connection_error(error), opened
+                _connection_error(error, parameters), opened
             ),
-            on_close_callback=lambda _connection, reason: self._lose(_connection_error(reason)),
+            on_close_callback=lambda _connection, reason: self._lose(
+                _connection_error(reason, parameters)
+            ),
         )
         self._thread = threading.Thread(target=self._serve, name="axis-amqp-io", daemon=True)
         self._thread.start()
@@ -660,15 +663,65 @@ def _resolve(
         return  # settled meanwhile by the other thread
 
 
-def _connection_error(reason: BaseException) -> TransientError | TransportError:
-    if isinstance(
-        reason,
-        pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError,
-    ):
-        return TransportError(f"the broker refused the login: {reason}")
+def _connection_error(
+    reason: BaseException, parameters: pika.ConnectionParameters
+) -> TransientError | TransportError:
+    user = getattr(parameters.credentials, "username", "")
+    if isinstance(reason, pika.exceptions.ProbableAuthenticationError):
+        # The broker says no more to the client (a user 'guest' away from localhost is
+        # refused the same way): its log has the rest.
+        return TransportError(
+            f"the broker refused the login of user {user!r}: wrong user name or password "
+            "(correct them in AXIS_BROKER_URL; the broker's log says more)"
+        )
+    if isinstance(reason, pika.exceptions.ProbableAccessDeniedError):
+        return _vhost_refused(_broker_words(reason), parameters.virtual_host, user)
     if isinstance(reason, pika.exceptions.ConnectionClosedByClient):
         return TransientError("the broker connection was closed")
     return TransientError(f"the broker connection failed: {_cause(reason)}")
+
+
+#: pika keeps only the words of the broker's refusal of a connection being opened, as
+#: ``ConnectionClosedByBroker: (530) 'NOT_ALLOWED - vhost axis not found'``.
+_REFUSAL = re.compile(r"\(\d+\) (?P<quote>['\"])(?P<text>.*)(?P=quote)\Z", re.DOTALL)
+#: RabbitMQ's refusals of a virtual host (530 NOT_ALLOWED), as it words them.
+_VHOST_NOT_FOUND = re.compile(r"NOT_ALLOWED - vhost .* not found", re.DOTALL)
+_NO_PERMISSIONS = re.compile(r"NOT_ALLOWED - access to vhost '.*' refused for user '.*'", re.DOTALL)
+
+
+def _broker_words(reason: BaseException) -> str:
+    """What the broker said when it closed a connection being opened."""
+    words = str(reason.args[0]) if reason.args else str(reason)
+    match = _REFUSAL.search(words)
+    return match["text"] if match else words
+
+
+def _vhost_refused(words: str, vhost: str, user: str) -> TransportError:
+    """The broker took the login but not the virtual host: one that does not exist and a
+    user without permissions there are fixed differently, and by different people."""
+    if _VHOST_NOT_FOUND.fullmatch(words):
+        return no_such_vhost(vhost)
+    # A connection limit or a virtual host that is down also refuse "access to vhost",
+    # with their reason after the user's name: those keep the broker's own words.
+    if _NO_PERMISSIONS.fullmatch(words):
+        return TransportError(
+            f"the broker user {user!r} has no permissions on virtual host {vhost!r}: grant "
+            f"them (rabbitmqctl set_permissions -p {vhost} {user} ...; an agency's user has "
+            "none while the agency is suspended), or correct the user or the virtual host "
+            "in AXIS_BROKER_URL"
+        )
+    return TransportError(
+        f"the broker refused user {user!r} access to virtual host {vhost!r}: {words}"
+    )
+
+
+def no_such_vhost(vhost: str) -> TransportError:
+    """The error for a virtual host the broker does not have (AXIS_BROKER_URL's path)."""
+    return TransportError(
+        f"the broker has no virtual host {vhost!r} (the path of AXIS_BROKER_URL names it): "
+        f"create it with `rabbitmqctl add_vhost {vhost}` and give the axis's user its "
+        "permissions there, or correct AXIS_BROKER_URL"
+    )
 
 
 def _cause(reason: BaseException) -> str:

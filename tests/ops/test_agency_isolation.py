@@ -135,11 +135,11 @@ def test_credentials_the_broker_refuses_leave_no_user_and_no_audit_entry(home: A
     commune = home.codes["commune"]
     refused = credentials_on_another_vhost(home, commune, "no-such-vhost")
     assert refused.exit_code == 1 and refused.stdout == ""
+    # The vhost is named as missing, not the user's permissions as refused.
     assert refused.stderr.startswith(
-        f"error: broker user {commune} not created: its permissions on vhost "
-        "'no-such-vhost' were refused ("
+        "error: the broker has no virtual host 'no-such-vhost' (the path of AXIS_BROKER_URL "
+        "names it): create it with `rabbitmqctl add_vhost no-such-vhost`"
     )
-    assert "vhost_or_user_not_found" in refused.stderr
     assert not ManagementAPI.from_settings(home.settings).user_exists(commune)
     assert credential_actions(home, commune) == []
 
@@ -149,7 +149,7 @@ def test_a_refused_rotation_leaves_the_old_password_working(home: AxisHome) -> N
     password = issue(home, district)
     refused = credentials_on_another_vhost(home, district, "no-such-vhost")
     assert refused.exit_code == 1 and refused.stdout == ""
-    assert "vhost_or_user_not_found" in refused.stderr
+    assert "the broker has no virtual host 'no-such-vhost'" in refused.stderr
     with agency_transport(home, district, password) as transport:
         assert transport.depth(inbox(district)) == 0
     assert credential_actions(home, district) == ["agency.credentials.create"]
