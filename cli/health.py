@@ -2,7 +2,7 @@
 
 $ axis health
 ok   database: postgresql+psycopg://axis@postgres:5432/axis reachable
-ok   schema: at revision 0001
+ok   schema: at revision 0002
 ok   broker: amqp://axis@rabbitmq:5672/axis reachable; 0 submission(s) waiting
 ok   routers: 2 alive (a1b2c3 pid 7, d4e5f6 pid 7)
 """

@@ -16,13 +16,17 @@ A message the broker refuses (its inbox does not exist) makes the router declare
 inboxes concerned and publish again. A delivery that still cannot be published after
 ``settings.retry_limit`` sweeps is ``dead``: a ``dead_letters`` row keeps the message,
 and the sender gets a ``failed`` answer.
+
+A message without a delivery (an answer, a forwarded status) has no one left to tell, so
+it is never given up: each refusal puts its next attempt off (:func:`retry_delay`, kept
+in the row, so that every router and a restarted one keep to it) and is logged once.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -43,6 +47,21 @@ log = logging.getLogger(__name__)
 ORPHAN_SECONDS = 15.0
 #: Rows one sweep takes at most.
 SWEEP_LIMIT = 500
+#: After its first refusal, a message without a delivery waits this long for its next
+#: attempt, twice as long after each further one, but never longer than
+#: :data:`RETRY_CAP_SECONDS`: how late it arrives once the cause is removed.
+RETRY_BASE_SECONDS = ORPHAN_SECONDS
+RETRY_CAP_SECONDS = 600.0
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds from a message's ``attempts``-th refusal to its next attempt.
+
+    >>> [retry_delay(n) for n in (1, 2, 3, 6, 7, 1000)]
+    [15.0, 30.0, 60.0, 480.0, 600.0, 600.0]
+    """
+    # Far past the cap already: 2 ** 1000 would overflow a float.
+    return min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 32))
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,8 @@ class Staged:
     message: OutgoingMessage
     #: When the delivery was accepted (for the queued-latency metric).
     accepted_at: datetime.datetime
+    #: Refusals so far of a message without a delivery (a delivery counts its own).
+    attempts: int = 0
 
 
 def stage(
@@ -94,7 +115,11 @@ def confirm(conn: Connection, staged: Sequence[Staged], now: datetime.datetime) 
 
 
 class Outbox:
-    """Publishes staged rows through one transport (one per router process)."""
+    """Publishes staged rows through one transport (one per router process).
+
+    ``clock`` (default :func:`~axis.store.db.utcnow`) tells the time of confirms, leases
+    and retries, so that a schedule of retries can be checked without waiting it out.
+    """
 
     def __init__(
         self,
@@ -104,12 +129,14 @@ class Outbox:
         *,
         retry_limit: int,
         metrics: Metrics | None = None,
+        clock: Callable[[], datetime.datetime] = utcnow,
     ) -> None:
         self.engine = engine
         self.transport = transport
         self.answers = answers
         self.retry_limit = retry_limit
         self.metrics = metrics
+        self.clock = clock
 
     def publish(self, staged: Sequence[Staged]) -> list[Staged]:
         """Publish ``staged`` with confirms, then confirm them in the database.
@@ -120,21 +147,34 @@ class Outbox:
         """
         if not staged:
             return []
-        published, left = self._publish(staged)
+        published, refused = self._publish(staged)
+        now = self.clock()
         if published:
-            now = utcnow()
             with self.engine.begin() as conn:
                 confirm(conn, published, now)
-            if self.metrics is not None:
-                for s in published:
-                    if s.delivery_id is not None:
-                        self.metrics.queued((now - s.accepted_at).total_seconds())
+            for s in published:
+                if self.metrics is not None and s.delivery_id is not None:
+                    self.metrics.queued((now - s.accepted_at).total_seconds())
+                if s.attempts:
+                    log.info(
+                        "published %s to %s after %d refusal(s)",
+                        s.message.message_id,
+                        s.message.queue,
+                        s.attempts,
+                    )
+        left = [s for s, _ in refused]
         if left:
             with self.engine.begin() as conn:
                 _count_attempt(conn, left)
+                _put_off(conn, left, now)
+            for s, error in refused:
+                _log_refusal(s, error)
         return left
 
-    def _publish(self, staged: Sequence[Staged]) -> tuple[list[Staged], list[Staged]]:
+    def _publish(
+        self, staged: Sequence[Staged]
+    ) -> tuple[list[Staged], list[tuple[Staged, TransportError]]]:
+        """The rows the broker took, and those it refused with its reason."""
         try:
             self.transport.publish([s.message for s in staged])
             return list(staged), []
@@ -149,17 +189,14 @@ class Outbox:
             log.error("cannot declare the inboxes of %d message(s): %s", len(staged), error)
             self._declare_each(codes)
         published: list[Staged] = []
-        left: list[Staged] = []
+        refused: list[tuple[Staged, TransportError]] = []
         for s in staged:  # one at a time, to find the ones that still fail
             try:
                 self.transport.publish([s.message])
                 published.append(s)
             except TransportError as error:
-                log.error(
-                    "cannot publish %s to %s: %s", s.message.message_id, s.message.queue, error
-                )
-                left.append(s)
-        return published, left
+                refused.append((s, error))
+        return published, refused
 
     def _declare_each(self, codes: Sequence[str]) -> None:
         for code in codes:
@@ -173,9 +210,10 @@ class Outbox:
 
         Rows are leased by moving their ``created_at`` to now in a short transaction, so
         other routers leave them alone while this one publishes; deliveries past
-        ``retry_limit`` attempts become ``dead`` instead.
+        ``retry_limit`` attempts become ``dead`` instead. A refused message without a
+        delivery waits for its ``next_attempt_at``, however small ``older_than`` is.
         """
-        now = utcnow()
+        now = self.clock()
         with self.engine.begin() as conn:
             rows = _lease(conn, now - datetime.timedelta(seconds=older_than), now)
             if not rows:
@@ -184,8 +222,10 @@ class Outbox:
             told = self._bury(conn, dead, now) if dead else []
             if gone:
                 confirm(conn, gone, now)
-        if ready:
-            log.info("re-publishing %d outbox message(s) left by an interrupted router", len(ready))
+        # Retries of refused answers are logged by their outcome, not as orphans.
+        orphans = sum(not s.attempts for s in ready)
+        if orphans:
+            log.info("re-publishing %d outbox message(s) left by an interrupted router", orphans)
         self.publish([*ready, *told])
         return len(ready) + len(dead)
 
@@ -232,6 +272,7 @@ class Outbox:
                 row.delivery_id,
                 message,
                 delivery.accepted_at if delivery else row.created_at,
+                row.attempts,
             )
             if delivery is None:
                 ready.append(staged)
@@ -294,7 +335,10 @@ class Outbox:
 def _lease(conn: Connection, cutoff: datetime.datetime, now: datetime.datetime) -> list[sa.Row]:
     chosen = (
         sa.select(outbox.c.id)
-        .where(outbox.c.created_at < cutoff)
+        .where(
+            outbox.c.created_at < cutoff,
+            sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+        )
         .order_by(outbox.c.id)
         .limit(SWEEP_LIMIT)
         .with_for_update(skip_locked=True)
@@ -315,6 +359,47 @@ def _count_attempt(conn: Connection, left: Sequence[Staged]) -> None:
             .where(deliveries.c.id.in_(ids))
             .values(attempts=deliveries.c.attempts + 1)
         )
+
+
+def _put_off(conn: Connection, left: Sequence[Staged], now: datetime.datetime) -> None:
+    """Count the refusal of each message without a delivery and put its next attempt off
+    (a delivery counts its own attempts: :func:`_count_attempt`)."""
+    rows = [
+        {
+            "row_id": s.outbox_id,
+            "new_attempts": s.attempts + 1,
+            "next_at": now + datetime.timedelta(seconds=retry_delay(s.attempts + 1)),
+        }
+        for s in left
+        if s.delivery_id is None
+    ]
+    if rows:
+        conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == sa.bindparam("row_id"))
+            .values(
+                attempts=sa.bindparam("new_attempts"),
+                # Typed, so that SQLite gets the UTC time as every other time column.
+                next_attempt_at=sa.bindparam("next_at", type_=outbox.c.next_attempt_at.type),
+            ),
+            rows,
+        )
+
+
+def _log_refusal(refused: Staged, error: TransportError) -> None:
+    message = refused.message
+    if refused.delivery_id is not None:
+        log.error("cannot publish %s to %s: %s", message.message_id, message.queue, error)
+        return
+    attempts = refused.attempts + 1
+    log.error(
+        "cannot publish %s to %s (refused %d time(s)): %s; next attempt in %g s",
+        message.message_id,
+        message.queue,
+        attempts,
+        error,
+        retry_delay(attempts),
+    )
 
 
 def _inbox_codes(staged: Sequence[Staged]) -> list[str]:

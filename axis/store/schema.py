@@ -202,6 +202,10 @@ outbox = sa.Table(
     # The delivery that becomes ``queued`` once the broker confirms this message.
     sa.Column("delivery_id", sa.ForeignKey("deliveries.id"), nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
+    # A message without a delivery (an answer, a forwarded status) is never given up: the
+    # broker's refusals of it are counted here, and each puts its next attempt off longer.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp, nullable=True),
     sa.Index(None, "created_at"),
 )
 
@@ -238,6 +242,7 @@ dead_letters = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("resolved_at", Timestamp, nullable=True),
     sa.Column("resolution", sa.String(20), nullable=True),  # requeued | discarded
+    sa.Index(None, "dead_at"),  # `axis stats` counts a period's dead letters
 )
 
 audit_log = sa.Table(

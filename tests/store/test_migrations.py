@@ -60,7 +60,7 @@ def test_migrated_database_matches_the_schema_module(engine: Engine):
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
 
-    assert differences == [], "schema.py and the migration disagree: regenerate it"
+    assert differences == [], "schema.py and the migrations disagree: write a new revision"
 
 
 def test_the_head_revision_the_code_expects_is_the_newest_migration():
