@@ -3,7 +3,8 @@
 A path a clerk types can name a device, a pipe, a folder or a file of gigabytes, and a
 disk can fill up half-way through a write. Reads therefore look at the file before
 reading it, and writes go to a temporary file renamed into place, so a failure leaves
-the old file (or none), never an empty or truncated one that breaks the next command::
+the old file (or none), never an empty or truncated one that breaks the next command
+(the temporary a killed write leaves is removed by the next write into its folder)::
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -22,6 +23,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import stat
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -78,6 +80,26 @@ def read_bounded(path: Path, *, limit: int, what: str = "", cap: str = "") -> by
     return data
 
 
+def check_private_file(path: Path, what: str = "private key") -> None:
+    """Refuse ``path``, a file holding a private key, unless only its owner may read or
+    change it, as ssh refuses such a key: whoever else can read it can sign as its owner.
+
+    Left to the file's owner to fix rather than fixed here: the command may not own the
+    file, and a key others could read may have been copied already.
+    """
+    if os.name != "posix":
+        return  # Windows keeps its permissions in ACLs, not in these bits
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as error:
+        raise FileProblem(f"{_label(path, what)}: {error.strerror}") from None
+    if mode & 0o077:
+        raise FileProblem(
+            f"{_label(path, what)} is open to other accounts (mode {mode:04o}): run "
+            f"`chmod 600 {shlex.quote(str(path))}` so that only its owner can read it"
+        )
+
+
 def _label(path: Path, what: str) -> str:
     return f"{what} {path}" if what else str(path)
 
@@ -104,22 +126,33 @@ def write_together(files: Sequence[NewFile]) -> None:
     set of more than one (new files only: a set is undone by removing them), a journal
     naming the renames is then flushed to disk, the files are renamed into place, and
     the journal is removed. A run that fails removes what it wrote; one killed leaves
-    temporaries, or a journal, which :func:`finish_interrupted_writes` (called before
-    such files are looked at again) undoes.
+    temporaries, or a journal, which the next write into the folder (or
+    :func:`finish_interrupted_writes`, called before such files are looked at again)
+    undoes.
+
+    The whole write holds its folders (:func:`_folders_held`): two commands writing the
+    same new set at once (`pki issue` twice) cannot both find the targets missing and
+    interleave their renames, pairing one's key with the other's certificate; the
+    second finds the first's files there and fails.
     """
     targets = [_target(file.path) for file in files]
-    if len(files) > 1:
-        for file, target in zip(files, targets, strict=True):
-            if target.exists():
-                raise FileProblem(f"cannot write {file.path}: it already exists")
+    with _folders_held({target.parent for target in targets}):
+        if len(files) > 1:
+            for file, target in zip(files, targets, strict=True):
+                if target.exists():
+                    raise FileProblem(f"cannot write {file.path}: it already exists")
+        _write_locked(files, targets)
+
+
+def _write_locked(files: Sequence[NewFile], targets: Sequence[Path]) -> None:
+    """What :func:`write_together` does once its folders are locked."""
     staged: list[tuple[Path, Path]] = []
     journal: Path | None = None
     try:
-        with _folders_locked({target.parent for target in targets}, fcntl.LOCK_SH):
-            for file, target in zip(files, targets, strict=True):
-                staged.append((_stage(file, target), target))
-            journal = _commit(staged) if len(staged) > 1 else None
-            _put_in_place(staged, journal)
+        for file, target in zip(files, targets, strict=True):
+            staged.append((_stage(file, target), target))
+        journal = _commit(staged) if len(staged) > 1 else None
+        _put_in_place(staged, journal)
     except FileProblem:
         for temporary, target in staged:
             if journal is not None and not temporary.exists():
@@ -136,15 +169,12 @@ def finish_interrupted_writes(folder: Path) -> None:
     reported written; afterwards it is as if the run had not started."""
     if not folder.is_dir():
         return
-    # Exclusive: the journal and temporaries of a write still running (another `pki
-    # issue` into the same folder) are not leftovers; it holds a shared lock until done,
-    # and a killed one holds none.
-    with _folders_locked([folder], fcntl.LOCK_EX):
-        _undo_interrupted_writes(folder)
+    with _folders_held([folder]):
+        pass  # holding it is finishing them
 
 
 def _undo_interrupted_writes(folder: Path) -> None:
-    """What :func:`finish_interrupted_writes` does once no write runs in ``folder``."""
+    """What killed writes left in ``folder``, undone while no write runs there."""
     removed = False
     for journal in sorted(folder.glob(f".*{_JOURNAL_SUFFIX}")):
         renames = _read_journal(journal)
@@ -294,18 +324,26 @@ def _target(path: Path) -> Path:
 
 
 @contextmanager
-def _folders_locked(folders: Iterable[Path], operation: int) -> Iterator[None]:
-    """Hold an advisory lock of ``operation`` on each of ``folders`` that can be opened
-    (writing in one that cannot fails, naming it, when a file is staged there)."""
+def _folders_held(folders: Iterable[Path]) -> Iterator[None]:
+    """Hold an exclusive advisory lock on each of ``folders`` that can be opened (writing
+    in one that cannot fails, naming it, when a file is staged there), once it is held
+    undoing what killed writes left there.
+
+    Every write holds its folders so until it is done: the journal and temporaries of a
+    write still running (another `pki issue` into the same folder) are never taken for
+    leftovers, and those of a killed one, which holds nothing, are removed by the next.
+    """
     descriptors: list[int] = []
     try:
+        # Always in the same order: two writes into the same folders cannot deadlock.
         for folder in sorted(set(folders)):
             try:
                 descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
             except OSError:
                 continue
             descriptors.append(descriptor)
-            fcntl.flock(descriptor, operation)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            _undo_interrupted_writes(folder)
         yield
     finally:
         for descriptor in descriptors:

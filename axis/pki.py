@@ -18,7 +18,9 @@ and verifying an edXML envelope, so P-256 verifies 5-10 % slower than RSA-2048 b
 about 40 % faster (the axis signs a receipt for every document it verifies), and a key is
 made in microseconds instead of ~50 ms, which tests and demos issuing hundreds of
 identities feel. Certificates from a real national CA (often RSA) are verified all the
-same. Private keys are written 0600.
+same. Private keys are created 0600, and one that other accounts may read or change is
+refused (as ssh refuses it) before it is used: whoever can read ``ca.key`` can issue
+certificates every axis trusting the development CA accepts.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from axis.certificates import (
     read_certificate_bytes,
 )
 from axis.errors import CertificateError
-from axis.files import NewFile, finish_interrupted_writes, write_together
+from axis.files import NewFile, check_private_file, finish_interrupted_writes, write_together
 from axis.settings import Settings
 from axis.store.db import utcnow
 from envelopes.codes import AgencyCode
@@ -144,6 +146,7 @@ def init_pki(settings: Settings) -> PkiSetup:
         write_together([_key_file(axis_key, key), _cert_file(axis_cert, cert)])
         axis = Identity(axis_key, axis_cert, cert)
     else:
+        check_private_file(axis_key)
         identity = SigningIdentity.from_pem_files(axis_key, axis_cert)
         _require_unexpired(
             identity.certificate,
@@ -323,6 +326,7 @@ def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certi
         raise CertificateError(
             f"no development CA in {settings.pki_dir}: run `axis pki init` first"
         )
+    check_private_file(key_path)
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (ValueError, TypeError):

@@ -6,6 +6,7 @@
     no_sign = issue(ca, "x", digital_signature=False)        # KeyUsage without it
     identity = agency.identity()                             # envelopes SigningIdentity
     agency.write_pem(tmp_path)                               # key.pem, cert.pem
+    write_private(tmp_path / "x.key", agency.key_pem())      # mode 0600, as keys must be
 
 RSA keys are slow to generate: tests share them through session-scoped fixtures.
 """
@@ -13,6 +14,7 @@ RSA keys are slow to generate: tests share them through session-scoped fixtures.
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -53,9 +55,16 @@ class Issued:
     def write_pem(self, directory: Path, stem: str = "agency") -> tuple[Path, Path]:
         """Write ``<stem>.key`` and ``<stem>.pem``; return their paths."""
         key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
-        key_path.write_bytes(self.key_pem())
+        write_private(key_path, self.key_pem())
         cert_path.write_bytes(self.cert_pem())
         return key_path, cert_path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a private key file its owner alone may read, as the axis requires of keys."""
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as stream:
+        stream.write(data)
+    return path
 
 
 def new_key(key_type: KeyType = "rsa") -> PrivateKey:

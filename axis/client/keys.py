@@ -9,7 +9,9 @@ it would end up in the shell history and the process list::
     identity = load_identity(KeyFiles(p12=Path("agency.p12")), passphrase="",
                              ask=lambda prompt: click.prompt(prompt, hide_input=True))
 
-Every failure is a :class:`KeyLoadError` naming the file and what is wrong with it.
+Every failure is a :class:`KeyLoadError` naming the file and what is wrong with it. A
+key file (PEM or PKCS#12) that other accounts may read or change is refused, as ssh
+refuses one, even when a passphrase protects it: a copy can be attacked offline.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axis.errors import CertificateError, FileProblem
-from axis.files import MAX_CERTIFICATE_BYTES, check_regular_file
+from axis.files import MAX_CERTIFICATE_BYTES, check_private_file, check_regular_file
 from envelopes.errors import InvalidKey, UnreadableKey
 from envelopes.signing import SigningIdentity
 
@@ -70,13 +72,30 @@ def _check_readable(path: Path) -> None:
         raise KeyLoadError(str(error)) from None
 
 
-def _is_encrypted_pem(path: Path) -> bool:
+def _check_private(path: Path, what: str) -> None:
+    """Refuse ``path`` if other accounts may read or change it. Called once the file is
+    seen to hold a key (a certificate given as --key is named as not a key, not sent to
+    chmod) and before any passphrase is asked for: the key must not be used as it is."""
+    try:
+        check_private_file(path, what)
+    except FileProblem as error:
+        raise KeyLoadError(str(error)) from None
+
+
+def _holds_private_key(lines: list[bytes]) -> bool:
+    # "-----BEGIN PRIVATE KEY-----", or ENCRYPTED, RSA, EC ... before "PRIVATE KEY".
+    return any(
+        line.startswith(b"-----BEGIN ") and line.rstrip().endswith(b"PRIVATE KEY-----")
+        for line in lines
+    )
+
+
+def _is_encrypted_pem(lines: list[bytes]) -> bool:
     # Both PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional OpenSSL PEM
     # ("Proc-Type: 4,ENCRYPTED") say so in clear text before the base64 body, which may
     # come after any number of "Bag Attributes" lines (`openssl pkcs12 -nocerts`).
     return any(
-        line.startswith((b"-----BEGIN ", b"Proc-Type:")) and b"ENCRYPTED" in line
-        for line in path.read_bytes().splitlines()
+        line.startswith((b"-----BEGIN ", b"Proc-Type:")) and b"ENCRYPTED" in line for line in lines
     )
 
 
@@ -92,8 +111,11 @@ def _ask(prompt: str, passphrase: str, ask: Ask | None, path: Path) -> bytes:
 
 
 def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> SigningIdentity:
+    lines = key.read_bytes().splitlines()
+    if _holds_private_key(lines):
+        _check_private(key, "private key")
     secret = None
-    if _is_encrypted_pem(key):
+    if _is_encrypted_pem(lines):
         secret = _ask(f"Passphrase for {key}", passphrase, ask, key)
     try:
         return SigningIdentity.from_pem_files(key, cert, secret)
@@ -122,6 +144,7 @@ def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentit
             f"{path}: not a PKCS#12 bundle (.p12/.pfx); for a PEM key and certificate "
             "give --key FILE --cert FILE"
         )
+    _check_private(path, "PKCS#12 bundle")
     # A PKCS#12 file does not say in clear text whether it is protected: try the
     # passphrase given (or none), and ask only when that fails.
     first = passphrase.encode("utf-8") if passphrase else None

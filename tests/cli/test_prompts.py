@@ -11,21 +11,21 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from pki_helpers import write_private
 
 PROMPT = b"Passphrase for "
 
 
 def protected_key(folder: Path) -> Path:
     key = ec.generate_private_key(ec.SECP256R1())
-    path = folder / "protected.key"
-    path.write_bytes(
+    return write_private(
+        folder / "protected.key",
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(b"secret"),
-        )
+        ),
     )
-    return path
 
 
 def send_with(key: Path, home: Path, stdin: int) -> subprocess.Popen[bytes]:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from pki_helpers import write_private
 
 from axis.client.keys import KeyFiles, KeyLoadError, load_identity
 
@@ -38,10 +39,12 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: str | No
         if passphrase
         else serialization.NoEncryption()
     )
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    return write_private(
+        path,
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        ),
     )
-    return path
 
 
 @pytest.fixture
@@ -50,14 +53,15 @@ def files(tmp_path: Path) -> dict[str, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _self_signed(key, "000.21.31.H53")
     (tmp_path / "agency.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "agency.p12").write_bytes(
+    write_private(
+        tmp_path / "agency.p12",
         pkcs12.serialize_key_and_certificates(
             b"agency",
             key,
             cert,
             None,
             serialization.BestAvailableEncryption(PASSPHRASE.encode()),
-        )
+        ),
     )
     return {
         "key": _write_key(tmp_path / "agency.key", key, None),
@@ -88,9 +92,10 @@ def test_a_locked_key_below_long_bag_attributes_opens_with_the_passphrase(files,
     """`openssl pkcs12 -nocerts` writes the bundle's attributes above the key."""
     exported = tmp_path / "exported.key"
     friendly = "000.21.31.H53 Ủy ban nhân dân phường 1 thành phố Tây Ninh tỉnh Tây Ninh"
-    exported.write_bytes(
+    write_private(
+        exported,
         f"Bag Attributes\n    friendlyName: {friendly}\n    localKeyID: {'AB ' * 20}\n".encode()
-        + files["locked"].read_bytes()
+        + files["locked"].read_bytes(),
     )
     identity = load_identity(
         KeyFiles(key=exported, cert=files["cert"]), passphrase=PASSPHRASE, ask=never_ask
@@ -150,10 +155,11 @@ def test_pkcs12_holding_only_a_certificate_is_named_as_such_not_as_a_wrong_passp
 ):
     certificate = x509.load_pem_x509_certificate(files["cert"].read_bytes())
     bundle = tmp_path / "no-key.p12"
-    bundle.write_bytes(
+    write_private(
+        bundle,
         pkcs12.serialize_key_and_certificates(
             None, None, certificate, None, serialization.BestAvailableEncryption(b"pw")
-        )
+        ),
     )
     with pytest.raises(KeyLoadError, match=r"no-key\.p12: the PKCS#12 file lacks a private key"):
         load_identity(KeyFiles(p12=bundle), passphrase="pw", ask=never_ask)
