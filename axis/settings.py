@@ -1,8 +1,10 @@
 """The axis configuration: one immutable object built from ``AXIS_*`` variables.
 
-Nothing reads the environment anywhere else. The CLI builds a :class:`Settings` with
-:meth:`Settings.from_env`, given its flags (a variable a flag overrides is not read), and
-lays a subcommand's flags on top with :meth:`Settings.replace`::
+Nothing reads the environment anywhere else. The CLI builds a command's :class:`Settings`
+with :meth:`Settings.from_env` once it knows all the flags given, the ``axis`` group's and
+the command's own (a variable a flag overrides is not read; see
+:mod:`cli.settings_options`); :meth:`Settings.replace` lays changes on settings built
+already::
 
     >>> s = Settings.from_env({"AXIS_HOME": "/srv/axis"})
     >>> s.effective_database_url
@@ -111,12 +113,19 @@ class Settings:
             _check(field.name, getattr(self, field.name), label=_variable(field.name))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        **flags: object,
+    ) -> Settings:
         """Build settings from ``environ`` (default: ``os.environ``), ``flags`` on top.
 
         ``flags`` are command-line options by setting name (``None``: not given). The
         variable of a flag given is not read at all: a broken ``AXIS_BROKER_URL`` must
-        not stop a command told ``--broker-url`` (see :meth:`replace`).
+        not stop a command told ``--broker-url``. An unusable value is named as what gave
+        it: the variable, or the flag as ``labels`` names it (see :meth:`replace`).
 
         >>> Settings.from_env({"AXIS_WORKERS": "many"}, workers=2).workers
         2
@@ -128,7 +137,7 @@ class Settings:
             var = _variable(field.name)
             if field.name not in given and var in env and env[var] != "":
                 values[field.name] = _convert(var, env[var], field.type)
-        return cls(**values).replace(**flags)
+        return cls(**values).replace(labels=labels, **flags)
 
     @classmethod
     def unknown_variables(cls, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -150,17 +159,25 @@ class Settings:
             unknown.append(f"{var} is not a setting of the axis and is ignored{hint}")
         return unknown
 
-    def replace(self, **changes: object) -> Settings:
+    def replace(self, *, labels: Mapping[str, str] | None = None, **changes: object) -> Settings:
         """Return a copy with ``changes`` applied; ``None`` values are ignored (unset flags).
 
-        The changes are command-line options: an unusable one is named as the option
-        (``--broker-url``), not as the variable it overrides.
+        The changes are command-line options: an unusable one is named as the option that
+        ``labels`` gives for its setting (``--stop-grace`` for ``stop_grace_seconds``),
+        by default the setting's name as an option (``--broker-url``), never as the
+        variable it overrides.
+
+        >>> Settings().replace(labels={"stop_grace_seconds": "--stop-grace"}, stop_grace_seconds=0)
+        Traceback (most recent call last):
+        ...
+        axis.errors.ConfigurationError: --stop-grace=0: must be at least 1
         """
         kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         if "home" in kept:
             kept["home"] = Path(str(kept["home"]))
+        named = labels or {}
         for name, value in kept.items():
-            _check(name, value, label="--" + name.replace("_", "-"))
+            _check(name, value, label=named.get(name, "--" + name.replace("_", "-")))
         return dataclasses.replace(self, **kept)
 
     @property

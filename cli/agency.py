@@ -33,7 +33,8 @@ from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
 from axis.store.registry import Agency, ImportSummary, Registry
 from cli.credentials import credentials
 from cli.output import format_option, render
-from cli.params import NonBlank
+from cli.params import AGENCY_CODE, IN_FILE, NonBlank
+from cli.settings_options import pass_settings
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
 
@@ -60,10 +61,10 @@ agency.add_command(credentials)
 
 
 @agency.command("add")
-@click.argument("code")
+@click.argument("code", type=AGENCY_CODE)
 @click.option("--name", required=True, help="The agency's name.")
-@click.option("--cert", "cert_file", type=_FILE, help="Its signing certificate (PEM or DER).")
-@click.pass_obj
+@click.option("--cert", "cert_file", type=IN_FILE, help="Its signing certificate (PEM or DER).")
+@pass_settings
 def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> None:
     """Register agency CODE (its parent must be registered)."""
     certificate = read_certificate_bytes(cert_file) if cert_file else None
@@ -78,10 +79,10 @@ def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> Non
 
 
 @agency.command("import")
-@click.argument("csv_file", type=_FILE)
+@click.argument("csv_file", type=IN_FILE)
 @click.option("--accept-orphans", is_flag=True, help="Add agencies whose parent is not registered.")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is refused.")
-@click.pass_obj
+@pass_settings
 def import_agencies(settings: Settings, csv_file: Path, accept_orphans: bool, strict: bool) -> None:
     """Register or rename the agencies in CSV_FILE (columns code,name[,cert_path]).
 
@@ -136,9 +137,11 @@ def _report_import(summary: ImportSummary) -> None:
 
 @agency.command("list")
 @click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
-@click.option("--under", metavar="CODE", help="Only CODE and the agencies below it.")
+@click.option(
+    "--under", type=AGENCY_CODE, metavar="CODE", help="Only CODE and the agencies below it."
+)
 @format_option
-@click.pass_obj
+@pass_settings
 def list_agencies(settings: Settings, level: int | None, under: str | None, fmt: str) -> None:
     """List registered agencies, each right after its parent."""
     with checked_engine(settings) as engine:
@@ -158,8 +161,8 @@ def _row(agency: Agency) -> dict[str, object]:
 
 
 @agency.command("show")
-@click.argument("code")
-@click.pass_obj
+@click.argument("code", type=AGENCY_CODE)
+@pass_settings
 def show(settings: Settings, code: str) -> None:
     """Show agency CODE: place in the tree, certificates and recent administrative actions."""
     with checked_engine(settings) as engine:
@@ -208,9 +211,9 @@ def show(settings: Settings, code: str) -> None:
 
 
 @agency.command("suspend")
-@click.argument("code")
+@click.argument("code", type=AGENCY_CODE)
 @click.option("--reason", help="Why (kept in the audit log).")
-@click.pass_obj
+@pass_settings
 def suspend(settings: Settings, code: str, reason: str | None) -> None:
     """Suspend agency CODE: the axis refuses documents from and to it, and on RabbitMQ its
     broker user loses its rights (its inbox stays on the broker, unread)."""
@@ -231,8 +234,8 @@ def suspend(settings: Settings, code: str, reason: str | None) -> None:
 
 
 @agency.command("resume")
-@click.argument("code")
-@click.pass_obj
+@click.argument("code", type=AGENCY_CODE)
+@pass_settings
 def resume(settings: Settings, code: str) -> None:
     """Make the suspended agency CODE active again."""
     with checked_engine(settings) as engine:
@@ -268,9 +271,9 @@ def cert() -> None:
 
 
 @cert.command("add")
-@click.argument("code")
-@click.argument("cert_file", type=_FILE)
-@click.pass_obj
+@click.argument("code", type=AGENCY_CODE)
+@click.argument("cert_file", type=IN_FILE)
+@pass_settings
 def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
     """Allow the certificate in CERT_FILE to sign for agency CODE."""
     with checked_engine(settings) as engine:
@@ -281,24 +284,42 @@ def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
     )
 
 
+class CertificateGiven(NonBlank):
+    """A certificate named by its file (a :class:`Path`) or by its whole SHA-256
+    fingerprint (text): anything else is refused as typed, before the store is opened."""
+
+    name = "certificate"
+
+    def convert(  # type: ignore[override]
+        self, value: str, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | str:
+        text = super().convert(value, param, ctx)
+        path = Path(text)
+        if path.exists():
+            return IN_FILE.convert(text, param, ctx)
+        if _FINGERPRINT.match(text):
+            return text
+        shows = f"axis agency show {ctx.params.get('code')}" if ctx else "axis agency show"
+        if _HEX.match(text):
+            self.fail(
+                f"{text!r} is neither a certificate file nor a whole SHA-256 fingerprint "
+                f"(64 hex digits, as `{shows}` lists them)",
+                param,
+                ctx,
+            )
+        self.fail(f"{text!r}: no such file, and not a SHA-256 fingerprint", param, ctx)
+
+
 @cert.command("revoke")
-@click.argument("code")
-@click.argument("certificate", metavar="CERT_FILE|FINGERPRINT", type=NonBlank())
+@click.argument("code", type=AGENCY_CODE)
+@click.argument("certificate", metavar="CERT_FILE|FINGERPRINT", type=CertificateGiven())
 @click.option("--reason", help="Why (kept with the certificate).")
-@click.pass_obj
-def cert_revoke(settings: Settings, code: str, certificate: str, reason: str | None) -> None:
+@pass_settings
+def cert_revoke(settings: Settings, code: str, certificate: Path | str, reason: str | None) -> None:
     """Revoke a certificate of agency CODE, given as its file or SHA-256 fingerprint."""
-    path = Path(certificate)
-    if _FINGERPRINT.match(certificate) and not path.exists():
-        fp = certificate
-    elif _HEX.match(certificate) and not path.exists():
-        raise click.BadParameter(
-            f"{certificate!r} is neither a certificate file nor a whole SHA-256 fingerprint "
-            f"(64 hex digits, as `axis agency show {code}` lists them)",
-            param_hint="CERT_FILE|FINGERPRINT",
-        )
-    else:
-        fp = fingerprint(read_certificate(path))
+    fp = (
+        fingerprint(read_certificate(certificate)) if isinstance(certificate, Path) else certificate
+    )
     with checked_engine(settings) as engine:
         revoked = Registry(engine).revoke_certificate(code, fp, reason)
     click.echo(f"revoked certificate {revoked.fingerprint} of {code}")

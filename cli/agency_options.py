@@ -14,33 +14,36 @@ from typing import Any, TypeVar
 import click
 
 from axis.client.agency import DEFAULT_ANSWER_TIMEOUT, AgencyClient
-from axis.client.keys import KeyFiles, load_identity
+from axis.client.keys import KeyFiles, KeyLoadError, load_identity
 from axis.settings import Settings
 from axis.store.migrate import check
-from cli.params import Duration
+from cli.params import AGENCY_CODE, IN_FILE, Duration
 from cli.prompts import prompt_secret
 from envelopes.signing import SigningIdentity
 from envelopes.verifying import TrustStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_FILE = click.Path(dir_okay=False, path_type=Path)
-
 
 def as_option(required: bool = True) -> Callable[[F], F]:
     """``--as CODE``: the agency the command acts for."""
     return click.option(
-        "--as", "agency", metavar="CODE", required=required, help="Your agency's code."
+        "--as",
+        "agency",
+        type=AGENCY_CODE,
+        metavar="CODE",
+        required=required,
+        help="Your agency's code.",
     )
 
 
 def identity_options(func: F) -> F:
     """``--key FILE --cert FILE`` or ``--p12 FILE``."""
     func = click.option(
-        "--p12", type=_FILE, help="PKCS#12 file (.p12/.pfx) instead of --key and --cert."
+        "--p12", type=IN_FILE, help="PKCS#12 file (.p12/.pfx) instead of --key and --cert."
     )(func)
-    func = click.option("--cert", type=_FILE, help="The agency's certificate (PEM).")(func)
-    func = click.option("--key", type=_FILE, help="The agency's private key (PEM).")(func)
+    func = click.option("--cert", type=IN_FILE, help="The agency's certificate (PEM).")(func)
+    func = click.option("--key", type=IN_FILE, help="The agency's private key (PEM).")(func)
     return func
 
 
@@ -62,7 +65,10 @@ def load_cli_identity(
     settings: Settings, key: Path | None, cert: Path | None, p12: Path | None
 ) -> SigningIdentity:
     """The identity the options name, asking for a passphrase when one is needed."""
-    files = KeyFiles(key=key, cert=cert, p12=p12)
+    try:
+        files = KeyFiles(key=key, cert=cert, p12=p12)
+    except KeyLoadError as error:  # options missing or given together
+        raise click.UsageError(str(error)) from None
     return load_identity(files, passphrase=settings.key_passphrase, ask=_ask)
 
 

@@ -15,12 +15,14 @@ from axis.ops.broker_users import ManagementAPI, issue_for_agency, revoke_for_ag
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.transport.topology import SUBMIT_EXCHANGE, inbox
+from cli.params import AGENCY_CODE
+from cli.settings_options import pass_settings
 
 
 @click.command()
-@click.argument("code")
+@click.argument("code", type=AGENCY_CODE)
 @click.option("--revoke", is_flag=True, help="Delete the user and close its connections.")
-@click.pass_obj
+@pass_settings
 def credentials(settings: Settings, code: str, revoke: bool) -> None:
     """Create or rotate agency CODE's broker user, allowed only to submit and to read
     its own inbox; print the new password once."""

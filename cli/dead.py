@@ -29,6 +29,7 @@ from axis.store.migrate import checked_engine
 from axis.transport import open_transport
 from cli.output import format_option, refuse_a_terminal, render, render_record, write_bytes
 from cli.params import ROW_ID
+from cli.settings_options import pass_settings
 
 
 @click.group()
@@ -40,7 +41,7 @@ def dead() -> None:
 @click.option("--all", "include_resolved", is_flag=True, help="Include requeued and discarded.")
 @click.option("--limit", type=ROW_ID, default=100, show_default=True)
 @format_option
-@click.pass_obj
+@pass_settings
 def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: str) -> None:
     """Unresolved dead letters, oldest first."""
     with checked_engine(settings) as engine:
@@ -55,7 +56,7 @@ def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: st
     is_flag=True,
     help="Write only the message body, as stored, to stdout (a file or a pipe, not a terminal).",
 )
-@click.pass_obj
+@pass_settings
 def show(settings: Settings, letter_id: int, body: bool) -> None:
     """One dead letter: where it died, why, and its headers."""
     if body:
@@ -70,7 +71,7 @@ def show(settings: Settings, letter_id: int, body: bool) -> None:
 
 @dead.command("requeue")
 @click.argument("letter_ids", type=ROW_ID, nargs=-1, required=True)
-@click.pass_obj
+@pass_settings
 def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
     """Publish dead letters to the queue they died on again (same message id)."""
     with checked_engine(settings) as engine, open_transport(settings, engine) as transport:
@@ -84,7 +85,7 @@ def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
 @dead.command("discard")
 @click.argument("letter_ids", type=ROW_ID, nargs=-1, required=True)
 @click.option("--note", default="", help="Why (kept in the audit log).")
-@click.pass_obj
+@pass_settings
 def discard_command(settings: Settings, letter_ids: tuple[int, ...], note: str) -> None:
     """Give up on dead letters for good (they stay on record)."""
     with checked_engine(settings) as engine:

@@ -12,15 +12,29 @@ from pathlib import Path
 
 import click
 
-from axis.demo import DemoRun, broker_parameters
-from axis.settings import BROKER_SCHEMES, check_url, hide_password
+from axis.demo import DemoError, DemoRun, broker_parameters
+from axis.settings import hide_password
+from cli.params import BrokerUrl
 from cli.stats import stats
 from cli.track import render_tracking
+
+
+class DemoBroker(BrokerUrl):
+    """A broker URL pika can connect with (``?heartbeat=abc`` is refused too)."""
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        url = super().convert(value, param, ctx)
+        try:
+            broker_parameters(url)
+        except DemoError as error:
+            self.fail(str(error), param, ctx)
+        return url
 
 
 @click.command()
 @click.option(
     "--broker",
+    type=DemoBroker(),
     metavar="AMQP_URL",
     help="Run on this RabbitMQ virtual host instead of the embedded queues; it must hold "
     "no axis yet, and the demo deletes what it declared.",
@@ -28,9 +42,6 @@ from cli.track import render_tracking
 @click.option("--keep", is_flag=True, help="Keep the demo home to explore it afterwards.")
 def demo(broker: str | None, keep: bool) -> None:
     """Run a commune -> district, province and ministry exchange from scratch."""
-    if broker:
-        check_url(broker, BROKER_SCHEMES, label="--broker")
-        broker_parameters(broker)
     home = Path(tempfile.mkdtemp(prefix="axis-demo-"))
     where = (
         f"RabbitMQ {hide_password(broker)}" if broker else "embedded queues in SQLite, no broker"

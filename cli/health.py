@@ -14,7 +14,7 @@ import socket
 import click
 
 from axis.ops.health import check_health
-from axis.settings import Settings
+from cli.settings_options import settings_for
 
 
 @click.command()
@@ -26,8 +26,7 @@ from axis.settings import Settings
 @click.pass_context
 def health(ctx: click.Context, this_host: bool) -> None:
     """Check the database, the schema version, the broker and the routers' heartbeats."""
-    settings: Settings = ctx.obj
-    checks = check_health(settings, this_host=socket.gethostname() if this_host else None)
+    checks = check_health(settings_for(ctx), this_host=socket.gethostname() if this_host else None)
     for check in checks:
         click.echo(check.line())
     ctx.exit(0 if all(check.ok for check in checks) else 1)

@@ -15,10 +15,11 @@ from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import upgrade
+from cli.settings_options import pass_settings
 
 
 @click.command()
-@click.pass_obj
+@pass_settings
 def init(settings: Settings) -> None:
     """Create or upgrade the database schema and declare the queues (the topology and an
     inbox per registered agency); safe to run again (it says what it did)."""
@@ -27,7 +28,9 @@ def init(settings: Settings) -> None:
     engine = engine_for(settings)
     try:
         click.echo(f"{upgrade(engine).describe()}: {engine.url.render_as_string()}")
-        click.echo(ensure_inboxes(settings, engine))
+        # A broker that refuses the axis's login or virtual host fails the command: the
+        # schema is ready, but `axis serve` would be refused the same way.
+        click.echo(ensure_inboxes(settings, engine, refusal_is_error=True))
     finally:
         engine.dispose()
 

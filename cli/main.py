@@ -1,11 +1,22 @@
 """Entry point of the ``axis`` command.
 
-Errors the axis raises on purpose (:class:`axis.errors.AxisError`,
-:class:`envelopes.errors.EnvelopeError`) are printed as one line on stderr with exit
-code 1; so are errors of the operating system, of the database (a file that is not a
-database, a read-only one) and text that is not UTF-8 where the system needs it. Anything
-else is still one line, naming the exception, never a traceback. ``--debug`` shows the
-traceback instead.
+Exit codes a script can rely on:
+
+- 0: done;
+- 1: the command ran and failed (an agency not registered, a wrong passphrase, a
+  rejected document, an unusable ``AXIS_*`` variable, a database or broker that refused);
+- 2: a usage error, nothing was done: an option or argument missing, of the wrong form
+  (an agency code, a DocumentId, a day, a status code, a file that is not there) or out
+  of range, or options that do not go together; click's message names the option;
+- 130 and 141: interrupted while loading, or the reader of the output went away
+  (:mod:`cli.entry`). ``axis health`` and ``axis serve`` document codes of their own.
+
+Errors of the second kind, the ones the axis raises on purpose
+(:class:`axis.errors.AxisError`, :class:`envelopes.errors.EnvelopeError`), those of the
+operating system, of the database (a file that is not a database, a read-only one) and
+text that is not UTF-8 where the system needs it, are printed as one line on stderr.
+Anything else is still one line, naming the exception, never a traceback. ``--debug``
+shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ import click
 from axis.errors import AxisError, one_line
 from axis.settings import Settings
 from cli.entry import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
+from cli.params import BrokerUrl
+from cli.settings_options import SettingOption
 from envelopes.errors import EnvelopeError
 
 #: Where each command lives. A command's module is imported only when that command runs,
@@ -130,26 +143,34 @@ def _given_home(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.group(cls=AxisGroup)
 @click.option(
     "--home",
+    cls=SettingOption,
+    setting="home",
     type=click.Path(file_okay=False),
     callback=_given_home,
     help="Axis home (AXIS_HOME).",
 )
-@click.option("--database-url", help="Database URL (AXIS_DATABASE_URL); default SQLite in home.")
-@click.option("--broker-url", help="AMQP URL (AXIS_BROKER_URL); default: embedded queues.")
+@click.option(
+    "--database-url",
+    cls=SettingOption,
+    setting="database_url",
+    help="Database URL (AXIS_DATABASE_URL); default SQLite in home.",
+)
+@click.option(
+    "--broker-url",
+    cls=SettingOption,
+    setting="broker_url",
+    type=BrokerUrl(),
+    metavar="AMQP_URL",
+    help="AMQP URL (AXIS_BROKER_URL); default: embedded queues.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="edxml-axis")
-@click.pass_context
-def cli(
-    ctx: click.Context,
-    home: str | None,
-    database_url: str | None,
-    broker_url: str | None,
-    debug: bool,
-) -> None:
+def cli(debug: bool) -> None:
     """The document-interchange axis: signed edXML documents between agencies."""
+    # Each command builds its settings once its own flags are known too
+    # (cli.settings_options): the group's flags are only recorded here.
     for warning in Settings.unknown_variables():
         click.echo(f"warning: {warning}", err=True)
-    ctx.obj = Settings.from_env(home=home, database_url=database_url, broker_url=broker_url)
 
 
 def main() -> None:

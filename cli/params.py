@@ -1,9 +1,11 @@
 """Option types shared by the commands: bounded numbers that refuse NaN and infinity, days,
-and folders to write in.
+agency codes, DocumentIds, files to read and folders to write in, broker URLs.
 
-``click.FloatRange`` lets NaN through (it compares false with every bound), and an
-unbounded number reaches the database or the clock as an overflow; these types refuse
-both where the value is typed.
+A value of the wrong form is refused where it is typed, as a usage error (exit code 2)
+naming the option or argument, before the command opens anything: a script can tell it
+from a command that ran and failed (exit code 1). ``click.FloatRange`` lets NaN through
+(it compares false with every bound), and an unbounded number reaches the database or the
+clock as an overflow; these types refuse both.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 
 import click
 
-from axis.settings import TEN_YEARS_SECONDS
-from envelopes.codes import DOCUMENT_ID_FORM
+from axis.errors import ConfigurationError
+from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
+from envelopes.codes import DOCUMENT_ID_FORM, AgencyCode
+from envelopes.errors import InvalidAgencyCode
 
 _DAY_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -129,6 +133,31 @@ class NonBlank(click.ParamType):
         return text
 
 
+class AgencyCodeType(NonBlank):
+    """An agency code, ``VVV.ZZ.YY.Xnn``, checked for its form (whether it is registered
+    is the command's to find out).
+
+    >>> AgencyCodeType().convert(" 000.00.31.H53", None, None)
+    '000.00.31.H53'
+    >>> AgencyCodeType().convert("31.H53", None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: invalid agency code '31.H53': expected the form VVV.ZZ.YY.Xnn ...
+    """
+
+    name = "agency code"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = super().convert(value, param, ctx)
+        try:
+            return str(AgencyCode.parse(text))
+        except InvalidAgencyCode as error:
+            self.fail(str(error), param, ctx)
+
+
+AGENCY_CODE = AgencyCodeType()
+
+
 #: A DocumentId as typed on the command line.
 class DocumentId(NonBlank):
     """A DocumentId, checked for its form before anything is sent or looked up.
@@ -155,3 +184,65 @@ class DocumentId(NonBlank):
 
 
 DOCUMENT_ID = DocumentId()
+
+
+class InFile(click.Path):
+    r"""A file the command reads: it must exist and be a regular file (a device or a pipe
+    would be read for ever, and the axis refuses them when it reads too). The name is
+    quoted as Python writes it, so that one holding a line break stays on one line.
+
+    >>> InFile().convert("/dev/null", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: '/dev/null' is not a regular file.
+    >>> InFile().convert("Báo cáo\nquý IV.pdf", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: 'Báo cáo\nquý IV.pdf': no such file.
+    """
+
+    name = "file"
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)  # the checks below say what is wrong on one line
+
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> Path:
+        path = super().convert(value, param, ctx)
+        assert isinstance(path, Path)  # path_type=Path
+        shown = repr(str(path))
+        if not path.exists():
+            self.fail(f"{shown}: no such file.", param, ctx)
+        if path.is_dir():
+            self.fail(f"{shown} is a folder, not a file.", param, ctx)
+        if not path.is_file():
+            self.fail(f"{shown} is not a regular file.", param, ctx)
+        if not os.access(path, os.R_OK):
+            self.fail(f"{shown} cannot be read: permission denied.", param, ctx)
+        return path
+
+
+IN_FILE = InFile()
+
+
+class BrokerUrl(click.ParamType):
+    """An AMQP URL, checked for its form; never echoed, it may hold a password.
+
+    >>> BrokerUrl().convert("rabbit:5672", None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: it is not a valid URL: expected amqp:// or amqps://...
+    """
+
+    name = "amqp url"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            check_url(value, BROKER_SCHEMES, label="it")
+        except ConfigurationError as error:
+            self.fail(str(error), param, ctx)
+        return value

@@ -19,8 +19,9 @@ from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import check
 from axis.store.registry import Registry
-from cli.params import OutFolder
+from cli.params import AGENCY_CODE, OutFolder
 from cli.prompts import prompt_secret
+from cli.settings_options import pass_settings
 
 
 @click.group()
@@ -29,7 +30,7 @@ def pki() -> None:
 
 
 @pki.command("init")
-@click.pass_obj
+@pass_settings
 def init(settings: Settings) -> None:
     """Create the development root CA and the axis's own signing certificate."""
     for line in init_pki(settings).describe():
@@ -37,7 +38,7 @@ def init(settings: Settings) -> None:
 
 
 @pki.command("issue")
-@click.argument("code")
+@click.argument("code", type=AGENCY_CODE)
 @click.option(
     "--out",
     "out_dir",
@@ -53,7 +54,7 @@ def init(settings: Settings) -> None:
     is_flag=True,
     help="Ask for the CODE.p12 passphrase (default: AXIS_PKI_PASSPHRASE, or none).",
 )
-@click.pass_obj
+@pass_settings
 def issue(
     settings: Settings, code: str, out_dir: Path, name: str | None, ask_passphrase: bool
 ) -> None:

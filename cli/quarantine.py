@@ -18,6 +18,7 @@ from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from cli.output import format_option, refuse_a_terminal, render, render_record, write_bytes
 from cli.params import ROW_ID, NonBlank
+from cli.settings_options import pass_settings
 
 
 @click.group()
@@ -35,7 +36,7 @@ def quarantine() -> None:
 @click.option("--sender", type=NonBlank(), help="Only submissions claiming this sender code.")
 @click.option("--limit", type=ROW_ID, default=100, show_default=True)
 @format_option
-@click.pass_obj
+@pass_settings
 def list_command(
     settings: Settings, reason: str | None, sender: str | None, limit: int, fmt: str
 ) -> None:
@@ -57,7 +58,7 @@ def list_command(
     is_flag=True,
     help="Write only the axis's signed answer to stdout (a file or a pipe, not a terminal).",
 )
-@click.pass_obj
+@pass_settings
 def show(settings: Settings, item_id: int, payload: bool, answer: bool) -> None:
     """One rejected submission: who claimed to send it, why it was refused."""
     if payload and answer:

@@ -23,6 +23,7 @@ from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
 from cli.params import ROW_ID, Duration, OutFolder
+from cli.settings_options import pass_settings
 
 COLUMNS = ("kind", "document_id", "from", "what", "saved")
 REFUSED_DIR = "refused"
@@ -46,7 +47,7 @@ REFUSED_DIR = "refused"
     help="Keep waiting this many idle seconds for more messages.",
 )
 @format_option
-@click.pass_obj
+@pass_settings
 def receive(
     settings: Settings,
     agency: str,

@@ -45,7 +45,8 @@ from cli.agency_options import (
     open_client,
     timeout_option,
 )
-from cli.params import DOCUMENT_ID, Day
+from cli.params import AGENCY_CODE, DOCUMENT_ID, IN_FILE, Day
+from cli.settings_options import pass_settings
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge
 from envelopes.importing import import_unsigned
 from envelopes.model import Attachment, BusinessType, Document, Priority
@@ -61,10 +62,17 @@ class Rejected(AxisError):
 
 
 @click.command()
-@click.argument("prepared", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("prepared", required=False, type=IN_FILE)
 @as_option(required=False)
 @identity_options
-@click.option("--to", "recipients", metavar="CODE", multiple=True, help="A recipient (repeat).")
+@click.option(
+    "--to",
+    "recipients",
+    type=AGENCY_CODE,
+    metavar="CODE",
+    multiple=True,
+    help="A recipient (repeat).",
+)
 @click.option("--subject", help="Trích yếu: what the document is about (≤ 500 characters).")
 @click.option("--number", help="Số: the document's number (default: drawn from the clock).")
 @click.option("--notation", help="Ký hiệu, e.g. UBND-VP (default: VP).")
@@ -78,7 +86,7 @@ class Rejected(AxisError):
 @click.option(
     "--attach",
     "attachments",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=IN_FILE,
     multiple=True,
     help="A file to attach (repeat for several).",
 )
@@ -101,7 +109,7 @@ class Rejected(AxisError):
     help="Replace (thay thế) an earlier document.",
 )
 @timeout_option
-@click.pass_obj
+@pass_settings
 def send(
     settings: Settings,
     prepared: Path | None,
@@ -142,9 +150,9 @@ def send(
     if prepared is not None:
         extra = [name for name, value in composing.items() if value not in (None, (), "")]
         if extra:
-            raise CompositionError(f"a prepared document is sent as it is: drop {', '.join(extra)}")
+            raise click.UsageError(f"a prepared document is sent as it is: drop {', '.join(extra)}")
     elif agency is None or not recipients or subject is None:
-        raise CompositionError(
+        raise click.UsageError(
             "say who sends what to whom: --as CODE, --to CODE and --subject TEXT "
             "(or give a prepared edXML file)"
         )
@@ -198,7 +206,7 @@ def _refers_to(
         if document_id is not None
     ]
     if len(given) > 1:
-        raise CompositionError("give at most one of --revokes, --updates and --replaces")
+        raise click.UsageError("give at most one of --revokes, --updates and --replaces")
     return given[0] if given else None
 
 

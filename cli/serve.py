@@ -10,50 +10,47 @@ from axis.router.supervisor import configure_logging
 from axis.router.supervisor import serve as serve_routers
 from axis.settings import MAX_PREFETCH, MAX_STOP_GRACE, MAX_WORKERS, Settings
 from cli.params import Duration
+from cli.settings_options import SettingOption, pass_settings
 
 
 @click.command()
 @click.option(
     "--workers",
+    cls=SettingOption,
+    setting="workers",
     type=click.IntRange(min=1, max=MAX_WORKERS),
     help="Router processes (AXIS_WORKERS); each consumes submissions on its own connection.",
 )
 @click.option(
     "--prefetch",
+    cls=SettingOption,
+    setting="prefetch",
     type=click.IntRange(min=1, max=MAX_PREFETCH),
     help="Messages per batch (AXIS_PREFETCH): one transaction and one confirmed publish each.",
 )
 @click.option(
     "--metrics-port",
+    cls=SettingOption,
+    setting="metrics_port",
     type=click.IntRange(min=1, max=65535),
     help="Serve Prometheus metrics on this port (AXIS_METRICS_PORT).",
 )
 @click.option(
     "--stop-grace",
-    "stop_grace_seconds",
+    cls=SettingOption,
+    setting="stop_grace_seconds",
     type=Duration(min=1, max=MAX_STOP_GRACE),
     metavar="SECONDS",
     help="After SIGTERM, a router still not stopped this long dumps its threads and exits "
     "with code 3 (AXIS_STOP_GRACE_SECONDS, default 30).",
 )
-@click.pass_obj
-def serve(
-    settings: Settings,
-    workers: int | None,
-    prefetch: int | None,
-    metrics_port: int | None,
-    stop_grace_seconds: float | None,
-) -> None:
+@pass_settings
+def serve(settings: Settings) -> None:
     """Route submissions to the agencies' inboxes until SIGTERM or Ctrl-C.
 
     Needs an initialised database (axis init). Uses RabbitMQ when AXIS_BROKER_URL is set,
-    otherwise queues kept in the database.
+    otherwise queues kept in the database. Each flag overrides its variable, which is then
+    not read.
     """
-    settings = settings.replace(
-        workers=workers,
-        prefetch=prefetch,
-        metrics_port=metrics_port,
-        stop_grace_seconds=stop_grace_seconds,
-    )
     configure_logging()
     sys.exit(serve_routers(settings, workers=settings.workers))

@@ -30,7 +30,8 @@ from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
 from axis.store.migrate import checked_engine
 from cli.output import format_option, render
-from cli.params import Day, Duration
+from cli.params import AGENCY_CODE, Day, Duration
+from cli.settings_options import SettingOption, pass_settings, settings_for
 from envelopes.model import StatusCode
 
 #: What each business status code means, for the table of statuses.
@@ -79,8 +80,10 @@ def _rate(value: float | None) -> str:
 @click.option("--since", type=_date, help="First day counted (YYYY-MM-DD, Vietnam's date).")
 @click.option("--until", type=_date, help="Last day counted (included).")
 @click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
-@click.option("--under", metavar="CODE", help="Only this agency and the agencies under it.")
-@click.option("--agency", metavar="CODE", help="Only this agency.")
+@click.option(
+    "--under", type=AGENCY_CODE, metavar="CODE", help="Only this agency and the agencies under it."
+)
+@click.option("--agency", type=AGENCY_CODE, metavar="CODE", help="Only this agency.")
 @click.option("--by", type=click.Choice(GROUPINGS), help="One row per agency, level, day or month.")
 @click.option(
     "--chart",
@@ -105,7 +108,7 @@ def stats(
     if ctx.invoked_subcommand is not None:
         _refuse_report_options(ctx, ctx.invoked_subcommand)
         return
-    settings: Settings = ctx.obj
+    settings = settings_for(ctx)
     selection = Selection(
         since=since.date() if since else None,
         until=until.date() if until else None,
@@ -123,8 +126,7 @@ def stats(
     if chart:
         write_chart(result, chart)
         click.echo(f"chart written to {chart}")
-        return
-    if fmt == "json":
+    elif fmt == "json":
         json.dump(_json(result), sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
     elif fmt == "csv":
@@ -242,19 +244,22 @@ def _summary_tables(result: Report) -> None:
 @stats.command("backlog")
 @click.option(
     "--idle",
+    cls=SettingOption,
+    setting="idle_agency_seconds",
+    scale=3600,
     type=Duration(min=0, max=TEN_YEARS_SECONDS / 3600),
     metavar="HOURS",
     help="Agencies not heard from for this long are idle (default AXIS_IDLE_AGENCY_SECONDS).",
 )
 @click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
-@click.option("--under", metavar="CODE", help="Only this agency and the agencies under it.")
+@click.option(
+    "--under", type=AGENCY_CODE, metavar="CODE", help="Only this agency and the agencies under it."
+)
 @format_option
-@click.pass_obj
-def backlog_command(
-    settings: Settings, idle: float | None, level: int | None, under: str | None, fmt: str
-) -> None:
+@pass_settings
+def backlog_command(settings: Settings, level: int | None, under: str | None, fmt: str) -> None:
     """Per recipient: documents waiting, the oldest one's age; agencies gone quiet."""
-    idle_seconds = settings.idle_agency_seconds if idle is None else idle * 3600
+    idle_seconds = settings.idle_agency_seconds
     with checked_engine(settings) as engine:
         found = backlog(engine, idle_seconds=idle_seconds, level=level, under=under)
     rows = [
@@ -287,7 +292,7 @@ def backlog_command(
     metavar="SECONDS",
     help="Keep folding, every SECONDS, until SIGTERM or Ctrl-C (a service beside the routers).",
 )
-@click.pass_obj
+@pass_settings
 def refresh_command(settings: Settings, every: float | None) -> None:
     """Fold pending changes into the rollups now (every query does it too), or keep
     folding them as they come with --every."""
@@ -325,7 +330,7 @@ def _keep_refreshing(engine: Engine, every: float) -> None:
 
 
 @stats.command("rebuild")
-@click.pass_obj
+@pass_settings
 def rebuild_command(settings: Settings) -> None:
     """Recount the rollups from scratch (after a repair of the router's tables)."""
     with checked_engine(settings) as engine:

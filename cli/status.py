@@ -23,6 +23,7 @@ from cli.agency_options import (
 )
 from cli.params import DOCUMENT_ID, NonBlank
 from cli.send import Rejected
+from cli.settings_options import pass_settings
 from envelopes.model import StatusCode
 
 #: The business statuses a clerk sends by hand.
@@ -44,7 +45,7 @@ _HELP = "; ".join(f"{code} {STATUS_LABELS[StatusCode(code)]}" for code in BUSINE
     help="Free text (default: the status's name).",
 )
 @timeout_option
-@click.pass_obj
+@pass_settings
 def status(
     settings: Settings,
     agency: str,

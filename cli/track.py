@@ -27,8 +27,8 @@ from axis.store.registry import Registry
 from axis.transport import open_transport
 from axis.transport.topology import inbox as inbox_queue
 from cli.output import format_option, render
-from cli.params import DOCUMENT_ID
-from envelopes.codes import AgencyCode
+from cli.params import AGENCY_CODE, DOCUMENT_ID
+from cli.settings_options import pass_settings
 
 HISTORY_COLUMNS = ("from", "status", "description", "stated", "recorded")
 
@@ -89,7 +89,7 @@ def _iso(row: dict[str, object]) -> dict[str, object]:
 @click.command()
 @click.argument("document_id", type=DOCUMENT_ID)
 @format_option
-@click.pass_obj
+@pass_settings
 def track(settings: Settings, document_id: str, fmt: str) -> None:
     """Show where DOCUMENT_ID is: per recipient state, times and status history."""
     with checked_engine(settings) as engine:
@@ -98,12 +98,11 @@ def track(settings: Settings, document_id: str, fmt: str) -> None:
 
 
 @click.command()
-@click.argument("code")
+@click.argument("code", type=AGENCY_CODE)
 @format_option
-@click.pass_obj
+@pass_settings
 def inbox(settings: Settings, code: str, fmt: str) -> None:
     """List the documents waiting for agency CODE to pull them, most urgent first."""
-    code = str(AgencyCode.parse(code))
     with checked_engine(settings) as engine:
         Registry(engine).get_agency(code)  # an unregistered code has no inbox to show
         rows = waiting_for(engine, code)

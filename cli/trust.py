@@ -13,6 +13,8 @@ import click
 from axis.pki import trust_ca, trusted_cas
 from axis.settings import Settings
 from cli.output import format_option, render
+from cli.params import IN_FILE
+from cli.settings_options import pass_settings
 from envelopes.verifying import fingerprint
 
 TRUST_COLUMNS = ("file", "subject", "not_after", "fingerprint")
@@ -24,8 +26,8 @@ def trust() -> None:
 
 
 @trust.command("add")
-@click.argument("ca_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.pass_obj
+@click.argument("ca_file", type=IN_FILE)
+@pass_settings
 def add(settings: Settings, ca_file: Path) -> None:
     """Trust the CA certificate in CA_FILE (e.g. the national signing CA)."""
     trusted = trust_ca(settings, ca_file)
@@ -37,7 +39,7 @@ def add(settings: Settings, ca_file: Path) -> None:
 
 @trust.command("list")
 @format_option
-@click.pass_obj
+@pass_settings
 def list_trusted(settings: Settings, fmt: str) -> None:
     """List the trusted CA certificates."""
     rows = [

@@ -137,8 +137,10 @@ def test_axis_broker_url_given_wrong_is_named_as_the_option_the_clerk_typed(tmp_
         cli, ["--home", str(tmp_path), "--broker-url", "rabbit:5672", "health"], env=CLEAN_ENV
     )
 
-    assert result.exit_code != 0
-    assert result.stderr.startswith("error: --broker-url is not a valid URL"), result.stderr
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].startswith(
+        "Error: Invalid value for '--broker-url': it is not a valid URL"
+    ), result.stderr
 
 
 def test_a_broken_variable_does_not_stop_a_command_given_the_flag_that_overrides_it(

@@ -53,15 +53,26 @@ def declare_agencies(settings: Settings, engine: Engine, codes: Iterable[str] | 
     return len(chosen)
 
 
-def ensure_inboxes(settings: Settings, engine: Engine, codes: Iterable[str] | None = None) -> str:
+def ensure_inboxes(
+    settings: Settings,
+    engine: Engine,
+    codes: Iterable[str] | None = None,
+    *,
+    refusal_is_error: bool = False,
+) -> str:
     """:func:`declare_agencies`, reported in one line for the operator.
 
     An unreachable broker is not an error here: ``axis serve`` declares the topology and
-    every inbox when it starts, and any inbox found missing when it publishes.
+    every inbox when it starts, and any inbox found missing when it publishes. A broker
+    that refuses the axis (no such virtual host, a wrong password, no permissions) would
+    refuse ``axis serve`` too: with ``refusal_is_error`` its :class:`TransportError` is
+    raised instead of reported.
     """
     where = "RabbitMQ" if settings.uses_broker else "the embedded queues"
     try:
         count = declare_agencies(settings, engine, codes)
     except (TransientError, TransportError) as error:
+        if refusal_is_error and not isinstance(error, TransientError):
+            raise
         return f"queues not declared on {where} now ({error}); axis serve declares them"
     return f"queues declared on {where}: the topology and {count} agency inbox(es)"

@@ -152,13 +152,15 @@ def test_track_as_csv_lists_the_senders_recall_among_the_statuses(recalled: Axis
 def test_a_blank_status_description_is_a_usage_error_before_anything_is_signed(
     initialised: Axis, tmp_path: Path, description: str
 ):
-    # The key file is missing too: the description is refused first, as typed.
+    # The key file is empty too: the description is refused before it is read.
+    empty = tmp_path / "empty.p12"
+    empty.touch()
     result = initialised(
         "status",
         "--as",
         PROVINCE,
         "--p12",
-        str(tmp_path / "none.p12"),
+        str(empty),
         DOC_ID,
         "03",
         "--description",
@@ -212,10 +214,11 @@ def test_an_error_quoting_a_value_with_a_line_break_is_still_one_line(
         str(missing),
     )
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stdout == ""
-    [line] = result.stderr.splitlines()
-    assert line.startswith("error: ") and "Báo cáo\\nquý IV.pdf: no such file" in line
+    line = result.stderr.splitlines()[-1]
+    assert line.startswith("Error: Invalid value for '--attach': ")
+    assert line.endswith("Báo cáo\\nquý IV.pdf': no such file.")
 
 
 def test_a_status_not_yet_recorded_is_not_to_be_sent_again(recalled: Axis, tmp_path: Path):

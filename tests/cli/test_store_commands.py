@@ -69,14 +69,15 @@ def test_an_agency_is_added_listed_and_shown(initialised: Axis):
     assert "agency.add" in shown.output
 
 
-def test_a_malformed_code_is_one_error_line(initialised: Axis):
+def test_a_malformed_code_is_a_usage_error_with_one_line_saying_why(initialised: Axis):
     result = initialised("agency", "add", "28.22.H17", "--name", "Sở Nội vụ")
 
-    assert result.exit_code == 1
-    assert result.output.splitlines() == [
-        "error: invalid agency code '28.22.H17': expected the form VVV.ZZ.YY.Xnn "
-        "(e.g. 000.00.31.H53: three digits, two, two, then a capital letter and two digits)"
-    ]
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: Invalid value for 'CODE': invalid agency code '28.22.H17': expected the form "
+        "VVV.ZZ.YY.Xnn (e.g. 000.00.31.H53: three digits, two, two, then a capital letter and "
+        "two digits)"
+    )
 
 
 def test_an_agency_without_its_parent_is_refused(initialised: Axis):
@@ -249,8 +250,10 @@ def test_import_refuses_a_file_that_is_not_a_regular_file(initialised: Axis):
     # /dev/zero never ends: reading it would never finish.
     result = initialised("agency", "import", "/dev/zero")
 
-    assert result.exit_code == 1
-    assert result.output.strip() == "error: /dev/zero: not a regular file"
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: Invalid value for 'CSV_FILE': '/dev/zero' is not a regular file."
+    )
 
 
 def test_an_empty_certificate_file_is_refused_not_ignored(initialised: Axis, tmp_path: Path):

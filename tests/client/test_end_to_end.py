@@ -32,7 +32,7 @@ from helpers.axis_home import (
     make_document,
     wait_for,
 )
-from pki_helpers import make_ca
+from pki_helpers import make_ca, write_private
 from router.conftest import axis_on
 
 from axis import protocol
@@ -119,6 +119,14 @@ def one_line_error(result: Result) -> str:
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.output
     return result.stderr
+
+
+def usage_error(result: Result) -> str:
+    """The command refused what was typed (exit code 2), nothing done, no traceback: the
+    last line of click's usage message, which names the option."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "" and "Traceback" not in result.output
+    return result.stderr.splitlines()[-1]
 
 
 def test_a_commune_sends_to_its_district_province_and_a_ministry_and_tracks_every_status(
@@ -393,12 +401,13 @@ def test_a_wrong_passphrase_is_one_clear_error_whether_prompted_or_from_the_envi
     files = embedded.home.files[embedded.code("commune")]
     locked = embedded.root / "locked.key"
     key = serialization.load_pem_private_key(files.key_path.read_bytes(), None)
-    locked.write_bytes(
+    write_private(
+        locked,
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(b"dung-roi"),
-        )
+        ),
     )
     args = ["--as", embedded.code("commune"), "--key", str(locked), "--cert", str(files.cert_path)]
     send = ["send", *args, "--to", embedded.code("district"), "--subject", "Thử"]
@@ -417,7 +426,7 @@ def test_a_missing_attachment_is_one_clear_error_and_nothing_is_sent(idle: Axis)
         "send", *idle.signing("commune"), "--to", idle.code("district"),
         "--subject", "Thử", "--attach", str(missing),
     )  # fmt: skip
-    assert one_line_error(result) == f"error: attachment {missing}: no such file\n"
+    assert usage_error(result) == f"Error: Invalid value for '--attach': '{missing}': no such file."
     assert json.loads(ok(idle.axis("inbox", idle.code("district"), "--format", "json"))) == []
 
 
@@ -426,7 +435,9 @@ def test_an_attachment_that_is_a_device_is_refused_not_read_for_ever(idle: Axis)
         "send", *idle.signing("commune"), "--to", idle.code("district"),
         "--subject", "Thử", "--attach", "/dev/zero",
     )  # fmt: skip
-    assert one_line_error(result) == "error: attachment /dev/zero: not a regular file\n"
+    assert usage_error(result) == (
+        "Error: Invalid value for '--attach': '/dev/zero' is not a regular file."
+    )
     assert json.loads(ok(idle.axis("inbox", idle.code("district"), "--format", "json"))) == []
 
 
@@ -455,7 +466,9 @@ def test_attachments_too_large_for_an_envelope_are_refused_before_they_are_read(
 def test_a_prepared_document_that_is_a_device_is_refused_not_read_for_ever(idle: Axis):
     result = idle.axis("send", "/dev/zero", *idle.signing("commune")[2:])  # no --as
 
-    assert one_line_error(result) == "error: /dev/zero: not a regular file\n"
+    assert usage_error(result) == (
+        "Error: Invalid value for '[PREPARED]': '/dev/zero' is not a regular file."
+    )
 
 
 def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embedded: Axis):
@@ -486,8 +499,8 @@ def test_a_revocation_names_the_earlier_document_and_reaches_its_recipients(embe
         "send", *embedded.signing("commune"), "--to", district, "--subject", "Thay thế",
         "--revokes", first_id, "--replaces", first_id,
     )  # fmt: skip
-    assert one_line_error(conflict) == (
-        "error: give at most one of --revokes, --updates and --replaces\n"
+    assert usage_error(conflict) == (
+        "Error: give at most one of --revokes, --updates and --replaces"
     )
     blank = embedded.axis(
         "send", *embedded.signing("commune"), "--to", district, "--subject", "Thu hồi",

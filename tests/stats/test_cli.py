@@ -82,13 +82,17 @@ def test_an_empty_period_prints_zeros_and_a_note(engine: Engine, known: dict[str
     assert "note: no documents were accepted in this period" in err
 
 
-def test_an_unknown_agency_is_one_line_on_stderr(engine: Engine, known: dict[str, int]) -> None:
+def test_an_unknown_agency_is_one_line_on_stderr_and_a_malformed_one_a_usage_error(
+    engine: Engine, known: dict[str, int]
+) -> None:
     code, _, err = run(engine, "--agency", "000.00.00.H99")
     assert code == 1
     assert err == "error: --agency 000.00.00.H99: no agency with this code is registered\n"
     code, _, err = run(engine, "--under", "H53")
-    assert code == 1
-    assert err.startswith("error: invalid agency code 'H53'")
+    assert code == 2
+    assert err.splitlines()[-1].startswith(
+        "Error: Invalid value for '--under': invalid agency code 'H53'"
+    )
 
 
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])

@@ -97,3 +97,18 @@ def test_a_report_that_fails_for_another_reason_still_fails(
 
     assert code != 0
     assert "not counted" not in err
+
+
+def test_a_chart_drawn_for_a_read_only_user_says_what_it_leaves_out_too(
+    axis_engine: Engine, analyst_url: str, tmp_path
+) -> None:
+    history = History(axis_engine)
+    history.agencies(G22, H53)
+    history.send(G22, [H53], local("2026-03-02 09:00"))
+    chart = tmp_path / "march.svg"
+
+    code, out, err = stats(analyst_url, "--chart", str(chart))
+
+    assert code == 0, err
+    assert out == f"chart written to {chart}\n"
+    assert "note: 1 change is not counted yet, made since the last fold" in err

@@ -145,3 +145,27 @@ def test_axis_serve_on_a_virtual_host_that_does_not_exist_stops_and_names_it(
     assert f"error: the broker has no virtual host {vhost_of(missing_vhost_url)!r}" in served.stderr
     assert "refused the login" not in served.stderr
     assert "Traceback" not in served.stderr
+
+
+def test_axis_init_fails_on_a_broker_that_refuses_the_axis_after_readying_the_schema(
+    tmp_path: Path, missing_vhost_url: str
+) -> None:
+    """`axis serve` would be refused the same way: the operator hears it now."""
+    init = axis(tmp_path, missing_vhost_url, "init")
+
+    assert init.returncode == 1
+    assert init.stdout.startswith("database schema created")
+    assert init.stderr.startswith(
+        f"error: the broker has no virtual host {vhost_of(missing_vhost_url)!r}"
+    )
+    assert axis(tmp_path, "", "health").stdout.count("ok   schema") == 1
+
+
+def test_axis_init_before_the_broker_is_up_readies_the_schema_and_leaves_the_queues_to_serve(
+    tmp_path: Path,
+) -> None:
+    init = axis(tmp_path, "amqp://guest:guest@127.0.0.1:1/%2F", "init")
+
+    assert init.returncode == 0, init.stderr
+    assert "queues not declared on RabbitMQ now" in init.stdout
+    assert "axis serve declares them" in init.stdout
