@@ -81,8 +81,9 @@ def read_bounded(path: Path, *, limit: int, what: str = "", cap: str = "") -> by
 
 
 def check_private_file(path: Path, what: str = "private key") -> None:
-    """Refuse ``path``, a file holding a private key, unless only its owner may read or
-    change it, as ssh refuses such a key: whoever else can read it can sign as its owner.
+    """Refuse ``path``, a file of this account's holding a private key, unless only it may
+    read or change it, as ssh refuses such a key: whoever else can read it can sign as
+    its owner.
 
     Left to the file's owner to fix rather than fixed here: the command may not own the
     file, and a key others could read may have been copied already.
@@ -90,10 +91,14 @@ def check_private_file(path: Path, what: str = "private key") -> None:
     if os.name != "posix":
         return  # Windows keeps its permissions in ACLs, not in these bits
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
     except OSError as error:
         raise FileProblem(f"{_label(path, what)}: {error.strerror}") from None
-    if mode & 0o077:
+    mode = stat.S_IMODE(info.st_mode)
+    # As ssh: only a key of this account's own is refused. One another account keeps
+    # (root's key, readable by the service's group; a secret mounted read-only) is that
+    # account's to protect, and this one could not chmod it anyway.
+    if mode & 0o077 and info.st_uid == os.geteuid():
         raise FileProblem(
             f"{_label(path, what)} is open to other accounts (mode {mode:04o}): run "
             f"`chmod 600 {shlex.quote(str(path))}` so that only its owner can read it"
@@ -176,7 +181,7 @@ def finish_interrupted_writes(folder: Path) -> None:
 def _undo_interrupted_writes(folder: Path) -> None:
     """What killed writes left in ``folder``, undone while no write runs there."""
     removed = False
-    for journal in sorted(folder.glob(f".*{_JOURNAL_SUFFIX}")):
+    for journal in sorted(filter(_ours, folder.glob(f".*{_JOURNAL_SUFFIX}"))):
         renames = _read_journal(journal)
         try:
             for temporary, target in renames:
@@ -191,7 +196,7 @@ def _undo_interrupted_writes(folder: Path) -> None:
                 f"cannot undo the interrupted write {journal} records: {error.strerror or error}"
             ) from None
     # Only names _stage makes: a hidden file of the user's ending in .tmp is not ours.
-    for leftover in folder.glob(f".*{_TEMPORARY_SUFFIX}"):
+    for leftover in filter(_ours, folder.glob(f".*{_TEMPORARY_SUFFIX}")):
         if _STAGED_NAME.fullmatch(leftover.name):
             leftover.unlink(missing_ok=True)
             removed = True
@@ -199,6 +204,16 @@ def _undo_interrupted_writes(folder: Path) -> None:
     # account) is looked at, not changed.
     if removed:
         sync_folder(folder)
+
+
+def _ours(path: Path) -> bool:
+    """Whether this account wrote ``path``. Another account's leftovers in a shared folder
+    are left to it: a sticky folder (/tmp) would refuse their removal, and one of theirs
+    may belong to a write still running that could not take the folder's lock."""
+    try:
+        return path.lstat().st_uid == os.geteuid()
+    except OSError:
+        return False  # gone meanwhile
 
 
 def _read_journal(journal: Path) -> list[tuple[Path, Path]]:
@@ -335,8 +350,10 @@ def _folders_held(folders: Iterable[Path]) -> Iterator[None]:
     """
     descriptors: list[int] = []
     try:
-        # Always in the same order: two writes into the same folders cannot deadlock.
-        for folder in sorted(set(folders)):
+        # Each folder once however it is named (relative, through a link: a second lock
+        # on it would wait for the first for ever), always in the same order, so that two
+        # writes into the same folders cannot deadlock.
+        for folder in sorted({Path(os.path.realpath(folder)) for folder in folders}):
             try:
                 descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
             except OSError:

@@ -222,13 +222,32 @@ def check_url(url: str, schemes: tuple[str, ...], *, label: str) -> None:
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - reading it is what checks it
-    except ValueError as error:
-        raise ConfigurationError(f"{label} is not a valid URL: {error}") from None
+    except ValueError:
+        # Not the parser's words: they quote the part it choked on, a password's maybe.
+        raise ConfigurationError(
+            f"{label} is not a valid URL: its host and port do not parse (a password "
+            "holding '/', '?', '#' or '@' must be percent-encoded: %2F, %3F, %23, %40)"
+        ) from None
     if parts.scheme not in schemes or not parts.hostname:
         raise ConfigurationError(
             f"{label} is not a valid URL: expected "
             f"{' or '.join(s + '://' for s in schemes)}USER:PASSWORD@HOST:PORT/..."
         )
+    if schemes == BROKER_SCHEMES:
+        _check_amqp_options(url, label)
+
+
+def _check_amqp_options(url: str, label: str) -> None:
+    """Refuse the query options pika cannot use (``?heartbeat=abc``) now, not when a
+    command first connects, after it has changed the database."""
+    import pika  # only here: most commands never read a broker URL
+
+    try:
+        pika.URLParameters(url)
+    except Exception as error:  # pika raises whatever its option parsers do
+        raise ConfigurationError(
+            f"{label} has an option the AMQP client cannot use: {error}"
+        ) from None
 
 
 def hide_password(url: str) -> str:

@@ -12,29 +12,17 @@ from pathlib import Path
 
 import click
 
-from axis.demo import DemoError, DemoRun, broker_parameters
+from axis.demo import DemoRun
 from axis.settings import hide_password
 from cli.params import BrokerUrl
 from cli.stats import stats
 from cli.track import render_tracking
 
 
-class DemoBroker(BrokerUrl):
-    """A broker URL pika can connect with (``?heartbeat=abc`` is refused too)."""
-
-    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        url = super().convert(value, param, ctx)
-        try:
-            broker_parameters(url)
-        except DemoError as error:
-            self.fail(str(error), param, ctx)
-        return url
-
-
 @click.command()
 @click.option(
     "--broker",
-    type=DemoBroker(),
+    type=BrokerUrl(),
     metavar="AMQP_URL",
     help="Run on this RabbitMQ virtual host instead of the embedded queues; it must hold "
     "no axis yet, and the demo deletes what it declared.",

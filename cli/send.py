@@ -14,6 +14,7 @@ or sign and send a document another system prepared (unsigned edXML)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 from collections.abc import Sequence
@@ -156,6 +157,22 @@ def send(
             "say who sends what to whom: --as CODE, --to CODE and --subject TEXT "
             "(or give a prepared edXML file)"
         )
+    else:
+        request = DocumentRequest(
+            sender=str(agency),
+            recipients=recipients,
+            subject=subject,
+            number=number,
+            notation=notation,
+            type_name=type_name or "",
+            priority=Priority(priority or 0),
+            due=due.date() if due else None,
+            refers_to=refers_to,
+        )
+        try:
+            compose_document(request)  # every field's form, before a key is opened
+        except CompositionError as error:
+            raise click.UsageError(str(error)) from None
     identity = load_cli_identity(settings, key, cert, p12)
     stderr = Console(stderr=True)
     with _progress(stderr) as progress:
@@ -164,16 +181,8 @@ def send(
             agency = document.sender.organ_id
         with open_client(settings, str(agency), identity) as client:
             if prepared is None:
-                request = DocumentRequest(
-                    sender=str(agency),
-                    recipients=recipients,
-                    subject=str(subject),
-                    number=number,
-                    notation=notation,
-                    type_name=type_name or "",
-                    priority=Priority(priority or 0),
-                    due=due.date() if due else None,
-                    refers_to=refers_to,
+                request = dataclasses.replace(
+                    request,
                     attachments=_read_attachments(
                         attachments, progress, settings.max_envelope_bytes
                     ),

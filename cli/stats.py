@@ -20,11 +20,11 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import one_line
+from axis.errors import ConfigurationError, one_line
 from axis.settings import TEN_YEARS_SECONDS, Settings
 from axis.stats import rollup
 from axis.stats.backlog import backlog
-from axis.stats.charts import check_chart, write_chart
+from axis.stats.charts import check_chart, check_chart_options, write_chart
 from axis.stats.latency import PERCENTILES, RESOLUTION
 from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
@@ -117,10 +117,16 @@ def stats(
         agency=agency,
         by=by or ("day" if chart else None),
     )
+    if chart and _typed(ctx, "fmt"):
+        raise click.UsageError("--chart draws a file; --format is for a printed report")
+    try:
+        selection.check()
+        if chart:
+            check_chart_options(chart, selection.by)
+    except ConfigurationError as error:  # options that do not go together
+        raise click.UsageError(str(error)) from None
     if chart:
-        if _typed(ctx, "fmt"):
-            raise click.UsageError("--chart draws a file; --format is for a printed report")
-        check_chart(chart, selection.by)
+        check_chart(chart, selection.by)  # and matplotlib installed
     with checked_engine(settings) as engine:
         result = report(engine, selection)
     if chart:

@@ -44,13 +44,18 @@ def timeline(report: Report, today: datetime.date) -> list[tuple[datetime.date, 
     return points
 
 
-def check_chart(path: Path, by: str | None) -> None:
-    """Refuse a chart that cannot be drawn, before a report is counted for it (folding
-    the pending changes first may take a while)."""
+def check_chart_options(path: Path, by: str | None) -> None:
+    """Refuse a chart asked for in a way it cannot be drawn: its file's type, its grouping."""
     if path.suffix.lower() not in FORMATS:
         raise ConfigurationError(f"--chart {path}: the file must end in .png or .svg")
     if by not in ("day", "month"):
         raise ConfigurationError("a chart plots figures over time: use --by day or --by month")
+
+
+def check_chart(path: Path, by: str | None) -> None:
+    """Refuse a chart that cannot be drawn, before a report is counted for it (folding
+    the pending changes first may take a while)."""
+    check_chart_options(path, by)
     try:
         import matplotlib.figure  # noqa: F401  (whether it is installed)
     except ImportError:

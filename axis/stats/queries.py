@@ -127,6 +127,34 @@ class Selection:
             scope += f" of level {self.level}"
         return f"{scope}, {period}"
 
+    def check(self) -> None:
+        """Refuse options that do not go together, or values out of their range, before
+        anything is read: :class:`ConfigurationError` naming them.
+
+        >>> Selection(under="000.00.01.H53", level=1).check()
+        Traceback (most recent call last):
+        ...
+        axis.errors.ConfigurationError: agencies under 000.00.01.H53 are at level 2 or below, not 1
+        """
+        if self.since and self.until and self.since > self.until:
+            raise ConfigurationError(f"--since {self.since} is after --until {self.until}")
+        if self.by is not None and self.by not in GROUPINGS:
+            raise ConfigurationError(f"--by {self.by}: expected one of {', '.join(GROUPINGS)}")
+        if self.level is not None and not 1 <= self.level <= 4:
+            raise ConfigurationError(f"--level {self.level}: levels are 1 to 4")
+        agency = AgencyCode.parse(self.agency) if self.agency else None
+        under = AgencyCode.parse(self.under) if self.under else None
+        if agency and under and not agency.is_under(under):
+            raise ConfigurationError(f"--agency {agency} is not under {under}")
+        if agency and self.level and agency.level != self.level:
+            raise ConfigurationError(
+                f"--agency {agency} is at level {agency.level}, not {self.level}"
+            )
+        if under and self.level and self.level < under.level:
+            raise ConfigurationError(
+                f"agencies under {under} are at level {under.level} or below, not {self.level}"
+            )
+
 
 @dataclass
 class Latency:
@@ -329,31 +357,11 @@ class _Query:
         self._snapshot: str | None = None
         self.agency = require_registered(conn, selection.agency, "--agency")
         self.under = require_registered(conn, selection.under, "--under")
-        self._check_consistent()
+        selection.check()
         coarsest = {"day": DAY, "month": MONTH}.get(selection.by or "", YEAR)
         #: The period as its groups read it, and as read for figures of the whole period.
         self.pieces = _pieces(selection.start, selection.end, coarsest)
         self.whole = _pieces(selection.start, selection.end, YEAR)
-
-    def _check_consistent(self) -> None:
-        sel = self.sel
-        if sel.since and sel.until and sel.since > sel.until:
-            raise ConfigurationError(f"--since {sel.since} is after --until {sel.until}")
-        if sel.by is not None and sel.by not in GROUPINGS:
-            raise ConfigurationError(f"--by {sel.by}: expected one of {', '.join(GROUPINGS)}")
-        if sel.level is not None and not 1 <= sel.level <= 4:
-            raise ConfigurationError(f"--level {sel.level}: levels are 1 to 4")
-        if self.agency and self.under and not self.agency.is_under(self.under):
-            raise ConfigurationError(f"--agency {self.agency} is not under {self.under}")
-        if self.agency and sel.level and self.agency.level != sel.level:
-            raise ConfigurationError(
-                f"--agency {self.agency} is at level {self.agency.level}, not {sel.level}"
-            )
-        if self.under and sel.level and sel.level < self.under.level:
-            raise ConfigurationError(
-                f"agencies under {self.under} are at level {self.under.level} or below, "
-                f"not {sel.level}"
-            )
 
     # -- which rollup rows ------------------------------------------------------------
 
@@ -706,9 +714,9 @@ def report(engine: Engine, selection: Selection) -> Report:
     if unfolded is not None:
         changes = "1 change is" if unfolded.changes == 1 else f"{unfolded.changes:,} changes are"
         notes.append(
-            f"{changes} not counted yet, made since the last fold: this database "
-            f"user may not write the rollups ({unfolded.reason}); run `axis stats refresh` as "
-            "the axis's user, or keep `axis stats refresh --every 5` running beside the routers"
+            f"{changes} not counted yet, made since the last fold: this connection may not "
+            f"write the rollups ({unfolded.reason}); run `axis stats refresh` as the axis's "
+            "user, or keep `axis stats refresh --every 5` running beside the routers"
         )
     if total.received == 0 and total.sent == 0:
         notes.append(f"no documents were accepted in this period ({selection.describe()})")

@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.router.records import VIETNAM
 from axis.stats.latency import bucket_of, combine, micros_between, pack
-from axis.store.db import INSUFFICIENT_PRIVILEGE, READ_ONLY_TRANSACTION, read_only, sqlstate
+from axis.store.db import may_not_write, read_only
 from axis.store.schema import (
     STATS_COUNTERS,
     STATS_HISTOGRAMS,
@@ -468,10 +468,6 @@ def refresh(
             return folded
 
 
-#: Why a database refuses a write to a user who may read.
-_MAY_NOT_WRITE = frozenset({INSUFFICIENT_PRIVILEGE, READ_ONLY_TRANSACTION})
-
-
 @dataclass(frozen=True)
 class Unfolded:
     """Changes a report could not fold because its database user may not write."""
@@ -490,7 +486,7 @@ def refresh_if_allowed(engine: Engine) -> Unfolded | None:
     try:
         refresh(engine)
     except sa.exc.DBAPIError as error:
-        if sqlstate(error) not in _MAY_NOT_WRITE:
+        if not may_not_write(error):
             raise
         return Unfolded(_unfolded_changes(engine), str(error.orig).strip().splitlines()[0])
     return None

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -92,6 +93,17 @@ READ_ONLY_TRANSACTION = "25006"
 def sqlstate(error: sa.exc.DBAPIError) -> str | None:
     """The SQLSTATE PostgreSQL gave for ``error``; ``None`` from SQLite."""
     return getattr(error.orig, "sqlstate", None)
+
+
+def may_not_write(error: sa.exc.DBAPIError) -> bool:
+    """Whether ``error`` is the database refusing this connection a write it may read:
+    a PostgreSQL role without the right or a read-only transaction, a SQLite file opened
+    read-only (``?mode=ro``) or that this account may not write."""
+    if sqlstate(error) in (INSUFFICIENT_PRIVILEGE, READ_ONLY_TRANSACTION):
+        return True
+    # SQLite's extended codes keep the primary one in their low byte.
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_READONLY
 
 
 def database_exists(engine: Engine) -> bool:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import queue as queues
 import re
+import shlex
 import threading
 import time
 from collections import deque
@@ -672,7 +673,7 @@ def _connection_error(
         # refused the same way): its log has the rest.
         return TransportError(
             f"the broker refused the login of user {user!r}: wrong user name or password "
-            "(correct them in AXIS_BROKER_URL; the broker's log says more)"
+            f"(correct them in {BROKER_URL}; the broker's log says more)"
         )
     if isinstance(reason, pika.exceptions.ProbableAccessDeniedError):
         return _vhost_refused(_broker_words(reason), parameters.virtual_host, user)
@@ -696,6 +697,10 @@ def _broker_words(reason: BaseException) -> str:
     return match["text"] if match else words
 
 
+#: Where a broker URL comes from, as an error names it: the variable or the flag over it.
+BROKER_URL = "the broker URL (AXIS_BROKER_URL, or --broker-url)"
+
+
 def _vhost_refused(words: str, vhost: str, user: str) -> TransportError:
     """The broker took the login but not the virtual host: one that does not exist and a
     user without permissions there are fixed differently, and by different people."""
@@ -704,11 +709,11 @@ def _vhost_refused(words: str, vhost: str, user: str) -> TransportError:
     # A connection limit or a virtual host that is down also refuse "access to vhost",
     # with their reason after the user's name: those keep the broker's own words.
     if _NO_PERMISSIONS.fullmatch(words):
+        grant = f"rabbitmqctl set_permissions -p {shlex.quote(vhost)} {shlex.quote(user)}"
         return TransportError(
             f"the broker user {user!r} has no permissions on virtual host {vhost!r}: grant "
-            f"them (rabbitmqctl set_permissions -p {vhost} {user} ...; an agency's user has "
-            "none while the agency is suspended), or correct the user or the virtual host "
-            "in AXIS_BROKER_URL"
+            f"them ({grant} ...; an agency's user has none while the agency is suspended), "
+            f"or correct the user or the virtual host in {BROKER_URL}"
         )
     return TransportError(
         f"the broker refused user {user!r} access to virtual host {vhost!r}: {words}"
@@ -718,9 +723,9 @@ def _vhost_refused(words: str, vhost: str, user: str) -> TransportError:
 def no_such_vhost(vhost: str) -> TransportError:
     """The error for a virtual host the broker does not have (AXIS_BROKER_URL's path)."""
     return TransportError(
-        f"the broker has no virtual host {vhost!r} (the path of AXIS_BROKER_URL names it): "
-        f"create it with `rabbitmqctl add_vhost {vhost}` and give the axis's user its "
-        "permissions there, or correct AXIS_BROKER_URL"
+        f"the broker has no virtual host {vhost!r} (the path of {BROKER_URL} names it): "
+        f"create it with `rabbitmqctl add_vhost {shlex.quote(vhost)}` and give the axis's "
+        f"user its permissions there, or correct {BROKER_URL}"
     )
 
 

@@ -55,12 +55,23 @@ def test_a_misspelt_variable_is_warned_about_and_the_command_runs_on(tmp_path: P
 @pytest.mark.parametrize(
     ("variable", "url", "message"),
     [
-        ("AXIS_BROKER_URL", "amqp://[::1", "AXIS_BROKER_URL is not a valid URL: Invalid IPv6 URL"),
+        ("AXIS_BROKER_URL", "amqp://[::1", "AXIS_BROKER_URL is not a valid URL: its host and"),
         ("AXIS_BROKER_URL", "foo", "AXIS_BROKER_URL is not a valid URL: expected amqp://"),
         (
             "AXIS_BROKER_ADMIN_URL",
             "http://guest:secret@rabbit:abc/",
-            "AXIS_BROKER_ADMIN_URL is not a valid URL: Port could not be cast",
+            "AXIS_BROKER_ADMIN_URL is not a valid URL: its host and port do not parse",
+        ),
+        # A password with an unencoded '/' ends the host early: its rest reads as a port.
+        (
+            "AXIS_BROKER_URL",
+            "amqp://axis:secret/9Qv@rabbit:5672/axis",
+            "AXIS_BROKER_URL is not a valid URL: its host and port do not parse (a password",
+        ),
+        (
+            "AXIS_BROKER_URL",
+            "amqp://guest:secret@rabbit/?heartbeat=abc",
+            "AXIS_BROKER_URL has an option the AMQP client cannot use: Invalid heartbeat",
         ),
     ],
 )

@@ -122,6 +122,11 @@ TOGETHER: list[tuple[list[str], str]] = [
         "give at most one of --revokes, --updates and --replaces",
     ),
     (["send", "--as", CODE, *COMPOSE], "give the agency's --key FILE and --cert FILE, or --p12"),
+    # A composed document's fields, checked before a key is opened (or a passphrase asked).
+    (["send", "--as", CODE, "--to", OTHER, "--subject", " "], "the subject is empty"),
+    (["send", "--as", CODE, *COMPOSE, "--notation", ""], "--notation '': 1 to 30 characters"),
+    (["send", "--as", CODE, *COMPOSE, "--due", "2020-01-01"], "the due date 2020-01-01 is before"),
+    (["send", "--as", CODE, "--to", CODE, "--subject", "x"], f"{CODE} cannot send a document to"),
     (
         ["receive", "--as", CODE, "--out", "{folder}", "--p12", "{file}", "--key", "{file}"],
         "give either --p12 FILE or --key FILE with --cert FILE, not both",
@@ -147,3 +152,30 @@ def test_a_well_formed_value_the_axis_does_not_know_is_a_command_that_failed(tmp
 
     assert result.exit_code == 1
     assert result.stderr == f"error: agency {CODE} is not registered\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("amqp://guest:guest@localhost/?heartbeat=abc", "Invalid heartbeat value 'abc'"),
+        ("amqp://guest:guest@localhost/?bogus=1", "Unknown URL parameter: 'bogus'"),
+    ],
+)
+def test_a_broker_url_option_the_amqp_client_cannot_use_is_refused_before_anything_is_done(
+    tmp_path: Path, url: str, said: str
+) -> None:
+    result = run(tmp_path, "--broker-url", url, "init")
+
+    assert result.exit_code == 2
+    assert f"'--broker-url': it has an option the AMQP client cannot use: {said}" in (result.stderr)
+    assert not (tmp_path / "home").exists()
+
+
+def test_a_broker_url_whose_password_breaks_it_is_refused_without_echoing_the_password(
+    tmp_path: Path,
+) -> None:
+    result = run(tmp_path, "--broker-url", "amqp://axis:Xk3Q/9QvLz+Tb@rabbit:5672/axis", "health")
+
+    assert result.exit_code == 2
+    assert "must be percent-encoded" in result.stderr
+    assert "Xk3Q" not in result.output

@@ -104,7 +104,8 @@ def test_a_demo_broker_url_with_an_unusable_option_is_named_before_anything_is_m
 ):
     refused = run_demo_refused(tmp_path, "amqp://guest:guest@localhost/axis-demo?heartbeat=abc")
     assert refused.stderr.splitlines()[-1].startswith(
-        "Error: Invalid value for '--broker': unusable broker URL: Invalid heartbeat value 'abc'"
+        "Error: Invalid value for '--broker': it has an option the AMQP client cannot use: "
+        "Invalid heartbeat value 'abc'"
     ), refused.stderr
 
 

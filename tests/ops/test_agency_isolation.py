@@ -137,8 +137,9 @@ def test_credentials_the_broker_refuses_leave_no_user_and_no_audit_entry(home: A
     assert refused.exit_code == 1 and refused.stdout == ""
     # The vhost is named as missing, not the user's permissions as refused.
     assert refused.stderr.startswith(
-        "error: the broker has no virtual host 'no-such-vhost' (the path of AXIS_BROKER_URL "
-        "names it): create it with `rabbitmqctl add_vhost no-such-vhost`"
+        "error: the broker has no virtual host 'no-such-vhost' (the path of the broker URL "
+        "(AXIS_BROKER_URL, or --broker-url) names it): create it with `rabbitmqctl add_vhost "
+        "no-such-vhost`"
     )
     assert not ManagementAPI.from_settings(home.settings).user_exists(commune)
     assert credential_actions(home, commune) == []

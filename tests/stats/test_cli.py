@@ -251,12 +251,14 @@ def test_report_options_before_a_subcommand_are_refused_not_ignored(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--chart", "march.pdf"], "error: --chart march.pdf: the file must end in .png or .svg"),
-        (["--by", "agency", "--chart", "march.png"], "error: a chart plots figures over time"),
+        (["--chart", "march.pdf"], "Error: --chart march.pdf: the file must end in .png or .svg"),
+        (["--by", "agency", "--chart", "march.png"], "Error: a chart plots figures over time"),
         (["--chart", "march.png", "--format", "csv"], "--chart draws a file; --format is for"),
+        (["--since", "2026-03-02", "--until", "2026-03-01"], "is after --until 2026-03-01"),
+        (["--under", "000.00.31.H53", "--level", "1"], "are at level 2 or below, not 1"),
     ],
 )
-def test_a_chart_that_cannot_be_drawn_is_refused_before_anything_is_counted(
+def test_options_that_do_not_go_together_are_refused_before_anything_is_counted(
     engine: Engine,
     known: dict[str, int],
     tmp_path: Path,
@@ -264,13 +266,13 @@ def test_a_chart_that_cannot_be_drawn_is_refused_before_anything_is_counted(
     args: list[str],
     message: str,
 ) -> None:
-    """Counting folds every pending change first, minutes after a rebuild: a wrong
-    --chart is named at once, and a --format that would be ignored too."""
+    """Counting folds every pending change first, minutes after a rebuild: options that
+    do not go together are a usage error at once, before the database is opened."""
     charts = tmp_path / "charts"
     charts.mkdir()
     monkeypatch.chdir(charts)
     code, out, err = run(engine, *args)
-    assert code in (1, 2)
+    assert code == 2
     assert (out, list(charts.iterdir())) == ("", [])
     assert message in err
     assert rolled_up(engine, H53) is None  # nothing was folded for a report

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from axis.stats import rollup
+from axis.stats.queries import Selection, report
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 from cli.main import cli
@@ -112,3 +113,22 @@ def test_a_chart_drawn_for_a_read_only_user_says_what_it_leaves_out_too(
     assert code == 0, err
     assert out == f"chart written to {chart}\n"
     assert "note: 1 change is not counted yet, made since the last fold" in err
+
+
+def test_a_sqlite_file_opened_read_only_gets_the_figures_as_last_folded(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'axis.db'}")
+    upgrade(engine)
+    history = History(engine)
+    history.agencies(G22, H53)
+    history.send(G22, [H53], local("2026-03-02 09:00"))
+    rollup.refresh(engine)
+    history.send(G22, [H53], local("2026-03-03 09:00"))
+    read_only = make_engine(f"sqlite:///file:{tmp_path / 'axis.db'}?mode=ro&uri=true")
+
+    result = report(read_only, Selection())
+
+    assert result.total.sent == 1
+    assert result.notes[0].startswith("1 change is not counted yet, made since the last fold")
+    assert "attempt to write a readonly database" in result.notes[0]
+    engine.dispose()
+    read_only.dispose()

@@ -65,9 +65,10 @@ def test_a_virtual_host_that_does_not_exist_is_named_with_how_to_create_it(
     vhost = vhost_of(missing_vhost_url)
     error = refusal(missing_vhost_url)
     assert str(error) == (
-        f"the broker has no virtual host {vhost!r} (the path of AXIS_BROKER_URL names it): "
-        f"create it with `rabbitmqctl add_vhost {vhost}` and give the axis's user its "
-        "permissions there, or correct AXIS_BROKER_URL"
+        f"the broker has no virtual host {vhost!r} (the path of the broker URL "
+        f"(AXIS_BROKER_URL, or --broker-url) names it): create it with `rabbitmqctl add_vhost "
+        f"{vhost}` and give the axis's user its permissions there, or correct the broker URL "
+        "(AXIS_BROKER_URL, or --broker-url)"
     )
     assert not isinstance(error, TransientError), "retrying cannot create a virtual host"
 
@@ -89,7 +90,8 @@ def test_a_wrong_password_is_a_refused_login(amqp_url: str) -> None:
     error = refusal(with_login(amqp_url, "guest", "not-the-password"))
     assert str(error) == (
         "the broker refused the login of user 'guest': wrong user name or password "
-        "(correct them in AXIS_BROKER_URL; the broker's log says more)"
+        "(correct them in the broker URL (AXIS_BROKER_URL, or --broker-url); the broker's "
+        "log says more)"
     )
     assert not isinstance(error, TransientError)
 
