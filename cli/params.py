@@ -14,6 +14,7 @@ import datetime
 import math
 import os
 import re
+import stat
 from pathlib import Path
 
 import click
@@ -215,11 +216,15 @@ class InFile(click.Path):
         path = super().convert(value, param, ctx)
         assert isinstance(path, Path)  # path_type=Path
         shown = repr(str(path))
-        if not path.exists():
+        try:
+            info = path.stat()
+        except FileNotFoundError:
             self.fail(f"{shown}: no such file.", param, ctx)
-        if path.is_dir():
+        except OSError as error:  # a name too long, a folder on the way not searchable
+            self.fail(f"{shown}: {error.strerror}.", param, ctx)
+        if stat.S_ISDIR(info.st_mode):
             self.fail(f"{shown} is a folder, not a file.", param, ctx)
-        if not path.is_file():
+        if not stat.S_ISREG(info.st_mode):
             self.fail(f"{shown} is not a regular file.", param, ctx)
         if not os.access(path, os.R_OK):
             self.fail(f"{shown} cannot be read: permission denied.", param, ctx)

@@ -76,6 +76,7 @@ MALFORMED: list[tuple[list[str], str, str]] = [
     (["status", "--as", CODE, DOCUMENT, "01"], "STATUS_CODE", "'01' is not one of '02'"),
     # Files to read: missing, a folder, a device.
     (["send", "--as", CODE, *COMPOSE, "--attach", "{missing}"], "--attach", "no such file"),
+    (["send", "--as", CODE, *COMPOSE, "--attach", "a" * 300], "--attach", "File name too long"),
     (["send", "--as", CODE, *COMPOSE, "--key", "{missing}"], "--key", "no such file"),
     (["send", "--as", CODE, *COMPOSE, "--cert", "{folder}"], "--cert", "is a folder, not a file"),
     (
