@@ -80,9 +80,10 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     # that can come to, so memory is sized for it.
     ahead = 2 * settings.prefetch
     log.info(
-        "each worker takes up to %d submissions ahead (2 x AXIS_PREFETCH): up to %s MiB "
+        "each worker takes up to %d submissions ahead (2 x the prefetch of %d): up to %s MiB "
         "when all are as large as AXIS_MAX_ENVELOPE_BYTES allows",
         ahead,
+        settings.prefetch,
         f"{ahead * settings.max_envelope_bytes >> 20:,}",
     )
     with _metrics(settings, engine_for(settings), workers) as (metrics, worker_dir):

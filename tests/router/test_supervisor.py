@@ -117,6 +117,6 @@ def test_serve_says_how_much_memory_what_a_worker_takes_ahead_may_need(tmp_path:
         router.start(home.engine)
         assert router.terminate() == 0
     assert (
-        "each worker takes up to 20 submissions ahead (2 x AXIS_PREFETCH): up to 1,280 MiB "
+        "each worker takes up to 20 submissions ahead (2 x the prefetch of 10): up to 1,280 MiB "
         "when all are as large as AXIS_MAX_ENVELOPE_BYTES allows"
     ) in router.log()
