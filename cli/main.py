@@ -30,7 +30,7 @@ import click
 from axis.errors import AxisError, one_line
 from axis.settings import Settings
 from cli.entry import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
-from cli.params import BrokerUrl
+from cli.params import BrokerUrl, DatabaseUrl
 from cli.settings_options import SettingOption
 from envelopes.errors import EnvelopeError
 
@@ -153,6 +153,8 @@ def _given_home(ctx: click.Context, param: click.Parameter, value: str | None) -
     "--database-url",
     cls=SettingOption,
     setting="database_url",
+    type=DatabaseUrl(),
+    metavar="URL",
     help="Database URL (AXIS_DATABASE_URL); default SQLite in home.",
 )
 @click.option(

@@ -21,6 +21,7 @@ import click
 
 from axis.errors import ConfigurationError
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
+from axis.store.db import parse_database_url
 from envelopes.codes import DOCUMENT_ID_FORM, AgencyCode
 from envelopes.errors import InvalidAgencyCode
 
@@ -232,6 +233,27 @@ class InFile(click.Path):
 
 
 IN_FILE = InFile()
+
+
+class DatabaseUrl(click.ParamType):
+    """A SQLite or PostgreSQL URL, checked for its form; never echoed, it may hold a
+    password. Empty is unset: the SQLite database in the axis home.
+
+    >>> DatabaseUrl().convert("mysql://axis@db/axis", None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: database URL mysql://axis@db/axis: the axis runs on SQLite ...
+    """
+
+    name = "database url"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value:
+            try:
+                parse_database_url(value, label="it")
+            except ConfigurationError as error:
+                self.fail(str(error), param, ctx)
+        return value
 
 
 class BrokerUrl(click.ParamType):

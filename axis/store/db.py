@@ -44,24 +44,9 @@ def make_engine(url: str, *, name: str = "axis") -> Engine:
         ...
         axis.errors.ConfigurationError: ...: the axis runs on SQLite or PostgreSQL
     """
+    parsed = parse_database_url(url)
     try:
-        parsed = sa.make_url(url)
-        parsed.port  # noqa: B018 - reading it is what checks it
-    except (sa.exc.ArgumentError, ValueError):
-        # Not echoed: a URL that does not parse may still hold a password.
-        raise ConfigurationError(
-            "the database URL cannot be read: expected sqlite:///PATH or "
-            "postgresql://USER@HOST:PORT/DATABASE"
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        raise ConfigurationError(
-            f"database URL {parsed.render_as_string()}: the axis runs on SQLite or PostgreSQL"
-        )
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    try:
-        if backend == "postgresql":
+        if parsed.get_backend_name() == "postgresql":
             return _postgresql_engine(parsed, name)
         return _sqlite_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError):
@@ -69,6 +54,34 @@ def make_engine(url: str, *, name: str = "axis") -> Engine:
             f"database URL {parsed.render_as_string()}: its driver is not installed "
             "(use postgresql:// or sqlite://)"
         ) from None
+
+
+def parse_database_url(
+    url: str, *, label: str = "the database URL (AXIS_DATABASE_URL, or --database-url)"
+) -> sa.URL:
+    """``url`` parsed, ``postgresql://`` meaning psycopg 3; :class:`ConfigurationError`
+    for a URL that does not parse (naming it by ``label``) or names another database than
+    SQLite or PostgreSQL.
+
+    >>> parse_database_url("postgresql://axis@db.example/axis").drivername
+    'postgresql+psycopg'
+    """
+    try:
+        parsed = sa.make_url(url)
+        parsed.port  # noqa: B018 - reading it is what checks it
+    except (sa.exc.ArgumentError, ValueError):
+        # Not echoed: a URL that does not parse may still hold a password.
+        raise ConfigurationError(
+            f"{label} cannot be read: "
+            "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"database URL {parsed.render_as_string()}: the axis runs on SQLite or PostgreSQL"
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def sqlite_file(engine: Engine) -> Path | None:

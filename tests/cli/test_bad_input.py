@@ -37,8 +37,11 @@ def test_a_database_file_that_is_not_a_database_is_named(tmp_path: Path):
 def test_a_database_url_with_a_port_that_is_not_a_number_is_refused():
     result = run("--database-url", "postgresql://clerk@db.example:abc/axis", "agency", "list")
 
-    assert result.exit_code == 1
-    assert result.output.startswith("error: the database URL cannot be read")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: Invalid value for '--database-url': it cannot be read: expected "
+        "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+    )
 
 
 def test_a_misspelt_variable_is_warned_about_and_the_command_runs_on(tmp_path: Path):

@@ -225,13 +225,26 @@ def test_names_that_look_like_terminal_markup_are_listed_as_written(initialised:
     assert name in listed.output
 
 
-def test_an_unreadable_database_url_is_one_line_and_exit_1() -> None:
+def test_an_unreadable_database_url_flag_is_a_usage_error_that_hides_its_password() -> None:
     result = CliRunner().invoke(cli, ["--database-url", "axis:s3cret@db/axis", "agency", "list"])
+
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: Invalid value for '--database-url': it cannot be read: expected "
+        "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+    )
+    assert "s3cret" not in result.output
+
+
+def test_an_unreadable_database_url_variable_is_one_line_naming_it_and_exit_1() -> None:
+    result = CliRunner().invoke(
+        cli, ["agency", "list"], env={"AXIS_DATABASE_URL": "axis:s3cret@db/axis"}
+    )
 
     assert result.exit_code == 1
     assert result.output == (
-        "error: the database URL cannot be read: expected sqlite:///PATH or "
-        "postgresql://USER@HOST:PORT/DATABASE\n"
+        "error: the database URL (AXIS_DATABASE_URL, or --database-url) cannot be read: "
+        "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE\n"
     )
 
 

@@ -37,8 +37,8 @@ def test_large_values_are_compressed_with_lz4_on_postgresql(
     [
         (
             "axis:s3cret@db/axis",
-            "the database URL cannot be read: expected sqlite:///PATH or "
-            "postgresql://USER@HOST:PORT/DATABASE",
+            "the database URL (AXIS_DATABASE_URL, or --database-url) cannot be read: "
+            "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE",
         ),
         (
             "mysql://axis:s3cret@db/axis",
