@@ -30,10 +30,10 @@ from axis.settings import Settings
 from axis.store.db import read_only
 from axis.store.migrate import checked_engine
 from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
-from axis.store.registry import Agency, ImportSummary, Registry
+from axis.store.registry import Agency, ImportSummary, Registry, check_level_filter
 from cli.credentials import credentials
 from cli.output import format_option, render
-from cli.params import AGENCY_CODE, IN_FILE, NonBlank
+from cli.params import AGENCY_CODE, IN_FILE, NonBlank, usage_errors
 from cli.settings_options import pass_settings
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
@@ -144,6 +144,8 @@ def _report_import(summary: ImportSummary) -> None:
 @pass_settings
 def list_agencies(settings: Settings, level: int | None, under: str | None, fmt: str) -> None:
     """List registered agencies, each right after its parent."""
+    with usage_errors():
+        check_level_filter(level=level, under=under)
     with checked_engine(settings) as engine:
         found = Registry(engine).agencies(level=level, under=under)
     render([_row(a) for a in found], LIST_COLUMNS, fmt)

@@ -10,11 +10,13 @@ clock as an overflow; these types refuse both.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -254,6 +256,16 @@ class DatabaseUrl(click.ParamType):
             except ConfigurationError as error:
                 self.fail(str(error), param, ctx)
         return value
+
+
+@contextlib.contextmanager
+def usage_errors() -> Iterator[None]:
+    """A :class:`ConfigurationError` from a check of the options alone, before anything
+    is read, as the usage error it is (exit code 2)."""
+    try:
+        yield
+    except ConfigurationError as error:
+        raise click.UsageError(str(error)) from None
 
 
 class BrokerUrl(click.ParamType):

@@ -20,7 +20,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import ConfigurationError, one_line
+from axis.errors import one_line
 from axis.settings import TEN_YEARS_SECONDS, Settings
 from axis.stats import rollup
 from axis.stats.backlog import backlog
@@ -29,8 +29,9 @@ from axis.stats.latency import PERCENTILES, RESOLUTION
 from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
 from axis.store.migrate import checked_engine
+from axis.store.registry import check_level_filter
 from cli.output import format_option, render
-from cli.params import AGENCY_CODE, Day, Duration
+from cli.params import AGENCY_CODE, Day, Duration, usage_errors
 from cli.settings_options import SettingOption, pass_settings, settings_for
 from envelopes.model import StatusCode
 
@@ -119,12 +120,10 @@ def stats(
     )
     if chart and _typed(ctx, "fmt"):
         raise click.UsageError("--chart draws a file; --format is for a printed report")
-    try:
+    with usage_errors():  # options that do not go together
         selection.check()
         if chart:
             check_chart_options(chart, selection.by)
-    except ConfigurationError as error:  # options that do not go together
-        raise click.UsageError(str(error)) from None
     if chart:
         check_chart(chart, selection.by)  # and matplotlib installed
     with checked_engine(settings) as engine:
@@ -266,6 +265,8 @@ def _summary_tables(result: Report) -> None:
 def backlog_command(settings: Settings, level: int | None, under: str | None, fmt: str) -> None:
     """Per recipient: documents waiting, the oldest one's age; agencies gone quiet."""
     idle_seconds = settings.idle_agency_seconds
+    with usage_errors():
+        check_level_filter(level=level, under=under)
     with checked_engine(settings) as engine:
         found = backlog(engine, idle_seconds=idle_seconds, level=level, under=under)
     rows = [

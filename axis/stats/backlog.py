@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from axis.stats.queries import require_registered
 from axis.store.db import read_only, utcnow
+from axis.store.registry import check_level_filter
 from axis.store.schema import agencies, deliveries
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
@@ -58,6 +59,7 @@ def backlog(
     now: datetime.datetime | None = None,
 ) -> Backlog:
     """Recipients with open deliveries, and agencies idle for ``idle_seconds`` or more."""
+    check_level_filter(level=level, under=under)
     now = now or utcnow()
     d = deliveries.c
     with read_only(engine) as conn:

@@ -67,6 +67,7 @@ from axis.stats.rollup import (
     period_start,
 )
 from axis.store.db import read_only
+from axis.store.registry import check_level_filter
 from axis.store.schema import (
     STATS_STATUS_CODES,
     agencies,
@@ -150,10 +151,7 @@ class Selection:
             raise ConfigurationError(
                 f"--agency {agency} is at level {agency.level}, not {self.level}"
             )
-        if under and self.level and self.level < under.level:
-            raise ConfigurationError(
-                f"agencies under {under} are at level {under.level} or below, not {self.level}"
-            )
+        check_level_filter(level=self.level, under=self.under)
 
 
 @dataclass

@@ -42,6 +42,7 @@ from axis.certificates import is_ca, load_certificate, read_certificate
 from axis.errors import (
     AgencyError,
     CertificateError,
+    ConfigurationError,
     StoreError,
     SuspendedAgency,
     UnknownAgency,
@@ -288,6 +289,24 @@ def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) 
         )
 
 
+def check_level_filter(*, level: int | None, under: str | None) -> None:
+    """Refuse a ``level`` no agency ``under`` a code can be at (they are at its level or
+    below): a filter that could only match nothing is a mistake to name, not an answer.
+
+    >>> check_level_filter(level=1, under="000.00.01.H53")
+    Traceback (most recent call last):
+    ...
+    axis.errors.ConfigurationError: agencies under 000.00.01.H53 are at level 2 or below, not 1
+    """
+    if level is None or under is None:
+        return
+    lowest = AgencyCode.parse(under).level
+    if level < lowest:
+        raise ConfigurationError(
+            f"agencies under {under} are at level {lowest} or below, not {level}"
+        )
+
+
 class Registry:
     """Agencies and their certificates, in the database behind ``engine``."""
 
@@ -314,6 +333,7 @@ class Registry:
 
     def agencies(self, *, level: int | None = None, under: str | None = None) -> list[Agency]:
         """Registered agencies, parents before children; filtered by level and/or subtree."""
+        check_level_filter(level=level, under=under)
         conditions: list[sa.ColumnElement[bool]] = []
         if level is not None:
             conditions.append(agencies.c.level == level)

@@ -128,6 +128,10 @@ TOGETHER: list[tuple[list[str], str]] = [
     (["send", "--as", CODE, *COMPOSE, "--notation", ""], "--notation '': 1 to 30 characters"),
     (["send", "--as", CODE, *COMPOSE, "--due", "2020-01-01"], "the due date 2020-01-01 is before"),
     (["send", "--as", CODE, "--to", CODE, "--subject", "x"], f"{CODE} cannot send a document to"),
+    # A level no agency under the code can be at: a filter that could only match nothing.
+    (["agency", "list", "--under", CODE, "--level", "1"], "agencies under 000.00.31.H53 are at"),
+    (["stats", "backlog", "--under", CODE, "--level", "1"], "agencies under 000.00.31.H53 are"),
+    (["stats", "--under", CODE, "--level", "1"], "agencies under 000.00.31.H53 are at level 2"),
     (
         ["receive", "--as", CODE, "--out", "{folder}", "--p12", "{file}", "--key", "{file}"],
         "give either --p12 FILE or --key FILE with --cert FILE, not both",
