@@ -131,13 +131,13 @@ class Settings:
         2
         """
         env = os.environ if environ is None else environ
-        given = {name for name, value in flags.items() if value is not None}
+        given = _given(flags, labels)
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             var = _variable(field.name)
             if field.name not in given and var in env and env[var] != "":
                 values[field.name] = _convert(var, env[var], field.type)
-        return cls(**values).replace(labels=labels, **flags)
+        return cls(**values, **given)
 
     @classmethod
     def unknown_variables(cls, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -172,13 +172,7 @@ class Settings:
         ...
         axis.errors.ConfigurationError: --stop-grace=0: must be at least 1
         """
-        kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
-        if "home" in kept:
-            kept["home"] = Path(str(kept["home"]))
-        named = labels or {}
-        for name, value in kept.items():
-            _check(name, value, label=named.get(name, "--" + name.replace("_", "-")))
-        return dataclasses.replace(self, **kept)
+        return dataclasses.replace(self, **_given(changes, labels))
 
     @property
     def effective_database_url(self) -> str:
@@ -264,6 +258,18 @@ def hide_password(url: str) -> str:
     userinfo, _, host = parts.netloc.rpartition("@")
     user = userinfo.partition(":")[0]
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _given(flags: Mapping[str, object], labels: Mapping[str, str] | None) -> dict[str, Any]:
+    """The command-line options given (``None``: not given), each checked and named as
+    ``labels`` names it, by default as the setting's name as an option."""
+    given: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    if "home" in given:
+        given["home"] = Path(str(given["home"]))
+    named = labels or {}
+    for name, value in given.items():
+        _check(name, value, label=named.get(name, "--" + name.replace("_", "-")))
+    return given
 
 
 def _check(name: str, value: Any, *, label: str) -> None:

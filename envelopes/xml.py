@@ -29,6 +29,7 @@ import base64
 import binascii
 import collections
 import datetime
+import hashlib
 import re
 import uuid
 from typing import NoReturn
@@ -114,8 +115,17 @@ def build_document(doc: Document) -> bytes:
         _text(entry, "OrganId", trace.organ_id)
         _text(entry, "Timestamp", trace.timestamp.strftime(TIMESTAMP_FORMAT))
     _add_business(trace_list, doc.business)
-    _add_attachments(root, doc.attachments)
+    _add_attachments(root, doc.document_id, doc.attachments)
     return _serialize(root, DOCUMENT_SCHEMA)
+
+
+def _content_id(document_id: str, n: int, attachment: Attachment) -> str:
+    """The ContentId of the ``n``-th attachment when it has none, derived from what it
+    carries: the same document makes the same edXML, so a client signing it again (a
+    retry after a lost answer) sends the same bytes the axis already answered."""
+    data = hashlib.sha256(attachment.data).hexdigest()
+    name = f"{document_id}/{n}/{attachment.name}/{data}"
+    return f"cid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
 
 
 def build_status(status: Status) -> bytes:
@@ -245,15 +255,15 @@ def _add_opaque(parent: etree._Element, name: str, xml: str) -> None:
     parent.append(element)
 
 
-def _add_attachments(root: etree._Element, attachments: list[Attachment]) -> None:
+def _add_attachments(root: etree._Element, document_id: str, attachments: list[Attachment]) -> None:
     envelope = root[0]
     manifest = _sub(_sub(envelope, "edXMLBody"), "edXMLManifest")
     manifest.set("version", "1.0")
     if not attachments:
         return
     encoded = etree.SubElement(root, q("AttachmentEncoded"), nsmap={"edXML": EDXML_NS})
-    for attachment in attachments:
-        content_id = attachment.content_id or f"cid:{uuid.uuid4()}"
+    for n, attachment in enumerate(attachments):
+        content_id = attachment.content_id or _content_id(document_id, n, attachment)
         reference = _sub(manifest, "Reference")
         _text(reference, "ContentId", content_id)
         _optional(reference, "ContentType", attachment.content_type)

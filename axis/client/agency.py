@@ -30,13 +30,11 @@ Delivery to the DMS is exactly once: the axis may hand a message over twice afte
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import hashlib
 import re
 import time
 import urllib.parse
-import uuid
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +72,6 @@ from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
 from envelopes.codes import AgencyCode
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge
 from envelopes.model import (
-    Attachment,
     Document,
     Organization,
     ResponseFor,
@@ -377,7 +374,7 @@ class AgencyClient:
                 f"the document's sender is {document.sender.organ_id}, but this client "
                 f"signs for {self.code}"
             )
-        xml = build_document(_with_content_ids(document))
+        xml = build_document(document)
         # Keyed by the certificate too: after a key rotation the old signature is refused.
         signer = fingerprint(self.identity.certificate)
         content = hashlib.sha256(signer.encode() + xml).hexdigest()
@@ -768,25 +765,6 @@ def _reference_to(document: Document) -> ResponseFor:
         promulgation_date=document.promulgation.date,
         document_id=document.document_id,
     )
-
-
-def _with_content_ids(document: Document) -> Document:
-    """``document`` with a ContentId on each attachment that has none, derived from what
-    it carries: left to the envelope builder they would be random, and the same document
-    must make the same edXML to be signed once (:meth:`AgencyClient.sign_document`)."""
-
-    def content_id(n: int, attachment: Attachment) -> str:
-        data = hashlib.sha256(attachment.data).hexdigest()
-        name = f"{document.document_id}/{n}/{attachment.name}/{data}"
-        return f"cid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
-
-    attachments = [
-        attachment
-        if attachment.content_id
-        else dataclasses.replace(attachment, content_id=content_id(n, attachment))
-        for n, attachment in enumerate(document.attachments)
-    ]
-    return dataclasses.replace(document, attachments=attachments)
 
 
 def _give_back(message: ReceivedMessage) -> None:

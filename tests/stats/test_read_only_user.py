@@ -48,6 +48,20 @@ def analyst_url(axis_engine: Engine) -> Iterator[str]:
         conn.exec_driver_sql(f"DROP ROLE {role}")
 
 
+def documents_sent(engine: Engine, *, folded: int, then: int) -> None:
+    """G22 sends H53 ``folded`` documents, which the axis's own user folds, then ``then``
+    more, left for the next fold."""
+    history = History(engine)
+    history.agencies(G22, H53)
+    days = (local(f"2026-03-{day:02d} 09:00") for day in range(2, 2 + folded + then))
+    for _ in range(folded):
+        history.send(G22, [H53], next(days))
+    if folded:
+        rollup.refresh(engine)
+    for _ in range(then):
+        history.send(G22, [H53], next(days))
+
+
 def stats(url: str, *args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, ["--database-url", url, "stats", *args])
     return result.exit_code, result.stdout, result.stderr
@@ -56,11 +70,7 @@ def stats(url: str, *args: str) -> tuple[int, str, str]:
 def test_a_read_only_user_gets_the_figures_as_last_folded_and_is_told_what_is_missing(
     axis_engine: Engine, analyst_url: str
 ) -> None:
-    history = History(axis_engine)
-    history.agencies(G22, H53)
-    history.send(G22, [H53], local("2026-03-02 09:00"))
-    rollup.refresh(axis_engine)  # folded by the axis's own user
-    history.send(G22, [H53], local("2026-03-03 09:00"))  # not folded yet
+    documents_sent(axis_engine, folded=1, then=1)
 
     code, out, err = stats(analyst_url, "--format", "json")
 
@@ -74,9 +84,7 @@ def test_a_read_only_user_gets_the_figures_as_last_folded_and_is_told_what_is_mi
 def test_the_axis_user_still_folds_everything_a_read_only_report_left(
     axis_engine: Engine, analyst_url: str
 ) -> None:
-    history = History(axis_engine)
-    history.agencies(G22, H53)
-    history.send(G22, [H53], local("2026-03-02 09:00"))
+    documents_sent(axis_engine, folded=0, then=1)
     assert stats(analyst_url, "--format", "json")[0] == 0
 
     code, out, err = stats(
@@ -103,9 +111,7 @@ def test_a_report_that_fails_for_another_reason_still_fails(
 def test_a_chart_drawn_for_a_read_only_user_says_what_it_leaves_out_too(
     axis_engine: Engine, analyst_url: str, tmp_path
 ) -> None:
-    history = History(axis_engine)
-    history.agencies(G22, H53)
-    history.send(G22, [H53], local("2026-03-02 09:00"))
+    documents_sent(axis_engine, folded=0, then=1)
     chart = tmp_path / "march.svg"
 
     code, out, err = stats(analyst_url, "--chart", str(chart))
@@ -118,11 +124,7 @@ def test_a_chart_drawn_for_a_read_only_user_says_what_it_leaves_out_too(
 def test_a_sqlite_file_opened_read_only_gets_the_figures_as_last_folded(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'axis.db'}")
     upgrade(engine)
-    history = History(engine)
-    history.agencies(G22, H53)
-    history.send(G22, [H53], local("2026-03-02 09:00"))
-    rollup.refresh(engine)
-    history.send(G22, [H53], local("2026-03-03 09:00"))
+    documents_sent(engine, folded=1, then=1)
     read_only = make_engine(f"sqlite:///file:{tmp_path / 'axis.db'}?mode=ro&uri=true")
 
     result = report(read_only, Selection())
