@@ -34,7 +34,7 @@ from axis.store.registry import Agency, ImportSummary, Registry, check_level_fil
 from cli.credentials import credentials
 from cli.output import format_option, render
 from cli.params import AGENCY_CODE, IN_FILE, NonBlank, usage_errors
-from cli.settings_options import pass_settings
+from cli.settings_options import pass_settings, refuse_settings_flags
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
 
@@ -330,9 +330,11 @@ def cert_revoke(settings: Settings, code: str, certificate: Path | str, reason: 
 @agency.command("generate-tree")
 @click.option("--out", "out_file", required=True, type=_FILE, help="CSV file to write.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Random seed.")
-def generate_tree(out_file: Path, seed: int) -> None:
+@click.pass_context
+def generate_tree(ctx: click.Context, out_file: Path, seed: int) -> None:
     """Write a realistic national tree (11,369-14,060 agencies over seeds 0-399, 13,109
     with the default seed) as a CSV for `agency import`."""
+    refuse_settings_flags(ctx, "it only writes the file --out names; leave them out")
     tree = generate(seed)
     count = write_csv(tree, out_file)
     levels = Counter(AgencyCode.parse(a.code).level for a in tree)

@@ -15,6 +15,7 @@ import click
 from axis.demo import DemoRun
 from axis.settings import hide_password
 from cli.params import BrokerUrl
+from cli.settings_options import refuse_settings_flags
 from cli.stats import stats
 from cli.track import render_tracking
 
@@ -28,8 +29,12 @@ from cli.track import render_tracking
     "no axis yet, and the demo deletes what it declared.",
 )
 @click.option("--keep", is_flag=True, help="Keep the demo home to explore it afterwards.")
-def demo(broker: str | None, keep: bool) -> None:
+@click.pass_context
+def demo(ctx: click.Context, broker: str | None, keep: bool) -> None:
     """Run a commune -> district, province and ministry exchange from scratch."""
+    refuse_settings_flags(
+        ctx, "it makes a home and database of its own; give a broker as axis demo --broker URL"
+    )
     home = Path(tempfile.mkdtemp(prefix="axis-demo-"))
     where = (
         f"RabbitMQ {hide_password(broker)}" if broker else "embedded queues in SQLite, no broker"

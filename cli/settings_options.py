@@ -74,3 +74,15 @@ def pass_settings(f: Callable[Concatenate[Settings, P], R]) -> Callable[P, R]:
         return f(settings_for(click.get_current_context()), *args, **kwargs)
 
     return functools.update_wrapper(new_func, f)
+
+
+def refuse_settings_flags(ctx: click.Context, instead: str) -> None:
+    """For a command that uses no settings: the ``axis`` group's flags given with it
+    (``axis --broker-url … demo``) would be ignored without a word, so they are a usage
+    error naming them and saying what to do ``instead``."""
+    given: dict[str, _Flag] = ctx.meta.get(_GIVEN, {})
+    if given:
+        labels = " and ".join(sorted(flag.label for flag in given.values()))
+        raise click.UsageError(
+            f"axis {ctx.command_path.split(' ', 1)[1]} does not use {labels}: {instead}", ctx
+        )

@@ -169,3 +169,32 @@ def test_a_command_that_needs_no_settings_is_not_stopped_by_a_broken_variable(tm
     assert result.exit_code == 0, result.output
     assert out.exists()
     assert os.path.getsize(out) > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "named", "advice"),
+    [
+        (["--broker-url", "amqp://guest:guest@127.0.0.1/", "demo"], "--broker-url", "--broker"),
+        (["--home", "{tmp}/home", "demo"], "--home", "of its own"),
+        (
+            [
+                "--database-url",
+                "sqlite:///{tmp}/x.db",
+                "agency",
+                "generate-tree",
+                "--out",
+                "{tmp}/t.csv",
+            ],
+            "--database-url",
+            "--out",
+        ),
+    ],
+)
+def test_a_command_that_uses_no_settings_refuses_the_group_flags_it_would_ignore(
+    tmp_path: Path, args: list[str], named: str, advice: str
+):
+    # Ignored, `axis --broker-url URL demo` would play on the embedded queues instead.
+    result = CliRunner().invoke(cli, [a.format(tmp=tmp_path) for a in args], env=CLEAN_ENV)
+    assert result.exit_code == 2, result.output
+    assert f"does not use {named}" in result.output and advice in result.output
+    assert list(tmp_path.iterdir()) == []  # nothing made, nothing played
