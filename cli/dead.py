@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import click
 
-from axis.errors import StoreError, one_line
+from axis.errors import StoreError, TransientError, TransportError, one_line
 from axis.ops.dead_letters import (
     LIST_COLUMNS,
     DeadLetter,
@@ -27,7 +27,14 @@ from axis.ops.dead_letters import (
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.transport import open_transport
-from cli.output import format_option, refuse_a_terminal, render, render_record, write_bytes
+from cli.output import (
+    format_option,
+    refuse_a_terminal,
+    render,
+    render_record,
+    shown,
+    write_bytes,
+)
 from cli.params import ROW_ID
 from cli.settings_options import pass_settings
 
@@ -77,7 +84,15 @@ def requeue_command(settings: Settings, letter_ids: tuple[int, ...]) -> None:
     with checked_engine(settings) as engine, open_transport(settings, engine) as transport:
 
         def requeued(letter_id: int) -> str:
-            return f"requeued to {requeue(engine, transport, letter_id).source_queue}"
+            try:
+                return f"requeued to {requeue(engine, transport, letter_id).source_queue}"
+            except TransportError as error:
+                # This letter's own refusal (its queue deleted with its agency, say): a
+                # lost connection is a TransientError, which stops the command instead.
+                raise StoreError(
+                    f"dead letter #{letter_id} was not requeued, it is left as it was: "
+                    f"{one_line(error)}"
+                ) from None
 
         _each(letter_ids, requeued)
 
@@ -98,15 +113,24 @@ def discard_command(settings: Settings, letter_ids: tuple[int, ...], note: str) 
 
 
 def _each(letter_ids: tuple[int, ...], act: Callable[[int], str]) -> None:
-    """Act on every letter named, saying what became of each: one already resolved or
-    unknown is an error line, not the end of the others (a list pasted from `axis dead
-    list` may hold one another operator resolved meanwhile); exit 1 if any was."""
+    """Act on every letter named, saying what became of each: one already resolved,
+    unknown or refused is an error line, not the end of the others (a list pasted from
+    `axis dead list` may hold one another operator resolved meanwhile); exit 1 if any
+    was. A database or broker gone away stops at the letter in hand, naming those left
+    as they were: every next one would only wait for it in turn.
+
+    Queue names and reasons come from whoever published the message: the lines show
+    what a terminal would act on as escapes."""
     refused = 0
-    for letter_id in letter_ids:
+    for done, letter_id in enumerate(letter_ids):
         try:
-            click.echo(f"dead letter #{letter_id} {act(letter_id)}")
+            click.echo(shown(f"dead letter #{letter_id} {act(letter_id)}"))
+        except TransientError as error:
+            left = ", ".join(f"#{n}" for n in letter_ids[done:])
+            refusal = f"{one_line(error)}: dead letter(s) {left} left as they were"
+            raise TransientError(refusal) from None
         except StoreError as error:
-            click.echo(f"error: {one_line(error)}", err=True)
+            click.echo(shown(f"error: {one_line(error)}"), err=True)
             refused += 1
     if refused:
         raise SystemExit(1)

@@ -19,7 +19,8 @@ whereas ``rabbitmqctl`` only works on the broker's host with its Erlang cookie::
 Both write an audit entry (never the password) once the whole change went through, and
 none when the broker refused it (a rotation whose old connections could not be closed
 says so, and is simply run again). A change the audit log refuses (a database locked or
-read-only) is undone: a new user is deleted, a rotated one gets its old password back.
+read-only) is undone: a new user is deleted, a rotated one gets its old password back,
+a deleted one is created again with its old password hash and rights.
 No database transaction stays open while the broker is called: on SQLite that would keep
 routers from writing for as long as the API takes.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
 import secrets
 import urllib.error
@@ -95,6 +97,14 @@ class ManagementAPI:
         ...     broker_url="amqps://axis:secret@mq.example/axis",
         ...     broker_admin_url="https://axis:secret@mq.example/rabbitmq/")).base_url
         'https://mq.example/rabbitmq'
+
+        An admin URL without credentials logs in with the broker URL's: it moves the API,
+        it does not change who the axis is.
+
+        >>> ManagementAPI.from_settings(Settings(
+        ...     broker_url="amqp://axis:secret@rabbit/axis",
+        ...     broker_admin_url="http://mq.example:8080")).username
+        'axis'
         """
         if not settings.broker_url:
             raise ConfigurationError(
@@ -115,10 +125,12 @@ class ManagementAPI:
         host = parts.hostname or "localhost"
         if ":" in host:
             host = f"[{host}]"
+        login = parts if parts.username else urllib.parse.urlsplit(settings.broker_url)
         return cls(
             base_url=f"{scheme}://{host}{f':{port}' if port else ''}{path}",
-            username=urllib.parse.unquote(parts.username or "guest"),
-            password=urllib.parse.unquote(parts.password or "guest"),
+            # pika's defaults when the broker URL names no user either.
+            username=urllib.parse.unquote(login.username or "guest"),
+            password=urllib.parse.unquote(login.password or "guest"),
         )
 
     def call(
@@ -160,9 +172,23 @@ class ManagementAPI:
         except OSError as error:
             raise TransportError(
                 f"cannot reach the RabbitMQ management API at {self.base_url} "
-                f"(is the rabbitmq_management plugin enabled?): {error}"
+                f"(is the rabbitmq_management plugin enabled?): {one_line(error)}"
             ) from None
-        return json.loads(payload) if payload else None
+        except http.client.HTTPException as error:
+            # Another service at that port, which does not speak HTTP at all (its reply
+            # is not worth quoting).
+            raise TransportError(
+                f"{self.base_url} does not answer in HTTP ({type(error).__name__}): it is "
+                "not the RabbitMQ management API, check AXIS_BROKER_ADMIN_URL"
+            ) from None
+        try:
+            return json.loads(payload) if payload else None
+        except ValueError:
+            # A web server that is not the API (a proxy's login page, another service).
+            raise TransportError(
+                f"{method} {self.base_url}/api/{path} answered with something other than "
+                "the RabbitMQ management API's JSON: check AXIS_BROKER_ADMIN_URL"
+            ) from None
 
     def user(self, username: str) -> dict[str, Any] | None:
         """The broker's record of ``username`` (its password hash among it), or ``None``."""
@@ -268,10 +294,15 @@ def undo_credentials(api: ManagementAPI, issued: IssuedCredentials) -> None:
     if issued.previous_hash is None:
         revoke_credentials(api, issued.username)
         return
-    password_hash, algorithm = issued.previous_hash
+    _put_hash(api, issued.username, *issued.previous_hash)
+
+
+def _put_hash(api: ManagementAPI, username: str, password_hash: str, algorithm: str) -> None:
+    """Create ``username``, or set its password, from a hash it had: whoever held the
+    password can log in with it again."""
     api.call(
         "PUT",
-        "users/" + _quote(issued.username),
+        "users/" + _quote(username),
         {"password_hash": password_hash, "hashing_algorithm": algorithm, "tags": ""},
     )
 
@@ -390,12 +421,47 @@ def _is_active(conn: Connection, code: str) -> bool:
 def revoke_for_agency(
     engine: Engine, api: ManagementAPI, code: str, vhost: str, *, actor: str | None = None
 ) -> bool:
-    """:func:`revoke_credentials`, audited; False if the agency had no broker user."""
-    existed = revoke_credentials(api, code)
-    if existed:
+    """:func:`revoke_credentials`, audited; False if the agency had no broker user.
+
+    A deletion the audit log refuses is undone: the user is created again with its old
+    password hash and its rights on every virtual host (none where a suspension took
+    them), so the agency may log in again as before; only its connections were closed.
+    """
+    username = str(AgencyCode.parse(code))
+    api.require()
+    previous = api.user(username)
+    if previous is None:
+        return False
+    try:
+        rights: list[dict[str, str]] = api.call("GET", f"users/{_quote(username)}/permissions")
+    except urllib.error.HTTPError:
+        return False  # deleted meanwhile
+    if not revoke_credentials(api, username):
+        return False
+    try:
         with engine.begin() as conn:
             audit.record(conn, actor, "agency.credentials.revoke", code, {"vhost": vhost})
-    return existed
+    except sa.exc.SQLAlchemyError as error:
+        refused = one_line(error)
+        try:
+            _put_hash(api, username, previous["password_hash"], previous["hashing_algorithm"])
+            for right in rights:
+                api.call(
+                    "PUT",
+                    f"permissions/{_quote(right['vhost'])}/{_quote(username)}",
+                    {key: right[key] for key in ("configure", "write", "read")},
+                )
+        except (TransportError, urllib.error.HTTPError) as undo_error:
+            raise StoreError(
+                f"the audit log refused the entry ({refused}) after broker user {username} "
+                f"was deleted, which could not be undone ({_reason(undo_error)}): it stays "
+                "deleted, unaudited"
+            ) from None
+        raise StoreError(
+            f"broker user {username} left as it was (its open connections were closed): "
+            f"the audit log refused the entry ({refused})"
+        ) from None
+    return True
 
 
 def _quote(segment: str) -> str:
