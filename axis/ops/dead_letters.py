@@ -33,7 +33,7 @@ from axis.errors import StoreError
 from axis.protocol import DOCUMENT_ID, KIND, SENDER
 from axis.store.db import read_only, utcnow
 from axis.store.schema import dead_letters, deliveries, documents
-from axis.transport.base import OutgoingMessage, Transport
+from axis.transport.base import USER_ID_HEADER, OutgoingMessage, Transport
 from axis.transport.topology import INBOX_PREFIX, MAX_PRIORITY
 
 #: Columns of a listing (the message body stays out).
@@ -128,6 +128,7 @@ def requeue(
                 # Letters kept before the transport capped what other clients set.
                 priority=min(letter.priority, MAX_PRIORITY),
                 headers=letter.headers,
+                vouched_user_id=_vouched(letter.headers.get(USER_ID_HEADER)),
             )
         ]
     )
@@ -267,3 +268,9 @@ def _withdraw_answer(conn: Connection, document_pk: int) -> None:
     conn.execute(
         sa.update(documents).where(documents.c.id == document_pk, ~still_dead).values(answer=None)
     )
+
+
+def _vouched(user_id: object) -> str | None:
+    """The login a letter's publisher had (:func:`axis.router.records.dead_letter_row`
+    keeps it); ``None`` for a letter kept before it was, or a value not text."""
+    return user_id if isinstance(user_id, str) and user_id else None

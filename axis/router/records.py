@@ -26,7 +26,7 @@ from axis.store.schema import (
     quarantine,
     status_events,
 )
-from axis.transport.base import ReceivedMessage
+from axis.transport.base import USER_ID_HEADER, ReceivedMessage
 from envelopes.model import StatusCode
 
 #: edXML timestamps carry no zone; they are Vietnam's local time (UTC+7, no DST).
@@ -135,6 +135,9 @@ MAX_ATTEMPTS = 32767
 def dead_letter_row(message: ReceivedMessage, source_queue: str, reason: str) -> dict[str, Any]:
     """The ``dead_letters`` row keeping ``message``, which died on ``source_queue``.
 
+    The login the broker checked is kept among the headers, in the transport's own
+    header, which :func:`axis.ops.dead_letters.requeue` publishes again: requeued, a
+    submission is checked against its publisher as the first time (``sender-mismatch``).
     Whatever another client set (an id too long or holding a NUL, a redelivery count
     forged on a message put there by hand) is made storable: a row refused for what it
     holds would stop the message, and every message behind it, from being kept.
@@ -146,7 +149,10 @@ def dead_letter_row(message: ReceivedMessage, source_queue: str, reason: str) ->
         "attempts": min(message.redelivery_count, MAX_ATTEMPTS),
         "message_id": clip(message.message_id, dead_letters.c.message_id) or None,
         "priority": message.priority,
-        "headers": dict(message.headers),
+        "headers": {
+            **message.headers,
+            **({USER_ID_HEADER: message.user_id} if message.user_id is not None else {}),
+        },
         "body": message.body,
     }
 

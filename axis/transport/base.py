@@ -85,6 +85,10 @@ class OutgoingMessage:
     headers: Mapping[str, Any] = field(default_factory=dict)
     #: AMQP ``user_id``: the broker checks it against the authenticated connection.
     user_id: str | None = None
+    #: The login the broker checked when the message was first published, for the axis
+    #: publishing it again (a dead letter requeued): the consumer's ``user_id``. Kept in a
+    #: transport header, trusted only on queues agencies cannot publish to.
+    vouched_user_id: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.priority <= MAX_PRIORITY:

@@ -305,8 +305,9 @@ class EmbeddedTransport(Transport):
         rows = []
         for message in messages:
             headers = application_headers(message.headers)
-            if message.user_id is not None:
-                headers[USER_ID_HEADER] = message.user_id
+            user_id = message.user_id or message.vouched_user_id
+            if user_id is not None:
+                headers[USER_ID_HEADER] = user_id
             rows.append(
                 _row(
                     message.queue,

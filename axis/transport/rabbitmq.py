@@ -870,7 +870,7 @@ class RabbitMQTransport(Transport):
             )
 
     def publish(self, messages: Iterable[OutgoingMessage]) -> None:
-        publications = [_publication(message, *route(message.queue)) for message in messages]
+        publications = [_publication(message, *_route(message)) for message in messages]
         if publications:
             self._link().publish(publications)
 
@@ -1020,17 +1020,23 @@ def _declare_queues(names: Sequence[str], channel: pika.channel.Channel) -> None
         channel.queue_declare(name, durable=True, arguments=queue_arguments(name))
 
 
+def _route(message: OutgoingMessage) -> tuple[str, str]:
+    if message.vouched_user_id is not None:
+        # Straight to its queue: what comes through the submit exchange, the agencies'
+        # way in, has its transport headers ignored (a login they could forge).
+        return "", message.queue
+    return route(message.queue)
+
+
 def _publication(message: OutgoingMessage, exchange: str, routing_key: str) -> _Publication:
+    headers = application_headers(message.headers)
+    if message.vouched_user_id is not None:
+        headers[USER_ID_HEADER] = message.vouched_user_id
     return _Publication(
         exchange,
         routing_key,
         message.body,
-        _properties(
-            message.message_id,
-            message.priority,
-            application_headers(message.headers),
-            message.user_id,
-        ),
+        _properties(message.message_id, message.priority, headers, message.user_id),
     )
 
 

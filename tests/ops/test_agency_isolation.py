@@ -22,9 +22,11 @@ from axis import protocol
 from axis.client.agency import AgencyClient
 from axis.errors import SuspendedAgency, TransientError, TransportError
 from axis.ops.broker_users import ManagementAPI, issue_for_agency, revoke_credentials, vhost_of
+from axis.ops.dead_letters import requeue
+from axis.router.records import dead_letter_row, keep_dead_letter
 from axis.settings import Settings
 from axis.store.registry import Registry
-from axis.store.schema import audit_log, quarantine
+from axis.store.schema import audit_log, dead_letters, quarantine
 from axis.transport.rabbitmq import RabbitMQTransport
 from axis.transport.topology import SUBMISSIONS, inbox
 from cli.main import cli
@@ -373,3 +375,26 @@ def test_the_agency_client_on_its_own_credentials_is_vouched_for_by_the_broker(
         taken = wait_for(lambda: axis_side.get(SUBMISSIONS), what="the submission")
         taken.ack()
     assert (taken.message_id, taken.user_id) == (submission, commune)
+
+
+def test_a_requeued_dead_letter_is_checked_against_the_login_that_first_published_it(
+    home: AxisHome,
+) -> None:
+    commune, district, province = (home.codes[k] for k in ("commune", "district", "province"))
+    password = issue(home, commune)
+    forged = home.document(district, [province])
+    with agency_transport(home, commune, password) as mine, home.transport() as axis_side:
+        submission = home.submit(mine, forged, sender=district, user_id=commune)
+        # Buried as a router buries a submission it gave up on (the database away).
+        taken = wait_for(lambda: axis_side.get(SUBMISSIONS), what="the submission")
+        keep_dead_letter(home.engine, dead_letter_row(taken, SUBMISSIONS, "database away"))
+        taken.ack()
+        with home.engine.connect() as conn:
+            (letter_id,) = conn.execute(sa.select(dead_letters.c.id)).scalars()
+        requeue(home.engine, axis_side, letter_id)
+        with RouterThread(home.settings):
+            assert answer_in(mine, commune, submission).outcome == "rejected"
+        assert drain(axis_side, province, count=1, timeout=1.0) == []
+    with home.engine.connect() as conn:
+        reasons = conn.execute(sa.select(quarantine.c.reason)).scalars().all()
+    assert reasons == ["sender-mismatch"]
