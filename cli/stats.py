@@ -37,7 +37,8 @@ from envelopes.model import StatusCode
 
 #: What each business status code means, for the table of statuses.
 STATUS_NAMES = {s.value: s.name.lower().replace("_", " ") for s in StatusCode}
-#: Columns of a grouped table (CSV and JSON carry every figure).
+#: Columns of a grouped table (CSV and JSON carry every figure): every term of
+#: ``pending`` (received less receipted, refused, expired and dead), so a row adds up.
 TABLE_COLUMNS = (
     "group",
     "sent",
@@ -45,6 +46,7 @@ TABLE_COLUMNS = (
     "delivered",
     "receipted",
     "pending",
+    "refused",
     "expired",
     "dead",
     "rejected",

@@ -56,6 +56,8 @@ def check_chart(path: Path, by: str | None) -> None:
     """Refuse a chart that cannot be drawn, before a report is counted for it (folding
     the pending changes first may take a while)."""
     check_chart_options(path, by)
+    if not path.absolute().parent.is_dir():
+        raise ConfigurationError(f"--chart {path}: there is no folder {path.parent}")
     try:
         import matplotlib.figure  # noqa: F401  (whether it is installed)
     except ImportError:

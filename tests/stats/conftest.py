@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from axis.router import records
@@ -17,6 +18,7 @@ from axis.router.records import VIETNAM, StatusRow
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 from axis.store.schema import agencies, deliveries
+from cli.main import cli
 from envelopes.codes import AgencyCode
 
 _serial = itertools.count(1)
@@ -185,3 +187,10 @@ def known(history: History) -> dict[str, int]:
     history.reject(H53, "bad-signature", local("2026-03-10 10:00"))
     history.reject("garbage", "malformed", local("2026-03-11 10:00"))
     return ids
+
+
+def run(engine: Engine, *args: str) -> tuple[int, str, str]:
+    """``axis stats ARGS`` on ``engine``'s database: (exit code, stdout, stderr)."""
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(cli, ["--database-url", url, "stats", *args])
+    return result.exit_code, result.stdout, result.stderr

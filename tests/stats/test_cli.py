@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from axis.stats.backlog import backlog
 from axis.store.schema import stats_counts
-from cli.main import cli
 from tests.helpers.axis_home import wait_for
 from tests.stats.conftest import (
     COMMUNE,
@@ -31,16 +29,11 @@ from tests.stats.conftest import (
     H53,
     History,
     local,
+    run,
     seconds_after,
 )
 
 MARCH = ["--since", "2026-03-01", "--until", "2026-03-31"]
-
-
-def run(engine: Engine, *args: str) -> tuple[int, str, str]:
-    url = engine.url.render_as_string(hide_password=False)
-    result = CliRunner().invoke(cli, ["--database-url", url, "stats", *args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_the_summary_lists_figures_latency_statuses_and_activity(
