@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -48,6 +48,7 @@ from axis.files import NewFile, check_private_file, finish_interrupted_writes, w
 from axis.settings import Settings
 from axis.store.db import utcnow
 from envelopes.codes import AgencyCode
+from envelopes.errors import InvalidKey
 from envelopes.signing import MIN_RSA_BITS, SigningIdentity
 from envelopes.verifying import fingerprint
 
@@ -56,6 +57,13 @@ CA_DAYS = 10 * 365
 SIGNING_DAYS = 2 * 365
 #: File name of the development CA inside the trust store.
 DEV_CA_TRUST_NAME = "axis-development-ca.pem"
+#: Subject of the development root CA, and issuer of what it signs.
+DEV_CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COMMON_NAME, "edXML axis development root CA"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "edXML axis (development only)"),
+    ]
+)
 #: What starts each certificate of a PEM file.
 PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 
@@ -115,27 +123,22 @@ def init_pki(settings: Settings) -> PkiSetup:
     # A run killed while writing a key and its certificate left both, or neither.
     finish_interrupted_writes(pki)
     ca_key_path, ca_cert_path = pki / "ca.key", pki / "ca.pem"
+    axis_key, axis_cert = pki / "axis.key", pki / "axis.pem"
     ca_created = not _pair_exists(ca_key_path, ca_cert_path)
+    # Kept only if it works: a damaged key is named now, not later.
+    ca_cert = None if ca_created else _load_ca(settings)[1]
+    axis_created = not _pair_exists(axis_key, axis_cert)
+    axis = None if axis_created else _kept_axis_identity(settings, axis_key, axis_cert, ca_cert)
     if ca_created:
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, "edXML axis development root CA"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "edXML axis (development only)"),
-            ]
-        )
         cert = (
-            _builder(name, name, key.public_key(), CA_DAYS)
+            _builder(DEV_CA_NAME, DEV_CA_NAME, key.public_key(), CA_DAYS)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(_key_usage(sign_certificates=True), critical=True)
             .sign(key, hashes.SHA256())
         )
         write_together([_key_file(ca_key_path, key), _cert_file(ca_cert_path, cert)])
-    else:
-        _load_ca(settings)  # kept only if it works: a damaged key is named now, not later
-    axis_key, axis_cert = pki / "axis.key", pki / "axis.pem"
-    axis_created = not _pair_exists(axis_key, axis_cert)
-    if axis_created:
+    if axis is None:
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COMMON_NAME, "edxml-axis"),
@@ -145,18 +148,42 @@ def init_pki(settings: Settings) -> PkiSetup:
         key, cert = _issue(settings, subject)
         write_together([_key_file(axis_key, key), _cert_file(axis_cert, cert)])
         axis = Identity(axis_key, axis_cert, cert)
-    else:
-        check_private_file(axis_key)
-        identity = SigningIdentity.from_pem_files(axis_key, axis_cert)
-        _require_unexpired(
-            identity.certificate,
-            axis_cert,
-            "the agencies refuse every answer the axis signs with it: move axis.key and "
-            "axis.pem away and run `axis pki init` again for a new one",
-        )
-        axis = Identity(axis_key, axis_cert, identity.certificate)
     trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
     return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path)
+
+
+def _kept_axis_identity(
+    settings: Settings, key_path: Path, cert_path: Path, ca_cert: x509.Certificate | None
+) -> Identity:
+    """The axis's existing key and certificate, refused if agencies could not trust what
+    it signs: expired, or from a development CA that is not ``ca_cert`` (``None``: the
+    development CA is about to be made anew, its predecessor gone)."""
+    certificate = _load_axis_identity(settings, key_path, cert_path).certificate
+    again = (
+        f"move {key_path.name} and {cert_path.name} away and run `axis pki init` again for "
+        "a new one"
+    )
+    _require_unexpired(
+        certificate, cert_path, f"the agencies refuse every answer the axis signs with it: {again}"
+    )
+    # One from another CA (a national one) is the operator's to vouch for.
+    if certificate.issuer == DEV_CA_NAME and not _issued_by(certificate, ca_cert):
+        raise CertificateError(
+            f"{cert_path} was issued by a development CA that is not "
+            f"{settings.pki_dir / 'ca.pem'}, so the agencies would refuse every answer the "
+            f"axis signs with it: {again}"
+        )
+    return Identity(key_path, cert_path, certificate)
+
+
+def _issued_by(certificate: x509.Certificate, ca_cert: x509.Certificate | None) -> bool:
+    if ca_cert is None:
+        return False
+    try:
+        certificate.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def issue_agency(
@@ -343,6 +370,21 @@ def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certi
         "for a new development CA, then issue every agency a new certificate",
     )
     return key, certificate
+
+
+def _load_axis_identity(settings: Settings, key_path: Path, cert_path: Path) -> SigningIdentity:
+    """The axis's key and certificate as the routers read them (a rotated key may be
+    protected by ``AXIS_KEY_PASSPHRASE``), every problem naming the files."""
+    check_private_file(key_path)
+    passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
+    try:
+        return SigningIdentity.from_pem_files(key_path, cert_path, passphrase)
+    except InvalidKey as error:
+        problem = str(error)
+        if problem.startswith((str(key_path), str(cert_path))):
+            raise CertificateError(problem) from None
+        # A mismatch or an unusable key says nothing of where it was found.
+        raise CertificateError(f"{key_path} with {cert_path}: {problem}") from None
 
 
 def _require_unexpired(certificate: x509.Certificate, path: Path, consequence: str) -> None:

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from cryptography.hazmat.primitives.serialization import Encoding
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from axis import audit
-from axis.certificates import read_certificate, read_certificate_bytes
+from axis.certificates import read_certificate
 from axis.errors import AgencyError, TransportError
 from axis.ops.broker_users import ManagementAPI, restore_access, vhost_of, withdraw_access
 from axis.router.inboxes import ensure_inboxes
@@ -34,7 +35,7 @@ from axis.store.registry import Agency, ImportSummary, Registry, check_level_fil
 from cli.credentials import credentials
 from cli.output import format_option, render
 from cli.params import AGENCY_CODE, IN_FILE, NonBlank, usage_errors
-from cli.settings_options import pass_settings, refuse_settings_flags
+from cli.settings_options import pass_settings
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
 
@@ -67,7 +68,7 @@ agency.add_command(credentials)
 @pass_settings
 def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> None:
     """Register agency CODE (its parent must be registered)."""
-    certificate = read_certificate_bytes(cert_file) if cert_file else None
+    certificate = _certificate_der(cert_file) if cert_file else None
     with checked_engine(settings) as engine:
         added = Registry(engine).add_agency(code, name, certificate=certificate)
         inboxes = ensure_inboxes(settings, engine, [added.code])
@@ -279,11 +280,17 @@ def cert() -> None:
 def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
     """Allow the certificate in CERT_FILE to sign for agency CODE."""
     with checked_engine(settings) as engine:
-        added = Registry(engine).add_certificate(code, read_certificate_bytes(cert_file))
+        added = Registry(engine).add_certificate(code, _certificate_der(cert_file))
     click.echo(
         f"registered certificate {added.fingerprint} to {code} "
         f"(valid {added.not_before:%Y-%m-%d} to {added.not_after:%Y-%m-%d})"
     )
+
+
+def _certificate_der(path: Path) -> bytes:
+    """The certificate in file ``path``, read here so that a file that holds none (a key,
+    a PKCS#12 bundle) is named in the error rather than the agency."""
+    return read_certificate(path).public_bytes(Encoding.DER)
 
 
 class CertificateGiven(NonBlank):
@@ -330,11 +337,9 @@ def cert_revoke(settings: Settings, code: str, certificate: Path | str, reason: 
 @agency.command("generate-tree")
 @click.option("--out", "out_file", required=True, type=_FILE, help="CSV file to write.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Random seed.")
-@click.pass_context
-def generate_tree(ctx: click.Context, out_file: Path, seed: int) -> None:
+def generate_tree(out_file: Path, seed: int) -> None:
     """Write a realistic national tree (11,369-14,060 agencies over seeds 0-399, 13,109
     with the default seed) as a CSV for `agency import`."""
-    refuse_settings_flags(ctx, "it only writes the file --out names; leave them out")
     tree = generate(seed)
     count = write_csv(tree, out_file)
     levels = Counter(AgencyCode.parse(a.code).level for a in tree)

@@ -492,12 +492,15 @@ class Registry:
         with _writing(self.engine, f"revoking a certificate of {code}") as conn:
             self._require(conn, code)
             row = conn.execute(
-                sa.select(certs.revoked_at).where(
-                    certs.agency_code == code, certs.fingerprint == fp
-                )
+                sa.select(certs.agency_code, certs.revoked_at).where(certs.fingerprint == fp)
             ).first()
             if row is None:
                 raise CertificateError(f"no certificate {fp} is registered to {code}")
+            if row.agency_code != code:
+                raise CertificateError(
+                    f"the certificate {fp} is registered to agency {row.agency_code}, not "
+                    f"{code}: name {row.agency_code} to revoke it"
+                )
             if row.revoked_at is not None:
                 raise CertificateError(
                     f"the certificate {fp} of {code} was already revoked on "

@@ -276,5 +276,5 @@ def test_an_empty_certificate_file_is_refused_not_ignored(initialised: Axis, tmp
     result = initialised("agency", "add", "000.00.31.H53", "--name", "Bộ X", "--cert", str(empty))
 
     assert result.exit_code == 1
-    assert "certificate for 000.00.31.H53: not a PEM or DER X.509 certificate" in result.output
+    assert f"{empty}: not a PEM or DER X.509 certificate" in result.output
     assert "000.00.31.H53" not in initialised("agency", "list", "--format", "csv").output
