@@ -63,6 +63,7 @@ from axis.errors import (
     TransientError,
     TransportError,
 )
+from axis.router.intake import status_subject
 from axis.settings import Settings
 from axis.store.db import engine_for, utcnow
 from axis.store.registry import Registry
@@ -72,6 +73,7 @@ from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
 from envelopes.codes import AgencyCode
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge
 from envelopes.model import (
+    BusinessType,
     Document,
     Organization,
     ResponseFor,
@@ -117,6 +119,13 @@ class NoAnswer(TransportError):
     """The axis did not answer within the timeout (`axis receive` saves the answer later)."""
 
     reason = "no-answer"
+
+
+class Misdelivered(EnvelopeError):
+    """A message that verifies but is not this agency's to receive: the axis routes no
+    such message here, so it came another way (a forgery, or a fault upstream)."""
+
+    reason = "misdelivered"
 
 
 class NotYourDocument(AxisError):
@@ -563,7 +572,8 @@ class AgencyClient:
         """Yield verified inbox messages until ``max_messages`` (handed over or refused)
         have been taken, or for ``wait`` idle seconds.
 
-        A message that fails verification is never yielded: a document is answered with a
+        A message that fails verification is never yielded, nor one the axis would not
+        have put in this inbox (:class:`Misdelivered`): a document is answered with a
         signed 02 refusal naming the reason, and ``on_refusal`` hears about it. One the
         axis verified as it is when it took it in is not refused for failing here:
         :class:`~axis.errors.ConfigurationError` names the problem (this side's trust
@@ -663,7 +673,42 @@ class AgencyClient:
                 f"the message is labelled {headers.kind!r} but its signed content is a "
                 f"{verified.kind}"
             )
+        problem = self._misdelivery(verified, headers.sender)
+        if problem is not None:
+            raise Misdelivered(problem)
         return verified
+
+    def _misdelivery(self, verified: Verified, labelled_sender: str) -> str | None:
+        """Why the axis would never have put ``verified`` in this agency's inbox, if it
+        would not. Its signature was checked against the certificates of the sender its
+        label names, so a signed From that differs is an agency signing in another's
+        name; and only what is addressed to this agency, or about what it sent, is its
+        own to save and answer."""
+        message = verified.message
+        if isinstance(message, AxisReceipt):
+            if message.sender_code != self.code:
+                return f"the axis's answer about {message.document_id} is for {message.sender_code}"
+            return None
+        if verified.sender_code != labelled_sender:
+            return (
+                f"the {verified.kind} is labelled as from {labelled_sender}, but signed as "
+                f"from {verified.sender_code}"
+            )
+        if isinstance(message, Document):
+            # A revocation, update or replacement goes to the first document's
+            # recipients, whatever its own To says.
+            new = message.business.business_doc_type == BusinessType.NEW
+            if new and self.code not in {org.organ_id for org in message.recipients}:
+                return f"the document {message.document_id} is not addressed to {self.code}"
+            return None
+        owner, document_id = status_subject(message)
+        recall = message.status_code == StatusCode.RECALLED and verified.sender_code == owner
+        if owner != self.code and not recall:
+            return (
+                f"status {message.status_code.value} from {verified.sender_code} is about "
+                f"{document_id}, which {owner} sent, not {self.code}"
+            )
+        return None
 
     def _signers_allowed(
         self, body: bytes, headers: protocol.InboxHeaders

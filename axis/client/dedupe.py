@@ -41,8 +41,14 @@ class SeenMessages:
     """Message ids already acknowledged (one SQLite file; safe across processes)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"cannot make {path.parent} to keep the record of received messages there: "
+                f"{error.strerror or error}"
+            ) from None
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

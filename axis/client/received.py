@@ -74,17 +74,24 @@ def folder_name(document_id: str) -> str:
 
 def safe_file_name(name: str, taken: set[str]) -> str:
     """``name`` without any directory part, short enough for the file system, made unique
-    among ``taken`` (which it joins)."""
+    among ``taken`` (which it joins, in the form :func:`_name_key` gives)."""
     base = Path(name.replace("\\", "/")).name
     base = "".join("_" if unicodedata.category(c) in _HIDDEN else c for c in base)
     base = _fit(_UNSAFE_IN_FILE.sub("_", base).strip(" .") or "attachment")
     candidate, n = base, 1
     stem, dot, suffix = base.rpartition(".")
-    while candidate.lower() in taken:
+    while _name_key(candidate) in taken:
         n += 1
         candidate = f"{stem}-{n}.{suffix}" if dot and stem else f"{base}-{n}"
-    taken.add(candidate.lower())
+    taken.add(_name_key(candidate))
     return candidate
+
+
+def _name_key(name: str) -> str:
+    """What two names share when a file system takes them for one file: case on Windows
+    and macOS, and the composition of accented letters on macOS (``ó`` typed as one
+    character or as ``o`` and an accent), which look the same to the clerk anyway."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _fit(name: str) -> str:

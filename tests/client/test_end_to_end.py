@@ -245,6 +245,17 @@ def put_in_inbox(axis: Axis, role: str, body: bytes, headers: protocol.InboxHead
         transport.publish([inbox_message(body, axis.code(role), message_id, headers)])
 
 
+def accepted_answer(axis: Axis, to: str, number: int, recipients: list[str]) -> tuple[str, bytes]:
+    """(DocumentId, the axis's signed ``accepted`` answer to ``to`` about its document
+    ``number``), as a router answers a submission."""
+    document_id = f"{to},2026/11/26,{number}/VP"
+    answer = Answers(load_axis_identity(axis.home.settings)).answer(
+        outcome="accepted", to=to, document_id=document_id, digest="ab" * 32, size=5000,
+        message_id=f"answer:{number}", recipients=recipients,
+    )  # fmt: skip
+    return document_id, answer.body
+
+
 def test_two_refused_copies_about_one_document_are_kept_as_two_files(idle: Axis):
     commune = idle.code("commune")
     signed = idle.home.document(commune, [idle.code("district")], number=77, subject="Gốc")
@@ -270,14 +281,8 @@ def test_two_refused_copies_about_one_document_are_kept_as_two_files(idle: Axis)
 
 def test_an_acceptance_the_sender_did_not_wait_for_is_kept_as_the_axiss_signed_word(idle: Axis):
     commune, district = idle.code("commune"), idle.code("district")
-    document_id = f"{commune},2026/11/26,78/VP"
-    answer = Answers(load_axis_identity(idle.home.settings)).answer(
-        outcome="accepted", to=commune, document_id=document_id, digest="ab" * 32, size=5000,
-        message_id="answer:78", recipients=[district],
-    )  # fmt: skip
-    put_in_inbox(
-        idle, "commune", answer.body, protocol.InboxHeaders("receipt", document_id, "axis")
-    )
+    document_id, answer = accepted_answer(idle, commune, 78, [district])
+    put_in_inbox(idle, "commune", answer, protocol.InboxHeaders("receipt", document_id, "axis"))
 
     out = idle.out("commune")
     [row] = json.loads(
@@ -285,7 +290,7 @@ def test_an_acceptance_the_sender_did_not_wait_for_is_kept_as_the_axiss_signed_w
     )
 
     assert (row["kind"], row["what"]) == ("receipt", "accepted for 1 recipient(s)")
-    assert Path(row["saved"]).read_bytes() == answer.body
+    assert Path(row["saved"]).read_bytes() == answer
     assert Path(row["saved"]).parent == out / folder_name(document_id) / "statuses"
 
 
