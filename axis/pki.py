@@ -158,7 +158,7 @@ def _kept_axis_identity(
     """The axis's existing key and certificate, refused if agencies could not trust what
     it signs: expired, or from a development CA that is not ``ca_cert`` (``None``: the
     development CA is about to be made anew, its predecessor gone)."""
-    certificate = _load_axis_identity(settings, key_path, cert_path).certificate
+    certificate = open_axis_identity(settings, key_path, cert_path).certificate
     again = (
         f"move {key_path.name} and {cert_path.name} away and run `axis pki init` again for "
         "a new one"
@@ -372,9 +372,10 @@ def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certi
     return key, certificate
 
 
-def _load_axis_identity(settings: Settings, key_path: Path, cert_path: Path) -> SigningIdentity:
-    """The axis's key and certificate as the routers read them (a rotated key may be
-    protected by ``AXIS_KEY_PASSPHRASE``), every problem naming the files."""
+def open_axis_identity(settings: Settings, key_path: Path, cert_path: Path) -> SigningIdentity:
+    """The axis's key and certificate, as routers and ``axis pki init`` read them (a
+    rotated key may be protected by ``AXIS_KEY_PASSPHRASE``), every problem naming the
+    files."""
     check_private_file(key_path)
     passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
     try:

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from axis import protocol
 from axis.errors import ConfigurationError
-from axis.files import check_private_file
+from axis.pki import open_axis_identity
 from axis.router.intake import Submission
 from axis.settings import Settings
 from axis.store.db import utcnow
@@ -41,9 +41,7 @@ def load_axis_identity(settings: Settings) -> SigningIdentity:
                 f"the axis's signing identity is missing ({path}): run `axis pki init`, or "
                 "put the axis's key and certificate there"
             )
-    check_private_file(key)
-    passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
-    return SigningIdentity.from_pem_files(key, certificate, passphrase=passphrase)
+    return open_axis_identity(settings, key, certificate)
 
 
 class StoredDocument(Protocol):
