@@ -95,6 +95,10 @@ MIN_WAIT = 0.5
 ANSWER_ROUND = 0.25
 #: Inbox messages a sender may set aside (unacknowledged) while looking for its answer.
 HOLD_LIMIT = 256
+#: The most bytes of inbox messages a client holds at once, taken ahead or set aside.
+#: RabbitMQ bounds what a consumer takes ahead by count only, so the counts above shrink
+#: as the size cap grows: at the default 64 MiB, four messages at a time, not 64 (4 GiB).
+HOLD_BYTES = 256 * 1024 * 1024
 #: What each status means, in the words clerks use (the default description).
 STATUS_LABELS: dict[StatusCode, str] = {
     StatusCode.ARRIVED: "Đã đến",
@@ -504,7 +508,7 @@ class AgencyClient:
         held: list[ReceivedMessage] = []
         try:
             while (remaining := deadline - time.monotonic()) > 0:
-                if len(held) < HOLD_LIMIT:
+                if len(held) < self._at_once(HOLD_LIMIT):
                     answer = self._look_in_inbox(submission, held, deadline)
                     if answer is not None:
                         return answer
@@ -536,14 +540,15 @@ class AgencyClient:
         self, submission: str, held: list[ReceivedMessage], deadline: float
     ) -> Answer | None:
         """One round over the inbox: the answer to ``submission`` if it comes; other
-        messages are set aside in ``held``, never more than :data:`HOLD_LIMIT` (a
-        consumer's prefetch ends with the consumer, so the transport cannot bound them)."""
+        messages are set aside in ``held``, never more than :data:`HOLD_LIMIT` nor
+        :data:`HOLD_BYTES` at the size cap (a consumer's prefetch ends with the consumer,
+        so the transport cannot bound them)."""
         # Short rounds, so that a stream of other messages cannot stretch the wait and
         # the store is looked at often.
         with contextlib.closing(
             self.transport.consume(
                 self.inbox,
-                prefetch=HOLD_LIMIT - len(held),
+                prefetch=self._at_once(HOLD_LIMIT) - len(held),
                 timeout=min(deadline - time.monotonic(), ANSWER_ROUND),
             )
         ) as messages:
@@ -556,7 +561,7 @@ class AgencyClient:
                     message.ack()
                     continue
                 held.append(message)
-                if len(held) >= HOLD_LIMIT or time.monotonic() >= deadline:
+                if len(held) >= self._at_once(HOLD_LIMIT) or time.monotonic() >= deadline:
                     break
         return None
 
@@ -584,7 +589,7 @@ class AgencyClient:
         if max_messages is not None and max_messages < 1:
             return  # asked for none: not even one taken, as the loop below would
         handed = 0
-        prefetch = min(max_messages or RECEIVE_PREFETCH, RECEIVE_PREFETCH)
+        prefetch = min(max_messages or RECEIVE_PREFETCH, self._at_once(RECEIVE_PREFETCH))
         with contextlib.closing(
             self.transport.consume(self.inbox, prefetch=prefetch, timeout=max(wait, MIN_WAIT))
         ) as messages:
@@ -608,6 +613,11 @@ class AgencyClient:
         # telling the caller it "will be delivered again" would be false.
         with contextlib.suppress(TransientError):
             message.ack()
+
+    def _at_once(self, count: int) -> int:
+        """``count`` messages, or fewer if that many at this side's size cap could take
+        more than :data:`HOLD_BYTES`; at least one."""
+        return max(1, min(count, HOLD_BYTES // self.settings.max_envelope_bytes))
 
     def _check(
         self, message: ReceivedMessage, on_refusal: Callable[[Refusal], None] | None

@@ -15,15 +15,23 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
+import pika
 import pytest
 from cryptography.hazmat.primitives import serialization
-from helpers.axis_home import AxisHome, make_home
+from helpers.axis_home import AxisHome, make_home, wait_for
 from pki_helpers import Issued, issue
 from router.conftest import axis_on
 
 from axis import protocol
 from axis.certificates import read_certificate
-from axis.client.agency import HOLD_LIMIT, AgencyClient, NoAnswer, NotYourDocument, Refusal
+from axis.client.agency import (
+    HOLD_BYTES,
+    HOLD_LIMIT,
+    AgencyClient,
+    NoAnswer,
+    NotYourDocument,
+    Refusal,
+)
 from axis.client.compose import DocumentRequest, compose_document
 from axis.errors import AxisError, CertificateError, TransientError
 from axis.router.answers import Answers, inbox_message, load_axis_identity
@@ -256,10 +264,18 @@ def test_the_sender_finds_its_answer_behind_other_messages_and_leaves_them(home,
     assert axis_side.depth(inbox(province_code)) == 1
 
 
-def test_a_sender_waiting_for_its_answer_sets_aside_no_more_than_the_hold_limit(home, axis_side):
+@pytest.mark.parametrize(
+    ("size_cap", "held"),
+    [(1 << 20, HOLD_LIMIT), (HOLD_BYTES // 2, 2)],
+    ids=["small envelopes: the count", "large envelopes: the bytes"],
+)
+def test_a_sender_waiting_for_its_answer_sets_aside_no_more_than_the_hold_limit(
+    home, axis_side, size_cap, held
+):
     """A busy inbox is not pulled into the sender's memory while it waits: once it holds
-    HOLD_LIMIT messages aside it takes nothing more from the inbox (here, repeats it
-    would otherwise have acknowledged stay where they are)."""
+    HOLD_LIMIT messages aside, or as many as HOLD_BYTES allows at its size cap, it takes
+    nothing more from the inbox (here, repeats it would otherwise have acknowledged stay
+    where they are)."""
     code = home.codes["province"]
 
     def messages(kind: str, count: int) -> list[OutgoingMessage]:
@@ -269,15 +285,59 @@ def test_a_sender_waiting_for_its_answer_sets_aside_no_more_than_the_hold_limit(
         ]
 
     repeats = messages("repeat", 20)
-    axis_side.publish(messages("other", HOLD_LIMIT))
+    axis_side.publish(messages("other", held))
     axis_side.publish(repeats)
-    with client_for(home, "province") as province:
+    settings = home.settings.replace(max_envelope_bytes=size_cap)
+    with AgencyClient(
+        code, home.identities[code], settings, home.trust, engine=home.engine
+    ) as province:
         for repeat in repeats:
             province.seen.add(repeat.message_id)
         with pytest.raises(NoAnswer):
             province.wait_answer("submission:none", "X", timeout=2)
 
-    assert axis_side.depth(inbox(code)) == HOLD_LIMIT + len(repeats)
+    assert axis_side.depth(inbox(code)) == held + len(repeats)
+
+
+def test_a_client_takes_ahead_no_more_inbox_messages_than_its_size_cap_allows_in_memory(
+    tmp_path, request
+):
+    """RabbitMQ bounds what a consumer takes ahead by count only: at a size cap of half
+    HOLD_BYTES, `receive` holds two messages at a time, the rest stay ready in the inbox."""
+    with axis_on("rabbitmq", tmp_path, request) as home, home.transport() as transport:
+        signed = signed_document(home)
+        for number in range(6):
+            message = inbox_message(
+                signed,
+                home.codes["district"],
+                f"copy-{number}",
+                protocol.InboxHeaders(
+                    "document", a_document(home).document_id, home.codes["commune"]
+                ),
+            )
+            transport.publish([message])
+        code = home.codes["district"]
+        settings = home.settings.replace(max_envelope_bytes=HOLD_BYTES // 2)
+        with AgencyClient(
+            code, home.identities[code], settings, home.trust, engine=home.engine
+        ) as district:
+            receiving = district.receive(wait=5)  # kept: closed, it would give back all
+            first = next(receiving)
+            # The broker hands out what the prefetch allows at once, and holds the rest.
+            wait_for(lambda: ready_in(home, inbox(code)) <= 4, what="messages taken ahead")
+            ready = ready_in(home, inbox(code))
+            first.release()
+            receiving.close()
+    assert ready == 6 - 2
+
+
+def ready_in(home: AxisHome, queue: str) -> int:
+    """Messages ready in ``queue`` (not handed out to a consumer), as the broker counts."""
+    connection = pika.BlockingConnection(pika.URLParameters(home.settings.broker_url))
+    try:
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        connection.close()
 
 
 def test_no_answer_within_the_timeout_is_a_clear_error(home):
