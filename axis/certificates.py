@@ -13,9 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from axis.errors import CertificateError, FileProblem
 from axis.files import MAX_CERTIFICATE_BYTES, read_bounded
+from envelopes.codes import AgencyCode
+from envelopes.errors import InvalidAgencyCode
 
 
 def load_certificate(data: bytes, source: str) -> x509.Certificate:
@@ -48,3 +51,20 @@ def is_ca(certificate: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return False
     return constraints.value.ca
+
+
+def named_agencies(certificate: x509.Certificate) -> set[AgencyCode]:
+    """The agency codes the certificate's subject common name(s) spell.
+
+    The development PKI writes the agency's code there; a national CA may write its name
+    instead, which names no code (an empty set).
+    """
+    named: set[AgencyCode] = set()
+    for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        if not isinstance(attribute.value, str):
+            continue
+        try:
+            named.add(AgencyCode.parse(attribute.value.strip()))
+        except InvalidAgencyCode:
+            continue
+    return named

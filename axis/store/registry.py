@@ -16,7 +16,10 @@ by the SHA-256 fingerprint of their DER encoding::
     ['000.00.00.H53', '000.00.31.H53']
 
 Expired certificates are refused when registered (they could never sign); certificates
-not yet valid are accepted, so a key roll-over can be registered ahead of time.
+not yet valid are accepted, so a key roll-over can be registered ahead of time. A
+certificate whose subject common name is another agency's code is that agency's: it is
+refused, whichever way it is registered (a name that is no code, as a national CA may
+write, is accepted).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
-from axis.certificates import is_ca, load_certificate, read_certificate
+from axis.certificates import is_ca, load_certificate, named_agencies, read_certificate
 from axis.errors import (
     AgencyError,
     CertificateError,
@@ -275,7 +278,8 @@ def _certificate_row(code: str, cert: x509.Certificate, now: datetime.datetime) 
 
 
 def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) -> None:
-    """An agency signs with an end-entity certificate that has not expired."""
+    """An agency signs with an end-entity certificate that has not expired and that names
+    no other agency. Every way of registering a certificate passes here."""
     if is_ca(cert):
         # A CA's key signs certificates, not documents: pinning one is a mix-up of files.
         raise CertificateError(
@@ -286,6 +290,14 @@ def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) 
         raise CertificateError(
             f"the certificate {cert.subject.rfc4514_string()} expired on "
             f"{cert.not_valid_after_utc:%Y-%m-%d}: it cannot sign for {code}"
+        )
+    # Pinned to the wrong agency, another agency's key would sign as this one: the file
+    # names its owner, so the mix-up can be caught here.
+    others = sorted(str(c) for c in named_agencies(cert) if str(c) != code)
+    if others:
+        raise CertificateError(
+            f"the certificate {cert.subject.rfc4514_string()} names agency {others[0]}: it "
+            f"cannot sign for {code} (register it to {others[0]}, or give {code}'s own)"
         )
 
 

@@ -226,7 +226,8 @@ def test_a_revoked_certificate_cannot_be_registered_again(
 def test_one_certificate_signs_for_one_agency_only(
     tree: Registry, make_certificate: Callable[..., bytes]
 ):
-    pem = make_certificate(PROVINCE)
+    # Named as a national CA names agencies, so that only the pin tells whose it is.
+    pem = make_certificate("UBND tỉnh Tây Ninh")
     tree.add_certificate(PROVINCE, pem)
 
     with pytest.raises(CertificateError, match=f"already registered for agency {PROVINCE}"):
