@@ -44,6 +44,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from sqlalchemy.engine import Engine
 
 from axis import protocol
+from axis.certificates import named_agencies
 from axis.client.compose import vietnam_now
 from axis.client.dedupe import FILE_NAME as SEEN_FILE
 from axis.client.dedupe import SeenMessages
@@ -71,7 +72,7 @@ from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
 from envelopes.codes import AgencyCode
-from envelopes.errors import EnvelopeError, EnvelopeTooLarge
+from envelopes.errors import EnvelopeError, EnvelopeTooLarge, UntrustedCertificate
 from envelopes.model import (
     BusinessType,
     Document,
@@ -678,6 +679,8 @@ class AgencyClient:
                 "store hold the axis's CAs (`axis trust add CA.pem`) to receive it; it "
                 "stays in the inbox"
             ) from None
+        if headers.kind == "receipt":
+            self._require_axis_signer(verified)
         if verified.kind != headers.kind:
             raise EnvelopeError(
                 f"the message is labelled {headers.kind!r} but its signed content is a "
@@ -805,7 +808,22 @@ class AgencyClient:
         )
         if not isinstance(verified.message, AxisReceipt):
             raise EnvelopeError(f"the axis answered with a {verified.kind}, not a receipt")
+        self._require_axis_signer(verified)
         return Answer(receipt=verified.message, signed=body)
+
+    def _require_axis_signer(self, verified: Verified) -> None:
+        """Refuse an answer signed with an agency's certificate. With the axis's own
+        certificate on this machine, only it may sign answers (``pinned``); without it,
+        any certificate the trust store vouches for would pass, an agency's included."""
+        if self._axis_pins is not None:
+            return
+        agencies = ", ".join(sorted(str(code) for code in named_agencies(verified.certificate)))
+        if agencies:
+            raise UntrustedCertificate(
+                f"an answer from the axis is signed with a certificate of agency {agencies}, "
+                "not the axis's (put the axis's certificate in "
+                f"{self.settings.pki_dir / 'axis.pem'} to accept its answers only)"
+            )
 
 
 def _answers(message: ReceivedMessage) -> str:

@@ -481,3 +481,32 @@ def test_a_document_sent_again_before_its_answer_came_goes_out_as_the_same_bytes
 
     submitted = [message.body for message in axis_side.consume(SUBMISSIONS, timeout=0)]
     assert len(submitted) == 2 and submitted[0] == submitted[1]
+
+
+@pytest.mark.parametrize(("signer", "taken"), [("the axis", True), ("an agency", False)])
+def test_without_the_axiss_certificate_an_answer_an_agency_signed_is_refused(
+    home, axis_side, tmp_path, signer, taken
+):
+    """A machine without pki/axis.pem (a document-management system's) cannot pin the
+    axis's answers; the trust store vouches for agencies too, so an answer signed with an
+    agency's certificate is still refused."""
+    commune, district = home.codes["commune"], home.codes["district"]
+    identity = (
+        load_axis_identity(home.settings) if signer == "the axis" else home.identities[district]
+    )
+    document_id = f"{commune},2026/11/26,78/VP"
+    answer = Answers(identity).answer(
+        outcome="accepted", to=commune, document_id=document_id, digest="ab" * 32, size=5000,
+        message_id="answer:78", recipients=[district],
+    )  # fmt: skip
+    headers = protocol.InboxHeaders("receipt", document_id, protocol.AXIS_SENDER)
+    axis_side.publish([inbox_message(answer.body, commune, "answer-78", headers)])
+    refusals: list[Refusal] = []
+    settings = home.settings.replace(home=tmp_path / "dms")  # no pki/axis.pem there
+    with AgencyClient(
+        commune, home.identities[commune], settings, home.trust, engine=home.engine
+    ) as client:
+        received = [incoming.kind for incoming in client.receive(on_refusal=refusals.append)]
+
+    assert received == (["receipt"] if taken else [])
+    assert [r.reason for r in refusals] == ([] if taken else ["untrusted-certificate"])
