@@ -93,13 +93,21 @@ class AxisGroup(click.Group):
 
 
 def _on_one_line(message: str) -> str:
-    r"""``message`` as the one line scripts and logs expect: a value it quotes (a subject,
-    a file name) may hold line breaks, shown as ``\n`` where they were.
+    r"""``message`` as the one line scripts and logs expect, safe for the terminal: a value
+    it quotes (a subject, a file name, the broker's words) may hold line breaks, shown as
+    ``\n`` where they were, and characters a terminal would act on rather than show
+    (escape sequences, bidirectional overrides), shown as their escapes.
 
     >>> _on_one_line("the value 'dòng 1\ndòng 2' is refused")
     "the value 'dòng 1\\ndòng 2' is refused"
+    >>> _on_one_line("no such file: 'a\x1b[2J\u202efdp.exe'")
+    "no such file: 'a\\x1b[2J\\u202efdp.exe'"
     """
-    return "\\n".join(message.splitlines())
+    # Imported here, on the error path: the listings' module loads rich.
+    from cli.output import shown
+
+    # Every kind of line break (\r\n, \u2028...) is one \n, as scripts have long seen.
+    return shown("\n".join(message.splitlines()))
 
 
 def _describe(error: Exception) -> str:

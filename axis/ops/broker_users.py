@@ -18,7 +18,9 @@ whereas ``rabbitmqctl`` only works on the broker's host with its Erlang cookie::
 
 Both write an audit entry (never the password) once the whole change went through, and
 none when the broker refused it (a rotation whose old connections could not be closed
-says so, and is simply run again). A change the audit log refuses (a database locked or
+says so, and is simply run again). A deletion is audited even if the user's open
+connections could not be closed after it (a warning says so): the user is gone, and the
+broker closes its connections itself. A change the audit log refuses (a database locked or
 read-only) is undone: a new user is deleted, a rotated one gets its old password back,
 a deleted one is created again with its old password hash and rights.
 No database transaction stays open while the broker is called: on SQLite that would keep
@@ -34,6 +36,7 @@ import base64
 import contextlib
 import http.client
 import json
+import logging
 import secrets
 import urllib.error
 import urllib.parse
@@ -52,6 +55,8 @@ from axis.store.schema import agencies
 from axis.transport.rabbitmq import no_such_vhost
 from axis.transport.topology import agency_permissions
 from envelopes.codes import AgencyCode
+
+log = logging.getLogger(__name__)
 
 #: Ports of the management API when only the broker URL is configured.
 MANAGEMENT_PORTS = {"amqp": ("http", 15672), "amqps": ("https", 15671)}
@@ -327,7 +332,10 @@ def _reason(error: Exception) -> str:
 def revoke_credentials(api: ManagementAPI, code: str) -> bool:
     """Delete the broker user of agency ``code`` and close its connections.
 
-    Returns False if there was no such user.
+    Returns False if there was no such user. Closing the connections is only a second
+    try once the user is deleted: RabbitMQ (3.10 on) closes a deleted user's connections
+    itself, so its failure is logged as a warning rather than raised, which would hide
+    that the user is gone (and keep the deletion out of the audit log).
     """
     username = str(AgencyCode.parse(code))
     api.require()
@@ -335,7 +343,15 @@ def revoke_credentials(api: ManagementAPI, code: str) -> bool:
         api.call("DELETE", "users/" + _quote(username))
     except urllib.error.HTTPError:
         return False
-    api.close_connections(username, "credentials revoked")
+    try:
+        api.close_connections(username, "credentials revoked")
+    except (TransportError, urllib.error.HTTPError) as error:
+        log.warning(
+            "broker user %s deleted, but closing its open connections failed (%s): the "
+            "broker closes a deleted user's connections itself",
+            username,
+            _reason(error),
+        )
     return True
 
 

@@ -15,7 +15,9 @@ Design (the why):
   confirmation in turn: ~1,350 messages/s).
 - **Persistent, confirmed, mandatory.** Every message has ``delivery_mode`` 2, the publish
   channel is in confirm mode, and ``mandatory`` makes the broker return a message no queue
-  takes: :meth:`publish` raises :class:`~axis.errors.TransportError` for it.
+  takes: :meth:`publish` raises :class:`~axis.errors.TransportError` for it. So it does,
+  before anything of the batch is sent, for a message whose headers do not fit in one
+  frame (the broker would close the whole connection over it).
 - **Reconnection.** A lost connection (broker restart, ``close_all_connections``) fails
   the call in progress with :class:`~axis.errors.TransientError`; the next call opens a
   new connection. There is no hidden retry loop: the caller backs off and calls again.
@@ -419,11 +421,39 @@ class _Link:
             if len(self._settlements) == 1:
                 self._connection.ioloop.add_callback_threadsafe(self._send_settlements)
 
+    @property
+    def frame_max(self) -> int:
+        """The largest frame the broker takes, as negotiated when the connection opened."""
+        return int(self._connection.params.frame_max)
+
     def fits(self, publication: _Publication) -> bool:
         """Whether ``publication``'s properties fit in one frame of the size negotiated with
         the broker, which closes the connection over a larger one."""
-        header = pika.frame.Header(1, len(publication.body), publication.properties)
-        return len(header.marshal()) <= self._connection.params.frame_max
+        return _header_frame_size(publication) <= self.frame_max
+
+    def refuse_oversized(self, publications: Sequence[_Publication]) -> None:
+        """Raise :class:`TransportError` naming the first of ``publications`` the broker
+        cannot take, before any is sent: it answers properties larger than a frame by
+        closing the whole connection (FRAME_ERROR), which the caller would take for a lost
+        connection and retry for ever, and pika cannot encode some header values at all
+        (it fails halfway through the batch)."""
+        others = ", nor the rest of its batch" if len(publications) > 1 else ""
+        for publication in publications:
+            name = publication.properties.message_id
+            try:
+                size = _header_frame_size(publication)
+            except pika.exceptions.UnsupportedAMQPFieldException as error:
+                value = error.args[-1] if error.args else None
+                raise TransportError(
+                    f"message {name!r} not published{others}: its header value {value!r} "
+                    f"is of a type AMQP cannot carry ({type(value).__name__})"
+                ) from None
+            if size > self.frame_max:
+                raise TransportError(
+                    f"message {name!r} not published{others}: its headers are too large "
+                    f"for the broker's frame ({size:,} bytes with its other properties, "
+                    f"over the {self.frame_max:,} bytes a frame may hold)"
+                )
 
     def close(self) -> None:
         """Close the connection (unacknowledged messages go back to their queues)."""
@@ -872,13 +902,17 @@ class RabbitMQTransport(Transport):
     def publish(self, messages: Iterable[OutgoingMessage]) -> None:
         publications = [_publication(message, *_route(message)) for message in messages]
         if publications:
-            self._link().publish(publications)
+            link = self._link()
+            link.refuse_oversized(publications)
+            link.publish(publications)
 
     def publish_delayed(self, message: OutgoingMessage, delay_seconds: float) -> None:
         link = self._link()
+        publication = _publication(message, wait_queue(delay_step(delay_seconds)), message.queue)
+        link.refuse_oversized([publication])
         # The wait queue takes any message: check the target now, not when it expires.
         link.probe(message.queue)
-        link.publish([_publication(message, wait_queue(delay_step(delay_seconds)), message.queue)])
+        link.publish([publication])
 
     def open_consumer(self, queue: str, *, prefetch: int = 64) -> RabbitMQConsumer:
         link = self._link()
@@ -1038,6 +1072,11 @@ def _publication(message: OutgoingMessage, exchange: str, routing_key: str) -> _
         message.body,
         _properties(message.message_id, message.priority, headers, message.user_id),
     )
+
+
+def _header_frame_size(publication: _Publication) -> int:
+    """Bytes of the frame that carries ``publication``'s properties (headers included)."""
+    return len(pika.frame.Header(1, len(publication.body), publication.properties).marshal())
 
 
 def _properties(

@@ -77,6 +77,10 @@ def axis_on_rabbitmq(make_database_url, amqp_url: str) -> Iterator[Axis]:
         transport_purge(transport)
     yield Axis(engine, database_url, amqp_url)
     engine.dispose()
+    # Emptied after too: the run's other tests share these queues (one of them waits for
+    # a message of its own to reach the head of axis.submissions).
+    with RabbitMQTransport(amqp_url) as transport:
+        transport_purge(transport)
 
 
 def transport_purge(transport: RabbitMQTransport) -> None:
