@@ -314,21 +314,28 @@ def refresh_command(settings: Settings, every: float | None) -> None:
 
 
 def _keep_refreshing(engine: Engine, every: float) -> None:
-    """Fold every ``every`` seconds until a signal asks to stop. A database failure is
-    waited out: this runs as a service, and the changes wait in the router's tables."""
+    """Fold every ``every`` seconds until a signal asks to stop. A database failure, or a
+    rebuild under way, is waited out: this runs as a service, and the changes wait in the
+    router's tables."""
     stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _frame: stopping.append(signum))
     click.echo(f"folding changes into the statistics every {every:g} s", err=True)
+    rebuilding = False
     while not stopping:
         try:
             folded = rollup.refresh(engine, stopped=lambda: bool(stopping))
+        except rollup.RebuildUnderWay as error:
+            if not rebuilding:  # a rebuild takes minutes: said once, not every few seconds
+                click.echo(f"warning: {error}; waiting for it", err=True)
+            rebuilding = True
         except sa.exc.DBAPIError as error:
             click.echo(
                 f"warning: the fold failed ({one_line(error)}); trying again in {every:g} s",
                 err=True,
             )
         else:
+            rebuilding = False
             if folded:
                 click.echo(
                     f"{datetime.datetime.now().isoformat(timespec='seconds')} "

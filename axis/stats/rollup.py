@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from axis.errors import StoreError
 from axis.router.records import VIETNAM
 from axis.stats.latency import bucket_of, combine, micros_between, pack
 from axis.store.db import may_not_write, read_only
@@ -76,8 +78,28 @@ HISTOGRAM_OF = dict(zip((DELIVERED, RECEIPTED), STATS_HISTOGRAMS, strict=True))
 KEY = tuple(c.name for c in stats_counts.primary_key.columns)
 #: Rows folded per transaction: short transactions keep router waits short.
 CHUNK = 5_000
-#: PostgreSQL advisory lock serialising refreshes (two would fold the same rows).
+#: PostgreSQL advisory lock serialising refreshes (two would fold the same rows) and the
+#: steps of a rebuild.
 _REFRESH_LOCK_KEY = 0x57A75_0001
+#: ``grain`` of the ``stats_counts`` row standing while a rebuild resets the marks (its
+#: ``agency`` names the rebuild). It never shows in a figure: every report query picks
+#: rows by grain (``_Query._period`` in axis/stats/queries.py), a fold reads rows by
+#: their whole key, and "!" is none of GRAINS.
+_REBUILDING = "!"
+_REBUILDING_PERIOD = datetime.date(1970, 1, 1)
+
+
+class RebuildUnderWay(StoreError):
+    """A rebuild is resetting the rollups' marks, or died doing it: nothing may be folded
+    until one runs to its end (a half-reset history would be counted wrong)."""
+
+    reason = "stats-rebuild"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a rebuild of the statistics is under way or was interrupted: let it finish, "
+            "or run `axis stats rebuild` again"
+        )
 
 
 @dataclass(frozen=True, order=True)
@@ -451,6 +473,7 @@ def refresh(
     engine: Engine, *, chunk: int = CHUNK, stopped: Callable[[], bool] | None = None
 ) -> int:
     """Fold every change not counted yet into the rollups; how many rows were folded.
+    Raises :class:`RebuildUnderWay` while a rebuild resets the marks.
 
     Safe to run from several processes at once (they take turns). ``stopped`` is asked
     after each chunk: once it is true, the rest is left for the next refresh (after a
@@ -460,8 +483,8 @@ def refresh(
     folded = 0
     while True:
         with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REFRESH_LOCK_KEY})")
+            if _take_turn(conn) is not None:
+                raise RebuildUnderWay()
             done = _fold_deliveries(conn, chunk) + _fold_statuses(conn, chunk)
         folded += done
         if done == 0 or (stopped is not None and stopped()):
@@ -506,16 +529,75 @@ def _unfolded_changes(engine: Engine) -> int:
     return changed + uncounted
 
 
-def rebuild(engine: Engine) -> int:
-    """Recount everything from the router's tables (after a repair); rows folded."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REFRESH_LOCK_KEY})")
-        conn.execute(sa.delete(stats_counts))
-        conn.execute(sa.update(deliveries).values(stats_state=None, stats_delivered=None))
-        conn.execute(
-            sa.update(status_events)
-            .where(status_events.c.stats_counted.is_(True))
-            .values(stats_counted=False)
+#: The marks of what the rollups counted: the table, its rows marked, and their reset.
+_MARKS: tuple[tuple[sa.Table, sa.ColumnElement[bool], dict[str, Any]], ...] = (
+    (
+        deliveries,
+        sa.or_(deliveries.c.stats_state.is_not(None), deliveries.c.stats_delivered.is_not(None)),
+        {"stats_state": None, "stats_delivered": None},
+    ),
+    (status_events, status_events.c.stats_counted.is_(True), {"stats_counted": False}),
+)
+
+
+def _take_turn(conn: Connection) -> str | None:
+    """Wait for the folds and rebuild steps in flight (PostgreSQL's advisory lock; SQLite
+    has one writer), then the name of the rebuild under way, if any."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REFRESH_LOCK_KEY})")
+    return conn.execute(
+        sa.select(stats_counts.c.agency).where(stats_counts.c.grain == _REBUILDING)
+    ).scalar()
+
+
+def _still_mine(conn: Connection, name: str) -> None:
+    """Go on with rebuild ``name`` only if no rebuild started since: the last one started
+    resets everything itself and alone may end the reset (ended early, it would fold rows
+    the other one has yet to reset, and they would be counted twice)."""
+    if _take_turn(conn) != name:
+        raise StoreError(
+            "another `axis stats rebuild` started meanwhile: it recounts the statistics"
         )
+
+
+def rebuild(engine: Engine, *, chunk: int = CHUNK) -> int:
+    """Recount everything from the router's tables (after a repair); rows folded.
+
+    The rollups are emptied, then the marks of what they counted are reset ``chunk`` rows
+    a transaction, so that a router changing a delivery waits for one chunk at most (one
+    transaction over 200,000 deliveries held the routers for 15 s). Meanwhile a row of
+    ``stats_counts`` says a rebuild is under way, and every fold refuses to run: it stands
+    from the transaction that empties the rollups to the one that ends the reset, so a
+    rebuild killed in between leaves it, and the next rebuild starts over.
+    """
+    name = secrets.token_hex(6)
+    with engine.begin() as conn:
+        _take_turn(conn)
+        conn.execute(sa.delete(stats_counts))
+        conn.execute(
+            sa.insert(stats_counts).values(
+                grain=_REBUILDING,
+                unit=EVERYONE,
+                agency=name,
+                level=0,
+                period=_REBUILDING_PERIOD,
+            )
+        )
+        # Rows added later were never counted: the marks to reset lie within these.
+        ranges = [
+            conn.execute(sa.select(sa.func.min(table.c.id), sa.func.max(table.c.id))).one()
+            for table, _, _ in _MARKS
+        ]
+    for (table, counted, reset), (first, last) in zip(_MARKS, ranges, strict=True):
+        for start in range(first or 0, (last or -1) + 1, chunk):
+            with engine.begin() as conn:
+                _still_mine(conn, name)
+                conn.execute(
+                    sa.update(table)
+                    .where(table.c.id >= start, table.c.id < start + chunk, counted)
+                    .values(reset)
+                )
+    with engine.begin() as conn:
+        _still_mine(conn, name)
+        conn.execute(sa.delete(stats_counts).where(stats_counts.c.grain == _REBUILDING))
     return refresh(engine)
