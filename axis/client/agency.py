@@ -751,10 +751,12 @@ class AgencyClient:
         """Answer an unverifiable document with 02 (when it can be addressed), drop it.
 
         ``on_refusal`` (which keeps the bytes) hears of it first: if it fails, nothing is
-        sent and the message stays in the inbox.
+        sent and the message stays in the inbox. A misdelivered document is not answered:
+        the axis never routed it here, so it would refuse the 02 (this agency is no party
+        to the document) and the only answer would be that refusal, in this inbox.
         """
         refusal: bytes | None = None
-        if kind == "document" and document_id and sender:
+        if kind == "document" and document_id and sender and reason != Misdelivered.reason:
             reference = ResponseFor(
                 organ_id=sender, document_id=document_id, **_reference_fields(document_id)
             )
@@ -814,10 +816,14 @@ class AgencyClient:
     def _require_axis_signer(self, verified: Verified) -> None:
         """Refuse an answer signed with an agency's certificate. With the axis's own
         certificate on this machine, only it may sign answers (``pinned``); without it,
-        any certificate the trust store vouches for would pass, an agency's included."""
+        any certificate the trust store vouches for would pass, an agency's included:
+        one registered to an agency (whose common name a national CA may make its name,
+        not its code), or one naming an agency's code."""
         if self._axis_pins is not None:
             return
-        agencies = ", ".join(sorted(str(code) for code in named_agencies(verified.certificate)))
+        named = {str(code) for code in named_agencies(verified.certificate)}
+        owner = Registry(self.engine).certificate_owner(verified.fingerprint)
+        agencies = ", ".join(sorted(named | ({owner} if owner is not None else set())))
         if agencies:
             raise UntrustedCertificate(
                 f"an answer from the axis is signed with a certificate of agency {agencies}, "

@@ -414,6 +414,15 @@ class Registry:
                 ).scalars()
             )
 
+    def certificate_owner(self, fp: str) -> str | None:
+        """The agency the certificate of fingerprint ``fp`` is (or was) registered to,
+        revoked or not: its key is that agency's either way."""
+        certs = agency_certificates.c
+        with read_only(self.engine) as conn:
+            return conn.execute(
+                sa.select(certs.agency_code).where(certs.fingerprint == fp)
+            ).scalar()
+
     def certificates_for(self, code: str) -> list[str]:
         """:meth:`active_fingerprints` of ``code``, sorted."""
         return sorted(self.active_fingerprints(code))

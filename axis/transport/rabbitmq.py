@@ -42,6 +42,7 @@ import contextlib
 import queue as queues
 import re
 import shlex
+import struct
 import threading
 import time
 from collections import deque
@@ -447,6 +448,19 @@ class _Link:
                 raise TransportError(
                     f"message {name!r} not published{others}: its header value {value!r} "
                     f"is of a type AMQP cannot carry ({type(value).__name__})"
+                ) from None
+            except pika.exceptions.ShortStringTooLong as error:
+                # A name of any length passes through JSON (a dead letter kept from the
+                # embedded queues); AMQP writes names, and the message id, in 255 bytes.
+                what = "its id" if error.args[:1] == (name.encode(),) else "a header name"
+                raise TransportError(
+                    f"message {name[:64]!r} not published{others}: {what} is over the 255 "
+                    "bytes AMQP allows"
+                ) from None
+            except struct.error:
+                raise TransportError(
+                    f"message {name!r} not published{others}: a header holds a number AMQP "
+                    "cannot carry (over 64 bits)"
                 ) from None
             if size > self.frame_max:
                 raise TransportError(
