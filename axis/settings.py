@@ -63,7 +63,9 @@ _AT_MOST = {
     "router_stale_seconds": TEN_YEARS_SECONDS,
     "stop_grace_seconds": MAX_STOP_GRACE,
 }
-#: Durations that must be positive (a zero lease or lifetime would expire everything).
+#: Durations that must be positive (a zero lease or lifetime would expire everything),
+#: that is at least a microsecond: the dates they are added to round anything less to 0.
+SHORTEST_DURATION = 1e-6
 _POSITIVE = (
     "queue_lease_seconds",
     "retry_base_seconds",
@@ -135,8 +137,9 @@ class Settings:
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             var = _variable(field.name)
-            if field.name not in given and var in env and env[var] != "":
-                values[field.name] = _convert(var, env[var], field.type)
+            raw = _read(field.name, env) if field.name not in given else ""
+            if raw:
+                values[field.name] = _convert(var, raw, field.type)
         return cls(**values, **given)
 
     @classmethod
@@ -279,12 +282,36 @@ def _check(name: str, value: Any, *, label: str) -> None:
         raise ConfigurationError(f"{label}={value}: must be at least {low}")
     if name in _POSITIVE and not value > 0:
         raise ConfigurationError(f"{label}={value}: must be more than 0")
+    if name in _POSITIVE and value < SHORTEST_DURATION:
+        raise ConfigurationError(
+            f"{label}={value}: must be at least {SHORTEST_DURATION} (a microsecond)"
+        )
+    if name == "home" and os.path.exists(value) and not os.path.isdir(value):
+        # Every command would otherwise look for axis.db or pki/ under it and send the
+        # clerk to `axis init` or `axis pki init`, which cannot help. (os.path: a home
+        # this account may not look into is no error here, unlike with Path.exists.)
+        raise ConfigurationError(
+            f"the axis home {value} is not a folder: point AXIS_HOME or --home to a folder"
+        )
     schemes = _URL_SCHEMES.get(name)
     if schemes is not None:
         check_url(value, schemes, label=label)
     high = _AT_MOST.get(name)
     if high is not None and not value <= high:  # infinity too
         raise ConfigurationError(f"{label}={value}: must be at most {high}")
+
+
+#: Settings read exactly as set: a passphrase may begin or end with a space.
+_VERBATIM = ("key_passphrase", "pki_passphrase")
+
+
+def _read(name: str, env: Mapping[str, str]) -> str:
+    """The variable of setting ``name`` in ``env`` ("": unset); the spaces and line ends
+    around it (from a ``.env`` file or a service unit) are no part of it:
+    ``AXIS_HOME="/srv/axis "`` would make a folder "axis ", and a URL after a space does
+    not parse."""
+    raw = env.get(_variable(name), "")
+    return raw if name in _VERBATIM else raw.strip()
 
 
 def _variable(name: str) -> str:
@@ -295,6 +322,9 @@ def _variable(name: str) -> str:
 def _convert(var: str, raw: str, kind: object) -> object:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     try:
+        if kind_name in ("int", "float") and (not raw.isascii() or "_" in raw):
+            # Python's own spellings, which no clerk means: `1_0` is 10, `٣` is 3.
+            raise ValueError(raw)
         if kind_name == "int":
             return int(raw)
         if kind_name == "float":

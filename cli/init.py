@@ -24,9 +24,10 @@ def init(settings: Settings) -> None:
     """Create or upgrade the database schema and declare the queues (the topology and an
     inbox per registered agency); safe to run again (it says what it did)."""
     # Every step is idempotent and prints one line about what it found or changed.
-    _make_home(settings.home)
+    # The database URL is checked first: a refused one must leave no empty home behind.
     engine = engine_for(settings)
     try:
+        _make_home(settings.home)
         click.echo(f"{upgrade(engine).describe()}: {engine.url.render_as_string()}")
         # A broker that refuses the axis's login or virtual host fails the command: the
         # schema is ready, but `axis serve` would be refused the same way.
@@ -36,10 +37,7 @@ def init(settings: Settings) -> None:
 
 
 def _make_home(home: Path) -> None:
-    if home.exists() and not home.is_dir():
-        raise ConfigurationError(
-            f"the axis home {home} is not a folder: point AXIS_HOME or --home to a folder"
-        )
+    # A home that is a file was refused with the settings.
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -114,9 +114,28 @@ def may_not_write(error: sa.exc.DBAPIError) -> bool:
     read-only (``?mode=ro``) or that this account may not write."""
     if sqlstate(error) in (INSUFFICIENT_PRIVILEGE, READ_ONLY_TRANSACTION):
         return True
-    # SQLite's extended codes keep the primary one in their low byte.
+    return _sqlite_code(error) == sqlite3.SQLITE_READONLY
+
+
+def lock_timed_out(error: sa.exc.DBAPIError) -> bool:
+    """Whether ``error`` is SQLite giving up, after ``SQLITE_BUSY_TIMEOUT_MS``, waiting
+    for the write lock another process holds ("database is locked")."""
+    return _sqlite_code(error) == sqlite3.SQLITE_BUSY
+
+
+#: What to tell of a SQLite lock that timed out (see :func:`lock_timed_out`).
+LOCK_TIMED_OUT = (
+    f"another process has held the SQLite database's write lock for over "
+    f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s (a long import, rebuild or backup?); try again "
+    "once it is done"
+)
+
+
+def _sqlite_code(error: sa.exc.DBAPIError) -> int | None:
+    """SQLite's primary result code for ``error``; ``None`` from PostgreSQL."""
     code = getattr(error.orig, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_READONLY
+    # The extended codes keep the primary one in their low byte.
+    return None if code is None else code & 0xFF
 
 
 def database_exists(engine: Engine) -> bool:

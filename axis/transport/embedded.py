@@ -50,7 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import TransientError, TransportError
-from axis.store.db import read_only, utcnow
+from axis.store.db import LOCK_TIMED_OUT, lock_timed_out, read_only, utcnow
 from axis.store.schema import queue_messages, transport_queues
 from axis.transport.base import (
     REASON_HEADER,
@@ -282,7 +282,9 @@ class EmbeddedTransport(Transport):
             with read_only(self._engine) if reading else self._engine.begin() as conn:
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
-            raise TransientError(f"the queue database is unavailable: {error.orig}") from error
+            # A lock that timed out is no broken database: the clerk needs to know why.
+            reason = LOCK_TIMED_OUT if lock_timed_out(error) else error.orig
+            raise TransientError(f"the queue database is unavailable: {reason}") from error
 
     def _require(self, conn: Connection, queues: Iterable[str]) -> None:
         """Raise ``TransportError`` unless every queue in ``queues`` was declared."""
