@@ -224,10 +224,17 @@ def decide_all(
                     int(result.message.priority),
                     decision.recipients,
                 )
+                if decision.refers_to is not None:
+                    # A 15 or 16 later in this batch may answer this revision.
+                    snapshot.revisions_asked.add((result.sender_code, decision.refers_to))
         else:
             decision = decide_status(submission, result, snapshot, max_copy_bytes=max_copy_bytes)
             if isinstance(decision, AcceptStatus):
                 snapshot.recorded_statuses.add(submission.digest)
+                if decision.delivery_id is None:  # its sender recalled it (13)
+                    snapshot.revisions_asked.add(
+                        (decision.document.sender, decision.document.document_id)
+                    )
         decisions.append(decision)
     return decisions
 

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -183,18 +183,35 @@ class Sweeper:
 
     def _expired_answers(self, conn: Connection, rows: Sequence[sa.Row]) -> list:  # type: ignore[type-arg]
         """One ``expired`` answer per document, naming its expired recipients; it replaces
-        the stored answer, so a repeat of the document is not told "accepted"."""
-        by_document: dict[int, list[sa.Row]] = defaultdict(list)
+        the stored answer, so a repeat of the document is not told "accepted".
+
+        It names those an earlier sweep expired too: a document to more recipients than
+        one sweep takes expires over several, and the stored answer must name them all.
+        """
+        first_of: dict[int, sa.Row] = {}
         for row in rows:
-            by_document[row.document_pk].append(row)
+            first_of.setdefault(row.document_pk, row)
+        expired = _recipients_in_state(conn, first_of, "expired")
         messages = []
-        for pk, expired in by_document.items():
-            first = expired[0]
-            recipients = sorted(r.recipient_code for r in expired)
-            answer = self.answers.expired(first, recipients, self.settings.lifetime_seconds)
+        for pk, first in first_of.items():
+            answer = self.answers.expired(first, expired[pk], self.settings.lifetime_seconds)
             records.replace_answer(conn, pk, answer.body)
             messages.append((answer.message, None))
         return messages
+
+
+def _recipients_in_state(
+    conn: Connection, document_pks: Iterable[int], state: str
+) -> dict[int, list[str]]:
+    """document pk -> the recipients (sorted) of its deliveries in ``state``."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for pk, code in conn.execute(
+        sa.select(deliveries.c.document_pk, deliveries.c.recipient_code)
+        .where(deliveries.c.document_pk.in_(sorted(document_pks)), deliveries.c.state == state)
+        .order_by(deliveries.c.recipient_code)
+    ):
+        found[pk].append(code)
+    return found
 
 
 def _claim(conn: Connection, condition: sa.ColumnElement[bool], values: dict) -> list[sa.Row]:  # type: ignore[type-arg]

@@ -24,6 +24,8 @@ import pytest
 import sqlalchemy as sa
 from helpers.axis_home import AxisHome, RouterThread, make_home
 
+from axis.router.batch import BatchProcessor
+from axis.router.outbox import Outbox
 from axis.router.worker import Router
 from axis.settings import Settings
 from axis.transport.base import Transport
@@ -182,3 +184,20 @@ def agency_transport(home: AxisHome, login: str | None) -> Iterator[Transport]:
             yield transport
     finally:
         _api("DELETE", f"users/{quote(login, safe='')}")
+
+
+def batch_processor(
+    home: AxisHome, outbox: Outbox, settings: Settings | None = None
+) -> BatchProcessor:
+    """What a router of ``home`` (with ``settings``, else the home's) runs a batch with,
+    publishing through ``outbox``: a test plays one batch without a router running."""
+    s = settings or home.settings
+    return BatchProcessor(
+        home.engine,
+        outbox,
+        outbox.answers,
+        home.trust,
+        max_bytes=s.max_envelope_bytes,
+        max_copy_bytes=s.max_copy_bytes,
+        lifetime_seconds=s.lifetime_seconds,
+    )

@@ -29,7 +29,6 @@ from helpers.axis_home import (
 from axis import protocol
 from axis.ops.dead_letters import requeue
 from axis.router.answers import Answers, load_axis_identity
-from axis.router.batch import BatchProcessor
 from axis.router.outbox import ORPHAN_SECONDS, Outbox
 from axis.router.sweeps import Sweeper
 from axis.store.db import make_engine
@@ -39,7 +38,7 @@ from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
-from router.conftest import consumers_of
+from router.conftest import batch_processor, consumers_of
 
 MAX = 1 << 20
 
@@ -142,15 +141,10 @@ def test_a_running_router_publishes_what_a_dead_router_committed_and_never_publi
         with RouterThread(home.settings) as router:
             housekeeping_rounds(home, router.router_id, 1)  # its start-up sweep is done
             answers = Answers(load_axis_identity(home.settings))
-            BatchProcessor(
-                home.engine,
-                Outbox(home.engine, theirs, answers, retry_limit=home.settings.retry_limit),
-                answers,
-                home.trust,
-                max_bytes=home.settings.max_envelope_bytes,
-                max_copy_bytes=home.settings.max_copy_bytes,
-                lifetime_seconds=home.settings.lifetime_seconds,
-            ).store([submission])
+            router_outbox = Outbox(
+                home.engine, theirs, answers, retry_limit=home.settings.retry_limit
+            )
+            batch_processor(home, router_outbox).store([submission])
             submission.ack()  # committed and acknowledged; then that router dies unpublished
 
             # Rows this fresh may be a live router's, about to publish them: left alone.
@@ -347,15 +341,8 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
     with home.transport() as transport:
         home.submit(transport, body, sender=c["commune"])
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
-        BatchProcessor(
-            home.engine,
-            Outbox(home.engine, transport, answers, retry_limit=5),
-            answers,
-            home.trust,
-            max_bytes=MAX,
-            max_copy_bytes=settings.max_copy_bytes,
-            lifetime_seconds=settings.lifetime_seconds,
-        ).store([submission])
+        router_outbox = Outbox(home.engine, transport, answers, retry_limit=5)
+        batch_processor(home, router_outbox, settings).store([submission])
         submission.ack()  # committed; the copy and the answer never published
     with home.engine.begin() as conn:  # a day old, its attempts used up
         conn.execute(

@@ -23,7 +23,6 @@ from helpers.axis_home import AxisHome, drain, wait_for
 from pika.adapters.blocking_connection import BlockingChannel
 
 from axis.router.answers import Answers, load_axis_identity
-from axis.router.batch import BatchProcessor
 from axis.router.outbox import Outbox
 from axis.router.sweeps import Sweeper
 from axis.router.worker import HOUSEKEEPING_SECONDS
@@ -33,6 +32,7 @@ from axis.transport.base import Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
+from router.conftest import batch_processor
 
 pytestmark = pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
 
@@ -71,18 +71,9 @@ def answer_refused_once(home: AxisHome, transport: Transport, router_outbox: Out
     """A document from the commune routed by a batch: its copy goes out, the commune's
     ``accepted`` answer is refused. The answer's message id."""
     c = home.codes
-    answers = router_outbox.answers
     home.submit(transport, home.document(c["commune"], [c["district"]]), sender=c["commune"])
     submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
-    BatchProcessor(
-        home.engine,
-        router_outbox,
-        answers,
-        home.trust,
-        max_bytes=MAX,
-        max_copy_bytes=home.settings.max_copy_bytes,
-        lifetime_seconds=home.settings.lifetime_seconds,
-    ).process([submission])
+    batch_processor(home, router_outbox).process([submission])
     assert len(drain(transport, c["district"], count=1)) == 1
     (row,) = waiting(home)
     assert row.queue == inbox(c["commune"])
