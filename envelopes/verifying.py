@@ -63,7 +63,8 @@ _CHAIN_CACHE_SIZE = 10_000
 
 @dataclass(frozen=True)
 class TrustStore:
-    """The CA certificates agency signatures must chain to (never the web PKI).
+    """The CA certificates agency signatures must chain to (never the web PKI); any other
+    certificate is refused (:class:`InvalidTrustStore`), as it would be trusted outright.
 
     Validated chains are remembered for :data:`CHAIN_CACHE_SECONDS` (building a path costs
     more than verifying the signature); the signer's validity dates are checked on every
@@ -81,6 +82,8 @@ class TrustStore:
     def __post_init__(self) -> None:
         if not self.certificates:
             raise InvalidTrustStore("the trust store holds no CA certificate")
+        for certificate in self.certificates:
+            _require_ca(certificate, _describe(certificate))
         object.__setattr__(self, "store", verification.Store(list(self.certificates)))
 
     @classmethod
@@ -89,9 +92,12 @@ class TrustStore:
         certificates: list[x509.Certificate] = []
         for path in paths:
             try:
-                certificates.extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+                found = x509.load_pem_x509_certificates(Path(path).read_bytes())
             except ValueError:
                 raise InvalidTrustStore(f"{path}: not a PEM certificate file") from None
+            for certificate in found:
+                _require_ca(certificate, f"{path} ({_describe(certificate)})")
+            certificates.extend(found)
         return cls(tuple(certificates))
 
     @classmethod
@@ -288,6 +294,14 @@ def _lasting_problem(
             f"the signing certificate ({_describe(leaf)}) has an RSA key of {key.key_size} "
             f"bits: at least {MIN_RSA_BITS} are required"
         )
+    if _is_ca(leaf):
+        # A CA's key issues certificates: a signer holding one could mint a certificate
+        # in any agency's name that chains to the trust store.
+        return UntrustedCertificate, (
+            f"the signing certificate ({_describe(leaf)}) is a CA certificate "
+            "(BasicConstraints CA is set): documents are signed with an agency's "
+            "end-entity certificate"
+        )
     try:
         key_usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
@@ -298,6 +312,27 @@ def _lasting_problem(
             "lacks digitalSignature"
         )
     return None
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _require_ca(certificate: x509.Certificate, where: str) -> None:
+    # Any certificate in the store is a trust anchor: an agency's own there would make
+    # its signatures trusted without any CA vouching for it.
+    try:
+        is_ca = _is_ca(certificate)
+    except (ValueError, x509.DuplicateExtension) as error:
+        raise InvalidTrustStore(f"{where} is malformed: {error}") from None
+    if not is_ca:
+        raise InvalidTrustStore(
+            f"{where} is not a CA certificate (BasicConstraints CA is not set): the trust "
+            "store holds CAs only; remove it and trust the CA that issued it"
+        )
 
 
 def _require_digital_signature(

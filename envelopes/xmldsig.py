@@ -48,6 +48,8 @@ _DS = f"{{{DS_NS}}}"
 #: The most certificates ``KeyInfo`` may carry: the signer's and a chain up to its root.
 MAX_CERTIFICATES = 10
 _WEAK_MARKERS = ("sha1", "hmac", "md5")
+#: The PrefixList token for the default namespace (exclusive C14N, section 3).
+_DEFAULT_PREFIX = "#default"
 
 #: Any certificate's key: one that does not fit the signature method is refused with a
 #: message (an agency's certificate with an Ed25519 key, say).
@@ -91,6 +93,15 @@ def check_profile(signature: etree._Element) -> None:
         )
     if signature.find(f"{_DS}Object") is not None:
         raise SignatureError("ds:Object is not allowed in the signature")
+    for inclusive in signed_info.iter(f"{{{EC_NS}}}InclusiveNamespaces"):
+        if _DEFAULT_PREFIX in (inclusive.get("PrefixList") or "").split():
+            # lxml's exclusive C14N ignores the token: the forms computed here would differ
+            # from the signer's, and a valid signature be called tampered with.
+            raise SignatureError(
+                f"the signature keeps the default namespace (InclusiveNamespaces PrefixList "
+                f'"{_DEFAULT_PREFIX}"), which the axis cannot canonicalize: sign without '
+                f'"{_DEFAULT_PREFIX}" in PrefixList'
+            )
 
 
 def refuse_unsigned_content(root: etree._Element) -> None:

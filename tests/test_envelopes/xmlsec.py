@@ -56,9 +56,15 @@ def template(
 
 def sign(unsigned: bytes, signer: Issued, workdir: Path, **options: str) -> bytes:
     """Sign ``unsigned`` with ``xmlsec1 --sign`` (key and certificate of ``signer``)."""
+    return sign_template(template(unsigned, **options), signer, workdir)
+
+
+def sign_template(signature_template: bytes, signer: Issued, workdir: Path) -> bytes:
+    """Fill in ``signature_template`` (a document holding an empty ds:Signature) with
+    ``xmlsec1 --sign``, as ``signer``."""
     key_path, cert_path = signer.write_pem(workdir, "xmlsec-signer")
     template_path = workdir / "template.xml"
-    template_path.write_bytes(template(unsigned, **options))
+    template_path.write_bytes(signature_template)
     out = workdir / "signed-by-xmlsec1.xml"
     subprocess.run(
         [
