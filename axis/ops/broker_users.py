@@ -41,6 +41,7 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,14 +315,26 @@ def _put_hash(api: ManagementAPI, username: str, password_hash: str, algorithm: 
 
 def _grant(api: ManagementAPI, username: str, vhost: str) -> None:
     permissions = agency_permissions(username)
-    api.call(
-        "PUT",
-        f"permissions/{_quote(vhost)}/{_quote(username)}",
+    _put_permissions(
+        api,
+        username,
+        vhost,
         {
             "configure": permissions.configure,
             "write": permissions.write,
             "read": permissions.read,
         },
+    )
+
+
+def _put_permissions(
+    api: ManagementAPI, username: str, vhost: str, rights: Mapping[str, str]
+) -> None:
+    """Set ``username``'s regexes on ``vhost`` (``configure``, ``write``, ``read``)."""
+    api.call(
+        "PUT",
+        f"permissions/{_quote(vhost)}/{_quote(username)}",
+        {key: rights[key] for key in ("configure", "write", "read")},
     )
 
 
@@ -462,11 +475,7 @@ def revoke_for_agency(
         try:
             _put_hash(api, username, previous["password_hash"], previous["hashing_algorithm"])
             for right in rights:
-                api.call(
-                    "PUT",
-                    f"permissions/{_quote(right['vhost'])}/{_quote(username)}",
-                    {key: right[key] for key in ("configure", "write", "read")},
-                )
+                _put_permissions(api, username, right["vhost"], right)
         except (TransportError, urllib.error.HTTPError) as undo_error:
             raise StoreError(
                 f"the audit log refused the entry ({refused}) after broker user {username} "

@@ -428,9 +428,10 @@ class _Link:
         return int(self._connection.params.frame_max)
 
     def fits(self, publication: _Publication) -> bool:
-        """Whether ``publication``'s properties fit in one frame of the size negotiated with
-        the broker, which closes the connection over a larger one."""
-        return _header_frame_size(publication) <= self.frame_max
+        """Whether the broker can take ``publication``: its properties encodable and in one
+        frame of the size negotiated with it, which closes the connection over a larger
+        one."""
+        return self._unsendable(publication) is None
 
     def refuse_oversized(self, publications: Sequence[_Publication]) -> None:
         """Raise :class:`TransportError` naming the first of ``publications`` the broker
@@ -440,34 +441,35 @@ class _Link:
         (it fails halfway through the batch)."""
         others = ", nor the rest of its batch" if len(publications) > 1 else ""
         for publication in publications:
+            problem = self._unsendable(publication)
+            if problem is not None:
+                name = publication.properties.message_id
+                raise TransportError(f"message {name[:64]!r} not published{others}: {problem}")
+
+    def _unsendable(self, publication: _Publication) -> str | None:
+        """Why the broker cannot take ``publication``, or ``None``."""
+        try:
+            size = _header_frame_size(publication)
+        except pika.exceptions.UnsupportedAMQPFieldException as error:
+            value = error.args[-1] if error.args else None
+            return (
+                f"its header value {value!r} is of a type AMQP cannot carry "
+                f"({type(value).__name__})"
+            )
+        except pika.exceptions.ShortStringTooLong as error:
+            # A name of any length passes through JSON (a dead letter kept from the
+            # embedded queues); AMQP writes names, and the message id, in 255 bytes.
             name = publication.properties.message_id
-            try:
-                size = _header_frame_size(publication)
-            except pika.exceptions.UnsupportedAMQPFieldException as error:
-                value = error.args[-1] if error.args else None
-                raise TransportError(
-                    f"message {name!r} not published{others}: its header value {value!r} "
-                    f"is of a type AMQP cannot carry ({type(value).__name__})"
-                ) from None
-            except pika.exceptions.ShortStringTooLong as error:
-                # A name of any length passes through JSON (a dead letter kept from the
-                # embedded queues); AMQP writes names, and the message id, in 255 bytes.
-                what = "its id" if error.args[:1] == (name.encode(),) else "a header name"
-                raise TransportError(
-                    f"message {name[:64]!r} not published{others}: {what} is over the 255 "
-                    "bytes AMQP allows"
-                ) from None
-            except struct.error:
-                raise TransportError(
-                    f"message {name!r} not published{others}: a header holds a number AMQP "
-                    "cannot carry (over 64 bits)"
-                ) from None
-            if size > self.frame_max:
-                raise TransportError(
-                    f"message {name!r} not published{others}: its headers are too large "
-                    f"for the broker's frame ({size:,} bytes with its other properties, "
-                    f"over the {self.frame_max:,} bytes a frame may hold)"
-                )
+            what = "its id" if error.args[:1] == (name.encode(),) else "a header name"
+            return f"{what} is over the 255 bytes AMQP allows"
+        except struct.error:
+            return "a header holds a number AMQP cannot carry (over 64 bits)"
+        if size > self.frame_max:
+            return (
+                f"its headers are too large for the broker's frame ({size:,} bytes with its "
+                f"other properties, over the {self.frame_max:,} bytes a frame may hold)"
+            )
+        return None
 
     def close(self) -> None:
         """Close the connection (unacknowledged messages go back to their queues)."""

@@ -33,14 +33,18 @@ def engine(empty_engine: Engine) -> Engine:
 
 
 def _certificate_pem(
-    common_name: str = "000.00.00.H53",
+    common_name: str | x509.Name = "000.00.00.H53",
     *,
     valid_from: datetime.datetime | None = None,
     valid_days: float = 365,
 ) -> bytes:
     start = valid_from or utcnow() - datetime.timedelta(days=1)
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    name = (
+        common_name
+        if isinstance(common_name, x509.Name)
+        else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -56,7 +60,8 @@ def _certificate_pem(
 
 @pytest.fixture
 def make_certificate() -> Callable[..., bytes]:
-    """``make_certificate(cn, valid_from=..., valid_days=...)``: a self-signed P-256 PEM."""
+    """``make_certificate(cn, valid_from=..., valid_days=...)``: a self-signed P-256 PEM
+    (``cn`` may be a whole subject name)."""
     return _certificate_pem
 
 

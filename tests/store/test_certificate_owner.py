@@ -3,19 +3,15 @@ another one, by any way of registering it, is refused."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from axis.errors import CertificateError, UnknownAgency
-from axis.store.db import utcnow
 from axis.store.registry import Registry
 from axis.store.schema import agency_certificates, audit_log
 
@@ -95,10 +91,10 @@ def test_a_certificate_naming_this_agency_or_no_agency_code_is_pinned(
 
 
 def test_another_agencys_code_is_refused_in_any_common_name_of_the_subject(
-    province: Registry,
+    province: Registry, make_certificate: Callable[..., bytes]
 ):
     # A subject may carry several common names: the agency's name and, beside it, a code.
-    pem = _certificate_pem(
+    pem = make_certificate(
         x509.Name(
             [
                 x509.NameAttribute(NameOID.COMMON_NAME, "UBND tỉnh Tây Ninh"),
@@ -109,19 +105,3 @@ def test_another_agencys_code_is_refused_in_any_common_name_of_the_subject(
 
     with pytest.raises(CertificateError, match=REFUSAL):
         province.add_certificate(PROVINCE, pem)
-
-
-def _certificate_pem(name: x509.Name) -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    start = utcnow() - datetime.timedelta(days=1)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
