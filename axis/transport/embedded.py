@@ -28,7 +28,11 @@ How it works:
   lease runs out, and the message is handed out again, counted as a redelivery;
 - a delayed message or a retry is a row whose ``visible_at`` lies in the future (exact
   delays, up to the longest step of RabbitMQ's ladder, as there);
-- an idle consumer polls every ``poll_seconds`` (bounded latency, little CPU when idle).
+- an idle consumer polls every ``poll_seconds`` (bounded latency, little CPU when idle);
+- "now" is the database's clock on PostgreSQL, where hosts whose clocks disagree may
+  share the queues (one running ahead would take messages leased elsewhere, one running
+  behind would lease messages already expired or see delayed ones late); on SQLite, one
+  file on one machine, it is that machine's clock (see :func:`_db_time`).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import TransientError, TransportError
 from axis.store.db import LOCK_TIMED_OUT, lock_timed_out, read_only, utcnow
-from axis.store.schema import queue_messages, transport_queues
+from axis.store.schema import Timestamp, queue_messages, transport_queues
 from axis.transport.base import (
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
@@ -94,6 +98,7 @@ class EmbeddedConsumer(Consumer):
         self._queue = queue
         self._prefetch = prefetch
         self._next_poll = 0.0
+        self._half_lease = transport._lease.total_seconds() / 2
         self.ahead: deque[EmbeddedMessage] = deque()
         self.acked: list[EmbeddedMessage] = []
         self.open = True
@@ -102,7 +107,7 @@ class EmbeddedConsumer(Consumer):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             # Taken together, the messages ahead share one lease: the first one tells.
-            if self.ahead and self.ahead[0]._leased_until - utcnow() < self._transport._lease / 2:
+            if self.ahead and self.ahead[0]._leased_until - time.monotonic() < self._half_lease:
                 self._transport._renew(self)
             if self.ahead:
                 return self.ahead.popleft()
@@ -131,7 +136,10 @@ class EmbeddedMessage(ReceivedMessage):
     _transport: EmbeddedTransport = field(repr=False)
     _row_id: int = field(repr=False)
     _token: str = field(repr=False)
-    _leased_until: datetime.datetime = field(repr=False)
+    #: Until when, by this host's ``time.monotonic()``, the lease surely lasts: read just
+    #: before the lease was written, which counts it (by the database's clock) from later.
+    #: Not a wall-clock time: this host's may disagree with the database's.
+    _leased_until: float = field(repr=False)
     _consumer: EmbeddedConsumer | None = field(default=None, repr=False)
 
     def ack(self) -> None:
@@ -149,8 +157,8 @@ class EmbeddedMessage(ReceivedMessage):
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
-        visible_at = _visible_after(delay_seconds)
         with self._transport._transaction() as conn:
+            visible_at = _db_time(conn, _delay(delay_seconds))
             self._transport._update_leased(conn, self, visible_at=visible_at, lease_owner=None)
 
     def dead_letter(self, reason: str) -> None:
@@ -166,7 +174,7 @@ class EmbeddedMessage(ReceivedMessage):
             self._transport._require(conn, [DEAD_LETTERS])
             self._transport._delete_leased(conn, self)
             conn.execute(
-                sa.insert(_messages),
+                _insert(conn),
                 [
                     _row(
                         DEAD_LETTERS,
@@ -174,7 +182,6 @@ class EmbeddedMessage(ReceivedMessage):
                         self.message_id,
                         headers,
                         self.body,
-                        visible_at=utcnow(),
                         delivery_count=self.redelivery_count,
                     )
                 ],
@@ -221,10 +228,10 @@ class EmbeddedTransport(Transport):
         self._declared |= names
 
     def publish(self, messages: Iterable[OutgoingMessage]) -> None:
-        self._publish(list(messages), visible_at=None)
+        self._publish(list(messages), delay=_NO_DELAY)
 
     def publish_delayed(self, message: OutgoingMessage, delay_seconds: float) -> None:
-        self._publish([message], visible_at=_visible_after(delay_seconds))
+        self._publish([message], delay=_delay(delay_seconds))
 
     def open_consumer(self, queue: str, *, prefetch: int = 64) -> EmbeddedConsumer:
         with self._transaction() as conn:
@@ -243,7 +250,7 @@ class EmbeddedTransport(Transport):
             count = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(_messages)
-                .where(_messages.c.queue == queue, _messages.c.visible_at <= utcnow())
+                .where(_messages.c.queue == queue, _messages.c.visible_at <= _db_time(conn))
             ).scalar_one()
         return int(count)
 
@@ -260,7 +267,7 @@ class EmbeddedTransport(Transport):
                 conn.execute(
                     sa.update(_messages)
                     .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
-                    .values(visible_at=utcnow(), lease_owner=None)
+                    .values(visible_at=_db_time(conn), lease_owner=None)
                 )
         except TransientError:
             pass  # the leases will simply run out
@@ -298,12 +305,9 @@ class EmbeddedTransport(Transport):
         if unknown:
             raise undeclared_queue(sorted(unknown)[0])
 
-    def _publish(
-        self, messages: Sequence[OutgoingMessage], visible_at: datetime.datetime | None
-    ) -> None:
+    def _publish(self, messages: Sequence[OutgoingMessage], delay: datetime.timedelta) -> None:
         if not messages:
             return
-        now = utcnow()
         rows = []
         for message in messages:
             headers = application_headers(message.headers)
@@ -317,13 +321,12 @@ class EmbeddedTransport(Transport):
                     message.message_id,
                     headers,
                     message.body,
-                    visible_at=visible_at or now,
                     delivery_count=0,
                 )
             )
         with self._transaction() as conn:
             self._require(conn, {message.queue for message in messages})
-            conn.execute(sa.insert(_messages), rows)
+            conn.execute(_insert(conn, delay), rows)
 
     def _take(
         self, queue: str, limit: int, consumer: EmbeddedConsumer | None = None
@@ -334,16 +337,17 @@ class EmbeddedTransport(Transport):
         """
         token = f"{self._owner}/{next(self._leases)}"
         with self._transaction() as conn:
-            # Read after the transaction began, that is after SQLite's write lock was
-            # taken: a lease counted from before a long wait could start out expired.
-            now = utcnow()
+            # Read before the lease is written, which counts it from no earlier, and once
+            # SQLite's write lock was had: counted from before a long wait, this host's
+            # reckoning of the lease would run out at once (renewed at every message).
+            leased_until = time.monotonic() + self._lease.total_seconds()
             if consumer is not None:
                 self._write_acks(conn, consumer)
             self._require(conn, [queue])
             ids = (
                 conn.execute(
                     sa.select(_messages.c.id)
-                    .where(_messages.c.queue == queue, _messages.c.visible_at <= now)
+                    .where(_messages.c.queue == queue, _messages.c.visible_at <= _db_time(conn))
                     .order_by(_messages.c.priority.desc(), _messages.c.id)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
@@ -354,7 +358,7 @@ class EmbeddedTransport(Transport):
             lease = (
                 sa.update(_messages)
                 .values(
-                    visible_at=now + self._lease,
+                    visible_at=_db_time(conn, self._lease),
                     lease_owner=token,
                     delivery_count=_messages.c.delivery_count + 1,
                 )
@@ -373,19 +377,20 @@ class EmbeddedTransport(Transport):
                 for row in conn.execute(lease.where(_messages.c.id.in_(chunk))).all()
             ]
         ordered = sorted(rows, key=lambda row: (-row.priority, row.id))
-        return [self._message(queue, token, now + self._lease, row, consumer) for row in ordered]
+        return [self._message(queue, token, leased_until, row, consumer) for row in ordered]
 
     def _renew(self, consumer: EmbeddedConsumer) -> None:
         """Lease again what ``consumer`` took ahead; drop from it any message whose lease
         ran out and which another consumer took since (it is theirs now)."""
         ahead = list(consumer.ahead)
         with self._transaction() as conn:
-            now = utcnow()  # after SQLite's write lock was had, as in _take
+            # As in _take: before the lease is written, after SQLite's write lock was had.
+            leased_until = time.monotonic() + self._lease.total_seconds()
             self._write_acks(conn, consumer)
             renew = (
                 sa.update(_messages)
                 .where(_messages.c.lease_owner.in_({m._token for m in ahead}))
-                .values(visible_at=now + self._lease)
+                .values(visible_at=_db_time(conn, self._lease))
                 .returning(_messages.c.id)
             )
             renewed = {
@@ -395,7 +400,7 @@ class EmbeddedTransport(Transport):
             }
         consumer.ahead = deque(m for m in ahead if m._row_id in renewed)
         for message in consumer.ahead:
-            message._leased_until = now + self._lease
+            message._leased_until = leased_until
 
     def _write_acks(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
         """Delete the messages ``consumer`` acknowledged (any whose lease ran out stay)."""
@@ -415,7 +420,7 @@ class EmbeddedTransport(Transport):
         self,
         queue: str,
         token: str,
-        leased_until: datetime.datetime,
+        leased_until: float,
         row: sa.Row[Any],
         consumer: EmbeddedConsumer | None,
     ) -> EmbeddedMessage:
@@ -443,7 +448,7 @@ class EmbeddedTransport(Transport):
         if messages:
             conn.execute(
                 _leased_rows(sa.update(_messages)).values(
-                    visible_at=utcnow(),
+                    visible_at=_db_time(conn),
                     lease_owner=None,
                     delivery_count=_messages.c.delivery_count - 1,
                 ),
@@ -483,14 +488,40 @@ def _lease_keys(messages: Iterable[EmbeddedMessage]) -> list[dict[str, Any]]:
     return [{"row_id": m._row_id, "token": m._token} for m in messages]
 
 
-def _visible_after(delay_seconds: float) -> datetime.datetime:
-    """When a message delayed by ``delay_seconds`` becomes visible: exactly then, up to
-    the longest step RabbitMQ's delays have, and never later (a backoff doubled past any
-    date, infinity or NaN would otherwise raise once the message was settled, and a
+_NO_DELAY = datetime.timedelta(0)
+
+
+def _delay(delay_seconds: float) -> datetime.timedelta:
+    """How long a message delayed by ``delay_seconds`` stays invisible: exactly that, up
+    to the longest step RabbitMQ's delays have, and never longer (a backoff doubled past
+    any date, infinity or NaN would otherwise raise once the message was settled, and a
     retry on RabbitMQ waits that step at most)."""
     longest = DELAY_LADDER[-1]
     delay = delay_seconds if delay_seconds <= longest else longest  # NaN compares false
-    return utcnow() + datetime.timedelta(seconds=max(delay, 0.0))
+    return datetime.timedelta(seconds=max(delay, 0.0))
+
+
+def _db_time(
+    conn: Connection, after: datetime.timedelta = _NO_DELAY
+) -> sa.ColumnElement[datetime.datetime]:
+    """``after`` from now by the clock that decides leases and delays, as SQL.
+
+    On PostgreSQL, the database's: hosts sharing it may disagree about the time, and one
+    running ahead by more than a lease would take messages leased elsewhere. It is
+    ``clock_timestamp()``, read as the statement computes the value: ``now()`` is when the
+    transaction began, before any lock it waited for (a lease counted from then could
+    start out expired). On SQLite, one file on one machine, that machine's clock, read
+    now: call this once the transaction has its write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        later = sa.func.clock_timestamp() + sa.literal(after, sa.Interval())
+        return sa.type_coerce(later, Timestamp)
+    return sa.literal(utcnow() + after, Timestamp)
+
+
+def _insert(conn: Connection, delay: datetime.timedelta = _NO_DELAY) -> Any:
+    """An INSERT of rows from :func:`_row`: enqueued now, visible after ``delay``."""
+    return sa.insert(_messages).values(enqueued_at=_db_time(conn), visible_at=_db_time(conn, delay))
 
 
 def _lease_lost(message: EmbeddedMessage) -> TransientError:
@@ -507,7 +538,6 @@ def _row(
     headers: Mapping[str, Any],
     body: bytes,
     *,
-    visible_at: datetime.datetime,
     delivery_count: int,
 ) -> dict[str, Any]:
     return {
@@ -516,8 +546,6 @@ def _row(
         "message_id": message_id,
         "headers": dict(headers),
         "body": body,
-        "enqueued_at": utcnow(),
-        "visible_at": visible_at,
         "lease_owner": None,
         "delivery_count": delivery_count,
     }
