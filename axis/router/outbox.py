@@ -15,7 +15,8 @@ A document's copy keeps no body in its row: it is the document's envelope, store
 A message the broker refuses (its inbox does not exist) makes the router declare the
 inboxes concerned and publish again. A delivery that still cannot be published after
 ``settings.retry_limit`` sweeps is ``dead``: a ``dead_letters`` row keeps the message,
-and the sender gets a ``failed`` answer.
+and the sender gets a ``failed`` answer naming its recipient, one per dead copy; the
+answer kept for a repeat of the document names every recipient dead so far.
 
 A message without a delivery (an answer, a forwarded status) has no one left to tell, so
 it is never given up: each refusal puts its next attempt off (:func:`retry_delay`, kept
@@ -26,8 +27,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -35,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from axis.errors import TransportError
 from axis.ops.metrics import Metrics
 from axis.router import records
-from axis.router.answers import Answers
+from axis.router.answers import Answer, Answers, StoredDocument
 from axis.store.db import utcnow
 from axis.store.schema import deliveries, documents, outbox
 from axis.transport.base import OutgoingMessage, Transport
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 ORPHAN_SECONDS = 15.0
 #: Rows one sweep takes at most.
 SWEEP_LIMIT = 500
+#: States of a delivery whose copy, still in the outbox, is given up unsent: expired by
+#: another router while this one's sweep held the row, or dead.
+WITHDRAWN_STATES = ("expired", "dead")
 #: After its first refusal, a message without a delivery waits this long for its next
 #: attempt, twice as long after each further one, but never longer than
 #: :data:`RETRY_CAP_SECONDS`: how late it arrives once the cause is removed.
@@ -73,7 +78,7 @@ class Staged:
     message: OutgoingMessage
     #: When the delivery was accepted (for the queued-latency metric).
     accepted_at: datetime.datetime
-    #: Refusals so far of a message without a delivery (a delivery counts its own).
+    #: Refusals so far (of a copy: its delivery's, which counts them; see _count_attempt).
     attempts: int = 0
 
 
@@ -232,7 +237,8 @@ class Outbox:
     def _triage(
         self, conn: Connection, rows: Sequence[sa.Row]
     ) -> tuple[list[tuple[Staged, sa.Row]], list[Staged], list[Staged]]:
-        """Split leased rows: to bury (attempts exhausted), gone (already done), ready."""
+        """Split leased rows: to bury (attempts exhausted), gone (published already, or
+        withdrawn: without their delivery, which must not become ``queued``), ready."""
         dead: list[tuple[Staged, sa.Row]] = []
         gone: list[Staged] = []
         ready: list[Staged] = []
@@ -272,12 +278,16 @@ class Outbox:
                 row.delivery_id,
                 message,
                 delivery.accepted_at if delivery else row.created_at,
-                row.attempts,
+                # A copy's refusals are its delivery's: a retried copy is no orphan.
+                delivery.attempts if delivery else row.attempts,
             )
             if delivery is None:
                 ready.append(staged)
+            elif delivery.state in WITHDRAWN_STATES:
+                # Never published: only its row goes, and no queued time is recorded.
+                gone.append(replace(staged, delivery_id=None))
             elif delivery.state != "pending":
-                gone.append(staged)  # published already, or expired: nothing to send
+                gone.append(staged)  # published already: its recipient has answered it
             elif delivery.attempts >= self.retry_limit:
                 dead.append((staged, delivery))
             else:
@@ -323,13 +333,44 @@ class Outbox:
         )
         failed = []
         for _, d in dead:
-            answer = self.answers.failed(d, [d.recipient_code])
-            failed.append((answer.message, None))
-            records.replace_answer(conn, d.document_pk, answer.body)
+            failed.append((self.answers.failed(d, [d.recipient_code]).message, None))
             log.error("delivery of %s to %s is dead", d.document_id, d.recipient_code)
             if self.metrics is not None:
                 self.metrics.dead_lettered()
+        # The answer a repeat gets names every copy dead so far, not this sweep's last one.
+        keep_answers_naming(conn, [d for _, d in dead], "dead", self.answers.failed)
         return stage(conn, failed, now)
+
+
+def keep_answers_naming(
+    conn: Connection,
+    rows: Sequence[sa.Row],  # type: ignore[type-arg]
+    state: str,
+    build: Callable[[StoredDocument, list[str]], Answer],
+) -> list[Answer]:
+    """For each document of ``rows`` (deliveries joined with their documents), the answer
+    ``build`` makes naming ALL its recipients in ``state``, kept as the answer a repeat of
+    the document gets; one per document, in the order of ``rows``.
+
+    Copies of one document may die or expire over several sweeps (a sweep takes a limited
+    number): the kept answer names those of earlier sweeps too, not the last ones only.
+    """
+    first_of: dict[int, sa.Row] = {}  # type: ignore[type-arg]
+    for row in rows:
+        first_of.setdefault(row.document_pk, row)
+    recipients: dict[int, list[str]] = defaultdict(list)
+    for pk, code in conn.execute(
+        sa.select(deliveries.c.document_pk, deliveries.c.recipient_code)
+        .where(deliveries.c.document_pk.in_(sorted(first_of)), deliveries.c.state == state)
+        .order_by(deliveries.c.recipient_code)
+    ):
+        recipients[pk].append(code)
+    kept = []
+    for pk, first in first_of.items():
+        answer = build(first, recipients[pk])
+        records.replace_answer(conn, pk, answer.body)
+        kept.append(answer)
+    return kept
 
 
 def _lease(conn: Connection, cutoff: datetime.datetime, now: datetime.datetime) -> list[sa.Row]:

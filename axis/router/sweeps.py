@@ -18,8 +18,7 @@ import datetime
 import logging
 import os
 import socket
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from axis.errors import TransientError, TransportError, one_line
 from axis.router import records
 from axis.router.answers import Answers
-from axis.router.outbox import ORPHAN_SECONDS, Outbox, stage
+from axis.router.outbox import ORPHAN_SECONDS, Outbox, keep_answers_naming, stage
 from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.store.schema import deliveries, documents, outbox, routers
@@ -182,36 +181,14 @@ class Sweeper:
         return len(rows)
 
     def _expired_answers(self, conn: Connection, rows: Sequence[sa.Row]) -> list:  # type: ignore[type-arg]
-        """One ``expired`` answer per document, naming its expired recipients; it replaces
-        the stored answer, so a repeat of the document is not told "accepted".
-
-        It names those an earlier sweep expired too: a document to more recipients than
-        one sweep takes expires over several, and the stored answer must name them all.
-        """
-        first_of: dict[int, sa.Row] = {}
-        for row in rows:
-            first_of.setdefault(row.document_pk, row)
-        expired = _recipients_in_state(conn, first_of, "expired")
-        messages = []
-        for pk, first in first_of.items():
-            answer = self.answers.expired(first, expired[pk], self.settings.lifetime_seconds)
-            records.replace_answer(conn, pk, answer.body)
-            messages.append((answer.message, None))
-        return messages
-
-
-def _recipients_in_state(
-    conn: Connection, document_pks: Iterable[int], state: str
-) -> dict[int, list[str]]:
-    """document pk -> the recipients (sorted) of its deliveries in ``state``."""
-    found: dict[int, list[str]] = defaultdict(list)
-    for pk, code in conn.execute(
-        sa.select(deliveries.c.document_pk, deliveries.c.recipient_code)
-        .where(deliveries.c.document_pk.in_(sorted(document_pks)), deliveries.c.state == state)
-        .order_by(deliveries.c.recipient_code)
-    ):
-        found[pk].append(code)
-    return found
+        """One ``expired`` answer per document, naming its expired recipients (of this
+        sweep and earlier ones); it replaces the stored answer, so a repeat of the
+        document is not told "accepted"."""
+        lifetime = self.settings.lifetime_seconds
+        answers = keep_answers_naming(
+            conn, rows, "expired", lambda d, codes: self.answers.expired(d, codes, lifetime)
+        )
+        return [(answer.message, None) for answer in answers]
 
 
 def _claim(conn: Connection, condition: sa.ColumnElement[bool], values: dict) -> list[sa.Row]:  # type: ignore[type-arg]
