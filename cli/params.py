@@ -16,6 +16,7 @@ import math
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import click
 from axis.errors import ConfigurationError
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
 from axis.store.db import parse_database_url
-from envelopes.codes import DOCUMENT_ID_FORM, AgencyCode
+from envelopes.codes import AgencyCode, document_id_problem
 from envelopes.errors import InvalidAgencyCode
 
 _DAY_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -171,19 +172,17 @@ class DocumentId(NonBlank):
     >>> DocumentId().convert("nonsense", None, None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    click.exceptions.BadParameter: 'nonsense' is not a DocumentId: <sender code>,...
+    click.exceptions.BadParameter: DocumentId 'nonsense' is not of the form <sender code>,...
     """
 
     name = "document id"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        text = super().convert(value, param, ctx)
-        if not DOCUMENT_ID_FORM.match(text):
-            self.fail(
-                f"{text!r} is not a DocumentId: <sender code>,<yyyy/MM/dd>,<number>/<notation>.",
-                param,
-                ctx,
-            )
+        # Accents typed decomposed (as macOS may) name the same document as composed ones.
+        text = unicodedata.normalize("NFC", super().convert(value, param, ctx))
+        problem = document_id_problem(text)
+        if problem is not None:
+            self.fail(f"{problem}.", param, ctx)
         return text
 
 
@@ -203,6 +202,10 @@ class InFile(click.Path):
     Traceback (most recent call last):
     ...
     click.exceptions.BadParameter: 'Báo cáo\nquý IV.pdf': no such file.
+    >>> InFile().convert("", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: it is empty: give a file name.
     """
 
     name = "file"
@@ -216,6 +219,10 @@ class InFile(click.Path):
         param: click.Parameter | None,
         ctx: click.Context | None,
     ) -> Path:
+        if not os.fspath(value):
+            # Path("") is the current folder: "'.' is a folder" would puzzle whoever
+            # typed an empty name (an unset shell variable, say).
+            self.fail("it is empty: give a file name.", param, ctx)
         path = super().convert(value, param, ctx)
         assert isinstance(path, Path)  # path_type=Path
         shown = repr(str(path))

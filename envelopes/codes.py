@@ -12,21 +12,156 @@
 
 from __future__ import annotations
 
+import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 
-from envelopes.errors import InvalidAgencyCode
+from envelopes.errors import InvalidAgencyCode, InvalidDocumentId
 
 # ``\Z``, not ``$``: ``$`` also matches before a final line break.
 _CODE = re.compile(r"^([0-9]{3})\.([0-9]{2})\.([0-9]{2})\.([A-Z][0-9]{2})\Z")
-#: Control characters and line breaks: a clerk types a DocumentId to track or answer the
-#: document, and could neither see nor type these.
-_UNTYPABLE = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
-UNTYPABLE_IN_ID = re.compile(f"[{_UNTYPABLE}]")
-#: A DocumentId: ``<sender code>,<yyyy/MM/dd>,<number>/<notation>``, grouped so.
-DOCUMENT_ID_FORM = re.compile(
-    rf"^([^,]+),([0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}}),([^/,{_UNTYPABLE}]+)/([^,{_UNTYPABLE}]+)\Z"
+#: What a clerk could neither see nor type, and so never give back to track or answer a
+#: document: controls and line breaks (Cc, Zl, Zp), format characters (Cf: zero-width
+#: spaces and joiners, bidi marks and overrides, the byte order mark, tags), spaces other
+#: than U+0020 (Zs: no-break, en, ideographic...), and the blank letters and selectors
+#: that draw nothing (Hangul fillers, U+034F, variation selectors, U+2800). The test
+#: suite checks this list against the Unicode database.
+_UNTYPABLE = (
+    r"\x00-\x1f\x7f-\xa0\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+    r"\u115f\u1160\u1680\u180b-\u180f\u2000-\u200f\u2028-\u202f\u205f-\u206f\u2800\u3000"
+    r"\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
+UNTYPABLE_IN_ID = re.compile(f"[{_UNTYPABLE}]")
+#: A DocumentId: ``<sender code>,<yyyy/MM/dd>,<number>/<notation>``, grouped so. The
+#: number and the notation neither start nor end with a space: ``12/ QD`` and ``12/QD``
+#: look alike on a list and are two DocumentIds.
+DOCUMENT_ID_FORM = re.compile(
+    rf"^([^,{_UNTYPABLE}]+),([0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}}),"
+    rf"([^/, {_UNTYPABLE}](?:[^/,{_UNTYPABLE}]*[^/, {_UNTYPABLE}])?)/"
+    rf"([^, {_UNTYPABLE}](?:[^,{_UNTYPABLE}]*[^, {_UNTYPABLE}])?)\Z"
+)
+#: The loose shape of a DocumentId, to say which part of it is wrong.
+_DOCUMENT_ID_PARTS = re.compile(r"^([^,]*),([^,]*),([^/,]*)/([^,]*)\Z")
+_DATE = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2}\Z")
+
+
+def untypable_character(text: str) -> str | None:
+    """The first character of ``text`` a clerk can neither see nor type, named with its
+    position (``U+200B ZERO WIDTH SPACE at character 5``), or ``None``.
+
+    >>> untypable_character("12/QĐ-UBND")
+    >>> untypable_character("12/Q\\u200bD")
+    'U+200B ZERO WIDTH SPACE at character 5'
+    """
+    found = UNTYPABLE_IN_ID.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    name = unicodedata.name(char, "") or "a control character"
+    return f"U+{ord(char):04X} {name} at character {found.start() + 1}"
+
+
+def uncomposed_character(text: str) -> str | None:
+    """Where ``text`` is not in NFC (an accent typed as a separate combining mark, as
+    macOS keyboards do), or ``None``: the same letters in NFC and in NFD are two
+    different DocumentIds to every lookup.
+
+    >>> uncomposed_character("QĐ-Ở")
+    >>> uncomposed_character(unicodedata.normalize("NFD", "QĐ-Ở"))
+    'character 4 (Ở typed as O and combining marks)'
+    """
+    if unicodedata.is_normalized("NFC", text):
+        return None
+    # The shortest prefix not in NFC ends inside the first decomposed letter.
+    end = next(n for n in range(1, len(text) + 1) if not _nfc_prefix(text, n))
+    start = end - 1
+    while start > 0 and unicodedata.combining(text[start]):
+        start -= 1
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    letter = unicodedata.normalize("NFC", text[start:end])
+    return f"character {start + 1} ({letter} typed as {text[start]} and combining marks)"
+
+
+def _nfc_prefix(text: str, length: int) -> bool:
+    return unicodedata.is_normalized("NFC", text[:length])
+
+
+def typing_problem(document_id: str) -> str | None:
+    """Why a clerk could not type ``document_id`` back as it is, or ``None``. Any
+    DocumentId a message names is checked so, even one of another form (the national
+    axis's samples carry UUIDs)."""
+    untypable = untypable_character(document_id)
+    if untypable is not None:
+        return (
+            f"DocumentId {document_id!r} holds {untypable}, which a clerk can neither see "
+            "nor type: remove it"
+        )
+    uncomposed = uncomposed_character(document_id)
+    if uncomposed is not None:
+        return (
+            f"DocumentId {document_id!r} has an accent not composed with its letter at "
+            f"{uncomposed}: send it with composed accents (NFC)"
+        )
+    return None
+
+
+def document_id_problem(document_id: str) -> str | None:
+    """Why ``document_id`` is not ``<sender code>,<yyyy/MM/dd>,<number>/<notation>`` as a
+    clerk can type it, or ``None``.
+
+    >>> document_id_problem("000.00.31.H53,2026/12/05,12/QĐ-UBND")
+    >>> document_id_problem("000.00.31.H53,2026/12/05, /QD")
+    "DocumentId '000.00.31.H53,2026/12/05, /QD' has a blank number"
+    >>> document_id_problem("000.00.31.H53,2026/13/45,12/QD")
+    'DocumentId 000.00.31.H53,2026/13/45,12/QD: 2026/13/45 is not a date (yyyy/MM/dd)'
+    """
+    problem = typing_problem(document_id)
+    if problem is not None:
+        return problem
+    parts = _DOCUMENT_ID_PARTS.match(document_id)
+    if parts is None:
+        return (
+            f"DocumentId {document_id!r} is not of the form "
+            "<sender code>,<yyyy/MM/dd>,<number>/<notation>"
+        )
+    code, day, number, notation = parts.groups()
+    for part, value in (("number", number), ("notation", notation)):
+        if not value.strip():
+            return f"DocumentId {document_id!r} has a blank {part}"
+        if value != value.strip():
+            return (
+                f"DocumentId {document_id!r}: its {part} {value!r} starts or ends with a "
+                "space: remove it"
+            )
+    try:
+        AgencyCode.parse(code)
+    except InvalidAgencyCode as error:
+        return f"DocumentId {document_id!r} does not start with an agency code: {error}"
+    if not _is_date(day):
+        return f"DocumentId {document_id}: {day} is not a date (yyyy/MM/dd)"
+    return None
+
+
+def _is_date(day: str) -> bool:
+    """``yyyy/MM/dd`` in ASCII digits (strptime also reads other scripts' digits), a real
+    day."""
+    if _DATE.match(day) is None:
+        return False
+    try:
+        datetime.datetime.strptime(day, "%Y/%m/%d")
+    except ValueError:
+        return False
+    return True
+
+
+def check_document_id(document_id: str) -> None:
+    """Raise :class:`InvalidDocumentId` with :func:`document_id_problem`, if any."""
+    problem = document_id_problem(document_id)
+    if problem is not None:
+        raise InvalidDocumentId(problem)
 
 
 @dataclass(frozen=True, order=True)

@@ -72,3 +72,11 @@ class WeakAlgorithm(SignatureError):
     """The signature uses an algorithm the axis refuses (SHA-1, HMAC)."""
 
     reason = "weak-algorithm"
+
+
+class InvalidDocumentId(EnvelopeError, ValueError):
+    """A DocumentId a clerk cannot see or type as it is (an invisible character, an
+    accent not composed with its letter, a blank or space-padded number or notation), or
+    not of the form ``<sender code>,<yyyy/MM/dd>,<number>/<notation>``."""
+
+    reason = "bad-document-id"

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from lxml import etree
 
 from envelopes.errors import InvalidKey, SignatureError, UnreadableKey
-from envelopes.parsing import MAX_CANONICAL_GROWTH, canonicalize, parse_xml
+from envelopes.parsing import HUGE_TREE_THRESHOLD, MAX_CANONICAL_GROWTH, canonicalize, parse_xml
 from envelopes.receipts import RECEIPT_TAG
 from envelopes.xml import q
 from envelopes.xmldsig import (
@@ -179,7 +179,14 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
     for certificate in (identity.certificate, *identity.chain):
         der = certificate.public_bytes(serialization.Encoding.DER)
         etree.SubElement(x509_data, _DS + "X509Certificate").text = _base64(der)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    signed = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    if len(signed) <= HUGE_TREE_THRESHOLD < len(xml):
+        # ``xml`` was big enough to be parsed with libxml2's limits lifted (a tree 2,000
+        # deep, names of 50,000 characters), and what is signed is small again (the
+        # padding inside tags is gone): a verifier parses it under those limits. Parse it
+        # as :func:`verify` will, to refuse here, with its error, what it would refuse.
+        parse_xml(signed, max_bytes=len(signed))
+    return signed
 
 
 def _signed_info(signature: etree._Element, method: str, digest: bytes) -> etree._Element:

@@ -36,7 +36,8 @@ from typing import NoReturn
 
 from lxml import etree
 
-from envelopes.errors import SchemaViolation
+from envelopes.codes import typing_problem
+from envelopes.errors import InvalidDocumentId, SchemaViolation
 from envelopes.model import (
     Attachment,
     Business,
@@ -74,7 +75,9 @@ def q(name: str) -> str:
 
 
 def build_document(doc: Document) -> bytes:
-    """Unsigned UTF-8 edXML for ``doc``; :class:`SchemaViolation` if a field breaks the XSD."""
+    """Unsigned UTF-8 edXML for ``doc``; :class:`SchemaViolation` if a field breaks the XSD,
+    :class:`InvalidDocumentId` if a DocumentId it names could not be typed back."""
+    refuse_untypable_ids(doc)
     root, header = _skeleton()
     message = _sub(header, "MessageHeader")
     _add_organization(message, "From", doc.sender)
@@ -129,7 +132,9 @@ def _content_id(document_id: str, n: int, attachment: Attachment) -> str:
 
 
 def build_status(status: Status) -> bytes:
-    """Unsigned UTF-8 edXML status message; :class:`SchemaViolation` if a field is invalid."""
+    """Unsigned UTF-8 edXML status message; :class:`SchemaViolation` if a field is invalid,
+    :class:`InvalidDocumentId` if the DocumentId it answers could not be typed back."""
+    refuse_untypable_ids(status)
     root, header = _skeleton()
     message = _sub(header, "MessageHeader")
     _add_organization(message, "From", status.sender)
@@ -140,6 +145,21 @@ def build_status(status: Status) -> bytes:
     _optional(message, "Description", status.description)
     _text(message, "Timestamp", status.timestamp.strftime(TIMESTAMP_FORMAT))
     return _serialize(root, STATUS_SCHEMA)
+
+
+def refuse_untypable_ids(message: Document | Status) -> None:
+    """Raise :class:`InvalidDocumentId` when a DocumentId ``message`` is or refers to holds
+    what a clerk cannot type back (:func:`envelopes.codes.typing_problem`): the parties
+    look documents up by these, so one spelled otherwise than typed is never found."""
+    if isinstance(message, Status):
+        ids = [message.response_for.document_id]
+    else:
+        ids = [message.document_id, message.business.document_id]
+        ids += [reference.document_id for reference in message.response_for]
+    for document_id in ids:
+        problem = typing_problem(document_id)
+        if problem is not None:
+            raise InvalidDocumentId(problem)
 
 
 def _skeleton() -> tuple[etree._Element, etree._Element]:
@@ -304,7 +324,8 @@ def read_message(root: etree._Element) -> Document | Status:
 
 
 def parse_document(root: etree._Element) -> Document:
-    """Read a schema-valid edXML document."""
+    """Read a schema-valid edXML document; :class:`InvalidDocumentId` if a DocumentId it
+    names could not be typed back."""
     header = _Fields(_find(root, "edXMLEnvelope", "edXMLHeader"))
     message = _Fields(header.required("MessageHeader"))
     trace_list = _Fields(header.child("TraceHeaderList"))
@@ -340,14 +361,16 @@ def parse_document(root: etree._Element) -> Document:
     explicit_id = message.token("DocumentId")
     if explicit_id and explicit_id != doc.document_id:
         doc.explicit_document_id = explicit_id
+    refuse_untypable_ids(doc)
     return doc
 
 
 def parse_status(root: etree._Element) -> Status:
-    """Read a schema-valid edXML status message."""
+    """Read a schema-valid edXML status message; :class:`InvalidDocumentId` if the
+    DocumentId it answers could not be typed back."""
     message = _Fields(_find(root, "edXMLEnvelope", "edXMLHeader", "MessageHeader"))
     staff = message.child("StaffInfo")
-    return Status(
+    status = Status(
         response_for=_response_for(message.required("ResponseFor")),
         sender=_organization(message.required("From")),
         status_code=StatusCode(message.token("StatusCode")),
@@ -355,6 +378,8 @@ def parse_status(root: etree._Element) -> Status:
         timestamp=_timestamp(message.required("Timestamp")),
         staff=_staff(staff) if staff is not None else None,
     )
+    refuse_untypable_ids(status)
+    return status
 
 
 class _Fields:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from axis.errors import AxisError
 from axis.router.records import VIETNAM
-from envelopes.codes import AgencyCode
+from envelopes.codes import AgencyCode, document_id_problem, untypable_character
 from envelopes.model import (
     Attachment,
     Business,
@@ -119,11 +119,14 @@ def compose_document(
     business = Business()
     if request.refers_to is not None:
         kind, earlier = request.refers_to
-        earlier = earlier.strip()
+        earlier = _as_typed(earlier)
         if not earlier:
             raise CompositionError(
                 f"{_REFERS_TO_OPTION[kind]} needs the DocumentId of the earlier document"
             )
+        problem = document_id_problem(earlier)
+        if problem is not None:
+            raise CompositionError(f"{_REFERS_TO_OPTION[kind]}: {problem}")
         business = Business(document_id=earlier, business_doc_type=kind)
     return Document(
         sender=Organization(organ_id=sender, organ_name=names.get(sender, "")),
@@ -150,11 +153,6 @@ _REFERS_TO_OPTION = {
 }
 
 
-#: Unicode categories a number or notation may not hold: controls, format characters,
-#: line and paragraph separators.
-_NOT_IN_A_CODE = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
 def _code(
     number: str | None, notation: str | None, now: datetime.datetime | None
 ) -> tuple[str, str]:
@@ -162,8 +160,8 @@ def _code(
         moment = now or vietnam_now()
         midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         number = str((moment - midnight) // datetime.timedelta(milliseconds=1))
-    number = number.strip()
-    notation = DEFAULT_NOTATION if notation is None else notation.strip()
+    number = _as_typed(number)
+    notation = DEFAULT_NOTATION if notation is None else _as_typed(notation)
     if not number or len(number) > MAX_CODE_NUMBER or "/" in number or "," in number:
         raise CompositionError(
             f"--number {number!r}: 1 to {MAX_CODE_NUMBER} characters, without '/' or ','"
@@ -172,16 +170,25 @@ def _code(
         raise CompositionError(
             f"--notation {notation!r}: 1 to {MAX_CODE_NOTATION} characters, without ','"
         )
-    # Both go into the DocumentId, which the axis refuses with a line break in it, and
-    # by which every party looks the document up: an invisible format character (a
-    # right-to-left override) would make it show as another DocumentId.
+    # Both go into the DocumentId, by which every party looks the document up: an
+    # invisible character (a zero-width space, a right-to-left override) would make it
+    # show as another DocumentId, or one nobody can type back.
     for option, value in (("--number", number), ("--notation", notation)):
-        if any(unicodedata.category(c) in _NOT_IN_A_CODE for c in value):
+        untypable = untypable_character(value)
+        if untypable is not None:
             raise CompositionError(
-                f"{option} {value!r}: a line break or a control character "
-                "(or an invisible format character, such as a right-to-left override)"
+                f"{option} {value!r}: a line break or a control character (or an invisible "
+                f"format character, such as a right-to-left override): here {untypable}, "
+                "which a clerk can neither see nor type: remove it"
             )
     return number, notation
+
+
+def _as_typed(text: str) -> str:
+    """``text`` as the axis keeps it: accents composed with their letters (NFC), as the
+    clerk saw them whichever form the keyboard sent (macOS sends them decomposed), and
+    without the spaces around it."""
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def read_attachment(

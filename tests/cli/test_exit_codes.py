@@ -65,9 +65,17 @@ MALFORMED: list[tuple[list[str], str, str]] = [
     (["status", "--as", BAD_CODE, DOCUMENT, "03"], "--as", BAD_CODE_MESSAGE),
     (["agency", "show", ""], "CODE", "it is empty."),
     # DocumentIds.
-    (["track", "nonsense"], "DOCUMENT_ID", "'nonsense' is not a DocumentId"),
-    (["status", "--as", CODE, "nonsense", "03"], "DOCUMENT_ID", "'nonsense' is not a DocumentId"),
-    (["send", "--as", CODE, *COMPOSE, "--revokes", "x"], "--revokes", "'x' is not a DocumentId"),
+    (["track", "nonsense"], "DOCUMENT_ID", "DocumentId 'nonsense' is not of the form"),
+    (
+        ["status", "--as", CODE, "nonsense", "03"],
+        "DOCUMENT_ID",
+        "DocumentId 'nonsense' is not of the form",
+    ),
+    (
+        ["send", "--as", CODE, *COMPOSE, "--revokes", "x"],
+        "--revokes",
+        "DocumentId 'x' is not of the form",
+    ),
     # Days.
     (["stats", "--since", "2026-02-30"], "--since", "'2026-02-30' is not a day of the calendar"),
     (["stats", "--until", "30/11/2026"], "--until", "'30/11/2026' does not match the format"),

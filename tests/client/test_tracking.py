@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import unicodedata
 
 import pytest
 import sqlalchemy as sa
@@ -176,6 +177,31 @@ def test_axis_track_of_something_that_is_not_a_document_id_is_a_usage_error(
 ):
     result = run_axis(database_url, "track", "X,1")
     assert result.exit_code == 2
-    assert "'X,1' is not a DocumentId: <sender code>,<yyyy/MM/dd>,<number>/<notation>." in (
-        result.stderr
+    assert (
+        "DocumentId 'X,1' is not of the form <sender code>,<yyyy/MM/dd>,<number>/<notation>."
+        in result.stderr
     )
+
+
+def test_axis_track_finds_a_document_whose_accents_were_typed_decomposed(
+    engine: Engine, database_url: str
+):
+    composed = f"{SENDER},2026/11/26,13/QĐ-SỞ"
+    with engine.begin() as conn:
+        doc_pk = stored_document(conn, composed, SENDER, at(0))
+        stored_delivery(conn, doc_pk, DISTRICT, state="queued", accepted_at=at(0), queued_at=at(1))
+    typed = unicodedata.normalize("NFD", composed)
+    assert typed != composed
+
+    result = run_axis(database_url, "track", typed, "--format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert [row["recipient"] for row in json.loads(result.stdout)] == [DISTRICT]
+
+
+def test_axis_track_of_a_document_id_with_a_blank_number_is_a_usage_error(
+    engine: Engine, database_url: str
+):
+    result = run_axis(database_url, "track", f"{SENDER},2026/11/26, /VP")
+    assert result.exit_code == 2
+    assert "has a blank number" in result.stderr
