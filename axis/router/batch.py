@@ -12,6 +12,13 @@ The router takes up to ``settings.prefetch`` messages from the submissions queue
 5. publishes the outgoing messages with confirms and marks deliveries ``queued``
    (:mod:`axis.router.outbox`).
 
+A message naming a document the axis does not know yet (a revocation, update or
+replacement of it, a status about it, a 15 or 16 answering a recall or revision not seen)
+is not refused at once: another router may hold that document in a batch it has not
+committed yet. It goes back for a delayed retry (:data:`REFERENCE_WAIT_DELAYS`) with
+nothing written for it, while the rest of its batch goes on, and is refused as before only
+when still unknown after the last wait.
+
 A crash before 3 commits leaves the messages unacknowledged: the broker hands them out
 again and nothing was written. A crash after 3 leaves outbox rows that a sweep publishes;
 the redelivered submissions are then recognised as repeats (same sender, DocumentId and
@@ -44,6 +51,7 @@ from axis.router.intake import (
     Rejection,
     RepeatedStatus,
     Submission,
+    Wait,
     decide_document,
     decide_status,
     document_owner,
@@ -66,6 +74,11 @@ log = logging.getLogger(__name__)
 
 Checked = tuple[Submission, Verified | Rejection]
 
+#: The waits before a message naming an unknown document is refused, in seconds, one per
+#: retry (steps of the transports' delay ladder): longer in all than another router takes
+#: to commit a batch, short enough for the sender to hear soon.
+REFERENCE_WAIT_DELAYS: tuple[float, ...] = (1.0, 2.0, 2.0)
+
 
 class DatabaseUnavailable(TransientError):
     """The batch could not be stored: nothing was committed nor acknowledged."""
@@ -82,6 +95,8 @@ class Outcome:
     statuses: int = 0
     rejected: int = 0
     deferred: int = 0
+    #: Naming a document not known yet: retried after a delay (see :class:`Wait`).
+    waiting: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,9 @@ class Stored:
     outcome: Outcome
     #: Submissions to decide again in a later batch (see :class:`~axis.router.intake.Defer`).
     deferred: set[Submission]
+    #: Submissions to decide again after a delay (see :class:`~axis.router.intake.Wait`),
+    #: with the reason they would be refused for.
+    waiting: dict[Submission, str]
 
 
 class BatchProcessor:
@@ -109,7 +127,16 @@ class BatchProcessor:
         max_copy_bytes: int,
         lifetime_seconds: float,
         metrics: Metrics | None = None,
+        reference_waits: int = 0,
     ) -> None:
+        """``reference_waits`` (at most ``len(REFERENCE_WAIT_DELAYS)``) is how many times
+        a message naming an unknown document is retried before it is refused: 0 refuses
+        at once. A router waits, unless its retry limit is lower."""
+        if not 0 <= reference_waits <= len(REFERENCE_WAIT_DELAYS):
+            raise ValueError(
+                f"reference_waits must be 0-{len(REFERENCE_WAIT_DELAYS)}, not {reference_waits}"
+            )
+        self.reference_waits = reference_waits
         self.engine = engine
         self.outbox = outbox
         self.answers = answers
@@ -129,10 +156,16 @@ class BatchProcessor:
         """
         stored = self.store(messages)
         for submission in stored.submissions:
+            message = submission.message
             if submission in stored.deferred:
-                submission.message.requeue()
+                message.requeue()
+            elif submission in stored.waiting:
+                # Counted: the count bounds the waits (see decide_all).
+                message.retry(REFERENCE_WAIT_DELAYS[message.redelivery_count])
+                if self.metrics is not None:
+                    self.metrics.retried(stored.waiting[submission])
             else:
-                submission.message.ack()
+                message.ack()
         try:
             self.outbox.publish(stored.staged)
         except sa.exc.DBAPIError as error:
@@ -144,13 +177,21 @@ class BatchProcessor:
         submissions = [Submission.of(m) for m in messages]
         checked = [(s, self._verify(s)) for s in submissions]
         try:
-            staged, outcome, deferred = self._store(checked)
+            staged, outcome, decisions = self._store(checked)
         except sa.exc.IntegrityError:
             # Another router stored the same document (or status) at the same moment:
             # decide again; it is now a repeat.
             log.info("concurrent insert of the same document: deciding the batch again")
-            staged, outcome, deferred = self._store(checked)
-        return Stored(submissions, staged, outcome, deferred)
+            staged, outcome, decisions = self._store(checked)
+        return Stored(
+            submissions,
+            staged,
+            outcome,
+            deferred={d.submission for d in decisions if isinstance(d, Defer)},
+            waiting={
+                d.submission: d.refusal.rejection.reason for d in decisions if isinstance(d, Wait)
+            },
+        )
 
     def _verify(self, submission: Submission) -> Verified | Rejection:
         if self.metrics is None:
@@ -158,11 +199,16 @@ class BatchProcessor:
         with self.metrics.timed_verification():
             return verify_submission(submission, self.trust, max_bytes=self.max_bytes)
 
-    def _store(self, checked: Sequence[Checked]) -> tuple[list[Staged], Outcome, set[Submission]]:
+    def _store(self, checked: Sequence[Checked]) -> tuple[list[Staged], Outcome, list[Decision]]:
         try:
             with read_only(self.engine) as conn:
                 snapshot = load_snapshot(conn, wanted_by(checked))
-            decisions = decide_all(checked, snapshot, max_copy_bytes=self.max_copy_bytes)
+            decisions = decide_all(
+                checked,
+                snapshot,
+                max_copy_bytes=self.max_copy_bytes,
+                reference_waits=self.reference_waits,
+            )
             writer = _BatchWriter(self.answers, self.lifetime_seconds, self.metrics)
             with self.engine.begin() as conn:
                 staged = writer.write(conn, decisions)
@@ -172,8 +218,7 @@ class BatchProcessor:
             raise
         except sa.exc.DBAPIError as error:
             raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
-        deferred = {d.submission for d in decisions if isinstance(d, Defer)}
-        return staged, writer.outcome, deferred
+        return staged, writer.outcome, decisions
 
 
 def wanted_by(checked: Sequence[Checked]) -> Wanted:
@@ -206,9 +251,13 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
 
 
 def decide_all(
-    checked: Sequence[Checked], snapshot: Snapshot, *, max_copy_bytes: int
+    checked: Sequence[Checked], snapshot: Snapshot, *, max_copy_bytes: int, reference_waits: int = 0
 ) -> list[Decision]:
-    """Decide each message in order; later ones see documents accepted by earlier ones."""
+    """Decide each message in order; later ones see documents accepted by earlier ones.
+
+    A message naming an unknown document waits while it was handed out fewer than
+    ``reference_waits`` times before (its redelivery count), and is refused after that.
+    """
     decisions: list[Decision] = []
     for submission, result in checked:
         if isinstance(result, Rejection):
@@ -235,6 +284,8 @@ def decide_all(
                     snapshot.revisions_asked.add(
                         (decision.document.sender, decision.document.document_id)
                     )
+        if isinstance(decision, Wait) and submission.message.redelivery_count >= reference_waits:
+            decision = decision.refusal
         decisions.append(decision)
     return decisions
 
@@ -258,6 +309,7 @@ class _BatchWriter:
         outgoing += self._duplicates(conn, [d for d in decisions if isinstance(d, Duplicate)])
         outgoing += self._rejections(conn, [d for d in decisions if isinstance(d, Reject)], now)
         self.outcome.deferred = sum(isinstance(d, Defer) for d in decisions)
+        self.outcome.waiting = sum(isinstance(d, Wait) for d in decisions)
         self.outcome.statuses += sum(isinstance(d, RepeatedStatus) for d in decisions)
         heard = [d.verified.sender_code for d in accepted]
         heard += [d.verified.sender_code for d in statuses]
@@ -517,6 +569,7 @@ class _BatchWriter:
                 answers=submission.message_id,
                 reason=decision.rejection.reason,
                 message=decision.rejection.message,
+                edxml_priority=decision.priority,
             )
         except EnvelopeError as error:
             log.warning("no answer to a rejected submission from %s: %s", decision.answer_to, error)

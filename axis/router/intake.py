@@ -14,12 +14,11 @@ clerk can act on::
     >>> check_document_id("000.00.31.H53,2026/11/26,12/UBND", "000.00.31.H53") is None
     True
     >>> check_document_id("000.00.31.H53,2026/13/26,12/UBND", "000.00.31.H53")
-    'the date in DocumentId 000.00.31.H53,2026/13/26,12/UBND is not a valid yyyy/MM/dd date'
+    'DocumentId 000.00.31.H53,2026/13/26,12/UBND: 2026/13/26 is not a date (yyyy/MM/dd)'
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from axis import protocol
 from axis.router.lookups import DocumentRef, Snapshot
 from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage
-from envelopes.codes import DOCUMENT_ID_FORM, UNTYPABLE_IN_ID
+from envelopes.codes import document_id_problem
 from envelopes.errors import EnvelopeError
 from envelopes.model import BusinessType, Document, Status, StatusCode
 from envelopes.verifying import TrustStore, Verified, verify
@@ -189,6 +188,9 @@ class Reject:
     document_id: str
     #: Where the rejection goes (a registered agency), or "" when nobody can be told.
     answer_to: str
+    #: The edXML priority the answer goes out at: the document's (or, for a status, the
+    #: document it is about), so that an urgent sender hears at once; 0 when unknown.
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,20 @@ class Defer:
     submission: Submission
 
 
-Decision = AcceptDocument | Duplicate | AcceptStatus | RepeatedStatus | Reject | Defer
+@dataclass(frozen=True)
+class Wait:
+    """Names a document, or a recall or revision of one, that the axis does not know yet.
+
+    Another router may hold it in a batch it has not committed yet (agencies send a
+    revocation right after its original): decided again a few seconds later, and refused
+    as ``refusal`` says only once the router's waits are used up.
+    """
+
+    submission: Submission
+    refusal: Reject
+
+
+Decision = AcceptDocument | Duplicate | AcceptStatus | RepeatedStatus | Reject | Defer | Wait
 
 
 def document_owner(document_id: str) -> str:
@@ -238,7 +253,21 @@ def rejected(
         claimed_sender=claimed,
         document_id=document_id,
         answer_to=answer_to if answer_to in snapshot.agencies else "",
+        priority=priority_of(verified, snapshot) if verified is not None else 0,
     )
+
+
+def priority_of(verified: Verified, snapshot: Snapshot) -> int:
+    """The edXML priority of a verified document, or of the known document a status is
+    about (0 when it is not known)."""
+    message = verified.message
+    if isinstance(message, Document):
+        return int(message.priority)
+    if isinstance(message, Status):
+        document = snapshot.documents.get(status_subject(message))
+        if document is not None:
+            return document.priority
+    return 0
 
 
 def check_sender(
@@ -285,24 +314,12 @@ def check_document_id(document_id: str, sender: str) -> str | None:
             f"DocumentId {document_id[:40]!r}... is {len(document_id)} characters long; "
             f"at most {MAX_DOCUMENT_ID}"
         )
-    match = DOCUMENT_ID_FORM.match(document_id)
-    if match is None and UNTYPABLE_IN_ID.search(document_id):
-        return (
-            f"DocumentId {document_id!r} holds a line break or a control character: a clerk "
-            "could neither see nor type it"
-        )
-    if match is None:
-        return (
-            f"DocumentId {document_id!r} is not of the form "
-            "<sender code>,<yyyy/MM/dd>,<number>/<notation>"
-        )
-    code, day, _number, _notation = match.groups()
+    problem = document_id_problem(document_id)
+    if problem is not None:
+        return problem
+    code = document_owner(document_id)
     if code != sender:
         return f"DocumentId {document_id} starts with {code}, not with the sender {sender}"
-    try:
-        datetime.datetime.strptime(day, "%Y/%m/%d")
-    except ValueError:
-        return f"the date in DocumentId {document_id} is not a valid yyyy/MM/dd date"
     return None
 
 
@@ -389,7 +406,7 @@ def decide_document(
             foreign = owner != sender and (owner, refers_to) in snapshot.documents
             reason = "foreign-reference" if foreign else "unknown-reference"
             whose = f"{owner}'s document" if foreign else "a document it never sent"
-            return rejected(
+            refusal = rejected(
                 submission,
                 reject(
                     reason,
@@ -399,6 +416,7 @@ def decide_document(
                 snapshot,
                 verified,
             )
+            return refusal if foreign else Wait(submission, refusal)
         recipients = original.recipients
     else:
         recipients = tuple(dict.fromkeys(org.organ_id for org in document.recipients))
@@ -439,16 +457,19 @@ def decide_status(
         return RepeatedStatus(submission)
     reference = status.response_for
     document = snapshot.documents.get(status_subject(status))
-    if document is None:
-        return rejected(
+    if document is None:  # its sender may recall it right after sending it
+        return Wait(
             submission,
-            reject(
-                "unknown-document",
-                f"status {status.status_code.value} is about {reference.document_id}, "
-                "which the axis never accepted",
+            rejected(
+                submission,
+                reject(
+                    "unknown-document",
+                    f"status {status.status_code.value} is about {reference.document_id}, "
+                    "which the axis never accepted",
+                ),
+                snapshot,
+                verified,
             ),
-            snapshot,
-            verified,
         )
     if document.pk is None:
         return Defer(submission)
@@ -476,11 +497,13 @@ def decide_status(
             f"only the sender {document.sender} can recall {reference.document_id} (status 13)",
         )
     elif code in REVISION_ANSWERS and status_subject(status) not in snapshot.revisions_asked:
+        # The recall or revision it answers may be in another router's uncommitted batch.
         problem = reject(
             "wrong-status",
             f"status {code.value} answers a recall or a revision of {reference.document_id}, "
             f"and {document.sender} asked for neither",
         )
+        return Wait(submission, rejected(submission, problem, snapshot, verified))
     else:
         return AcceptStatus(submission, verified, document, delivery_id, (document.sender,))
     return rejected(submission, problem, snapshot, verified)

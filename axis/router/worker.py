@@ -41,7 +41,7 @@ from axis import protocol
 from axis.errors import TransientError, TransportError
 from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
-from axis.router.batch import BatchProcessor, DatabaseUnavailable
+from axis.router.batch import REFERENCE_WAIT_DELAYS, BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission
 from axis.router.outbox import Outbox
 from axis.router.records import dead_letter_row, keep_dead_letter
@@ -187,6 +187,8 @@ class Router:
             max_copy_bytes=self.settings.max_copy_bytes,
             lifetime_seconds=self.settings.lifetime_seconds,
             metrics=self.metrics,
+            # Each wait counts as a redelivery: past the retry limit it would be buried.
+            reference_waits=min(len(REFERENCE_WAIT_DELAYS), self.settings.retry_limit),
         )
         self._sweeper = Sweeper(self._engine, outbox, self._answers, self.settings)
         # Whatever a previous connection left unpublished goes out first.

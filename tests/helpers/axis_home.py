@@ -14,6 +14,7 @@ Inboxes used by a test are its own: agency codes get a per-home unit letter-and-
 from __future__ import annotations
 
 import datetime
+import hashlib
 import itertools
 import os
 import re
@@ -42,7 +43,7 @@ from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import upgrade
 from axis.store.registry import Registry
-from axis.store.schema import dead_letters, deliveries, documents, routers
+from axis.store.schema import dead_letters, deliveries, documents, routers, status_events
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
@@ -168,6 +169,17 @@ class AxisHome:
             ]
         )
         return message_id
+
+    def accepted(self, body: bytes) -> bool:
+        """``body`` was accepted: recorded as a status, or stored as a document."""
+        digest = hashlib.sha256(body).hexdigest()
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(status_events.c.id)
+                .where(status_events.c.digest == digest)
+                .union_all(sa.select(documents.c.id).where(documents.c.digest == digest))
+            ).first()
+        return found is not None
 
     def close(self) -> None:
         self.engine.dispose()
