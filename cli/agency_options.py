@@ -7,6 +7,7 @@ for without echo; there is deliberately no option for it.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from axis.settings import Settings
 from axis.store.migrate import check
 from cli.params import AGENCY_CODE, IN_FILE, Duration
 from cli.prompts import prompt_secret
+from envelopes.codes import AgencyCode
+from envelopes.errors import InvalidAgencyCode
 from envelopes.signing import SigningIdentity
 from envelopes.verifying import TrustStore
 
@@ -80,6 +83,7 @@ def open_client(
     state_dir: Path | None = None,
 ) -> AgencyClient:
     """A client for ``agency``, after checking the axis store is initialised."""
+    _check_broker_login(settings, agency)
     trust = TrustStore.from_dir(settings.trust_dir)
     client = AgencyClient(agency, identity, settings, trust, state_dir=state_dir)
     try:
@@ -89,3 +93,23 @@ def open_client(
         client.close()
         raise
     return client
+
+
+def _check_broker_login(settings: Settings, agency: str) -> None:
+    """Refuse, before anything is signed or sent, a broker URL that logs in as another
+    agency's user: the broker would take the submission (any agency may publish to
+    ``axis.submit``) and then refuse the answer's inbox, so the clerk would be told
+    "error" about a document the axis accepted, and sending it again is a conflict."""
+    user = urllib.parse.urlsplit(settings.broker_url).username if settings.broker_url else None
+    if not user:
+        return
+    try:
+        login = str(AgencyCode.parse(urllib.parse.unquote(user)))
+    except InvalidAgencyCode:
+        return  # the axis's own or a shared user: it may act for any agency
+    if login != agency:
+        raise click.UsageError(
+            f"the broker URL (AXIS_BROKER_URL, or --broker-url) logs in as agency {login}'s "
+            f"broker user, which cannot act for {agency}: use {agency}'s own broker login "
+            f"(`axis agency credentials {agency}`), or --as {login}"
+        )

@@ -200,7 +200,7 @@ def refuse_a_terminal(options: str, example: str) -> None:
     would act on the operator's terminal (curl refuses binary output there too)."""
     if sys.stdout.isatty():
         raise click.UsageError(
-            f"{options} write the bytes exactly as they are, which may hold terminal "
+            f"{options}: the bytes are written exactly as they are, which may hold terminal "
             f"escape sequences: redirect them to a file (> {example}) or a pager (| less)"
         )
 

@@ -28,12 +28,13 @@ def prompt_secret(text: str, *, variable: str, confirm: bool = False) -> str:
     bare "Aborted!" would not say what was missing. At a terminal, Ctrl-C stops the
     command as it stops any other (``Aborted!``).
     """
+    at_terminal = sys.stdin.isatty()
     try:
         return str(
-            click.prompt(text, hide_input=sys.stdin.isatty(), confirmation_prompt=confirm, err=True)
+            click.prompt(text, hide_input=at_terminal, confirmation_prompt=confirm, err=True)
         )
     except click.Abort:
-        if sys.stdin.isatty():
+        if at_terminal:
             # Ctrl-C (or Ctrl-D) typed at the prompt: someone is there and chose to stop,
             # which "Aborted!" says; the variable is the answer only where no one can type.
             raise
@@ -41,3 +42,9 @@ def prompt_secret(text: str, *, variable: str, confirm: bool = False) -> str:
             f"no passphrase given ({text[:1].lower()}{text[1:]}); "
             f"set {variable} where there is no terminal to ask on"
         ) from None
+    finally:
+        if not at_terminal:
+            # A terminal ends the prompt's line when Enter is typed; a line piped in is
+            # not echoed, so end it here: the next line (an error, the DocumentId) would
+            # otherwise follow the prompt on its line.
+            click.echo(err=True)

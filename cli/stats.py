@@ -162,8 +162,9 @@ def _refuse_report_options(ctx: click.Context, subcommand: str) -> None:
     ]
     if given:
         raise click.UsageError(
-            f"{', '.join(given)} before `{subcommand}` apply to the report only; options of "
-            f"`axis stats {subcommand}` go after its name (see `axis stats {subcommand} --help`)"
+            f"{', '.join(given)}: options before `{subcommand}` apply to the report only; "
+            f"options of `axis stats {subcommand}` go after its name "
+            f"(see `axis stats {subcommand} --help`)"
         )
 
 

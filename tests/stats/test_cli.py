@@ -237,7 +237,7 @@ def test_report_options_before_a_subcommand_are_refused_not_ignored(
     `axis stats --format json backlog` print a table, with nothing said."""
     code, out, err = run(engine, *args)
     assert (code, out) == (2, "")
-    assert f"{named} before `{args[-1]}`" in err
+    assert f"{named}: options before `{args[-1]}`" in err
     assert f"axis stats {args[-1]} --help" in err
 
 
