@@ -43,6 +43,7 @@ from axis.store.migrate import upgrade
 from axis.store.national_tree import TreeAgency, generate, write_csv
 from axis.store.registry import Registry
 from axis.store.schema import routers
+from axis.transport.rabbitmq import connection_error
 from axis.transport.topology import (
     DEAD_EXCHANGE,
     DELAY_LADDER,
@@ -316,12 +317,19 @@ def broker_parameters(url: str) -> pika.URLParameters:
         raise DemoError(f"unusable broker URL: {error}") from None
 
 
+#: Where the demo's broker URL comes from, for the errors that say to correct it.
+BROKER_FLAG = "the URL given to --broker"
+
+
 @contextlib.contextmanager
 def _channel(url: str) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+    parameters = broker_parameters(url)
     try:
-        connection = pika.BlockingConnection(broker_parameters(url))
+        connection = pika.BlockingConnection(parameters)
     except pika.exceptions.AMQPError as error:
-        raise TransportError(f"cannot connect to {_where(url)}: {error!r}") from None
+        # The router's own translation: `axis init` and the demo word a refusal alike.
+        problem = connection_error(error, parameters, source=BROKER_FLAG)
+        raise TransportError(f"cannot connect to {_where(url)}: {problem}") from None
     try:
         yield connection.channel()
     finally:

@@ -8,6 +8,8 @@ unless ``--debug`` is given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def one_line(error: BaseException) -> str:
     """``error``'s message (the driver's own for a database error) on one line of output:
@@ -80,6 +82,16 @@ class TransportError(AxisError):
     """The queue transport (RabbitMQ or the embedded one) failed."""
 
     reason = "transport"
+
+
+class QueuesRefused(TransportError):
+    """The broker refused to declare ``queues`` (they exist with other arguments than the
+    axis declares, made by hand, say); every other queue was declared. One agency's inbox
+    must not keep the axis from serving the others."""
+
+    def __init__(self, message: str, queues: Sequence[str]) -> None:
+        super().__init__(message)
+        self.queues = tuple(queues)
 
 
 class RouterError(AxisError):

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import TransientError, TransportError
+from axis.errors import QueuesRefused, TransientError, TransportError
 from axis.settings import Settings
 from axis.store.db import read_only
 from axis.store.schema import agencies
@@ -37,11 +37,20 @@ def registered_codes(engine: Engine) -> list[str]:
 
 
 def declare(transport: Transport, codes: Iterable[str]) -> None:
-    """Declare the fixed topology and the inboxes of ``codes``, in chunks."""
+    """Declare the fixed topology and the inboxes of ``codes``, in chunks: all of them,
+    even when the broker refuses some (:class:`QueuesRefused`, raised at the end)."""
     codes = list(codes)
-    transport.declare(codes[:DECLARE_CHUNK])
-    for start in range(DECLARE_CHUNK, len(codes), DECLARE_CHUNK):
-        transport.declare(codes[start : start + DECLARE_CHUNK])
+    refused: list[QueuesRefused] = []
+    for start in range(0, max(len(codes), 1), DECLARE_CHUNK):  # once at least: the topology
+        try:
+            transport.declare(codes[start : start + DECLARE_CHUNK])
+        except QueuesRefused as error:
+            refused.append(error)
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        queues = [queue for error in refused for queue in error.queues]
+        raise QueuesRefused(f"{refused[0]} ({len(queues)} queues refused in all)", queues)
 
 
 def declare_agencies(settings: Settings, engine: Engine, codes: Iterable[str] | None = None) -> int:
@@ -71,6 +80,8 @@ def ensure_inboxes(
     where = "RabbitMQ" if settings.uses_broker else "the embedded queues"
     try:
         count = declare_agencies(settings, engine, codes)
+    except QueuesRefused as error:  # the rest is declared: axis serve serves the others
+        return f"queues declared on {where}, except {len(error.queues)}: {error}"
     except (TransientError, TransportError) as error:
         if refusal_is_error and not isinstance(error, TransientError):
             raise

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from axis.errors import RouterError
+from axis.errors import QueuesRefused, RouterError
 from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
@@ -73,9 +73,13 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     try:
         check(engine)
         inboxes = declare_agencies(settings, engine)
+        log.info("topology declared with %d agency inboxes", inboxes)
+    except QueuesRefused as error:
+        # The other agencies are served; copies to these inboxes are retried, then
+        # dead-lettered, as for any inbox the broker refuses.
+        log.error("serving without %d inbox(es): %s", len(error.queues), error)
     finally:
         engine.dispose()
-    log.info("topology declared with %d agency inboxes", inboxes)
     # The broker limits what a consumer takes ahead by count, never by bytes: say what
     # that can come to, so memory is sized for it.
     ahead = 2 * settings.prefetch

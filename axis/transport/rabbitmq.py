@@ -22,7 +22,9 @@ Design (the why):
   the call in progress with :class:`~axis.errors.TransientError`; the next call opens a
   new connection. There is no hidden retry loop: the caller backs off and calls again.
   A consumer whose queue was deleted fails the same way (:class:`ConsumerCancelled`): a
-  router reconnecting declares its queues again.
+  router reconnecting declares its queues again. A broker that blocks its publishers (a
+  memory or disk alarm) fails the call after ``OPERATION_TIMEOUT_SECONDS`` the same way,
+  naming the alarm: nothing waits for ever.
 - **Redelivery count.** Classic queues only say *whether* a message was delivered before
   (the ``redelivered`` flag). To count, a redelivered message is published again with
   the count in the header ``x-axis-redeliveries`` and the original acknowledged, before
@@ -55,11 +57,12 @@ from typing import Any, TypeVar
 
 import pika
 import pika.channel
+import pika.connection
 import pika.exceptions
 import pika.frame
 import pika.spec
 
-from axis.errors import TransientError, TransportError
+from axis.errors import QueuesRefused, TransientError, TransportError
 from axis.transport.base import (
     REASON_HEADER,
     REDELIVERIES_HEADER,
@@ -96,6 +99,8 @@ DECLARE_CHUNK = 250
 DECLARE_CHANNELS = 4
 #: Longest wait to open a connection.
 CONNECT_TIMEOUT_SECONDS = 10.0
+#: The longest queue name AMQP can carry, in bytes of UTF-8 (a short string).
+MAX_NAME_BYTES = 255
 #: The largest prefetch count AMQP can carry (a 16-bit field).
 MAX_PREFETCH_COUNT = 65535
 
@@ -159,9 +164,10 @@ class _Batch:
     """Publications awaiting confirmation; resolved when none is left unconfirmed."""
 
     future: Future[None]
-    unconfirmed: set[int] = field(default_factory=set)
+    #: By publisher-confirm sequence number (ascending).
+    unconfirmed: dict[int, _Publication] = field(default_factory=dict)
     returned: list[str] = field(default_factory=list)
-    nacked: int = 0
+    nacked: list[_Publication] = field(default_factory=list)
 
 
 @dataclass
@@ -245,12 +251,16 @@ class _Link:
             parameters,
             on_open_callback=lambda _connection: self._opened(opened),
             on_open_error_callback=lambda _connection, error: self._lose(
-                _connection_error(error, parameters), opened
+                connection_error(error, parameters), opened
             ),
             on_close_callback=lambda _connection, reason: self._lose(
-                _connection_error(reason, parameters)
+                connection_error(reason, parameters)
             ),
         )
+        #: The broker's reason while it blocks the connection (a resource alarm), else None.
+        self._blocked: str | None = None
+        self._connection.add_on_connection_blocked_callback(self._on_blocked)
+        self._connection.add_on_connection_unblocked_callback(self._on_unblocked)
         self._thread = threading.Thread(target=self._serve, name="axis-amqp-io", daemon=True)
         self._thread.start()
         try:
@@ -287,7 +297,7 @@ class _Link:
                         publication.properties,
                         mandatory=True,
                     )
-                    batch.unconfirmed.add(slot.next_tag)
+                    batch.unconfirmed[slot.next_tag] = publication
                     slot.next_tag += 1
                 self._batch = batch
 
@@ -505,8 +515,20 @@ class _Link:
             self._soon(self._close_connection)
             raise TransientError(
                 f"no answer from the broker within {OPERATION_TIMEOUT_SECONDS:g} s; "
-                "the connection was closed"
+                f"the connection was closed{self._blocked_words()}"
             ) from None
+
+    def _blocked_words(self) -> str:
+        """Why the broker did not answer, when it blocked the connection: a timeout alone
+        sends an operator looking at the network."""
+        reason = self._blocked
+        if reason is None:
+            return ""
+        return (
+            f"; the broker was blocking its publishers ({reason}): a resource alarm, raised "
+            "when the broker runs short of memory or disk, stops every publisher until it "
+            "clears (`rabbitmqctl status` on the broker lists the alarms)"
+        )
 
     def _soon(self, run: Callable[[], None]) -> None:
         with self._lock:
@@ -619,24 +641,20 @@ class _Link:
         if batch is None:
             return
         method = frame.method
-        tags = (
-            {tag for tag in batch.unconfirmed if tag <= method.delivery_tag}
-            if method.multiple
-            else {method.delivery_tag} & batch.unconfirmed
-        )
-        batch.unconfirmed -= tags
+        if method.multiple:
+            tags = [tag for tag in batch.unconfirmed if tag <= method.delivery_tag]
+        else:
+            tags = [method.delivery_tag] if method.delivery_tag in batch.unconfirmed else []
+        confirmed = [batch.unconfirmed.pop(tag) for tag in tags]
         if isinstance(method, pika.spec.Basic.Nack):
-            batch.nacked += len(tags)
+            batch.nacked += confirmed
         if batch.unconfirmed:
             return
         self._batch = None
         if batch.returned:
             _resolve(batch.future, error=undeclared_queue(batch.returned[0]))
         elif batch.nacked:
-            _resolve(
-                batch.future,
-                error=TransportError(f"the broker refused to store {batch.nacked} message(s)"),
-            )
+            _resolve(batch.future, error=_not_stored(batch.nacked))
         else:
             _resolve(batch.future, None)
 
@@ -648,7 +666,7 @@ class _Link:
         _body: bytes,
     ) -> None:
         if self._batch is not None:
-            self._batch.returned.append(method.routing_key)
+            self._batch.returned.append(_queue_behind(method.exchange, method.routing_key))
 
     def _channel_closed(self, key: str, slot: _Slot, reason: Exception) -> None:
         if self._slots.get(key) is slot:
@@ -661,7 +679,16 @@ class _Link:
             _resolve(future, error=_channel_error(reason, about))
         slot.buffer.put(_channel_error(reason, key.removeprefix("queue:")))
 
+    def _on_blocked(self, _connection: pika.connection.Connection, frame: Any) -> None:
+        self._blocked = str(frame.method.reason or "no reason given")
+
+    def _on_unblocked(self, _connection: pika.connection.Connection, _frame: Any) -> None:
+        self._blocked = None
+
     def _lose(self, error: Exception, opened: Future[None] | None = None) -> None:
+        if isinstance(error, TransientError) and self._blocked is not None:
+            # pika ends a connection blocked for longer than blocked_connection_timeout.
+            error = TransientError(f"{error}{self._blocked_words()}")
         with self._lock:
             self._lost = error
             pending = list(self._pending)
@@ -710,19 +737,25 @@ def _resolve(
         return  # settled meanwhile by the other thread
 
 
-def _connection_error(
-    reason: BaseException, parameters: pika.ConnectionParameters
+#: Where a broker URL comes from, as an error names it: the variable or the flag over it.
+BROKER_URL = "the broker URL (AXIS_BROKER_URL, or --broker-url)"
+
+
+def connection_error(
+    reason: BaseException, parameters: pika.ConnectionParameters, *, source: str = BROKER_URL
 ) -> TransientError | TransportError:
+    """pika's failure to open (or keep) a connection, in words a clerk can act on;
+    ``source`` names where the URL was given, for the errors that say to correct it."""
     user = getattr(parameters.credentials, "username", "")
     if isinstance(reason, pika.exceptions.ProbableAuthenticationError):
         # The broker says no more to the client (a user 'guest' away from localhost is
         # refused the same way): its log has the rest.
         return TransportError(
             f"the broker refused the login of user {user!r}: wrong user name or password "
-            f"(correct them in {BROKER_URL}; the broker's log says more)"
+            f"(correct them in {source}; the broker's log says more)"
         )
     if isinstance(reason, pika.exceptions.ProbableAccessDeniedError):
-        return _vhost_refused(_broker_words(reason), parameters.virtual_host, user)
+        return _vhost_refused(_broker_words(reason), parameters.virtual_host, user, source)
     if isinstance(reason, pika.exceptions.ConnectionClosedByClient):
         return TransientError("the broker connection was closed")
     return TransientError(f"the broker connection failed: {_cause(reason)}")
@@ -743,15 +776,11 @@ def _broker_words(reason: BaseException) -> str:
     return match["text"] if match else words
 
 
-#: Where a broker URL comes from, as an error names it: the variable or the flag over it.
-BROKER_URL = "the broker URL (AXIS_BROKER_URL, or --broker-url)"
-
-
-def _vhost_refused(words: str, vhost: str, user: str) -> TransportError:
+def _vhost_refused(words: str, vhost: str, user: str, source: str) -> TransportError:
     """The broker took the login but not the virtual host: one that does not exist and a
     user without permissions there are fixed differently, and by different people."""
     if _VHOST_NOT_FOUND.fullmatch(words):
-        return no_such_vhost(vhost)
+        return no_such_vhost(vhost, source=source)
     # A connection limit or a virtual host that is down also refuse "access to vhost",
     # with their reason after the user's name: those keep the broker's own words.
     if _NO_PERMISSIONS.fullmatch(words):
@@ -759,19 +788,19 @@ def _vhost_refused(words: str, vhost: str, user: str) -> TransportError:
         return TransportError(
             f"the broker user {user!r} has no permissions on virtual host {vhost!r}: grant "
             f"them ({grant} ...; an agency's user has none while the agency is suspended), "
-            f"or correct the user or the virtual host in {BROKER_URL}"
+            f"or correct the user or the virtual host in {source}"
         )
     return TransportError(
         f"the broker refused user {user!r} access to virtual host {vhost!r}: {words}"
     )
 
 
-def no_such_vhost(vhost: str) -> TransportError:
-    """The error for a virtual host the broker does not have (AXIS_BROKER_URL's path)."""
+def no_such_vhost(vhost: str, *, source: str = BROKER_URL) -> TransportError:
+    """The error for a virtual host the broker does not have (the path of the URL)."""
     return TransportError(
-        f"the broker has no virtual host {vhost!r} (the path of {BROKER_URL} names it): "
+        f"the broker has no virtual host {vhost!r} (the path of {source} names it): "
         f"create it with `rabbitmqctl add_vhost {shlex.quote(vhost)}` and give the axis's "
-        f"user its permissions there, or correct {BROKER_URL}"
+        f"user its permissions there, or correct {source}"
     )
 
 
@@ -804,12 +833,23 @@ class _AccessRefused(TransportError):
     """The broker login may not do this (agencies may only submit and read their inbox)."""
 
 
+class _PreconditionFailed(TransportError):
+    """The broker refused the operation as inconsistent with what exists (a queue declared
+    with other arguments, say); ``reply_text`` has its words."""
+
+    def __init__(self, reply_text: str) -> None:
+        super().__init__(f"the broker refused the operation: {reply_text}")
+        self.reply_text = reply_text
+
+
 def _channel_error(reason: Exception, queue: str) -> Exception:
     if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
         if reason.reply_code == 404 and queue:
             return undeclared_queue(queue)
         if reason.reply_code == 403:
             return _AccessRefused(f"the broker refused the operation: {reason.reply_text}")
+        if reason.reply_code == 406:
+            return _PreconditionFailed(reason.reply_text)
         return TransportError(f"the broker refused the operation: {reason.reply_text}")
     return TransientError(f"the broker connection was lost: {_cause(reason)}")
 
@@ -827,20 +867,20 @@ class RabbitMQMessage(ReceivedMessage):
 
     def requeue(self) -> None:
         self._settle()
-        self._transport._give_back(self._delivery)
+        self._transport._give_back([self._delivery])
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
         step = delay_step(delay_seconds)
         count = self.redelivery_count + 1
-        if not self._transport._republish(self._delivery, wait_queue(step), count=count):
+        if self._transport._republish([(self._delivery, count)], wait_queue(step)):
             self._delivery.link.ack(self._delivery, requeue=True)
 
     def dead_letter(self, reason: str) -> None:
         self._settle()
         death = {REASON_HEADER: reason, SOURCE_QUEUE_HEADER: self.queue}
-        if not self._transport._republish(
-            self._delivery, DEAD_EXCHANGE, count=self.redelivery_count, extra=death
+        if self._transport._republish(
+            [(self._delivery, self.redelivery_count)], DEAD_EXCHANGE, extra=death
         ):
             # The queue's dead-letter exchange takes it (reason "rejected").
             self._delivery.link.ack(self._delivery, requeue=False)
@@ -879,8 +919,7 @@ class RabbitMQConsumer(Consumer):
             # If this fails, the broker takes them back when the connection closes.
             with contextlib.suppress(TransientError, TransportError):
                 # Taken ahead, never handed out: back to the queue, uncounted.
-                for delivery in self._link.cancel(self._queue):
-                    self._transport._give_back(delivery)
+                self._transport._give_back(self._link.cancel(self._queue))
 
 
 class RabbitMQTransport(Transport):
@@ -907,13 +946,16 @@ class RabbitMQTransport(Transport):
         link = self._link()
         link.declare([_declare_fixed_topology])
         chunks = [inboxes[i : i + DECLARE_CHUNK] for i in range(0, len(inboxes), DECLARE_CHUNK)]
+        refused: list[tuple[str, str]] = []
         for wave in range(0, len(chunks), DECLARE_CHANNELS):
-            link.declare(
-                [
-                    partial(_declare_queues, chunk)
-                    for chunk in chunks[wave : wave + DECLARE_CHANNELS]
-                ]
-            )
+            waved = chunks[wave : wave + DECLARE_CHANNELS]
+            try:
+                link.declare([partial(_declare_queues, chunk) for chunk in waved])
+            except _PreconditionFailed:
+                for chunk in waved:
+                    refused += _declare_finding_refused(link, chunk)
+        if refused:
+            raise _inequivalent_queues(refused, self._parameters.virtual_host)
 
     def publish(self, messages: Iterable[OutgoingMessage]) -> None:
         publications = [_publication(message, *_route(message)) for message in messages]
@@ -935,11 +977,13 @@ class RabbitMQTransport(Transport):
         # AMQP's prefetch count is 16 bits, where 0 means no limit at all; a router takes
         # twice AXIS_PREFETCH ahead, which may be up to 65,535 itself.
         prefetch = min(max(prefetch, 1), MAX_PREFETCH_COUNT)
-        consumer = RabbitMQConsumer(self, link, queue, link.consume(queue, prefetch))
+        slot = link.consume(_amqp_name(queue), prefetch)
+        consumer = RabbitMQConsumer(self, link, queue, slot)
         self._consumers.append(consumer)
         return consumer
 
     def get(self, queue: str) -> ReceivedMessage | None:
+        _amqp_name(queue)
         link = self._link()
         while True:
             delivery = link.get(queue)
@@ -950,7 +994,7 @@ class RabbitMQTransport(Transport):
                 return message
 
     def depth(self, queue: str) -> int:
-        return self._link().probe(queue)
+        return self._link().probe(_amqp_name(queue))
 
     def close(self) -> None:
         self._closed = True
@@ -976,7 +1020,9 @@ class RabbitMQTransport(Transport):
     def _hand_out(self, delivery: _Delivery) -> RabbitMQMessage | None:
         """The message to yield, or ``None`` if it had to be published again first."""
         # Persist the new count before anyone works on it (see the module docstring).
-        if delivery.redelivered and self._republish(delivery, "", count=delivery.redelivery_count):
+        if delivery.redelivered and not self._republish(
+            [(delivery, delivery.redelivery_count)], ""
+        ):
             return None
         headers: Mapping[str, Any] = delivery.properties.headers or {}
         trusted = headers if delivery.transport_headers_trusted else {}
@@ -1000,57 +1046,131 @@ class RabbitMQTransport(Transport):
             _delivery=delivery,
         )
 
-    def _give_back(self, delivery: _Delivery) -> None:
-        """Back to its queue at once, keeping its count when the login allows it."""
-        if not self._republish(delivery, "", count=delivery.redelivery_count):
+    def _give_back(self, deliveries: Sequence[_Delivery]) -> None:
+        """Back to their queue at once, keeping their counts when the login allows it;
+        the copies are published together (a consumer closing gives back all it took
+        ahead: one at a time, thousands outlasted a router's stop grace)."""
+        left = self._republish([(d, d.redelivery_count) for d in deliveries], "")
+        for delivery in left:
             delivery.link.ack(delivery, requeue=True)
 
     def _republish(
         self,
-        delivery: _Delivery,
+        copies: Sequence[tuple[_Delivery, int]],
         exchange: str,
         *,
-        count: int,
         extra: Mapping[str, Any] | None = None,
-    ) -> bool:
-        """Publish a copy of ``delivery`` with redelivery ``count`` (routing key: its
-        queue), then ack it; ``False`` (and nothing done) if the login may not publish
-        there, as agencies may not, or if the copy's headers would not fit in a frame (a
-        foreign publisher's headers filled it: refused, the copy would cost the connection
-        at every hand-out, and nothing behind the message would ever be handed out).
+    ) -> list[_Delivery]:
+        """Publish a copy of each delivery with its redelivery count (routing key: its
+        queue), all together, then ack them; the deliveries left as they are: all of them
+        if the login may not publish there, as agencies may not, and those whose copy's
+        headers would not fit in a frame (a foreign publisher's headers filled it:
+        refused, the copy would cost the connection at every hand-out, and nothing behind
+        the message would ever be handed out).
 
-        Both happen on the connection that delivered it: if that is lost, the broker
-        delivers the message again anyway, and ``TransientError`` says so.
+        This happens on the connection that delivered them (one consumer's): if that is
+        lost, the broker delivers them again anyway, and ``TransientError`` says so.
         """
-        if not self._may_republish:
-            return False
-        properties = delivery.properties
-        headers = properties.headers or {}
-        trusted = headers if delivery.transport_headers_trusted else {}
-        copied = {
-            **application_headers(headers),
-            **{k: v for k, v in trusted.items() if k in (REASON_HEADER, SOURCE_QUEUE_HEADER)},
-            **(extra or {}),
-            REDELIVERIES_HEADER: count,
-        }
-        user_id = properties.user_id or trusted.get(USER_ID_HEADER)
-        if user_id:
-            copied[USER_ID_HEADER] = user_id
-        copy = _Publication(
-            exchange,
-            delivery.queue,
-            delivery.body,
-            _properties(properties.message_id or "", properties.priority or 0, copied, None),
-        )
-        if not delivery.link.fits(copy):
-            return False
-        try:
-            delivery.link.publish([copy])
-        except _AccessRefused:
-            self._may_republish = False
-            return False
-        delivery.link.ack(delivery)
-        return True
+        if not self._may_republish or not copies:
+            return [delivery for delivery, _ in copies]
+        sent: list[tuple[_Delivery, _Publication]] = []
+        left: list[_Delivery] = []
+        for delivery, count in copies:
+            copy = _copy(delivery, exchange, count, extra)
+            if delivery.link.fits(copy):
+                sent.append((delivery, copy))
+            else:
+                left.append(delivery)
+        if sent:
+            try:
+                sent[0][0].link.publish([copy for _, copy in sent])
+            except _AccessRefused:
+                self._may_republish = False
+                return [delivery for delivery, _ in copies]
+            for delivery, _ in sent:
+                delivery.link.ack(delivery)
+        return left
+
+
+def _copy(
+    delivery: _Delivery, exchange: str, count: int, extra: Mapping[str, Any] | None
+) -> _Publication:
+    """A copy of ``delivery`` for ``exchange`` with redelivery ``count`` and the transport
+    headers it may keep (routing key: its queue)."""
+    properties = delivery.properties
+    headers = properties.headers or {}
+    trusted = headers if delivery.transport_headers_trusted else {}
+    copied = {
+        **application_headers(headers),
+        **_kept_death(delivery.queue, headers, trusted),
+        **(extra or {}),
+        REDELIVERIES_HEADER: count,
+    }
+    user_id = properties.user_id or trusted.get(USER_ID_HEADER)
+    if user_id:
+        copied[USER_ID_HEADER] = user_id
+    return _Publication(
+        exchange,
+        delivery.queue,
+        delivery.body,
+        _properties(properties.message_id or "", properties.priority or 0, copied, None),
+    )
+
+
+def _declare_finding_refused(link: _Link, names: Sequence[str]) -> list[tuple[str, str]]:
+    """Declare ``names``; those the broker refused, with its words. A refusal closes the
+    channel at the refused queue, leaving the rest undeclared: halves are declared again
+    until each refused queue stands alone, so that one inbox made by hand with other
+    arguments keeps no other from existing."""
+    try:
+        link.declare([partial(_declare_queues, names)])
+    except _PreconditionFailed as error:
+        if len(names) == 1:
+            return [(names[0], error.reply_text)]
+        half = len(names) // 2
+        return [
+            *_declare_finding_refused(link, names[:half]),
+            *_declare_finding_refused(link, names[half:]),
+        ]
+    return []
+
+
+def _inequivalent_queues(refused: Sequence[tuple[str, str]], vhost: str) -> QueuesRefused:
+    """The error for queues that exist with other arguments than the axis declares."""
+    name, words = refused[0]
+    others = f" (and {len(refused) - 1} other queue(s) the same way)" if len(refused) > 1 else ""
+    delete = f"rabbitmqctl delete_queue -p {shlex.quote(vhost)} {shlex.quote(name)}"
+    return QueuesRefused(
+        f"queue {name!r} exists on the broker with other arguments than the axis declares"
+        f"{others}, and was left as it is; every other queue is declared. The broker says: "
+        f"{words}. Move its messages elsewhere, then delete it (`{delete}`) for the axis "
+        "to declare it again",
+        [queue for queue, _ in refused],
+    )
+
+
+def _not_stored(nacked: Sequence[_Publication]) -> TransportError:
+    """The error for publications the broker nacked: a count alone leaves the operator
+    guessing which queue refused and why."""
+    first = nacked[0]
+    others = f" and {len(nacked) - 1} other message(s)" if len(nacked) > 1 else ""
+    return TransportError(
+        f"the broker refused to store message {first.properties.message_id[:64]!r} for "
+        f"{_queue_behind(first.exchange, first.routing_key)}{others}: a queue full to the "
+        "length limit of a broker policy (overflow reject-publish), or a queue that failed "
+        "on the broker (its log says which)"
+    )
+
+
+def _queue_behind(exchange: str, routing_key: str) -> str:
+    """The queue a message published to ``exchange`` with ``routing_key`` goes to: a
+    retry's or a dead letter's routing key names the queue it came from, not the wait or
+    dead-letter queue that, missing, made the broker return it."""
+    if exchange == DEAD_EXCHANGE:
+        return DEAD_LETTERS
+    if exchange.startswith(WAIT_PREFIX):
+        return exchange  # each wait queue is bound alone to its namesake exchange
+    return routing_key
 
 
 def _declare_fixed_topology(channel: pika.channel.Channel) -> None:
@@ -1079,6 +1199,7 @@ def _route(message: OutgoingMessage) -> tuple[str, str]:
 
 
 def _publication(message: OutgoingMessage, exchange: str, routing_key: str) -> _Publication:
+    _amqp_name(message.queue)
     headers = application_headers(message.headers)
     if message.vouched_user_id is not None:
         headers[USER_ID_HEADER] = message.vouched_user_id
@@ -1088,6 +1209,19 @@ def _publication(message: OutgoingMessage, exchange: str, routing_key: str) -> _
         message.body,
         _properties(message.message_id, message.priority, headers, message.user_id),
     )
+
+
+def _amqp_name(queue: str) -> str:
+    """``queue``, or :func:`undeclared_queue` if AMQP cannot carry its name (255 bytes of
+    UTF-8 at most), so that no queue has it: pika would fail writing it, halfway through
+    a batch, or inside its own callbacks, dropping the whole connection."""
+    try:
+        size = len(queue.encode())
+    except UnicodeEncodeError:  # a lone surrogate
+        size = MAX_NAME_BYTES + 1
+    if size > MAX_NAME_BYTES:
+        raise undeclared_queue(queue)
+    return queue
 
 
 def _header_frame_size(publication: _Publication) -> int:
@@ -1128,6 +1262,19 @@ def _death(headers: Mapping[str, Any], trusted: Mapping[str, Any]) -> tuple[str,
         return str(trusted[REASON_HEADER]), str(trusted.get(SOURCE_QUEUE_HEADER, ""))
     latest = _latest_death(headers)
     return str(latest.get("reason", "")), str(latest.get("queue", ""))
+
+
+def _kept_death(
+    queue: str, headers: Mapping[str, Any], trusted: Mapping[str, Any]
+) -> dict[str, str]:
+    """The death of a dead letter on ``queue`` as the axis's own headers, for a copy of
+    it: the copy leaves the broker's ``x-death`` behind (an ``x-`` header, never copied),
+    and a letter the broker dead-lettered (rejected by an agency, expired) would
+    otherwise be filed with no reason and no source once given back or redelivered."""
+    if queue != DEAD_LETTERS:
+        return {}
+    reason, source = _death(headers, trusted)
+    return {REASON_HEADER: reason, SOURCE_QUEUE_HEADER: source}
 
 
 def _latest_death(headers: Mapping[str, Any]) -> Mapping[str, Any]:
