@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from axis.errors import AxisError, one_line
 from axis.ops.bounded import bounded
 from axis.settings import Settings
-from axis.store.db import database_exists, engine_for, read_only, utcnow
+from axis.store.db import database_exists, database_now, engine_for, read_only
 from axis.store.migrate import HEAD_REVISION
 from axis.store.migrate import check as check_schema
 from axis.store.schema import routers
@@ -77,7 +77,7 @@ def check_health(
         routers_check = _after(
             schema,
             "routers",
-            lambda: _check_routers(engine, now or utcnow(), stale_after, this_host),
+            lambda: _check_routers(engine, now, stale_after, this_host),
         )
         return [database, schema, broker, routers_check]
     finally:
@@ -134,7 +134,7 @@ def _check_broker(settings: Settings, engine: Engine) -> Check:
 
 def _check_routers(
     engine: Engine,
-    now: datetime.datetime,
+    now: datetime.datetime | None,
     stale_after: datetime.timedelta,
     this_host: str | None,
 ) -> Check:
@@ -144,6 +144,8 @@ def _check_routers(
     try:
         with read_only(engine) as conn:
             rows = conn.execute(query).all()
+            # Heartbeats bear the database's time: this host's clock may disagree.
+            now = now or database_now(conn)
     except sa.exc.SQLAlchemyError as error:
         return Check("routers", False, one_line(error))
     where = f" on {this_host}" if this_host is not None else ""

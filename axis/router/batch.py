@@ -61,7 +61,7 @@ from axis.router.intake import (
 )
 from axis.router.lookups import Snapshot, Wanted, load_snapshot
 from axis.router.outbox import Outbox, Staged, stage
-from axis.store.db import read_only, utcnow
+from axis.store.db import database_now, read_only
 from axis.store.schema import deliveries, documents, quarantine
 from axis.transport.base import OutgoingMessage, ReceivedMessage
 from envelopes.errors import EnvelopeError
@@ -300,7 +300,9 @@ class _BatchWriter:
         self.outcome = Outcome()
 
     def write(self, conn: Connection, decisions: Sequence[Decision]) -> list[Staged]:
-        now = utcnow()
+        # Deliveries expire and outbox rows are taken by other routers from this time: the
+        # database's, which routers on every host share.
+        now = database_now(conn)
         outgoing: list[tuple[OutgoingMessage, int | None]] = []
         accepted = [d for d in decisions if isinstance(d, AcceptDocument)]
         outgoing += self._documents(conn, accepted, now)

@@ -13,14 +13,20 @@ A document's copy keeps no body in its row: it is the document's envelope, store
 ``documents`` (a document to four recipients would otherwise be written five times).
 
 A message the broker refuses (its inbox does not exist) makes the router declare the
-inboxes concerned and publish again. A delivery that still cannot be published after
-``settings.retry_limit`` sweeps is ``dead``: a ``dead_letters`` row keeps the message,
-and the sender gets a ``failed`` answer naming its recipient, one per dead copy; the
-answer kept for a repeat of the document names every recipient dead so far.
+inboxes concerned and publish again. Each refusal then puts the message's next attempt
+off (:func:`retry_delay`, kept in the row's ``next_attempt_at``, so that every router and
+a restarted one keep to it) and is logged once: an operator has minutes, not seconds, to
+repair an inbox. A copy refused ``settings.retry_limit`` times is ``dead`` at the next
+sweep: a ``dead_letters`` row keeps the message, and the sender gets a ``failed`` answer
+naming its recipient, one per dead copy; the answer kept for a repeat of the document
+names every recipient dead so far.
 
 A message without a delivery (an answer, a forwarded status) has no one left to tell, so
-it is never given up: each refusal puts its next attempt off (:func:`retry_delay`, kept
-in the row, so that every router and a restarted one keep to it) and is logged once.
+it is never given up.
+
+Routers on several hosts may share one PostgreSQL database, and their clocks disagree:
+whatever decides which router takes a row, or when, goes by the database's clock
+(:func:`database_now`); times only recorded go by this host's.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from axis.errors import TransportError
 from axis.ops.metrics import Metrics
 from axis.router import records
 from axis.router.answers import Answer, Answers, StoredDocument
-from axis.store.db import utcnow
+from axis.store.db import database_now, utcnow
 from axis.store.schema import deliveries, documents, outbox
 from axis.transport.base import OutgoingMessage, Transport
 from axis.transport.topology import INBOX_PREFIX
@@ -52,9 +58,9 @@ SWEEP_LIMIT = 500
 #: States of a delivery whose copy, still in the outbox, is given up unsent: expired by
 #: another router while this one's sweep held the row, or dead.
 WITHDRAWN_STATES = ("expired", "dead")
-#: After its first refusal, a message without a delivery waits this long for its next
-#: attempt, twice as long after each further one, but never longer than
-#: :data:`RETRY_CAP_SECONDS`: how late it arrives once the cause is removed.
+#: After its first refusal, a message waits this long for its next attempt, twice as long
+#: after each further one, but never longer than :data:`RETRY_CAP_SECONDS`: how late it
+#: arrives once the cause is removed.
 RETRY_BASE_SECONDS = ORPHAN_SECONDS
 RETRY_CAP_SECONDS = 600.0
 
@@ -87,7 +93,12 @@ def stage(
     messages: Sequence[tuple[OutgoingMessage, int | None]],
     now: datetime.datetime,
 ) -> list[Staged]:
-    """Write ``(message, delivery id or None)`` pairs into the outbox (caller commits)."""
+    """Write ``(message, delivery id or None)`` pairs into the outbox (caller commits).
+
+    ``now`` stamps the rows and decides when another router's sweep takes them: the
+    database's time (:func:`~axis.store.db.database_now`), which routers on every host
+    share.
+    """
     rows = [
         {
             "queue": m.queue,
@@ -122,8 +133,9 @@ def confirm(conn: Connection, staged: Sequence[Staged], now: datetime.datetime) 
 class Outbox:
     """Publishes staged rows through one transport (one per router process).
 
-    ``clock`` (default :func:`~axis.store.db.utcnow`) tells the time of confirms, leases
-    and retries, so that a schedule of retries can be checked without waiting it out.
+    ``clock``, when given, tells every time the outbox reads, so that a schedule of
+    retries can be checked without waiting it out. Without it, leases and retries go by
+    :func:`database_now` (shared by every router) and confirms by this host's clock.
     """
 
     def __init__(
@@ -134,7 +146,7 @@ class Outbox:
         *,
         retry_limit: int,
         metrics: Metrics | None = None,
-        clock: Callable[[], datetime.datetime] = utcnow,
+        clock: Callable[[], datetime.datetime] | None = None,
     ) -> None:
         self.engine = engine
         self.transport = transport
@@ -153,7 +165,8 @@ class Outbox:
         if not staged:
             return []
         published, refused = self._publish(staged)
-        now = self.clock()
+        # Only recorded (``queued_at``, the latency metric): not worth a database read.
+        now = self.clock() if self.clock is not None else utcnow()
         if published:
             with self.engine.begin() as conn:
                 confirm(conn, published, now)
@@ -171,10 +184,14 @@ class Outbox:
         if left:
             with self.engine.begin() as conn:
                 _count_attempt(conn, left)
-                _put_off(conn, left, now)
+                next_at = _put_off(conn, left, self._now(conn), self.retry_limit)
             for s, error in refused:
-                _log_refusal(s, error)
+                _log_refusal(s, error, next_at[s.outbox_id])
         return left
+
+    def _now(self, conn: Connection) -> datetime.datetime:
+        """The time that decides leases and retries."""
+        return self.clock() if self.clock is not None else database_now(conn)
 
     def _publish(
         self, staged: Sequence[Staged]
@@ -215,11 +232,11 @@ class Outbox:
 
         Rows are leased by moving their ``created_at`` to now in a short transaction, so
         other routers leave them alone while this one publishes; deliveries past
-        ``retry_limit`` attempts become ``dead`` instead. A refused message without a
-        delivery waits for its ``next_attempt_at``, however small ``older_than`` is.
+        ``retry_limit`` attempts become ``dead`` instead. A refused message waits for its
+        ``next_attempt_at``, however small ``older_than`` is.
         """
-        now = self.clock()
         with self.engine.begin() as conn:
+            now = self._now(conn)
             rows = _lease(conn, now - datetime.timedelta(seconds=older_than), now)
             if not rows:
                 return 0
@@ -321,7 +338,7 @@ class Outbox:
                 {
                     "dead_at": now,
                     "source_queue": s.message.queue,
-                    "reason": f"the broker refused the message {d.attempts} times",
+                    "reason": _death_reason(d.attempts),
                     "attempts": d.attempts,
                     "message_id": s.message.message_id,
                     "priority": s.message.priority,
@@ -402,45 +419,61 @@ def _count_attempt(conn: Connection, left: Sequence[Staged]) -> None:
         )
 
 
-def _put_off(conn: Connection, left: Sequence[Staged], now: datetime.datetime) -> None:
-    """Count the refusal of each message without a delivery and put its next attempt off
-    (a delivery counts its own attempts: :func:`_count_attempt`)."""
-    rows = [
-        {
-            "row_id": s.outbox_id,
-            "new_attempts": s.attempts + 1,
-            "next_at": now + datetime.timedelta(seconds=retry_delay(s.attempts + 1)),
-        }
-        for s in left
-        if s.delivery_id is None
-    ]
-    if rows:
-        conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.id == sa.bindparam("row_id"))
-            .values(
-                attempts=sa.bindparam("new_attempts"),
-                # Typed, so that SQLite gets the UTC time as every other time column.
-                next_attempt_at=sa.bindparam("next_at", type_=outbox.c.next_attempt_at.type),
-            ),
-            rows,
-        )
+def _put_off(
+    conn: Connection, left: Sequence[Staged], now: datetime.datetime, retry_limit: int
+) -> dict[int, float | None]:
+    """Put off the next attempt of each refused row, and count the refusal of each message
+    without a delivery (a delivery counts its own: :func:`_count_attempt`). Seconds to
+    each row's next attempt, by outbox id; None for a copy whose refusals reached
+    ``retry_limit``: it is due at once, to be buried (waiting longer would delay the
+    sender's ``failed`` answer, not try it again).
+    """
+    delays: dict[int, float | None] = {}
+    for s in left:
+        attempts = s.attempts + 1
+        given_up = s.delivery_id is not None and attempts >= retry_limit
+        delays[s.outbox_id] = None if given_up else retry_delay(attempts)
+    conn.execute(
+        sa.update(outbox)
+        .where(outbox.c.id == sa.bindparam("row_id"))
+        .values(
+            attempts=outbox.c.attempts + sa.case((outbox.c.delivery_id.is_(None), 1), else_=0),
+            # Typed, so that SQLite gets the UTC time as every other time column.
+            next_attempt_at=sa.bindparam("next_at", type_=outbox.c.next_attempt_at.type),
+        ),
+        [
+            {"row_id": row_id, "next_at": now + datetime.timedelta(seconds=delay or 0.0)}
+            for row_id, delay in delays.items()
+        ],
+    )
+    return delays
 
 
-def _log_refusal(refused: Staged, error: TransportError) -> None:
+def _log_refusal(refused: Staged, error: TransportError, delay: float | None) -> None:
     message = refused.message
-    if refused.delivery_id is not None:
-        log.error("cannot publish %s to %s: %s", message.message_id, message.queue, error)
-        return
     attempts = refused.attempts + 1
     log.error(
-        "cannot publish %s to %s (refused %d time(s)): %s; next attempt in %g s",
+        "cannot publish %s to %s (refused %d time(s)): %s; %s",
         message.message_id,
         message.queue,
         attempts,
         error,
-        retry_delay(attempts),
+        "given up: dead-lettered at the next sweep"
+        if delay is None
+        else f"next attempt in {delay:g} s",
     )
+
+
+def _death_reason(attempts: int) -> str:
+    """Why a copy is dead, as its ``dead_letters`` row says."""
+    if attempts == 0:
+        # AXIS_RETRY_LIMIT=0 buries at the first sweep a copy never published (its
+        # router stopped, or lost the broker, before it could).
+        return (
+            "not published when its document was accepted, and AXIS_RETRY_LIMIT is 0: "
+            "no later attempt is allowed"
+        )
+    return f"the broker refused the message {attempts} time{'s' if attempts > 1 else ''}"
 
 
 def _inbox_codes(staged: Sequence[Staged]) -> list[str]:

@@ -10,6 +10,10 @@ row already claimed no longer matches), so a delivery is reported or expired onc
   acceptance: the delivery becomes ``expired``, an unpublished copy is withdrawn from the
   outbox, and the sender gets an ``expired`` answer naming the recipients. A receipt that
   arrives later is still recorded (the delivery then becomes ``receipted``).
+
+Routers on several hosts may share one PostgreSQL database: the heartbeat, and the times
+deliveries are measured against, are the database's clock (:func:`database_now`), so that
+a host whose clock runs ahead neither expires deliveries early nor reports them overdue.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from axis.router import records
 from axis.router.answers import Answers
 from axis.router.outbox import ORPHAN_SECONDS, Outbox, keep_answers_naming, stage
 from axis.settings import Settings
-from axis.store.db import utcnow
+from axis.store.db import database_now
 from axis.store.schema import deliveries, documents, outbox, routers
 from axis.transport.base import Transport
 from axis.transport.topology import DEAD_LETTERS
@@ -42,9 +46,10 @@ OPEN_STATES = ("pending", "queued", "delivered")
 
 
 def heartbeat(engine: Engine, router_id: str, started_at: datetime.datetime) -> None:
-    """Insert or refresh this router's row in ``routers``."""
-    now = utcnow()
+    """Insert or refresh this router's row in ``routers`` (``axis health`` tells a router
+    alive by its heartbeat's age: the database's clock, whichever host it runs on)."""
     with engine.begin() as conn:
+        now = database_now(conn)
         updated = conn.execute(
             sa.update(routers).where(routers.c.router_id == router_id).values(heartbeat_at=now)
         ).rowcount
@@ -126,9 +131,9 @@ class Sweeper:
 
     def report_overdue(self) -> int:
         """Log deliveries past the receipt timeout, once each; how many."""
-        now = utcnow()
-        cutoff = now - datetime.timedelta(seconds=self.settings.receipt_timeout_seconds)
         with self.engine.begin() as conn:
+            now = database_now(conn)
+            cutoff = now - datetime.timedelta(seconds=self.settings.receipt_timeout_seconds)
             rows = _claim(
                 conn,
                 sa.and_(
@@ -151,9 +156,9 @@ class Sweeper:
 
     def expire(self) -> int:
         """Expire deliveries past the lifetime and tell their senders; how many."""
-        now = utcnow()
-        cutoff = now - datetime.timedelta(seconds=self.settings.lifetime_seconds)
         with self.engine.begin() as conn:
+            now = database_now(conn)
+            cutoff = now - datetime.timedelta(seconds=self.settings.lifetime_seconds)
             rows = _claim(
                 conn,
                 sa.and_(deliveries.c.state.in_(OPEN_STATES), deliveries.c.accepted_at < cutoff),

@@ -29,6 +29,20 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+def database_now(conn: Connection) -> datetime.datetime:
+    """The time that decides what routers share: leases, retries, expiry, heartbeats.
+
+    On PostgreSQL, the database's clock, since routers on several hosts may share it and
+    one whose clock ran ahead would take rows another is still publishing, or expire
+    deliveries early. It is ``clock_timestamp()``, the time of reading: ``now()`` is when
+    the transaction began. On SQLite, one file on one machine, that machine's clock.
+    """
+    if conn.dialect.name == "postgresql":
+        read = conn.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+        return read.astimezone(datetime.UTC)
+    return utcnow()
+
+
 def make_engine(url: str, *, name: str = "axis") -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and a generous busy timeout.
 

@@ -85,8 +85,14 @@ def waiting(home: AxisHome) -> list[sa.Row]:
         return list(conn.execute(sa.select(outbox)))
 
 
-def naming(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+def naming(caplog: pytest.LogCaptureFixture, message_id: str) -> list[str]:
+    """The outbox's lines about ``message_id``: each refusal, and its publication (the
+    transport's own errors name the message too)."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith((f"cannot publish {message_id} ", f"published {message_id} "))
+    ]
 
 
 def test_an_answer_refused_is_not_tried_again_at_every_sweep(
