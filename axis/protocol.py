@@ -73,6 +73,9 @@ STATUS_CODE = "status-code"
 DUPLICATE = "duplicate"
 #: SHA-256 hex of the body (lets a client check what it pulled before parsing it).
 DIGEST = "digest"
+#: On a message ``axis dead requeue`` published again: the id of the dead letter it was
+#: (a redelivery keeps it; a later requeue, of a later letter, replaces it).
+REQUEUED_FROM = "requeued-from"
 
 
 @dataclass(frozen=True)
@@ -178,11 +181,52 @@ def answer_message_id(submission_id: str, digest: str) -> str:
     return answer
 
 
-def failed_answer_message_id(submission_id: str, digest: str) -> str:
+def failed_answer_message_id(
+    submission_id: str, digest: str, requeued_from: int | None = None
+) -> str:
     """The id of the ``failed`` answer to a submission the axis gave up on: not its
     :func:`answer_message_id`, which the answer after a requeue from the dead letters
-    carries, and which a client would drop as one it has seen."""
-    return "failed:" + answer_message_id(submission_id, digest)
+    carries, and which a client would drop as one it has seen.
+
+    A requeued submission keeps its ``message_id`` and may die again: that death is news
+    to its sender, so its answer's id names the dead letter it was requeued from
+    (:func:`requeued_from` of its headers, which a redelivery after a crash keeps: the
+    same death gets the same id). Too long for the store, the rest is hashed:
+
+    >>> failed_answer_message_id("submission:ab", "cd")
+    'failed:answer:submission:ab'
+    >>> failed_answer_message_id("submission:ab", "cd", requeued_from=17)
+    'failed-17:answer:submission:ab'
+    >>> len(failed_answer_message_id("m" * 92, "cd", requeued_from=2**63 - 1))
+    98
+    """
+    first = "failed:" + answer_message_id(submission_id, digest)
+    if requeued_from is None:
+        return first
+    again = f"failed-{requeued_from}:{first.removeprefix('failed:')}"
+    if len(again.encode("utf-8", "surrogatepass")) <= MAX_MESSAGE_ID:
+        return again
+    hashed = hashlib.sha256(first.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"failed-{requeued_from}:sha256-{hashed}"
+
+
+#: The largest dead letter id (``dead_letters.id`` is a BIGINT).
+_MAX_LETTER_ID = 2**63 - 1
+
+
+def requeued_from(headers: Mapping[str, Any]) -> int | None:
+    """The dead letter a message was requeued from (header :data:`REQUEUED_FROM`), or
+    ``None``: never requeued, or a value no requeue sets (anyone can set a header).
+
+    >>> requeued_from({REQUEUED_FROM: "17"}), requeued_from({REQUEUED_FROM: "-1"})
+    (17, None)
+    """
+    text = _text(headers.get(REQUEUED_FROM))
+    # The length first: digits by the thousand are more than ``int`` converts.
+    if len(text) > len(str(_MAX_LETTER_ID)) or not (text.isascii() and text.isdigit()):
+        return None
+    letter_id = int(text)
+    return letter_id if letter_id <= _MAX_LETTER_ID else None
 
 
 def later_answer_message_id(outcome: str, digest: str, recipients: Sequence[str]) -> str:

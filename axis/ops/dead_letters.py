@@ -11,10 +11,13 @@ Every function here writes an audit entry in the same transaction as what it doe
 Requeueing publishes the stored message, with its original ``message_id``, to the queue
 it died on, and only then marks the row resolved: if the publish fails nothing changes; a
 crash between the two leaves the row unresolved, and a second requeue is dropped as a
-repeat of that id by whoever already has the first. A document copy whose delivery had
-been marked ``dead`` gets that delivery back to ``queued``; once no copy of the document
-is dead, its stored ``failed`` answer is withdrawn, and a repeat of the document is
-answered afresh by the router (``accepted``, as the copies are on their way again).
+repeat of that id by whoever already has the first. The message carries the letter's id
+in the header :data:`~axis.protocol.REQUEUED_FROM`, so that the ``failed`` answer to a
+second death is not taken for the first one's. A document copy whose delivery had been
+marked ``dead`` gets that delivery back to ``queued``, and the document's stored answer
+is withdrawn: a repeat of the document is answered afresh by the router, from where its
+copies stand (``failed`` naming only the copies still dead, else ``expired`` or
+``accepted``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
 from axis.errors import StoreError
-from axis.protocol import DOCUMENT_ID, KIND, SENDER
+from axis.protocol import DOCUMENT_ID, KIND, REQUEUED_FROM, SENDER
 from axis.store.db import read_only, utcnow
 from axis.store.schema import dead_letters, deliveries, documents
 from axis.transport.base import USER_ID_HEADER, OutgoingMessage, Transport
@@ -127,7 +130,7 @@ def requeue(
                 message_id=letter.message_id or f"requeued:{letter.digest}",
                 # Letters kept before the transport capped what other clients set.
                 priority=min(letter.priority, MAX_PRIORITY),
-                headers=letter.headers,
+                headers={**letter.headers, REQUEUED_FROM: str(letter.id)},
                 vouched_user_id=_vouched(letter.headers.get(USER_ID_HEADER)),
             )
         ]
@@ -256,18 +259,15 @@ def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[int, int] | N
 
 
 def _withdraw_answer(conn: Connection, document_pk: int) -> None:
-    """Clear the document's stored answer once none of its copies is dead any more.
+    """Clear the document's stored answer: a copy it names as dead is on its way again.
 
-    The router stored a signed ``failed`` answer when the copy died, which a repeat of the
-    document would be given; it no longer holds. Only routers hold the axis's key, so the
-    next router to meet a repeat signs a fresh answer saying where the copies stand.
+    The router stored a signed ``failed`` answer naming every dead copy, which a repeat
+    of the document would be given; with one of them revived it no longer holds, even if
+    others stay dead. Only routers hold the axis's key, so the next router to meet a
+    repeat signs a fresh answer from where the copies stand (``failed`` naming only the
+    copies still dead, else ``expired`` or ``accepted``) and keeps it.
     """
-    still_dead = sa.exists().where(
-        deliveries.c.document_pk == document_pk, deliveries.c.state == "dead"
-    )
-    conn.execute(
-        sa.update(documents).where(documents.c.id == document_pk, ~still_dead).values(answer=None)
-    )
+    conn.execute(sa.update(documents).where(documents.c.id == document_pk).values(answer=None))
 
 
 def _vouched(user_id: object) -> str | None:

@@ -318,7 +318,7 @@ class Router:
         assert self._transport is not None and self._answers is not None and self._trust is not None
         log.error("router %s: dead-lettering %s: %s", self.router_id, message.message_id, reason)
         submission = Submission.of(message)
-        answer = self._failed_answer(submission, reason)
+        answer = self._failed_answer(submission, reason, protocol.requeued_from(message.headers))
         # Settled only once it is kept somewhere: killed in between, the message comes
         # back and is buried again (at worst a second row, never none).
         if self._keep_dead_letter(message, reason):
@@ -351,8 +351,11 @@ class Router:
             return False
         return True
 
-    def _failed_answer(self, submission: Submission, reason: str) -> OutgoingMessage | None:
-        """The ``failed`` answer to a submission given up on, if someone can be told."""
+    def _failed_answer(
+        self, submission: Submission, reason: str, requeued_from: int | None
+    ) -> OutgoingMessage | None:
+        """The ``failed`` answer to a submission given up on, if someone can be told
+        (``requeued_from``: the dead letter it came back from, whose death this is not)."""
         assert self._answers is not None and self._trust is not None
         checked = verify_submission(
             submission, self._trust, max_bytes=self.settings.max_envelope_bytes
@@ -371,10 +374,13 @@ class Router:
                 digest=submission.digest,
                 size=len(submission.body),
                 message_id=protocol.failed_answer_message_id(
-                    submission.message_id, submission.digest
+                    submission.message_id, submission.digest, requeued_from
                 ),
                 answers=submission.message_id,
-                reason="failed",
+                # A code of its own, not the outcome again: an agency's machine tells it
+                # from ``undeliverable`` (stored, then not put into an inbox: a repeat is
+                # answered from the record) and sends this one again.
+                reason="not-processed",
                 message=f"the axis gave up on this submission ({reason}): send it again later",
             )
         except InvalidAgencyCode:  # a hint that is not an agency code: nobody to tell

@@ -288,16 +288,17 @@ def test_requeueing_a_dead_copy_revives_its_delivery_at_its_priority(
         message.ack()
 
 
-def test_the_failed_answer_is_withdrawn_once_no_copy_of_the_document_is_dead(
+def test_requeueing_a_dead_copy_withdraws_the_stored_answer_even_while_another_stays_dead(
     axis: Axis,
 ) -> None:
     """The router answers a repeat of the document afresh from then on (it alone holds
-    the axis's key); while a copy is still dead, `failed` stays the answer."""
+    the axis's key), naming only the copies still dead."""
     with EmbeddedTransport(axis.engine) as transport:
         transport.declare([OTHER_RECIPIENT])
     (first, _), (second, _) = bury_delivery(axis, 0, [RECIPIENT, OTHER_RECIPIENT])
-    assert axis.run("dead", "requeue", str(first)).exit_code == 0
     assert stored_answer(axis) == FAILED_ANSWER
+    assert axis.run("dead", "requeue", str(first)).exit_code == 0
+    assert stored_answer(axis) is None
     assert axis.run("dead", "requeue", str(second)).exit_code == 0
     assert stored_answer(axis) is None
 

@@ -527,6 +527,9 @@ def test_a_submission_the_database_keeps_refusing_is_retried_then_dead_lettered(
         (answer,) = drain(transport, c["commune"], count=1)
     receipt = verify(answer.body, home.trust, max_bytes=MAX).message
     assert (receipt.outcome, answer.headers[protocol.ANSWERS]) == ("failed", message_id)
+    # Nothing of it was stored: its own reason, for a machine to send it again.
+    assert receipt.reason == "not-processed"  # type: ignore[union-attr]
+    assert receipt.message.startswith("the axis gave up on this submission (")  # type: ignore[union-attr]
     with home.engine.connect() as conn:
         letter = conn.execute(sa.select(dead_letters)).one()
     assert (letter.body, letter.attempts) == (body, 2)

@@ -208,22 +208,38 @@ def test_a_submission_handed_out_more_often_than_the_retry_limit_is_dead_lettere
     assert deliveries_of(home.engine, document_id_of(fatal)) == {}  # never stored
 
 
+def submitted(home: AxisHome) -> str:
+    """The message id of a document submitted from the commune to its district."""
+    c = home.codes
+    with home.transport() as transport:
+        return home.submit(
+            transport, home.document(c["commune"], [c["district"]]), sender=c["commune"]
+        )
+
+
+def given_up_on(home: AxisHome, submission_id: str) -> tuple[ReceivedMessage, int]:
+    """A router dies holding the submission, the next gives up on it (a retry limit of
+    0): the ``failed`` answer its sender got, and the id of the dead letter kept."""
+    die_holding(home, {submission_id: 1})
+    with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
+        (failed,) = drain(transport, home.codes["commune"], count=1)
+        (letter,) = wait_for(
+            lambda: [r for r in dead_letters_kept(home.engine) if r.resolved_at is None],
+            what="the dead letter",
+        )
+    return failed, letter.id
+
+
 def test_a_submission_requeued_from_the_dead_letters_is_answered_under_a_new_message_id(
     home: AxisHome,
 ) -> None:
     """Its sender got a `failed` answer; the `accepted` one that follows the requeue must
     not carry the same message id, which a client drops as a repeat of what it saw."""
     c = home.codes
-    body = home.document(c["commune"], [c["district"]])
-    with home.transport() as transport:
-        submission_id = home.submit(transport, body, sender=c["commune"])
-    die_holding(home, {submission_id: 1})
+    submission_id = submitted(home)
+    failed, letter_id = given_up_on(home, submission_id)
 
-    with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
-        (failed,) = drain(transport, c["commune"], count=1)
-        dead_letter(home, transport)
-        with home.engine.connect() as conn:
-            letter_id = conn.execute(sa.select(dead_letters.c.id)).scalar_one()
+    with home.transport() as transport, RouterThread(home.settings):
         requeue(home.engine, transport, letter_id)
         (accepted,) = drain(transport, c["commune"], count=1)
 
@@ -233,6 +249,23 @@ def test_a_submission_requeued_from_the_dead_letters_is_answered_under_a_new_mes
     assert outcomes == ["failed", "accepted"]
     assert failed.headers[protocol.ANSWERS] == accepted.headers[protocol.ANSWERS] == submission_id
     assert failed.message_id != accepted.message_id
+
+
+def test_a_submission_given_up_on_again_after_a_requeue_gets_a_failed_answer_of_its_own(
+    home: AxisHome,
+) -> None:
+    """The second death is news: under the first answer's id, the sender's client would
+    drop it as a repeat, and the clerk never hear that the submission failed again."""
+    submission_id = submitted(home)
+    first, letter_id = given_up_on(home, submission_id)
+    with home.transport() as transport:
+        requeue(home.engine, transport, letter_id)
+    second, _ = given_up_on(home, submission_id)
+
+    outcomes = [verify(m.body, home.trust, max_bytes=MAX).message.outcome for m in (first, second)]
+    assert outcomes == ["failed", "failed"]
+    assert first.headers[protocol.ANSWERS] == second.headers[protocol.ANSWERS] == submission_id
+    assert first.message_id != second.message_id
 
 
 # -- a message that breaks its batch ---------------------------------------------------------
