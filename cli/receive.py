@@ -18,7 +18,13 @@ import click
 from rich.console import Console
 
 from axis.client.agency import STATUS_LABELS, Incoming, Refusal
-from axis.client.received import keep_signed, remove_abandoned, save_document, save_status
+from axis.client.received import (
+    keep_signed,
+    remove_abandoned,
+    save_document,
+    save_status,
+    status_file_stem,
+)
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
@@ -110,7 +116,7 @@ def _save(out: Path, incoming: Incoming) -> dict[str, object]:
     if incoming.kind == "status":
         status = incoming.status
         code = status.status_code
-        stem = f"{status.sender.organ_id} {code.value} {status.timestamp:%Y%m%d-%H%M%S}"
+        stem = status_file_stem(status.sender.organ_id, code.value, status.timestamp)
         path = save_status(out, incoming.document_id, stem, incoming.signed)
         text = status.description or STATUS_LABELS[code]
         return _row(incoming, f"{code.value} {text}", path)
@@ -120,7 +126,11 @@ def _save(out: Path, incoming: Incoming) -> dict[str, object]:
     path = save_status(out, receipt.document_id, f"axis {receipt.outcome}", incoming.signed)
     if receipt.outcome == "accepted":
         return _row(incoming, f"accepted for {len(receipt.recipients)} recipient(s)", path)
-    return _row(incoming, f"{receipt.outcome} ({receipt.reason}): {receipt.message}", path)
+    # The reason in brackets only when it says more than the outcome (``expired`` is both).
+    said: str = receipt.outcome
+    if receipt.reason not in ("", receipt.outcome):
+        said = f"{said} ({receipt.reason})"
+    return _row(incoming, f"{said}: {receipt.message}", path)
 
 
 def _row(incoming: Incoming, what: str, saved: Path) -> dict[str, object]:

@@ -288,9 +288,13 @@ def backlog_command(settings: Settings, level: int | None, under: str | None, fm
     columns = list(rows[0]) if rows else ["agency", "waiting", "oldest_age_hours", "idle"]
     render(rows, columns, fmt, title=f"Backlog (idle after {idle_seconds / 3600:g} h)")
     if found.never_heard:
+        agencies, have = (
+            ("1 registered agency", "has")
+            if found.never_heard == 1
+            else (f"{found.never_heard:,} registered agencies", "have")
+        )
         click.echo(
-            f"note: {found.never_heard} registered agencies have never been heard from "
-            "and have nothing waiting",
+            f"note: {agencies} {have} never been heard from and {have} nothing waiting",
             err=True,
         )
 

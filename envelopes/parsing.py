@@ -71,6 +71,8 @@ _DECLARED_ENCODING = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-
 #: has already refused a URI that does not parse).
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _WHITESPACE = b" \t\r\n"
+#: libxml2's refusal of a tree deeper than its limit, which it words for programmers.
+_TOO_DEEP = re.compile(r"Excessive depth in document: (?P<limit>\d+)")
 
 
 def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
@@ -87,7 +89,7 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
     try:
         root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as error:
-        raise MalformedEnvelope(f"not well-formed XML: {error}") from None
+        raise MalformedEnvelope(_unreadable(error)) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise MalformedEnvelope("DOCTYPE declarations are not allowed in an envelope")
@@ -95,6 +97,26 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
         raise MalformedEnvelope("entity references are not allowed in an envelope")
     _refuse_crowded_elements(data, root)
     return root
+
+
+def _unreadable(error: etree.XMLSyntaxError) -> str:
+    """Why libxml2 could not read an input, in words for whoever wrote it: its depth limit
+    (256 elements, 2048 with ``huge_tree``) names a parser flag the sender cannot set.
+
+    >>> try:
+    ...     parse_xml(b"<a>" * 300 + b"</a>" * 300, max_bytes=4096)
+    ... except MalformedEnvelope as refused:
+    ...     print(refused)
+    the XML is nested more than 256 elements deep (line 1, column 771)
+    """
+    too_deep = _TOO_DEEP.match(error.msg)
+    if too_deep is None:
+        return f"not well-formed XML: {error}"
+    line, column = error.position
+    return (
+        f"the XML is nested more than {too_deep['limit']} elements deep "
+        f"(line {line}, column {column})"
+    )
 
 
 def reparse(canonical: bytes) -> etree._Element:

@@ -13,12 +13,17 @@ Layout of a received document's folder::
         document.json         who sent it, when, digest, certificate fingerprint, and
                               each attachment's name as sent with the file it is saved as
         attachments/<name>    each attachment decoded
-        statuses/<...>.edxml  signed statuses received later about this document
+        statuses/<...>.edxml  signed statuses received later about this document,
+                              named ``<author>-<code>-<UTC time>Z-<digest>``
+
+The axis's answers that name no DocumentId (to input it could not read) belong to no
+document: they are kept in ``unidentified/`` beside the documents' folders.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -33,12 +38,16 @@ from typing import Any
 
 from axis.errors import FileProblem
 from axis.files import sync_folder, write_atomically
+from axis.router.records import stated_at
 from envelopes.model import Attachment
 
 ENVELOPE_FILE = "envelope.edxml"
 METADATA_FILE = "document.json"
 ATTACHMENTS_DIR = "attachments"
 STATUSES_DIR = "statuses"
+#: Where the axis's answers that name no DocumentId go: a folder named like a document's
+#: (``document/``, what an empty DocumentId makes) would pass them off as one.
+UNIDENTIFIED_DIR = "unidentified"
 
 #: Where a document is written before it is renamed into place.
 STAGING_PREFIX = ".incoming-"
@@ -224,8 +233,34 @@ def _move_into(staging: Path, final: Path) -> None:
 
 def save_status(out_dir: Path, document_id: str, file_stem: str, signed: bytes) -> Path:
     """Keep a signed status (or axis receipt) under its document's ``statuses/`` folder,
-    named as :func:`keep_signed` names it."""
-    return keep_signed(document_folder(out_dir, document_id) / STATUSES_DIR, file_stem, signed)
+    or in ``unidentified/`` when it names no document, as :func:`keep_signed` names it."""
+    if document_id.strip():
+        folder = document_folder(out_dir, document_id) / STATUSES_DIR
+    else:
+        folder = out_dir / UNIDENTIFIED_DIR
+    return keep_signed(folder, file_stem, signed)
+
+
+def status_file_stem(author: str, code: str, timestamp: datetime.datetime) -> str:
+    """The start of a saved status's file name: who, which code, when in UTC as every
+    listing shows times (an edXML timestamp without a zone is Vietnam's local time).
+
+    >>> status_file_stem("000.00.31.H53", "03", datetime.datetime(2026, 12, 5, 13, 7, 16))
+    '000.00.31.H53 03 20261205-060716Z'
+    """
+    utc = stated_at(timestamp)
+    # A time before UTC's first instant is kept as signed: the file name has no other.
+    when = f"{_compact(utc)}Z" if utc is not None else _compact(timestamp)
+    return f"{author} {code} {when}"
+
+
+def _compact(moment: datetime.datetime) -> str:
+    """``moment`` as ``yyyyMMdd-HHmmss``, its year in four digits even before 1000.
+
+    >>> _compact(datetime.datetime(1, 1, 1, 3))
+    '00010101-030000'
+    """
+    return f"{moment.year:04d}{moment:%m%d-%H%M%S}"
 
 
 def keep_signed(folder: Path, file_stem: str, signed: bytes) -> Path:

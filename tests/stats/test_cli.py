@@ -140,7 +140,7 @@ def test_backlog_command_prints_a_listing(engine: Engine, history: History) -> N
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["agency"], r["waiting"], r["idle"]) for r in rows] == [(H53, "1", "True")]
-    assert "note: 1 registered agencies have never been heard from" in err
+    assert "note: 1 registered agency has never been heard from and has nothing waiting" in err
 
 
 def test_backlog_under_an_unregistered_code_is_refused_as_the_report_refuses_it(
