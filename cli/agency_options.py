@@ -7,14 +7,13 @@ for without echo; there is deliberately no option for it.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from axis.client.agency import DEFAULT_ANSWER_TIMEOUT, AgencyClient
+from axis.client.agency import DEFAULT_ANSWER_TIMEOUT, AgencyClient, broker_login
 from axis.client.keys import KeyFiles, KeyLoadError, load_identity
 from axis.settings import Settings
 from axis.store.migrate import check
@@ -100,11 +99,11 @@ def _check_broker_login(settings: Settings, agency: str) -> None:
     agency's user: the broker would take the submission (any agency may publish to
     ``axis.submit``) and then refuse the answer's inbox, so the clerk would be told
     "error" about a document the axis accepted, and sending it again is a conflict."""
-    user = urllib.parse.urlsplit(settings.broker_url).username if settings.broker_url else None
+    user = broker_login(settings)
     if not user:
         return
     try:
-        login = str(AgencyCode.parse(urllib.parse.unquote(user)))
+        login = str(AgencyCode.parse(user))
     except InvalidAgencyCode:
         return  # the axis's own or a shared user: it may act for any agency
     if login != agency:

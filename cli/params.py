@@ -16,7 +16,6 @@ import math
 import os
 import re
 import stat
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import click
 from axis.errors import ConfigurationError
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
 from axis.store.db import parse_database_url
-from envelopes.codes import AgencyCode, document_id_problem
+from envelopes.codes import AgencyCode, as_typed, document_id_problem
 from envelopes.errors import InvalidAgencyCode
 
 _DAY_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -178,8 +177,9 @@ class DocumentId(NonBlank):
     name = "document id"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        # Accents typed decomposed (as macOS may) name the same document as composed ones.
-        text = unicodedata.normalize("NFC", super().convert(value, param, ctx))
+        # Accents typed decomposed (as macOS may), or a no-break space pasted from Word,
+        # name the same document as what the clerk sees: composed accents, a plain space.
+        text = as_typed(super().convert(value, param, ctx))
         problem = document_id_problem(text)
         if problem is not None:
             self.fail(f"{problem}.", param, ctx)

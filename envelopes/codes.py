@@ -47,6 +47,26 @@ _DOCUMENT_ID_PARTS = re.compile(r"^([^,]*),([^,]*),([^/,]*)/([^,]*)\Z")
 _DATE = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2}\Z")
 
 
+#: Hyphens drawn as the one on the keyboard: Word keeps "QĐ-UBND" on one line with a
+#: non-breaking hyphen (U+2011).
+_KEYBOARD_HYPHEN = str.maketrans({"\u2010": "-", "\u2011": "-"})
+
+
+def as_typed(text: str) -> str:
+    """``text`` (a number, a notation, a DocumentId) as the clerk saw it and would type it
+    back: accents composed with their letters (NFC) whichever form the keyboard sent
+    (macOS sends them decomposed), every space the plain U+0020 (Word keeps "QĐ UBND" on
+    one line with a no-break space, an input method types an ideographic one), every
+    hyphen the keyboard's, and without the spaces around it. What cannot be seen at all
+    is left for :func:`untypable_character` to name.
+
+    >>> as_typed(" 12/QĐ\u2011UBND\u00a0VP\u3000")
+    '12/QĐ-UBND VP'
+    """
+    composed = unicodedata.normalize("NFC", text).translate(_KEYBOARD_HYPHEN)
+    return "".join(" " if unicodedata.category(c) == "Zs" else c for c in composed).strip()
+
+
 def untypable_character(text: str) -> str | None:
     """The first character of ``text`` a clerk can neither see nor type, named with its
     position (``U+200B ZERO WIDTH SPACE at character 5``), or ``None``.

@@ -76,8 +76,8 @@ def q(name: str) -> str:
 
 def build_document(doc: Document) -> bytes:
     """Unsigned UTF-8 edXML for ``doc``; :class:`SchemaViolation` if a field breaks the XSD,
-    :class:`InvalidDocumentId` if a DocumentId it names could not be typed back."""
-    refuse_untypable_ids(doc)
+    :class:`InvalidDocumentId` if its own DocumentId could not be typed back."""
+    refuse_untypable_id(doc)
     root, header = _skeleton()
     message = _sub(header, "MessageHeader")
     _add_organization(message, "From", doc.sender)
@@ -132,9 +132,7 @@ def _content_id(document_id: str, n: int, attachment: Attachment) -> str:
 
 
 def build_status(status: Status) -> bytes:
-    """Unsigned UTF-8 edXML status message; :class:`SchemaViolation` if a field is invalid,
-    :class:`InvalidDocumentId` if the DocumentId it answers could not be typed back."""
-    refuse_untypable_ids(status)
+    """Unsigned UTF-8 edXML status message; :class:`SchemaViolation` if a field is invalid."""
     root, header = _skeleton()
     message = _sub(header, "MessageHeader")
     _add_organization(message, "From", status.sender)
@@ -147,19 +145,19 @@ def build_status(status: Status) -> bytes:
     return _serialize(root, STATUS_SCHEMA)
 
 
-def refuse_untypable_ids(message: Document | Status) -> None:
-    """Raise :class:`InvalidDocumentId` when a DocumentId ``message`` is or refers to holds
-    what a clerk cannot type back (:func:`envelopes.codes.typing_problem`): the parties
-    look documents up by these, so one spelled otherwise than typed is never found."""
-    if isinstance(message, Status):
-        ids = [message.response_for.document_id]
-    else:
-        ids = [message.document_id, message.business.document_id]
-        ids += [reference.document_id for reference in message.response_for]
-    for document_id in ids:
-        problem = typing_problem(document_id)
-        if problem is not None:
-            raise InvalidDocumentId(problem)
+def refuse_untypable_id(doc: Document) -> None:
+    """Raise :class:`InvalidDocumentId` when the DocumentId ``doc`` is made under holds what
+    a clerk cannot type back (:func:`envelopes.codes.typing_problem`): the parties look
+    documents up by it, so one spelled otherwise than typed is never found.
+
+    Only a new DocumentId is checked so, never one a message refers to nor one read: the
+    axis accepted such DocumentIds before this rule, and their documents must still be
+    received, answered (statuses) and revoked. The router refuses a reference to one it
+    does not know.
+    """
+    problem = typing_problem(doc.document_id)
+    if problem is not None:
+        raise InvalidDocumentId(problem)
 
 
 def _skeleton() -> tuple[etree._Element, etree._Element]:
@@ -324,8 +322,7 @@ def read_message(root: etree._Element) -> Document | Status:
 
 
 def parse_document(root: etree._Element) -> Document:
-    """Read a schema-valid edXML document; :class:`InvalidDocumentId` if a DocumentId it
-    names could not be typed back."""
+    """Read a schema-valid edXML document."""
     header = _Fields(_find(root, "edXMLEnvelope", "edXMLHeader"))
     message = _Fields(header.required("MessageHeader"))
     trace_list = _Fields(header.child("TraceHeaderList"))
@@ -361,16 +358,14 @@ def parse_document(root: etree._Element) -> Document:
     explicit_id = message.token("DocumentId")
     if explicit_id and explicit_id != doc.document_id:
         doc.explicit_document_id = explicit_id
-    refuse_untypable_ids(doc)
     return doc
 
 
 def parse_status(root: etree._Element) -> Status:
-    """Read a schema-valid edXML status message; :class:`InvalidDocumentId` if the
-    DocumentId it answers could not be typed back."""
+    """Read a schema-valid edXML status message."""
     message = _Fields(_find(root, "edXMLEnvelope", "edXMLHeader", "MessageHeader"))
     staff = message.child("StaffInfo")
-    status = Status(
+    return Status(
         response_for=_response_for(message.required("ResponseFor")),
         sender=_organization(message.required("From")),
         status_code=StatusCode(message.token("StatusCode")),
@@ -378,8 +373,6 @@ def parse_status(root: etree._Element) -> Status:
         timestamp=_timestamp(message.required("Timestamp")),
         staff=_staff(staff) if staff is not None else None,
     )
-    refuse_untypable_ids(status)
-    return status
 
 
 class _Fields:

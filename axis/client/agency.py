@@ -885,6 +885,12 @@ def _broker_user_id(settings: Settings, code: str) -> str | None:
     with its own broker user (the broker then vouches for it, and the router checks it
     against the signed From); ``None`` on a shared or embedded connection, where the
     broker would refuse a ``user_id`` other than the connection's own."""
+    return code if broker_login(settings) == code else None
+
+
+def broker_login(settings: Settings) -> str | None:
+    """The user the broker URL logs in as (percent-decoded), or ``None``."""
     if not settings.broker_url:
         return None
-    return code if urllib.parse.urlsplit(settings.broker_url).username == code else None
+    user = urllib.parse.urlsplit(settings.broker_url).username
+    return urllib.parse.unquote(user) if user else None

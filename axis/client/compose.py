@@ -17,14 +17,13 @@ from __future__ import annotations
 import datetime
 import mimetypes
 import os
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from axis.errors import AxisError
 from axis.router.records import VIETNAM
-from envelopes.codes import AgencyCode, document_id_problem, untypable_character
+from envelopes.codes import AgencyCode, as_typed, document_id_problem, untypable_character
 from envelopes.model import (
     Attachment,
     Business,
@@ -119,7 +118,7 @@ def compose_document(
     business = Business()
     if request.refers_to is not None:
         kind, earlier = request.refers_to
-        earlier = _as_typed(earlier)
+        earlier = as_typed(earlier)
         if not earlier:
             raise CompositionError(
                 f"{_REFERS_TO_OPTION[kind]} needs the DocumentId of the earlier document"
@@ -160,8 +159,8 @@ def _code(
         moment = now or vietnam_now()
         midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         number = str((moment - midnight) // datetime.timedelta(milliseconds=1))
-    number = _as_typed(number)
-    notation = DEFAULT_NOTATION if notation is None else _as_typed(notation)
+    number = as_typed(number)
+    notation = DEFAULT_NOTATION if notation is None else as_typed(notation)
     if not number or len(number) > MAX_CODE_NUMBER or "/" in number or "," in number:
         raise CompositionError(
             f"--number {number!r}: 1 to {MAX_CODE_NUMBER} characters, without '/' or ','"
@@ -182,13 +181,6 @@ def _code(
                 "which a clerk can neither see nor type: remove it"
             )
     return number, notation
-
-
-def _as_typed(text: str) -> str:
-    """``text`` as the axis keeps it: accents composed with their letters (NFC), as the
-    clerk saw them whichever form the keyboard sent (macOS sends them decomposed), and
-    without the spaces around it."""
-    return unicodedata.normalize("NFC", text).strip()
 
 
 def read_attachment(

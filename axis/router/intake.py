@@ -27,7 +27,7 @@ from axis import protocol
 from axis.router.lookups import DocumentRef, Snapshot
 from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage
-from envelopes.codes import document_id_problem
+from envelopes.codes import document_id_problem, typing_problem
 from envelopes.errors import EnvelopeError
 from envelopes.model import BusinessType, Document, Status, StatusCode
 from envelopes.verifying import TrustStore, Verified, verify
@@ -416,7 +416,11 @@ def decide_document(
                 snapshot,
                 verified,
             )
-            return refusal if foreign else Wait(submission, refusal)
+            if foreign:
+                return refusal
+            return never_accepted(submission, refers_to, snapshot, verified) or Wait(
+                submission, refusal
+            )
         recipients = original.recipients
     else:
         recipients = tuple(dict.fromkeys(org.organ_id for org in document.recipients))
@@ -439,6 +443,18 @@ def decide_document(
     return AcceptDocument(submission, verified, recipients, refers_to)
 
 
+def never_accepted(
+    submission: Submission, document_id: str, snapshot: Snapshot, verified: Verified
+) -> Reject | None:
+    """The refusal of a message naming ``document_id``, which the axis does not know, when
+    it never will: no new document is accepted under a DocumentId a clerk could not type
+    back. (Documents accepted under one before that rule are known, and answered.)"""
+    problem = typing_problem(document_id)
+    if problem is None:
+        return None
+    return rejected(submission, reject("bad-document-id", problem), snapshot, verified)
+
+
 def decide_status(
     submission: Submission, verified: Verified, snapshot: Snapshot, *, max_copy_bytes: int
 ) -> Decision:
@@ -458,7 +474,7 @@ def decide_status(
     reference = status.response_for
     document = snapshot.documents.get(status_subject(status))
     if document is None:  # its sender may recall it right after sending it
-        return Wait(
+        return never_accepted(submission, reference.document_id, snapshot, verified) or Wait(
             submission,
             rejected(
                 submission,

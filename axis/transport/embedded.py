@@ -508,13 +508,16 @@ def _db_time(
 
     On PostgreSQL, the database's: hosts sharing it may disagree about the time, and one
     running ahead by more than a lease would take messages leased elsewhere. It is
-    ``clock_timestamp()``, read as the statement computes the value: ``now()`` is when the
+    ``clock_timestamp()``, read as the statement starts: ``now()`` is when the
     transaction began, before any lock it waited for (a lease counted from then could
     start out expired). On SQLite, one file on one machine, that machine's clock, read
     now: call this once the transaction has its write lock.
     """
     if conn.dialect.name == "postgresql":
-        later = sa.func.clock_timestamp() + sa.literal(after, sa.Interval())
+        # A subquery, read once per statement: clock_timestamp() itself would be read
+        # again for every row a take compares (a quarter slower past 200,000 rows).
+        clock = sa.select(sa.func.clock_timestamp()).scalar_subquery()
+        later = clock + sa.literal(after, sa.Interval())
         return sa.type_coerce(later, Timestamp)
     return sa.literal(utcnow() + after, Timestamp)
 

@@ -1,6 +1,8 @@
 """What a clerk types into a DocumentId (number, notation, the DocumentId an update
 refers to) is kept as the clerk saw it: accents composed (NFC) whatever the keyboard
-sent, and nothing invisible."""
+sent, a space or hyphen that can be seen written as the keyboard's (Word puts a no-break
+space in a notation it keeps on one line, an input method an ideographic one), and
+nothing invisible."""
 
 from __future__ import annotations
 
@@ -56,7 +58,6 @@ def test_the_document_id_an_update_refers_to_is_read_as_nfc():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"notation": "QĐ\u00a0UBND"}, "here U+00A0 NO-BREAK SPACE at character 3"),
         ({"number": "1\u20602"}, "here U+2060 WORD JOINER at character 2"),
         ({"notation": "\u200dQĐ"}, "here U+200D ZERO WIDTH JOINER at character 1"),
         (
@@ -74,3 +75,32 @@ def test_what_a_clerk_cannot_see_or_type_is_refused_naming_it(changes, message):
         compose_document(request(**changes), today=DAY)
 
     assert message in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "space", ["\u00a0", "\u3000", "\u2002", "\u202f"], ids=["NBSP", "IDEOGRAPHIC", "EN", "NNBSP"]
+)
+def test_a_visible_space_in_the_number_or_notation_is_written_as_a_plain_space(space):
+    doc = compose_document(
+        request(number=f"12{space}A", notation=f"QĐ{space}UBND{space}"), today=DAY
+    )
+
+    assert doc.document_id == f"{COMMUNE},2026/12/05,12 A/QĐ UBND"
+    assert document_id_problem(doc.document_id) is None
+    build_document(doc)
+
+
+def test_the_document_id_an_update_refers_to_is_read_with_plain_spaces():
+    doc = compose_document(
+        request(refers_to=(BusinessType.UPDATE, f"{COMMUNE},2026/11/20,7/QĐ\u00a0UBND")),
+        today=DAY,
+    )
+
+    assert doc.business.document_id == f"{COMMUNE},2026/11/20,7/QĐ UBND"
+
+
+@pytest.mark.parametrize("hyphen", ["\u2010", "\u2011"], ids=["HYPHEN", "NON-BREAKING"])
+def test_a_hyphen_drawn_as_the_keyboard_s_is_written_as_the_keyboard_s(hyphen):
+    doc = compose_document(request(notation=f"QĐ{hyphen}UBND"), today=DAY)
+
+    assert doc.document_id == f"{COMMUNE},2026/12/05,{doc.code.number}/QĐ-UBND"
