@@ -833,6 +833,14 @@ class _AccessRefused(TransportError):
     """The broker login may not do this (agencies may only submit and read their inbox)."""
 
 
+class _NotStored(TransportError):
+    """The broker nacked ``publications``; it stored the others of their batch."""
+
+    def __init__(self, message: str, publications: Sequence[_Publication]) -> None:
+        super().__init__(message)
+        self.publications = list(publications)
+
+
 class _PreconditionFailed(TransportError):
     """The broker refused the operation as inconsistent with what exists (a queue declared
     with other arguments, say); ``reply_text`` has its words."""
@@ -1087,6 +1095,14 @@ class RabbitMQTransport(Transport):
             except _AccessRefused:
                 self._may_republish = False
                 return [delivery for delivery, _ in copies]
+            except _NotStored as error:
+                # The copies the broker stored stand for their messages now: left
+                # unacknowledged, the originals would come back beside them.
+                refused = {id(copy) for copy in error.publications}
+                for delivery, copy in sent:
+                    if id(copy) not in refused:
+                        delivery.link.ack(delivery)
+                raise
             for delivery, _ in sent:
                 delivery.link.ack(delivery)
         return left
@@ -1149,16 +1165,17 @@ def _inequivalent_queues(refused: Sequence[tuple[str, str]], vhost: str) -> Queu
     )
 
 
-def _not_stored(nacked: Sequence[_Publication]) -> TransportError:
+def _not_stored(nacked: Sequence[_Publication]) -> _NotStored:
     """The error for publications the broker nacked: a count alone leaves the operator
     guessing which queue refused and why."""
     first = nacked[0]
     others = f" and {len(nacked) - 1} other message(s)" if len(nacked) > 1 else ""
-    return TransportError(
+    return _NotStored(
         f"the broker refused to store message {first.properties.message_id[:64]!r} for "
         f"{_queue_behind(first.exchange, first.routing_key)}{others}: a queue full to the "
         "length limit of a broker policy (overflow reject-publish), or a queue that failed "
-        "on the broker (its log says which)"
+        "on the broker (its log says which)",
+        nacked,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -194,3 +195,36 @@ def _refused(transport: Transport, messages: list[OutgoingMessage]) -> bool | No
     except TransportError:
         return True
     return None
+
+
+def test_copies_the_broker_stored_are_not_given_back_twice_when_others_are_refused(
+    vhost_url: str,
+) -> None:
+    """A closing consumer gives back what it took ahead in one confirmed batch; when the
+    broker stores only some copies (a queue at a policy's length limit, overflow
+    reject-publish, nacks the rest), the originals of those stored are acknowledged."""
+    limit = 3
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(vhost_url).path[1:])
+    rabbitmqctl(
+        "set_policy", "-p", vhost, "--apply-to", "queues", "limit", "^axis\\.inbox\\.",
+        f'{{"max-length": {limit}, "overflow": "reject-publish"}}',
+    )  # fmt: skip
+    queue = inbox(CODE)
+    with RabbitMQTransport(vhost_url) as transport:
+        transport.publish([OutgoingMessage(queue, b"ahead", f"m-{n}") for n in range(limit)])
+        consumer = transport.open_consumer(queue, prefetch=limit)
+        # Until the broker handed every one over (none ready, all taken ahead).
+        wait_for(lambda: transport.depth(queue) == 0 or None)
+        later = [OutgoingMessage(queue, b"later", f"later-{n}") for n in range(limit - 1)]
+        transport.publish(later)
+
+        # Room for one copy: the broker stores the first and nacks the others.
+        consumer.close()
+    # The connection closed: what was not given back comes back from the broker.
+
+    with RabbitMQTransport(vhost_url) as reader:
+        seen: Counter[str] = Counter()
+        for message in reader.consume(queue, prefetch=100, timeout=1.0):
+            seen[message.message_id] += 1
+            message.ack()
+    assert seen == Counter([f"m-{n}" for n in range(limit)] + [m.message_id for m in later])
