@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from axis import audit
 from axis.errors import StoreError
 from axis.protocol import DOCUMENT_ID, KIND, REQUEUED_FROM, SENDER
-from axis.store.db import read_only, utcnow
+from axis.store.db import database_now, read_only, utcnow
 from axis.store.schema import dead_letters, deliveries, documents
 from axis.transport.base import USER_ID_HEADER, OutgoingMessage, Transport
 from axis.transport.topology import INBOX_PREFIX, MAX_PRIORITY
@@ -135,8 +135,10 @@ def requeue(
             )
         ]
     )
-    now = utcnow()
     with engine.begin() as conn:
+        # The delivery's acceptance, which its ``queued_at`` follows, bears the
+        # database's time: this host's clock may be behind it.
+        now = database_now(conn)
         marked = _resolve(conn, letter_id, "requeued", now)
         # What was published is recorded whoever marked the letter: its copy is in the
         # inbox again, so its delivery is live again.

@@ -475,6 +475,9 @@ class _BatchWriter:
         key), saying where its copies stand now; kept as the stored answer, unless
         another router or a sweep stored one meanwhile, which is then the answer."""
         pk = duplicate.document_pk
+        # Locked before its copies' states are read: a requeue revives a copy and
+        # withdraws the answer in one transaction, and an answer naming that copy as dead,
+        # read before it ended, would be kept once it had.
         document = conn.execute(
             sa.select(
                 documents.c.sender_code,
@@ -482,7 +485,9 @@ class _BatchWriter:
                 documents.c.digest,
                 documents.c.size,
                 documents.c.priority,
-            ).where(documents.c.id == pk)
+            )
+            .where(documents.c.id == pk)
+            .with_for_update()
         ).one()
         copies = conn.execute(
             sa.select(deliveries.c.recipient_code, deliveries.c.state)

@@ -25,8 +25,8 @@ A message without a delivery (an answer, a forwarded status) has no one left to 
 it is never given up.
 
 Routers on several hosts may share one PostgreSQL database, and their clocks disagree:
-whatever decides which router takes a row, or when, goes by the database's clock
-(:func:`database_now`); times only recorded go by this host's.
+whatever decides which router takes a row, or when, and the times measured against a
+delivery's acceptance (``queued_at``), go by the database's clock (:func:`database_now`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from axis.errors import TransportError
 from axis.ops.metrics import Metrics
 from axis.router import records
 from axis.router.answers import Answer, Answers, StoredDocument
-from axis.store.db import database_now, utcnow
+from axis.store.db import database_now
 from axis.store.schema import deliveries, documents, outbox
 from axis.transport.base import OutgoingMessage, Transport
 from axis.transport.topology import INBOX_PREFIX
@@ -134,8 +134,8 @@ class Outbox:
     """Publishes staged rows through one transport (one per router process).
 
     ``clock``, when given, tells every time the outbox reads, so that a schedule of
-    retries can be checked without waiting it out. Without it, leases and retries go by
-    :func:`database_now` (shared by every router) and confirms by this host's clock.
+    retries can be checked without waiting it out. Without it, leases, retries and
+    confirms go by :func:`database_now` (shared by every router).
     """
 
     def __init__(
@@ -165,10 +165,11 @@ class Outbox:
         if not staged:
             return []
         published, refused = self._publish(staged)
-        # Only recorded (``queued_at``, the latency metric): not worth a database read.
-        now = self.clock() if self.clock is not None else utcnow()
         if published:
             with self.engine.begin() as conn:
+                # The acceptance time it is measured from (``queued_at``, the latency
+                # metric) is the database's: this host's clock may be behind it.
+                now = self._now(conn)
                 confirm(conn, published, now)
             for s in published:
                 if self.metrics is not None and s.delivery_id is not None:
@@ -375,6 +376,15 @@ def keep_answers_naming(
     first_of: dict[int, sa.Row] = {}  # type: ignore[type-arg]
     for row in rows:
         first_of.setdefault(row.document_pk, row)
+    # Locked before their copies' states are read: ``axis dead requeue`` revives a copy
+    # and withdraws the answer in one transaction, which would otherwise be overwritten
+    # by an answer naming the revived copy as dead, read before that transaction ended.
+    conn.execute(
+        sa.select(documents.c.id)
+        .where(documents.c.id.in_(sorted(first_of)))
+        .order_by(documents.c.id)
+        .with_for_update()
+    ).all()
     recipients: dict[int, list[str]] = defaultdict(list)
     for pk, code in conn.execute(
         sa.select(deliveries.c.document_pk, deliveries.c.recipient_code)
