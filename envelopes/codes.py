@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from envelopes.errors import InvalidAgencyCode, InvalidDocumentId
+from envelopes.errors import InvalidAgencyCode
 
 # ``\Z``, not ``$``: ``$`` also matches before a final line break.
 _CODE = re.compile(r"^([0-9]{3})\.([0-9]{2})\.([0-9]{2})\.([A-Z][0-9]{2})\Z")
@@ -34,14 +34,6 @@ _UNTYPABLE = (
     r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
 UNTYPABLE_IN_ID = re.compile(f"[{_UNTYPABLE}]")
-#: A DocumentId: ``<sender code>,<yyyy/MM/dd>,<number>/<notation>``, grouped so. The
-#: number and the notation neither start nor end with a space: ``12/ QD`` and ``12/QD``
-#: look alike on a list and are two DocumentIds.
-DOCUMENT_ID_FORM = re.compile(
-    rf"^([^,{_UNTYPABLE}]+),([0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}}),"
-    rf"([^/, {_UNTYPABLE}](?:[^/,{_UNTYPABLE}]*[^/, {_UNTYPABLE}])?)/"
-    rf"([^, {_UNTYPABLE}](?:[^,{_UNTYPABLE}]*[^, {_UNTYPABLE}])?)\Z"
-)
 #: The loose shape of a DocumentId, to say which part of it is wrong.
 _DOCUMENT_ID_PARTS = re.compile(r"^([^,]*),([^,]*),([^/,]*)/([^,]*)\Z")
 _DATE = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2}\Z")
@@ -175,13 +167,6 @@ def _is_date(day: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def check_document_id(document_id: str) -> None:
-    """Raise :class:`InvalidDocumentId` with :func:`document_id_problem`, if any."""
-    problem = document_id_problem(document_id)
-    if problem is not None:
-        raise InvalidDocumentId(problem)
 
 
 @dataclass(frozen=True, order=True)

@@ -416,11 +416,7 @@ def decide_document(
                 snapshot,
                 verified,
             )
-            if foreign:
-                return refusal
-            return never_accepted(submission, refers_to, snapshot, verified) or Wait(
-                submission, refusal
-            )
+            return refusal if foreign else awaiting(refers_to, refusal, snapshot, verified)
         recipients = original.recipients
     else:
         recipients = tuple(dict.fromkeys(org.organ_id for org in document.recipients))
@@ -443,16 +439,18 @@ def decide_document(
     return AcceptDocument(submission, verified, recipients, refers_to)
 
 
-def never_accepted(
-    submission: Submission, document_id: str, snapshot: Snapshot, verified: Verified
-) -> Reject | None:
-    """The refusal of a message naming ``document_id``, which the axis does not know, when
-    it never will: no new document is accepted under a DocumentId a clerk could not type
-    back. (Documents accepted under one before that rule are known, and answered.)"""
+def awaiting(
+    document_id: str, refusal: Reject, snapshot: Snapshot, verified: Verified
+) -> Wait | Reject:
+    """Wait for ``document_id``, which the axis does not know yet, before ``refusal``;
+    refuse at once a DocumentId no document will ever be accepted under, one a clerk
+    could not type back. (Documents accepted under one before that rule are known, and
+    answered.)"""
+    submission = refusal.submission
     problem = typing_problem(document_id)
-    if problem is None:
-        return None
-    return rejected(submission, reject("bad-document-id", problem), snapshot, verified)
+    if problem is not None:
+        return rejected(submission, reject("bad-document-id", problem), snapshot, verified)
+    return Wait(submission, refusal)
 
 
 def decide_status(
@@ -474,19 +472,17 @@ def decide_status(
     reference = status.response_for
     document = snapshot.documents.get(status_subject(status))
     if document is None:  # its sender may recall it right after sending it
-        return never_accepted(submission, reference.document_id, snapshot, verified) or Wait(
+        refusal = rejected(
             submission,
-            rejected(
-                submission,
-                reject(
-                    "unknown-document",
-                    f"status {status.status_code.value} is about {reference.document_id}, "
-                    "which the axis never accepted",
-                ),
-                snapshot,
-                verified,
+            reject(
+                "unknown-document",
+                f"status {status.status_code.value} is about {reference.document_id}, "
+                "which the axis never accepted",
             ),
+            snapshot,
+            verified,
         )
+        return awaiting(reference.document_id, refusal, snapshot, verified)
     if document.pk is None:
         return Defer(submission)
     sender, code = verified.sender_code, status.status_code

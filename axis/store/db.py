@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import ConfigurationError
 from axis.settings import Settings
+from axis.store.schema import Timestamp
 
 #: Execution option marking a connection that only reads (see :func:`read_only`).
 _READ_ONLY = "axis_read_only"
@@ -29,16 +30,29 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def database_now(conn: Connection) -> datetime.datetime:
-    """The time that decides what routers share: leases, retries, expiry, heartbeats.
+def database_time(
+    conn: Connection, after: datetime.timedelta = datetime.timedelta(0)
+) -> sa.ColumnElement[datetime.datetime]:
+    """``after`` from now by the clock that decides what routers and consumers share
+    (leases, delays, retries, expiry, heartbeats), as SQL.
 
-    On PostgreSQL, the database's clock, since routers on several hosts may share it and
-    one whose clock ran ahead would take rows another is still publishing, or expire
-    deliveries early. It is ``clock_timestamp()``, the time of reading: ``now()`` is when
-    the transaction began. On SQLite, one file on one machine, that machine's clock.
+    On PostgreSQL, the database's clock: hosts sharing it may disagree about the time, and
+    one running ahead would take rows or messages leased elsewhere, or expire deliveries
+    early. It is ``clock_timestamp()`` read once per statement (a subquery: the function
+    itself would be read again for every row compared), not ``now()``, which is when the
+    transaction began, before any lock it waited for. On SQLite, one file on one machine,
+    that machine's clock, read now: call this once the transaction has its write lock.
     """
     if conn.dialect.name == "postgresql":
-        read = conn.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+        clock = sa.select(sa.func.clock_timestamp()).scalar_subquery()
+        return sa.type_coerce(clock + sa.literal(after, sa.Interval()), Timestamp)
+    return sa.literal(utcnow() + after, Timestamp)
+
+
+def database_now(conn: Connection) -> datetime.datetime:
+    """:func:`database_time`, read."""
+    if conn.dialect.name == "postgresql":
+        read = conn.execute(sa.select(database_time(conn))).scalar_one()
         return read.astimezone(datetime.UTC)
     return utcnow()
 

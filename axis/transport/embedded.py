@@ -32,7 +32,7 @@ How it works:
 - "now" is the database's clock on PostgreSQL, where hosts whose clocks disagree may
   share the queues (one running ahead would take messages leased elsewhere, one running
   behind would lease messages already expired or see delayed ones late); on SQLite, one
-  file on one machine, it is that machine's clock (see :func:`_db_time`).
+  file on one machine, it is that machine's clock (see :func:`~axis.store.db.database_time`).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import TransientError, TransportError
-from axis.store.db import LOCK_TIMED_OUT, lock_timed_out, read_only, utcnow
-from axis.store.schema import Timestamp, queue_messages, transport_queues
+from axis.store.db import LOCK_TIMED_OUT, database_time, lock_timed_out, read_only, utcnow
+from axis.store.schema import queue_messages, transport_queues
 from axis.transport.base import (
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
@@ -158,7 +158,7 @@ class EmbeddedMessage(ReceivedMessage):
     def retry(self, delay_seconds: float) -> None:
         self._settle()
         with self._transport._transaction() as conn:
-            visible_at = _db_time(conn, _delay(delay_seconds))
+            visible_at = database_time(conn, _delay(delay_seconds))
             self._transport._update_leased(conn, self, visible_at=visible_at, lease_owner=None)
 
     def dead_letter(self, reason: str) -> None:
@@ -248,9 +248,7 @@ class EmbeddedTransport(Transport):
         with self._transaction(reading=True) as conn:
             self._require(conn, [queue])
             count = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(_messages)
-                .where(_messages.c.queue == queue, _messages.c.visible_at <= _db_time(conn))
+                sa.select(sa.func.count()).select_from(_messages).where(_visible_in(conn, queue))
             ).scalar_one()
         return int(count)
 
@@ -267,7 +265,7 @@ class EmbeddedTransport(Transport):
                 conn.execute(
                     sa.update(_messages)
                     .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
-                    .values(visible_at=_db_time(conn), lease_owner=None)
+                    .values(visible_at=database_time(conn), lease_owner=None)
                 )
         except TransientError:
             pass  # the leases will simply run out
@@ -347,7 +345,7 @@ class EmbeddedTransport(Transport):
             ids = (
                 conn.execute(
                     sa.select(_messages.c.id)
-                    .where(_messages.c.queue == queue, _messages.c.visible_at <= _db_time(conn))
+                    .where(_visible_in(conn, queue))
                     .order_by(_messages.c.priority.desc(), _messages.c.id)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
@@ -358,7 +356,7 @@ class EmbeddedTransport(Transport):
             lease = (
                 sa.update(_messages)
                 .values(
-                    visible_at=_db_time(conn, self._lease),
+                    visible_at=database_time(conn, self._lease),
                     lease_owner=token,
                     delivery_count=_messages.c.delivery_count + 1,
                 )
@@ -390,7 +388,7 @@ class EmbeddedTransport(Transport):
             renew = (
                 sa.update(_messages)
                 .where(_messages.c.lease_owner.in_({m._token for m in ahead}))
-                .values(visible_at=_db_time(conn, self._lease))
+                .values(visible_at=database_time(conn, self._lease))
                 .returning(_messages.c.id)
             )
             renewed = {
@@ -448,7 +446,7 @@ class EmbeddedTransport(Transport):
         if messages:
             conn.execute(
                 _leased_rows(sa.update(_messages)).values(
-                    visible_at=_db_time(conn),
+                    visible_at=database_time(conn),
                     lease_owner=None,
                     delivery_count=_messages.c.delivery_count - 1,
                 ),
@@ -501,30 +499,16 @@ def _delay(delay_seconds: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=max(delay, 0.0))
 
 
-def _db_time(
-    conn: Connection, after: datetime.timedelta = _NO_DELAY
-) -> sa.ColumnElement[datetime.datetime]:
-    """``after`` from now by the clock that decides leases and delays, as SQL.
-
-    On PostgreSQL, the database's: hosts sharing it may disagree about the time, and one
-    running ahead by more than a lease would take messages leased elsewhere. It is
-    ``clock_timestamp()``, read as the statement starts: ``now()`` is when the
-    transaction began, before any lock it waited for (a lease counted from then could
-    start out expired). On SQLite, one file on one machine, that machine's clock, read
-    now: call this once the transaction has its write lock.
-    """
-    if conn.dialect.name == "postgresql":
-        # A subquery, read once per statement: clock_timestamp() itself would be read
-        # again for every row a take compares (a quarter slower past 200,000 rows).
-        clock = sa.select(sa.func.clock_timestamp()).scalar_subquery()
-        later = clock + sa.literal(after, sa.Interval())
-        return sa.type_coerce(later, Timestamp)
-    return sa.literal(utcnow() + after, Timestamp)
-
-
 def _insert(conn: Connection, delay: datetime.timedelta = _NO_DELAY) -> Any:
     """An INSERT of rows from :func:`_row`: enqueued now, visible after ``delay``."""
-    return sa.insert(_messages).values(enqueued_at=_db_time(conn), visible_at=_db_time(conn, delay))
+    return sa.insert(_messages).values(
+        enqueued_at=database_time(conn), visible_at=database_time(conn, delay)
+    )
+
+
+def _visible_in(conn: Connection, queue: str) -> sa.ColumnElement[bool]:
+    """The messages of ``queue`` a consumer may take now."""
+    return sa.and_(_messages.c.queue == queue, _messages.c.visible_at <= database_time(conn))
 
 
 def _lease_lost(message: EmbeddedMessage) -> TransientError:
