@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from rich.progress import (
 
 from axis.client.agency import AgencyClient, Answer
 from axis.client.compose import CompositionError, DocumentRequest, compose_document, read_attachment
+from axis.client.tracking import stored_document_id
 from axis.errors import AgencyError, AxisError
 from axis.files import check_regular_file, read_bounded
 from axis.settings import Settings
@@ -187,7 +189,11 @@ def send(
                         attachments, progress, settings.max_envelope_bytes
                     ),
                 )
-                document = compose_document(request, names=_names(client, request))
+                document = compose_document(
+                    request,
+                    names=_names(client, request),
+                    stored_id=functools.partial(stored_document_id, client.engine),
+                )
             submitted = _submit(client, document, progress)
             # At once, not after the answer: a clerk who gives up waiting, or a
             # pipe into `tee`, has it whatever comes next.

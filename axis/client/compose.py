@@ -84,10 +84,15 @@ def compose_document(
     today: datetime.date | None = None,
     now: datetime.datetime | None = None,
     names: Mapping[str, str] | None = None,
+    stored_id: Callable[[str], str] | None = None,
 ) -> Document:
     """The document ``request`` describes; raise :class:`CompositionError` naming the problem.
 
     ``names`` maps agency codes to their names (from the registry when it is at hand).
+    ``stored_id`` gives, for the earlier document's DocumentId as typed, the one the axis
+    stored it under (:func:`~axis.client.tracking.stored_document_id`, when the store is
+    at hand): the router matches it byte for byte, and a document accepted before
+    DocumentIds had to be typed as they show may be stored otherwise.
     ``today`` (default: today in Vietnam) is the promulgation date; ``now`` seeds the
     automatic number (milliseconds since midnight in Vietnam, unique for a sender within a
     day unless two documents leave in the same millisecond).
@@ -126,6 +131,8 @@ def compose_document(
         problem = document_id_problem(earlier)
         if problem is not None:
             raise CompositionError(f"{_REFERS_TO_OPTION[kind]}: {problem}")
+        if stored_id is not None:
+            earlier = stored_id(earlier)
         business = Business(document_id=earlier, business_doc_type=kind)
     return Document(
         sender=Organization(organ_id=sender, organ_name=names.get(sender, "")),

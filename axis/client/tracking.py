@@ -21,6 +21,7 @@ from axis.errors import AxisError
 from axis.router.intake import STATUS_REASONS, document_owner
 from axis.store.db import read_only
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
+from envelopes.codes import as_typed, uncomposed_character, untypable_character
 
 #: How far the router's clock may lag the client's when a rejection is matched to the
 #: submission it answers.
@@ -34,6 +35,13 @@ class UnknownDocument(AxisError):
     """No document with that DocumentId reached the axis (or it was rejected)."""
 
     reason = "unknown-document"
+
+
+class AmbiguousDocumentId(AxisError):
+    """A DocumentId as typed names several documents stored before DocumentIds had to be
+    typed as they show, written differently but shown alike."""
+
+    reason = "ambiguous-document-id"
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,50 @@ TRACK_COLUMNS = (
     "closed",
     "statuses",
 )
+
+
+def stored_document_id(engine: Engine, typed: str) -> str:
+    """The DocumentId the axis stored the document ``typed`` names under, for whoever
+    names it to the router (which matches DocumentIds byte for byte): ``typed`` itself if
+    stored so; else the one stored before DocumentIds had to be typed as they show
+    (accents decomposed, a no-break space) that :func:`~envelopes.codes.as_typed` writes
+    as ``typed``; else ``typed``. Raises :class:`AmbiguousDocumentId` when several are.
+    """
+    with read_only(engine) as conn:
+        exact = sa.select(documents.c.id).where(documents.c.document_id == typed).limit(1)
+        if conn.execute(exact).first() is not None:
+            return typed
+        # The sender code and the day (ASCII, written alike in every form) narrow the
+        # search to the documents one sender dated that day.
+        day_prefix, comma, _ = typed.rpartition(",")
+        if not comma:
+            return typed
+        candidates = conn.execute(
+            sa.select(documents.c.document_id).where(
+                documents.c.sender_code == document_owner(typed),
+                documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
+            )
+        ).scalars()
+        found = sorted({stored for stored in candidates if as_typed(stored) == typed})
+    if len(found) > 1:
+        written = "; ".join(f"{stored!r} ({_written_as(stored)})" for stored in found)
+        raise AmbiguousDocumentId(
+            f"{typed} names {len(found)} documents the axis took in before DocumentIds had "
+            f"to be typed as they show: {written}. They look alike, so which one is meant "
+            "cannot be told from what a keyboard types: ask the axis operator"
+        )
+    return found[0] if found else typed
+
+
+def _written_as(stored: str) -> str:
+    """How a stored DocumentId differs from the way a clerk types it."""
+    untypable = untypable_character(stored)
+    if untypable is not None:
+        return f"with {untypable}"
+    uncomposed = uncomposed_character(stored)
+    if uncomposed is not None:
+        return f"an accent not composed with its letter at {uncomposed}"
+    return f"written {stored!a}"
 
 
 def track_document(engine: Engine, document_id: str) -> Tracking:

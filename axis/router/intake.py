@@ -373,9 +373,8 @@ def decide_document(
     if problem is not None:
         return rejected(submission, problem, snapshot, verified)
     document_id = document.document_id
-    wrong_id = check_document_id(document_id, sender)
-    if wrong_id is not None:
-        return rejected(submission, reject("bad-document-id", wrong_id), snapshot, verified)
+    # A DocumentId the sender already used is a repeat or a conflict whatever its form:
+    # one accepted before the form was checked is answered, not refused as new.
     known = snapshot.documents.get((sender, document_id))
     if known is not None:
         if known.pk is None:
@@ -396,6 +395,9 @@ def decide_document(
             snapshot,
             verified,
         )
+    wrong_id = check_document_id(document_id, sender)
+    if wrong_id is not None:
+        return rejected(submission, reject("bad-document-id", wrong_id), snapshot, verified)
     refers_to: str | None = None
     business = document.business
     if business.business_doc_type != BusinessType.NEW:
