@@ -47,6 +47,7 @@ from axis.errors import CertificateError
 from axis.files import NewFile, check_private_file, finish_interrupted_writes, write_together
 from axis.settings import Settings
 from axis.store.db import utcnow
+from axis.store.registry import validate_name
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidKey
 from envelopes.signing import MIN_RSA_BITS, SigningIdentity
@@ -204,7 +205,7 @@ def issue_agency(
     parsed = str(AgencyCode.parse(code))
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, parsed)]
     if name:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, name[:64]))
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, _organisation(name)))
     key_path, cert_path = out_dir / f"{parsed}.key", out_dir / f"{parsed}.pem"
     p12_path = out_dir / f"{parsed}.p12" if write_p12 else None
     finish_interrupted_writes(out_dir)
@@ -229,6 +230,22 @@ def issue_agency(
     # `pki issue`.
     write_together(files)
     return Identity(key_path, cert_path, cert, p12_path)
+
+
+#: RFC 5280's bound on an organisation name (ub-organization-name).
+MAX_ORGANISATION_NAME = 64
+
+
+def _organisation(name: str) -> str:
+    """``name`` as the certificate's O, checked as the registry checks agency names: a
+    certificate shows it to whoever inspects it, so nothing is cut or hidden in it."""
+    name = validate_name(name)
+    if len(name) > MAX_ORGANISATION_NAME:
+        raise CertificateError(
+            f"the agency name is {len(name)} characters long; a certificate holds at most "
+            f"{MAX_ORGANISATION_NAME}: give a shorter --name"
+        )
+    return name
 
 
 def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:

@@ -29,6 +29,8 @@ from axis.store.migrate import checked_engine
 from axis.transport import open_transport
 from cli.output import (
     format_option,
+    limit_option,
+    note_more,
     refuse_a_terminal,
     render,
     render_record,
@@ -46,14 +48,16 @@ def dead() -> None:
 
 @dead.command("list")
 @click.option("--all", "include_resolved", is_flag=True, help="Include requeued and discarded.")
-@click.option("--limit", type=ROW_ID, default=100, show_default=True)
+@limit_option
 @format_option
 @pass_settings
 def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: str) -> None:
     """Unresolved dead letters, oldest first."""
     with checked_engine(settings) as engine:
-        letters = list_dead_letters(engine, include_resolved=include_resolved, limit=limit)
-    render([letter.as_row() for letter in letters], LIST_COLUMNS, fmt, title="dead letters")
+        page = list_dead_letters(engine, include_resolved=include_resolved, limit=limit)
+    render([letter.as_row() for letter in page.rows], LIST_COLUMNS, fmt, title="dead letters")
+    if page.more:
+        note_more(limit, "oldest", "dead letter" if include_resolved else "unresolved dead letter")
 
 
 @dead.command("show")

@@ -28,6 +28,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cli.params import ROW_ID
+
 FORMATS = ("table", "json", "csv")
 #: Rows up to which ``table`` draws a boxed table; longer ones are plain aligned columns
 #: (rich lays out every cell: the 13,000 agencies of the national tree took 5 s).
@@ -45,6 +47,15 @@ format_option = click.option(
     default="table",
     show_default=True,
     help="Output format.",
+)
+
+#: The ``--limit`` option of the listings that may be long (dead letters, quarantine).
+limit_option = click.option(
+    "--limit",
+    type=ROW_ID,
+    default=100,
+    show_default=True,
+    help="Show at most this many (a note on stderr says when there are more).",
 )
 
 
@@ -130,6 +141,13 @@ def render(
             # subjects and reasons are whatever their authors typed.
             table.add_row(*(Text(_cell(row[c])) for c in columns))
         Console(file=out, width=None if out.isatty() else UNBOUNDED_WIDTH).print(table)
+
+
+def note_more(limit: int, which: str, noun: str) -> None:
+    """Say on stderr that a listing stopped at its ``--limit`` with rows left out: the
+    rows alone read as the whole of it, and the output itself stays as scripts parse it."""
+    shown_rows = f"the {which} {noun} is" if limit == 1 else f"the {which} {limit:,} {noun}s are"
+    click.echo(f"note: {shown_rows} shown, and there are more: give a larger --limit", err=True)
 
 
 def _inert(text: str) -> str:

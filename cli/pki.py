@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from axis.errors import SchemaNotInitialised, UnknownAgency
+from axis.errors import AxisError, SchemaNotInitialised, StoreError, UnknownAgency
 from axis.pki import init_pki, issue_agency
 from axis.settings import Settings
 from axis.store.db import engine_for
@@ -87,7 +87,16 @@ def issue(
                 f"not registered: agency {code} is not in the registry (register it with {later})"
             )
         else:
-            registry.add_certificate(code, identity.cert_path.read_bytes())
+            try:
+                registry.add_certificate(code, identity.cert_path.read_bytes())
+            except AxisError as error:
+                # The files stay (a key is never overwritten): running this again would
+                # only be told they exist, so say how to finish instead.
+                raise StoreError(
+                    f"{error}: the key and certificate are written but the certificate is "
+                    f"not registered; once that is put right, run `axis agency cert add "
+                    f"{code} {identity.cert_path}`"
+                ) from error
             click.echo(f"registered to agency {code} ({registered})")
 
 

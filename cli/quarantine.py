@@ -16,7 +16,15 @@ from axis.ops.quarantine import LIST_COLUMNS, list_quarantine, show_quarantined
 from axis.router.intake import REASONS
 from axis.settings import Settings
 from axis.store.migrate import checked_engine
-from cli.output import format_option, refuse_a_terminal, render, render_record, write_bytes
+from cli.output import (
+    format_option,
+    limit_option,
+    note_more,
+    refuse_a_terminal,
+    render,
+    render_record,
+    write_bytes,
+)
 from cli.params import ROW_ID, NonBlank
 from cli.settings_options import pass_settings
 
@@ -34,7 +42,7 @@ def quarantine() -> None:
     help="Only this rejection reason (e.g. bad-signature; see the README's table).",
 )
 @click.option("--sender", type=NonBlank(), help="Only submissions claiming this sender code.")
-@click.option("--limit", type=ROW_ID, default=100, show_default=True)
+@limit_option
 @format_option
 @pass_settings
 def list_command(
@@ -42,8 +50,10 @@ def list_command(
 ) -> None:
     """The latest rejected submissions, newest first."""
     with checked_engine(settings) as engine:
-        items = list_quarantine(engine, reason=reason, sender=sender, limit=limit)
-    render([item.as_row() for item in items], LIST_COLUMNS, fmt, title="quarantine")
+        page = list_quarantine(engine, reason=reason, sender=sender, limit=limit)
+    render([item.as_row() for item in page.rows], LIST_COLUMNS, fmt, title="quarantine")
+    if page.more:
+        note_more(limit, "latest", "rejected submission")
 
 
 @quarantine.command("show")

@@ -20,7 +20,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import one_line
+from axis.errors import DatabaseUnreachable, one_line
 from axis.settings import TEN_YEARS_SECONDS, Settings
 from axis.stats import rollup
 from axis.stats.backlog import backlog
@@ -28,6 +28,8 @@ from axis.stats.charts import check_chart, check_chart_options, write_chart
 from axis.stats.latency import PERCENTILES, RESOLUTION
 from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
+from axis.store.db import engine_for, utcnow
+from axis.store.migrate import check as check_schema
 from axis.store.migrate import checked_engine
 from axis.store.registry import check_level_filter
 from cli.output import format_option, render
@@ -56,6 +58,19 @@ TABLE_COLUMNS = (
     "receipt p50",
     "receipt p95",
     "active",
+)
+
+#: Columns of ``axis stats backlog``, the same whether anything waits or not: a script
+#: reading its CSV finds its columns by the header.
+BACKLOG_COLUMNS = (
+    "agency",
+    "level",
+    "waiting",
+    "unreceipted",
+    "oldest_accepted_at",
+    "oldest_age_hours",
+    "last_heard_at",
+    "idle",
 )
 
 _date = Day()
@@ -123,7 +138,7 @@ def stats(
     if chart and _typed(ctx, "fmt"):
         raise click.UsageError("--chart draws a file; --format is for a printed report")
     with usage_errors():  # options that do not go together
-        selection.check()
+        selection.check(today=rollup.local_day(utcnow()))
         if chart:
             check_chart_options(chart, selection.by)
     if chart:
@@ -285,8 +300,7 @@ def backlog_command(settings: Settings, level: int | None, under: str | None, fm
         }
         for w in found.rows
     ]
-    columns = list(rows[0]) if rows else ["agency", "waiting", "oldest_age_hours", "idle"]
-    render(rows, columns, fmt, title=f"Backlog (idle after {idle_seconds / 3600:g} h)")
+    render(rows, BACKLOG_COLUMNS, fmt, title=f"Backlog (idle after {idle_seconds / 3600:g} h)")
     if found.never_heard:
         agencies, have = (
             ("1 registered agency", "has")
@@ -310,31 +324,39 @@ def backlog_command(settings: Settings, level: int | None, under: str | None, fm
 def refresh_command(settings: Settings, every: float | None) -> None:
     """Fold pending changes into the rollups now (every query does it too), or keep
     folding them as they come with --every."""
-    with checked_engine(settings) as engine:
-        if every is None:
+    if every is None:
+        with checked_engine(settings) as engine:
             folded = rollup.refresh(engine)
-            click.echo(f"statistics up to date ({folded} changes folded)")
-            return
+        click.echo(f"statistics up to date ({folded} changes folded)")
+        return
+    engine = engine_for(settings)
+    try:
         _keep_refreshing(engine, every)
+    finally:
+        engine.dispose()
 
 
 def _keep_refreshing(engine: Engine, every: float) -> None:
     """Fold every ``every`` seconds until a signal asks to stop. A database failure, or a
-    rebuild under way, is waited out: this runs as a service, and the changes wait in the
-    router's tables."""
+    rebuild under way, is waited out, from the start on (a service started while the
+    database is away waits for it): this runs as a service, and the changes wait in the
+    router's tables. A schema that is not the axis's, or not at its revision, stops it."""
     stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _frame: stopping.append(signum))
     click.echo(f"folding changes into the statistics every {every:g} s", err=True)
-    rebuilding = False
+    rebuilding = checked = False
     while not stopping:
         try:
+            if not checked:
+                check_schema(engine)
+                checked = True
             folded = rollup.refresh(engine, stopped=lambda: bool(stopping))
         except rollup.RebuildUnderWay as error:
             if not rebuilding:  # a rebuild takes minutes: said once, not every few seconds
                 click.echo(f"warning: {error}; waiting for it", err=True)
             rebuilding = True
-        except sa.exc.DBAPIError as error:
+        except (sa.exc.DBAPIError, DatabaseUnreachable) as error:
             click.echo(
                 f"warning: the fold failed ({one_line(error)}); trying again in {every:g} s",
                 err=True,
@@ -342,10 +364,9 @@ def _keep_refreshing(engine: Engine, every: float) -> None:
         else:
             rebuilding = False
             if folded:
-                click.echo(
-                    f"{datetime.datetime.now().isoformat(timespec='seconds')} "
-                    f"{folded} changes folded"
-                )
+                # UTC with its offset, as every time the axis prints: the host's local
+                # time without one reads as UTC beside them.
+                click.echo(f"{utcnow().isoformat(timespec='seconds')} {folded} changes folded")
         pause(every, stopped=lambda: bool(stopping))
     click.echo(f"{signal.Signals(stopping[0]).name} received: stopped", err=True)
 

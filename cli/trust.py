@@ -52,3 +52,11 @@ def list_trusted(settings: Settings, fmt: str) -> None:
         for t in trusted_cas(settings)
     ]
     render(rows, TRUST_COLUMNS, fmt)
+    if not rows:
+        # An empty table alone reads as "nothing to report"; it means no signature passes.
+        click.echo(
+            f"note: the trust store {settings.trust_dir} holds no CA certificate, so the "
+            "routers refuse every agency's signature: add the national CA with "
+            "`axis trust add CA.pem` (or run `axis pki init` for a development CA)",
+            err=True,
+        )

@@ -5,7 +5,7 @@ bytes are kept (:data:`axis.router.records.OVERSIZE_KEPT_BYTES`; ``size`` and ``
 are of the whole). Reading it is an action on possibly sensitive
 documents, so each listing and each look is written to the audit log::
 
-    rows = list_quarantine(engine, reason="bad-signature")   # newest first
+    rows = list_quarantine(engine, reason="bad-signature").rows  # newest first
     item = show_quarantined(engine, rows[0].id)
     item.payload                                             # the bytes as received
     len(item.payload) < item.size                            # only the first were kept
@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from axis import audit
 from axis.errors import StoreError
+from axis.ops.pages import Page, read_limit
 from axis.store.schema import quarantine
 
 #: Columns of a listing (payload and answer stay out).
@@ -58,23 +59,23 @@ def list_quarantine(
     sender: str | None = None,
     limit: int = 100,
     actor: str | None = None,
-) -> list[Quarantined]:
+) -> Page[Quarantined]:
     """The latest ``limit`` rejected submissions, newest first, optionally filtered."""
-    query = sa.select(*_SUMMARY).order_by(quarantine.c.id.desc()).limit(limit)
+    query = sa.select(*_SUMMARY).order_by(quarantine.c.id.desc()).limit(read_limit(limit))
     if reason is not None:
         query = query.where(quarantine.c.reason == reason)
     if sender is not None:
         query = query.where(quarantine.c.claimed_sender == sender)
     with engine.begin() as conn:
-        rows = conn.execute(query).all()
+        page = Page.of(conn.execute(query).all(), limit)
         audit.record(
             conn,
             actor,
             "quarantine.list",
             "quarantine",
-            {"reason": reason, "sender": sender, "count": len(rows)},
+            {"reason": reason, "sender": sender, "count": len(page.rows)},
         )
-    return [_quarantined(row, payload=b"", answer=None) for row in rows]
+    return Page([_quarantined(row, payload=b"", answer=None) for row in page.rows], page.more)
 
 
 def show_quarantined(engine: Engine, item_id: int, *, actor: str | None = None) -> Quarantined:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.stats.queries import require_registered
-from axis.store.db import read_only, utcnow
+from axis.store.db import database_now, read_only
 from axis.store.registry import check_level_filter
 from axis.store.schema import agencies, deliveries
 from envelopes.codes import AgencyCode
@@ -60,9 +60,10 @@ def backlog(
 ) -> Backlog:
     """Recipients with open deliveries, and agencies idle for ``idle_seconds`` or more."""
     check_level_filter(level=level, under=under)
-    now = now or utcnow()
     d = deliveries.c
     with read_only(engine) as conn:
+        # Acceptance and pull times bear the database's clock: this host's may be off.
+        now = now or database_now(conn)
         branch = require_registered(conn, under, "--under")
         open_rows = conn.execute(
             sa.select(

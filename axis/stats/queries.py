@@ -128,9 +128,11 @@ class Selection:
             scope += f" of level {self.level}"
         return f"{scope}, {period}"
 
-    def check(self) -> None:
+    def check(self, today: datetime.date | None = None) -> None:
         """Refuse options that do not go together, or values out of their range, before
-        anything is read: :class:`ConfigurationError` naming them.
+        anything is read: :class:`ConfigurationError` naming them. Given ``today``
+        (Vietnam's date), a period starting after it is refused too: it would report
+        zeros for a typo (2062 for 2026) as for a quiet month.
 
         >>> Selection(under="000.00.01.H53", level=1).check()
         Traceback (most recent call last):
@@ -139,6 +141,11 @@ class Selection:
         """
         if self.since and self.until and self.since > self.until:
             raise ConfigurationError(f"--since {self.since} is after --until {self.until}")
+        if today and self.since and self.since > today:
+            raise ConfigurationError(
+                f"--since {self.since} is after today ({today} in Vietnam): "
+                "no document can have been accepted yet"
+            )
         if self.by is not None and self.by not in GROUPINGS:
             raise ConfigurationError(f"--by {self.by}: expected one of {', '.join(GROUPINGS)}")
         if self.level is not None and not 1 <= self.level <= 4:
@@ -715,6 +722,14 @@ def report(engine: Engine, selection: Selection) -> Report:
             f"{changes} not counted yet, made since the last fold: this connection may not "
             f"write the rollups ({unfolded.reason}); run `axis stats refresh` as the axis's "
             "user, or keep `axis stats refresh --every 5` running beside the routers"
+        )
+    unattributed = total.rejected_total - sum(g.rejected_total for g in ordered)
+    if selection.by in ("agency", "level") and unattributed:
+        # Whoever published them wrote no agency code where the sender goes.
+        plural = "" if unattributed == 1 else "s"
+        notes.append(
+            f"{unattributed:,} rejected submission{plural} named no agency code as sender: "
+            f"counted in the total, in no {selection.by}'s row (see `axis quarantine list`)"
         )
     if total.received == 0 and total.sent == 0:
         notes.append(f"no documents were accepted in this period ({selection.describe()})")

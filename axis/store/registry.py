@@ -181,7 +181,9 @@ def tree_order(code: str) -> tuple[str, str, str, str]:
     return unit, yy, zz, vvv
 
 
-def _validate_name(name: str) -> str:
+def validate_name(name: str) -> str:
+    """``name`` as the registry keeps it (NFC, stripped), or :class:`AgencyError` saying
+    why no clerk could read it as a name."""
     # One spelling per name: a name typed decomposed (e and its marks) would otherwise be
     # another name than the same one stored composed, and longer.
     name = unicodedata.normalize("NFC", name).strip()
@@ -442,7 +444,7 @@ class Registry:
         Its parent must be registered already (only a bulk import may accept orphans).
         """
         parsed = AgencyCode.parse(code)
-        name = _validate_name(name)
+        name = validate_name(name)
         cert = (
             load_certificate(certificate, f"certificate for {parsed}")
             if certificate is not None
@@ -775,7 +777,7 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
                     "(a comma in a name needs quotes)"
                 )
             code = AgencyCode.parse(raw_code)
-            name = _validate_name(record.get("name", ""))
+            name = validate_name(record.get("name", ""))
             if str(code) in seen_on:
                 raise AgencyError(f"the code already appears on line {seen_on[str(code)]}")
             cert = read_certificate(path.parent / cert_path) if cert_path else None

@@ -26,6 +26,7 @@ from helpers.axis_home import AxisHome, deliveries_of, document_id_of, drain
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.outbox import Outbox
 from axis.router.sweeps import Sweeper, heartbeat
+from axis.stats.backlog import backlog
 from axis.store import db
 from axis.store.schema import outbox, routers
 from axis.transport.base import Transport
@@ -160,3 +161,16 @@ def test_a_heartbeat_from_a_host_whose_clock_runs_ahead_bears_the_database_time(
             sa.select(routers.c.heartbeat_at).where(routers.c.router_id == "skewed-router")
         ).scalar_one()
     assert abs(beat - db_time(home)) < SLACK
+
+
+def test_the_backlog_read_on_a_host_whose_clock_runs_ahead_ages_deliveries_by_the_database(
+    home: AxisHome,
+) -> None:
+    """`axis stats backlog` on an administrator's laptop shows the ages the routers see."""
+    c = home.codes
+    commit_without_publishing(home, home.document(c["commune"], [c["district"]]), c["commune"])
+    with clock_off_by(SKEW):
+        waiting = backlog(home.engine, idle_seconds=3600)
+    assert abs(waiting.now - db_time(home)) < SLACK
+    (row,) = [w for w in waiting.rows if w.agency == c["district"]]
+    assert row.age_hours(waiting.now) == 0.0
