@@ -94,6 +94,12 @@ class QueuesRefused(TransportError):
         self.queues = tuple(queues)
 
 
+class TopologyRefused(TransportError):
+    """The broker refused to declare a queue or exchange of the fixed topology (it exists
+    with other arguments, made by hand): the axis cannot route without it, unlike without
+    one agency's inbox (:class:`QueuesRefused`)."""
+
+
 class RouterError(AxisError):
     """The router cannot keep running (its workers die as soon as they start)."""
 

@@ -76,6 +76,10 @@ DIGEST = "digest"
 #: On a message ``axis dead requeue`` published again: the id of the dead letter it was
 #: (a redelivery keeps it; a later requeue, of a later letter, replaces it).
 REQUEUED_FROM = "requeued-from"
+#: On a submission the axis put back to wait for the document it names (not known yet,
+#: see :mod:`axis.router.batch`): how many times it has waited. Waits are no failure: the
+#: transport's redelivery count, which bounds the retries after failures, leaves them out.
+WAITED = "waited"
 
 
 @dataclass(frozen=True)
@@ -221,12 +225,32 @@ def requeued_from(headers: Mapping[str, Any]) -> int | None:
     >>> requeued_from({REQUEUED_FROM: "17"}), requeued_from({REQUEUED_FROM: "-1"})
     (17, None)
     """
-    text = _text(headers.get(REQUEUED_FROM))
+    return _natural(headers.get(REQUEUED_FROM), _MAX_LETTER_ID)
+
+
+def waited(headers: Mapping[str, Any]) -> int:
+    """How many times a submission has waited for the document it names (header
+    :data:`WAITED`): 0 when it never did, or for a value no wait sets. Anyone can set a
+    header, but a count an agency makes up only shortens its own message's waits.
+
+    >>> waited({WAITED: "2"}), waited({}), waited({WAITED: "9" * 40})
+    (2, 0, 0)
+    """
+    return _natural(headers.get(WAITED), _MAX_WAITS) or 0
+
+
+#: More waits than any router makes (see :data:`axis.router.batch.REFERENCE_WAIT_DELAYS`).
+_MAX_WAITS = 1000
+
+
+def _natural(value: object, maximum: int) -> int | None:
+    """``value`` as a whole number from 0 to ``maximum`` in decimal digits, else ``None``."""
+    text = _text(value)
     # The length first: digits by the thousand are more than ``int`` converts.
-    if len(text) > len(str(_MAX_LETTER_ID)) or not (text.isascii() and text.isdigit()):
+    if len(text) > len(str(maximum)) or not (text.isascii() and text.isdigit()):
         return None
-    letter_id = int(text)
-    return letter_id if letter_id <= _MAX_LETTER_ID else None
+    number = int(text)
+    return number if number <= maximum else None
 
 
 def later_answer_message_id(outcome: str, digest: str, recipients: Sequence[str]) -> str:

@@ -3,7 +3,7 @@
 The router keeps each one in ``dead_letters`` (source queue, reason, the message itself).
 Every function here writes an audit entry in the same transaction as what it does::
 
-    letters = list_dead_letters(engine)                      # unresolved, oldest first
+    letters = list_dead_letters(engine).rows                 # unresolved, oldest first
     letter = show_dead_letter(engine, letters[0].id)
     requeue(engine, transport, letter.id)                    # back on its source queue
     discard(engine, letter.id, note="sender re-sent it")
@@ -33,7 +33,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
 from axis.errors import StoreError
-from axis.protocol import DOCUMENT_ID, KIND, REQUEUED_FROM, SENDER
+from axis.ops.pages import Page, read_limit
+from axis.protocol import DOCUMENT_ID, KIND, REQUEUED_FROM, SENDER, WAITED
 from axis.store.db import database_now, read_only, utcnow
 from axis.store.schema import dead_letters, deliveries, documents
 from axis.transport.base import USER_ID_HEADER, OutgoingMessage, Transport
@@ -82,21 +83,21 @@ _SUMMARY = [c for c in dead_letters.c if c.name != "body"]
 
 def list_dead_letters(
     engine: Engine, *, include_resolved: bool = False, limit: int = 100, actor: str | None = None
-) -> list[DeadLetter]:
-    """Unresolved dead letters (all with ``include_resolved``), oldest first."""
-    query = sa.select(*_SUMMARY).order_by(dead_letters.c.id).limit(limit)
+) -> Page[DeadLetter]:
+    """The oldest ``limit`` unresolved dead letters (all with ``include_resolved``)."""
+    query = sa.select(*_SUMMARY).order_by(dead_letters.c.id).limit(read_limit(limit))
     if not include_resolved:
         query = query.where(dead_letters.c.resolved_at.is_(None))
     with engine.begin() as conn:
-        rows = conn.execute(query).all()
+        page = Page.of(conn.execute(query).all(), limit)
         audit.record(
             conn,
             actor,
             "dead.list",
             "dead_letters",
-            {"include_resolved": include_resolved, "count": len(rows)},
+            {"include_resolved": include_resolved, "count": len(page.rows)},
         )
-    return [_letter(row, body=b"") for row in rows]
+    return Page([_letter(row, body=b"") for row in page.rows], page.more)
 
 
 def show_dead_letter(engine: Engine, letter_id: int, *, actor: str | None = None) -> DeadLetter:
@@ -130,7 +131,7 @@ def requeue(
                 message_id=letter.message_id or f"requeued:{letter.digest}",
                 # Letters kept before the transport capped what other clients set.
                 priority=min(letter.priority, MAX_PRIORITY),
-                headers={**letter.headers, REQUEUED_FROM: str(letter.id)},
+                headers=_requeued_headers(letter),
                 vouched_user_id=_vouched(letter.headers.get(USER_ID_HEADER)),
             )
         ]
@@ -258,6 +259,13 @@ def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[int, int] | N
             deliveries.c.state == "dead",
         )
     ).one_or_none()
+
+
+def _requeued_headers(letter: DeadLetter) -> dict[str, Any]:
+    """What the message carried, naming the letter it comes from; its waits for a
+    document not known yet start again (the operator requeues it once that is sorted)."""
+    kept = {name: value for name, value in letter.headers.items() if name != WAITED}
+    return {**kept, REQUEUED_FROM: str(letter.id)}
 
 
 def _withdraw_answer(conn: Connection, document_pk: int) -> None:

@@ -11,7 +11,8 @@ through the outbox, like every other message the router publishes::
 
 Outcomes: ``accepted`` (the document is stored and will reach every recipient listed),
 ``rejected`` (with the reason; nothing was delivered), ``expired`` (a recipient did not
-receipt it within the lifetime) and ``failed`` (the axis gave up after its retries).
+receipt it within the lifetime) and ``failed`` (the axis gave up after its retries; when
+other copies expired too, the answer kept for a repeat names both kinds).
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ from axis.transport.base import OutgoingMessage
 from axis.transport.topology import amqp_priority, inbox
 from envelopes.receipts import AxisReceipt, Outcome, build_receipt, fit_text
 from envelopes.signing import SigningIdentity, sign
+
+#: The reasons of ``failed`` and ``expired`` answers: a copy the broker kept refusing, and
+#: one not receipted within the lifetime.
+UNDELIVERABLE = "undeliverable"
+EXPIRED = "expired"
 
 
 def load_axis_identity(settings: Settings) -> SigningIdentity:
@@ -159,9 +165,8 @@ class Answers:
             "failed",
             document,
             recipients,
-            reason="undeliverable",
-            message="the axis could not put the document into the inbox of "
-            + ", ".join(recipients),
+            reason=UNDELIVERABLE,
+            message=_undeliverable(recipients),
         )
 
     def expired(
@@ -172,12 +177,38 @@ class Answers:
             "expired",
             document,
             recipients,
-            reason="expired",
+            reason=EXPIRED,
+            message=f"{_not_receipted(recipients, f'{lifetime_seconds:g} s')}; "
+            "the axis stopped waiting",
+        )
+
+    def failed_and_expired(
+        self, document: StoredDocument, dead: Sequence[str], expired: Sequence[str]
+    ) -> Answer:
+        """``failed`` naming every copy given up: ``dead`` ones first, then ``expired``.
+
+        A receipt has one outcome and one reason: the graver one, ``undeliverable`` (the
+        recipients named include the expired ones), and the message says which recipients
+        each stands for.
+        """
+        return self.later(
+            "failed",
+            document,
+            [*dead, *expired],
+            reason=UNDELIVERABLE,
             message=(
-                f"not receipted by {', '.join(recipients)} within {lifetime_seconds:g} s; "
-                "the axis stopped waiting"
+                f"{_undeliverable(dead)} ({UNDELIVERABLE}); "
+                f"{_not_receipted(expired, 'the lifetime')} ({EXPIRED})"
             ),
         )
+
+
+def _undeliverable(recipients: Sequence[str]) -> str:
+    return f"the axis could not put the document into the inbox of {', '.join(recipients)}"
+
+
+def _not_receipted(recipients: Sequence[str], within: str) -> str:
+    return f"not receipted by {', '.join(recipients)} within {within}"
 
 
 def inbox_message(

@@ -17,7 +17,9 @@ replacement of it, a status about it, a 15 or 16 answering a recall or revision 
 is not refused at once: another router may hold that document in a batch it has not
 committed yet. It goes back for a delayed retry (:data:`REFERENCE_WAIT_DELAYS`) with
 nothing written for it, while the rest of its batch goes on, and is refused as before only
-when still unknown after the last wait.
+when still unknown after the last wait. The waits are counted on the message (header
+:data:`~axis.protocol.WAITED`), apart from its redelivery count: a message that waited
+still has every retry after a database failure, and one retried still waits.
 
 A crash before 3 commits leaves the messages unacknowledged: the broker hands them out
 again and nothing was written. A crash after 3 leaves outbox rows that a sweep publishes;
@@ -130,8 +132,8 @@ class BatchProcessor:
         reference_waits: int = 0,
     ) -> None:
         """``reference_waits`` (at most ``len(REFERENCE_WAIT_DELAYS)``) is how many times
-        a message naming an unknown document is retried before it is refused: 0 refuses
-        at once. A router waits, unless its retry limit is lower."""
+        a message naming an unknown document waits before it is refused: 0 refuses at
+        once."""
         if not 0 <= reference_waits <= len(REFERENCE_WAIT_DELAYS):
             raise ValueError(
                 f"reference_waits must be 0-{len(REFERENCE_WAIT_DELAYS)}, not {reference_waits}"
@@ -160,8 +162,12 @@ class BatchProcessor:
             if submission in stored.deferred:
                 message.requeue()
             elif submission in stored.waiting:
-                # Counted: the count bounds the waits (see decide_all).
-                message.retry(REFERENCE_WAIT_DELAYS[message.redelivery_count])
+                # Not counted as a failure: the waits have a budget of their own, kept on
+                # the message (see decide_all).
+                waits = protocol.waited(message.headers)
+                message.requeue(
+                    REFERENCE_WAIT_DELAYS[waits], headers={protocol.WAITED: str(waits + 1)}
+                )
                 if self.metrics is not None:
                     self.metrics.retried(stored.waiting[submission])
             else:
@@ -255,8 +261,9 @@ def decide_all(
 ) -> list[Decision]:
     """Decide each message in order; later ones see documents accepted by earlier ones.
 
-    A message naming an unknown document waits while it was handed out fewer than
-    ``reference_waits`` times before (its redelivery count), and is refused after that.
+    A message naming an unknown document waits while it waited fewer than
+    ``reference_waits`` times before (header :data:`~axis.protocol.WAITED`), and is
+    refused after that.
     """
     decisions: list[Decision] = []
     for submission, result in checked:
@@ -284,7 +291,9 @@ def decide_all(
                     snapshot.revisions_asked.add(
                         (decision.document.sender, decision.document.document_id)
                     )
-        if isinstance(decision, Wait) and submission.message.redelivery_count >= reference_waits:
+        if isinstance(decision, Wait) and protocol.waited(submission.message.headers) >= (
+            reference_waits
+        ):
             decision = decision.refusal
         decisions.append(decision)
     return decisions
@@ -496,7 +505,9 @@ class _BatchWriter:
         ).all()
         dead = [code for code, state in copies if state == "dead"]
         expired = [code for code, state in copies if state == "expired"]
-        if dead:
+        if dead and expired:
+            answer = self.answers.failed_and_expired(document, sorted(dead), sorted(expired))
+        elif dead:
             answer = self.answers.failed(document, dead)
         elif expired:
             answer = self.answers.expired(document, expired, self.lifetime_seconds)

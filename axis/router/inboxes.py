@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from axis.errors import QueuesRefused, TransientError, TransportError
+from axis.errors import QueuesRefused, TopologyRefused, TransientError, TransportError
 from axis.settings import Settings
 from axis.store.db import read_only
 from axis.store.schema import agencies
@@ -82,6 +82,11 @@ def ensure_inboxes(
         count = declare_agencies(settings, engine, codes)
     except QueuesRefused as error:  # the rest is declared: axis serve serves the others
         return f"queues declared on {where}, except {len(error.queues)}: {error}"
+    except TopologyRefused as error:
+        # axis serve would be refused the same: the error says what the operator must do.
+        if refusal_is_error:
+            raise
+        return f"queues not declared on {where}: {error}"
     except (TransientError, TransportError) as error:
         if refusal_is_error and not isinstance(error, TransientError):
             raise

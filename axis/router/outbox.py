@@ -16,10 +16,12 @@ A message the broker refuses (its inbox does not exist) makes the router declare
 inboxes concerned and publish again. Each refusal then puts the message's next attempt
 off (:func:`retry_delay`, kept in the row's ``next_attempt_at``, so that every router and
 a restarted one keep to it) and is logged once: an operator has minutes, not seconds, to
-repair an inbox. A copy refused ``settings.retry_limit`` times is ``dead`` at the next
-sweep: a ``dead_letters`` row keeps the message, and the sender gets a ``failed`` answer
-naming its recipient, one per dead copy; the answer kept for a repeat of the document
-names every recipient dead so far.
+repair an inbox. ``settings.retry_limit`` counts the attempts after a refusal: every copy
+is published at least once, and one refused ``retry_limit + 1`` times (once, at a limit
+of 0) is ``dead`` at the next sweep: a ``dead_letters`` row keeps the message, and the
+sender gets a ``failed`` answer naming its recipient, one per dead copy. The answer kept
+for a repeat of the document names every copy given up so far, dead or expired
+(:func:`keep_answers_naming`).
 
 A message without a delivery (an answer, a forwarded status) has no one left to tell, so
 it is never given up.
@@ -55,9 +57,10 @@ log = logging.getLogger(__name__)
 ORPHAN_SECONDS = 15.0
 #: Rows one sweep takes at most.
 SWEEP_LIMIT = 500
-#: States of a delivery whose copy, still in the outbox, is given up unsent: expired by
-#: another router while this one's sweep held the row, or dead.
-WITHDRAWN_STATES = ("expired", "dead")
+#: States of a delivery the axis has given up on: its copy, if still in the outbox, is
+#: withdrawn unsent (expired by another router while this one's sweep held the row, say),
+#: and the answer kept for a repeat of its document names it.
+GIVEN_UP_STATES = ("dead", "expired")
 #: After its first refusal, a message waits this long for its next attempt, twice as long
 #: after each further one, but never longer than :data:`RETRY_CAP_SECONDS`: how late it
 #: arrives once the cause is removed.
@@ -232,9 +235,9 @@ class Outbox:
         """Publish rows abandoned by a router that died (or refused before); how many.
 
         Rows are leased by moving their ``created_at`` to now in a short transaction, so
-        other routers leave them alone while this one publishes; deliveries past
-        ``retry_limit`` attempts become ``dead`` instead. A refused message waits for its
-        ``next_attempt_at``, however small ``older_than`` is.
+        other routers leave them alone while this one publishes; copies refused more than
+        ``retry_limit`` times become ``dead`` instead (one never tried is published). A
+        refused message waits for its ``next_attempt_at``, however small ``older_than`` is.
         """
         with self.engine.begin() as conn:
             now = self._now(conn)
@@ -255,7 +258,7 @@ class Outbox:
     def _triage(
         self, conn: Connection, rows: Sequence[sa.Row]
     ) -> tuple[list[tuple[Staged, sa.Row]], list[Staged], list[Staged]]:
-        """Split leased rows: to bury (attempts exhausted), gone (published already, or
+        """Split leased rows: to bury (retries spent), gone (published already, or
         withdrawn: without their delivery, which must not become ``queued``), ready."""
         dead: list[tuple[Staged, sa.Row]] = []
         gone: list[Staged] = []
@@ -301,12 +304,12 @@ class Outbox:
             )
             if delivery is None:
                 ready.append(staged)
-            elif delivery.state in WITHDRAWN_STATES:
+            elif delivery.state in GIVEN_UP_STATES:
                 # Never published: only its row goes, and no queued time is recorded.
                 gone.append(replace(staged, delivery_id=None))
             elif delivery.state != "pending":
                 gone.append(staged)  # published already: its recipient has answered it
-            elif delivery.attempts >= self.retry_limit:
+            elif _retries_spent(delivery.attempts, self.retry_limit):
                 dead.append((staged, delivery))
             else:
                 ready.append(staged)
@@ -356,7 +359,7 @@ class Outbox:
             if self.metrics is not None:
                 self.metrics.dead_lettered()
         # The answer a repeat gets names every copy dead so far, not this sweep's last one.
-        keep_answers_naming(conn, [d for _, d in dead], "dead", self.answers.failed)
+        keep_answers_naming(conn, [d for _, d in dead], "dead", self.answers.failed, self.answers)
         return stage(conn, failed, now)
 
 
@@ -365,13 +368,16 @@ def keep_answers_naming(
     rows: Sequence[sa.Row],  # type: ignore[type-arg]
     state: str,
     build: Callable[[StoredDocument, list[str]], Answer],
+    answers: Answers,
 ) -> list[Answer]:
     """For each document of ``rows`` (deliveries joined with their documents), the answer
-    ``build`` makes naming ALL its recipients in ``state``, kept as the answer a repeat of
-    the document gets; one per document, in the order of ``rows``.
+    ``build`` makes naming ALL its recipients in ``state`` (one of :data:`GIVEN_UP_STATES`);
+    one per document, in the order of ``rows``.
 
-    Copies of one document may die or expire over several sweeps (a sweep takes a limited
-    number): the kept answer names those of earlier sweeps too, not the last ones only.
+    Each is kept as the answer a repeat of the document gets, unless other copies of it
+    were given up in the other way: the kept answer then names every copy of both kinds
+    (:meth:`Answers.failed_and_expired`). Copies may die or expire over several sweeps (a
+    sweep takes a limited number): the kept answer names those of earlier sweeps too.
     """
     first_of: dict[int, sa.Row] = {}  # type: ignore[type-arg]
     for row in rows:
@@ -385,19 +391,41 @@ def keep_answers_naming(
         .order_by(documents.c.id)
         .with_for_update()
     ).all()
-    recipients: dict[int, list[str]] = defaultdict(list)
-    for pk, code in conn.execute(
-        sa.select(deliveries.c.document_pk, deliveries.c.recipient_code)
-        .where(deliveries.c.document_pk.in_(sorted(first_of)), deliveries.c.state == state)
+    given_up: dict[int, dict[str, list[str]]] = defaultdict(
+        lambda: {s: [] for s in GIVEN_UP_STATES}
+    )
+    for pk, code, copy_state in conn.execute(
+        sa.select(deliveries.c.document_pk, deliveries.c.recipient_code, deliveries.c.state)
+        .where(
+            deliveries.c.document_pk.in_(sorted(first_of)),
+            deliveries.c.state.in_(GIVEN_UP_STATES),
+        )
         .order_by(deliveries.c.recipient_code)
     ):
-        recipients[pk].append(code)
-    kept = []
+        given_up[pk][copy_state].append(code)
+    built = []
     for pk, first in first_of.items():
-        answer = build(first, recipients[pk])
-        records.replace_answer(conn, pk, answer.body)
-        kept.append(answer)
-    return kept
+        copies = given_up[pk]
+        answer = build(first, copies[state])
+        kept = (
+            answers.failed_and_expired(first, copies["dead"], copies["expired"])
+            if all(copies.values())
+            else answer
+        )
+        records.replace_answer(conn, pk, kept.body)
+        built.append(answer)
+    return built
+
+
+def _retries_spent(refusals: int, retry_limit: int) -> bool:
+    """Whether a copy refused ``refusals`` times is given up: ``retry_limit`` counts the
+    attempts after a refusal, so a copy never refused (its router stopped before
+    publishing it) is always tried.
+
+    >>> [_retries_spent(n, 0) for n in (0, 1)], [_retries_spent(n, 5) for n in (5, 6)]
+    ([False, True], [False, True])
+    """
+    return refusals > retry_limit
 
 
 def _lease(conn: Connection, cutoff: datetime.datetime, now: datetime.datetime) -> list[sa.Row]:
@@ -434,14 +462,14 @@ def _put_off(
 ) -> dict[int, float | None]:
     """Put off the next attempt of each refused row, and count the refusal of each message
     without a delivery (a delivery counts its own: :func:`_count_attempt`). Seconds to
-    each row's next attempt, by outbox id; None for a copy whose refusals reached
-    ``retry_limit``: it is due at once, to be buried (waiting longer would delay the
-    sender's ``failed`` answer, not try it again).
+    each row's next attempt, by outbox id; None for a copy that has spent its retries
+    (:func:`_retries_spent`): it is due at once, to be buried (waiting longer would delay
+    the sender's ``failed`` answer, not try it again).
     """
     delays: dict[int, float | None] = {}
     for s in left:
         attempts = s.attempts + 1
-        given_up = s.delivery_id is not None and attempts >= retry_limit
+        given_up = s.delivery_id is not None and _retries_spent(attempts, retry_limit)
         delays[s.outbox_id] = None if given_up else retry_delay(attempts)
     conn.execute(
         sa.update(outbox)
@@ -476,13 +504,6 @@ def _log_refusal(refused: Staged, error: TransportError, delay: float | None) ->
 
 def _death_reason(attempts: int) -> str:
     """Why a copy is dead, as its ``dead_letters`` row says."""
-    if attempts == 0:
-        # AXIS_RETRY_LIMIT=0 buries at the first sweep a copy never published (its
-        # router stopped, or lost the broker, before it could).
-        return (
-            "not published when its document was accepted, and AXIS_RETRY_LIMIT is 0: "
-            "no later attempt is allowed"
-        )
     return f"the broker refused the message {attempts} time{'s' if attempts > 1 else ''}"
 
 

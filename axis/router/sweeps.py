@@ -8,8 +8,9 @@ row already claimed no longer matches), so a delivery is reported or expired onc
   as a warning (once: ``overdue_reported_at``) for the operators.
 - **Expired**: not receipted (nor refused) ``settings.lifetime_seconds`` after
   acceptance: the delivery becomes ``expired``, an unpublished copy is withdrawn from the
-  outbox, and the sender gets an ``expired`` answer naming the recipients. A receipt that
-  arrives later is still recorded (the delivery then becomes ``receipted``).
+  outbox, and the sender gets an ``expired`` answer naming the recipients (the answer
+  kept for a repeat names the document's dead copies too). A receipt that arrives later
+  is still recorded (the delivery then becomes ``receipted``).
 
 Routers on several hosts may share one PostgreSQL database: the heartbeat, and the times
 deliveries are measured against, are the database's clock (:func:`database_now`), so that
@@ -187,11 +188,15 @@ class Sweeper:
 
     def _expired_answers(self, conn: Connection, rows: Sequence[sa.Row]) -> list:  # type: ignore[type-arg]
         """One ``expired`` answer per document, naming its expired recipients (of this
-        sweep and earlier ones); it replaces the stored answer, so a repeat of the
-        document is not told "accepted"."""
+        sweep and earlier ones); the stored answer is replaced, so a repeat of the
+        document is not told "accepted", and names its dead copies too, if any."""
         lifetime = self.settings.lifetime_seconds
         answers = keep_answers_naming(
-            conn, rows, "expired", lambda d, codes: self.answers.expired(d, codes, lifetime)
+            conn,
+            rows,
+            "expired",
+            lambda d, codes: self.answers.expired(d, codes, lifetime),
+            self.answers,
         )
         return [(answer.message, None) for answer in answers]
 

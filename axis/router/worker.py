@@ -187,8 +187,7 @@ class Router:
             max_copy_bytes=self.settings.max_copy_bytes,
             lifetime_seconds=self.settings.lifetime_seconds,
             metrics=self.metrics,
-            # Each wait counts as a redelivery: past the retry limit it would be buried.
-            reference_waits=min(len(REFERENCE_WAIT_DELAYS), self.settings.retry_limit),
+            reference_waits=len(REFERENCE_WAIT_DELAYS),
         )
         self._sweeper = Sweeper(self._engine, outbox, self._answers, self.settings)
         # Whatever a previous connection left unpublished goes out first.

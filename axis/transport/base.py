@@ -29,7 +29,9 @@ only after its effects are committed, so a crash redelivers rather than loses::
   before acknowledging it. Consumers must be idempotent (see :mod:`axis.protocol`).
 - ``redelivery_count`` counts the earlier hand-outs of a message that ended without an
   ack: a consumer that died or closed holding it, or :meth:`ReceivedMessage.retry`.
-  :meth:`ReceivedMessage.requeue` does not count. Bound retries with it.
+  :meth:`ReceivedMessage.requeue` does not count, delayed or not: a consumer that puts a
+  message back to wait for something, which is no failure, keeps its own count in an
+  application header of the copy (``requeue(delay, headers=...)``). Bound retries with it.
 - Connection loss (broker restart, database restart) raises
   :class:`axis.errors.TransientError` from whatever call noticed it; the next call
   reconnects by itself. Messages received before the loss are void (their ``ack`` raises
@@ -134,8 +136,16 @@ class ReceivedMessage(abc.ABC):
         """Done: remove the message for good."""
 
     @abc.abstractmethod
-    def requeue(self) -> None:
-        """Give the message back at once (e.g. on shutdown) without counting a failure."""
+    def requeue(
+        self, delay_seconds: float = 0.0, *, headers: Mapping[str, Any] | None = None
+    ) -> None:
+        """Give the message back without counting a failure: at once (e.g. on shutdown),
+        or after ``delay_seconds`` (rounded as :meth:`retry` rounds it), its application
+        headers updated with ``headers`` (names starting with ``x-`` are left out).
+
+        Where the broker login may not publish copies (an agency's, on RabbitMQ) the
+        message comes back at once, its headers unchanged, counted by the broker.
+        """
 
     @abc.abstractmethod
     def retry(self, delay_seconds: float) -> None:

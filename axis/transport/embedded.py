@@ -26,8 +26,9 @@ How it works:
   (see :mod:`axis.store.db`), which serialises consumers across processes;
 - ``ack`` deletes the message; a consumer that dies holding a lease loses it when the
   lease runs out, and the message is handed out again, counted as a redelivery;
-- a delayed message or a retry is a row whose ``visible_at`` lies in the future (exact
-  delays, up to the longest step of RabbitMQ's ladder, as there);
+- a delayed message, a retry or a delayed requeue is a row whose ``visible_at`` lies in
+  the future (exact delays, up to the longest step of RabbitMQ's ladder, as there); a
+  requeue gives the hand-out's count back, a retry keeps it;
 - an idle consumer polls every ``poll_seconds`` (bounded latency, little CPU when idle);
 - "now" is the database's clock on PostgreSQL, where hosts whose clocks disagree may
   share the queues (one running ahead would take messages leased elsewhere, one running
@@ -77,6 +78,7 @@ DEFAULT_POLL_SECONDS = 0.1
 _messages = queue_messages
 #: Row ids named in one statement (see :func:`_chunks`).
 _IDS_PER_STATEMENT = 10_000
+_NO_DELAY = datetime.timedelta(0)
 
 
 class EmbeddedConsumer(Consumer):
@@ -140,6 +142,8 @@ class EmbeddedMessage(ReceivedMessage):
     #: before the lease was written, which counts it (by the database's clock) from later.
     #: Not a wall-clock time: this host's may disagree with the database's.
     _leased_until: float = field(repr=False)
+    #: The row's headers, the transport's own included (a requeue may update them).
+    _stored_headers: Mapping[str, Any] = field(repr=False)
     _consumer: EmbeddedConsumer | None = field(default=None, repr=False)
 
     def ack(self) -> None:
@@ -150,10 +154,15 @@ class EmbeddedMessage(ReceivedMessage):
         with self._transport._transaction() as conn:
             self._transport._delete_leased(conn, self)
 
-    def requeue(self) -> None:
+    def requeue(
+        self, delay_seconds: float = 0.0, *, headers: Mapping[str, Any] | None = None
+    ) -> None:
         self._settle()
+        changed = {}
+        if headers:
+            changed["headers"] = {**self._stored_headers, **application_headers(headers)}
         with self._transport._transaction() as conn:
-            self._transport._give_back(conn, [self])
+            self._transport._give_back(conn, [self], _delay(delay_seconds), **changed)
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
@@ -437,18 +446,27 @@ class EmbeddedTransport(Transport):
             _row_id=row.id,
             _token=token,
             _leased_until=leased_until,
+            _stored_headers=raw,
             _consumer=consumer,
         )
 
-    def _give_back(self, conn: Connection, messages: Sequence[EmbeddedMessage]) -> None:
-        """Make leased ``messages`` visible again at once, undoing the hand-out's count
-        (any whose lease ran out are back already)."""
+    def _give_back(
+        self,
+        conn: Connection,
+        messages: Sequence[EmbeddedMessage],
+        delay: datetime.timedelta = _NO_DELAY,
+        **values: Any,
+    ) -> None:
+        """Make leased ``messages`` visible again after ``delay``, undoing the hand-out's
+        count and setting the other column ``values`` (any whose lease ran out are back
+        already)."""
         if messages:
             conn.execute(
                 _leased_rows(sa.update(_messages)).values(
-                    visible_at=database_time(conn),
+                    visible_at=database_time(conn, delay),
                     lease_owner=None,
                     delivery_count=_messages.c.delivery_count - 1,
+                    **values,
                 ),
                 _lease_keys(messages),
             )
@@ -484,9 +502,6 @@ def _leased_rows(statement: Any) -> Any:
 
 def _lease_keys(messages: Iterable[EmbeddedMessage]) -> list[dict[str, Any]]:
     return [{"row_id": m._row_id, "token": m._token} for m in messages]
-
-
-_NO_DELAY = datetime.timedelta(0)
 
 
 def _delay(delay_seconds: float) -> datetime.timedelta:

@@ -28,7 +28,9 @@ Design (the why):
 - **Redelivery count.** Classic queues only say *whether* a message was delivered before
   (the ``redelivered`` flag). To count, a redelivered message is published again with
   the count in the header ``x-axis-redeliveries`` and the original acknowledged, before
-  it is handed out. Headers ``x-axis-*`` are trusted only on messages that did not come
+  it is handed out. A retry, or a requeue with a delay, publishes the copy to a wait
+  queue instead (one more in the count for a retry, none for a requeue). Headers
+  ``x-axis-*`` are trusted only on messages that did not come
   through :data:`~axis.transport.topology.SUBMIT_EXCHANGE` (agencies cannot write to the
   other exchanges), so an agency cannot forge them.
 - **Agencies' logins** may not publish through the exchanges copies go to. For them the
@@ -62,7 +64,7 @@ import pika.exceptions
 import pika.frame
 import pika.spec
 
-from axis.errors import QueuesRefused, TransientError, TransportError
+from axis.errors import QueuesRefused, TopologyRefused, TransientError, TransportError
 from axis.transport.base import (
     REASON_HEADER,
     REDELIVERIES_HEADER,
@@ -873,16 +875,17 @@ class RabbitMQMessage(ReceivedMessage):
         self._settle()
         self._delivery.link.ack(self._delivery)
 
-    def requeue(self) -> None:
+    def requeue(
+        self, delay_seconds: float = 0.0, *, headers: Mapping[str, Any] | None = None
+    ) -> None:
         self._settle()
-        self._transport._give_back([self._delivery])
+        via = wait_queue(delay_step(delay_seconds)) if delay_seconds > 0 else ""
+        self._transport._give_back([self._delivery], via=via, headers=headers)
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
-        step = delay_step(delay_seconds)
-        count = self.redelivery_count + 1
-        if self._transport._republish([(self._delivery, count)], wait_queue(step)):
-            self._delivery.link.ack(self._delivery, requeue=True)
+        via = wait_queue(delay_step(delay_seconds))
+        self._transport._give_back([self._delivery], via=via, counted=True)
 
     def dead_letter(self, reason: str) -> None:
         self._settle()
@@ -952,7 +955,11 @@ class RabbitMQTransport(Transport):
     def declare(self, inbox_codes: Iterable[str] = ()) -> None:
         inboxes = [inbox(code) for code in inbox_codes]
         link = self._link()
-        link.declare([_declare_fixed_topology])
+        try:
+            link.declare([_declare_fixed_topology])
+        except _PreconditionFailed as error:
+            vhost = self._parameters.virtual_host
+            raise _fixed_topology_refused(link, error.reply_text, vhost) from None
         chunks = [inboxes[i : i + DECLARE_CHUNK] for i in range(0, len(inboxes), DECLARE_CHUNK)]
         refused: list[tuple[str, str]] = []
         for wave in range(0, len(chunks), DECLARE_CHANNELS):
@@ -1054,11 +1061,22 @@ class RabbitMQTransport(Transport):
             _delivery=delivery,
         )
 
-    def _give_back(self, deliveries: Sequence[_Delivery]) -> None:
-        """Back to their queue at once, keeping their counts when the login allows it;
-        the copies are published together (a consumer closing gives back all it took
-        ahead: one at a time, thousands outlasted a router's stop grace)."""
-        left = self._republish([(d, d.redelivery_count) for d in deliveries], "")
+    def _give_back(
+        self,
+        deliveries: Sequence[_Delivery],
+        *,
+        via: str = "",
+        counted: bool = False,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Back to their queue, through the exchange ``via`` (a wait queue's: after its
+        delay; "": at once), their application ``headers`` updated and their counts kept
+        (one more if ``counted``), when the login allows it; else the broker requeues
+        them, at once and counted. The copies are published together (a consumer closing
+        gives back all it took ahead: one at a time, thousands outlasted a router's stop
+        grace)."""
+        copies = [(d, d.redelivery_count + int(counted)) for d in deliveries]
+        left = self._republish(copies, via, extra=application_headers(headers or {}))
         for delivery in left:
             delivery.link.ack(delivery, requeue=True)
 
@@ -1155,14 +1173,60 @@ def _inequivalent_queues(refused: Sequence[tuple[str, str]], vhost: str) -> Queu
     """The error for queues that exist with other arguments than the axis declares."""
     name, words = refused[0]
     others = f" (and {len(refused) - 1} other queue(s) the same way)" if len(refused) > 1 else ""
-    delete = f"rabbitmqctl delete_queue -p {shlex.quote(vhost)} {shlex.quote(name)}"
     return QueuesRefused(
         f"queue {name!r} exists on the broker with other arguments than the axis declares"
         f"{others}, and was left as it is; every other queue is declared. The broker says: "
-        f"{words}. Move its messages elsewhere, then delete it (`{delete}`) for the axis "
-        "to declare it again",
+        f"{words}. Move its messages elsewhere, then delete it (`{_delete_queue(name, vhost)}`) "
+        "for the axis to declare it again",
         [queue for queue, _ in refused],
     )
+
+
+def _fixed_topology_refused(link: _Link, words: str, vhost: str) -> TopologyRefused:
+    """The error for the fixed topology, which the broker refused with ``words``: the fixed
+    queues are declared again one by one, to name each that exists with other arguments
+    (none: an exchange was refused, which ``words`` names)."""
+    refused = _declare_finding_refused(link, fixed_queues())
+    if not refused:
+        return TopologyRefused(
+            "an exchange of the axis exists on the broker with other arguments than the axis "
+            f"declares; the axis cannot route without it. The broker says: {words}. Delete it "
+            "(in the management UI, say) for `axis init` or `axis serve` to declare it again"
+        )
+    name, refusal = refused[0]
+    others = [queue for queue, _ in refused[1:]]
+    also = f" Refused too, to be deleted the same way: {', '.join(others)}." if others else ""
+    return TopologyRefused(
+        f"queue {name!r} exists on the broker with other arguments than the axis declares"
+        f"{_differing_argument(refusal)}. The axis cannot route without its queues as it "
+        f"declares them: if the queue holds messages, move them elsewhere first (a shovel, "
+        f"say), then delete it (`{_delete_queue(name, vhost)}`) and `axis init` or `axis "
+        f"serve` declares it again.{also} The broker says: {refusal}"
+    )
+
+
+_INEQUIVALENT = re.compile(r"inequivalent arg '([^']*)' .*: received (.*) but current is (.*)$")
+
+
+def _differing_argument(words: str) -> str:
+    """The argument the broker's ``words`` say differs, as a parenthesis ("" for words
+    of another form).
+
+    >>> _differing_argument("PRECONDITION_FAILED - inequivalent arg 'x-max-priority' for "
+    ...     "queue 'axis.dead' in vhost '/': received the value '3' of type 'signedint' "
+    ...     "but current is none")
+    " (x-max-priority: the axis declares the value '3' of type 'signedint', the queue has none)"
+    """
+    found = _INEQUIVALENT.search(words)
+    if found is None:
+        return ""
+    argument, declared, current = found.groups()
+    return f" ({argument}: the axis declares {declared}, the queue has {current})"
+
+
+def _delete_queue(name: str, vhost: str) -> str:
+    """The command that deletes queue ``name`` of ``vhost``, messages and all."""
+    return f"rabbitmqctl delete_queue -p {shlex.quote(vhost)} {shlex.quote(name)}"
 
 
 def _not_stored(nacked: Sequence[_Publication]) -> _NotStored:

@@ -3,12 +3,14 @@ copies stay dead, and the `failed` answer to a requeued submission that dies aga
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from helpers.axis_home import AxisHome, RouterThread, deliveries_of, document_id_of, drain
 from router.conftest import home
 from router.test_flow import all_copies_dead, commit_without_publishing, repeat_answer, requeue_copy
 
 from axis import protocol
 from axis.ops.dead_letters import requeue
+from axis.store.schema import dead_letters
 from axis.transport.embedded import EmbeddedTransport
 from axis.transport.topology import SUBMISSIONS
 from ops.test_dead_letters import Axis, axis, bury_submission
@@ -24,7 +26,7 @@ def test_a_repeat_after_one_of_two_dead_copies_is_requeued_is_told_failed_for_th
     c = home.codes
     revived, still_dead = sorted([c["district"], c["district2"]])
     body = home.document(c["commune"], [revived, still_dead])
-    commit_without_publishing(home, body, c["commune"])
+    commit_without_publishing(home, body, c["commune"], refused=True)
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
         all_copies_dead(home, transport, body)
         requeue_copy(home, transport, revived)
@@ -52,6 +54,23 @@ def test_a_requeued_message_names_the_dead_letter_it_was_requeued_from(axis: Axi
     assert protocol.requeued_from(message.headers) == letter_id
     # What the submission carried is carried as it was.
     assert message.headers[protocol.SENDER] == axis.letter(letter_id).headers[protocol.SENDER]
+
+
+def test_a_requeued_submission_waits_again_for_a_document_not_known_yet(axis: Axis) -> None:
+    """It had used its waits before it died: requeued, it has them all again."""
+    letter_id = bury_submission(axis)
+    waited = {**axis.letter(letter_id).headers, protocol.WAITED: "3"}
+    with axis.engine.begin() as conn:
+        conn.execute(
+            sa.update(dead_letters).where(dead_letters.c.id == letter_id).values(headers=waited)
+        )
+    with EmbeddedTransport(axis.engine) as transport:
+        requeue(axis.engine, transport, letter_id)
+        message = transport.get(SUBMISSIONS)
+        assert message is not None
+        message.ack()
+    assert protocol.WAITED not in message.headers
+    assert protocol.waited(message.headers) == 0
 
 
 def test_each_death_of_a_requeued_submission_gets_a_failed_answer_id_of_its_own() -> None:

@@ -6,6 +6,7 @@ inboxes, and answers documents with signed 01 receipts.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import time
 import urllib.parse
@@ -386,9 +387,12 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
     assert len({m.message_id for m in answers_seen}) == 1
 
 
-def commit_without_publishing(home: AxisHome, body: bytes, sender: str) -> None:
+def commit_without_publishing(
+    home: AxisHome, body: bytes, sender: str, *, refused: bool = False
+) -> None:
     """Play a router that commits the submission ``body`` and dies before publishing
-    its copies (they wait in the outbox)."""
+    its copies (they wait in the outbox); ``refused``: after the broker refused them
+    once (at a retry limit of 0, the next sweep buries them)."""
     with home.transport() as transport:
         home.submit(transport, body, sender=sender)
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
@@ -404,6 +408,24 @@ def commit_without_publishing(home: AxisHome, body: bytes, sender: str) -> None:
             lifetime_seconds=home.settings.lifetime_seconds,
         ).store([submission])
         submission.ack()
+    if refused:
+        refused_once(home, body)
+
+
+def refused_once(home: AxisHome, body: bytes) -> None:
+    """Record a refusal of each copy of ``body`` still pending, as a router's publish does
+    (the delivery counts it)."""
+    digest = hashlib.sha256(body).hexdigest()
+    document_pk = sa.select(documents.c.id).where(documents.c.digest == digest)
+    with home.engine.begin() as conn:
+        conn.execute(
+            sa.update(deliveries)
+            .where(
+                deliveries.c.document_pk == document_pk.scalar_subquery(),
+                deliveries.c.state == "pending",
+            )
+            .values(attempts=deliveries.c.attempts + 1)
+        )
 
 
 def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_told(
@@ -412,8 +434,8 @@ def test_a_delivery_not_published_within_the_retry_limit_is_dead_and_the_sender_
     c = home.codes
     body = home.document(c["commune"], [c["district"]])
     document_id = document_id_of(body)
-    commit_without_publishing(home, body, c["commune"])
-    # A limit of 0 attempts: the next sweep gives the copy up at once.
+    commit_without_publishing(home, body, c["commune"], refused=True)
+    # Refused once, at a limit of 0: the next sweep gives the copy up at once.
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
         wait_for(
             lambda: deliveries_of(home.engine, document_id) == {c["district"]: "dead"},
@@ -476,7 +498,7 @@ def test_a_repeat_of_a_document_whose_dead_copy_was_requeued_is_told_accepted(
     in the inbox again, and a repeat of the document learns so from a fresh answer."""
     c = home.codes
     body = home.document(c["commune"], [c["district"]])
-    commit_without_publishing(home, body, c["commune"])
+    commit_without_publishing(home, body, c["commune"], refused=True)
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
         all_copies_dead(home, transport, body)
         requeue_copy(home, transport, c["district"])
@@ -493,7 +515,7 @@ def test_a_repeat_after_a_requeue_is_told_expired_when_another_copy_expired_mean
     """The fresh answer says where the copies stand: one revived, one expired."""
     c = home.codes
     body = home.document(c["commune"], [c["district"], c["district2"]])
-    commit_without_publishing(home, body, c["commune"])
+    commit_without_publishing(home, body, c["commune"], refused=True)
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
         all_copies_dead(home, transport, body)
         with home.engine.begin() as conn:  # as a sweep past the lifetime would have left it

@@ -1,8 +1,8 @@
 """A document's copy the broker keeps refusing, on RabbitMQ + PostgreSQL: like an answer,
 each refusal puts its next attempt off (15 s, doubling, up to 10 minutes), so that an
-operator has minutes to repair the inbox; refused ``AXIS_RETRY_LIMIT`` times, it is dead
-at the next sweep and its sender told ``failed``. A dead letter's reason says what
-happened, even when the limit is 0.
+operator has minutes to repair the inbox; refused once more than ``AXIS_RETRY_LIMIT``
+allows retries, it is dead at the next sweep and its sender told ``failed``, the dead
+letter saying how many times the broker refused it.
 
 The refusing inbox is the recipient's, declared by hand to take no message at all. The
 router's batch and sweeps run on the test's clock, which moves on by a router's
@@ -31,7 +31,6 @@ from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
 from router.conftest import batch_processor
-from router.test_flow import commit_without_publishing
 from router.test_refused_answers import Clock, channel_of, refuse_everything
 
 pytestmark = pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
@@ -124,8 +123,8 @@ def test_a_refused_copy_waits_for_its_next_attempt_and_goes_at_it_once_the_inbox
 def test_a_copy_the_broker_keeps_refusing_backs_off_then_dies_and_its_sender_is_told(
     home: AxisHome, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """At the default limit of 5: refused at 0, 15, 45, 105 and 225 s, dead at the first
-    sweep once its last lease is 15 s old (245 s here, sweeping every 5 s)."""
+    """At the default limit of 5 retries: refused at 0, 15, 45, 105, 225 and 465 s, dead
+    at the first sweep once its last lease is 15 s old (485 s here, sweeping every 5 s)."""
     caplog.set_level(logging.INFO, logger="axis.router")
     c = home.codes
     with a_refused_copy(home, retry_limit=5) as (transport, router, body):
@@ -146,10 +145,10 @@ def test_a_copy_the_broker_keeps_refusing_backs_off_then_dies_and_its_sender_is_
             {m.message_id: m for m in drain(transport, c["commune"], count=3, timeout=5)}.values()
         )
 
-    assert attempts == [0, 15, 45, 105, 225]
-    assert dead_at == 245
+    assert attempts == [0, 15, 45, 105, 225, 465]
+    assert dead_at == 485
     assert [line.split("; ")[-1] for line in refusals(caplog, row.message_id)] == [
-        *(f"next attempt in {wait} s" for wait in (15, 30, 60, 120)),
+        *(f"next attempt in {wait} s" for wait in (15, 30, 60, 120, 240)),
         "given up: dead-lettered at the next sweep",
     ]
     outcomes = []
@@ -163,39 +162,5 @@ def test_a_copy_the_broker_keeps_refusing_backs_off_then_dies_and_its_sender_is_
     ]
     with home.engine.connect() as conn:
         letter = conn.execute(sa.select(dead_letters)).one()
-    assert (letter.source_queue, letter.body, letter.attempts) == (inbox(c["district"]), body, 5)
-    assert letter.reason == "the broker refused the message 5 times"
-
-
-def test_a_copy_refused_once_at_a_limit_of_one_dies_at_the_next_sweep_saying_so(
-    home: AxisHome,
-) -> None:
-    c = home.codes
-    with a_refused_copy(home, retry_limit=1) as (_, router, body):
-        router.outbox.sweep(older_than=0)
-    assert deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "dead"}
-    with home.engine.connect() as conn:
-        letter = conn.execute(sa.select(dead_letters)).one()
-    assert letter.reason == "the broker refused the message 1 time"
-
-
-def test_a_copy_given_up_unpublished_at_a_limit_of_zero_is_not_said_to_be_refused(
-    home: AxisHome,
-) -> None:
-    """Its router stopped before publishing it; AXIS_RETRY_LIMIT=0 allows no later
-    attempt: the broker never saw the copy, and its dead letter says so."""
-    c = home.codes
-    body = home.document(c["commune"], [c["district"]])
-    commit_without_publishing(home, body, c["commune"])
-    answers = Answers(load_axis_identity(home.settings))
-    with home.transport() as transport:
-        Outbox(home.engine, transport, answers, retry_limit=0).sweep(older_than=0)
-        assert transport.depth(inbox(c["district"])) == 0
-    assert deliveries_of(home.engine, document_id_of(body)) == {c["district"]: "dead"}
-    with home.engine.connect() as conn:
-        letter = conn.execute(sa.select(dead_letters)).one()
-    assert "refused" not in letter.reason
-    assert letter.reason == (
-        "not published when its document was accepted, and AXIS_RETRY_LIMIT is 0: "
-        "no later attempt is allowed"
-    )
+    assert (letter.source_queue, letter.body, letter.attempts) == (inbox(c["district"]), body, 6)
+    assert letter.reason == "the broker refused the message 6 times"

@@ -70,7 +70,7 @@ def test_a_dead_copy_requeued_on_a_host_whose_clock_runs_behind_is_not_queued_be
 ) -> None:
     c = home.codes
     body = home.document(c["commune"], [c["district"]])
-    commit_without_publishing(home, body, c["commune"])
+    commit_without_publishing(home, body, c["commune"], refused=True)
     with home.transport() as transport:
         with RouterThread(home.settings.replace(retry_limit=0)):
             all_copies_dead(home, transport, body)

@@ -86,6 +86,7 @@ def test_an_answer_kept_by_a_sweep_while_a_dead_copy_is_requeued_does_not_name_i
 ) -> None:
     c = home.codes
     pk, rows = two_copies(home, dead=[c["district"]], answer=b"old")
+    answers = Answers(load_axis_identity(home.settings))
 
     def bury_province() -> None:
         with home.engine.begin() as conn:
@@ -94,7 +95,7 @@ def test_an_answer_kept_by_a_sweep_while_a_dead_copy_is_requeued_does_not_name_i
                 .where(deliveries.c.id == rows[c["province"]].id)
                 .values(state="dead")
             )
-            keep_answers_naming(conn, [rows[c["province"]]], "dead", naming)
+            keep_answers_naming(conn, [rows[c["province"]]], "dead", naming, answers)
 
     kept = while_requeue_revives(home, pk, rows[c["district"]].id, bury_province)
     assert kept == c["province"].encode(), f"the kept answer names {kept!r}"

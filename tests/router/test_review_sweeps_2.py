@@ -28,8 +28,8 @@ def test_a_repeat_is_told_failed_for_every_copy_that_died_in_one_sweep(home: Axi
     recipients = sorted([c["district"], c["district2"], c["province"]])
     body = home.document(sender, recipients)
     document_id = document_id_of(body)
-    commit_without_publishing(home, body, sender)  # every copy waits in the outbox
-    # A limit of 0 attempts: the router's first sweep gives up every copy at once.
+    commit_without_publishing(home, body, sender, refused=True)  # every copy waits in the outbox
+    # Refused once, at a limit of 0: the router's first sweep gives up every copy at once.
     with home.transport() as transport, RouterThread(home.settings.replace(retry_limit=0)):
         wait_for(
             lambda: deliveries_of(home.engine, document_id) == dict.fromkeys(recipients, "dead"),
@@ -53,7 +53,7 @@ def test_the_stored_answer_names_every_dead_recipient_when_copies_die_over_sever
     recipients = sorted([c["district"], c["district2"]])
     body = home.document(sender, recipients)
     document_id = document_id_of(body)
-    commit_without_publishing(home, body, sender)
+    commit_without_publishing(home, body, sender, refused=True)
     # Fewer outbox rows per sweep than the document has copies (a large backlog).
     monkeypatch.setattr(outbox_module, "SWEEP_LIMIT", 1)
     with home.transport() as transport:

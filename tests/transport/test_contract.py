@@ -423,3 +423,35 @@ def test_settling_a_message_twice_is_refused(transport: Transport, code: str) ->
 
     with pytest.raises(TransportError, match="already settled"):
         received.ack()
+
+
+def test_a_requeue_with_a_delay_comes_back_after_it_uncounted_with_its_headers_updated(
+    transport: Transport, code: str
+) -> None:
+    transport.publish([message(inbox(code), 1, kind="status", waited="0")])
+
+    taken = wait_for(lambda: transport.get(inbox(code)))
+    taken.requeue(2.0, headers={"waited": "1", "x-axis-redeliveries": 7})
+
+    assert transport.get(inbox(code)) is None
+    again = wait_for(lambda: transport.get(inbox(code)))
+    again.ack()
+    assert (again.message_id, again.redelivery_count, again.headers) == (
+        "m-1",
+        0,
+        {"kind": "status", "waited": "1"},
+    )
+
+
+def test_headers_a_requeue_set_stay_through_retries_and_requeues(
+    transport: Transport, code: str
+) -> None:
+    transport.publish([message(inbox(code), 1, kind="status")])
+
+    wait_for(lambda: transport.get(inbox(code))).requeue(1.0, headers={"waited": "1"})
+    wait_for(lambda: transport.get(inbox(code))).retry(delay_seconds=1.0)
+    wait_for(lambda: transport.get(inbox(code))).requeue()
+    last = wait_for(lambda: transport.get(inbox(code)))
+    last.ack()
+
+    assert (last.redelivery_count, last.headers) == (1, {"kind": "status", "waited": "1"})
