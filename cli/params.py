@@ -22,15 +22,15 @@ from pathlib import Path
 import click
 
 from axis.errors import ConfigurationError
+from axis.ops.pages import MAX_LIMIT
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
 from axis.store.db import parse_database_url
 from envelopes.codes import AgencyCode, as_typed, document_id_problem
 from envelopes.errors import InvalidAgencyCode
 
-_DAY_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-#: The largest id or count a database integer holds (SQLite and PostgreSQL bigint).
-MAX_ROW_ID = 2**63 - 1
+#: A day as typed, in ASCII digits (``strptime`` takes any script's digits), and what
+#: follows it.
+_DAY_SHAPE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(.*)\Z", re.DOTALL)
 
 
 class Duration(click.FloatRange):
@@ -53,7 +53,7 @@ class Duration(click.FloatRange):
 
 
 #: A row id (dead letter, quarantined item) or a count of rows.
-ROW_ID = click.IntRange(min=1, max=MAX_ROW_ID)
+ROW_ID = click.IntRange(min=1, max=MAX_LIMIT)
 
 
 class Day(click.DateTime):
@@ -74,16 +74,33 @@ class Day(click.DateTime):
         super().__init__(formats=["%Y-%m-%d"])
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
-        # click would say the format does not match, which is not what is wrong here.
-        if isinstance(value, str) and _DAY_SHAPE.match(value):
-            try:
-                datetime.datetime.strptime(value, "%Y-%m-%d")
-            except ValueError:
-                self.fail(f"{value!r} is not a day of the calendar.", param, ctx)
+        if isinstance(value, str):
+            self._check_shape(value, param, ctx)
         day = super().convert(value, param, ctx)
         if not 1900 <= day.year <= 9998:
             self.fail(f"{value!r} is not between 1900-01-01 and 9998-12-31.", param, ctx)
         return day
+
+    def _check_shape(
+        self, value: str, param: click.Parameter | None, ctx: click.Context | None
+    ) -> None:
+        """Refuse what is not exactly ``YYYY-MM-DD``, naming what is wrong: click would
+        say only that the format does not match what follows a day, and would take
+        ``2026-1-1`` or another script's digits."""
+        shape = _DAY_SHAPE.match(value)
+        if shape is None:
+            self.fail(
+                f"{value!r} does not match the format '%Y-%m-%d' (YYYY-MM-DD, in digits 0-9).",
+                param,
+                ctx,
+            )
+        day, rest = shape.groups()
+        if rest:
+            self.fail(f"{value!r}: {rest!r} follows the day {day}; give the day alone.", param, ctx)
+        try:
+            datetime.datetime.strptime(day, "%Y-%m-%d")
+        except ValueError:
+            self.fail(f"{value!r} is not a day of the calendar.", param, ctx)
 
 
 class OutFolder(click.Path):

@@ -122,7 +122,7 @@ def stored_document_id(engine: Engine, typed: str) -> str:
     as ``typed``; else ``typed``. Raises :class:`AmbiguousDocumentId` when several are.
     """
     with read_only(engine) as conn:
-        exact = sa.select(documents.c.id).where(documents.c.document_id == typed).limit(1)
+        exact = sa.select(documents.c.id).where(*_named(typed)).limit(1)
         if conn.execute(exact).first() is not None:
             return typed
         # The sender code and the day (ASCII, written alike in every form) narrow the
@@ -147,6 +147,16 @@ def stored_document_id(engine: Engine, typed: str) -> str:
     return found[0] if found else typed
 
 
+def _named(document_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The document ``document_id`` names, as the index on (sender, DocumentId) finds it:
+    by the DocumentId alone, every document would be read. The router takes in only
+    DocumentIds that start with their sender's code."""
+    return (
+        documents.c.sender_code == document_owner(document_id),
+        documents.c.document_id == document_id,
+    )
+
+
 def _written_as(stored: str) -> str:
     """How a stored DocumentId differs from the way a clerk types it."""
     untypable = untypable_character(stored)
@@ -161,9 +171,7 @@ def _written_as(stored: str) -> str:
 def track_document(engine: Engine, document_id: str) -> Tracking:
     """The tracking of ``document_id``; :class:`UnknownDocument` if the axis has none."""
     with read_only(engine) as conn:
-        doc = conn.execute(
-            sa.select(documents).where(documents.c.document_id == document_id)
-        ).first()
+        doc = conn.execute(sa.select(documents).where(*_named(document_id))).first()
         if doc is None:
             raise _unknown(conn, document_id)
         rows = conn.execute(

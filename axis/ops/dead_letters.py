@@ -35,7 +35,7 @@ from axis import audit
 from axis.errors import StoreError
 from axis.ops.pages import Page, read_limit
 from axis.protocol import DOCUMENT_ID, KIND, REQUEUED_FROM, SENDER, WAITED
-from axis.store.db import database_now, read_only, utcnow
+from axis.store.db import database_now, read_only
 from axis.store.schema import dead_letters, deliveries, documents
 from axis.transport.base import USER_ID_HEADER, OutgoingMessage, Transport
 from axis.transport.topology import INBOX_PREFIX, MAX_PRIORITY
@@ -175,8 +175,10 @@ def discard(
     engine: Engine, letter_id: int, *, note: str = "", actor: str | None = None
 ) -> DeadLetter:
     """Mark the dead letter ``discarded``: it stays on record, it is never sent."""
-    now = utcnow()
     with engine.begin() as conn:
+        # Every router and operator on PostgreSQL stamps with the database's clock: this
+        # host's may be off, and would order the discard before the death it follows.
+        now = database_now(conn)
         letter = _get(conn, letter_id)
         _require_unresolved(letter)
         if not _resolve(conn, letter_id, "discarded", now):

@@ -16,7 +16,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-#: The largest limit a database takes (a signed 64-bit integer).
+#: The largest integer a database holds (SQLite's and PostgreSQL's bigint): the largest
+#: row id, count or limit a command takes.
 MAX_LIMIT = 2**63 - 1
 
 

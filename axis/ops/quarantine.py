@@ -65,7 +65,7 @@ def list_quarantine(
     if reason is not None:
         query = query.where(quarantine.c.reason == reason)
     if sender is not None:
-        query = query.where(quarantine.c.claimed_sender == sender)
+        query = query.where(quarantine.c.claimed_sender.in_(_claims_of(sender)))
     with engine.begin() as conn:
         page = Page.of(conn.execute(query).all(), limit)
         audit.record(
@@ -76,6 +76,18 @@ def list_quarantine(
             {"reason": reason, "sender": sender, "count": len(page.rows)},
         )
     return Page([_quarantined(row, payload=b"", answer=None) for row in page.rows], page.more)
+
+
+def _claims_of(sender: str) -> list[str]:
+    """The claimed senders ``sender`` (as typed) finds: itself, and the agency code it is
+    once uppercased, since codes are uppercase (``000.00.31.h53`` is ``000.00.31.H53``).
+    Itself too, as a claim is kept as whoever published it wrote it, right or wrong.
+
+    >>> _claims_of(" 000.00.31.h53 ")
+    ['000.00.31.H53', '000.00.31.h53']
+    """
+    typed = sender.strip()
+    return sorted({typed, typed.upper()})
 
 
 def show_quarantined(engine: Engine, item_id: int, *, actor: str | None = None) -> Quarantined:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis.store.db import utcnow
+from axis.store.db import database_now
 from axis.store.schema import (
     agencies,
     dead_letters,
@@ -123,9 +123,10 @@ def insert_dead_letters(conn: Connection, rows: Sequence[dict]) -> None:
 
 
 def keep_dead_letter(engine: Engine, row: dict[str, Any]) -> None:
-    """Commit one dead-letter row (see :func:`dead_letter_row`) on its own."""
+    """Commit one dead-letter row (see :func:`dead_letter_row`) on its own, dead at the
+    database's time (this host's clock may disagree with the other routers')."""
     with engine.begin() as conn:
-        insert_dead_letters(conn, [row])
+        insert_dead_letters(conn, [{**row, "dead_at": database_now(conn)}])
 
 
 #: The most attempts a dead letter records (its column is a SMALLINT).
@@ -143,7 +144,6 @@ def dead_letter_row(message: ReceivedMessage, source_queue: str, reason: str) ->
     holds would stop the message, and every message behind it, from being kept.
     """
     return {
-        "dead_at": utcnow(),
         "source_queue": clip(source_queue, dead_letters.c.source_queue),
         "reason": clip(reason, dead_letters.c.reason),
         "attempts": min(message.redelivery_count, MAX_ATTEMPTS),

@@ -15,6 +15,8 @@ on an ``alembic.ini``::
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +56,13 @@ _OWN_DATABASE = (
     "give the axis a database of its own (on PostgreSQL a schema of its own is enough: "
     "add ?options=-csearch_path%3Dname to AXIS_DATABASE_URL)"
 )
+
+#: PostgreSQL's SQLSTATE for a database that does not exist (invalid_catalog_name).
+_NO_SUCH_DATABASE = "3D000"
+#: How the server refuses a connection to a database that does not exist; the drivers
+#: give no SQLSTATE for a failed connection, only these words (in English unless the
+#: server's lc_messages is set otherwise, when the driver's own words are shown instead).
+_NO_SUCH_DATABASE_WORDS = re.compile(r'database "(.+)" does not exist')
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,8 @@ def upgrade(engine: Engine) -> Upgrade:
     except sa.exc.DBAPIError as error:
         # Not only a server away: a file that is no SQLite database, a role without the
         # rights it needs. The driver's message, on one line, says which.
-        raise StoreError(f"cannot initialise the database {where}: {one_line(error)}") from error
+        why = _missing_database(error, engine.url) or one_line(error)
+        raise StoreError(f"cannot initialise the database {where}: {why}") from error
     assert after is not None
     return Upgrade(before=before, after=after)
 
@@ -227,8 +237,11 @@ def check(engine: Engine) -> None:
     try:
         conn = read_only(engine)
     except sa.exc.DBAPIError as error:
-        # Not only a server away: a file that is no SQLite database says so here too.
-        raise DatabaseUnreachable(f"cannot open the database {where}: {one_line(error)}") from error
+        # Not only a server away: a file that is no SQLite database says so here too. A
+        # database not created yet is waited for as one away (a router started before
+        # whoever creates it), named with how to create it.
+        why = _missing_database(error, engine.url) or one_line(error)
+        raise DatabaseUnreachable(f"cannot open the database {where}: {why}") from error
     with conn:
         try:
             current = current_revision(conn)
@@ -244,6 +257,30 @@ def check(engine: Engine) -> None:
         f"the database {where} is at schema revision {current}, this axis needs "
         f"{HEAD_REVISION}: run `axis init`"
     )
+
+
+def _missing_database(error: sa.exc.DBAPIError, url: sa.URL) -> str | None:
+    """How to create the PostgreSQL database the URL names if ``error`` says the server
+    has none of that name, else ``None``: ``axis init`` creates the schema, not the
+    database, which only a role allowed to creates."""
+    named = _NO_SUCH_DATABASE_WORDS.search(str(error.orig))
+    if named is None and sqlstate(error) != _NO_SUCH_DATABASE:
+        return None
+    name = named.group(1) if named else (url.database or "")
+    createdb = ["createdb", "-h", url.host or "localhost", "-p", str(url.port or 5432)]
+    create = f"CREATE DATABASE {_sql_name(name)}"
+    if url.username:
+        createdb += ["--owner", url.username]
+        create += f" OWNER {_sql_name(url.username)}"
+    return (
+        f"the server has no database {name!r}: create it as a role allowed to "
+        f"(`{shlex.join([*createdb, name])}`, or {create} in psql), then run `axis init`"
+    )
+
+
+def _sql_name(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _check_failed(error: sa.exc.DBAPIError, url: sa.URL) -> StoreError:

@@ -23,12 +23,13 @@ import pytest
 import sqlalchemy as sa
 from helpers.axis_home import AxisHome, deliveries_of, document_id_of, drain
 
+from axis.router import records
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.outbox import Outbox
 from axis.router.sweeps import Sweeper, heartbeat
 from axis.stats.backlog import backlog
 from axis.store import db
-from axis.store.schema import outbox, routers
+from axis.store.schema import dead_letters, outbox, routers
 from axis.transport.base import Transport
 from axis.transport.topology import inbox
 from router.test_flow import commit_without_publishing
@@ -174,3 +175,28 @@ def test_the_backlog_read_on_a_host_whose_clock_runs_ahead_ages_deliveries_by_th
     assert abs(waiting.now - db_time(home)) < SLACK
     (row,) = [w for w in waiting.rows if w.agency == c["district"]]
     assert row.age_hours(waiting.now) == 0.0
+
+
+def test_a_dead_letter_kept_on_a_host_whose_clock_runs_behind_bears_the_database_time(
+    home: AxisHome,
+) -> None:
+    """`axis stats` counts a period's dead letters by their ``dead_at``, whichever router
+    kept them."""
+    row = {
+        "source_queue": "axis.submissions",
+        "reason": "database away (after 5 retries)",
+        "attempts": 5,
+        "message_id": "submission:skewed",
+        "priority": 0,
+        "headers": {},
+        "body": b"<edXMLEnvelope/>",
+    }
+    with clock_off_by(-SKEW):
+        records.keep_dead_letter(home.engine, row)
+    with home.engine.connect() as conn:
+        dead_at = conn.execute(
+            sa.select(dead_letters.c.dead_at).where(
+                dead_letters.c.message_id == "submission:skewed"
+            )
+        ).scalar_one()
+    assert abs(dead_at - db_time(home)) < SLACK
