@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from axis.client.agency import DEFAULT_ANSWER_TIMEOUT, AgencyClient, broker_login
-from axis.client.keys import KeyFiles, KeyLoadError, load_identity
+from axis.client.keys import PASSPHRASE_VARIABLE, KeyFiles, KeyLoadError, load_identity
 from axis.settings import Settings
 from axis.store.migrate import check
 from cli.params import AGENCY_CODE, IN_FILE, Duration
@@ -25,6 +25,9 @@ from envelopes.signing import SigningIdentity
 from envelopes.verifying import TrustStore
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Said by --key and --p12: --help's only word on where a passphrase comes from.
+_PASSPHRASE_HELP = f" A passphrase it needs is read from {PASSPHRASE_VARIABLE} or asked for."
 
 
 def as_option(required: bool = True) -> Callable[[F], F]:
@@ -42,10 +45,14 @@ def as_option(required: bool = True) -> Callable[[F], F]:
 def identity_options(func: F) -> F:
     """``--key FILE --cert FILE`` or ``--p12 FILE``."""
     func = click.option(
-        "--p12", type=IN_FILE, help="PKCS#12 file (.p12/.pfx) instead of --key and --cert."
+        "--p12",
+        type=IN_FILE,
+        help=f"PKCS#12 file (.p12/.pfx) instead of --key and --cert.{_PASSPHRASE_HELP}",
     )(func)
     func = click.option("--cert", type=IN_FILE, help="The agency's certificate (PEM).")(func)
-    func = click.option("--key", type=IN_FILE, help="The agency's private key (PEM).")(func)
+    func = click.option(
+        "--key", type=IN_FILE, help=f"The agency's private key (PEM).{_PASSPHRASE_HELP}"
+    )(func)
     return func
 
 
@@ -60,17 +67,26 @@ def timeout_option(func: F) -> F:
 
 
 def _ask(prompt: str) -> str:
-    return prompt_secret(prompt, variable="AXIS_KEY_PASSPHRASE")
+    return prompt_secret(prompt, variable=PASSPHRASE_VARIABLE)
 
 
 def load_cli_identity(
     settings: Settings, key: Path | None, cert: Path | None, p12: Path | None
 ) -> SigningIdentity:
     """The identity the options name, asking for a passphrase when one is needed."""
+    return unlock(settings, key_files(key, cert, p12))
+
+
+def key_files(key: Path | None, cert: Path | None, p12: Path | None) -> KeyFiles:
+    """The files the options name; a usage error when some are missing or clash."""
     try:
-        files = KeyFiles(key=key, cert=cert, p12=p12)
-    except KeyLoadError as error:  # options missing or given together
+        return KeyFiles(key=key, cert=cert, p12=p12)
+    except KeyLoadError as error:
         raise click.UsageError(str(error)) from None
+
+
+def unlock(settings: Settings, files: KeyFiles) -> SigningIdentity:
+    """The identity in ``files``, asking for a passphrase when one is needed."""
     return load_identity(files, passphrase=settings.key_passphrase, ask=_ask)
 
 

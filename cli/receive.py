@@ -82,8 +82,11 @@ def receive(
         ):
             # --max counts refusals too: the client stops once that many left the inbox.
             for incoming in client.receive(max_messages=max_count, wait=wait, on_refusal=refused):
-                rows.append(_save(out, incoming))
+                row = _save(out, incoming)
                 incoming.ack()
+                # Listed once acknowledged: one whose acknowledgement failed is still in
+                # the inbox, and comes again.
+                rows.append(row)
                 shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
         completed = True
     finally:

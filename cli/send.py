@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import functools
 import hashlib
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +33,16 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from axis.client.agency import AgencyClient, Answer
-from axis.client.compose import CompositionError, DocumentRequest, compose_document, read_attachment
+from axis.client.compose import (
+    CompositionError,
+    DocumentRequest,
+    attachment_name,
+    compose_document,
+    read_attachment,
+)
 from axis.client.tracking import stored_document_id
 from axis.errors import AgencyError, AxisError
 from axis.files import check_regular_file, read_bounded
@@ -44,10 +52,12 @@ from axis.store.registry import Registry
 from cli.agency_options import (
     as_option,
     identity_options,
-    load_cli_identity,
+    key_files,
     open_client,
     timeout_option,
+    unlock,
 )
+from cli.output import shown
 from cli.params import AGENCY_CODE, DOCUMENT_ID, IN_FILE, Day
 from cli.settings_options import pass_settings
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge
@@ -85,7 +95,9 @@ class Rejected(AxisError):
     type=click.IntRange(0, 4),
     help="0 ordinary (default), 1 urgent, 2 very urgent, 3 express, 4 express at a set time.",
 )
-@click.option("--due", type=Day(), help="Due date, YYYY-MM-DD.")
+@click.option(
+    "--due", type=Day(), metavar="YYYY-MM-DD", help="Due date (hạn xử lý), from today on."
+)
 @click.option(
     "--attach",
     "attachments",
@@ -173,9 +185,15 @@ def send(
         )
         try:
             compose_document(request)  # every field's form, before a key is opened
+            for path in attachments:
+                attachment_name(path)
         except CompositionError as error:
             raise click.UsageError(str(error)) from None
-    identity = load_cli_identity(settings, key, cert, p12)
+    files = key_files(key, cert, p12)
+    # Before a passphrase is asked for, so that it is not typed in vain (and again as the
+    # files are read).
+    _attachment_sizes(attachments, settings.max_envelope_bytes)
+    identity = unlock(settings, files)
     stderr = Console(stderr=True)
     with _progress(stderr) as progress:
         if prepared is not None:
@@ -194,17 +212,26 @@ def send(
                     names=_names(client, request),
                     stored_id=functools.partial(stored_document_id, client.engine),
                 )
-            submitted = _submit(client, document, progress)
-            # At once, not after the answer: a clerk who gives up waiting, or a
-            # pipe into `tee`, has it whatever comes next.
-            click.echo(f"DocumentId: {document.document_id}")
-            answer = client.wait_answer(
-                submitted.message_id,
-                document.document_id,
-                digest=submitted.digest,
-                submitted_at=submitted.at,
-                timeout=timeout,
-            )
+            submitted: _Submitted | None = None
+            try:
+                submitted = _submit(client, document, progress)
+                # At once, not after the answer: a clerk who gives up waiting, or a
+                # pipe into `tee`, has it whatever comes next.
+                click.echo(f"DocumentId: {document.document_id}")
+                answer = client.wait_answer(
+                    submitted.message_id,
+                    document.document_id,
+                    digest=submitted.digest,
+                    submitted_at=submitted.at,
+                    timeout=timeout,
+                )
+            except KeyboardInterrupt:
+                # Said before the client closes: "Aborted!" alone leaves the clerk
+                # guessing whether the document left, and a rerun with a number drawn
+                # anew from the clock would send it a second time.
+                again = _same_code(document) if prepared is None and number is None else ""
+                _note(stderr, _interrupted(document.document_id, submitted is not None, again))
+                raise
     _report(answer)
 
 
@@ -238,11 +265,8 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _read_attachments(
-    paths: Sequence[Path], progress: Progress, max_bytes: int
-) -> list[Attachment]:
-    """The attachments, once their sizes show the envelope can stay under ``max_bytes``:
-    a file of gigabytes is refused before it is read, not after it filled the memory."""
+def _attachment_sizes(paths: Sequence[Path], max_bytes: int) -> list[int]:
+    """The files' sizes, if their base64 fits in an envelope of ``max_bytes``."""
     sizes = [
         check_regular_file(path, limit=max_bytes, what="attachment", cap=ENVELOPE_CAP)
         for path in paths
@@ -253,6 +277,15 @@ def _read_attachments(
             f"the attachments take {encoded:,} bytes once encoded in the envelope; the axis "
             f"accepts at most {max_bytes:,} ({ENVELOPE_CAP})"
         )
+    return sizes
+
+
+def _read_attachments(
+    paths: Sequence[Path], progress: Progress, max_bytes: int
+) -> list[Attachment]:
+    """The attachments, once their sizes show the envelope can stay under ``max_bytes``:
+    a file of gigabytes is refused before it is read, not after it filled the memory."""
+    sizes = _attachment_sizes(paths, max_bytes)
     task = progress.add_task("reading attachments", total=sum(sizes) or None)
     files = [read_attachment(p, advance=lambda n: progress.advance(task, n)) for p in paths]
     progress.update(task, visible=False)
@@ -268,7 +301,7 @@ def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: 
         # The clerk may have named several files in a script: say which one it was.
         raise CompositionError(f"{path}: {error}") from None
     for repair in imported.repairs:
-        console.print(f"note: {path.name}: {repair}", highlight=False, markup=False)
+        _note(console, f"{path.name}: {repair}")
     document = imported.message
     if not isinstance(document, Document):
         raise CompositionError(f"{path} is a status message; send statuses with `axis status`")
@@ -303,6 +336,34 @@ def _submit(client: AgencyClient, document: Document, progress: Progress) -> _Su
     submission = client.submit(signed, "document", document.document_id, document.priority)
     progress.update(task, description="waiting for the axis's answer")
     return _Submitted(submission, hashlib.sha256(signed).hexdigest(), at)
+
+
+def _same_code(document: Document) -> str:
+    """The options that give a document sent again its first DocumentId."""
+    code = document.code
+    return f" with --number {shlex.quote(code.number)} --notation {shlex.quote(code.notation)}"
+
+
+def _note(console: Console, text: str) -> None:
+    """``note: text`` on one line, as written: a log or a pipe gets no line breaks at
+    80 columns, nor brackets taken for markup."""
+    console.print(Text(f"note: {shown(text)}"), soft_wrap=True)
+
+
+def _interrupted(document_id: str, submitted: bool, again: str) -> str:
+    """What an interrupted send tells: whether the document left, and what to do."""
+    track = f"`axis track {shlex.quote(document_id)}`"
+    if submitted:
+        return (
+            f"interrupted before the axis answered: {document_id} was sent, do not send it "
+            f"again; {track} shows whether the axis took it in, and `axis receive` saves "
+            "the axis's answer"
+        )
+    return (
+        f"interrupted while sending {document_id}: it may have reached the axis "
+        f"({track} tells); to send it anyway, run the command again{again}, which the "
+        "axis takes only once"
+    )
 
 
 def _report(answer: Answer) -> None:

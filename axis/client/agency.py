@@ -349,6 +349,14 @@ class AgencyClient:
             )
         mine = fingerprint(certificate)
         if mine not in Registry(self.engine).certificates_for(self.code):
+            # Another agency's key: registering it here, the fix below, would be refused.
+            others = sorted(str(c) for c in named_agencies(certificate) if str(c) != self.code)
+            if others:
+                raise CertificateError(
+                    f"the certificate {subject} is not registered to {self.code}: it is "
+                    f"agency {others[0]}'s; sign with {self.code}'s own key and certificate, "
+                    f"or act for {others[0]} (--as {others[0]})"
+                )
             raise CertificateError(
                 f"the certificate {subject} (SHA-256 {mine[:16]}...) is not registered to "
                 f"{self.code}: sign with {self.code}'s own certificate, or register this one "

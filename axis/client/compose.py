@@ -190,13 +190,9 @@ def _code(
     return number, notation
 
 
-def read_attachment(
-    path: Path, *, advance: Callable[[int], None] | None = None, chunk: int = READ_CHUNK
-) -> Attachment:
-    """Read the file at ``path`` as an attachment, calling ``advance(bytes)`` per chunk.
-
-    A missing or unreadable file raises :class:`CompositionError` naming it.
-    """
+def attachment_name(path: Path) -> str:
+    """The name the file at ``path`` is attached under; :class:`CompositionError` if a
+    document cannot carry it."""
     name = path.name
     try:
         name.encode("utf-8")
@@ -208,6 +204,17 @@ def read_attachment(
         ) from None
     if len(name) > MAX_ATTACHMENT_NAME:
         raise CompositionError(f"attachment name {name[:40]!r}... is longer than 200 characters")
+    return name
+
+
+def read_attachment(
+    path: Path, *, advance: Callable[[int], None] | None = None, chunk: int = READ_CHUNK
+) -> Attachment:
+    """Read the file at ``path`` as an attachment, calling ``advance(bytes)`` per chunk.
+
+    A missing or unreadable file raises :class:`CompositionError` naming it.
+    """
+    name = attachment_name(path)
     parts: list[bytes] = []
     try:
         with path.open("rb") as stream:

@@ -25,9 +25,11 @@ Entries older than :data:`KEEP_DAYS` are forgotten: the router never redelivers 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from axis.errors import StoreError
@@ -76,36 +78,41 @@ class SeenMessages:
             ) from None
 
     def contains(self, message_id: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM seen WHERE message_id = ?", (message_id,))
-        return row.fetchone() is not None
+        with self._using():
+            row = self._db.execute("SELECT 1 FROM seen WHERE message_id = ?", (message_id,))
+            return row.fetchone() is not None
 
     def add(self, message_id: str) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO seen (message_id, seen_at) VALUES (?, ?)",
-            (message_id, _now().isoformat()),
-        )
-        self._db.execute("DELETE FROM answers WHERE message_id = ?", (message_id,))
+        with self._using():
+            self._db.execute(
+                "INSERT OR IGNORE INTO seen (message_id, seen_at) VALUES (?, ?)",
+                (message_id, _now().isoformat()),
+            )
+            self._db.execute("DELETE FROM answers WHERE message_id = ?", (message_id,))
 
     def answer(self, message_id: str, status_code: str) -> bytes | None:
         """The signed status ``status_code`` kept for ``message_id``, until it is added."""
-        row = self._db.execute(
-            "SELECT signed FROM answers WHERE message_id = ? AND status_code = ?",
-            (message_id, status_code),
-        ).fetchone()
+        with self._using():
+            row = self._db.execute(
+                "SELECT signed FROM answers WHERE message_id = ? AND status_code = ?",
+                (message_id, status_code),
+            ).fetchone()
         return None if row is None else bytes(row[0])
 
     def keep_answer(self, message_id: str, status_code: str, signed: bytes) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-            (message_id, status_code, signed, _now().isoformat()),
-        )
+        with self._using():
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                (message_id, status_code, signed, _now().isoformat()),
+            )
 
     def signed_document(self, content: str) -> bytes | None:
         """The signed bytes kept under ``content`` (a SHA-256 of the unsigned edXML and
         the signing certificate)."""
-        row = self._db.execute(
-            "SELECT signed FROM signed_documents WHERE content = ?", (content,)
-        ).fetchone()
+        with self._using():
+            row = self._db.execute(
+                "SELECT signed FROM signed_documents WHERE content = ?", (content,)
+            ).fetchone()
         return None if row is None else bytes(row[0])
 
     def keep_signed_document(self, content: str, signed: bytes) -> bytes:
@@ -114,16 +121,31 @@ class SeenMessages:
         (two processes of the agency) both send the first one's bytes: a later retry of
         the first would otherwise send the second's, refused as other content under the
         DocumentId the first's made the axis accept."""
-        self._db.execute(
-            "INSERT OR IGNORE INTO signed_documents VALUES (?, ?, ?, ?)",
-            (content, hashlib.sha256(signed).hexdigest(), signed, _now().isoformat()),
-        )
+        with self._using():
+            self._db.execute(
+                "INSERT OR IGNORE INTO signed_documents VALUES (?, ?, ?, ?)",
+                (content, hashlib.sha256(signed).hexdigest(), signed, _now().isoformat()),
+            )
         kept = self.signed_document(content)
         return signed if kept is None else kept
 
     def forget_signed_document(self, digest: str) -> None:
         """Forget the signed document whose bytes have SHA-256 ``digest`` (answered)."""
-        self._db.execute("DELETE FROM signed_documents WHERE digest = ?", (digest,))
+        with self._using():
+            self._db.execute("DELETE FROM signed_documents WHERE digest = ?", (digest,))
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[None]:
+        """The record's failures (a full disk, a lock held too long) as :class:`StoreError`
+        saying what to do: sqlite3's own words name neither the file nor a remedy."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"{self.path}: cannot keep the record of messages received and sent there "
+                f"({error}): free space on its disk, or let this account write it, then run "
+                "the command again"
+            ) from None
 
     def close(self) -> None:
         self._db.close()

@@ -110,7 +110,40 @@ def _ask(prompt: str, passphrase: str, ask: Ask | None, path: Path) -> bytes:
     return ask(prompt).encode("utf-8")
 
 
+def _holds_certificate(lines: list[bytes]) -> bool:
+    return any(line.startswith(b"-----BEGIN CERTIFICATE-----") for line in lines)
+
+
+def _misplaced(path: Path, option: str) -> KeyLoadError | None:
+    """The error for a file given to ``option`` that holds what another option takes (the
+    key and the certificate swapped, a PKCS#12 bundle as either); ``None`` when it is
+    not one of those."""
+    wanted = {
+        "--key": ("not a readable PEM private key", "the agency's private key (the .key file)"),
+        "--cert": ("not a PEM certificate file", "the agency's certificate (the .pem file)"),
+    }
+    refusal, what = wanted[option]
+    lines = path.read_bytes().splitlines()
+    if _is_pkcs12(path):
+        return KeyLoadError(
+            f"{path}: {refusal}: it is a PKCS#12 bundle; give it as --p12 FILE, "
+            "without --key and --cert"
+        )
+    if option == "--key" and _holds_certificate(lines) and not _holds_private_key(lines):
+        held = "a certificate, which goes to --cert"
+    elif option == "--cert" and _holds_private_key(lines) and not _holds_certificate(lines):
+        held = "a private key, which goes to --key"
+    else:
+        return None
+    return KeyLoadError(f"{path}: {refusal}: it holds {held}; give {what} to {option}")
+
+
 def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> SigningIdentity:
+    misplaced = _misplaced(key, "--key")
+    if misplaced is not None:
+        if not _is_pkcs12(key) and _holds_private_key(cert.read_bytes().splitlines()):
+            raise KeyLoadError(f"{key} and {cert} are swapped: give --key {cert} --cert {key}")
+        raise misplaced
     lines = key.read_bytes().splitlines()
     if _holds_private_key(lines):
         _check_private(key, "private key")
@@ -120,11 +153,15 @@ def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> Signin
     try:
         return SigningIdentity.from_pem_files(key, cert, secret)
     except InvalidKey as error:
-        # An encrypted key that does not open with a passphrase almost always means a
-        # mistyped passphrase.
-        if secret is not None and isinstance(error, UnreadableKey):
-            raise KeyLoadError(f"wrong passphrase for {key}") from None
-        raise _with_files(error, f"{key} and {cert}") from None
+        files = f"{key} and {cert}"
+        if isinstance(error, UnreadableKey):
+            # An encrypted key that does not open with a passphrase almost always means a
+            # mistyped passphrase.
+            if secret is not None:
+                raise KeyLoadError(f"wrong passphrase for {key}") from None
+            raise _with_files(error, files) from None
+        # The key opened: what is wrong lies in the certificate file.
+        raise _misplaced(cert, "--cert") or _with_files(error, files) from None
 
 
 def _is_pkcs12(path: Path) -> bool:

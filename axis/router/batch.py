@@ -165,9 +165,7 @@ class BatchProcessor:
                 # Not counted as a failure: the waits have a budget of their own, kept on
                 # the message (see decide_all).
                 waits = protocol.waited(message.headers)
-                message.requeue(
-                    REFERENCE_WAIT_DELAYS[waits], headers={protocol.WAITED: str(waits + 1)}
-                )
+                message.requeue(REFERENCE_WAIT_DELAYS[waits], headers=_next_wait(message))
                 if self.metrics is not None:
                     self.metrics.retried(stored.waiting[submission])
             else:
@@ -256,6 +254,20 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
             wanted.revisions_of.add(status_subject(message))
 
 
+def _next_wait(message: ReceivedMessage) -> dict[str, str]:
+    """The headers that count one more wait on ``message``."""
+    return {protocol.WAITED: str(protocol.waited(message.headers) + 1)}
+
+
+def _may_wait(message: ReceivedMessage, reference_waits: int) -> bool:
+    """Whether ``message`` waits once more for the document it names: one whose headers
+    leave no room in a frame for the count (an agency filled them) would come back at
+    once, its count unchanged, for ever."""
+    return protocol.waited(message.headers) < reference_waits and message.can_requeue_later(
+        _next_wait(message)
+    )
+
+
 def decide_all(
     checked: Sequence[Checked], snapshot: Snapshot, *, max_copy_bytes: int, reference_waits: int = 0
 ) -> list[Decision]:
@@ -263,7 +275,7 @@ def decide_all(
 
     A message naming an unknown document waits while it waited fewer than
     ``reference_waits`` times before (header :data:`~axis.protocol.WAITED`), and is
-    refused after that.
+    refused after that, or at once if the transport cannot keep the count on it.
     """
     decisions: list[Decision] = []
     for submission, result in checked:
@@ -291,9 +303,7 @@ def decide_all(
                     snapshot.revisions_asked.add(
                         (decision.document.sender, decision.document.document_id)
                     )
-        if isinstance(decision, Wait) and protocol.waited(submission.message.headers) >= (
-            reference_waits
-        ):
+        if isinstance(decision, Wait) and not _may_wait(submission.message, reference_waits):
             decision = decision.refusal
         decisions.append(decision)
     return decisions

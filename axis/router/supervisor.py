@@ -3,9 +3,10 @@
 With ``--workers N`` (N > 1) the supervisor starts N processes, each a full router with
 its own database engine and broker connection (competing consumers on the submissions
 queue), restarts one that dies (but gives up, with an error, on a worker that dies within
-seconds of starting again and again: that is a fault no restart mends), and on SIGTERM
-or SIGINT passes the signal on and waits for every worker to finish its batch. Workers
-stop by themselves if the supervisor dies.
+seconds of starting again and again, or at once on one the broker refused its fixed
+topology: faults no restart mends), and on SIGTERM or SIGINT passes the signal on and
+waits for every worker to finish its batch. Workers stop by themselves if the supervisor
+dies.
 
 Before any worker starts, the supervisor checks the schema (``axis init`` must have run)
 and declares the topology and every registered agency's inbox once.
@@ -19,13 +20,14 @@ import multiprocessing
 import multiprocessing.process
 import os
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from axis.errors import QueuesRefused, RouterError
+from axis.errors import QueuesRefused, RouterError, TopologyRefused
 from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
@@ -49,6 +51,10 @@ EARLY_DEATH_SECONDS = 10.0
 #: ... this many times in a row makes the supervisor stop everything and exit non-zero.
 EARLY_DEATHS_TO_GIVE_UP = 5
 
+#: Exit code of a worker the broker refused its fixed topology (a queue made by hand with
+#: other arguments, while it reconnected): no restart mends that, the operator must.
+EXIT_REFUSED = 4
+
 #: Exit codes of a worker that stopped cleanly: one still starting when the signal came
 #: ends by it (-SIGTERM, -SIGINT) before it took anything.
 CLEAN_EXITS = (0, -signal.SIGTERM, -signal.SIGINT)
@@ -61,6 +67,10 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     for noisy in ("pika", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Each channel the broker closes, the transport raises as an error of its own (a
+    # queue made by hand, say, which it declares again one by one to name): pika's
+    # warnings would only repeat the broker's words, several times, before that error.
+    logging.getLogger("pika.channel").setLevel(logging.ERROR)
 
 
 def serve(settings: Settings, *, workers: int = 1) -> int:
@@ -151,6 +161,11 @@ class Supervisor:
         return self._stop_workers()
 
     def _restart(self, number: int, worker: multiprocessing.process.BaseProcess) -> None:
+        if worker.exitcode == EXIT_REFUSED:
+            raise RouterError(
+                f"router worker {number} stopped: the broker refused the axis's queues as it "
+                "declares them (its log above says which and how to mend it); giving up"
+            )
         lived = time.monotonic() - self._started[number]
         early = self._early_deaths[number] + 1 if lived < EARLY_DEATH_SECONDS else 0
         self._early_deaths[number] = early
@@ -204,9 +219,14 @@ class Supervisor:
 
 def _worker_main(settings: Settings, parent_pid: int, metrics_dir: Path | None) -> None:
     configure_logging()
-    if metrics_dir is None:
-        run_router(settings, parent_pid=parent_pid)
-        return
-    metrics = Metrics()
-    with SnapshotWriter(metrics, metrics_dir):
-        run_router(settings, parent_pid=parent_pid, metrics=metrics)
+    try:
+        if metrics_dir is None:
+            run_router(settings, parent_pid=parent_pid)
+            return
+        metrics = Metrics()
+        with SnapshotWriter(metrics, metrics_dir):
+            run_router(settings, parent_pid=parent_pid, metrics=metrics)
+    except TopologyRefused as error:
+        # Said once, for the operator, rather than as a traceback at every restart.
+        log.error("%s", error)
+        sys.exit(EXIT_REFUSED)

@@ -143,9 +143,17 @@ class ReceivedMessage(abc.ABC):
         or after ``delay_seconds`` (rounded as :meth:`retry` rounds it), its application
         headers updated with ``headers`` (names starting with ``x-`` are left out).
 
-        Where the broker login may not publish copies (an agency's, on RabbitMQ) the
-        message comes back at once, its headers unchanged, counted by the broker.
+        Where the broker login may not publish copies (an agency's, on RabbitMQ), or the
+        copy's headers would not fit in a frame, the message comes back at once, its
+        headers unchanged, counted by the broker: :meth:`can_requeue_later` says so first.
         """
+
+    def can_requeue_later(self, headers: Mapping[str, Any]) -> bool:
+        """Whether :meth:`requeue` with a delay and ``headers`` delays the message and
+        keeps them. A consumer that counts its waits in ``headers`` must not wait on a
+        message where it cannot: back at once, its count unchanged, it would wait for ever.
+        """
+        return True
 
     @abc.abstractmethod
     def retry(self, delay_seconds: float) -> None:

@@ -882,6 +882,9 @@ class RabbitMQMessage(ReceivedMessage):
         via = wait_queue(delay_step(delay_seconds)) if delay_seconds > 0 else ""
         self._transport._give_back([self._delivery], via=via, headers=headers)
 
+    def can_requeue_later(self, headers: Mapping[str, Any]) -> bool:
+        return self._transport._may_copy(self._delivery, headers)
+
     def retry(self, delay_seconds: float) -> None:
         self._settle()
         via = wait_queue(delay_step(delay_seconds))
@@ -1079,6 +1082,12 @@ class RabbitMQTransport(Transport):
         left = self._republish(copies, via, extra=application_headers(headers or {}))
         for delivery in left:
             delivery.link.ack(delivery, requeue=True)
+
+    def _may_copy(self, delivery: _Delivery, headers: Mapping[str, Any]) -> bool:
+        """Whether :meth:`_give_back` can publish a copy of ``delivery`` with ``headers``
+        (so far as the login was seen to allow it), rather than give it back unchanged."""
+        copy = _copy(delivery, "", delivery.redelivery_count, application_headers(headers))
+        return self._may_republish and delivery.link.fits(copy)
 
     def _republish(
         self,
