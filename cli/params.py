@@ -173,7 +173,30 @@ class AgencyCodeType(NonBlank):
         try:
             return str(AgencyCode.parse(text))
         except InvalidAgencyCode as error:
-            self.fail(str(error), param, ctx)
+            self.fail(_several_codes(text, param) or str(error), param, ctx)
+
+
+def _is_code(text: str) -> bool:
+    try:
+        AgencyCode.parse(text)
+    except InvalidAgencyCode:
+        return False
+    return True
+
+
+def _several_codes(text: str, param: click.Parameter | None) -> str | None:
+    """What to say of ``text`` if it lists several agency codes (``A,B`` or ``A B``), as
+    a clerk used to one recipient field may type them.
+
+    >>> _several_codes("000.00.31.H53, 000.00.00.H53", None)
+    "'000.00.31.H53, 000.00.00.H53' names 2 agencies: give each with an option of its own"
+    """
+    parts = [part for part in re.split(r"[\s,;]+", text) if part]
+    if len(parts) < 2 or not all(_is_code(part) for part in parts):
+        return None
+    option = param.opts[0] if param is not None and param.opts else None
+    each = f" ({' '.join(f'{option} {part}' for part in parts)})" if option else ""
+    return f"{text!r} names {len(parts)} agencies: give each with an option of its own{each}"
 
 
 AGENCY_CODE = AgencyCodeType()

@@ -110,6 +110,13 @@ def _ask(prompt: str, passphrase: str, ask: Ask | None, path: Path) -> bytes:
     return ask(prompt).encode("utf-8")
 
 
+def _wrong_passphrase(path: Path, *, given: bool) -> KeyLoadError:
+    """``given``: the passphrase was set, not typed; the clerk who typed nothing must learn
+    where the wrong one came from."""
+    where = f" ({PASSPHRASE_VARIABLE} gives it: correct it, or unset it to be asked)"
+    return KeyLoadError(f"wrong passphrase for {path}{where if given else ''}")
+
+
 def _holds_certificate(lines: list[bytes]) -> bool:
     return any(line.startswith(b"-----BEGIN CERTIFICATE-----") for line in lines)
 
@@ -158,7 +165,7 @@ def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> Signin
             # An encrypted key that does not open with a passphrase almost always means a
             # mistyped passphrase.
             if secret is not None:
-                raise KeyLoadError(f"wrong passphrase for {key}") from None
+                raise _wrong_passphrase(key, given=bool(passphrase)) from None
             raise _with_files(error, files) from None
         # The key opened: what is wrong lies in the certificate file.
         raise _misplaced(cert, "--cert") or _with_files(error, files) from None
@@ -191,13 +198,13 @@ def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentit
         if not isinstance(error, UnreadableKey):
             raise _with_files(error, str(path)) from None
         if first is not None:
-            raise KeyLoadError(f"wrong passphrase for {path}") from None
+            raise _wrong_passphrase(path, given=True) from None
     secret = _ask(f"Passphrase for {path}", "", ask, path)
     try:
         return SigningIdentity.from_pkcs12(path, secret)
     except InvalidKey as error:
         if isinstance(error, UnreadableKey):
-            raise KeyLoadError(f"wrong passphrase for {path}") from None
+            raise _wrong_passphrase(path, given=False) from None
         raise _with_files(error, str(path)) from None
 
 

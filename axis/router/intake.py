@@ -390,7 +390,8 @@ def decide_document(
                 f"{document_id} was already accepted from {sender} with other content. "
                 "If this is the same document sent again (each signing makes other bytes), "
                 f"the first was accepted: see `axis track {document_id}`. Otherwise give a "
-                "new document a new number, or send a change as an update (BussinessDocType 2)",
+                "new document a new number, or send a change as an update (BussinessDocType 2: "
+                f"`axis send --updates {document_id}` from a terminal)",
             ),
             snapshot,
             verified,

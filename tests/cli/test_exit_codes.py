@@ -61,6 +61,17 @@ MALFORMED: list[tuple[list[str], str, str]] = [
     (["stats", "backlog", "--under", BAD_CODE], "--under", BAD_CODE_MESSAGE),
     (["send", "--as", BAD_CODE, *COMPOSE], "--as", BAD_CODE_MESSAGE),
     (["send", "--as", CODE, "--to", BAD_CODE, "--subject", "x"], "--to", BAD_CODE_MESSAGE),
+    # Recipients typed as into one field: each needs its own --to.
+    (
+        ["send", "--as", CODE, "--to", f"{OTHER}, 000.00.32.H53", "--subject", "x"],
+        "--to",
+        f"names 2 agencies: give each with an option of its own (--to {OTHER} --to 000.00.32.H53)",
+    ),
+    (
+        ["send", "--as", CODE, "--to", f"{OTHER} 000.00.32.H53", "--subject", "x"],
+        "--to",
+        "names 2 agencies",
+    ),
     (["receive", "--as", BAD_CODE, "--out", "{folder}"], "--as", BAD_CODE_MESSAGE),
     (["status", "--as", BAD_CODE, DOCUMENT, "03"], "--as", BAD_CODE_MESSAGE),
     (["agency", "show", ""], "CODE", "it is empty."),

@@ -417,7 +417,10 @@ def test_a_wrong_passphrase_is_one_clear_error_whether_prompted_or_from_the_envi
     args = ["--as", embedded.code("commune"), "--key", str(locked), "--cert", str(files.cert_path)]
     send = ["send", *args, "--to", embedded.code("district"), "--subject", "Thử"]
     from_env = embedded.axis(*send, env={"AXIS_KEY_PASSPHRASE": "sai-roi"})
-    assert one_line_error(from_env) == f"error: wrong passphrase for {locked}\n"
+    assert one_line_error(from_env) == (
+        f"error: wrong passphrase for {locked} (AXIS_KEY_PASSPHRASE gives it: correct it, "
+        "or unset it to be asked)\n"
+    )
     prompted = embedded.axis(*send, input="sai-roi\n")
     assert f"error: wrong passphrase for {locked}\n" in prompted.stderr
     assert prompted.exit_code == 1

@@ -361,6 +361,7 @@ def test_a_document_signed_and_sent_again_is_a_conflict_that_points_to_its_first
     row = quarantined(home, hashlib.sha256(again).hexdigest())
     assert row is not None
     assert f"the first was accepted: see `axis track {document_id_of(first)}`" in row.message
+    assert row.message.endswith(f"`axis send --updates {document_id_of(first)}` from a terminal)")
 
 
 def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
