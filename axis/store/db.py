@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import sqlite3
 from pathlib import Path
@@ -195,6 +196,17 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         # Readers take no write lock: in WAL mode they run beside the one writer.
         reading = conn.get_execution_options().get(_READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+    @sa.event.listens_for(engine, "close")
+    def _roll_back(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # The pool closes a connection without rolling back when it drops it, as it does
+        # when Ctrl-C (KeyboardInterrupt) lands inside a statement. sqlite3 closes it only
+        # once its cursors are gone, and the interrupt's traceback keeps one alive: until
+        # then the transaction, and the write lock, would stay held, blocking this very
+        # process's clean-up and every other process. A connection that cannot roll back
+        # is broken already, and is closed all the same.
+        with contextlib.suppress(sqlite3.Error):
+            dbapi_conn.rollback()
 
     return engine
 

@@ -129,6 +129,7 @@ class EmbeddedConsumer(Consumer):
         if self.open and not self._transport._closed:
             with self._transport._transaction() as conn:
                 self._transport._end(conn, self)
+            self._transport._forget(self)
 
 
 @dataclass(eq=False)
@@ -269,7 +270,7 @@ class EmbeddedTransport(Transport):
         # connection closes with unacknowledged messages).
         try:
             with self._connect() as conn:
-                for consumer in list(self._consumers):
+                for consumer in self._consumers:
                     self._end(conn, consumer)
                 conn.execute(
                     sa.update(_messages)
@@ -278,6 +279,10 @@ class EmbeddedTransport(Transport):
                 )
         except TransientError:
             pass  # the leases will simply run out
+        finally:
+            # Closed either way: there is no later transaction for their acks.
+            for consumer in list(self._consumers):
+                self._forget(consumer)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -383,6 +388,8 @@ class EmbeddedTransport(Transport):
                 for chunk in _chunks(ids)
                 for row in conn.execute(lease.where(_messages.c.id.in_(chunk))).all()
             ]
+        if consumer is not None:
+            consumer.acked.clear()
         ordered = sorted(rows, key=lambda row: (-row.priority, row.id))
         return [self._message(queue, token, leased_until, row, consumer) for row in ordered]
 
@@ -405,20 +412,29 @@ class EmbeddedTransport(Transport):
                 for chunk in _chunks([m._row_id for m in ahead])
                 for row_id in conn.execute(renew.where(_messages.c.id.in_(chunk))).scalars()
             }
+        consumer.acked.clear()
         consumer.ahead = deque(m for m in ahead if m._row_id in renewed)
         for message in consumer.ahead:
             message._leased_until = leased_until
 
     def _write_acks(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
-        """Delete the messages ``consumer`` acknowledged (any whose lease ran out stay)."""
+        """Delete the messages ``consumer`` acknowledged (any whose lease ran out stay).
+
+        The caller clears ``consumer.acked`` once the transaction is committed: rolled
+        back (Ctrl-C in the middle), the acks are written with the next one.
+        """
         if consumer.acked:
             conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys(consumer.acked))
-            consumer.acked.clear()
 
     def _end(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
-        """Stop ``consumer``: write its acks, give back what it took ahead (uncounted)."""
+        """Write the acks of ``consumer`` and give back what it took ahead (uncounted);
+        :meth:`_forget` it once that is committed."""
         self._write_acks(conn, consumer)
         self._give_back(conn, list(consumer.ahead))
+
+    def _forget(self, consumer: EmbeddedConsumer) -> None:
+        """``consumer`` stopped, its end (see :meth:`_end`) committed."""
+        consumer.acked.clear()
         consumer.ahead.clear()
         consumer.open = False
         self._consumers.remove(consumer)
