@@ -43,7 +43,7 @@ from axis.certificates import (
     read_certificate,
     read_certificate_bytes,
 )
-from axis.errors import CertificateError
+from axis.errors import CertificateError, ConfigurationError
 from axis.files import NewFile, check_private_file, finish_interrupted_writes, write_together
 from axis.settings import Settings
 from axis.store.db import utcnow
@@ -93,11 +93,14 @@ class PkiSetup:
     axis: Identity
     axis_created: bool
     trusted_path: Path
+    #: Folders that did not exist (the axis home, ``pki``, ``trust``), outermost first.
+    folders_created: tuple[Path, ...] = ()
 
     def describe(self) -> list[str]:
         """Lines for the operator."""
         done = {True: "created", False: "kept the existing"}
         return [
+            *(f"created folder {folder}" for folder in self.folders_created),
             f"{done[self.ca_created]} development root CA {self.ca_cert_path}",
             f"{done[self.axis_created]} axis signing certificate {self.axis.cert_path}",
             f"trusted the development CA: {self.trusted_path}",
@@ -120,7 +123,9 @@ class Trusted:
 def init_pki(settings: Settings) -> PkiSetup:
     """Create what is missing of the development CA and the axis identity; idempotent."""
     pki = settings.pki_dir
-    pki.mkdir(parents=True, exist_ok=True)
+    # Named in the output: a mistyped AXIS_HOME shows as a new home, not as keys that
+    # vanished into a tree nobody asked for.
+    folders_created = (*make_folders(pki), *make_folders(settings.trust_dir))
     # A run killed while writing a key and its certificate left both, or neither.
     finish_interrupted_writes(pki)
     ca_key_path, ca_cert_path = pki / "ca.key", pki / "ca.pem"
@@ -150,7 +155,32 @@ def init_pki(settings: Settings) -> PkiSetup:
         write_together([_key_file(axis_key, key), _cert_file(axis_cert, cert)])
         axis = Identity(axis_key, axis_cert, cert)
     trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
-    return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path)
+    return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path, folders_created)
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and whatever of its parents is missing; the folders made,
+    outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    missing.reverse()
+    for made in missing:
+        made.mkdir(exist_ok=True)  # another run may make it at the same moment
+    return missing
+
+
+def check_out_folder(out_dir: Path) -> None:
+    """Refuse ``out_dir`` when its parent folder does not exist: only the last folder of
+    ``--out`` is made, so a mistyped folder above it (``/srv/axsi/keys``) is named
+    instead of growing a new tree for a private key to land in unseen."""
+    parent = out_dir.parent
+    if not out_dir.is_dir() and not parent.is_dir():
+        raise ConfigurationError(
+            f"--out {out_dir}: the folder {parent} does not exist (only the last folder of "
+            f"--out is made): correct the path, or make {parent} first"
+        )
 
 
 def _kept_axis_identity(
@@ -201,7 +231,9 @@ def issue_agency(
 
     The certificate names the agency code in its CN (and ``name``, if given, as O), is
     signed by the development CA, valid two years, for digital signatures only.
+    ``out_dir`` is made if missing, but not its parent (:func:`check_out_folder`).
     """
+    check_out_folder(out_dir)
     parsed = str(AgencyCode.parse(code))
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, parsed)]
     if name:
@@ -213,7 +245,7 @@ def issue_agency(
         if path is not None and path.exists():
             raise CertificateError(f"{path} already exists: remove it or choose another --out")
     key, cert = _issue(settings, x509.Name(attributes))
-    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a refusal leaves no empty folder
+    out_dir.mkdir(exist_ok=True)  # only now: a refusal leaves no empty folder
     # The passphrase protects the PEM key too: a bundle locked beside the same key in
     # clear would protect nothing.
     files = [_key_file(key_path, key, p12_passphrase), _cert_file(cert_path, cert)]

@@ -14,12 +14,12 @@ from pathlib import Path
 import click
 
 from axis.errors import AxisError, SchemaNotInitialised, StoreError, UnknownAgency
-from axis.pki import init_pki, issue_agency
+from axis.pki import check_out_folder, init_pki, issue_agency
 from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import check
 from axis.store.registry import Registry
-from cli.params import AGENCY_CODE, OutFolder
+from cli.params import AGENCY_CODE, OutFolder, usage_errors
 from cli.prompts import prompt_secret
 from cli.settings_options import pass_settings
 
@@ -44,7 +44,7 @@ def init(settings: Settings) -> None:
     "out_dir",
     required=True,
     type=OutFolder(),
-    help="Directory for CODE.key, CODE.pem and CODE.p12.",
+    help="Directory for CODE.key, CODE.pem and CODE.p12 (made if missing; its parent must exist).",
 )
 @click.option(
     "--name", help="Agency name for the certificate (default: the registered name, if any)."
@@ -59,6 +59,9 @@ def issue(
     settings: Settings, code: str, out_dir: Path, name: str | None, ask_passphrase: bool
 ) -> None:
     """Issue a signing key and certificate for agency CODE and register it if possible."""
+    with usage_errors():  # before a passphrase is asked for
+        check_out_folder(out_dir)
+    new_folder = not out_dir.is_dir()
     passphrase = settings.pki_passphrase
     if ask_passphrase:
         passphrase = prompt_secret(
@@ -73,6 +76,8 @@ def issue(
             name=name or registered,
             p12_passphrase=passphrase.encode() if passphrase else None,
         )
+        if new_folder:
+            click.echo(f"created folder {out_dir}")
         protection = "protected by the passphrase" if passphrase else "WITHOUT a passphrase"
         click.echo(f"key {identity.key_path} ({protection}), certificate {identity.cert_path}")
         click.echo(f"PKCS#12 bundle {identity.p12_path} ({protection})")

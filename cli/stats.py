@@ -26,7 +26,7 @@ from axis.stats import rollup
 from axis.stats.backlog import backlog
 from axis.stats.charts import check_chart, check_chart_options, write_chart
 from axis.stats.latency import PERCENTILES, RESOLUTION
-from axis.stats.queries import GROUPINGS, Figures, Report, Selection, report
+from axis.stats.queries import ACTIVITY_OF, GROUPINGS, Figures, Report, Selection, report
 from axis.stopping import pause
 from axis.store.db import engine_for, utcnow
 from axis.store.migrate import check as check_schema
@@ -152,8 +152,9 @@ def stats(
         json.dump(_json(result), sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
     elif fmt == "csv":
-        rows = [g.as_row() for g in (result.groups if selection.by else [result.total])]
-        render(rows, list(result.total.as_row()), "csv")
+        activity = result.activity_columns
+        rows = [g.as_row(activity) for g in (result.groups if selection.by else [result.total])]
+        render(rows, list(result.total.as_row(activity)), "csv")
     elif selection.by:
         _grouped_table(result)
     else:
@@ -184,13 +185,13 @@ def _refuse_report_options(ctx: click.Context, subcommand: str) -> None:
 
 
 def _json(result: Report) -> dict[str, object]:
-    def figures(f: Figures) -> dict[str, object]:
-        return {**f.as_row(), "statuses": f.statuses, "rejected_by_reason": f.rejected}
+    def figures(f: Figures, activity: tuple[str, ...]) -> dict[str, object]:
+        return {**f.as_row(activity), "statuses": f.statuses, "rejected_by_reason": f.rejected}
 
     return {
         "selection": dataclasses.asdict(result.selection),
-        "total": figures(result.total),
-        "groups": [figures(g) for g in result.groups],
+        "total": figures(result.total, ACTIVITY_OF[None]),
+        "groups": [figures(g, result.activity_columns) for g in result.groups],
         "activity": [dataclasses.asdict(a) for a in result.activity],
         "dead_letters": result.dead_letters,
         "latency_resolution": f"bucket lower bounds; the true value is below x{RESOLUTION:.4f}",
@@ -199,9 +200,12 @@ def _json(result: Report) -> dict[str, object]:
 
 
 def _grouped_table(result: Report) -> None:
+    """One row per group and the total; a report by agency, whose rows have no activity
+    column, tells the agencies active per level beneath."""
+    activity = result.activity_columns
     rows = [
         {
-            **g.as_row(),
+            **g.as_row(activity),
             "receipt rate": _rate(g.receipt_rate),
             "delivery p50": duration(g.to_delivery.p50),
             "delivery p95": duration(g.to_delivery.p95),
@@ -210,7 +214,10 @@ def _grouped_table(result: Report) -> None:
         }
         for g in [*result.groups, result.total]
     ]
-    render(rows, TABLE_COLUMNS, "table", title=result.selection.describe())
+    columns = [c for c in TABLE_COLUMNS if c not in ACTIVITY_OF[None] or c in activity]
+    render(rows, columns, "table", title=result.selection.describe())
+    if "active" not in activity:
+        _activity_table(result)
 
 
 def _summary_tables(result: Report) -> None:
@@ -256,6 +263,10 @@ def _summary_tables(result: Report) -> None:
     if t.rejected:
         rows = [{"reason": r, "rejected": n} for r, n in sorted(t.rejected.items())]
         render(rows, ["reason", "rejected"], "table", title="Rejected")
+    _activity_table(result)
+
+
+def _activity_table(result: Report) -> None:
     render(
         [dataclasses.asdict(a) for a in result.activity],
         ["level", "active", "registered"],

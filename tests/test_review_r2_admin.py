@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from helpers.query_plans import query_plans
 from helpers.records import stored_document
 from sqlalchemy.engine import Engine
 
@@ -139,23 +140,8 @@ def test_a_document_id_is_looked_up_through_the_index(engine: Engine) -> None:
     known = f"{H53},2026/11/26,12/UBND-VP"
     with engine.begin() as conn:
         stored_document(conn, known, H53, utcnow())
-    selects: list[tuple[str, object]] = []
-
-    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT"):
-            selects.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with query_plans(engine) as plans:
         assert track_document(engine, stored_document_id(engine, known)).document_id == known
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", keep)
 
-    with engine.connect() as conn:
-        plans = [
-            detail
-            for statement, parameters in selects
-            for *_, detail in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        ]
     assert any("documents" in plan for plan in plans)
     assert not [plan for plan in plans if plan.startswith("SCAN documents")]

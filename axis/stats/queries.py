@@ -81,6 +81,17 @@ from envelopes.errors import InvalidAgencyCode
 GROUPINGS = ("agency", "level", "day", "month")
 #: The counters of :class:`Figures` read from ``stats_counts``.
 DELIVERY_COUNTERS = ("sent", "received", "delivered", "receipted", "refused", "expired", "dead")
+#: The activity figures of a group, per grouping (``None``: the total): how many of its
+#: agencies sent or received a document in the period, and how many are registered now.
+#: A day or month has no registered agencies of its own, and an agency's row neither:
+#: whether it was active is its own ``sent`` and ``received``.
+ACTIVITY_OF: dict[str | None, tuple[str, ...]] = {
+    None: ("active", "registered"),
+    "level": ("active", "registered"),
+    "day": ("active",),
+    "month": ("active",),
+    "agency": (),
+}
 #: The attribute of :class:`Figures` holding each latency.
 _FIGURE_OF = {DELIVERED: "to_delivery", RECEIPTED: "to_receipt"}
 #: PostgreSQL's memory for each sort or hash of a report (see :func:`report`).
@@ -204,8 +215,9 @@ class Figures:
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
 
-    def as_row(self) -> dict[str, object]:
-        """Flat figures (one value per column) for tables, CSV and JSON."""
+    def as_row(self, activity: Sequence[str] = ACTIVITY_OF[None]) -> dict[str, object]:
+        """Flat figures (one value per column) for tables, CSV and JSON, with the
+        ``activity`` figures of its grouping (:data:`ACTIVITY_OF`)."""
         row: dict[str, object] = {
             "group": self.group,
             **{name: getattr(self, name) for name in DELIVERY_COUNTERS},
@@ -217,8 +229,8 @@ class Figures:
             for p in PERCENTILES:
                 row[f"{prefix}_p{p}_s"] = getattr(latency, f"p{p}")
         row.update({f"status_{code}": self.statuses.get(code, 0) for code in STATS_STATUS_CODES})
-        row["active"] = self.active
-        row["registered"] = self.registered
+        # A group of rejections alone (a day when nothing was accepted) has nobody active.
+        row.update({name: getattr(self, name) or 0 for name in activity})
         return row
 
 
@@ -240,6 +252,11 @@ class Report:
     #: Dead-lettered messages of any kind (whole axis only; ``None`` when filtered).
     dead_letters: int | None
     notes: list[str]
+
+    @property
+    def activity_columns(self) -> tuple[str, ...]:
+        """The activity figures each group of this report carries."""
+        return ACTIVITY_OF[self.selection.by]
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,8 @@ quarantine = sa.Table(
     sa.Index(None, "received_at"),
     sa.Index(None, "reason"),
     sa.Index(None, "digest"),  # a sender waiting for its answer looks it up
+    # `axis track` of a document the axis never took in: its newest rejection, if any.
+    sa.Index(None, "document_id", "received_at"),
 )
 
 dead_letters = sa.Table(

@@ -49,12 +49,15 @@ only after its effects are committed, so a crash redelivers rather than loses::
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from axis.errors import TransportError
 from axis.transport.topology import MAX_PRIORITY
+
+log = logging.getLogger(__name__)
 
 # The transports' own headers (hidden from ``ReceivedMessage.headers``).
 REASON_HEADER = "x-axis-reason"
@@ -188,8 +191,17 @@ class Consumer(abc.ABC):
     def __enter__(self) -> Consumer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            self.close()
+        except Exception:
+            if kind is None or not issubclass(kind, (KeyboardInterrupt, SystemExit)):
+                raise
+            # Ctrl-C must stop the clerk's command as Ctrl-C, not as whatever kept the
+            # consumer from closing (another process holding SQLite's write lock, the
+            # broker gone): what it took ahead comes back anyway when its leases run out
+            # or its connection drops.
+            log.debug("a consumer did not close after an interrupt", exc_info=True)
 
 
 def undeclared_queue(queue: str) -> TransportError:

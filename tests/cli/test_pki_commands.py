@@ -137,12 +137,12 @@ def test_a_passphrase_piped_in_without_a_terminal_is_read_without_warnings(tmp_p
 
 
 def test_issue_without_a_ca_is_refused_and_makes_no_folder(initialised: Axis, tmp_path: Path):
-    out = tmp_path / "new" / "deeper"
+    out = tmp_path / "new"
 
     result = initialised("pki", "issue", "000.00.31.H53", "--out", str(out))
 
     assert result.exit_code == 1 and "run `axis pki init` first" in result.output
-    assert not (tmp_path / "new").exists()
+    assert not out.exists()
 
 
 def test_issue_never_overwrites_an_existing_key(initialised: Axis, tmp_path: Path):
