@@ -230,7 +230,10 @@ def send(
                 # guessing whether the document left, and a rerun with a number drawn
                 # anew from the clock would send it a second time.
                 again = _same_code(document) if prepared is None and number is None else ""
-                _note(stderr, _interrupted(document.document_id, submitted is not None, again))
+                note = _interrupted(
+                    document.document_id, submitted is not None, again, composed=prepared is None
+                )
+                _note(stderr, note)
                 raise
     _report(answer)
 
@@ -350,8 +353,12 @@ def _note(console: Console, text: str) -> None:
     console.print(Text(f"note: {shown(text)}"), soft_wrap=True)
 
 
-def _interrupted(document_id: str, submitted: bool, again: str) -> str:
-    """What an interrupted send tells: whether the document left, and what to do."""
+def _interrupted(document_id: str, submitted: bool, again: str, *, composed: bool) -> str:
+    """What an interrupted send tells: whether the document left, and what to do.
+
+    A composed document's DocumentId carries the day it was composed (in Vietnam): sent
+    again another day, the same number makes another DocumentId, a second document.
+    """
     track = f"`axis track {shlex.quote(document_id)}`"
     if submitted:
         return (
@@ -359,10 +366,11 @@ def _interrupted(document_id: str, submitted: bool, again: str) -> str:
             f"again; {track} shows whether the axis took it in, and `axis receive` saves "
             "the axis's answer"
         )
+    same_day = " the same day (before midnight, Vietnam time)" if composed else ""
     return (
         f"interrupted while sending {document_id}: it may have reached the axis "
-        f"({track} tells); to send it anyway, run the command again{again}, which the "
-        "axis takes only once"
+        f"({track} tells); if it did not, run the command again{again}{same_day}, which "
+        "the axis takes only once"
     )
 
 

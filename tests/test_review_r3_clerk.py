@@ -196,8 +196,9 @@ def test_ctrl_c_while_sending_says_how_to_send_the_same_document_again(
     assert aborted == "Aborted!"
     assert re.fullmatch(
         rf"note: interrupted while sending ({re.escape(commune)},\d{{4}}/\d\d/\d\d,(\d+)/VP): "
-        r"it may have reached the axis \(`axis track \1` tells\); to send it anyway, run the "
-        r"command again with --number \2 --notation VP, which the axis takes only once",
+        r"it may have reached the axis \(`axis track \1` tells\); if it did not, run the "
+        r"command again with --number \2 --notation VP the same day \(before midnight, "
+        r"Vietnam time\), which the axis takes only once",
         note,
     ), note
 
