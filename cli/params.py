@@ -74,19 +74,21 @@ class Day(click.DateTime):
         super().__init__(formats=["%Y-%m-%d"])
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
-        if isinstance(value, str):
-            self._check_shape(value, param, ctx)
-        day = super().convert(value, param, ctx)
+        day = (
+            self._parse(value, param, ctx)
+            if isinstance(value, str)
+            else super().convert(value, param, ctx)
+        )
         if not 1900 <= day.year <= 9998:
             self.fail(f"{value!r} is not between 1900-01-01 and 9998-12-31.", param, ctx)
         return day
 
-    def _check_shape(
+    def _parse(
         self, value: str, param: click.Parameter | None, ctx: click.Context | None
-    ) -> None:
-        """Refuse what is not exactly ``YYYY-MM-DD``, naming what is wrong: click would
-        say only that the format does not match what follows a day, and would take
-        ``2026-1-1`` or another script's digits."""
+    ) -> datetime.datetime:
+        """The day ``value`` names; refuse what is not exactly ``YYYY-MM-DD``, naming what
+        is wrong: click would say only that the format does not match what follows a day,
+        and would take ``2026-1-1`` or another script's digits."""
         shape = _DAY_SHAPE.match(value)
         if shape is None:
             self.fail(
@@ -98,7 +100,7 @@ class Day(click.DateTime):
         if rest:
             self.fail(f"{value!r}: {rest!r} follows the day {day}; give the day alone.", param, ctx)
         try:
-            datetime.datetime.strptime(day, "%Y-%m-%d")
+            return datetime.datetime.strptime(day, "%Y-%m-%d")
         except ValueError:
             self.fail(f"{value!r} is not a day of the calendar.", param, ctx)
 

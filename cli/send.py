@@ -190,9 +190,8 @@ def send(
         except CompositionError as error:
             raise click.UsageError(str(error)) from None
     files = key_files(key, cert, p12)
-    # Before a passphrase is asked for, so that it is not typed in vain (and again as the
-    # files are read).
-    _attachment_sizes(attachments, settings.max_envelope_bytes)
+    # Before a passphrase is asked for, so that it is not typed in vain.
+    sizes = _attachment_sizes(attachments, settings.max_envelope_bytes)
     identity = unlock(settings, files)
     stderr = Console(stderr=True)
     with _progress(stderr) as progress:
@@ -203,9 +202,7 @@ def send(
             if prepared is None:
                 request = dataclasses.replace(
                     request,
-                    attachments=_read_attachments(
-                        attachments, progress, settings.max_envelope_bytes
-                    ),
+                    attachments=_read_attachments(attachments, sizes, progress),
                 )
                 document = compose_document(
                     request,
@@ -284,11 +281,11 @@ def _attachment_sizes(paths: Sequence[Path], max_bytes: int) -> list[int]:
 
 
 def _read_attachments(
-    paths: Sequence[Path], progress: Progress, max_bytes: int
+    paths: Sequence[Path], sizes: Sequence[int], progress: Progress
 ) -> list[Attachment]:
-    """The attachments, once their sizes show the envelope can stay under ``max_bytes``:
-    a file of gigabytes is refused before it is read, not after it filled the memory."""
-    sizes = _attachment_sizes(paths, max_bytes)
+    """The attachments, whose ``sizes`` (:func:`_attachment_sizes`) showed that the
+    envelope can hold them: a file of gigabytes is refused before it is read, not after
+    it filled the memory."""
     task = progress.add_task("reading attachments", total=sum(sizes) or None)
     files = [read_attachment(p, advance=lambda n: progress.advance(task, n)) for p in paths]
     progress.update(task, visible=False)

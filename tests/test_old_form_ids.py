@@ -10,7 +10,6 @@ import datetime
 import json
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +18,6 @@ from helpers.axis_home import (
     AxisHome,
     RouterThread,
     make_document,
-    make_home,
     wait_for,
 )
 from helpers.records import stored_delivery, stored_document
@@ -28,7 +26,6 @@ from axis import protocol
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import _BatchWriter
 from axis.router.intake import AcceptDocument, Submission, verify_submission
-from axis.settings import Settings
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 from axis.store.schema import agencies, documents, status_events
@@ -41,6 +38,9 @@ from envelopes.receipts import AxisReceipt
 from envelopes.signing import sign
 from envelopes.verifying import Verified, verify
 from envelopes.xml import build_document
+from tests.cli.test_receive_listing import home
+
+__all__ = ["home"]  # an embedded axis, the receive tests' fixture
 
 #: The notation the documents of :func:`make_document` carry, and old forms of others.
 NOTATION = "UBND-VP"
@@ -127,15 +127,6 @@ def test_axis_track_names_both_documents_whose_old_form_ids_read_alike(
 
 
 # -- axis status, axis send and the router, on an embedded axis --------------------------
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[AxisHome]:
-    made = make_home(tmp_path, Settings(queue_lease_seconds=5.0))
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def old_form_document(
