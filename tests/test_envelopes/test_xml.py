@@ -183,6 +183,38 @@ def test_an_impossible_date_is_refused_naming_the_element(make_document):
         read_message(root)
 
 
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("2026/12/05 23:59:59", datetime.datetime(2026, 12, 5, 23, 59, 59)),
+        ("  2024/02/29 00:00:00 ", datetime.datetime(2024, 2, 29)),
+    ],
+)
+def test_a_status_timestamp_is_read_in_its_written_forms(make_status, written, read):
+    root = parse_xml(build_status(make_status()), max_bytes=MAX_BYTES)
+    root.find(f".//{q('Timestamp')}").text = written
+
+    assert read_message(root).timestamp == read
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026/12/05 24:00:00",
+        "2026/12/05 23:59:60",
+        "2023/02/29 10:00:00",
+        "0000/01/01 00:00:00",
+        "2026/13/01 00:00:00",
+    ],
+)
+def test_an_impossible_status_timestamp_is_refused_naming_the_element(make_status, written):
+    root = parse_xml(build_status(make_status()), max_bytes=MAX_BYTES)
+    root.find(f".//{q('Timestamp')}").text = written
+
+    with pytest.raises(SchemaViolation, match=r"Timestamp: .* is not a valid timestamp"):
+        read_message(root)
+
+
 def test_a_manifest_entry_without_its_attachment_is_refused(make_document):
     root = parse_xml(build_document(make_document()), max_bytes=MAX_BYTES)
     root.remove(root.find(q("AttachmentEncoded")))
