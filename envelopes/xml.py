@@ -498,7 +498,9 @@ def _strptime(element: etree._Element, fmt: str, what: str) -> datetime.datetime
     try:
         plain = _PLAIN_FORMS[fmt].match(text)
         if plain is not None:
-            return datetime.datetime(*map(int, plain.groups()))
+            # A date has no time of day: midnight, as strptime reads it.
+            year, month, day, hour, minute, second = (*map(int, plain.groups()), 0, 0, 0)[:6]
+            return datetime.datetime(year, month, day, hour, minute, second)
         return datetime.datetime.strptime(text, fmt)
     except ValueError:
         name = etree.QName(element).localname
