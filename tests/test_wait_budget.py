@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from helpers.axis_home import AxisHome, dead_letters_kept, wait_for
+from router.batches import quarantined
 from router.conftest import BACKENDS, axis_on
-from router.test_review_decisions import quarantined
 
 from axis import protocol
 from axis.router.answers import Answers, load_axis_identity

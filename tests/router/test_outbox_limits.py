@@ -30,7 +30,7 @@ from envelopes.verifying import verify
 from router.conftest import batch_processor
 from router.test_flow import commit_without_publishing, refused_once
 from router.test_refused_answers import refuse_everything
-from router.test_review_outbox_backoff import a_refused_copy, copy_row, refusals
+from router.test_refused_copy_backoff import a_refused_copy, copy_row, refusals
 
 MAX = 1 << 20
 LIFETIME = 60.0

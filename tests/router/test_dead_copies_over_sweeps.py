@@ -18,8 +18,8 @@ from axis.router.outbox import Outbox
 from axis.store.db import utcnow
 from axis.store.schema import deliveries, outbox
 from axis.transport.topology import inbox
+from router.test_expiry_over_several_sweeps import receipt_of, stored_answer
 from router.test_flow import commit_without_publishing, repeat_answer
-from router.test_review_sweeps import receipt_of, stored_answer
 
 
 def test_a_repeat_is_told_failed_for_every_copy_that_died_in_one_sweep(home: AxisHome) -> None:
@@ -99,7 +99,7 @@ def test_a_copy_withdrawn_by_expiry_before_a_sweep_could_publish_it_is_never_rec
 def test_a_copy_published_by_a_sweep_after_a_refusal_is_logged_as_such_not_as_an_orphan(
     home: AxisHome, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An operator reading the log must tell an inbox that refused a copy (fixed since)
+    """An operator reading the log must tell an inbox that refused a copy (repaired since)
     from a router that died before publishing: the copy's refusals are counted on its
     delivery, and the sweep that finally publishes it says after how many."""
     c = home.codes

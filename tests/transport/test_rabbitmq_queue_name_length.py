@@ -1,8 +1,9 @@
 """RabbitMQ: a queue name AMQP cannot carry is a queue that does not exist.
 
-AMQP writes queue names in 255 bytes of UTF-8. pika failed writing a longer one inside
-its own callback when a consumer started, and dropped the whole connection: the caller
-saw a lost connection (transient, to be retried for ever) instead of the name's fault.
+AMQP writes queue names in 255 bytes of UTF-8. pika, left to write a longer one inside
+its own callback when a consumer starts, drops the whole connection: the caller would see
+a lost connection (transient, to be retried for ever) instead of the name's fault. Every
+use of such a name is refused as a queue that does not exist, and the connection stays.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from axis.store.schema import dead_letters, quarantine
 from cli import params
 from cli.main import cli
 from tests.conftest import PG_ADMIN_URL
-from tests.router.test_review_outbox_clock import clock_off_by
+from tests.router.test_skewed_host_clocks import clock_off_by
 from tests.stats.conftest import H53, engine
-from tests.test_admin_review import axis, letters
+from tests.test_admin_listings_and_reports import axis, letters
 
 __all__ = ["engine"]  # the statistics tests' fixture: a database at the current schema
 

@@ -1,6 +1,7 @@
-"""Review of the client's check on who signs the axis's answers, on a machine without the
-axis's certificate (pki/axis.pem): the trust store vouches for agencies too, so an answer
-signed with any agency's certificate is refused, not only one whose common name is a code.
+"""Who may sign the axis's answers, as the agency client checks it on a machine without
+the axis's certificate (pki/axis.pem): the trust store vouches for agencies too, so an
+answer signed with any agency's certificate is refused, not only one whose common name is
+a code.
 
 README: a national CA may write an agency's name, not its code, as a certificate's common
 name; such a certificate is registered like any other.

@@ -1,4 +1,4 @@
-"""A DocumentId the axis accepted before today's rules (a notation typed with a no-break
+"""A DocumentId the axis accepted before the current rules (a notation typed with a no-break
 space from Word, accents typed decomposed on macOS) stays readable and answerable: the
 rules refuse new DocumentIds, and the router refuses a status or a revocation naming one
 it does not know, but a receiver must still take in, acknowledge and answer a document

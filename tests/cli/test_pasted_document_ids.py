@@ -1,7 +1,7 @@
 """A DocumentId pasted into a command (``axis track``, ``axis status``, ``--revokes``)
 from a Word document or a list, with a no-break space where the clerk sees a space,
-names the document the clerk sees: composed with a plain space, as ``axis send`` now
-composes the notation."""
+names the document the clerk sees: composed with a plain space, as ``axis send``
+composes the notation; an invisible character is still refused, named."""
 
 from __future__ import annotations
 

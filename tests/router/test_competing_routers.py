@@ -29,8 +29,8 @@ from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, amqp_priority
 from envelopes.model import BusinessType, Priority, StatusCode
+from router.batches import quarantined, route
 from router.conftest import batch_processor
-from router.test_review_decisions import quarantined, route
 
 
 def take(transport: Transport) -> ReceivedMessage:

@@ -16,8 +16,8 @@ from test_wait_budget import connected_router, take
 from axis import protocol
 from axis.transport.topology import SUBMISSIONS, SUBMIT_EXCHANGE
 from envelopes.model import BusinessType
+from router.batches import quarantined
 from router.conftest import axis_on
-from router.test_review_decisions import quarantined
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Review: every header AMQP cannot carry is refused as the message's own refusal, before
+"""On RabbitMQ, every header AMQP cannot carry is refused as the message's own refusal, before
 anything of its batch is sent, not only a value of a type pika does not know.
 
 A dead letter kept from the embedded queues keeps whatever its publisher wrote (JSON: a

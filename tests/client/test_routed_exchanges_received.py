@@ -1,4 +1,4 @@
-"""Review: what the axis really routes to an inbox is received, not refused as
+"""What the axis really routes to an inbox is received, not refused as
 misdelivered, through a running router: the recipient's statuses forwarded to the
 sender, the sender's recall (13) at the recipient, the recipient's answer to it (15),
 and an update addressed (its own To) to another agency, which goes to the first

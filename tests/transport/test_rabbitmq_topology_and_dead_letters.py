@@ -35,7 +35,7 @@ def rabbitmqctl(*args: str) -> None:
 @pytest.fixture
 def vhost_url(amqp_url: str) -> Iterator[str]:
     """A virtual host of this test's own, with the topology and one inbox declared."""
-    name = f"axis-review-{uuid.uuid4().hex[:10]}"
+    name = f"axis-topology-{uuid.uuid4().hex[:10]}"
     rabbitmqctl("add_vhost", name)
     try:
         rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
@@ -160,7 +160,7 @@ def test_an_inbox_declared_with_other_arguments_keeps_no_other_inbox_from_existi
     assert missing == []
     assert f"queue {handmade!r} exists on the broker with other arguments" in str(refused.value)
     assert "inequivalent arg" in str(refused.value)
-    assert "rabbitmqctl delete_queue -p axis-review-" in str(refused.value)
+    assert "rabbitmqctl delete_queue -p axis-topology-" in str(refused.value)
 
 
 def test_messages_the_broker_refuses_to_store_are_named_with_their_queue(

@@ -16,7 +16,7 @@ from axis.router.sweeps import Sweeper
 from axis.store.schema import deliveries, documents
 from envelopes.parsing import parse_xml
 from envelopes.receipts import parse_receipt
-from router.test_review_decisions import one_batch
+from router.batches import one_batch
 
 
 def receipt_of(body: bytes):  # type: ignore[no-untyped-def]

@@ -1,5 +1,8 @@
-"""What a new clerk ran into walking through the README: each test is the behaviour the
-walk-through expected."""
+"""Refusals a clerk meets on first following the README, each worded as a sentence that
+reads and given before anything is sent: another agency's broker login (the agency's own
+or a shared one goes on to the broker), an empty file name, an error after a piped
+passphrase on a line of its own, report options given before ``backlog``, raw bytes
+refused at a terminal."""
 
 from __future__ import annotations
 

@@ -12,35 +12,12 @@ import sqlalchemy as sa
 from helpers.axis_home import AxisHome, deliveries_of, document_id_of, drain, wait_for
 
 from axis import protocol
-from axis.router.answers import Answers, load_axis_identity
-from axis.router.outbox import Outbox
-from axis.store.schema import documents, quarantine, status_events
-from axis.transport.base import ReceivedMessage, Transport
+from axis.store.schema import documents, status_events
 from axis.transport.topology import SUBMISSIONS
 from envelopes.model import BusinessType, StatusCode
-from router.conftest import batch_processor
+from router.batches import one_batch, quarantined, route
 
 MAX = 1 << 20
-
-
-def one_batch(
-    home: AxisHome, transport: Transport, submissions: list[tuple[bytes, str, str]]
-) -> None:
-    """Publish ``(body, sender, kind)`` submissions and route them as ONE batch."""
-    for body, sender, kind in submissions:
-        home.submit(transport, body, sender=sender, kind=kind)  # type: ignore[arg-type]
-    taken: list[ReceivedMessage] = []
-    while len(taken) < len(submissions):
-        message = wait_for(lambda: transport.get(SUBMISSIONS), what="a submission")
-        assert message is not None
-        taken.append(message)
-    route(home, transport, taken)
-
-
-def route(home: AxisHome, transport: Transport, taken: list[ReceivedMessage]) -> None:
-    """Play a router's batch on ``taken`` (verified, decided, stored, acked, published)."""
-    answers = Answers(load_axis_identity(home.settings))
-    batch_processor(home, Outbox(home.engine, transport, answers, retry_limit=5)).process(taken)
 
 
 def statuses_recorded(home: AxisHome, document_id: str) -> list[tuple[str, str]]:
@@ -53,11 +30,6 @@ def statuses_recorded(home: AxisHome, document_id: str) -> list[tuple[str, str]]
             .order_by(status_events.c.id)
         )
         return [(row.from_code, row.status_code) for row in rows]
-
-
-def quarantined(home: AxisHome) -> list[str]:
-    with home.engine.connect() as conn:
-        return list(conn.execute(sa.select(quarantine.c.reason)).scalars())
 
 
 def test_a_recall_answer_in_the_same_batch_as_the_recall_is_accepted(home: AxisHome) -> None:

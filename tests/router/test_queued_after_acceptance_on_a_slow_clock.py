@@ -18,7 +18,7 @@ from axis.router.answers import Answers, load_axis_identity
 from axis.router.outbox import Outbox
 from axis.store.schema import deliveries, documents
 from router.test_flow import all_copies_dead, commit_without_publishing, requeue_copy
-from router.test_review_outbox_clock import SKEW, clock_off_by
+from router.test_skewed_host_clocks import SKEW, clock_off_by
 
 pytestmark = pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
 

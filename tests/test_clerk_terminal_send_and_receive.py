@@ -261,7 +261,7 @@ def test_a_note_about_a_prepared_document_stays_on_one_line_through_a_pipe(
 def test_another_agencys_certificate_is_named_as_its_not_offered_for_registering(
     home: AxisHome, tmp_path: Path
 ):
-    """Registering it to the agency acted for, the other fix, would be refused."""
+    """Registering it to the agency acted for, the other remedy, would be refused."""
     commune, district = home.codes["commune"], home.codes["district"]
     files = home.files[commune]
     result = run(home, "receive", "--as", district, "--key", str(files.key_path),
