@@ -4,7 +4,9 @@ The profile, the same for edXML documents, statuses and axis receipts:
 
 - one ``ds:Signature`` (namespace ``http://www.w3.org/2000/09/xmldsig#``) with one
   ``Reference URI=""``: the whole message, attachments (``AttachmentEncoded``) included;
-- transforms: enveloped-signature, then exclusive C14N 1.0 (also for ``SignedInfo``);
+- transforms: enveloped-signature, then exclusive C14N 1.0 (also for ``SignedInfo``),
+  keeping declared (``InclusiveNamespaces PrefixList``) the prefixes values name
+  (``xsi:type="x:Article"``), which exclusive C14N alone would leave unsigned;
 - RSA-SHA256 (RSA keys of 2048 bits or more) or ECDSA-SHA256 (P-256, P-384, P-521),
   digest SHA-256;
 - the signer's certificate (then its chain) in ``KeyInfo/X509Data/X509Certificate``.
@@ -33,9 +35,10 @@ from lxml import etree
 from envelopes.errors import InvalidKey, SignatureError, UnreadableKey
 from envelopes.parsing import HUGE_TREE_THRESHOLD, MAX_CANONICAL_GROWTH, canonicalize, parse_xml
 from envelopes.receipts import RECEIPT_TAG
-from envelopes.xml import q
+from envelopes.xml import prefixes_in_values, q
 from envelopes.xmldsig import (
     DS_NS,
+    EC_NS,
     ECDSA_SHA256,
     ENVELOPED,
     EXC_C14N,
@@ -48,7 +51,8 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 #: RSA keys shorter than this are refused (NIST SP 800-131A).
 MIN_RSA_BITS = 2048
-_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+#: The elliptic curves of the profile, for signing and verifying.
+CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _DS = f"{{{DS_NS}}}"
 
 
@@ -72,7 +76,7 @@ class SigningIdentity:
                     f"RSA key of {key.key_size} bits is too short: at least {MIN_RSA_BITS}"
                 )
         elif isinstance(key, ec.EllipticCurvePrivateKey):
-            if not isinstance(key.curve, _CURVES):
+            if not isinstance(key.curve, CURVES):
                 raise InvalidKey(f"elliptic curve {key.curve.name} is not supported")
         else:
             raise InvalidKey(
@@ -170,9 +174,16 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
     # The enveloped transform removes the signature again: the digest is of the message
     # as it is now.
     limit = MAX_CANONICAL_GROWTH * len(xml)
-    digest = hashlib.sha256(canonicalize(root, limit=limit)).digest()
+    # Exclusive C14N keeps a namespace declaration only where a name uses it: the prefix
+    # of a value (``xsi:type="x:Article"``) would lose its namespace in what is signed,
+    # which anyone could then declare otherwise. The signature keeps those declared.
+    # Without any prefix declared (the axis's receipts) there is none to look for.
+    prefixes = prefixes_in_values(root) if b"xmlns:" in xml else []
+    content = canonicalize(root, limit=limit, inclusive_prefixes=prefixes)
     signature = etree.SubElement(parent, _DS + "Signature", nsmap={"ds": DS_NS})
-    signed_info = _signed_info(signature, identity.signature_method, digest)
+    signed_info = _signed_info(
+        signature, identity.signature_method, hashlib.sha256(content).digest(), prefixes
+    )
     value = identity.sign_bytes(canonicalize(signed_info, limit=limit))
     etree.SubElement(signature, _DS + "SignatureValue").text = _base64(value)
     x509_data = etree.SubElement(etree.SubElement(signature, _DS + "KeyInfo"), _DS + "X509Data")
@@ -189,14 +200,23 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
     return signed
 
 
-def _signed_info(signature: etree._Element, method: str, digest: bytes) -> etree._Element:
+def _signed_info(
+    signature: etree._Element, method: str, digest: bytes, prefixes: list[str]
+) -> etree._Element:
     signed_info = etree.SubElement(signature, _DS + "SignedInfo")
     etree.SubElement(signed_info, _DS + "CanonicalizationMethod", Algorithm=EXC_C14N)
     etree.SubElement(signed_info, _DS + "SignatureMethod", Algorithm=method)
     reference = etree.SubElement(signed_info, _DS + "Reference", URI="")
     transforms = etree.SubElement(reference, _DS + "Transforms")
     etree.SubElement(transforms, _DS + "Transform", Algorithm=ENVELOPED)
-    etree.SubElement(transforms, _DS + "Transform", Algorithm=EXC_C14N)
+    c14n = etree.SubElement(transforms, _DS + "Transform", Algorithm=EXC_C14N)
+    if prefixes:
+        etree.SubElement(
+            c14n,
+            f"{{{EC_NS}}}InclusiveNamespaces",
+            PrefixList=" ".join(prefixes),
+            nsmap={"ec": EC_NS},
+        )
     etree.SubElement(reference, _DS + "DigestMethod", Algorithm=SHA256)
     etree.SubElement(reference, _DS + "DigestValue").text = _base64(digest)
     return signed_info

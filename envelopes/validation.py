@@ -77,16 +77,56 @@ def validate(root: etree._Element, schema_name: str) -> None:
     )
 
 
+#: One step of libxml2's path to an element: ``edXML:To[40001]``; ``*`` (with its position
+#: among all its element siblings) for an element in a default namespace.
+_STEP = re.compile(r"(?:(?P<prefix>[^:\[\]]+):)?(?P<name>[^:\[\]]+)(?:\[(?P<position>\d+)\])?")
+
+
 def _element_path(path: str, root: etree._Element) -> str:
     """libxml2's path of the failing element (``/*/edXML:edXMLEnvelope/*[5]``) as local
-    names (``/edXML/edXMLEnvelope/Size``): found again in the tree, which only happens
-    when a message is refused."""
-    tree = root.getroottree()
-    for element in root.iter(tag=etree.Element):
-        if tree.getpath(element) == path:
-            lineage = [*reversed(list(element.iterancestors())), element]
-            return "/" + "/".join(etree.QName(e).localname for e in lineage)
-    return _PREFIX.sub("", _POSITION_ONE.sub("", path))
+    names (``/edXML/edXMLEnvelope/Size``)."""
+    lineage = _follow(path, root)
+    if lineage is None:
+        return _PREFIX.sub("", _POSITION_ONE.sub("", path))
+    return "/" + "/".join(etree.QName(e).localname for e in lineage)
+
+
+def _follow(path: str, root: etree._Element) -> list[etree._Element] | None:
+    """The elements libxml2's ``path`` goes through, found down from ``root`` among the
+    children of each in turn (asking each element of the tree for its path instead costs
+    as many steps per element as it has siblings: minutes, for a refusal, under tens of
+    thousands of them); ``None`` when the path cannot be followed."""
+    lineage: list[etree._Element] = []
+    candidates: list[etree._Element] = [root]
+    for text in path.split("/")[1:]:
+        step = _STEP.fullmatch(text)
+        element = None if step is None else _nth_match(candidates, step)
+        if element is None:
+            return None
+        lineage.append(element)
+        candidates = list(element)
+    return lineage or None
+
+
+def _nth_match(elements: list[etree._Element], step: re.Match[str]) -> etree._Element | None:
+    """The element of ``elements`` a step of libxml2's path names (see ``xmlGetNodePath``:
+    the position counts the siblings of the same prefix and name, or all of them for
+    ``*``)."""
+    prefix, name = step["prefix"], step["name"]
+    wanted = int(step["position"] or 1)
+    for element in elements:
+        if not isinstance(element.tag, str):
+            continue
+        if name != "*":
+            qname = etree.QName(element)
+            if element.prefix != prefix or qname.localname != name:
+                continue
+            if prefix is None and qname.namespace is not None:
+                continue
+        wanted -= 1
+        if wanted == 0:
+            return element
+    return None
 
 
 def _readable(text: str) -> str:

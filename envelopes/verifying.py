@@ -8,7 +8,8 @@
    ``edXMLHeader``, or of ``Receipt``), and nothing outside the root element nor any
    comment (comments are not covered by the signature);
 3. the signature follows the profile of :mod:`envelopes.signing`: SHA-1 and HMAC raise
-   :class:`WeakAlgorithm`, anything else unexpected :class:`SignatureError`;
+   :class:`WeakAlgorithm`, anything else unexpected :class:`SignatureError`, an element
+   in it that it does not sign (in ``KeyInfo`` beside the certificates, say) included;
 4. the signer's certificate is valid now, has KeyUsage digitalSignature and chains to a CA
    of the :class:`TrustStore` (:class:`UntrustedCertificate` otherwise);
 5. the signature value and the digest of the whole message verify
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
@@ -51,7 +53,7 @@ from envelopes.errors import (
 from envelopes.model import Document, Status
 from envelopes.parsing import parse_xml
 from envelopes.receipts import AXIS_SENDER_CODE, RECEIPT_TAG, AxisReceipt, parse_receipt
-from envelopes.signing import MIN_RSA_BITS, signature_parent
+from envelopes.signing import CURVES, MIN_RSA_BITS, signature_parent
 from envelopes.xml import EDXML_NS, q, read_message
 from envelopes.xmldsig import DS_NS
 
@@ -253,6 +255,11 @@ def _check_certificate(
         # cryptography reads a certificate's key and extensions when they are first asked
         # for, so a damaged one fails here, whoever it claims to be issued by.
         raise UntrustedCertificate(f"the signing certificate is malformed: {error}") from None
+    except UnsupportedAlgorithm as error:
+        raise UntrustedCertificate(
+            f"the signing certificate has a key the axis cannot read ({error}): documents "
+            "are signed with an RSA or EC (P-256, P-384, P-521) key"
+        ) from None
 
 
 def _checked_leaf(
@@ -288,6 +295,11 @@ def _lasting_problem(
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         return UntrustedCertificate, (
             f"the signing certificate ({_describe(leaf)}) has a key that is neither RSA nor EC"
+        )
+    if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, CURVES):
+        return UntrustedCertificate, (
+            f"the signing certificate ({_describe(leaf)}) has an EC key on the curve "
+            f"{key.curve.name}: the axis accepts P-256, P-384 and P-521"
         )
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         return WeakAlgorithm, (

@@ -417,7 +417,7 @@ class _Fields:
         return canonicalize(
             element,
             limit=MAX_CANONICAL_GROWTH * plain,
-            inclusive_prefixes=_prefixes_in_values(element),
+            inclusive_prefixes=prefixes_in_values(element),
         ).decode()
 
     def token(self, name: str) -> str:
@@ -440,7 +440,7 @@ class _Fields:
 _QNAME_VALUE = re.compile(r"\s*([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*$")
 
 
-def _prefixes_in_values(element: etree._Element) -> list[str]:
+def prefixes_in_values(element: etree._Element) -> list[str]:
     """The prefixes in scope where they are used that text or attribute values under
     ``element`` name (declared around it or inside it)."""
     # The scope is followed through the walk's namespace events: asking each node for its

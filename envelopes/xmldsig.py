@@ -36,6 +36,7 @@ from envelopes.errors import SignatureError, WeakAlgorithm
 from envelopes.parsing import MAX_CANONICAL_GROWTH, canonicalize, reparse
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+DS11_NS = "http://www.w3.org/2009/xmldsig11#"
 EC_NS = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -91,8 +92,7 @@ def check_profile(signature: etree._Element) -> None:
             "the signature's transforms must be enveloped-signature then exclusive C14N, "
             f"not {transforms}"
         )
-    if signature.find(f"{_DS}Object") is not None:
-        raise SignatureError("ds:Object is not allowed in the signature")
+    _refuse_unsigned_elements(signature)
     for inclusive in signed_info.iter(f"{{{EC_NS}}}InclusiveNamespaces"):
         if _DEFAULT_PREFIX in (inclusive.get("PrefixList") or "").split():
             # lxml's exclusive C14N ignores the token: the forms computed here would differ
@@ -102,6 +102,49 @@ def check_profile(signature: etree._Element) -> None:
                 f'"{_DEFAULT_PREFIX}"), which the axis cannot canonicalize: sign without '
                 f'"{_DEFAULT_PREFIX}" in PrefixList'
             )
+
+
+#: The elements of a signature, in their order; only the first is covered by it.
+_SIGNATURE_CHILDREN = ("SignedInfo", "SignatureValue", "KeyInfo")
+#: Where the elements of ``KeyInfo`` may come from: XMLDSig 1.0 and 1.1.
+_KEY_INFO_NAMESPACES = (DS_NS, DS11_NS)
+
+
+def _refuse_unsigned_elements(signature: etree._Element) -> None:
+    """Refuse elements in the signature that nothing signs and no verifier reads: a
+    forged header or envelope kept there travels with the signed one, and a reader that
+    looks for it by name may find it."""
+    if signature.find(f"{_DS}Object") is not None:
+        raise SignatureError("ds:Object is not allowed in the signature")
+    children = [child for child in signature if isinstance(child.tag, str)]
+    names = [child.tag.removeprefix(_DS) for child in children]
+    if names not in (list(_SIGNATURE_CHILDREN), list(_SIGNATURE_CHILDREN[:2])):
+        raise SignatureError(
+            f"the signature holds {', '.join(map(_name, children))}: it may hold only "
+            "ds:SignedInfo, ds:SignatureValue and ds:KeyInfo, in that order (anything else "
+            "in it is covered by no signature)"
+        )
+    inside_value = next(children[1].iterchildren(etree.Element), None)
+    if inside_value is not None:
+        raise SignatureError(
+            f"ds:SignatureValue holds the element {_name(inside_value)}: it holds base64 text only"
+        )
+    for element in children[2:]:
+        for inner in element.iter(etree.Element):
+            if etree.QName(inner).namespace not in _KEY_INFO_NAMESPACES:
+                raise SignatureError(
+                    f"ds:KeyInfo holds the element {_name(inner)}, which is covered by no "
+                    "signature: KeyInfo holds XMLDSig elements only (the certificates in "
+                    "X509Data)"
+                )
+
+
+def _name(element: etree._Element) -> str:
+    """An element's name as a clerk reads it, its namespace given when not XMLDSig's."""
+    name = etree.QName(element)
+    if name.namespace == DS_NS:
+        return f"ds:{name.localname}"
+    return f"{name.localname} (namespace {name.namespace or '(none)'})"
 
 
 def refuse_unsigned_content(root: etree._Element) -> None:
