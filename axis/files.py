@@ -105,6 +105,19 @@ def check_private_file(path: Path, what: str = "private key") -> None:
         )
 
 
+def make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and whatever of its parents is missing; the folders made,
+    outermost first (for the command to name: a mistyped path shows as new folders)."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    missing.reverse()
+    for made in missing:
+        made.mkdir(exist_ok=True)  # another run may make it at the same moment
+    return missing
+
+
 def _label(path: Path, what: str) -> str:
     return f"{what} {path}" if what else str(path)
 

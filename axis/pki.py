@@ -44,7 +44,13 @@ from axis.certificates import (
     read_certificate_bytes,
 )
 from axis.errors import CertificateError, ConfigurationError
-from axis.files import NewFile, check_private_file, finish_interrupted_writes, write_together
+from axis.files import (
+    NewFile,
+    check_private_file,
+    finish_interrupted_writes,
+    make_folders,
+    write_together,
+)
 from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.store.registry import validate_name
@@ -114,6 +120,8 @@ class Trusted:
     path: Path
     certificate: x509.Certificate
     already: bool = False
+    #: Folders that did not exist (the axis home, ``trust``), outermost first.
+    folders_created: tuple[Path, ...] = ()
 
     @property
     def subject(self) -> str:
@@ -156,19 +164,6 @@ def init_pki(settings: Settings) -> PkiSetup:
         axis = Identity(axis_key, axis_cert, cert)
     trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
     return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path, folders_created)
-
-
-def make_folders(folder: Path) -> list[Path]:
-    """Make ``folder`` and whatever of its parents is missing; the folders made,
-    outermost first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    missing.reverse()
-    for made in missing:
-        made.mkdir(exist_ok=True)  # another run may make it at the same moment
-    return missing
 
 
 def check_out_folder(out_dir: Path) -> None:
@@ -311,10 +306,11 @@ def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> 
     for existing in trusted_cas(settings):
         if fingerprint(existing.certificate) == fp:
             return Trusted(existing.path, cert, already=True)
-    settings.trust_dir.mkdir(parents=True, exist_ok=True)
+    # Named in the output, as by init_pki: a mistyped AXIS_HOME shows as a new trust store.
+    folders_created = tuple(make_folders(settings.trust_dir))
     target = settings.trust_dir / (name or f"{_slug(cert)}-{fp[:12]}.pem")
     write_together([_cert_file(target, cert)])
-    return Trusted(target, cert)
+    return Trusted(target, cert, folders_created=folders_created)
 
 
 def _weakness(cert: x509.Certificate) -> str | None:

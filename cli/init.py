@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from axis.errors import ConfigurationError
+from axis.files import make_folders
 from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import engine_for
@@ -27,8 +28,13 @@ def init(settings: Settings) -> None:
     # The database URL is checked first: a refused one must leave no empty home behind.
     engine = engine_for(settings)
     try:
-        _make_home(settings.home)
-        click.echo(f"{upgrade(engine).describe()}: {engine.url.render_as_string()}")
+        made = _make_home(settings.home)
+        schema = upgrade(engine).describe()
+        # A mistyped AXIS_HOME or --home shows as a new folder, not as a lost database;
+        # said with the schema, the step it belongs to (one interrupted says "Aborted!").
+        for folder in made:
+            click.echo(f"created folder {folder}")
+        click.echo(f"{schema}: {engine.url.render_as_string()}")
         # A broker that refuses the axis's login or virtual host fails the command: the
         # schema is ready, but `axis serve` would be refused the same way.
         click.echo(ensure_inboxes(settings, engine, refusal_is_error=True))
@@ -36,9 +42,10 @@ def init(settings: Settings) -> None:
         engine.dispose()
 
 
-def _make_home(home: Path) -> None:
-    # A home that is a file was refused with the settings.
+def _make_home(home: Path) -> list[Path]:
+    """The folders made for ``home``, outermost first (a home that is a file was refused
+    with the settings)."""
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        return make_folders(home)
     except OSError as error:
         raise ConfigurationError(f"cannot make the axis home {home}: {error.strerror}") from None

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,8 +53,21 @@ class Duration(click.FloatRange):
         return number
 
 
+class WholeNumber(click.IntRange):
+    """A whole number between ``min`` and ``max``, named so in errors: click's own calls
+    ``abc`` "not a valid integer range", as if a range were expected.
+
+    >>> WholeNumber(0, 4).convert("x", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: 'x' is not a valid integer.
+    """
+
+    name = "integer"
+
+
 #: A row id (dead letter, quarantined item) or a count of rows.
-ROW_ID = click.IntRange(min=1, max=MAX_LIMIT)
+ROW_ID = WholeNumber(min=1, max=MAX_LIMIT)
 
 
 class Day(click.DateTime):
@@ -114,6 +128,10 @@ class OutFolder(click.Path):
     Traceback (most recent call last):
     ...
     click.exceptions.BadParameter: '/dev/null' is not a folder.
+    >>> OutFolder().convert("", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: it is empty: give a folder name.
     """
 
     name = "folder"
@@ -127,6 +145,9 @@ class OutFolder(click.Path):
         param: click.Parameter | None,
         ctx: click.Context | None,
     ) -> Path:
+        if not os.fspath(value):
+            # Path("") is the current folder: an unset shell variable would fill it.
+            self.fail("it is empty: give a folder name.", param, ctx)
         path = super().convert(value, param, ctx)
         assert isinstance(path, Path)  # path_type=Path
         existing = path
@@ -154,6 +175,70 @@ class NonBlank(click.ParamType):
         if not text:
             self.fail("it is empty.", param, ctx)
         return text
+
+
+#: Unicode categories a line of text a clerk typed may not hold: controls (a tab, a line
+#: break, NUL), format characters (a right-to-left override, a zero-width space), line and
+#: paragraph separators, and surrogates (the bytes of an argument that is not UTF-8).
+_HIDDEN_IN_LINE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+#: Names of the controls a clerk may paste; Unicode gives controls no name.
+_CONTROL_NAMES = {
+    "\x00": "NULL",
+    "\t": "CHARACTER TABULATION (a tab)",
+    "\n": "LINE FEED (a line break)",
+    "\r": "CARRIAGE RETURN (a line break)",
+    "\x1b": "ESCAPE",
+    "\x85": "NEXT LINE (a line break)",
+    "\ufffe": "NONCHARACTER (XML cannot carry it)",
+    "\uffff": "NONCHARACTER (XML cannot carry it)",
+}
+
+
+def hidden_character(text: str) -> str | None:
+    r"""The first character of ``text`` that a line of visible text may not hold, named
+    with its position, or ``None``: one the reader cannot see (a tab shows as blank space
+    of no set width, a right-to-left override reverses what follows), one that breaks the
+    line, or one XML cannot carry (U+FFFE, U+FFFF).
+
+    >>> hidden_character("Báo cáo tháng 11")
+    >>> hidden_character("Báo\tcáo")
+    'U+0009 CHARACTER TABULATION (a tab) at character 4'
+    >>> hidden_character("hoa-don\u202efdp")
+    'U+202E RIGHT-TO-LEFT OVERRIDE at character 8'
+    """
+    for position, char in enumerate(text, start=1):
+        category = unicodedata.category(char)
+        if category in _HIDDEN_IN_LINE or char in _CONTROL_NAMES:
+            if category == "Cs" and 0xDC80 <= ord(char) <= 0xDCFF:
+                what = f"the byte 0x{ord(char) - 0xDC00:02X}, which is not UTF-8 text,"
+            else:
+                name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "a control character")
+                what = f"U+{ord(char):04X} {name}"
+            return f"{what} at character {position}"
+    return None
+
+
+class VisibleLine(click.ParamType):
+    r"""One line of visible text (a subject, a type name): a tab, a line break, a control
+    or an invisible format character is refused, named with its position, before
+    anything is signed: the document would show otherwise than the clerk read it.
+
+    >>> VisibleLine().convert("Báo cáo\u2028tháng 11", None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: U+2028 LINE SEPARATOR at character 8: give one line ...
+    """
+
+    name = "text"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        hidden = hidden_character(value)
+        if hidden is not None:
+            self.fail(f"{hidden}: give one line of visible text.", param, ctx)
+        return value
+
+
+VISIBLE_LINE = VisibleLine()
 
 
 class AgencyCodeType(NonBlank):

@@ -58,7 +58,7 @@ from cli.agency_options import (
     unlock,
 )
 from cli.output import shown
-from cli.params import AGENCY_CODE, DOCUMENT_ID, IN_FILE, Day
+from cli.params import AGENCY_CODE, DOCUMENT_ID, IN_FILE, VISIBLE_LINE, Day, WholeNumber
 from cli.settings_options import pass_settings
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge
 from envelopes.importing import import_unsigned
@@ -86,13 +86,17 @@ class Rejected(AxisError):
     multiple=True,
     help="A recipient (repeat).",
 )
-@click.option("--subject", help="Trích yếu: what the document is about (≤ 500 characters).")
+@click.option(
+    "--subject",
+    type=VISIBLE_LINE,
+    help="Trích yếu: what the document is about (one line, ≤ 500 characters).",
+)
 @click.option("--number", help="Số: the document's number (default: drawn from the clock).")
 @click.option("--notation", help="Ký hiệu, e.g. UBND-VP (default: VP).")
-@click.option("--type", "type_name", help="Document type name, e.g. 'Công văn'.")
+@click.option("--type", "type_name", type=VISIBLE_LINE, help="Document type name, e.g. 'Công văn'.")
 @click.option(
     "--priority",
-    type=click.IntRange(0, 4),
+    type=WholeNumber(0, 4),
     help="0 ordinary (default), 1 urgent, 2 very urgent, 3 express, 4 express at a set time.",
 )
 @click.option(
@@ -189,6 +193,7 @@ def send(
                 attachment_name(path)
         except CompositionError as error:
             raise click.UsageError(str(error)) from None
+        _attached_once(attachments)
     files = key_files(key, cert, p12)
     # Before a passphrase is asked for, so that it is not typed in vain.
     sizes = _attachment_sizes(attachments, settings.max_envelope_bytes)
@@ -250,6 +255,25 @@ def _refers_to(
     if len(given) > 1:
         raise click.UsageError("give at most one of --revokes, --updates and --replaces")
     return given[0] if given else None
+
+
+def _attached_once(paths: Sequence[Path]) -> None:
+    """Refuse a file given to --attach twice, under one name or two (``a.pdf`` and
+    ``./a.pdf``): the recipients would get two copies, saved as two files."""
+    given: dict[tuple[int, int], Path] = {}
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue  # gone since it was checked: the size check names it
+        file = (info.st_dev, info.st_ino)
+        first = given.get(file)
+        if first is not None:
+            again = "" if first == path else f" (given before as {str(first)!r})"
+            raise click.UsageError(
+                f"--attach {str(path)!r} is given twice{again}: attach each file once"
+            )
+        given[file] = path
 
 
 def _progress(console: Console) -> Progress:

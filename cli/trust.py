@@ -31,6 +31,8 @@ def trust() -> None:
 def add(settings: Settings, ca_file: Path) -> None:
     """Trust the CA certificate in CA_FILE (e.g. the national signing CA)."""
     trusted = trust_ca(settings, ca_file)
+    for folder in trusted.folders_created:
+        click.echo(f"created folder {folder}")
     if trusted.already:
         click.echo(f"already trusted: {trusted.subject} ({trusted.path})")
     else:
