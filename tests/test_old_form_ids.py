@@ -20,7 +20,7 @@ from helpers.axis_home import (
     make_document,
     wait_for,
 )
-from helpers.records import stored_delivery, stored_document
+from helpers.records import statuses_recorded, stored_delivery, stored_document
 
 from axis import protocol
 from axis.router.answers import Answers, load_axis_identity
@@ -28,7 +28,7 @@ from axis.router.batch import _BatchWriter
 from axis.router.intake import AcceptDocument, Submission, verify_submission
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
-from axis.store.schema import agencies, documents, status_events
+from axis.store.schema import agencies, documents
 from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from cli.main import cli
@@ -192,13 +192,7 @@ def test_axis_status_answers_a_received_document_under_its_old_form_id(home: Axi
 
     assert result.exit_code == 0, result.output
     assert result.stdout.endswith(": recorded by the axis\n")
-    with home.engine.connect() as conn:
-        recorded = conn.execute(
-            sa.select(status_events.c.from_code, status_events.c.status_code)
-            .join(documents, documents.c.id == status_events.c.document_pk)
-            .where(documents.c.document_id == document_id)
-        ).all()
-    assert [tuple(row) for row in recorded] == [(district, "03")]
+    assert statuses_recorded(home.engine, document_id) == [(district, "03")]
 
 
 @pytest.mark.parametrize(

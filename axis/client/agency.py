@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import math
 import re
 import time
 import urllib.parse
@@ -53,6 +54,7 @@ from axis.client.tracking import (
     Tracking,
     UnknownDocument,
     on_record,
+    stored_document_id,
     taken_in_at,
     track_document,
 )
@@ -137,6 +139,13 @@ class NotYourDocument(AxisError):
     """The document is another agency's: this client cannot send or track it."""
 
     reason = "not-your-document"
+
+
+class InvalidArgument(AxisError, ValueError):
+    """A method of the client was given a value it cannot use (another type, a blank
+    DocumentId, a wait that is not a number of seconds): nothing was signed or sent."""
+
+    reason = "invalid-argument"
 
 
 M = TypeVar("M", Document, Status, AxisReceipt)
@@ -288,6 +297,9 @@ class AgencyClient:
         self._seen: SeenMessages | None = None
         self._axis_pins = _axis_fingerprints(settings)
         self._user_id = _broker_user_id(settings, self.code)
+        #: :meth:`receive` iterations under way: while one holds the inbox, answers are
+        #: read from the axis's record (a transport consumes a queue once at a time).
+        self._receiving = 0
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -372,6 +384,7 @@ class AgencyClient:
         may still have been accepted (``axis track`` tells), and the answer waits in the
         inbox for :meth:`receive`.
         """
+        timeout = _seconds("timeout", timeout)
         signed = self.sign_document(document)
         submitted_at = utcnow()
         submission = self.submit(signed, "document", document.document_id, document.priority)
@@ -391,18 +404,27 @@ class AgencyClient:
         the axis answers them with its first answer, where a new signature would be
         refused as other content under the same DocumentId.
         """
+        if not isinstance(document, Document):
+            raise InvalidArgument(
+                "a document to send is an envelopes.model.Document (compose_document makes "
+                f"one), not {_named_type(document)}"
+            )
         if document.sender.organ_id != self.code:
             raise NotYourDocument(
                 f"the document's sender is {document.sender.organ_id}, but this client "
                 f"signs for {self.code}"
             )
         xml = build_document(document)
+        # Refused before it is signed and kept for a retry: what is kept stays for days.
+        self._require_fits(xml, "the document, unsigned,")
         # Keyed by the certificate too: after a key rotation the old signature is refused.
         signer = fingerprint(self.identity.certificate)
         content = hashlib.sha256(signer.encode() + xml).hexdigest()
         signed = self.seen.signed_document(content)
         if signed is None:
-            signed = self.seen.keep_signed_document(content, self._sign(xml))
+            fresh = self._sign(xml)
+            self._require_fits(fresh, "the signed document")
+            signed = self.seen.keep_signed_document(content, fresh)
         return signed
 
     def send_status(
@@ -416,13 +438,21 @@ class AgencyClient:
         """Send a business status (03 accepted, 06 finished...) about a received document.
 
         ``document_id`` has the standard's form ``<sender>,<yyyy/MM/dd>,<number>/<notation>``
-        (the sender and date are read from it), or is any id the axis has stored.
+        (the sender and date are read from it), or is any id the axis has stored. Given as
+        a clerk types it, it names the document stored under an older form of it, as
+        ``axis status`` does (:func:`~axis.client.tracking.stored_document_id`).
 
         Returns the axis's signed answer when it sends one (always when it refuses the
         status), or ``None`` once the axis has recorded the status: it does not answer
         every status it accepts. Raises :class:`NoAnswer` if neither happens in time.
         """
-        status_code = code if isinstance(code, StatusCode) else _status_code(code)
+        document_id = _document_id(document_id)
+        status_code = _status_code(code)
+        if not isinstance(description, str):
+            raise InvalidArgument(f"description is text, not {_named_type(description)}")
+        timeout = _seconds("timeout", timeout)
+        # The router matches a status to its document byte for byte.
+        document_id = stored_document_id(self.engine, document_id)
         reference = self._reference(document_id)
         text = description or STATUS_LABELS[status_code]
         signed = self._sign(build_status(self._status(reference, status_code, text)))
@@ -456,11 +486,7 @@ class AgencyClient:
         self, signed: bytes, kind: protocol.Kind, document_id: str, priority: int = 0
     ) -> str:
         """Publish signed bytes to the axis; return the submission's message id."""
-        if len(signed) > self.settings.max_envelope_bytes:
-            raise EnvelopeTooLarge(
-                f"the signed document is {len(signed):,} bytes; the axis accepts at most "
-                f"{self.settings.max_envelope_bytes:,} (AXIS_MAX_ENVELOPE_BYTES)"
-            )
+        self._require_fits(signed, f"the signed {kind}")
         submission = protocol.new_submission_id()
         self.transport.publish(
             [
@@ -475,6 +501,14 @@ class AgencyClient:
             ]
         )
         return submission
+
+    def _require_fits(self, data: bytes, what: str) -> None:
+        cap = self.settings.max_envelope_bytes
+        if len(data) > cap:
+            raise EnvelopeTooLarge(
+                f"{what} is {len(data):,} bytes; the axis accepts at most {cap:,} "
+                "(AXIS_MAX_ENVELOPE_BYTES): send fewer or smaller attachments"
+            )
 
     def wait_answer(
         self,
@@ -495,6 +529,7 @@ class AgencyClient:
         rejection on record counts from ``submitted_at`` (default: now), so that the same
         bytes rejected earlier are not taken for this submission's answer.
         """
+        timeout = _seconds("timeout", timeout)
         answer = self._await(submission, document_id, digest, submitted_at or utcnow(), timeout)
         assert answer is not None  # a stored document is on record with its answer
         if digest:
@@ -512,18 +547,25 @@ class AgencyClient:
     ) -> Answer | None:
         """The answer to ``submission`` (the one whose signed bytes have ``digest``), or
         ``None`` as soon as the axis records it as a status it does not answer."""
+        if self._receiving and not digest:
+            raise AxisError(
+                f"the answer to submission {submission} is looked for in the inbox, which a "
+                "receive() of this client holds: give wait_answer the digest of the signed "
+                "bytes (read from the axis's record), or wait once the receive() is over"
+            )
         deadline = time.monotonic() + timeout
         recorded: OnRecord | None = None
         held: list[ReceivedMessage] = []
         try:
             while (remaining := deadline - time.monotonic()) > 0:
-                if len(held) < self._at_once(HOLD_LIMIT):
+                if not self._receiving and len(held) < self._at_once(HOLD_LIMIT):
                     answer = self._look_in_inbox(submission, held, deadline)
                     if answer is not None:
                         return answer
                 else:
-                    # The hold is full: the rest of the inbox stays free for `axis
-                    # receive`, and the answer is looked for in the store only.
+                    # The hold is full, or a receive() of this client holds the inbox
+                    # (its messages are handed over there, the answer among them): the
+                    # answer is looked for in the store only.
                     time.sleep(min(remaining, ANSWER_ROUND))
                 if recorded is None and digest:
                     recorded = on_record(self.engine, self.code, document_id, digest, submitted_at)
@@ -594,14 +636,28 @@ class AgencyClient:
         store, most likely) and the message stays in the inbox, as it does when it is over
         this side's size cap. A message not settled when the client closes goes back to
         the inbox.
+
+        :meth:`send` and :meth:`send_status` may be called inside the loop: their answer is
+        then read from the axis's record, and its copy in the inbox comes to the loop as
+        a ``receipt`` to acknowledge.
         """
+        wait = _seconds("wait", wait)
+        if max_messages is not None and (
+            isinstance(max_messages, bool) or not isinstance(max_messages, int)
+        ):
+            raise InvalidArgument(
+                f"max_messages is a whole number or None, not {_named_type(max_messages)}"
+            )
         if max_messages is not None and max_messages < 1:
             return  # asked for none: not even one taken, as the loop below would
         handed = 0
         prefetch = min(max_messages or RECEIVE_PREFETCH, self._at_once(RECEIVE_PREFETCH))
-        with contextlib.closing(
-            self.transport.consume(self.inbox, prefetch=prefetch, timeout=max(wait, MIN_WAIT))
-        ) as messages:
+        with (
+            self._holding_inbox(),
+            contextlib.closing(
+                self.transport.consume(self.inbox, prefetch=prefetch, timeout=max(wait, MIN_WAIT))
+            ) as messages,
+        ):
             for message in messages:
                 if self.seen.contains(message.message_id):
                     message.ack()  # a repeat of something already handed over
@@ -613,6 +669,14 @@ class AgencyClient:
                 handed += 1
                 if max_messages is not None and handed >= max_messages:
                     return
+
+    @contextlib.contextmanager
+    def _holding_inbox(self) -> Iterator[None]:
+        self._receiving += 1
+        try:
+            yield
+        finally:
+            self._receiving -= 1
 
     def settle(self, message: ReceivedMessage) -> None:
         """Remember ``message`` as handed over, then remove it from the inbox."""
@@ -783,8 +847,9 @@ class AgencyClient:
     # -- tracking -----------------------------------------------------------------------
 
     def track(self, document_id: str) -> Tracking:
-        """Where a document this agency sent or received is, per recipient."""
-        tracking = track_document(self.engine, document_id)
+        """Where a document this agency sent or received is, per recipient. ``document_id``
+        as stored or as a clerk types it (:func:`~axis.client.tracking.track_document`)."""
+        tracking = track_document(self.engine, _document_id(document_id))
         involved = {tracking.sender_code, *(r.code for r in tracking.recipients)}
         if self.code not in involved:
             raise UnknownDocument(f"{self.code} neither sent nor received {document_id}")
@@ -860,12 +925,40 @@ def _give_back(message: ReceivedMessage) -> None:
         message.requeue()
 
 
-def _status_code(text: str) -> StatusCode:
+def _status_code(code: object) -> StatusCode:
+    if isinstance(code, StatusCode):
+        return code
+    known = ", ".join(c.value for c in StatusCode)
+    if not isinstance(code, str):
+        raise InvalidArgument(
+            f"a status code is a StatusCode or its text (one of {known}), not {_named_type(code)}"
+        )
     try:
-        return StatusCode(text.strip().zfill(2))
+        return StatusCode(code.strip().zfill(2))
     except ValueError:
-        known = ", ".join(c.value for c in StatusCode)
-        raise AxisError(f"unknown status code {text!r}: one of {known}") from None
+        raise InvalidArgument(f"unknown status code {code!r}: one of {known}") from None
+
+
+def _document_id(value: object) -> str:
+    """``value``, a DocumentId to look up: text, not blank."""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"a DocumentId is text, not {_named_type(value)}")
+    if not value.strip():
+        raise InvalidArgument("the DocumentId is blank: give the document's DocumentId")
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    """``value``, seconds to wait: a number, 0 or more (infinity waits for ever)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgument(f"{name} is a number of seconds, not {_named_type(value)}")
+    if math.isnan(value) or value < 0:
+        raise InvalidArgument(f"{name} is a number of seconds, 0 or more, not {value!r}")
+    return float(value)
+
+
+def _named_type(value: object) -> str:
+    return "None" if value is None else f"{value!r:.60} ({type(value).__name__})"
 
 
 def _reference_fields(document_id: str) -> dict[str, Any]:

@@ -97,6 +97,9 @@ def compose_document(
     automatic number (milliseconds since midnight in Vietnam, unique for a sender within a
     day unless two documents leave in the same millisecond).
     """
+    problem = _type_problem(request)
+    if problem is not None:
+        raise CompositionError(f"DocumentRequest: {problem}")
     sender = str(AgencyCode.parse(request.sender))
     if not request.recipients:
         raise CompositionError("no recipient: give at least one --to CODE")
@@ -146,10 +149,67 @@ def compose_document(
         document_type=DocumentType(type=2, type_name=request.type_name),
         content=request.content,
         due_date=request.due,
-        other=OtherInfo(priority=request.priority),
+        other=OtherInfo(priority=Priority(request.priority)),
         business=business,
         attachments=list(request.attachments),
     )
+
+
+def _type_problem(request: DocumentRequest) -> str | None:
+    """What in ``request`` is of a type (or, for the priority, a value) no document can
+    carry, or ``None``. A DMS builds requests in code, where such a value would fail deep
+    inside as a bare Python error, or be signed and refused by the axis."""
+    if not isinstance(request.recipients, Sequence) or isinstance(request.recipients, str):
+        return (
+            "recipients is a list of agency codes (one recipient too: [code]), "
+            f"not {request.recipients!r:.60}"
+        )
+    texts = {
+        "sender": request.sender,
+        **{f"recipients[{i}]": code for i, code in enumerate(request.recipients)},
+        "subject": request.subject,
+        "type_name": request.type_name,
+        "content": request.content,
+        "place": request.place,
+    }
+    optional = {"number": request.number, "notation": request.notation}
+    texts |= {name: value for name, value in optional.items() if value is not None}
+    for name, value in texts.items():
+        if not isinstance(value, str):
+            return f"{name} is text, not {value!r:.60} ({type(value).__name__})"
+    priority = request.priority
+    if isinstance(priority, bool) or priority not in set(Priority):
+        known = ", ".join(f"{p.value} ({p.name})" for p in Priority)
+        return f"priority is a Priority: one of {known}, not {priority!r:.60}"
+    if request.due is not None and (
+        not isinstance(request.due, datetime.date) or isinstance(request.due, datetime.datetime)
+    ):
+        return f"due is a datetime.date (a day, without a time), not {request.due!r:.60}"
+    refers_to = request.refers_to
+    if refers_to is not None and not (
+        isinstance(refers_to, tuple)
+        and len(refers_to) == 2
+        and refers_to[0] in _REFERS_TO_OPTION
+        and isinstance(refers_to[1], str)
+    ):
+        return (
+            "refers_to is (BusinessType.REVOKE, UPDATE or REPLACE, the earlier DocumentId), "
+            f"not {refers_to!r:.60}"
+        )
+    if not isinstance(request.attachments, Sequence):
+        return f"attachments is a list of Attachment, not {request.attachments!r:.60}"
+    for i, attachment in enumerate(request.attachments):
+        if not isinstance(attachment, Attachment):
+            return (
+                f"attachments[{i}] is an Attachment (read_attachment(path) reads a file as "
+                f"one), not {attachment!r:.60}"
+            )
+        if not isinstance(attachment.data, bytes):
+            return (
+                f"attachment {attachment.name!r} carries {type(attachment.data).__name__}, "
+                "not bytes: encode text first (e.g. text.encode())"
+            )
+    return None
 
 
 _REFERS_TO_OPTION = {

@@ -86,7 +86,9 @@ def safe_file_name(name: str, taken: set[str]) -> str:
     among ``taken`` (which it joins, in the form :func:`_name_key` gives)."""
     base = Path(name.replace("\\", "/")).name
     base = "".join("_" if unicodedata.category(c) in _HIDDEN else c for c in base)
-    base = _fit(_UNSAFE_IN_FILE.sub("_", base).strip(" .") or "attachment")
+    # Only trailing dots and spaces go (Windows drops them, so "a." would be "a"), and
+    # leading spaces: "..txt" is a name like any other, ".." or "." none at all.
+    base = _fit(_UNSAFE_IN_FILE.sub("_", base).rstrip(" .").lstrip(" ") or "attachment")
     candidate, n = base, 1
     stem, dot, suffix = base.rpartition(".")
     while _name_key(candidate) in taken:

@@ -114,29 +114,38 @@ TRACK_COLUMNS = (
 )
 
 
-def stored_document_id(engine: Engine, typed: str) -> str:
-    """The DocumentId the axis stored the document ``typed`` names under, for whoever
-    names it to the router (which matches DocumentIds byte for byte): ``typed`` itself if
-    stored so; else the one stored before DocumentIds had to be typed as they show
-    (accents decomposed, a no-break space) that :func:`~envelopes.codes.as_typed` writes
-    as ``typed``; else ``typed``. Raises :class:`AmbiguousDocumentId` when several are.
+def stored_document_id(engine: Engine, given: str) -> str:
+    """The DocumentId the axis stored the document ``given`` names under, for whoever
+    names it to the router (which matches DocumentIds byte for byte): ``given`` itself if
+    stored so; else the one stored (in any form, old ones included) that reads as
+    ``given`` does typed as a clerk types it (:func:`~envelopes.codes.as_typed`: accents
+    composed, plain spaces); else ``given``. Raises :class:`AmbiguousDocumentId` when
+    several are.
     """
     with read_only(engine) as conn:
-        exact = sa.select(documents.c.id).where(*_named(typed)).limit(1)
+        exact = sa.select(documents.c.id).where(*_named(given)).limit(1)
         if conn.execute(exact).first() is not None:
-            return typed
-        # The sender code and the day (ASCII, written alike in every form) narrow the
-        # search to the documents one sender dated that day.
-        day_prefix, comma, _ = typed.rpartition(",")
-        if not comma:
-            return typed
-        candidates = conn.execute(
-            sa.select(documents.c.document_id).where(
-                documents.c.sender_code == document_owner(typed),
-                documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
-            )
-        ).scalars()
-        found = sorted({stored for stored in candidates if as_typed(stored) == typed})
+            return given
+        return _typed_alike(conn, given)
+
+
+def _typed_alike(conn: sa.Connection, given: str) -> str:
+    """The one DocumentId stored that :func:`~envelopes.codes.as_typed` writes as it
+    writes ``given`` (documents stored before DocumentIds had to be typed as they show:
+    accents decomposed, a no-break space), else ``given``."""
+    typed = as_typed(given)
+    # The sender code and the day (ASCII, written alike in every form) narrow the search
+    # to the documents one sender dated that day.
+    day_prefix, comma, _ = typed.rpartition(",")
+    if not comma:
+        return given
+    candidates = conn.execute(
+        sa.select(documents.c.document_id).where(
+            documents.c.sender_code == document_owner(typed),
+            documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
+        )
+    ).scalars()
+    found = sorted({stored for stored in candidates if as_typed(stored) == typed})
     if len(found) > 1:
         written = "; ".join(f"{stored!r} ({_written_as(stored)})" for stored in found)
         raise AmbiguousDocumentId(
@@ -144,7 +153,7 @@ def stored_document_id(engine: Engine, typed: str) -> str:
             f"to be typed as they show: {written}. They look alike, so which one is meant "
             "cannot be told from what a keyboard types: ask the axis operator"
         )
-    return found[0] if found else typed
+    return found[0] if found else given
 
 
 def _named(document_id: str) -> tuple[sa.ColumnElement[bool], ...]:
@@ -169,9 +178,15 @@ def _written_as(stored: str) -> str:
 
 
 def track_document(engine: Engine, document_id: str) -> Tracking:
-    """The tracking of ``document_id``; :class:`UnknownDocument` if the axis has none."""
+    """The tracking of the document ``document_id`` names, as stored or as a clerk types
+    it (:func:`stored_document_id`); :class:`UnknownDocument` if the axis has none,
+    :class:`AmbiguousDocumentId` if it names several."""
     with read_only(engine) as conn:
         doc = conn.execute(sa.select(documents).where(*_named(document_id))).first()
+        if doc is None:
+            stored = _typed_alike(conn, document_id)
+            if stored != document_id:
+                doc = conn.execute(sa.select(documents).where(*_named(stored))).first()
         if doc is None:
             raise _unknown(conn, document_id)
         rows = conn.execute(

@@ -9,25 +9,16 @@ name; such a certificate is registered like any other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.axis_home import AxisHome, make_home
+from helpers.axis_home import AxisHome
 from pki_helpers import issue, make_ca
 
 from axis import protocol
 from axis.client.agency import AgencyClient, Refusal
 from axis.router.answers import Answers, inbox_message
-from axis.settings import Settings
 from envelopes.verifying import TrustStore
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[AxisHome]:
-    made = make_home(tmp_path, Settings())
-    yield made
-    made.close()
 
 
 @pytest.mark.parametrize("revoked", [False, True], ids=["registered", "revoked since"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pika
 import pytest
 from cryptography.hazmat.primitives import serialization
-from helpers.axis_home import AxisHome, make_home, wait_for
+from helpers.axis_home import AxisHome, wait_for
 from pki_helpers import Issued, issue
 from router.conftest import axis_on
 
@@ -35,7 +35,6 @@ from axis.client.agency import (
 from axis.client.compose import DocumentRequest, compose_document
 from axis.errors import AxisError, CertificateError, TransientError
 from axis.router.answers import Answers, inbox_message, load_axis_identity
-from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.store.schema import quarantine
 from axis.transport.base import OutgoingMessage, Transport
@@ -47,23 +46,10 @@ from envelopes.xml import build_document
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[AxisHome]:
-    """An embedded axis (SQLite, no broker, no router) with agencies at four levels."""
-    made = make_home(tmp_path, Settings())
-    yield made
-    made.close()
-
-
-@pytest.fixture
 def axis_side(home: AxisHome) -> Iterator[Transport]:
     """The transport as the router holds it."""
     with home.transport() as transport:
         yield transport
-
-
-def client_for(home: AxisHome, role: str) -> AgencyClient:
-    code = home.codes[role]
-    return AgencyClient(code, home.identities[code], home.settings, home.trust, engine=home.engine)
 
 
 def a_document(home: AxisHome, subject: str = "Báo cáo tình hình") -> Document:
@@ -113,7 +99,7 @@ def submitted_statuses(home: AxisHome, transport: Transport) -> list[Status]:
 def test_a_received_document_is_verified_and_acknowledged_with_a_signed_01(home, axis_side):
     signed = signed_document(home)
     deliver(home, axis_side, signed, "district")
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         [incoming] = list(district.receive())
         assert incoming.kind == "document"
         assert incoming.signed == signed
@@ -132,7 +118,7 @@ def test_a_received_document_is_verified_and_acknowledged_with_a_signed_01(home,
 @pytest.mark.parametrize("again", ["ack", "refuse", "release"])
 def test_a_message_settled_once_cannot_be_answered_again(home, axis_side, again):
     deliver(home, axis_side, signed_document(home), "district")
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         [incoming] = list(district.receive())
         incoming.ack()
         with pytest.raises(AxisError, match="already acknowledged, refused or released"):
@@ -143,11 +129,11 @@ def test_a_message_settled_once_cannot_be_answered_again(home, axis_side, again)
 def test_a_document_published_twice_is_handed_over_once(home, axis_side):
     signed = signed_document(home)
     deliver(home, axis_side, signed, "district")
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         for incoming in district.receive():
             incoming.ack()
     deliver(home, axis_side, signed, "district")  # the router re-publishes after a crash
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         assert list(district.receive()) == []
     assert axis_side.depth(inbox(home.codes["district"])) == 0
     assert len(submitted_statuses(home, axis_side)) == 1
@@ -155,16 +141,16 @@ def test_a_document_published_twice_is_handed_over_once(home, axis_side):
 
 def test_receiving_at_most_none_hands_over_nothing(home, axis_side):
     deliver(home, axis_side, signed_document(home), "district")
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         assert list(district.receive(max_messages=0)) == []
         assert [incoming.kind for incoming in district.receive(max_messages=1)] == ["document"]
 
 
 def test_an_unacknowledged_document_stays_in_the_inbox(home, axis_side):
     deliver(home, axis_side, signed_document(home), "district")
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         assert len(list(district.receive())) == 1
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         [again] = list(district.receive())
         again.ack()
     assert len(submitted_statuses(home, axis_side)) == 1
@@ -172,7 +158,7 @@ def test_an_unacknowledged_document_stays_in_the_inbox(home, axis_side):
 
 def test_a_refused_document_is_answered_with_a_signed_02_giving_the_reason(home, axis_side):
     deliver(home, axis_side, signed_document(home), "district")
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         for incoming in district.receive():
             incoming.refuse("Không đúng thẩm quyền")
     [status] = submitted_statuses(home, axis_side)
@@ -189,7 +175,7 @@ def test_a_document_that_fails_verification_is_refused_with_02_and_never_handed_
     tampered = signed.replace("Báo cáo tình hình".encode(), "Báo cáo đã sửa".encode())
     deliver(home, axis_side, tampered, "district")
     refusals: list[Refusal] = []
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         assert list(district.receive(on_refusal=refusals.append)) == []
     [refusal] = refusals
     assert (refusal.refused, refusal.reason) == (True, "bad-signature")
@@ -210,7 +196,7 @@ def test_a_refusal_that_cannot_be_kept_sends_nothing_and_leaves_the_message_in_t
     def cannot_keep(refusal: Refusal) -> None:
         raise OSError(28, "No space left on device")
 
-    with client_for(home, "district") as district, pytest.raises(OSError, match="No space"):
+    with home.client("district") as district, pytest.raises(OSError, match="No space"):
         list(district.receive(on_refusal=cannot_keep))
 
     assert submitted_statuses(home, axis_side) == []  # no 02 for what was not kept
@@ -225,7 +211,7 @@ def test_a_refused_message_counts_towards_the_most_to_take(home, axis_side):
     deliver(home, axis_side, signed_document(home, subject="Sau"), "district")
     refusals: list[Refusal] = []
 
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         handed = list(district.receive(max_messages=1, on_refusal=refusals.append))
 
     assert handed == [] and [r.reason for r in refusals] == ["bad-signature"]
@@ -235,7 +221,7 @@ def test_a_refused_message_counts_towards_the_most_to_take(home, axis_side):
 def test_a_document_signed_with_another_agencys_key_is_refused(home, axis_side):
     deliver(home, axis_side, signed_document(home, signer="province"), "district")
     refusals: list[Refusal] = []
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         assert list(district.receive(on_refusal=refusals.append)) == []
     assert refusals[0].reason == "untrusted-certificate"
 
@@ -244,7 +230,7 @@ def test_the_sender_finds_its_answer_behind_other_messages_and_leaves_them(home,
     deliver(home, axis_side, signed_document(home), "province")  # waits in the inbox
     province_code = home.codes["province"]
     answers = Answers(load_axis_identity(home.settings))
-    with client_for(home, "province") as province:
+    with home.client("province") as province:
         submission = province.submit(b"<not-read-by-this-test/>", "document", "X")
         answer = answers.answer(
             outcome="rejected",
@@ -342,7 +328,7 @@ def ready_in(home: AxisHome, queue: str) -> int:
 
 def test_no_answer_within_the_timeout_is_a_clear_error(home):
     with (
-        client_for(home, "province") as province,
+        home.client("province") as province,
         pytest.raises(NoAnswer, match=r"no answer from the axis about document X within 0\.2 s"),
     ):
         province.wait_answer("submission:none", "X", timeout=0.2)
@@ -367,7 +353,7 @@ def test_an_earlier_rejection_of_the_same_bytes_is_not_taken_for_a_new_answer(ho
             )
         )  # fmt: skip
 
-    with client_for(home, "commune") as sender, pytest.raises(NoAnswer):
+    with home.client("commune") as sender, pytest.raises(NoAnswer):
         submitted_at = utcnow()
         submission = sender.submit(signed, "document", document_id)
         sender.wait_answer(
@@ -402,7 +388,7 @@ def test_a_certificate_outside_its_validity_is_named_as_such_not_as_unregistered
 
 def test_a_client_only_signs_its_own_documents(home):
     with (
-        client_for(home, "district") as district,
+        home.client("district") as district,
         pytest.raises(NotYourDocument, match="but this client signs for"),
     ):
         district.sign_document(a_document(home))
@@ -416,7 +402,7 @@ def test_a_message_too_damaged_to_answer_is_dropped_without_blocking_the_inbox(h
     axis_side.publish([inbox_message(b"\x00garbage", code, "document:bad", headers)])
     deliver(home, axis_side, signed_document(home), "district")
     refusals: list[Refusal] = []
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         handed = list(district.receive(on_refusal=refusals.append))
     assert [incoming.kind for incoming in handed] == ["document"]
     assert [(r.refused, r.reason) for r in refusals] == [(False, "malformed")]
@@ -433,7 +419,7 @@ def test_a_document_over_this_sides_size_cap_stays_in_the_inbox_with_an_error(ho
         list(district.receive())
 
     assert submitted_statuses(home, axis_side) == []  # nobody was told it was refused
-    with client_for(home, "district") as district:
+    with home.client("district") as district:
         assert [incoming.kind for incoming in district.receive()] == ["document"]
 
 
@@ -457,7 +443,7 @@ def test_a_document_acknowledged_after_the_broker_dropped_its_connection_is_sett
     with axis_on("rabbitmq", tmp_path, request) as home:
         with home.transport() as axis_side:
             deliver(home, axis_side, signed_document(home), "district")
-        with client_for(home, "district") as district:
+        with home.client("district") as district:
             pulling = district.receive(wait=30)
             incoming = next(pulling)
             close_broker_connections(home)
@@ -476,7 +462,7 @@ def test_a_document_acknowledged_after_the_broker_dropped_its_connection_is_sett
 def test_a_document_sent_again_before_its_answer_came_goes_out_as_the_same_bytes(home, axis_side):
     """Even from a client started afresh (the DMS restarted after NoAnswer)."""
     for _ in range(2):
-        with client_for(home, "commune") as commune, pytest.raises(NoAnswer):
+        with home.client("commune") as commune, pytest.raises(NoAnswer):
             commune.send(a_document(home), timeout=0.1)
 
     submitted = [message.body for message in axis_side.consume(SUBMISSIONS, timeout=0)]

@@ -272,3 +272,29 @@ def test_a_status_kept_before_its_document_came_has_its_new_folders_on_disk(
 
     statuses = status.parent
     assert {tmp_path, out, statuses.parent, statuses} <= set(flushed)
+
+
+@pytest.mark.parametrize(
+    ("sent", "saved"),
+    [
+        ("..txt", "..txt"),
+        ("...báo cáo.pdf", "...báo cáo.pdf"),
+        (".hidden", ".hidden"),
+        ("..", "attachment"),
+        (".", "attachment"),
+        ("../x", "x"),
+        ("..\\..\\x.txt", "x.txt"),
+        ("/etc/passwd", "passwd"),
+        ("a/b", "b"),
+        ("a\x00b", "a_b"),
+        ("  báo cáo.pdf. . ", "báo cáo.pdf"),
+    ],
+)
+def test_an_attachment_keeps_its_name_unless_the_name_would_leave_its_folder(
+    tmp_path: Path, sent: str, saved: str
+):
+    attachments = [Attachment(name=sent, content_type="text/plain", data=b"1")]
+
+    folder = save_document(tmp_path, DOC_ID, b"<edXML/>", attachments, {})
+
+    assert [p.name for p in (folder / ATTACHMENTS_DIR).iterdir()] == [saved]

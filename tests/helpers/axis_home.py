@@ -35,6 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from axis import protocol
+from axis.client.agency import AgencyClient
 from axis.errors import TransientError
 from axis.ops.metrics import Metrics
 from axis.pki import Identity, init_pki, issue_agency
@@ -108,6 +109,13 @@ class AxisHome:
 
     def transport(self) -> Transport:
         return open_transport(self.settings, self.engine)
+
+    def client(self, role: str, settings: Settings | None = None) -> AgencyClient:
+        """The agency library as the agency of ``role`` (``"commune"``, ...) uses it."""
+        code = self.codes[role]
+        return AgencyClient(
+            code, self.identities[code], settings or self.settings, self.trust, engine=self.engine
+        )
 
     def document(
         self,

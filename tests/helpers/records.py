@@ -7,7 +7,8 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.engine import Connection
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from axis.store.schema import deliveries, documents, status_events
 
@@ -69,3 +70,15 @@ def recorded_statuses(
             for delivery_id, author, code, text, recorded_at in events
         ],
     )
+
+
+def statuses_recorded(engine: Engine, document_id: str) -> list[tuple[str, str]]:
+    """(from, code) of the statuses recorded about ``document_id``, in order."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(status_events.c.from_code, status_events.c.status_code)
+            .join(documents, documents.c.id == status_events.c.document_pk)
+            .where(documents.c.document_id == document_id)
+            .order_by(status_events.c.id)
+        )
+        return [(row.from_code, row.status_code) for row in rows]

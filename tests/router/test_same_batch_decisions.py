@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from helpers.axis_home import AxisHome, deliveries_of, document_id_of, drain, wait_for
+from helpers.records import statuses_recorded
 
 from axis import protocol
-from axis.store.schema import documents, status_events
+from axis.store.schema import documents
 from axis.transport.topology import SUBMISSIONS
 from envelopes.model import BusinessType, StatusCode
 from router.batches import one_batch, quarantined, route
 
 MAX = 1 << 20
-
-
-def statuses_recorded(home: AxisHome, document_id: str) -> list[tuple[str, str]]:
-    """(from, code) of the statuses recorded about ``document_id``, in order."""
-    with home.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(status_events.c.from_code, status_events.c.status_code)
-            .join(documents, documents.c.id == status_events.c.document_pk)
-            .where(documents.c.document_id == document_id)
-            .order_by(status_events.c.id)
-        )
-        return [(row.from_code, row.status_code) for row in rows]
 
 
 def test_a_recall_answer_in_the_same_batch_as_the_recall_is_accepted(home: AxisHome) -> None:
@@ -52,7 +41,7 @@ def test_a_recall_answer_in_the_same_batch_as_the_recall_is_accepted(home: AxisH
             ],
         )
         assert quarantined(home) == []
-        assert statuses_recorded(home, document_id) == [(sender, "13"), (recipient, "15")]
+        assert statuses_recorded(home.engine, document_id) == [(sender, "13"), (recipient, "15")]
         # The sender hears the 15 (after its accepted answer); the recipient the 13.
         to_sender = drain(transport, sender, count=2)
         assert [m.headers.get(protocol.KIND) for m in to_sender] == ["receipt", "status"]
@@ -83,7 +72,7 @@ def test_an_answer_to_a_revocation_in_the_same_batch_is_accepted(home: AxisHome)
             ],
         )
     assert quarantined(home) == []
-    assert statuses_recorded(home, document_id) == [(recipient, "16")]
+    assert statuses_recorded(home.engine, document_id) == [(recipient, "16")]
 
 
 def test_a_revocation_in_the_same_batch_as_its_original_goes_to_the_original_recipients(
@@ -149,7 +138,7 @@ def test_statuses_out_of_order_move_the_delivery_as_the_readme_says(home: AxisHo
             ],
         )
         assert sorted(quarantined(home)) == ["not-a-party", "wrong-status", "wrong-status"]
-        assert statuses_recorded(home, document_id) == [
+        assert statuses_recorded(home.engine, document_id) == [
             (recipient, "06"),
             (recipient, "01"),
             (recipient, "02"),
@@ -185,12 +174,12 @@ def test_a_repeat_a_conflict_and_a_status_in_the_batch_of_their_document_wait_fo
                 (home.status(recipient, document_id), recipient, "status"),
             ],
         )
-        assert statuses_recorded(home, document_id) == []
+        assert statuses_recorded(home.engine, document_id) == []
         # The three put back are decided once the document is stored.
         again = [wait_for(lambda: transport.get(SUBMISSIONS), what="a put-back") for _ in range(3)]
         route(home, transport, [m for m in again if m is not None])
         assert quarantined(home) == ["conflict"]
-        assert statuses_recorded(home, document_id) == [(recipient, "01")]
+        assert statuses_recorded(home.engine, document_id) == [(recipient, "01")]
         assert deliveries_of(home.engine, document_id) == {recipient: "receipted"}
         told = drain(transport, sender, count=4)
         assert sorted(
