@@ -38,7 +38,8 @@ class InvalidTrustStore(EnvelopeError):
 
 
 class EnvelopeTooLarge(EnvelopeError):
-    """The input is larger than the configured cap; it was not parsed."""
+    """The input is larger than the configured cap (it was not parsed), or repeats an
+    element more often than any real message does (it was not validated)."""
 
     reason = "too-large"
 

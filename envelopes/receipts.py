@@ -32,7 +32,7 @@ from envelopes.xml import add_text
 RECEIPT_NS = "urn:edxml-axis:receipt:1"
 RECEIPT_TAG = f"{{{RECEIPT_NS}}}Receipt"
 
-#: The ``sender_code`` a verified receipt reports: receipts are signed by the axis itself.
+#: The ``sender_code`` a receipt verified against the axis's certificates reports.
 AXIS_SENDER_CODE = "axis"
 
 #: The characters a receipt's text fields hold (``r:Text`` in its XSD).

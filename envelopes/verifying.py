@@ -9,7 +9,8 @@
    comment (comments are not covered by the signature);
 3. the signature follows the profile of :mod:`envelopes.signing`: SHA-1 and HMAC raise
    :class:`WeakAlgorithm`, anything else unexpected :class:`SignatureError`, an element
-   in it that it does not sign (in ``KeyInfo`` beside the certificates, say) included;
+   in it that it does not sign (in ``KeyInfo`` beside the certificates, say) or an
+   attribute XMLDSig does not define included;
 4. the signer's certificate is valid now, has KeyUsage digitalSignature and chains to a CA
    of the :class:`TrustStore` (:class:`UntrustedCertificate` otherwise);
 5. the signature value and the digest of the whole message verify
@@ -21,6 +22,11 @@
    valid against the XSD of its kind;
 7. when ``pinned`` is given, the certificate is one of those allowed for the sender the
    message names.
+
+An axis receipt is reported as the axis's (:data:`~envelopes.receipts.AXIS_SENDER_CODE`)
+only when ``pinned`` names the axis's certificates: any certificate the trust store
+vouches for, an agency's included, can sign one, so without a pin it is reported as its
+signer's (the common name of the certificate).
 
 The :class:`Verified` result is read from the signed content only.
 """
@@ -159,7 +165,9 @@ class Verified:
     digest: str  # SHA-256 hex of the envelope bytes as received
     size: int
     kind: str  # "document" | "status" | "receipt"
-    sender_code: str  # From/OrganId; AXIS_SENDER_CODE for receipts
+    #: From/OrganId; for a receipt, AXIS_SENDER_CODE when ``pinned`` was given, else the
+    #: signer's common name.
+    sender_code: str
 
 
 @functools.lru_cache(maxsize=4096)
@@ -192,6 +200,8 @@ def verify(
     leaf = _check_certificate(xmldsig.certificates(signature), trust, at)
     signed = xmldsig.verify_enveloped(root, signature, leaf.public_key(), size=len(data))
     message, kind, sender = _read(signed)
+    if kind == "receipt" and pinned is None:
+        sender = _signer_name(leaf)
     leaf_fingerprint = fingerprint(leaf)
     if isinstance(pinned, str):  # one fingerprint, not a collection of its characters
         pinned = (pinned,)
@@ -242,6 +252,15 @@ def _locate_signature(root: etree._Element) -> etree._Element:
 
 def _describe(certificate: x509.Certificate) -> str:
     return f"subject {certificate.subject.rfc4514_string()!r}"
+
+
+def _signer_name(certificate: x509.Certificate) -> str:
+    """The certificate's common name (an agency's code, or its name), or its whole
+    subject when it has none."""
+    for attribute in certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
+        if isinstance(attribute.value, str) and attribute.value.strip():
+            return attribute.value.strip()
+    return certificate.subject.rfc4514_string()
 
 
 def _check_certificate(

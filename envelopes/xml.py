@@ -443,27 +443,36 @@ _QNAME_VALUE = re.compile(r"\s*([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*$")
 def prefixes_in_values(element: etree._Element) -> list[str]:
     """The prefixes in scope where they are used that text or attribute values under
     ``element`` name (declared around it or inside it)."""
+    return sorted({prefix for _, prefix, namespace in named_prefixes(element) if namespace})
+
+
+def named_prefixes(element: etree._Element) -> list[tuple[etree._Element, str, str | None]]:
+    """Each value under ``element`` that may be a QName (``x:Article``), in document order
+    (an element's text, then its attributes by name): the element holding it, the prefix,
+    and the namespace that prefix has there (``None`` where it is not declared)."""
     # The scope is followed through the walk's namespace events: asking each node for its
     # ``nsmap`` costs as many steps as prefixes are in scope, which a hostile file makes
     # quadratic (100,000 elements under 1,000 declarations: 9 s).
     parent = element.getparent()
-    in_scope = collections.Counter(
-        prefix for prefix in (parent.nsmap if parent is not None else ()) if prefix
-    )
+    in_scope: dict[str, list[str]] = collections.defaultdict(list)
+    for prefix, namespace in (parent.nsmap if parent is not None else {}).items():
+        if prefix:
+            in_scope[prefix].append(namespace)
     declared: list[str] = []  # prefixes declared inside, innermost last
-    named = set()
+    named: list[tuple[etree._Element, str, str | None]] = []
     for event, item in etree.iterwalk(element, events=("start", "start-ns", "end-ns")):
         if event == "start-ns":
             declared.append(item[0])
-            in_scope[item[0]] += 1
+            in_scope[item[0]].append(item[1])
         elif event == "end-ns":
-            in_scope[declared.pop()] -= 1
+            in_scope[declared.pop()].pop()
         elif isinstance(item.tag, str):
-            for value in [item.text or "", *item.attrib.values()]:
+            for value in [item.text or "", *(item.attrib[key] for key in sorted(item.attrib))]:
                 match = _QNAME_VALUE.match(value)
-                if match is not None and in_scope[match.group(1)] > 0:
-                    named.add(match.group(1))
-    return sorted(named)
+                if match is not None:
+                    scope = in_scope.get(match.group(1))
+                    named.append((item, match.group(1), scope[-1] if scope else None))
+    return named
 
 
 def _missing(name: str) -> NoReturn:
