@@ -44,6 +44,41 @@ def read_certificate(path: Path) -> x509.Certificate:
     return load_certificate(read_certificate_bytes(path), str(path))
 
 
+def load_signing_certificate(data: bytes, source: str) -> x509.Certificate:
+    """The one certificate in ``data`` that can sign documents, PEM or DER.
+
+    A PEM file may hold a chain (the agency's certificate and its CA's, in either order,
+    as a CA hands them out): the agency's is taken. A file holding several that could
+    sign is refused, as the first alone would be pinned and the others silently left out.
+    """
+    if b"-----BEGIN" not in data:
+        return load_certificate(data, source)
+    try:
+        found = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise CertificateError(f"{source}: not a PEM or DER X.509 certificate") from None
+    if len(found) == 1:
+        return found[0]
+    signing = [c for c in found if not is_ca(c)]
+    if len(signing) == 1:
+        return signing[0]
+    if not signing:
+        raise CertificateError(
+            f"{source} holds {len(found)} CA certificates and none an agency signs with: "
+            "give the agency's own certificate"
+        )
+    subjects = ", ".join(c.subject.rfc4514_string() for c in signing)
+    raise CertificateError(
+        f"{source} holds {len(signing)} certificates an agency could sign with ({subjects}): "
+        "put each in a file of its own and register each to its agency"
+    )
+
+
+def read_signing_certificate(path: Path) -> x509.Certificate:
+    """:func:`load_signing_certificate` of the file ``path``."""
+    return load_signing_certificate(read_certificate_bytes(path), str(path))
+
+
 def is_ca(certificate: x509.Certificate) -> bool:
     """True when BasicConstraints marks the certificate as a CA."""
     try:

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from axis import audit
-from axis.certificates import read_certificate
+from axis.certificates import read_signing_certificate
 from axis.errors import AgencyError, TransportError
 from axis.ops.broker_users import ManagementAPI, restore_access, vhost_of, withdraw_access
 from axis.router.inboxes import ensure_inboxes
@@ -290,7 +290,7 @@ def cert_add(settings: Settings, code: str, cert_file: Path) -> None:
 def _certificate_der(path: Path) -> bytes:
     """The certificate in file ``path``, read here so that a file that holds none (a key,
     a PKCS#12 bundle) is named in the error rather than the agency."""
-    return read_certificate(path).public_bytes(Encoding.DER)
+    return read_signing_certificate(path).public_bytes(Encoding.DER)
 
 
 class CertificateGiven(NonBlank):
@@ -327,7 +327,9 @@ class CertificateGiven(NonBlank):
 def cert_revoke(settings: Settings, code: str, certificate: Path | str, reason: str | None) -> None:
     """Revoke a certificate of agency CODE, given as its file or SHA-256 fingerprint."""
     fp = (
-        fingerprint(read_certificate(certificate)) if isinstance(certificate, Path) else certificate
+        fingerprint(read_signing_certificate(certificate))
+        if isinstance(certificate, Path)
+        else certificate
     )
     with checked_engine(settings) as engine:
         revoked = Registry(engine).revoke_certificate(code, fp, reason)

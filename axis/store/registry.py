@@ -41,7 +41,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
-from axis.certificates import is_ca, load_certificate, named_agencies, read_certificate
+from axis.certificates import (
+    is_ca,
+    load_signing_certificate,
+    named_agencies,
+    read_signing_certificate,
+)
 from axis.errors import (
     AgencyError,
     CertificateError,
@@ -446,7 +451,7 @@ class Registry:
         parsed = AgencyCode.parse(code)
         name = validate_name(name)
         cert = (
-            load_certificate(certificate, f"certificate for {parsed}")
+            load_signing_certificate(certificate, f"certificate for {parsed}")
             if certificate is not None
             else None
         )
@@ -485,7 +490,7 @@ class Registry:
         self, code: str, certificate: bytes, *, actor: str | None = None
     ) -> Certificate:
         """Pin a certificate (PEM or DER) to ``code``; refused if expired or already used."""
-        cert = load_certificate(certificate, f"certificate for {code}")
+        cert = load_signing_certificate(certificate, f"certificate for {code}")
         with _writing(self.engine, f"registering a certificate for {code}") as conn:
             self._require(conn, code)
             fp = self._add_certificate(conn, code, cert, utcnow())
@@ -744,25 +749,22 @@ class _ImportPlan:
 
 def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     """Parse ``path``; rows failing checks that need no database are refused already."""
-    try:
-        text = read_bounded(path, limit=MAX_IMPORT_BYTES).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise AgencyError(f"{path}: not UTF-8 text") from None
+    text = _decoded(path, read_bounded(path, limit=MAX_IMPORT_BYTES))
+    if not text.strip():
+        raise AgencyError(f"{path} is empty: {_HEADER_HINT}")
+    separator = _separator(text)
     # strict: a quote left open would otherwise swallow the rest of the file into a name.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     try:
         fieldnames = next(reader, [])
     except csv.Error as error:
         raise AgencyError(f"{path}, line 1: {error}") from None
-    columns = [c.strip().lower() for c in fieldnames]
+    columns = _column_names(fieldnames)
     if len(set(columns)) < len(columns):
         raise AgencyError(f"{path}, line 1: a column is named twice ({', '.join(fieldnames)})")
     missing = [c for c in ("code", "name") if c not in columns]
     if missing:
-        raise AgencyError(
-            f"{path}: missing column(s) {', '.join(missing)} "
-            "(the first line must name the columns code,name[,cert_path])"
-        )
+        raise AgencyError(f"{path}: missing column(s) {', '.join(missing)} ({_HEADER_HINT})")
     summary = ImportSummary()
     rows: list[_Row] = []
     seen_on: dict[str, int] = {}
@@ -774,19 +776,52 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
             if len(fields) > len(columns):
                 raise AgencyError(
                     f"{len(fields)} fields where the first line names {len(columns)} "
-                    "(a comma in a name needs quotes)"
+                    f"(a {_SEPARATOR_NAMES[separator]} in a name needs quotes)"
                 )
             code = AgencyCode.parse(raw_code)
             name = validate_name(record.get("name", ""))
             if str(code) in seen_on:
                 raise AgencyError(f"the code already appears on line {seen_on[str(code)]}")
-            cert = read_certificate(path.parent / cert_path) if cert_path else None
+            cert = read_signing_certificate(path.parent / cert_path) if cert_path else None
         except (InvalidAgencyCode, AgencyError, CertificateError) as error:
             summary.refused.append(RefusedRow(line, raw_code, str(error)))
             continue
         seen_on[str(code)] = line
         rows.append(_Row(line, code, name, cert))
     return rows, summary
+
+
+def _decoded(path: Path, data: bytes) -> str:
+    """``data`` as UTF-8 text (a BOM is dropped), or an error naming the line of the first
+    byte that is not: Excel's plain "CSV" writes the Windows code page (1258 for
+    Vietnamese), whose accents read as UTF-8 would be refused or garbled."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise AgencyError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{data[error.start]:02X}): save "
+            'the file as "CSV UTF-8" (Excel: Save As, CSV UTF-8), or convert it, e.g. '
+            "iconv -f CP1258 -t UTF-8"
+        ) from None
+
+
+#: What the first line of an import file must say.
+_HEADER_HINT = "the first line must name the columns code,name[,cert_path]"
+#: The separators an import file may use: Excel writes a semicolon where the regional
+#: settings make the comma the decimal mark, as the Vietnamese ones do.
+_SEPARATOR_NAMES = {",": "comma", ";": "semicolon"}
+
+
+def _column_names(fieldnames: Sequence[str]) -> list[str]:
+    return [c.strip().lower() for c in fieldnames]
+
+
+def _separator(text: str) -> str:
+    """``;`` when the header line names the columns with semicolons, else ``,``."""
+    header = text.split("\n", 1)[0]
+    named = {c.strip().strip('"') for c in _column_names(header.split(";"))}
+    return ";" if "code" in named and "name" in named else ","
 
 
 def _records(path: Path, reader: CsvReader) -> Iterator[tuple[int, list[str]]]:

@@ -37,6 +37,7 @@ def _certificate_pem(
     *,
     valid_from: datetime.datetime | None = None,
     valid_days: float = 365,
+    ca: bool = False,
 ) -> bytes:
     start = valid_from or utcnow() - datetime.timedelta(days=1)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -53,15 +54,16 @@ def _certificate_pem(
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + datetime.timedelta(days=valid_days))
-        .sign(key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    if ca:
+        cert = cert.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return cert.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.fixture
 def make_certificate() -> Callable[..., bytes]:
-    """``make_certificate(cn, valid_from=..., valid_days=...)``: a self-signed P-256 PEM
-    (``cn`` may be a whole subject name)."""
+    """``make_certificate(cn, valid_from=..., valid_days=..., ca=False)``: a self-signed
+    P-256 PEM (``cn`` may be a whole subject name; ``ca=True`` marks it a CA)."""
     return _certificate_pem
 
 
