@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from axis import protocol
-from axis.errors import TransientError
+from axis.errors import TransientError, TransportError
 from axis.ops.metrics import Metrics
 from axis.router import records
 from axis.router.answers import Answer, Answers, inbox_message
@@ -154,27 +154,50 @@ class BatchProcessor:
         Raises :class:`DatabaseUnavailable` when the batch could not be stored: nothing
         was committed and no message was acknowledged; the caller retries them. Any other
         :class:`TransientError` comes after the commit (the broker or the database went
-        away while publishing): the outbox rows remain for a sweep.
+        away while publishing, or the broker refused to take back a message to decide
+        later): the outbox rows remain for a sweep.
         """
         stored = self.store(messages)
+        kept: list[tuple[ReceivedMessage, TransportError]] = []
         for submission in stored.submissions:
             message = submission.message
-            if submission in stored.deferred:
-                message.requeue()
-            elif submission in stored.waiting:
-                # Not counted as a failure: the waits have a budget of their own, kept on
-                # the message (see decide_all).
-                waits = protocol.waited(message.headers)
-                message.requeue(REFERENCE_WAIT_DELAYS[waits], headers=_next_wait(message))
-                if self.metrics is not None:
-                    self.metrics.retried(stored.waiting[submission])
-            else:
-                message.ack()
+            try:
+                self._settle(submission, stored)
+            except TransientError:
+                raise
+            except TransportError as error:
+                kept.append((message, error))
         try:
             self.outbox.publish(stored.staged)
         except sa.exc.DBAPIError as error:
             raise TransientError(f"the database is unavailable: {error.orig}") from error
+        if kept:
+            # Settled here, such a message is still held on the broker, where nothing
+            # would ever hand it out again: reconnecting gives it back (counted), and one
+            # that keeps failing is buried once its redeliveries run out.
+            held, refusal = kept[0]
+            others = f" and {len(kept) - 1} other(s)" if len(kept) > 1 else ""
+            raise TransientError(
+                f"the broker refused to take back message {held.message_id!r}{others} to "
+                f"decide later ({refusal}); the broker hands them out again once the router "
+                "reconnects"
+            )
         return stored.outcome
+
+    def _settle(self, submission: Submission, stored: Stored) -> None:
+        """Ack a decided submission, or give it back to be decided later."""
+        message = submission.message
+        if submission in stored.deferred:
+            message.requeue()
+        elif submission in stored.waiting:
+            # Not counted as a failure: the waits have a budget of their own, kept on the
+            # message (see decide_all).
+            waits = protocol.waited(message.headers)
+            message.requeue(REFERENCE_WAIT_DELAYS[waits], headers=_next_wait(message))
+            if self.metrics is not None:
+                self.metrics.retried(stored.waiting[submission])
+        else:
+            message.ack()
 
     def store(self, messages: Sequence[ReceivedMessage]) -> Stored:
         """Steps 1 to 3: verify, decide and commit; nothing acknowledged or published."""

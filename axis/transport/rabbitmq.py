@@ -25,6 +25,14 @@ Design (the why):
   router reconnecting declares its queues again. A broker that blocks its publishers (a
   memory or disk alarm) fails the call after ``OPERATION_TIMEOUT_SECONDS`` the same way,
   naming the alarm: nothing waits for ever.
+- **Fixed queues deleted by hand.** A transport that declared the topology (a
+  router's) declares its fixed part again, with the same arguments, when the broker
+  returns a message for want of one of its queues or exchanges (a retry or a wait whose
+  wait queue is gone, a dead letter without ``axis.dead``), and publishes it again: the
+  router neither buries nor holds it. The broker refusing that declaration (the queue
+  made again by hand with other arguments) raises :class:`TopologyLost`, transient: the
+  router reconnects, and declaring the topology then stops it as at its start. Other
+  transports (agencies' logins may not declare) say the queue does not exist.
 - **Redelivery count.** Classic queues only say *whether* a message was delivered before
   (the ``redelivered`` flag). To count, a redelivered message is published again with
   the count in the header ``x-axis-redeliveries`` and the original acknowledged, before
@@ -43,6 +51,7 @@ Design (the why):
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue as queues
 import re
 import shlex
@@ -92,6 +101,8 @@ from axis.transport.topology import (
     route,
     wait_queue,
 )
+
+log = logging.getLogger(__name__)
 
 #: Longest wait for the broker's answer to one operation (a confirm, a declare).
 OPERATION_TIMEOUT_SECONDS = 60.0
@@ -168,8 +179,53 @@ class _Batch:
     future: Future[None]
     #: By publisher-confirm sequence number (ascending).
     unconfirmed: dict[int, _Publication] = field(default_factory=dict)
-    returned: list[str] = field(default_factory=list)
+    #: Routes of publications the broker returned, awaiting their confirmation (which
+    #: follows the return): only then is it known which publication each was.
+    returning: list[tuple[str, str, str]] = field(default_factory=list)
+    returned: list[_Publication] = field(default_factory=list)
     nacked: list[_Publication] = field(default_factory=list)
+
+    def confirm(self, publications: Sequence[_Publication], *, stored: bool) -> None:
+        """Take the broker's confirmation of ``publications`` (``stored``: an ack)."""
+        if not stored:
+            self.nacked += publications
+            return
+        for publication in publications:
+            route = _route_of(publication)
+            if route in self.returning:
+                self.returning.remove(route)
+                self.returned.append(publication)
+
+    def outcome(self) -> _NotStored | None:
+        """The error for what the broker did not store, or ``None``."""
+        if self.returned:
+            first = self.returned[0]
+            words = str(undeclared_queue(_queue_behind(first.exchange, first.routing_key)))
+            return _NotStored(words, [*self.returned, *self.nacked], returned=self.returned)
+        if self.nacked:
+            return _not_stored(self.nacked)
+        return None
+
+    def interrupted(self, reason: Exception) -> Exception:
+        """The error for the publishing channel closed by ``reason`` before every
+        confirmation came. The broker closes it (404) at a publication to an exchange
+        that does not exist (deleted by hand): what was not confirmed is as returned
+        (published again, some of it may be stored twice: at least once)."""
+        if isinstance(reason, pika.exceptions.ChannelClosedByBroker) and reason.reply_code == 404:
+            pending = [*self.returned, *self.unconfirmed.values()]
+            words = f"the broker refused the operation: {reason.reply_text}"
+            return _NotStored(words, [*pending, *self.nacked], returned=pending)
+        return _channel_error(reason, "")
+
+
+def _route_of(publication: _Publication) -> tuple[str, str, str]:
+    """What a return tells of the publication it returns: its exchange, routing key and
+    message id."""
+    return (
+        publication.exchange,
+        publication.routing_key,
+        publication.properties.message_id or "",
+    )
 
 
 @dataclass
@@ -312,6 +368,15 @@ class _Link:
 
         The broker creates queues on different channels in parallel.
         """
+        for error in self.declare_each(parts):
+            if error is not None:
+                raise error
+
+    def declare_each(
+        self, parts: Sequence[Callable[[pika.channel.Channel], None]]
+    ) -> list[TransportError | None]:
+        """:meth:`declare`, with what the broker refused of each part (``None``: nothing)
+        rather than the first refusal alone; a lost connection still raises."""
 
         def starter(index: int, part: Callable[[pika.channel.Channel], None]) -> Callable:
             def start(future: Future[None]) -> None:
@@ -328,8 +393,17 @@ class _Link:
             return start
 
         futures = [self._start(starter(i, part)) for i, part in enumerate(parts)]
+        errors: list[TransportError | None] = []
         for future in futures:
-            self._wait(future)
+            try:
+                self._wait(future)
+            except TransientError:
+                raise
+            except TransportError as error:
+                errors.append(error)
+            else:
+                errors.append(None)
+        return errors
 
     def probe(self, queue: str) -> int:
         """Ready messages on ``queue``; ``TransportError`` if it does not exist."""
@@ -648,27 +722,22 @@ class _Link:
         else:
             tags = [method.delivery_tag] if method.delivery_tag in batch.unconfirmed else []
         confirmed = [batch.unconfirmed.pop(tag) for tag in tags]
-        if isinstance(method, pika.spec.Basic.Nack):
-            batch.nacked += confirmed
+        batch.confirm(confirmed, stored=not isinstance(method, pika.spec.Basic.Nack))
         if batch.unconfirmed:
             return
         self._batch = None
-        if batch.returned:
-            _resolve(batch.future, error=undeclared_queue(batch.returned[0]))
-        elif batch.nacked:
-            _resolve(batch.future, error=_not_stored(batch.nacked))
-        else:
-            _resolve(batch.future, None)
+        _resolve(batch.future, None, error=batch.outcome())
 
     def _returned(
         self,
         _channel: pika.channel.Channel,
         method: pika.spec.Basic.Return,
-        _properties: pika.BasicProperties,
+        properties: pika.BasicProperties,
         _body: bytes,
     ) -> None:
         if self._batch is not None:
-            self._batch.returned.append(_queue_behind(method.exchange, method.routing_key))
+            route = (method.exchange, method.routing_key, properties.message_id or "")
+            self._batch.returning.append(route)
 
     def _channel_closed(self, key: str, slot: _Slot, reason: Exception) -> None:
         if self._slots.get(key) is slot:
@@ -676,7 +745,7 @@ class _Link:
         batch = self._batch
         if key == "publish" and batch is not None:
             self._batch = None
-            _resolve(batch.future, error=_channel_error(reason, ""))
+            _resolve(batch.future, error=batch.interrupted(reason))
         for future, about in list(slot.waiting.items()):
             _resolve(future, error=_channel_error(reason, about))
         slot.buffer.put(_channel_error(reason, key.removeprefix("queue:")))
@@ -823,6 +892,18 @@ def _cause(reason: BaseException) -> str:
     return str(reason) or type(reason).__name__
 
 
+class TopologyLost(TopologyRefused, TransientError):
+    """A queue of the fixed topology went missing while the transport ran (deleted by
+    hand) and the broker refused to declare it again: transient for a router, whose
+    reconnection declares the topology and stops it, naming the queue, as at its start."""
+
+    def __init__(self, queue: str, refusal: str) -> None:
+        super().__init__(
+            f"the broker returned a message for queue {queue!r} (deleted by hand, or made "
+            f"again by hand without its binding?) and refused to declare it again: {refusal}"
+        )
+
+
 class ConsumerCancelled(TransientError):
     """The broker ended a consumer because its queue was deleted: transient for whoever
     declares the queue again (routers do, when they reconnect)."""
@@ -836,11 +917,19 @@ class _AccessRefused(TransportError):
 
 
 class _NotStored(TransportError):
-    """The broker nacked ``publications``; it stored the others of their batch."""
+    """The broker did not store ``publications``: it nacked them, or returned those in
+    ``returned`` (no queue took them); it stored the others of their batch."""
 
-    def __init__(self, message: str, publications: Sequence[_Publication]) -> None:
+    def __init__(
+        self,
+        message: str,
+        publications: Sequence[_Publication],
+        *,
+        returned: Sequence[_Publication] = (),
+    ) -> None:
         super().__init__(message)
         self.publications = list(publications)
+        self.returned = list(returned)
 
 
 class _PreconditionFailed(TransportError):
@@ -951,6 +1040,10 @@ class RabbitMQTransport(Transport):
         # Agencies' logins may not publish where copies go: then the broker's own
         # requeue and reject are used instead (see _republish).
         self._may_republish = True
+        # Set once this transport declared the topology: it may (agencies' logins may
+        # not), and its user relies on it, so it declares the fixed topology again when
+        # the broker returns a message for want of one of its queues (see _publish).
+        self._keeps_topology = False
         self._closed = False
 
     # -- the Transport interface ------------------------------------------------------
@@ -958,20 +1051,10 @@ class RabbitMQTransport(Transport):
     def declare(self, inbox_codes: Iterable[str] = ()) -> None:
         inboxes = [inbox(code) for code in inbox_codes]
         link = self._link()
-        try:
-            link.declare([_declare_fixed_topology])
-        except _PreconditionFailed as error:
-            vhost = self._parameters.virtual_host
-            raise _fixed_topology_refused(link, error.reply_text, vhost) from None
+        self._declare_fixed_topology(link)
+        self._keeps_topology = True
         chunks = [inboxes[i : i + DECLARE_CHUNK] for i in range(0, len(inboxes), DECLARE_CHUNK)]
-        refused: list[tuple[str, str]] = []
-        for wave in range(0, len(chunks), DECLARE_CHANNELS):
-            waved = chunks[wave : wave + DECLARE_CHANNELS]
-            try:
-                link.declare([partial(_declare_queues, chunk) for chunk in waved])
-            except _PreconditionFailed:
-                for chunk in waved:
-                    refused += _declare_finding_refused(link, chunk)
+        refused = _declare_chunks(link, chunks)
         if refused:
             raise _inequivalent_queues(refused, self._parameters.virtual_host)
 
@@ -980,7 +1063,7 @@ class RabbitMQTransport(Transport):
         if publications:
             link = self._link()
             link.refuse_oversized(publications)
-            link.publish(publications)
+            self._publish(link, publications)
 
     def publish_delayed(self, message: OutgoingMessage, delay_seconds: float) -> None:
         link = self._link()
@@ -988,7 +1071,7 @@ class RabbitMQTransport(Transport):
         link.refuse_oversized([publication])
         # The wait queue takes any message: check the target now, not when it expires.
         link.probe(message.queue)
-        link.publish([publication])
+        self._publish(link, [publication])
 
     def open_consumer(self, queue: str, *, prefetch: int = 64) -> RabbitMQConsumer:
         link = self._link()
@@ -1024,6 +1107,37 @@ class RabbitMQTransport(Transport):
         link.close()
 
     # -- internals ----------------------------------------------------------------------
+
+    def _declare_fixed_topology(self, link: _Link) -> None:
+        try:
+            link.declare([_declare_fixed_topology])
+        except _PreconditionFailed as error:
+            vhost = self._parameters.virtual_host
+            raise _fixed_topology_refused(link, error.reply_text, vhost) from None
+
+    def _publish(self, link: _Link, publications: Sequence[_Publication]) -> None:
+        """Publish on ``link``. A fixed queue deleted by hand under a running router
+        would make the broker return what goes there (a retry, a wait, a dead letter), and
+        the router bury or lose it: a transport that declared the topology declares it
+        again and publishes those once more."""
+        try:
+            link.publish(publications)
+        except _NotStored as error:
+            fixed = set(fixed_queues())
+            gone = [p for p in error.returned if _queue_behind(p.exchange, p.routing_key) in fixed]
+            if not self._keeps_topology or not gone or len(gone) < len(error.publications):
+                raise
+            first = _queue_behind(gone[0].exchange, gone[0].routing_key)
+            log.warning(
+                "the broker returned messages for queue %r (deleted by hand?): declaring the "
+                "axis's fixed topology again",
+                first,
+            )
+            try:
+                self._declare_fixed_topology(link)
+            except TopologyRefused as refused:
+                raise TopologyLost(first, str(refused)) from None
+            link.publish(gone)
 
     def _link(self) -> _Link:
         if self._closed:
@@ -1118,7 +1232,7 @@ class RabbitMQTransport(Transport):
                 left.append(delivery)
         if sent:
             try:
-                sent[0][0].link.publish([copy for _, copy in sent])
+                self._publish(sent[0][0].link, [copy for _, copy in sent])
             except _AccessRefused:
                 self._may_republish = False
                 return [delivery for delivery, _ in copies]
@@ -1158,6 +1272,37 @@ def _copy(
         delivery.body,
         _properties(properties.message_id or "", properties.priority or 0, copied, None),
     )
+
+
+def _declare_chunks(link: _Link, chunks: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
+    """Declare the queues of ``chunks``, :data:`DECLARE_CHANNELS` chunks at a time; those
+    the broker refused, with its words. A refusal closes the channel at the refused
+    queue, which the broker names: the queues before it were declared, those after it
+    are declared again from there, on a channel opened anew, beside the other chunks.
+    Thousands of inboxes made by hand so cost a round trip each, not a search."""
+    refused: list[tuple[str, str]] = []
+    pending = [list(chunk) for chunk in chunks if chunk]
+    while pending:
+        wave, pending = pending[:DECLARE_CHANNELS], pending[DECLARE_CHANNELS:]
+        errors = link.declare_each([partial(_declare_queues, chunk) for chunk in wave])
+        for chunk, error in zip(wave, errors, strict=True):
+            if error is None:
+                continue
+            if not isinstance(error, _PreconditionFailed):
+                raise error
+            named = _REFUSED_QUEUE.search(error.reply_text)
+            if named is None or named[1] not in chunk:
+                refused += _declare_finding_refused(link, chunk)  # other words: searched
+                continue
+            refused.append((named[1], error.reply_text))
+            rest = chunk[chunk.index(named[1]) + 1 :]
+            if rest:
+                pending.append(rest)
+    return refused
+
+
+#: The queue a refusal of the broker names (``... for queue 'axis.inbox.X' in vhost ...``).
+_REFUSED_QUEUE = re.compile(r" for queue '([^']*)' in vhost ")
 
 
 def _declare_finding_refused(link: _Link, names: Sequence[str]) -> list[tuple[str, str]]:
