@@ -3,13 +3,14 @@
 With ``--workers N`` (N > 1) the supervisor starts N processes, each a full router with
 its own database engine and broker connection (competing consumers on the submissions
 queue), restarts one that dies (but gives up, with an error, on a worker that dies within
-seconds of starting again and again, or at once on one the broker refused its fixed
-topology: faults no restart mends), and on SIGTERM or SIGINT passes the signal on and
-waits for every worker to finish its batch. Workers stop by themselves if the supervisor
-dies.
+seconds of starting again and again, or at once on one that stopped on an error of the
+axis's own, such as a queue the broker refused or a schema of another version: faults no
+restart mends), and on SIGTERM or SIGINT passes the signal on and waits for every worker
+to finish its batch. Workers stop by themselves if the supervisor dies.
 
 Before any worker starts, the supervisor checks the schema (``axis init`` must have run)
-and declares the topology and every registered agency's inbox once.
+and declares the topology and every registered agency's inbox once, waiting for a
+database or broker that is not up yet as a running router does.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from axis.errors import QueuesRefused, RouterError, TopologyRefused
+from axis.errors import AxisError, QueuesRefused, RouterError, TopologyRefused, TransientError
 from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
-from axis.router.worker import EXIT_STUCK, run_router
+from axis.router.worker import EXIT_STUCK, STOP_SIGNALS, backoff, run_router
 from axis.settings import Settings
+from axis.stopping import pause
 from axis.store.db import engine_for
 from axis.store.migrate import check
 from envelopes.verifying import TrustStore
@@ -54,6 +56,15 @@ EARLY_DEATHS_TO_GIVE_UP = 5
 #: Exit code of a worker the broker refused its fixed topology (a queue made by hand with
 #: other arguments, while it reconnected): no restart mends that, the operator must.
 EXIT_REFUSED = 4
+#: Exit code of a worker that stopped on any other error of the axis's own (the schema
+#: migrated by another version of the axis, say): no restart mends that either.
+EXIT_FAILED = 5
+#: What the supervisor says when it gives up on a worker that exited with each code.
+GIVING_UP = {
+    EXIT_REFUSED: "because the broker refused the axis's queues as it declares them (its log above "
+    "says which and how to mend it)",
+    EXIT_FAILED: "on an error no restart mends (its ERROR line above says what and how to mend it)",
+}
 
 #: Exit codes of a worker that stopped cleanly: one still starting when the signal came
 #: ends by it (-SIGTERM, -SIGINT) before it took anything.
@@ -71,6 +82,10 @@ def configure_logging() -> None:
     # queue made by hand, say, which it declares again one by one to name): pika's
     # warnings would only repeat the broker's words, several times, before that error.
     logging.getLogger("pika.channel").setLevel(logging.ERROR)
+    # A connection attempt that fails is logged by pika's adapters at ERROR, six lines
+    # deep, at each try while the router waits for the broker: the transport's one
+    # warning already names the cause.
+    logging.getLogger("pika.adapters").setLevel(logging.CRITICAL)
 
 
 def serve(settings: Settings, *, workers: int = 1) -> int:
@@ -79,17 +94,8 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     # Fail here, once and clearly, rather than in every worker again and again.
     load_axis_identity(settings)
     TrustStore.from_dir(settings.trust_dir)
-    engine = engine_for(settings)
-    try:
-        check(engine)
-        inboxes = declare_agencies(settings, engine)
-        log.info("topology declared with %d agency inboxes", inboxes)
-    except QueuesRefused as error:
-        # The other agencies are served; copies to these inboxes are retried, then
-        # dead-lettered, as for any inbox the broker refuses.
-        log.error("serving without %d inbox(es): %s", len(error.queues), error)
-    finally:
-        engine.dispose()
+    if not _prepare(settings):
+        return 0
     # The broker limits what a consumer takes ahead by count, never by bytes: say what
     # that can come to, so memory is sized for it.
     ahead = 2 * settings.prefetch
@@ -105,6 +111,49 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
             run_router(settings, metrics=metrics)
             return 0
         return Supervisor(settings, workers, worker_dir).run()
+
+
+def _prepare(settings: Settings) -> bool:
+    """Check the schema and declare the topology, waiting for a database or a broker not
+    up yet (started before it, or before whoever creates the database); False when
+    SIGTERM or SIGINT came first."""
+    stopped = False
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopped
+        stopped = True
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    try:
+        failures = 0
+        while not stopped:
+            try:
+                _check_and_declare(settings)
+                return True
+            except TransientError as error:
+                failures += 1
+                delay = backoff(settings.retry_base_seconds, failures)
+                log.warning("not routing yet: %s; trying again in %.1f s", error, delay)
+                pause(delay, stopped=lambda: stopped)
+        log.info("stopped before routing")
+        return False
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _check_and_declare(settings: Settings) -> None:
+    engine = engine_for(settings)
+    try:
+        check(engine)
+        inboxes = declare_agencies(settings, engine)
+        log.info("topology declared with %d agency inboxes", inboxes)
+    except QueuesRefused as error:
+        # The other agencies are served; copies to these inboxes are retried, then
+        # dead-lettered, as for any inbox the broker refuses.
+        log.error("serving without %d inbox(es): %s", len(error.queues), error)
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -146,7 +195,7 @@ class Supervisor:
         Returns the exit code: 0 when every worker stopped cleanly, else
         :data:`~axis.router.worker.EXIT_STUCK`, as one router stuck past its grace exits.
         """
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
         self._workers = [self._start(number) for number in range(self.count)]
         try:
@@ -161,10 +210,9 @@ class Supervisor:
         return self._stop_workers()
 
     def _restart(self, number: int, worker: multiprocessing.process.BaseProcess) -> None:
-        if worker.exitcode == EXIT_REFUSED:
+        if worker.exitcode in GIVING_UP:
             raise RouterError(
-                f"router worker {number} stopped: the broker refused the axis's queues as it "
-                "declares them (its log above says which and how to mend it); giving up"
+                f"router worker {number} stopped {GIVING_UP[worker.exitcode]}; giving up"
             )
         lived = time.monotonic() - self._started[number]
         early = self._early_deaths[number] + 1 if lived < EARLY_DEATH_SECONDS else 0
@@ -195,7 +243,16 @@ class Supervisor:
             args=(self.settings, os.getpid(), self.metrics_dir),
             name=f"axis-router-{number}",
         )
-        worker.start()
+        # The worker starts with SIGINT ignored (an interpreter started so keeps it
+        # ignored): a Ctrl-C, sent to the whole process group, while it still imports
+        # would end it with a KeyboardInterrupt traceback. Its router's own handler takes
+        # SIGINT over; until then the supervisor, which gets the Ctrl-C too, stops it
+        # with SIGTERM.
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            worker.start()
+        finally:
+            signal.signal(signal.SIGINT, handler)
         self._started[number] = time.monotonic()
         log.info("worker %d started (pid %s)", number, worker.pid)
         return worker
@@ -226,7 +283,8 @@ def _worker_main(settings: Settings, parent_pid: int, metrics_dir: Path | None) 
         metrics = Metrics()
         with SnapshotWriter(metrics, metrics_dir):
             run_router(settings, parent_pid=parent_pid, metrics=metrics)
-    except TopologyRefused as error:
-        # Said once, for the operator, rather than as a traceback at every restart.
+    except AxisError as error:
+        # Transient failures are waited out inside the router: what comes out is for the
+        # operator to mend. Said once, rather than as a traceback at every restart.
         log.error("%s", error)
-        sys.exit(EXIT_REFUSED)
+        sys.exit(EXIT_REFUSED if isinstance(error, TopologyRefused) else EXIT_FAILED)

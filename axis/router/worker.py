@@ -72,6 +72,15 @@ HOUSEKEEPING_SECONDS = 5.0
 EXIT_STUCK = 3
 #: Longest wait between two attempts to reach the broker or the database (seconds).
 MAX_BACKOFF_SECONDS = 30.0
+#: The signals that stop a router (after the batch in hand).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def backoff(base_seconds: float, failures: int) -> float:
+    """The wait before the next attempt to reach the broker or the database, after
+    ``failures`` failed ones in a row: doubling from ``base_seconds``, at most
+    :data:`MAX_BACKOFF_SECONDS`."""
+    return min(base_seconds * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
 
 
 class Router:
@@ -110,7 +119,7 @@ class Router:
         """SIGTERM and SIGINT stop the router; one stuck past ``settings.stop_grace_seconds``
         (a broker that stopped answering) is ended hard, which loses nothing: what it
         had not acknowledged comes back, what it had committed is in the outbox."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -142,21 +151,21 @@ class Router:
         failures = 0
         log.info("router %s starting", self.router_id)
         try:
-            while not self.stopping:
+            while not self._stopped():
                 try:
                     self._connect()
                     failures = 0
                     self._consume()
                 except TransientError as error:
                     failures += 1
-                    delay = min(
-                        self.settings.retry_base_seconds * 2 ** (failures - 1), MAX_BACKOFF_SECONDS
-                    )
+                    delay = backoff(self.settings.retry_base_seconds, failures)
                     log.warning(
                         "router %s: %s; trying again in %.1f s", self.router_id, error, delay
                     )
                     self._disconnect()
-                    pause(delay, stopped=lambda: self.stopping)
+                    # Orphaned while the broker or the database is away, it would wait
+                    # for them forever, its supervisor long replaced.
+                    pause(delay, stopped=self._stopped)
         finally:
             self._shutdown()
         log.info("router %s stopped", self.router_id)
@@ -223,7 +232,7 @@ class Router:
         # one after every idle wait costs the broker work and hands back what was taken
         # ahead.
         with self._transport.open_consumer(SUBMISSIONS, prefetch=2 * batch_size) as consumer:
-            while not self.stopping and not self._orphaned():
+            while not self._stopped():
                 message = consumer.next(BATCH_WAIT_SECONDS if batch else IDLE_WAIT_SECONDS)
                 if message is not None:
                     if not batch:
@@ -242,12 +251,13 @@ class Router:
                     self._housekeeping()
             if batch:  # stopping: the batch in hand is finished first
                 self._handle(batch)
-        if self._orphaned():
+
+    def _stopped(self) -> bool:
+        """Whether to stop: asked to, or the supervising process is gone."""
+        if not self.stopping and self.parent_pid is not None and os.getppid() != self.parent_pid:
             log.warning("router %s: the supervising process is gone; stopping", self.router_id)
             self.stop()
-
-    def _orphaned(self) -> bool:
-        return self.parent_pid is not None and os.getppid() != self.parent_pid
+        return self.stopping
 
     def _handle(self, batch: Sequence[ReceivedMessage]) -> None:
         """Process a batch; on a database failure, retry or bury its messages."""

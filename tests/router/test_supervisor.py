@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from helpers.axis_home import AxisHome, RouterProcess, make_home, process_alive, wait_for
+from helpers.axis_home import AxisHome, RouterProcess, make_home, wait_for
 
 from axis.router.supervisor import EARLY_DEATHS_TO_GIVE_UP
 from axis.settings import Settings
 from axis.store.schema import documents
+from router.serving import assert_orphans_stopped_cleanly, kill_the_supervisor_alone
 
 
 def stored(engine: sa.Engine) -> int:
@@ -94,21 +95,8 @@ def test_workers_stop_by_themselves_when_the_supervisor_is_killed(tmp_path: Path
     with serving_with_two_workers(tmp_path) as (home, router, pid):
         workers = workers_of(pid)  # both up: their heartbeats are in
         assert len(workers) == 2
-        router.kill()  # the supervisor alone: SIGKILL is not passed on
-        try:
-            wait_for(
-                lambda: not any(process_alive(pid) for pid in workers),
-                what="the orphaned workers to exit",
-                timeout=60,
-            )
-        finally:
-            for pid in workers:
-                if process_alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-    log = router.log()
-    assert log.count("the supervising process is gone; stopping") == 2, log
-    assert router.routers("stopped") == router.routers("starting"), log
-    assert router.heartbeats(home.engine) == 0  # each removed its heartbeat on the way out
+        kill_the_supervisor_alone(router, workers)
+    assert_orphans_stopped_cleanly(router, home.engine, workers=2)
 
 
 def test_serve_says_how_much_memory_what_a_worker_takes_ahead_may_need(tmp_path: Path):
