@@ -30,6 +30,7 @@ from axis.transport.base import Transport
 from envelopes.model import BusinessType, StatusCode
 from envelopes.receipts import AxisReceipt, build_receipt
 from envelopes.signing import SigningIdentity, sign
+from envelopes.validation import MAX_REPEATED
 from envelopes.verifying import verify
 from envelopes.xml import EDXML_NS, build_document, build_status
 from router.conftest import SHARED_CAP, SHARED_COPY_CAP, Routed, agency_transport
@@ -372,7 +373,8 @@ def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
     home.submit(shared.transport, body, sender=c["commune"])
     wait_for(lambda: _delivered(home, document_id_of(body)), what="the document")
     # Each copy of the recall fits under the envelope cap; three of them do not fit under
-    # the copies cap (the status is padded with trace entries, which the schema allows).
+    # the copies cap (the status is padded with trace entries, which the schema allows, up
+    # to the 1,000 repeats the envelopes accept: each names an organ in 100 characters).
     root = etree.fromstring(
         build_status(make_status(c["commune"], document_id_of(body), StatusCode.RECALLED))
     )
@@ -380,8 +382,9 @@ def test_a_recall_whose_copies_are_over_the_cap_is_rejected_as_too_many_copies(
     traces = etree.SubElement(header, f"{{{EDXML_NS}}}TraceHeaderList")
     while len(etree.tostring(root)) < SHARED_COPY_CAP // 3 + 1:
         trace = etree.SubElement(traces, f"{{{EDXML_NS}}}TraceHeader")
-        etree.SubElement(trace, f"{{{EDXML_NS}}}OrganId").text = c["commune"]
+        etree.SubElement(trace, f"{{{EDXML_NS}}}OrganId").text = c["commune"].ljust(100, "9")
         etree.SubElement(trace, f"{{{EDXML_NS}}}Timestamp").text = "2026/11/26 09:30:00"
+    assert len(traces) <= MAX_REPEATED
     recall = sign(etree.tostring(root), home.identities[c["commune"]])
     assert len(recall) < SHARED_CAP
 
