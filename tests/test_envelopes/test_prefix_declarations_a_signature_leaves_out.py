@@ -29,12 +29,22 @@ def business_info(item: str) -> Business:
     )
 
 
+@pytest.mark.parametrize(
+    "item",
+    [
+        '<Item xsi:type="x:Article">1</Item>',
+        # Whitespace around the name: escaped in the canonical form's attribute values.
+        '<Item xsi:type="&#9;x:Article&#10;">1</Item>',
+        # In text, after a no-break space (a value is stripped of any whitespace).
+        "<Item>\u00a0x:Article</Item>",
+        # Among values that only look like prefixed names (a ContentId's cid:...).
+        "<Ref>cid:abc-1</Ref><Item>x:Article</Item>",
+    ],
+)
 def test_a_value_naming_a_prefix_the_signature_leaves_out_is_refused_naming_it(
-    make_document, agency, trust, tmp_path
+    make_document, agency, trust, tmp_path, item
 ):
-    unsigned = build_document(
-        make_document(business=business_info('<Item xsi:type="x:Article">1</Item>'))
-    )
+    unsigned = build_document(make_document(business=business_info(item)))
     signed = xmlsec.sign(unsigned, agency, tmp_path)
     forged = signed.replace(b'xmlns:x="urn:ministry:articles"', b'xmlns:x="urn:forged"')
     assert forged != signed
