@@ -6,13 +6,25 @@
 ... except CertificateError as error:
 ...     print(error)
 bad.pem: not a PEM or DER X.509 certificate
+
+A private key given for its certificate is named as such, and the file to give instead:
+
+>>> try:
+...     load_certificate(b"-----BEGIN PRIVATE KEY-----", Path("keys/000.00.31.H53.key"))
+... except CertificateError as error:
+...     print(error)  # doctest: +NORMALIZE_WHITESPACE
+keys/000.00.31.H53.key holds a private key, not a certificate: give the certificate file
+that goes with it (e.g. keys/000.00.31.H53.pem or keys/000.00.31.H53.crt)
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import load_der_private_key
 from cryptography.x509.oid import NameOID
 
 from axis.errors import CertificateError, FileProblem
@@ -20,15 +32,53 @@ from axis.files import MAX_CERTIFICATE_BYTES, read_bounded
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
 
+#: The PEM armour of a private key: PKCS#8 (plain or encrypted), OpenSSL's RSA and EC
+#: forms, OpenSSH's.
+_PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+#: Where a certificate usually sits beside its key, as `axis pki issue` and CAs write them.
+_CERTIFICATE_SUFFIXES = (".pem", ".crt")
 
-def load_certificate(data: bytes, source: str) -> x509.Certificate:
-    """Parse one certificate, PEM or DER; ``source`` names it in the error."""
+
+def load_certificate(data: bytes, source: str | Path) -> x509.Certificate:
+    """Parse one certificate, PEM or DER; ``source`` (its file, or a description of
+    where the bytes came from) names it in the error."""
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
     except ValueError:
-        raise CertificateError(f"{source}: not a PEM or DER X.509 certificate") from None
+        raise _not_a_certificate(data, source) from None
+
+
+def _not_a_certificate(data: bytes, source: str | Path) -> CertificateError:
+    """The error for ``data`` that holds no certificate: a private key taken for one (the
+    file beside it, as keys and certificates are handed out in pairs) is named as such,
+    and the file to give instead; the key itself is never shown."""
+    if not _is_private_key(data):
+        return CertificateError(f"{source}: not a PEM or DER X.509 certificate")
+    instead = "give the certificate file that goes with it"
+    if isinstance(source, Path):
+        siblings = [
+            str(source.with_suffix(suffix))
+            for suffix in _CERTIFICATE_SUFFIXES
+            if source.suffix.lower() != suffix
+        ]
+        instead += f" (e.g. {' or '.join(siblings)})"
+    return CertificateError(f"{source} holds a private key, not a certificate: {instead}")
+
+
+def _is_private_key(data: bytes) -> bool:
+    if _PEM_PRIVATE_KEY.search(data):
+        return True
+    if b"-----BEGIN" in data:
+        return False
+    try:
+        load_der_private_key(data, password=None)
+    except TypeError:
+        return True  # encrypted: a key all the same
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 def read_certificate_bytes(path: Path) -> bytes:
@@ -41,10 +91,10 @@ def read_certificate_bytes(path: Path) -> bytes:
 
 def read_certificate(path: Path) -> x509.Certificate:
     """Load the certificate in file ``path``."""
-    return load_certificate(read_certificate_bytes(path), str(path))
+    return load_certificate(read_certificate_bytes(path), path)
 
 
-def load_signing_certificate(data: bytes, source: str) -> x509.Certificate:
+def load_signing_certificate(data: bytes, source: str | Path) -> x509.Certificate:
     """The one certificate in ``data`` that can sign documents, PEM or DER.
 
     A PEM file may hold a chain (the agency's certificate and its CA's, in either order,
@@ -56,7 +106,7 @@ def load_signing_certificate(data: bytes, source: str) -> x509.Certificate:
     try:
         found = x509.load_pem_x509_certificates(data)
     except ValueError:
-        raise CertificateError(f"{source}: not a PEM or DER X.509 certificate") from None
+        raise _not_a_certificate(data, source) from None
     if len(found) == 1:
         return found[0]
     signing = [c for c in found if not is_ca(c)]
@@ -76,7 +126,7 @@ def load_signing_certificate(data: bytes, source: str) -> x509.Certificate:
 
 def read_signing_certificate(path: Path) -> x509.Certificate:
     """:func:`load_signing_certificate` of the file ``path``."""
-    return load_signing_certificate(read_certificate_bytes(path), str(path))
+    return load_signing_certificate(read_certificate_bytes(path), path)
 
 
 def is_ca(certificate: x509.Certificate) -> bool:

@@ -34,7 +34,7 @@ from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
 from axis.store.registry import Agency, ImportSummary, Registry, check_level_filter
 from cli.credentials import credentials
 from cli.output import format_option, render
-from cli.params import AGENCY_CODE, IN_FILE, NonBlank, usage_errors
+from cli.params import AGENCY_CODE, AGENCY_LEVEL, IN_FILE, NonBlank, usage_errors
 from cli.settings_options import pass_settings
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
@@ -137,7 +137,7 @@ def _report_import(summary: ImportSummary) -> None:
 
 
 @agency.command("list")
-@click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
+@click.option("--level", type=AGENCY_LEVEL, help="Only agencies of this level.")
 @click.option(
     "--under", type=AGENCY_CODE, metavar="CODE", help="Only CODE and the agencies below it."
 )

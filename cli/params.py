@@ -26,7 +26,8 @@ from axis.errors import ConfigurationError
 from axis.ops.pages import MAX_LIMIT
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
 from axis.store.db import parse_database_url
-from envelopes.codes import AgencyCode, as_typed, document_id_problem
+from axis.store.registry import is_code, parse_code
+from envelopes.codes import as_typed, document_id_problem
 from envelopes.errors import InvalidAgencyCode
 
 #: A day as typed, in ASCII digits (``strptime`` takes any script's digits), and what
@@ -68,6 +69,8 @@ class WholeNumber(click.IntRange):
 
 #: A row id (dead letter, quarantined item) or a count of rows.
 ROW_ID = WholeNumber(min=1, max=MAX_LIMIT)
+#: An agency's level: 1 (ministries, provinces) to 4 (the finest unit).
+AGENCY_LEVEL = WholeNumber(min=1, max=4)
 
 
 class Day(click.DateTime):
@@ -258,17 +261,9 @@ class AgencyCodeType(NonBlank):
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = super().convert(value, param, ctx)
         try:
-            return str(AgencyCode.parse(text))
+            return str(parse_code(text))
         except InvalidAgencyCode as error:
             self.fail(_several_codes(text, param) or str(error), param, ctx)
-
-
-def _is_code(text: str) -> bool:
-    try:
-        AgencyCode.parse(text)
-    except InvalidAgencyCode:
-        return False
-    return True
 
 
 def _several_codes(text: str, param: click.Parameter | None) -> str | None:
@@ -279,7 +274,7 @@ def _several_codes(text: str, param: click.Parameter | None) -> str | None:
     "'000.00.31.H53, 000.00.00.H53' names 2 agencies: give each with an option of its own"
     """
     parts = [part for part in re.split(r"[\s,;]+", text) if part]
-    if len(parts) < 2 or not all(_is_code(part) for part in parts):
+    if len(parts) < 2 or not all(is_code(part) for part in parts):
         return None
     option = param.opts[0] if param is not None and param.opts else None
     each = f" ({' '.join(f'{option} {part}' for part in parts)})" if option else ""

@@ -33,7 +33,7 @@ from axis.store.migrate import check as check_schema
 from axis.store.migrate import checked_engine
 from axis.store.registry import check_level_filter
 from cli.output import format_option, render
-from cli.params import AGENCY_CODE, Day, Duration, usage_errors
+from cli.params import AGENCY_CODE, AGENCY_LEVEL, Day, Duration, usage_errors
 from cli.settings_options import SettingOption, pass_settings, settings_for
 from envelopes.model import StatusCode
 
@@ -97,7 +97,7 @@ def _rate(value: float | None) -> str:
 @click.group("stats", invoke_without_command=True)
 @click.option("--since", type=_date, help="First day counted (YYYY-MM-DD, Vietnam's date).")
 @click.option("--until", type=_date, help="Last day counted (included).")
-@click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
+@click.option("--level", type=AGENCY_LEVEL, help="Only agencies of this level.")
 @click.option(
     "--under", type=AGENCY_CODE, metavar="CODE", help="Only this agency and the agencies under it."
 )
@@ -285,7 +285,7 @@ def _activity_table(result: Report) -> None:
     metavar="HOURS",
     help="Agencies not heard from for this long are idle (default AXIS_IDLE_AGENCY_SECONDS).",
 )
-@click.option("--level", type=click.IntRange(1, 4), help="Only agencies of this level.")
+@click.option("--level", type=AGENCY_LEVEL, help="Only agencies of this level.")
 @click.option(
     "--under", type=AGENCY_CODE, metavar="CODE", help="Only this agency and the agencies under it."
 )

@@ -308,6 +308,35 @@ def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) 
         )
 
 
+def parse_code(text: str) -> AgencyCode:
+    """:meth:`AgencyCode.parse`, saying so when the code's letter alone is wrong for being
+    small (a clerk types ``h53`` as often as ``H53``).
+
+    >>> parse_code("000.00.31.h53")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    envelopes.errors.InvalidAgencyCode: ...: the letter must be a capital (000.00.31.H53)
+    """
+    try:
+        return AgencyCode.parse(text)
+    except InvalidAgencyCode:
+        capital = text.upper() if isinstance(text, str) else text
+        if capital == text or not is_code(capital):
+            raise
+        raise InvalidAgencyCode(
+            f"invalid agency code {text!r}: the letter must be a capital ({capital})"
+        ) from None
+
+
+def is_code(text: str) -> bool:
+    """True when ``text`` is an agency code as written (no spaces, the letter a capital)."""
+    try:
+        AgencyCode.parse(text)
+    except InvalidAgencyCode:
+        return False
+    return True
+
+
 def check_level_filter(*, level: int | None, under: str | None) -> None:
     """Refuse a ``level`` no agency ``under`` a code can be at (they are at its level or
     below): a filter that could only match nothing is a mistake to name, not an answer.
@@ -319,7 +348,7 @@ def check_level_filter(*, level: int | None, under: str | None) -> None:
     """
     if level is None or under is None:
         return
-    lowest = AgencyCode.parse(under).level
+    lowest = parse_code(under).level
     if level < lowest:
         raise ConfigurationError(
             f"agencies under {under} are at level {lowest} or below, not {level}"
@@ -336,7 +365,7 @@ class Registry:
 
     def get_agency(self, code: str) -> Agency:
         """The agency registered under ``code``; :class:`UnknownAgency` otherwise."""
-        parsed = str(AgencyCode.parse(code))
+        parsed = str(parse_code(code))
         found = self._select(agencies.c.code == parsed)
         if not found:
             raise UnknownAgency(f"agency {parsed} is not registered")
@@ -448,7 +477,7 @@ class Registry:
 
         Its parent must be registered already (only a bulk import may accept orphans).
         """
-        parsed = AgencyCode.parse(code)
+        parsed = parse_code(code)
         name = validate_name(name)
         cert = (
             load_signing_certificate(certificate, f"certificate for {parsed}")
@@ -458,10 +487,15 @@ class Registry:
         now = utcnow()
         with _writing(self.engine, f"registering {parsed}") as conn:
             existing = conn.execute(
-                sa.select(agencies.c.name).where(agencies.c.code == str(parsed))
-            ).scalar()
+                sa.select(agencies.c.name, agencies.c.status).where(agencies.c.code == str(parsed))
+            ).first()
+            if existing is not None and existing.status == "suspended":
+                raise AgencyError(
+                    f"agency {parsed} is already registered ({existing.name}) and suspended: "
+                    f"to let it send and receive again, run `axis agency resume {parsed}`"
+                )
             if existing is not None:
-                raise AgencyError(f"agency {parsed} is already registered ({existing})")
+                raise AgencyError(f"agency {parsed} is already registered ({existing.name})")
             parent = parsed.parent
             if parent is not None and not self._exists(conn, str(parent)):
                 raise AgencyError(
@@ -622,7 +656,7 @@ class Registry:
         return conn.execute(query).first() is not None
 
     def _require(self, conn: Connection, code: str) -> None:
-        if not self._exists(conn, str(AgencyCode.parse(code))):
+        if not self._exists(conn, str(parse_code(code))):
             raise UnknownAgency(f"agency {code} is not registered")
 
     @staticmethod
@@ -647,7 +681,7 @@ class Registry:
         return next(c for c in self.get_agency(code).certificates if c.fingerprint == fp)
 
     def _set_status(self, code: str, status: str, reason: str | None, actor: str | None) -> bool:
-        parsed = str(AgencyCode.parse(code))
+        parsed = str(parse_code(code))
         with _writing(self.engine, f"changing the status of {parsed}") as conn:
             current = conn.execute(
                 sa.select(agencies.c.status).where(agencies.c.code == parsed)
@@ -758,7 +792,7 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     try:
         fieldnames = next(reader, [])
     except csv.Error as error:
-        raise AgencyError(f"{path}, line 1: {error}") from None
+        raise _broken_quoting(path, text, reader, 1, error) from None
     columns = _column_names(fieldnames)
     if len(set(columns)) < len(columns):
         raise AgencyError(f"{path}, line 1: a column is named twice ({', '.join(fieldnames)})")
@@ -768,7 +802,7 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     summary = ImportSummary()
     rows: list[_Row] = []
     seen_on: dict[str, int] = {}
-    for line, fields in _records(path, reader):
+    for line, fields in _records(path, text, reader):
         record = dict(zip(columns, fields, strict=False))  # a short record lacks the rest
         raw_code = record.get("code", "").strip()
         cert_path = record.get("cert_path", "").strip()
@@ -778,7 +812,7 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
                     f"{len(fields)} fields where the first line names {len(columns)} "
                     f"(a {_SEPARATOR_NAMES[separator]} in a name needs quotes)"
                 )
-            code = AgencyCode.parse(raw_code)
+            code = parse_code(raw_code)
             name = validate_name(record.get("name", ""))
             if str(code) in seen_on:
                 raise AgencyError(f"the code already appears on line {seen_on[str(code)]}")
@@ -824,7 +858,7 @@ def _separator(text: str) -> str:
     return ";" if "code" in named and "name" in named else ","
 
 
-def _records(path: Path, reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
+def _records(path: Path, text: str, reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
     """``reader``'s records, each with the line it starts on (a quoted name may span
     lines), blank lines skipped; broken quoting refuses the whole file (the reader
     cannot tell where the next record would start)."""
@@ -835,9 +869,54 @@ def _records(path: Path, reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise AgencyError(f"{path}, line {start}: {error}") from None
+            raise _broken_quoting(path, text, reader, start, error) from None
         if fields:
             yield start, fields
+
+
+def _broken_quoting(
+    path: Path, text: str, reader: CsvReader, start: int, error: csv.Error
+) -> AgencyError:
+    """The error ``reader`` met in the record of ``text`` starting on line ``start``; a
+    quote never closed (the file ends inside a quoted field) is named with its line."""
+    lines = io.StringIO(text, newline="").readlines()
+    opened = (
+        _unclosed_quote_line(lines, start, reader.dialect.delimiter)
+        if reader.line_num == len(lines)
+        else None
+    )
+    if opened is None:
+        return AgencyError(f"{path}, line {start}: {error}")
+    return AgencyError(
+        f'{path}, line {opened}: the quote (") opened on line {opened} is never closed, so '
+        f"the file ends inside it ({error}): close it after the name (a quote inside a "
+        'name is written twice, "")'
+    )
+
+
+def _unclosed_quote_line(lines: Sequence[str], start: int, separator: str) -> int | None:
+    """The line of the quote left open in the record starting on line ``start`` of
+    ``lines`` (as the csv reader counts them), ``None`` if every quote there is closed.
+
+    >>> _unclosed_quote_line(["code,name\\n", '0,"a ""b""\\n', 'c\\n'], 2, ",")
+    2
+    >>> _unclosed_quote_line(["code,name\\n", '0,"a"\\n'], 2, ",") is None
+    True
+    """
+    quoted, opened, field_start = False, None, True
+    for number, line in enumerate(lines[start - 1 :], start):
+        at = 0
+        while at < len(line):
+            char = line[at]
+            if quoted and char == '"':
+                doubled = line.startswith('"', at + 1)
+                quoted = doubled
+                at += doubled
+            elif not quoted and char == '"' and field_start:
+                quoted, opened = True, number
+            field_start = not quoted and char in (separator, "\r", "\n")
+            at += 1
+    return opened if quoted else None
 
 
 def _plan_import(

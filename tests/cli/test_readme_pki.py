@@ -225,6 +225,12 @@ def test_a_file_that_holds_no_certificate_is_named_when_registering_one(
         "agency", "add", "000.00.01.H53", "--name", "Thành phố", "--cert", str(wrong)
     )
 
+    said = {
+        "key": f"error: {wrong} holds a private key, not a certificate: give the certificate "
+        f"file that goes with it (e.g. {wrong.with_suffix('.pem')} or "
+        f"{wrong.with_suffix('.crt')})\n",
+        "p12": f"error: {wrong}: not a PEM or DER X.509 certificate\n",
+    }[given]
     for result in (pinned, added):
         assert result.exit_code == 1
-        assert result.output == f"error: {wrong}: not a PEM or DER X.509 certificate\n"
+        assert result.output == said
