@@ -98,6 +98,9 @@ class Settings:
     retry_base_seconds: float = 1.0
     receipt_timeout_seconds: float = 4 * 3600.0
     lifetime_seconds: float = 24 * 3600.0
+    #: The port of ``axis serve``'s Prometheus endpoint; 0, the default, serves none, as
+    #: ``AXIS_METRICS_PORT=0`` or ``--metrics-port 0`` (which turns off a port the
+    #: variable sets).
     metrics_port: int = 0
     idle_agency_seconds: float = 24 * 3600.0
     #: ``axis health`` fails when no router has sent a heartbeat for this long.

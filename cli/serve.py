@@ -32,8 +32,9 @@ from cli.settings_options import SettingOption, pass_settings
     "--metrics-port",
     cls=SettingOption,
     setting="metrics_port",
-    type=click.IntRange(min=1, max=65535),
-    help="Serve Prometheus metrics on this port (AXIS_METRICS_PORT).",
+    type=click.IntRange(min=0, max=65535),
+    help="Serve Prometheus metrics on this port (AXIS_METRICS_PORT); 0, the default: "
+    "serve none, whichever gives it.",
 )
 @click.option(
     "--stop-grace",
@@ -46,7 +47,7 @@ from cli.settings_options import SettingOption, pass_settings
 )
 @pass_settings
 def serve(settings: Settings) -> None:
-    """Route submissions to the agencies' inboxes until SIGTERM or Ctrl-C.
+    """Route submissions to the agencies' inboxes until SIGTERM, SIGHUP or Ctrl-C.
 
     Needs an initialised database (axis init). Uses RabbitMQ when AXIS_BROKER_URL is set,
     otherwise queues kept in the database. Each flag overrides its variable, which is then

@@ -28,12 +28,12 @@ records into its own :class:`Metrics` and a :class:`SnapshotWriter` writes its s
 into a directory of the run every second (and once more when it stops); the parent serves
 one :class:`Metrics` that merges every snapshot in that directory at scrape time::
 
-    with tempfile.TemporaryDirectory(prefix="axis-metrics-") as run_dir:
-        parent = Metrics(engine=engine, worker_dir=Path(run_dir))
+    with run_directory() as run_dir:
+        parent = Metrics(engine=engine, worker_dir=run_dir)
         server = serve_metrics(port, parent)
         # in each worker process (any start method: fork, spawn, a subprocess):
         #     metrics = Metrics()
-        #     with SnapshotWriter(metrics, Path(run_dir)):
+        #     with SnapshotWriter(metrics, run_dir):
         #         route(..., metrics=metrics)
         ...
         server.close()
@@ -44,6 +44,10 @@ depends on import order and on how the workers are started (a forked child inher
 parent's choice); snapshot files depend on neither. Counters of a worker that exited
 stay in the sum (its last snapshot is kept for the run), so totals never go backwards
 while the run lasts. The cost is that a scrape can lag a worker by up to one interval.
+
+A run's folder, ``axis-metrics-<pid>-<random>`` in the temporary directory, is removed
+when the run ends; one whose process was killed (SIGKILL, a power cut) is removed by the
+next run that starts on the machine, once no process holds that pid.
 
 Metric names (all prefixed ``axis_``): ``messages_accepted_total{kind}``,
 ``messages_rejected_total{reason}``, ``deliveries_delivered_total``,
@@ -60,6 +64,9 @@ import contextlib
 import json
 import logging
 import os
+import re
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -307,6 +314,56 @@ class _DatabaseGauges(Collector):
         )
         dead.add_sample("axis_dead_letters_unresolved", {}, float(unresolved))
         return [states, dead]
+
+
+#: The folders :func:`run_directory` makes: the pid of the process whose run it is first.
+RUN_DIRECTORY_PREFIX = "axis-metrics-"
+_RUN_DIRECTORY = re.compile(rf"{RUN_DIRECTORY_PREFIX}(\d+)-\w+")
+
+
+@contextlib.contextmanager
+def run_directory(parent: Path | None = None) -> Iterator[Path]:
+    """A folder for the snapshots of one run's workers, removed when the run ends, in
+    ``parent`` (default: the temporary directory). Folders of runs whose process is gone
+    are removed first: nothing else would remove them."""
+    parent = Path(tempfile.gettempdir()) if parent is None else parent
+    remove_stale_run_directories(parent)
+    with tempfile.TemporaryDirectory(
+        prefix=f"{RUN_DIRECTORY_PREFIX}{os.getpid()}-", dir=parent
+    ) as path:
+        yield Path(path)
+
+
+def remove_stale_run_directories(parent: Path) -> list[Path]:
+    """Remove the folders in ``parent`` that :func:`run_directory` made for a process no
+    longer running (this account's only); the folders removed.
+
+    A pid reused since by another process keeps its folder until that one ends too: a
+    folder is only removed when nothing can be writing into it.
+    """
+    removed = []
+    for path in parent.glob(f"{RUN_DIRECTORY_PREFIX}*"):
+        named = _RUN_DIRECTORY.fullmatch(path.name)
+        try:
+            ours = path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid()
+        except OSError:  # removed meanwhile by another run starting
+            continue
+        if named is None or not ours or _running(int(named.group(1))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        log.info("removed the metrics folder %s of a run that was killed", path)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another account's process
+        return True
+    return True
 
 
 class SnapshotWriter:

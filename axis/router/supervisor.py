@@ -2,10 +2,12 @@
 
 With ``--workers N`` (N > 1) the supervisor starts N processes, each a full router with
 its own database engine and broker connection (competing consumers on the submissions
-queue), restarts one that dies (but gives up, with an error, on a worker that dies within
+queue), restarts one that dies, waiting longer after each death in a row (one second,
+doubling up to a minute), but gives up, with an error, on a worker that dies within
 seconds of starting again and again, or at once on one that stopped on an error of the
 axis's own, such as a queue the broker refused or a schema of another version: faults no
-restart mends), and on SIGTERM or SIGINT passes the signal on and waits for every worker
+restart mends. On a stop signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT: see
+:data:`~axis.stopping.STOP_SIGNALS`) it sends SIGTERM to every worker and waits for each
 to finish its batch. Workers stop by themselves if the supervisor dies.
 
 Before any worker starts, the supervisor checks the schema (``axis init`` must have run)
@@ -22,19 +24,18 @@ import multiprocessing.process
 import os
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
 from axis.errors import AxisError, QueuesRefused, RouterError, TopologyRefused, TransientError
-from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
+from axis.ops.metrics import Metrics, SnapshotWriter, run_directory, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
-from axis.router.worker import EXIT_STUCK, STOP_SIGNALS, backoff, run_router
+from axis.router.worker import EXIT_STUCK, backoff, run_router
 from axis.settings import Settings
-from axis.stopping import pause
+from axis.stopping import STOP_SIGNALS, StopRequests, pause
 from axis.store.db import engine_for
 from axis.store.migrate import check
 from envelopes.verifying import TrustStore
@@ -46,8 +47,13 @@ log = logging.getLogger(__name__)
 #: threads' stacks in the log and exit code 3. A fixed margin, not a multiple: all it has
 #: to cover is the signal reaching the worker and the dump, whatever the grace.
 STOP_MARGIN_SECONDS = 30.0
-#: Pause before restarting a worker that died (seconds).
+#: Pause before restarting a worker that died (seconds), doubled at each death in a row ...
 RESTART_DELAY_SECONDS = 1.0
+#: ... up to this: a worker that keeps dying costs a restart a minute, its ERROR line
+#: included, while the others route on.
+MAX_RESTART_DELAY_SECONDS = 60.0
+#: A worker that ran this long (seconds) before it died starts a new row of deaths.
+STEADY_RUN_SECONDS = 600.0
 #: A worker that dies this soon after starting (seconds) ...
 EARLY_DEATH_SECONDS = 10.0
 #: ... this many times in a row makes the supervisor stop everything and exit non-zero.
@@ -67,8 +73,8 @@ GIVING_UP = {
 }
 
 #: Exit codes of a worker that stopped cleanly: one still starting when the signal came
-#: ends by it (-SIGTERM, -SIGINT) before it took anything.
-CLEAN_EXITS = (0, -signal.SIGTERM, -signal.SIGINT)
+#: ends by it (-SIGTERM, -SIGHUP...) before it took anything.
+CLEAN_EXITS = (0, *(-signum for signum in STOP_SIGNALS))
 
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
@@ -89,12 +95,19 @@ def configure_logging() -> None:
 
 
 def serve(settings: Settings, *, workers: int = 1) -> int:
-    """Route until SIGTERM/SIGINT, in this process or in ``workers`` processes; the exit
+    """Route until a stop signal, in this process or in ``workers`` processes; the exit
     code (0: stopped cleanly)."""
+    # A signal before the router's or the supervisor's handlers are in place stops it as
+    # one after: cleanly, exit code 0.
+    with StopRequests() as early:
+        return _serve(settings, workers, early)
+
+
+def _serve(settings: Settings, workers: int, early: StopRequests) -> int:
     # Fail here, once and clearly, rather than in every worker again and again.
     load_axis_identity(settings)
     TrustStore.from_dir(settings.trust_dir)
-    if not _prepare(settings):
+    if not _prepare(settings, early):
         return 0
     # The broker limits what a consumer takes ahead by count, never by bytes: say what
     # that can come to, so memory is sized for it.
@@ -106,40 +119,29 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
         settings.prefetch,
         f"{ahead * settings.max_envelope_bytes >> 20:,}",
     )
-    with _metrics(settings, engine_for(settings), workers) as (metrics, worker_dir):
+    with _metrics(settings, workers) as (metrics, worker_dir):
         if workers <= 1:
-            run_router(settings, metrics=metrics)
+            run_router(settings, metrics=metrics, early=early)
             return 0
-        return Supervisor(settings, workers, worker_dir).run()
+        return Supervisor(settings, workers, worker_dir).run(early)
 
 
-def _prepare(settings: Settings) -> bool:
+def _prepare(settings: Settings, early: StopRequests) -> bool:
     """Check the schema and declare the topology, waiting for a database or a broker not
-    up yet (started before it, or before whoever creates the database); False when
-    SIGTERM or SIGINT came first."""
-    stopped = False
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopped
-        stopped = True
-
-    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
-    try:
-        failures = 0
-        while not stopped:
-            try:
-                _check_and_declare(settings)
-                return True
-            except TransientError as error:
-                failures += 1
-                delay = backoff(settings.retry_base_seconds, failures)
-                log.warning("not routing yet: %s; trying again in %.1f s", error, delay)
-                pause(delay, stopped=lambda: stopped)
-        log.info("stopped before routing")
-        return False
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    up yet (started before it, or before whoever creates the database); False when a
+    stop signal came first."""
+    failures = 0
+    while not early.requested:
+        try:
+            _check_and_declare(settings)
+            return True
+        except TransientError as error:
+            failures += 1
+            delay = backoff(settings.retry_base_seconds, failures)
+            log.warning("not routing yet: %s; trying again in %.1f s", error, delay)
+            pause(delay, stopped=lambda: early.requested)
+    log.info("stopped before routing")
+    return False
 
 
 def _check_and_declare(settings: Settings) -> None:
@@ -157,23 +159,21 @@ def _check_and_declare(settings: Settings) -> None:
 
 
 @contextlib.contextmanager
-def _metrics(
-    settings: Settings, engine, workers: int
-) -> Iterator[tuple[Metrics | None, Path | None]]:  # type: ignore[no-untyped-def]
-    """The metrics endpoint, when ``settings.metrics_port`` is set."""
+def _metrics(settings: Settings, workers: int) -> Iterator[tuple[Metrics | None, Path | None]]:
+    """The metrics endpoint, when ``settings.metrics_port`` is set (not 0): the router's
+    :class:`Metrics`, or the folder the workers write their snapshots into."""
     if not settings.metrics_port:
         yield None, None
         return
-    with tempfile.TemporaryDirectory(prefix="axis-metrics-") as run_dir:
-        worker_dir = Path(run_dir) if workers > 1 else None
+    with contextlib.ExitStack() as stack:
+        worker_dir = stack.enter_context(run_directory()) if workers > 1 else None
+        engine = engine_for(settings)
+        stack.callback(engine.dispose)
         metrics = Metrics(engine=engine, worker_dir=worker_dir)
         server = serve_metrics(settings.metrics_port, metrics)
+        stack.callback(server.close)
         log.info("metrics on port %d", server.port)
-        try:
-            yield (None if worker_dir else metrics), worker_dir
-        finally:
-            server.close()
-            engine.dispose()
+        yield (None if worker_dir else metrics), worker_dir
 
 
 class Supervisor:
@@ -188,28 +188,49 @@ class Supervisor:
         self._workers: list[multiprocessing.process.BaseProcess] = []
         self._started = [0.0] * count
         self._early_deaths = [0] * count
+        self._deaths = [0] * count
+        #: When each dead worker is to be started again (None: it is not dead).
+        self._restart_at: list[float | None] = [None] * count
 
-    def run(self) -> int:
-        """Supervise until a signal; :class:`RouterError` when a worker keeps dying.
+    def run(self, early: StopRequests | None = None) -> int:
+        """Supervise until a stop signal (``early``: one that came before this one's
+        handlers were in place stops it at once); :class:`RouterError` when a worker
+        keeps dying.
 
         Returns the exit code: 0 when every worker stopped cleanly, else
         :data:`~axis.router.worker.EXIT_STUCK`, as one router stuck past its grace exits.
         """
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
+        if early is not None and early.requested:
+            return 0
         self._workers = [self._start(number) for number in range(self.count)]
         try:
             while not self.stopping:
-                for number, worker in enumerate(self._workers):
-                    if not worker.is_alive() and not self.stopping:
-                        self._restart(number, worker)
-                time.sleep(0.2)
+                for number in range(self.count):
+                    self._look_after(number)
+                pause(0.2, stopped=lambda: self.stopping)
         except BaseException:
             self._stop_workers()
             raise
         return self._stop_workers()
 
-    def _restart(self, number: int, worker: multiprocessing.process.BaseProcess) -> None:
+    def _look_after(self, number: int) -> None:
+        """Note worker ``number``'s death, or start it again once its pause is over."""
+        restart_at = self._restart_at[number]
+        if restart_at is None:
+            worker = self._workers[number]
+            if not worker.is_alive():
+                self._restart_at[number] = time.monotonic() + self._pause_after_death(
+                    number, worker
+                )
+        elif time.monotonic() >= restart_at and not self.stopping:
+            self._restart_at[number] = None
+            self._workers[number] = self._start(number)
+
+    def _pause_after_death(self, number: int, worker: multiprocessing.process.BaseProcess) -> float:
+        """How long to wait before starting the dead worker ``number`` again (seconds);
+        :class:`RouterError` when no restart can mend what stopped it."""
         if worker.exitcode in GIVING_UP:
             raise RouterError(
                 f"router worker {number} stopped {GIVING_UP[worker.exitcode]}; giving up"
@@ -223,16 +244,24 @@ class Supervisor:
                 f"{EARLY_DEATH_SECONDS:g} s of starting (last exit code {worker.exitcode}): "
                 "giving up; its log above says why"
             )
+        # Dying every few minutes is a fault too (a leak, a crash on some input): the
+        # supervisor keeps the other workers routing and this one restarted, but at a
+        # pace that leaves the log readable and the machine to the living ones.
+        deaths = 1 if lived >= STEADY_RUN_SECONDS else self._deaths[number] + 1
+        self._deaths[number] = deaths
+        delay = backoff(RESTART_DELAY_SECONDS, deaths, most=MAX_RESTART_DELAY_SECONDS)
         log.error(
-            "worker %d (pid %s) died with %s after %.1f s; restarting it",
+            "worker %d (pid %s) died with %s after %.1f s, %s; restarting it in %g s "
+            "(the pause doubles at each death in a row, up to %g s)",
             number,
             worker.pid,
             worker.exitcode,
             lived,
+            "its first death" if deaths == 1 else f"{deaths} deaths in a row",
+            delay,
+            MAX_RESTART_DELAY_SECONDS,
         )
-        time.sleep(RESTART_DELAY_SECONDS)
-        if not self.stopping:  # a signal during the pause: no new worker to stop at once
-            self._workers[number] = self._start(number)
+        return delay
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -268,7 +297,9 @@ class Supervisor:
                 log.error("worker pid %s did not stop in time; killing it", worker.pid)
                 worker.kill()
                 worker.join()
-        unclean = [w for w in self._workers if w.exitcode not in CLEAN_EXITS]
+        # A worker waiting for its restart died before the stop, and was reported then.
+        stopped = [w for n, w in enumerate(self._workers) if self._restart_at[n] is None]
+        unclean = [w for w in stopped if w.exitcode not in CLEAN_EXITS]
         for worker in unclean:
             log.error("worker pid %s ended with exit code %s", worker.pid, worker.exitcode)
         return EXIT_STUCK if unclean else 0

@@ -1,6 +1,6 @@
 """One router process: consume submissions in batches, survive what fails around it.
 
-:class:`Router` runs until :meth:`Router.stop` (SIGTERM, SIGINT):
+:class:`Router` runs until :meth:`Router.stop` (SIGTERM, SIGINT, SIGHUP, SIGQUIT):
 
 - it takes messages from ``SUBMISSIONS`` and hands them to the
   :class:`~axis.router.batch.BatchProcessor` in batches of up to ``settings.prefetch``
@@ -47,7 +47,7 @@ from axis.router.outbox import Outbox
 from axis.router.records import dead_letter_row, keep_dead_letter
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
-from axis.stopping import pause
+from axis.stopping import STOP_SIGNALS, StopRequests, pause
 from axis.store.db import engine_for, utcnow
 from axis.store.migrate import check
 from axis.transport import open_transport
@@ -72,15 +72,16 @@ HOUSEKEEPING_SECONDS = 5.0
 EXIT_STUCK = 3
 #: Longest wait between two attempts to reach the broker or the database (seconds).
 MAX_BACKOFF_SECONDS = 30.0
-#: The signals that stop a router (after the batch in hand).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def backoff(base_seconds: float, failures: int) -> float:
+def backoff(base_seconds: float, failures: int, most: float = MAX_BACKOFF_SECONDS) -> float:
     """The wait before the next attempt to reach the broker or the database, after
-    ``failures`` failed ones in a row: doubling from ``base_seconds``, at most
-    :data:`MAX_BACKOFF_SECONDS`."""
-    return min(base_seconds * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+    ``failures`` failed ones in a row: doubling from ``base_seconds``, at most ``most``.
+
+    >>> [backoff(1.0, n, most=60.0) for n in (1, 2, 3, 7, 8)]
+    [1.0, 2.0, 4.0, 60.0, 60.0]
+    """
+    return min(base_seconds * 2 ** (failures - 1), most)
 
 
 class Router:
@@ -116,9 +117,10 @@ class Router:
         self.stopping = True
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the router; one stuck past ``settings.stop_grace_seconds``
-        (a broker that stopped answering) is ended hard, which loses nothing: what it
-        had not acknowledged comes back, what it had committed is in the outbox."""
+        """The :data:`~axis.stopping.STOP_SIGNALS` stop the router; one stuck past
+        ``settings.stop_grace_seconds`` (a broker that stopped answering) is ended hard,
+        which loses nothing: what it had not acknowledged comes back, what it had
+        committed is in the outbox."""
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
 
@@ -412,9 +414,16 @@ class Router:
 
 
 def run_router(
-    settings: Settings, *, parent_pid: int | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    parent_pid: int | None = None,
+    metrics: Metrics | None = None,
+    early: StopRequests | None = None,
 ) -> None:
-    """Run one router in this process until SIGTERM/SIGINT."""
+    """Run one router in this process until a stop signal (``early``: one that came
+    before the router's own handlers were in place stops it at once)."""
     router = Router(settings, metrics=metrics, parent_pid=parent_pid)
     router.install_signal_handlers()
+    if early is not None and early.requested:
+        router.stop()
     router.run()

@@ -5,14 +5,11 @@ unusable value is named as what gave it, the flag or the variable."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from helpers.axis_home import RouterProcess, make_home, wait_for
+from helpers.axis_home import RouterProcess, make_home, serve_until_started
 
 from axis.errors import ConfigurationError
 from axis.settings import Settings
@@ -43,30 +40,10 @@ def test_serve_uses_its_flags_and_does_not_read_their_broken_variables(
     environment.update(
         {"AXIS_WORKERS": "many", "AXIS_PREFETCH": "0", "AXIS_STOP_GRACE_SECONDS": "nan"}
     )
-    log = tmp_path / "serve.log"
-    with log.open("wb") as output:
-        serving = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", *SERVE_FLAGS],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(
-            lambda: " starting" in log.read_text() or serving.poll() is not None,
-            what="the router to start",
-            timeout=60,
-        )
-        assert serving.poll() is None, log.read_text()
-        serving.send_signal(signal.SIGTERM)
-        assert serving.wait(60) == 0, log.read_text()
-    finally:
-        if serving.poll() is None:
-            serving.kill()
-            serving.wait(30)
+    logged = serve_until_started(SERVE_FLAGS, environment, tmp_path / "serve.log")
 
     # The prefetch it took is the flag's: 2 x 7 ahead.
-    assert "each worker takes up to 14 submissions ahead" in log.read_text()
+    assert "each worker takes up to 14 submissions ahead" in logged
 
 
 def test_stats_backlog_takes_idle_from_its_flag_else_from_its_variable(

@@ -571,3 +571,31 @@ def _take_documents(
                     )
                 )
     return receipts
+
+
+def serve_until_started(
+    arguments: Sequence[str], environment: dict[str, str], log: Path, *, workers: int = 1
+) -> str:
+    """Run ``axis serve ARGUMENTS`` until ``workers`` router(s) have started, then stop it
+    with SIGTERM and expect a clean exit; its log (the test fails on any other exit)."""
+    with log.open("wb") as output:
+        serving = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", *arguments],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            lambda: log.read_text().count(" starting") == workers or serving.poll() is not None,
+            what=f"{workers} router(s) to start",
+            timeout=60,
+        )
+        assert serving.poll() is None, log.read_text()
+        serving.send_signal(signal.SIGTERM)
+        assert serving.wait(60) == 0, log.read_text()
+    finally:
+        if serving.poll() is None:
+            serving.kill()
+            serving.wait(30)
+    return log.read_text()
