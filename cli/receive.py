@@ -25,6 +25,8 @@ from axis.client.received import (
     save_status,
     status_file_stem,
 )
+from axis.errors import ConfigurationError
+from axis.files import make_folders
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
 from cli.output import format_option, render
@@ -76,24 +78,41 @@ def receive(
     stderr = Console(stderr=True)
     completed = False
     try:
-        with (
-            open_client(settings, agency, identity, state_dir=out) as client,
-            stderr.status(f"pulling the inbox of {agency}") as shown,
-        ):
-            # --max counts refusals too: the client stops once that many left the inbox.
-            for incoming in client.receive(max_messages=max_count, wait=wait, on_refusal=refused):
-                row = _save(out, incoming)
-                incoming.ack()
-                # Listed once acknowledged: one whose acknowledgement failed is still in
-                # the inbox, and comes again.
-                rows.append(row)
-                shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
+        with open_client(settings, agency, identity, state_dir=out) as client:
+            # Made once the agency's identity is checked, so that a refused command leaves
+            # no folder behind; named, as `axis init` names the home, so that a mistyped
+            # --out shows as new folders (on stderr: stdout is the listing).
+            for folder in _make_out(out):
+                click.echo(f"created folder {folder}", err=True)
+            with stderr.status(f"pulling the inbox of {agency}") as shown:
+                # --max counts refusals too: the client stops once that many left the inbox.
+                for incoming in client.receive(
+                    max_messages=max_count, wait=wait, on_refusal=refused
+                ):
+                    row = _save(out, incoming)
+                    incoming.ack()
+                    # Listed once acknowledged: one whose acknowledgement failed is still
+                    # in the inbox, and comes again.
+                    rows.append(row)
+                    shown.update(f"pulling the inbox of {agency}: {len(rows)} received")
         completed = True
     finally:
         # Stopped by an error or Ctrl-C, what was saved and acknowledged is listed all the
         # same: it has left the inbox, and this listing is where the clerk learns of it.
         if completed or rows:
             render(rows, COLUMNS, fmt, title=f"{len(rows)} message(s) received by {agency}")
+
+
+def _make_out(out: Path) -> list[Path]:
+    """The folders made for ``out``, outermost first, before anything is taken from the
+    inbox: one that cannot be made leaves every message there."""
+    try:
+        return make_folders(out)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot make {out} to save what is received there: {error.strerror or error}; "
+            "give --out a folder this account may write in"
+        ) from None
 
 
 def _save(out: Path, incoming: Incoming) -> dict[str, object]:

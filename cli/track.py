@@ -17,7 +17,6 @@ from axis.client.tracking import (
     RecipientTrack,
     StatusEvent,
     Tracking,
-    stored_document_id,
     track_document,
     waiting_for,
 )
@@ -94,7 +93,7 @@ def _iso(row: dict[str, object]) -> dict[str, object]:
 def track(settings: Settings, document_id: str, fmt: str) -> None:
     """Show where DOCUMENT_ID is: per recipient state, times and status history."""
     with checked_engine(settings) as engine:
-        tracking = track_document(engine, stored_document_id(engine, document_id))
+        tracking = track_document(engine, document_id)  # as stored or as typed
     render_tracking(tracking, fmt)
 
 

@@ -398,7 +398,10 @@ def test_a_document_whose_acknowledgement_failed_is_not_listed_as_received(
 
     assert failed.exit_code == 1
     assert failed.stdout == ""
-    assert failed.stderr.splitlines() == ["error: the record cannot be written"]
+    assert failed.stderr.splitlines() == [
+        f"created folder {tmp_path / 'in'}",
+        "error: the record cannot be written",
+    ]
     assert again.exit_code == 0, again.stderr
     assert [row.split(",")[0] for row in again.stdout.splitlines()] == ["kind", "document"]
 

@@ -5,16 +5,29 @@ own inbox (:mod:`axis.protocol`); the transport is RabbitMQ or the embedded data
 queues, as the settings say. Everything the client reads is verified before it is
 handed over, and every incoming message is acknowledged explicitly::
 
+    from pathlib import Path
+
     from axis.client import AgencyClient
+    from axis.client.compose import DocumentRequest, compose_document
     from axis.client.keys import KeyFiles, load_identity
     from axis.settings import Settings
+    from envelopes.model import Document
     from envelopes.verifying import TrustStore
 
-    settings = Settings.from_env()
-    identity = load_identity(KeyFiles(p12=Path("agency.p12")),
+
+    def store_in_dms(document: Document, signed: bytes) -> None:
+        # The DMS's own filing: keep ``signed``, the proof of what arrived.
+        print("received:", document.subject, f"({len(signed)} bytes)")
+
+
+    me, to = "000.21.31.H53", "000.00.31.H53"
+    settings = Settings.from_env()  # AXIS_HOME, AXIS_BROKER_URL, AXIS_KEY_PASSPHRASE...
+    identity = load_identity(KeyFiles(key=Path("agency.key"), cert=Path("agency.pem")),
                              passphrase=settings.key_passphrase)
     trust = TrustStore.from_dir(settings.trust_dir)
-    with AgencyClient("000.21.31.H53", identity, settings, trust) as client:
+    document = compose_document(DocumentRequest(sender=me, recipients=[to],
+                                                subject="Báo cáo tình hình"))
+    with AgencyClient(me, identity, settings, trust) as client:
         answer = client.send(document)          # the axis's signed answer
         print(answer.outcome, answer.message)
         for incoming in client.receive(wait=5):
@@ -32,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import logging
 import math
 import re
 import time
@@ -121,6 +135,8 @@ ARRIVED_DESCRIPTION = "Đã đến: văn bản đã nhận và kiểm tra chữ 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DOCUMENT_ID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[0-9]{4}/[0-9]{2}/[0-9]{2}),(?P<code>.+)$")
 
+log = logging.getLogger(__name__)
+
 
 class NoAnswer(TransportError):
     """The axis did not answer within the timeout (`axis receive` saves the answer later)."""
@@ -139,6 +155,20 @@ class NotYourDocument(AxisError):
     """The document is another agency's: this client cannot send or track it."""
 
     reason = "not-your-document"
+
+
+class ClientClosed(AxisError):
+    """A message was settled after the client that received it closed: it went back to
+    the inbox then, and nothing was signed or sent for it."""
+
+    reason = "client-closed"
+
+
+class ReceiveUnderWay(AxisError):
+    """A second :meth:`AgencyClient.receive` started while one of the same client holds
+    the inbox."""
+
+    reason = "receive-under-way"
 
 
 class InvalidArgument(AxisError, ValueError):
@@ -202,6 +232,8 @@ class Incoming:
     verified: Verified
     _client: AgencyClient = field(repr=False)
     _message: ReceivedMessage = field(repr=False)
+    #: The connection that delivered it: the message is held only while it is open.
+    _via: Transport = field(repr=False)
 
     @property
     def document(self) -> Document:
@@ -263,6 +295,11 @@ class Incoming:
                 f"message {self.message_id} was already acknowledged, refused or released: "
                 "nothing was sent"
             )
+        if self._client._transport is not self._via:
+            raise ClientClosed(
+                f"message {self.message_id} went back to the inbox when its client closed: "
+                "nothing was sent; receive it again to acknowledge, refuse or release it"
+            )
 
 
 class AgencyClient:
@@ -297,9 +334,9 @@ class AgencyClient:
         self._seen: SeenMessages | None = None
         self._axis_pins = _axis_fingerprints(settings)
         self._user_id = _broker_user_id(settings, self.code)
-        #: :meth:`receive` iterations under way: while one holds the inbox, answers are
-        #: read from the axis's record (a transport consumes a queue once at a time).
-        self._receiving = 0
+        #: Whether a :meth:`receive` holds the inbox: answers are then read from the
+        #: axis's record (a transport consumes a queue once at a time).
+        self._receiving = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -630,12 +667,15 @@ class AgencyClient:
 
         A message that fails verification is never yielded, nor one the axis would not
         have put in this inbox (:class:`Misdelivered`): a document is answered with a
-        signed 02 refusal naming the reason, and ``on_refusal`` hears about it. One the
-        axis verified as it is when it took it in is not refused for failing here:
+        signed 02 refusal naming the reason, and ``on_refusal`` hears about it (without
+        one, a WARNING of the ``axis.client`` logger names the message and the reason).
+        One the axis verified as it is when it took it in is not refused for failing here:
         :class:`~axis.errors.ConfigurationError` names the problem (this side's trust
         store, most likely) and the message stays in the inbox, as it does when it is over
         this side's size cap. A message not settled when the client closes goes back to
-        the inbox.
+        the inbox: settling it afterwards raises :class:`ClientClosed`, nothing sent.
+        One receive() at a time per client: a second one started before the first is
+        finished or closed raises :class:`ReceiveUnderWay`.
 
         :meth:`send` and :meth:`send_status` may be called inside the loop: their answer is
         then read from the axis's record, and its copy in the inbox comes to the loop as
@@ -672,11 +712,18 @@ class AgencyClient:
 
     @contextlib.contextmanager
     def _holding_inbox(self) -> Iterator[None]:
-        self._receiving += 1
+        # A transport consumes a queue once at a time: on RabbitMQ a second consumer is
+        # refused, on the embedded queues it would find nothing the first has not taken.
+        if self._receiving:
+            raise ReceiveUnderWay(
+                f"one receive() at a time per client: finish or close the first before "
+                f"another starts reading {self.code}'s inbox"
+            )
+        self._receiving = True
         try:
             yield
         finally:
-            self._receiving -= 1
+            self._receiving = False
 
     def settle(self, message: ReceivedMessage) -> None:
         """Remember ``message`` as handed over, then remove it from the inbox."""
@@ -722,7 +769,9 @@ class AgencyClient:
                 sender=headers.sender,
             )
             return None
-        return Incoming(headers.kind, message.message_id, message.body, verified, self, message)
+        return Incoming(
+            headers.kind, message.message_id, message.body, verified, self, message, self.transport
+        )
 
     def _verify(self, body: bytes, headers: protocol.InboxHeaders) -> Verified:
         taken_in: datetime.datetime | None = None
@@ -837,9 +886,19 @@ class AgencyClient:
             # is dropped all the same, rather than block the inbox for ever.
             with contextlib.suppress(EnvelopeError, ValueError):
                 refusal = self._signed_once(message, reference, StatusCode.REFUSED, description)
+        answered = refusal is not None
         if on_refusal is not None:
-            answered = refusal is not None
             on_refusal(Refusal(kind, document_id, sender, reason, text, message.body, answered))
+        else:
+            # Whoever runs the loop would otherwise never learn a message left the inbox.
+            # One line: the headers and the error text may quote hostile input.
+            outcome = "refused with a signed 02" if answered else "dropped"
+            said = (
+                f"{self.code}: message {message.message_id} ({kind or 'message'} "
+                f"{document_id or 'unnamed'} from {sender or 'an unnamed sender'}) {outcome}: "
+                f"{text} ({reason}); pass on_refusal to receive() to keep its bytes"
+            )
+            log.warning("%s", " ".join(_CONTROL.sub(" ", said).split()))
         if refusal is not None:
             self.submit(refusal, "status", document_id)
         self.settle(message)

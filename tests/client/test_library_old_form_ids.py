@@ -8,12 +8,11 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from helpers.axis_home import AxisHome, RouterThread, make_document
 from helpers.records import statuses_recorded
-from router.conftest import axis_on
+from router.conftest import BACKENDS
 
 from axis.client.agency import AgencyClient
 from axis.client.tracking import AmbiguousDocumentId
@@ -22,11 +21,7 @@ from envelopes.codes import as_typed
 from envelopes.model import Code, StatusCode
 from tests.test_old_form_ids import FORMS, accepted_before_the_rules, old_form_document
 
-
-@pytest.fixture(params=["rabbitmq", "embedded"])
-def home(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AxisHome]:
-    with axis_on(request.param, tmp_path, request) as made:
-        yield made
+pytestmark = pytest.mark.parametrize("home", BACKENDS, indirect=True)
 
 
 @pytest.fixture
