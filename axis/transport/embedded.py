@@ -40,14 +40,17 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import os
 import socket
+import sqlite3
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +58,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from axis.errors import TransientError, TransportError
-from axis.store.db import LOCK_TIMED_OUT, database_time, lock_timed_out, read_only, utcnow
+from axis.store.db import (
+    LOCK_TIMED_OUT,
+    database_time,
+    lock_timed_out,
+    read_only,
+    sqlite_file,
+    utcnow,
+)
 from axis.store.schema import queue_messages, transport_queues
 from axis.transport.base import (
     REASON_HEADER,
@@ -68,7 +78,13 @@ from axis.transport.base import (
     application_headers,
     undeclared_queue,
 )
-from axis.transport.topology import DEAD_LETTERS, DELAY_LADDER, fixed_queues, inbox
+from axis.transport.topology import (
+    DEAD_LETTERS,
+    DELAY_LADDER,
+    MAX_PRIORITY,
+    fixed_queues,
+    inbox,
+)
 
 #: How long a consumer holds a message before it is handed to another consumer.
 DEFAULT_LEASE_SECONDS = 60.0
@@ -221,6 +237,10 @@ class EmbeddedTransport(Transport):
         self._declared: set[str] = set()
         self._consumers: list[EmbeddedConsumer] = []
         self._closed = False
+        #: The SQLite file the first transaction found (see :meth:`_check_file`).
+        self._file: _DatabaseFile | None = None
+        #: Whether the last write found SQLite's write lock held past the busy timeout.
+        self._locked_out = False
 
     # -- the Transport interface ------------------------------------------------------
 
@@ -267,8 +287,13 @@ class EmbeddedTransport(Transport):
             return
         self._closed = True
         # Messages handed out and not settled go back, counted (as when a broker
-        # connection closes with unacknowledged messages).
+        # connection closes with unacknowledged messages). Not if the last write waited
+        # out another process's write lock and it is held still (a consumer closed as
+        # Ctrl-C unwinds, say): waiting as long again would double the clerk's wait, and
+        # the leases run out anyway.
         try:
+            if self._locked_out and self._write_lock_held():
+                return
             with self._connect() as conn:
                 for consumer in self._consumers:
                     self._end(conn, consumer)
@@ -277,8 +302,8 @@ class EmbeddedTransport(Transport):
                     .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
                     .values(visible_at=database_time(conn), lease_owner=None)
                 )
-        except TransientError:
-            pass  # the leases will simply run out
+        except (TransientError, TransportError):
+            pass  # the leases will simply run out (or the file is gone with them)
         finally:
             # Closed either way: there is no later transaction for their acks.
             for consumer in list(self._consumers):
@@ -299,11 +324,44 @@ class EmbeddedTransport(Transport):
         unreachable database becomes ``TransientError``."""
         try:
             with read_only(self._engine) if reading else self._engine.begin() as conn:
+                self._check_file(conn)
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             # A lock that timed out is no broken database: the clerk needs to know why.
-            reason = LOCK_TIMED_OUT if lock_timed_out(error) else error.orig
+            locked_out = lock_timed_out(error)
+            self._locked_out |= locked_out
+            reason = LOCK_TIMED_OUT if locked_out else error.orig
             raise TransientError(f"the queue database is unavailable: {reason}") from error
+        if not reading:
+            self._locked_out = False
+
+    def _check_file(self, conn: Connection) -> None:
+        """Raise ``TransportError`` if the SQLite file was deleted or replaced since this
+        transport's first transaction: its connections would go on writing to the old
+        file, lost once they close, while other processes use the new one."""
+        if self._file is None:
+            self._file = _DatabaseFile.of(conn)
+        elif self._file.moved():
+            raise TransportError(
+                f"the queue database {self._file.path} was deleted or replaced while this "
+                "process had it open: stop every axis process using it, then start them again"
+            )
+
+    def _write_lock_held(self) -> bool:
+        """Whether another process holds SQLite's write lock now, asked without waiting
+        (on a connection of its own: the engine's wait for the lock as long as it may)."""
+        if self._file is None or self._file.path is None or self._file.moved():
+            return False
+        # mode=rw: a file gone is not made again, empty.
+        probe = sqlite3.connect(f"{self._file.path.as_uri()}?mode=rw", uri=True, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.Error:
+            return True
+        finally:
+            probe.close()
 
     def _require(self, conn: Connection, queues: Iterable[str]) -> None:
         """Raise ``TransportError`` unless every queue in ``queues`` was declared."""
@@ -356,42 +414,80 @@ class EmbeddedTransport(Transport):
             if consumer is not None:
                 self._write_acks(conn, consumer)
             self._require(conn, [queue])
-            ids = (
-                conn.execute(
-                    sa.select(_messages.c.id)
-                    .where(_visible_in(conn, queue))
-                    .order_by(_messages.c.priority.desc(), _messages.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-                .scalars()
-                .all()
-            )
-            lease = (
-                sa.update(_messages)
-                .values(
-                    visible_at=database_time(conn, self._lease),
-                    lease_owner=token,
-                    delivery_count=_messages.c.delivery_count + 1,
-                )
-                .returning(
-                    _messages.c.id,
-                    _messages.c.priority,
-                    _messages.c.message_id,
-                    _messages.c.headers,
-                    _messages.c.body,
-                    _messages.c.delivery_count,
-                )
-            )
-            rows = [
-                row
-                for chunk in _chunks(ids)
-                for row in conn.execute(lease.where(_messages.c.id.in_(chunk))).all()
-            ]
+            readable: list[_StoredRow] = []
+            # A row buried takes no place: the next ones fill it, so a take comes back
+            # empty only when the queue is.
+            while len(readable) < limit:
+                rows = self._lease_rows(conn, queue, limit - len(readable), token)
+                readable += [row for row in rows if row.fault is None]
+                if not self._bury_unreadable(conn, queue, rows):
+                    break
         if consumer is not None:
             consumer.acked.clear()
-        ordered = sorted(rows, key=lambda row: (-row.priority, row.id))
+        ordered = sorted(readable, key=lambda row: (-row.priority, row.id))
         return [self._message(queue, token, leased_until, row, consumer) for row in ordered]
+
+    def _lease_rows(self, conn: Connection, queue: str, limit: int, token: str) -> list[_StoredRow]:
+        """Lease to ``token`` up to ``limit`` visible rows of ``queue``, best first."""
+        ids = (
+            conn.execute(
+                sa.select(_messages.c.id)
+                .where(_visible_in(conn, queue))
+                .order_by(_messages.c.priority.desc(), _messages.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        lease = (
+            sa.update(_messages)
+            .values(
+                visible_at=database_time(conn, self._lease),
+                lease_owner=token,
+                delivery_count=_messages.c.delivery_count + 1,
+            )
+            .returning(*_RAW_COLUMNS)
+        )
+        return [
+            _StoredRow.read(row)
+            for chunk in _chunks(ids)
+            for row in conn.execute(lease.where(_messages.c.id.in_(chunk))).all()
+        ]
+
+    def _bury_unreadable(self, conn: Connection, queue: str, rows: Sequence[_StoredRow]) -> int:
+        """Move to the dead-letter queue the rows of ``queue`` no consumer could read (a
+        row changed by hand), each with its fault as the reason; how many. Handed out,
+        such a row would stop its consumer again at every lease, and the messages
+        behind it with it."""
+        faulty = [row for row in rows if row.fault is not None]
+        if not faulty:
+            return 0
+        self._require(conn, [DEAD_LETTERS])
+        conn.execute(
+            sa.update(_messages)
+            .where(_messages.c.id == sa.bindparam("row_id"))
+            .values(
+                queue=DEAD_LETTERS,
+                priority=0,
+                headers=sa.bindparam("dead_headers", type_=_messages.c.headers.type),
+                body=sa.cast(_messages.c.body, sa.LargeBinary),
+                visible_at=database_time(conn),
+                lease_owner=None,
+                delivery_count=_messages.c.delivery_count - 1,
+            ),
+            [
+                {
+                    "row_id": row.id,
+                    "dead_headers": {
+                        REASON_HEADER: f"unreadable queue row {row.id}: {row.fault}",
+                        SOURCE_QUEUE_HEADER: queue,
+                    },
+                }
+                for row in faulty
+            ],
+        )
+        return len(faulty)
 
     def _renew(self, consumer: EmbeddedConsumer) -> None:
         """Lease again what ``consumer`` took ahead; drop from it any message whose lease
@@ -444,10 +540,10 @@ class EmbeddedTransport(Transport):
         queue: str,
         token: str,
         leased_until: float,
-        row: sa.Row[Any],
+        row: _StoredRow,
         consumer: EmbeddedConsumer | None,
     ) -> EmbeddedMessage:
-        raw: Mapping[str, Any] = row.headers
+        raw = row.headers
         return EmbeddedMessage(
             body=row.body,
             message_id=row.message_id,
@@ -498,6 +594,82 @@ class EmbeddedTransport(Transport):
         result = conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys([message])[0])
         if result.rowcount != 1:
             raise _lease_lost(message)
+
+
+@dataclass(frozen=True)
+class _DatabaseFile:
+    """Which file a SQLite database's path named (``None``: no file, or PostgreSQL)."""
+
+    path: Path | None
+    device: int = 0
+    inode: int = 0
+
+    @classmethod
+    def of(cls, conn: Connection) -> _DatabaseFile:
+        path = sqlite_file(conn.engine)
+        if path is None:
+            return cls(None)
+        stat = path.stat()
+        return cls(path.absolute(), stat.st_dev, stat.st_ino)
+
+    def moved(self) -> bool:
+        """Whether the path no longer names the same file."""
+        if self.path is None:
+            return False
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return True
+        return (stat.st_dev, stat.st_ino) != (self.device, self.inode)
+
+
+#: A leased row as stored: the body as bytes and the headers as text whatever was
+#: written there by hand, so that a row nobody can read is refused alone (see
+#: :meth:`_StoredRow.read`) rather than failing the whole take.
+_RAW_COLUMNS = (
+    _messages.c.id,
+    _messages.c.priority,
+    _messages.c.message_id,
+    sa.cast(_messages.c.headers, sa.Text).label("headers"),
+    sa.cast(_messages.c.body, sa.LargeBinary).label("body"),
+    _messages.c.delivery_count,
+)
+
+
+@dataclass(frozen=True)
+class _StoredRow:
+    """A row of ``queue_messages`` as read; ``fault`` says why no consumer can have it."""
+
+    id: int
+    priority: int
+    message_id: str
+    headers: Mapping[str, Any]
+    body: bytes
+    delivery_count: int
+    fault: str | None
+
+    @classmethod
+    def read(cls, row: sa.Row[Any]) -> _StoredRow:
+        headers: Any = None
+        fault = None
+        try:
+            headers = json.loads(row.headers)
+        except ValueError:
+            fault = f"its headers are not JSON: {row.headers[:100]!r}"
+        else:
+            if not isinstance(headers, dict):
+                fault = f"its headers are not a JSON object: {row.headers[:100]!r}"
+        if not isinstance(row.priority, int) or not 0 <= row.priority <= MAX_PRIORITY:
+            fault = f"its priority {row.priority!r} is not 0-{MAX_PRIORITY}"
+        return cls(
+            id=row.id,
+            priority=row.priority if fault is None else 0,
+            message_id=row.message_id,
+            headers=headers if fault is None else {},
+            body=row.body,
+            delivery_count=row.delivery_count,
+            fault=fault,
+        )
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from sqlalchemy.engine import Engine
 
 from axis.client.received import folder_name
 from axis.store import db
-from axis.store.migrate import upgrade
 from axis.store.schema import queue_messages
 from axis.transport.base import OutgoingMessage
 from axis.transport.embedded import EmbeddedTransport
@@ -51,17 +49,6 @@ from cli.main import main
 sys.argv = ["axis", *sys.argv[3:]]
 main()
 """
-
-
-@pytest.fixture
-def sqlite_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    # A lock left behind shows as "database is locked" after a fifth of a second, not 30 s.
-    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    path = tmp_path / "axis.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    yield path
 
 
 def interrupt_once(engine: Engine, statement_start: str) -> None:
