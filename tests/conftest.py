@@ -16,10 +16,14 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+
+from axis.store import db
+from axis.store.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get(
     "AXIS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,3 +104,15 @@ def amqp_url() -> Iterator[str]:
     _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     yield f"amqp://guest:guest@{AMQP_HOST}/{quote(vhost, safe='')}"
     _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A migrated SQLite axis database whose writers give up on a held lock after a fifth
+    of a second, not 30 s."""
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "axis.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    yield path

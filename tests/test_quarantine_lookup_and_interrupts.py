@@ -22,9 +22,8 @@ from axis.transport.base import OutgoingMessage
 from axis.transport.embedded import EmbeddedTransport
 from axis.transport.topology import inbox
 from tests.stats.conftest import H53, engine
-from tests.transport.test_embedded_interrupted import sqlite_path
 
-__all__ = ["engine", "sqlite_path"]  # fixtures: a migrated database; a SQLite file's path
+__all__ = ["engine"]  # a fixture: a migrated database
 
 QUEUE = inbox(H53)
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from axis.settings import Settings
-from axis.store import db
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
 from axis.transport import open_transport
@@ -79,15 +77,3 @@ def queue_database(
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def sqlite_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A migrated SQLite axis database whose writers give up on a held lock after a fifth
-    of a second, not 30 s."""
-    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    path = tmp_path / "axis.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    yield path
