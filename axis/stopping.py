@@ -26,8 +26,9 @@ STEP_SECONDS = 0.1
 #: a service manager or a container runtime sends it when the terminal the process was
 #: started from goes away, and the axis has no configuration to reload on it; killed by
 #: it, a supervisor would leave its metrics folder behind and its workers to find out by
-#: themselves. SIGQUIT (Ctrl-\) too, as nginx takes it: the dump of a stuck router's
-#: threads it would otherwise give comes anyway, ``stop_grace_seconds`` after the signal.
+#: themselves. SIGQUIT (Ctrl-\) too, as nginx takes it: by default it ends the process
+#: at once, with neither clean-up nor a Python traceback; a router still stuck
+#: ``stop_grace_seconds`` after it dumps its threads' stacks (faulthandler) as it exits.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 

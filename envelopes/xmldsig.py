@@ -124,8 +124,9 @@ def _refuse_unsigned_elements(signature: etree._Element) -> None:
     if signature.find(f"{_DS}Object") is not None:
         raise SignatureError("ds:Object is not allowed in the signature")
     children = [child for child in signature if isinstance(child.tag, str)]
-    names = [child.tag.removeprefix(_DS) for child in children]
-    if names not in (list(_SIGNATURE_CHILDREN), list(_SIGNATURE_CHILDREN[:2])):
+    tags = [child.tag for child in children]
+    expected = [_DS + name for name in _SIGNATURE_CHILDREN]
+    if tags not in (expected, expected[:2]):
         raise SignatureError(
             f"the signature holds {', '.join(map(_name, children))}: it may hold only "
             "ds:SignedInfo, ds:SignatureValue and ds:KeyInfo, in that order (anything else "

@@ -357,11 +357,14 @@ def remove_stale_run_directories(parent: Path) -> list[Path]:
 
 
 def _running(pid: int) -> bool:
+    """Whether ``pid`` may be running; a number no process can have (too large for the
+    system) is taken as running, so that its folder, which the axis cannot have made, is
+    left alone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another account's process
+    except (PermissionError, OverflowError):  # another account's process; no pid at all
         return True
     return True
 

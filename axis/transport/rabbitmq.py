@@ -209,13 +209,31 @@ class _Batch:
     def interrupted(self, reason: Exception) -> Exception:
         """The error for the publishing channel closed by ``reason`` before every
         confirmation came. The broker closes it (404) at a publication to an exchange
-        that does not exist (deleted by hand): what was not confirmed is as returned
-        (published again, some of it may be stored twice: at least once)."""
+        that does not exist (deleted by hand), and ignores what followed it on the
+        channel: those, and what it returned, are as returned (published again). What
+        went before was routed and stored, its confirmation still to come: published
+        again, it would be stored twice. When the broker's words do not name the
+        exchange, everything not confirmed is as returned (at least once)."""
         if isinstance(reason, pika.exceptions.ChannelClosedByBroker) and reason.reply_code == 404:
-            pending = [*self.returned, *self.unconfirmed.values()]
+            unconfirmed = list(self.unconfirmed.values())  # in the order published
+            missing = _NO_EXCHANGE.search(reason.reply_text or "")
+            failed = next(
+                (
+                    i
+                    for i, publication in enumerate(unconfirmed)
+                    if missing is not None and publication.exchange == missing.group(1)
+                ),
+                0,
+            )
+            returned_before = [p for p in unconfirmed[:failed] if _route_of(p) in self.returning]
+            pending = [*self.returned, *returned_before, *unconfirmed[failed:]]
             words = f"the broker refused the operation: {reason.reply_text}"
             return _NotStored(words, [*pending, *self.nacked], returned=pending)
         return _channel_error(reason, "")
+
+
+#: How the broker names the exchange it did not find, closing the channel (404).
+_NO_EXCHANGE = re.compile(r"no exchange '(.*)' in vhost")
 
 
 def _route_of(publication: _Publication) -> tuple[str, str, str]:

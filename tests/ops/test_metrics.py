@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -12,7 +14,13 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from axis.errors import ConfigurationError
-from axis.ops.metrics import Metrics, SnapshotWriter, serve_metrics
+from axis.ops.metrics import (
+    RUN_DIRECTORY_PREFIX,
+    Metrics,
+    SnapshotWriter,
+    remove_stale_run_directories,
+    serve_metrics,
+)
 from axis.store.db import make_engine, utcnow
 from axis.store.migrate import upgrade
 from axis.store.schema import dead_letters, deliveries, documents
@@ -231,3 +239,19 @@ def test_counters_are_still_served_while_the_deliveries_table_is_locked(
         metrics.registry.get_sample_value("axis_messages_accepted_total", {"kind": "document"}) == 1
     )
     assert "axis_messages_accepted" in families and "axis_deliveries" not in families
+
+
+def test_only_folders_of_runs_known_to_be_gone_are_removed(tmp_path: Path) -> None:
+    """A folder named for a pid no process can have is not one the axis made: left
+    alone, never a crash of the next ``axis serve``."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"{RUN_DIRECTORY_PREFIX}{gone.pid}-abc123"
+    impossible = tmp_path / f"{RUN_DIRECTORY_PREFIX}{'9' * 30}-abc123"
+    for folder in (stale, impossible):
+        folder.mkdir()
+
+    removed = remove_stale_run_directories(tmp_path)
+
+    assert removed == [stale]
+    assert impossible.is_dir()

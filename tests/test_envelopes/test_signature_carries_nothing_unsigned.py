@@ -68,3 +68,17 @@ def test_an_element_the_signature_does_not_cover_is_refused_naming_it(
 
     with pytest.raises(SignatureError, match=problem):
         verify(forged, trust, max_bytes=MAX_BYTES)
+
+
+def test_a_signature_value_of_no_namespace_is_named_as_such(make_document, agency, trust):
+    signed = sign(build_document(make_document()), agency.identity())
+    forged = signed.replace(b"<ds:SignatureValue>", b'<SignatureValue xmlns="">').replace(
+        b"</ds:SignatureValue>", b"</SignatureValue>"
+    )
+    assert forged != signed
+
+    with pytest.raises(
+        SignatureError,
+        match=r"holds ds:SignedInfo, SignatureValue \(namespace \(none\)\), ds:KeyInfo",
+    ):
+        verify(forged, trust, max_bytes=MAX_BYTES)

@@ -12,7 +12,14 @@ import pytest
 from axis.errors import TopologyRefused, TransientError
 from axis.transport.base import OutgoingMessage, ReceivedMessage
 from axis.transport.rabbitmq import RabbitMQTransport
-from axis.transport.topology import DEAD_LETTERS, inbox, queue_arguments, wait_queue
+from axis.transport.topology import (
+    DEAD_LETTERS,
+    SUBMISSIONS,
+    SUBMIT_EXCHANGE,
+    inbox,
+    queue_arguments,
+    wait_queue,
+)
 
 from .test_contract import wait_for
 from .test_rabbitmq_topology_and_dead_letters import CODE, vhost_url, with_channel
@@ -121,3 +128,20 @@ def test_a_retry_whose_wait_exchange_was_deleted_waits_in_it_declared_again(
         back = wait_for(lambda: transport.get(inbox(CODE)))
         back.ack()
         assert (back.message_id, back.redelivery_count) == ("m-5", 1)
+
+
+def test_what_went_before_a_publication_to_a_deleted_exchange_is_stored_once(
+    vhost_url: str,
+) -> None:
+    """The broker closes the channel at the publication to the missing exchange and
+    ignores what follows it; what went before was stored, its confirmation still to
+    come, and is not published again."""
+    copies = [OutgoingMessage(inbox(CODE), b"x", f"copy-{n}") for n in range(50)]
+    with RabbitMQTransport(vhost_url) as transport:
+        transport.declare([CODE])
+        with_channel(vhost_url, lambda channel: channel.exchange_delete(SUBMIT_EXCHANGE))
+
+        transport.publish([*copies, OutgoingMessage(SUBMISSIONS, b"x", "submission")])
+
+        assert transport.depth(SUBMISSIONS) == 1
+        assert transport.depth(inbox(CODE)) == len(copies)
