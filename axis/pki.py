@@ -285,7 +285,7 @@ def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> 
             f"{pem_path} holds {count} certificates: put each CA in a file of its own and "
             "add them one by one, so that each is checked"
         )
-    cert = load_certificate(data, str(pem_path))
+    cert = load_certificate(data, pem_path)
     if not is_ca(cert):
         raise CertificateError(
             f"{pem_path}: not a CA certificate (BasicConstraints CA is not set): "
@@ -355,7 +355,7 @@ def _certificates_in(path: Path) -> list[x509.Certificate]:
             return x509.load_pem_x509_certificates(data)
         except ValueError:
             raise CertificateError(f"{path}: not a PEM certificate file") from None
-    return [load_certificate(data, str(path))]
+    return [load_certificate(data, path)]
 
 
 def _issue(

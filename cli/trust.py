@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from axis.certificates import read_certificate
 from axis.pki import trust_ca, trusted_cas
 from axis.settings import Settings
 from cli.output import format_option, render
@@ -31,9 +30,6 @@ def trust() -> None:
 @pass_settings
 def add(settings: Settings, ca_file: Path) -> None:
     """Trust the CA certificate in CA_FILE (e.g. the national signing CA)."""
-    # Read here first, by its path: a private key given for the CA is then named with
-    # the certificate files to give instead.
-    read_certificate(ca_file)
     trusted = trust_ca(settings, ca_file)
     for folder in trusted.folders_created:
         click.echo(f"created folder {folder}")

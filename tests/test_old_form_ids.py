@@ -20,7 +20,7 @@ from helpers.axis_home import (
     make_document,
     wait_for,
 )
-from helpers.records import statuses_recorded, stored_delivery, stored_document
+from helpers.records import registered_agencies, statuses_recorded, stored_delivery, stored_document
 
 from axis import protocol
 from axis.router.answers import Answers, load_axis_identity
@@ -28,7 +28,7 @@ from axis.router.batch import _BatchWriter
 from axis.router.intake import AcceptDocument, Submission, verify_submission
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
-from axis.store.schema import agencies, documents
+from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from cli.main import cli
@@ -71,13 +71,7 @@ def store(database_url: str) -> Iterator[sa.Engine]:
     engine = make_engine(database_url)
     upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(
-            agencies.insert(),
-            [
-                {"code": c, "name": n, "level": lvl, "created_at": T0, "updated_at": T0}
-                for c, n, lvl in [(SENDER, "UBND xã", 3), (DISTRICT, "UBND huyện", 2)]
-            ],
-        )
+        registered_agencies(conn, [(SENDER, "UBND xã", 3), (DISTRICT, "UBND huyện", 2)], T0)
     yield engine
     engine.dispose()
 

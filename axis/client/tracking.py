@@ -123,10 +123,15 @@ def stored_document_id(engine: Engine, given: str) -> str:
     several are.
     """
     with read_only(engine) as conn:
-        exact = sa.select(documents.c.id).where(*_named(given)).limit(1)
-        if conn.execute(exact).first() is not None:
-            return given
-        return _typed_alike(conn, given)
+        return _stored_form(conn, given)
+
+
+def _stored_form(conn: sa.Connection, given: str) -> str:
+    """:func:`stored_document_id`, on ``conn``."""
+    exact = sa.select(documents.c.id).where(*_named(given)).limit(1)
+    if conn.execute(exact).first() is not None:
+        return given
+    return _typed_alike(conn, given)
 
 
 def _typed_alike(conn: sa.Connection, given: str) -> str:
@@ -182,11 +187,8 @@ def track_document(engine: Engine, document_id: str) -> Tracking:
     it (:func:`stored_document_id`); :class:`UnknownDocument` if the axis has none,
     :class:`AmbiguousDocumentId` if it names several."""
     with read_only(engine) as conn:
-        doc = conn.execute(sa.select(documents).where(*_named(document_id))).first()
-        if doc is None:
-            stored = _typed_alike(conn, document_id)
-            if stored != document_id:
-                doc = conn.execute(sa.select(documents).where(*_named(stored))).first()
+        stored = _stored_form(conn, document_id)
+        doc = conn.execute(sa.select(documents).where(*_named(stored))).first()
         if doc is None:
             raise _unknown(conn, document_id)
         rows = conn.execute(

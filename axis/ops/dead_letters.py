@@ -89,7 +89,7 @@ def list_dead_letters(
     if not include_resolved:
         query = query.where(dead_letters.c.resolved_at.is_(None))
     with engine.begin() as conn:
-        page = Page.of(conn.execute(query).all(), limit)
+        page = Page.of([_letter(row, body=b"") for row in conn.execute(query)], limit)
         audit.record(
             conn,
             actor,
@@ -97,7 +97,7 @@ def list_dead_letters(
             "dead_letters",
             {"include_resolved": include_resolved, "count": len(page.rows)},
         )
-    return Page([_letter(row, body=b"") for row in page.rows], page.more)
+    return page
 
 
 def show_dead_letter(engine: Engine, letter_id: int, *, actor: str | None = None) -> DeadLetter:

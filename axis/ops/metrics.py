@@ -365,7 +365,7 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):  # another account's process; no pid at all
-        return True
+        pass
     return True
 
 

@@ -67,7 +67,9 @@ def list_quarantine(
     if sender is not None:
         query = query.where(quarantine.c.claimed_sender.in_(_claims_of(sender)))
     with engine.begin() as conn:
-        page = Page.of(conn.execute(query).all(), limit)
+        page = Page.of(
+            [_quarantined(row, payload=b"", answer=None) for row in conn.execute(query)], limit
+        )
         audit.record(
             conn,
             actor,
@@ -75,7 +77,7 @@ def list_quarantine(
             "quarantine",
             {"reason": reason, "sender": sender, "count": len(page.rows)},
         )
-    return Page([_quarantined(row, payload=b"", answer=None) for row in page.rows], page.more)
+    return page
 
 
 def _claims_of(sender: str) -> list[str]:

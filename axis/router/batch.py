@@ -193,7 +193,7 @@ class BatchProcessor:
             # Not counted as a failure: the waits have a budget of their own, kept on the
             # message (see decide_all).
             waits = protocol.waited(message.headers)
-            message.requeue(REFERENCE_WAIT_DELAYS[waits], headers=_next_wait(message))
+            message.requeue(REFERENCE_WAIT_DELAYS[waits], headers=_next_wait(waits))
             if self.metrics is not None:
                 self.metrics.retried(stored.waiting[submission])
         else:
@@ -277,18 +277,17 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
             wanted.revisions_of.add(status_subject(message))
 
 
-def _next_wait(message: ReceivedMessage) -> dict[str, str]:
-    """The headers that count one more wait on ``message``."""
-    return {protocol.WAITED: str(protocol.waited(message.headers) + 1)}
+def _next_wait(waits: int) -> dict[str, str]:
+    """The headers that count one more wait on a message that waited ``waits`` times."""
+    return {protocol.WAITED: str(waits + 1)}
 
 
 def _may_wait(message: ReceivedMessage, reference_waits: int) -> bool:
     """Whether ``message`` waits once more for the document it names: one whose headers
     leave no room in a frame for the count (an agency filled them) would come back at
     once, its count unchanged, for ever."""
-    return protocol.waited(message.headers) < reference_waits and message.can_requeue_later(
-        _next_wait(message)
-    )
+    waits = protocol.waited(message.headers)
+    return waits < reference_waits and message.can_requeue_later(_next_wait(waits))
 
 
 def decide_all(

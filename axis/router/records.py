@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis.store.db import database_now
+from axis.store.db import database_time
 from axis.store.schema import (
     agencies,
     dead_letters,
@@ -126,7 +126,7 @@ def keep_dead_letter(engine: Engine, row: dict[str, Any]) -> None:
     """Commit one dead-letter row (see :func:`dead_letter_row`) on its own, dead at the
     database's time (this host's clock may disagree with the other routers')."""
     with engine.begin() as conn:
-        insert_dead_letters(conn, [{**row, "dead_at": database_now(conn)}])
+        conn.execute(sa.insert(dead_letters).values(dead_at=database_time(conn)), row)
 
 
 #: The most attempts a dead letter records (its column is a SMALLINT).

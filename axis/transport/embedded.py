@@ -420,8 +420,10 @@ class EmbeddedTransport(Transport):
             while len(readable) < limit:
                 rows = self._lease_rows(conn, queue, limit - len(readable), token)
                 readable += [row for row in rows if row.fault is None]
-                if not self._bury_unreadable(conn, queue, rows):
+                faulty = [row for row in rows if row.fault is not None]
+                if not faulty:
                     break
+                self._bury_unreadable(conn, queue, faulty)
         if consumer is not None:
             consumer.acked.clear()
         ordered = sorted(readable, key=lambda row: (-row.priority, row.id))
@@ -455,14 +457,11 @@ class EmbeddedTransport(Transport):
             for row in conn.execute(lease.where(_messages.c.id.in_(chunk))).all()
         ]
 
-    def _bury_unreadable(self, conn: Connection, queue: str, rows: Sequence[_StoredRow]) -> int:
+    def _bury_unreadable(self, conn: Connection, queue: str, faulty: Sequence[_StoredRow]) -> None:
         """Move to the dead-letter queue the rows of ``queue`` no consumer could read (a
-        row changed by hand), each with its fault as the reason; how many. Handed out,
-        such a row would stop its consumer again at every lease, and the messages
-        behind it with it."""
-        faulty = [row for row in rows if row.fault is not None]
-        if not faulty:
-            return 0
+        row changed by hand), each with its fault as the reason. Handed out, such a row
+        would stop its consumer again at every lease, and the messages behind it with
+        it."""
         self._require(conn, [DEAD_LETTERS])
         conn.execute(
             sa.update(_messages)
@@ -487,7 +486,6 @@ class EmbeddedTransport(Transport):
                 for row in faulty
             ],
         )
-        return len(faulty)
 
     def _renew(self, consumer: EmbeddedConsumer) -> None:
         """Lease again what ``consumer`` took ahead; drop from it any message whose lease

@@ -190,6 +190,8 @@ class _Batch:
         if not stored:
             self.nacked += publications
             return
+        if not self.returning:  # nearly always: nothing came back
+            return
         for publication in publications:
             route = _route_of(publication)
             if route in self.returning:
@@ -237,13 +239,15 @@ _NO_EXCHANGE = re.compile(r"no exchange '(.*)' in vhost")
 
 
 def _route_of(publication: _Publication) -> tuple[str, str, str]:
-    """What a return tells of the publication it returns: its exchange, routing key and
-    message id."""
-    return (
-        publication.exchange,
-        publication.routing_key,
-        publication.properties.message_id or "",
-    )
+    """What a return tells of the publication it returns (see :func:`_returned_route`)."""
+    return _returned_route(publication.exchange, publication.routing_key, publication.properties)
+
+
+def _returned_route(
+    exchange: str, routing_key: str, properties: pika.BasicProperties
+) -> tuple[str, str, str]:
+    """The exchange, routing key and message id: what matches a return to a publication."""
+    return exchange, routing_key, properties.message_id or ""
 
 
 @dataclass
@@ -754,7 +758,7 @@ class _Link:
         _body: bytes,
     ) -> None:
         if self._batch is not None:
-            route = (method.exchange, method.routing_key, properties.message_id or "")
+            route = _returned_route(method.exchange, method.routing_key, properties)
             self._batch.returning.append(route)
 
     def _channel_closed(self, key: str, slot: _Slot, reason: Exception) -> None:
@@ -1358,7 +1362,7 @@ def _fixed_topology_refused(link: _Link, words: str, vhost: str) -> TopologyRefu
     """The error for the fixed topology, which the broker refused with ``words``: the fixed
     queues are declared again one by one, to name each that exists with other arguments
     (none: an exchange was refused, which ``words`` names)."""
-    refused = _declare_finding_refused(link, fixed_queues())
+    refused = _declare_chunks(link, [fixed_queues()])
     if not refused:
         return TopologyRefused(
             "an exchange of the axis exists on the broker with other arguments than the axis "

@@ -9,14 +9,14 @@ import unicodedata
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
-from helpers.records import recorded_statuses, stored_delivery, stored_document
+from helpers.records import recorded_statuses, registered_agencies, stored_delivery, stored_document
 from sqlalchemy.engine import Engine
 
 from axis.client.tracking import UnknownDocument, track_document, waiting_for
 from axis.settings import Settings
 from axis.store.db import make_engine
 from axis.store.migrate import upgrade
-from axis.store.schema import agencies, quarantine
+from axis.store.schema import quarantine
 from axis.transport import open_transport
 from cli.main import cli
 
@@ -36,16 +36,10 @@ def engine(database_url: str) -> Engine:
     engine = make_engine(database_url)
     upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(
-            agencies.insert(),
-            [
-                {"code": c, "name": n, "level": lvl, "created_at": T0, "updated_at": T0}
-                for c, n, lvl in [
-                    (SENDER, "UBND xã", 3),
-                    (DISTRICT, "UBND huyện", 2),
-                    (PROVINCE, "UBND tỉnh", 1),
-                ]
-            ],
+        registered_agencies(
+            conn,
+            [(SENDER, "UBND xã", 3), (DISTRICT, "UBND huyện", 2), (PROVINCE, "UBND tỉnh", 1)],
+            T0,
         )
         doc_pk = stored_document(conn, DOC_ID, SENDER, at(0))
         district = stored_delivery(

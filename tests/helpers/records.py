@@ -10,7 +10,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis.store.schema import deliveries, documents, status_events
+from axis.store.schema import agencies, deliveries, documents, status_events
+
+
+def registered_agencies(
+    conn: Connection, rows: Sequence[tuple[str, str, int]], at: datetime.datetime
+) -> None:
+    """Agencies ``(code, name, level)`` registered at ``at``, written straight to the table."""
+    conn.execute(
+        agencies.insert(),
+        [
+            {"code": code, "name": name, "level": level, "created_at": at, "updated_at": at}
+            for code, name, level in rows
+        ],
+    )
 
 
 def stored_document(
