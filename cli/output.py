@@ -3,7 +3,9 @@
 Values come from whoever typed them, an agency's AMQP headers included: a character a
 terminal would act on rather than show (an escape sequence, a line break, a right-to-left
 override) is written as its escape, Python's in tables, CSV and records (see
-:func:`shown`), JSON's in JSON, which stays exact for programs.
+:func:`shown`), JSON's in JSON, which stays exact for programs. So is a letter the output's
+encoding has no bytes for (a terminal set to ASCII or Latin-1 given a Vietnamese name):
+the listing is written whole rather than stopping at that letter.
 
 >>> import io
 >>> out = io.StringIO()
@@ -14,12 +16,13 @@ override) is written as its escape, Python's in tables, CSV and records (see
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import json
 import sys
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 import click
@@ -94,6 +97,43 @@ def _json(data: Any, **options: Any) -> str:
     )
 
 
+def _lacking(out: TextIO) -> str | None:
+    """The encoding of ``out`` if it has no bytes for some characters (ASCII, Latin-1, a
+    Windows code page); ``None`` for UTF-8, which has them all."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    return None if codecs.lookup(encoding).name.startswith("utf") else encoding
+
+
+def _writable(out: TextIO) -> Callable[[str], str]:
+    r"""What makes a text writable to ``out``: each character its encoding has no bytes
+    for written as its Python escape.
+
+    >>> import io
+    >>> _writable(io.TextIOWrapper(io.BytesIO(), encoding="ascii"))("Tây Ninh")
+    'T\\xe2y Ninh'
+    """
+    encoding = _lacking(out)
+    if encoding is None:
+        return _same
+    return lambda text: text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def write_json(data: Any, out: TextIO | None = None, **options: Any) -> None:
+    """``data`` as indented JSON and a line end. On an output that has no bytes for some
+    characters it is ASCII, every other character written as JSON's escape: the same
+    JSON to a program."""
+    out = out or sys.stdout
+    if _lacking(out) is None:
+        out.write(_json(data, indent=2, **options))
+    else:
+        out.write(json.dumps(data, indent=2, **options))
+    out.write("\n")
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.isoformat(timespec="seconds")
@@ -115,12 +155,14 @@ def render(
     out = out or sys.stdout
     data = [{c: _plain(row.get(c)) for c in columns} for row in rows]
     if fmt == "json":
-        out.write(_json(data, indent=2))
-        out.write("\n")
+        write_json(data, out)
         return
-    data = [{c: shown(v) if isinstance(v, str) else v for c, v in row.items()} for row in data]
+    writable = _writable(out)
+    data = [
+        {c: writable(shown(v)) if isinstance(v, str) else v for c, v in row.items()} for row in data
+    ]
     # A title may quote what someone typed too (the subject of a tracked document).
-    title = None if title is None else shown(title)
+    title = None if title is None else writable(shown(title))
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
@@ -205,11 +247,12 @@ def render_record(record: Mapping[str, Any], out: TextIO | None = None) -> None:
     ['id:     7', 'reason: bad-signature']
     """
     out = out or sys.stdout
+    writable = _writable(out)
     width = max((len(name) for name in record), default=0) + 1
     for name, value in record.items():
         plain = "" if value is None else _plain(value)
         text = _json(plain, sort_keys=True) if isinstance(plain, dict | list) else str(plain)
-        out.write(f"{name + ':':<{width}} {shown(text)}\n")
+        out.write(f"{name + ':':<{width}} {writable(shown(text))}\n")
 
 
 def refuse_a_terminal(options: str, example: str) -> None:
@@ -226,5 +269,9 @@ def refuse_a_terminal(options: str, example: str) -> None:
 def write_bytes(data: bytes) -> None:
     """Write raw bytes (a signed envelope, say) to stdout exactly as they are."""
     sys.stdout.flush()
-    sys.stdout.buffer.write(data)
+    # A reader that goes away in the middle of a write leaves it partly done, without an
+    # error: only the next write says the pipe is broken (and the exit code is not 0).
+    left = memoryview(data)
+    while left:
+        left = left[sys.stdout.buffer.write(left) :]
     sys.stdout.buffer.flush()

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import signal
-import sys
 from pathlib import Path
 
 import click
@@ -32,7 +30,7 @@ from axis.store.db import engine_for, utcnow
 from axis.store.migrate import check as check_schema
 from axis.store.migrate import checked_engine
 from axis.store.registry import check_level_filter
-from cli.output import format_option, render
+from cli.output import format_option, render, write_json
 from cli.params import AGENCY_CODE, AGENCY_LEVEL, Day, Duration, usage_errors
 from cli.settings_options import SettingOption, pass_settings, settings_for
 from envelopes.model import StatusCode
@@ -149,8 +147,7 @@ def stats(
         write_chart(result, chart)
         click.echo(f"chart written to {chart}")
     elif fmt == "json":
-        json.dump(_json(result), sys.stdout, ensure_ascii=False, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(_json(result), default=str)
     elif fmt == "csv":
         activity = result.activity_columns
         rows = [g.as_row(activity) for g in (result.groups if selection.by else [result.total])]
