@@ -42,6 +42,7 @@ from axis.certificates import (
     load_certificate,
     read_certificate,
     read_certificate_bytes,
+    signing_usage_problem,
 )
 from axis.errors import CertificateError, ConfigurationError
 from axis.files import (
@@ -132,8 +133,8 @@ def init_pki(settings: Settings) -> PkiSetup:
     """Create what is missing of the development CA and the axis identity; idempotent."""
     pki = settings.pki_dir
     # Named in the output: a mistyped AXIS_HOME shows as a new home, not as keys that
-    # vanished into a tree nobody asked for.
-    folders_created = (*make_folders(pki), *make_folders(settings.trust_dir))
+    # vanished into a tree nobody asked for. The trust store is made by trust_ca below.
+    pki_folders = make_folders(pki)
     # A run killed while writing a key and its certificate left both, or neither.
     finish_interrupted_writes(pki)
     ca_key_path, ca_cert_path = pki / "ca.key", pki / "ca.pem"
@@ -163,6 +164,7 @@ def init_pki(settings: Settings) -> PkiSetup:
         write_together([_key_file(axis_key, key), _cert_file(axis_cert, cert)])
         axis = Identity(axis_key, axis_cert, cert)
     trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
+    folders_created = (*pki_folders, *trusted.folders_created)
     return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path, folders_created)
 
 
@@ -192,6 +194,14 @@ def _kept_axis_identity(
     _require_unexpired(
         certificate, cert_path, f"the agencies refuse every answer the axis signs with it: {again}"
     )
+    # A rotated certificate from a national CA may have been issued for another use.
+    problem = signing_usage_problem(certificate)
+    if problem is not None:
+        raise CertificateError(
+            f"{cert_path}: the certificate {certificate.subject.rfc4514_string()} {problem}, "
+            f"so it cannot sign the axis's answers: {again}, or put in place one issued "
+            "for signing documents"
+        )
     # One from another CA (a national one) is the operator's to vouch for.
     if certificate.issuer == DEV_CA_NAME and not _issued_by(certificate, ca_cert):
         raise CertificateError(

@@ -201,7 +201,7 @@ def failed_answer_message_id(
     'failed:answer:submission:ab'
     >>> failed_answer_message_id("submission:ab", "cd", requeued_from=17)
     'failed-17:answer:submission:ab'
-    >>> len(failed_answer_message_id("m" * 92, "cd", requeued_from=2**63 - 1))
+    >>> len(failed_answer_message_id("m" * 92, "cd", requeued_from=MAX_BIGINT))
     98
     """
     first = "failed:" + answer_message_id(submission_id, digest)
@@ -214,8 +214,9 @@ def failed_answer_message_id(
     return f"failed-{requeued_from}:sha256-{hashed}"
 
 
-#: The largest dead letter id (``dead_letters.id`` is a BIGINT).
-_MAX_LETTER_ID = 2**63 - 1
+#: The largest integer the database holds (a BIGINT, in PostgreSQL and SQLite alike),
+#: hence the largest dead letter id (``dead_letters.id``) a requeue header may name.
+MAX_BIGINT = 2**63 - 1
 
 
 def requeued_from(headers: Mapping[str, Any]) -> int | None:
@@ -225,7 +226,7 @@ def requeued_from(headers: Mapping[str, Any]) -> int | None:
     >>> requeued_from({REQUEUED_FROM: "17"}), requeued_from({REQUEUED_FROM: "-1"})
     (17, None)
     """
-    return _natural(headers.get(REQUEUED_FROM), _MAX_LETTER_ID)
+    return _natural(headers.get(REQUEUED_FROM), MAX_BIGINT)
 
 
 def waited(headers: Mapping[str, Any]) -> int:

@@ -23,7 +23,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from axis import audit
-from axis.certificates import read_signing_certificate
+from axis.certificates import (
+    choose_signing_certificate,
+    read_certificate_bytes,
+    read_signing_certificate,
+)
 from axis.errors import AgencyError, TransportError
 from axis.ops.broker_users import ManagementAPI, restore_access, vhost_of, withdraw_access
 from axis.router.inboxes import ensure_inboxes
@@ -327,7 +331,9 @@ class CertificateGiven(NonBlank):
 def cert_revoke(settings: Settings, code: str, certificate: Path | str, reason: str | None) -> None:
     """Revoke a certificate of agency CODE, given as its file or SHA-256 fingerprint."""
     fp = (
-        fingerprint(read_signing_certificate(certificate))
+        # Not refused for what it may sign: one registered before its extensions were
+        # checked must still be revocable by its file.
+        fingerprint(choose_signing_certificate(read_certificate_bytes(certificate), certificate))
         if isinstance(certificate, Path)
         else certificate
     )

@@ -19,11 +19,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
+
+from axis.certificates import holds_pem_private_key
 from axis.errors import CertificateError, FileProblem
-from axis.files import MAX_CERTIFICATE_BYTES, check_private_file, check_regular_file
-from envelopes.errors import InvalidKey, UnreadableKey
-from envelopes.signing import SigningIdentity
+from axis.files import MAX_CERTIFICATE_BYTES, check_private_file, read_bounded
+from envelopes.errors import InvalidKey
+from envelopes.signing import PrivateKey, SigningIdentity
 
 #: Asks the user for a passphrase; receives the prompt text, returns what was typed.
 Ask = Callable[[str], str]
@@ -55,19 +61,43 @@ class KeyFiles:
 def load_identity(
     files: KeyFiles, *, passphrase: str = "", ask: Ask | None = None
 ) -> SigningIdentity:
-    """The identity in ``files``, unlocked with ``passphrase`` or what ``ask`` returns."""
-    for path in (files.key, files.cert, files.p12):
-        if path is not None:
-            _check_readable(path)
+    """The identity in ``files``, unlocked with ``passphrase`` or what ``ask`` returns.
+
+    Each file is read once, and what was checked (its kind, whether it is locked) is
+    what is loaded: a file replaced in between cannot slip past the checks.
+    """
     if files.p12 is not None:
-        return _load_pkcs12(files.p12, passphrase, ask)
+        return _load_pkcs12(_read(files.p12), passphrase, ask)
     assert files.key is not None and files.cert is not None
-    return _load_pem(files.key, files.cert, passphrase, ask)
+    # Both read before anything is asked: a missing certificate is named first.
+    key, cert = _read(files.key), _read(files.cert)
+    return _load_pem(key, cert, passphrase, ask)
 
 
-def _check_readable(path: Path) -> None:
+@dataclass(frozen=True)
+class _Read:
+    """A key or certificate file and what it held when read."""
+
+    path: Path
+    data: bytes
+
+    @property
+    def lines(self) -> list[bytes]:
+        return self.data.splitlines()
+
+    @property
+    def is_pkcs12(self) -> bool:
+        """Whether it starts like DER PKCS#12: ``SEQUENCE { INTEGER 3, ...``."""
+        head = self.data[:8]
+        if len(head) < 5 or head[0] != 0x30:
+            return False
+        start = 2 if head[1] < 0x80 else 2 + (head[1] & 0x7F)
+        return head[start : start + 3] == b"\x02\x01\x03"
+
+
+def _read(path: Path) -> _Read:
     try:
-        check_regular_file(path, limit=MAX_CERTIFICATE_BYTES)
+        return _Read(path, read_bounded(path, limit=MAX_CERTIFICATE_BYTES))
     except FileProblem as error:
         raise KeyLoadError(str(error)) from None
 
@@ -80,14 +110,6 @@ def _check_private(path: Path, what: str) -> None:
         check_private_file(path, what)
     except FileProblem as error:
         raise KeyLoadError(str(error)) from None
-
-
-def _holds_private_key(lines: list[bytes]) -> bool:
-    # "-----BEGIN PRIVATE KEY-----", or ENCRYPTED, RSA, EC ... before "PRIVATE KEY".
-    return any(
-        line.startswith(b"-----BEGIN ") and line.rstrip().endswith(b"PRIVATE KEY-----")
-        for line in lines
-    )
 
 
 def _is_encrypted_pem(lines: list[bytes]) -> bool:
@@ -121,7 +143,7 @@ def _holds_certificate(lines: list[bytes]) -> bool:
     return any(line.startswith(b"-----BEGIN CERTIFICATE-----") for line in lines)
 
 
-def _misplaced(path: Path, option: str) -> KeyLoadError | None:
+def _misplaced(file: _Read, option: str) -> KeyLoadError | None:
     """The error for a file given to ``option`` that holds what another option takes (the
     key and the certificate swapped, a PKCS#12 bundle as either); ``None`` when it is
     not one of those."""
@@ -130,59 +152,68 @@ def _misplaced(path: Path, option: str) -> KeyLoadError | None:
         "--cert": ("not a PEM certificate file", "the agency's certificate (the .pem file)"),
     }
     refusal, what = wanted[option]
-    lines = path.read_bytes().splitlines()
-    if _is_pkcs12(path):
+    path = file.path
+    if file.is_pkcs12:
         return KeyLoadError(
             f"{path}: {refusal}: it is a PKCS#12 bundle; give it as --p12 FILE, "
             "without --key and --cert"
         )
-    if option == "--key" and _holds_certificate(lines) and not _holds_private_key(lines):
+    has_key, has_cert = holds_pem_private_key(file.data), _holds_certificate(file.lines)
+    if option == "--key" and has_cert and not has_key:
         held = "a certificate, which goes to --cert"
-    elif option == "--cert" and _holds_private_key(lines) and not _holds_certificate(lines):
+    elif option == "--cert" and has_key and not has_cert:
         held = "a private key, which goes to --key"
     else:
         return None
     return KeyLoadError(f"{path}: {refusal}: it holds {held}; give {what} to {option}")
 
 
-def _load_pem(key: Path, cert: Path, passphrase: str, ask: Ask | None) -> SigningIdentity:
+def _load_pem(key: _Read, cert: _Read, passphrase: str, ask: Ask | None) -> SigningIdentity:
     misplaced = _misplaced(key, "--key")
     if misplaced is not None:
-        if not _is_pkcs12(key) and _holds_private_key(cert.read_bytes().splitlines()):
-            raise KeyLoadError(f"{key} and {cert} are swapped: give --key {cert} --cert {key}")
+        if not key.is_pkcs12 and holds_pem_private_key(cert.data):
+            raise KeyLoadError(
+                f"{key.path} and {cert.path} are swapped: give --key {cert.path} --cert {key.path}"
+            )
         raise misplaced
-    lines = key.read_bytes().splitlines()
-    if _holds_private_key(lines):
-        _check_private(key, "private key")
+    if holds_pem_private_key(key.data):
+        _check_private(key.path, "private key")
     secret = None
-    if _is_encrypted_pem(lines):
-        secret = _ask(f"Passphrase for {key}", passphrase, ask, key)
+    if _is_encrypted_pem(key.lines):
+        secret = _ask(f"Passphrase for {key.path}", passphrase, ask, key.path)
     try:
-        return SigningIdentity.from_pem_files(key, cert, secret)
-    except InvalidKey as error:
-        files = f"{key} and {cert}"
-        if isinstance(error, UnreadableKey):
-            # An encrypted key that does not open with a passphrase almost always means a
-            # mistyped passphrase.
-            if secret is not None:
-                raise _wrong_passphrase(key, given=bool(passphrase)) from None
-            raise _with_files(error, files) from None
+        private = load_pem_private_key(key.data, password=secret)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # An encrypted key that does not open with a passphrase almost always means a
+        # mistyped passphrase.
+        if secret is not None:
+            raise _wrong_passphrase(key.path, given=bool(passphrase)) from None
+        raise KeyLoadError(f"{key.path}: not a readable PEM private key") from None
+    try:
+        certificates = x509.load_pem_x509_certificates(cert.data)
+    except ValueError:
         # The key opened: what is wrong lies in the certificate file.
-        raise _misplaced(cert, "--cert") or _with_files(error, files) from None
+        raise _misplaced(cert, "--cert") or KeyLoadError(
+            f"{cert.path}: not a PEM certificate file"
+        ) from None
+    return _identity(private, certificates[0], certificates[1:], f"{key.path} and {cert.path}")
 
 
-def _is_pkcs12(path: Path) -> bool:
-    """Whether the file starts like DER PKCS#12: ``SEQUENCE { INTEGER 3, ...``."""
-    with path.open("rb") as stream:
-        head = stream.read(8)
-    if len(head) < 5 or head[0] != 0x30:
-        return False
-    start = 2 if head[1] < 0x80 else 2 + (head[1] & 0x7F)
-    return head[start : start + 3] == b"\x02\x01\x03"
+def _identity(
+    key: object, certificate: x509.Certificate, chain: list[x509.Certificate], files: str
+) -> SigningIdentity:
+    """The identity of ``key`` and ``certificate``, refused (naming ``files``) when the
+    key is of a kind the axis does not sign with or is not the certificate's."""
+    try:
+        # SigningIdentity checks the kind of key itself, and names the one it refuses.
+        return SigningIdentity(cast(PrivateKey, key), certificate, tuple(chain))
+    except InvalidKey as error:
+        raise KeyLoadError(f"{files}: {error}") from None
 
 
-def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentity:
-    if not _is_pkcs12(path):
+def _load_pkcs12(bundle: _Read, passphrase: str, ask: Ask | None) -> SigningIdentity:
+    path = bundle.path
+    if not bundle.is_pkcs12:
         # Said before any passphrase is asked for: none would open it.
         raise KeyLoadError(
             f"{path}: not a PKCS#12 bundle (.p12/.pfx); for a PEM key and certificate "
@@ -192,23 +223,24 @@ def _load_pkcs12(path: Path, passphrase: str, ask: Ask | None) -> SigningIdentit
     # A PKCS#12 file does not say in clear text whether it is protected: try the
     # passphrase given (or none), and ask only when that fails.
     first = passphrase.encode("utf-8") if passphrase else None
-    try:
-        return SigningIdentity.from_pkcs12(path, first)
-    except InvalidKey as error:
-        if not isinstance(error, UnreadableKey):
-            raise _with_files(error, str(path)) from None
-        if first is not None:
-            raise _wrong_passphrase(path, given=True) from None
-    secret = _ask(f"Passphrase for {path}", "", ask, path)
-    try:
-        return SigningIdentity.from_pkcs12(path, secret)
-    except InvalidKey as error:
-        if isinstance(error, UnreadableKey):
-            raise _wrong_passphrase(path, given=False) from None
-        raise _with_files(error, str(path)) from None
+    identity = _open_pkcs12(bundle, first)
+    if identity is None and first is not None:
+        raise _wrong_passphrase(path, given=True)
+    if identity is None:
+        identity = _open_pkcs12(bundle, _ask(f"Passphrase for {path}", "", ask, path))
+        if identity is None:
+            raise _wrong_passphrase(path, given=False)
+    return identity
 
 
-def _with_files(error: InvalidKey, files: str) -> KeyLoadError:
-    """``error`` as a :class:`KeyLoadError` that names the files if it does not already."""
-    text = str(error)
-    return KeyLoadError(text if files.split(" and ")[0] in text else f"{files}: {text}")
+def _open_pkcs12(bundle: _Read, secret: bytes | None) -> SigningIdentity | None:
+    """The identity in ``bundle``, or ``None`` when ``secret`` does not open it."""
+    try:
+        key, certificate, chain = pkcs12.load_key_and_certificates(bundle.data, secret)
+    except ValueError:
+        return None
+    if key is None or certificate is None:
+        raise KeyLoadError(
+            f"{bundle.path}: the PKCS#12 file lacks a private key or its certificate"
+        )
+    return _identity(key, certificate, chain, str(bundle.path))

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from axis.protocol import MAX_BIGINT
+
 T = TypeVar("T")
 
-#: The largest integer a database holds (SQLite's and PostgreSQL's bigint): the largest
-#: row id, count or limit a command takes.
-MAX_LIMIT = 2**63 - 1
+#: The largest row id, count or limit a command takes: the largest integer the database
+#: holds.
+MAX_LIMIT = MAX_BIGINT
 
 
 def read_limit(limit: int) -> int:

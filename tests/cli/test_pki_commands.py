@@ -205,9 +205,10 @@ def test_a_ca_certificate_is_refused_as_an_agencys_signing_certificate(
     result = initialised("agency", "cert", "add", "000.00.00.H53", str(ca))
 
     assert result.exit_code == 1
-    assert "is a CA certificate: register the certificate 000.00.00.H53 signs with" in (
-        result.output
-    )
+    assert (
+        "is a CA certificate (BasicConstraints CA is set), whose key issues certificates, "
+        "not documents: give the certificate the agency signs documents with"
+    ) in result.output
     shown = initialised("agency", "show", "000.00.00.H53")
     assert shown.exit_code == 0 and "000.00.00.H53" in shown.output
     assert "certificate.add" not in shown.output  # nothing was pinned
