@@ -50,7 +50,7 @@ import math
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -633,7 +633,7 @@ class AgencyClient:
         so the transport cannot bound them)."""
         # Short rounds, so that a stream of other messages cannot stretch the wait and
         # the store is looked at often.
-        with contextlib.closing(
+        with _consuming(
             self.transport.consume(
                 self.inbox,
                 prefetch=self._at_once(HOLD_LIMIT) - len(held),
@@ -694,7 +694,7 @@ class AgencyClient:
         prefetch = min(max_messages or RECEIVE_PREFETCH, self._at_once(RECEIVE_PREFETCH))
         with (
             self._holding_inbox(),
-            contextlib.closing(
+            _consuming(
                 self.transport.consume(self.inbox, prefetch=prefetch, timeout=max(wait, MIN_WAIT))
             ) as messages,
         ):
@@ -976,6 +976,30 @@ def _reference_to(document: Document) -> ResponseFor:
         promulgation_date=document.promulgation.date,
         document_id=document.document_id,
     )
+
+
+@contextlib.contextmanager
+def _consuming(
+    messages: Generator[ReceivedMessage, None, None],
+) -> Iterator[Generator[ReceivedMessage, None, None]]:
+    """``messages`` (a consumer), closed on leaving: its acks written, what it took ahead
+    given back.
+
+    Left by an exception (Ctrl-C or an error, in the loop or in the code iterating a
+    receive(), which then closes or drops the generator: ``GeneratorExit``), a close
+    that cannot write (the database unreachable, or another process holding SQLite's
+    write lock) is not raised in its place: it would hide why the loop stopped, or, from
+    a generator being finalised, print a traceback. Nothing is lost: what it could not
+    write stays leased for a while, and is handed over again once the lease runs out (a
+    repeat of what was handed over already is acknowledged as such).
+    """
+    try:
+        yield messages
+    except BaseException:
+        with contextlib.suppress(TransientError):
+            messages.close()
+        raise
+    messages.close()
 
 
 def _give_back(message: ReceivedMessage) -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis.errors import ConfigurationError
+from axis.errors import ConfigurationError, StoreError
 from axis.settings import Settings
 from axis.store.schema import Timestamp
 
@@ -174,10 +176,53 @@ def database_exists(engine: Engine) -> bool:
     return path is None or path.exists()
 
 
+class DatabaseFileReplaced(StoreError):
+    """The SQLite file an engine opened was deleted or replaced while in use: its open
+    connections would go on writing to the old file, lost once they close, while every
+    process started since uses the new one."""
+
+
+@dataclass
+class _OpenedFile:
+    """The SQLite file an engine's first connection opened (its device and inode), so
+    that every transaction can tell whether ``path`` still names it."""
+
+    path: Path
+    #: ``None`` until the first connection, or for a ``file:`` URI, which names no path.
+    identity: tuple[int, int] | None = None
+
+    def note(self) -> None:
+        """Remember the file ``path`` names now, unless one was already."""
+        if self.identity is None:
+            with contextlib.suppress(OSError):
+                stat = os.stat(self.path)
+                self.identity = (stat.st_dev, stat.st_ino)
+
+    def check(self) -> None:
+        """Raise :class:`DatabaseFileReplaced` unless ``path`` names the file noted.
+
+        One ``stat``, where each transaction begins, before it may write anything."""
+        if self.identity is None:
+            return
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            pass
+        else:
+            if (stat.st_dev, stat.st_ino) == self.identity:
+                return
+        raise DatabaseFileReplaced(
+            f"the database {self.path} was deleted or replaced while this process had it "
+            "open: stop every axis process using it, then start them again"
+        )
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
     engine = sa.create_engine(
         url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
+    path = sqlite_file(engine)
+    opened = None if path is None else _OpenedFile(path.absolute())
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -190,9 +235,13 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+        if opened is not None:
+            opened.note()
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if opened is not None:
+            opened.check()
         # Readers take no write lock: in WAL mode they run beside the one writer.
         reading = conn.get_execution_options().get(_READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

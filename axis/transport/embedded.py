@@ -50,7 +50,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,13 +59,14 @@ from sqlalchemy.engine import Connection, Engine
 from axis.errors import TransientError, TransportError
 from axis.store.db import (
     LOCK_TIMED_OUT,
+    DatabaseFileReplaced,
     database_time,
     lock_timed_out,
     read_only,
     sqlite_file,
     utcnow,
 )
-from axis.store.schema import queue_messages, transport_queues
+from axis.store.schema import Timestamp, queue_messages, transport_queues
 from axis.transport.base import (
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
@@ -95,6 +95,8 @@ _messages = queue_messages
 #: Row ids named in one statement (see :func:`_chunks`).
 _IDS_PER_STATEMENT = 10_000
 _NO_DELAY = datetime.timedelta(0)
+#: The last time there is: a ``visible_at`` past it is no time (see :func:`_unreadable_time`).
+_LAST_TIME = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
 
 class EmbeddedConsumer(Consumer):
@@ -237,8 +239,6 @@ class EmbeddedTransport(Transport):
         self._declared: set[str] = set()
         self._consumers: list[EmbeddedConsumer] = []
         self._closed = False
-        #: The SQLite file the first transaction found (see :meth:`_check_file`).
-        self._file: _DatabaseFile | None = None
         #: Whether the last write found SQLite's write lock held past the busy timeout.
         self._locked_out = False
 
@@ -302,7 +302,7 @@ class EmbeddedTransport(Transport):
                     .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
                     .values(visible_at=database_time(conn), lease_owner=None)
                 )
-        except (TransientError, TransportError):
+        except (TransientError, TransportError, DatabaseFileReplaced):
             pass  # the leases will simply run out (or the file is gone with them)
         finally:
             # Closed either way: there is no later transaction for their acks.
@@ -321,10 +321,11 @@ class EmbeddedTransport(Transport):
     @contextmanager
     def _connect(self, *, reading: bool = False) -> Iterator[Connection]:
         """A transaction (``reading``: one that waits for no writer on SQLite); a lost or
-        unreachable database becomes ``TransientError``."""
+        unreachable database becomes ``TransientError``. (A SQLite file deleted or
+        replaced since the engine opened it is refused as the transaction begins, by
+        :class:`~axis.store.db.DatabaseFileReplaced`.)"""
         try:
             with read_only(self._engine) if reading else self._engine.begin() as conn:
-                self._check_file(conn)
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             # A lock that timed out is no broken database: the clerk needs to know why.
@@ -335,25 +336,17 @@ class EmbeddedTransport(Transport):
         if not reading:
             self._locked_out = False
 
-    def _check_file(self, conn: Connection) -> None:
-        """Raise ``TransportError`` if the SQLite file was deleted or replaced since this
-        transport's first transaction: its connections would go on writing to the old
-        file, lost once they close, while other processes use the new one."""
-        if self._file is None:
-            self._file = _DatabaseFile.of(conn)
-        elif self._file.moved():
-            raise TransportError(
-                f"the queue database {self._file.path} was deleted or replaced while this "
-                "process had it open: stop every axis process using it, then start them again"
-            )
-
     def _write_lock_held(self) -> bool:
         """Whether another process holds SQLite's write lock now, asked without waiting
         (on a connection of its own: the engine's wait for the lock as long as it may)."""
-        if self._file is None or self._file.path is None or self._file.moved():
+        path = sqlite_file(self._engine)
+        if path is None:
             return False
-        # mode=rw: a file gone is not made again, empty.
-        probe = sqlite3.connect(f"{self._file.path.as_uri()}?mode=rw", uri=True, timeout=0)
+        try:
+            # mode=rw: a file gone is not made again, empty.
+            probe = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True, timeout=0)
+        except sqlite3.Error:
+            return False  # gone: the transaction refuses it
         try:
             probe.execute("BEGIN IMMEDIATE")
             probe.execute("ROLLBACK")
@@ -430,18 +423,18 @@ class EmbeddedTransport(Transport):
         return [self._message(queue, token, leased_until, row, consumer) for row in ordered]
 
     def _lease_rows(self, conn: Connection, queue: str, limit: int, token: str) -> list[_StoredRow]:
-        """Lease to ``token`` up to ``limit`` visible rows of ``queue``, best first."""
-        ids = (
-            conn.execute(
-                sa.select(_messages.c.id)
-                .where(_visible_in(conn, queue))
-                .order_by(_messages.c.priority.desc(), _messages.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            .scalars()
-            .all()
-        )
+        """Lease to ``token`` up to ``limit`` visible rows of ``queue``, best first, and
+        those whose ``visible_at`` is unreadable (which would never be visible)."""
+        unreadable, shown = _unreadable_time(conn)
+        picked = conn.execute(
+            sa.select(_messages.c.id, sa.case((unreadable, shown), else_=sa.null()))
+            .where(_messages.c.queue == queue, sa.or_(_visible(conn), unreadable))
+            .order_by(_messages.c.priority.desc(), _messages.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        ids = [row_id for row_id, _ in picked]
+        unreadable_times = {row_id: shown for row_id, shown in picked if shown is not None}
         lease = (
             sa.update(_messages)
             .values(
@@ -452,7 +445,7 @@ class EmbeddedTransport(Transport):
             .returning(*_RAW_COLUMNS)
         )
         return [
-            _StoredRow.read(row)
+            _StoredRow.read(row, unreadable_times.get(row.id))
             for chunk in _chunks(ids)
             for row in conn.execute(lease.where(_messages.c.id.in_(chunk))).all()
         ]
@@ -594,33 +587,6 @@ class EmbeddedTransport(Transport):
             raise _lease_lost(message)
 
 
-@dataclass(frozen=True)
-class _DatabaseFile:
-    """Which file a SQLite database's path named (``None``: no file, or PostgreSQL)."""
-
-    path: Path | None
-    device: int = 0
-    inode: int = 0
-
-    @classmethod
-    def of(cls, conn: Connection) -> _DatabaseFile:
-        path = sqlite_file(conn.engine)
-        if path is None:
-            return cls(None)
-        stat = path.stat()
-        return cls(path.absolute(), stat.st_dev, stat.st_ino)
-
-    def moved(self) -> bool:
-        """Whether the path no longer names the same file."""
-        if self.path is None:
-            return False
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return True
-        return (stat.st_dev, stat.st_ino) != (self.device, self.inode)
-
-
 #: A leased row as stored: the body as bytes and the headers as text whatever was
 #: written there by hand, so that a row nobody can read is refused alone (see
 #: :meth:`_StoredRow.read`) rather than failing the whole take.
@@ -647,7 +613,9 @@ class _StoredRow:
     fault: str | None
 
     @classmethod
-    def read(cls, row: sa.Row[Any]) -> _StoredRow:
+    def read(cls, row: sa.Row[Any], unreadable_time: str | None = None) -> _StoredRow:
+        """``row`` as leased; ``unreadable_time``: its ``visible_at`` as an SQL literal,
+        if that is unreadable (see :func:`_unreadable_time`)."""
         headers: Any = None
         fault = None
         try:
@@ -659,6 +627,8 @@ class _StoredRow:
                 fault = f"its headers are not a JSON object: {row.headers[:100]!r}"
         if not isinstance(row.priority, int) or not 0 <= row.priority <= MAX_PRIORITY:
             fault = f"its priority {row.priority!r} is not 0-{MAX_PRIORITY}"
+        if unreadable_time is not None:
+            fault = f"its visible_at {unreadable_time[:100]} is not a time (YYYY-MM-DD HH:MM:SS)"
         return cls(
             id=row.id,
             priority=row.priority if fault is None else 0,
@@ -709,7 +679,30 @@ def _insert(conn: Connection, delay: datetime.timedelta = _NO_DELAY) -> Any:
 
 def _visible_in(conn: Connection, queue: str) -> sa.ColumnElement[bool]:
     """The messages of ``queue`` a consumer may take now."""
-    return sa.and_(_messages.c.queue == queue, _messages.c.visible_at <= database_time(conn))
+    return sa.and_(_messages.c.queue == queue, _visible(conn))
+
+
+def _visible(conn: Connection) -> sa.ColumnElement[bool]:
+    return _messages.c.visible_at <= database_time(conn)
+
+
+def _unreadable_time(
+    conn: Connection,
+) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[str]]:
+    """Whether a row's ``visible_at`` (written by hand) lies past every time there is, so
+    that it would never be visible, and that value as an SQL literal, to name it.
+
+    On SQLite, which keeps any value in any column and compares these as text, that is
+    any text that does not start as a time does ('tomorrow', 'infinity') and any bytes;
+    on PostgreSQL, whose column takes times only, ``infinity``. One comparison, made
+    only for the rows not visible: the cost of a take stays that of the rows it passes.
+    """
+    visible_at = _messages.c.visible_at
+    if conn.dialect.name == "postgresql":
+        shown = sa.func.quote_literal(sa.cast(visible_at, sa.Text))
+    else:
+        shown = sa.func.quote(visible_at)
+    return visible_at > sa.literal(_LAST_TIME, Timestamp), shown
 
 
 def _lease_lost(message: EmbeddedMessage) -> TransientError:

@@ -52,6 +52,10 @@ def _received(transport: EmbeddedTransport, queue: str) -> list[ReceivedMessage]
         ("headers = 'null'", "its headers are not a JSON object: 'null'"),
         ("priority = 200", "its priority 200 is not 0-3"),
         ("priority = -1", "its priority -1 is not 0-3"),
+        (
+            "visible_at = 'infinity'",
+            "its visible_at 'infinity' is not a time (YYYY-MM-DD HH:MM:SS)",
+        ),
     ],
 )
 def test_a_row_no_consumer_can_read_is_dead_lettered_and_the_queue_flows_on(
@@ -79,6 +83,20 @@ def test_headers_that_are_not_json_are_named_in_the_dead_letters_reason(
     taken.ack()
     [dead] = _received(transport, DEAD_LETTERS)
     assert dead.reason.endswith("its headers are not JSON: 'kind=document'")
+
+
+@pytest.mark.parametrize("queue_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("visible_at", ["'tomorrow'", "X'32303236'"])
+def test_a_visible_at_that_sorts_after_every_time_is_dead_lettered(
+    transport: EmbeddedTransport, queue_database: Engine, visible_at: str
+) -> None:
+    """SQLite compares it as text with the time now: the row would never be handed out."""
+    _change(queue_database, f"visible_at = {visible_at}")
+
+    assert [m.message_id for m in _received(transport, QUEUE)] == ["sound"]
+    [dead] = _received(transport, DEAD_LETTERS)
+    assert dead.message_id == "spoilt"
+    assert dead.reason.endswith(f"its visible_at {visible_at} is not a time (YYYY-MM-DD HH:MM:SS)")
 
 
 @pytest.mark.parametrize("queue_database", ["sqlite"], indirect=True)
