@@ -16,7 +16,6 @@ import math
 import os
 import re
 import stat
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,9 +25,15 @@ from axis.errors import ConfigurationError
 from axis.ops.pages import MAX_LIMIT
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
 from axis.store.db import parse_database_url
-from axis.store.registry import is_code, parse_code
-from envelopes.codes import as_typed, document_id_problem
+from envelopes.codes import (
+    AgencyCode,
+    as_typed,
+    document_id_problem,
+    foreign_digit,
+    is_agency_code,
+)
 from envelopes.errors import InvalidAgencyCode
+from envelopes.lines import hidden_character
 
 #: A day as typed, in ASCII digits (``strptime`` takes any script's digits), and what
 #: follows it.
@@ -48,6 +53,7 @@ class Duration(click.FloatRange):
         super().__init__(min=min, max=max)
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
+        _refuse_foreign_digits(self, value, param, ctx)
         number = super().convert(value, param, ctx)
         if math.isnan(number):
             self.fail(f"{value!r} is not a number.", param, ctx)
@@ -65,6 +71,26 @@ class WholeNumber(click.IntRange):
     """
 
     name = "integer"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
+        _refuse_foreign_digits(self, value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _refuse_foreign_digits(
+    kind: click.ParamType, value: object, param: click.Parameter | None, ctx: click.Context | None
+) -> None:
+    """Refuse a number typed in another script's digits (``٥``, ``५``, ``５``), naming the
+    digit: ``int`` and ``float`` read them as 0-9, so ``--priority ٣`` would be 3.
+
+    >>> WholeNumber(0, 4).convert("\u0663", None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: '٣' holds U+0663 ARABIC-INDIC DIGIT THREE at character 1: ...
+    """
+    digit = foreign_digit(value) if isinstance(value, str) else None
+    if digit is not None:
+        kind.fail(f"{value!r} holds {digit}: type the number with the digits 0-9.", param, ctx)
 
 
 #: A row id (dead letter, quarantined item) or a count of rows.
@@ -180,47 +206,6 @@ class NonBlank(click.ParamType):
         return text
 
 
-#: Unicode categories a line of text a clerk typed may not hold: controls (a tab, a line
-#: break, NUL), format characters (a right-to-left override, a zero-width space), line and
-#: paragraph separators, and surrogates (the bytes of an argument that is not UTF-8).
-_HIDDEN_IN_LINE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-#: Names of the controls a clerk may paste; Unicode gives controls no name.
-_CONTROL_NAMES = {
-    "\x00": "NULL",
-    "\t": "CHARACTER TABULATION (a tab)",
-    "\n": "LINE FEED (a line break)",
-    "\r": "CARRIAGE RETURN (a line break)",
-    "\x1b": "ESCAPE",
-    "\x85": "NEXT LINE (a line break)",
-    "\ufffe": "NONCHARACTER (XML cannot carry it)",
-    "\uffff": "NONCHARACTER (XML cannot carry it)",
-}
-
-
-def hidden_character(text: str) -> str | None:
-    r"""The first character of ``text`` that a line of visible text may not hold, named
-    with its position, or ``None``: one the reader cannot see (a tab shows as blank space
-    of no set width, a right-to-left override reverses what follows), one that breaks the
-    line, or one XML cannot carry (U+FFFE, U+FFFF).
-
-    >>> hidden_character("Báo cáo tháng 11")
-    >>> hidden_character("Báo\tcáo")
-    'U+0009 CHARACTER TABULATION (a tab) at character 4'
-    >>> hidden_character("hoa-don\u202efdp")
-    'U+202E RIGHT-TO-LEFT OVERRIDE at character 8'
-    """
-    for position, char in enumerate(text, start=1):
-        category = unicodedata.category(char)
-        if category in _HIDDEN_IN_LINE or char in _CONTROL_NAMES:
-            if category == "Cs" and 0xDC80 <= ord(char) <= 0xDCFF:
-                what = f"the byte 0x{ord(char) - 0xDC00:02X}, which is not UTF-8 text,"
-            else:
-                name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "a control character")
-                what = f"U+{ord(char):04X} {name}"
-            return f"{what} at character {position}"
-    return None
-
-
 class VisibleLine(click.ParamType):
     r"""One line of visible text (a subject, a type name): a tab, a line break, a control
     or an invisible format character is refused, named with its position, before
@@ -261,7 +246,7 @@ class AgencyCodeType(NonBlank):
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = super().convert(value, param, ctx)
         try:
-            return str(parse_code(text))
+            return str(AgencyCode.parse(text))
         except InvalidAgencyCode as error:
             self.fail(_several_codes(text, param) or str(error), param, ctx)
 
@@ -274,7 +259,7 @@ def _several_codes(text: str, param: click.Parameter | None) -> str | None:
     "'000.00.31.H53, 000.00.00.H53' names 2 agencies: give each with an option of its own"
     """
     parts = [part for part in re.split(r"[\s,;]+", text) if part]
-    if len(parts) < 2 or not all(is_code(part) for part in parts):
+    if len(parts) < 2 or not all(is_agency_code(part) for part in parts):
         return None
     option = param.opts[0] if param is not None and param.opts else None
     each = f" ({' '.join(f'{option} {part}' for part in parts)})" if option else ""

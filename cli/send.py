@@ -18,7 +18,9 @@ import dataclasses
 import datetime
 import functools
 import hashlib
+import os
 import shlex
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +62,9 @@ from cli.agency_options import (
 from cli.output import shown
 from cli.params import AGENCY_CODE, DOCUMENT_ID, IN_FILE, VISIBLE_LINE, Day, WholeNumber
 from cli.settings_options import pass_settings
-from envelopes.errors import EnvelopeError, EnvelopeTooLarge
+from envelopes.errors import EnvelopeError, EnvelopeTooLarge, HiddenCharacter
 from envelopes.importing import import_unsigned
+from envelopes.lines import refuse_hidden_characters
 from envelopes.model import Attachment, BusinessType, Document, Priority
 
 #: The setting that caps what one envelope, and so what one document, may hold.
@@ -155,6 +158,7 @@ def send(
     PREPARED, an unsigned edXML file made by another system, to sign and send as it is.
     """
     refers_to = _refers_to(revokes, updates, replaces)
+    looked_at: list[os.stat_result | None] = []  # each attachment's, in order
     composing = {
         "--to": recipients,
         "--subject": subject,
@@ -193,10 +197,11 @@ def send(
                 attachment_name(path)
         except CompositionError as error:
             raise click.UsageError(str(error)) from None
-        _attached_once(attachments)
+        looked_at = _look_at(attachments)
+        _attached_once(attachments, looked_at)
     files = key_files(key, cert, p12)
     # Before a passphrase is asked for, so that it is not typed in vain.
-    sizes = _attachment_sizes(attachments, settings.max_envelope_bytes)
+    sizes = _attachment_sizes(attachments, looked_at, settings.max_envelope_bytes)
     identity = unlock(settings, files)
     stderr = Console(stderr=True)
     with _progress(stderr) as progress:
@@ -257,15 +262,25 @@ def _refers_to(
     return given[0] if given else None
 
 
-def _attached_once(paths: Sequence[Path]) -> None:
+def _look_at(paths: Sequence[Path]) -> list[os.stat_result | None]:
+    """Each file's status, looked at once for every check (``None``: it cannot be looked
+    at, which the size check names)."""
+    looked_at: list[os.stat_result | None] = []
+    for path in paths:
+        try:
+            looked_at.append(path.stat())
+        except OSError:
+            looked_at.append(None)
+    return looked_at
+
+
+def _attached_once(paths: Sequence[Path], looked_at: Sequence[os.stat_result | None]) -> None:
     """Refuse a file given to --attach twice, under one name or two (``a.pdf`` and
     ``./a.pdf``): the recipients would get two copies, saved as two files."""
     given: dict[tuple[int, int], Path] = {}
-    for path in paths:
-        try:
-            info = path.stat()
-        except OSError:
-            continue  # gone since it was checked: the size check names it
+    for path, info in zip(paths, looked_at, strict=True):
+        if info is None:
+            continue
         file = (info.st_dev, info.st_ino)
         first = given.get(file)
         if first is not None:
@@ -289,12 +304,12 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _attachment_sizes(paths: Sequence[Path], max_bytes: int) -> list[int]:
-    """The files' sizes, if their base64 fits in an envelope of ``max_bytes``."""
-    sizes = [
-        check_regular_file(path, limit=max_bytes, what="attachment", cap=ENVELOPE_CAP)
-        for path in paths
-    ]
+def _attachment_sizes(
+    paths: Sequence[Path], looked_at: Sequence[os.stat_result | None], max_bytes: int
+) -> list[int]:
+    """The files' sizes as :func:`_look_at` saw them, if their base64 fits in an envelope
+    of ``max_bytes``."""
+    sizes = [_size(path, info, max_bytes) for path, info in zip(paths, looked_at, strict=True)]
     encoded = sum(4 * -(-size // 3) for size in sizes)  # base64 in the envelope
     if encoded > max_bytes:
         raise EnvelopeTooLarge(
@@ -302,6 +317,15 @@ def _attachment_sizes(paths: Sequence[Path], max_bytes: int) -> list[int]:
             f"accepts at most {max_bytes:,} ({ENVELOPE_CAP})"
         )
     return sizes
+
+
+def _size(path: Path, info: os.stat_result | None, max_bytes: int) -> int:
+    """The size of the file at ``path`` whose status is ``info``, if it is a regular file
+    of at most ``max_bytes``."""
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes:
+        return info.st_size
+    # Named as every file the axis reads is (looked at again, on this refusal only).
+    return check_regular_file(path, limit=max_bytes, what="attachment", cap=ENVELOPE_CAP)
 
 
 def _read_attachments(
@@ -329,6 +353,11 @@ def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: 
     document = imported.message
     if not isinstance(document, Document):
         raise CompositionError(f"{path} is a status message; send statuses with `axis status`")
+    # Checked as a composed document is: its recipients read it the same way.
+    try:
+        refuse_hidden_characters(document)
+    except HiddenCharacter as error:
+        raise CompositionError(f"{path}: {error}") from None
     if agency is not None and document.sender.organ_id != agency:
         raise CompositionError(f"{path} is from {document.sender.organ_id}, not from --as {agency}")
     return document

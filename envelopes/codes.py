@@ -75,6 +75,22 @@ def untypable_character(text: str) -> str | None:
     return f"U+{ord(char):04X} {name} at character {found.start() + 1}"
 
 
+def foreign_digit(text: str) -> str | None:
+    """The first digit of ``text`` that is not one of 0-9 (an Arabic-Indic, Devanagari or
+    fullwidth digit, a superscript), named with its position, or ``None``. Python's
+    ``int``, ``strptime`` and ``re``'s ``\\d`` read such digits as numbers, while a clerk
+    who types the number back types 0-9, and the lookup finds nothing.
+
+    >>> foreign_digit("12/QĐ-UBND")
+    >>> foreign_digit("1\u0662")
+    'U+0662 ARABIC-INDIC DIGIT TWO at character 2'
+    """
+    for position, char in enumerate(text, start=1):
+        if char.isdigit() and not char.isascii():
+            return f"U+{ord(char):04X} {unicodedata.name(char, 'a digit')} at character {position}"
+    return None
+
+
 def uncomposed_character(text: str) -> str | None:
     """Where ``text`` is not in NFC (an accent typed as a separate combining mark, as
     macOS keyboards do), or ``None``: the same letters in NFC and in NFD are two
@@ -105,6 +121,11 @@ def typing_problem(document_id: str) -> str | None:
     """Why a clerk could not type ``document_id`` back as it is, or ``None``. Any
     DocumentId a message names is checked so, even one of another form (the national
     axis's samples carry UUIDs)."""
+    return _unseen_problem(document_id) or _foreign_digit_problem(document_id)
+
+
+def _unseen_problem(document_id: str) -> str | None:
+    """What in ``document_id`` a clerk cannot see as it is, or ``None``."""
     untypable = untypable_character(document_id)
     if untypable is not None:
         return (
@@ -120,6 +141,16 @@ def typing_problem(document_id: str) -> str | None:
     return None
 
 
+def _foreign_digit_problem(document_id: str) -> str | None:
+    digit = foreign_digit(document_id)
+    if digit is None:
+        return None
+    return (
+        f"DocumentId {document_id!r} holds {digit}, a digit a clerk does not type: write it "
+        "with the digits 0-9"
+    )
+
+
 def document_id_problem(document_id: str) -> str | None:
     """Why ``document_id`` is not ``<sender code>,<yyyy/MM/dd>,<number>/<notation>`` as a
     clerk can type it, or ``None``.
@@ -130,7 +161,7 @@ def document_id_problem(document_id: str) -> str | None:
     >>> document_id_problem("000.00.31.H53,2026/13/45,12/QD")
     'DocumentId 000.00.31.H53,2026/13/45,12/QD: 2026/13/45 is not a date (yyyy/MM/dd)'
     """
-    problem = typing_problem(document_id)
+    problem = _unseen_problem(document_id)
     if problem is not None:
         return problem
     parts = _DOCUMENT_ID_PARTS.match(document_id)
@@ -154,7 +185,9 @@ def document_id_problem(document_id: str) -> str | None:
         return f"DocumentId {document_id!r} does not start with an agency code: {error}"
     if not _is_date(day):
         return f"DocumentId {document_id}: {day} is not a date (yyyy/MM/dd)"
-    return None
+    # The code and the date take the digits 0-9 alone, and say so; the number and the
+    # notation may hold other characters, but no digit of another script.
+    return _foreign_digit_problem(document_id)
 
 
 def _is_date(day: str) -> bool:
@@ -180,11 +213,24 @@ class AgencyCode:
 
     @classmethod
     def parse(cls, text: str) -> AgencyCode:
-        """Parse and validate ``text``; raise :class:`InvalidAgencyCode` naming the problem."""
+        """Parse and validate ``text``; raise :class:`InvalidAgencyCode` naming the problem,
+        and saying so when the letter alone is wrong for being small.
+
+        >>> AgencyCode.parse("000.00.31.h53")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        envelopes.errors.InvalidAgencyCode: ...: the letter must be a capital (000.00.31.H53)
+        """
         if not isinstance(text, str):
             raise InvalidAgencyCode(f"agency code must be text, not {type(text).__name__}")
         match = _CODE.match(text)
         if match is None:
+            capital = text.upper()
+            if capital != text and is_agency_code(capital):
+                # A clerk types ``h53`` as often as ``H53``: name the one fix.
+                raise InvalidAgencyCode(
+                    f"invalid agency code {text!r}: the letter must be a capital ({capital})"
+                )
             shown = text if len(text) <= 40 else text[:40] + "..."
             raise InvalidAgencyCode(
                 f"invalid agency code {shown!r}: expected the form VVV.ZZ.YY.Xnn "
@@ -241,3 +287,16 @@ class AgencyCode:
 
     def __str__(self) -> str:
         return f"{self.vvv}.{self.zz}.{self.yy}.{self.unit}"
+
+
+def is_agency_code(text: str) -> bool:
+    """True when ``text`` is an agency code as written (no spaces, the letter a capital).
+
+    >>> is_agency_code("000.00.31.H53"), is_agency_code("000.00.31.h53")
+    (True, False)
+    """
+    try:
+        AgencyCode.parse(text)
+    except InvalidAgencyCode:
+        return False
+    return True

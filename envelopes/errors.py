@@ -81,3 +81,11 @@ class InvalidDocumentId(EnvelopeError, ValueError):
     not of the form ``<sender code>,<yyyy/MM/dd>,<number>/<notation>``."""
 
     reason = "bad-document-id"
+
+
+class HiddenCharacter(EnvelopeError, ValueError):
+    """A one-line field a clerk reads (the subject, an attachment's name) holds a tab, a
+    line break, a control or an invisible format character: the document would show
+    otherwise than its sender read it."""
+
+    reason = "hidden-character"

@@ -72,7 +72,7 @@ _DECLARED_ENCODING = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _WHITESPACE = b" \t\r\n"
 #: libxml2's refusal of a tree deeper than its limit, which it words for programmers.
-_TOO_DEEP = re.compile(r"Excessive depth in document: (?P<limit>\d+)")
+_TOO_DEEP = re.compile(r"Excessive depth in document: (?P<limit>[0-9]+)")
 
 
 def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:

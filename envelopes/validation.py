@@ -185,7 +185,7 @@ def _crowds(root: etree._Element, schema_name: str) -> list[tuple[_Repeated, int
 
 #: One step of libxml2's path to an element: ``edXML:To[40001]``; ``*`` (with its position
 #: among all its element siblings) for an element in a default namespace.
-_STEP = re.compile(r"(?:(?P<prefix>[^:\[\]]+):)?(?P<name>[^:\[\]]+)(?:\[(?P<position>\d+)\])?")
+_STEP = re.compile(r"(?:(?P<prefix>[^:\[\]]+):)?(?P<name>[^:\[\]]+)(?:\[(?P<position>[0-9]+)\])?")
 
 
 def _element_path(path: str, root: etree._Element) -> str:

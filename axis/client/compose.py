@@ -23,7 +23,15 @@ from pathlib import Path
 
 from axis.errors import AxisError
 from axis.router.records import VIETNAM
-from envelopes.codes import AgencyCode, as_typed, document_id_problem, untypable_character
+from envelopes.codes import (
+    AgencyCode,
+    as_typed,
+    document_id_problem,
+    foreign_digit,
+    untypable_character,
+)
+from envelopes.errors import HiddenCharacter
+from envelopes.lines import hidden_character, refuse_hidden_characters
 from envelopes.model import (
     Attachment,
     Business,
@@ -137,7 +145,7 @@ def compose_document(
         if stored_id is not None:
             earlier = stored_id(earlier)
         business = Business(document_id=earlier, business_doc_type=kind)
-    return Document(
+    document = Document(
         sender=Organization(organ_id=sender, organ_name=names.get(sender, "")),
         recipients=[Organization(organ_id=r, organ_name=names.get(r, "")) for r in recipients],
         code=Code(number=number, notation=notation),
@@ -153,6 +161,11 @@ def compose_document(
         business=business,
         attachments=list(request.attachments),
     )
+    try:
+        refuse_hidden_characters(document)
+    except HiddenCharacter as error:
+        raise CompositionError(str(error)) from None
+    return document
 
 
 def _type_problem(request: DocumentRequest) -> str | None:
@@ -247,6 +260,12 @@ def _code(
                 f"format character, such as a right-to-left override): here {untypable}, "
                 "which a clerk can neither see nor type: remove it"
             )
+        digit = foreign_digit(value)
+        if digit is not None:
+            raise CompositionError(
+                f"{option} {value!r}: {digit}, a digit a clerk does not type: write it "
+                "with the digits 0-9"
+            )
     return number, notation
 
 
@@ -262,6 +281,13 @@ def attachment_name(path: Path) -> str:
             f"attachment '{shown}': the file's name is not UTF-8 text, which an edXML "
             "document must carry: rename the file"
         ) from None
+    hidden = hidden_character(name)
+    if hidden is not None:
+        # Files are saved under it: a right-to-left override makes ``fdp.exe`` read as
+        # ``exe.pdf``.
+        raise CompositionError(
+            f"attachment {name!r}: the file's name holds {hidden}: rename the file"
+        )
     if len(name) > MAX_ATTACHMENT_NAME:
         raise CompositionError(f"attachment name {name[:40]!r}... is longer than 200 characters")
     return name

@@ -308,35 +308,6 @@ def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) 
         )
 
 
-def parse_code(text: str) -> AgencyCode:
-    """:meth:`AgencyCode.parse`, saying so when the code's letter alone is wrong for being
-    small (a clerk types ``h53`` as often as ``H53``).
-
-    >>> parse_code("000.00.31.h53")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    envelopes.errors.InvalidAgencyCode: ...: the letter must be a capital (000.00.31.H53)
-    """
-    try:
-        return AgencyCode.parse(text)
-    except InvalidAgencyCode:
-        capital = text.upper() if isinstance(text, str) else text
-        if capital == text or not is_code(capital):
-            raise
-        raise InvalidAgencyCode(
-            f"invalid agency code {text!r}: the letter must be a capital ({capital})"
-        ) from None
-
-
-def is_code(text: str) -> bool:
-    """True when ``text`` is an agency code as written (no spaces, the letter a capital)."""
-    try:
-        AgencyCode.parse(text)
-    except InvalidAgencyCode:
-        return False
-    return True
-
-
 def check_level_filter(*, level: int | None, under: str | None) -> None:
     """Refuse a ``level`` no agency ``under`` a code can be at (they are at its level or
     below): a filter that could only match nothing is a mistake to name, not an answer.
@@ -348,7 +319,7 @@ def check_level_filter(*, level: int | None, under: str | None) -> None:
     """
     if level is None or under is None:
         return
-    lowest = parse_code(under).level
+    lowest = AgencyCode.parse(under).level
     if level < lowest:
         raise ConfigurationError(
             f"agencies under {under} are at level {lowest} or below, not {level}"
@@ -365,7 +336,7 @@ class Registry:
 
     def get_agency(self, code: str) -> Agency:
         """The agency registered under ``code``; :class:`UnknownAgency` otherwise."""
-        parsed = str(parse_code(code))
+        parsed = str(AgencyCode.parse(code))
         found = self._select(agencies.c.code == parsed)
         if not found:
             raise UnknownAgency(f"agency {parsed} is not registered")
@@ -477,7 +448,7 @@ class Registry:
 
         Its parent must be registered already (only a bulk import may accept orphans).
         """
-        parsed = parse_code(code)
+        parsed = AgencyCode.parse(code)
         name = validate_name(name)
         cert = (
             load_signing_certificate(certificate, f"certificate for {parsed}")
@@ -656,7 +627,7 @@ class Registry:
         return conn.execute(query).first() is not None
 
     def _require(self, conn: Connection, code: str) -> None:
-        if not self._exists(conn, str(parse_code(code))):
+        if not self._exists(conn, str(AgencyCode.parse(code))):
             raise UnknownAgency(f"agency {code} is not registered")
 
     @staticmethod
@@ -681,7 +652,7 @@ class Registry:
         return next(c for c in self.get_agency(code).certificates if c.fingerprint == fp)
 
     def _set_status(self, code: str, status: str, reason: str | None, actor: str | None) -> bool:
-        parsed = str(parse_code(code))
+        parsed = str(AgencyCode.parse(code))
         with _writing(self.engine, f"changing the status of {parsed}") as conn:
             current = conn.execute(
                 sa.select(agencies.c.status).where(agencies.c.code == parsed)
@@ -812,7 +783,7 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
                     f"{len(fields)} fields where the first line names {len(columns)} "
                     f"(a {_SEPARATOR_NAMES[separator]} in a name needs quotes)"
                 )
-            code = parse_code(raw_code)
+            code = AgencyCode.parse(raw_code)
             name = validate_name(record.get("name", ""))
             if str(code) in seen_on:
                 raise AgencyError(f"the code already appears on line {seen_on[str(code)]}")

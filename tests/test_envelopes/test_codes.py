@@ -42,7 +42,7 @@ def test_ancestors_go_up_to_level_one():
     [
         ("28.22.H17", "expected the form VVV.ZZ.YY.Xnn"),
         ("01.02.G22", "expected the form VVV.ZZ.YY.Xnn"),
-        ("000.00.00.g22", "expected the form"),
+        ("000.00.00.g22", "the letter must be a capital (000.00.00.G22)"),
         ("000.00.00.G22 ", "expected the form"),
         ("000.00.00.G22\n", "expected the form"),
         ("", "expected the form"),
