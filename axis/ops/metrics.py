@@ -47,7 +47,10 @@ while the run lasts. The cost is that a scrape can lag a worker by up to one int
 
 A run's folder, ``axis-metrics-<pid>-<random>`` in the temporary directory, is removed
 when the run ends; one whose process was killed (SIGKILL, a power cut) is removed by the
-next run that starts on the machine, once no process holds that pid.
+next run that starts on the machine. What tells a killed run's folder is the lock its
+run holds on the folder's ``run.lock`` as long as it lasts, not its pid: containers that
+share a temporary directory each see the others' pids as not running, or as other
+processes of their own.
 
 Metric names (all prefixed ``axis_``): ``messages_accepted_total{kind}``,
 ``messages_rejected_total{reason}``, ``deliveries_delivered_total``,
@@ -61,6 +64,7 @@ Metric names (all prefixed ``axis_``): ``messages_accepted_total{kind}``,
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -316,57 +320,82 @@ class _DatabaseGauges(Collector):
         return [states, dead]
 
 
-#: The folders :func:`run_directory` makes: the pid of the process whose run it is first.
+#: The folders :func:`run_directory` makes: the pid of the process whose run it is first
+#: (for whoever looks into the temporary directory: a pid says nothing across containers).
 RUN_DIRECTORY_PREFIX = "axis-metrics-"
 _RUN_DIRECTORY = re.compile(rf"{RUN_DIRECTORY_PREFIX}(\d+)-\w+")
+#: The file in a run's folder that its run holds locked (``flock``) for as long as it lasts.
+RUN_LOCK = "run.lock"
 
 
 @contextlib.contextmanager
 def run_directory(parent: Path | None = None) -> Iterator[Path]:
-    """A folder for the snapshots of one run's workers, removed when the run ends, in
-    ``parent`` (default: the temporary directory). Folders of runs whose process is gone
-    are removed first: nothing else would remove them."""
+    """A folder for the snapshots of one run's workers, locked by this process and removed
+    when the run ends, in ``parent`` (default: the temporary directory). Folders of runs
+    that are gone are removed first: nothing else would remove them."""
     parent = Path(tempfile.gettempdir()) if parent is None else parent
     remove_stale_run_directories(parent)
-    with tempfile.TemporaryDirectory(
-        prefix=f"{RUN_DIRECTORY_PREFIX}{os.getpid()}-", dir=parent
-    ) as path:
-        yield Path(path)
+    # Made and locked under a name no run removes, then renamed: a run starting meanwhile
+    # never sees this folder with its lock free.
+    making = Path(tempfile.mkdtemp(prefix=f".{RUN_DIRECTORY_PREFIX}", dir=parent))
+    lock = os.open(making / RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            random = making.name.removeprefix(f".{RUN_DIRECTORY_PREFIX}")
+            path = making.rename(parent / f"{RUN_DIRECTORY_PREFIX}{os.getpid()}-{random}")
+        except OSError:
+            shutil.rmtree(making, ignore_errors=True)
+            raise
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+    finally:
+        os.close(lock)  # last: the folder is gone before its lock is free
 
 
 def remove_stale_run_directories(parent: Path) -> list[Path]:
-    """Remove the folders in ``parent`` that :func:`run_directory` made for a process no
-    longer running (this account's only); the folders removed.
+    """Remove the folders in ``parent`` that :func:`run_directory` made for a run that is
+    gone: whose lock no process holds (this account's only); the folders removed.
 
-    A pid reused since by another process keeps its folder until that one ends too: a
-    folder is only removed when nothing can be writing into it.
+    A folder without a lock (not made by the axis, or by one that did not lock its
+    folders) is left alone: nothing says that nobody writes into it.
     """
     removed = []
     for path in parent.glob(f"{RUN_DIRECTORY_PREFIX}*"):
-        named = _RUN_DIRECTORY.fullmatch(path.name)
         try:
             ours = path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid()
         except OSError:  # removed meanwhile by another run starting
             continue
-        if named is None or not ours or _running(int(named.group(1))):
+        if _RUN_DIRECTORY.fullmatch(path.name) is None or not ours:
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        lock = _free_lock(path)
+        if lock is None:
+            continue
+        try:
+            # Held while removing: another run starting finds the lock taken, then gone.
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(lock)
         log.info("removed the metrics folder %s of a run that was killed", path)
         removed.append(path)
     return removed
 
 
-def _running(pid: int) -> bool:
-    """Whether ``pid`` may be running; a number no process can have (too large for the
-    system) is taken as running, so that its folder, which the axis cannot have made, is
-    left alone."""
+def _free_lock(folder: Path) -> int | None:
+    """The lock of the run ``folder``, taken (a file descriptor to close to release it),
+    or None: its run holds it, or the folder has none."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # another account's process; no pid at all
-        pass
-    return True
+        lock = os.open(folder / RUN_LOCK, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # none, or the folder removed meanwhile
+        return None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: the run is going on, in whatever process namespace
+        os.close(lock)
+        return None
+    return lock
 
 
 class SnapshotWriter:

@@ -202,6 +202,27 @@ class Answers:
             ),
         )
 
+    def naming_given_up(
+        self,
+        document: StoredDocument,
+        *,
+        dead: Sequence[str],
+        expired: Sequence[str],
+        lifetime_seconds: float,
+    ) -> Answer | None:
+        """The answer naming every copy of ``document`` the axis gave up on, recipients in
+        code order: ``failed`` for ``dead`` ones, ``expired`` for ``expired`` ones (not
+        receipted within ``lifetime_seconds``), both kinds in one ``failed``
+        (:meth:`failed_and_expired`); None when it gave up on none."""
+        dead, expired = sorted(dead), sorted(expired)
+        if dead and expired:
+            return self.failed_and_expired(document, dead, expired)
+        if dead:
+            return self.failed(document, dead)
+        if expired:
+            return self.expired(document, expired, lifetime_seconds)
+        return None
+
 
 def _undeliverable(recipients: Sequence[str]) -> str:
     return f"the axis could not put the document into the inbox of {', '.join(recipients)}"

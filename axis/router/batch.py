@@ -535,22 +535,18 @@ class _BatchWriter:
             .where(deliveries.c.document_pk == pk)
             .order_by(deliveries.c.id)
         ).all()
-        dead = [code for code, state in copies if state == "dead"]
-        expired = [code for code, state in copies if state == "expired"]
-        if dead and expired:
-            answer = self.answers.failed_and_expired(document, sorted(dead), sorted(expired))
-        elif dead:
-            answer = self.answers.failed(document, dead)
-        elif expired:
-            answer = self.answers.expired(document, expired, self.lifetime_seconds)
-        else:
-            answer = self.answers.accepted(
-                duplicate.submission,
-                to=document.sender_code,
-                document_id=document.document_id,
-                priority=document.priority,
-                recipients=[code for code, _ in copies],
-            )
+        answer = self.answers.naming_given_up(
+            document,
+            dead=[code for code, state in copies if state == "dead"],
+            expired=[code for code, state in copies if state == "expired"],
+            lifetime_seconds=self.lifetime_seconds,
+        ) or self.answers.accepted(
+            duplicate.submission,
+            to=document.sender_code,
+            document_id=document.document_id,
+            priority=document.priority,
+            recipients=[code for code, _ in copies],
+        )
         kept = conn.execute(
             sa.update(documents)
             .where(documents.c.id == pk, documents.c.answer.is_(None))

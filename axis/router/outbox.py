@@ -148,6 +148,7 @@ class Outbox:
         answers: Answers,
         *,
         retry_limit: int,
+        lifetime_seconds: float,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
     ) -> None:
@@ -155,6 +156,8 @@ class Outbox:
         self.transport = transport
         self.answers = answers
         self.retry_limit = retry_limit
+        #: Named by the answer a repeat gets when other copies of a document expired.
+        self.lifetime_seconds = lifetime_seconds
         self.metrics = metrics
         self.clock = clock
 
@@ -359,7 +362,7 @@ class Outbox:
             if self.metrics is not None:
                 self.metrics.dead_lettered()
         # The answer a repeat gets names every copy dead so far, not this sweep's last one.
-        keep_answers_naming(conn, [d for _, d in dead], "dead", self.answers.failed, self.answers)
+        keep_answers_naming(conn, [d for _, d in dead], "dead", self.answers, self.lifetime_seconds)
         return stage(conn, failed, now)
 
 
@@ -367,17 +370,17 @@ def keep_answers_naming(
     conn: Connection,
     rows: Sequence[sa.Row],  # type: ignore[type-arg]
     state: str,
-    build: Callable[[StoredDocument, list[str]], Answer],
     answers: Answers,
+    lifetime_seconds: float,
 ) -> list[Answer]:
-    """For each document of ``rows`` (deliveries joined with their documents), the answer
-    ``build`` makes naming ALL its recipients in ``state`` (one of :data:`GIVEN_UP_STATES`);
-    one per document, in the order of ``rows``.
+    """For each document of ``rows`` (deliveries joined with their documents, just given
+    up in ``state``, one of :data:`GIVEN_UP_STATES`), the answer naming ALL its
+    recipients in ``state``; one per document, in the order of ``rows``.
 
-    Each is kept as the answer a repeat of the document gets, unless other copies of it
-    were given up in the other way: the kept answer then names every copy of both kinds
-    (:meth:`Answers.failed_and_expired`). Copies may die or expire over several sweeps (a
-    sweep takes a limited number): the kept answer names those of earlier sweeps too.
+    The answer a repeat of the document gets is replaced by the one naming every copy of
+    it given up, in either way (:meth:`Answers.naming_given_up`). Copies may die or expire
+    over several sweeps (a sweep takes a limited number): both answers name those of
+    earlier sweeps too.
     """
     first_of: dict[int, sa.Row] = {}  # type: ignore[type-arg]
     for row in rows:
@@ -403,15 +406,23 @@ def keep_answers_naming(
         .order_by(deliveries.c.recipient_code)
     ):
         given_up[pk][copy_state].append(code)
+
+    def naming(document: StoredDocument, copies: dict[str, list[str]]) -> Answer:
+        answer = answers.naming_given_up(
+            document,
+            dead=copies["dead"],
+            expired=copies["expired"],
+            lifetime_seconds=lifetime_seconds,
+        )
+        assert answer is not None, "rows are copies given up, named among them"
+        return answer
+
     built = []
     for pk, first in first_of.items():
         copies = given_up[pk]
-        answer = build(first, copies[state])
-        kept = (
-            answers.failed_and_expired(first, copies["dead"], copies["expired"])
-            if all(copies.values())
-            else answer
-        )
+        in_state = {s: codes if s == state else [] for s, codes in copies.items()}
+        answer = naming(first, in_state)
+        kept = answer if in_state == copies else naming(first, copies)
         records.replace_answer(conn, pk, kept.body)
         built.append(answer)
     return built

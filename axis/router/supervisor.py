@@ -33,7 +33,7 @@ from axis.errors import AxisError, QueuesRefused, RouterError, TopologyRefused, 
 from axis.ops.metrics import Metrics, SnapshotWriter, run_directory, serve_metrics
 from axis.router.answers import load_axis_identity
 from axis.router.inboxes import declare_agencies
-from axis.router.worker import EXIT_STUCK, backoff, run_router
+from axis.router.worker import EXIT_STUCK, Retrying, backoff, run_router
 from axis.settings import Settings
 from axis.stopping import STOP_SIGNALS, StopRequests, pause
 from axis.store.db import engine_for
@@ -130,18 +130,15 @@ def _prepare(settings: Settings, early: StopRequests) -> bool:
     """Check the schema and declare the topology, waiting for a database or a broker not
     up yet (started before it, or before whoever creates the database); False when a
     stop signal came first."""
-    failures = 0
-    while not early.requested:
-        try:
-            _check_and_declare(settings)
-            return True
-        except TransientError as error:
-            failures += 1
-            delay = backoff(settings.retry_base_seconds, failures)
-            log.warning("not routing yet: %s; trying again in %.1f s", error, delay)
-            pause(delay, stopped=lambda: early.requested)
+    retrying = Retrying(settings.retry_base_seconds, stopped=lambda: early.requested)
+    if retrying.until_done(lambda: _check_and_declare(settings), _not_routing_yet):
+        return True
     log.info("stopped before routing")
     return False
+
+
+def _not_routing_yet(error: TransientError, delay: float) -> None:
+    log.warning("not routing yet: %s; trying again in %.1f s", error, delay)
 
 
 def _check_and_declare(settings: Settings) -> None:

@@ -190,13 +190,8 @@ class Sweeper:
         """One ``expired`` answer per document, naming its expired recipients (of this
         sweep and earlier ones); the stored answer is replaced, so a repeat of the
         document is not told "accepted", and names its dead copies too, if any."""
-        lifetime = self.settings.lifetime_seconds
         answers = keep_answers_naming(
-            conn,
-            rows,
-            "expired",
-            lambda d, codes: self.answers.expired(d, codes, lifetime),
-            self.answers,
+            conn, rows, "expired", self.answers, self.settings.lifetime_seconds
         )
         return [(answer.message, None) for answer in answers]
 

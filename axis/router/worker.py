@@ -31,7 +31,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
 
 import sqlalchemy as sa
@@ -82,6 +83,38 @@ def backoff(base_seconds: float, failures: int, most: float = MAX_BACKOFF_SECOND
     [1.0, 2.0, 4.0, 60.0, 60.0]
     """
     return min(base_seconds * 2 ** (failures - 1), most)
+
+
+@dataclass
+class Retrying:
+    """Attempts at work that needs the broker and the database, each
+    :class:`~axis.errors.TransientError` (either not up yet, or gone) waited out with
+    :func:`backoff` from ``base_seconds``, until one attempt ends or ``stopped()``."""
+
+    base_seconds: float
+    stopped: Callable[[], bool]
+    #: Failed attempts since the broker and the database last answered.
+    failures: int = 0
+
+    def until_done(
+        self, attempt: Callable[[], None], failed: Callable[[TransientError, float], None]
+    ) -> bool:
+        """Call ``attempt`` until it returns (True) or a stop comes first (False);
+        ``failed(error, delay)`` is told of each failure before its wait."""
+        while not self.stopped():
+            try:
+                attempt()
+                return True
+            except TransientError as error:
+                self.failures += 1
+                delay = backoff(self.base_seconds, self.failures)
+                failed(error, delay)
+                pause(delay, stopped=self.stopped)
+        return False
+
+    def reached(self) -> None:
+        """The broker and the database answered: a later failure waits the shortest again."""
+        self.failures = 0
 
 
 class Router:
@@ -150,27 +183,25 @@ class Router:
         """Route until stopped; transient failures are waited out, never fatal."""
         self._trust = TrustStore.from_dir(self.settings.trust_dir)
         self._answers = Answers(load_axis_identity(self.settings))
-        failures = 0
         log.info("router %s starting", self.router_id)
+        # Orphaned while the broker or the database is away, it would wait for them
+        # forever, its supervisor long replaced: hence _stopped, which looks at it.
+        retrying = Retrying(self.settings.retry_base_seconds, self._stopped)
         try:
-            while not self._stopped():
-                try:
-                    self._connect()
-                    failures = 0
-                    self._consume()
-                except TransientError as error:
-                    failures += 1
-                    delay = backoff(self.settings.retry_base_seconds, failures)
-                    log.warning(
-                        "router %s: %s; trying again in %.1f s", self.router_id, error, delay
-                    )
-                    self._disconnect()
-                    # Orphaned while the broker or the database is away, it would wait
-                    # for them forever, its supervisor long replaced.
-                    pause(delay, stopped=self._stopped)
+            retrying.until_done(lambda: self._route(retrying), self._wait_out)
         finally:
             self._shutdown()
         log.info("router %s stopped", self.router_id)
+
+    def _route(self, retrying: Retrying) -> None:
+        """Connect, then consume until stopped."""
+        self._connect()
+        retrying.reached()
+        self._consume()
+
+    def _wait_out(self, error: TransientError, delay: float) -> None:
+        log.warning("router %s: %s; trying again in %.1f s", self.router_id, error, delay)
+        self._disconnect()
 
     def _connect(self) -> None:
         if self._engine is None:
@@ -187,6 +218,7 @@ class Router:
             self._transport,
             self._answers,
             retry_limit=self.settings.retry_limit,
+            lifetime_seconds=self.settings.lifetime_seconds,
             metrics=self.metrics,
         )
         self._processor = BatchProcessor(

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from axis.errors import ConfigurationError
 from axis.ops.metrics import (
     RUN_DIRECTORY_PREFIX,
+    RUN_LOCK,
     Metrics,
     SnapshotWriter,
     remove_stale_run_directories,
@@ -241,17 +242,19 @@ def test_counters_are_still_served_while_the_deliveries_table_is_locked(
     assert "axis_messages_accepted" in families and "axis_deliveries" not in families
 
 
-def test_only_folders_of_runs_known_to_be_gone_are_removed(tmp_path: Path) -> None:
-    """A folder named for a pid no process can have is not one the axis made: left
-    alone, never a crash of the next ``axis serve``."""
+def test_only_folders_whose_run_lock_is_free_are_removed(tmp_path: Path) -> None:
+    """A folder without a run's lock is not one the axis made: left alone, whatever its
+    name says, never a crash of the next ``axis serve``."""
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     stale = tmp_path / f"{RUN_DIRECTORY_PREFIX}{gone.pid}-abc123"
+    unlocked = tmp_path / f"{RUN_DIRECTORY_PREFIX}{gone.pid}-def456"
     impossible = tmp_path / f"{RUN_DIRECTORY_PREFIX}{'9' * 30}-abc123"
-    for folder in (stale, impossible):
+    for folder in (stale, unlocked, impossible):
         folder.mkdir()
+    (stale / RUN_LOCK).touch()
 
     removed = remove_stale_run_directories(tmp_path)
 
     assert removed == [stale]
-    assert impossible.is_dir()
+    assert unlocked.is_dir() and impossible.is_dir()

@@ -31,7 +31,16 @@ def one_batch(
 def route(home: AxisHome, transport: Transport, taken: list[ReceivedMessage]) -> None:
     """Play a router's batch on ``taken`` (verified, decided, stored, acked, published)."""
     answers = Answers(load_axis_identity(home.settings))
-    batch_processor(home, Outbox(home.engine, transport, answers, retry_limit=5)).process(taken)
+    batch_processor(
+        home,
+        Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=5,
+            lifetime_seconds=home.settings.lifetime_seconds,
+        ),
+    ).process(taken)
 
 
 def quarantined(home: AxisHome) -> list[str]:

@@ -187,7 +187,16 @@ def test_a_waiting_message_does_not_hold_back_the_rest_of_its_batch(home: AxisHo
         )
         taken = [waiting, _published(home, transport, other, sender, "document")]
         answers = Answers(load_axis_identity(home.settings))
-        processor = batch_processor(home, Outbox(home.engine, transport, answers, retry_limit=5))
+        processor = batch_processor(
+            home,
+            Outbox(
+                home.engine,
+                transport,
+                answers,
+                retry_limit=5,
+                lifetime_seconds=home.settings.lifetime_seconds,
+            ),
+        )
         processor.reference_waits = len(REFERENCE_WAIT_DELAYS)  # as a router has it
 
         outcome = processor.process(taken)

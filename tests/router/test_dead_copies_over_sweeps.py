@@ -58,7 +58,13 @@ def test_the_stored_answer_names_every_dead_recipient_when_copies_die_over_sever
     monkeypatch.setattr(outbox_module, "SWEEP_LIMIT", 1)
     with home.transport() as transport:
         answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(home.engine, transport, answers, retry_limit=0)
+        outbox = Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=0,
+            lifetime_seconds=home.settings.lifetime_seconds,
+        )
         assert outbox.sweep(older_than=0) == 1
         assert receipt_of(stored_answer(home, document_id)).recipients == recipients[:1]
         assert outbox.sweep(older_than=0) == 1
@@ -85,7 +91,13 @@ def test_a_copy_withdrawn_by_expiry_before_a_sweep_could_publish_it_is_never_rec
         conn.execute(sa.update(deliveries).values(state="expired", closed_at=utcnow()))
     with home.transport() as transport:
         answers = Answers(load_axis_identity(home.settings))
-        Outbox(home.engine, transport, answers, retry_limit=5).sweep(older_than=0)
+        Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=5,
+            lifetime_seconds=home.settings.lifetime_seconds,
+        ).sweep(older_than=0)
         assert transport.depth(inbox(c["district"])) == 0
     with home.engine.connect() as conn:
         delivery = conn.execute(sa.select(deliveries.c.state, deliveries.c.queued_at)).one()
@@ -112,7 +124,16 @@ def test_a_copy_published_by_a_sweep_after_a_refusal_is_logged_as_such_not_as_an
     caplog.set_level(logging.INFO, logger="axis.router.outbox")
     with home.transport() as transport:
         answers = Answers(load_axis_identity(home.settings))
-        assert Outbox(home.engine, transport, answers, retry_limit=5).sweep(older_than=0) == 1
+        assert (
+            Outbox(
+                home.engine,
+                transport,
+                answers,
+                retry_limit=5,
+                lifetime_seconds=home.settings.lifetime_seconds,
+            ).sweep(older_than=0)
+            == 1
+        )
         assert [m.body for m in drain(transport, c["district"], count=1)] == [body]
     logged = [r.getMessage() for r in caplog.records]
     copy_id = protocol.document_message_id(hashlib.sha256(body).hexdigest(), c["district"])

@@ -52,7 +52,16 @@ def test_the_stored_answer_names_every_expired_recipient_when_expiry_takes_sever
             )
         answers = Answers(load_axis_identity(settings))
         sweeper = Sweeper(
-            home.engine, Outbox(home.engine, transport, answers, retry_limit=5), answers, settings
+            home.engine,
+            Outbox(
+                home.engine,
+                transport,
+                answers,
+                retry_limit=5,
+                lifetime_seconds=settings.lifetime_seconds,
+            ),
+            answers,
+            settings,
         )
         assert sweeper.expire() == 2
         assert sweeper.expire() == 1

@@ -362,7 +362,13 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
         home.submit(transport, body, sender=c["commune"])
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
         answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(home.engine, transport, answers, retry_limit=5)
+        outbox = Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=5,
+            lifetime_seconds=home.settings.lifetime_seconds,
+        )
         dying = BatchProcessor(
             home.engine,
             outbox,
@@ -397,7 +403,13 @@ def commit_without_publishing(
         home.submit(transport, body, sender=sender)
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
         answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(home.engine, transport, answers, retry_limit=5)
+        outbox = Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=5,
+            lifetime_seconds=home.settings.lifetime_seconds,
+        )
         BatchProcessor(
             home.engine,
             outbox,

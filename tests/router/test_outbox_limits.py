@@ -63,7 +63,13 @@ def test_at_a_limit_of_zero_a_sweep_publishes_a_copy_never_tried_and_buries_one_
     refused_once(home, refused)
     answers = Answers(load_axis_identity(home.settings))
     with home.transport() as transport:
-        Outbox(home.engine, transport, answers, retry_limit=0).sweep(older_than=0)
+        Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=0,
+            lifetime_seconds=home.settings.lifetime_seconds,
+        ).sweep(older_than=0)
         (copy,) = drain(transport, c["district"], count=1)
         assert transport.depth(inbox(c["district2"])) == 0
     assert copy.body == untried
@@ -122,7 +128,13 @@ class OneDocument:
         self.document_id = document_id_of(self.body)
         settings = home.settings.replace(lifetime_seconds=LIFETIME)
         answers = Answers(load_axis_identity(settings))
-        self.outbox = Outbox(home.engine, transport, answers, retry_limit=0)
+        self.outbox = Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=0,
+            lifetime_seconds=home.settings.lifetime_seconds,
+        )
         self.sweeper = Sweeper(home.engine, self.outbox, answers, settings)
         self.route()
         assert deliveries_of(home.engine, self.document_id) == {

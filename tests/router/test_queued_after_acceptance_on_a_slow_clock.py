@@ -55,7 +55,14 @@ def test_a_copy_published_by_a_host_whose_clock_runs_behind_is_not_queued_before
     metrics = RecordingMetrics()
     with home.transport() as transport:
         answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(home.engine, transport, answers, retry_limit=5, metrics=metrics)
+        outbox = Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=5,
+            lifetime_seconds=home.settings.lifetime_seconds,
+            metrics=metrics,
+        )
         with clock_off_by(-SKEW):
             assert outbox.sweep(older_than=0) == 2
         drain(transport, c["district"], count=1)

@@ -142,7 +142,11 @@ def test_a_running_router_publishes_what_a_dead_router_committed_and_never_publi
             housekeeping_rounds(home, router.router_id, 1)  # its start-up sweep is done
             answers = Answers(load_axis_identity(home.settings))
             router_outbox = Outbox(
-                home.engine, theirs, answers, retry_limit=home.settings.retry_limit
+                home.engine,
+                theirs,
+                answers,
+                retry_limit=home.settings.retry_limit,
+                lifetime_seconds=home.settings.lifetime_seconds,
             )
             batch_processor(home, router_outbox).store([submission])
             submission.ack()  # committed and acknowledged; then that router dies unpublished
@@ -374,7 +378,13 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
     with home.transport() as transport:
         home.submit(transport, body, sender=c["commune"])
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
-        router_outbox = Outbox(home.engine, transport, answers, retry_limit=5)
+        router_outbox = Outbox(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=5,
+            lifetime_seconds=settings.lifetime_seconds,
+        )
         batch_processor(home, router_outbox, settings).store([submission])
         submission.ack()  # committed; the copy and the answer never published
     with home.engine.begin() as conn:  # a day old, its attempts used up
@@ -390,7 +400,16 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
     expired: list[int] = []
     with home.transport() as transport:
         other = Sweeper(
-            other_engine, Outbox(other_engine, transport, answers, retry_limit=5), answers, settings
+            other_engine,
+            Outbox(
+                other_engine,
+                transport,
+                answers,
+                retry_limit=5,
+                lifetime_seconds=settings.lifetime_seconds,
+            ),
+            answers,
+            settings,
         )
 
         class ExpiredMeanwhile(Outbox):
@@ -401,7 +420,13 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
                 expired.append(other.expire())
                 return triaged
 
-        ExpiredMeanwhile(home.engine, transport, answers, retry_limit=5).sweep(older_than=0)
+        ExpiredMeanwhile(
+            home.engine,
+            transport,
+            answers,
+            retry_limit=5,
+            lifetime_seconds=settings.lifetime_seconds,
+        ).sweep(older_than=0)
         told = drain(transport, c["commune"], count=3, timeout=3)
     other_engine.dispose()
     assert expired == [1]

@@ -49,7 +49,12 @@ class Router:
         self.home = home
         answers = Answers(load_axis_identity(home.settings))
         self.outbox = Outbox(
-            home.engine, transport, answers, retry_limit=retry_limit, clock=self.clock
+            home.engine,
+            transport,
+            answers,
+            retry_limit=retry_limit,
+            lifetime_seconds=home.settings.lifetime_seconds,
+            clock=self.clock,
         )
         self.sweeper = Sweeper(home.engine, self.outbox, answers, home.settings)
 

@@ -68,7 +68,13 @@ def db_time(home: AxisHome) -> datetime.datetime:
 
 def outbox_of(home: AxisHome, transport: Transport, retry_limit: int = 5) -> Outbox:
     answers = Answers(load_axis_identity(home.settings))
-    return Outbox(home.engine, transport, answers, retry_limit=retry_limit)
+    return Outbox(
+        home.engine,
+        transport,
+        answers,
+        retry_limit=retry_limit,
+        lifetime_seconds=home.settings.lifetime_seconds,
+    )
 
 
 def rows_waiting(home: AxisHome) -> int:
