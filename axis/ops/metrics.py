@@ -323,7 +323,7 @@ class _DatabaseGauges(Collector):
 #: The folders :func:`run_directory` makes: the pid of the process whose run it is first
 #: (for whoever looks into the temporary directory: a pid says nothing across containers).
 RUN_DIRECTORY_PREFIX = "axis-metrics-"
-_RUN_DIRECTORY = re.compile(rf"{RUN_DIRECTORY_PREFIX}(\d+)-\w+")
+_RUN_DIRECTORY = re.compile(rf"{RUN_DIRECTORY_PREFIX}([0-9]+)-\w+")
 #: The file in a run's folder that its run holds locked (``flock``) for as long as it lasts.
 RUN_LOCK = "run.lock"
 
