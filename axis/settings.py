@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,9 +76,13 @@ _POSITIVE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
-    """Every tunable of the axis; field ``name`` is read from ``AXIS_NAME``."""
+    """Every tunable of the axis; field ``name`` is read from ``AXIS_NAME``.
+
+    Its ``repr`` (in a log line, a failed test) shows the URLs without their passwords,
+    and no passphrase.
+    """
 
     home: Path = Path("axis-data")
     database_url: str = ""  # empty: a SQLite file in ``home``
@@ -116,6 +121,14 @@ class Settings:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             _check(field.name, getattr(self, field.name), label=_variable(field.name))
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{field.name}={_shown(field.name, getattr(self, field.name))!r}"
+            for field in dataclasses.fields(self)
+            if field.repr
+        )
+        return f"Settings({', '.join(shown)})"
 
     @classmethod
     def from_env(
@@ -182,7 +195,10 @@ class Settings:
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.home.absolute() / 'axis.db'}"
+        # Percent-encoded, as the URL's reader decodes it: a home named "a?b" or "50%20"
+        # would otherwise put the database in another file ("a", "50 ").
+        path = urllib.parse.quote(str(self.home.absolute() / "axis.db"), safe="/")
+        return self.database_url or f"sqlite:///{path}"
 
     @property
     def uses_broker(self) -> bool:
@@ -205,6 +221,9 @@ _NOT_SETTINGS = ("AXIS_TEST_", "AXIS_BENCH_")
 BROKER_SCHEMES = ("amqp", "amqps")
 #: The URL settings and the schemes each accepts (empty: unset, the default applies).
 _URL_SCHEMES = {"broker_url": BROKER_SCHEMES, "broker_admin_url": ("http", "https")}
+#: A database URL with a password (``scheme://user:password@``) and another "@" before
+#: its options: a password holding an "@" not percent-encoded.
+_PASSWORD_WITH_AT = re.compile(r"[^:/?#]+://[^:/]*:[^@]*@[^?]*@")
 
 
 def check_url(url: str, schemes: tuple[str, ...], *, label: str) -> None:
@@ -266,13 +285,23 @@ def hide_password(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+def _shown(name: str, value: object) -> object:
+    """``value`` of setting ``name`` as a ``repr`` may show it: a URL without its password."""
+    if not (name.endswith("_url") and isinstance(value, str)):
+        return value
+    try:
+        return hide_password(value)
+    except ValueError:  # a database URL the engine will refuse: it may hold a password
+        return "***"
+
+
 def _given(flags: Mapping[str, object], labels: Mapping[str, str] | None) -> dict[str, Any]:
     """The command-line options given (``None``: not given), each checked and named as
     ``labels`` names it, by default as the setting's name as an option."""
     given: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
-    if "home" in given:
-        given["home"] = Path(str(given["home"]))
     named = labels or {}
+    if "home" in given:
+        given["home"] = _folder(str(given["home"]), label=named.get("home", "--home"))
     for name, value in given.items():
         _check(name, value, label=named.get(name, "--" + name.replace("_", "-")))
     return given
@@ -299,6 +328,13 @@ def _check(name: str, value: Any, *, label: str) -> None:
     schemes = _URL_SCHEMES.get(name)
     if schemes is not None:
         check_url(value, schemes, label=label)
+    if name == "database_url" and _PASSWORD_WITH_AT.match(value):
+        # The URL's reader ends the password at its first "@" and takes the rest for the
+        # host: every message naming the database would show that rest of the password.
+        raise ConfigurationError(
+            f"{label} is not a valid URL: an '@' in its password (or its database name) "
+            "must be percent-encoded as %40"
+        )
     high = _AT_MOST.get(name)
     if high is not None and not value <= high:  # infinity too
         raise ConfigurationError(f"{label}={value}: must be at most {high}")
@@ -333,7 +369,19 @@ def _convert(var: str, raw: str, kind: object) -> object:
         if kind_name == "float":
             return float(raw)
         if kind_name == "Path":
-            return Path(raw)
+            return _folder(raw, label=var)
     except ValueError:
         raise ConfigurationError(f"{var}={raw!r} is not a valid {kind_name}") from None
     return raw
+
+
+def _folder(raw: str, *, label: str) -> Path:
+    """The folder ``raw`` names, a leading ``~`` expanded: a service unit's or a ``.env``
+    file's ``~/axis`` reaches the axis as typed, and would be a folder named "~" in the
+    working folder (which a later ``rm -rf ~`` would mistake for the account's home)."""
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:  # "~name" of no account, or no home folder to expand "~" to
+        raise ConfigurationError(
+            f"{label}={raw}: the home folder its '~' stands for is unknown: give the full path"
+        ) from None

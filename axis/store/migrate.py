@@ -63,6 +63,11 @@ _NO_SUCH_DATABASE = "3D000"
 #: give no SQLSTATE for a failed connection, only these words (in English unless the
 #: server's lc_messages is set otherwise, when the driver's own words are shown instead).
 _NO_SUCH_DATABASE_WORDS = re.compile(r'database "(.+)" does not exist')
+#: PostgreSQL's SQLSTATEs for creating what exists: duplicate_table (indexes' too),
+#: duplicate_column, duplicate_object.
+_ALREADY_THERE = ("42P07", "42701", "42710")
+#: SQLite's words for the same: it gives them no code of their own.
+_ALREADY_THERE_WORDS = re.compile(r"already exists|duplicate column name")
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ def upgrade(engine: Engine) -> Upgrade:
                 f"cannot initialise the database {where}: cannot make its folder "
                 f"{path.parent}: {why}"
             ) from None
+    before: str | None = None
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -190,12 +196,26 @@ def upgrade(engine: Engine) -> Upgrade:
             command.upgrade(alembic_config(conn), "head")
             after = current_revision(conn)
     except sa.exc.DBAPIError as error:
+        if before is not None and _already_there(error):
+            # A migration from `before` meets what it is to make: the revision recorded
+            # is older than the tables, and no migration can tell which one they are at.
+            raise StoreError(
+                f"cannot upgrade the database {where} from schema revision {before}: "
+                f"{one_line(error)}: its tables are past the revision its alembic_version "
+                "records (set back by hand, or restored apart from them); restore the whole "
+                "database from a backup"
+            ) from error
         # Not only a server away: a file that is no SQLite database, a role without the
         # rights it needs. The driver's message, on one line, says which.
         why = _missing_database(error, engine.url) or one_line(error)
         raise StoreError(f"cannot initialise the database {where}: {why}") from error
     assert after is not None
     return Upgrade(before=before, after=after)
+
+
+def _already_there(error: sa.exc.DBAPIError) -> bool:
+    """Whether ``error`` is a migration creating a table, column or index that exists."""
+    return sqlstate(error) in _ALREADY_THERE or bool(_ALREADY_THERE_WORDS.search(str(error.orig)))
 
 
 def _refuse_tables_in_the_way(conn: Connection, where: str) -> None:
