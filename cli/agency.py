@@ -38,7 +38,7 @@ from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
 from axis.store.registry import Agency, ImportSummary, Registry, check_level_filter
 from cli.credentials import credentials
 from cli.output import format_option, render
-from cli.params import AGENCY_CODE, AGENCY_LEVEL, IN_FILE, NonBlank, usage_errors
+from cli.params import AGENCY_CODE, AGENCY_LEVEL, IN_FILE, NonBlank, WholeNumber, usage_errors
 from cli.settings_options import pass_settings
 from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
@@ -344,7 +344,9 @@ def cert_revoke(settings: Settings, code: str, certificate: Path | str, reason: 
 
 @agency.command("generate-tree")
 @click.option("--out", "out_file", required=True, type=_FILE, help="CSV file to write.")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Random seed.")
+@click.option(
+    "--seed", type=WholeNumber(min=0), default=DEFAULT_SEED, show_default=True, help="Random seed."
+)
 def generate_tree(out_file: Path, seed: int) -> None:
     """Write a realistic national tree (11,369-14,060 agencies over seeds 0-399, 13,109
     with the default seed) as a CSV for `agency import`."""

@@ -9,7 +9,7 @@ import click
 from axis.router.supervisor import configure_logging
 from axis.router.supervisor import serve as serve_routers
 from axis.settings import MAX_PREFETCH, MAX_STOP_GRACE, MAX_WORKERS, Settings
-from cli.params import Duration
+from cli.params import Duration, WholeNumber
 from cli.settings_options import SettingOption, pass_settings
 
 
@@ -18,21 +18,21 @@ from cli.settings_options import SettingOption, pass_settings
     "--workers",
     cls=SettingOption,
     setting="workers",
-    type=click.IntRange(min=1, max=MAX_WORKERS),
+    type=WholeNumber(min=1, max=MAX_WORKERS),
     help="Router processes (AXIS_WORKERS); each consumes submissions on its own connection.",
 )
 @click.option(
     "--prefetch",
     cls=SettingOption,
     setting="prefetch",
-    type=click.IntRange(min=1, max=MAX_PREFETCH),
+    type=WholeNumber(min=1, max=MAX_PREFETCH),
     help="Messages per batch (AXIS_PREFETCH): one transaction and one confirmed publish each.",
 )
 @click.option(
     "--metrics-port",
     cls=SettingOption,
     setting="metrics_port",
-    type=click.IntRange(min=0, max=65535),
+    type=WholeNumber(min=0, max=65535),
     help="Serve Prometheus metrics on this port (AXIS_METRICS_PORT); 0, the default: "
     "serve none, whichever gives it.",
 )

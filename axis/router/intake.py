@@ -29,6 +29,7 @@ from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage
 from envelopes.codes import document_id_problem, typing_problem
 from envelopes.errors import EnvelopeError
+from envelopes.lines import hidden_in_line_fields
 from envelopes.model import BusinessType, Document, Status, StatusCode
 from envelopes.verifying import TrustStore, Verified, verify
 
@@ -48,6 +49,9 @@ REASONS: dict[str, str] = {
     "unregistered-certificate": "the signing certificate is not registered to From",
     "revoked-certificate": "the signing certificate was revoked",
     "bad-document-id": "DocumentId is not `<From code>,<yyyy/MM/dd>,<number>/<notation>`",
+    "hidden-character": "a one-line field a clerk reads (Subject, CodeNumber, CodeNotation, "
+    "TypeName, From/OrganName, AttachmentName) holds a tab, a line break, a control or an "
+    "invisible format character",
     "unknown-recipient": "a To agency is not registered",
     "suspended-recipient": "a To agency is suspended",
     "self-addressed": "a To agency is the sender itself",
@@ -399,6 +403,18 @@ def decide_document(
     wrong_id = check_document_id(document_id, sender)
     if wrong_id is not None:
         return rejected(submission, reject("bad-document-id", wrong_id), snapshot, verified)
+    # Recipients' clerks would read a subject or save a file other than what was signed.
+    hidden = hidden_in_line_fields(document)
+    if hidden is not None:
+        return rejected(
+            submission,
+            reject(
+                "hidden-character",
+                f"{document_id}: {hidden}: give one line of visible text and send it again",
+            ),
+            snapshot,
+            verified,
+        )
     refers_to: str | None = None
     business = document.business
     if business.business_doc_type != BusinessType.NEW:

@@ -856,7 +856,7 @@ def connection_error(
 
 #: pika keeps only the words of the broker's refusal of a connection being opened, as
 #: ``ConnectionClosedByBroker: (530) 'NOT_ALLOWED - vhost axis not found'``.
-_REFUSAL = re.compile(r"\(\d+\) (?P<quote>['\"])(?P<text>.*)(?P=quote)\Z", re.DOTALL)
+_REFUSAL = re.compile(r"\([0-9]+\) (?P<quote>['\"])(?P<text>.*)(?P=quote)\Z", re.DOTALL)
 #: RabbitMQ's refusals of a virtual host (530 NOT_ALLOWED), as it words them.
 _VHOST_NOT_FOUND = re.compile(r"NOT_ALLOWED - vhost .* not found", re.DOTALL)
 _NO_PERMISSIONS = re.compile(r"NOT_ALLOWED - access to vhost '.*' refused for user '.*'", re.DOTALL)

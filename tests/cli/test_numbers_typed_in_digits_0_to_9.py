@@ -74,3 +74,18 @@ def test_a_number_option_in_the_digits_0_to_9_is_taken(tmp_path: Path):
     assert result.exit_code == 2
     assert "digits 0-9" not in result.output
     assert "--key" in result.output or "--p12" in result.output
+
+
+@pytest.mark.parametrize("script", THREE)
+def test_a_tree_seed_in_another_scripts_digits_is_refused(tmp_path: Path, script: str):
+    three = THREE[script]
+    out = tmp_path / "tree.csv"
+
+    result = CliRunner().invoke(
+        cli,
+        ["--home", str(tmp_path), "agency", "generate-tree", "--out", str(out), "--seed", three],
+    )
+
+    assert result.exit_code == 2
+    assert f"Invalid value for '--seed': '{three}' holds U+{ord(three):04X}" in result.output
+    assert not out.exists()

@@ -23,7 +23,17 @@ from pki_helpers import issue, make_ca
 
 from axis import protocol
 from axis.pki import issue_agency
-from axis.router.intake import REASONS, check_document_id
+from axis.router.intake import (
+    REASONS,
+    Decision,
+    Duplicate,
+    Reject,
+    Submission,
+    check_document_id,
+    decide_document,
+    verify_submission,
+)
+from axis.router.lookups import CertificateRef, DocumentRef, Snapshot
 from axis.router.records import OVERSIZE_KEPT_BYTES, quarantined_payload
 from axis.store.schema import documents, quarantine
 from axis.transport.base import Transport
@@ -31,7 +41,7 @@ from envelopes.model import BusinessType, StatusCode
 from envelopes.receipts import AxisReceipt, build_receipt
 from envelopes.signing import SigningIdentity, sign
 from envelopes.validation import MAX_REPEATED
-from envelopes.verifying import verify
+from envelopes.verifying import Verified, verify
 from envelopes.xml import EDXML_NS, build_document, build_status
 from router.conftest import SHARED_CAP, SHARED_COPY_CAP, Routed, agency_transport
 
@@ -131,6 +141,15 @@ def bad_document_id(home: AxisHome, c: dict[str, str]) -> Case:
     document = make_document(c["commune"], [c["district"]], number=5)
     document.explicit_document_id = f"{c['province']},2026/11/26,5/UBND-VP"
     return Case(_signed(home, document, c["commune"]), c["commune"], c["commune"])
+
+
+#: A subject that reads "Hóa đơn exe.pdf" in a listing: the override reverses what follows.
+SPOOFED_SUBJECT = "Hóa đơn \u202efdp.exe"
+
+
+def hidden_character(home: AxisHome, c: dict[str, str]) -> Case:
+    body = home.document(c["commune"], [c["district"]], subject=SPOOFED_SUBJECT)
+    return Case(body, c["commune"], c["commune"])
 
 
 def unknown_recipient(home: AxisHome, c: dict[str, str]) -> Case:
@@ -241,6 +260,7 @@ CASES: dict[str, Callable[[AxisHome, dict[str, str]], Case]] = {
     "unregistered-certificate": unregistered_certificate,
     "revoked-certificate": revoked_certificate,
     "bad-document-id": bad_document_id,
+    "hidden-character": hidden_character,
     "unknown-recipient": unknown_recipient,
     "suspended-recipient": suspended_recipient,
     "self-addressed": self_addressed,
@@ -438,3 +458,66 @@ def test_a_schema_error_about_a_long_value_is_answered_with_the_value_cut_short(
 
     row = quarantined(home, hashlib.sha256(body).hexdigest())
     assert row is not None and "9" * 60 + "…" in row.message and len(row.message) < 400
+
+
+def test_a_hidden_character_is_named_with_its_field_and_position(shared: Routed) -> None:
+    home, c = shared.home, shared.home.codes
+    body = home.document(c["commune"], [c["district"]], subject=SPOOFED_SUBJECT)
+
+    assert_rejected(shared, Case(body, c["commune"], c["commune"]), "hidden-character")
+
+    row = quarantined(home, hashlib.sha256(body).hexdigest())
+    assert row is not None
+    assert row.message == (
+        f"{document_id_of(body)}: Subject: U+202E RIGHT-TO-LEFT OVERRIDE at character 9: "
+        "give one line of visible text and send it again"
+    )
+
+
+def _decided_against_an_accepted_one(home: AxisHome, body: bytes, accepted_digest: str) -> Decision:
+    """The router's decision on ``body`` when a document under its DocumentId, of
+    ``accepted_digest``, was accepted before hidden characters were refused."""
+    submission = Submission(
+        message=None,  # type: ignore[arg-type]  # only its body and ids are read
+        body=body,
+        digest=hashlib.sha256(body).hexdigest(),
+        message_id="m-1",
+        reply_to="",
+        user_id=None,
+        document_id_hint="",
+    )
+    verified = verify_submission(submission, home.trust, max_bytes=SHARED_CAP)
+    assert isinstance(verified, Verified), verified
+    sender, document_id = verified.sender_code, document_id_of(body)
+    snapshot = Snapshot(
+        agencies={code: "active" for code in home.codes.values()},
+        certificates={verified.fingerprint: CertificateRef(sender, False)},
+        documents={
+            (sender, document_id): DocumentRef(
+                pk=7, sender=sender, document_id=document_id, digest=accepted_digest, priority=0
+            )
+        },
+    )
+    return decide_document(submission, verified, snapshot, max_copy_bytes=SHARED_COPY_CAP)
+
+
+def test_a_repeat_of_a_document_accepted_with_a_hidden_character_is_answered_as_a_repeat(
+    shared: Routed,
+) -> None:
+    home, c = shared.home, shared.home.codes
+    body = home.document(c["commune"], [c["district"]], subject=SPOOFED_SUBJECT)
+
+    decision = _decided_against_an_accepted_one(home, body, hashlib.sha256(body).hexdigest())
+
+    assert isinstance(decision, Duplicate) and decision.document_pk == 7
+
+
+def test_other_content_under_a_document_id_accepted_before_is_a_conflict_whatever_it_holds(
+    shared: Routed,
+) -> None:
+    home, c = shared.home, shared.home.codes
+    body = home.document(c["commune"], [c["district"]], subject=SPOOFED_SUBJECT)
+
+    decision = _decided_against_an_accepted_one(home, body, "other content")
+
+    assert isinstance(decision, Reject) and decision.rejection.reason == "conflict"
