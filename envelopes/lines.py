@@ -57,6 +57,10 @@ def hidden_character(text: str) -> str | None:
     >>> hidden_character("hoa-don\u202efdp")
     'U+202E RIGHT-TO-LEFT OVERRIDE at character 8'
     """
+    if text.isprintable():
+        # Checked in C first, as the router checks every document: a printable text holds
+        # no control, format, separator or surrogate character, nor a noncharacter.
+        return None
     for position, char in enumerate(text, start=1):
         category = unicodedata.category(char)
         if category in _HIDDEN_IN_LINE or char in _CONTROL_NAMES:
