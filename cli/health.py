@@ -4,7 +4,10 @@ $ axis health
 ok   database: postgresql+psycopg://axis@postgres:5432/axis reachable
 ok   schema: at revision 0002
 ok   broker: amqp://axis@rabbitmq:5672/axis reachable; 0 submission(s) waiting
-ok   routers: 2 alive (a1b2c3 pid 7, d4e5f6 pid 7)
+ok   routers: 2 alive (a1b2c3 pid 7, d4e5f6 pid 7); 1 stale (f7e8d9 pid 7 last seen 3 h ago)
+
+A stale router died without stopping (killed, its host or container gone); the routers'
+sweep deletes its row once it has been silent for a week.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from cli.settings_options import settings_for
 )
 @click.pass_context
 def health(ctx: click.Context, this_host: bool) -> None:
-    """Check the database, the schema version, the broker and the routers' heartbeats."""
+    """Check the database, the schema version, the broker and the routers' heartbeats.
+
+    Routers silent past AXIS_ROUTER_STALE_SECONDS are named as stale, with when each was
+    last seen; one silent for a week is forgotten by the running routers' sweep.
+    """
     checks = check_health(settings_for(ctx), this_host=socket.gethostname() if this_host else None)
     for check in checks:
         click.echo(check.line())

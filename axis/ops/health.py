@@ -38,6 +38,8 @@ from axis.transport.topology import SUBMISSIONS
 
 CHECKS = ("database", "schema", "broker", "routers")
 NOT_CHECKED = "not checked: "
+#: Stale routers the routers check names (the most recently seen); the rest are counted.
+STALE_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -150,17 +152,40 @@ def _check_routers(
         return Check("routers", False, one_line(error))
     where = f" on {this_host}" if this_host is not None else ""
     alive = [r for r in rows if now - r.heartbeat_at <= stale_after]
+    stale = [r for r in rows if now - r.heartbeat_at > stale_after]
     if alive:
         names = ", ".join(f"{r.hostname} pid {r.pid}" for r in alive)
-        stale = f"; {len(rows) - len(alive)} stale" if len(rows) > len(alive) else ""
-        return Check("routers", True, f"{len(alive)} alive{where} ({names}){stale}")
+        return Check("routers", True, f"{len(alive)} alive{where} ({names}){_stale(stale, now)}")
     if not rows:
         return Check("routers", False, f"no router running{where}: start `axis serve`")
     last = rows[0]
-    age = int((now - last.heartbeat_at).total_seconds())
     return Check(
         "routers",
         False,
         f"no heartbeat{where} for {int(stale_after.total_seconds())} s; the last, from "
-        f"{last.hostname} pid {last.pid}, is {age} s old",
+        f"{last.hostname} pid {last.pid}, is {_age(now - last.heartbeat_at)} old",
     )
+
+
+def _stale(rows: list[sa.Row], now: datetime.datetime) -> str:  # type: ignore[type-arg]
+    """``; 2 stale (node-2 pid 412 last seen 95 s ago, ...)``, or nothing: which routers
+    died without stopping, and when, so that one dead for a minute stands out from one
+    that is only waiting for the sweep to forget it."""
+    if not rows:
+        return ""
+    named = [
+        f"{r.hostname} pid {r.pid} last seen {_age(now - r.heartbeat_at)} ago"
+        for r in rows[:STALE_NAMED]
+    ]
+    more = [f"and {len(rows) - STALE_NAMED} more"] if len(rows) > STALE_NAMED else []
+    return f"; {len(rows)} stale ({', '.join(named + more)})"
+
+
+def _age(delta: datetime.timedelta) -> str:
+    """``95 s``, ``42 min``, ``5 h``, ``12 d``: precise enough to tell a recent death from
+    an old one, in the unit an operator would say."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"

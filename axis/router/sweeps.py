@@ -1,5 +1,5 @@
 """Periodic work of every router: heartbeat, abandoned outbox rows, overdue and expired
-deliveries, dead letters to file.
+deliveries, dead letters to file, heartbeats of routers gone for good.
 
 Several routers may sweep at once: each claims rows with one conditional ``UPDATE`` (a
 row already claimed no longer matches), so a delivery is reported or expired once.
@@ -11,6 +11,9 @@ row already claimed no longer matches), so a delivery is reported or expired onc
   outbox, and the sender gets an ``expired`` answer naming the recipients (the answer
   kept for a repeat names the document's dead copies too). A receipt that arrives later
   is still recorded (the delivery then becomes ``receipted``).
+- **Gone**: a router that died without stopping (killed, its host or container removed)
+  leaves its heartbeat behind, which ``axis health`` reports as stale; once silent for
+  :data:`GONE_ROUTER_SECONDS` its row is deleted (logged once) and no longer counted.
 
 Routers on several hosts may share one PostgreSQL database: the heartbeat, and the times
 deliveries are measured against, are the database's clock (:func:`database_now`), so that
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 SWEEP_LIMIT = 1000
 #: States in which a delivery still waits for its receipt.
 OPEN_STATES = ("pending", "queued", "delivered")
+#: A router silent this long (seconds) is gone for good: its heartbeat is deleted. Long
+#: enough for an operator to notice a stale one and look at its host first.
+GONE_ROUTER_SECONDS = 7 * 24 * 3600.0
 
 
 def heartbeat(engine: Engine, router_id: str, started_at: datetime.datetime) -> None:
@@ -119,9 +125,10 @@ class Sweeper:
         self.settings = settings
 
     def run(self, *, orphan_seconds: float | None = None) -> None:
-        """One round: abandoned outbox rows, overdue and expired deliveries, then the dead
-        letters the database could not take when they died."""
+        """One round: abandoned outbox rows, routers gone for good, overdue and expired
+        deliveries, then the dead letters the database could not take when they died."""
         self.outbox.sweep(ORPHAN_SECONDS if orphan_seconds is None else orphan_seconds)
+        self.forget_gone_routers()
         self.report_overdue()
         self.expire()
         try:
@@ -129,6 +136,28 @@ class Sweeper:
         except TransportError as error:
             # The queue deleted under the router, say: reconnecting declares it again.
             raise TransientError(f"the dead-letter queue cannot be read: {error}") from error
+
+    def forget_gone_routers(self) -> int:
+        """Delete the heartbeats of routers silent for :data:`GONE_ROUTER_SECONDS` (or
+        longer, if ``settings.router_stale_seconds`` is: a row ``axis health`` still
+        counts alive stays); how many. A router that beats again writes a new row."""
+        silent = max(GONE_ROUTER_SECONDS, self.settings.router_stale_seconds)
+        with self.engine.begin() as conn:
+            cutoff = database_now(conn) - datetime.timedelta(seconds=silent)
+            # Of routers sweeping at once, only the one whose delete took the row gets it
+            # back: each is logged once.
+            gone = conn.execute(
+                sa.delete(routers)
+                .where(routers.c.heartbeat_at < cutoff)
+                .returning(routers.c.router_id, routers.c.heartbeat_at)
+            ).all()
+        for row in gone:
+            log.info(
+                "router %s forgotten: no heartbeat since %s",
+                row.router_id,
+                row.heartbeat_at.isoformat(timespec="seconds"),
+            )
+        return len(gone)
 
     def report_overdue(self) -> int:
         """Log deliveries past the receipt timeout, once each; how many."""

@@ -8,8 +8,9 @@
   :data:`BATCH_WAIT_SECONDS` (and at the latest that long after its first message); one
   consumer serves the whole connection, waking every :data:`IDLE_WAIT_SECONDS` when idle;
 - every :data:`HOUSEKEEPING_SECONDS` it writes its heartbeat (``routers``), publishes
-  outbox rows other routers left behind, reports overdue and expires old deliveries, and
-  files the dead-letter queue into ``dead_letters`` (:mod:`axis.router.sweeps`);
+  outbox rows other routers left behind, reports overdue and expires old deliveries,
+  forgets routers silent for a week, and files the dead-letter queue into
+  ``dead_letters`` (:mod:`axis.router.sweeps`);
 - the database unavailable: the batch's messages go back for a delayed retry (exponential
   backoff from ``settings.retry_base_seconds``) and, past ``settings.retry_limit``
   attempts, to ``dead_letters`` (the dead-letter queue when the database refuses the row),

@@ -153,7 +153,7 @@ def test_only_stale_heartbeats_fail_the_routers_check_naming_the_last_one(
     engine.dispose()
 
 
-def test_a_fresh_router_next_to_a_stale_one_is_healthy_and_the_stale_one_is_counted(
+def test_a_fresh_router_next_to_a_stale_one_is_healthy_and_the_stale_one_is_named(
     tmp_path: Path,
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'axis.db'}"
@@ -162,7 +162,9 @@ def test_a_fresh_router_next_to_a_stale_one_is_healthy_and_the_stale_one_is_coun
     beat(engine, "new-host", datetime.timedelta(seconds=0), pid=2)
     result = run_health(database_url, tmp_path)
     assert result.exit_code == 0, result.output
-    assert lines(result)["routers"] == "ok 1 alive (new-host pid 2); 1 stale"
+    assert lines(result)["routers"] == (
+        "ok 1 alive (new-host pid 2); 1 stale (old-host pid 1 last seen 2 h ago)"
+    )
     engine.dispose()
 
 
