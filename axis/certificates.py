@@ -25,12 +25,13 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_der_private_key
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from axis.errors import CertificateError, FileProblem
 from axis.files import MAX_CERTIFICATE_BYTES, read_bounded
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
+from envelopes.verifying import is_ca, signing_usage_problem
 
 #: The PEM armour of a private key: PKCS#8 (plain or encrypted), OpenSSL's RSA and EC
 #: forms, OpenSSH's. Looked for anywhere, not only at the start of a line: a key pasted
@@ -101,9 +102,11 @@ def read_certificate(path: Path) -> x509.Certificate:
 
 
 def load_signing_certificate(data: bytes, source: str | Path) -> x509.Certificate:
-    """The one certificate in ``data`` that can sign documents, PEM or DER, refused
-    (:func:`signing_usage_problem`) if its extensions forbid it to sign documents: every
-    way of registering an agency's certificate reads it here.
+    """The one certificate in ``data`` that can sign documents, PEM or DER, refused if its
+    extensions forbid it to sign documents: every way of registering an agency's
+    certificate reads it here, and applies the rule the verifier refuses signatures by
+    (:func:`envelopes.verifying.signing_usage_problem`), so that no certificate is
+    registered whose documents would all be refused.
     """
     certificate = choose_signing_certificate(data, source)
     problem = signing_usage_problem(certificate)
@@ -149,85 +152,6 @@ def choose_signing_certificate(data: bytes, source: str | Path) -> x509.Certific
 def read_signing_certificate(path: Path) -> x509.Certificate:
     """:func:`load_signing_certificate` of the file ``path``."""
     return load_signing_certificate(read_certificate_bytes(path), path)
-
-
-#: id-kp-documentSigning (RFC 9336).
-DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
-#: Purposes an ExtendedKeyUsage may name for a certificate that signs documents. Besides
-#: document signing proper (RFC 9336, and Microsoft's and Adobe's older equivalents), an
-#: official's or an organisation's certificate kept on a token commonly serves for
-#: signing mail and logging in too (emailProtection, clientAuth), its key staying with
-#: the signer. Purposes whose key lives in a service (serverAuth, codeSigning,
-#: timeStamping, OCSPSigning) are another use of the key, and refused.
-DOCUMENT_SIGNING_PURPOSES = frozenset(
-    {
-        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
-        DOCUMENT_SIGNING,
-        x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12"),  # Microsoft document signing
-        x509.ObjectIdentifier("1.2.840.113583.1.1.5"),  # Adobe authentic documents
-        ExtendedKeyUsageOID.EMAIL_PROTECTION,
-        ExtendedKeyUsageOID.CLIENT_AUTH,
-    }
-)
-#: How a refusal names the purposes a certificate is limited to (others by their OID).
-_PURPOSE_NAMES = {
-    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
-    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-    ExtendedKeyUsageOID.IPSEC_IKE: "ipsecIKE",
-    ExtendedKeyUsageOID.SMARTCARD_LOGON: "smartcardLogon",
-    ExtendedKeyUsageOID.KERBEROS_PKINIT_KDC: "pkinitKDC",
-}
-
-
-def signing_usage_problem(certificate: x509.Certificate) -> str | None:
-    """Why ``certificate``'s extensions forbid it to sign documents, or ``None``.
-
-    The rule of RFC 5280, read for document signing: lenient to what is absent (no
-    KeyUsage or ExtendedKeyUsage allows every use), strict to what is said. A KeyUsage
-    must allow digitalSignature, the bit an XML signature uses (nonRepudiation alone is
-    not enough: the axis verifies only signatures whose certificate allows
-    digitalSignature); an ExtendedKeyUsage must name a document-signing purpose
-    (:data:`DOCUMENT_SIGNING_PURPOSES`); a CA certificate's key issues certificates, and
-    one that signed documents could mint a certificate in any agency's name.
-    """
-    try:
-        extensions = certificate.extensions
-    except (ValueError, x509.DuplicateExtension) as error:
-        return f"has extensions that cannot be read ({error})"
-    if is_ca(certificate):
-        return (
-            "is a CA certificate (BasicConstraints CA is set), whose key issues "
-            "certificates, not documents"
-        )
-    try:
-        key_usage = extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        pass
-    else:
-        if not key_usage.digital_signature:
-            return "has a KeyUsage that does not allow digitalSignature"
-    try:
-        purposes = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
-    if DOCUMENT_SIGNING_PURPOSES.isdisjoint(purposes):
-        named = ", ".join(_PURPOSE_NAMES.get(p, p.dotted_string) for p in purposes)
-        return (
-            f"is limited by its ExtendedKeyUsage to {named or 'no purpose'}, "
-            "which does not include signing documents"
-        )
-    return None
-
-
-def is_ca(certificate: x509.Certificate) -> bool:
-    """True when BasicConstraints marks the certificate as a CA."""
-    try:
-        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
-    except x509.ExtensionNotFound:
-        return False
-    return constraints.value.ca
 
 
 def named_agencies(certificate: x509.Certificate) -> set[AgencyCode]:

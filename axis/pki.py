@@ -37,13 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from axis.certificates import (
-    is_ca,
-    load_certificate,
-    read_certificate,
-    read_certificate_bytes,
-    signing_usage_problem,
-)
+from axis.certificates import load_certificate, read_certificate, read_certificate_bytes
 from axis.errors import CertificateError, ConfigurationError
 from axis.files import (
     NewFile,
@@ -58,7 +52,7 @@ from axis.store.registry import validate_name
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidKey
 from envelopes.signing import MIN_RSA_BITS, SigningIdentity
-from envelopes.verifying import fingerprint
+from envelopes.verifying import fingerprint, is_ca, signing_usage_problem
 
 CA_DAYS = 10 * 365
 #: Agency and axis signing certificates: two years.
@@ -435,12 +429,8 @@ def open_axis_identity(settings: Settings, key_path: Path, cert_path: Path) -> S
     passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
     try:
         return SigningIdentity.from_pem_files(key_path, cert_path, passphrase)
-    except InvalidKey as error:
-        problem = str(error)
-        if problem.startswith((str(key_path), str(cert_path))):
-            raise CertificateError(problem) from None
-        # A mismatch or an unusable key says nothing of where it was found.
-        raise CertificateError(f"{key_path} with {cert_path}: {problem}") from None
+    except InvalidKey as error:  # it names the files
+        raise CertificateError(str(error)) from None
 
 
 def _require_unexpired(certificate: x509.Certificate, path: Path, consequence: str) -> None:

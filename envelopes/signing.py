@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -110,51 +113,92 @@ class SigningIdentity:
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
     @classmethod
+    def from_pem(
+        cls,
+        key_data: bytes,
+        cert_data: bytes,
+        passphrase: bytes | None = None,
+        *,
+        key_source: str | Path = "the private key",
+        cert_source: str | Path = "the certificate",
+    ) -> SigningIdentity:
+        """The identity of a PEM private key and PEM certificates (leaf first, then its
+        chain); ``key_source`` and ``cert_source`` (their files) name them in errors.
+
+        A key that does not open raises :class:`UnreadableKey`; anything else wrong
+        (a key locked or not as ``passphrase`` says, certificates unreadable, a key of
+        another kind or not the certificate's) :class:`InvalidKey`.
+        """
+        try:
+            key = serialization.load_pem_private_key(key_data, password=passphrase)
+        except TypeError:
+            raise InvalidKey(
+                f"{key_source}: the private key is encrypted: give its passphrase"
+                if passphrase is None
+                else f"{key_source}: the private key is not encrypted: give no passphrase"
+            ) from None
+        except (ValueError, UnsupportedAlgorithm):
+            raise UnreadableKey(
+                f"{key_source}: not a readable PEM private key (or a wrong passphrase)"
+            ) from None
+        try:
+            certificates = x509.load_pem_x509_certificates(cert_data)
+        except ValueError:
+            raise InvalidKey(f"{cert_source}: not a PEM certificate file") from None
+        return cls._checked(
+            key, certificates[0], certificates[1:], f"{key_source} and {cert_source}"
+        )
+
+    @classmethod
+    def from_pkcs12_data(
+        cls, data: bytes, passphrase: bytes | None, *, source: str | Path = "the PKCS#12 file"
+    ) -> SigningIdentity:
+        """The identity in a PKCS#12 bundle: key, certificate and chain; ``source`` (its
+        file) names it in errors. One that does not open raises :class:`UnreadableKey`,
+        one that does not hold a usable identity :class:`InvalidKey`."""
+        try:
+            key, certificate, chain = pkcs12.load_key_and_certificates(data, passphrase)
+        except ValueError:
+            raise UnreadableKey(
+                f"{source}: not a readable PKCS#12 file (or a wrong passphrase)"
+            ) from None
+        if key is None or certificate is None:
+            raise InvalidKey(f"{source}: the PKCS#12 file lacks a private key or its certificate")
+        return cls._checked(key, certificate, chain, str(source))
+
+    @classmethod
+    def _checked(
+        cls,
+        key: object,
+        certificate: x509.Certificate,
+        chain: Sequence[x509.Certificate],
+        source: str,
+    ) -> SigningIdentity:
+        """The identity, refused naming ``source`` when the key is of a kind the axis does
+        not sign with or is not the certificate's."""
+        try:
+            # The identity checks the kind of key itself, and names the one it refuses.
+            return cls(cast(PrivateKey, key), certificate, tuple(chain))
+        except InvalidKey as error:
+            raise InvalidKey(f"{source}: {error}") from None
+
+    @classmethod
     def from_pem_files(
         cls, key_path: str | Path, cert_path: str | Path, passphrase: bytes | None = None
     ) -> SigningIdentity:
-        """Load a PEM private key and a PEM certificate file (leaf first, then its chain)."""
-        key_bytes = Path(key_path).read_bytes()
-        try:
-            key = serialization.load_pem_private_key(key_bytes, password=passphrase)
-        except TypeError:
-            raise InvalidKey(
-                f"{key_path}: the private key is encrypted: give its passphrase"
-                if passphrase is None
-                else f"{key_path}: the private key is not encrypted: give no passphrase"
-            ) from None
-        except ValueError:
-            raise UnreadableKey(
-                f"{key_path}: not a readable PEM private key (or a wrong passphrase)"
-            ) from None
-        try:
-            certificates = x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
-        except ValueError:
-            raise InvalidKey(f"{cert_path}: not a PEM certificate file") from None
-        return cls(_private(key, key_path), certificates[0], tuple(certificates[1:]))
+        """:meth:`from_pem` of a PEM private key file and a PEM certificate file."""
+        return cls.from_pem(
+            Path(key_path).read_bytes(),
+            Path(cert_path).read_bytes(),
+            passphrase,
+            key_source=key_path,
+            cert_source=cert_path,
+        )
 
     @classmethod
     def from_pkcs12(cls, path: str | Path, passphrase: bytes | None) -> SigningIdentity:
-        """Load a PKCS#12 (``.p12`` / ``.pfx``) bundle: key, certificate and chain."""
-        try:
-            key, certificate, chain = pkcs12.load_key_and_certificates(
-                Path(path).read_bytes(), passphrase
-            )
-        except ValueError:
-            raise UnreadableKey(
-                f"{path}: not a readable PKCS#12 file (or a wrong passphrase)"
-            ) from None
-        if key is None or certificate is None:
-            raise InvalidKey(f"{path}: the PKCS#12 file lacks a private key or its certificate")
-        return cls(_private(key, path), certificate, tuple(chain))
-
-
-def _private(key: object, source: str | Path) -> PrivateKey:
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise InvalidKey(
-            f"{source}: {type(key).__name__} keys are not supported: use RSA or ECDSA (P-256)"
-        )
-    return key
+        """:meth:`from_pkcs12_data` of a PKCS#12 (``.p12`` / ``.pfx``) file."""
+        return cls.from_pkcs12_data(Path(path).read_bytes(), passphrase, source=path)
 
 
 def sign(xml: bytes, identity: SigningIdentity) -> bytes:

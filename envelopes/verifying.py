@@ -11,8 +11,10 @@
    :class:`WeakAlgorithm`, anything else unexpected :class:`SignatureError`, an element
    in it that it does not sign (in ``KeyInfo`` beside the certificates, say) or an
    attribute XMLDSig does not define included;
-4. the signer's certificate is valid now, has KeyUsage digitalSignature and chains to a CA
-   of the :class:`TrustStore` (:class:`UntrustedCertificate` otherwise);
+4. the signer's certificate is valid now, is fit to sign documents
+   (:func:`signing_usage_problem`: the rule the axis also registers agencies'
+   certificates by) and chains to a CA of the :class:`TrustStore`
+   (:class:`UntrustedCertificate` otherwise);
 5. the signature value and the digest of the whole message verify
    (:mod:`envelopes.xmldsig`, checked in the tests against signxml and xmlsec1), the
    canonical forms they are computed on being bounded in size and cost
@@ -46,6 +48,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from lxml import etree
 
 from envelopes import xmldsig
@@ -308,8 +311,8 @@ def _checked_leaf(
 def _lasting_problem(
     leaf: x509.Certificate,
 ) -> tuple[type[UntrustedCertificate | WeakAlgorithm], str] | None:
-    """What is wrong with ``leaf`` whatever the time (its key, its KeyUsage), if anything:
-    worked out once per certificate, as the same certificates sign all day."""
+    """What is wrong with ``leaf`` whatever the time (its key, its extensions), if
+    anything: worked out once per certificate, as the same certificates sign all day."""
     key = leaf.public_key()
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         return UntrustedCertificate, (
@@ -325,27 +328,86 @@ def _lasting_problem(
             f"the signing certificate ({_describe(leaf)}) has an RSA key of {key.key_size} "
             f"bits: at least {MIN_RSA_BITS} are required"
         )
-    if _is_ca(leaf):
-        # A CA's key issues certificates: a signer holding one could mint a certificate
-        # in any agency's name that chains to the trust store.
-        return UntrustedCertificate, (
-            f"the signing certificate ({_describe(leaf)}) is a CA certificate "
-            "(BasicConstraints CA is set): documents are signed with an agency's "
-            "end-entity certificate"
+    problem = signing_usage_problem(leaf)
+    if problem is not None:
+        return UntrustedCertificate, f"the signing certificate ({_describe(leaf)}) {problem}"
+    return None
+
+
+#: id-kp-documentSigning (RFC 9336).
+DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+#: Purposes an ExtendedKeyUsage may name for a certificate that signs documents. Besides
+#: document signing proper (RFC 9336, and Microsoft's and Adobe's older equivalents), an
+#: official's or an organisation's certificate kept on a token commonly serves for
+#: signing mail and logging in too (emailProtection, clientAuth), its key staying with
+#: the signer. Purposes whose key lives in a service (serverAuth, codeSigning,
+#: timeStamping, OCSPSigning) are another use of the key, and refused.
+DOCUMENT_SIGNING_PURPOSES = frozenset(
+    {
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+        DOCUMENT_SIGNING,
+        x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12"),  # Microsoft document signing
+        x509.ObjectIdentifier("1.2.840.113583.1.1.5"),  # Adobe authentic documents
+        ExtendedKeyUsageOID.EMAIL_PROTECTION,
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+    }
+)
+#: How a refusal names the purposes a certificate is limited to (others by their OID).
+_PURPOSE_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    ExtendedKeyUsageOID.IPSEC_IKE: "ipsecIKE",
+    ExtendedKeyUsageOID.SMARTCARD_LOGON: "smartcardLogon",
+    ExtendedKeyUsageOID.KERBEROS_PKINIT_KDC: "pkinitKDC",
+}
+
+
+def signing_usage_problem(certificate: x509.Certificate) -> str | None:
+    """Why ``certificate``'s extensions forbid it to sign documents, or ``None``: one
+    rule for the verifier and for registering an agency's certificate, so that a
+    certificate is registered only if what it signs verifies. The answer completes a
+    sentence whose subject is the certificate ("... is a CA certificate ...").
+
+    A CA certificate's key issues certificates: a signer holding one could mint a
+    certificate in any agency's name that chains to the trust store. A KeyUsage must be
+    present and allow digitalSignature, the bit an XML signature uses (nonRepudiation
+    alone is not enough); RFC 5280 would read an absent one as allowing every use, but
+    the chain is built under a policy that demands it. An ExtendedKeyUsage, if present,
+    must name a document-signing purpose (:data:`DOCUMENT_SIGNING_PURPOSES`).
+    """
+    try:
+        extensions = certificate.extensions
+    except (ValueError, x509.DuplicateExtension) as error:
+        # cryptography reads a certificate's extensions when they are first asked for.
+        return f"is malformed: its extensions cannot be read ({error})"
+    if is_ca(certificate):
+        return (
+            "is a CA certificate (BasicConstraints CA is set), whose key issues "
+            "certificates, not documents"
         )
     try:
-        key_usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        key_usage = extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
-        key_usage = None
-    if key_usage is None or not key_usage.digital_signature:
-        return UntrustedCertificate, (
-            f"the signing certificate ({_describe(leaf)}) is not for signing: its KeyUsage "
-            "lacks digitalSignature"
+        return "has no KeyUsage extension, which must be present and allow digitalSignature"
+    if not key_usage.digital_signature:
+        return "has a KeyUsage that does not allow digitalSignature"
+    try:
+        purposes = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if DOCUMENT_SIGNING_PURPOSES.isdisjoint(purposes):
+        named = ", ".join(_PURPOSE_NAMES.get(p, p.dotted_string) for p in purposes)
+        return (
+            f"is limited by its ExtendedKeyUsage to {named or 'no purpose'}, "
+            "which does not include signing documents"
         )
     return None
 
 
-def _is_ca(certificate: x509.Certificate) -> bool:
+def is_ca(certificate: x509.Certificate) -> bool:
+    """True when BasicConstraints marks the certificate as a CA."""
     try:
         return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
@@ -356,10 +418,10 @@ def _require_ca(certificate: x509.Certificate, where: str) -> None:
     # Any certificate in the store is a trust anchor: an agency's own there would make
     # its signatures trusted without any CA vouching for it.
     try:
-        is_ca = _is_ca(certificate)
+        marked_ca = is_ca(certificate)
     except (ValueError, x509.DuplicateExtension) as error:
         raise InvalidTrustStore(f"{where} is malformed: {error}") from None
-    if not is_ca:
+    if not marked_ca:
         raise InvalidTrustStore(
             f"{where} is not a CA certificate (BasicConstraints CA is not set): the trust "
             "store holds CAs only; remove it and trust the CA that issued it"

@@ -19,17 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
-
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
 from axis.certificates import holds_pem_private_key
 from axis.errors import CertificateError, FileProblem
 from axis.files import MAX_CERTIFICATE_BYTES, check_private_file, read_bounded
-from envelopes.errors import InvalidKey
-from envelopes.signing import PrivateKey, SigningIdentity
+from envelopes.errors import InvalidKey, UnreadableKey
+from envelopes.signing import SigningIdentity
 
 #: Asks the user for a passphrase; receives the prompt text, returns what was typed.
 Ask = Callable[[str], str]
@@ -182,33 +177,18 @@ def _load_pem(key: _Read, cert: _Read, passphrase: str, ask: Ask | None) -> Sign
     if _is_encrypted_pem(key.lines):
         secret = _ask(f"Passphrase for {key.path}", passphrase, ask, key.path)
     try:
-        private = load_pem_private_key(key.data, password=secret)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return SigningIdentity.from_pem(
+            key.data, cert.data, secret, key_source=key.path, cert_source=cert.path
+        )
+    except UnreadableKey:
         # An encrypted key that does not open with a passphrase almost always means a
         # mistyped passphrase.
         if secret is not None:
             raise _wrong_passphrase(key.path, given=bool(passphrase)) from None
         raise KeyLoadError(f"{key.path}: not a readable PEM private key") from None
-    try:
-        certificates = x509.load_pem_x509_certificates(cert.data)
-    except ValueError:
-        # The key opened: what is wrong lies in the certificate file.
-        raise _misplaced(cert, "--cert") or KeyLoadError(
-            f"{cert.path}: not a PEM certificate file"
-        ) from None
-    return _identity(private, certificates[0], certificates[1:], f"{key.path} and {cert.path}")
-
-
-def _identity(
-    key: object, certificate: x509.Certificate, chain: list[x509.Certificate], files: str
-) -> SigningIdentity:
-    """The identity of ``key`` and ``certificate``, refused (naming ``files``) when the
-    key is of a kind the axis does not sign with or is not the certificate's."""
-    try:
-        # SigningIdentity checks the kind of key itself, and names the one it refuses.
-        return SigningIdentity(cast(PrivateKey, key), certificate, tuple(chain))
     except InvalidKey as error:
-        raise KeyLoadError(f"{files}: {error}") from None
+        # A certificate file that holds no certificate may hold what another option takes.
+        raise _misplaced(cert, "--cert") or KeyLoadError(str(error)) from None
 
 
 def _load_pkcs12(bundle: _Read, passphrase: str, ask: Ask | None) -> SigningIdentity:
@@ -236,11 +216,8 @@ def _load_pkcs12(bundle: _Read, passphrase: str, ask: Ask | None) -> SigningIden
 def _open_pkcs12(bundle: _Read, secret: bytes | None) -> SigningIdentity | None:
     """The identity in ``bundle``, or ``None`` when ``secret`` does not open it."""
     try:
-        key, certificate, chain = pkcs12.load_key_and_certificates(bundle.data, secret)
-    except ValueError:
+        return SigningIdentity.from_pkcs12_data(bundle.data, secret, source=bundle.path)
+    except UnreadableKey:
         return None
-    if key is None or certificate is None:
-        raise KeyLoadError(
-            f"{bundle.path}: the PKCS#12 file lacks a private key or its certificate"
-        )
-    return _identity(key, certificate, chain, str(bundle.path))
+    except InvalidKey as error:
+        raise KeyLoadError(str(error)) from None

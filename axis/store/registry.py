@@ -42,7 +42,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from axis import audit
 from axis.certificates import (
-    is_ca,
     load_signing_certificate,
     named_agencies,
     read_signing_certificate,
@@ -285,14 +284,10 @@ def _certificate_row(code: str, cert: x509.Certificate, now: datetime.datetime) 
 
 
 def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) -> None:
-    """An agency signs with an end-entity certificate that has not expired and that names
-    no other agency. Every way of registering a certificate passes here."""
-    if is_ca(cert):
-        # A CA's key signs certificates, not documents: pinning one is a mix-up of files.
-        raise CertificateError(
-            f"the certificate {cert.subject.rfc4514_string()} is a CA certificate: "
-            f"register the certificate {code} signs with"
-        )
+    """An agency signs with a certificate that has not expired and that names no other
+    agency. Every way of registering a certificate passes here, with a certificate read
+    by :func:`~axis.certificates.load_signing_certificate`, which has refused those whose
+    extensions forbid signing documents (a CA's among them)."""
     if cert.not_valid_after_utc <= now:
         raise CertificateError(
             f"the certificate {cert.subject.rfc4514_string()} expired on "

@@ -1,6 +1,8 @@
-"""A certificate whose extensions forbid it to sign documents is refused wherever an
-agency's certificate is registered, naming its subject and what forbids it; one that
-says nothing of its use, or allows signing documents, is registered."""
+"""A certificate whose extensions forbid it to sign documents, or that lacks the KeyUsage
+every signature is verified by, is refused wherever an agency's certificate is
+registered, naming its subject and what forbids it; one whose KeyUsage allows
+digitalSignature and whose ExtendedKeyUsage, if any, allows signing documents is
+registered."""
 
 from __future__ import annotations
 
@@ -18,9 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pki_helpers import Issued, make_ca, write_private
 
-from axis.certificates import DOCUMENT_SIGNING, signing_usage_problem
 from axis.store.schema import agency_certificates
-from envelopes.verifying import fingerprint
+from envelopes.verifying import DOCUMENT_SIGNING, fingerprint, signing_usage_problem
 
 Axis = Callable[..., Result]
 
@@ -98,6 +99,10 @@ def _write(tmp_path: Path, issued: Issued, name: str = "agency.pem") -> Path:
 
 
 REFUSED = {
+    "no KeyUsage": (
+        Usage(key_usage=None),
+        "has no KeyUsage extension, which must be present and allow digitalSignature",
+    ),
     "no digitalSignature": (
         Usage(key_usage=_key_usage(digital_signature=False, non_repudiation=False)),
         "has a KeyUsage that does not allow digitalSignature",
@@ -177,16 +182,16 @@ def test_import_refuses_the_row_of_a_certificate_limited_to_serving_tls(
 @pytest.mark.parametrize(
     "usage",
     [
-        Usage(key_usage=None),
+        Usage(),
         Usage(purposes=[DOCUMENT_SIGNING]),
         Usage(purposes=[ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.CLIENT_AUTH]),
         Usage(
             purposes=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]
         ),
     ],
-    ids=["no-usage-extensions", "documentSigning", "mail-and-login", "anyExtendedKeyUsage"],
+    ids=["no-ExtendedKeyUsage", "documentSigning", "mail-and-login", "anyExtendedKeyUsage"],
 )
-def test_a_certificate_silent_on_its_use_or_allowing_document_signing_is_registered(
+def test_a_certificate_allowing_digital_signature_and_document_signing_is_registered(
     province: Axis, ca: Issued, tmp_path: Path, usage: Usage
 ):
     cert = _write(tmp_path, _certificate(ca, PROVINCE, usage))

@@ -163,7 +163,7 @@ def test_pki_init_names_both_files_of_an_axis_key_and_certificate_that_do_not_ma
     result = registered("pki", "init")
 
     assert result.exit_code == 1
-    assert result.output.startswith(f"error: {pki / 'axis.key'} with {pki / 'axis.pem'}: ")
+    assert result.output.startswith(f"error: {pki / 'axis.key'} and {pki / 'axis.pem'}: ")
     assert "does not belong to the private key" in result.output
 
 

@@ -54,16 +54,33 @@ def _certificate_pem(
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + datetime.timedelta(days=valid_days))
+        .add_extension(_key_usage(ca=ca), critical=True)
     )
     if ca:
         cert = cert.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
     return cert.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """digitalSignature, which signing documents needs; a CA's also signs certificates."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 @pytest.fixture
 def make_certificate() -> Callable[..., bytes]:
     """``make_certificate(cn, valid_from=..., valid_days=..., ca=False)``: a self-signed
-    P-256 PEM (``cn`` may be a whole subject name; ``ca=True`` marks it a CA)."""
+    P-256 PEM with KeyUsage digitalSignature (``cn`` may be a whole subject name;
+    ``ca=True`` marks it a CA)."""
     return _certificate_pem
 
 

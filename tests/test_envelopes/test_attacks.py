@@ -160,7 +160,7 @@ def test_a_certificate_that_reads_but_is_damaged_inside_is_refused_by_name(
         damaged = damage(base64.b64decode(element.text), point)
         element.text = base64.b64encode(damaged).decode()
 
-    with pytest.raises(UntrustedCertificate, match=rf"(?i)certificate is malformed: .*{problem}"):
+    with pytest.raises(UntrustedCertificate, match=rf"(?i)certificate .*is malformed: .*{problem}"):
         verify(tamper(signed, change), trust, max_bytes=MAX_BYTES)
 
 
@@ -410,7 +410,7 @@ def test_a_certificate_without_digital_signature_usage_is_refused(
 ):
     signed = sign(build_document(make_document()), not_for_signing.identity())
 
-    with pytest.raises(UntrustedCertificate, match="lacks digitalSignature"):
+    with pytest.raises(UntrustedCertificate, match="KeyUsage that does not allow digitalSignature"):
         verify(signed, trust, max_bytes=MAX_BYTES)
 
 
