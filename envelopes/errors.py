@@ -70,7 +70,7 @@ class UntrustedCertificate(SignatureError):
 
 
 class WeakAlgorithm(SignatureError):
-    """The signature uses an algorithm the axis refuses (SHA-1, HMAC)."""
+    """The signature uses an algorithm the axis refuses (SHA-1, MD5, HMAC)."""
 
     reason = "weak-algorithm"
 

@@ -40,7 +40,7 @@ REASONS: dict[str, str] = {
     "schema": "well-formed XML that breaks the edXML schema",
     "bad-signature": "the signature is missing, misplaced or does not verify",
     "untrusted-certificate": "the signing certificate does not chain to a trusted CA",
-    "weak-algorithm": "the signature uses a refused algorithm (SHA-1, HMAC)",
+    "weak-algorithm": "the signature uses a refused algorithm (SHA-1, MD5, HMAC)",
     "invalid-envelope": "the envelope cannot be read for another reason",
     "unexpected-kind": "agencies submit documents and statuses, not axis receipts",
     "sender-mismatch": "From differs from the agency authenticated by the broker",
