@@ -14,7 +14,7 @@ from axis.errors import ConfigurationError
 from axis.files import make_folders
 from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
-from axis.store.db import engine_for, sqlite_file
+from axis.store.db import database_name, engine_for
 from axis.store.migrate import upgrade
 from cli.settings_options import pass_settings
 
@@ -34,9 +34,7 @@ def init(settings: Settings) -> None:
         # said with the schema, the step it belongs to (one interrupted says "Aborted!").
         for folder in made:
             click.echo(f"created folder {folder}")
-        # A SQLite database by its file: the URL percent-encodes a home named in
-        # Vietnamese ("H%C3%A0 N%E1%BB%99i").
-        click.echo(f"{schema}: {sqlite_file(engine) or engine.url.render_as_string()}")
+        click.echo(f"{schema}: {database_name(engine)}")
         # A broker that refuses the axis's login or virtual host fails the command: the
         # schema is ready, but `axis serve` would be refused the same way.
         click.echo(ensure_inboxes(settings, engine, refusal_is_error=True))

@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine
 from axis.errors import AxisError, one_line
 from axis.ops.bounded import bounded
 from axis.settings import Settings
-from axis.store.db import database_exists, database_now, engine_for, read_only
-from axis.store.migrate import HEAD_REVISION
+from axis.store.db import database_exists, database_name, database_now, engine_for, read_only
+from axis.store.migrate import HEAD_REVISION, why_not_opened
 from axis.store.migrate import check as check_schema
 from axis.store.schema import routers
 from axis.transport import open_transport
@@ -95,10 +95,9 @@ def _after(prerequisite: Check, name: str, run: Callable[[], Check]) -> Check:
     return Check(name, False, f"{NOT_CHECKED}the {prerequisite.name} check failed")
 
 
-def _where(engine_or_url: Engine | str) -> str:
-    if isinstance(engine_or_url, Engine):
-        return engine_or_url.url.render_as_string(hide_password=True)
-    parts = urllib.parse.urlsplit(engine_or_url)
+def _where(url: str) -> str:
+    """A broker URL without its password."""
+    parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     user = f"{parts.username}@" if parts.username else ""
@@ -106,14 +105,17 @@ def _where(engine_or_url: Engine | str) -> str:
 
 
 def _check_database(settings: Settings, engine: Engine) -> Check:
+    where = database_name(engine)
     if not database_exists(engine):
-        return Check("database", False, f"no database at {_where(engine)}: run `axis init`")
+        return Check("database", False, f"no database at {where}: run `axis init`")
     try:
         with read_only(engine) as conn:
             conn.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as error:
+        return Check("database", False, f"{where} unreachable: {why_not_opened(error, engine)}")
     except sa.exc.SQLAlchemyError as error:
-        return Check("database", False, f"{_where(engine)} unreachable: {one_line(error)}")
-    return Check("database", True, f"{_where(engine)} reachable")
+        return Check("database", False, f"{where} unreachable: {one_line(error)}")
+    return Check("database", True, f"{where} reachable")
 
 
 def _check_schema(engine: Engine) -> Check:

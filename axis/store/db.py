@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import pwd
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,41 @@ def sqlite_file(engine: Engine) -> Path | None:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
     return Path(database)
+
+
+def database_name(engine: Engine) -> str:
+    """How the operator is told which database: a SQLite one by its file, as the URL
+    percent-encodes a home named in Vietnamese ("H%C3%A0%20N%E1%BB%99i"); any other by
+    its URL, password hidden."""
+    path = sqlite_file(engine)
+    return str(path) if path is not None else engine.url.render_as_string(hide_password=True)
+
+
+def unwritable_folder(error: sa.exc.DBAPIError, engine: Engine) -> str | None:
+    """What to do when SQLite could not open the database because this account may not
+    write its folder, else ``None``: in WAL mode even a reader makes the ``-wal`` and
+    ``-shm`` files beside the database, and SQLite says only "unable to open database
+    file"."""
+    path = sqlite_file(engine)
+    if path is None or _sqlite_code(error) != sqlite3.SQLITE_CANTOPEN:
+        return None
+    folder = path.absolute().parent
+    if not folder.is_dir() or os.access(folder, os.W_OK):
+        return None
+    return (
+        f"its folder {folder} must be writable by the user running the axis "
+        f"({_this_user()}): SQLite keeps the database's -wal and -shm files beside it"
+    )
+
+
+def _this_user() -> str:
+    """This process's user name, or its uid where the system names none (a container run
+    with an arbitrary uid)."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 #: PostgreSQL's SQLSTATE for a role without the rights on a table.

@@ -30,10 +30,12 @@ from axis.settings import Settings
 from axis.store.db import (
     INSUFFICIENT_PRIVILEGE,
     database_exists,
+    database_name,
     engine_for,
     read_only,
     sqlite_file,
     sqlstate,
+    unwritable_folder,
 )
 from axis.store.schema import metadata
 
@@ -50,6 +52,10 @@ HEAD_REVISION = "0003"
 
 #: Key of the PostgreSQL advisory lock that serialises concurrent ``axis init`` runs.
 _INIT_LOCK_KEY = 0x0A815_1417
+
+#: How the axis numbers its revisions: an unknown one so numbered, past the head, is a
+#: newer axis's; any other was not written by an axis (an alembic_version edited by hand).
+_NUMBERED = re.compile(r"[0-9]{4}")
 
 #: The fix when the database is another application's.
 _OWN_DATABASE = (
@@ -112,9 +118,16 @@ def known_revisions() -> set[str]:
 
 
 def _unknown_revision(where: str, revision: str) -> StoreError:
+    if _NUMBERED.fullmatch(revision) and revision > HEAD_REVISION:
+        return StoreError(
+            f"the database {where} is at schema revision {revision}, which this axis does "
+            f"not know (it knows up to {HEAD_REVISION}): a newer axis migrated it; run that "
+            "axis, or restore the database from a backup"
+        )
     return StoreError(
-        f"the database {where} is at schema revision {revision}, which this axis does not "
-        "know (a newer axis wrote it?): run that axis, or restore the database from a backup"
+        f"the database {where} records schema revision {revision!r} in alembic_version, "
+        f"which is none of the axis's ({', '.join(sorted(known_revisions()))}; edited by "
+        "hand?): restore the whole database from a backup"
     )
 
 
@@ -133,7 +146,7 @@ def current_revision(connection: Connection) -> str | None:
     revisions = list(
         connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
     )
-    where = connection.engine.url.render_as_string(hide_password=True)
+    where = database_name(connection.engine)
     if len(revisions) > 1:
         # The axis's migrations are one line of revisions: Alembic keeps one row for it.
         raise StoreError(
@@ -169,7 +182,7 @@ def upgrade(engine: Engine) -> Upgrade:
     tables (and ``alembic_version``) land in the first schema of the connection's
     ``search_path``; concurrent runs wait for each other.
     """
-    where = engine.url.render_as_string(hide_password=True)
+    where = database_name(engine)
     if (path := sqlite_file(engine)) is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,8 +220,9 @@ def upgrade(engine: Engine) -> Upgrade:
             ) from error
         # Not only a server away: a file that is no SQLite database, a role without the
         # rights it needs. The driver's message, on one line, says which.
-        why = _missing_database(error, engine.url) or one_line(error)
-        raise StoreError(f"cannot initialise the database {where}: {why}") from error
+        raise StoreError(
+            f"cannot initialise the database {where}: {why_not_opened(error, engine)}"
+        ) from error
     assert after is not None
     return Upgrade(before=before, after=after)
 
@@ -221,8 +235,18 @@ def _already_there(error: sa.exc.DBAPIError) -> bool:
 def _refuse_tables_in_the_way(conn: Connection, where: str) -> None:
     """Refuse a database without the axis's revision that already holds a table of a
     name the axis uses (``documents``, ``agencies``...): creating the schema would stop
-    there with the database's bare error, and the table is not the axis's to take over."""
+    there with the database's bare error, and the table is not the axis's to take over.
+
+    Every table of the axis there is the axis's schema with its revision lost (restored
+    without ``alembic_version``, or that table emptied): no migration can tell which
+    revision the tables are at."""
     taken = sorted(set(sa.inspect(conn).get_table_names()) & set(metadata.tables))
+    if len(taken) == len(metadata.tables):
+        raise StoreError(
+            f"the database {where} holds the axis's tables but no record of their schema "
+            "revision (alembic_version missing or empty: restored without it, or emptied by "
+            "hand): restore the whole database from a backup"
+        )
     if taken:
         named = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
         raise StoreError(
@@ -245,13 +269,15 @@ def _require_a_schema(conn: Connection) -> None:
 
 
 def check(engine: Engine) -> None:
-    """Raise :class:`SchemaNotInitialised` unless the database is at the head revision.
+    """Raise :class:`SchemaNotInitialised` unless the database is at the head revision,
+    or :class:`StoreError` where ``axis init`` would not bring it there (a revision it
+    does not know, tables whose revision is not recorded) saying what would.
 
     A database that cannot be connected to, or that does not answer in time, raises
     :class:`DatabaseUnreachable` (transient: a running router waits and tries again);
     one that refuses the check's queries (a role without the rights) :class:`StoreError`.
     """
-    where = engine.url.render_as_string(hide_password=True)
+    where = database_name(engine)
     if not database_exists(engine):
         raise SchemaNotInitialised(f"no database at {where}: run `axis init`")
     try:
@@ -260,13 +286,17 @@ def check(engine: Engine) -> None:
         # Not only a server away: a file that is no SQLite database says so here too. A
         # database not created yet is waited for as one away (a router started before
         # whoever creates it), named with how to create it.
-        why = _missing_database(error, engine.url) or one_line(error)
-        raise DatabaseUnreachable(f"cannot open the database {where}: {why}") from error
+        raise DatabaseUnreachable(
+            f"cannot open the database {where}: {why_not_opened(error, engine)}"
+        ) from error
     with conn:
         try:
             current = current_revision(conn)
+            if current is None:
+                # What `axis init` would refuse is not sent to it.
+                _refuse_tables_in_the_way(conn, where)
         except sa.exc.DBAPIError as error:
-            raise _check_failed(error, engine.url) from error
+            raise _check_failed(error, engine) from error
     if current is None:
         raise SchemaNotInitialised(f"the database {where} has no axis schema: run `axis init`")
     if current == HEAD_REVISION:
@@ -276,6 +306,14 @@ def check(engine: Engine) -> None:
     raise SchemaNotInitialised(
         f"the database {where} is at schema revision {current}, this axis needs "
         f"{HEAD_REVISION}: run `axis init`"
+    )
+
+
+def why_not_opened(error: sa.exc.DBAPIError, engine: Engine) -> str:
+    """What to tell of a database that could not be opened: what to do where the
+    driver's words would not say it, else those words on one line."""
+    return (
+        unwritable_folder(error, engine) or _missing_database(error, engine.url) or one_line(error)
     )
 
 
@@ -303,9 +341,9 @@ def _sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _check_failed(error: sa.exc.DBAPIError, url: sa.URL) -> StoreError:
+def _check_failed(error: sa.exc.DBAPIError, engine: Engine) -> StoreError:
     """What to tell of a schema check that connected but whose query failed."""
-    where, words = url.render_as_string(hide_password=True), one_line(error)
+    where, words, url = database_name(engine), one_line(error), engine.url
     if error.connection_invalidated:
         return DatabaseUnreachable(
             f"the database {where} closed the connection during the schema check: {words}"

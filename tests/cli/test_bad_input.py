@@ -30,7 +30,7 @@ def test_a_database_file_that_is_not_a_database_is_named(tmp_path: Path):
 
     assert result.exit_code == 1
     assert result.output == (
-        f"error: cannot open the database sqlite:///{home / 'axis.db'}: file is not a database\n"
+        f"error: cannot open the database {home / 'axis.db'}: file is not a database\n"
     )
 
 
@@ -147,7 +147,7 @@ def test_a_mistyped_home_is_named_and_nothing_is_created_there(tmp_path: Path, a
     result = run("--home", str(typo), *args)
 
     assert result.exit_code == 1
-    assert result.output == f"error: no database at sqlite:///{typo}/axis.db: run `axis init`\n"
+    assert result.output == f"error: no database at {typo}/axis.db: run `axis init`\n"
     assert not typo.exists()
 
 

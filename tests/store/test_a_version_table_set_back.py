@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.errors import StoreError
+from axis.store.db import database_name
 from axis.store.migrate import current_revision, upgrade
 
 
@@ -18,7 +19,7 @@ from axis.store.migrate import current_revision, upgrade
 def test_init_names_tables_past_the_recorded_revision(engine: Engine, recorded: str):
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": recorded})
-    where = engine.url.render_as_string(hide_password=True)
+    where = database_name(engine)
 
     with pytest.raises(StoreError) as refused:
         upgrade(engine)
