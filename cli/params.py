@@ -24,7 +24,7 @@ import click
 from axis.errors import ConfigurationError
 from axis.ops.pages import MAX_LIMIT
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
-from axis.store.db import parse_database_url
+from axis.store.db import parse_database_url, refuse_in_memory
 from envelopes.codes import (
     AgencyCode,
     as_typed,
@@ -366,7 +366,7 @@ class DatabaseUrl(click.ParamType):
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if value:
             try:
-                parse_database_url(value, label="it")
+                refuse_in_memory(parse_database_url(value, label="it"))
             except ConfigurationError as error:
                 self.fail(str(error), param, ctx)
         return value

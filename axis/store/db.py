@@ -122,10 +122,31 @@ def sqlite_file(engine: Engine) -> Path | None:
     Only ``axis init`` creates it (and its folder): a mistyped home given to any other
     command must not leave an empty database behind.
     """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+    return _sqlite_path(engine.url)
+
+
+def _sqlite_path(url: sa.URL) -> Path | None:
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
     return Path(database)
+
+
+def refuse_in_memory(url: sa.URL) -> None:
+    """Refuse an in-memory SQLite database: ``axis init`` would "succeed" into a database
+    that vanishes when it exits.
+
+    >>> refuse_in_memory(parse_database_url("sqlite://"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    axis.errors.ConfigurationError: database URL sqlite://: an in-memory database ...
+    """
+    if url.get_backend_name() == "sqlite" and _sqlite_path(url) is None:
+        raise ConfigurationError(
+            f"database URL {url.render_as_string()}: an in-memory database is gone "
+            "when the command ends and no other process sees it; give sqlite:///PATH or "
+            "leave AXIS_DATABASE_URL unset (AXIS_HOME/axis.db)"
+        )
 
 
 def database_name(engine: Engine) -> str:
@@ -339,12 +360,5 @@ def engine_for(settings: Settings, *, name: str = "axis") -> Engine:
     ...
     axis.errors.ConfigurationError: database URL sqlite://: an in-memory database ...
     """
-    engine = make_engine(settings.effective_database_url, name=name)
-    if engine.dialect.name == "sqlite" and sqlite_file(engine) is None:
-        # `axis init` would "succeed" into a database that vanishes when it exits.
-        raise ConfigurationError(
-            f"database URL {engine.url.render_as_string()}: an in-memory database is gone "
-            "when the command ends and no other process sees it; give sqlite:///PATH or "
-            "leave AXIS_DATABASE_URL unset (AXIS_HOME/axis.db)"
-        )
-    return engine
+    refuse_in_memory(parse_database_url(settings.effective_database_url))
+    return make_engine(settings.effective_database_url, name=name)

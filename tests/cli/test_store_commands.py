@@ -253,8 +253,12 @@ def test_an_in_memory_database_is_refused_rather_than_initialised_and_lost(
 ) -> None:
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "--database-url", url, "init"])
 
-    assert result.exit_code == 1
-    assert result.output.startswith(f"error: database URL {url}: an in-memory database is gone")
+    # Named as the flag that gave it, a usage error, as every flag's unusable value is.
+    assert result.exit_code == 2
+    assert (
+        f"Invalid value for '--database-url': database URL {url}: an in-memory database is gone"
+        in result.output
+    )
     assert "initialised" not in result.output
 
 
