@@ -269,20 +269,41 @@ def _check_amqp_options(url: str, label: str) -> None:
         ) from None
 
 
+#: Parameters of a URL's query string that hold a secret: libpq's ``password``, and its
+#: ``sslpassword`` for the client key (``passfile`` names a file, which is no secret).
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
 def hide_password(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for messages and logs.
+    """``url`` with its password, in its user part or its query string, replaced by
+    ``***``, for messages and logs. The rest is left exactly as written.
 
     >>> hide_password("amqp://axis:s3cret@rabbit:5672/prod")
     'amqp://axis:***@rabbit:5672/prod'
+    >>> hide_password("postgresql://h/db?user=u&password=s3cret&sslmode=require")
+    'postgresql://h/db?user=u&password=***&sslmode=require'
     >>> hide_password("amqp://rabbit/prod")
     'amqp://rabbit/prod'
     """
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:***@{host}"
+    query = "&".join(_hidden_parameter(parameter) for parameter in parts.query.split("&"))
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _hidden_parameter(parameter: str) -> str:
+    """``key=value`` of a query string, the value hidden if it is a secret."""
+    key, equals, _ = parameter.partition("=")
+    return (
+        f"{key}=***"
+        if equals and urllib.parse.unquote_plus(key) in SECRET_PARAMETERS
+        else parameter
+    )
 
 
 def _shown(name: str, value: object) -> object:

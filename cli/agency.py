@@ -37,7 +37,7 @@ from axis.store.migrate import checked_engine
 from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
 from axis.store.registry import Agency, ImportSummary, Registry, check_level_filter
 from cli.credentials import credentials
-from cli.output import format_option, render
+from cli.output import echo_line, format_option, render
 from cli.params import AGENCY_CODE, AGENCY_LEVEL, IN_FILE, NonBlank, WholeNumber, usage_errors
 from cli.settings_options import pass_settings
 from envelopes.codes import AgencyCode
@@ -77,7 +77,7 @@ def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> Non
         added = Registry(engine).add_agency(code, name, certificate=certificate)
         inboxes = ensure_inboxes(settings, engine, [added.code])
     parent = f", under {added.parent_code}" if added.parent_code else ""
-    click.echo(f"registered {added.code} {added.name} (level {added.level}{parent})")
+    echo_line(f"registered {added.code} {added.name} (level {added.level}{parent})")
     for cert in added.certificates:
         click.echo(f"certificate {cert.fingerprint} valid until {cert.not_after:%Y-%m-%d}")
     click.echo(inboxes)
@@ -137,7 +137,7 @@ def _report_import(summary: ImportSummary) -> None:
     if summary.orphans:
         click.echo(f"orphans (parent not registered): {', '.join(summary.orphans)}")
     for row in summary.refused:
-        click.echo(f"refused: line {row.line} ({row.code or 'no code'}): {row.reason}")
+        echo_line(f"refused: line {row.line} ({row.code or 'no code'}): {row.reason}")
 
 
 @agency.command("list")
@@ -180,10 +180,10 @@ def show(settings: Settings, code: str) -> None:
         with read_only(engine) as conn:
             # One more than is shown: whether older entries exist is worth saying.
             history = audit.history(conn, found.code, limit=SHOWN_ACTIONS + 1)
-    click.echo(f"{found.code}  {found.name}")
+    echo_line(f"{found.code}  {found.name}")
     click.echo(f"level {found.level}, {found.status}")
     if ancestors:
-        click.echo("under " + " < ".join(f"{a.code} {a.name}" for a in ancestors))
+        echo_line("under " + " < ".join(f"{a.code} {a.name}" for a in ancestors))
     click.echo(f"{len(children)} agencies directly below")
     last_pull = f"{found.last_pull_at:%Y-%m-%d %H:%M:%S} UTC" if found.last_pull_at else "never"
     click.echo(f"registered {found.created_at:%Y-%m-%d %H:%M:%S} UTC, last heard from {last_pull}")

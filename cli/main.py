@@ -21,6 +21,7 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import os
 import sys
@@ -126,6 +127,15 @@ def _describe(error: Exception) -> str:
         return f"the database refused: {one_line(error)}"
     if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
         return f"the database: {one_line(error)}"
+    if isinstance(error, UnicodeEncodeError) and not _is_utf(error.encoding):
+        # Writing, not reading: the letters are fine, the terminal or pipe cannot take them.
+        # (UTF-8 has bytes for every letter: what it cannot encode is an undecodable byte
+        # of the input, kept as a lone surrogate.)
+        return (
+            f"the output's encoding ({error.encoding}) cannot show the character "
+            f"{error.object[error.start : error.end]!a}: set a UTF-8 locale "
+            "(PYTHONIOENCODING=utf-8 or LANG=C.UTF-8)"
+        )
     if isinstance(error, UnicodeError):
         return (
             "a name, path, option or variable holds bytes that are not UTF-8 text "
@@ -135,6 +145,10 @@ def _describe(error: Exception) -> str:
         f"unexpected {type(error).__name__}: {one_line(error)} "
         "(run again with --debug to see where)"
     )
+
+
+def _is_utf(encoding: str) -> bool:
+    return codecs.lookup(encoding).name.startswith("utf")
 
 
 def _given_home(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

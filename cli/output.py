@@ -20,6 +20,8 @@ import codecs
 import csv
 import datetime
 import json
+import os
+import select
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -120,6 +122,14 @@ def _writable(out: TextIO) -> Callable[[str], str]:
 
 def _same(text: str) -> str:
     return text
+
+
+def echo_line(text: str, err: bool = False) -> None:
+    """``text`` and a line end on stdout (stderr with ``err``), as a listing writes a
+    value: a name or subject from the registry shown whole on an output that has no bytes
+    for some of its letters, what a terminal would act on written as its escape."""
+    out = sys.stderr if err else sys.stdout
+    click.echo(_writable(out)(shown(text)), file=out)
 
 
 def write_json(data: Any, out: TextIO | None = None, **options: Any) -> None:
@@ -269,9 +279,15 @@ def refuse_a_terminal(options: str, example: str) -> None:
 def write_bytes(data: bytes) -> None:
     """Write raw bytes (a signed envelope, say) to stdout exactly as they are."""
     sys.stdout.flush()
-    # A reader that goes away in the middle of a write leaves it partly done, without an
-    # error: only the next write says the pipe is broken (and the exit code is not 0).
+    fd = sys.stdout.fileno()
+    # Written to the descriptor: a pipe another program made non-blocking refuses a write
+    # while it is full, which the buffered stream reports as an error and the unbuffered
+    # one as nothing written (a loop of retries then spins). A reader that goes away in
+    # the middle leaves the write partly done, without an error: only the next write says
+    # the pipe is broken (and the exit code is not 0).
     left = memoryview(data)
     while left:
-        left = left[sys.stdout.buffer.write(left) :]
-    sys.stdout.buffer.flush()
+        try:
+            left = left[os.write(fd, left) :]
+        except BlockingIOError:
+            select.select([], [fd], [])  # until the reader makes room

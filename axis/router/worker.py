@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis import protocol
-from axis.errors import TransientError, TransportError
+from axis.errors import SchemaNotInitialised, TransientError, TransportError
 from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import REFERENCE_WAIT_DELAYS, BatchProcessor, DatabaseUnavailable
@@ -50,7 +50,7 @@ from axis.router.records import dead_letter_row, keep_dead_letter
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
 from axis.stopping import STOP_SIGNALS, StopRequests, pause
-from axis.store.db import engine_for, utcnow
+from axis.store.db import DatabaseFileReplaced, engine_for, utcnow
 from axis.store.migrate import check
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
@@ -68,6 +68,10 @@ IDLE_WAIT_SECONDS = 0.1
 #: A batch also closes once its messages reach this many bytes (large attachments: a
 #: batch's envelopes are held in memory, parsed and stored together).
 BATCH_MAX_BYTES = 32 * 1024 * 1024
+#: Failures of the database itself, not of any message: they stop the router (one line),
+#: where a failure on a message has that message isolated and, if it alone fails,
+#: dead-lettered. Narrow on purpose: a poison message must never stop the routers.
+_THE_DATABASES_OWN = (DatabaseFileReplaced, SchemaNotInitialised)
 #: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
 HOUSEKEEPING_SECONDS = 5.0
 #: The exit code of a router still not stopped ``settings.stop_grace_seconds`` after SIGTERM.
@@ -318,6 +322,8 @@ class Router:
             raise
         except TransientError:
             raise  # the broker: the loop reconnects; unacknowledged messages come back
+        except _THE_DATABASES_OWN:
+            raise  # no message's fault: isolating one would dead-letter it wrongly
         except Exception:
             # Messages acknowledged already were committed: what failed came after (their
             # publishing), and their outbox rows wait for a sweep. Only the others are
@@ -336,7 +342,7 @@ class Router:
         for message in batch:
             try:
                 self._processor.process([message])
-            except TransientError:
+            except (TransientError, *_THE_DATABASES_OWN):
                 raise
             except Exception as error:
                 log.exception(

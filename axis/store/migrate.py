@@ -214,9 +214,7 @@ def upgrade(engine: Engine) -> Upgrade:
             # is older than the tables, and no migration can tell which one they are at.
             raise StoreError(
                 f"cannot upgrade the database {where} from schema revision {before}: "
-                f"{one_line(error)}: its tables are past the revision its alembic_version "
-                "records (set back by hand, or restored apart from them); restore the whole "
-                "database from a backup"
+                f"{one_line(error)}: {_SET_BACK}"
             ) from error
         # Not only a server away: a file that is no SQLite database, a role without the
         # rights it needs. The driver's message, on one line, says which.
@@ -225,6 +223,31 @@ def upgrade(engine: Engine) -> Upgrade:
         ) from error
     assert after is not None
     return Upgrade(before=before, after=after)
+
+
+#: What is wrong with a database whose tables are past the revision it records.
+_SET_BACK = (
+    "its tables are past the revision its alembic_version records (set back by hand, or "
+    "restored apart from them); restore the whole database from a backup"
+)
+
+
+def _holds_the_head_schema(conn: Connection) -> bool:
+    """Whether every table, column and index of the head revision is in the database:
+    what the migrations to it would make is there already, and would be refused as
+    existing, as :func:`upgrade` finds. Read from the catalogue, writing nothing."""
+    inspector = sa.inspect(conn)
+    present = set(inspector.get_table_names())
+    for name, table in metadata.tables.items():
+        if name not in present:
+            return False
+        columns = {column["name"] for column in inspector.get_columns(name)}
+        indexes = {index["name"] for index in inspector.get_indexes(name)}
+        if not columns >= set(table.columns.keys()) or not indexes >= {
+            index.name for index in table.indexes
+        }:
+            return False
+    return True
 
 
 def _already_there(error: sa.exc.DBAPIError) -> bool:
@@ -292,9 +315,17 @@ def check(engine: Engine) -> None:
     with conn:
         try:
             current = current_revision(conn)
+            # What `axis init` would refuse is not sent to it.
             if current is None:
-                # What `axis init` would refuse is not sent to it.
                 _refuse_tables_in_the_way(conn, where)
+            elif (
+                current != HEAD_REVISION
+                and current in known_revisions()
+                and _holds_the_head_schema(conn)
+            ):
+                raise StoreError(
+                    f"the database {where} records schema revision {current}, but {_SET_BACK}"
+                )
         except sa.exc.DBAPIError as error:
             raise _check_failed(error, engine) from error
     if current is None:

@@ -1,6 +1,7 @@
 """A database whose ``alembic_version`` records an older revision than its tables are at
 (edited by hand, or that one table restored from an older backup): ``axis init`` would
-add again what is there. It is refused naming what is wrong, and left as it was."""
+add again what is there. It is refused naming what is wrong, and left as it was; the check
+``axis health`` and the router make says the same, rather than sending it to ``axis init``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.engine import Engine
 
-from axis.errors import StoreError
+from axis.errors import SchemaNotInitialised, StoreError
 from axis.store.db import database_name
-from axis.store.migrate import current_revision, upgrade
+from axis.store.migrate import alembic_config, check, current_revision, upgrade
 
 
 @pytest.mark.parametrize("recorded", ["0001", "0002"])
@@ -34,3 +36,30 @@ def test_init_names_tables_past_the_recorded_revision(engine: Engine, recorded: 
     assert re.search(r"already exists|duplicate column", str(refused.value))
     with engine.connect() as conn:
         assert current_revision(conn) == recorded
+
+
+@pytest.mark.parametrize("recorded", ["0001", "0002"])
+def test_the_check_names_tables_past_the_recorded_revision_as_init_does(
+    engine: Engine, recorded: str
+):
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": recorded})
+    where = database_name(engine)
+
+    with pytest.raises(StoreError) as refused:
+        check(engine)
+
+    assert not isinstance(refused.value, SchemaNotInitialised)
+    assert str(refused.value) == (
+        f"the database {where} records schema revision {recorded}, but its tables are past "
+        "the revision its alembic_version records (set back by hand, or restored apart from "
+        "them); restore the whole database from a backup"
+    )
+
+
+def test_a_database_at_an_older_revision_is_sent_to_init(engine: Engine):
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0002")
+
+    with pytest.raises(SchemaNotInitialised, match=r"at schema revision 0002, .*run `axis init`"):
+        check(engine)
