@@ -64,7 +64,7 @@ from cli.params import AGENCY_CODE, DOCUMENT_ID, IN_FILE, VISIBLE_LINE, Day, Who
 from cli.settings_options import pass_settings
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge, HiddenCharacter
 from envelopes.importing import import_unsigned
-from envelopes.lines import refuse_hidden_characters
+from envelopes.lines import refuse_reordering_characters
 from envelopes.model import Attachment, BusinessType, Document, Priority
 
 #: The setting that caps what one envelope, and so what one document, may hold.
@@ -200,48 +200,47 @@ def send(
         looked_at = _look_at(attachments)
         _attached_once(attachments, looked_at)
     files = key_files(key, cert, p12)
+    stderr = Console(stderr=True)
     # Before a passphrase is asked for, so that it is not typed in vain.
     sizes = _attachment_sizes(attachments, looked_at, settings.max_envelope_bytes)
+    if prepared is not None:
+        document = _read_prepared(prepared, agency, stderr, settings.max_envelope_bytes)
+        agency = document.sender.organ_id
     identity = unlock(settings, files)
-    stderr = Console(stderr=True)
-    with _progress(stderr) as progress:
-        if prepared is not None:
-            document = _read_prepared(prepared, agency, stderr, settings.max_envelope_bytes)
-            agency = document.sender.organ_id
-        with open_client(settings, str(agency), identity) as client:
-            if prepared is None:
-                request = dataclasses.replace(
-                    request,
-                    attachments=_read_attachments(attachments, sizes, progress),
-                )
-                document = compose_document(
-                    request,
-                    names=_names(client, request),
-                    stored_id=functools.partial(stored_document_id, client.engine),
-                )
-            submitted: _Submitted | None = None
-            try:
-                submitted = _submit(client, document, progress)
-                # At once, not after the answer: a clerk who gives up waiting, or a
-                # pipe into `tee`, has it whatever comes next.
-                click.echo(f"DocumentId: {document.document_id}")
-                answer = client.wait_answer(
-                    submitted.message_id,
-                    document.document_id,
-                    digest=submitted.digest,
-                    submitted_at=submitted.at,
-                    timeout=timeout,
-                )
-            except KeyboardInterrupt:
-                # Said before the client closes: "Aborted!" alone leaves the clerk
-                # guessing whether the document left, and a rerun with a number drawn
-                # anew from the clock would send it a second time.
-                again = _same_code(document) if prepared is None and number is None else ""
-                note = _interrupted(
-                    document.document_id, submitted is not None, again, composed=prepared is None
-                )
-                _note(stderr, note)
-                raise
+    with _progress(stderr) as progress, open_client(settings, str(agency), identity) as client:
+        if prepared is None:
+            request = dataclasses.replace(
+                request,
+                attachments=_read_attachments(attachments, sizes, progress),
+            )
+            document = compose_document(
+                request,
+                names=_names(client, request),
+                stored_id=functools.partial(stored_document_id, client.engine),
+            )
+        submitted: _Submitted | None = None
+        try:
+            submitted = _submit(client, document, progress)
+            # At once, not after the answer: a clerk who gives up waiting, or a
+            # pipe into `tee`, has it whatever comes next.
+            click.echo(f"DocumentId: {document.document_id}")
+            answer = client.wait_answer(
+                submitted.message_id,
+                document.document_id,
+                digest=submitted.digest,
+                submitted_at=submitted.at,
+                timeout=timeout,
+            )
+        except KeyboardInterrupt:
+            # Said before the client closes: "Aborted!" alone leaves the clerk
+            # guessing whether the document left, and a rerun with a number drawn
+            # anew from the clock would send it a second time.
+            again = _same_code(document) if prepared is None and number is None else ""
+            note = _interrupted(
+                document.document_id, submitted is not None, again, composed=prepared is None
+            )
+            _note(stderr, note)
+            raise
     _report(answer)
 
 
@@ -353,9 +352,11 @@ def _read_prepared(path: Path, agency: str | None, console: Console, max_bytes: 
     document = imported.message
     if not isinstance(document, Document):
         raise CompositionError(f"{path} is a status message; send statuses with `axis status`")
-    # Checked as a composed document is: its recipients read it the same way.
+    # As the axis would refuse it, before it is signed. Tabs, line breaks and other
+    # invisible characters pass: the other system's documents hold them and they show
+    # harmlessly.
     try:
-        refuse_hidden_characters(document)
+        refuse_reordering_characters(document)
     except HiddenCharacter as error:
         raise CompositionError(f"{path}: {error}") from None
     if agency is not None and document.sender.organ_id != agency:

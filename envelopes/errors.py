@@ -84,8 +84,10 @@ class InvalidDocumentId(EnvelopeError, ValueError):
 
 
 class HiddenCharacter(EnvelopeError, ValueError):
-    """A one-line field a clerk reads (the subject, an attachment's name) holds a tab, a
-    line break, a control or an invisible format character: the document would show
-    otherwise than its sender read it."""
+    """A one-line field a clerk reads (the subject, an attachment's name) holds a
+    character it may not: in text typed to the axis, a tab, a line break, a control or
+    an invisible format character; in a document another system made, a character that
+    reorders text (a bidi control such as U+202E), which makes it read otherwise than
+    signed."""
 
     reason = "hidden-character"

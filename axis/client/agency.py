@@ -89,7 +89,7 @@ from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, amqp_priority, inbox
 from envelopes.codes import AgencyCode
 from envelopes.errors import EnvelopeError, EnvelopeTooLarge, HiddenCharacter, UntrustedCertificate
-from envelopes.lines import refuse_hidden_characters
+from envelopes.lines import refuse_reordering_characters
 from envelopes.model import (
     BusinessType,
     Document,
@@ -421,8 +421,9 @@ class AgencyClient:
         Raises :class:`NoAnswer` if none comes within ``timeout`` seconds: the document
         may still have been accepted (``axis track`` tells), and the answer waits in the
         inbox for :meth:`receive`. Raises :class:`InvalidArgument`, before anything is
-        signed, for a tab, a line break, a control or an invisible format character in a
-        one-line field a clerk reads (:mod:`envelopes.lines`), as compose_document does.
+        signed, for a character that reorders text (a bidirectional control such as
+        U+202E RIGHT-TO-LEFT OVERRIDE) in a one-line field a clerk reads
+        (:mod:`envelopes.lines`), naming the field and the position.
         """
         timeout = _seconds("timeout", timeout)
         signed = self.sign_document(document)
@@ -454,13 +455,14 @@ class AgencyClient:
                 f"the document's sender is {document.sender.organ_id}, but this client "
                 f"signs for {self.code}"
             )
-        xml = build_document(document)
-        # compose_document refuses these; a document built by hand must not reach the
-        # recipients' clerks with a subject or file name that reads otherwise than signed.
+        # Before the XML is built, so that the refusal names the field and the position:
+        # a document built by hand must not reach the recipients' clerks with a subject or
+        # a file name that reads otherwise than signed.
         try:
-            refuse_hidden_characters(document)
+            refuse_reordering_characters(document)
         except HiddenCharacter as error:
             raise InvalidArgument(f"the document cannot be sent: {error}") from None
+        xml = build_document(document)
         # Refused before it is signed and kept for a retry: what is kept stays for days.
         self._require_fits(xml, "the document, unsigned,")
         # Keyed by the certificate too: after a key rotation the old signature is refused.

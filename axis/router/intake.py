@@ -29,7 +29,7 @@ from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage
 from envelopes.codes import document_id_problem, typing_problem
 from envelopes.errors import EnvelopeError
-from envelopes.lines import hidden_in_line_fields
+from envelopes.lines import REORDERING_REMEDY, reordering_in_line_fields
 from envelopes.model import BusinessType, Document, Status, StatusCode
 from envelopes.verifying import TrustStore, Verified, verify
 
@@ -50,8 +50,8 @@ REASONS: dict[str, str] = {
     "revoked-certificate": "the signing certificate was revoked",
     "bad-document-id": "DocumentId is not `<From code>,<yyyy/MM/dd>,<number>/<notation>`",
     "hidden-character": "a one-line field a clerk reads (Subject, CodeNumber, CodeNotation, "
-    "TypeName, From/OrganName, AttachmentName) holds a tab, a line break, a control or an "
-    "invisible format character",
+    "TypeName, From/OrganName, AttachmentName) holds a character that reorders text (a bidi "
+    "control such as U+202E RIGHT-TO-LEFT OVERRIDE)",
     "unknown-recipient": "a To agency is not registered",
     "suspended-recipient": "a To agency is suspended",
     "self-addressed": "a To agency is the sender itself",
@@ -404,13 +404,15 @@ def decide_document(
     if wrong_id is not None:
         return rejected(submission, reject("bad-document-id", wrong_id), snapshot, verified)
     # Recipients' clerks would read a subject or save a file other than what was signed.
-    hidden = hidden_in_line_fields(document)
-    if hidden is not None:
+    # Tabs, line breaks and other invisible characters pass: DMSs send them, and they show
+    # harmlessly.
+    reordering = reordering_in_line_fields(document)
+    if reordering is not None:
         return rejected(
             submission,
             reject(
                 "hidden-character",
-                f"{document_id}: {hidden}: give one line of visible text and send it again",
+                f"{document_id}: {reordering}: {REORDERING_REMEDY} and send the document again",
             ),
             snapshot,
             verified,

@@ -60,6 +60,7 @@ from axis.store.db import read_only, utcnow
 from axis.store.schema import AGENCY_NAME_LENGTH, agencies, agency_certificates
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
+from envelopes.lines import Found, first_hidden
 from envelopes.verifying import fingerprint
 
 if TYPE_CHECKING:
@@ -195,10 +196,10 @@ def validate_name(name: str) -> str:
         raise AgencyError("the agency name is empty")
     if len(name) > AGENCY_NAME_LENGTH:
         raise AgencyError(f"the agency name is longer than {AGENCY_NAME_LENGTH} characters")
-    # isprintable() is false for every control (Cc) and formatting (Cf) character and
-    # scans in C: an import of the national tree checks 13,000 names.
-    if not name.isprintable():
-        _refuse_hidden(name)
+    # Strict, as every line typed to the axis is: an administrator types the name.
+    hidden = first_hidden(name)
+    if hidden is not None:
+        raise AgencyError(_hidden_in_name(hidden))
     if not any(_shows(c) for c in name):
         raise AgencyError(
             "the agency name has no letter or digit: it would show as blank space or "
@@ -233,35 +234,34 @@ def _validate_reason(reason: str | None, doing: str) -> str | None:
     return reason
 
 
-def _refuse_hidden(name: str) -> None:
-    # A name goes into edXML, tables and PostgreSQL, which refuses NUL outright.
-    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
-    if control is not None:
-        raise AgencyError(f"the agency name contains a control character (U+{ord(control):04X})")
-    # U+2028 and U+2029 are no controls, yet tables and documents break the name there:
-    # the same as the newline a CSV import refuses.
-    separator = next((c for c in name if unicodedata.category(c) in ("Zl", "Zp")), None)
-    if separator is not None:
-        raise AgencyError(
-            f"the agency name contains a line break (U+{ord(separator):04X} "
-            f"{unicodedata.name(separator)}): a name is one line"
+def _hidden_in_name(found: Found) -> str:
+    """Why a name holding ``found`` (:func:`envelopes.lines.first_hidden`) is refused."""
+    code = f"U+{ord(found.char):04X}"
+    if found.category == "Cc":
+        # A name goes into edXML, tables and PostgreSQL, which refuses NUL outright.
+        return f"the agency name contains a control character ({code})"
+    if found.category in ("Zl", "Zp"):
+        # No controls, yet tables and documents break the name there: the same as the
+        # newline a CSV import refuses.
+        return (
+            f"the agency name contains a line break ({code} {unicodedata.name(found.char)}): "
+            "a name is one line"
         )
-    # What Python made of bytes that were not UTF-8 (errors="surrogateescape"): no
-    # database can store it, and the driver would refuse it with a bare UnicodeError.
-    surrogate = next((c for c in name if unicodedata.category(c) == "Cs"), None)
-    if surrogate is not None:
-        raise AgencyError(
-            f"the agency name holds U+{ord(surrogate):04X}, which is no character: it was "
-            "read from bytes that are not UTF-8 text"
+    if found.category == "Cs":
+        # What Python made of bytes that were not UTF-8 (errors="surrogateescape"): no
+        # database can store it, and the driver would refuse it with a bare UnicodeError.
+        return (
+            f"the agency name holds {code}, which is no character: it was read from bytes "
+            "that are not UTF-8 text"
         )
-    # Invisible characters make a name look blank, or (a right-to-left override) look
-    # like another agency's in every listing; Vietnamese needs none of them.
-    invisible = next((c for c in name if unicodedata.category(c) == "Cf"), None)
-    if invisible is not None:
-        raise AgencyError(
+    if found.category == "Cf":
+        # Invisible characters make a name look blank, or (a right-to-left override) look
+        # like another agency's in every listing; Vietnamese needs none of them.
+        return (
             f"the agency name contains an invisible formatting character "
-            f"(U+{ord(invisible):04X} {unicodedata.name(invisible, 'unnamed')})"
+            f"({code} {unicodedata.name(found.char, 'unnamed')})"
         )
+    return f"the agency name holds {found}: remove it"
 
 
 def _shows(char: str) -> bool:

@@ -104,3 +104,13 @@ def test_a_visible_subject_type_and_attachment_name_are_composed_as_given():
     assert doc.subject == "Về việc: báo cáo «quý IV» – 2026 (bản 2)"
     assert doc.document_type.type_name == "Công văn"
     assert [a.name for a in doc.attachments] == ["báo cáo quý IV.pdf"]
+
+
+def test_the_sender_name_given_by_the_registry_is_not_checked_as_typed_text():
+    # The registry checks names when they are registered; a heading kept on two lines
+    # by an older registry is the agency's own.
+    heading = "UBND TỈNH HÀ NAM\nSỞ TÀI CHÍNH"
+
+    doc = compose_document(request(), names={COMMUNE: heading})
+
+    assert doc.sender.organ_name == heading

@@ -37,7 +37,8 @@ from axis.router.lookups import CertificateRef, DocumentRef, Snapshot
 from axis.router.records import OVERSIZE_KEPT_BYTES, quarantined_payload
 from axis.store.schema import documents, quarantine
 from axis.transport.base import Transport
-from envelopes.model import BusinessType, StatusCode
+from envelopes.lines import REORDERING_REMEDY
+from envelopes.model import BusinessType, Organization, StatusCode
 from envelopes.receipts import AxisReceipt, build_receipt
 from envelopes.signing import SigningIdentity, sign
 from envelopes.validation import MAX_REPEATED
@@ -460,23 +461,71 @@ def test_a_schema_error_about_a_long_value_is_answered_with_the_value_cut_short(
     assert row is not None and "9" * 60 + "…" in row.message and len(row.message) < 400
 
 
-def test_a_hidden_character_is_named_with_its_field_and_position(shared: Routed) -> None:
+def _from(home: AxisHome, organ_name: str, *, subject: str = "Báo cáo tình hình") -> bytes:
+    """A document from the commune whose From/OrganName is ``organ_name``."""
+    c = home.codes
+    document = make_document(c["commune"], [c["district"]], number=next(home.numbers))
+    document.sender = Organization(c["commune"], organ_name)
+    document.subject = subject
+    return _signed(home, document, c["commune"])
+
+
+@pytest.mark.parametrize(
+    ("spoiled", "where"),
+    [
+        (
+            lambda home: home.document(
+                home.codes["commune"], [home.codes["district"]], subject=SPOOFED_SUBJECT
+            ),
+            "Subject: U+202E RIGHT-TO-LEFT OVERRIDE at character 9",
+        ),
+        (
+            lambda home: _from(home, "UBND xã\n\u2067Bình Minh"),
+            "From/OrganName: U+2067 RIGHT-TO-LEFT ISOLATE at character 9",
+        ),
+    ],
+    ids=["subject", "sender-name"],
+)
+def test_a_reordering_character_is_named_with_its_field_and_position(
+    shared: Routed, spoiled: Callable[[AxisHome], bytes], where: str
+) -> None:
     home, c = shared.home, shared.home.codes
-    body = home.document(c["commune"], [c["district"]], subject=SPOOFED_SUBJECT)
+    body = spoiled(home)
 
     assert_rejected(shared, Case(body, c["commune"], c["commune"]), "hidden-character")
 
     row = quarantined(home, hashlib.sha256(body).hexdigest())
     assert row is not None
     assert row.message == (
-        f"{document_id_of(body)}: Subject: U+202E RIGHT-TO-LEFT OVERRIDE at character 9: "
-        "give one line of visible text and send it again"
+        f"{document_id_of(body)}: {where}: {REORDERING_REMEDY} and send the document again"
     )
+
+
+@pytest.mark.parametrize(
+    ("organ_name", "subject"),
+    [
+        ("UBND TỈNH HÀ NAM\nSỞ TÀI CHÍNH", "Báo cáo tình hình"),
+        ("\n   UBND xã Bình Minh\n  ", "Báo cáo\ttháng 11"),
+        ("UBND xã Bình Minh", "Báo cáo tài\u00adchính"),
+        ("\ufeffUBND xã Bình Minh", "\ufeffBáo cáo tháng 11"),
+    ],
+    ids=["two-line-heading", "indented-name-and-tab", "soft-hyphen", "bom"],
+)
+def test_line_breaks_tabs_and_invisible_characters_other_systems_write_are_delivered(
+    shared: Routed, organ_name: str, subject: str
+) -> None:
+    home, c = shared.home, shared.home.codes
+    body = _from(home, organ_name, subject=subject)
+
+    home.submit(shared.transport, body, sender=c["commune"])
+
+    wait_for(lambda: _delivered(home, document_id_of(body)), what="the document delivered")
+    assert quarantined(home, hashlib.sha256(body).hexdigest()) is None
 
 
 def _decided_against_an_accepted_one(home: AxisHome, body: bytes, accepted_digest: str) -> Decision:
     """The router's decision on ``body`` when a document under its DocumentId, of
-    ``accepted_digest``, was accepted before hidden characters were refused."""
+    ``accepted_digest``, was accepted before reordering characters were refused."""
     submission = Submission(
         message=None,  # type: ignore[arg-type]  # only its body and ids are read
         body=body,
@@ -501,7 +550,7 @@ def _decided_against_an_accepted_one(home: AxisHome, body: bytes, accepted_diges
     return decide_document(submission, verified, snapshot, max_copy_bytes=SHARED_COPY_CAP)
 
 
-def test_a_repeat_of_a_document_accepted_with_a_hidden_character_is_answered_as_a_repeat(
+def test_a_repeat_of_a_document_accepted_with_a_reordering_character_is_answered_as_a_repeat(
     shared: Routed,
 ) -> None:
     home, c = shared.home, shared.home.codes
