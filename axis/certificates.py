@@ -134,7 +134,7 @@ def choose_signing_certificate(data: bytes, source: str | Path) -> x509.Certific
         raise _not_a_certificate(data, source) from None
     if len(found) == 1:
         return found[0]
-    signing = [c for c in found if not is_ca(c)]
+    signing = [c for c in found if not _is_ca_in(c, source)]
     if len(signing) == 1:
         return signing[0]
     if not signing:
@@ -147,6 +147,19 @@ def choose_signing_certificate(data: bytes, source: str | Path) -> x509.Certific
         f"{source} holds {len(signing)} certificates an agency could sign with ({subjects}): "
         "put each in a file of its own and register each to its agency"
     )
+
+
+def _is_ca_in(certificate: x509.Certificate, source: str | Path) -> bool:
+    """:func:`is_ca`, naming ``source`` when the certificate's extensions cannot be read
+    (cryptography reads them only when first asked for)."""
+    try:
+        return is_ca(certificate)
+    except (ValueError, x509.DuplicateExtension) as error:
+        raise CertificateError(
+            f"{source}: the certificate {certificate.subject.rfc4514_string()} in it is "
+            f"malformed, its extensions cannot be read ({error}): remove it from the file, "
+            "or ask its CA for a well-formed one"
+        ) from None
 
 
 def read_signing_certificate(path: Path) -> x509.Certificate:

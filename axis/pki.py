@@ -188,14 +188,6 @@ def _kept_axis_identity(
     _require_unexpired(
         certificate, cert_path, f"the agencies refuse every answer the axis signs with it: {again}"
     )
-    # A rotated certificate from a national CA may have been issued for another use.
-    problem = signing_usage_problem(certificate)
-    if problem is not None:
-        raise CertificateError(
-            f"{cert_path}: the certificate {certificate.subject.rfc4514_string()} {problem}, "
-            f"so it cannot sign the axis's answers: {again}, or put in place one issued "
-            "for signing documents"
-        )
     # One from another CA (a national one) is the operator's to vouch for.
     if certificate.issuer == DEV_CA_NAME and not _issued_by(certificate, ca_cert):
         raise CertificateError(
@@ -424,13 +416,24 @@ def _load_ca(settings: Settings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certi
 def open_axis_identity(settings: Settings, key_path: Path, cert_path: Path) -> SigningIdentity:
     """The axis's key and certificate, as routers and ``axis pki init`` read them (a
     rotated key may be protected by ``AXIS_KEY_PASSPHRASE``), every problem naming the
-    files."""
+    files. A certificate the agencies' verifiers refuse to accept signatures from is
+    refused here, before a router signs a single answer with it."""
     check_private_file(key_path)
     passphrase = settings.key_passphrase.encode() if settings.key_passphrase else None
     try:
-        return SigningIdentity.from_pem_files(key_path, cert_path, passphrase)
+        identity = SigningIdentity.from_pem_files(key_path, cert_path, passphrase)
     except InvalidKey as error:  # it names the files
         raise CertificateError(str(error)) from None
+    # A rotated certificate from a national CA may have been issued for another use.
+    problem = signing_usage_problem(identity.certificate)
+    if problem is not None:
+        raise CertificateError(
+            f"{cert_path}: the certificate {identity.certificate.subject.rfc4514_string()} "
+            f"{problem}, so it cannot sign the axis's answers: move {key_path.name} and "
+            f"{cert_path.name} away and run `axis pki init` again for a new one, or put in "
+            "place one issued for signing documents"
+        )
+    return identity
 
 
 def _require_unexpired(certificate: x509.Certificate, path: Path, consequence: str) -> None:

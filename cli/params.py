@@ -16,6 +16,7 @@ import math
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import click
 from axis.errors import ConfigurationError
 from axis.ops.pages import MAX_LIMIT
 from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
-from axis.store.db import parse_database_url, refuse_in_memory
+from axis.store.db import refuse_in_memory
 from envelopes.codes import (
     AgencyCode,
     as_typed,
@@ -53,7 +54,7 @@ class Duration(click.FloatRange):
         super().__init__(min=min, max=max)
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
-        _refuse_foreign_digits(self, value, param, ctx)
+        _refuse_python_only_spellings(self, value, param, ctx)
         number = super().convert(value, param, ctx)
         if math.isnan(number):
             self.fail(f"{value!r} is not a number.", param, ctx)
@@ -73,24 +74,53 @@ class WholeNumber(click.IntRange):
     name = "integer"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
-        _refuse_foreign_digits(self, value, param, ctx)
+        _refuse_python_only_spellings(self, value, param, ctx)
         return super().convert(value, param, ctx)
 
 
-def _refuse_foreign_digits(
+def _refuse_python_only_spellings(
     kind: click.ParamType, value: object, param: click.Parameter | None, ctx: click.Context | None
 ) -> None:
-    """Refuse a number typed in another script's digits (``٥``, ``५``, ``５``), naming the
-    digit: ``int`` and ``float`` read them as 0-9, so ``--priority ٣`` would be 3.
+    """Refuse what ``int`` and ``float`` read as a number but no clerk means by one, as
+    the settings refuse it (``axis/settings.py``): a number typed in another script's
+    digits (``٥``, ``५``, ``５``), named with the digit, as ``--priority ٣`` would be 3;
+    a ``_`` between digits (``1_0`` would be 10); and any other character beyond ASCII
+    (a no-break space pasted around the number). Signs, spaces around the number and
+    an exponent (``1e3``) are read as the settings read them.
 
     >>> WholeNumber(0, 4).convert("\u0663", None, None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     click.exceptions.BadParameter: '٣' holds U+0663 ARABIC-INDIC DIGIT THREE at character 1: ...
+    >>> WholeNumber(min=0).convert("1_000", None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: '1_000' holds '_': type the number without it (1000).
     """
-    digit = foreign_digit(value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return
+    try:
+        float(value)
+    except ValueError:
+        return  # no number at all (a word): click's own message says so
+    digit = foreign_digit(value)
     if digit is not None:
         kind.fail(f"{value!r} holds {digit}: type the number with the digits 0-9.", param, ctx)
+    if "_" in value:
+        kind.fail(
+            f"{value!r} holds '_': type the number without it ({value.replace('_', '')}).",
+            param,
+            ctx,
+        )
+    if not value.isascii():
+        beyond = next(c for c in value if not c.isascii())
+        name = unicodedata.name(beyond, "a character")
+        kind.fail(
+            f"{value!r} holds U+{ord(beyond):04X} {name} at character "
+            f"{value.index(beyond) + 1}: type the number with the digits 0-9 alone.",
+            param,
+            ctx,
+        )
 
 
 #: A row id (dead letter, quarantined item) or a count of rows.
@@ -366,7 +396,7 @@ class DatabaseUrl(click.ParamType):
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if value:
             try:
-                refuse_in_memory(parse_database_url(value, label="it"))
+                refuse_in_memory(value, label="it")
             except ConfigurationError as error:
                 self.fail(str(error), param, ctx)
         return value

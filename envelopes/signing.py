@@ -32,6 +32,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from lxml import etree
 
@@ -85,11 +86,7 @@ class SigningIdentity:
             raise InvalidKey(
                 f"{type(key).__name__} keys are not supported: use RSA or ECDSA (P-256)"
             )
-        if key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ) != self.certificate.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ):
+        if _public_der(key.public_key()) != _public_der(self.certificate.public_key()):
             raise InvalidKey(
                 "the certificate does not belong to the private key "
                 f"(certificate subject: {self.certificate.subject.rfc4514_string()})"
@@ -122,13 +119,18 @@ class SigningIdentity:
         key_source: str | Path = "the private key",
         cert_source: str | Path = "the certificate",
     ) -> SigningIdentity:
-        """The identity of a PEM private key and PEM certificates (leaf first, then its
-        chain); ``key_source`` and ``cert_source`` (their files) name them in errors.
+        """The identity of a PEM private key and PEM certificates (the key's own and its
+        chain, in any order: CAs hand chains out either way); ``key_source`` and
+        ``cert_source`` (their files) name them in errors.
 
-        A key that does not open raises :class:`UnreadableKey`; anything else wrong
-        (a key locked or not as ``passphrase`` says, certificates unreadable, a key of
-        another kind or not the certificate's) :class:`InvalidKey`.
+        Arguments that are not bytes raise :class:`TypeError`; a key that does not open
+        :class:`UnreadableKey`; anything else wrong (a key locked or not as
+        ``passphrase`` says, certificates unreadable, a key of another kind or not the
+        certificate's) :class:`InvalidKey`.
         """
+        _require_bytes(key_data, "key_data")
+        _require_bytes(cert_data, "cert_data")
+        _require_passphrase(passphrase)
         try:
             key = serialization.load_pem_private_key(key_data, password=passphrase)
         except TypeError:
@@ -145,17 +147,20 @@ class SigningIdentity:
             certificates = x509.load_pem_x509_certificates(cert_data)
         except ValueError:
             raise InvalidKey(f"{cert_source}: not a PEM certificate file") from None
-        return cls._checked(
-            key, certificates[0], certificates[1:], f"{key_source} and {cert_source}"
-        )
+        leaf = _certificate_of(key, certificates)
+        chain = [c for c in certificates if c is not leaf]
+        return cls._checked(key, leaf, chain, f"{key_source} and {cert_source}")
 
     @classmethod
     def from_pkcs12_data(
         cls, data: bytes, passphrase: bytes | None, *, source: str | Path = "the PKCS#12 file"
     ) -> SigningIdentity:
         """The identity in a PKCS#12 bundle: key, certificate and chain; ``source`` (its
-        file) names it in errors. One that does not open raises :class:`UnreadableKey`,
-        one that does not hold a usable identity :class:`InvalidKey`."""
+        file) names it in errors. Arguments that are not bytes raise :class:`TypeError`,
+        a bundle that does not open :class:`UnreadableKey`, one that does not hold a
+        usable identity :class:`InvalidKey`."""
+        _require_bytes(data, "data")
+        _require_passphrase(passphrase)
         try:
             key, certificate, chain = pkcs12.load_key_and_certificates(data, passphrase)
         except ValueError:
@@ -199,6 +204,47 @@ class SigningIdentity:
     def from_pkcs12(cls, path: str | Path, passphrase: bytes | None) -> SigningIdentity:
         """:meth:`from_pkcs12_data` of a PKCS#12 (``.p12`` / ``.pfx``) file."""
         return cls.from_pkcs12_data(Path(path).read_bytes(), passphrase, source=path)
+
+
+def _require_bytes(value: object, name: str) -> None:
+    """Refuse ``value`` unless bytes: cryptography reads a str key as one that needs a
+    passphrase (or does not), and fails on a bytearray with a bare TypeError."""
+    if not isinstance(value, bytes):
+        raise TypeError(
+            f"{name} must be bytes, not {type(value).__name__}: read key and certificate "
+            "files in binary mode ('rb', Path.read_bytes())"
+        )
+
+
+def _require_passphrase(passphrase: object) -> None:
+    if passphrase is not None and not isinstance(passphrase, bytes):
+        raise TypeError(
+            f"passphrase must be bytes or None, not {type(passphrase).__name__}: encode it "
+            "(passphrase.encode())"
+        )
+
+
+def _public_der(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _certificate_of(
+    key: PrivateKeyTypes, certificates: Sequence[x509.Certificate]
+) -> x509.Certificate:
+    """The certificate of ``certificates`` carrying ``key``'s public half; the first when
+    none does, for the identity to refuse naming it."""
+    wanted = _public_der(key.public_key())
+    return next((c for c in certificates if _carries(c, wanted)), certificates[0])
+
+
+def _carries(certificate: x509.Certificate, public_der: bytes) -> bool:
+    try:
+        return _public_der(certificate.public_key()) == public_der
+    except (UnsupportedAlgorithm, ValueError):
+        # A CA's key of a kind cryptography cannot read is not the signer's either.
+        return False
 
 
 def sign(xml: bytes, identity: SigningIdentity) -> bytes:

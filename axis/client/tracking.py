@@ -21,7 +21,13 @@ from axis.errors import AxisError
 from axis.router.intake import STATUS_REASONS, document_owner
 from axis.store.db import read_only
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
-from envelopes.codes import as_typed, uncomposed_character, untypable_character
+from envelopes.codes import (
+    as_typed,
+    foreign_digit,
+    uncomposed_character,
+    untypable_character,
+    with_ascii_digits,
+)
 
 #: How far the router's clock may lag the client's when a rejection is matched to the
 #: submission it answers.
@@ -119,8 +125,8 @@ def stored_document_id(engine: Engine, given: str) -> str:
     names it to the router (which matches DocumentIds byte for byte): ``given`` itself if
     stored so; else the one stored (in any form, old ones included) that reads as
     ``given`` does typed as a clerk types it (:func:`~envelopes.codes.as_typed`: accents
-    composed, plain spaces); else ``given``. Raises :class:`AmbiguousDocumentId` when
-    several are.
+    composed, plain spaces; and the digits 0-9); else ``given``. Raises
+    :class:`AmbiguousDocumentId` when several are.
     """
     with read_only(engine) as conn:
         return _stored_form(conn, given)
@@ -135,10 +141,12 @@ def _stored_form(conn: sa.Connection, given: str) -> str:
 
 
 def _typed_alike(conn: sa.Connection, given: str) -> str:
-    """The one DocumentId stored that :func:`~envelopes.codes.as_typed` writes as it
-    writes ``given`` (documents stored before DocumentIds had to be typed as they show:
-    accents decomposed, a no-break space), else ``given``."""
+    """The one DocumentId stored that reads as ``given`` does once both are written as a
+    clerk types them (:func:`_keyed`: documents stored before DocumentIds had to be typed
+    as they show, with accents decomposed, a no-break space, digits of another script),
+    else ``given``."""
     typed = as_typed(given)
+    key = _keyed(typed)
     # The sender code and the day (ASCII, written alike in every form) narrow the search
     # to the documents one sender dated that day.
     day_prefix, comma, _ = typed.rpartition(",")
@@ -150,7 +158,7 @@ def _typed_alike(conn: sa.Connection, given: str) -> str:
             documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
         )
     ).scalars()
-    found = sorted({stored for stored in candidates if as_typed(stored) == typed})
+    found = sorted({stored for stored in candidates if _keyed(stored) == key})
     if len(found) > 1:
         written = "; ".join(f"{stored!r} ({_written_as(stored)})" for stored in found)
         raise AmbiguousDocumentId(
@@ -159,6 +167,12 @@ def _typed_alike(conn: sa.Connection, given: str) -> str:
             "cannot be told from what a keyboard types: ask the axis operator"
         )
     return found[0] if found else given
+
+
+def _keyed(document_id: str) -> str:
+    """``document_id`` as a clerk types it back: :func:`~envelopes.codes.as_typed`, and
+    the digits 0-9 for those of other scripts (``١٢`` is typed ``12``)."""
+    return with_ascii_digits(as_typed(document_id))
 
 
 def _named(document_id: str) -> tuple[sa.ColumnElement[bool], ...]:
@@ -173,9 +187,9 @@ def _named(document_id: str) -> tuple[sa.ColumnElement[bool], ...]:
 
 def _written_as(stored: str) -> str:
     """How a stored DocumentId differs from the way a clerk types it."""
-    untypable = untypable_character(stored)
-    if untypable is not None:
-        return f"with {untypable}"
+    unlike = untypable_character(stored) or foreign_digit(stored)
+    if unlike is not None:
+        return f"with {unlike}"
     uncomposed = uncomposed_character(stored)
     if uncomposed is not None:
         return f"an accent not composed with its letter at {uncomposed}"

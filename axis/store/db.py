@@ -19,8 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from axis.errors import ConfigurationError, StoreError
-from axis.settings import Settings
+from axis.errors import ConfigurationError, DatabaseUnreachable, StoreError
+from axis.settings import Settings, hide_password
 from axis.store.schema import Timestamp
 
 #: Execution option marking a connection that only reads (see :func:`read_only`).
@@ -127,25 +127,43 @@ def sqlite_file(engine: Engine) -> Path | None:
 
 def _sqlite_path(url: sa.URL) -> Path | None:
     database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    if url.get_backend_name() != "sqlite" or database is None or _in_memory(url):
         return None
     return Path(database)
 
 
-def refuse_in_memory(url: sa.URL) -> None:
-    """Refuse an in-memory SQLite database: ``axis init`` would "succeed" into a database
-    that vanishes when it exits.
+def _in_memory(url: sa.URL) -> bool:
+    """Whether SQLite URL ``url`` names an in-memory database: no file, ``:memory:``, or
+    with ``uri=true`` a SQLite URI (https://sqlite.org/inmemorydb.html) whose path is
+    ``:memory:`` or whose ``mode`` is ``memory``; without ``uri=true`` the driver reads
+    the name as a file's and ignores ``mode``."""
+    database = url.database
+    if not database or database == ":memory:":
+        return True
+    if not sa.util.asbool(url.query.get("uri", False)):
+        return False
+    return database.removeprefix("file:") == ":memory:" or url.query.get("mode") == "memory"
 
-    >>> refuse_in_memory(parse_database_url("sqlite://"))  # doctest: +ELLIPSIS
+
+def refuse_in_memory(
+    url: str, *, label: str = "the database URL (AXIS_DATABASE_URL, or --database-url)"
+) -> None:
+    """Refuse a database URL that does not parse (see :func:`parse_database_url`, which
+    names it by ``label``) or names an in-memory SQLite database: ``axis init`` would
+    "succeed" into a database that vanishes when it exits.
+
+    >>> refuse_in_memory("sqlite:///file::memory:?uri=true")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    axis.errors.ConfigurationError: database URL sqlite://: an in-memory database ...
+    axis.errors.ConfigurationError: database URL sqlite:///file::memory:?uri=true: an in-memory ...
     """
-    if url.get_backend_name() == "sqlite" and _sqlite_path(url) is None:
+    parsed = parse_database_url(url, label=label)
+    if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
+        # Quoted as given: rendered, `:memory:` would read `%3Amemory%3A`.
         raise ConfigurationError(
-            f"database URL {url.render_as_string()}: an in-memory database is gone "
-            "when the command ends and no other process sees it; give sqlite:///PATH or "
-            "leave AXIS_DATABASE_URL unset (AXIS_HOME/axis.db)"
+            f"database URL {url}: an in-memory database is gone when the command ends and "
+            "no other process sees it: give sqlite:///PATH, or neither --database-url nor "
+            "AXIS_DATABASE_URL for the axis home's axis.db"
         )
 
 
@@ -154,7 +172,9 @@ def database_name(engine: Engine) -> str:
     percent-encodes a home named in Vietnamese ("H%C3%A0%20N%E1%BB%99i"); any other by
     its URL, password hidden."""
     path = sqlite_file(engine)
-    return str(path) if path is not None else engine.url.render_as_string(hide_password=True)
+    if path is not None:
+        return str(path)
+    return hide_password(engine.url.render_as_string(hide_password=False))
 
 
 def unwritable_folder(error: sa.exc.DBAPIError, engine: Engine) -> str | None:
@@ -263,8 +283,14 @@ class _OpenedFile:
             return
         try:
             stat = os.stat(self.path)
-        except FileNotFoundError:
-            pass
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # the file, or a folder on its way, is gone
+        except OSError as error:
+            # Permissions changed, a network file system's hiccup: the file may be as it
+            # was, and a router waits this out as any database that does not answer.
+            raise DatabaseUnreachable(
+                f"cannot look at the database file {self.path}: {error.strerror}"
+            ) from error
         else:
             if (stat.st_dev, stat.st_ino) == self.identity:
                 return
@@ -360,5 +386,5 @@ def engine_for(settings: Settings, *, name: str = "axis") -> Engine:
     ...
     axis.errors.ConfigurationError: database URL sqlite://: an in-memory database ...
     """
-    refuse_in_memory(parse_database_url(settings.effective_database_url))
+    refuse_in_memory(settings.effective_database_url)
     return make_engine(settings.effective_database_url, name=name)
