@@ -20,12 +20,11 @@ import codecs
 import csv
 import datetime
 import json
-import os
 import select
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 from rich.cells import cell_len
@@ -279,15 +278,31 @@ def refuse_a_terminal(options: str, example: str) -> None:
 def write_bytes(data: bytes) -> None:
     """Write raw bytes (a signed envelope, say) to stdout exactly as they are."""
     sys.stdout.flush()
-    fd = sys.stdout.fileno()
-    # Written to the descriptor: a pipe another program made non-blocking refuses a write
-    # while it is full, which the buffered stream reports as an error and the unbuffered
-    # one as nothing written (a loop of retries then spins). A reader that goes away in
-    # the middle leaves the write partly done, without an error: only the next write says
-    # the pipe is broken (and the exit code is not 0).
+    out = sys.stdout.buffer
+    # A pipe another program made non-blocking refuses a write while it is full: the
+    # buffered stream reports it as an error (after taking part of it), the unbuffered
+    # one as nothing written; both wait here until the reader makes room, rather than
+    # fail or spin. A reader that goes away in the middle leaves a write partly done,
+    # without an error: only the next write says the pipe is broken (and the exit code
+    # is not 0).
     left = memoryview(data)
     while left:
         try:
-            left = left[os.write(fd, left) :]
+            written = out.write(left)
+        except BlockingIOError as error:
+            written = error.characters_written
+            _wait_until_writable(out)
+        if written is None:
+            written = 0
+            _wait_until_writable(out)
+        left = left[written:]
+    while True:
+        try:
+            out.flush()
+            return
         except BlockingIOError:
-            select.select([], [fd], [])  # until the reader makes room
+            _wait_until_writable(out)
+
+
+def _wait_until_writable(out: BinaryIO) -> None:
+    select.select([], [out.fileno()], [])
