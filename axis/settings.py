@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import os
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from axis.errors import ConfigurationError
+from envelopes.codes import foreign_digit
 
 #: Default cap on an envelope's size, checked before any parsing (64 MiB).
 DEFAULT_MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
@@ -381,10 +383,11 @@ def _variable(name: str) -> str:
 
 def _convert(var: str, raw: str, kind: object) -> object:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if kind_name in ("int", "float"):
+        problem = number_spelling_problem(raw)
+        if problem is not None:
+            raise ConfigurationError(f"{var}={raw!r} is not a valid {kind_name}: it {problem}")
     try:
-        if kind_name in ("int", "float") and (not raw.isascii() or "_" in raw):
-            # Python's own spellings, which no clerk means: `1_0` is 10, `٣` is 3.
-            raise ValueError(raw)
         if kind_name == "int":
             return int(raw)
         if kind_name == "float":
@@ -394,6 +397,40 @@ def _convert(var: str, raw: str, kind: object) -> object:
     except ValueError:
         raise ConfigurationError(f"{var}={raw!r} is not a valid {kind_name}") from None
     return raw
+
+
+def number_spelling_problem(text: str) -> str | None:
+    """What in ``text`` ``int`` or ``float`` reads as part of a number but no clerk means
+    by one, as the rest of a sentence naming it (``'1_0' holds ...``), or ``None``: a
+    number in another script's digits (``٥``, ``५``, ``５``), named with the digit, as
+    ``٣`` would be 3; a ``_`` between digits (``1_0`` would be 10); any other character
+    beyond ASCII (a no-break space pasted around the number). Signs, spaces around the
+    number and an exponent (``1e3``) pass; text that is no number at all passes too, for
+    the reader's own message to name.
+
+    >>> number_spelling_problem("1_000")
+    "holds '_': type the number without it (1000)"
+    >>> number_spelling_problem("\u0663")
+    'holds U+0663 ARABIC-INDIC DIGIT THREE at character 1: type the number with the digits 0-9'
+    >>> number_spelling_problem(" +1e3 ")
+    """
+    try:
+        float(text)
+    except ValueError:
+        return None
+    digit = foreign_digit(text)
+    if digit is not None:
+        return f"holds {digit}: type the number with the digits 0-9"
+    if "_" in text:
+        return f"holds '_': type the number without it ({text.replace('_', '')})"
+    if not text.isascii():
+        beyond = next(c for c in text if not c.isascii())
+        name = unicodedata.name(beyond, "a character")
+        return (
+            f"holds U+{ord(beyond):04X} {name} at character {text.index(beyond) + 1}: "
+            "type the number with the digits 0-9 alone"
+        )
+    return None
 
 
 def _folder(raw: str, *, label: str) -> Path:

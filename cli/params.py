@@ -16,7 +16,6 @@ import math
 import os
 import re
 import stat
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,13 +23,17 @@ import click
 
 from axis.errors import ConfigurationError
 from axis.ops.pages import MAX_LIMIT
-from axis.settings import BROKER_SCHEMES, TEN_YEARS_SECONDS, check_url
+from axis.settings import (
+    BROKER_SCHEMES,
+    TEN_YEARS_SECONDS,
+    check_url,
+    number_spelling_problem,
+)
 from axis.store.db import refuse_in_memory
 from envelopes.codes import (
     AgencyCode,
     as_typed,
     document_id_problem,
-    foreign_digit,
     is_agency_code,
 )
 from envelopes.errors import InvalidAgencyCode
@@ -82,11 +85,7 @@ def _refuse_python_only_spellings(
     kind: click.ParamType, value: object, param: click.Parameter | None, ctx: click.Context | None
 ) -> None:
     """Refuse what ``int`` and ``float`` read as a number but no clerk means by one, as
-    the settings refuse it (``axis/settings.py``): a number typed in another script's
-    digits (``٥``, ``५``, ``５``), named with the digit, as ``--priority ٣`` would be 3;
-    a ``_`` between digits (``1_0`` would be 10); and any other character beyond ASCII
-    (a no-break space pasted around the number). Signs, spaces around the number and
-    an exponent (``1e3``) are read as the settings read them.
+    the settings refuse it (see :func:`axis.settings.number_spelling_problem`).
 
     >>> WholeNumber(0, 4).convert("\u0663", None, None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -97,30 +96,9 @@ def _refuse_python_only_spellings(
     ...
     click.exceptions.BadParameter: '1_000' holds '_': type the number without it (1000).
     """
-    if not isinstance(value, str):
-        return
-    try:
-        float(value)
-    except ValueError:
-        return  # no number at all (a word): click's own message says so
-    digit = foreign_digit(value)
-    if digit is not None:
-        kind.fail(f"{value!r} holds {digit}: type the number with the digits 0-9.", param, ctx)
-    if "_" in value:
-        kind.fail(
-            f"{value!r} holds '_': type the number without it ({value.replace('_', '')}).",
-            param,
-            ctx,
-        )
-    if not value.isascii():
-        beyond = next(c for c in value if not c.isascii())
-        name = unicodedata.name(beyond, "a character")
-        kind.fail(
-            f"{value!r} holds U+{ord(beyond):04X} {name} at character "
-            f"{value.index(beyond) + 1}: type the number with the digits 0-9 alone.",
-            param,
-            ctx,
-        )
+    problem = number_spelling_problem(value) if isinstance(value, str) else None
+    if problem is not None:
+        kind.fail(f"{value!r} {problem}.", param, ctx)
 
 
 #: A row id (dead letter, quarantined item) or a count of rows.

@@ -13,6 +13,7 @@ import datetime
 import os
 import pwd
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,7 +130,29 @@ def _sqlite_path(url: sa.URL) -> Path | None:
     database = url.database
     if url.get_backend_name() != "sqlite" or database is None or _in_memory(url):
         return None
+    if sa.util.asbool(url.query.get("uri", False)) and database.startswith("file:"):
+        return _uri_path(database)
     return Path(database)
+
+
+def _uri_path(uri: str) -> Path | None:
+    """The file SQLite URI ``uri`` names (https://sqlite.org/uri.html): its path,
+    percent-decoded, without its query; ``None`` for an empty path, a temporary database
+    no other process sees. ``axis init`` must make that file's folder, not one named
+    ``file:``.
+
+    >>> _uri_path("file:///srv/axis%20data/axis.db?mode=ro")
+    PosixPath('/srv/axis data/axis.db')
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        # SQLite opens no file on another host; said now, before a folder is made.
+        raise ConfigurationError(
+            f"the database URL's SQLite URI names a file on {parts.hostname}, another "
+            "machine: give file:/PATH or file:///PATH of a file on this one"
+        )
+    path = urllib.parse.unquote(parts.path)
+    return Path(path) if path else None
 
 
 def _in_memory(url: sa.URL) -> bool:
