@@ -70,6 +70,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -324,8 +325,15 @@ class _DatabaseGauges(Collector):
 #: (for whoever looks into the temporary directory: a pid says nothing across containers).
 RUN_DIRECTORY_PREFIX = "axis-metrics-"
 _RUN_DIRECTORY = re.compile(rf"{RUN_DIRECTORY_PREFIX}([0-9]+)-\w+")
+#: A folder :func:`run_directory` is still making, hidden until it is locked and named.
+_MAKING_DIRECTORY = re.compile(rf"\.{RUN_DIRECTORY_PREFIX}\w+")
 #: The file in a run's folder that its run holds locked (``flock``) for as long as it lasts.
 RUN_LOCK = "run.lock"
+#: What ``RUN_LOCK`` is called until it is locked: a cleaner never finds it free meanwhile.
+_UNLOCKED_RUN_LOCK = f".{RUN_LOCK}.making"
+#: A folder still being made has no lock for a few system calls only; one older than this
+#: without a lock is a run's that was killed meanwhile (seconds).
+MAKING_GRACE_SECONDS = 60.0
 
 
 @contextlib.contextmanager
@@ -335,13 +343,15 @@ def run_directory(parent: Path | None = None) -> Iterator[Path]:
     that are gone are removed first: nothing else would remove them."""
     parent = Path(tempfile.gettempdir()) if parent is None else parent
     remove_stale_run_directories(parent)
-    # Made and locked under a name no run removes, then renamed: a run starting meanwhile
-    # never sees this folder with its lock free.
+    # Made and locked under a hidden name, then renamed: a run starting meanwhile never
+    # sees this folder under its final name with its lock free.
     making = Path(tempfile.mkdtemp(prefix=f".{RUN_DIRECTORY_PREFIX}", dir=parent))
-    lock = os.open(making / RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    lock = os.open(making / _UNLOCKED_RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            # Named ``RUN_LOCK`` once locked only: a cleaner takes a free one for a killed run's.
+            os.rename(making / _UNLOCKED_RUN_LOCK, making / RUN_LOCK)
             random = making.name.removeprefix(f".{RUN_DIRECTORY_PREFIX}")
             path = making.rename(parent / f"{RUN_DIRECTORY_PREFIX}{os.getpid()}-{random}")
         except OSError:
@@ -356,43 +366,82 @@ def run_directory(parent: Path | None = None) -> Iterator[Path]:
 
 
 def remove_stale_run_directories(parent: Path) -> list[Path]:
-    """Remove the folders in ``parent`` that :func:`run_directory` made for a run that is
-    gone: whose lock no process holds (this account's only); the folders removed.
+    """Remove the folders in ``parent`` that :func:`run_directory` made (or was making) for
+    a run that is gone: whose lock no process holds (this account's only), or hidden ones
+    still without a lock :data:`MAKING_GRACE_SECONDS` after they were made; the folders
+    removed.
 
-    A folder without a lock (not made by the axis, or by one that did not lock its
-    folders) is left alone: nothing says that nobody writes into it.
+    A folder without a lock under a run's name (not made by the axis, or by one that did
+    not lock its folders) is left alone: nothing says that nobody writes into it.
     """
     removed = []
-    for path in parent.glob(f"{RUN_DIRECTORY_PREFIX}*"):
-        try:
-            ours = path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid()
-        except OSError:  # removed meanwhile by another run starting
+    found = [*parent.glob(f"{RUN_DIRECTORY_PREFIX}*"), *parent.glob(f".{RUN_DIRECTORY_PREFIX}*")]
+    for path in found:
+        making = _MAKING_DIRECTORY.fullmatch(path.name) is not None
+        if not making and _RUN_DIRECTORY.fullmatch(path.name) is None:
             continue
-        if _RUN_DIRECTORY.fullmatch(path.name) is None or not ours:
+        if not _ours(path):
             continue
-        lock = _free_lock(path)
-        if lock is None:
-            continue
-        try:
-            # Held while removing: another run starting finds the lock taken, then gone.
-            shutil.rmtree(path, ignore_errors=True)
-        finally:
-            os.close(lock)
-        log.info("removed the metrics folder %s of a run that was killed", path)
-        removed.append(path)
+        if _remove_if_locked_by_none(path) or (making and _remove_if_never_locked(path)):
+            log.info("removed the metrics folder %s of a run that was killed", path)
+            removed.append(path)
     return removed
+
+
+def _ours(folder: Path) -> bool:
+    try:
+        status = folder.lstat()
+    except OSError:  # removed meanwhile by its run, or by another run starting
+        return False
+    return stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid()
+
+
+def _remove_if_locked_by_none(folder: Path) -> bool:
+    """Remove ``folder`` if its run's lock is free; whether it did."""
+    lock = _free_lock(folder)
+    if lock is None:
+        return False
+    try:
+        # Held while removing: another run starting finds the lock taken, then gone.
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(lock)
+    return True
+
+
+def _remove_if_never_locked(folder: Path) -> bool:
+    """Remove the hidden ``folder`` if it has no lock and was made over
+    :data:`MAKING_GRACE_SECONDS` ago (its run was killed while making it); whether it did."""
+    try:
+        if os.path.lexists(folder / RUN_LOCK):
+            return False
+        # Read after the lock is known missing: a folder made meanwhile is a fresh one.
+        age = time.time() - folder.lstat().st_mtime
+    except OSError:  # renamed meanwhile by its run, or removed by another run starting
+        return False
+    if age <= MAKING_GRACE_SECONDS:
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 def _free_lock(folder: Path) -> int | None:
     """The lock of the run ``folder``, taken (a file descriptor to close to release it),
-    or None: its run holds it, or the folder has none."""
+    or None: its run holds it, the folder has none, or its run removed it meanwhile."""
     try:
         lock = os.open(folder / RUN_LOCK, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:  # none, or the folder removed meanwhile
         return None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held: the run is going on, in whatever process namespace
+        taken = os.fstat(lock)
+        # A run removes its folder before it frees its lock: a lock that is free but no
+        # longer the folder's is that of a run that ended cleanly after it was opened here.
+        current = os.stat(folder / RUN_LOCK, follow_symlinks=False)
+    except OSError:  # held: the run is going on (in whatever process namespace); or gone
+        os.close(lock)
+        return None
+    if (taken.st_dev, taken.st_ino) != (current.st_dev, current.st_ino):
         os.close(lock)
         return None
     return lock
