@@ -130,9 +130,16 @@ def _sqlite_path(url: sa.URL) -> Path | None:
     database = url.database
     if url.get_backend_name() != "sqlite" or database is None or _in_memory(url):
         return None
-    if sa.util.asbool(url.query.get("uri", False)) and database.startswith("file:"):
+    if _is_sqlite_uri(url):
         return _uri_path(database)
     return Path(database)
+
+
+def _is_sqlite_uri(url: sa.URL) -> bool:
+    """Whether SQLite URL ``url`` gives a SQLite URI (https://sqlite.org/uri.html), which
+    the driver reads as one only with ``uri=true``."""
+    database = url.database or ""
+    return sa.util.asbool(url.query.get("uri", False)) and database.startswith("file:")
 
 
 def _uri_path(uri: str) -> Path | None:
@@ -168,25 +175,59 @@ def _in_memory(url: sa.URL) -> bool:
     return database.removeprefix("file:") == ":memory:" or url.query.get("mode") == "memory"
 
 
+#: The ``sqlite://`` URL query arguments the driver itself takes; with ``uri=true`` the
+#: pysqlite dialect appends every other one to the file name as a SQLite URI's query.
+_DRIVER_ARGUMENTS = frozenset(
+    {"uri", "timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements"}
+)
+#: What to give instead of a database gone when the command ends.
+_GIVE_A_FILE = (
+    "give sqlite:///PATH, or neither --database-url nor AXIS_DATABASE_URL for the axis "
+    "home's axis.db"
+)
+
+
 def refuse_in_memory(
     url: str, *, label: str = "the database URL (AXIS_DATABASE_URL, or --database-url)"
 ) -> None:
     """Refuse a database URL that does not parse (see :func:`parse_database_url`, which
-    names it by ``label``) or names an in-memory SQLite database: ``axis init`` would
-    "succeed" into a database that vanishes when it exits.
+    names it by ``label``), names an in-memory SQLite database or a temporary one (a
+    SQLite URI with an empty path): ``axis init`` would "succeed" into a database that
+    vanishes when it exits; or gives SQLite URI options to a path that is no ``file:``
+    URI: SQLite would open a file named after the path and its options, which it ignores.
 
     >>> refuse_in_memory("sqlite:///file::memory:?uri=true")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     axis.errors.ConfigurationError: database URL sqlite:///file::memory:?uri=true: an in-memory ...
+    >>> refuse_in_memory("sqlite:////srv/axis.db?uri=true&mode=ro")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    axis.errors.ConfigurationError: ...: write it sqlite:///file:/srv/axis.db?mode=ro&uri=true
     """
     parsed = parse_database_url(url, label=label)
-    if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
-        # Quoted as given: rendered, `:memory:` would read `%3Amemory%3A`.
+    if parsed.get_backend_name() != "sqlite":
+        return
+    # Quoted as given: rendered, `:memory:` would read `%3Amemory%3A`.
+    if _in_memory(parsed):
         raise ConfigurationError(
             f"database URL {url}: an in-memory database is gone when the command ends and "
-            "no other process sees it: give sqlite:///PATH, or neither --database-url nor "
-            "AXIS_DATABASE_URL for the axis home's axis.db"
+            f"no other process sees it: {_GIVE_A_FILE}"
+        )
+    if not _is_sqlite_uri(parsed):
+        options = sorted(set(parsed.query) - _DRIVER_ARGUMENTS)
+        if options and sa.util.asbool(parsed.query.get("uri", False)):
+            query = "&".join(f"{key}={parsed.query[key]}" for key in options)
+            raise ConfigurationError(
+                f"database URL {url}: SQLite would open a file named {parsed.database}?"
+                f"{query} and ignore {', '.join(options)}: write it "
+                f"sqlite:///file:{parsed.database}?{query}&uri=true"
+            )
+    elif _uri_path(parsed.database or "") is None:
+        raise ConfigurationError(
+            f"database URL {url}: a SQLite URI with an empty path opens a temporary "
+            f"database, gone when the command ends and seen by no other process: "
+            f"{_GIVE_A_FILE}"
         )
 
 
