@@ -28,13 +28,13 @@ from axis.settings import Settings
 from axis.store.migrate import checked_engine
 from axis.transport import open_transport
 from cli.output import (
+    echo_line,
     format_option,
     limit_option,
     note_more,
     refuse_a_terminal,
     render,
     render_record,
-    shown,
     write_bytes,
 )
 from cli.params import ROW_ID
@@ -128,13 +128,13 @@ def _each(letter_ids: tuple[int, ...], act: Callable[[int], str]) -> None:
     refused = 0
     for done, letter_id in enumerate(letter_ids):
         try:
-            click.echo(shown(f"dead letter #{letter_id} {act(letter_id)}"))
+            echo_line(f"dead letter #{letter_id} {act(letter_id)}")
         except TransientError as error:
             left = ", ".join(f"#{n}" for n in letter_ids[done:])
             refusal = f"{one_line(error)}: dead letter(s) {left} left as they were"
             raise TransientError(refusal) from None
         except StoreError as error:
-            click.echo(shown(f"error: {one_line(error)}"), err=True)
+            echo_line(f"error: {one_line(error)}", err=True)
             refused += 1
     if refused:
         raise SystemExit(1)

@@ -16,6 +16,7 @@ from axis.router.inboxes import ensure_inboxes
 from axis.settings import Settings
 from axis.store.db import database_name, engine_for
 from axis.store.migrate import upgrade
+from cli.output import echo_line
 from cli.settings_options import pass_settings
 
 
@@ -33,11 +34,11 @@ def init(settings: Settings) -> None:
         # A mistyped AXIS_HOME or --home shows as a new folder, not as a lost database;
         # said with the schema, the step it belongs to (one interrupted says "Aborted!").
         for folder in made:
-            click.echo(f"created folder {folder}")
-        click.echo(f"{schema}: {database_name(engine)}")
+            echo_line(f"created folder {folder}")
+        echo_line(f"{schema}: {database_name(engine)}")
         # A broker that refuses the axis's login or virtual host fails the command: the
         # schema is ready, but `axis serve` would be refused the same way.
-        click.echo(ensure_inboxes(settings, engine, refusal_is_error=True))
+        echo_line(ensure_inboxes(settings, engine, refusal_is_error=True))
     finally:
         engine.dispose()
 

@@ -19,6 +19,7 @@ from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import check
 from axis.store.registry import Registry
+from cli.output import echo_line
 from cli.params import AGENCY_CODE, OutFolder, usage_errors
 from cli.prompts import prompt_secret
 from cli.settings_options import pass_settings
@@ -34,7 +35,7 @@ def pki() -> None:
 def init(settings: Settings) -> None:
     """Create the development root CA and the axis's own signing certificate."""
     for line in init_pki(settings).describe():
-        click.echo(line)
+        echo_line(line)
 
 
 @pki.command("issue")
@@ -77,18 +78,18 @@ def issue(
             p12_passphrase=passphrase.encode() if passphrase else None,
         )
         if new_folder:
-            click.echo(f"created folder {out_dir}")
+            echo_line(f"created folder {out_dir}")
         protection = "protected by the passphrase" if passphrase else "WITHOUT a passphrase"
-        click.echo(f"key {identity.key_path} ({protection}), certificate {identity.cert_path}")
-        click.echo(f"PKCS#12 bundle {identity.p12_path} ({protection})")
+        echo_line(f"key {identity.key_path} ({protection}), certificate {identity.cert_path}")
+        echo_line(f"PKCS#12 bundle {identity.p12_path} ({protection})")
         click.echo(f"fingerprint (SHA-256) {identity.fingerprint}")
         later = f"`axis agency add {code} --name NAME --cert {identity.cert_path}`"
         if registry is None:
-            click.echo(
+            echo_line(
                 f"not registered: the database is not initialised (`axis init`, then {later})"
             )
         elif registered is None:
-            click.echo(
+            echo_line(
                 f"not registered: agency {code} is not in the registry (register it with {later})"
             )
         else:
@@ -102,7 +103,7 @@ def issue(
                     f"not registered; once that is put right, run `axis agency cert add "
                     f"{code} {identity.cert_path}`"
                 ) from error
-            click.echo(f"registered to agency {code} ({registered})")
+            echo_line(f"registered to agency {code} ({registered})")
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from axis.errors import ConfigurationError
 from axis.files import make_folders
 from axis.settings import Settings
 from cli.agency_options import as_option, identity_options, load_cli_identity, open_client
-from cli.output import format_option, render
+from cli.output import echo_line, format_option, render
 from cli.params import ROW_ID, Duration, OutFolder
 from cli.settings_options import pass_settings
 
@@ -83,7 +83,7 @@ def receive(
             # no folder behind; named, as `axis init` names the home, so that a mistyped
             # --out shows as new folders (on stderr: stdout is the listing).
             for folder in _make_out(out):
-                click.echo(f"created folder {folder}", err=True)
+                echo_line(f"created folder {folder}", err=True)
             with stderr.status(f"pulling the inbox of {agency}") as shown:
                 # --max counts refusals too: the client stops once that many left the inbox.
                 for incoming in client.receive(

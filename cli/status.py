@@ -21,6 +21,7 @@ from cli.agency_options import (
     open_client,
     timeout_option,
 )
+from cli.output import echo_line
 from cli.params import DOCUMENT_ID, NonBlank
 from cli.send import Rejected
 from cli.settings_options import pass_settings
@@ -81,4 +82,4 @@ def status(
             f"status {status_code} ({label}) {answer.outcome} by the axis "
             f"({answer.reason}): {answer.message}"
         )
-    click.echo(f"status {status_code} ({label}) for {document_id}: recorded by the axis")
+    echo_line(f"status {status_code} ({label}) for {document_id}: recorded by the axis")

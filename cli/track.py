@@ -26,7 +26,7 @@ from axis.store.migrate import checked_engine
 from axis.store.registry import Registry
 from axis.transport import open_transport
 from axis.transport.topology import inbox as inbox_queue
-from cli.output import format_option, render
+from cli.output import echo_line, format_option, render
 from cli.params import AGENCY_CODE, DOCUMENT_ID
 from cli.settings_options import pass_settings
 
@@ -107,7 +107,7 @@ def inbox(settings: Settings, code: str, fmt: str) -> None:
         Registry(engine).get_agency(code)  # an unregistered code has no inbox to show
         rows = waiting_for(engine, code)
         render(rows, INBOX_COLUMNS, fmt, title=f"{len(rows)} document(s) waiting for {code}")
-        click.echo(f"note: {_queue_note(settings, engine, code)}", err=True)
+        echo_line(f"note: {_queue_note(settings, engine, code)}", err=True)
 
 
 def _queue_note(settings: Settings, engine: Engine, code: str) -> str:

@@ -12,7 +12,7 @@ import click
 
 from axis.pki import trust_ca, trusted_cas
 from axis.settings import Settings
-from cli.output import format_option, render
+from cli.output import echo_line, format_option, render
 from cli.params import IN_FILE
 from cli.settings_options import pass_settings
 from envelopes.verifying import fingerprint
@@ -32,11 +32,11 @@ def add(settings: Settings, ca_file: Path) -> None:
     """Trust the CA certificate in CA_FILE (e.g. the national signing CA)."""
     trusted = trust_ca(settings, ca_file)
     for folder in trusted.folders_created:
-        click.echo(f"created folder {folder}")
+        echo_line(f"created folder {folder}")
     if trusted.already:
-        click.echo(f"already trusted: {trusted.subject} ({trusted.path})")
+        echo_line(f"already trusted: {trusted.subject} ({trusted.path})")
     else:
-        click.echo(f"trusted {trusted.subject}: {trusted.path}")
+        echo_line(f"trusted {trusted.subject}: {trusted.path}")
 
 
 @trust.command("list")
@@ -56,7 +56,7 @@ def list_trusted(settings: Settings, fmt: str) -> None:
     render(rows, TRUST_COLUMNS, fmt)
     if not rows:
         # An empty table alone reads as "nothing to report"; it means no signature passes.
-        click.echo(
+        echo_line(
             f"note: the trust store {settings.trust_dir} holds no CA certificate, so the "
             "routers refuse every agency's signature: add the national CA with "
             "`axis trust add CA.pem` (or run `axis pki init` for a development CA)",

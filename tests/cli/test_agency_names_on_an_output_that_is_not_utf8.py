@@ -1,14 +1,20 @@
-"""``axis agency`` on an output whose encoding lacks Vietnamese letters (a terminal set to
-Latin-1, ``PYTHONIOENCODING=latin-1``): the names it writes show those letters as
-escapes, rather than the command failing; and a letter some other output cannot take is
-named as such, with the setting that mends it."""
+"""Commands on an output whose encoding lacks Vietnamese letters (a terminal set to
+Latin-1, ``PYTHONIOENCODING=latin-1``): the agency names, CA subjects and folders they
+write show those letters as escapes, rather than the command failing; and a letter some
+other output cannot take is named as such, with the setting that mends it."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 PROVINCE = "000.00.00.H53"
 DISTRICT = "000.00.31.H53"
@@ -42,15 +48,93 @@ def test_agency_add_and_show_write_names_the_output_cannot_hold_as_escapes(tmp_p
     assert lines[2] == f"under {PROVINCE} {ESCAPED}"
 
 
+def test_init_names_a_home_the_output_cannot_hold_with_escapes(tmp_path: Path):
+    home = tmp_path / "hồ sơ"
+
+    made = axis(home, "init", encoding="latin-1")
+
+    assert made.returncode == 0, made.stderr
+    assert f"created folder {tmp_path}/h\\u1ed3 s\\u01a1" in made.stdout.splitlines()
+    assert home.is_dir()
+
+
+def test_trust_add_writes_a_ca_subject_the_output_cannot_hold_as_escapes(tmp_path: Path):
+    home = tmp_path / "home"
+    ca_file = _ca(tmp_path / "ca.pem", "Cục Chứng thực số")
+
+    trusted = axis(home, "trust", "add", str(ca_file), encoding="latin-1")
+    again = axis(home, "trust", "add", str(ca_file), encoding="latin-1")
+
+    assert trusted.returncode == 0, trusted.stderr
+    subject = "CN=C\\u1ee5c Ch\\u1ee9ng th\\u1ef1c s\\u1ed1"
+    assert trusted.stdout.splitlines()[-1].startswith(f"trusted {subject}: {home}/trust/")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"already trusted: {subject} ({home}/trust/")
+
+
+def test_pki_issue_writes_an_agency_name_the_output_cannot_hold_as_escapes(tmp_path: Path):
+    home = tmp_path / "home"
+    assert axis(home, "init").returncode == 0
+    assert axis(home, "pki", "init").returncode == 0
+    assert axis(home, "agency", "add", PROVINCE, "--name", NAME).returncode == 0
+
+    issued = axis(home, "pki", "issue", PROVINCE, "--out", str(tmp_path / "k"), encoding="latin-1")
+
+    assert issued.returncode == 0, issued.stderr
+    assert issued.stdout.splitlines()[-1] == f"registered to agency {PROVINCE} ({ESCAPED})"
+
+
 def test_a_letter_the_output_cannot_hold_is_named_with_the_setting_that_mends_it(
     tmp_path: Path,
 ):
-    home = tmp_path / "hồ sơ"  # `axis init` names the folders it makes
+    folder = tmp_path / "hồ sơ"  # `axis agency generate-tree` names the file it writes
+    folder.mkdir()
 
-    refused = axis(home, "init", encoding="latin-1")
+    refused = axis(
+        tmp_path / "home",
+        "agency",
+        "generate-tree",
+        "--out",
+        str(folder / "tree.csv"),
+        encoding="latin-1",
+    )
 
     assert refused.returncode == 1
     assert refused.stderr == (
         "error: the output's encoding (latin-1) cannot show the character '\\u1ed3': set a "
         "UTF-8 locale (PYTHONIOENCODING=utf-8 or LANG=C.UTF-8)\n"
     )
+
+
+def _ca(path: Path, common_name: str) -> Path:
+    """A self-signed CA certificate for ``common_name``, written to ``path``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
