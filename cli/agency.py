@@ -35,7 +35,13 @@ from axis.settings import Settings
 from axis.store.db import read_only
 from axis.store.migrate import checked_engine
 from axis.store.national_tree import DEFAULT_SEED, generate, write_csv
-from axis.store.registry import Agency, ImportSummary, Registry, check_level_filter
+from axis.store.registry import (
+    Agency,
+    ImportSummary,
+    Registry,
+    UnusableCertificate,
+    check_level_filter,
+)
 from cli.credentials import credentials
 from cli.output import echo_line, format_option, render
 from cli.params import AGENCY_CODE, AGENCY_LEVEL, IN_FILE, NonBlank, WholeNumber, usage_errors
@@ -44,6 +50,7 @@ from envelopes.codes import AgencyCode
 from envelopes.verifying import fingerprint
 
 LIST_COLUMNS = ("code", "name", "level", "parent", "status", "certificates")
+UNUSABLE_COLUMNS = ("code", "name", "status", "fingerprint", "subject", "problem")
 CERT_COLUMNS = ("fingerprint", "state", "subject", "not_before", "not_after", "revoked_at")
 HISTORY_COLUMNS = ("at", "actor", "action", "details")
 #: Administrative actions `agency show` lists: the latest, the table stays readable.
@@ -145,15 +152,52 @@ def _report_import(summary: ImportSummary) -> None:
 @click.option(
     "--under", type=AGENCY_CODE, metavar="CODE", help="Only CODE and the agencies below it."
 )
+@click.option(
+    "--unusable-certificates",
+    "unusable",
+    is_flag=True,
+    help="Only the certificates, neither revoked nor expired, that may not sign documents: "
+    "one row each, with its agency and why.",
+)
 @format_option
 @pass_settings
-def list_agencies(settings: Settings, level: int | None, under: str | None, fmt: str) -> None:
+def list_agencies(
+    settings: Settings, level: int | None, under: str | None, unusable: bool, fmt: str
+) -> None:
     """List registered agencies, each right after its parent."""
     with usage_errors():
         check_level_filter(level=level, under=under)
     with checked_engine(settings) as engine:
-        found = Registry(engine).agencies(level=level, under=under)
+        registry = Registry(engine)
+        # Read first: agencies are never removed, so each holder is among those read next.
+        refused = registry.unusable_certificates(level=level, under=under)
+        found = registry.agencies(level=level, under=under)
+    if unusable:
+        names = {a.code: a for a in found}
+        render([_unusable_row(c, names[c.agency_code]) for c in refused], UNUSABLE_COLUMNS, fmt)
+        return
     render([_row(a) for a in found], LIST_COLUMNS, fmt)
+    if refused:
+        # On stderr, so that a CSV or JSON listing stays what a program reads.
+        holders = len({c.agency_code for c in refused})
+        click.echo(
+            f"note: {holders} {'agency holds' if holders == 1 else 'agencies hold'} "
+            f"{len(refused)} certificate(s) that may not sign "
+            "documents (what they sign is refused as untrusted-certificate): "
+            "`axis agency list --unusable-certificates` lists them",
+            err=True,
+        )
+
+
+def _unusable_row(cert: UnusableCertificate, holder: Agency) -> dict[str, object]:
+    return {
+        "code": holder.code,
+        "name": holder.name,
+        "status": holder.status,
+        "fingerprint": cert.fingerprint,
+        "subject": cert.subject,
+        "problem": cert.problem,
+    }
 
 
 def _row(agency: Agency) -> dict[str, object]:
@@ -177,6 +221,7 @@ def show(settings: Settings, code: str) -> None:
         found = registry.get_agency(code)
         ancestors = registry.ancestors(code)
         children = registry.children(code)
+        refused = registry.unusable_certificates(code=code)
         with read_only(engine) as conn:
             # One more than is shown: whether older entries exist is worth saying.
             history = audit.history(conn, found.code, limit=SHOWN_ACTIONS + 1)
@@ -199,6 +244,12 @@ def show(settings: Settings, code: str) -> None:
         for c in found.certificates
     ]
     render(certs, CERT_COLUMNS, "table", title="certificates")
+    for c in refused:
+        echo_line(
+            f"certificate {c.fingerprint} cannot sign documents: it {c.problem}. What it "
+            f"signs is refused as untrusted-certificate: register one that can with "
+            f"`axis agency cert add {found.code} FILE`, then revoke this one"
+        )
     title = "administrative actions"
     if len(history) > SHOWN_ACTIONS:
         # Oldest first: what falls off is the registration itself, which a reader would

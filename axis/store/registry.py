@@ -61,7 +61,7 @@ from axis.store.schema import AGENCY_NAME_LENGTH, agencies, agency_certificates
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidAgencyCode
 from envelopes.lines import Found, first_hidden
-from envelopes.verifying import fingerprint
+from envelopes.verifying import fingerprint, signing_usage_problem
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -137,6 +137,19 @@ class Agency:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+@dataclass(frozen=True)
+class UnusableCertificate:
+    """A certificate registered to an agency, neither revoked nor expired, that the rule
+    for signing documents refuses (registered before the rule was checked): the axis
+    refuses what it signs as an untrusted certificate."""
+
+    agency_code: str
+    fingerprint: str
+    subject: str
+    #: Why, completing a sentence whose subject is the certificate.
+    problem: str
 
 
 @dataclass(frozen=True)
@@ -303,6 +316,16 @@ def _refuse_unusable(cert: x509.Certificate, code: str, now: datetime.datetime) 
         )
 
 
+def _stored_certificate_problem(pem: str) -> str | None:
+    """Why the certificate stored as ``pem`` may not sign documents, or ``None``."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError as error:
+        # Registered by an older axis, or written to the table by hand.
+        return f"cannot be read from the registry ({error})"
+    return signing_usage_problem(cert)
+
+
 def check_level_filter(*, level: int | None, under: str | None) -> None:
     """Refuse a ``level`` no agency ``under`` a code can be at (they are at its level or
     below): a filter that could only match nothing is a mistake to name, not an answer.
@@ -347,13 +370,7 @@ class Registry:
 
     def agencies(self, *, level: int | None = None, under: str | None = None) -> list[Agency]:
         """Registered agencies, parents before children; filtered by level and/or subtree."""
-        check_level_filter(level=level, under=under)
-        conditions: list[sa.ColumnElement[bool]] = []
-        if level is not None:
-            conditions.append(agencies.c.level == level)
-        if under is not None:
-            conditions.append(self._subtree_condition(self.get_agency(under)))
-        return self._select(sa.and_(sa.true(), *conditions))
+        return self._select(self._filter(level=level, under=under))
 
     def children(self, code: str) -> list[Agency]:
         """The agencies one level below ``code``."""
@@ -424,6 +441,32 @@ class Registry:
             return conn.execute(
                 sa.select(certs.agency_code).where(certs.fingerprint == fp)
             ).scalar()
+
+    def unusable_certificates(
+        self, *, code: str | None = None, level: int | None = None, under: str | None = None
+    ) -> list[UnusableCertificate]:
+        """The certificates neither revoked nor expired that may not sign documents
+        (:func:`~envelopes.verifying.signing_usage_problem`), in tree order: of agency
+        ``code``, or of the agencies the filters of :meth:`agencies` select."""
+        condition = (
+            agencies.c.code == self.get_agency(code).code
+            if code is not None
+            else self._filter(level=level, under=under)
+        )
+        certs = agency_certificates.c
+        with read_only(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(certs.agency_code, certs.fingerprint, certs.subject, certs.pem)
+                .join(agencies, agencies.c.code == certs.agency_code)
+                .where(condition, certs.revoked_at.is_(None), certs.not_after > utcnow())
+                .order_by(certs.added_at, certs.id)
+            ).all()
+        found = [
+            UnusableCertificate(r.agency_code, r.fingerprint, r.subject, problem)
+            for r in rows
+            if (problem := _stored_certificate_problem(r.pem)) is not None
+        ]
+        return sorted(found, key=lambda c: tree_order(c.agency_code))
 
     def certificates_for(self, code: str) -> list[str]:
         """:meth:`active_fingerprints` of ``code``, sorted."""
@@ -664,6 +707,15 @@ class Registry:
             action = "agency.suspend" if status == "suspended" else "agency.resume"
             audit.record(conn, actor, action, parsed, {"reason": reason} if reason else {})
         return True
+
+    def _filter(self, *, level: int | None, under: str | None) -> sa.ColumnElement[bool]:
+        check_level_filter(level=level, under=under)
+        conditions: list[sa.ColumnElement[bool]] = []
+        if level is not None:
+            conditions.append(agencies.c.level == level)
+        if under is not None:
+            conditions.append(self._subtree_condition(self.get_agency(under)))
+        return sa.and_(sa.true(), *conditions)
 
     @staticmethod
     def _subtree_condition(root: Agency) -> sa.ColumnElement[bool]:

@@ -1,0 +1,180 @@
+"""A certificate registered before its usage extensions were checked, that may not sign
+documents, is named with why by `axis agency show` and by `axis agency list
+--unusable-certificates`, and `axis agency list` says on stderr that such certificates
+exist; a certificate that may sign documents is not named."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pki_helpers import Issued, make_ca
+
+from axis.store.schema import agency_certificates
+from envelopes.verifying import fingerprint
+
+Axis = Callable[..., Result]
+
+PROVINCE = "000.00.00.H53"
+DISTRICT = "000.00.31.H53"
+SERVER_AUTH_ONLY = (
+    "is limited by its ExtendedKeyUsage to serverAuth, which does not include signing documents"
+)
+SIGNING = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=True,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def _certificate(ca: Issued, code: str, purposes: list[x509.ObjectIdentifier]) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, code)]))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(SIGNING, critical=True)
+        .add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+
+
+@pytest.fixture(scope="module")
+def ca() -> Issued:
+    return make_ca("Vietnam Government Signing CA")
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _register_unchecked(engine: sa.Engine, code: str, cert: x509.Certificate) -> str:
+    """``cert`` written to the registry as an axis that did not check usage wrote it."""
+    with engine.begin() as conn:
+        conn.execute(
+            agency_certificates.insert().values(
+                agency_code=code,
+                fingerprint=fingerprint(cert),
+                subject=cert.subject.rfc4514_string(),
+                serial=format(cert.serial_number, "x"),
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+                pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+                added_at=datetime.datetime.now(datetime.UTC),
+            )
+        )
+    return fingerprint(cert)
+
+
+@pytest.fixture
+def registered(initialised: Axis, engine: sa.Engine, ca: Issued) -> tuple[str, str]:
+    """The province holding a certificate limited to serving TLS, the district one for
+    signing documents: their fingerprints."""
+    for code, name in ((PROVINCE, "UBND tỉnh Tây Ninh"), (DISTRICT, "UBND huyện Châu Thành")):
+        added = initialised("agency", "add", code, "--name", name)
+        assert added.exit_code == 0, added.output
+    server = _register_unchecked(
+        engine, PROVINCE, _certificate(ca, PROVINCE, [ExtendedKeyUsageOID.SERVER_AUTH])
+    )
+    signing = _register_unchecked(
+        engine, DISTRICT, _certificate(ca, DISTRICT, [ExtendedKeyUsageOID.EMAIL_PROTECTION])
+    )
+    return server, signing
+
+
+def test_agency_show_names_a_certificate_that_may_not_sign_documents_and_why(
+    initialised: Axis, registered: tuple[str, str]
+):
+    server, _ = registered
+
+    shown = initialised("agency", "show", PROVINCE)
+
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"certificate {server} cannot sign documents: it {SERVER_AUTH_ONLY}. What it signs "
+        "is refused as untrusted-certificate"
+    ) in shown.output
+
+
+def test_agency_show_names_no_certificate_that_may_sign_documents(
+    initialised: Axis, registered: tuple[str, str]
+):
+    _, signing = registered
+
+    shown = initialised("agency", "show", DISTRICT)
+
+    assert shown.exit_code == 0, shown.output
+    assert signing in shown.output
+    assert "cannot sign" not in shown.output
+
+
+def test_agency_list_unusable_certificates_lists_each_with_its_agency_and_why(
+    initialised: Axis, registered: tuple[str, str]
+):
+    server, _ = registered
+
+    listed = initialised("agency", "list", "--unusable-certificates", "--format", "csv")
+
+    assert listed.exit_code == 0, listed.output
+    assert list(csv.DictReader(io.StringIO(listed.stdout))) == [
+        {
+            "code": PROVINCE,
+            "name": "UBND tỉnh Tây Ninh",
+            "status": "active",
+            "fingerprint": server,
+            "subject": f"CN={PROVINCE}",
+            "problem": SERVER_AUTH_ONLY,
+        }
+    ]
+
+
+def test_agency_list_says_on_stderr_that_a_certificate_may_not_sign_documents(
+    initialised: Axis, registered: tuple[str, str]
+):
+    listed = initialised("agency", "list", "--format", "csv")
+
+    assert listed.exit_code == 0, listed.output
+    assert [r["code"] for r in csv.DictReader(io.StringIO(listed.stdout))] == [PROVINCE, DISTRICT]
+    assert listed.stderr == (
+        "note: 1 agency holds 1 certificate(s) that may not sign documents (what they sign "
+        "is refused as untrusted-certificate): `axis agency list --unusable-certificates` "
+        "lists them\n"
+    )
+
+
+def test_a_revoked_certificate_that_may_not_sign_documents_is_not_named(
+    initialised: Axis, registered: tuple[str, str]
+):
+    server, _ = registered
+    assert initialised("agency", "cert", "revoke", PROVINCE, server).exit_code == 0
+
+    listed = initialised("agency", "list", "--unusable-certificates", "--format", "csv")
+
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout == "code,name,status,fingerprint,subject,problem\n"
+    assert "cannot sign" not in initialised("agency", "show", PROVINCE).output
+    assert initialised("agency", "list").stderr == ""
