@@ -14,6 +14,7 @@ import click
 
 from axis.demo import DemoRun
 from axis.settings import hide_password
+from cli.output import echo_line
 from cli.params import BrokerUrl
 from cli.settings_options import refuse_settings_flags
 from cli.stats import stats
@@ -39,9 +40,9 @@ def demo(ctx: click.Context, broker: str | None, keep: bool) -> None:
     where = (
         f"RabbitMQ {hide_password(broker)}" if broker else "embedded queues in SQLite, no broker"
     )
-    click.echo(f"axis demo in {home} ({where})")
+    echo_line(f"axis demo in {home} ({where})")
     try:
-        with DemoRun(home, broker_url=broker or "", say=click.echo) as run:
+        with DemoRun(home, broker_url=broker or "", say=echo_line) as run:
             outcome = run.play()
         click.echo()
         render_tracking(outcome.tracking, "table")
@@ -49,10 +50,10 @@ def demo(ctx: click.Context, broker: str | None, keep: bool) -> None:
         stats.main(args=[], obj=run.settings, prog_name="axis stats", standalone_mode=False)
     finally:
         if keep:
-            click.echo(f"kept {home}; explore it with, for example:")
-            click.echo(f"  axis --home {home} inbox 000.00.00.H53")
+            echo_line(f"kept {home}; explore it with, for example:")
+            echo_line(f"  axis --home {home} inbox 000.00.00.H53")
             if broker:
                 click.echo("  (the broker's queues were removed: add --broker-url to run more)")
         else:
             shutil.rmtree(home, ignore_errors=True)
-            click.echo(f"removed {home}")
+            echo_line(f"removed {home}")

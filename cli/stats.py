@@ -30,7 +30,7 @@ from axis.store.db import engine_for, utcnow
 from axis.store.migrate import check as check_schema
 from axis.store.migrate import checked_engine
 from axis.store.registry import check_level_filter
-from cli.output import format_option, render, write_json
+from cli.output import echo_line, format_option, render, write_json
 from cli.params import AGENCY_CODE, AGENCY_LEVEL, Day, Duration, usage_errors
 from cli.settings_options import SettingOption, pass_settings, settings_for
 from envelopes.model import StatusCode
@@ -145,7 +145,7 @@ def stats(
         result = report(engine, selection)
     if chart:
         write_chart(result, chart)
-        click.echo(f"chart written to {chart}")
+        echo_line(f"chart written to {chart}")
     elif fmt == "json":
         write_json(_json(result), default=str)
     elif fmt == "csv":

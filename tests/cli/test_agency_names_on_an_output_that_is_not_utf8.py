@@ -23,9 +23,20 @@ ESCAPED = "UBND t\\u1ec9nh Tây Ninh"
 
 
 def axis(home: Path, *args: str, encoding: str = "utf-8") -> subprocess.CompletedProcess[str]:
+    return run_axis("--home", str(home), *args, encoding=encoding)
+
+
+def run_axis(
+    *args: str, encoding: str, variables: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", "--home", str(home), *args],
-        env={**os.environ, "PYTHONIOENCODING": encoding, "AXIS_PKI_PASSPHRASE": ""},
+        [sys.executable, "-m", "cli.main", *args],
+        env={
+            **os.environ,
+            "PYTHONIOENCODING": encoding,
+            "AXIS_PKI_PASSPHRASE": "",
+            **(variables or {}),
+        },
         capture_output=True,
         encoding=encoding,
         check=False,
@@ -84,19 +95,61 @@ def test_pki_issue_writes_an_agency_name_the_output_cannot_hold_as_escapes(tmp_p
     assert issued.stdout.splitlines()[-1] == f"registered to agency {PROVINCE} ({ESCAPED})"
 
 
+def test_stats_chart_names_a_file_the_output_cannot_hold_with_escapes(tmp_path: Path):
+    home = tmp_path / "home"
+    assert axis(home, "init").returncode == 0
+    folder = tmp_path / "hồ sơ"
+    folder.mkdir()
+
+    drawn = axis(home, "stats", "--chart", str(folder / "chart.png"), encoding="latin-1")
+
+    assert drawn.returncode == 0, drawn.stderr
+    assert drawn.stdout == f"chart written to {tmp_path}/h\\u1ed3 s\\u01a1/chart.png\n"
+    assert (folder / "chart.png").stat().st_size > 0
+
+
+def test_demo_writes_agency_names_and_a_home_the_output_cannot_hold_as_escapes(tmp_path: Path):
+    temporary = tmp_path / "hồ sơ"  # where the demo makes its home
+    temporary.mkdir()
+
+    played = run_axis("demo", encoding="latin-1", variables={"TMPDIR": str(temporary)})
+
+    assert played.returncode == 0, played.stderr
+    lines = played.stdout.splitlines()
+    assert lines[0].startswith(f"axis demo in {tmp_path}/h\\u1ed3 s\\u01a1/axis-demo-")
+    assert "      000.00.00.G04 B\\u1ed9 N\\u1ed9i v\\u1ee5" in lines
+    assert lines[-1].startswith(f"removed {tmp_path}/h\\u1ed3 s\\u01a1/axis-demo-")
+
+
 def test_a_letter_the_output_cannot_hold_is_named_with_the_setting_that_mends_it(
     tmp_path: Path,
 ):
-    folder = tmp_path / "hồ sơ"  # `axis agency generate-tree` names the file it writes
-    folder.mkdir()
+    # The axis's own commands write what they quote through cli.output; a command that
+    # writes a folder name as it is stands for whatever still does.
+    (tmp_path / "folder_namer.py").write_text(
+        "import click\n"
+        "@click.command()\n"
+        "@click.argument('folder')\n"
+        "def name_folder(folder):\n"
+        "    click.echo(f'written to {folder}')\n",
+        encoding="utf-8",
+    )
+    run_axis_with_it = (
+        "from cli.main import COMMANDS, main\n"
+        "COMMANDS['name-folder'] = 'folder_namer:name_folder'\n"
+        "main()\n"
+    )
 
-    refused = axis(
-        tmp_path / "home",
-        "agency",
-        "generate-tree",
-        "--out",
-        str(folder / "tree.csv"),
+    refused = subprocess.run(
+        [sys.executable, "-c", run_axis_with_it, "name-folder", str(tmp_path / "hồ sơ")],
+        env={
+            **os.environ,
+            "PYTHONIOENCODING": "latin-1",
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        },
+        capture_output=True,
         encoding="latin-1",
+        check=False,
     )
 
     assert refused.returncode == 1
