@@ -198,7 +198,14 @@ def cli(debug: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="axis")
+    try:
+        cli(prog_name="axis")
+    except UnicodeEncodeError as error:
+        # Help and usage are written while the arguments are read, before a command's
+        # own error handling runs: an output that cannot take their letters is named
+        # here, in the same one line.
+        click.echo(f"error: {_describe(error)}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -191,3 +191,14 @@ def _ca(path: Path, common_name: str) -> Path:
     )
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
+
+
+def test_help_the_output_cannot_hold_is_named_in_one_line_not_a_traceback():
+    # Help is written while the arguments are read, before a command's error handling.
+    result = run_axis("--help", encoding="latin-1")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: the output's encoding (latin-1) cannot show ")
+    assert result.stderr.endswith(": set a UTF-8 locale (PYTHONIOENCODING=utf-8 or LANG=C.UTF-8)\n")
+    assert "Traceback" not in result.stderr
