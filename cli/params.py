@@ -29,7 +29,7 @@ from axis.settings import (
     check_url,
     number_spelling_problem,
 )
-from axis.store.db import refuse_in_memory
+from axis.store.db import check_lasting_database_url
 from envelopes.codes import (
     AgencyCode,
     as_typed,
@@ -374,7 +374,7 @@ class DatabaseUrl(click.ParamType):
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if value:
             try:
-                refuse_in_memory(value, label="it")
+                check_lasting_database_url(value, label="it")
             except ConfigurationError as error:
                 self.fail(str(error), param, ctx)
         return value

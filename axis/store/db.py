@@ -138,8 +138,12 @@ def _sqlite_path(url: sa.URL) -> Path | None:
 def _is_sqlite_uri(url: sa.URL) -> bool:
     """Whether SQLite URL ``url`` gives a SQLite URI (https://sqlite.org/uri.html), which
     the driver reads as one only with ``uri=true``."""
-    database = url.database or ""
-    return sa.util.asbool(url.query.get("uri", False)) and database.startswith("file:")
+    return _uri_flag(url) and (url.database or "").startswith("file:")
+
+
+def _uri_flag(url: sa.URL) -> bool:
+    """Whether ``url`` asks the driver to read its database as a SQLite URI."""
+    return sa.util.asbool(url.query.get("uri", False))
 
 
 def _uri_path(uri: str) -> Path | None:
@@ -170,7 +174,7 @@ def _in_memory(url: sa.URL) -> bool:
     database = url.database
     if not database or database == ":memory:":
         return True
-    if not sa.util.asbool(url.query.get("uri", False)):
+    if not _uri_flag(url):
         return False
     return database.removeprefix("file:") == ":memory:" or url.query.get("mode") == "memory"
 
@@ -187,7 +191,7 @@ _GIVE_A_FILE = (
 )
 
 
-def refuse_in_memory(
+def check_lasting_database_url(
     url: str, *, label: str = "the database URL (AXIS_DATABASE_URL, or --database-url)"
 ) -> None:
     """Refuse a database URL that does not parse (see :func:`parse_database_url`, which
@@ -196,11 +200,11 @@ def refuse_in_memory(
     vanishes when it exits; or gives SQLite URI options to a path that is no ``file:``
     URI: SQLite would open a file named after the path and its options, which it ignores.
 
-    >>> refuse_in_memory("sqlite:///file::memory:?uri=true")  # doctest: +ELLIPSIS
+    >>> check_lasting_database_url("sqlite:///file::memory:?uri=true")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     axis.errors.ConfigurationError: database URL sqlite:///file::memory:?uri=true: an in-memory ...
-    >>> refuse_in_memory("sqlite:////srv/axis.db?uri=true&mode=ro")  # doctest: +ELLIPSIS
+    >>> check_lasting_database_url("sqlite:////srv/axis.db?uri=true&mode=ro")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     axis.errors.ConfigurationError: ...: write it sqlite:///file:/srv/axis.db?mode=ro&uri=true
@@ -216,7 +220,7 @@ def refuse_in_memory(
         )
     if not _is_sqlite_uri(parsed):
         options = sorted(set(parsed.query) - _DRIVER_ARGUMENTS)
-        if options and sa.util.asbool(parsed.query.get("uri", False)):
+        if options and _uri_flag(parsed):
             query = "&".join(f"{key}={parsed.query[key]}" for key in options)
             raise ConfigurationError(
                 f"database URL {url}: SQLite would open a file named {parsed.database}?"
@@ -329,7 +333,7 @@ class _OpenedFile:
     that every transaction can tell whether ``path`` still names it."""
 
     path: Path
-    #: ``None`` until the first connection, or for a ``file:`` URI, which names no path.
+    #: ``None`` until the first connection, or when the file could not be looked at then.
     identity: tuple[int, int] | None = None
 
     def note(self) -> None:
@@ -450,5 +454,5 @@ def engine_for(settings: Settings, *, name: str = "axis") -> Engine:
     ...
     axis.errors.ConfigurationError: database URL sqlite://: an in-memory database ...
     """
-    refuse_in_memory(settings.effective_database_url)
+    check_lasting_database_url(settings.effective_database_url)
     return make_engine(settings.effective_database_url, name=name)
