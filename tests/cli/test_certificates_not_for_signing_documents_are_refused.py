@@ -15,10 +15,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pki_helpers import Issued, make_ca, write_private
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from pki_helpers import Issued, issue, key_usage, make_ca, write_private
 
 from axis.store.schema import agency_certificates
 from envelopes.verifying import DOCUMENT_SIGNING, fingerprint, signing_usage_problem
@@ -30,16 +29,10 @@ DISTRICT = "000.00.31.H53"
 
 
 def _key_usage(*, digital_signature: bool, non_repudiation: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
+    return key_usage(
         digital_signature=digital_signature,
         content_commitment=non_repudiation,
         key_encipherment=not (digital_signature or non_repudiation),
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
     )
 
 
@@ -60,24 +53,14 @@ class Usage:
 
 def _certificate(ca: Issued, common_name: str, usage: Usage | None = None) -> Issued:
     """An end-entity certificate ``ca`` issues, with exactly the usage extensions given."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    )
     usage = usage or Usage()
-    if usage.key_usage is not None:
-        builder = builder.add_extension(usage.key_usage, critical=True)
-    if usage.purposes is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(usage.purposes), critical=False)
-    return Issued(key, builder.sign(ca.key, hashes.SHA256()))
+    return issue(
+        ca,
+        common_name,
+        key_type="ec",
+        key_usage=usage.key_usage,
+        extended_key_usage=usage.purposes,
+    )
 
 
 @pytest.fixture(scope="module")

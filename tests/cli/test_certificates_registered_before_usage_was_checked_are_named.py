@@ -14,10 +14,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pki_helpers import Issued, make_ca
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from pki_helpers import Issued, issue, make_ca
 
 from axis.store.schema import agency_certificates
 from envelopes.verifying import fingerprint
@@ -29,35 +28,10 @@ DISTRICT = "000.00.31.H53"
 SERVER_AUTH_ONLY = (
     "is limited by its ExtendedKeyUsage to serverAuth, which does not include signing documents"
 )
-SIGNING = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=True,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=False,
-    crl_sign=False,
-    encipher_only=False,
-    decipher_only=False,
-)
 
 
 def _certificate(ca: Issued, code: str, purposes: list[x509.ObjectIdentifier]) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, code)]))
-        .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(SIGNING, critical=True)
-        .add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
-        .sign(ca.key, hashes.SHA256())
-    )
+    return issue(ca, code, key_type="ec", extended_key_usage=purposes).certificate
 
 
 @pytest.fixture(scope="module")

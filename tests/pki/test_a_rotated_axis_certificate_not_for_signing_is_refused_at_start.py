@@ -6,15 +6,12 @@ what to do; one issued for signing documents is loaded."""
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pki_helpers import Issued, make_ca
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from pki_helpers import Issued, issue, make_ca
 
 from axis.errors import CertificateError
 from axis.pki import init_pki
@@ -24,35 +21,7 @@ from envelopes.verifying import DOCUMENT_SIGNING
 
 
 def _axis_certificate(ca: Issued, purposes: list[x509.ObjectIdentifier]) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edxml-axis")]))
-        .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
-        .sign(ca.key, hashes.SHA256())
-    )
-    return Issued(key, certificate)
+    return issue(ca, "edxml-axis", key_type="ec", extended_key_usage=purposes)
 
 
 @pytest.fixture

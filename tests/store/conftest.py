@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from pki_helpers import self_signed
 from sqlalchemy.engine import Engine
 
 from axis.store.db import make_engine, utcnow
@@ -40,40 +38,10 @@ def _certificate_pem(
     ca: bool = False,
 ) -> bytes:
     start = valid_from or utcnow() - datetime.timedelta(days=1)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = (
-        common_name
-        if isinstance(common_name, x509.Name)
-        else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    issued = self_signed(
+        common_name, ca=ca, not_before=start, not_after=start + datetime.timedelta(days=valid_days)
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=valid_days))
-        .add_extension(_key_usage(ca=ca), critical=True)
-    )
-    if ca:
-        cert = cert.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    return cert.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-
-def _key_usage(*, ca: bool) -> x509.KeyUsage:
-    """digitalSignature, which signing documents needs; a CA's also signs certificates."""
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return issued.cert_pem()
 
 
 @pytest.fixture

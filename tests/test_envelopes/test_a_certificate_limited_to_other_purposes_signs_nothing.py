@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pki_helpers import Issued, issue
 
@@ -30,21 +29,8 @@ def _reissued(
     with an ExtendedKeyUsage naming ``purposes`` if given, and without its KeyUsage
     unless ``key_usage``."""
     old = issued.certificate
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(old.subject)
-        .issuer_name(old.issuer)
-        .public_key(old.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(old.not_valid_before_utc)
-        .not_valid_after(old.not_valid_after_utc)
-    )
-    if purposes is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
-    for extension in old.extensions:
-        if key_usage or not isinstance(extension.value, x509.KeyUsage):
-            builder = builder.add_extension(extension.value, extension.critical)
-    return Issued(issued.key, builder.sign(ca.key, hashes.SHA256()))  # type: ignore[arg-type]
+    kept = old.extensions.get_extension_for_class(x509.KeyUsage).value if key_usage else None
+    return issue(ca, old.subject, key=issued.key, key_usage=kept, extended_key_usage=purposes)
 
 
 @pytest.fixture(scope="module")
