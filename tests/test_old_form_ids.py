@@ -77,6 +77,8 @@ def store(database_url: str) -> Iterator[sa.Engine]:
 
 
 def stored(engine: sa.Engine, document_id: str) -> None:
+    """``document_id`` stored by hand, from ``SENDER`` to ``DISTRICT``, its copy queued at
+    ``T0`` (also for the tests of DocumentIds with digits of other scripts)."""
     with engine.begin() as conn:
         pk = stored_document(conn, document_id, SENDER, T0)
         stored_delivery(conn, pk, DISTRICT, state="queued", accepted_at=T0, queued_at=T0)

@@ -6,45 +6,29 @@ named, each with the digit that tells it apart."""
 
 from __future__ import annotations
 
-import datetime
 import json
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
-from helpers.records import registered_agencies, stored_delivery, stored_document
 
 from axis.client.tracking import AmbiguousDocumentId, stored_document_id
-from axis.store.db import make_engine
-from axis.store.migrate import upgrade
 from cli.main import cli
 from envelopes.codes import document_id_problem
+from tests.test_old_form_ids import DISTRICT, SENDER, store
+from tests.test_old_form_ids import stored as stored_by_hand
 
-SENDER = "000.21.31.H53"
-DISTRICT = "000.00.31.H53"
-T0 = datetime.datetime(2026, 11, 26, 9, 0, tzinfo=datetime.UTC)
+__all__ = ["store"]  # the store with the two agencies, the old-form ids' tests' fixture
+
 TYPED = f"{SENDER},2026/11/26,12/VP"
 ARABIC_INDIC = f"{SENDER},2026/11/26,\u0661\u0662/VP"
 FULLWIDTH = f"{SENDER},2026/11/26,\uff11\uff12/VP"
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with engine.begin() as conn:
-        registered_agencies(conn, [(SENDER, "UBND xã", 3), (DISTRICT, "UBND huyện", 2)], T0)
-    yield engine
-    engine.dispose()
-
-
 def stored(engine: sa.Engine, document_id: str) -> None:
     """The document stored as a router stored it before such DocumentIds were refused."""
     assert document_id_problem(document_id) is not None  # refused for a new document
-    with engine.begin() as conn:
-        pk = stored_document(conn, document_id, SENDER, T0)
-        stored_delivery(conn, pk, DISTRICT, state="queued", accepted_at=T0, queued_at=T0)
+    stored_by_hand(engine, document_id)
 
 
 def run_axis(database_url: str, *args: str) -> Result:

@@ -3,6 +3,8 @@ what it quarantined: for tests that must know which messages were decided togeth
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from helpers.axis_home import AxisHome, wait_for
 
@@ -30,17 +32,27 @@ def one_batch(
 
 def route(home: AxisHome, transport: Transport, taken: list[ReceivedMessage]) -> None:
     """Play a router's batch on ``taken`` (verified, decided, stored, acked, published)."""
-    answers = Answers(load_axis_identity(home.settings))
-    batch_processor(
-        home,
-        Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        ),
-    ).process(taken)
+    batch_processor(home, outbox_for(home, transport)).process(taken)
+
+
+def outbox_for(
+    home: AxisHome,
+    transport: Transport,
+    *,
+    answers: Answers | None = None,
+    retry_limit: int = 5,
+    **options: Any,
+) -> Outbox:
+    """An outbox on ``home``'s database, as a router builds it: the axis's own answers
+    and ``home``'s lifetime unless given (``lifetime_seconds``, ``metrics``, ``clock``)."""
+    options.setdefault("lifetime_seconds", home.settings.lifetime_seconds)
+    return Outbox(
+        home.engine,
+        transport,
+        answers if answers is not None else Answers(load_axis_identity(home.settings)),
+        retry_limit=retry_limit,
+        **options,
+    )
 
 
 def quarantined(home: AxisHome) -> list[str]:

@@ -22,14 +22,12 @@ import sqlalchemy as sa
 from helpers.axis_home import AxisHome, RouterThread, deliveries_of, document_id_of, drain, wait_for
 
 from axis import protocol
-from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import REFERENCE_WAIT_DELAYS
-from axis.router.outbox import Outbox
 from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS, amqp_priority
 from envelopes.model import BusinessType, Priority, StatusCode
-from router.batches import quarantined, route
+from router.batches import outbox_for, quarantined, route
 from router.conftest import batch_processor
 
 
@@ -186,17 +184,7 @@ def test_a_waiting_message_does_not_hold_back_the_rest_of_its_batch(home: AxisHo
             home, transport, answer_of_a_recall_never_made, c["district"], "status"
         )
         taken = [waiting, _published(home, transport, other, sender, "document")]
-        answers = Answers(load_axis_identity(home.settings))
-        processor = batch_processor(
-            home,
-            Outbox(
-                home.engine,
-                transport,
-                answers,
-                retry_limit=5,
-                lifetime_seconds=home.settings.lifetime_seconds,
-            ),
-        )
+        processor = batch_processor(home, outbox_for(home, transport))
         processor.reference_waits = len(REFERENCE_WAIT_DELAYS)  # as a router has it
 
         outcome = processor.process(taken)

@@ -13,11 +13,10 @@ from helpers.axis_home import AxisHome, RouterThread, deliveries_of, document_id
 
 from axis import protocol
 from axis.router import outbox as outbox_module
-from axis.router.answers import Answers, load_axis_identity
-from axis.router.outbox import Outbox
 from axis.store.db import utcnow
 from axis.store.schema import deliveries, outbox
 from axis.transport.topology import inbox
+from router.batches import outbox_for
 from router.test_expiry_over_several_sweeps import receipt_of, stored_answer
 from router.test_flow import commit_without_publishing, repeat_answer
 
@@ -57,14 +56,7 @@ def test_the_stored_answer_names_every_dead_recipient_when_copies_die_over_sever
     # Fewer outbox rows per sweep than the document has copies (a large backlog).
     monkeypatch.setattr(outbox_module, "SWEEP_LIMIT", 1)
     with home.transport() as transport:
-        answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=0,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        )
+        outbox = outbox_for(home, transport, retry_limit=0)
         assert outbox.sweep(older_than=0) == 1
         assert receipt_of(stored_answer(home, document_id)).recipients == recipients[:1]
         assert outbox.sweep(older_than=0) == 1
@@ -90,14 +82,7 @@ def test_a_copy_withdrawn_by_expiry_before_a_sweep_could_publish_it_is_never_rec
     with home.engine.begin() as conn:  # what the other router's expiry leaves behind
         conn.execute(sa.update(deliveries).values(state="expired", closed_at=utcnow()))
     with home.transport() as transport:
-        answers = Answers(load_axis_identity(home.settings))
-        Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        ).sweep(older_than=0)
+        outbox_for(home, transport).sweep(older_than=0)
         assert transport.depth(inbox(c["district"])) == 0
     with home.engine.connect() as conn:
         delivery = conn.execute(sa.select(deliveries.c.state, deliveries.c.queued_at)).one()
@@ -123,17 +108,7 @@ def test_a_copy_published_by_a_sweep_after_a_refusal_is_logged_as_such_not_as_an
         conn.execute(sa.delete(outbox).where(outbox.c.delivery_id.is_(None)))  # its answer
     caplog.set_level(logging.INFO, logger="axis.router.outbox")
     with home.transport() as transport:
-        answers = Answers(load_axis_identity(home.settings))
-        assert (
-            Outbox(
-                home.engine,
-                transport,
-                answers,
-                retry_limit=5,
-                lifetime_seconds=home.settings.lifetime_seconds,
-            ).sweep(older_than=0)
-            == 1
-        )
+        assert outbox_for(home, transport).sweep(older_than=0) == 1
         assert [m.body for m in drain(transport, c["district"], count=1)] == [body]
     logged = [r.getMessage() for r in caplog.records]
     copy_id = protocol.document_message_id(hashlib.sha256(body).hexdigest(), c["district"])

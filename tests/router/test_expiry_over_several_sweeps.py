@@ -11,12 +11,11 @@ from helpers.axis_home import AxisHome, deliveries_of, document_id_of, drain
 
 from axis.router import sweeps
 from axis.router.answers import Answers, load_axis_identity
-from axis.router.outbox import Outbox
 from axis.router.sweeps import Sweeper
 from axis.store.schema import deliveries, documents
 from envelopes.parsing import parse_xml
 from envelopes.receipts import parse_receipt
-from router.batches import one_batch
+from router.batches import one_batch, outbox_for
 
 
 def receipt_of(body: bytes):  # type: ignore[no-untyped-def]
@@ -53,12 +52,8 @@ def test_the_stored_answer_names_every_expired_recipient_when_expiry_takes_sever
         answers = Answers(load_axis_identity(settings))
         sweeper = Sweeper(
             home.engine,
-            Outbox(
-                home.engine,
-                transport,
-                answers,
-                retry_limit=5,
-                lifetime_seconds=settings.lifetime_seconds,
+            outbox_for(
+                home, transport, answers=answers, lifetime_seconds=settings.lifetime_seconds
             ),
             answers,
             settings,

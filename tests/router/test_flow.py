@@ -30,13 +30,13 @@ from axis.ops.dead_letters import requeue
 from axis.ops.metrics import Metrics
 from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import BatchProcessor
-from axis.router.outbox import Outbox
 from axis.store.schema import dead_letters, deliveries, documents, status_events
 from axis.transport.base import Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.model import BusinessType, Priority, StatusCode
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
+from router.batches import outbox_for
 from router.conftest import Routed, axis_on
 
 MAX = 1 << 20
@@ -362,13 +362,7 @@ def test_a_batch_committed_by_a_router_that_died_before_publishing_is_still_deli
         home.submit(transport, body, sender=c["commune"])
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
         answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        )
+        outbox = outbox_for(home, transport, answers=answers)
         dying = BatchProcessor(
             home.engine,
             outbox,
@@ -403,13 +397,7 @@ def commit_without_publishing(
         home.submit(transport, body, sender=sender)
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
         answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        )
+        outbox = outbox_for(home, transport, answers=answers)
         BatchProcessor(
             home.engine,
             outbox,

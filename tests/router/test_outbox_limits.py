@@ -20,13 +20,13 @@ from helpers.axis_home import AxisHome, deliveries_of, document_id_of, drain, wa
 
 from axis import protocol
 from axis.router.answers import Answers, load_axis_identity
-from axis.router.outbox import Outbox
 from axis.router.sweeps import Sweeper
 from axis.store.schema import dead_letters, deliveries, documents, outbox
 from axis.transport.base import Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
+from router.batches import outbox_for
 from router.conftest import batch_processor
 from router.test_flow import commit_without_publishing, refused_once
 from router.test_refused_answers import refuse_everything
@@ -61,15 +61,8 @@ def test_at_a_limit_of_zero_a_sweep_publishes_a_copy_never_tried_and_buries_one_
     for body in (untried, refused):
         commit_without_publishing(home, body, c["commune"])
     refused_once(home, refused)
-    answers = Answers(load_axis_identity(home.settings))
     with home.transport() as transport:
-        Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=0,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        ).sweep(older_than=0)
+        outbox_for(home, transport, retry_limit=0).sweep(older_than=0)
         (copy,) = drain(transport, c["district"], count=1)
         assert transport.depth(inbox(c["district2"])) == 0
     assert copy.body == untried
@@ -128,13 +121,7 @@ class OneDocument:
         self.document_id = document_id_of(self.body)
         settings = home.settings.replace(lifetime_seconds=LIFETIME)
         answers = Answers(load_axis_identity(settings))
-        self.outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=0,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        )
+        self.outbox = outbox_for(home, transport, answers=answers, retry_limit=0)
         self.sweeper = Sweeper(home.engine, self.outbox, answers, settings)
         self.route()
         assert deliveries_of(home.engine, self.document_id) == {

@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from helpers.axis_home import AxisHome, RouterThread, document_id_of, drain
 
 from axis.ops.metrics import Metrics
-from axis.router.answers import Answers, load_axis_identity
-from axis.router.outbox import Outbox
 from axis.store.schema import deliveries, documents
+from router.batches import outbox_for
 from router.test_flow import all_copies_dead, commit_without_publishing, requeue_copy
 from router.test_skewed_host_clocks import SKEW, clock_off_by
 
@@ -54,15 +53,7 @@ def test_a_copy_published_by_a_host_whose_clock_runs_behind_is_not_queued_before
     commit_without_publishing(home, body, c["commune"])
     metrics = RecordingMetrics()
     with home.transport() as transport:
-        answers = Answers(load_axis_identity(home.settings))
-        outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-            metrics=metrics,
-        )
+        outbox = outbox_for(home, transport, metrics=metrics)
         with clock_off_by(-SKEW):
             assert outbox.sweep(older_than=0) == 2
         drain(transport, c["district"], count=1)

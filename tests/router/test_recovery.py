@@ -38,6 +38,7 @@ from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
+from router.batches import outbox_for
 from router.conftest import batch_processor, consumers_of
 
 MAX = 1 << 20
@@ -140,14 +141,7 @@ def test_a_running_router_publishes_what_a_dead_router_committed_and_never_publi
         assert submission is not None
         with RouterThread(home.settings) as router:
             housekeeping_rounds(home, router.router_id, 1)  # its start-up sweep is done
-            answers = Answers(load_axis_identity(home.settings))
-            router_outbox = Outbox(
-                home.engine,
-                theirs,
-                answers,
-                retry_limit=home.settings.retry_limit,
-                lifetime_seconds=home.settings.lifetime_seconds,
-            )
+            router_outbox = outbox_for(home, theirs, retry_limit=home.settings.retry_limit)
             batch_processor(home, router_outbox).store([submission])
             submission.ack()  # committed and acknowledged; then that router dies unpublished
 
@@ -378,12 +372,8 @@ def test_a_delivery_expired_while_another_router_sweeps_its_copy_is_not_buried_t
     with home.transport() as transport:
         home.submit(transport, body, sender=c["commune"])
         submission = wait_for(lambda: transport.get(SUBMISSIONS), what="the submission")
-        router_outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=settings.lifetime_seconds,
+        router_outbox = outbox_for(
+            home, transport, answers=answers, lifetime_seconds=settings.lifetime_seconds
         )
         batch_processor(home, router_outbox, settings).store([submission])
         submission.ack()  # committed; the copy and the answer never published

@@ -32,6 +32,7 @@ from axis.transport.base import Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
+from router.batches import outbox_for
 from router.conftest import batch_processor
 
 pytestmark = pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
@@ -105,24 +106,12 @@ def test_an_answer_refused_is_not_tried_again_at_every_sweep(
     answers = Answers(load_axis_identity(home.settings))
     before = utcnow()
     with home.transport() as transport:
-        refusing = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        )
+        refusing = outbox_for(home, transport, answers=answers)
         message_id = answer_refused_once(home, transport, refusing)
     after = utcnow()
 
     with home.transport() as transport:
-        other = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-        )
+        other = outbox_for(home, transport, answers=answers)
         for _ in range(3):
             other.sweep(older_than=0)
 
@@ -147,14 +136,7 @@ def test_an_answer_the_broker_keeps_refusing_waits_longer_each_time_and_goes_onc
     start = clock.now
     answers = Answers(load_axis_identity(home.settings))
     with home.transport() as transport:
-        router_outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=5,
-            lifetime_seconds=home.settings.lifetime_seconds,
-            clock=clock,
-        )
+        router_outbox = outbox_for(home, transport, answers=answers, clock=clock)
         sweeper = Sweeper(home.engine, router_outbox, answers, home.settings)
         message_id = answer_refused_once(home, transport, router_outbox)
         attempts = [0.0]

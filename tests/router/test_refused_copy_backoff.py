@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from helpers.axis_home import AxisHome, deliveries_of, document_id_of, drain, wait_for
 
 from axis.router.answers import Answers, load_axis_identity
-from axis.router.outbox import Outbox
 from axis.router.sweeps import Sweeper
 from axis.router.worker import HOUSEKEEPING_SECONDS
 from axis.store.db import utcnow
@@ -30,6 +29,7 @@ from axis.transport.base import Transport
 from axis.transport.topology import SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
+from router.batches import outbox_for
 from router.conftest import batch_processor
 from router.test_refused_answers import Clock, channel_of, refuse_everything
 
@@ -48,13 +48,8 @@ class Router:
         self.start = self.clock.now
         self.home = home
         answers = Answers(load_axis_identity(home.settings))
-        self.outbox = Outbox(
-            home.engine,
-            transport,
-            answers,
-            retry_limit=retry_limit,
-            lifetime_seconds=home.settings.lifetime_seconds,
-            clock=self.clock,
+        self.outbox = outbox_for(
+            home, transport, answers=answers, retry_limit=retry_limit, clock=self.clock
         )
         self.sweeper = Sweeper(home.engine, self.outbox, answers, home.settings)
 

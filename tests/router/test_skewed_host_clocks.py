@@ -32,6 +32,7 @@ from axis.store import db
 from axis.store.schema import dead_letters, outbox, routers
 from axis.transport.base import Transport
 from axis.transport.topology import inbox
+from router.batches import outbox_for
 from router.test_flow import commit_without_publishing
 from router.test_refused_answers import refuse_everything
 
@@ -67,14 +68,7 @@ def db_time(home: AxisHome) -> datetime.datetime:
 
 
 def outbox_of(home: AxisHome, transport: Transport, retry_limit: int = 5) -> Outbox:
-    answers = Answers(load_axis_identity(home.settings))
-    return Outbox(
-        home.engine,
-        transport,
-        answers,
-        retry_limit=retry_limit,
-        lifetime_seconds=home.settings.lifetime_seconds,
-    )
+    return outbox_for(home, transport, retry_limit=retry_limit)
 
 
 def rows_waiting(home: AxisHome) -> int:
