@@ -22,7 +22,6 @@ import datetime
 import json
 import select
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, BinaryIO, TextIO
 
@@ -33,6 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.params import ROW_ID
+from envelopes.lines import acts
 
 FORMATS = ("table", "json", "csv")
 #: Rows up to which ``table`` draws a boxed table; longer ones are plain aligned columns
@@ -63,11 +63,6 @@ limit_option = click.option(
 )
 
 
-#: Unicode categories a terminal acts on: controls, format characters (bidirectional
-#: overrides), line and paragraph separators.
-_ACTING = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
 def shown(text: str) -> str:
     r"""``text`` with every character a terminal would act on written as its Python escape.
 
@@ -76,10 +71,7 @@ def shown(text: str) -> str:
     """
     if text.isprintable():
         return text
-    return "".join(
-        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _ACTING else c
-        for c in text
-    )
+    return "".join(c.encode("unicode_escape").decode("ascii") if acts(c) else c for c in text)
 
 
 def _json(data: Any, **options: Any) -> str:
@@ -93,9 +85,7 @@ def _json(data: Any, **options: Any) -> str:
         return text
     # json escapes C0 controls itself; the C1 ones and format characters it leaves raw.
     # The line breaks left are indent's own.
-    return "".join(
-        json.dumps(c)[1:-1] if unicodedata.category(c) in _ACTING and c != "\n" else c for c in text
-    )
+    return "".join(json.dumps(c)[1:-1] if acts(c) and c != "\n" else c for c in text)
 
 
 def _lacking(out: TextIO) -> str | None:

@@ -42,10 +42,25 @@ from dataclasses import dataclass
 from envelopes.errors import HiddenCharacter
 from envelopes.model import Document
 
-#: Unicode categories a line of visible text may not hold: controls (a tab, a line break,
-#: NUL), format characters (a right-to-left override, a zero-width space), line and
-#: paragraph separators, and surrogates (the bytes of an argument that is not UTF-8).
-_HIDDEN_IN_LINE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+#: Unicode categories of characters that act on the text around them instead of showing:
+#: controls (a tab, a line break, an escape a terminal obeys), format characters (a
+#: right-to-left override, a zero-width space), line and paragraph separators. Listings
+#: escape them, saved files' names replace them.
+_ACTING_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: What a line of visible text may not hold: those, and surrogates (the bytes of an
+#: argument that is not UTF-8).
+_HIDDEN_IN_LINE = _ACTING_CATEGORIES | {"Cs"}
+
+
+def acts(char: str) -> bool:
+    r"""Whether ``char`` acts on the text around it instead of showing.
+
+    >>> acts("\u202e"), acts("\x1b"), acts("Đ"), acts(" ")
+    (True, True, False, False)
+    """
+    return unicodedata.category(char) in _ACTING_CATEGORIES
+
+
 #: Names of the controls a clerk may paste; Unicode gives controls no name.
 _CONTROL_NAMES = {
     "\x00": "NULL",
