@@ -1,6 +1,7 @@
 """``axis dead``: messages the router gave up on; look at them, requeue or discard them.
 
 axis dead list --format csv
+axis dead list --after 812
 axis dead show 12
 axis dead show 12 --body > message.xml
 axis dead requeue 12 13
@@ -48,13 +49,23 @@ def dead() -> None:
 
 @dead.command("list")
 @click.option("--all", "include_resolved", is_flag=True, help="Include requeued and discarded.")
+@click.option(
+    "--after",
+    type=ROW_ID,
+    metavar="ID",
+    help="Only letters of ids past ID: the page after one whose last id is ID.",
+)
 @limit_option
 @format_option
 @pass_settings
-def list_command(settings: Settings, include_resolved: bool, limit: int, fmt: str) -> None:
+def list_command(
+    settings: Settings, include_resolved: bool, after: int | None, limit: int, fmt: str
+) -> None:
     """Unresolved dead letters, oldest first."""
     with checked_engine(settings) as engine:
-        page = list_dead_letters(engine, include_resolved=include_resolved, limit=limit)
+        page = list_dead_letters(
+            engine, include_resolved=include_resolved, after=after, limit=limit
+        )
     render([letter.as_row() for letter in page.rows], LIST_COLUMNS, fmt, title="dead letters")
     if page.more:
         note_more(limit, "oldest", "dead letter" if include_resolved else "unresolved dead letter")
@@ -124,7 +135,12 @@ def _each(letter_ids: tuple[int, ...], act: Callable[[int], str]) -> None:
     as they were: every next one would only wait for it in turn.
 
     Queue names and reasons come from whoever published the message: the lines show
-    what a terminal would act on as escapes."""
+    what a terminal would act on as escapes.
+
+    A letter named twice is acted on once: its second turn would call the command's own
+    work a failure ("already requeued") and end it with exit code 1. Interrupted (Ctrl-C),
+    it names the letter in hand and those left as they were."""
+    letter_ids = tuple(dict.fromkeys(letter_ids))
     refused = 0
     for done, letter_id in enumerate(letter_ids):
         try:
@@ -133,6 +149,17 @@ def _each(letter_ids: tuple[int, ...], act: Callable[[int], str]) -> None:
             left = ", ".join(f"#{n}" for n in letter_ids[done:])
             refusal = f"{one_line(error)}: dead letter(s) {left} left as they were"
             raise TransientError(refusal) from None
+        except KeyboardInterrupt:
+            # The letter in hand is marked or not as its transaction ended, and may have
+            # been published unmarked: its record says which, and requeueing it again
+            # is safe (a repeat is dropped by its message id).
+            left = ", ".join(f"#{n}" for n in letter_ids[done + 1 :])
+            echo_line(
+                f"interrupted at dead letter #{letter_id}: see `axis dead show {letter_id}`"
+                + (f"; dead letter(s) {left} left as they were" if left else ""),
+                err=True,
+            )
+            raise
         except StoreError as error:
             echo_line(f"error: {one_line(error)}", err=True)
             refused += 1

@@ -1,6 +1,7 @@
 """``axis quarantine``: submissions the router rejected, kept as received.
 
 axis quarantine list --reason bad-signature --format json
+axis quarantine list --before 4120
 axis quarantine show 31
 axis quarantine show 31 --payload > rejected.xml
 
@@ -42,15 +43,26 @@ def quarantine() -> None:
     help="Only this rejection reason (e.g. bad-signature; see the README's table).",
 )
 @click.option("--sender", type=NonBlank(), help="Only submissions claiming this sender code.")
+@click.option(
+    "--before",
+    type=ROW_ID,
+    metavar="ID",
+    help="Only submissions of ids below ID: the page after one whose last id is ID.",
+)
 @limit_option
 @format_option
 @pass_settings
 def list_command(
-    settings: Settings, reason: str | None, sender: str | None, limit: int, fmt: str
+    settings: Settings,
+    reason: str | None,
+    sender: str | None,
+    before: int | None,
+    limit: int,
+    fmt: str,
 ) -> None:
     """The latest rejected submissions, newest first."""
     with checked_engine(settings) as engine:
-        page = list_quarantine(engine, reason=reason, sender=sender, limit=limit)
+        page = list_quarantine(engine, reason=reason, sender=sender, before=before, limit=limit)
     render([item.as_row() for item in page.rows], LIST_COLUMNS, fmt, title="quarantine")
     if page.more:
         note_more(limit, "latest", "rejected submission")

@@ -4,14 +4,17 @@ The router keeps each one in ``dead_letters`` (source queue, reason, the message
 Every function here writes an audit entry in the same transaction as what it does::
 
     letters = list_dead_letters(engine).rows                 # unresolved, oldest first
+    later = list_dead_letters(engine, after=letters[-1].id)  # the next page
     letter = show_dead_letter(engine, letters[0].id)
     requeue(engine, transport, letter.id)                    # back on its source queue
     discard(engine, letter.id, note="sender re-sent it")
 
 Requeueing publishes the stored message, with its original ``message_id``, to the queue
-it died on, and only then marks the row resolved: if the publish fails nothing changes; a
-crash between the two leaves the row unresolved, and a second requeue is dropped as a
-repeat of that id by whoever already has the first. The message carries the letter's id
+it died on, and only then marks the row resolved, the letter held all along (see
+:func:`_claim`): two operators requeueing it at once publish it once, the second told it
+was already requeued; if the publish fails nothing changes; a crash between the two
+leaves the row unresolved, and a second requeue is dropped as a repeat of that id by
+whoever already has the first. The message carries the letter's id
 in the header :data:`~axis.protocol.REQUEUED_FROM`, so that the ``failed`` answer to a
 second death is not taken for the first one's. A document copy whose delivery had been
 marked ``dead`` gets that delivery back to ``queued``, and the document's stored answer
@@ -24,8 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import fcntl
 import hashlib
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,8 +44,8 @@ from axis import audit
 from axis.errors import StoreError
 from axis.ops.pages import Page, read_limit
 from axis.protocol import DOCUMENT_ID, KIND, REQUEUED_FROM, SENDER, WAITED
-from axis.store.db import database_now, read_only
-from axis.store.schema import dead_letters, deliveries, documents
+from axis.store.db import database_now, read_only, sqlite_file, sqlstate
+from axis.store.schema import agencies, dead_letters, deliveries, documents
 from axis.transport.base import USER_ID_HEADER, OutgoingMessage, Transport
 from axis.transport.topology import INBOX_PREFIX, MAX_PRIORITY
 
@@ -82,21 +91,26 @@ _SUMMARY = [c for c in dead_letters.c if c.name != "body"]
 
 
 def list_dead_letters(
-    engine: Engine, *, include_resolved: bool = False, limit: int = 100, actor: str | None = None
+    engine: Engine,
+    *,
+    include_resolved: bool = False,
+    after: int | None = None,
+    limit: int = 100,
+    actor: str | None = None,
 ) -> Page[DeadLetter]:
-    """The oldest ``limit`` unresolved dead letters (all with ``include_resolved``)."""
+    """The oldest ``limit`` unresolved dead letters (all with ``include_resolved``), of
+    ids past ``after`` if given: the page after one whose last id it is."""
     query = sa.select(*_SUMMARY).order_by(dead_letters.c.id).limit(read_limit(limit))
     if not include_resolved:
         query = query.where(dead_letters.c.resolved_at.is_(None))
+    if after is not None:
+        query = query.where(dead_letters.c.id > after)
     with engine.begin() as conn:
         page = Page.of([_letter(row, body=b"") for row in conn.execute(query)], limit)
-        audit.record(
-            conn,
-            actor,
-            "dead.list",
-            "dead_letters",
-            {"include_resolved": include_resolved, "count": len(page.rows)},
-        )
+        details: dict[str, Any] = {"include_resolved": include_resolved, "count": len(page.rows)}
+        if after is not None:
+            details["after"] = after
+        audit.record(conn, actor, "dead.list", "dead_letters", details)
     return page
 
 
@@ -113,61 +127,57 @@ def requeue(
 ) -> DeadLetter:
     """Publish the dead letter to its source queue again and mark it ``requeued``.
 
-    Raises :class:`StoreError` if another operator resolved the letter while this call
-    published it: the message went out all the same, and the error says so.
+    The letter is claimed first (see :func:`_claim`) and held until it is marked: a
+    second requeue or a discard of it meanwhile waits, then finds it requeued, so the
+    message is published once whoever asks at the same time.
     """
-    with read_only(engine) as conn:
-        letter = _get(conn, letter_id)
-        _require_unresolved(letter)
-        delivery = _dead_delivery(conn, letter)
-    # Published before anything is marked, and outside any transaction (the embedded
-    # transport writes to the same database): a crash in between leaves the letter
-    # unresolved, to be requeued again, which recipients drop as a repeat of its id.
-    transport.publish(
-        [
-            OutgoingMessage(
-                queue=letter.source_queue,
-                body=letter.body,
-                message_id=letter.message_id or f"requeued:{letter.digest}",
-                # Letters kept before the transport capped what other clients set.
-                priority=min(letter.priority, MAX_PRIORITY),
-                headers=_requeued_headers(letter),
-                vouched_user_id=_vouched(letter.headers.get(USER_ID_HEADER)),
+    with _claim(engine, letter_id) as claim:
+        with claim.reading() as conn:
+            letter = _get(conn, letter_id)
+            _require_unresolved(letter)
+            _require_a_reader(conn, letter)
+            delivery = _dead_delivery(conn, letter)
+        # Published before anything is marked, and outside the marking transaction on
+        # SQLite (the embedded transport writes to the same file): a crash in between
+        # leaves the letter unresolved, to be requeued again, which recipients drop as a
+        # repeat of its id.
+        transport.publish(
+            [
+                OutgoingMessage(
+                    queue=letter.source_queue,
+                    body=letter.body,
+                    message_id=letter.message_id or f"requeued:{letter.digest}",
+                    # Letters kept before the transport capped what other clients set.
+                    priority=min(letter.priority, MAX_PRIORITY),
+                    headers=_requeued_headers(letter),
+                    vouched_user_id=_vouched(letter.headers.get(USER_ID_HEADER)),
+                )
+            ]
+        )
+        with claim.writing() as conn:
+            # The delivery's acceptance, which its ``queued_at`` follows, bears the
+            # database's time: this host's clock may be behind it.
+            now = database_now(conn)
+            _resolve(conn, letter_id, "requeued", now)
+            if delivery is not None:
+                revived = conn.execute(
+                    sa.update(deliveries)
+                    .where(deliveries.c.id == delivery.id, deliveries.c.state == "dead")
+                    .values(state="queued", queued_at=now, closed_at=None)
+                ).rowcount
+                if revived:
+                    _withdraw_answer(conn, delivery.document_pk)
+            audit.record(
+                conn,
+                actor,
+                "dead.requeue",
+                _target(letter_id),
+                {
+                    "queue": letter.source_queue,
+                    "message_id": letter.message_id,
+                    "delivery_revived": delivery.id if delivery is not None else None,
+                },
             )
-        ]
-    )
-    with engine.begin() as conn:
-        # The delivery's acceptance, which its ``queued_at`` follows, bears the
-        # database's time: this host's clock may be behind it.
-        now = database_now(conn)
-        marked = _resolve(conn, letter_id, "requeued", now)
-        # What was published is recorded whoever marked the letter: its copy is in the
-        # inbox again, so its delivery is live again.
-        if delivery is not None:
-            revived = conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.id == delivery.id, deliveries.c.state == "dead")
-                .values(state="queued", queued_at=now, closed_at=None)
-            ).rowcount
-            if revived:
-                _withdraw_answer(conn, delivery.document_pk)
-        audit.record(
-            conn,
-            actor,
-            "dead.requeue",
-            _target(letter_id),
-            {
-                "queue": letter.source_queue,
-                "message_id": letter.message_id,
-                "delivery_revived": delivery.id if delivery is not None else None,
-            },
-        )
-        resolved_meanwhile = None if marked else _get(conn, letter_id)
-    if resolved_meanwhile is not None:
-        raise StoreError(
-            f"dead letter #{letter_id} was {_resolution(resolved_meanwhile)} while this "
-            f"command requeued it: its message went to {letter.source_queue} all the same"
-        )
     return dataclasses.replace(letter, resolved_at=now, resolution="requeued")
 
 
@@ -175,15 +185,13 @@ def discard(
     engine: Engine, letter_id: int, *, note: str = "", actor: str | None = None
 ) -> DeadLetter:
     """Mark the dead letter ``discarded``: it stays on record, it is never sent."""
-    with engine.begin() as conn:
+    with _claim(engine, letter_id) as claim, claim.writing() as conn:
         # Every router and operator on PostgreSQL stamps with the database's clock: this
         # host's may be off, and would order the discard before the death it follows.
         now = database_now(conn)
         letter = _get(conn, letter_id)
         _require_unresolved(letter)
-        if not _resolve(conn, letter_id, "discarded", now):
-            # Someone else resolved it since it was read: show what they did.
-            _require_unresolved(_get(conn, letter_id))
+        _resolve(conn, letter_id, "discarded", now)
         audit.record(
             conn,
             actor,
@@ -192,6 +200,117 @@ def discard(
             {"queue": letter.source_queue, "message_id": letter.message_id, "note": note},
         )
     return dataclasses.replace(letter, resolved_at=now, resolution="discarded")
+
+
+#: How long a requeue or discard waits for another one holding the same letter.
+CLAIM_WAIT_SECONDS = 5
+#: PostgreSQL's SQLSTATE for a lock not had within ``lock_timeout`` (lock_not_available).
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A dead letter held by one requeue or discard until it is marked.
+
+    On PostgreSQL the letter's row is locked (``FOR UPDATE``) by a transaction that
+    reads and marks it: the claim is the database's, whatever host each command runs on,
+    and ends with the command's connection, killed or not. On SQLite a transaction kept
+    open across the publish would hold the write lock the embedded transport needs to
+    publish: the claim is a lock (``flock``) on a file beside the database, which one
+    machine's processes share and the kernel releases when its holder dies.
+    """
+
+    engine: Engine
+    held: Connection | None
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        if self.held is not None:
+            yield self.held
+            return
+        with read_only(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        if self.held is not None:
+            yield self.held
+            return
+        with self.engine.begin() as conn:
+            yield conn
+
+
+@contextmanager
+def _claim(engine: Engine, letter_id: int) -> Iterator[_Claim]:
+    """Hold the letter ``letter_id`` for one requeue or discard (on SQLite, every letter),
+    waiting up to :data:`CLAIM_WAIT_SECONDS` for another holding it; :class:`StoreError`
+    if it still does (a command stopped with Ctrl-Z, a broker that does not confirm)."""
+    if engine.dialect.name == "postgresql":
+        busy = StoreError(
+            f"dead letter #{letter_id} is being requeued or discarded by another command "
+            f"right now, which has held it for over {CLAIM_WAIT_SECONDS} s: see `axis dead "
+            f"show {letter_id}` once it is done"
+        )
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{CLAIM_WAIT_SECONDS}s'")
+            try:
+                conn.execute(
+                    sa.select(dead_letters.c.id)
+                    .where(dead_letters.c.id == letter_id)
+                    .with_for_update()
+                )
+            except sa.exc.OperationalError as error:
+                if sqlstate(error) == _LOCK_NOT_AVAILABLE:
+                    raise busy from None
+                raise
+            # Held: what the requeue writes next (a delivery, its document) waits for
+            # routers as long as any router's write would.
+            conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+            yield _Claim(engine, conn)
+        return
+    path = sqlite_file(engine)
+    if path is None:
+        # A database in this process's memory: no other process has it.
+        yield _Claim(engine, None)
+        return
+    busy = StoreError(
+        f"dead letter #{letter_id} is left as it was: another command requeueing or "
+        f"discarding dead letters of this database has held them for over "
+        f"{CLAIM_WAIT_SECONDS} s: see `axis dead show {letter_id}` once it is done"
+    )
+    with _file_lock(path.with_name(path.name + "-dead-letters.lock"), busy):
+        yield _Claim(engine, None)
+
+
+@contextmanager
+def _file_lock(path: Path, busy: StoreError) -> Iterator[None]:
+    """Hold ``path`` locked, waiting up to :data:`CLAIM_WAIT_SECONDS`; raise ``busy`` if
+    another holds it longer. One lock for every letter of the database: a requeue
+    holds it for one publish."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise StoreError(
+            f"cannot open {path}, which requeues and discards of dead letters lock: "
+            f"{error.strerror}"
+        ) from None
+    try:
+        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise busy from None
+                time.sleep(_LOCK_POLL_SECONDS)
+        yield
+    finally:
+        os.close(descriptor)  # which releases the lock
+
+
+#: How often a requeue or discard on SQLite looks whether the letters' lock is free.
+_LOCK_POLL_SECONDS = 0.05
 
 
 def _target(letter_id: int) -> str:
@@ -226,20 +345,39 @@ def _require_unresolved(letter: DeadLetter) -> None:
         raise StoreError(f"dead letter #{letter.id} was already {_resolution(letter)}")
 
 
+def _require_a_reader(conn: Connection, letter: DeadLetter) -> None:
+    """Refuse to put a message back in the inbox of an agency suspended since it died:
+    the router refuses documents to a suspended agency, which cannot read its inbox, and
+    the copy would only wait there, its delivery ``queued``, until it expired. The letter
+    is left as it was, to requeue once the agency is resumed. (An agency whose inbox is
+    gone is refused by the transport: the queue does not exist.)"""
+    if not letter.source_queue.startswith(INBOX_PREFIX):
+        return
+    code = letter.source_queue[len(INBOX_PREFIX) :]
+    suspended = conn.execute(
+        sa.select(agencies.c.code).where(agencies.c.code == code, agencies.c.status == "suspended")
+    ).first()
+    if suspended is not None:
+        raise StoreError(
+            f"dead letter #{letter.id} was not requeued, it is left as it was: it died on "
+            f"{letter.source_queue}, and agency {code} is suspended: resume it first "
+            f"(`axis agency resume {code}`), or discard the letter"
+        )
+
+
 def _resolution(letter: DeadLetter) -> str:
     """What was done with a resolved letter, and when: "discarded at 2026-12-04T10:00:00"."""
     when = letter.resolved_at.isoformat(timespec="seconds") if letter.resolved_at else "?"
     return f"{letter.resolution} at {when}"
 
 
-def _resolve(conn: Connection, letter_id: int, resolution: str, now: datetime.datetime) -> bool:
-    """Mark the letter resolved unless it already is; True if this call marked it."""
-    marked = conn.execute(
+def _resolve(conn: Connection, letter_id: int, resolution: str, now: datetime.datetime) -> None:
+    """Mark the letter, held by this call's :func:`_claim` and read unresolved in it."""
+    conn.execute(
         sa.update(dead_letters)
-        .where(dead_letters.c.id == letter_id, dead_letters.c.resolved_at.is_(None))
+        .where(dead_letters.c.id == letter_id)
         .values(resolved_at=now, resolution=resolution)
     )
-    return marked.rowcount == 1
 
 
 def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[int, int] | None:

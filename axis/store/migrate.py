@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 #: The newest migration's revision, the one the code expects the database to be at.
 #: ``tests/store/test_migrations.py`` checks it against the migration scripts.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 #: Key of the PostgreSQL advisory lock that serialises concurrent ``axis init`` runs.
 _INIT_LOCK_KEY = 0x0A815_1417

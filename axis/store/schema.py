@@ -223,7 +223,10 @@ quarantine = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("answer", sa.LargeBinary, nullable=True),
     sa.Index(None, "received_at"),
-    sa.Index(None, "reason"),
+    # `axis quarantine list --reason` and `--sender`: their latest, read backwards from
+    # the newest id rather than every rejection of the axis's.
+    sa.Index(None, "reason", "id"),
+    sa.Index(None, "claimed_sender", "id"),
     sa.Index(None, "digest"),  # a sender waiting for its answer looks it up
     # `axis track` of a document the axis never took in: its newest rejection, if any.
     sa.Index(None, "document_id", "received_at"),
@@ -245,6 +248,14 @@ dead_letters = sa.Table(
     sa.Column("resolved_at", Timestamp, nullable=True),
     sa.Column("resolution", sa.String(20), nullable=True),  # requeued | discarded
     sa.Index(None, "dead_at"),  # `axis stats` counts a period's dead letters
+    # `axis dead list` and the unresolved gauge: the few letters still to act on, among
+    # every letter ever resolved.
+    sa.Index(
+        "ix_dead_letters_unresolved",
+        "id",
+        postgresql_where=sa.text("resolved_at IS NULL"),
+        sqlite_where=sa.text("resolved_at IS NULL"),
+    ),
 )
 
 audit_log = sa.Table(

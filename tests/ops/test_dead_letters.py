@@ -12,13 +12,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from helpers.terminal import on_a_terminal
 
-from axis.errors import StoreError
-from axis.ops.dead_letters import discard, requeue
 from axis.protocol import InboxHeaders, document_message_id, submission_headers
 from axis.store.db import make_engine, utcnow
 from axis.store.migrate import upgrade
 from axis.store.schema import audit_log, dead_letters, deliveries, documents
-from axis.transport.base import OutgoingMessage
 from axis.transport.embedded import EmbeddedTransport
 from axis.transport.rabbitmq import RabbitMQTransport
 from axis.transport.topology import MAX_PRIORITY, SUBMISSIONS, amqp_priority, inbox
@@ -311,34 +308,6 @@ def test_a_dead_letter_is_requeued_or_discarded_once_only(axis: Axis) -> None:
     assert again.output.startswith(f"error: dead letter #{letter} was already requeued at ")
     discarded = axis.run("dead", "discard", str(letter))
     assert discarded.exit_code == 1 and "already requeued" in discarded.output
-
-
-def test_a_letter_discarded_while_it_is_requeued_says_the_message_went_out_anyway(
-    axis: Axis,
-) -> None:
-    letter = bury_submission(axis)
-
-    class DiscardedMeanwhile(EmbeddedTransport):
-        """Another operator discards the letter while this requeue publishes it."""
-
-        def publish(self, messages: Sequence[OutgoingMessage]) -> None:
-            discard(axis.engine, letter, note="operator B", actor="B")
-            super().publish(messages)
-
-    with DiscardedMeanwhile(axis.engine) as transport, pytest.raises(StoreError) as raised:
-        requeue(axis.engine, transport, letter, actor="A")
-    assert str(raised.value).startswith(f"dead letter #{letter} was discarded at ")
-    assert str(raised.value).endswith(
-        f"while this command requeued it: its message went to {SUBMISSIONS} all the same"
-    )
-    assert axis.letter(letter).resolution == "discarded"
-    assert axis.audit_actions()[-2:] == [
-        ("dead.discard", f"dead_letters/{letter}"),
-        ("dead.requeue", f"dead_letters/{letter}"),
-    ]
-    with EmbeddedTransport(axis.engine) as transport:
-        published = transport.get(SUBMISSIONS)
-        assert published is not None and published.body == ENVELOPE
 
 
 def test_an_unknown_dead_letter_is_one_clear_error(axis: Axis) -> None:

@@ -24,6 +24,10 @@ WAITING = {
 }
 
 
+#: The indexes of ``dead_letters`` at the head revision.
+DEAD_LETTER_INDEXES = {"ix_dead_letters_dead_at": ["dead_at"], "ix_dead_letters_unresolved": ["id"]}
+
+
 def made_by_the_axis_of_0001(engine: Engine) -> None:
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0001")
@@ -63,7 +67,7 @@ def differences_from_the_schema_module(engine: Engine) -> list:
 def test_a_fresh_database_indexes_dead_letters_by_when_they_died(empty_engine: Engine):
     upgrade(empty_engine)
 
-    assert indexed_columns(empty_engine, "dead_letters") == {"ix_dead_letters_dead_at": ["dead_at"]}
+    assert indexed_columns(empty_engine, "dead_letters") == DEAD_LETTER_INDEXES
 
 
 def test_a_database_at_0001_is_upgraded_keeping_its_outbox_rows_due_at_once(
@@ -75,7 +79,7 @@ def test_a_database_at_0001_is_upgraded_keeping_its_outbox_rows_due_at_once(
     result = upgrade(empty_engine)
 
     assert (result.before, result.after) == ("0001", HEAD_REVISION)
-    assert indexed_columns(empty_engine, "dead_letters") == {"ix_dead_letters_dead_at": ["dead_at"]}
+    assert indexed_columns(empty_engine, "dead_letters") == DEAD_LETTER_INDEXES
     with empty_engine.connect() as conn:
         row = conn.execute(sa.text("SELECT * FROM outbox")).one()
     assert (row.message_id, row.attempts, row.next_attempt_at) == ("answer:waiting", 0, None)
