@@ -24,7 +24,8 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import load_der_private_key
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import load_der_private_key, pkcs7
 from cryptography.x509.oid import NameOID
 
 from axis.errors import CertificateError, FileProblem
@@ -39,6 +40,8 @@ from envelopes.verifying import is_ca, signing_usage_problem
 _PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 #: Where a certificate usually sits beside its key, as `axis pki issue` and CAs write them.
 _CERTIFICATE_SUFFIXES = (".pem", ".crt")
+#: The PEM armour of a PKCS#7 certificate bundle (.p7b, .p7c), as CAs hand out chains.
+_PEM_PKCS7 = b"-----BEGIN PKCS7-----"
 
 
 def load_certificate(data: bytes, source: str | Path) -> x509.Certificate:
@@ -119,19 +122,14 @@ def load_signing_certificate(data: bytes, source: str | Path) -> x509.Certificat
 
 
 def choose_signing_certificate(data: bytes, source: str | Path) -> x509.Certificate:
-    """The one certificate in ``data`` an agency would sign with, PEM or DER, whatever
-    its extensions allow.
+    """The one certificate in ``data`` an agency would sign with, PEM, DER or PKCS#7,
+    whatever its extensions allow.
 
-    A PEM file may hold a chain (the agency's certificate and its CA's, in either order,
-    as a CA hands them out): the agency's is taken. A file holding several that could
+    A PEM or PKCS#7 file may hold a chain (the agency's certificate and its CA's, in
+    either order, as a CA hands them out): the agency's is taken. A file holding several that could
     sign is refused, as the first alone would be pinned and the others silently left out.
     """
-    if b"-----BEGIN" not in data:
-        return load_certificate(data, source)
-    try:
-        found = x509.load_pem_x509_certificates(data)
-    except ValueError:
-        raise _not_a_certificate(data, source) from None
+    found = certificates_in(data, source)
     if len(found) == 1:
         return found[0]
     signing = [c for c in found if not _is_ca_in(c, source)]
@@ -147,6 +145,33 @@ def choose_signing_certificate(data: bytes, source: str | Path) -> x509.Certific
         f"{source} holds {len(signing)} certificates an agency could sign with ({subjects}): "
         "put each in a file of its own and register each to its agency"
     )
+
+
+def certificates_in(data: bytes, source: str | Path) -> list[x509.Certificate]:
+    """Every certificate in ``data``, at least one and each once, in file order: PEM (one
+    or a chain), DER, or a PKCS#7 bundle (.p7b, PEM or DER), the form many CAs hand out a
+    certificate and its chain in."""
+    try:
+        if _PEM_PKCS7 in data:
+            found = pkcs7.load_pem_pkcs7_certificates(data)
+        elif b"-----BEGIN" in data:
+            found = x509.load_pem_x509_certificates(data)
+        else:
+            try:
+                found = [x509.load_der_x509_certificate(data)]
+            except ValueError:
+                found = pkcs7.load_der_pkcs7_certificates(data)
+    # UnsupportedAlgorithm: PKCS#7 other than a bundle of certificates (encrypted data).
+    except (ValueError, UnsupportedAlgorithm):
+        raise _not_a_certificate(data, source) from None
+    if not found:
+        raise CertificateError(f"{source} is a PKCS#7 bundle that holds no certificate")
+    # A chain put together by concatenating files may hold one certificate twice: it is
+    # one certificate, not two to choose between.
+    unique: dict[bytes, x509.Certificate] = {}
+    for certificate in found:
+        unique.setdefault(certificate.fingerprint(hashes.SHA256()), certificate)
+    return list(unique.values())
 
 
 def _is_ca_in(certificate: x509.Certificate, source: str | Path) -> bool:

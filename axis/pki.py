@@ -37,7 +37,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from axis.certificates import load_certificate, read_certificate, read_certificate_bytes
+from axis.certificates import (
+    certificates_in,
+    load_certificate,
+    read_certificate,
+    read_certificate_bytes,
+)
 from axis.errors import CertificateError, ConfigurationError
 from axis.files import (
     NewFile,
@@ -273,15 +278,14 @@ def _organisation(name: str) -> str:
 
 def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
     """Copy a CA certificate into the trust store after checking that it is a valid CA."""
-    data = read_certificate_bytes(pem_path)
-    count = data.count(PEM_CERTIFICATE)
-    if count > 1:
+    found = certificates_in(read_certificate_bytes(pem_path), pem_path)
+    if len(found) > 1:
         # Only the first would be checked and copied, the others silently left out.
         raise CertificateError(
-            f"{pem_path} holds {count} certificates: put each CA in a file of its own and "
-            "add them one by one, so that each is checked"
+            f"{pem_path} holds {len(found)} certificates: put each CA in a file of its own "
+            "and add them one by one, so that each is checked"
         )
-    cert = load_certificate(data, pem_path)
+    cert = found[0]
     if not is_ca(cert):
         raise CertificateError(
             f"{pem_path}: not a CA certificate (BasicConstraints CA is not set): "

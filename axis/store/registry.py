@@ -171,6 +171,8 @@ class ImportSummary:
     refused: list[RefusedRow] = field(default_factory=list)
     #: Added although their parent is not registered (only with ``accept_orphans``).
     orphans: list[str] = field(default_factory=list)
+    #: Columns of the file the import does not read, as the first line names them.
+    ignored_columns: list[str] = field(default_factory=list)
     certificates_added: int = 0
     written: bool = False
 
@@ -191,6 +193,8 @@ class _Pin:
 
     agency_code: str
     revoked: bool
+    #: The line of the import file that pins it, when it is not registered yet.
+    line: int | None = None
 
 
 def tree_order(code: str) -> tuple[str, str, str, str]:
@@ -804,6 +808,9 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     text = _decoded(path, read_bounded(path, limit=MAX_IMPORT_BYTES))
     if not text.strip():
         raise AgencyError(f"{path} is empty: {_HEADER_HINT}")
+    if text.lstrip()[:1] in ("[", "{"):
+        # Its keys may well be code and name: "missing columns" would read as nonsense.
+        raise AgencyError(f"{path} holds JSON, not CSV: export it as CSV ({_HEADER_HINT})")
     separator = _separator(text)
     # strict: a quote left open would otherwise swallow the rest of the file into a name.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
@@ -812,12 +819,22 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
     except csv.Error as error:
         raise _broken_quoting(path, text, reader, 1, error) from None
     columns = _column_names(fieldnames)
-    if len(set(columns)) < len(columns):
+    # Spreadsheets write a separator for every column of the range they used, so a header
+    # line may end in columns named nothing: those are not named twice.
+    named = [c for c in columns if c]
+    if len(set(named)) < len(named):
         raise AgencyError(f"{path}, line 1: a column is named twice ({', '.join(fieldnames)})")
     missing = [c for c in ("code", "name") if c not in columns]
     if missing:
         raise AgencyError(f"{path}: missing column(s) {', '.join(missing)} ({_HEADER_HINT})")
-    summary = ImportSummary()
+    # A column misnamed (certificate for cert_path) would otherwise be skipped unseen.
+    summary = ImportSummary(
+        ignored_columns=[
+            given.strip()
+            for given, c in zip(fieldnames, columns, strict=True)
+            if c and c not in _COLUMNS
+        ]
+    )
     rows: list[_Row] = []
     seen_on: dict[str, int] = {}
     for line, fields in _records(path, text, reader):
@@ -828,6 +845,12 @@ def _read_import_file(path: Path) -> tuple[list[_Row], ImportSummary]:
             if len(fields) > len(columns):
                 raise AgencyError(
                     f"{len(fields)} fields where the first line names {len(columns)} "
+                    f"(a {_SEPARATOR_NAMES[separator]} in a name needs quotes)"
+                )
+            unnamed = _value_in_unnamed_column(columns, fields)
+            if unnamed is not None:
+                raise AgencyError(
+                    f"{unnamed!r} is in a column the first line names nothing for "
                     f"(a {_SEPARATOR_NAMES[separator]} in a name needs quotes)"
                 )
             code = AgencyCode.parse(raw_code)
@@ -858,6 +881,8 @@ def _decoded(path: Path, data: bytes) -> str:
         ) from None
 
 
+#: The columns an import reads.
+_COLUMNS = ("code", "name", "cert_path")
 #: What the first line of an import file must say.
 _HEADER_HINT = "the first line must name the columns code,name[,cert_path]"
 #: The separators an import file may use: Excel writes a semicolon where the regional
@@ -867,6 +892,26 @@ _SEPARATOR_NAMES = {",": "comma", ";": "semicolon"}
 
 def _column_names(fieldnames: Sequence[str]) -> list[str]:
     return [c.strip().lower() for c in fieldnames]
+
+
+def _value_in_unnamed_column(columns: Sequence[str], fields: Sequence[str]) -> str | None:
+    """The first value a record holds in a column the header names nothing for, if any:
+    most likely the end of a name split at an unquoted separator, which would otherwise be
+    cut off silently.
+
+    >>> _value_in_unnamed_column(["code", "name", ""], ["000.00.00.H53", "UBND", " tỉnh"])
+    ' tỉnh'
+    >>> _value_in_unnamed_column(["code", "name", ""], ["000.00.00.H53", "UBND", ""]) is None
+    True
+    """
+    return next(
+        (
+            value
+            for column, value in zip(columns, fields, strict=False)
+            if not column and value.strip()
+        ),
+        None,
+    )
 
 
 def _separator(text: str) -> str:
@@ -985,7 +1030,7 @@ def _plan_import(
             summary.unchanged.append(code)
         cert = row.certificate
         if cert is not None and (fp := fingerprint(cert)) not in pinned:
-            pinned[fp] = _Pin(code, revoked=False)
+            pinned[fp] = _Pin(code, revoked=False, line=row.line)
             plan.new_certificates.append(_certificate_row(code, cert, now))
             plan.audit_entries.append(
                 audit.Action("certificate.add", code, {"fingerprint": fp, "file": file_name})
@@ -1000,11 +1045,19 @@ def _check_import_certificate(
 ) -> None:
     _refuse_unusable(cert, code, now)
     pin = pinned.get(fingerprint(cert))
-    if pin is not None and (pin.revoked or pin.agency_code != code):
-        state = "revoked" if pin.revoked else "registered"
+    if pin is None or (not pin.revoked and pin.agency_code == code):
+        return
+    if pin.line is not None:
+        # Not registered before the import: saying so would send the reader looking for
+        # an earlier registration.
         raise CertificateError(
-            f"the certificate {fingerprint(cert)} is already {state} for agency {pin.agency_code}"
+            f"the certificate {fingerprint(cert)} is given for agency {pin.agency_code} too, "
+            f"on line {pin.line}: a certificate signs for one agency only"
         )
+    state = "revoked" if pin.revoked else "registered"
+    raise CertificateError(
+        f"the certificate {fingerprint(cert)} is already {state} for agency {pin.agency_code}"
+    )
 
 
 def _missing_parent(parent: str, refused_lines: dict[str, int]) -> str:
