@@ -59,8 +59,6 @@ def _not_a_certificate(data: bytes, source: str | Path) -> CertificateError:
     """The error for ``data`` that holds no certificate: a private key taken for one (the
     file beside it, as keys and certificates are handed out in pairs) is named as such,
     and the file to give instead; the key itself is never shown."""
-    if not _is_private_key(data):
-        return CertificateError(f"{source}: not a PEM or DER X.509 certificate")
     instead = "give the certificate file that goes with it"
     if isinstance(source, Path):
         siblings = [
@@ -69,7 +67,32 @@ def _not_a_certificate(data: bytes, source: str | Path) -> CertificateError:
             if source.suffix.lower() != suffix
         ]
         instead += f" (e.g. {' or '.join(siblings)})"
+    if _is_pkcs12(data):
+        return CertificateError(
+            f"{source} is a PKCS#12 bundle (.p12, .pfx), which holds a private key: {instead}, "
+            f"or take the certificate out of it with `openssl pkcs12 -in {source} -clcerts "
+            "-nokeys -out CERT.pem`"
+        )
+    if not _is_private_key(data):
+        return CertificateError(f"{source}: not a PEM or DER X.509 certificate")
     return CertificateError(f"{source} holds a private key, not a certificate: {instead}")
+
+
+#: How a PKCS#12 file's DER starts after its outer SEQUENCE's header: version 3, then a
+#: ContentInfo SEQUENCE.
+_PKCS12_VERSION = b"\x02\x01\x03\x30"
+#: The start of the PKCS#7 content type OIDs (1.2.840.113549.1.7) a PKCS#12 file holds.
+_PKCS7_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"
+
+
+def _is_pkcs12(data: bytes) -> bool:
+    """Whether ``data`` is shaped as a PKCS#12 file, which may be encrypted as a whole
+    (so that only its shape tells it from any other DER)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return False
+    # DER's length: one byte under 128, else a byte counting the bytes that follow.
+    header = 2 if data[1] < 0x80 else 2 + (data[1] & 0x7F)
+    return data[header : header + 4] == _PKCS12_VERSION and _PKCS7_OID in data[: header + 30]
 
 
 def holds_pem_private_key(data: bytes) -> bool:
