@@ -32,9 +32,16 @@ from cli.agency_options import as_option, identity_options, load_cli_identity, o
 from cli.output import echo_line, format_option, render
 from cli.params import ROW_ID, Duration, OutFolder
 from cli.settings_options import pass_settings
+from envelopes.model import BusinessType
 
-COLUMNS = ("kind", "document_id", "from", "what", "saved")
+COLUMNS = ("kind", "document_id", "from", "what", "refers_to", "saved")
 REFUSED_DIR = "refused"
+#: What a document does to an earlier one, in the words of `axis send`'s options.
+REFERS_TO = {
+    BusinessType.REVOKE: "revokes",
+    BusinessType.UPDATE: "updates",
+    BusinessType.REPLACE: "replaces",
+}
 
 
 @click.command()
@@ -120,21 +127,25 @@ def _save(out: Path, incoming: Incoming) -> dict[str, object]:
     verified = incoming.verified
     if incoming.kind == "document":
         document = incoming.document
+        metadata: dict[str, object] = {
+            "from": verified.sender_code,
+            "subject": document.subject,
+            "priority": int(document.priority),
+            "digest": verified.digest,
+            "certificate_sha256": verified.fingerprint,
+            "message_id": incoming.message_id,
+        }
+        # A revocation, an update or a replacement is about an earlier document: shown
+        # as a new one, the clerk would go on with the document it revokes.
+        refers = REFERS_TO.get(document.business.business_doc_type)
+        refers_to = ""
+        if refers is not None:
+            metadata[refers] = document.business.document_id
+            refers_to = f"{refers} {document.business.document_id}"
         folder = save_document(
-            out,
-            document.document_id,
-            incoming.signed,
-            document.attachments,
-            {
-                "from": verified.sender_code,
-                "subject": document.subject,
-                "priority": int(document.priority),
-                "digest": verified.digest,
-                "certificate_sha256": verified.fingerprint,
-                "message_id": incoming.message_id,
-            },
+            out, document.document_id, incoming.signed, document.attachments, metadata
         )
-        return _row(incoming, document.subject, folder)
+        return _row(incoming, document.subject, folder, refers_to)
     if incoming.kind == "status":
         status = incoming.status
         code = status.status_code
@@ -155,12 +166,13 @@ def _save(out: Path, incoming: Incoming) -> dict[str, object]:
     return _row(incoming, f"{said}: {receipt.message}", path)
 
 
-def _row(incoming: Incoming, what: str, saved: Path) -> dict[str, object]:
+def _row(incoming: Incoming, what: str, saved: Path, refers_to: str = "") -> dict[str, object]:
     return {
         "kind": incoming.kind,
         "document_id": incoming.document_id,
         "from": incoming.verified.sender_code,
         "what": what,
+        "refers_to": refers_to,
         "saved": str(saved),
     }
 
@@ -176,5 +188,6 @@ def _save_refusal(out: Path, refusal: Refusal) -> dict[str, object]:
         "document_id": refusal.document_id,
         "from": refusal.sender,
         "what": f"{answered}: {refusal.message}",
+        "refers_to": "",
         "saved": str(path),
     }

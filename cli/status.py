@@ -30,7 +30,21 @@ from envelopes.model import StatusCode
 #: The business statuses a clerk sends by hand.
 BUSINESS_STATUSES = ("02", "03", "04", "05", "06", "13", "15", "16")
 
+#: What edXML lets a status's Description hold (edXML:Text), in characters.
+MAX_DESCRIPTION = 2000
+
 _HELP = "; ".join(f"{code} {STATUS_LABELS[StatusCode(code)]}" for code in BUSINESS_STATUSES)
+
+
+def _fits(ctx: click.Context, param: click.Parameter, description: str | None) -> str | None:
+    """``description``, if a status can carry it: checked before a key is opened, as the
+    schema would refuse it only once the status is built and about to be signed."""
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise click.BadParameter(
+            f"it is {len(description):,} characters long; a status carries at most "
+            f"{MAX_DESCRIPTION:,}: shorten it."
+        )
+    return description
 
 
 @click.command(help=f"Send STATUS_CODE about DOCUMENT_ID to its sender ({_HELP}).")
@@ -43,7 +57,8 @@ _HELP = "; ".join(f"{code} {STATUS_LABELS[StatusCode(code)]}" for code in BUSINE
     # Signed and recorded for good: a blank one would tell the sender nothing, where
     # leaving the option out gives the status's name.
     type=NonBlank(),
-    help="Free text (default: the status's name).",
+    callback=_fits,
+    help=f"Free text, at most {MAX_DESCRIPTION} characters (default: the status's name).",
 )
 @timeout_option
 @pass_settings

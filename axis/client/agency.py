@@ -47,6 +47,7 @@ import datetime
 import hashlib
 import logging
 import math
+import os
 import re
 import time
 import urllib.parse
@@ -271,17 +272,19 @@ class Incoming:
 
     def ack(self, description: str = ARRIVED_DESCRIPTION) -> None:
         """Done with it. For a document, first send the signed 01 delivery receipt."""
+        text = _description(description, StatusCode.ARRIVED)
         self._require_unsettled()
         if self.kind == "document":
-            self._client._answer(self._message, self.document, StatusCode.ARRIVED, description)
+            self._client._answer(self._message, self.document, StatusCode.ARRIVED, text)
         self._client.settle(self._message)
 
     def refuse(self, description: str) -> None:
         """Refuse a document (02, từ chối tiếp nhận) with the reason in ``description``."""
         if self.kind != "document":
             raise AxisError(f"only a document can be refused, not a {self.kind}")
+        text = _description(description, StatusCode.REFUSED)
         self._require_unsettled()
-        self._client._answer(self._message, self.document, StatusCode.REFUSED, description)
+        self._client._answer(self._message, self.document, StatusCode.REFUSED, text)
         self._client.settle(self._message)
 
     def release(self) -> None:
@@ -320,10 +323,15 @@ class AgencyClient:
         settings: Settings,
         trust: TrustStore,
         *,
-        state_dir: Path | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
         engine: Engine | None = None,
     ) -> None:
         self.code = str(AgencyCode.parse(code))
+        _require_type("identity", identity, SigningIdentity, "load_identity(KeyFiles(...))")
+        _require_type("settings", settings, Settings, "Settings.from_env()")
+        _require_type("trust", trust, TrustStore, "TrustStore.from_dir(settings.trust_dir)")
+        if state_dir is not None and not isinstance(state_dir, str | os.PathLike):
+            raise InvalidArgument(f"state_dir is a folder's path, not {_named_type(state_dir)}")
         self.identity = identity
         self.settings = settings
         self.trust = trust
@@ -331,7 +339,7 @@ class AgencyClient:
         self._own_engine = engine is None
         self.engine = engine if engine is not None else engine_for(settings)
         self._transport: Transport | None = None
-        self._state_dir = state_dir or settings.home / "agencies" / self.code
+        self._state_dir = Path(state_dir or settings.home / "agencies" / self.code)
         self._seen: SeenMessages | None = None
         self._axis_pins = _axis_fingerprints(settings)
         self._user_id = _broker_user_id(settings, self.code)
@@ -496,13 +504,11 @@ class AgencyClient:
         """
         document_id = _document_id(document_id)
         status_code = _status_code(code)
-        if not isinstance(description, str):
-            raise InvalidArgument(f"description is text, not {_named_type(description)}")
+        text = _description(description, status_code)
         timeout = _seconds("timeout", timeout)
         # The router matches a status to its document byte for byte.
         document_id = stored_document_id(self.engine, document_id)
         reference = self._reference(document_id)
-        text = description or STATUS_LABELS[status_code]
         signed = self._sign(build_status(self._status(reference, status_code, text)))
         submitted_at = utcnow()
         submission = self.submit(signed, "status", document_id)
@@ -699,7 +705,18 @@ class AgencyClient:
             raise InvalidArgument(
                 f"max_messages is a whole number or None, not {_named_type(max_messages)}"
             )
-        if max_messages is not None and max_messages < 1:
+        if max_messages is not None and max_messages < 0:
+            # -1 reads as "no limit" in many APIs; taking nothing would look like an empty
+            # inbox.
+            raise InvalidArgument(
+                f"max_messages is 0 or more (None takes every message), not {max_messages}"
+            )
+        # Checked before a message is taken: the first refusal would fail, mid-loop.
+        if on_refusal is not None and not callable(on_refusal):
+            raise InvalidArgument(
+                f"on_refusal is a function taking a Refusal, or None, not {_named_type(on_refusal)}"
+            )
+        if max_messages == 0:
             return  # asked for none: not even one taken, as the loop below would
         handed = 0
         prefetch = min(max_messages or RECEIVE_PREFETCH, self._at_once(RECEIVE_PREFETCH))
@@ -1031,6 +1048,23 @@ def _status_code(code: object) -> StatusCode:
         return StatusCode(code.strip().zfill(2))
     except ValueError:
         raise InvalidArgument(f"unknown status code {code!r}: one of {known}") from None
+
+
+def _require_type(name: str, value: object, expected: type, made_by: str) -> None:
+    """Refuse an ``AgencyClient`` argument of another type at once: it would otherwise
+    fail at first use, maybe midway through the inbox, as an attribute missing."""
+    if not isinstance(value, expected):
+        raise InvalidArgument(
+            f"{name} is a {expected.__name__} ({made_by} makes one), not {_named_type(value)}"
+        )
+
+
+def _description(value: object, code: StatusCode) -> str:
+    """``value``, the description of a status ``code``: text, the status's name when empty
+    (a 02 without a reason would tell its sender nothing)."""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"description is text, not {_named_type(value)}")
+    return value or STATUS_LABELS[code]
 
 
 def _document_id(value: object) -> str:

@@ -49,6 +49,8 @@ from envelopes.model import (
 DEFAULT_NOTATION = "VP"
 #: Limits of the standard (a vendor validator enforces the same).
 MAX_SUBJECT = 500
+#: A type name is one line a clerk reads, as a subject is.
+MAX_TYPE_NAME = 500
 MAX_CODE_NUMBER = 11
 MAX_CODE_NOTATION = 30
 MAX_ATTACHMENT_NAME = 200
@@ -123,6 +125,10 @@ def compose_document(
         raise CompositionError("the subject holds a line break: a trích yếu is one line")
     if len(subject) > MAX_SUBJECT:
         raise CompositionError(f"the subject has {len(subject)} characters; at most 500")
+    if len(request.type_name) > MAX_TYPE_NAME:
+        raise CompositionError(
+            f"the type name has {len(request.type_name)} characters; at most {MAX_TYPE_NAME}"
+        )
     number, notation = _code(request.number, request.notation, now)
     promulgated = today or vietnam_now().date()
     if request.due is not None and request.due < promulgated:
@@ -294,12 +300,23 @@ def attachment_name(path: Path) -> str:
 
 
 def read_attachment(
-    path: Path, *, advance: Callable[[int], None] | None = None, chunk: int = READ_CHUNK
+    path: str | os.PathLike[str],
+    *,
+    advance: Callable[[int], None] | None = None,
+    chunk: int = READ_CHUNK,
 ) -> Attachment:
-    """Read the file at ``path`` as an attachment, calling ``advance(bytes)`` per chunk.
+    """Read the file at ``path`` (a :class:`~pathlib.Path` or its text) as an attachment,
+    calling ``advance(bytes)`` per chunk.
 
     A missing or unreadable file raises :class:`CompositionError` naming it.
     """
+    # A DMS holds file names as text as often as paths; anything else is no file name.
+    if not isinstance(path, str | os.PathLike) or isinstance(os.fspath(path), bytes):
+        raise CompositionError(
+            f"read_attachment takes a file's path (a Path or text), not {path!r:.60} "
+            f"({type(path).__name__})"
+        )
+    path = Path(path)
     name = attachment_name(path)
     parts: list[bytes] = []
     try:

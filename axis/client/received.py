@@ -39,6 +39,7 @@ from typing import Any
 from axis.errors import FileProblem
 from axis.files import sync_folder, write_atomically
 from axis.router.records import stated_at
+from envelopes.lines import acts
 from envelopes.model import Attachment
 
 ENVELOPE_FILE = "envelope.edxml"
@@ -58,9 +59,13 @@ _SEPARATORS = {",": "_", "/": "-", "\\": "-", ":": "-"}
 _UNSAFE = re.compile(r"[^\w.\-]", re.UNICODE)
 #: Characters no common file system accepts in a file name (spaces and letters are fine).
 _UNSAFE_IN_FILE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
-#: Unicode categories of characters that change how a name shows, not what it says: a
-#: right-to-left override makes ``invoice\u202efdp.exe`` show as ``invoiceexe.pdf``.
-_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: Names Windows keeps for devices, whatever follows a dot or how they are written:
+#: ``con.txt`` cannot be made on a folder shared from Windows, so it would hold its
+#: document, and every one behind it, in the inbox for good.
+_WINDOWS_DEVICE = re.compile(
+    r"(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|(COM|LPT)[0-9\u00b9\u00b2\u00b3]) *(\..*)?",
+    re.IGNORECASE,
+)
 #: Bytes of a file name most file systems take (255), less room for a ``-N`` suffix.
 MAX_NAME_BYTES = 240
 #: Bytes of a folder name, less room for what may follow it: ``~<tag>`` on a document's
@@ -85,10 +90,14 @@ def safe_file_name(name: str, taken: set[str]) -> str:
     """``name`` without any directory part, short enough for the file system, made unique
     among ``taken`` (which it joins, in the form :func:`_name_key` gives)."""
     base = Path(name.replace("\\", "/")).name
-    base = "".join("_" if unicodedata.category(c) in _HIDDEN else c for c in base)
+    # What acts on the text instead of showing changes how the name reads: a right-to-left
+    # override makes ``invoice\u202efdp.exe`` show as ``invoiceexe.pdf``.
+    base = "".join("_" if acts(c) else c for c in base)
     # Only trailing dots and spaces go (Windows drops them, so "a." would be "a"), and
     # leading spaces: "..txt" is a name like any other, ".." or "." none at all.
     base = _fit(_UNSAFE_IN_FILE.sub("_", base).rstrip(" .").lstrip(" ") or "attachment")
+    if _WINDOWS_DEVICE.fullmatch(base):
+        base = f"_{base}"
     candidate, n = base, 1
     stem, dot, suffix = base.rpartition(".")
     while _name_key(candidate) in taken:

@@ -147,18 +147,7 @@ def _typed_alike(conn: sa.Connection, given: str) -> str:
     else ``given``."""
     typed = as_typed(given)
     key = _keyed(typed)
-    # The sender code and the day (ASCII, written alike in every form) narrow the search
-    # to the documents one sender dated that day.
-    day_prefix, comma, _ = typed.rpartition(",")
-    if not comma:
-        return given
-    candidates = conn.execute(
-        sa.select(documents.c.document_id).where(
-            documents.c.sender_code == document_owner(typed),
-            documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
-        )
-    ).scalars()
-    found = sorted({stored for stored in candidates if _keyed(stored) == key})
+    found = sorted({stored for stored in _same_day(conn, typed) if _keyed(stored) == key})
     if len(found) > 1:
         written = "; ".join(f"{stored!r} ({_written_as(stored)})" for stored in found)
         raise AmbiguousDocumentId(
@@ -167,6 +156,23 @@ def _typed_alike(conn: sa.Connection, given: str) -> str:
             "cannot be told from what a keyboard types: ask the axis operator"
         )
     return found[0] if found else given
+
+
+def _same_day(conn: sa.Connection, document_id: str) -> list[str]:
+    """The DocumentIds stored for the sender and the day ``document_id`` names: the sender
+    code and the day (ASCII, written alike in every form) narrow a search by how the rest
+    reads to the documents one sender dated that day."""
+    day_prefix, comma, _ = document_id.rpartition(",")
+    if not comma:
+        return []
+    return list(
+        conn.execute(
+            sa.select(documents.c.document_id).where(
+                documents.c.sender_code == document_owner(document_id),
+                documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
+            )
+        ).scalars()
+    )
 
 
 def _keyed(document_id: str) -> str:
@@ -268,6 +274,17 @@ def _unknown(conn: sa.Connection, document_id: str) -> UnknownDocument:
         return UnknownDocument(
             f"document {document_id} was rejected by the axis ({rejected.reason}): "
             f"{rejected.message}"
+        )
+    # A notation's capitals are part of it (QĐ-UBND): one typed in small letters names
+    # no document, and "is the router running?" would send the clerk the wrong way.
+    key = _keyed(document_id).casefold()
+    alike = sorted(
+        stored for stored in _same_day(conn, document_id) if _keyed(stored).casefold() == key
+    )
+    if alike:
+        return UnknownDocument(
+            f"no document {document_id} reached the axis; it holds "
+            f"{' and '.join(alike)}, whose capitals differ: give the DocumentId as written"
         )
     return UnknownDocument(
         f"no document {document_id} reached the axis (one just sent waits in the queue "
