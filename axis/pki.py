@@ -3,7 +3,9 @@
 ``axis pki init`` creates, in ``settings.pki_dir``, a development root CA (``ca.pem``,
 ``ca.key``) and the axis's own signing identity (``axis.key``, ``axis.pem``) for the
 receipts it issues, and puts ``ca.pem`` into the trust store (``settings.trust_dir``).
-``axis pki issue`` gives an agency a signing key and certificate::
+``axis pki issue`` gives an agency a signing key and certificate. ``axis trust add`` and
+``axis trust remove`` change the trust store (:func:`trust_ca`, :func:`find_trusted`,
+:func:`untrust`)::
 
     >>> import tempfile
     >>> from axis.settings import Settings
@@ -27,15 +29,18 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from sqlalchemy.engine import Engine
 
 from axis.certificates import (
     certificates_in,
@@ -43,17 +48,19 @@ from axis.certificates import (
     read_certificate,
     read_certificate_bytes,
 )
-from axis.errors import CertificateError, ConfigurationError
+from axis.errors import CertificateError, ConfigurationError, FileProblem
 from axis.files import (
     NewFile,
     check_private_file,
     finish_interrupted_writes,
     make_folders,
+    sync_folder,
     write_together,
 )
 from axis.settings import Settings
-from axis.store.db import utcnow
-from axis.store.registry import validate_name
+from axis.store.db import read_only, utcnow
+from axis.store.registry import tree_order, validate_name
+from axis.store.schema import agencies, agency_certificates
 from envelopes.codes import AgencyCode
 from envelopes.errors import InvalidKey
 from envelopes.signing import MIN_RSA_BITS, SigningIdentity
@@ -346,6 +353,139 @@ def trusted_cas(settings: Settings) -> list[Trusted]:
     files = sorted(p for p in settings.trust_dir.iterdir() if p.suffix in (".pem", ".crt"))
     # Every certificate of a file: the routers trust them all (a bundle put there by hand).
     return [Trusted(p, cert) for p in files for cert in _certificates_in(p)]
+
+
+#: The fewest hex digits of a fingerprint that name a trusted CA: fewer would let a slip
+#: of the keyboard pick one.
+MIN_FINGERPRINT_PREFIX = 6
+
+
+@dataclass(frozen=True)
+class Untrusting:
+    """A file of the trust store about to be removed, and what removing it changes."""
+
+    path: Path
+    #: Every CA certificate of the file: all of them stop being trusted.
+    removed: tuple[Trusted, ...]
+    #: Those of ``removed`` that stay trusted all the same, through another file.
+    still_trusted: tuple[Trusted, ...]
+    #: How many CA certificates the trust store holds once the file is gone.
+    left: int
+
+    @property
+    def subjects(self) -> str:
+        return "; ".join(t.subject for t in self.removed)
+
+    @property
+    def lost(self) -> tuple[Trusted, ...]:
+        """The CAs no longer trusted once the file is gone."""
+        return tuple(t for t in self.removed if t not in self.still_trusted)
+
+
+def find_trusted(settings: Settings, name: str) -> Untrusting:
+    """The file of the trust store ``name`` designates, as `axis trust list` shows it: its
+    file name, or the SHA-256 fingerprint of a CA in it (or the fingerprint's first
+    :data:`MIN_FINGERPRINT_PREFIX` digits or more; colons and capitals as openssl prints
+    them are accepted)."""
+    store = trusted_cas(settings)
+    chosen = [t for t in store if t.path.name == name]
+    if not chosen:
+        chosen = _by_fingerprint(store, name)
+    path = chosen[0].path
+    removed = tuple(t for t in store if t.path == path)
+    if len(removed) > len(chosen):
+        # Named by one fingerprint, the file would take the others with it unasked.
+        others = ", ".join(f"{t.subject} ({fingerprint(t.certificate)})" for t in removed)
+        raise CertificateError(
+            f"{path.name} holds {len(removed)} CA certificates ({others}): removing it stops "
+            f"trusting them all; name it by its file name, {path.name}, to do so"
+        )
+    kept = [t for t in store if t.path != path]
+    kept_fingerprints = {fingerprint(t.certificate) for t in kept}
+    still = tuple(t for t in removed if fingerprint(t.certificate) in kept_fingerprints)
+    return Untrusting(path, removed, still, len(kept))
+
+
+def _by_fingerprint(store: list[Trusted], name: str) -> list[Trusted]:
+    """The CAs of ``store`` whose fingerprint is or starts with ``name``: exactly one file's."""
+    digits = name.replace(":", "").lower()
+    if len(digits) < MIN_FINGERPRINT_PREFIX or re.fullmatch("[0-9a-f]+", digits) is None:
+        raise CertificateError(
+            f"{name!r} is neither a file of the trust store nor a SHA-256 fingerprint (at "
+            f"least its first {MIN_FINGERPRINT_PREFIX} hex digits): `axis trust list` shows both"
+        )
+    found = [t for t in store if fingerprint(t.certificate).startswith(digits)]
+    if not found:
+        raise CertificateError(
+            f"no trusted CA has the fingerprint {name}: `axis trust list` shows those there are"
+        )
+    if len({t.path for t in found}) > 1:
+        matches = ", ".join(f"{t.path.name} ({fingerprint(t.certificate)})" for t in found)
+        raise CertificateError(
+            f"{name} names {len(found)} trusted certificates: {matches}; give the file name "
+            "or more of the fingerprint"
+        )
+    return found
+
+
+def axis_certificate_issued_by(settings: Settings, cas: Sequence[Trusted]) -> Path | None:
+    """``pki/axis.pem``, the certificate the routers sign receipts with, when one of
+    ``cas`` issued it."""
+    path = settings.pki_dir / "axis.pem"
+    if not path.exists():
+        return None
+    certificate = read_certificate(path)
+    return path if any(_issued_by(certificate, t.certificate) for t in cas) else None
+
+
+def is_development_ca(settings: Settings, trusted: Trusted) -> bool:
+    """Whether ``trusted`` is ``pki/ca.pem``, which `axis pki init` puts back in the store."""
+    path = settings.pki_dir / "ca.pem"
+    return path.exists() and read_certificate(path) == trusted.certificate
+
+
+@dataclass(frozen=True)
+class ChainedAgency:
+    """A registered agency with certificates, neither revoked nor expired, that a CA issued."""
+
+    code: str
+    name: str
+    status: str
+
+
+def agencies_issued_by(engine: Engine, cas: Sequence[Trusted]) -> list[ChainedAgency]:
+    """The registered agencies whose certificates, neither revoked nor expired, one of
+    ``cas`` issued, in tree order: the routers refuse what they sign once ``cas`` are no
+    longer trusted. (A certificate issued by an intermediate CA that agencies send with
+    their signatures, not kept in the trust store, is not seen here.)"""
+    certs = agency_certificates.c
+    issuers = {t.certificate.subject for t in cas}
+    with read_only(engine) as conn:
+        rows = conn.execute(
+            sa.select(agencies.c.code, agencies.c.name, agencies.c.status, certs.pem)
+            .join(agencies, agencies.c.code == certs.agency_code)
+            .where(certs.revoked_at.is_(None), certs.not_after > utcnow())
+        ).all()
+    found: dict[str, ChainedAgency] = {}
+    for row in rows:
+        certificate = x509.load_pem_x509_certificate(row.pem.encode())
+        # The name first: verifying a signature for every agency of the country is slow.
+        if certificate.issuer not in issuers:
+            continue
+        if not any(_issued_by(certificate, t.certificate) for t in cas):
+            continue
+        found[row.code] = ChainedAgency(row.code, row.name, row.status)
+    return sorted(found.values(), key=lambda a: tree_order(a.code))
+
+
+def untrust(untrusting: Untrusting) -> None:
+    """Remove the file from the trust store, flushed to disk: one unlink, so a router
+    starting meanwhile reads the file whole or finds it gone, never a part of it."""
+    try:
+        untrusting.path.unlink()
+    except OSError as error:
+        raise FileProblem(f"cannot remove {untrusting.path}: {error.strerror or error}") from None
+    sync_folder(untrusting.path.parent)
 
 
 def _certificates_in(path: Path) -> list[x509.Certificate]:

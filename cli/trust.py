@@ -2,16 +2,33 @@
 
 axis trust add national-ca.pem
 axis trust list --format json
+axis trust remove national-ca-3f2a9c1b7d4e.pem
+axis trust remove 3f2a9c1b --yes
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from axis.pki import trust_ca, trusted_cas
+from axis.errors import CertificateError, SchemaNotInitialised
+from axis.pki import (
+    ChainedAgency,
+    Trusted,
+    Untrusting,
+    agencies_issued_by,
+    axis_certificate_issued_by,
+    find_trusted,
+    is_development_ca,
+    trust_ca,
+    trusted_cas,
+    untrust,
+)
 from axis.settings import Settings
+from axis.store.migrate import checked_engine
 from cli.output import echo_line, format_option, render
 from cli.params import IN_FILE
 from cli.settings_options import pass_settings
@@ -62,3 +79,121 @@ def list_trusted(settings: Settings, fmt: str) -> None:
             "`axis trust add CA.pem` (or run `axis pki init` for a development CA)",
             err=True,
         )
+
+
+@trust.command("remove")
+@click.argument("name", metavar="FILE|FINGERPRINT")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Remove it although registered agencies hold certificates it issued (asked at a "
+    "terminal).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove it although it issued the axis's own certificate, or it is the last CA.",
+)
+@pass_settings
+def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
+    """Stop trusting a CA (compromised or retired): remove its file from the trust store.
+
+    Name it as `axis trust list` shows it: its file name, or its SHA-256 fingerprint (the
+    first 6 hex digits or more).
+    """
+    untrusting = find_trusted(settings, name)
+    if not force:
+        _refuse_breaking_the_axis(settings, untrusting)
+    chained = _chained_agencies(settings, untrusting.lost)
+    if chained:
+        _list_chained(chained, untrusting)
+        if not yes:
+            _confirm(untrusting, len(chained))
+    # Worked out first: a file they read failing after the removal would hide that it was done.
+    notes = _notes(settings, untrusting)
+    untrust(untrusting)
+    for t in untrusting.removed:
+        echo_line(f"removed {untrusting.path}: {t.subject} ({fingerprint(t.certificate)})")
+    for note in notes:
+        echo_line(f"note: {note}", err=True)
+
+
+def _refuse_breaking_the_axis(settings: Settings, untrusting: Untrusting) -> None:
+    """Refuse what would leave the axis unable to work as it does, unless ``--force``."""
+    here = untrusting.path.name
+    if untrusting.left == 0:
+        raise CertificateError(
+            f"{here} holds the last CA of the trust store: without a CA `axis serve` does not "
+            "start and no signature is accepted: add the CA that replaces it first, or give "
+            "--force"
+        )
+    axis_cert = axis_certificate_issued_by(settings, untrusting.lost)
+    if axis_cert is not None:
+        raise CertificateError(
+            f"{axis_cert}, the certificate the routers sign receipts with, was issued by "
+            f"{untrusting.subjects}: once {here} is removed, clerk commands run with this "
+            "trust store (`axis receive`, `axis track`), and agencies whose trust stores "
+            "follow it, refuse the axis's receipts as untrusted-certificate: put in place an "
+            "axis certificate from a CA that stays trusted first, or give --force"
+        )
+
+
+def _chained_agencies(settings: Settings, lost: Sequence[Trusted]) -> list[ChainedAgency]:
+    """The registered agencies whose certificates the CAs ``lost`` issued; none on a
+    machine without a registry (an agency's, whose trust store checks the axis)."""
+    if not lost:
+        return []
+    try:
+        with checked_engine(settings) as engine:
+            return agencies_issued_by(engine, lost)
+    except SchemaNotInitialised as error:
+        echo_line(f"note: no registered agency checked: {error}", err=True)
+        return []
+
+
+def _list_chained(chained: list[ChainedAgency], untrusting: Untrusting) -> None:
+    echo_line(
+        f"{len(chained)} registered agenc{'y holds' if len(chained) == 1 else 'ies hold'} "
+        f"certificates issued by {untrusting.subjects}, whose signatures the routers refuse "
+        "once it is removed:"
+    )
+    for agency in chained:
+        status = "" if agency.status == "active" else f" ({agency.status})"
+        echo_line(f"  {agency.code}  {agency.name}{status}")
+
+
+def _confirm(untrusting: Untrusting, count: int) -> None:
+    """Asked at a terminal; a script must say ``--yes``."""
+    agencies = "the agency listed" if count == 1 else f"the {count} agencies listed"
+    what = f"remove {untrusting.path.name}, refusing the signatures of {agencies}"
+    if not sys.stdin.isatty():
+        raise CertificateError(f"not removed: give --yes to {what}")
+    if not click.confirm(f"{what[:1].upper()}{what[1:]}?", default=False, err=True):
+        echo_line(f"not removed: {untrusting.path}", err=True)
+        raise SystemExit(1)
+
+
+def _notes(settings: Settings, untrusting: Untrusting) -> list[str]:
+    """What the operator is to know once the file is gone."""
+    notes = [
+        f"{t.subject} is still trusted: another file of {settings.trust_dir} holds the same "
+        "certificate (`axis trust list` shows it)"
+        for t in untrusting.still_trusted
+    ]
+    if any(is_development_ca(settings, t) for t in untrusting.removed):
+        notes.append(
+            f"`axis pki init` puts the development CA ({settings.pki_dir / 'ca.pem'}) back "
+            "into the trust store when run again"
+        )
+    if untrusting.left == 0:
+        notes.append(
+            f"the trust store {settings.trust_dir} is empty: `axis serve` refuses to start "
+            "until a CA is added (`axis trust add CA.pem`)"
+        )
+    if untrusting.lost:
+        notes.append(
+            "routers read the trust store when they start, and trust the CA until then: "
+            "restart every `axis serve` of this axis (`docker compose restart router`); "
+            "clerk commands read it each time they run"
+        )
+    return notes
