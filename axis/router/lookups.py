@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from axis.router.records import among, among_pairs
 from axis.store.schema import agencies, agency_certificates, deliveries, documents, status_events
 from envelopes.model import StatusCode
 
@@ -103,7 +104,7 @@ def load_snapshot(conn: Connection, wanted: Wanted) -> Snapshot:
                 agency_certificates.c.fingerprint,
                 agency_certificates.c.agency_code,
                 agency_certificates.c.revoked_at,
-            ).where(agency_certificates.c.fingerprint.in_(sorted(wanted.fingerprints)))
+            ).where(among(conn, agency_certificates.c.fingerprint, wanted.fingerprints))
         )
         snapshot.certificates = {
             row.fingerprint: CertificateRef(row.agency_code, row.revoked_at is not None)
@@ -124,7 +125,7 @@ def load_snapshot(conn: Connection, wanted: Wanted) -> Snapshot:
     if wanted.status_digests:
         rows = conn.execute(
             sa.select(status_events.c.digest).where(
-                status_events.c.digest.in_(sorted(wanted.status_digests))
+                among(conn, status_events.c.digest, wanted.status_digests)
             )
         )
         snapshot.recorded_statuses = {row.digest for row in rows}
@@ -149,7 +150,7 @@ def _revisions_asked(conn: Connection, keys: Iterable[tuple[str, str]]) -> set[t
 
 def _load_agencies(conn: Connection, snapshot: Snapshot, codes: Iterable[str]) -> None:
     rows = conn.execute(
-        sa.select(agencies.c.code, agencies.c.status).where(agencies.c.code.in_(sorted(codes)))
+        sa.select(agencies.c.code, agencies.c.status).where(among(conn, agencies.c.code, codes))
     )
     snapshot.agencies.update({row.code: row.status for row in rows})
 
@@ -164,7 +165,7 @@ def _load_documents(
             documents.c.document_id,
             documents.c.digest,
             documents.c.priority,
-        ).where(sa.tuple_(documents.c.sender_code, documents.c.document_id).in_(sorted(keys)))
+        ).where(among_pairs(conn, documents.c.sender_code, documents.c.document_id, keys))
     )
     by_pk: dict[int, DocumentRef] = {}
     repeats: list[int] = []
@@ -177,7 +178,9 @@ def _load_documents(
             repeats.append(row.id)
     if repeats:
         answers = conn.execute(
-            sa.select(documents.c.id, documents.c.answer).where(documents.c.id.in_(repeats))
+            sa.select(documents.c.id, documents.c.answer).where(
+                among(conn, documents.c.id, repeats)
+            )
         )
         for pk, answer in answers:
             by_pk[pk].answer = answer or b""
@@ -196,7 +199,7 @@ def _load_documents(
             deliveries.c.accepted_at,
             deliveries.c.delivered_at,
         )
-        .where(deliveries.c.document_pk.in_(sorted(referenced)))
+        .where(among(conn, deliveries.c.document_pk, referenced))
         .order_by(deliveries.c.id)
     )
     for row in rows:

@@ -129,7 +129,9 @@ def confirm(conn: Connection, staged: Sequence[Staged], now: datetime.datetime) 
     routers never wait for each other (``Sweeper.expire``, which starts from deliveries,
     skips outbox rows another transaction holds).
     """
-    conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s in staged))))
+    conn.execute(
+        sa.delete(outbox).where(records.among(conn, outbox.c.id, (s.outbox_id for s in staged)))
+    )
     records.mark_queued(conn, [s.delivery_id for s in staged if s.delivery_id is not None], now)
 
 
