@@ -165,10 +165,12 @@ def _same_day(conn: sa.Connection, document_id: str) -> list[str]:
     day_prefix, comma, _ = document_id.rpartition(",")
     if not comma:
         return []
+    # An agency code's letter is a capital: one typed small names the same sender.
+    day_prefix = day_prefix.upper()
     return list(
         conn.execute(
             sa.select(documents.c.document_id).where(
-                documents.c.sender_code == document_owner(document_id),
+                documents.c.sender_code == document_owner(day_prefix),
                 documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
             )
         ).scalars()

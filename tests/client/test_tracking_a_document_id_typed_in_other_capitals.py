@@ -43,6 +43,18 @@ def test_the_document_written_with_other_capitals_is_named(engine: Engine, typed
     )
 
 
+def test_a_sender_code_typed_with_a_small_letter_names_the_stored_document(engine: Engine):
+    given = STORED.replace("H53", "h53")
+
+    with pytest.raises(UnknownDocument) as raised:
+        track_document(engine, given)
+
+    assert str(raised.value) == (
+        f"no document {given} reached the axis; it holds {STORED}, whose capitals differ: "
+        "give the DocumentId as written"
+    )
+
+
 def test_a_document_id_no_document_reads_like_still_asks_whether_the_router_runs(
     engine: Engine,
 ):
