@@ -15,6 +15,10 @@
   backoff from ``settings.retry_base_seconds``) and, past ``settings.retry_limit``
   attempts, to ``dead_letters`` (the dead-letter queue when the database refuses the row),
   the sender getting a ``failed`` answer;
+- a message handed out more than ``settings.retry_limit`` times without being settled
+  (it may be what kills the routers) is buried unparsed, its sender told ``failed``,
+  unless its very bytes are stored already: its router was killed between the commit and
+  the acknowledgement, and it is settled as the repeat it is;
 - the broker unavailable: it reconnects, backing off up to :data:`MAX_BACKOFF_SECONDS`;
   unacknowledged messages come back from the broker, committed work is never redone
   (repeats are recognised), and outbox rows are published after the reconnection;
@@ -37,7 +41,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from axis import protocol
 from axis.errors import SchemaNotInitialised, TransientError, TransportError
@@ -46,12 +50,13 @@ from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import REFERENCE_WAIT_DELAYS, BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission
 from axis.router.outbox import Outbox
-from axis.router.records import dead_letter_row, keep_dead_letter
+from axis.router.records import among, among_pairs, dead_letter_row, keep_dead_letter
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
 from axis.stopping import STOP_SIGNALS, StopRequests, pause
-from axis.store.db import DatabaseFileReplaced, engine_for, utcnow
+from axis.store.db import DatabaseFileReplaced, engine_for, read_only, utcnow
 from axis.store.migrate import check
+from axis.store.schema import documents, quarantine, status_events
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS
@@ -301,9 +306,13 @@ class Router:
     def _handle(self, batch: Sequence[ReceivedMessage]) -> None:
         """Process a batch; on a database failure, retry or bury its messages."""
         assert self._processor is not None
-        fresh = [m for m in batch if m.redelivery_count <= self.settings.retry_limit]
-        for message in batch:
-            if message.redelivery_count > self.settings.retry_limit:
+        spent = [m for m in batch if m.redelivery_count > self.settings.retry_limit]
+        repeats = self._committed(spent)
+        fresh = [
+            m for m in batch if m.redelivery_count <= self.settings.retry_limit or m in repeats
+        ]
+        for message in spent:
+            if message not in repeats:
                 self._bury(
                     message,
                     f"handed out {message.redelivery_count} times without being settled "
@@ -335,6 +344,33 @@ class Router:
                 len(unsettled),
             )
             self._isolate(unsettled)
+
+    def _committed(self, spent: Sequence[ReceivedMessage]) -> list[ReceivedMessage]:
+        """Those of ``spent`` (handed out past the retry limit) whose batch was committed:
+        the router that took them was killed before their acknowledgement reached the
+        broker. They are settled as any redelivery of committed work is (a document's
+        stored answer goes out again, a refusal is decided again); only the others may be
+        what keeps breaking the routers.
+
+        Found in the database from the bytes' SHA-256, without parsing the body: that may
+        be what kills a router. Every one is buried while the database cannot tell.
+        """
+        if not spent or self._engine is None:
+            return []
+        submissions = [Submission.of(m) for m in spent]
+        try:
+            with read_only(self._engine) as conn:
+                stored = _stored_digests(conn, submissions)
+        except sa.exc.DBAPIError as error:
+            log.warning(
+                "router %s: cannot tell whether %d message(s) handed out past the retry "
+                "limit were committed: %s",
+                self.router_id,
+                len(spent),
+                error.orig,
+            )
+            return []
+        return [s.message for s in submissions if s.digest in stored]
 
     def _isolate(self, batch: Sequence[ReceivedMessage]) -> None:
         """Find the message that breaks a batch: it alone goes to the dead letters."""
@@ -450,6 +486,36 @@ class Router:
             self._sweeper.run(orphan_seconds=orphan_seconds)
         except sa.exc.DBAPIError as error:
             raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
+
+
+def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[str]:
+    """The digests of ``submissions`` whose very bytes are stored: as a status, as
+    rejected input, or as a document of the agency they claim to come from (the broker
+    login, else the ``sender`` header), found by the DocumentId header, else among all
+    that agency's documents (documents are indexed by sender and DocumentId only)."""
+    digests = {s.digest for s in submissions}
+    stored: set[str] = set()
+    for table in (status_events, quarantine):  # their digests are indexed
+        stored.update(
+            conn.execute(
+                sa.select(table.c.digest).where(among(conn, table.c.digest, digests))
+            ).scalars()
+        )
+    named = {(s.reply_to, s.document_id_hint) for s in submissions if s.document_id_hint}
+    unnamed = {s.reply_to for s in submissions if not s.document_id_hint}
+    senders: list[sa.ColumnElement[bool]] = []
+    if named:
+        senders.append(among_pairs(conn, documents.c.sender_code, documents.c.document_id, named))
+    if unnamed:
+        senders.append(among(conn, documents.c.sender_code, unnamed))
+    stored.update(
+        conn.execute(
+            sa.select(documents.c.digest).where(
+                sa.or_(*senders), among(conn, documents.c.digest, digests)
+            )
+        ).scalars()
+    )
+    return stored
 
 
 def run_router(
