@@ -18,15 +18,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from axis.errors import AxisError
-from axis.router.intake import STATUS_REASONS, document_owner
+from axis.router.intake import STATUS_REASONS
 from axis.store.db import read_only
+from axis.store.document_ids import (
+    document_owner,
+    in_other_capitals,
+    keyed,
+    other_capitals_hint,
+    same_day,
+)
 from axis.store.schema import agencies, deliveries, documents, quarantine, status_events
 from envelopes.codes import (
     as_typed,
     foreign_digit,
     uncomposed_character,
     untypable_character,
-    with_ascii_digits,
 )
 
 #: How far the router's clock may lag the client's when a rejection is matched to the
@@ -142,12 +148,12 @@ def _stored_form(conn: sa.Connection, given: str) -> str:
 
 def _typed_alike(conn: sa.Connection, given: str) -> str:
     """The one DocumentId stored that reads as ``given`` does once both are written as a
-    clerk types them (:func:`_keyed`: documents stored before DocumentIds had to be typed
-    as they show, with accents decomposed, a no-break space, digits of another script),
-    else ``given``."""
+    clerk types them (:func:`~axis.store.document_ids.keyed`: documents stored before
+    DocumentIds had to be typed as they show, with accents decomposed, a no-break space,
+    digits of another script), else ``given``."""
     typed = as_typed(given)
-    key = _keyed(typed)
-    found = sorted({stored for stored in _same_day(conn, typed) if _keyed(stored) == key})
+    key = keyed(typed)
+    found = sorted({stored for stored in same_day(conn, typed) if keyed(stored) == key})
     if len(found) > 1:
         written = "; ".join(f"{stored!r} ({_written_as(stored)})" for stored in found)
         raise AmbiguousDocumentId(
@@ -156,31 +162,6 @@ def _typed_alike(conn: sa.Connection, given: str) -> str:
             "cannot be told from what a keyboard types: ask the axis operator"
         )
     return found[0] if found else given
-
-
-def _same_day(conn: sa.Connection, document_id: str) -> list[str]:
-    """The DocumentIds stored for the sender and the day ``document_id`` names: the sender
-    code and the day (ASCII, written alike in every form) narrow a search by how the rest
-    reads to the documents one sender dated that day."""
-    day_prefix, comma, _ = document_id.rpartition(",")
-    if not comma:
-        return []
-    # An agency code's letter is a capital: one typed small names the same sender.
-    day_prefix = day_prefix.upper()
-    return list(
-        conn.execute(
-            sa.select(documents.c.document_id).where(
-                documents.c.sender_code == document_owner(day_prefix),
-                documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
-            )
-        ).scalars()
-    )
-
-
-def _keyed(document_id: str) -> str:
-    """``document_id`` as a clerk types it back: :func:`~envelopes.codes.as_typed`, and
-    the digits 0-9 for those of other scripts (``١٢`` is typed ``12``)."""
-    return with_ascii_digits(as_typed(document_id))
 
 
 def _named(document_id: str) -> tuple[sa.ColumnElement[bool], ...]:
@@ -279,14 +260,10 @@ def _unknown(conn: sa.Connection, document_id: str) -> UnknownDocument:
         )
     # A notation's capitals are part of it (QĐ-UBND): one typed in small letters names
     # no document, and "is the router running?" would send the clerk the wrong way.
-    key = _keyed(document_id).casefold()
-    alike = sorted(
-        stored for stored in _same_day(conn, document_id) if _keyed(stored).casefold() == key
-    )
+    alike = in_other_capitals(conn, document_id)
     if alike:
         return UnknownDocument(
-            f"no document {document_id} reached the axis; it holds "
-            f"{' and '.join(alike)}, whose capitals differ: give the DocumentId as written"
+            f"no document {document_id} reached the axis; {other_capitals_hint(alike)}"
         )
     return UnknownDocument(
         f"no document {document_id} reached the axis (one just sent waits in the queue "

@@ -29,9 +29,10 @@ digest) and only their answer goes out again, under the same message id.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -43,6 +44,7 @@ from axis.ops.metrics import Metrics
 from axis.router import records
 from axis.router.answers import Answer, Answers, inbox_message
 from axis.router.intake import (
+    NO_REVOCATIONS,
     REVISION_ANSWERS,
     AcceptDocument,
     AcceptStatus,
@@ -64,6 +66,7 @@ from axis.router.intake import (
 from axis.router.lookups import Snapshot, Wanted, load_snapshot
 from axis.router.outbox import Outbox, Staged, stage
 from axis.store.db import database_now, read_only
+from axis.store.document_ids import in_other_capitals, other_capitals_hint
 from axis.store.schema import deliveries, documents, quarantine
 from axis.transport.base import OutgoingMessage, ReceivedMessage
 from envelopes.errors import EnvelopeError
@@ -230,11 +233,13 @@ class BatchProcessor:
         try:
             with read_only(self.engine) as conn:
                 snapshot = load_snapshot(conn, wanted_by(checked))
+                revocations = revocations_of(conn, revised_by(checked))
             decisions = decide_all(
                 checked,
                 snapshot,
                 max_copy_bytes=self.max_copy_bytes,
                 reference_waits=self.reference_waits,
+                revocations=revocations,
             )
             writer = _BatchWriter(self.answers, self.lifetime_seconds, self.metrics)
             with self.engine.begin() as conn:
@@ -277,6 +282,38 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
             wanted.revisions_of.add(status_subject(message))
 
 
+def revised_by(checked: Sequence[Checked]) -> set[tuple[str, str]]:
+    """(sender, DocumentId) of the documents the batch's revocations, updates and
+    replacements name."""
+    return {
+        (result.sender_code, result.message.business.document_id)
+        for _, result in checked
+        if not isinstance(result, Rejection)
+        and isinstance(result.message, Document)
+        and result.message.business.business_doc_type != BusinessType.NEW
+    }
+
+
+def revocations_of(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(sender, DocumentId) of each of ``keys`` its sender revoked -> the DocumentId of
+    the first revocation of it; no query for a batch that revises nothing."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        sa.select(documents.c.sender_code, documents.c.refers_to, documents.c.document_id)
+        .where(
+            documents.c.business_type == int(BusinessType.REVOKE),
+            records.among_pairs(conn, documents.c.sender_code, documents.c.refers_to, wanted),
+        )
+        .order_by(documents.c.id)
+    )
+    revoked: dict[tuple[str, str], str] = {}
+    for sender, refers_to, document_id in rows:
+        revoked.setdefault((sender, refers_to), document_id)
+    return revoked
+
+
 def _next_wait(waits: int) -> dict[str, str]:
     """The headers that count one more wait on a message that waited ``waits`` times."""
     return {protocol.WAITED: str(waits + 1)}
@@ -291,21 +328,30 @@ def _may_wait(message: ReceivedMessage, reference_waits: int) -> bool:
 
 
 def decide_all(
-    checked: Sequence[Checked], snapshot: Snapshot, *, max_copy_bytes: int, reference_waits: int = 0
+    checked: Sequence[Checked],
+    snapshot: Snapshot,
+    *,
+    max_copy_bytes: int,
+    reference_waits: int = 0,
+    revocations: Mapping[tuple[str, str], str] = NO_REVOCATIONS,
 ) -> list[Decision]:
-    """Decide each message in order; later ones see documents accepted by earlier ones.
+    """Decide each message in order; later ones see documents accepted (and revoked) by
+    earlier ones; ``revocations`` as :func:`revocations_of` reads them.
 
     A message naming an unknown document waits while it waited fewer than
     ``reference_waits`` times before (header :data:`~axis.protocol.WAITED`), and is
     refused after that, or at once if the transport cannot keep the count on it.
     """
     decisions: list[Decision] = []
+    revoked = dict(revocations)
     for submission, result in checked:
         if isinstance(result, Rejection):
             decisions.append(rejected(submission, result, snapshot, None))
             continue
         if isinstance(result.message, Document):
-            decision = decide_document(submission, result, snapshot, max_copy_bytes=max_copy_bytes)
+            decision = decide_document(
+                submission, result, snapshot, max_copy_bytes=max_copy_bytes, revocations=revoked
+            )
             if isinstance(decision, AcceptDocument):
                 snapshot.add_pending(
                     result.sender_code,
@@ -317,6 +363,10 @@ def decide_all(
                 if decision.refers_to is not None:
                     # A 15 or 16 later in this batch may answer this revision.
                     snapshot.revisions_asked.add((result.sender_code, decision.refers_to))
+                    if result.message.business.business_doc_type == BusinessType.REVOKE:
+                        revoked[(result.sender_code, decision.refers_to)] = (
+                            result.message.document_id
+                        )
         else:
             decision = decide_status(submission, result, snapshot, max_copy_bytes=max_copy_bytes)
             if isinstance(decision, AcceptStatus):
@@ -562,7 +612,8 @@ class _BatchWriter:
     ) -> list[tuple[OutgoingMessage, int | None]]:
         rows: list[dict] = []
         outgoing: list[tuple[OutgoingMessage, int | None]] = []
-        for decision in rejections:
+        for refused in rejections:
+            decision = _with_capitals_hint(conn, refused)
             submission = decision.submission
             reason = decision.rejection.reason
             answer = self._rejection_answer(decision)
@@ -620,6 +671,21 @@ class _BatchWriter:
         except EnvelopeError as error:
             log.warning("no answer to a rejected submission from %s: %s", decision.answer_to, error)
             return None
+
+
+def _with_capitals_hint(conn: Connection, decision: Reject) -> Reject:
+    """``decision``, its message naming the documents its DocumentId names but for its
+    capitals when it is refused as ``unknown-document``: a clerk who typed ``qđ-ubnd`` for
+    ``QĐ-UBND`` would otherwise look for a document that never came. Read only for a
+    refused status, never for one taken in."""
+    rejection = decision.rejection
+    if rejection.reason != "unknown-document":
+        return decision
+    alike = in_other_capitals(conn, decision.document_id)
+    if not alike:
+        return decision
+    hinted = Rejection(rejection.reason, f"{rejection.message}; {other_capitals_hint(alike)}")
+    return dataclasses.replace(decision, rejection=hinted)
 
 
 def _outcome_of(answer: bytes) -> str:

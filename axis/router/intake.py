@@ -20,11 +20,13 @@ clerk can act on::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from axis import protocol
 from axis.router.lookups import DocumentRef, Snapshot
+from axis.store.document_ids import document_owner
 from axis.store.schema import documents
 from axis.transport.base import ReceivedMessage
 from envelopes.codes import document_id_problem, typing_problem
@@ -58,6 +60,7 @@ REASONS: dict[str, str] = {
     "too-many-copies": "size x recipients is over the copies cap (AXIS_MAX_COPY_BYTES)",
     "unknown-reference": "a revocation, update or replacement of a document From never sent",
     "foreign-reference": "a revocation, update or replacement of another agency's document",
+    "already-revoked": "a revocation, update or replacement of a document its sender revoked",
     "conflict": "this DocumentId was already accepted from this sender with other content",
     "unknown-document": "a status about a document the axis never accepted",
     "not-a-party": "a status from an agency that neither sent nor received the document",
@@ -220,11 +223,6 @@ class Wait:
 Decision = AcceptDocument | Duplicate | AcceptStatus | RepeatedStatus | Reject | Defer | Wait
 
 
-def document_owner(document_id: str) -> str:
-    """The sender code a DocumentId starts with (its first comma-separated field)."""
-    return document_id.split(",", 1)[0]
-
-
 def status_subject(status: Status) -> tuple[str, str]:
     """(sender, DocumentId) of the document a status is about."""
     reference = status.response_for
@@ -365,11 +363,22 @@ def _gib(size: int) -> str:
     return f"{size / (1 << 30):.1f} GiB"
 
 
+#: No document revoked (see :func:`decide_document`).
+NO_REVOCATIONS: Mapping[tuple[str, str], str] = MappingProxyType({})
+
+
 def decide_document(
-    submission: Submission, verified: Verified, snapshot: Snapshot, *, max_copy_bytes: int
+    submission: Submission,
+    verified: Verified,
+    snapshot: Snapshot,
+    *,
+    max_copy_bytes: int,
+    revocations: Mapping[tuple[str, str], str] = NO_REVOCATIONS,
 ) -> Decision:
     """Accept, re-answer as a duplicate, or reject a verified document; ``max_copy_bytes``
-    caps its size times its number of recipients."""
+    caps its size times its number of recipients; ``revocations`` maps the (sender,
+    DocumentId) of the documents a revocation, update or replacement names that their
+    sender revoked to the DocumentId of that revocation."""
     document = verified.message
     assert isinstance(document, Document)
     sender = verified.sender_code
@@ -438,6 +447,14 @@ def decide_document(
                 verified,
             )
             return refusal if foreign else awaiting(refers_to, refusal, snapshot, verified)
+        revocation = revocations.get((sender, refers_to))
+        if revocation is not None:
+            return rejected(
+                submission,
+                already_revoked(sender, business.business_doc_type, refers_to, revocation),
+                snapshot,
+                verified,
+            )
         recipients = original.recipients
     else:
         recipients = tuple(dict.fromkeys(org.organ_id for org in document.recipients))
@@ -458,6 +475,31 @@ def decide_document(
     if problem is not None:
         return rejected(submission, problem, snapshot, verified)
     return AcceptDocument(submission, verified, recipients, refers_to)
+
+
+def already_revoked(
+    sender: str, business: BusinessType, refers_to: str, revocation: str
+) -> Rejection:
+    """A revocation, update or replacement of ``refers_to``, which ``sender`` revoked
+    with ``revocation``: a revoked document has no effect left to withdraw, amend or hand
+    on, and its recipients would be told twice that it is revoked, or that it changed
+    after it stopped counting.
+
+    >>> refused = already_revoked("A", BusinessType.UPDATE, "A,2026/11/26,1/X", "A,2026/11/27,2/X")
+    >>> print(refused.message)  # doctest: +NORMALIZE_WHITESPACE
+    A cannot update A,2026/11/26,1/X: it revoked it with A,2026/11/27,2/X. Send the new
+    text as a new document (BussinessDocType 0)
+    """
+    remedy = (
+        "Its recipients were told then: nothing more to send"
+        if business == BusinessType.REVOKE
+        else "Send the new text as a new document (BussinessDocType 0)"
+    )
+    return reject(
+        "already-revoked",
+        f"{sender} cannot {business.name.lower()} {refers_to}: it revoked it with "
+        f"{revocation}. {remedy}",
+    )
 
 
 def awaiting(

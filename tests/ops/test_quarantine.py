@@ -93,7 +93,10 @@ def test_a_reason_the_router_never_gives_is_a_usage_error_not_an_empty_list(
     result = run(engine, "list", "--reason", "bad-signatures")
 
     assert result.exit_code == 2
-    assert "'bad-signatures' is not one of 'bad-document-id', 'bad-signature'," in result.output
+    assert (
+        "'bad-signatures' is not one of 'already-revoked', 'bad-document-id', 'bad-signature',"
+        in result.output
+    )
 
 
 def test_an_empty_sender_is_a_usage_error_not_the_whole_list(engine: sa.Engine) -> None:

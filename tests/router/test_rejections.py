@@ -198,6 +198,23 @@ def foreign_reference(home: AxisHome, c: dict[str, str]) -> Case:
     return Case(body, c["commune"], c["commune"])
 
 
+def already_revoked(home: AxisHome, c: dict[str, str]) -> Case:
+    original = home.document(c["commune"], [c["district"]])
+    document_id = document_id_of(original)
+    revocation = home.document(
+        c["commune"], [c["district"]], business=BusinessType.REVOKE, refers_to=document_id
+    )
+    with home.transport() as transport:
+        home.submit(transport, original, sender=c["commune"])
+        wait_for(lambda: _delivered(home, document_id), what="the original")
+        home.submit(transport, revocation, sender=c["commune"])
+    wait_for(lambda: home.accepted(revocation), what="the revocation")
+    again = home.document(
+        c["commune"], [c["district"]], business=BusinessType.REVOKE, refers_to=document_id
+    )
+    return Case(again, c["commune"], c["commune"])
+
+
 def conflict(home: AxisHome, c: dict[str, str]) -> Case:
     first = home.document(c["commune"], [c["district"]], number=424242)
     with home.transport() as transport:
@@ -268,6 +285,7 @@ CASES: dict[str, Callable[[AxisHome, dict[str, str]], Case]] = {
     "too-many-copies": too_many_copies,
     "unknown-reference": unknown_reference,
     "foreign-reference": foreign_reference,
+    "already-revoked": already_revoked,
     "conflict": conflict,
     "unknown-document": unknown_document,
     "not-a-party": not_a_party,
