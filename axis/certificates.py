@@ -20,6 +20,8 @@ that goes with it (e.g. keys/000.00.31.H53.pem or keys/000.00.31.H53.crt)
 from __future__ import annotations
 
 import re
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -44,6 +46,31 @@ _CERTIFICATE_SUFFIXES = (".pem", ".crt")
 _PEM_PKCS7 = b"-----BEGIN PKCS7-----"
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What a caller reads a certificate file for: it decides which part of a PKCS#12
+    bundle given instead is to be taken out, and which forms count."""
+
+    #: What the error calls the certificate wanted.
+    noun: str
+    #: The `openssl pkcs12` option that takes that part out of a bundle.
+    pkcs12_part: str
+    #: The file the `openssl pkcs12` suggested writes.
+    out: str
+    #: Whether PEM certificates alone count, as the routers read their trust store
+    #: (:meth:`envelopes.verifying.TrustStore.from_dir`): a DER or PKCS#7 file there
+    #: would be listed here and refused by them.
+    pem_only: bool = False
+
+
+#: An agency's (or the axis's) own certificate: a bundle's holder certificate.
+OWN_CERTIFICATE = Wanted("certificate", "-clcerts", "CERT.pem")
+#: A CA certificate to trust: a bundle's CA certificates.
+CA_CERTIFICATE = Wanted("CA certificate", "-cacerts", "CA.pem")
+#: A file of the trust store, read as the routers read it.
+TRUST_STORE_FILE = Wanted("CA certificate", "-cacerts", "CA.pem", pem_only=True)
+
+
 def load_certificate(data: bytes, source: str | Path) -> x509.Certificate:
     """Parse one certificate, PEM or DER; ``source`` (its file, or a description of
     where the bytes came from) names it in the error."""
@@ -52,30 +79,53 @@ def load_certificate(data: bytes, source: str | Path) -> x509.Certificate:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
     except ValueError:
-        raise _not_a_certificate(data, source) from None
+        raise _not_a_certificate(data, source, OWN_CERTIFICATE) from None
 
 
-def _not_a_certificate(data: bytes, source: str | Path) -> CertificateError:
+def _not_a_certificate(data: bytes, source: str | Path, wanted: Wanted) -> CertificateError:
     """The error for ``data`` that holds no certificate: a private key taken for one (the
     file beside it, as keys and certificates are handed out in pairs) is named as such,
     and the file to give instead; the key itself is never shown."""
+    if _is_pkcs12(data):
+        return CertificateError(_pkcs12_refusal(source, wanted))
+    if not _is_private_key(data):
+        form = "PEM certificate file" if wanted.pem_only else "PEM or DER X.509 certificate"
+        return CertificateError(f"{source}: not a {form}")
     instead = "give the certificate file that goes with it"
     if isinstance(source, Path):
-        siblings = [
-            str(source.with_suffix(suffix))
-            for suffix in _CERTIFICATE_SUFFIXES
-            if source.suffix.lower() != suffix
-        ]
-        instead += f" (e.g. {' or '.join(siblings)})"
-    if _is_pkcs12(data):
-        return CertificateError(
-            f"{source} is a PKCS#12 bundle (.p12, .pfx), which holds a private key: {instead}, "
-            f"or take the certificate out of it with `openssl pkcs12 -in {source} -clcerts "
-            "-nokeys -out CERT.pem`"
-        )
-    if not _is_private_key(data):
-        return CertificateError(f"{source}: not a PEM or DER X.509 certificate")
+        instead += f" (e.g. {' or '.join(str(p) for p in _beside(source))})"
     return CertificateError(f"{source} holds a private key, not a certificate: {instead}")
+
+
+def _pkcs12_refusal(source: str | Path, wanted: Wanted) -> str:
+    """The error for a PKCS#12 bundle, which holds the holder's certificate, its CAs',
+    and often the holder's key: the way to take out the part ``wanted``, and the holder's
+    certificate file beside it if one is there (never for a CA: a bundle's CAs are its
+    holder's issuers, not the certificate beside its key)."""
+    bundle = shlex.quote(str(source))
+    take_out = (
+        f"take the {wanted.noun} out of it with `openssl pkcs12 -in {bundle} "
+        f"{wanted.pkcs12_part} -nokeys -out {wanted.out}`"
+    )
+    refusal = f"{source} is a PKCS#12 bundle (.p12, .pfx), which may hold a private key"
+    present = (
+        [p for p in _beside(source) if p.is_file()]
+        if isinstance(source, Path) and wanted == OWN_CERTIFICATE
+        else []
+    )
+    if present:
+        beside = " or ".join(str(p) for p in present)
+        return f"{refusal}: give the certificate file that goes with it ({beside}), or {take_out}"
+    return f"{refusal}: {take_out}"
+
+
+def _beside(source: Path) -> list[Path]:
+    """Where the certificate of key or bundle ``source`` usually sits."""
+    return [
+        source.with_suffix(suffix)
+        for suffix in _CERTIFICATE_SUFFIXES
+        if source.suffix.lower() != suffix
+    ]
 
 
 #: How a PKCS#12 file's DER starts after its outer SEQUENCE's header: version 3, then a
@@ -155,7 +205,7 @@ def choose_signing_certificate(data: bytes, source: str | Path) -> x509.Certific
     found = certificates_in(data, source)
     if len(found) == 1:
         return found[0]
-    signing = [c for c in found if not _is_ca_in(c, source)]
+    signing = [c for c in found if not is_ca_in(c, source)]
     if len(signing) == 1:
         return signing[0]
     if not signing:
@@ -170,15 +220,18 @@ def choose_signing_certificate(data: bytes, source: str | Path) -> x509.Certific
     )
 
 
-def certificates_in(data: bytes, source: str | Path) -> list[x509.Certificate]:
+def certificates_in(
+    data: bytes, source: str | Path, wanted: Wanted = OWN_CERTIFICATE
+) -> list[x509.Certificate]:
     """Every certificate in ``data``, at least one and each once, in file order: PEM (one
     or a chain), DER, or a PKCS#7 bundle (.p7b, PEM or DER), the form many CAs hand out a
-    certificate and its chain in."""
+    certificate and its chain in; PEM certificates alone if ``wanted`` says so."""
     try:
-        if _PEM_PKCS7 in data:
-            found = pkcs7.load_pem_pkcs7_certificates(data)
-        elif b"-----BEGIN" in data:
+        # PEM blocks other than certificates are skipped, as the routers skip them.
+        if wanted.pem_only or (b"-----BEGIN" in data and _PEM_PKCS7 not in data):
             found = x509.load_pem_x509_certificates(data)
+        elif _PEM_PKCS7 in data:
+            found = pkcs7.load_pem_pkcs7_certificates(data)
         else:
             try:
                 found = [x509.load_der_x509_certificate(data)]
@@ -186,7 +239,7 @@ def certificates_in(data: bytes, source: str | Path) -> list[x509.Certificate]:
                 found = pkcs7.load_der_pkcs7_certificates(data)
     # UnsupportedAlgorithm: PKCS#7 other than a bundle of certificates (encrypted data).
     except (ValueError, UnsupportedAlgorithm):
-        raise _not_a_certificate(data, source) from None
+        raise _not_a_certificate(data, source, wanted) from None
     if not found:
         raise CertificateError(f"{source} is a PKCS#7 bundle that holds no certificate")
     # A chain put together by concatenating files may hold one certificate twice: it is
@@ -197,7 +250,7 @@ def certificates_in(data: bytes, source: str | Path) -> list[x509.Certificate]:
     return list(unique.values())
 
 
-def _is_ca_in(certificate: x509.Certificate, source: str | Path) -> bool:
+def is_ca_in(certificate: x509.Certificate, source: str | Path) -> bool:
     """:func:`is_ca`, naming ``source`` when the certificate's extensions cannot be read
     (cryptography reads them only when first asked for)."""
     try:

@@ -43,8 +43,10 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import Engine
 
 from axis.certificates import (
+    CA_CERTIFICATE,
+    TRUST_STORE_FILE,
     certificates_in,
-    load_certificate,
+    is_ca_in,
     read_certificate,
     read_certificate_bytes,
 )
@@ -78,8 +80,6 @@ DEV_CA_NAME = x509.Name(
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "edXML axis (development only)"),
     ]
 )
-#: What starts each certificate of a PEM file.
-PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ def _organisation(name: str) -> str:
 
 def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
     """Copy a CA certificate into the trust store after checking that it is a valid CA."""
-    found = certificates_in(read_certificate_bytes(pem_path), pem_path)
+    found = certificates_in(read_certificate_bytes(pem_path), pem_path, CA_CERTIFICATE)
     if len(found) > 1:
         # Only the first would be checked and copied, the others silently left out.
         raise CertificateError(
@@ -341,7 +341,19 @@ def _weakness(cert: x509.Certificate) -> str | None:
 
 
 def trusted_cas(settings: Settings) -> list[Trusted]:
-    """The CA certificates in the trust store (``*.pem``, ``*.crt``), by file name."""
+    """The CA certificates in the trust store (``*.pem``, ``*.crt``), by file name, read
+    as the routers read them: a file they would refuse is refused here."""
+    found: list[Trusted] = []
+    for path in _store_files(settings):
+        try:
+            found.extend(_read_store_file(path))
+        except CertificateError as error:
+            raise CertificateError(Unreadable(path, str(error)).describe()) from None
+    return found
+
+
+def _store_files(settings: Settings) -> list[Path]:
+    """The files of the trust store the routers read, by name; none without a store."""
     if not settings.trust_dir.exists():
         return []
     if not settings.trust_dir.is_dir():
@@ -350,14 +362,41 @@ def trusted_cas(settings: Settings) -> list[Trusted]:
             f"the trust store {settings.trust_dir} is a file, not a folder: move it away, "
             "then `axis pki init` or `axis trust add` make the folder"
         )
-    files = sorted(p for p in settings.trust_dir.iterdir() if p.suffix in (".pem", ".crt"))
-    # Every certificate of a file: the routers trust them all (a bundle put there by hand).
-    return [Trusted(p, cert) for p in files for cert in _certificates_in(p)]
+    return sorted(p for p in settings.trust_dir.iterdir() if p.suffix in (".pem", ".crt"))
+
+
+def _read_store_file(path: Path) -> list[Trusted]:
+    """Every certificate of a trust store file: the routers trust them all (a bundle put
+    there by hand), and refuse to start if one is no CA."""
+    found = certificates_in(read_certificate_bytes(path), path, TRUST_STORE_FILE)
+    for certificate in found:
+        if not is_ca_in(certificate, path):
+            raise CertificateError(
+                f"{path}: {certificate.subject.rfc4514_string()} is not a CA certificate "
+                "(BasicConstraints CA is not set)"
+            )
+    return [Trusted(path, certificate) for certificate in found]
 
 
 #: The fewest hex digits of a fingerprint that name a trusted CA: fewer would let a slip
 #: of the keyboard pick one.
 MIN_FINGERPRINT_PREFIX = 6
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A file of the trust store the routers refuse to start with."""
+
+    path: Path
+    problem: str
+
+    def describe(self) -> str:
+        """The problem, what it stops, and how to put it right."""
+        return (
+            f"{self.problem}; the routers and clerk commands refuse the trust store while it "
+            "is there: replace it with the CA certificate in PEM, or remove it with "
+            f"`axis trust remove {self.path.name}`"
+        )
 
 
 @dataclass(frozen=True)
@@ -371,6 +410,10 @@ class Untrusting:
     still_trusted: tuple[Trusted, ...]
     #: How many CA certificates the trust store holds once the file is gone.
     left: int
+    #: Why the file itself cannot be read, if it cannot (it then removes no CA).
+    problem: str | None = None
+    #: The other files of the trust store that cannot be read, and stay.
+    others_unreadable: tuple[Unreadable, ...] = ()
 
     @property
     def subjects(self) -> str:
@@ -386,8 +429,22 @@ def find_trusted(settings: Settings, name: str) -> Untrusting:
     """The file of the trust store ``name`` designates, as `axis trust list` shows it: its
     file name, or the SHA-256 fingerprint of a CA in it (or the fingerprint's first
     :data:`MIN_FINGERPRINT_PREFIX` digits or more; colons and capitals as openssl prints
-    them are accepted)."""
-    store = trusted_cas(settings)
+    them are accepted).
+
+    A file that cannot be read is found by its file name all the same: it is the file
+    that stops the routers, and removing it is how to start them again. Nor does one
+    stop removing another file."""
+    store: list[Trusted] = []
+    unreadable: list[Unreadable] = []
+    for path in _store_files(settings):
+        try:
+            store.extend(_read_store_file(path))
+        except CertificateError as error:
+            unreadable.append(Unreadable(path, str(error)))
+    for broken in unreadable:
+        if broken.path.name == name:
+            rest = tuple(u for u in unreadable if u != broken)
+            return Untrusting(broken.path, (), (), len(store), broken.problem, rest)
     chosen = [t for t in store if t.path.name == name]
     if not chosen:
         chosen = _by_fingerprint(store, name)
@@ -403,7 +460,7 @@ def find_trusted(settings: Settings, name: str) -> Untrusting:
     kept = [t for t in store if t.path != path]
     kept_fingerprints = {fingerprint(t.certificate) for t in kept}
     still = tuple(t for t in removed if fingerprint(t.certificate) in kept_fingerprints)
-    return Untrusting(path, removed, still, len(kept))
+    return Untrusting(path, removed, still, len(kept), others_unreadable=tuple(unreadable))
 
 
 def _by_fingerprint(store: list[Trusted], name: str) -> list[Trusted]:
@@ -419,13 +476,20 @@ def _by_fingerprint(store: list[Trusted], name: str) -> list[Trusted]:
         raise CertificateError(
             f"no trusted CA has the fingerprint {name}: `axis trust list` shows those there are"
         )
-    if len({t.path for t in found}) > 1:
-        matches = ", ".join(f"{t.path.name} ({fingerprint(t.certificate)})" for t in found)
+    files = sorted({t.path.name for t in found})
+    if len(files) == 1:
+        return found
+    if len({fingerprint(t.certificate) for t in found}) == 1:
+        # More digits would name the same certificate: only a file name tells them apart.
         raise CertificateError(
-            f"{name} names {len(found)} trusted certificates: {matches}; give the file name "
-            "or more of the fingerprint"
+            f"{name} names one certificate held by {len(files)} files ({', '.join(files)}): "
+            "give the file name"
         )
-    return found
+    matches = ", ".join(f"{t.path.name} ({fingerprint(t.certificate)})" for t in found)
+    raise CertificateError(
+        f"{name} names {len(found)} trusted certificates: {matches}; give the file name "
+        "or more of the fingerprint"
+    )
 
 
 def axis_certificate_issued_by(settings: Settings, cas: Sequence[Trusted]) -> Path | None:
@@ -486,16 +550,6 @@ def untrust(untrusting: Untrusting) -> None:
     except OSError as error:
         raise FileProblem(f"cannot remove {untrusting.path}: {error.strerror or error}") from None
     sync_folder(untrusting.path.parent)
-
-
-def _certificates_in(path: Path) -> list[x509.Certificate]:
-    data = read_certificate_bytes(path)
-    if data.count(PEM_CERTIFICATE) > 1:
-        try:
-            return x509.load_pem_x509_certificates(data)
-        except ValueError:
-            raise CertificateError(f"{path}: not a PEM certificate file") from None
-    return [load_certificate(data, path)]
 
 
 def _issue(

@@ -76,7 +76,12 @@ agency.add_command(credentials)
 @agency.command("add")
 @click.argument("code", type=AGENCY_CODE)
 @click.option("--name", required=True, help="The agency's name.")
-@click.option("--cert", "cert_file", type=IN_FILE, help="Its signing certificate (PEM or DER).")
+@click.option(
+    "--cert",
+    "cert_file",
+    type=IN_FILE,
+    help="Its signing certificate: PEM, DER or a PKCS#7 bundle (.p7b).",
+)
 @pass_settings
 def add(settings: Settings, code: str, name: str, cert_file: Path | None) -> None:
     """Register agency CODE (its parent must be registered)."""

@@ -68,7 +68,8 @@ def list_command(
         )
     render([letter.as_row() for letter in page.rows], LIST_COLUMNS, fmt, title="dead letters")
     if page.more:
-        note_more(limit, "oldest", "dead letter" if include_resolved else "unresolved dead letter")
+        noun = "dead letter" if include_resolved else "unresolved dead letter"
+        note_more(len(page.rows), noun, f"--after {page.rows[-1].id}")
 
 
 @dead.command("show")

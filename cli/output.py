@@ -184,11 +184,20 @@ def render(
         Console(file=out, width=None if out.isatty() else UNBOUNDED_WIDTH).print(table)
 
 
-def note_more(limit: int, which: str, noun: str) -> None:
-    """Say on stderr that a listing stopped at its ``--limit`` with rows left out: the
-    rows alone read as the whole of it, and the output itself stays as scripts parse it."""
-    shown_rows = f"the {which} {noun} is" if limit == 1 else f"the {which} {limit:,} {noun}s are"
-    click.echo(f"note: {shown_rows} shown, and there are more: give a larger --limit", err=True)
+def note_more(shown_count: int, noun: str, next_page: str) -> None:
+    """Say on stderr that a listing stopped at its ``--limit`` with rows left out, and how
+    to ask for the next page (``next_page``: "--after 2002"): the rows alone read as the
+    whole of it, and the output itself stays as scripts parse it.
+
+    It names the next page, not a larger ``--limit``: a page read past an id is neither
+    the oldest nor the latest rows, and a long listing is read a page at a time.
+    """
+    shown_rows = f"1 {noun}" if shown_count == 1 else f"{shown_count:,} {noun}s"
+    click.echo(
+        f"note: {shown_rows} shown, and there are more: the next page is {next_page} "
+        "(same other options)",
+        err=True,
+    )
 
 
 def _inert(text: str) -> str:

@@ -65,7 +65,7 @@ def list_command(
         page = list_quarantine(engine, reason=reason, sender=sender, before=before, limit=limit)
     render([item.as_row() for item in page.rows], LIST_COLUMNS, fmt, title="quarantine")
     if page.more:
-        note_more(limit, "latest", "rejected submission")
+        note_more(len(page.rows), "rejected submission", f"--before {page.rows[-1].id}")
 
 
 @quarantine.command("show")

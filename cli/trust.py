@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import Engine
 
 from axis.errors import CertificateError, SchemaNotInitialised
 from axis.pki import (
@@ -28,7 +29,8 @@ from axis.pki import (
     untrust,
 )
 from axis.settings import Settings
-from axis.store.migrate import checked_engine
+from axis.store.db import database_exists, engine_for, read_only
+from axis.store.migrate import check, current_revision
 from cli.output import echo_line, format_option, render
 from cli.params import IN_FILE
 from cli.settings_options import pass_settings
@@ -102,7 +104,9 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
     first 6 hex digits or more).
     """
     untrusting = find_trusted(settings, name)
-    if not force:
+    # A file that takes no CA away (unreadable, or its CAs held by another file too) can
+    # neither break the axis nor refuse an agency.
+    if not force and untrusting.lost:
         _refuse_breaking_the_axis(settings, untrusting)
     chained = _chained_agencies(settings, untrusting.lost)
     if chained:
@@ -110,8 +114,13 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
         if not yes:
             _confirm(untrusting, len(chained))
     # Worked out first: a file they read failing after the removal would hide that it was done.
-    notes = _notes(settings, untrusting)
+    notes = _notes(settings, untrusting, has_registry=chained is not None)
     untrust(untrusting)
+    if untrusting.problem is not None:
+        echo_line(
+            f"removed {untrusting.path}, which could not be read as a CA certificate: "
+            f"{untrusting.problem}"
+        )
     for t in untrusting.removed:
         echo_line(f"removed {untrusting.path}: {t.subject} ({fingerprint(t.certificate)})")
     for note in notes:
@@ -138,17 +147,34 @@ def _refuse_breaking_the_axis(settings: Settings, untrusting: Untrusting) -> Non
         )
 
 
-def _chained_agencies(settings: Settings, lost: Sequence[Trusted]) -> list[ChainedAgency]:
-    """The registered agencies whose certificates the CAs ``lost`` issued; none on a
-    machine without a registry (an agency's, whose trust store checks the axis)."""
+def _chained_agencies(settings: Settings, lost: Sequence[Trusted]) -> list[ChainedAgency] | None:
+    """The registered agencies whose certificates the CAs ``lost`` issued; ``None`` on a
+    machine without a registry (an agency's, whose trust store checks the axis's
+    receipts)."""
     if not lost:
         return []
+    engine = engine_for(settings)
     try:
-        with checked_engine(settings) as engine:
-            return agencies_issued_by(engine, lost)
+        check(engine)
     except SchemaNotInitialised as error:
+        if _holds_no_registry(engine):
+            return None
         echo_line(f"note: no registered agency checked: {error}", err=True)
         return []
+    else:
+        return agencies_issued_by(engine, lost)
+    finally:
+        engine.dispose()
+
+
+def _holds_no_registry(engine: Engine) -> bool:
+    """Whether no registry was ever set up in the database, as on an agency's machine,
+    where `axis init` is not to be run (unlike an axis's database left at an older
+    schema revision)."""
+    if not database_exists(engine):
+        return True
+    with read_only(engine) as conn:
+        return current_revision(conn) is None
 
 
 def _list_chained(chained: list[ChainedAgency], untrusting: Untrusting) -> None:
@@ -173,13 +199,14 @@ def _confirm(untrusting: Untrusting, count: int) -> None:
         raise SystemExit(1)
 
 
-def _notes(settings: Settings, untrusting: Untrusting) -> list[str]:
+def _notes(settings: Settings, untrusting: Untrusting, *, has_registry: bool) -> list[str]:
     """What the operator is to know once the file is gone."""
     notes = [
         f"{t.subject} is still trusted: another file of {settings.trust_dir} holds the same "
         "certificate (`axis trust list` shows it)"
         for t in untrusting.still_trusted
     ]
+    notes.extend(other.describe() for other in untrusting.others_unreadable)
     if any(is_development_ca(settings, t) for t in untrusting.removed):
         notes.append(
             f"`axis pki init` puts the development CA ({settings.pki_dir / 'ca.pem'}) back "
@@ -190,7 +217,9 @@ def _notes(settings: Settings, untrusting: Untrusting) -> list[str]:
             f"the trust store {settings.trust_dir} is empty: `axis serve` refuses to start "
             "until a CA is added (`axis trust add CA.pem`)"
         )
-    if untrusting.lost:
+    if not has_registry:
+        notes.append("no registry here (an agency's machine): no agency checked")
+    elif untrusting.lost:
         notes.append(
             "routers read the trust store when they start, and trust the CA until then: "
             "restart every `axis serve` of this axis (`docker compose restart router`); "

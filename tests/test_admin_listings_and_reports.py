@@ -89,8 +89,8 @@ def test_dead_list_cut_at_its_limit_says_there_are_more(engine: Engine) -> None:
     assert cut.exit_code == 0, cut.output
     assert [row["message_id"] for row in csv_rows(cut.stdout)] == ["m0", "m1"]
     assert cut.stderr == (
-        "note: the oldest 2 unresolved dead letters are shown, and there are more: "
-        "give a larger --limit\n"
+        "note: 2 unresolved dead letters shown, and there are more: the next page is "
+        "--after 2 (same other options)\n"
     )
     assert len(csv_rows(whole.stdout)) == 3
     assert whole.stderr == ""
@@ -103,7 +103,8 @@ def test_a_limit_of_one_is_said_in_the_singular(engine: Engine) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stderr == (
-        "note: the oldest dead letter is shown, and there are more: give a larger --limit\n"
+        "note: 1 dead letter shown, and there are more: the next page is --after 1 "
+        "(same other options)\n"
     )
 
 
@@ -126,8 +127,8 @@ def test_quarantine_list_cut_at_its_limit_says_there_are_more(engine: Engine) ->
 
     assert cut.exit_code == 0, cut.output
     assert cut.stderr == (
-        "note: the latest 2 rejected submissions are shown, and there are more: "
-        "give a larger --limit\n"
+        "note: 2 rejected submissions shown, and there are more: the next page is "
+        "--before 2 (same other options)\n"
     )
     assert whole.exit_code == 0, whole.output
     assert whole.stderr == ""

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,8 +218,9 @@ class _Claim:
     reads and marks it: the claim is the database's, whatever host each command runs on,
     and ends with the command's connection, killed or not. On SQLite a transaction kept
     open across the publish would hold the write lock the embedded transport needs to
-    publish: the claim is a lock (``flock``) on a file beside the database, which one
-    machine's processes share and the kernel releases when its holder dies.
+    publish: the claim is a lock on the letter's byte of a file beside the database (see
+    :func:`_letter_lock`), which one machine's processes share and the kernel releases
+    when its holder dies.
     """
 
     engine: Engine
@@ -242,15 +245,15 @@ class _Claim:
 
 @contextmanager
 def _claim(engine: Engine, letter_id: int) -> Iterator[_Claim]:
-    """Hold the letter ``letter_id`` for one requeue or discard (on SQLite, every letter),
-    waiting up to :data:`CLAIM_WAIT_SECONDS` for another holding it; :class:`StoreError`
-    if it still does (a command stopped with Ctrl-Z, a broker that does not confirm)."""
+    """Hold the letter ``letter_id`` for one requeue or discard, waiting up to
+    :data:`CLAIM_WAIT_SECONDS` for another holding it; :class:`StoreError` if it still
+    does (a command stopped with Ctrl-Z, a broker that does not confirm)."""
+    busy = StoreError(
+        f"dead letter #{letter_id} is left as it was: another command is requeueing or "
+        f"discarding it right now, and has held it for over {CLAIM_WAIT_SECONDS} s: see "
+        f"`axis dead show {letter_id}` once it is done"
+    )
     if engine.dialect.name == "postgresql":
-        busy = StoreError(
-            f"dead letter #{letter_id} is being requeued or discarded by another command "
-            f"right now, which has held it for over {CLAIM_WAIT_SECONDS} s: see `axis dead "
-            f"show {letter_id}` once it is done"
-        )
         with engine.begin() as conn:
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{CLAIM_WAIT_SECONDS}s'")
             try:
@@ -273,43 +276,111 @@ def _claim(engine: Engine, letter_id: int) -> Iterator[_Claim]:
         # A database in this process's memory: no other process has it.
         yield _Claim(engine, None)
         return
-    busy = StoreError(
-        f"dead letter #{letter_id} is left as it was: another command requeueing or "
-        f"discarding dead letters of this database has held them for over "
-        f"{CLAIM_WAIT_SECONDS} s: see `axis dead show {letter_id}` once it is done"
-    )
-    with _file_lock(path.with_name(path.name + "-dead-letters.lock"), busy):
+    with _letter_lock(path.resolve(), letter_id, busy):
         yield _Claim(engine, None)
 
 
+@dataclass
+class _LockFile:
+    """This process's one descriptor of a database's letters' lock file, and the letters
+    its threads hold through it.
+
+    POSIX record locks belong to a process, not to a descriptor: closing any descriptor
+    of the file releases every lock the process has on it, and a thread never waits for
+    another of its own process. So a process opens the file once, while any of its
+    threads holds a letter, and its threads exclude each other in :data:`_held`.
+    """
+
+    descriptor: int
+    letters: set[int]
+
+
+#: This process's lock files, by the resolved path of their database, each open while one
+#: of its threads holds a letter; the condition is notified when one lets a letter go.
+_lock_files: dict[Path, _LockFile] = {}
+_held = threading.Condition()
+
+
 @contextmanager
-def _file_lock(path: Path, busy: StoreError) -> Iterator[None]:
-    """Hold ``path`` locked, waiting up to :data:`CLAIM_WAIT_SECONDS`; raise ``busy`` if
-    another holds it longer. One lock for every letter of the database: a requeue
-    holds it for one publish."""
+def _letter_lock(database: Path, letter_id: int, busy: StoreError) -> Iterator[None]:
+    """Hold the letter ``letter_id`` of the SQLite ``database`` (a resolved path): one
+    byte of the file ``<database>-dead-letters.lock``, the byte at offset ``letter_id``,
+    so that commands on different letters never wait for each other. Waits up to
+    :data:`CLAIM_WAIT_SECONDS` for another thread or process holding it; raises ``busy``
+    if it still does."""
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    with _held:
+        while (held := _lock_files.get(database)) is not None and letter_id in held.letters:
+            if not _held.wait(deadline - time.monotonic()):
+                raise busy
+        if held is None:
+            held = _lock_files[database] = _LockFile(_open_lock_file(database), set())
+        held.letters.add(letter_id)
     try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise StoreError(
-            f"cannot open {path}, which requeues and discards of dead letters lock: "
-            f"{error.strerror}"
-        ) from None
-    try:
-        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise busy from None
-                time.sleep(_LOCK_POLL_SECONDS)
+        while not _locked(held.descriptor, letter_id):
+            if time.monotonic() >= deadline:
+                raise busy
+            time.sleep(_LOCK_POLL_SECONDS)
         yield
     finally:
-        os.close(descriptor)  # which releases the lock
+        with _held:
+            # Unlocking a byte this process did not get is a no-op.
+            fcntl.lockf(held.descriptor, fcntl.LOCK_UN, 1, letter_id)
+            held.letters.discard(letter_id)
+            if not held.letters:
+                del _lock_files[database]
+                os.close(held.descriptor)
+            _held.notify_all()
 
 
-#: How often a requeue or discard on SQLite looks whether the letters' lock is free.
+def _locked(descriptor: int, letter_id: int) -> bool:
+    """Lock the byte ``letter_id`` of the file; ``False`` if another process has it."""
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, letter_id)
+    except OSError as error:
+        if error.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+    return True
+
+
+def _open_lock_file(database: Path) -> int:
+    """The letters' lock file of ``database``, opened for writing (which an exclusive
+    record lock needs) and made as open to other accounts as the database is: mode, and
+    owner and group, the database's, as SQLite does for its ``-wal`` and ``-shm`` files.
+    Any account that can requeue (it writes the database) can then lock it, whoever made
+    it first, ``sudo axis dead requeue`` included."""
+    path = database.with_name(database.name + "-dead-letters.lock")
+    descriptor = None
+    try:
+        of_database = os.stat(database)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.geteuid() in (0, os.fstat(descriptor).st_uid):
+            # Set after opening: the umask shrank the mode os.open gave.
+            os.fchmod(descriptor, of_database.st_mode & 0o666)
+            _give_to_database_owner(descriptor, of_database)
+    except OSError as error:
+        if descriptor is not None:
+            os.close(descriptor)
+        raise StoreError(
+            f"cannot open {path}, which requeues and discards of dead letters lock: "
+            f"{error.strerror} (it holds nothing: it may be removed while no `axis dead "
+            f"requeue` or `discard` runs)"
+        ) from None
+    return descriptor
+
+
+def _give_to_database_owner(descriptor: int, of_database: os.stat_result) -> None:
+    """Root gives the file to the database's owner and group; another account gives it
+    the database's group if it is a member (the group's mode bits then mean the same)."""
+    if os.geteuid() == 0:
+        os.fchown(descriptor, of_database.st_uid, of_database.st_gid)
+        return
+    with suppress(PermissionError):
+        os.fchown(descriptor, -1, of_database.st_gid)
+
+
+#: How often a requeue or discard on SQLite looks whether its letter's lock is free.
 _LOCK_POLL_SECONDS = 0.05
 
 

@@ -4,6 +4,7 @@ certificates" sections, run as written: what each command says it does, it does.
 from __future__ import annotations
 
 import datetime
+import shlex
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -229,10 +230,11 @@ def test_a_file_that_holds_no_certificate_is_named_when_registering_one(
         "key": f"error: {wrong} holds a private key, not a certificate: give the certificate "
         f"file that goes with it (e.g. {wrong.with_suffix('.pem')} or "
         f"{wrong.with_suffix('.crt')})\n",
-        "p12": f"error: {wrong} is a PKCS#12 bundle (.p12, .pfx), which holds a private key: "
-        f"give the certificate file that goes with it (e.g. {wrong.with_suffix('.pem')} or "
-        f"{wrong.with_suffix('.crt')}), or take the certificate out of it with "
-        f"`openssl pkcs12 -in {wrong} -clcerts -nokeys -out CERT.pem`\n",
+        # Only the certificate file `pki issue` wrote beside the bundle is named.
+        "p12": f"error: {wrong} is a PKCS#12 bundle (.p12, .pfx), which may hold a private "
+        f"key: give the certificate file that goes with it ({wrong.with_suffix('.pem')}), or "
+        f"take the certificate out of it with `openssl pkcs12 -in {shlex.quote(str(wrong))} "
+        "-clcerts -nokeys -out CERT.pem`\n",
     }[given]
     for result in (pinned, added):
         assert result.exit_code == 1

@@ -112,14 +112,23 @@ def listed_ids(axis: Axis, *args: str) -> tuple[list[int], str]:
     return [row["id"] for row in json.loads(result.stdout)], result.stderr
 
 
-def test_dead_letters_are_listed_page_after_page(axis: Axis) -> None:
+def more_after(count: int, last: int) -> str:
+    """The note of a listing of unresolved dead letters cut at ``count``, ``last`` the
+    last id shown."""
+    return (
+        f"note: {count} unresolved dead letters shown, and there are more: the next page "
+        f"is --after {last} (same other options)\n"
+    )
+
+
+def test_dead_letters_are_listed_page_after_page_each_note_naming_the_next(axis: Axis) -> None:
+    """The note of a page read past an id names the page after it, not a larger limit."""
     letters = [bury_submission(axis) for _ in range(5)]
 
     first, note = listed_ids(axis, "dead", "list", "--limit", "2")
-    assert first == letters[:2]
-    assert "there are more" in note
-    second, _ = listed_ids(axis, "dead", "list", "--limit", "2", "--after", str(letters[1]))
-    assert second == letters[2:4]
+    assert (first, note) == (letters[:2], more_after(2, letters[1]))
+    second, note = listed_ids(axis, "dead", "list", "--limit", "2", "--after", str(letters[1]))
+    assert (second, note) == (letters[2:4], more_after(2, letters[3]))
     last, note = listed_ids(axis, "dead", "list", "--limit", "2", "--after", str(letters[3]))
     assert (last, note) == ([letters[4]], "")
 
@@ -142,7 +151,8 @@ def quarantined(axis: Axis, sender: str, reason: str = "bad-signature") -> int:
 def test_the_quarantine_is_listed_page_after_page_whatever_case_the_sender_is_typed_in(
     axis: Axis,
 ) -> None:
-    """The sender typed in small letters finds both spellings of its claims."""
+    """The sender typed in small letters finds both spellings of its claims; each note
+    names the page after the one shown."""
     code = "000.00.31.H53"
     items = [quarantined(axis, code if n % 2 else code.lower()) for n in range(5)]
     quarantined(axis, "000.00.32.H53")
@@ -150,11 +160,30 @@ def test_the_quarantine_is_listed_page_after_page_whatever_case_the_sender_is_ty
 
     first, note = listed_ids(axis, "quarantine", "list", "--sender", code.lower(), "--limit", "2")
     assert first == newest_first[:2]
-    assert "there are more" in note
-    rest, note = listed_ids(
-        axis, "quarantine", "list", "--sender", code.lower(), "--before", str(newest_first[1])
+    assert note == (
+        "note: 2 rejected submissions shown, and there are more: the next page is "
+        f"--before {newest_first[1]} (same other options)\n"
     )
-    assert (rest, note) == (newest_first[2:], "")
+    second, note = listed_ids(
+        axis,
+        "quarantine",
+        "list",
+        "--sender",
+        code.lower(),
+        "--before",
+        str(newest_first[1]),
+        "--limit",
+        "1",
+    )
+    assert second == newest_first[2:3]
+    assert note == (
+        "note: 1 rejected submission shown, and there are more: the next page is "
+        f"--before {newest_first[2]} (same other options)\n"
+    )
+    rest, note = listed_ids(
+        axis, "quarantine", "list", "--sender", code.lower(), "--before", str(newest_first[2])
+    )
+    assert (rest, note) == (newest_first[3:], "")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

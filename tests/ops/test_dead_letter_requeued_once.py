@@ -3,8 +3,9 @@
 README: "Each letter is requeued or discarded once": the letter is held from before its
 message is published until it is marked, so a second command waits for the first, then
 says the letter was already requeued (or, held longer than a few seconds, that another
-command holds it), and publishes nothing. Run as two real processes: one ``axis dead
-requeue`` held inside its publish, the other the plain command.
+command holds it), and publishes nothing; a command on another letter does not wait.
+Run as two real processes: one ``axis dead requeue`` held inside its publish, the other
+the plain command.
 """
 
 from __future__ import annotations
@@ -125,6 +126,15 @@ def audited(axis: Axis, action: str) -> int:
         ).scalar_one()
 
 
+def refused_as_held(out: bytes, letter: int) -> bool:
+    """Whether a command's output is its refusal of a letter another command holds."""
+    return out.decode() == (
+        f"error: dead letter #{letter} is left as it was: another command is requeueing or "
+        f"discarding it right now, and has held it for over {CLAIM_WAIT_SECONDS} s: see "
+        f"`axis dead show {letter}` once it is done\n"
+    )
+
+
 def requeue_while_another_holds_it(axis: Axis, folder: Path) -> None:
     letter = bury_submission(axis)
     first = HeldRequeue(axis, letter, folder)
@@ -135,12 +145,7 @@ def requeue_while_another_holds_it(axis: Axis, folder: Path) -> None:
 
     assert (code, first_out) == (0, f"dead letter #{letter} requeued to {SUBMISSIONS}\n")
     assert second.returncode == 1
-    said = out.decode()
-    assert said.startswith(f"error: dead letter #{letter} ")
-    assert f"held it for over {CLAIM_WAIT_SECONDS} s" in said or (
-        f"held them for over {CLAIM_WAIT_SECONDS} s" in said
-    )
-    assert said.endswith(f"see `axis dead show {letter}` once it is done\n")
+    assert refused_as_held(out, letter)
     assert axis.letter(letter).resolution == "requeued"
     assert published(axis) == [shared.ENVELOPE]
     assert audited(axis, "dead.requeue") == 1
@@ -189,6 +194,49 @@ def test_a_second_requeue_waits_for_the_first_and_says_it_was_requeued(
     assert code == 0
     assert second.returncode == 1
     assert out.decode().startswith(f"error: dead letter #{letter} was already requeued at ")
+    assert published(axis) == [shared.ENVELOPE]
+
+
+def test_a_discard_of_another_letter_while_a_requeue_publishes_is_done_at_once(
+    axis: Axis, tmp_path: Path
+) -> None:
+    """Only the letter in hand is held: another is nobody's work."""
+    held, other = bury_submission(axis), bury_submission(axis)
+    first = HeldRequeue(axis, held, tmp_path)
+
+    second = axis_process(axis, "discard", other)
+    out, _ = second.communicate(timeout=PATIENCE)
+    still_held = first.process.poll() is None
+    code, _ = first.release()
+
+    assert (second.returncode, out.decode()) == (0, f"dead letter #{other} discarded\n")
+    assert still_held
+    assert code == 0
+    assert (axis.letter(held).resolution, axis.letter(other).resolution) == (
+        "requeued",
+        "discarded",
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_requeue_through_another_path_to_the_database_waits_for_the_same_letter(
+    axis: Axis, tmp_path: Path
+) -> None:
+    """A symbolic link to the database names the same letters, and the same lock."""
+    letter = bury_submission(axis)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = elsewhere / "linked.db"
+    link.symlink_to(axis.engine.url.database or "")
+    first = HeldRequeue(axis, letter, tmp_path)
+
+    second = axis_process(Axis(axis.engine, f"sqlite:///{link}", ""), "requeue", letter)
+    out, _ = second.communicate(timeout=PATIENCE)
+    code, _ = first.release()
+
+    assert code == 0
+    assert second.returncode == 1
+    assert refused_as_held(out, letter)
     assert published(axis) == [shared.ENVELOPE]
 
 
@@ -247,4 +295,34 @@ def test_a_requeue_killed_while_it_holds_the_letter_does_not_keep_it_from_the_ne
     again = axis.run("dead", "requeue", str(letter))
 
     assert again.exit_code == 0, again.output
+    assert published(axis) == [shared.ENVELOPE]
+
+
+class AnotherLetterDiscardedMeanwhile(DiscardedMeanwhile):
+    """While this requeue publishes, a thread of its process discards another letter, and
+    then another process requeues this one."""
+
+    def __init__(self, axis: Axis, letter: int, other: int) -> None:
+        super().__init__(axis, other)
+        self.held = letter
+        self.elsewhere = b""
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        super().publish(messages)
+        requeue_elsewhere = axis_process(self.axis, "requeue", self.held)
+        self.elsewhere, _ = requeue_elsewhere.communicate(timeout=PATIENCE)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_thread_done_with_another_letter_leaves_the_letter_in_hand_held(axis: Axis) -> None:
+    """Threads of one process hold letters of their own, and the one done first does not
+    let go of the others' (a process's record locks end with any descriptor it closes)."""
+    letter, other = bury_submission(axis), bury_submission(axis)
+
+    with AnotherLetterDiscardedMeanwhile(axis, letter, other) as transport:
+        requeue(axis.engine, transport, letter, actor="A")
+
+    assert transport.refusals == []
+    assert axis.letter(other).resolution == "discarded"
+    assert refused_as_held(transport.elsewhere, letter)
     assert published(axis) == [shared.ENVELOPE]
