@@ -3,12 +3,13 @@ RabbitMQ ~40 s for a national tree), instead of leaving the writing bar full and
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pty
 import subprocess
 import sys
 from pathlib import Path
+
+from helpers.terminal import read_until_closed
 
 from tests.cli.conftest import Axis
 
@@ -32,12 +33,7 @@ def import_with_stderr(database_url: str, home: Path, csv_file: Path, *, termina
         )
     finally:
         os.close(other_end)
-    shown = b""
-    with contextlib.suppress(OSError):  # EIO: the terminal's other end is closed
-        while chunk := os.read(main, 65536):
-            shown += chunk
-    os.close(main)
-    return done.returncode, done.stdout, shown.decode()
+    return done.returncode, done.stdout, read_until_closed(main).decode()
 
 
 def test_declaring_the_inboxes_is_shown_at_a_terminal_and_not_in_a_log(

@@ -23,9 +23,15 @@ def on_a_terminal(database_url: str, *args: str) -> tuple[int, bytes, str]:
         )
     finally:
         os.close(terminal)
+    return process.returncode, read_until_closed(main), process.stderr
+
+
+def read_until_closed(main: int) -> bytes:
+    """Everything written to the pseudo-terminal whose controlling end is ``main``, once
+    the process on its other end is done; ``main`` is closed."""
     shown = b""
     with contextlib.suppress(OSError):  # EIO: the terminal's other end is closed
         while chunk := os.read(main, 65536):
             shown += chunk
     os.close(main)
-    return process.returncode, shown, process.stderr
+    return shown
