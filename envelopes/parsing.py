@@ -6,6 +6,8 @@ agencies, so parsing refuses, before anything else:
 - input over the caller's cap (checked on the byte length, before parsing);
 - any DOCTYPE (so no DTD, no entity declarations, no "billion laughs", no external DTD);
 - encodings other than UTF-8 (edXML is UTF-8; this also keeps the DOCTYPE check sound);
+- XML versions other than 1.0 (libxml2 reads 1.1 as 1.0, which a 1.1 parser does not);
+- more namespace declarations than C14N copes with (:data:`MAX_DECLARED`);
 
 and the lxml parser never resolves entities, never loads a DTD and never uses the network.
 libxml2's size limits are lifted (``huge_tree``) only for inputs large enough to need it,
@@ -45,12 +47,20 @@ HUGE_TREE_THRESHOLD = 8 * 1024 * 1024
 #: empty elements makes 200 MB of an 80 KB envelope.
 MAX_CANONICAL_GROWTH = 8
 
-#: The most attributes one element may carry, and the most prefixes a canonical form may
-#: be asked to keep: libxml2's C14N sorts each element's attributes and namespace
-#: declarations by insertion, in a time that grows with the square of their number
-#: (40,000 attributes on one element take seconds, 300,000 minutes).
+#: The most attributes one element may carry, or namespace declarations have in scope on
+#: it, and the most prefixes a canonical form may be asked to keep: libxml2's C14N sorts
+#: each element's attributes and namespace declarations by insertion, in a time that
+#: grows with the square of their number (40,000 attributes on one element take seconds,
+#: 300,000 minutes).
 MAX_SORTED = 256
 _CROWDED = etree.XPath("descendant-or-self::*[count(@*) > $most]")
+#: The most namespace declarations an envelope may hold. An element inherits every
+#: declaration in scope, and libxml2's C14N of an element takes a time that grows with
+#: the square of their number (60,000 on ``ds:Signature``, 1.5 MB, held a router for 17 s
+#: before the signature value was compared), so at most :data:`MAX_SORTED` may be in
+#: scope on one element; spread over siblings they are cheap, but each costs memory once
+#: parsed. An edXML document makes a handful.
+MAX_DECLARED = 4096
 #: Canonical forms up to this limit are written whole, then measured: the limit of an
 #: input of 16 KiB, whose canonical form cannot pass about 11 MB (the square of its size
 #: over 24). Larger ones are written in pieces and given up on at the limit, which costs
@@ -66,6 +76,7 @@ MAX_MARKUP = 200_000
 #: The UTF-8 byte order mark: an encoding signature a file may start with.
 UTF8_BOM = b"\xef\xbb\xbf"
 # Matched at the offset after a BOM: no ``^``, which would only match at offset 0.
+_DECLARED_VERSION = re.compile(rb"""<\?xml\s+version\s*=\s*["']([^"']*)["']""")
 _DECLARED_ENCODING = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 #: The scheme that makes a namespace URI absolute, as canonical XML wants it (the parser
 #: has already refused a URI that does not parse).
@@ -79,12 +90,16 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
     """Parse ``data`` into its root element, refusing anything unsafe.
 
     Raises :class:`EnvelopeTooLarge` over ``max_bytes`` (nothing parsed), and
-    :class:`MalformedEnvelope` for a DOCTYPE, a non-UTF-8 encoding, XML that is not
-    well-formed (the message gives lxml's line and column), or an element with more than
-    :data:`MAX_SORTED` attributes (which C14N would take minutes over).
+    :class:`MalformedEnvelope` for a DOCTYPE, a non-UTF-8 encoding, an XML version other
+    than 1.0, XML that is not well-formed (the message gives lxml's line and column), an
+    element with more than :data:`MAX_SORTED` attributes or namespace declarations in
+    scope, or more than :data:`MAX_DECLARED` declarations (which C14N would take minutes
+    over).
     """
     check_size(data, max_bytes=max_bytes)
     check_prolog(data)
+    may_be_crowded = _may_be_crowded(data)
+    declarations = _count_declarations(data) if may_be_crowded else 0
     parser = hardened_parser(len(data))
     try:
         root = etree.fromstring(data, parser=parser)
@@ -95,7 +110,10 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
         raise MalformedEnvelope("DOCTYPE declarations are not allowed in an envelope")
     for _ in root.iter(etree.Entity):
         raise MalformedEnvelope("entity references are not allowed in an envelope")
-    _refuse_crowded_elements(data, root)
+    if may_be_crowded:
+        _refuse_crowded_elements(root)
+    if declarations > MAX_SORTED:
+        _refuse_crowded_scopes(root)
     return root
 
 
@@ -185,20 +203,25 @@ def canonicalize(
     return canonical
 
 
-#: Envelopes up to this size have their ``=`` counted before their tree is walked.
-_COUNTED_UP_TO = 64 * 1024
+def _may_be_crowded(data: bytes) -> bool:
+    """Whether ``data`` may hold more than :data:`MAX_SORTED` attributes or namespace
+    declarations, each of which holds a ``=``.
 
-
-def _refuse_crowded_elements(data: bytes, root: etree._Element) -> None:
-    """Refuse an element with more than :data:`MAX_SORTED` attributes.
-
-    Each attribute holds a ``=``: small envelopes with fewer in all (nearly every one)
-    are not walked, which keeps this check off the router's path. A large one is walked
-    at once: the walk costs per element, where counting would read every byte of its
-    attachments (0.6 ms a megabyte).
+    Nearly every envelope holds fewer ``=`` in all (base64 has them at its end only) and
+    is not looked at further, which keeps these checks off the router's path. They are
+    found one by one up to the bound, at the speed of ``memchr`` (15 µs a megabyte):
+    counting them would read every byte of the attachments (0.6 ms a megabyte).
     """
-    if len(data) <= _COUNTED_UP_TO and data.count(b"=") <= MAX_SORTED:
-        return
+    found = -1
+    for _ in range(MAX_SORTED + 1):
+        found = data.find(b"=", found + 1)
+        if found < 0:
+            return False
+    return True
+
+
+def _refuse_crowded_elements(root: etree._Element) -> None:
+    """Refuse an element with more than :data:`MAX_SORTED` attributes."""
     crowded = _CROWDED(root, most=MAX_SORTED)
     if crowded:
         first = crowded[0]
@@ -207,6 +230,51 @@ def _refuse_crowded_elements(data: bytes, root: etree._Element) -> None:
             f"element {etree.QName(first).localname}{line} has {len(first.attrib):,} "
             f"attributes; at most {MAX_SORTED} are allowed on one element"
         )
+
+
+def _count_declarations(data: bytes) -> int:
+    """How many ``xmlns`` ``data`` holds: at least as many as its namespace declarations,
+    each of which is named so. Refuses more than :data:`MAX_DECLARED` before parsing, as
+    :func:`check_size` refuses tags, although text could spell some (an attachment's
+    base64 does not, by chance): parsed, each would take memory, and a walk of them as
+    many events. Counting reads every byte (1 ms a megabyte): only envelopes that
+    :func:`_may_be_crowded` are counted."""
+    declarations = data.count(b"xmlns")
+    if declarations > MAX_DECLARED:
+        raise MalformedEnvelope(
+            f"the envelope holds {declarations:,} namespace declarations (xmlns); at most "
+            f"{MAX_DECLARED:,} are allowed in one envelope: an edXML document needs a few, "
+            "declared once on its root"
+        )
+    return declarations
+
+
+def _refuse_crowded_scopes(root: etree._Element) -> None:
+    """Refuse an element with more than :data:`MAX_SORTED` namespace declarations in
+    scope, made on it or on the elements it is in.
+
+    Walked by declaration events, one per declaration and per element: ``nsmap`` would
+    build every element's whole scope. :func:`_count_declarations` bounds the events an
+    element queues."""
+    in_scope = 0
+    elements = 0
+    for event, _ in etree.iterwalk(root, events=("start-ns", "end-ns", "start")):
+        if event == "start":
+            elements += 1
+        elif event == "end-ns":
+            in_scope -= 1
+        else:
+            in_scope += 1
+            if in_scope > MAX_SORTED:
+                # The declaration belongs to the element after the ones already started.
+                crowded = next(itertools.islice(root.iter(etree.Element), elements, None))
+                line = f" (line {crowded.sourceline})" if crowded.sourceline else ""
+                raise MalformedEnvelope(
+                    f"element {etree.QName(crowded).localname}{line} has more than "
+                    f"{MAX_SORTED} namespace declarations in scope (made on it and on the "
+                    f"elements it is in); at most {MAX_SORTED} are allowed: declare only the "
+                    "namespaces the document uses"
+                )
 
 
 class _CanonicalTooLarge(Exception):
@@ -293,8 +361,8 @@ def check_size(data: bytes, *, max_bytes: int) -> None:
 
 
 def check_prolog(data: bytes) -> int:
-    """Refuse a DOCTYPE or a non-UTF-8 encoding, looking only at the bytes before the root;
-    return the offset of the root element's ``<``.
+    """Refuse a DOCTYPE, a non-UTF-8 encoding or an XML version other than 1.0, looking only
+    at the bytes before the root; return the offset of the root element's ``<``.
 
     The prolog may hold an XML declaration, comments, processing instructions and
     whitespace; ``<!`` anything else there is a DOCTYPE (or garbage), refused either way.
@@ -302,6 +370,13 @@ def check_prolog(data: bytes) -> int:
     position = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
     if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\x00<", b"<\x00")):
         raise MalformedEnvelope("an envelope must be encoded in UTF-8 (found UTF-16 or UTF-32)")
+    version = _DECLARED_VERSION.match(data, position)
+    if version and version.group(1) != b"1.0":
+        raise MalformedEnvelope(
+            f"XML 1.0 only: the envelope's XML declaration says version "
+            f"{version.group(1)[:16].decode('ascii', 'replace')!r}, which other parsers read "
+            "differently from XML 1.0 (line ends, control characters)"
+        )
     declared = _DECLARED_ENCODING.match(data, position)
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         raise MalformedEnvelope(

@@ -445,28 +445,37 @@ class _Fields:
         return _moment(element, DATE_FORMAT, "date (yyyy/MM/dd)").date()
 
 
-#: A value that may be a QName: ``prefix:local``, spaces around allowed.
-_QNAME_VALUE = re.compile(r"\s*([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*$")
+#: A value that may be a QName: ``prefix:local``, spaces around allowed; names in any
+#: script (``đ:Điều``), as XML's NCNames are.
+_QNAME_VALUE = re.compile(r"\s*([^\W\d][\w.-]*):[^\W\d][\w.-]*\s*$")
+#: An unprefixed name (``Article``): as the value of ``xsi:type``, it names the default
+#: namespace in scope.
+_NCNAME_VALUE = re.compile(r"\s*[^\W\d][\w.-]*\s*$")
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+_XSI_TYPE = f"{{{XSI_NS}}}type"
 
 
 def prefixes_in_values(element: etree._Element) -> list[str]:
     """The prefixes in scope where they are used that text or attribute values under
     ``element`` name (declared around it or inside it)."""
-    return sorted({prefix for _, prefix, namespace in named_prefixes(element) if namespace})
+    return sorted(
+        {prefix for _, prefix, namespace in named_prefixes(element) if prefix and namespace}
+    )
 
 
 def named_prefixes(element: etree._Element) -> list[tuple[etree._Element, str, str | None]]:
     """Each value under ``element`` that may be a QName (``x:Article``), in document order
     (an element's text, then its attributes by name): the element holding it, the prefix,
-    and the namespace that prefix has there (``None`` where it is not declared)."""
+    and the namespace that prefix has there (``None`` where it is not declared). The
+    prefix is ``""`` for an unprefixed ``xsi:type`` (``Article``), which names the default
+    namespace."""
     # The scope is followed through the walk's namespace events: asking each node for its
     # ``nsmap`` costs as many steps as prefixes are in scope, which a hostile file makes
     # quadratic (100,000 elements under 1,000 declarations: 9 s).
     parent = element.getparent()
     in_scope: dict[str, list[str]] = collections.defaultdict(list)
     for prefix, namespace in (parent.nsmap if parent is not None else {}).items():
-        if prefix:
-            in_scope[prefix].append(namespace)
+        in_scope[prefix or ""].append(namespace)
     declared: list[str] = []  # prefixes declared inside, innermost last
     named: list[tuple[etree._Element, str, str | None]] = []
     for event, item in etree.iterwalk(element, events=("start", "start-ns", "end-ns")):
@@ -476,11 +485,17 @@ def named_prefixes(element: etree._Element) -> list[tuple[etree._Element, str, s
         elif event == "end-ns":
             in_scope[declared.pop()].pop()
         elif isinstance(item.tag, str):
-            for value in [item.text or "", *(item.attrib[key] for key in sorted(item.attrib))]:
+            for key, value in [(None, item.text or ""), *sorted(item.attrib.items())]:
                 match = _QNAME_VALUE.match(value)
                 if match is not None:
-                    scope = in_scope.get(match.group(1))
-                    named.append((item, match.group(1), scope[-1] if scope else None))
+                    prefix = match.group(1)
+                elif key == _XSI_TYPE and _NCNAME_VALUE.match(value):
+                    prefix = ""
+                else:
+                    continue
+                scope = in_scope.get(prefix)
+                # ``xmlns=""`` declares no namespace.
+                named.append((item, prefix, (scope[-1] or None) if scope else None))
     return named
 
 
@@ -634,21 +649,39 @@ def _attachments(root: etree._Element) -> list[Attachment]:
             raise SchemaViolation(
                 f"attachment {name!r}: ContentId {content_id} is not listed in the manifest"
             )
-        attachments.append(
-            Attachment(
-                name=name,
-                content_type=fields.text("ContentType") or reference.text("ContentType"),
-                data=decode_attachment(item),
-                description=fields.text("Description") or reference.text("Description"),
-                content_id=content_id,
-            )
+        attachment = Attachment(
+            name=name,
+            content_type=fields.text("ContentType") or reference.text("ContentType"),
+            data=decode_attachment(item),
+            description=fields.text("Description") or reference.text("Description"),
+            content_id=content_id,
         )
+        _refuse_another_listing(attachment, reference)
+        attachments.append(attachment)
     missing = sorted(set(references) - seen)
     if missing:
         raise SchemaViolation(
             f"the manifest lists {', '.join(missing)} but AttachmentEncoded does not carry it"
         )
     return attachments
+
+
+def _refuse_another_listing(attachment: Attachment, reference: _Fields) -> None:
+    """Refuse a manifest Reference naming, typing or describing its attachment otherwise
+    than the attachment does: the checks on a name (its characters, its extension) are of
+    the attachment's, and a reader listing attachments from the manifest would show
+    another one."""
+    for name, value in (
+        ("AttachmentName", attachment.name),
+        ("ContentType", attachment.content_type),
+        ("Description", attachment.description),
+    ):
+        listed = reference.text(name)
+        if listed and listed != value:
+            raise SchemaViolation(
+                f"attachment {attachment.name!r}: the manifest gives it the {name} "
+                f"{listed!r}, not {value!r} as the attachment does; both must be the same"
+            )
 
 
 def decode_attachment(item: etree._Element) -> bytes:

@@ -12,10 +12,11 @@ six times per verification. For this one shape, verification is:
 3. remove the signature element (enveloped transform), canonicalize the whole message,
    compare its SHA-256 with the signed ``DigestValue``;
 4. parse the canonical bytes: the only tree the caller reads;
-5. refuse a prefix a value names (``xsi:type="x:Article"``) whose declaration the canonical
-   form does not carry as received: exclusive C14N keeps only the declarations names use
-   (and those of the transform's ``InclusiveNamespaces PrefixList``), so anyone could
-   declare that prefix otherwise without breaking the signature.
+5. refuse a prefix a value names (``xsi:type="x:Article"``), or the default namespace an
+   unprefixed ``xsi:type`` names, whose declaration the canonical form does not carry as
+   received: exclusive C14N keeps only the declarations names use (and those of the
+   transform's ``InclusiveNamespaces PrefixList``), so anyone could declare that prefix
+   otherwise without breaking the signature.
 
 The test suite checks this against signxml and xmlsec1 on the same inputs, attacks
 included.
@@ -28,6 +29,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import itertools
 import re
 
 from cryptography import x509
@@ -39,7 +41,7 @@ from lxml import etree
 
 from envelopes.errors import SignatureError, WeakAlgorithm
 from envelopes.parsing import MAX_CANONICAL_GROWTH, canonicalize, reparse
-from envelopes.xml import named_prefixes
+from envelopes.xml import XSI_NS, named_prefixes
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 DS11_NS = "http://www.w3.org/2009/xmldsig11#"
@@ -113,8 +115,47 @@ def check_profile(signature: etree._Element) -> None:
 
 #: The elements of a signature, in their order; only the first is covered by it.
 _SIGNATURE_CHILDREN = ("SignedInfo", "SignatureValue", "KeyInfo")
-#: Where the elements of ``KeyInfo`` may come from: XMLDSig 1.0 and 1.1.
-_KEY_INFO_NAMESPACES = (DS_NS, DS11_NS)
+_DS11 = f"{{{DS11_NS}}}"
+_EC = f"{{{EC_NS}}}"
+#: What each element of ``KeyInfo`` may hold, by XMLDSig 1.0 and 1.1 (an element absent
+#: here holds text only): the key and certificates a verifier reads, nothing else. Any
+#: other element, even of XMLDSig's namespace (``ds:Subject``), is covered by no
+#: signature, and a reader looking fields up by their local name may find it first.
+_KEY_INFO_CHILDREN: dict[str, frozenset[str]] = {
+    _DS + "KeyInfo": frozenset(_DS + name for name in ("X509Data", "KeyName", "KeyValue")),
+    _DS + "X509Data": frozenset(
+        {
+            _DS + "X509Certificate",
+            _DS + "X509IssuerSerial",
+            _DS + "X509SubjectName",
+            _DS + "X509SKI",
+            _DS + "X509CRL",
+            _DS11 + "X509Digest",
+        }
+    ),
+    _DS + "X509IssuerSerial": frozenset((_DS + "X509IssuerName", _DS + "X509SerialNumber")),
+    _DS + "KeyValue": frozenset((_DS + "RSAKeyValue", _DS11 + "ECKeyValue")),
+    _DS + "RSAKeyValue": frozenset((_DS + "Modulus", _DS + "Exponent")),
+    # XMLDSig 1.1's explicit ECParameters are left out: the profile's curves are named.
+    _DS11 + "ECKeyValue": frozenset((_DS11 + "NamedCurve", _DS11 + "PublicKey")),
+}
+#: The attributes XMLDSig 1.0 and 1.1 (and exclusive C14N) define, by element; any other
+#: element of the signature carries none.
+_ATTRIBUTES: dict[str, frozenset[str]] = {
+    _DS + "Signature": frozenset({"Id"}),
+    _DS + "SignedInfo": frozenset({"Id"}),
+    _DS + "CanonicalizationMethod": frozenset({"Algorithm"}),
+    _DS + "SignatureMethod": frozenset({"Algorithm"}),
+    _DS + "Reference": frozenset({"Id", "URI", "Type"}),
+    _DS + "Transform": frozenset({"Algorithm"}),
+    _DS + "DigestMethod": frozenset({"Algorithm"}),
+    _DS + "SignatureValue": frozenset({"Id"}),
+    _DS + "KeyInfo": frozenset({"Id"}),
+    _EC + "InclusiveNamespaces": frozenset({"PrefixList"}),
+    _DS11 + "ECKeyValue": frozenset({"Id"}),
+    _DS11 + "NamedCurve": frozenset({"URI"}),
+    _DS11 + "X509Digest": frozenset({"Algorithm"}),
+}
 
 
 def _refuse_unsigned_elements(signature: etree._Element) -> None:
@@ -137,21 +178,30 @@ def _refuse_unsigned_elements(signature: etree._Element) -> None:
         raise SignatureError(
             f"ds:SignatureValue holds the element {_name(inside_value)}: it holds base64 text only"
         )
-    for element in children[2:]:
-        for inner in element.iter(etree.Element):
-            if etree.QName(inner).namespace not in _KEY_INFO_NAMESPACES:
-                raise SignatureError(
-                    f"ds:KeyInfo holds the element {_name(inner)}, which is covered by no "
-                    "signature: KeyInfo holds XMLDSig elements only (the certificates in "
-                    "X509Data)"
-                )
+    for parent in children[2:]:
+        for element in parent.iter(etree.Element):
+            allowed = _KEY_INFO_CHILDREN.get(element.tag, frozenset())
+            for inner in element.iterchildren(etree.Element):
+                if inner.tag not in allowed:
+                    raise SignatureError(
+                        f"ds:KeyInfo holds the element {_name(inner)} in {_name(element)}, "
+                        "which is covered by no signature: "
+                        f"{_name(element)} {_may_hold(allowed)}"
+                    )
+
+
+def _may_hold(allowed: frozenset[str]) -> str:
+    if not allowed:
+        return "holds text only"
+    names = sorted(map(_tag_name, allowed))
+    return f"may hold only {', '.join(names)}"
 
 
 def _refuse_foreign_attributes(signature: etree._Element) -> None:
-    """Refuse an attribute of another namespace than none on the signature's elements,
-    and any but ``Id`` on ``ds:Signature``: neither is XMLDSig's, and a reader looking
-    for one by name (``edXML:Subject``) may find it there, where the signature covers
-    nothing (or only its own ``SignedInfo``)."""
+    """Refuse an attribute XMLDSig does not define on the element carrying it (``Id``
+    only on ``ds:Signature``, ``Algorithm`` on the methods, no ``Subject`` anywhere): a
+    reader looking for one by name (``edXML:Subject``) may find it there, where the
+    signature covers nothing (or only its own ``SignedInfo``)."""
     for name in signature.attrib:
         if name != "Id":
             raise SignatureError(
@@ -159,12 +209,14 @@ def _refuse_foreign_attributes(signature: etree._Element) -> None:
                 "only (anything else on it is covered by no signature)"
             )
     for element in signature.iterdescendants(etree.Element):
+        allowed = _ATTRIBUTES.get(element.tag, frozenset())
         for name in element.attrib:
-            if name.startswith("{"):
+            if name not in allowed:
+                defined = f"only {', '.join(sorted(allowed))}" if allowed else "no attribute"
                 raise SignatureError(
                     f"{_name(element)} in the signature carries the attribute "
-                    f"{_attribute(name)}: XMLDSig elements carry attributes of no namespace "
-                    "only"
+                    f"{_attribute(name)}, which XMLDSig does not define there (it gives "
+                    f"{_name(element)} {defined}): anything else is covered by no signature"
                 )
 
 
@@ -176,11 +228,20 @@ def _attribute(name: str) -> str:
     return f"{qname.localname} (namespace {qname.namespace})"
 
 
+#: The prefixes an element of these namespaces is named with in messages.
+_PREFIXES = {DS_NS: "ds", DS11_NS: "dsig11", EC_NS: "ec"}
+
+
 def _name(element: etree._Element) -> str:
     """An element's name as a clerk reads it, its namespace given when not XMLDSig's."""
-    name = etree.QName(element)
-    if name.namespace == DS_NS:
-        return f"ds:{name.localname}"
+    return _tag_name(element.tag)
+
+
+def _tag_name(tag: str) -> str:
+    name = etree.QName(tag)
+    prefix = _PREFIXES.get(name.namespace or "")
+    if prefix is not None:
+        return f"{prefix}:{name.localname}"
     return f"{name.localname} (namespace {name.namespace or '(none)'})"
 
 
@@ -247,23 +308,37 @@ def verify_enveloped(
 
 
 #: Where a value that may be a prefixed name (:func:`envelopes.xml.named_prefixes`) shows:
-#: a colon then a letter, in an attribute value of the canonical form or in the text.
-_ATTRIBUTE_MAY_NAME_A_PREFIX = re.compile(rb'="[^"]*:[A-Za-z_]')
-_TEXT_MAY_NAME_A_PREFIX = re.compile(r":[A-Za-z_]")
+#: a colon then a letter of any script (UTF-8 bytes from 0x80 on), in an attribute value
+#: of the canonical form or in the text.
+_ATTRIBUTE_MAY_NAME_A_PREFIX = re.compile(rb'="[^"]*:[A-Za-z_\x80-\xff]')
+_TEXT_MAY_NAME_A_PREFIX = re.compile(r":[^\W\d]")
+#: An attribute value of the canonical form holding a colon: ``<`` shows in none (it is
+#: escaped there, as in text), so a ``="`` in text cannot run on into a tag and hide the
+#: value after it.
+_ATTRIBUTE_VALUE_WITH_COLON = re.compile(rb'="([^"<:]*:[^"<]*)"')
+_TEXTS_WITH_COLON = etree.XPath("//text()[contains(., ':')]", smart_strings=False)
+#: What may be a prefix before a colon and a name: a name starting a run of name
+#: characters (a value's prefix starts the value, or follows a space or an escape), taken
+#: whole, so that a long run (an attachment's base64) is read once, not from each of its
+#: characters on.
+_CANDIDATE_PREFIX = re.compile(r"(?<![\w.-])([^\W\d][\w.-]*+):[^\W\d]")
+#: An unprefixed ``xsi:type`` names the default namespace: its namespace's declaration
+#: shows in the canonical form of any document using it.
+_XSI_DECLARED = f'="{XSI_NS}"'.encode()
 _TEXT = etree.XPath("string()")
 
 
 def _may_name_a_prefix(canonical: bytes, signed: etree._Element, received: etree._Element) -> bool:
-    """Whether a value of ``signed`` may name a prefix declared in ``received``, in a few
-    microseconds: reading every value of both trees costs a third of a verification,
-    which ordinary documents are spared, and so are those whose values only look like
-    prefixed names (a ContentId ``cid:a1b2...``, a third of those the axis's client
-    makes), whose prefix nothing declares."""
-    text = _TEXT(signed)
-    if (
-        _ATTRIBUTE_MAY_NAME_A_PREFIX.search(canonical) is None
-        and _TEXT_MAY_NAME_A_PREFIX.search(text) is None
-    ):
+    """Whether a value of ``signed`` may name a prefix declared in ``received``, or the
+    default namespace, in a few microseconds: reading every value of both trees costs a
+    third of a verification, which ordinary documents are spared, and so are those whose
+    values only look like prefixed names (a ContentId ``cid:a1b2...``, a third of those
+    the axis's client makes), whose prefix nothing declares."""
+    if _XSI_DECLARED in canonical:
+        return True
+    in_attributes = _ATTRIBUTE_MAY_NAME_A_PREFIX.search(canonical) is not None
+    in_text = _TEXT_MAY_NAME_A_PREFIX.search(_TEXT(signed)) is not None
+    if not (in_attributes or in_text):
         return False
     declared = {
         prefix
@@ -274,27 +349,50 @@ def _may_name_a_prefix(canonical: bytes, signed: etree._Element, received: etree
         return False
     # Escaped in the canonical form are only &, <, ", tab, CR and LF, none of which a
     # prefix or the letter after its colon holds: a value naming one shows it as it is.
-    named = "|".join(re.escape(prefix) for prefix in sorted(declared))
-    return (
-        re.search(f'="[^"]*(?:{named}):[A-Za-z_]'.encode(), canonical) is not None
-        or re.search(f"(?:{named}):[A-Za-z_]", text) is not None
+    # One fixed pattern, its matches looked up among the declared: a pattern of one
+    # alternative per declared prefix took 15 s to compile for a million of them. Each
+    # text is read apart: run together, ``abc`` then ``x:Article`` would read ``abcx:``.
+    values = itertools.chain(
+        (
+            (match[1].decode() for match in _ATTRIBUTE_VALUE_WITH_COLON.finditer(canonical))
+            if in_attributes
+            else ()
+        ),
+        _TEXTS_WITH_COLON(signed) if in_text else (),
+    )
+    return any(
+        candidate[1] in declared
+        for value in values
+        for candidate in _CANDIDATE_PREFIX.finditer(value)
     )
 
 
 def _refuse_unsigned_prefixes(received: etree._Element, signed: etree._Element) -> None:
-    """Refuse a value's prefix declared in ``received`` but not, or otherwise, in
-    ``signed`` (its canonical form: the same elements, text and attributes)."""
+    """Refuse a value's prefix (or, for an unprefixed ``xsi:type``, the default
+    namespace) declared in ``received`` but not, or otherwise, in ``signed`` (its
+    canonical form: the same elements, text and attributes)."""
     for (element, prefix, namespace), (_, _, kept) in zip(
         named_prefixes(received), named_prefixes(signed), strict=True
     ):
-        if namespace is not None and kept != namespace:
+        # An undeclared prefix names nothing; no default namespace (``xmlns=""``) does:
+        # a type of no namespace, which declaring one on the way would change.
+        if (prefix and namespace is None) or kept == namespace:
+            continue
+        where = etree.QName(element).localname
+        if not prefix:
             raise SignatureError(
-                f"the value {prefix}:... in {etree.QName(element).localname} names the prefix "
-                f"{prefix!r} (namespace {namespace}), whose declaration the signature does "
-                "not cover: anyone could change it on the way. The sender must sign with "
-                f'"{prefix}" listed in the exclusive C14N transform\'s InclusiveNamespaces '
+                f"the xsi:type in {where} names the default namespace "
+                f"({namespace or 'none declared'}), whose declaration the signature does not "
+                "cover: anyone could change it on the way. The sender must write that type "
+                "with a prefix, listed in the exclusive C14N transform's InclusiveNamespaces "
                 "PrefixList"
             )
+        raise SignatureError(
+            f"the value {prefix}:... in {where} names the prefix {prefix!r} (namespace "
+            f"{namespace}), whose declaration the signature does not cover: anyone could "
+            f'change it on the way. The sender must sign with "{prefix}" listed in the '
+            "exclusive C14N transform's InclusiveNamespaces PrefixList"
+        )
 
 
 def certificates(signature: etree._Element) -> list[x509.Certificate]:

@@ -304,13 +304,10 @@ def test_an_inclusive_prefix_list_of_thousands_is_refused_before_canonicalizatio
     """The prefixes named are rendered, sorted in quadratic time, when ``SignedInfo`` is
     canonicalized: before its signature is checked."""
     prefixes = [f"p{i}" for i in range(20_000)]
-    declarations = "".join(f' xmlns:{p}="urn:p"' for p in prefixes)
     method = f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"'
     inclusive = f'<ec:InclusiveNamespaces xmlns:ec="{EXC_C14N}" PrefixList="{" ".join(prefixes)}"/>'
     with_list = f"{method}>{inclusive}</ds:CanonicalizationMethod>"
-    forged = signed.replace(b"<edXML", f"<edXML{declarations}".encode(), 1).replace(
-        f"{method}/>".encode(), with_list.encode(), 1
-    )
+    forged = signed.replace(f"{method}/>".encode(), with_list.encode(), 1)
     assert inclusive.encode() in forged
 
     with pytest.raises(MalformedEnvelope, match="20,000 namespace prefixes"):
@@ -329,9 +326,10 @@ def test_a_relative_namespace_uri_is_refused_naming_it(signed, trust, where):
 
 def test_a_relative_namespace_uri_below_many_elements_and_namespaces_is_named(signed, trust):
     """The search for the cause reads each declaration where it is made: read from every
-    element's namespaces in scope, 5,000 declared on the root above 1,500 elements made
-    seconds of work of an envelope of 120 KB, and the cause past them went unnamed."""
-    declarations = "".join(f' xmlns:p{i}="urn:p{i}"' for i in range(5_000))
+    element's namespaces in scope, declarations on the root above 1,500 elements made
+    work growing with their product, and the cause past them went unnamed: as many as may
+    be in scope (250) are declared here."""
+    declarations = "".join(f' xmlns:p{i}="urn:p{i}"' for i in range(250))
     late = b"<x/>" * 1_500 + b'<late xmlns:rel="draft/v2"/>'
     forged = signed.replace(b"<edXML ", f"<edXML{declarations} ".encode(), 1).replace(
         b"</edXML>", late + b"</edXML>", 1
