@@ -31,6 +31,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -346,28 +347,81 @@ def _locked(descriptor: int, letter_id: int) -> bool:
 
 def _open_lock_file(database: Path) -> int:
     """The letters' lock file of ``database``, opened for writing (which an exclusive
-    record lock needs) and made as open to other accounts as the database is: mode, and
-    owner and group, the database's, as SQLite does for its ``-wal`` and ``-shm`` files.
-    Any account that can requeue (it writes the database) can then lock it, whoever made
-    it first, ``sudo axis dead requeue`` included."""
+    record lock needs).
+
+    Made here, it is made as open to other accounts as the database is: mode, and owner
+    and group, the database's, as SQLite does for its ``-wal`` and ``-shm`` files. Any
+    account that can requeue (it writes the database) can then lock it, whoever made it
+    first, ``sudo axis dead requeue`` included. One found there is left as it is: whoever
+    can write the database's folder can put anything at that name, and root changing the
+    mode or owner of what it found would give that away. A symbolic link there is not
+    followed but refused, and so is anything but a regular file, and the database's own
+    files (closing one would release the locks SQLite holds on it in this process)."""
     path = database.with_name(database.name + "-dead-letters.lock")
-    descriptor = None
     try:
         of_database = os.stat(database)
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        if os.geteuid() in (0, os.fstat(descriptor).st_uid):
+        descriptor, made = _open_or_make(path)
+    except OSError as error:
+        raise _unusable(path, _reason(error)) from None
+    try:
+        if refusal := _refusal(database, os.fstat(descriptor)):
+            raise _unusable(path, refusal)
+        if made:
             # Set after opening: the umask shrank the mode os.open gave.
             os.fchmod(descriptor, of_database.st_mode & 0o666)
             _give_to_database_owner(descriptor, of_database)
     except OSError as error:
-        if descriptor is not None:
-            os.close(descriptor)
-        raise StoreError(
-            f"cannot open {path}, which requeues and discards of dead letters lock: "
-            f"{error.strerror} (it holds nothing: it may be removed while no `axis dead "
-            f"requeue` or `discard` runs)"
-        ) from None
+        os.close(descriptor)
+        raise _unusable(path, _reason(error)) from None
+    except StoreError:
+        os.close(descriptor)
+        raise
     return descriptor
+
+
+#: Opening the lock file: for writing, never through a symbolic link at its name, and
+#: not inherited by the programs a command starts.
+_LOCK_FILE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_or_make(path: Path) -> tuple[int, bool]:
+    """The file at ``path``, and whether this call made it."""
+    while True:
+        try:
+            return os.open(path, _LOCK_FILE_FLAGS | os.O_CREAT | os.O_EXCL, 0o600), True
+        except FileExistsError:
+            pass
+        try:
+            return os.open(path, _LOCK_FILE_FLAGS), False
+        except FileNotFoundError:
+            # Removed between the two: make it again.
+            continue
+
+
+def _refusal(database: Path, lock_file: os.stat_result) -> str | None:
+    """Why the opened ``lock_file`` must not be locked, if it must not."""
+    if not stat.S_ISREG(lock_file.st_mode):
+        return "it is not a regular file"
+    for name in (database.name, database.name + "-wal", database.name + "-shm"):
+        with suppress(FileNotFoundError):
+            if os.path.samestat(lock_file, os.stat(database.with_name(name))):
+                return f"it is the database's file {name}"
+    return None
+
+
+def _reason(error: OSError) -> str:
+    # Opening with O_NOFOLLOW, ELOOP means the name itself is a link.
+    if error.errno == errno.ELOOP:
+        return "it is a symbolic link"
+    return error.strerror or str(error)
+
+
+def _unusable(path: Path, reason: str) -> StoreError:
+    return StoreError(
+        f"cannot open {path}, which requeues and discards of dead letters lock: "
+        f"{reason} (it holds nothing: it may be removed while no `axis dead "
+        f"requeue` or `discard` runs)"
+    )
 
 
 def _give_to_database_owner(descriptor: int, of_database: os.stat_result) -> None:

@@ -4,7 +4,8 @@ the database, whoever made it first.
 README: on SQLite a requeue holds its letter by a lock on the file
 ``<database>-dead-letters.lock`` beside the database, made with the database's mode, and,
 made by root (``sudo axis dead requeue``), given to the database's owner and group, as
-SQLite does for its ``-wal`` and ``-shm`` files.
+SQLite does for its ``-wal`` and ``-shm`` files; one found there is left as it is, and if
+it cannot be opened, the error names it and says it may be removed.
 """
 
 from __future__ import annotations
@@ -44,18 +45,32 @@ def strict_umask() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("strict_umask")
-@pytest.mark.parametrize("left_by_an_earlier_run", [False, True])
-def test_the_lock_file_has_the_databases_mode_whatever_the_umask(
-    axis: Axis, left_by_an_earlier_run: bool
-) -> None:
-    """A file an earlier version left readable by its maker alone is opened up too."""
+def test_the_lock_file_has_the_databases_mode_whatever_the_umask(axis: Axis) -> None:
     database_file(axis).chmod(0o664)
-    if left_by_an_earlier_run:
-        lock_file(axis).touch(mode=0o600)
 
     discard(axis.engine, bury_submission(axis))
 
     assert lock_file(axis).stat().st_mode & 0o777 == 0o664
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root opens another account's file")
+def test_a_lock_file_found_is_left_with_its_mode_and_owner(axis: Axis) -> None:
+    """Whoever can write the database's folder may have put it there: root opening it up,
+    or giving it to the database's owner, would give away whatever file it is."""
+    database_file(axis).chmod(0o664)
+    lock_file(axis).touch(mode=0o600)
+    os.chown(lock_file(axis), OWNER + 1, GROUP + 1)
+    letter = bury_submission(axis)
+
+    discard(axis.engine, letter)
+
+    found = lock_file(axis).stat()
+    assert (found.st_mode & 0o777, found.st_uid, found.st_gid) == (
+        0o600,
+        OWNER + 1,
+        GROUP + 1,
+    )
+    assert axis.letter(letter).resolved_at is not None
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a file away")
