@@ -23,6 +23,13 @@ sender gets a ``failed`` answer naming its recipient, one per dead copy. The ans
 for a repeat of the document names every copy given up so far, dead or expired
 (:func:`keep_answers_naming`).
 
+A status its recipient sends may come before the copy was published (its router died
+between commit and publish, or the broker refused the copy): the delivery is no longer
+``pending``, but its row is published all the same, under its message id, which a
+recipient that has the copy already (it went out, only the mark was lost) drops. Such a
+copy out of retries loses its row without a dead letter or a ``failed`` answer (logged):
+its recipient has answered the document.
+
 A message without a delivery (an answer, a forwarded status) has no one left to tell, so
 it is never given up.
 
@@ -263,8 +270,11 @@ class Outbox:
     def _triage(
         self, conn: Connection, rows: Sequence[sa.Row]
     ) -> tuple[list[tuple[Staged, sa.Row]], list[Staged], list[Staged]]:
-        """Split leased rows: to bury (retries spent), gone (published already, or
-        withdrawn: without their delivery, which must not become ``queued``), ready."""
+        """Split leased rows: to bury (retries spent on a ``pending`` delivery), gone
+        (withdrawn, or out of retries on a delivery its recipient answered: without their
+        delivery, which must not become ``queued``), ready (the others, answered or not:
+        the outbox cannot tell a copy published before its router died from one never
+        published)."""
         dead: list[tuple[Staged, sa.Row]] = []
         gone: list[Staged] = []
         ready: list[Staged] = []
@@ -312,12 +322,16 @@ class Outbox:
             elif delivery.state in GIVEN_UP_STATES:
                 # Never published: only its row goes, and no queued time is recorded.
                 gone.append(replace(staged, delivery_id=None))
-            elif delivery.state != "pending":
-                gone.append(staged)  # published already: its recipient has answered it
-            elif _retries_spent(delivery.attempts, self.retry_limit):
+            elif not _retries_spent(delivery.attempts, self.retry_limit):
+                # Even if its recipient has answered: a status may come before the copy
+                # was published (its router died first, or the broker refused it), and
+                # a recipient that has the copy drops the repeat by its message id.
+                ready.append(staged)
+            elif delivery.state == "pending":
                 dead.append((staged, delivery))
             else:
-                ready.append(staged)
+                _log_answered_given_up(delivery)
+                gone.append(replace(staged, delivery_id=None))
         return dead, gone, ready
 
     def _bury(
@@ -325,7 +339,8 @@ class Outbox:
     ) -> list[Staged]:
         """Deliveries that cannot be published: dead letters; the senders' ``failed``
         answers, staged (the caller publishes them after the commit). A delivery another
-        router closed since :meth:`_triage` read it (expired, say) only loses its row."""
+        router moved on since :meth:`_triage` read it (expired, or answered by its
+        recipient) only loses its row."""
         conn.execute(sa.delete(outbox).where(outbox.c.id.in_(sorted(s.outbox_id for s, _ in dead))))
         still_pending = set(
             conn.execute(
@@ -512,6 +527,20 @@ def _log_refusal(refused: Staged, error: TransportError, delay: float | None) ->
         "given up: dead-lettered at the next sweep"
         if delay is None
         else f"next attempt in {delay:g} s",
+    )
+
+
+def _log_answered_given_up(delivery: sa.Row) -> None:  # type: ignore[type-arg]
+    """A copy out of retries whose recipient has answered is not buried: the sender,
+    forwarded that answer, would be told the copy failed, and requeued from the dead
+    letters its delivery would go back to ``queued``."""
+    log.warning(
+        "copy of %s to %s given up after %d refusal(s), not dead-lettered: "
+        "its recipient has answered it already (delivery %s)",
+        delivery.document_id,
+        delivery.recipient_code,
+        delivery.attempts,
+        delivery.state,
     )
 
 
