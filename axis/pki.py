@@ -56,6 +56,7 @@ from axis.files import (
     check_private_file,
     finish_interrupted_writes,
     make_folders,
+    read_bounded,
     sync_folder,
     write_together,
 )
@@ -345,10 +346,10 @@ def trusted_cas(settings: Settings) -> list[Trusted]:
     as the routers read them: a file they would refuse is refused here."""
     found: list[Trusted] = []
     for path in _store_files(settings):
-        try:
-            found.extend(_read_store_file(path))
-        except CertificateError as error:
-            raise CertificateError(Unreadable(path, str(error)).describe()) from None
+        read = _read_store_file(path)
+        if read.problem is not None:
+            raise CertificateError(Unreadable(path, read.problem).describe())
+        found.extend(read.cas)
     return found
 
 
@@ -365,17 +366,56 @@ def _store_files(settings: Settings) -> list[Path]:
     return sorted(p for p in settings.trust_dir.iterdir() if p.suffix in (".pem", ".crt"))
 
 
-def _read_store_file(path: Path) -> list[Trusted]:
+#: The largest trust store file read. The routers read a file of any size: this bound
+#: only keeps a stray huge file out of memory, far above any bundle of CAs (1,800 copies
+#: of a CA in PEM make 1.3 MB). A file over it is an error naming it, never taken for one
+#: the routers refuse, which `axis trust remove` would take out unchecked.
+MAX_TRUST_STORE_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    """A file of the trust store as the routers read it."""
+
+    path: Path
+    #: Its CA certificates, in file order, all of them also when ``problem`` is set.
+    cas: tuple[Trusted, ...]
+    #: Why the routers refuse to start with it there, if they do.
+    problem: str | None = None
+
+
+def _read_store_file(path: Path) -> StoreFile:
     """Every certificate of a trust store file: the routers trust them all (a bundle put
-    there by hand), and refuse to start if one is no CA."""
-    found = certificates_in(read_certificate_bytes(path), path, TRUST_STORE_FILE)
+    there by hand), and refuse to start if one is no CA.
+
+    A file this account cannot read (which the routers' account may) is an error, not a
+    file the routers refuse: nothing is known of what it holds."""
+    try:
+        data = read_bounded(path, limit=MAX_TRUST_STORE_FILE_BYTES, what="trust store file")
+    except FileProblem as error:
+        raise FileProblem(
+            f"{error}: what it holds is unknown, so the trust store cannot be read; run the "
+            "command as an account that can read the file (the routers')"
+        ) from None
+    try:
+        found = certificates_in(data, path, TRUST_STORE_FILE)
+    except CertificateError as error:
+        return StoreFile(path, (), str(error))
+    cas: list[Trusted] = []
+    problem: str | None = None
     for certificate in found:
-        if not is_ca_in(certificate, path):
-            raise CertificateError(
+        try:
+            if is_ca_in(certificate, path):
+                cas.append(Trusted(path, certificate))
+                continue
+            refusal = (
                 f"{path}: {certificate.subject.rfc4514_string()} is not a CA certificate "
                 "(BasicConstraints CA is not set)"
             )
-    return [Trusted(path, certificate) for certificate in found]
+        except CertificateError as error:
+            refusal = str(error)
+        problem = problem or refusal
+    return StoreFile(path, tuple(cas), problem)
 
 
 #: The fewest hex digits of a fingerprint that name a trusted CA: fewer would let a slip
@@ -410,7 +450,7 @@ class Untrusting:
     still_trusted: tuple[Trusted, ...]
     #: How many CA certificates the trust store holds once the file is gone.
     left: int
-    #: Why the file itself cannot be read, if it cannot (it then removes no CA).
+    #: Why the routers refuse the file itself, if they do.
     problem: str | None = None
     #: The other files of the trust store that cannot be read, and stay.
     others_unreadable: tuple[Unreadable, ...] = ()
@@ -431,36 +471,33 @@ def find_trusted(settings: Settings, name: str) -> Untrusting:
     :data:`MIN_FINGERPRINT_PREFIX` digits or more; colons and capitals as openssl prints
     them are accepted).
 
-    A file that cannot be read is found by its file name all the same: it is the file
-    that stops the routers, and removing it is how to start them again. Nor does one
-    stop removing another file."""
-    store: list[Trusted] = []
-    unreadable: list[Unreadable] = []
-    for path in _store_files(settings):
-        try:
-            store.extend(_read_store_file(path))
-        except CertificateError as error:
-            unreadable.append(Unreadable(path, str(error)))
-    for broken in unreadable:
-        if broken.path.name == name:
-            rest = tuple(u for u in unreadable if u != broken)
-            return Untrusting(broken.path, (), (), len(store), broken.problem, rest)
-    chosen = [t for t in store if t.path.name == name]
-    if not chosen:
-        chosen = _by_fingerprint(store, name)
-    path = chosen[0].path
-    removed = tuple(t for t in store if t.path == path)
-    if len(removed) > len(chosen):
-        # Named by one fingerprint, the file would take the others with it unasked.
-        others = ", ".join(f"{t.subject} ({fingerprint(t.certificate)})" for t in removed)
-        raise CertificateError(
-            f"{path.name} holds {len(removed)} CA certificates ({others}): removing it stops "
-            f"trusting them all; name it by its file name, {path.name}, to do so"
-        )
+    A file the routers refuse is found by its file name all the same: it is the file that
+    stops them, and removing it is how to start them again; the CAs it holds count as
+    those of any file. Nor does one stop removing another file. One this account cannot
+    read is an error (:class:`~axis.errors.FileProblem`): what it holds is unknown."""
+    files = [_read_store_file(path) for path in _store_files(settings)]
+    store = [t for f in files if f.problem is None for t in f.cas]
+    unreadable = [Unreadable(f.path, f.problem) for f in files if f.problem is not None]
+    broken = next((f for f in files if f.problem is not None and f.path.name == name), None)
+    if broken is not None:
+        # Its CAs go with it all the same: the last one, or the axis's issuer, is asked for.
+        path, removed, problem = broken.path, broken.cas, broken.problem
+    else:
+        chosen = [t for t in store if t.path.name == name] or _by_fingerprint(store, name)
+        path, problem = chosen[0].path, None
+        removed = tuple(t for t in store if t.path == path)
+        if len(removed) > len(chosen):
+            # Named by one fingerprint, the file would take the others with it unasked.
+            others = ", ".join(f"{t.subject} ({fingerprint(t.certificate)})" for t in removed)
+            raise CertificateError(
+                f"{path.name} holds {len(removed)} CA certificates ({others}): removing it "
+                f"stops trusting them all; name it by its file name, {path.name}, to do so"
+            )
     kept = [t for t in store if t.path != path]
     kept_fingerprints = {fingerprint(t.certificate) for t in kept}
     still = tuple(t for t in removed if fingerprint(t.certificate) in kept_fingerprints)
-    return Untrusting(path, removed, still, len(kept), others_unreadable=tuple(unreadable))
+    rest = tuple(u for u in unreadable if u.path != path)
+    return Untrusting(path, removed, still, len(kept), problem, rest)
 
 
 def _by_fingerprint(store: list[Trusted], name: str) -> list[Trusted]:

@@ -104,8 +104,8 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
     first 6 hex digits or more).
     """
     untrusting = find_trusted(settings, name)
-    # A file that takes no CA away (unreadable, or its CAs held by another file too) can
-    # neither break the axis nor refuse an agency.
+    # A file that takes no CA away (one holding none, or whose CAs another file holds too)
+    # can neither break the axis nor refuse an agency.
     if not force and untrusting.lost:
         _refuse_breaking_the_axis(settings, untrusting)
     chained = _chained_agencies(settings, untrusting.lost)

@@ -34,6 +34,7 @@ import datetime
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -66,7 +67,7 @@ from axis.router.intake import (
 from axis.router.lookups import Snapshot, Wanted, load_snapshot
 from axis.router.outbox import Outbox, Staged, stage
 from axis.store.db import database_now, read_only
-from axis.store.document_ids import in_other_capitals, other_capitals_hint
+from axis.store.document_ids import day_of, other_capitals_among, other_capitals_hint, same_day
 from axis.store.schema import deliveries, documents, quarantine
 from axis.transport.base import OutgoingMessage, ReceivedMessage
 from envelopes.errors import EnvelopeError
@@ -241,6 +242,7 @@ class BatchProcessor:
                 reference_waits=self.reference_waits,
                 revocations=revocations,
             )
+            decisions = _with_capitals_hints(self.engine, decisions)
             writer = _BatchWriter(self.answers, self.lifetime_seconds, self.metrics)
             with self.engine.begin() as conn:
                 staged = writer.write(conn, decisions)
@@ -612,8 +614,7 @@ class _BatchWriter:
     ) -> list[tuple[OutgoingMessage, int | None]]:
         rows: list[dict] = []
         outgoing: list[tuple[OutgoingMessage, int | None]] = []
-        for refused in rejections:
-            decision = _with_capitals_hint(conn, refused)
+        for decision in rejections:
             submission = decision.submission
             reason = decision.rejection.reason
             answer = self._rejection_answer(decision)
@@ -673,17 +674,37 @@ class _BatchWriter:
             return None
 
 
-def _with_capitals_hint(conn: Connection, decision: Reject) -> Reject:
-    """``decision``, its message naming the documents its DocumentId names but for its
-    capitals when it is refused as ``unknown-document``: a clerk who typed ``qđ-ubnd`` for
-    ``QĐ-UBND`` would otherwise look for a document that never came. Read only for a
-    refused status, never for one taken in."""
-    rejection = decision.rejection
-    if rejection.reason != "unknown-document":
+def _with_capitals_hints(engine: Engine, decisions: Sequence[Decision]) -> list[Decision]:
+    """``decisions``, those refused as ``unknown-document`` with the documents their
+    DocumentId names but for its capitals in their message: a clerk who typed ``qđ-ubnd``
+    for ``QĐ-UBND`` would otherwise look for a document that never came.
+
+    Read before the write transaction, not in it (whose lock, on SQLite, stops every other
+    writer), once per sender and day, and only for what is refused so: never for what is
+    taken in."""
+    if not any(_refused_unknown(d) for d in decisions):
+        return list(decisions)
+    days: dict[str, list[str]] = {}
+    with read_only(engine) as conn:
+        return [_with_capitals_hint(conn, d, days) if _refused_unknown(d) else d for d in decisions]
+
+
+def _refused_unknown(decision: Decision) -> TypeGuard[Reject]:
+    return isinstance(decision, Reject) and decision.rejection.reason == "unknown-document"
+
+
+def _with_capitals_hint(conn: Connection, decision: Reject, days: dict[str, list[str]]) -> Reject:
+    """``decision`` with its capitals hint, if its DocumentId has one; ``days`` keeps the
+    DocumentIds read for each sender and day (:func:`~axis.store.document_ids.day_of`)."""
+    day = day_of(decision.document_id)
+    if day is None:
         return decision
-    alike = in_other_capitals(conn, decision.document_id)
+    if day not in days:
+        days[day] = same_day(conn, decision.document_id)
+    alike = other_capitals_among(decision.document_id, days[day])
     if not alike:
         return decision
+    rejection = decision.rejection
     hinted = Rejection(rejection.reason, f"{rejection.message}; {other_capitals_hint(alike)}")
     return dataclasses.replace(decision, rejection=hinted)
 

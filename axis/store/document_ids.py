@@ -8,7 +8,7 @@ tells the clerk that no document has that DocumentId (``axis track``, the router
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -27,34 +27,75 @@ def keyed(document_id: str) -> str:
     return with_ascii_digits(as_typed(document_id))
 
 
+def day_of(document_id: str) -> str | None:
+    """The sender code and the day ``document_id`` names (``SENDER,yyyy/mm/dd``), as
+    stored; ``None`` for a DocumentId without them."""
+    day_prefix, comma, _ = document_id.rpartition(",")
+    # An agency code's letter is a capital: one typed small names the same sender.
+    return day_prefix.upper() if comma else None
+
+
 def same_day(conn: sa.Connection, document_id: str) -> list[str]:
     """The DocumentIds stored for the sender and the day ``document_id`` names: the sender
     code and the day (ASCII, written alike in every form) narrow a search by how the rest
     reads to the documents one sender dated that day."""
-    day_prefix, comma, _ = document_id.rpartition(",")
-    if not comma:
+    day_prefix = day_of(document_id)
+    if day_prefix is None:
         return []
-    # An agency code's letter is a capital: one typed small names the same sender.
-    day_prefix = day_prefix.upper()
+    column: sa.ColumnElement[str] = documents.c.document_id
+    if not _in_code_point_order(conn):
+        # Under a linguistic collation (en_US.utf8, the postgres image's default) "P," and
+        # "P-" bound other DocumentIds than those starting "P,", and the index serves only
+        # that collation's order: compared as code points, each is read.
+        column = column.collate("C")
+    # A range, not LIKE: the (sender_code, document_id) index serves it on SQLite and on
+    # PostgreSQL under a C collation, where LIKE on a bound prefix reads every document of
+    # the sender. In code point order the DocumentIds starting "P," are those from "P,"
+    # to before "P-" ("-" follows ",").
     return list(
         conn.execute(
             sa.select(documents.c.document_id).where(
                 documents.c.sender_code == document_owner(day_prefix),
-                documents.c.document_id.startswith(f"{day_prefix},", autoescape=True),
+                column >= f"{day_prefix},",
+                column < f"{day_prefix}-",
             )
         ).scalars()
     )
 
 
+#: Collations of PostgreSQL's libc provider that sort text by code point, as SQLite
+#: compares it (its BINARY collation on UTF-8).
+_CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
+
+
+def _in_code_point_order(conn: sa.Connection) -> bool:
+    """Whether the database sorts DocumentIds (whose column declares no collation) by code
+    point: SQLite always, PostgreSQL under a C collation."""
+    if conn.dialect.name != "postgresql":
+        return True
+    provider, collation = conn.execute(
+        sa.text(
+            "SELECT datlocprovider, datcollate FROM pg_database WHERE datname = current_database()"
+        )
+    ).one()
+    return provider == "c" and collation in _CODE_POINT_COLLATIONS
+
+
 def in_other_capitals(conn: sa.Connection, document_id: str) -> list[str]:
     """The stored DocumentIds that read as ``document_id`` once both are typed as a clerk
     types them (:func:`keyed`) but for their capitals, sorted; ``[]`` when none does."""
+    return other_capitals_among(document_id, same_day(conn, document_id))
+
+
+def other_capitals_among(document_id: str, stored: Iterable[str]) -> list[str]:
+    """Those of ``stored`` (:func:`same_day` of ``document_id``) that differ from
+    ``document_id`` only in their capitals, as :func:`in_other_capitals` finds them."""
     key = keyed(document_id)
     folded = key.casefold()
     return sorted(
-        stored
-        for stored in same_day(conn, document_id)
-        if keyed(stored) != key and keyed(stored).casefold() == folded
+        candidate
+        for candidate in stored
+        if keyed(candidate) != key and keyed(candidate).casefold() == folded
     )
 
 
