@@ -17,8 +17,9 @@
   the sender getting a ``failed`` answer;
 - a message handed out more than ``settings.retry_limit`` times without being settled
   (it may be what kills the routers) is buried unparsed, its sender told ``failed``,
-  unless its very bytes are stored already: its router was killed between the commit and
-  the acknowledgement, and it is settled as the repeat it is;
+  unless, handed out once past that limit, its very bytes are stored already: its router
+  was killed between the commit and the acknowledgement, and it is settled as the repeat
+  it is (once only: handed out again, it is buried as well);
 - the broker unavailable: it reconnects, backing off up to :data:`MAX_BACKOFF_SECONDS`;
   unacknowledged messages come back from the broker, committed work is never redone
   (repeats are recognised), and outbox rows are published after the reconnection;
@@ -50,7 +51,7 @@ from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import REFERENCE_WAIT_DELAYS, BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission
 from axis.router.outbox import Outbox
-from axis.router.records import among, among_pairs, dead_letter_row, keep_dead_letter
+from axis.router.records import among, dead_letter_row, keep_dead_letter
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
 from axis.stopping import STOP_SIGNALS, StopRequests, pause
@@ -60,7 +61,7 @@ from axis.store.schema import documents, quarantine, status_events
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS
-from envelopes.errors import InvalidAgencyCode
+from envelopes.errors import InvalidAgencyCode, SchemaViolation
 from envelopes.verifying import TrustStore
 
 log = logging.getLogger(__name__)
@@ -306,11 +307,12 @@ class Router:
     def _handle(self, batch: Sequence[ReceivedMessage]) -> None:
         """Process a batch; on a database failure, retry or bury its messages."""
         assert self._processor is not None
-        spent = [m for m in batch if m.redelivery_count > self.settings.retry_limit]
-        repeats = self._committed(spent)
-        fresh = [
-            m for m in batch if m.redelivery_count <= self.settings.retry_limit or m in repeats
-        ]
+        limit = self.settings.retry_limit
+        spent = [m for m in batch if m.redelivery_count > limit]
+        # A repeat is decided again, parsing it: that may be what kills the routers, so
+        # it gets the one handout past the limit and no more.
+        repeats = self._committed([m for m in spent if m.redelivery_count == limit + 1])
+        fresh = [m for m in batch if m.redelivery_count <= limit or m in repeats]
         for message in spent:
             if message not in repeats:
                 self._bury(
@@ -346,28 +348,31 @@ class Router:
             self._isolate(unsettled)
 
     def _committed(self, spent: Sequence[ReceivedMessage]) -> list[ReceivedMessage]:
-        """Those of ``spent`` (handed out past the retry limit) whose batch was committed:
-        the router that took them was killed before their acknowledgement reached the
-        broker. They are settled as any redelivery of committed work is (a document's
-        stored answer goes out again, a refusal is decided again); only the others may be
-        what keeps breaking the routers.
+        """Those of ``spent`` (handed out once past the retry limit) whose batch was
+        committed: the router that took them was killed before their acknowledgement
+        reached the broker. They are settled as any redelivery of committed work is (a
+        document's stored answer goes out again, a refusal is decided again); only the
+        others may be what keeps breaking the routers.
 
         Found in the database from the bytes' SHA-256, without parsing the body: that may
-        be what kills a router. Every one is buried while the database cannot tell.
+        be what kills a router. Every one is buried while the database cannot tell, and
+        whatever the lookup meets (a header no database can hold, say) buries them too:
+        this path must not stop a router, or the message stops every router in turn.
         """
-        if not spent or self._engine is None:
+        if not spent:
             return []
+        assert self._engine is not None
         submissions = [Submission.of(m) for m in spent]
         try:
             with read_only(self._engine) as conn:
                 stored = _stored_digests(conn, submissions)
-        except sa.exc.DBAPIError as error:
+        except Exception as error:
             log.warning(
                 "router %s: cannot tell whether %d message(s) handed out past the retry "
-                "limit were committed: %s",
+                "limit were committed: %r",
                 self.router_id,
                 len(spent),
-                error.orig,
+                getattr(error, "orig", None) or error,
             )
             return []
         return [s.message for s in submissions if s.digest in stored]
@@ -469,7 +474,7 @@ class Router:
                 reason="not-processed",
                 message=f"the axis gave up on this submission ({reason}): send it again later",
             )
-        except InvalidAgencyCode:  # a hint that is not an agency code: nobody to tell
+        except (InvalidAgencyCode, SchemaViolation):  # a hint no answer can name: nobody to tell
             return None
         return answer.message
 
@@ -490,9 +495,11 @@ class Router:
 
 def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[str]:
     """The digests of ``submissions`` whose very bytes are stored: as a status, as
-    rejected input, or as a document of the agency they claim to come from (the broker
-    login, else the ``sender`` header), found by the DocumentId header, else among all
-    that agency's documents (documents are indexed by sender and DocumentId only)."""
+    rejected input, or among the documents of the agency they claim to come from (the
+    broker login, else the ``sender`` header). The DocumentId header is not used: a
+    sender's system may write it otherwise than the signed document does, and a wrong
+    hint must not hide a stored document. Without a usable sender, a document cannot be
+    found."""
     digests = {s.digest for s in submissions}
     stored: set[str] = set()
     for table in (status_events, quarantine):  # their digests are indexed
@@ -501,21 +508,29 @@ def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[
                 sa.select(table.c.digest).where(among(conn, table.c.digest, digests))
             ).scalars()
         )
-    named = {(s.reply_to, s.document_id_hint) for s in submissions if s.document_id_hint}
-    unnamed = {s.reply_to for s in submissions if not s.document_id_hint}
-    senders: list[sa.ColumnElement[bool]] = []
-    if named:
-        senders.append(among_pairs(conn, documents.c.sender_code, documents.c.document_id, named))
-    if unnamed:
-        senders.append(among(conn, documents.c.sender_code, unnamed))
-    stored.update(
-        conn.execute(
-            sa.select(documents.c.digest).where(
-                sa.or_(*senders), among(conn, documents.c.digest, digests)
-            )
-        ).scalars()
-    )
+    senders = {s.reply_to for s in submissions if _bindable(s.reply_to, documents.c.sender_code)}
+    if senders:
+        # The (sender_code, document_id) index: a scan of each sender's documents.
+        stored.update(
+            conn.execute(
+                sa.select(documents.c.digest).where(
+                    among(conn, documents.c.sender_code, senders),
+                    among(conn, documents.c.digest, digests),
+                )
+            ).scalars()
+        )
     return stored
+
+
+def _bindable(hint: str, column: sa.Column[str]) -> bool:
+    """Whether ``hint``, a header's text, can be compared with ``column`` by every
+    database: UTF-8 text without NUL, no longer than the column (else no row has it)."""
+    length = getattr(column.type, "length", None)
+    try:
+        hint.encode()
+    except UnicodeEncodeError:
+        return False
+    return bool(hint) and "\0" not in hint and (length is None or len(hint) <= length)
 
 
 def run_router(
