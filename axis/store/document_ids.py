@@ -73,12 +73,15 @@ def _in_code_point_order(conn: sa.Connection) -> bool:
     point: SQLite always, PostgreSQL under a C collation."""
     if conn.dialect.name != "postgresql":
         return True
+    # datlocprovider came with PostgreSQL 15: read through JSON, older servers give NULL,
+    # and their collations are all libc's.
     provider, collation = conn.execute(
         sa.text(
-            "SELECT datlocprovider, datcollate FROM pg_database WHERE datname = current_database()"
+            "SELECT to_jsonb(d) ->> 'datlocprovider', datcollate FROM pg_database AS d "
+            "WHERE datname = current_database()"
         )
     ).one()
-    return provider == "c" and collation in _CODE_POINT_COLLATIONS
+    return provider in (None, "c") and collation in _CODE_POINT_COLLATIONS
 
 
 def in_other_capitals(conn: sa.Connection, document_id: str) -> list[str]:
