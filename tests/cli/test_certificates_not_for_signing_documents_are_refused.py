@@ -6,7 +6,6 @@ registered."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,9 @@ from click.testing import Result
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from helpers.records import registered_unchecked
 from pki_helpers import Issued, issue, key_usage, make_ca, write_private
 
-from axis.store.schema import agency_certificates
 from envelopes.verifying import DOCUMENT_SIGNING, fingerprint, signing_usage_problem
 
 Axis = Callable[..., Result]
@@ -204,19 +203,7 @@ def test_a_certificate_registered_before_its_usage_was_checked_can_be_revoked_by
     cert_path = _write(tmp_path, _certificate(ca, PROVINCE, Usage(purposes=[SERVER_AUTH])))
     cert = _load(cert_path)
     engine = sa.create_engine(database_url)
-    with engine.begin() as conn:
-        conn.execute(
-            agency_certificates.insert().values(
-                agency_code=PROVINCE,
-                fingerprint=fingerprint(cert),
-                subject=cert.subject.rfc4514_string(),
-                serial=format(cert.serial_number, "x"),
-                not_before=cert.not_valid_before_utc,
-                not_after=cert.not_valid_after_utc,
-                pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-                added_at=datetime.datetime.now(datetime.UTC),
-            )
-        )
+    registered_unchecked(engine, PROVINCE, cert)
     engine.dispose()
 
     revoked = province("agency", "cert", "revoke", PROVINCE, str(cert_path))

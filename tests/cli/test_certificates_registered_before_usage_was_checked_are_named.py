@@ -6,7 +6,6 @@ exist; a certificate that may sign documents is not named."""
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 from collections.abc import Callable, Iterator
 
@@ -14,12 +13,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from helpers.records import registered_unchecked
 from pki_helpers import Issued, issue, make_ca
-
-from axis.store.schema import agency_certificates
-from envelopes.verifying import fingerprint
 
 Axis = Callable[..., Result]
 
@@ -46,24 +42,6 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def _register_unchecked(engine: sa.Engine, code: str, cert: x509.Certificate) -> str:
-    """``cert`` written to the registry as an axis that did not check usage wrote it."""
-    with engine.begin() as conn:
-        conn.execute(
-            agency_certificates.insert().values(
-                agency_code=code,
-                fingerprint=fingerprint(cert),
-                subject=cert.subject.rfc4514_string(),
-                serial=format(cert.serial_number, "x"),
-                not_before=cert.not_valid_before_utc,
-                not_after=cert.not_valid_after_utc,
-                pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-                added_at=datetime.datetime.now(datetime.UTC),
-            )
-        )
-    return fingerprint(cert)
-
-
 @pytest.fixture
 def registered(initialised: Axis, engine: sa.Engine, ca: Issued) -> tuple[str, str]:
     """The province holding a certificate limited to serving TLS, the district one for
@@ -71,10 +49,10 @@ def registered(initialised: Axis, engine: sa.Engine, ca: Issued) -> tuple[str, s
     for code, name in ((PROVINCE, "UBND tỉnh Tây Ninh"), (DISTRICT, "UBND huyện Châu Thành")):
         added = initialised("agency", "add", code, "--name", name)
         assert added.exit_code == 0, added.output
-    server = _register_unchecked(
+    server = registered_unchecked(
         engine, PROVINCE, _certificate(ca, PROVINCE, [ExtendedKeyUsageOID.SERVER_AUTH])
     )
-    signing = _register_unchecked(
+    signing = registered_unchecked(
         engine, DISTRICT, _certificate(ca, DISTRICT, [ExtendedKeyUsageOID.EMAIL_PROTECTION])
     )
     return server, signing

@@ -8,9 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy.engine import Connection, Engine
 
-from axis.store.schema import agencies, deliveries, documents, status_events
+from axis.store.schema import agencies, agency_certificates, deliveries, documents, status_events
+from envelopes.verifying import fingerprint
 
 
 def registered_agencies(
@@ -24,6 +27,25 @@ def registered_agencies(
             for code, name, level in rows
         ],
     )
+
+
+def registered_unchecked(engine: Engine, code: str, cert: x509.Certificate) -> str:
+    """``cert`` written to the registry for ``code`` as an axis that did not check its
+    usage wrote it; its fingerprint."""
+    with engine.begin() as conn:
+        conn.execute(
+            agency_certificates.insert().values(
+                agency_code=code,
+                fingerprint=fingerprint(cert),
+                subject=cert.subject.rfc4514_string(),
+                serial=format(cert.serial_number, "x"),
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+                pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+                added_at=datetime.datetime.now(datetime.UTC),
+            )
+        )
+    return fingerprint(cert)
 
 
 def stored_document(
