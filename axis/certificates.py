@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,23 +232,38 @@ def certificates_in(
         if wanted.pem_only or (b"-----BEGIN" in data and _PEM_PKCS7 not in data):
             found = x509.load_pem_x509_certificates(data)
         elif _PEM_PKCS7 in data:
-            found = pkcs7.load_pem_pkcs7_certificates(data)
+            found = _bundled(pkcs7.load_pem_pkcs7_certificates, data, source)
         else:
             try:
                 found = [x509.load_der_x509_certificate(data)]
             except ValueError:
-                found = pkcs7.load_der_pkcs7_certificates(data)
+                found = _bundled(pkcs7.load_der_pkcs7_certificates, data, source)
     # UnsupportedAlgorithm: PKCS#7 other than a bundle of certificates (encrypted data).
     except (ValueError, UnsupportedAlgorithm):
         raise _not_a_certificate(data, source, wanted) from None
-    if not found:
-        raise CertificateError(f"{source} is a PKCS#7 bundle that holds no certificate")
     # A chain put together by concatenating files may hold one certificate twice: it is
     # one certificate, not two to choose between.
     unique: dict[bytes, x509.Certificate] = {}
     for certificate in found:
         unique.setdefault(certificate.fingerprint(hashes.SHA256()), certificate)
     return list(unique.values())
+
+
+def _bundled(
+    load: Callable[[bytes], list[x509.Certificate]], data: bytes, source: str | Path
+) -> list[x509.Certificate]:
+    """The certificates of the PKCS#7 bundle ``data``, read by ``load``."""
+    try:
+        return load(data)
+    except ValueError as error:
+        # A well-formed bundle without certificates (a CA's CRL-only .p7b) is told from
+        # bytes that are no PKCS#7 by cryptography's message alone.
+        if "no certificate" in str(error):
+            raise CertificateError(
+                f"{source} is a PKCS#7 bundle that holds no certificate (a CA's CRL-only "
+                "bundle, say): give the bundle holding the certificate"
+            ) from None
+        raise
 
 
 def is_ca_in(certificate: x509.Certificate, source: str | Path) -> bool:

@@ -5,6 +5,7 @@ no bundle of certificates is refused in one line."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,24 @@ def test_a_pkcs7_message_that_is_no_bundle_of_certificates_is_refused_in_one_lin
 
     assert result.exit_code == 1
     assert result.output == f"error: {message}: not a PEM or DER X.509 certificate\n"
+
+
+@pytest.mark.parametrize("form", ["PEM", "DER"])
+@pytest.mark.parametrize(
+    "command", [("agency", "add", PROVINCE, "--name", "UBND tỉnh", "--cert"), ("trust", "add")]
+)
+def test_a_pkcs7_bundle_holding_no_certificate_is_refused_as_such(
+    initialised: Axis, tmp_path: Path, form: str, command: tuple[str, ...]
+):
+    bundle = tmp_path / "crl-only.p7b"
+    subprocess.run(
+        ["openssl", "crl2pkcs7", "-nocrl", "-outform", form, "-out", str(bundle)], check=True
+    )
+
+    result = initialised(*command, str(bundle))
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: {bundle} is a PKCS#7 bundle that holds no certificate (a CA's CRL-only "
+        "bundle, say): give the bundle holding the certificate\n"
+    )
