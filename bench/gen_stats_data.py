@@ -33,15 +33,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
 from axis.router.records import VIETNAM
 from axis.stats import latency, rollup
 from axis.stats.rollup import DELIVERED, RECEIPTED, Standing, Tally, latencies_of, local_day
 from axis.store.db import make_engine
-from axis.store.migrate import upgrade
+from axis.store.migrate import schema_differences, upgrade
 from axis.store.national_tree import generate
 from axis.store.schema import (
     STATS_COUNTERS,
@@ -669,7 +667,7 @@ def database_engine(admin_url: str, database: str) -> Engine:
 def check_schema(engine: Engine) -> None:
     """The rebuilt indexes and constraints are those the migrations made."""
     with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        differences = schema_differences(conn)
     if differences:
         raise SystemExit(f"the schema differs from the metadata after the load: {differences}")
 

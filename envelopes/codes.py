@@ -208,14 +208,14 @@ def document_id_problem(document_id: str) -> str | None:
         AgencyCode.parse(code)
     except InvalidAgencyCode as error:
         return f"DocumentId {document_id!r} does not start with an agency code: {error}"
-    if not _is_date(day):
+    if not is_date(day):
         return f"DocumentId {document_id}: {day} is not a date (yyyy/MM/dd)"
     # The code and the date take the digits 0-9 alone, and say so; the number and the
     # notation may hold other characters, but no digit of another script.
     return _foreign_digit_problem(document_id)
 
 
-def _is_date(day: str) -> bool:
+def is_date(day: str) -> bool:
     """``yyyy/MM/dd`` in ASCII digits (strptime also reads other scripts' digits), a real
     day."""
     if _DATE.match(day) is None:

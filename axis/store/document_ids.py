@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 
 from axis.store.schema import documents
-from envelopes.codes import as_typed, with_ascii_digits
+from envelopes.codes import as_typed, is_date, with_ascii_digits
 
 
 def document_owner(document_id: str) -> str:
@@ -29,10 +29,19 @@ def keyed(document_id: str) -> str:
 
 def day_of(document_id: str) -> str | None:
     """The sender code and the day ``document_id`` names (``SENDER,yyyy/mm/dd``), as
-    stored; ``None`` for a DocumentId without them."""
-    day_prefix, comma, _ = document_id.rpartition(",")
+    stored; ``None`` for a DocumentId without them.
+
+    >>> day_of("000.00.31.h53,2026/12/05,12/QĐ-UBND")
+    '000.00.31.H53,2026/12/05'
+    >>> day_of("000.00.31.H53,12/QĐ-UBND") is None  # no day: not every document of the sender
+    True
+    """
+    code, _, rest = document_id.partition(",")
+    day, comma, _ = rest.partition(",")
+    if not comma or not is_date(day):
+        return None
     # An agency code's letter is a capital: one typed small names the same sender.
-    return day_prefix.upper() if comma else None
+    return f"{code.upper()},{day}"
 
 
 def same_day(conn: sa.Connection, document_id: str) -> list[str]:
@@ -42,16 +51,15 @@ def same_day(conn: sa.Connection, document_id: str) -> list[str]:
     day_prefix = day_of(document_id)
     if day_prefix is None:
         return []
+    # A range, not LIKE: in code point order the DocumentIds starting "P," are those from
+    # "P," to before "P-" ("-" follows ","), a range of the sender's index, where LIKE on a
+    # bound prefix reads every document of the sender. SQLite compares by code point;
+    # PostgreSQL is told to, whatever the database's collation (under en_US.utf8, the
+    # postgres image's default, "P," and "P-" bound other DocumentIds), and has an index
+    # in that order (ix_documents_sender_code_document_id_c).
     column: sa.ColumnElement[str] = documents.c.document_id
-    if not _in_code_point_order(conn):
-        # Under a linguistic collation (en_US.utf8, the postgres image's default) "P," and
-        # "P-" bound other DocumentIds than those starting "P,", and the index serves only
-        # that collation's order: compared as code points, each is read.
+    if conn.dialect.name == "postgresql":
         column = column.collate("C")
-    # A range, not LIKE: the (sender_code, document_id) index serves it on SQLite and on
-    # PostgreSQL under a C collation, where LIKE on a bound prefix reads every document of
-    # the sender. In code point order the DocumentIds starting "P," are those from "P,"
-    # to before "P-" ("-" follows ",").
     return list(
         conn.execute(
             sa.select(documents.c.document_id).where(
@@ -61,27 +69,6 @@ def same_day(conn: sa.Connection, document_id: str) -> list[str]:
             )
         ).scalars()
     )
-
-
-#: Collations of PostgreSQL's libc provider that sort text by code point, as SQLite
-#: compares it (its BINARY collation on UTF-8).
-_CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
-
-
-def _in_code_point_order(conn: sa.Connection) -> bool:
-    """Whether the database sorts DocumentIds (whose column declares no collation) by code
-    point: SQLite always, PostgreSQL under a C collation."""
-    if conn.dialect.name != "postgresql":
-        return True
-    # datlocprovider came with PostgreSQL 15: read through JSON, older servers give NULL,
-    # and their collations are all libc's.
-    provider, collation = conn.execute(
-        sa.text(
-            "SELECT to_jsonb(d) ->> 'datlocprovider', datcollate FROM pg_database AS d "
-            "WHERE datname = current_database()"
-        )
-    ).one()
-    return provider in (None, "c") and collation in _CODE_POINT_COLLATIONS
 
 
 def in_other_capitals(conn: sa.Connection, document_id: str) -> list[str]:

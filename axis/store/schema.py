@@ -128,6 +128,35 @@ documents = sa.Table(
     sa.Index(None, "refers_to"),
 )
 
+#: The key of an index's ``info`` naming the one dialect it is made on: ``ddl_if``, which
+#: ``metadata.create_all`` obeys, keeps its condition to SQLAlchemy.
+_ONLY_ON = "only_on"
+
+
+def _postgresql_only(index: sa.Index) -> sa.Index:
+    """``index``, made on PostgreSQL alone."""
+    index.info[_ONLY_ON] = "postgresql"
+    return index.ddl_if(dialect="postgresql")
+
+
+def made_on(index: sa.Index, dialect: str) -> bool:
+    """Whether the schema has ``index`` on a database of ``dialect`` (``"sqlite"``,
+    ``"postgresql"``): every index but one made on another dialect alone."""
+    return index.info.get(_ONLY_ON, dialect) == dialect
+
+
+# One sender's DocumentIds of one day, read as a range in code point order
+# (axis.store.document_ids.same_day): under a linguistic collation (en_US.utf8, the
+# postgres image's default) the unique index above sorts them otherwise and cannot serve
+# it. SQLite compares by code point already, and has no collation "C".
+_postgresql_only(
+    sa.Index(
+        "ix_documents_sender_code_document_id_c",
+        documents.c.sender_code,
+        documents.c.document_id.collate("C"),
+    )
+)
+
 deliveries = sa.Table(
     "deliveries",
     metadata,

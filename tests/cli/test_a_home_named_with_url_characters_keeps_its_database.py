@@ -24,7 +24,7 @@ def test_init_puts_the_database_in_the_home_and_names_its_file(tmp_path: Path, n
     assert result.exit_code == 0, result.output
     assert [p.name for p in tmp_path.iterdir()] == [name]
     assert (home / "axis.db").is_file()
-    assert f"database schema created (revision 0004): {home / 'axis.db'}\n" in result.output
+    assert f"database schema created (revision 0005): {home / 'axis.db'}\n" in result.output
 
 
 def test_the_commands_after_init_find_the_database_it_made(tmp_path: Path):

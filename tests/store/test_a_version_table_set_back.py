@@ -63,3 +63,16 @@ def test_a_database_at_an_older_revision_is_sent_to_init(engine: Engine):
 
     with pytest.raises(SchemaNotInitialised, match=r"at schema revision 0002, .*run `axis init`"):
         check(engine)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_0004_is_set_back_from_the_index_0005_made(engine: Engine):
+    """0005 changes PostgreSQL's schema alone: there its index is what 0004 lacks (on
+    SQLite a database at 0004 holds 0005's schema, and is sent to ``axis init``)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
+
+    with pytest.raises(StoreError, match="records schema revision 0004, but its tables are past"):
+        check(engine)
+    with pytest.raises(StoreError, match=r"from schema revision 0004: .*already exists"):
+        upgrade(engine)

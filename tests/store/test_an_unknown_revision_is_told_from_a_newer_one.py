@@ -32,7 +32,7 @@ def test_a_revision_not_numbered_as_the_axiss_is_named_as_none_of_them(
             attempt(engine)
         assert str(refused.value) == (
             f"the database {database_name(engine)} records schema revision {revision!r} in "
-            "alembic_version, which is none of the axis's (0001, 0002, 0003, 0004; "
+            "alembic_version, which is none of the axis's (0001, 0002, 0003, 0004, 0005; "
             "edited by hand?): "
             "restore the whole database from a backup"
         )

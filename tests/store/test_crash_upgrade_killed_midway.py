@@ -19,7 +19,7 @@ from axis.store.migrate import HEAD_REVISION, known_revisions, upgrade
 from store.test_migration_upgrades import (
     an_answer_waiting_in_the_outbox,
     differences_from_the_schema_module,
-    made_by_the_axis_of_0001,
+    made_by_the_axis_of,
 )
 
 #: Moments inside the upgrade from 0001: its first change made; every revision's changes
@@ -53,7 +53,7 @@ def inventory(engine: Engine) -> dict[str, object]:
 def test_an_upgrade_killed_midway_leaves_the_older_database_whole_and_runs_again(
     empty_engine: Engine, database_url: str, tmp_path: Path, kill: KillPoint
 ) -> None:
-    made_by_the_axis_of_0001(empty_engine)
+    made_by_the_axis_of(empty_engine, "0001")
     an_answer_waiting_in_the_outbox(empty_engine)
     before = inventory(empty_engine)
     empty_engine.dispose()

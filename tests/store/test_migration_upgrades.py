@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
-from axis.store.migrate import HEAD_REVISION, alembic_config, upgrade
-from axis.store.schema import metadata
+from axis.errors import SchemaNotInitialised
+from axis.store.migrate import HEAD_REVISION, alembic_config, check, schema_differences, upgrade
+from axis.store.schema import documents
 
 WAITING = {
     "queue": "axis.inbox.000.21.31.H53",
@@ -28,14 +28,26 @@ WAITING = {
 DEAD_LETTER_INDEXES = {"ix_dead_letters_dead_at": ["dead_at"], "ix_dead_letters_unresolved": ["id"]}
 
 
-def made_by_the_axis_of_0001(engine: Engine) -> None:
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0001")
+#: The columns of documents' index in code point order, by dialect: SQLite has none, as it
+#: compares DocumentIds by code point already.
+IN_CODE_POINT_ORDER = {"sqlite": None, "postgresql": '(sender_code, document_id COLLATE "C")'}
+
+#: Where each dialect keeps how an index is defined.
+_INDEX_DEFINITION = {
+    "sqlite": "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name",
+    "postgresql": "SELECT indexdef FROM pg_indexes "
+    "WHERE schemaname = current_schema() AND indexname = :name",
+}
 
 
-def downgrade_to_0001(engine: Engine) -> None:
+def made_by_the_axis_of(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0001")
+        command.upgrade(alembic_config(conn), revision)
+
+
+def downgrade_to(engine: Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
 
 
 def an_answer_waiting_in_the_outbox(engine: Engine) -> None:
@@ -60,8 +72,33 @@ def columns(engine: Engine, table: str) -> set[str]:
 
 def differences_from_the_schema_module(engine: Engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(context, metadata)
+        return schema_differences(conn)
+
+
+def a_document_stored(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(documents).values(
+                document_id="000.00.31.H53,2026/11/26,12/QĐ-UBND",
+                sender_code="000.00.31.H53",
+                digest="0" * 64,
+                size=1,
+                signer_fingerprint="0" * 64,
+                received_at=datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC),
+                envelope=b"<edXML/>",
+            )
+        )
+
+
+def index_in_code_point_order(engine: Engine) -> str | None:
+    """The columns of ``ix_documents_sender_code_document_id_c`` as the database defines
+    them; ``None`` without it."""
+    with engine.connect() as conn:
+        definition = conn.execute(
+            sa.text(_INDEX_DEFINITION[engine.dialect.name]),
+            {"name": "ix_documents_sender_code_document_id_c"},
+        ).scalar_one_or_none()
+    return None if definition is None else definition[definition.index("(") :]
 
 
 def test_a_fresh_database_indexes_dead_letters_by_when_they_died(empty_engine: Engine):
@@ -73,7 +110,7 @@ def test_a_fresh_database_indexes_dead_letters_by_when_they_died(empty_engine: E
 def test_a_database_at_0001_is_upgraded_keeping_its_outbox_rows_due_at_once(
     empty_engine: Engine,
 ):
-    made_by_the_axis_of_0001(empty_engine)
+    made_by_the_axis_of(empty_engine, "0001")
     an_answer_waiting_in_the_outbox(empty_engine)
 
     result = upgrade(empty_engine)
@@ -93,7 +130,7 @@ def test_downgrading_to_0001_removes_what_0002_added_and_upgrading_again_restore
     an_answer_waiting_in_the_outbox(empty_engine)
     assert "ix_dead_letters_dead_at" in indexed_columns(empty_engine, "dead_letters")
 
-    downgrade_to_0001(empty_engine)
+    downgrade_to(empty_engine, "0001")
 
     assert indexed_columns(empty_engine, "dead_letters") == {}
     assert "attempts" not in columns(empty_engine, "outbox")
@@ -106,4 +143,55 @@ def test_downgrading_to_0001_removes_what_0002_added_and_upgrading_again_restore
 
     upgrade(empty_engine)
 
+    assert differences_from_the_schema_module(empty_engine) == []
+
+
+def test_a_fresh_database_indexes_documents_in_code_point_order_on_postgresql_alone(
+    empty_engine: Engine,
+):
+    upgrade(empty_engine)
+
+    assert index_in_code_point_order(empty_engine) == IN_CODE_POINT_ORDER[empty_engine.dialect.name]
+
+
+def test_a_database_at_0004_is_sent_to_init_which_upgrades_it_keeping_its_documents(
+    empty_engine: Engine,
+):
+    """On SQLite 0005 changes nothing: the database at 0004 holds the schema of 0005, and
+    is upgraded, not taken for one whose alembic_version was set back."""
+    made_by_the_axis_of(empty_engine, "0004")
+    a_document_stored(empty_engine)
+
+    with pytest.raises(SchemaNotInitialised, match=r"at schema revision 0004, .*run `axis init`"):
+        check(empty_engine)
+    result = upgrade(empty_engine)
+
+    assert (result.before, result.after) == ("0004", HEAD_REVISION)
+    assert index_in_code_point_order(empty_engine) == IN_CODE_POINT_ORDER[empty_engine.dialect.name]
+    with empty_engine.connect() as conn:
+        assert conn.execute(sa.select(documents.c.document_id)).scalars().all() == [
+            "000.00.31.H53,2026/11/26,12/QĐ-UBND"
+        ]
+    assert differences_from_the_schema_module(empty_engine) == []
+    check(empty_engine)
+
+
+def test_downgrading_to_0004_removes_what_0005_added_and_upgrading_again_restores_it(
+    empty_engine: Engine,
+):
+    upgrade(empty_engine)
+    a_document_stored(empty_engine)
+
+    downgrade_to(empty_engine, "0004")
+
+    assert index_in_code_point_order(empty_engine) is None
+    assert "uq_documents_sender_code_document_id" in {
+        u["name"] for u in sa.inspect(empty_engine).get_unique_constraints("documents")
+    }
+    with empty_engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(documents)).scalar() == 1
+
+    upgrade(empty_engine)
+
+    assert index_in_code_point_order(empty_engine) == IN_CODE_POINT_ORDER[empty_engine.dialect.name]
     assert differences_from_the_schema_module(empty_engine) == []

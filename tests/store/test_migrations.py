@@ -8,14 +8,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from axis.errors import DatabaseUnreachable, SchemaNotInitialised, StoreError
 from axis.store.db import make_engine
-from axis.store.migrate import HEAD_REVISION, alembic_config, check, current_revision, upgrade
+from axis.store.migrate import (
+    HEAD_REVISION,
+    alembic_config,
+    check,
+    current_revision,
+    schema_differences,
+    upgrade,
+)
 from axis.store.schema import metadata
 
 
@@ -57,8 +63,7 @@ def test_concurrent_init_runs_wait_for_each_other_and_both_succeed(empty_engine:
 
 def test_migrated_database_matches_the_schema_module(engine: Engine):
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        differences = compare_metadata(context, metadata)
+        differences = schema_differences(conn)
 
     assert differences == [], "schema.py and the migrations disagree: write a new revision"
 
