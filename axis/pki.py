@@ -28,7 +28,9 @@ certificates every axis trusting the development CA accepts.
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,6 +288,14 @@ def _organisation(name: str) -> str:
 
 def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
     """Copy a CA certificate into the trust store after checking that it is a valid CA."""
+    trusted = ca_to_trust(settings, pem_path, name=name)
+    return trusted if trusted.already else put_in_trust_store(settings, trusted)
+
+
+def ca_to_trust(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
+    """The CA certificate of ``pem_path``, checked as :func:`trust_ca` checks it, with the
+    file of the trust store it goes into (``name``, or one made of its CN and
+    fingerprint), or the file holding it already (``already``); nothing is written."""
     found = certificates_in(read_certificate_bytes(pem_path), pem_path, CA_CERTIFICATE)
     if len(found) > 1:
         # Only the first would be checked and copied, the others silently left out.
@@ -314,11 +324,21 @@ def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> 
     for existing in trusted_cas(settings):
         if fingerprint(existing.certificate) == fp:
             return Trusted(existing.path, cert, already=True)
+    return Trusted(settings.trust_dir / (name or f"{_slug(cert)}-{fp[:12]}.pem"), cert)
+
+
+def put_in_trust_store(settings: Settings, trusted: Trusted) -> Trusted:
+    """Write ``trusted`` (from :func:`ca_to_trust`) into its file of the trust store, whole
+    or not at all, making the folders it lacks."""
     # Named in the output, as by init_pki: a mistyped AXIS_HOME shows as a new trust store.
     folders_created = tuple(make_folders(settings.trust_dir))
-    target = settings.trust_dir / (name or f"{_slug(cert)}-{fp[:12]}.pem")
-    write_together([_cert_file(target, cert)])
-    return Trusted(target, cert, folders_created=folders_created)
+    write_together([_cert_file(trusted.path, trusted.certificate)])
+    return Trusted(trusted.path, trusted.certificate, folders_created=folders_created)
+
+
+def take_out_of_trust_store(trusted: Trusted) -> None:
+    """Undo :func:`put_in_trust_store`: remove the file it wrote (its folders stay)."""
+    _remove_from_store(trusted.path)
 
 
 def _weakness(cert: x509.Certificate) -> str | None:
@@ -384,12 +404,40 @@ class StoreFile:
     problem: str | None = None
 
 
+def _never_readable(path: Path) -> str | None:
+    """Why no account reads ``path`` as a trust store file, or ``None`` (a file whose
+    reading may still fail, for want of this account's permissions)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a link to {os.readlink(path)}, which does not exist"
+        raise
+    except OSError:
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        return "a folder, not a file"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_size > MAX_TRUST_STORE_FILE_BYTES:
+        return (
+            f"{info.st_size:,} bytes, over the {MAX_TRUST_STORE_FILE_BYTES:,} a trust store "
+            "file may hold"
+        )
+    return None
+
+
 def _read_store_file(path: Path) -> StoreFile:
     """Every certificate of a trust store file: the routers trust them all (a bundle put
     there by hand), and refuse to start if one is no CA.
 
     A file this account cannot read (which the routers' account may) is an error, not a
-    file the routers refuse: nothing is known of what it holds."""
+    file the routers refuse: nothing is known of what it holds. What no account reads as
+    a certificate (a link to a file that is gone, a folder, a pipe, a file past
+    :data:`MAX_TRUST_STORE_FILE_BYTES`) is one they refuse."""
+    unreadable = _never_readable(path)
+    if unreadable is not None:
+        return StoreFile(path, (), f"{path}: {unreadable}")
     try:
         data = read_bounded(path, limit=MAX_TRUST_STORE_FILE_BYTES, what="trust store file")
     except FileProblem as error:
@@ -579,14 +627,55 @@ def agencies_issued_by(engine: Engine, cas: Sequence[Trusted]) -> list[ChainedAg
     return sorted(found.values(), key=lambda a: tree_order(a.code))
 
 
-def untrust(untrusting: Untrusting) -> None:
+@dataclass(frozen=True)
+class Untrusted:
+    """What :func:`untrust` took out of the trust store, for :func:`restore_untrusted`."""
+
+    #: The file's target when it was a symbolic link (to ``/etc/ssl/certs``), put back as one.
+    link: str | None
+    #: What the file held otherwise; ``None`` for one not kept, as no certificate is read
+    #: from it (a pipe, a file past the bound).
+    data: bytes | None = b""
+
+
+def untrust(untrusting: Untrusting) -> Untrusted:
     """Remove the file from the trust store, flushed to disk: one unlink, so a router
     starting meanwhile reads the file whole or finds it gone, never a part of it."""
+    path = untrusting.path
+    if path.is_symlink():
+        taken = Untrusted(link=os.readlink(path))
+    elif _never_readable(path) is None:
+        data = read_bounded(path, limit=MAX_TRUST_STORE_FILE_BYTES, what="trust store file")
+        taken = Untrusted(link=None, data=data)
+    else:
+        taken = Untrusted(link=None, data=None)
+    _remove_from_store(path)
+    return taken
+
+
+def restore_untrusted(untrusting: Untrusting, taken: Untrusted) -> None:
+    """Undo :func:`untrust`: put the file back as it was, whole or not at all."""
+    path = untrusting.path
+    if taken.data is None:
+        raise FileProblem(f"{path} was removed unread, and cannot be put back")
+    if taken.link is None:
+        write_together([NewFile(path, taken.data)])
+        return
+    path.symlink_to(taken.link)
+    sync_folder(path.parent)
+
+
+def _remove_from_store(path: Path) -> None:
     try:
-        untrusting.path.unlink()
+        # A folder named as a certificate is taken out when empty; one holding files is
+        # left for whoever put them there to look at.
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink()
     except OSError as error:
-        raise FileProblem(f"cannot remove {untrusting.path}: {error.strerror or error}") from None
-    sync_folder(untrusting.path.parent)
+        raise FileProblem(f"cannot remove {path}: {error.strerror or error}") from None
+    sync_folder(path.parent)
 
 
 def _issue(

@@ -9,12 +9,16 @@ axis trust remove 3f2a9c1b --yes
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from sqlalchemy.engine import Engine
 
+from axis import audit
 from axis.errors import CertificateError, SchemaNotInitialised
 from axis.pki import (
     ChainedAgency,
@@ -22,15 +26,19 @@ from axis.pki import (
     Untrusting,
     agencies_issued_by,
     axis_certificate_issued_by,
+    ca_to_trust,
     find_trusted,
     is_development_ca,
-    trust_ca,
+    put_in_trust_store,
+    restore_untrusted,
+    take_out_of_trust_store,
     trusted_cas,
     untrust,
 )
 from axis.settings import Settings
 from axis.store.db import database_exists, engine_for, read_only
 from axis.store.migrate import check, current_revision
+from axis.store.registry import tree_order
 from cli.output import echo_line, format_option, render
 from cli.params import IN_FILE
 from cli.settings_options import pass_settings
@@ -39,9 +47,17 @@ from envelopes.verifying import fingerprint
 TRUST_COLUMNS = ("file", "subject", "not_after", "fingerprint")
 
 
+Done = TypeVar("Done")
+
+
 @click.group()
 def trust() -> None:
-    """Trusted certificate authorities (the trust store in AXIS_HOME/trust)."""
+    """Trusted certificate authorities (the trust store in AXIS_HOME/trust).
+
+    On an axis, adding and removing a CA is written to the audit log (actions trust.add
+    and trust.remove, target trust/FINGERPRINT), a removal also under each agency whose
+    certificates the CA issued, which `axis agency show` lists.
+    """
 
 
 @trust.command("add")
@@ -49,13 +65,24 @@ def trust() -> None:
 @pass_settings
 def add(settings: Settings, ca_file: Path) -> None:
     """Trust the CA certificate in CA_FILE (e.g. the national signing CA)."""
-    trusted = trust_ca(settings, ca_file)
+    chosen = ca_to_trust(settings, ca_file)
+    if chosen.already:
+        echo_line(f"already trusted: {chosen.subject} ({chosen.path})")
+        return
+    entry = audit.Action(
+        "trust.add", _target(chosen), {**_described(chosen), "source": str(ca_file)}
+    )
+    with _registry(settings) as registry:
+        trusted = _audited(
+            registry,
+            [entry],
+            lambda: put_in_trust_store(settings, chosen),
+            take_out_of_trust_store,
+            f"adding {chosen.path}",
+        )
     for folder in trusted.folders_created:
         echo_line(f"created folder {folder}")
-    if trusted.already:
-        echo_line(f"already trusted: {trusted.subject} ({trusted.path})")
-    else:
-        echo_line(f"trusted {trusted.subject}: {trusted.path}")
+    echo_line(f"trusted {trusted.subject}: {trusted.path}")
 
 
 @trust.command("list")
@@ -108,14 +135,23 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
     # can neither break the axis nor refuse an agency.
     if not force and untrusting.lost:
         _refuse_breaking_the_axis(settings, untrusting)
-    chained = _chained_agencies(settings, untrusting.lost)
-    if chained:
-        _list_chained(chained, untrusting)
-        if not yes:
-            _confirm(untrusting, len(chained))
-    # Worked out first: a file they read failing after the removal would hide that it was done.
-    notes = _notes(settings, untrusting, has_registry=chained is not None)
-    untrust(untrusting)
+    with _registry(settings) as registry:
+        by_ca = _chained_by_ca(registry, untrusting.lost)
+        chained = _together(by_ca)
+        if chained:
+            _list_chained(chained, untrusting)
+            if not yes:
+                _confirm(untrusting, len(chained))
+        # Worked out first: a file they read failing after the removal would hide that it
+        # was done.
+        notes = _notes(settings, untrusting, has_registry=registry is not None)
+        _audited(
+            registry,
+            _removal_entries(untrusting, by_ca),
+            lambda: untrust(untrusting),
+            lambda taken: restore_untrusted(untrusting, taken),
+            f"removing {untrusting.path}",
+        )
     if untrusting.problem is not None:
         echo_line(
             f"removed {untrusting.path}, which could not be read as a CA certificate: "
@@ -147,22 +183,27 @@ def _refuse_breaking_the_axis(settings: Settings, untrusting: Untrusting) -> Non
         )
 
 
-def _chained_agencies(settings: Settings, lost: Sequence[Trusted]) -> list[ChainedAgency] | None:
-    """The registered agencies whose certificates the CAs ``lost`` issued; ``None`` on a
-    machine without a registry (an agency's, whose trust store checks the axis's
-    receipts)."""
-    if not lost:
-        return []
+@dataclass(frozen=True)
+class _Registry:
+    """The database of an axis: its audit log records trust changes."""
+
+    engine: Engine
+    #: Why its agencies cannot be read (a schema `axis init` is to bring up to date).
+    unchecked: str | None = None
+
+
+@contextmanager
+def _registry(settings: Settings) -> Iterator[_Registry | None]:
+    """The axis's registry; ``None`` on a machine without one (an agency's, whose trust
+    store checks the axis's receipts), which has no audit log either."""
     engine = engine_for(settings)
     try:
-        check(engine)
-    except SchemaNotInitialised as error:
-        if _holds_no_registry(engine):
-            return None
-        echo_line(f"note: no registered agency checked: {error}", err=True)
-        return []
-    else:
-        return agencies_issued_by(engine, lost)
+        try:
+            check(engine)
+        except SchemaNotInitialised as error:
+            yield None if _holds_no_registry(engine) else _Registry(engine, str(error))
+        else:
+            yield _Registry(engine)
     finally:
         engine.dispose()
 
@@ -175,6 +216,83 @@ def _holds_no_registry(engine: Engine) -> bool:
         return True
     with read_only(engine) as conn:
         return current_revision(conn) is None
+
+
+def _audited(
+    registry: _Registry | None,
+    entries: Sequence[audit.Action],
+    change: Callable[[], Done],
+    undo: Callable[[Done], None],
+    what: str,
+) -> Done:
+    """``change`` made and written to the axis's audit log, both or neither
+    (:func:`axis.audit.record_change`); made alone where there is no registry."""
+    if registry is None:
+        return change()
+    # The audit log's table is there since the first schema revision: an axis whose
+    # schema is behind records the change all the same.
+    return audit.record_change(registry.engine, None, entries, change, undo, what)
+
+
+def _chained_by_ca(
+    registry: _Registry | None, lost: Sequence[Trusted]
+) -> dict[str, list[ChainedAgency]] | None:
+    """The registered agencies whose certificates each CA of ``lost`` issued, by the CA's
+    fingerprint; ``None`` without a registry."""
+    if registry is None:
+        return None
+    if registry.unchecked is not None:
+        if lost:
+            echo_line(f"note: no registered agency checked: {registry.unchecked}", err=True)
+        return {}
+    return {fingerprint(t.certificate): agencies_issued_by(registry.engine, [t]) for t in lost}
+
+
+def _together(by_ca: dict[str, list[ChainedAgency]] | None) -> list[ChainedAgency]:
+    """The agencies of ``by_ca``, each once, in tree order."""
+    found = {a.code: a for agencies in (by_ca or {}).values() for a in agencies}
+    return sorted(found.values(), key=lambda a: tree_order(a.code))
+
+
+def _target(trusted: Trusted) -> str:
+    """The audit log's name for a CA: its fingerprint, which its file name may outlive."""
+    return f"trust/{fingerprint(trusted.certificate)}"
+
+
+def _described(trusted: Trusted) -> dict[str, str]:
+    return {
+        "subject": trusted.subject,
+        "fingerprint": fingerprint(trusted.certificate),
+        "file": trusted.path.name,
+    }
+
+
+def _removal_entries(
+    untrusting: Untrusting, by_ca: dict[str, list[ChainedAgency]] | None
+) -> list[audit.Action]:
+    """An entry per CA the file held (one for the file if it held none), and one per
+    agency whose certificates a CA no longer trusted issued, under the agency's code."""
+    problem = {} if untrusting.problem is None else {"problem": untrusting.problem}
+    if not untrusting.removed:
+        return [
+            audit.Action(
+                "trust.remove",
+                f"trust/{untrusting.path.name}",
+                {"file": untrusting.path.name, **problem},
+            )
+        ]
+    entries: list[audit.Action] = []
+    for t in untrusting.removed:
+        details: dict[str, object] = {**_described(t), **problem}
+        chained: list[ChainedAgency] = []
+        if t in untrusting.still_trusted:
+            details["still_trusted"] = True
+        else:
+            chained = (by_ca or {}).get(fingerprint(t.certificate), [])
+            details["agencies"] = [a.code for a in chained]
+        entries.append(audit.Action("trust.remove", _target(t), details))
+        entries.extend(audit.Action("trust.remove", a.code, _described(t)) for a in chained)
+    return entries
 
 
 def _list_chained(chained: list[ChainedAgency], untrusting: Untrusting) -> None:
@@ -217,9 +335,11 @@ def _notes(settings: Settings, untrusting: Untrusting, *, has_registry: bool) ->
             f"the trust store {settings.trust_dir} is empty: `axis serve` refuses to start "
             "until a CA is added (`axis trust add CA.pem`)"
         )
+    if not untrusting.lost:
+        return notes
     if not has_registry:
         notes.append("no registry here (an agency's machine): no agency checked")
-    elif untrusting.lost:
+    else:
         notes.append(
             "routers read the trust store when they start, and trust the CA until then: "
             "restart every `axis serve` of this axis (`docker compose restart router`); "
