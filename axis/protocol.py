@@ -80,6 +80,10 @@ REQUEUED_FROM = "requeued-from"
 #: see :mod:`axis.router.batch`): how many times it has waited. Waits are no failure: the
 #: transport's redelivery count, which bounds the retries after failures, leaves them out.
 WAITED = "waited"
+#: On a submission handed out once past the retry limit that the axis put back because
+#: the database could not say whether it was stored already (see
+#: :mod:`axis.router.worker`): how many times it was put back so. Not a failure either.
+LOOKUP_WAITED = "lookup-waited"
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,18 @@ def waited(headers: Mapping[str, Any]) -> int:
     return _natural(headers.get(WAITED), _MAX_WAITS) or 0
 
 
-#: More waits than any router makes (see :data:`axis.router.batch.REFERENCE_WAIT_DELAYS`).
+def lookup_waited(headers: Mapping[str, Any]) -> int:
+    """How many times a submission was put back for want of an answer from the database
+    (header :data:`LOOKUP_WAITED`), as :func:`waited` reads its own header.
+
+    >>> lookup_waited({LOOKUP_WAITED: "3"}), lookup_waited({LOOKUP_WAITED: "-1"})
+    (3, 0)
+    """
+    return _natural(headers.get(LOOKUP_WAITED), _MAX_WAITS) or 0
+
+
+#: More waits than any router makes (see :data:`axis.router.batch.REFERENCE_WAIT_DELAYS`
+#: and :data:`axis.router.worker.LOOKUP_WAITS`).
 _MAX_WAITS = 1000
 
 

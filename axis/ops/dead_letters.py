@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from axis import audit
 from axis.errors import StoreError
 from axis.ops.pages import Page, read_limit
-from axis.protocol import DOCUMENT_ID, KIND, REQUEUED_FROM, SENDER, WAITED
+from axis.protocol import DOCUMENT_ID, KIND, LOOKUP_WAITED, REQUEUED_FROM, SENDER, WAITED
 from axis.store.db import database_now, read_only, sqlite_file, sqlstate
 from axis.store.schema import agencies, dead_letters, deliveries, documents
 from axis.transport.base import USER_ID_HEADER, OutgoingMessage, Transport
@@ -527,9 +527,12 @@ def _dead_delivery(conn: Connection, letter: DeadLetter) -> sa.Row[int, int] | N
 
 
 def _requeued_headers(letter: DeadLetter) -> dict[str, Any]:
-    """What the message carried, naming the letter it comes from; its waits for a
-    document not known yet start again (the operator requeues it once that is sorted)."""
-    kept = {name: value for name, value in letter.headers.items() if name != WAITED}
+    """What the message carried, naming the letter it comes from; its waits (for a
+    document not known yet, for the database to say whether it was stored) start again:
+    the operator requeues it once that is sorted."""
+    kept = {
+        name: value for name, value in letter.headers.items() if name not in (WAITED, LOOKUP_WAITED)
+    }
     return {**kept, REQUEUED_FROM: str(letter.id)}
 
 

@@ -21,6 +21,13 @@ when still unknown after the last wait. The waits are counted on the message (he
 :data:`~axis.protocol.WAITED`), apart from its redelivery count: a message that waited
 still has every retry after a database failure, and one retried still waits.
 
+Step 2's snapshot is read before step 3's transaction, so another router may commit
+meanwhile. Repeats and conflicts are caught by the database's unique keys (the batch is
+then decided again); a revocation of a document this batch revises is not: a batch that
+accepts revocations, updates or replacements reads their documents' revocations again in
+its write transaction, under a lock (:func:`~axis.router.lookups.revocations_locked`), and
+if one came meanwhile writes nothing and decides the batch again.
+
 A crash before 3 commits leaves the messages unacknowledged: the broker hands them out
 again and nothing was written. A crash after 3 leaves outbox rows that a sweep publishes;
 the redelivered submissions are then recognised as repeats (same sender, DocumentId and
@@ -32,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 
@@ -45,7 +52,6 @@ from axis.ops.metrics import Metrics
 from axis.router import records
 from axis.router.answers import Answer, Answers, inbox_message
 from axis.router.intake import (
-    NO_REVOCATIONS,
     REVISION_ANSWERS,
     AcceptDocument,
     AcceptStatus,
@@ -64,7 +70,7 @@ from axis.router.intake import (
     status_subject,
     verify_submission,
 )
-from axis.router.lookups import Snapshot, Wanted, load_snapshot
+from axis.router.lookups import Snapshot, Wanted, load_snapshot, revocations_locked
 from axis.router.outbox import Outbox, Staged, stage
 from axis.store.db import database_now, read_only
 from axis.store.document_ids import day_of, other_capitals_among, other_capitals_hint, same_day
@@ -231,20 +237,38 @@ class BatchProcessor:
             return verify_submission(submission, self.trust, max_bytes=self.max_bytes)
 
     def _store(self, checked: Sequence[Checked]) -> tuple[list[Staged], Outcome, list[Decision]]:
+        wanted = wanted_by(checked)
+        # Each round more follows another router's revocation of a document this batch
+        # revises; the next snapshot holds it and a document stays revoked: one round
+        # more at most per such document.
+        while True:
+            stored = self._decide_and_write(checked, wanted)
+            if stored is not None:
+                return stored
+            log.info("a document this batch revises was revoked meanwhile: deciding again")
+
+    def _decide_and_write(
+        self, checked: Sequence[Checked], wanted: Wanted
+    ) -> tuple[list[Staged], Outcome, list[Decision]] | None:
+        """Decide the batch on a snapshot and commit the decisions; ``None``, nothing
+        written, when another router revoked a document they revise since the snapshot."""
         try:
             with read_only(self.engine) as conn:
-                snapshot = load_snapshot(conn, wanted_by(checked))
-                revocations = revocations_of(conn, revised_by(checked))
+                snapshot = load_snapshot(conn, wanted)
             decisions = decide_all(
                 checked,
                 snapshot,
                 max_copy_bytes=self.max_copy_bytes,
                 reference_waits=self.reference_waits,
-                revocations=revocations,
             )
             decisions = _with_capitals_hints(self.engine, decisions)
+            revised = _revised_by(decisions)
             writer = _BatchWriter(self.answers, self.lifetime_seconds, self.metrics)
             with self.engine.begin() as conn:
+                # The snapshot found none of them revoked (else refused): a revocation
+                # found now is another router's, committed since.
+                if revised and revocations_locked(conn, revised):
+                    return None
                 staged = writer.write(conn, decisions)
         except (sa.exc.IntegrityError, sa.exc.DataError):
             # Refused for what a message holds, not for the database being away: retried,
@@ -275,6 +299,7 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
         wanted.submitted[(verified.sender_code, message.document_id)] = submission.digest
         if message.business.business_doc_type != BusinessType.NEW:
             reference = message.business.document_id
+            wanted.revised.add((verified.sender_code, reference))
             wanted.referenced.add((verified.sender_code, reference))
             wanted.referenced.add((document_owner(reference), reference))
     elif isinstance(message, Status):
@@ -284,36 +309,14 @@ def _want(wanted: Wanted, submission: Submission, verified: Verified) -> None:
             wanted.revisions_of.add(status_subject(message))
 
 
-def revised_by(checked: Sequence[Checked]) -> set[tuple[str, str]]:
-    """(sender, DocumentId) of the documents the batch's revocations, updates and
-    replacements name."""
+def _revised_by(decisions: Sequence[Decision]) -> set[tuple[str, str]]:
+    """(sender, DocumentId) of the documents the revocations, updates and replacements
+    among ``decisions`` that are accepted name."""
     return {
-        (result.sender_code, result.message.business.document_id)
-        for _, result in checked
-        if not isinstance(result, Rejection)
-        and isinstance(result.message, Document)
-        and result.message.business.business_doc_type != BusinessType.NEW
+        (d.verified.sender_code, d.refers_to)
+        for d in decisions
+        if isinstance(d, AcceptDocument) and d.refers_to is not None
     }
-
-
-def revocations_of(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """(sender, DocumentId) of each of ``keys`` its sender revoked -> the DocumentId of
-    the first revocation of it; no query for a batch that revises nothing."""
-    wanted = set(keys)
-    if not wanted:
-        return {}
-    rows = conn.execute(
-        sa.select(documents.c.sender_code, documents.c.refers_to, documents.c.document_id)
-        .where(
-            documents.c.business_type == int(BusinessType.REVOKE),
-            records.among_pairs(conn, documents.c.sender_code, documents.c.refers_to, wanted),
-        )
-        .order_by(documents.c.id)
-    )
-    revoked: dict[tuple[str, str], str] = {}
-    for sender, refers_to, document_id in rows:
-        revoked.setdefault((sender, refers_to), document_id)
-    return revoked
 
 
 def _next_wait(waits: int) -> dict[str, str]:
@@ -335,17 +338,16 @@ def decide_all(
     *,
     max_copy_bytes: int,
     reference_waits: int = 0,
-    revocations: Mapping[tuple[str, str], str] = NO_REVOCATIONS,
 ) -> list[Decision]:
     """Decide each message in order; later ones see documents accepted (and revoked) by
-    earlier ones; ``revocations`` as :func:`revocations_of` reads them.
+    earlier ones.
 
     A message naming an unknown document waits while it waited fewer than
     ``reference_waits`` times before (header :data:`~axis.protocol.WAITED`), and is
     refused after that, or at once if the transport cannot keep the count on it.
     """
     decisions: list[Decision] = []
-    revoked = dict(revocations)
+    revoked = dict(snapshot.revocations)
     for submission, result in checked:
         if isinstance(result, Rejection):
             decisions.append(rejected(submission, result, snapshot, None))
@@ -620,15 +622,14 @@ class _BatchWriter:
             answer = self._rejection_answer(decision)
             if answer is not None:
                 outgoing.append((answer.message, None))
+            # Headers' claims, any text: kept, and logged, as the database can keep them.
+            claimed = records.clip(decision.claimed_sender, quarantine.c.claimed_sender)
+            document_id = records.clip(decision.document_id, quarantine.c.document_id)
             rows.append(
                 {
                     "received_at": now,
-                    "claimed_sender": records.clip(
-                        decision.claimed_sender, quarantine.c.claimed_sender
-                    )
-                    or None,
-                    "document_id": records.clip(decision.document_id, quarantine.c.document_id)
-                    or None,
+                    "claimed_sender": claimed or None,
+                    "document_id": document_id or None,
                     "reason": reason,
                     "message": decision.rejection.message,
                     "digest": submission.digest,
@@ -639,8 +640,8 @@ class _BatchWriter:
             )
             log.info(
                 "rejected %s from %s: %s",
-                decision.document_id or "a submission",
-                decision.claimed_sender or "?",
+                document_id or "a submission",
+                claimed or "?",
                 decision.rejection.message,
             )
             if self.metrics is not None:

@@ -1,10 +1,10 @@
 """The database facts a batch of submissions is decided on, read with a few queries.
 
-The router reads, for a whole batch at once, the agencies, certificates, documents and
-deliveries its submissions name (one ``IN`` query per table instead of one query per
-message), then decides every message against this :class:`Snapshot`. Documents accepted
-earlier in the same batch are added to it with :meth:`Snapshot.add_pending`, so a repeat
-inside one batch is still seen.
+The router reads, for a whole batch at once, the agencies, certificates, documents,
+deliveries and revocations its submissions name (one ``IN`` query per table instead of
+one query per message), then decides every message against this :class:`Snapshot`.
+Documents accepted earlier in the same batch are added to it with
+:meth:`Snapshot.add_pending`, so a repeat inside one batch is still seen.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from axis.router.records import among, among_pairs
+from axis.router.records import among, among_pairs, bindable
 from axis.store.schema import agencies, agency_certificates, deliveries, documents, status_events
-from envelopes.model import StatusCode
+from envelopes.model import BusinessType, StatusCode
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class Snapshot:
     #: (sender code, DocumentId) of documents their sender recalled (13) or sent a
     #: revocation, update or replacement of: what a 15 or 16 may answer
     revisions_asked: set[tuple[str, str]] = field(default_factory=set)
+    #: (sender code, DocumentId) of the documents the batch revises that their sender
+    #: revoked -> the DocumentId of the first revocation (see :func:`revocations_of`)
+    revocations: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add_pending(
         self, sender: str, document_id: str, digest: str, priority: int, recipients: tuple[str, ...]
@@ -91,6 +94,9 @@ class Wanted:
     status_digests: set[str] = field(default_factory=set)
     #: (sender, DocumentId) of documents a 15 or 16 answers (was a revision asked for?)
     revisions_of: set[tuple[str, str]] = field(default_factory=set)
+    #: (sender, DocumentId) of documents a revocation, update or replacement names (were
+    #: they revoked?)
+    revised: set[tuple[str, str]] = field(default_factory=set)
 
 
 def load_snapshot(conn: Connection, wanted: Wanted) -> Snapshot:
@@ -131,7 +137,53 @@ def load_snapshot(conn: Connection, wanted: Wanted) -> Snapshot:
         snapshot.recorded_statuses = {row.digest for row in rows}
     if wanted.revisions_of:
         snapshot.revisions_asked = _revisions_asked(conn, wanted.revisions_of)
+    if wanted.revised:
+        snapshot.revocations = revocations_of(conn, wanted.revised)
     return snapshot
+
+
+def revocations_of(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(sender, DocumentId) of each of ``keys`` its sender revoked -> the DocumentId of
+    the first revocation of it."""
+    rows = conn.execute(
+        sa.select(documents.c.sender_code, documents.c.refers_to, documents.c.document_id)
+        .where(
+            documents.c.business_type == int(BusinessType.REVOKE),
+            among_pairs(conn, documents.c.sender_code, documents.c.refers_to, keys),
+        )
+        .order_by(documents.c.id)
+    )
+    revoked: dict[tuple[str, str], str] = {}
+    for sender, refers_to, document_id in rows:
+        revoked.setdefault((sender, refers_to), document_id)
+    return revoked
+
+
+def revocations_locked(
+    conn: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """:func:`revocations_of` ``keys`` read again in the caller's write transaction, no
+    other router able to revoke, update or replace those documents until it ends.
+
+    A snapshot is read before the write transaction: two routers may each decide a
+    revision of the same document on one taken before the other's commit, and both
+    accept it, though nothing revising a revoked document may follow its revocation.
+    On PostgreSQL the documents' rows are locked here, in the order of their ids (two
+    batches never wait for each other crosswise), ``FOR NO KEY UPDATE``: it excludes
+    another batch's lock of them, not the key share that recording a status about them
+    takes. The second waits for the first's commit, then reads its revocation. SQLite
+    takes the database's one write lock when the transaction begins (``BEGIN
+    IMMEDIATE``): what is read then is what was committed last.
+    """
+    named = set(keys)
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.select(documents.c.id)
+            .where(among_pairs(conn, documents.c.sender_code, documents.c.document_id, named))
+            .order_by(documents.c.id)
+            .with_for_update(key_share=True)
+        ).all()
+    return revocations_of(conn, named)
 
 
 def _revisions_asked(conn: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -149,8 +201,13 @@ def _revisions_asked(conn: Connection, keys: Iterable[tuple[str, str]]) -> set[t
 
 
 def _load_agencies(conn: Connection, snapshot: Snapshot, codes: Iterable[str]) -> None:
+    # A sender header is an agency's claim, any text: one no database can bind names no
+    # agency, and bound it would fail the whole batch's lookup.
+    named = {code for code in codes if bindable(code, agencies.c.code)}
+    if not named:
+        return
     rows = conn.execute(
-        sa.select(agencies.c.code, agencies.c.status).where(among(conn, agencies.c.code, codes))
+        sa.select(agencies.c.code, agencies.c.status).where(among(conn, agencies.c.code, named))
     )
     snapshot.agencies.update({row.code: row.status for row in rows})
 

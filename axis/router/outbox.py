@@ -330,7 +330,7 @@ class Outbox:
             elif delivery.state == "pending":
                 dead.append((staged, delivery))
             else:
-                _log_answered_given_up(delivery)
+                _log_answered_dropped(delivery)
                 gone.append(replace(staged, delivery_id=None))
         return dead, gone, ready
 
@@ -375,7 +375,13 @@ class Outbox:
         failed = []
         for _, d in dead:
             failed.append((self.answers.failed(d, [d.recipient_code]).message, None))
-            log.error("delivery of %s to %s is dead", d.document_id, d.recipient_code)
+            log.error(
+                "copy of %s to %s given up after %d refusal(s): dead-lettered, its sender "
+                "told it failed",
+                d.document_id,
+                d.recipient_code,
+                d.attempts,
+            )
             if self.metrics is not None:
                 self.metrics.dead_lettered()
         # The answer a repeat gets names every copy dead so far, not this sweep's last one.
@@ -530,13 +536,14 @@ def _log_refusal(refused: Staged, error: TransportError, delay: float | None) ->
     )
 
 
-def _log_answered_given_up(delivery: sa.Row) -> None:  # type: ignore[type-arg]
-    """A copy out of retries whose recipient has answered is not buried: the sender,
-    forwarded that answer, would be told the copy failed, and requeued from the dead
-    letters its delivery would go back to ``queued``."""
+def _log_answered_dropped(delivery: sa.Row) -> None:  # type: ignore[type-arg]
+    """A copy out of retries whose recipient has answered is dropped, not given up: the
+    sender, forwarded that answer, would be told the copy failed, and requeued from the
+    dead letters its delivery would go back to ``queued``."""
     log.warning(
-        "copy of %s to %s given up after %d refusal(s), not dead-lettered: "
-        "its recipient has answered it already (delivery %s)",
+        "copy of %s to %s dropped from the outbox after %d refusal(s): its recipient has "
+        "answered the document already (delivery %s), so it is neither dead-lettered nor "
+        "reported failed to its sender",
         delivery.document_id,
         delivery.recipient_code,
         delivery.attempts,

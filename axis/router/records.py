@@ -10,6 +10,7 @@ or not at all.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,23 @@ def among(
     if conn.dialect.name == "postgresql":
         return column == sa.any_(_array(column, sorted(values)))
     return column.in_(sorted(values))
+
+
+def bindable(value: str, column: sa.Column[str]) -> bool:
+    r"""Whether ``value``, an agency's hint (a header's text), can be compared with
+    ``column`` by every database: UTF-8 text without NUL (which PostgreSQL refuses in
+    text), no longer than the column (else no row has it). A lookup leaves the others
+    out: bound, they would fail the whole statement, and no row holds them anyway.
+
+    >>> [bindable(v, agencies.c.code) for v in ("000.00.31.H53", "\ud800", "a\x00", "")]
+    [True, False, False, False]
+    """
+    length = getattr(column.type, "length", None)
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return bool(value) and "\0" not in value and (length is None or len(value) <= length)
 
 
 def among_pairs(
@@ -339,14 +357,28 @@ def stated_at(timestamp: datetime.datetime | None) -> datetime.datetime | None:
         return None
 
 
+#: Lone surrogates: no UTF-8 encodes them, so no database keeps them (a header's text
+#: may hold them, a parsed envelope's never does).
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def clip(text: str, column: sa.Column) -> str:
     r"""``text`` as ``column`` can keep it (quarantine and dead letters keep hostile
-    claims): cut to its length, a NUL (which PostgreSQL refuses in text) shown as U+FFFD.
+    claims): cut to its length, a NUL or a lone surrogate shown as U+FFFD.
 
     >>> kept = clip("000.00.31.H53\x00" + "x" * 200, quarantine.c.claimed_sender)
     >>> kept[:15] == "000.00.31.H53\ufffdx", len(kept)
     (True, 100)
+    >>> clip("\ud800.00.31.H53", quarantine.c.claimed_sender) == "\ufffd.00.31.H53"
+    True
     """
     length = getattr(column.type, "length", None)
+    if length is not None:
+        text = text[:length]
     text = text.replace("\x00", "\ufffd")
-    return text if length is None else text[:length]
+    try:
+        # Cheaper than a search: every accepted document's subject comes this way.
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text

@@ -19,7 +19,8 @@
   (it may be what kills the routers) is buried unparsed, its sender told ``failed``,
   unless, handed out once past that limit, its very bytes are stored already: its router
   was killed between the commit and the acknowledgement, and it is settled as the repeat
-  it is (once only: handed out again, it is buried as well);
+  it is (once only: handed out again, it is buried as well); while the database cannot
+  tell, it is put back uncounted to be looked up again, at most :data:`LOOKUP_WAITS` times;
 - the broker unavailable: it reconnects, backing off up to :data:`MAX_BACKOFF_SECONDS`;
   unacknowledged messages come back from the broker, committed work is never redone
   (repeats are recognised), and outbox rows are published after the reconnection;
@@ -51,7 +52,7 @@ from axis.router.answers import Answers, load_axis_identity
 from axis.router.batch import REFERENCE_WAIT_DELAYS, BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission
 from axis.router.outbox import Outbox
-from axis.router.records import among, dead_letter_row, keep_dead_letter
+from axis.router.records import among, bindable, dead_letter_row, keep_dead_letter
 from axis.router.sweeps import Sweeper, delete_heartbeat, heartbeat
 from axis.settings import Settings
 from axis.stopping import STOP_SIGNALS, StopRequests, pause
@@ -62,7 +63,7 @@ from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS
 from envelopes.errors import InvalidAgencyCode, SchemaViolation
-from envelopes.verifying import TrustStore
+from envelopes.verifying import TrustStore, Verified
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,14 @@ BATCH_MAX_BYTES = 32 * 1024 * 1024
 #: where a failure on a message has that message isolated and, if it alone fails,
 #: dead-lettered. Narrow on purpose: a poison message must never stop the routers.
 _THE_DATABASES_OWN = (DatabaseFileReplaced, SchemaNotInitialised)
+#: How many times a message handed out once past the retry limit is put back, uncounted,
+#: because the database could not say whether it is stored already (nor, found stored,
+#: settle it as a repeat): the wait before each next lookup is :func:`backoff` from
+#: ``settings.retry_base_seconds``. Once more, and it is buried. A router waits out a
+#: database that is away without taking messages, so these are spent only on a database
+#: that lets the router in but fails the lookup: burying the message then would tell its
+#: sender "failed" about a document that may well have been stored and delivered.
+LOOKUP_WAITS = 5
 #: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
 HOUSEKEEPING_SECONDS = 5.0
 #: The exit code of a router still not stopped ``settings.stop_grace_seconds`` after SIGTERM.
@@ -94,6 +103,17 @@ def backoff(base_seconds: float, failures: int, most: float = MAX_BACKOFF_SECOND
     [1.0, 2.0, 4.0, 60.0, 60.0]
     """
     return min(base_seconds * 2 ** (failures - 1), most)
+
+
+@dataclass
+class Lookup:
+    """What the database said of messages handed out once past the retry limit."""
+
+    #: Those whose batch was committed: repeats.
+    committed: list[ReceivedMessage]
+    #: Those it could not tell about, and why (``failure``).
+    unanswered: list[ReceivedMessage]
+    failure: Exception | None = None
 
 
 @dataclass
@@ -305,22 +325,23 @@ class Router:
         return self.stopping
 
     def _handle(self, batch: Sequence[ReceivedMessage]) -> None:
-        """Process a batch; on a database failure, retry or bury its messages."""
+        """Process a batch; on a database failure, retry, put back or bury its messages."""
         assert self._processor is not None
         limit = self.settings.retry_limit
         spent = [m for m in batch if m.redelivery_count > limit]
         # A repeat is decided again, parsing it: that may be what kills the routers, so
         # it gets the one handout past the limit and no more.
-        repeats = self._committed([m for m in spent if m.redelivery_count == limit + 1])
-        fresh = [m for m in batch if m.redelivery_count <= limit or m in repeats]
+        lookup = self._committed([m for m in spent if m.redelivery_count == limit + 1])
+        fresh = [m for m in batch if m.redelivery_count <= limit or m in lookup.committed]
         for message in spent:
-            if message not in repeats:
-                self._bury(
-                    message,
-                    f"handed out {message.redelivery_count} times without being settled "
-                    "(a router kept failing on it)",
-                )
+            if message in lookup.unanswered:
+                assert lookup.failure is not None
+                self._look_up_later(message, lookup.failure)
+            elif message not in lookup.committed:
+                self._bury(message, _spent(message), read_body=False)
         if not fresh:
+            if lookup.failure is not None:
+                raise lookup.failure  # waited out as a batch's: the router takes no more
             return
         try:
             log.debug("router %s: %s", self.router_id, self._processor.process(fresh))
@@ -329,7 +350,10 @@ class Router:
                 "router %s: %s; %d message(s) retried later", self.router_id, error, len(fresh)
             )
             for message in fresh:
-                self._retry(message, str(error))
+                if message in lookup.committed:  # its retries are spent, not its lookup
+                    self._look_up_later(message, error)
+                else:
+                    self._retry(message, str(error))
             raise
         except TransientError:
             raise  # the broker: the loop reconnects; unacknowledged messages come back
@@ -347,35 +371,80 @@ class Router:
             )
             self._isolate(unsettled)
 
-    def _committed(self, spent: Sequence[ReceivedMessage]) -> list[ReceivedMessage]:
-        """Those of ``spent`` (handed out once past the retry limit) whose batch was
+    def _committed(self, spent: Sequence[ReceivedMessage]) -> Lookup:
+        """Which of ``spent`` (handed out once past the retry limit) had their batch
         committed: the router that took them was killed before their acknowledgement
         reached the broker. They are settled as any redelivery of committed work is (a
         document's stored answer goes out again, a refusal is decided again); only the
         others may be what keeps breaking the routers.
 
         Found in the database from the bytes' SHA-256, without parsing the body: that may
-        be what kills a router. Every one is buried while the database cannot tell, and
-        whatever the lookup meets (a header no database can hold, say) buries them too:
-        this path must not stop a router, or the message stops every router in turn.
+        be what kills a router. While the database cannot tell (unavailable, or its file
+        replaced), every one is left unanswered, to be looked up again. Whatever else the
+        lookup meets (a header no database can hold, say) has them all buried (neither
+        committed nor unanswered): this path must not stop a router, or the message stops
+        every router in turn.
         """
         if not spent:
-            return []
+            return Lookup([], [])
         assert self._engine is not None
         submissions = [Submission.of(m) for m in spent]
         try:
             with read_only(self._engine) as conn:
                 stored = _stored_digests(conn, submissions)
+        except (sa.exc.IntegrityError, sa.exc.DataError) as error:
+            # Refused for what a message holds, as a batch would be: asked again, the
+            # database would refuse it again.
+            self._not_told(spent, error.orig)
+            return Lookup([], [])
+        except sa.exc.DBAPIError as error:
+            unavailable = DatabaseUnavailable(f"the database is unavailable: {error.orig}")
+            unavailable.__cause__ = error
+            return Lookup([], list(spent), unavailable)
+        except (TransientError, *_THE_DATABASES_OWN) as error:
+            return Lookup([], list(spent), error)
         except Exception as error:
-            log.warning(
-                "router %s: cannot tell whether %d message(s) handed out past the retry "
-                "limit were committed: %r",
-                self.router_id,
-                len(spent),
-                getattr(error, "orig", None) or error,
+            self._not_told(spent, error)
+            return Lookup([], [])
+        return Lookup([s.message for s in submissions if s.digest in stored], [])
+
+    def _not_told(self, spent: Sequence[ReceivedMessage], error: object) -> None:
+        log.warning(
+            "router %s: cannot tell whether %d message(s) handed out past the retry limit "
+            "were committed: %r",
+            self.router_id,
+            len(spent),
+            error,
+        )
+
+    def _look_up_later(self, message: ReceivedMessage, failure: Exception) -> None:
+        """Put back, uncounted, a message handed out once past the retry limit that the
+        database could not look up or settle: handed out again, it is still owed its
+        lookup. Buried once put back :data:`LOOKUP_WAITS` times, or where the transport
+        cannot keep the count of waits (the message would come back at once, counted,
+        and be buried unlooked-up)."""
+        waits = protocol.lookup_waited(message.headers)
+        headers = {protocol.LOOKUP_WAITED: str(waits + 1)}
+        if waits >= LOOKUP_WAITS or not message.can_requeue_later(headers):
+            self._bury(
+                message,
+                f"{_spent(message)}, then put back {waits} time(s) for the database to tell "
+                f"whether it was stored already: {failure}",
+                read_body=False,
             )
-            return []
-        return [s.message for s in submissions if s.digest in stored]
+            return
+        delay = backoff(self.settings.retry_base_seconds, waits + 1)
+        log.warning(
+            "router %s: %s, handed out past the retry limit, put back for %.1f s to be looked "
+            "up again: %s",
+            self.router_id,
+            message.message_id,
+            delay,
+            failure,
+        )
+        message.requeue(delay, headers=headers)
+        if self.metrics is not None:
+            self.metrics.retried("database-unavailable")
 
     def _isolate(self, batch: Sequence[ReceivedMessage]) -> None:
         """Find the message that breaks a batch: it alone goes to the dead letters."""
@@ -401,15 +470,24 @@ class Router:
         if self.metrics is not None:
             self.metrics.retried("database-unavailable")
 
-    def _bury(self, message: ReceivedMessage, reason: str) -> None:
+    def _bury(self, message: ReceivedMessage, reason: str, *, read_body: bool = True) -> None:
         """Give up on ``message``: keep it in ``dead_letters`` (the record ``axis dead``
         works on), else, the database failing, on the dead-letter queue, from which a
         sweep files it once the database is back; then tell its sender (published
-        directly: the database may be what failed)."""
+        directly: the database may be what failed). Without ``read_body`` (a message past
+        the retry limit: reading it may be what kills the routers), the answer goes by
+        its headers alone, as for a body that does not verify."""
         assert self._transport is not None and self._answers is not None and self._trust is not None
         log.error("router %s: dead-lettering %s: %s", self.router_id, message.message_id, reason)
         submission = Submission.of(message)
-        answer = self._failed_answer(submission, reason, protocol.requeued_from(message.headers))
+        checked = (
+            verify_submission(submission, self._trust, max_bytes=self.settings.max_envelope_bytes)
+            if read_body
+            else None
+        )
+        answer = self._failed_answer(
+            submission, reason, protocol.requeued_from(message.headers), checked
+        )
         # Settled only once it is kept somewhere: killed in between, the message comes
         # back and is buried again (at worst a second row, never none).
         if self._keep_dead_letter(message, reason):
@@ -443,16 +521,18 @@ class Router:
         return True
 
     def _failed_answer(
-        self, submission: Submission, reason: str, requeued_from: int | None
+        self,
+        submission: Submission,
+        reason: str,
+        requeued_from: int | None,
+        checked: Verified | Rejection | None,
     ) -> OutgoingMessage | None:
         """The ``failed`` answer to a submission given up on, if someone can be told
-        (``requeued_from``: the dead letter it came back from, whose death this is not)."""
-        assert self._answers is not None and self._trust is not None
-        checked = verify_submission(
-            submission, self._trust, max_bytes=self.settings.max_envelope_bytes
-        )
+        (``requeued_from``: the dead letter it came back from, whose death this is not;
+        ``checked``: what its body is, None when not read)."""
+        assert self._answers is not None
         to, document_id = submission.reply_to, submission.document_id_hint
-        if not isinstance(checked, Rejection):
+        if checked is not None and not isinstance(checked, Rejection):
             to = submission.user_id or checked.sender_code
             document_id = subject_of(checked) or document_id
         if not to:
@@ -493,6 +573,14 @@ class Router:
             raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
 
 
+def _spent(message: ReceivedMessage) -> str:
+    """Why a message handed out past the retry limit is buried."""
+    return (
+        f"handed out {message.redelivery_count} times without being settled "
+        "(a router kept failing on it)"
+    )
+
+
 def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[str]:
     """The digests of ``submissions`` whose very bytes are stored: as a status, as
     rejected input, or among the documents of the agency they claim to come from (the
@@ -508,7 +596,7 @@ def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[
                 sa.select(table.c.digest).where(among(conn, table.c.digest, digests))
             ).scalars()
         )
-    senders = {s.reply_to for s in submissions if _bindable(s.reply_to, documents.c.sender_code)}
+    senders = {s.reply_to for s in submissions if bindable(s.reply_to, documents.c.sender_code)}
     if senders:
         # The (sender_code, document_id) index: a scan of each sender's documents.
         stored.update(
@@ -520,17 +608,6 @@ def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[
             ).scalars()
         )
     return stored
-
-
-def _bindable(hint: str, column: sa.Column[str]) -> bool:
-    """Whether ``hint``, a header's text, can be compared with ``column`` by every
-    database: UTF-8 text without NUL, no longer than the column (else no row has it)."""
-    length = getattr(column.type, "length", None)
-    try:
-        hint.encode()
-    except UnicodeEncodeError:
-        return False
-    return bool(hint) and "\0" not in hint and (length is None or len(hint) <= length)
 
 
 def run_router(

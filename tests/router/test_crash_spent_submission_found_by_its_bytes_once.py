@@ -18,6 +18,7 @@ from helpers.killing import KillPoint, run_killed
 from axis import protocol
 from axis.transport.base import OutgoingMessage
 from axis.transport.topology import SUBMISSIONS
+from router.batches import quarantined
 from router.crashes import submissions_left
 from router.test_crash_committed_submission_with_no_retries_allowed import route_again
 from router.test_killed_midway import answers_to
@@ -141,7 +142,7 @@ def test_stored_bytes_that_kill_every_router_deciding_them_are_buried_after_one_
 
 
 @pytest.mark.parametrize("home", ["rabbitmq"], indirect=True)
-def test_junk_whose_sender_header_no_answer_can_carry_is_buried_and_the_router_goes_on(
+def test_junk_whose_sender_header_no_database_can_hold_is_refused_and_the_router_goes_on(
     home: AxisHome,
 ) -> None:
     c = home.codes
@@ -154,6 +155,7 @@ def test_junk_whose_sender_header_no_answer_can_carry_is_buried_and_the_router_g
         home,
         home.settings,
         lambda: submissions_left(home) == 0 and home.accepted(behind),
-        what="the junk buried and the document behind it routed",
+        what="the junk refused and the document behind it routed",
     )
-    assert len(dead_letters_kept(home.engine)) == 1
+    assert dead_letters_kept(home.engine) == []
+    assert quarantined(home) == ["malformed"]

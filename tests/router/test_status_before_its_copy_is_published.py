@@ -142,5 +142,6 @@ def test_a_copy_out_of_retries_whose_recipient_answered_is_not_buried(
         ("receipt", None),  # the accepted answer, published by the sweep
     ]
     assert any(
-        f"copy of {document_id} to {recipient} given up" in r.getMessage() for r in caplog.records
+        f"copy of {document_id} to {recipient} dropped from the outbox" in r.getMessage()
+        for r in caplog.records
     )
