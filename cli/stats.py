@@ -88,8 +88,11 @@ def duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s"
 
 
-def _rate(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.1f} %"
+def _rate(figures: Figures) -> str:
+    """The receipt rate in percent, one decimal: 100.0 % only when every delivery is
+    receipted, 0.0 % only when none is."""
+    rate = figures.receipt_rate_rounded(3)
+    return "" if rate is None else f"{rate * 100:.1f} %"
 
 
 @click.group("stats", invoke_without_command=True)
@@ -203,7 +206,7 @@ def _grouped_table(result: Report) -> None:
     rows = [
         {
             **g.as_row(activity),
-            "receipt rate": _rate(g.receipt_rate),
+            "receipt rate": _rate(g),
             "delivery p50": duration(g.to_delivery.p50),
             "delivery p95": duration(g.to_delivery.p95),
             "receipt p50": duration(g.to_receipt.p50),
@@ -229,7 +232,7 @@ def _summary_tables(result: Report) -> None:
         ("expired", t.expired),
         ("dead", t.dead),
         ("rejected", t.rejected_total),
-        ("receipt rate", _rate(t.receipt_rate)),
+        ("receipt rate", _rate(t)),
     ]
     if result.dead_letters is not None:
         figures.append(("dead letters (messages)", result.dead_letters))

@@ -172,6 +172,19 @@ class Selection:
         check_level_filter(level=self.level, under=self.under)
 
 
+def rounded_share(share: float | None, digits: int) -> float | None:
+    """``share`` (0 to 1) rounded to ``digits`` decimals, but to 0 or 1 only when it is
+    exactly none or all: 1 pending delivery out of 20,001 is no receipt rate of 1.0.
+
+    >>> rounded_share(20_000 / 20_001, 4), rounded_share(1 / 20_001, 4), rounded_share(0.75, 4)
+    (0.9999, 0.0001, 0.75)
+    """
+    if share is None or share in (0, 1):
+        return share
+    step = 10**-digits
+    return min(max(round(share, digits), step), round(1 - step, digits))
+
+
 @dataclass
 class Latency:
     """Percentiles (seconds, bucket lower bounds) of ``count`` latencies."""
@@ -211,6 +224,10 @@ class Figures:
         """Receipted deliveries per delivery; ``None`` without deliveries."""
         return self.receipted / self.received if self.received else None
 
+    def receipt_rate_rounded(self, digits: int) -> float | None:
+        """:attr:`receipt_rate` to ``digits`` decimals, as :func:`rounded_share` rounds it."""
+        return rounded_share(self.receipt_rate, digits)
+
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
@@ -223,7 +240,7 @@ class Figures:
             **{name: getattr(self, name) for name in DELIVERY_COUNTERS},
             "pending": self.pending,
             "rejected": self.rejected_total,
-            "receipt_rate": None if self.receipt_rate is None else round(self.receipt_rate, 4),
+            "receipt_rate": self.receipt_rate_rounded(4),
         }
         for prefix, latency in (("delivery", self.to_delivery), ("receipt", self.to_receipt)):
             for p in PERCENTILES:
@@ -593,8 +610,10 @@ class _Query:
             return False
         return not (self.sel.level and code.level != self.sel.level)
 
-    def rejected(self) -> tuple[Counter[str], dict[str, Counter[str]]]:
-        """Quarantined input per reason: in total, and per group."""
+    def rejected(self) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        """Quarantined input per reason: in total, and per group; reasons in their
+        alphabetical order (the database's order of its rows differs from one engine, or
+        one plan, to the next, and JSON keeps the order given)."""
         start, end = self._instants()
         q = quarantine.c
         # When it was rejected matters only to a grouping by day or month; otherwise the
@@ -617,7 +636,7 @@ class _Query:
             label = self._rejection_label(code, *at)
             if label is not None:
                 grouped[label][reason] += n
-        return total, grouped
+        return _by_name(total), {label: _by_name(reasons) for label, reasons in grouped.items()}
 
     def _rejection_label(self, code: AgencyCode | None, *at: datetime.datetime) -> str | None:
         by = self.sel.by
@@ -639,6 +658,10 @@ class _Query:
         return self.conn.execute(
             sa.select(sa.func.count()).where(d.dead_at >= start, d.dead_at < end)
         ).scalar_one()
+
+
+def _by_name(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
 
 
 def _active_among(groups: Iterable[Figures]) -> dict[int, set[str]]:
@@ -709,10 +732,10 @@ def report(engine: Engine, selection: Selection) -> Report:
         total = query.figures(grouped=False).get("all", Figures("all"))
         groups = query.figures(grouped=True) if selection.by else {}
         rejected_total, rejected_groups = query.rejected()
-        total.rejected = dict(rejected_total)
+        total.rejected = rejected_total
         for label, reasons in rejected_groups.items():
             if selection.by:
-                groups.setdefault(label, Figures(label)).rejected = dict(reasons)
+                groups.setdefault(label, Figures(label)).rejected = reasons
         per_level = (
             _active_among(groups.values()) if selection.by == "agency" else query.active_agencies()
         )
