@@ -98,8 +98,8 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
     """
     check_size(data, max_bytes=max_bytes)
     check_prolog(data)
-    may_be_crowded = _may_be_crowded(data)
-    declarations = _count_declarations(data) if may_be_crowded else 0
+    crowded = may_be_crowded(data)
+    declarations = _count_declarations(data) if crowded else 0
     parser = hardened_parser(len(data))
     try:
         root = etree.fromstring(data, parser=parser)
@@ -110,7 +110,7 @@ def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
         raise MalformedEnvelope("DOCTYPE declarations are not allowed in an envelope")
     for _ in root.iter(etree.Entity):
         raise MalformedEnvelope("entity references are not allowed in an envelope")
-    if may_be_crowded:
+    if crowded:
         _refuse_crowded_elements(root)
     if declarations > MAX_SORTED:
         _refuse_crowded_scopes(root)
@@ -203,9 +203,10 @@ def canonicalize(
     return canonical
 
 
-def _may_be_crowded(data: bytes) -> bool:
+def may_be_crowded(data: bytes) -> bool:
     """Whether ``data`` may hold more than :data:`MAX_SORTED` attributes or namespace
-    declarations, each of which holds a ``=``.
+    declarations, each of which holds a ``=``: only then can :func:`parse_xml` refuse it
+    for its attributes or namespace declarations.
 
     Nearly every envelope holds fewer ``=`` in all (base64 has them at its end only) and
     is not looked at further, which keeps these checks off the router's path. They are
@@ -238,7 +239,7 @@ def _count_declarations(data: bytes) -> int:
     :func:`check_size` refuses tags, although text could spell some (an attachment's
     base64 does not, by chance): parsed, each would take memory, and a walk of them as
     many events. Counting reads every byte (1 ms a megabyte): only envelopes that
-    :func:`_may_be_crowded` are counted."""
+    :func:`may_be_crowded` are counted."""
     declarations = data.count(b"xmlns")
     if declarations > MAX_DECLARED:
         raise MalformedEnvelope(

@@ -37,7 +37,14 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from lxml import etree
 
 from envelopes.errors import InvalidKey, SignatureError, UnreadableKey
-from envelopes.parsing import HUGE_TREE_THRESHOLD, MAX_CANONICAL_GROWTH, canonicalize, parse_xml
+from envelopes.parsing import (
+    HUGE_TREE_THRESHOLD,
+    MAX_CANONICAL_GROWTH,
+    canonicalize,
+    check_size,
+    may_be_crowded,
+    parse_xml,
+)
 from envelopes.receipts import RECEIPT_TAG
 from envelopes.xml import prefixes_in_values, q
 from envelopes.xmldsig import (
@@ -46,9 +53,11 @@ from envelopes.xmldsig import (
     ECDSA_SHA256,
     ENVELOPED,
     EXC_C14N,
+    MAX_CERTIFICATES,
     RSA_SHA256,
     SHA256,
     refuse_unsigned_content,
+    refuse_unsigned_prefixes,
 )
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -65,7 +74,9 @@ class SigningIdentity:
     """A private key, its certificate and the intermediate certificates above it.
 
     The certificate must carry the key's public half; the chain is sent along in
-    ``KeyInfo`` so verifiers that only know the root CA can build the path.
+    ``KeyInfo`` so verifiers that only know the root CA can build the path, and with the
+    certificate holds at most :data:`~envelopes.xmldsig.MAX_CERTIFICATES`, the most a
+    verifier reads (:class:`InvalidKey` otherwise).
     """
 
     private_key: PrivateKey
@@ -85,6 +96,12 @@ class SigningIdentity:
         else:
             raise InvalidKey(
                 f"{type(key).__name__} keys are not supported: use RSA or ECDSA (P-256)"
+            )
+        if 1 + len(self.chain) > MAX_CERTIFICATES:
+            raise InvalidKey(
+                f"the certificate comes with a chain of {len(self.chain)}: "
+                f"{1 + len(self.chain)} certificates in all, where verifiers read at most "
+                f"{MAX_CERTIFICATES} from a signature: give the chain up to the root CA only"
             )
         if _public_der(key.public_key()) != _public_der(self.certificate.public_key()):
             raise InvalidKey(
@@ -255,6 +272,16 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
     canonicalizes the message several times, which tripled the cost of the receipt the
     axis signs for every document. The suite checks what this makes against signxml and
     ``xmlsec1``.
+
+    What :func:`~envelopes.verifying.verify` would refuse for the message itself is
+    refused before it is signed (or, for what the signature adds, before it is
+    returned), with the error verify gives: what :func:`~envelopes.parsing.parse_xml`
+    refuses, content no signature covers (comments, processing instructions), a
+    namespace a value names whose declaration the signature would not cover (an
+    unprefixed ``xsi:type`` on a prefixed element names the default namespace, which
+    exclusive C14N does not keep there), a canonical form past its bound. Whether the
+    content is valid against the XSD is :func:`~envelopes.xml.build_document`'s to
+    check (and :func:`~envelopes.xml.build_status`'s), which make what is signed.
     """
     root = parse_xml(xml, max_bytes=len(xml))
     if next(root.iter(f"{{{DS_NS}}}Signature"), None) is not None:
@@ -267,9 +294,15 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
     # Exclusive C14N keeps a namespace declaration only where a name uses it: the prefix
     # of a value (``xsi:type="x:Article"``) would lose its namespace in what is signed,
     # which anyone could then declare otherwise. The signature keeps those declared.
-    # Without any prefix declared (the axis's receipts) there is none to look for.
-    prefixes = prefixes_in_values(root) if b"xmlns:" in xml else []
+    # Without any prefix declared (the axis's receipts) there is none to look for, nor
+    # an ``xsi:type``, whose prefix is declared too.
+    declares_prefixes = b"xmlns:" in xml
+    prefixes = prefixes_in_values(root) if declares_prefixes else []
     content = canonicalize(root, limit=limit, inclusive_prefixes=prefixes)
+    if declares_prefixes:
+        # What no signature keeps declared, the default namespace an unprefixed
+        # ``xsi:type`` names, is refused here as the verifier would refuse it.
+        refuse_unsigned_prefixes(root, content, every_prefix_kept=True)
     signature = etree.SubElement(parent, _DS + "Signature", nsmap={"ds": DS_NS})
     signed_info = _signed_info(
         signature, identity.signature_method, hashlib.sha256(content).digest(), prefixes
@@ -281,13 +314,23 @@ def sign(xml: bytes, identity: SigningIdentity) -> bytes:
         der = certificate.public_bytes(serialization.Encoding.DER)
         etree.SubElement(x509_data, _DS + "X509Certificate").text = _base64(der)
     signed = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    if len(signed) <= HUGE_TREE_THRESHOLD < len(xml):
-        # ``xml`` was big enough to be parsed with libxml2's limits lifted (a tree 2,000
-        # deep, names of 50,000 characters), and what is signed is small again (the
-        # padding inside tags is gone): a verifier parses it under those limits. Parse it
-        # as :func:`verify` will, to refuse here, with its error, what it would refuse.
-        parse_xml(signed, max_bytes=len(signed))
+    _refuse_unreadable(signed, len(xml))
     return signed
+
+
+def _refuse_unreadable(signed: bytes, unsigned_size: int) -> None:
+    """Refuse, with the error :func:`~envelopes.verifying.verify` would give, a signed
+    message its recipients could not parse: the signature adds elements (past
+    :data:`~envelopes.parsing.MAX_MARKUP`) and namespace declarations (past the most in
+    scope or in all), and the message, once written, may be small enough to be parsed
+    under libxml2's limits when the unsigned one was not. It is parsed again only when
+    it may be refused so: an ordinary message is spared the cost."""
+    check_size(signed, max_bytes=len(signed))
+    # ``unsigned_size`` past the threshold: the message was read with libxml2's limits
+    # lifted (a tree 2,000 deep, names of 50,000 characters), and what is signed is
+    # small again (the padding inside tags is gone), read under those limits.
+    if len(signed) <= HUGE_TREE_THRESHOLD < unsigned_size or may_be_crowded(signed):
+        parse_xml(signed, max_bytes=len(signed))
 
 
 def _signed_info(

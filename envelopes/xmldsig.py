@@ -41,7 +41,14 @@ from lxml import etree
 
 from envelopes.errors import SignatureError, WeakAlgorithm
 from envelopes.parsing import MAX_CANONICAL_GROWTH, canonicalize, reparse
-from envelopes.xml import XSI_NS, named_prefixes
+from envelopes.xml import (
+    NCNAME,
+    NCNAME_CHAR,
+    NCNAME_START_CHAR,
+    XML_SPACE,
+    XSI_NS,
+    named_prefixes,
+)
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 DS11_NS = "http://www.w3.org/2009/xmldsig11#"
@@ -103,7 +110,7 @@ def check_profile(signature: etree._Element) -> None:
     _refuse_unsigned_elements(signature)
     _refuse_foreign_attributes(signature)
     for inclusive in signed_info.iter(f"{{{EC_NS}}}InclusiveNamespaces"):
-        if _DEFAULT_PREFIX in (inclusive.get("PrefixList") or "").split():
+        if _DEFAULT_PREFIX in _prefix_list(inclusive):
             # lxml's exclusive C14N ignores the token: the forms computed here would differ
             # from the signer's, and a valid signature be called tampered with.
             raise SignatureError(
@@ -302,42 +309,74 @@ def verify_enveloped(
             "not match the signature)"
         )
     signed = reparse(content)
-    if _may_name_a_prefix(content, signed, root):
-        _refuse_unsigned_prefixes(root, signed)
+    refuse_unsigned_prefixes(root, content, signed)
     return signed
 
 
+def refuse_unsigned_prefixes(
+    received: etree._Element,
+    canonical: bytes,
+    signed: etree._Element | None = None,
+    *,
+    every_prefix_kept: bool = False,
+) -> None:
+    """Refuse a value of ``received`` naming a prefix (``xsi:type="x:Article"``), or
+    the default namespace (an unprefixed ``xsi:type="Article"``), whose declaration
+    ``canonical`` (its exclusive C14N, what a signature covers) does not carry as
+    ``received`` has it: anyone could declare it otherwise on the way without breaking
+    the signature. The signer refuses such a message before signing it, with the error
+    the verifier would give on receiving it.
+
+    ``signed`` is ``canonical`` parsed, when the caller has it; otherwise it is parsed
+    here, and only when a value may name a prefix. ``every_prefix_kept``: ``canonical``
+    was made keeping declared (``InclusiveNamespaces PrefixList``) every prefix a value
+    names, as the signer makes it: only the default namespace of an unprefixed
+    ``xsi:type`` may then be left out, so only a message declaring the ``xsi``
+    namespace is read further (the search for values that may be prefixed names takes
+    a large message's signing a third longer).
+    """
+    if every_prefix_kept:
+        may_leave_one_out = _XSI_DECLARED in canonical
+    else:
+        may_leave_one_out = _may_name_a_prefix(canonical, received)
+    if may_leave_one_out:
+        _refuse_unsigned_prefixes(received, signed if signed is not None else reparse(canonical))
+
+
 #: Where a value that may be a prefixed name (:func:`envelopes.xml.named_prefixes`) shows:
-#: a colon then a letter of any script (UTF-8 bytes from 0x80 on), in an attribute value
-#: of the canonical form or in the text.
+#: a colon then a character a name may start with (:data:`envelopes.xml.NCNAME_START_CHAR`;
+#: in the canonical form's bytes, any from 0x80 on), in an attribute value of the canonical
+#: form or in the text.
 _ATTRIBUTE_MAY_NAME_A_PREFIX = re.compile(rb'="[^"]*:[A-Za-z_\x80-\xff]')
-_TEXT_MAY_NAME_A_PREFIX = re.compile(r":[^\W\d]")
+_TEXT_MAY_NAME_A_PREFIX = re.compile(f":[{NCNAME_START_CHAR}]")
 #: An attribute value of the canonical form holding a colon: ``<`` shows in none (it is
 #: escaped there, as in text), so a ``="`` in text cannot run on into a tag and hide the
 #: value after it.
 _ATTRIBUTE_VALUE_WITH_COLON = re.compile(rb'="([^"<:]*:[^"<]*)"')
 _TEXTS_WITH_COLON = etree.XPath("//text()[contains(., ':')]", smart_strings=False)
-#: What may be a prefix before a colon and a name: a name starting a run of name
+#: What may be a prefix before a colon and a name: a name starting a run of XML name
 #: characters (a value's prefix starts the value, or follows a space or an escape), taken
 #: whole, so that a long run (an attachment's base64) is read once, not from each of its
 #: characters on.
-_CANDIDATE_PREFIX = re.compile(r"(?<![\w.-])([^\W\d][\w.-]*+):[^\W\d]")
+_CANDIDATE_PREFIX = re.compile(f"(?<![{NCNAME_CHAR}])({NCNAME}):[{NCNAME_START_CHAR}]")
 #: An unprefixed ``xsi:type`` names the default namespace: its namespace's declaration
 #: shows in the canonical form of any document using it.
 _XSI_DECLARED = f'="{XSI_NS}"'.encode()
 _TEXT = etree.XPath("string()")
 
 
-def _may_name_a_prefix(canonical: bytes, signed: etree._Element, received: etree._Element) -> bool:
-    """Whether a value of ``signed`` may name a prefix declared in ``received``, or the
-    default namespace, in a few microseconds: reading every value of both trees costs a
-    third of a verification, which ordinary documents are spared, and so are those whose
-    values only look like prefixed names (a ContentId ``cid:a1b2...``, a third of those
-    the axis's client makes), whose prefix nothing declares."""
+def _may_name_a_prefix(canonical: bytes, received: etree._Element) -> bool:
+    """Whether a value of ``received`` (of which ``canonical`` is the canonical form) may
+    name a prefix declared in it, or the default namespace, in a few microseconds:
+    reading every value of it and of its canonical form costs a third of a verification,
+    which ordinary documents are spared, and so are those whose values only look like
+    prefixed names (a ContentId ``cid:a1b2...``, a third of those the axis's client
+    makes), whose prefix nothing declares. Texts are read from ``received``: its
+    canonical form holds the same."""
     if _XSI_DECLARED in canonical:
         return True
     in_attributes = _ATTRIBUTE_MAY_NAME_A_PREFIX.search(canonical) is not None
-    in_text = _TEXT_MAY_NAME_A_PREFIX.search(_TEXT(signed)) is not None
+    in_text = _TEXT_MAY_NAME_A_PREFIX.search(_TEXT(received)) is not None
     if not (in_attributes or in_text):
         return False
     declared = {
@@ -358,12 +397,15 @@ def _may_name_a_prefix(canonical: bytes, signed: etree._Element, received: etree
             if in_attributes
             else ()
         ),
-        _TEXTS_WITH_COLON(signed) if in_text else (),
+        _TEXTS_WITH_COLON(received) if in_text else (),
     )
+    # U+1680 is white space and a name character both: a value's prefix after it is read
+    # with it as XML reads the value, without it once the value is stripped.
     return any(
-        candidate[1] in declared
+        prefix in declared
         for value in values
         for candidate in _CANDIDATE_PREFIX.finditer(value)
+        for prefix in (candidate[1], candidate[1].lstrip())
     )
 
 
@@ -426,8 +468,22 @@ def _certificate(der: bytes) -> x509.Certificate:
 def _canonical(element: etree._Element, method: etree._Element, limit: int) -> bytes:
     """Exclusive C14N 1.0 without comments, honouring an InclusiveNamespaces PrefixList."""
     inclusive = method.find(f"{{{EC_NS}}}InclusiveNamespaces")
-    prefixes = (inclusive.get("PrefixList") or "").split() if inclusive is not None else []
+    prefixes = _prefix_list(inclusive) if inclusive is not None else []
     return canonicalize(element, limit=limit, inclusive_prefixes=prefixes)
+
+
+#: What separates the prefixes of a ``PrefixList``: ``str.split`` would also split at
+#: U+1680, with which a prefix may start, and read ``\u1680x`` as ``x``.
+_PREFIX_LIST_SEPARATOR = re.compile(f"{XML_SPACE}+")
+
+
+def _prefix_list(inclusive: etree._Element) -> list[str]:
+    """The prefixes an ``InclusiveNamespaces`` element's ``PrefixList`` names."""
+    return [
+        prefix
+        for prefix in _PREFIX_LIST_SEPARATOR.split(inclusive.get("PrefixList") or "")
+        if prefix
+    ]
 
 
 def _check_value(key: PublicKey, method: str, value: bytes, data: bytes) -> None:
