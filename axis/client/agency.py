@@ -63,7 +63,7 @@ from axis import protocol
 from axis.certificates import named_agencies
 from axis.client.compose import vietnam_now
 from axis.client.dedupe import FILE_NAME as SEEN_FILE
-from axis.client.dedupe import SeenMessages
+from axis.client.dedupe import Hold, SeenMessages
 from axis.client.tracking import (
     OnRecord,
     Tracking,
@@ -160,8 +160,9 @@ class NotYourDocument(AxisError):
 
 
 class ClientClosed(AxisError):
-    """A message was settled after the client that received it closed: it went back to
-    the inbox then, and nothing was signed or sent for it."""
+    """The client closed under a message or a :meth:`AgencyClient.receive` loop: a
+    message settled afterwards went back to the inbox then, and nothing was signed or sent
+    for it; a loop iterated afterwards takes nothing more."""
 
     reason = "client-closed"
 
@@ -290,7 +291,10 @@ class Incoming:
     def release(self) -> None:
         """Give the message back to the inbox, to be received again later."""
         self._require_unsettled()
-        self._message.requeue()
+        try:
+            self._message.requeue()
+        finally:
+            self._client._unhold(self.message_id)
 
     def _require_unsettled(self) -> None:
         # Before anything is signed or sent: a second ack would be a second 01.
@@ -341,6 +345,8 @@ class AgencyClient:
         self._transport: Transport | None = None
         self._state_dir = Path(state_dir or settings.home / "agencies" / self.code)
         self._seen: SeenMessages | None = None
+        #: Messages handed over and not settled, by message id (see SeenMessages.hold).
+        self._holds: dict[str, Hold] = {}
         self._axis_pins = _axis_fingerprints(settings)
         self._user_id = _broker_user_id(settings, self.code)
         #: Whether a :meth:`receive` holds the inbox: answers are then read from the
@@ -365,6 +371,9 @@ class AgencyClient:
                 releasing.callback(self.engine.dispose)
             if seen is not None:
                 releasing.callback(seen.close)
+            # Once the transport gave their messages back: until then they are this
+            # client's, and another would find them held, not hand them over.
+            releasing.callback(self._release_holds)
             if transport is not None:
                 releasing.callback(transport.close)
 
@@ -610,7 +619,7 @@ class AgencyClient:
         deadline = time.monotonic() + timeout
         recorded: OnRecord | None = None
         held: list[ReceivedMessage] = []
-        try:
+        with _giving_back(held):
             while (remaining := deadline - time.monotonic()) > 0:
                 if not self._receiving and len(held) < self._at_once(HOLD_LIMIT):
                     answer = self._look_in_inbox(submission, held, deadline)
@@ -629,9 +638,6 @@ class AgencyClient:
                         # Its copy is published to the inbox right after the commit: one
                         # more round to take it, so that `axis receive` does not meet it.
                         deadline = min(deadline, time.monotonic() + ANSWER_ROUND)
-        finally:
-            for message in held:
-                _give_back(message)
         if recorded is not None and recorded.answer is not None:
             return self._verify_answer(recorded.answer)
         what = f"document {document_id}" if document_id else "the submission"
@@ -692,7 +698,10 @@ class AgencyClient:
         this side's size cap. A message not settled when the client closes goes back to
         the inbox: settling it afterwards raises :class:`ClientClosed`, nothing sent.
         One receive() at a time per client: a second one started before the first is
-        finished or closed raises :class:`ReceiveUnderWay`.
+        finished or closed raises :class:`ReceiveUnderWay`; the loop iterated after its
+        client closed raises :class:`ClientClosed`. A message another client with the same
+        ``state_dir`` (another process pulling the inbox) has handed over and not settled
+        is left in the inbox (:meth:`~axis.client.dedupe.SeenMessages.hold`).
 
         :meth:`send` and :meth:`send_status` may be called inside the loop: their answer is
         then read from the axis's record, and its copy in the inbox comes to the loop as
@@ -720,23 +729,46 @@ class AgencyClient:
             return  # asked for none: not even one taken, as the loop below would
         handed = 0
         prefetch = min(max_messages or RECEIVE_PREFETCH, self._at_once(RECEIVE_PREFETCH))
+        via = self.transport
+        # Messages another client of this agency has handed over and not settled yet.
+        aside: list[ReceivedMessage] = []
         with (
             self._holding_inbox(),
             _consuming(
-                self.transport.consume(self.inbox, prefetch=prefetch, timeout=max(wait, MIN_WAIT))
+                via.consume(self.inbox, prefetch=prefetch, timeout=max(wait, MIN_WAIT))
             ) as messages,
+            _giving_back(aside),
         ):
             for message in messages:
                 if self.seen.contains(message.message_id):
                     message.ack()  # a repeat of something already handed over
                     continue
-                incoming = self._check(message, on_refusal)
+                hold = self.seen.hold(message.message_id)
+                if hold is None:
+                    # A copy, or the message itself once the embedded queues' lease on it
+                    # ran out: acknowledged, it would be lost should its holder die.
+                    aside.append(message)
+                    continue
+                self._holds[message.message_id] = hold
+                try:
+                    incoming = self._check(message, via, on_refusal)
+                except BaseException:
+                    self._unhold(message.message_id)
+                    raise
                 if incoming is not None:
                     yield incoming
                 # A refused message counts: it has left the inbox as one handed over has.
                 handed += 1
                 if max_messages is not None and handed >= max_messages:
                     return
+                if self._transport is not via:
+                    # Closed inside the loop: the next message would be asked of a closed
+                    # connection, which RabbitMQ reports as lost (a fault worth retrying).
+                    raise ClientClosed(
+                        f"{self.code}'s client was closed while its receive() was under way: "
+                        "what it had not settled went back to the inbox; call receive() "
+                        "again to take it"
+                    )
 
     @contextlib.contextmanager
     def _holding_inbox(self) -> Iterator[None]:
@@ -759,8 +791,21 @@ class AgencyClient:
         # Remembered, it is settled for good: if the connection that delivered it is gone,
         # its redelivery is acknowledged as a repeat, never handed over again, so an error
         # telling the caller it "will be delivered again" would be false.
-        with contextlib.suppress(TransientError):
-            message.ack()
+        try:
+            with contextlib.suppress(TransientError):
+                message.ack()
+        finally:
+            self._unhold(message.message_id)
+
+    def _unhold(self, message_id: str) -> None:
+        hold = self._holds.pop(message_id, None)
+        if hold is not None:
+            hold.release()
+
+    def _release_holds(self) -> None:
+        holds, self._holds = list(self._holds.values()), {}
+        for hold in holds:
+            hold.release()
 
     def _at_once(self, count: int) -> int:
         """``count`` messages, or fewer if that many at this side's size cap could take
@@ -768,7 +813,10 @@ class AgencyClient:
         return max(1, min(count, HOLD_BYTES // self.settings.max_envelope_bytes))
 
     def _check(
-        self, message: ReceivedMessage, on_refusal: Callable[[Refusal], None] | None
+        self,
+        message: ReceivedMessage,
+        via: Transport,
+        on_refusal: Callable[[Refusal], None] | None,
     ) -> Incoming | None:
         cap = self.settings.max_envelope_bytes
         if len(message.body) > cap:
@@ -798,7 +846,7 @@ class AgencyClient:
             )
             return None
         return Incoming(
-            headers.kind, message.message_id, message.body, verified, self, message, self.transport
+            headers.kind, message.message_id, message.body, verified, self, message, via
         )
 
     def _verify(self, body: bytes, headers: protocol.InboxHeaders) -> Verified:
@@ -1028,6 +1076,16 @@ def _consuming(
             messages.close()
         raise
     messages.close()
+
+
+@contextlib.contextmanager
+def _giving_back(messages: list[ReceivedMessage]) -> Iterator[None]:
+    """On leaving, give back the ``messages`` set aside meanwhile."""
+    try:
+        yield
+    finally:
+        for message in messages:
+            _give_back(message)
 
 
 def _give_back(message: ReceivedMessage) -> None:

@@ -21,22 +21,49 @@ the same bytes, which the axis answers with its first answer, where a new signat
 would be refused as other content under the same DocumentId.
 
 Entries older than :data:`KEEP_DAYS` are forgotten: the router never redelivers that late.
+
+A message handed over and not settled yet is held (:meth:`SeenMessages.hold`) by a lock
+on a file of :data:`HELD_DIR`: another client of the agency with the same record (a
+second process pulling the inbox) that meets it then, a copy or the message itself once
+the embedded queues' lease on it ran out while the DMS worked on it, leaves it alone. The
+operating system drops the lock when its holder dies, so a message held by a process that
+crashed is handed over again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from axis.errors import StoreError
 
 #: The record's file name inside an agency's output folder.
 FILE_NAME = ".axis-seen.sqlite"
+#: The folder, beside the record, of the lock files of messages handed over, unsettled.
+HELD_DIR = ".axis-held"
 KEEP_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The lock on ``path`` held, through ``descriptor``, while a message is handed over."""
+
+    path: Path
+    descriptor: int
+
+    def release(self) -> None:
+        # Removed while still locked: one who opened it meanwhile finds, once it has the
+        # lock, that the path names another file or none, and starts again.
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        os.close(self.descriptor)
 
 
 class SeenMessages:
@@ -134,6 +161,32 @@ class SeenMessages:
         with self._using():
             self._db.execute("DELETE FROM signed_documents WHERE digest = ?", (digest,))
 
+    def hold(self, message_id: str) -> Hold | None:
+        """Hold ``message_id`` as handed over, or ``None`` if a client (of this process or
+        another) holds it already. Release the hold once the message is settled."""
+        folder = self.path.parent / HELD_DIR
+        path = folder / hashlib.sha256(message_id.encode()).hexdigest()
+        try:
+            folder.mkdir(exist_ok=True)
+            while True:
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(descriptor)
+                    return None
+                except BaseException:
+                    os.close(descriptor)
+                    raise
+                if _names(path, descriptor):
+                    return Hold(path, descriptor)
+                os.close(descriptor)  # its holder removed it once done: not this one's
+        except OSError as error:
+            raise StoreError(
+                f"{folder}: cannot mark messages handed over there "
+                f"({error.strerror or error}): let this account write in it"
+            ) from None
+
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
         """The record's failures (a full disk, a lock held too long) as :class:`StoreError`
@@ -149,6 +202,14 @@ class SeenMessages:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _names(path: Path, descriptor: int) -> bool:
+    """Whether ``path`` still names the file open as ``descriptor``."""
+    try:
+        return os.path.samestat(os.fstat(descriptor), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 def _now() -> datetime.datetime:

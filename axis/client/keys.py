@@ -16,6 +16,7 @@ refuses one, even when a passphrase protects it: a copy can be attacked offline.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +41,23 @@ class KeyLoadError(CertificateError):
 
 @dataclass(frozen=True)
 class KeyFiles:
-    """Where an identity lives: ``key`` + ``cert`` (PEM), or ``p12`` (PKCS#12)."""
+    """Where an identity lives: ``key`` + ``cert`` (PEM), or ``p12`` (PKCS#12); each a
+    ``Path`` or a path as text, kept as a ``Path``."""
 
-    key: Path | None = None
-    cert: Path | None = None
-    p12: Path | None = None
+    key: Path | str | None = None
+    cert: Path | str | None = None
+    p12: Path | str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("key", "cert", "p12"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str | os.PathLike):
+                raise KeyLoadError(
+                    f"{name} is a file's path, not {value!r:.60} ({type(value).__name__})"
+                )
+            object.__setattr__(self, name, Path(value))  # frozen: set once, here
         if self.p12 is not None and (self.key is not None or self.cert is not None):
             raise KeyLoadError("give either --p12 FILE or --key FILE with --cert FILE, not both")
         if self.p12 is None and (self.key is None or self.cert is None):
@@ -90,7 +101,8 @@ class _Read:
         return head[start : start + 3] == b"\x02\x01\x03"
 
 
-def _read(path: Path) -> _Read:
+def _read(given: Path | str) -> _Read:
+    path = Path(given)
     try:
         return _Read(path, read_bounded(path, limit=MAX_CERTIFICATE_BYTES))
     except FileProblem as error:
