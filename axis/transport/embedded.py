@@ -28,7 +28,11 @@ How it works:
   lease runs out, and the message is handed out again, counted as a redelivery;
 - a delayed message, a retry or a delayed requeue is a row whose ``visible_at`` lies in
   the future (exact delays, up to the longest step of RabbitMQ's ladder, as there); a
-  requeue gives the hand-out's count back, a retry keeps it;
+  requeue gives the hand-out's count back, a retry keeps it; a message visible at once
+  has a ``visible_at`` of 1970, before any clock's reading, so that a clock set back
+  does not hide it;
+- a publish is committed to disk before it returns, as a broker confirms (on SQLite,
+  with ``synchronous=FULL``: the database's other writes need not be);
 - an idle consumer polls every ``poll_seconds`` (bounded latency, little CPU when idle);
 - "now" is the database's clock on PostgreSQL, where hosts whose clocks disagree may
   share the queues (one running ahead would take messages leased elsewhere, one running
@@ -48,9 +52,9 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -92,9 +96,15 @@ DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_POLL_SECONDS = 0.1
 
 _messages = queue_messages
+#: The longest message id the queues keep, in characters.
+_MAX_MESSAGE_ID: int = _messages.c.message_id.type.length  # type: ignore[attr-defined]
+#: The most hand-outs ``delivery_count`` (a SMALLINT) counts.
+_MAX_DELIVERY_COUNT = 2**15 - 1
 #: Row ids named in one statement (see :func:`_chunks`).
 _IDS_PER_STATEMENT = 10_000
 _NO_DELAY = datetime.timedelta(0)
+#: The ``visible_at`` of a message visible at once (see :func:`_visible_after`).
+_AT_ONCE = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 #: The last time there is: a ``visible_at`` past it is no time (see :func:`_unreadable_time`).
 _LAST_TIME = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
@@ -186,7 +196,7 @@ class EmbeddedMessage(ReceivedMessage):
     def retry(self, delay_seconds: float) -> None:
         self._settle()
         with self._transport._transaction() as conn:
-            visible_at = database_time(conn, _delay(delay_seconds))
+            visible_at = _visible_after(conn, _delay(delay_seconds))
             self._transport._update_leased(conn, self, visible_at=visible_at, lease_owner=None)
 
     def dead_letter(self, reason: str) -> None:
@@ -300,7 +310,7 @@ class EmbeddedTransport(Transport):
                 conn.execute(
                     sa.update(_messages)
                     .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
-                    .values(visible_at=database_time(conn), lease_owner=None)
+                    .values(visible_at=_visible_after(conn), lease_owner=None)
                 )
         except (TransientError, TransportError, DatabaseFileReplaced):
             pass  # the leases will simply run out (or the file is gone with them)
@@ -312,20 +322,28 @@ class EmbeddedTransport(Transport):
     # -- internals ----------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, *, reading: bool = False) -> Iterator[Connection]:
+    def _transaction(self, *, reading: bool = False, synced: bool = False) -> Iterator[Connection]:
         if self._closed:
             raise TransportError("the transport is closed")
-        with self._connect(reading=reading) as conn:
+        with self._connect(reading=reading, synced=synced) as conn:
             yield conn
 
     @contextmanager
-    def _connect(self, *, reading: bool = False) -> Iterator[Connection]:
-        """A transaction (``reading``: one that waits for no writer on SQLite); a lost or
-        unreachable database becomes ``TransientError``. (A SQLite file deleted or
-        replaced since the engine opened it is refused as the transaction begins, by
+    def _connect(self, *, reading: bool = False, synced: bool = False) -> Iterator[Connection]:
+        """A transaction (``reading``: one that waits for no writer on SQLite; ``synced``:
+        one on disk once committed, see :func:`_synced_commit`); a lost or unreachable
+        database becomes ``TransientError``. (A SQLite file deleted or replaced since the
+        engine opened it is refused as the transaction begins, by
         :class:`~axis.store.db.DatabaseFileReplaced`.)"""
         try:
-            with read_only(self._engine) if reading else self._engine.begin() as conn:
+            opened: AbstractContextManager[Connection]
+            if reading:
+                opened = read_only(self._engine)
+            elif synced:
+                opened = _synced_commit(self._engine)
+            else:
+                opened = self._engine.begin()
+            with opened as conn:
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             # A lock that timed out is no broken database: the clerk needs to know why.
@@ -372,11 +390,16 @@ class EmbeddedTransport(Transport):
         if not messages:
             return
         rows = []
+        others = ", nor the rest of its batch" if len(messages) > 1 else ""
         for message in messages:
             headers = application_headers(message.headers)
             user_id = message.user_id or message.vouched_user_id
             if user_id is not None:
                 headers[USER_ID_HEADER] = user_id
+            problem = _unstorable(message.message_id, headers)
+            if problem is not None:
+                name = message.message_id[:64]
+                raise TransportError(f"message {name!r} not published{others}: {problem}")
             rows.append(
                 _row(
                     message.queue,
@@ -387,9 +410,20 @@ class EmbeddedTransport(Transport):
                     delivery_count=0,
                 )
             )
-        with self._transaction() as conn:
-            self._require(conn, {message.queue for message in messages})
-            conn.execute(_insert(conn, delay), rows)
+        try:
+            with self._transaction(synced=True) as conn:
+                self._require(conn, {message.queue for message in messages})
+                conn.execute(_insert(conn, delay), rows)
+        except sa.exc.DataError as error:
+            if not _too_big(error):
+                raise
+            largest = max(messages, key=lambda message: len(message.body))
+            raise TransportError(
+                f"message {largest.message_id[:64]!r} not published{others}: its body of "
+                f"{len(largest.body):,} bytes is over what a row of the SQLite queue database "
+                "holds; send fewer or smaller attachments, and keep AXIS_MAX_ENVELOPE_BYTES "
+                "below that size"
+            ) from error
 
     def _take(
         self, queue: str, limit: int, consumer: EmbeddedConsumer | None = None
@@ -440,7 +474,7 @@ class EmbeddedTransport(Transport):
             .values(
                 visible_at=database_time(conn, self._lease),
                 lease_owner=token,
-                delivery_count=_messages.c.delivery_count + 1,
+                delivery_count=_counted(_messages.c.delivery_count),
             )
             .returning(*_RAW_COLUMNS)
         )
@@ -464,7 +498,7 @@ class EmbeddedTransport(Transport):
                 priority=0,
                 headers=sa.bindparam("dead_headers", type_=_messages.c.headers.type),
                 body=sa.cast(_messages.c.body, sa.LargeBinary),
-                visible_at=database_time(conn),
+                visible_at=_visible_after(conn),
                 lease_owner=None,
                 delivery_count=_messages.c.delivery_count - 1,
             ),
@@ -566,7 +600,7 @@ class EmbeddedTransport(Transport):
         if messages:
             conn.execute(
                 _leased_rows(sa.update(_messages)).values(
-                    visible_at=database_time(conn, delay),
+                    visible_at=_visible_after(conn, delay),
                     lease_owner=None,
                     delivery_count=_messages.c.delivery_count - 1,
                     **values,
@@ -648,6 +682,13 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + _IDS_PER_STATEMENT]
 
 
+def _counted(delivery_count: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+    """``delivery_count`` with one more hand-out, up to the most the column holds: past
+    that, PostgreSQL would refuse every take of the row, and with it of the messages
+    beside it (a client failing on a document for weeks hands it out that often)."""
+    return sa.case((delivery_count < _MAX_DELIVERY_COUNT, delivery_count + 1), else_=delivery_count)
+
+
 def _leased_rows(statement: Any) -> Any:
     """``statement`` for many leased rows at once (parameters from :func:`_lease_keys`)."""
     return statement.where(
@@ -673,8 +714,20 @@ def _delay(delay_seconds: float) -> datetime.timedelta:
 def _insert(conn: Connection, delay: datetime.timedelta = _NO_DELAY) -> Any:
     """An INSERT of rows from :func:`_row`: enqueued now, visible after ``delay``."""
     return sa.insert(_messages).values(
-        enqueued_at=database_time(conn), visible_at=database_time(conn, delay)
+        enqueued_at=database_time(conn), visible_at=_visible_after(conn, delay)
     )
+
+
+def _visible_after(
+    conn: Connection, delay: datetime.timedelta = _NO_DELAY
+) -> sa.ColumnElement[datetime.datetime]:
+    """The ``visible_at`` of a message to be handed out after ``delay``: without one, a
+    time before any clock's reading, not now. A row written with now would stay hidden
+    if the clock were then set back (a hardware clock kept in local time, corrected by
+    seven hours), until the clock caught up with it."""
+    if not delay:
+        return sa.literal(_AT_ONCE, Timestamp)
+    return database_time(conn, delay)
 
 
 def _visible_in(conn: Connection, queue: str) -> sa.ColumnElement[bool]:
@@ -712,6 +765,33 @@ def _lease_lost(message: EmbeddedMessage) -> TransientError:
     )
 
 
+def _too_big(error: sa.exc.DBAPIError) -> bool:
+    """Whether ``error`` is SQLite refusing a value longer than a row may hold (by default
+    1,000,000,000 bytes: ``SQLITE_MAX_LENGTH``)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_TOOBIG
+
+
+def _unstorable(message_id: str, headers: Mapping[str, Any]) -> str | None:
+    """Why the queues cannot keep a message with ``message_id`` and ``headers``, or
+    ``None``. The same on both databases: PostgreSQL refuses an id too long or holding a
+    NUL, and header values JSON has no words for (NaN, infinity), all of which SQLite
+    would keep; a publisher tried on one must not be refused on the other."""
+    if len(message_id) > _MAX_MESSAGE_ID:
+        return f"its id is over the {_MAX_MESSAGE_ID} characters the queues keep"
+    if "\x00" in message_id:
+        return "its id holds a NUL character"
+    try:
+        message_id.encode()
+    except UnicodeEncodeError:
+        return "its id is not text UTF-8 can write (it holds a lone surrogate)"
+    try:
+        json.dumps(headers, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        return f"its header values must be text, numbers, booleans or None: {error}"
+    return None
+
+
 def _row(
     queue: str,
     priority: int,
@@ -730,6 +810,34 @@ def _row(
         "lease_owner": None,
         "delivery_count": delivery_count,
     }
+
+
+@contextmanager
+def _synced_commit(engine: Engine) -> Iterator[Connection]:
+    """A transaction that is on disk once committed, as a broker confirms a message only
+    once it is: a published message may already be counted as sent (a clerk told so).
+
+    The axis's SQLite database commits in WAL mode with ``synchronous=NORMAL``, which
+    survives a process killed but may lose the last commits to a power cut; this one is
+    committed with ``FULL``, which syncs the log, and every commit before it, first.
+    (SQLite takes the setting only between transactions.) PostgreSQL syncs every commit.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with conn.begin():
+                yield conn
+            return
+        sqlite_conn = cast(sqlite3.Connection, conn.connection.driver_connection)
+        (usual,) = sqlite_conn.execute("PRAGMA synchronous").fetchone()
+        sqlite_conn.execute("PRAGMA synchronous=FULL")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if not conn.invalidated:
+                # A connection that cannot take it back is broken, and dropped anyway.
+                with suppress(sqlite3.Error):
+                    sqlite_conn.execute(f"PRAGMA synchronous={int(usual)}")
 
 
 def _insert_ignoring_duplicates(conn: Connection, table: sa.Table) -> Any:
