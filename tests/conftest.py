@@ -12,6 +12,7 @@ Services are those of the machine (PostgreSQL on 127.0.0.1:5432, RabbitMQ on :56
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,6 +31,14 @@ PG_ADMIN_URL = os.environ.get(
 )
 AMQP_HOST = os.environ.get("AXIS_TEST_AMQP_HOST", "127.0.0.1:5672")
 RUN_ID = uuid.uuid4().hex[:10]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background of a shell without job control inherits Ctrl-C
+    # ignored, as does every program a test starts: a test pressing Ctrl-C on one would
+    # wait for ever.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
