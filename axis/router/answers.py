@@ -29,7 +29,9 @@ from axis.settings import Settings
 from axis.store.db import utcnow
 from axis.transport.base import OutgoingMessage
 from axis.transport.topology import amqp_priority, inbox
-from envelopes.receipts import AxisReceipt, Outcome, build_receipt, fit_text
+from envelopes.errors import EnvelopeError
+from envelopes.parsing import parse_xml
+from envelopes.receipts import AxisReceipt, Outcome, build_receipt, fit_text, parse_receipt
 from envelopes.signing import SigningIdentity, sign
 
 #: The reasons of ``failed`` and ``expired`` answers: a copy the broker kept refusing, and
@@ -247,3 +249,29 @@ def inbox_message(
         priority=amqp_priority(edxml_priority),
         headers=headers.to_mapping(),
     )
+
+
+def repeat_answer(
+    answer: bytes, submission: Submission, *, to: str, document_id: str, edxml_priority: int
+) -> OutgoingMessage:
+    """The message carrying ``answer``, the axis's stored answer, again to ``to``: the
+    answer to ``submission``, a repeat of what it answered, under the submission's own
+    answer id (a redelivery is answered under the id its first handout was) and marked a
+    duplicate."""
+    headers = protocol.InboxHeaders(
+        kind="receipt",
+        document_id=document_id,
+        sender=protocol.AXIS_SENDER,
+        answers=submission.message_id,
+        outcome=_outcome_of(answer),
+        duplicate=True,
+    )
+    return inbox_message(answer, to, submission.answer_id, headers, edxml_priority)
+
+
+def _outcome_of(answer: bytes) -> str:
+    """The outcome written in a stored answer (for the inbox header only)."""
+    try:
+        return parse_receipt(parse_xml(answer, max_bytes=len(answer) + 1)).outcome
+    except EnvelopeError:
+        return ""

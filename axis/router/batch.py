@@ -50,7 +50,7 @@ from axis import protocol
 from axis.errors import TransientError, TransportError
 from axis.ops.metrics import Metrics
 from axis.router import records
-from axis.router.answers import Answer, Answers, inbox_message
+from axis.router.answers import Answer, Answers, inbox_message, repeat_answer
 from axis.router.intake import (
     REVISION_ANSWERS,
     AcceptDocument,
@@ -78,8 +78,6 @@ from axis.store.schema import deliveries, documents, quarantine
 from axis.transport.base import OutgoingMessage, ReceivedMessage
 from envelopes.errors import EnvelopeError
 from envelopes.model import BusinessType, Document, Status
-from envelopes.parsing import parse_xml
-from envelopes.receipts import parse_receipt
 from envelopes.verifying import TrustStore, Verified
 
 log = logging.getLogger(__name__)
@@ -543,22 +541,13 @@ class _BatchWriter:
     ) -> list[tuple[OutgoingMessage, int | None]]:
         outgoing: list[tuple[OutgoingMessage, int | None]] = []
         for duplicate in duplicates:
-            submission = duplicate.submission
             answer = duplicate.answer or self._answer_again(conn, duplicate)
-            headers = protocol.InboxHeaders(
-                kind="receipt",
-                document_id=duplicate.document_id,
-                sender=protocol.AXIS_SENDER,
-                answers=submission.message_id,
-                outcome=_outcome_of(answer),
-                duplicate=True,
-            )
-            message = inbox_message(
+            message = repeat_answer(
                 answer,
-                duplicate.sender,
-                submission.answer_id,
-                headers,
-                duplicate.priority,
+                duplicate.submission,
+                to=duplicate.sender,
+                document_id=duplicate.document_id,
+                edxml_priority=duplicate.priority,
             )
             outgoing.append((message, None))
         self.outcome.duplicates += len(duplicates)
@@ -708,11 +697,3 @@ def _with_capitals_hint(conn: Connection, decision: Reject, days: dict[str, list
     rejection = decision.rejection
     hinted = Rejection(rejection.reason, f"{rejection.message}; {other_capitals_hint(alike)}")
     return dataclasses.replace(decision, rejection=hinted)
-
-
-def _outcome_of(answer: bytes) -> str:
-    """The outcome written in a stored answer (for the inbox header only)."""
-    try:
-        return parse_receipt(parse_xml(answer, max_bytes=len(answer) + 1)).outcome
-    except EnvelopeError:
-        return ""

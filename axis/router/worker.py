@@ -17,10 +17,12 @@
   the sender getting a ``failed`` answer;
 - a message handed out more than ``settings.retry_limit`` times without being settled
   (it may be what kills the routers) is buried unparsed, its sender told ``failed``,
-  unless, handed out once past that limit, its very bytes are stored already: its router
-  was killed between the commit and the acknowledgement, and it is settled as the repeat
-  it is (once only: handed out again, it is buried as well); while the database cannot
-  tell, it is put back uncounted to be looked up again, at most :data:`LOOKUP_WAITS` times;
+  unless its very bytes are stored already: its router was killed between the commit and
+  the acknowledgement. Handed out once past the limit, it is then decided again as the
+  repeat it is; handed out later still, it is acknowledged unparsed, a stored document's
+  answer sent again. While the database cannot tell, it is looked up again later: put
+  back uncounted, or, where even that fails, handed out again counted, at most
+  :data:`LOOKUP_WAITS` times in all;
 - the broker unavailable: it reconnects, backing off up to :data:`MAX_BACKOFF_SECONDS`;
   unacknowledged messages come back from the broker, committed work is never redone
   (repeats are recognised), and outbox rows are published after the reconnection;
@@ -39,16 +41,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from axis import protocol
-from axis.errors import SchemaNotInitialised, TransientError, TransportError
+from axis.errors import AxisError, SchemaNotInitialised, TransientError, TransportError
 from axis.ops.metrics import Metrics
-from axis.router.answers import Answers, load_axis_identity
+from axis.router.answers import Answers, load_axis_identity, repeat_answer
 from axis.router.batch import REFERENCE_WAIT_DELAYS, BatchProcessor, DatabaseUnavailable
 from axis.router.intake import Rejection, Submission, subject_of, verify_submission
 from axis.router.outbox import Outbox
@@ -79,13 +81,15 @@ BATCH_MAX_BYTES = 32 * 1024 * 1024
 #: where a failure on a message has that message isolated and, if it alone fails,
 #: dead-lettered. Narrow on purpose: a poison message must never stop the routers.
 _THE_DATABASES_OWN = (DatabaseFileReplaced, SchemaNotInitialised)
-#: How many times a message handed out once past the retry limit is put back, uncounted,
-#: because the database could not say whether it is stored already (nor, found stored,
-#: settle it as a repeat): the wait before each next lookup is :func:`backoff` from
-#: ``settings.retry_base_seconds``. Once more, and it is buried. A router waits out a
-#: database that is away without taking messages, so these are spent only on a database
-#: that lets the router in but fails the lookup: burying the message then would tell its
-#: sender "failed" about a document that may well have been stored and delivered.
+#: How many times a message handed out past the retry limit is looked up again because
+#: the database could not say whether it is stored already (nor, found stored, settle it
+#: as a repeat): put back uncounted, the wait before each next lookup :func:`backoff` from
+#: ``settings.retry_base_seconds``, or, where putting it back failed as well (the
+#: embedded queues live in that database), handed out again counted once its lease ran
+#: out. Once more, and it is buried. A router waits out a database that is away without
+#: taking messages, so these are spent only on a database that lets the router in but
+#: fails the lookup: burying the message then would tell its sender "failed" about a
+#: document that may well have been stored and delivered.
 LOOKUP_WAITS = 5
 #: Heartbeat, orphaned outbox rows, overdue and expired deliveries: this often (seconds).
 HOUSEKEEPING_SECONDS = 5.0
@@ -105,15 +109,37 @@ def backoff(base_seconds: float, failures: int, most: float = MAX_BACKOFF_SECOND
     return min(base_seconds * 2 ** (failures - 1), most)
 
 
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer a stored document's sender was given, for a repeat of its bytes."""
+
+    sender_code: str
+    document_id: str
+    priority: int
+    answer: bytes
+
+
+@dataclass
+class Found:
+    """What the database holds of some submissions' very bytes."""
+
+    #: The digests stored: as a document, a status or rejected input.
+    digests: set[str]
+    #: Stored documents' answers, by their sender and digest.
+    answers: dict[tuple[str, str], StoredAnswer]
+
+
 @dataclass
 class Lookup:
-    """What the database said of messages handed out once past the retry limit."""
+    """What the database said of messages handed out past the retry limit."""
 
     #: Those whose batch was committed: repeats.
     committed: list[ReceivedMessage]
     #: Those it could not tell about, and why (``failure``).
     unanswered: list[ReceivedMessage]
-    failure: Exception | None = None
+    failure: AxisError | None = None
+    #: The stored answers of the committed ones that are documents, by sender and digest.
+    answers: dict[tuple[str, str], StoredAnswer] = field(default_factory=dict)
 
 
 @dataclass
@@ -329,16 +355,19 @@ class Router:
         assert self._processor is not None
         limit = self.settings.retry_limit
         spent = [m for m in batch if m.redelivery_count > limit]
+        lookup = self._committed(spent)
         # A repeat is decided again, parsing it: that may be what kills the routers, so
-        # it gets the one handout past the limit and no more.
-        lookup = self._committed([m for m in spent if m.redelivery_count == limit + 1])
-        fresh = [m for m in batch if m.redelivery_count <= limit or m in lookup.committed]
+        # it gets the one handout past the limit. Later ones are settled unparsed.
+        again = [m for m in lookup.committed if m.redelivery_count == limit + 1]
+        fresh = [m for m in batch if m.redelivery_count <= limit or m in again]
         for message in spent:
             if message in lookup.unanswered:
                 assert lookup.failure is not None
                 self._look_up_later(message, lookup.failure)
             elif message not in lookup.committed:
                 self._bury(message, _spent(message), read_body=False)
+            elif message not in again:
+                self._settle_unparsed(message, lookup.answers)
         if not fresh:
             if lookup.failure is not None:
                 raise lookup.failure  # waited out as a batch's: the router takes no more
@@ -350,10 +379,10 @@ class Router:
                 "router %s: %s; %d message(s) retried later", self.router_id, error, len(fresh)
             )
             for message in fresh:
-                if message in lookup.committed:  # its retries are spent, not its lookup
+                if message in again:  # its retries are spent, not its lookup
                     self._look_up_later(message, error)
                 else:
-                    self._retry(message, str(error))
+                    self._retry(message, error)
             raise
         except TransientError:
             raise  # the broker: the loop reconnects; unacknowledged messages come back
@@ -372,11 +401,10 @@ class Router:
             self._isolate(unsettled)
 
     def _committed(self, spent: Sequence[ReceivedMessage]) -> Lookup:
-        """Which of ``spent`` (handed out once past the retry limit) had their batch
+        """Which of ``spent`` (handed out past the retry limit) had their batch
         committed: the router that took them was killed before their acknowledgement
-        reached the broker. They are settled as any redelivery of committed work is (a
-        document's stored answer goes out again, a refusal is decided again); only the
-        others may be what keeps breaking the routers.
+        reached the broker. They are settled as repeats; only the others may be what
+        keeps breaking the routers.
 
         Found in the database from the bytes' SHA-256, without parsing the body: that may
         be what kills a router. While the database cannot tell (unavailable, or its file
@@ -391,7 +419,7 @@ class Router:
         submissions = [Submission.of(m) for m in spent]
         try:
             with read_only(self._engine) as conn:
-                stored = _stored_digests(conn, submissions)
+                found = _stored(conn, submissions)
         except (sa.exc.IntegrityError, sa.exc.DataError) as error:
             # Refused for what a message holds, as a batch would be: asked again, the
             # database would refuse it again.
@@ -406,7 +434,8 @@ class Router:
         except Exception as error:
             self._not_told(spent, error)
             return Lookup([], [])
-        return Lookup([s.message for s in submissions if s.digest in stored], [])
+        committed = [s.message for s in submissions if s.digest in found.digests]
+        return Lookup(committed, [], answers=found.answers)
 
     def _not_told(self, spent: Sequence[ReceivedMessage], error: object) -> None:
         log.warning(
@@ -417,26 +446,65 @@ class Router:
             error,
         )
 
-    def _look_up_later(self, message: ReceivedMessage, failure: Exception) -> None:
-        """Put back, uncounted, a message handed out once past the retry limit that the
+    def _settle_unparsed(
+        self, message: ReceivedMessage, answers: dict[tuple[str, str], StoredAnswer]
+    ) -> None:
+        """Acknowledge ``message``, found stored but handed out more than once past the
+        retry limit, without parsing it (it may be what kills the routers).
+
+        A stored document's answer goes to its sender again, as any repeat's does: a
+        sender that sent the same bytes again waits for it. Nothing is sent for a stored
+        status or rejected input: what the batch that stored them sent (a refusal, whose
+        addressee only the body names) is in that batch's outbox, which a sweep publishes
+        even when its router died first."""
+        assert self._transport is not None
+        submission = Submission.of(message)
+        stored = answers.get((submission.reply_to, submission.digest))
+        if stored is not None:
+            answer = repeat_answer(
+                stored.answer,
+                submission,
+                to=stored.sender_code,
+                document_id=stored.document_id,
+                edxml_priority=stored.priority,
+            )
+            try:
+                self._transport.publish([answer])
+            except TransientError:
+                raise  # the broker: handed out again, the message is looked up again
+            except TransportError as error:
+                log.warning("the answer to repeat %s was not sent: %s", message.message_id, error)
+        log.info(
+            "router %s: %s, handed out %d times, is stored already: settled unparsed",
+            self.router_id,
+            message.message_id,
+            message.redelivery_count,
+        )
+        message.ack()
+
+    def _look_up_later(self, message: ReceivedMessage, failure: AxisError) -> None:
+        """Put back, uncounted, a message handed out past the retry limit that the
         database could not look up or settle: handed out again, it is still owed its
-        lookup. Buried once put back :data:`LOOKUP_WAITS` times, or where the transport
-        cannot keep the count of waits (the message would come back at once, counted,
-        and be buried unlooked-up)."""
+        lookup. Buried once looked up again :data:`LOOKUP_WAITS` times (each handout
+        past the first past the limit is one: it came back counted because putting it
+        back failed), or where the transport cannot keep the count of waits (the message
+        would come back at once, counted, with no wait)."""
         waits = protocol.lookup_waited(message.headers)
+        handouts = message.redelivery_count - self.settings.retry_limit - 1
         headers = {protocol.LOOKUP_WAITED: str(waits + 1)}
-        if waits >= LOOKUP_WAITS or not message.can_requeue_later(headers):
+        if waits + handouts >= LOOKUP_WAITS or not message.can_requeue_later(headers):
             self._bury(
                 message,
-                f"{_spent(message)}, then put back {waits} time(s) for the database to tell "
+                f"{_spent(message)}; put back {waits} time(s), the database could not tell "
                 f"whether it was stored already: {failure}",
                 read_body=False,
             )
             return
-        delay = backoff(self.settings.retry_base_seconds, waits + 1)
+        delay = backoff(self.settings.retry_base_seconds, waits + handouts + 1)
+        # At least: the broker rounds a delay up to a step of its delay ladder.
         log.warning(
-            "router %s: %s, handed out past the retry limit, put back for %.1f s to be looked "
-            "up again: %s",
+            "router %s: %s, handed out past the retry limit, put back for at least %.1f s to "
+            "be looked up again: %s",
             self.router_id,
             message.message_id,
             delay,
@@ -444,7 +512,7 @@ class Router:
         )
         message.requeue(delay, headers=headers)
         if self.metrics is not None:
-            self.metrics.retried("database-unavailable")
+            self.metrics.retried(failure.reason)
 
     def _isolate(self, batch: Sequence[ReceivedMessage]) -> None:
         """Find the message that breaks a batch: it alone goes to the dead letters."""
@@ -461,14 +529,14 @@ class Router:
                 if not message.settled:  # else committed: a sweep publishes what is left
                     self._bury(message, f"the router failed on it: {error!r}")
 
-    def _retry(self, message: ReceivedMessage, reason: str) -> None:
+    def _retry(self, message: ReceivedMessage, failure: AxisError) -> None:
         if message.redelivery_count >= self.settings.retry_limit:
-            self._bury(message, f"{reason} (after {message.redelivery_count} retries)")
+            self._bury(message, f"{failure} (after {message.redelivery_count} retries)")
             return
         delay = self.settings.retry_base_seconds * 2**message.redelivery_count
         message.retry(delay)
         if self.metrics is not None:
-            self.metrics.retried("database-unavailable")
+            self.metrics.retried(failure.reason)
 
     def _bury(self, message: ReceivedMessage, reason: str, *, read_body: bool = True) -> None:
         """Give up on ``message``: keep it in ``dead_letters`` (the record ``axis dead``
@@ -581,17 +649,17 @@ def _spent(message: ReceivedMessage) -> str:
     )
 
 
-def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[str]:
-    """The digests of ``submissions`` whose very bytes are stored: as a status, as
-    rejected input, or among the documents of the agency they claim to come from (the
-    broker login, else the ``sender`` header). The DocumentId header is not used: a
-    sender's system may write it otherwise than the signed document does, and a wrong
-    hint must not hide a stored document. Without a usable sender, a document cannot be
-    found."""
+def _stored(conn: Connection, submissions: Sequence[Submission]) -> Found:
+    """Which of ``submissions`` have their very bytes stored: as a status, as rejected
+    input, or among the documents of the agency they claim to come from (the broker
+    login, else the ``sender`` header), a document with its stored answer. The DocumentId
+    header is not used: a sender's system may write it otherwise than the signed document
+    does, and a wrong hint must not hide a stored document. Without a usable sender, a
+    document cannot be found."""
     digests = {s.digest for s in submissions}
-    stored: set[str] = set()
+    found = Found(set(), {})
     for table in (status_events, quarantine):  # their digests are indexed
-        stored.update(
+        found.digests.update(
             conn.execute(
                 sa.select(table.c.digest).where(among(conn, table.c.digest, digests))
             ).scalars()
@@ -599,15 +667,27 @@ def _stored_digests(conn: Connection, submissions: Sequence[Submission]) -> set[
     senders = {s.reply_to for s in submissions if bindable(s.reply_to, documents.c.sender_code)}
     if senders:
         # The (sender_code, document_id) index: a scan of each sender's documents.
-        stored.update(
-            conn.execute(
-                sa.select(documents.c.digest).where(
-                    among(conn, documents.c.sender_code, senders),
-                    among(conn, documents.c.digest, digests),
-                )
-            ).scalars()
+        rows = conn.execute(
+            sa.select(
+                documents.c.sender_code,
+                documents.c.document_id,
+                documents.c.priority,
+                documents.c.digest,
+                documents.c.answer,
+            ).where(
+                among(conn, documents.c.sender_code, senders),
+                among(conn, documents.c.digest, digests),
+            )
         )
-    return stored
+        for row in rows:
+            found.digests.add(row.digest)
+            # None: withdrawn while a dead copy is requeued; a fresh one is built only by
+            # deciding the repeat, so none goes out for it then.
+            if row.answer is not None:
+                found.answers[row.sender_code, row.digest] = StoredAnswer(
+                    row.sender_code, row.document_id, row.priority, row.answer
+                )
+    return found
 
 
 def run_router(
