@@ -14,7 +14,8 @@ is logged if and only if it happened::
     ['agency.suspend']
 
 A change outside the database (a file of the trust store) is recorded with
-:func:`record_change`, which makes it and logs it both, or neither.
+:func:`record_change`, which undoes the change if its entry cannot be committed, and says
+what is left when it cannot tell or cannot undo it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import getpass
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -72,12 +73,14 @@ def record(
     record_many(conn, actor, [Action(action, target, details or {})])
 
 
-def record_many(conn: Connection, actor: str | None, actions: Sequence[Action]) -> None:
+def record_many(
+    conn: Connection, actor: str | None, actions: Sequence[Action]
+) -> datetime.datetime:
     """Append ``actions`` in one statement (an import records thousands), all by ``actor``
-    (default :func:`current_user`) at the same time."""
-    if not actions:  # an empty list of rows would be one row of defaults
-        return
+    (default :func:`current_user`) at the same time, which is returned."""
     at = utcnow()
+    if not actions:  # an empty list of rows would be one row of defaults
+        return at
     who = actor or current_user()
     conn.execute(
         audit_log.insert(),
@@ -92,6 +95,21 @@ def record_many(conn: Connection, actor: str | None, actions: Sequence[Action]) 
             for a in actions
         ],
     )
+    return at
+
+
+#: The most characters of a target the log holds.
+MAX_TARGET = cast(sa.String, audit_log.c.target.type).length or 0
+
+
+def storable(text: str) -> str:
+    r"""``text`` as every database holds it: what Python made of bytes that are not UTF-8
+    (a file name, read as lone surrogates) shown as their escapes, as Python shows them.
+
+    >>> storable("caf\udce9.pem")
+    'caf\\xe9.pem'
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 Done = TypeVar("Done")
@@ -105,21 +123,27 @@ def record_change(
     undo: Callable[[Done], None],
     what: str,
 ) -> Done:
-    """Make ``change``, to something outside the database, and append ``actions`` saying
-    so: both or neither, so that no change goes unrecorded and no entry records one that
-    was not made. ``what`` names the change in errors ("removing trust/national.pem").
+    """Make ``change``, to something outside the database, and append ``actions`` (one or
+    more) saying so. ``what`` names the change in errors ("removing trust/national.pem").
 
     The entries are inserted first, in a transaction ``change`` runs inside: a log that
     refuses them (a database locked, read-only, unreachable) refuses before anything
     changes, and a ``change`` that fails rolls them back. Should the commit fail after
-    the change, ``undo`` is given what ``change`` returned and puts things back; an undo
-    that fails too is a :class:`StoreError` saying the change stands unrecorded. Only a
-    process killed between the change and the commit leaves a change unrecorded."""
+    the change, ``undo`` is given what ``change`` returned, to put things back: at once
+    when the database refused the commit; when the commit was cut short instead (the
+    connection lost, Ctrl-C), only once the log, read again, is seen not to hold the
+    entries, the change standing if it does. Ctrl-C is raised again all the same.
+
+    What is left otherwise is said in the :class:`StoreError` raised: an undo that fails
+    leaves the change standing, unrecorded; a commit cut short, with a log that cannot be
+    read since, leaves the change standing and whether it was recorded unknown. A process
+    killed between the change and the commit leaves the change unrecorded."""
+    who = actor or current_user()
     with contextlib.ExitStack() as closing:
         try:
             conn = closing.enter_context(engine.connect())
             transaction = conn.begin()
-            record_many(conn, actor, actions)
+            at = record_many(conn, who, actions)
         except sa.exc.SQLAlchemyError as error:
             raise StoreError(
                 f"{what} not done: the audit log refused the entry ({one_line(error)})"
@@ -128,19 +152,94 @@ def record_change(
         done = change()
         try:
             transaction.commit()
-        except sa.exc.SQLAlchemyError as error:
-            refused = one_line(error)
-            try:
-                undo(done)
-            except (AxisError, OSError) as undo_error:
-                raise StoreError(
-                    f"the audit log refused the entry ({refused}) after {what}, which could "
-                    f"not be undone ({one_line(undo_error)}): it stands, unaudited"
-                ) from None
-            raise StoreError(
-                f"{what} undone: the audit log refused the entry ({refused})"
-            ) from None
-    return done
+        except BaseException as error:  # Ctrl-C too: the change is not to stand unasked
+            failure = error
+            # Closed outright, not handed back to the pool: whatever the commit left
+            # unfinished (a transaction still open) goes with it.
+            conn.invalidate()
+        else:
+            return done
+    # Read once the connection is closed: entries it did not commit are gone for good.
+    return _settle(engine, _Written(at, who, actions[0]), failure, done, undo, what)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What tells the entries of one :func:`record_many` apart from any other: the first
+    of them, by its actor and time."""
+
+    at: datetime.datetime
+    actor: str
+    first: Action
+
+
+def _settle(
+    engine: Engine,
+    written: _Written,
+    failure: BaseException,
+    done: Done,
+    undo: Callable[[Done], None],
+    what: str,
+) -> Done:
+    """``done`` kept if the log holds the entries after all, undone if not (raising why),
+    ``failure`` raised again if it is no error (Ctrl-C)."""
+    lost = isinstance(failure, sa.exc.DBAPIError) and failure.connection_invalidated
+    answered = isinstance(failure, sa.exc.SQLAlchemyError) and not lost
+    # A database that answered refused the commit; any other failure may have come
+    # after the commit went through.
+    recorded = False if answered else _holds(engine, written)
+    reason = one_line(failure)
+    if recorded is None:
+        if not isinstance(failure, Exception):
+            raise failure
+        raise StoreError(
+            f"{what} done, but whether the audit log holds its entry is unknown: "
+            f"committing it was cut short ({reason}), and the log could not be read "
+            f"since: look for {written.first.action} under "
+            f"{written.first.target} at {written.at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    if recorded:
+        if not isinstance(failure, Exception):
+            raise failure
+        return done
+    if answered:
+        why = f"the audit log refused the entry ({reason})"
+    elif lost:
+        why = f"the connection to the database was lost as the entry was committed ({reason})"
+    elif isinstance(failure, Exception):
+        why = f"committing the entry failed ({reason})"
+    else:
+        why = f"interrupted ({type(failure).__name__}) before the entry was committed"
+    try:
+        undo(done)
+    except (AxisError, OSError) as undo_error:
+        raise StoreError(
+            f"{why} after {what}, which could not be undone ({one_line(undo_error)}): it "
+            "stands, unaudited"
+        ) from None
+    if not isinstance(failure, Exception):
+        raise failure
+    raise StoreError(f"{what} undone: {why}") from None
+
+
+def _holds(engine: Engine, written: _Written) -> bool | None:
+    """Whether the log holds the entries ``written`` names; ``None`` if it cannot be read."""
+    log = audit_log.c
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.select(log.id)
+                .where(
+                    log.at == written.at,
+                    log.actor == written.actor,
+                    log.action == written.first.action,
+                    log.target == written.first.target,
+                )
+                .limit(1)
+            ).first()
+    except sa.exc.SQLAlchemyError:
+        return None
+    return found is not None
 
 
 def history(conn: Connection, target: str, limit: int = 20) -> list[AuditEntry]:

@@ -4,8 +4,8 @@
 ``ca.key``) and the axis's own signing identity (``axis.key``, ``axis.pem``) for the
 receipts it issues, and puts ``ca.pem`` into the trust store (``settings.trust_dir``).
 ``axis pki issue`` gives an agency a signing key and certificate. ``axis trust add`` and
-``axis trust remove`` change the trust store (:func:`trust_ca`, :func:`find_trusted`,
-:func:`untrust`)::
+``axis trust remove`` change the trust store (:func:`ca_to_trust`,
+:func:`put_in_trust_store`, :func:`find_trusted`, :func:`untrust`)::
 
     >>> import tempfile
     >>> from axis.settings import Settings
@@ -28,10 +28,11 @@ certificates every axis trusting the development CA accepts.
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,11 +139,14 @@ class Trusted:
         return self.certificate.subject.rfc4514_string()
 
 
-def init_pki(settings: Settings) -> PkiSetup:
-    """Create what is missing of the development CA and the axis identity; idempotent."""
+def init_pki(settings: Settings, put: Callable[[Trusted], Trusted] | None = None) -> PkiSetup:
+    """Create what is missing of the development CA and the axis identity; idempotent.
+
+    The CA goes into the trust store unless it is there already, by ``put`` (given what
+    :func:`ca_to_trust` found; by default :func:`put_in_trust_store`)."""
     pki = settings.pki_dir
     # Named in the output: a mistyped AXIS_HOME shows as a new home, not as keys that
-    # vanished into a tree nobody asked for. The trust store is made by trust_ca below.
+    # vanished into a tree nobody asked for. The trust store is made by ``put`` below.
     pki_folders = make_folders(pki)
     # A run killed while writing a key and its certificate left both, or neither.
     finish_interrupted_writes(pki)
@@ -172,7 +176,11 @@ def init_pki(settings: Settings) -> PkiSetup:
         key, cert = _issue(settings, subject)
         write_together([_key_file(axis_key, key), _cert_file(axis_cert, cert)])
         axis = Identity(axis_key, axis_cert, cert)
-    trusted = trust_ca(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
+    chosen = ca_to_trust(settings, ca_cert_path, name=DEV_CA_TRUST_NAME)
+    if chosen.already:
+        trusted = chosen
+    else:
+        trusted = put(chosen) if put is not None else put_in_trust_store(settings, chosen)
     folders_created = (*pki_folders, *trusted.folders_created)
     return PkiSetup(ca_cert_path, ca_created, axis, axis_created, trusted.path, folders_created)
 
@@ -286,14 +294,8 @@ def _organisation(name: str) -> str:
     return name
 
 
-def trust_ca(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
-    """Copy a CA certificate into the trust store after checking that it is a valid CA."""
-    trusted = ca_to_trust(settings, pem_path, name=name)
-    return trusted if trusted.already else put_in_trust_store(settings, trusted)
-
-
 def ca_to_trust(settings: Settings, pem_path: Path, *, name: str | None = None) -> Trusted:
-    """The CA certificate of ``pem_path``, checked as :func:`trust_ca` checks it, with the
+    """The CA certificate of ``pem_path``, checked to be a valid CA to trust, with the
     file of the trust store it goes into (``name``, or one made of its CN and
     fingerprint), or the file holding it already (``already``); nothing is written."""
     found = certificates_in(read_certificate_bytes(pem_path), pem_path, CA_CERTIFICATE)
@@ -404,19 +406,41 @@ class StoreFile:
     problem: str | None = None
 
 
+#: Why a link leads to no file, whatever the account following it: its target is gone,
+#: it loops back to itself, or its target's path goes through a file as if a folder.
+_LEADS_NOWHERE = {
+    errno.ENOENT: "which does not exist",
+    errno.ELOOP: "which leads to no file (the links loop)",
+    errno.ENOTDIR: "which leads to no file (its path goes through a file)",
+}
+
+
+def _holds_files(path: Path) -> bool:
+    """Whether ``path`` is a folder (not a link to one) with something in it, which
+    `axis trust remove` leaves alone: what it holds was put there by someone, for a reason."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except OSError:  # unlisted, it is tried as an empty folder: removing it says why not
+        return False
+
+
 def _never_readable(path: Path) -> str | None:
     """Why no account reads ``path`` as a trust store file, or ``None`` (a file whose
     reading may still fail, for want of this account's permissions)."""
     try:
         info = path.stat()
-    except FileNotFoundError:
-        if path.is_symlink():
-            return f"a link to {os.readlink(path)}, which does not exist"
-        raise
-    except OSError:
+    except OSError as error:
+        if path.is_symlink() and error.errno in _LEADS_NOWHERE:
+            return f"a link to {os.readlink(path)}, {_LEADS_NOWHERE[error.errno]}"
+        if isinstance(error, FileNotFoundError):
+            raise
         return None
     if stat.S_ISDIR(info.st_mode):
-        return "a folder, not a file"
+        held = " holding files" if _holds_files(path) else ""
+        return f"a folder{held}, not a file"
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file"
     if info.st_size > MAX_TRUST_STORE_FILE_BYTES:
@@ -433,7 +457,7 @@ def _read_store_file(path: Path) -> StoreFile:
 
     A file this account cannot read (which the routers' account may) is an error, not a
     file the routers refuse: nothing is known of what it holds. What no account reads as
-    a certificate (a link to a file that is gone, a folder, a pipe, a file past
+    a certificate (a link that leads to no file, a folder, a pipe, a file past
     :data:`MAX_TRUST_STORE_FILE_BYTES`) is one they refuse."""
     unreadable = _never_readable(path)
     if unreadable is not None:
@@ -482,9 +506,20 @@ class Unreadable:
         """The problem, what it stops, and how to put it right."""
         return (
             f"{self.problem}; the routers and clerk commands refuse the trust store while it "
-            "is there: replace it with the CA certificate in PEM, or remove it with "
-            f"`axis trust remove {self.path.name}`"
+            f"is there: {_remedy(self.path)}"
         )
+
+
+def _remedy(path: Path) -> str:
+    if _holds_files(path):
+        return (
+            f"move the folder {path.name} out of the trust store {path.parent} (`axis trust "
+            "remove` removes a folder only when it is empty)"
+        )
+    return (
+        f"replace it with the CA certificate in PEM, or remove it with "
+        f"`axis trust remove {path.name}`"
+    )
 
 
 @dataclass(frozen=True)
@@ -527,6 +562,8 @@ def find_trusted(settings: Settings, name: str) -> Untrusting:
     store = [t for f in files if f.problem is None for t in f.cas]
     unreadable = [Unreadable(f.path, f.problem) for f in files if f.problem is not None]
     broken = next((f for f in files if f.problem is not None and f.path.name == name), None)
+    if broken is not None and _holds_files(broken.path):
+        raise FileProblem(f"{broken.problem}: {_remedy(broken.path)}")
     if broken is not None:
         # Its CAs go with it all the same: the last one, or the axis's issuer, is asked for.
         path, removed, problem = broken.path, broken.cas, broken.problem
@@ -633,9 +670,12 @@ class Untrusted:
 
     #: The file's target when it was a symbolic link (to ``/etc/ssl/certs``), put back as one.
     link: str | None
-    #: What the file held otherwise; ``None`` for one not kept, as no certificate is read
-    #: from it (a pipe, a file past the bound).
+    #: What the file held otherwise; ``None`` for what is not read (a folder, a pipe, a
+    #: file past :data:`MAX_TRUST_STORE_FILE_BYTES`).
     data: bytes | None = b""
+    #: The type and permissions of an empty folder or a pipe, which hold nothing and are
+    #: made again as they were; ``0`` for anything else.
+    mode: int = 0
 
 
 def untrust(untrusting: Untrusting) -> Untrusted:
@@ -648,21 +688,38 @@ def untrust(untrusting: Untrusting) -> Untrusted:
         data = read_bounded(path, limit=MAX_TRUST_STORE_FILE_BYTES, what="trust store file")
         taken = Untrusted(link=None, data=data)
     else:
-        taken = Untrusted(link=None, data=None)
+        mode = path.lstat().st_mode
+        remade = stat.S_ISDIR(mode) or stat.S_ISFIFO(mode)
+        taken = Untrusted(link=None, data=None, mode=mode if remade else 0)
     _remove_from_store(path)
     return taken
 
 
 def restore_untrusted(untrusting: Untrusting, taken: Untrusted) -> None:
-    """Undo :func:`untrust`: put the file back as it was, whole or not at all."""
+    """Undo :func:`untrust`: put the file back as it was, whole or not at all. A file past
+    the bound, or another thing neither file, link, folder nor pipe, was removed unread
+    and cannot be put back (:class:`~axis.errors.FileProblem`)."""
     path = untrusting.path
-    if taken.data is None:
-        raise FileProblem(f"{path} was removed unread, and cannot be put back")
-    if taken.link is None:
-        write_together([NewFile(path, taken.data)])
+    if taken.link is not None:
+        path.symlink_to(taken.link)
+    elif taken.data is not None:
+        write_together([NewFile(path, taken.data)])  # flushes the folder itself
         return
-    path.symlink_to(taken.link)
+    else:
+        _make_again(path, taken.mode)
     sync_folder(path.parent)
+
+
+def _make_again(path: Path, mode: int) -> None:
+    """An empty folder or a pipe of ``mode`` (type and permissions) at ``path``."""
+    if stat.S_ISDIR(mode):
+        path.mkdir()
+    elif stat.S_ISFIFO(mode):
+        os.mkfifo(path)
+    else:
+        raise FileProblem(f"{path} was removed unread, and cannot be put back")
+    # Made under the umask: the permissions are to be those it had.
+    os.chmod(path, stat.S_IMODE(mode))
 
 
 def _remove_from_store(path: Path) -> None:

@@ -23,6 +23,7 @@ from cli.output import echo_line
 from cli.params import AGENCY_CODE, OutFolder, usage_errors
 from cli.prompts import prompt_secret
 from cli.settings_options import pass_settings
+from cli.trust import put_in_store_recorded
 
 
 @click.group()
@@ -33,8 +34,14 @@ def pki() -> None:
 @pki.command("init")
 @pass_settings
 def init(settings: Settings) -> None:
-    """Create the development root CA and the axis's own signing certificate."""
-    for line in init_pki(settings).describe():
+    """Create the development root CA and the axis's own signing certificate.
+
+    On an axis, putting the CA into the trust store is written to the audit log, as by
+    `axis trust add`.
+    """
+    source = settings.pki_dir / "ca.pem"
+    setup = init_pki(settings, lambda chosen: put_in_store_recorded(settings, chosen, source))
+    for line in setup.describe():
         echo_line(line)
 
 

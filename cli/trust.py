@@ -69,20 +69,28 @@ def add(settings: Settings, ca_file: Path) -> None:
     if chosen.already:
         echo_line(f"already trusted: {chosen.subject} ({chosen.path})")
         return
+    trusted = put_in_store_recorded(settings, chosen, ca_file)
+    for folder in trusted.folders_created:
+        echo_line(f"created folder {folder}")
+    echo_line(f"trusted {trusted.subject}: {trusted.path}")
+
+
+def put_in_store_recorded(settings: Settings, chosen: Trusted, source: Path) -> Trusted:
+    """Put ``chosen`` (from :func:`~axis.pki.ca_to_trust`, read from ``source``) into the
+    trust store; on an axis, written to the audit log as ``trust.add``."""
     entry = audit.Action(
-        "trust.add", _target(chosen), {**_described(chosen), "source": str(ca_file)}
+        "trust.add",
+        _target(chosen),
+        {**_described(chosen), "source": audit.storable(str(source))},
     )
     with _registry(settings) as registry:
-        trusted = _audited(
+        return _audited(
             registry,
             [entry],
             lambda: put_in_trust_store(settings, chosen),
             take_out_of_trust_store,
             f"adding {chosen.path}",
         )
-    for folder in trusted.folders_created:
-        echo_line(f"created folder {folder}")
-    echo_line(f"trusted {trusted.subject}: {trusted.path}")
 
 
 @trust.command("list")
@@ -131,6 +139,8 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
     first 6 hex digits or more).
     """
     untrusting = find_trusted(settings, name)
+    # Shown as the audit log keeps it: a name in bytes that are not UTF-8 fits no output.
+    path = audit.storable(str(untrusting.path))
     # A file that takes no CA away (one holding none, or whose CAs another file holds too)
     # can neither break the axis nor refuse an agency.
     if not force and untrusting.lost:
@@ -150,15 +160,15 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
             _removal_entries(untrusting, by_ca),
             lambda: untrust(untrusting),
             lambda taken: restore_untrusted(untrusting, taken),
-            f"removing {untrusting.path}",
+            f"removing {path}",
         )
     if untrusting.problem is not None:
         echo_line(
-            f"removed {untrusting.path}, which could not be read as a CA certificate: "
-            f"{untrusting.problem}"
+            f"removed {path}, which could not be read as a CA certificate: "
+            f"{audit.storable(untrusting.problem)}"
         )
     for t in untrusting.removed:
-        echo_line(f"removed {untrusting.path}: {t.subject} ({fingerprint(t.certificate)})")
+        echo_line(f"removed {path}: {t.subject} ({fingerprint(t.certificate)})")
     for note in notes:
         echo_line(f"note: {note}", err=True)
 
@@ -225,8 +235,9 @@ def _audited(
     undo: Callable[[Done], None],
     what: str,
 ) -> Done:
-    """``change`` made and written to the axis's audit log, both or neither
-    (:func:`axis.audit.record_change`); made alone where there is no registry."""
+    """``change`` made and written to the axis's audit log, ``undo`` run if the entries
+    cannot be committed (:func:`axis.audit.record_change` says what is left when that
+    fails); made alone where there is no registry."""
     if registry is None:
         return change()
     # The audit log's table is there since the first schema revision: an axis whose
@@ -263,7 +274,7 @@ def _described(trusted: Trusted) -> dict[str, str]:
     return {
         "subject": trusted.subject,
         "fingerprint": fingerprint(trusted.certificate),
-        "file": trusted.path.name,
+        "file": audit.storable(trusted.path.name),
     }
 
 
@@ -272,15 +283,13 @@ def _removal_entries(
 ) -> list[audit.Action]:
     """An entry per CA the file held (one for the file if it held none), and one per
     agency whose certificates a CA no longer trusted issued, under the agency's code."""
-    problem = {} if untrusting.problem is None else {"problem": untrusting.problem}
+    problem = {} if untrusting.problem is None else {"problem": audit.storable(untrusting.problem)}
     if not untrusting.removed:
-        return [
-            audit.Action(
-                "trust.remove",
-                f"trust/{untrusting.path.name}",
-                {"file": untrusting.path.name, **problem},
-            )
-        ]
+        name = audit.storable(untrusting.path.name)
+        # Cut as the log's column holds it: a name in bytes that are not UTF-8 is four
+        # times as long escaped. The details keep it whole.
+        target = f"trust/{name}"[: audit.MAX_TARGET]
+        return [audit.Action("trust.remove", target, {"file": name, **problem})]
     entries: list[audit.Action] = []
     for t in untrusting.removed:
         details: dict[str, object] = {**_described(t), **problem}

@@ -1,9 +1,12 @@
 """``axis trust add`` and ``axis trust remove`` on an axis are written to the audit log:
 who, when, which CA (subject, fingerprint, file), and for a removal the agencies whose
-certificates it issued. A change and its entry happen both or neither."""
+certificates it issued. A change whose entry is not committed (refused, interrupted, its
+connection lost) is undone once the log is seen not to hold it; one that cannot be undone
+is said to stand unaudited."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from pki_helpers import Issued, issue, make_ca
 
 from axis import audit
 from axis.errors import FileProblem, StoreError
+from axis.pki import MAX_TRUST_STORE_FILE_BYTES
 from axis.store.db import make_engine, utcnow
 from axis.store.schema import audit_log
 from envelopes.verifying import fingerprint
@@ -355,3 +359,183 @@ def test_a_linked_ca_whose_removal_the_audit_log_refuses_is_linked_again(
     assert refused.exit_code == 1
     assert f"removing {link} undone: the audit log refused the entry (" in refused.output
     assert link.readlink() == elsewhere
+
+
+def test_a_file_whose_name_is_not_utf8_is_removed_and_recorded_by_its_bytes(
+    initialised: Axis, home_dir: Path, engine: sa.Engine
+):
+    """The file system holds names no database does (bytes that are not UTF-8): the entry
+    shows each such byte as its escape."""
+    initialised("pki", "init")
+    path = Path(os.fsdecode(bytes(home_dir / "trust") + b"/caf\xe9.pem"))
+    path.write_bytes(b"not a certificate\n")
+
+    removed = initialised("trust", "remove", path.name)
+
+    assert removed.exit_code == 0, removed.output
+    assert removed.output.startswith(
+        f"removed {home_dir / 'trust'}/caf\\xe9.pem, which could not be read as a CA certificate"
+    )
+    assert not path.exists()
+    [entry] = entries(engine, "trust/caf\\xe9.pem")
+    assert entry.action == "trust.remove"
+    assert entry.details["file"] == "caf\\xe9.pem"
+    assert entry.details["problem"].startswith(f"{home_dir / 'trust'}/caf\\xe9.pem: ")
+
+
+def test_a_ca_from_a_file_whose_name_is_not_utf8_is_recorded_with_its_bytes_escaped(
+    initialised: Axis, tmp_path: Path, engine: sa.Engine
+):
+    national = make_ca("National root")
+    given = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.pem"))
+    given.write_bytes(national.cert_pem())
+
+    result = initialised("trust", "add", str(given))
+
+    assert result.exit_code == 0, result.output
+    [entry] = entries(engine, f"trust/{fingerprint(national.certificate)}")
+    assert entry.details["source"] == f"{tmp_path}/caf\\xe9.pem"
+
+
+def _empty_folder(path: Path) -> None:
+    path.mkdir(mode=0o750)
+
+
+def _pipe(path: Path) -> None:
+    os.mkfifo(path, mode=0o640)
+
+
+@pytest.mark.parametrize("make", [_empty_folder, _pipe], ids=lambda f: f.__name__)
+def test_a_folder_or_pipe_whose_removal_the_audit_log_refuses_is_made_again(
+    initialised: Axis, home_dir: Path, database_url: str, make: Callable[[Path], None]
+):
+    """They hold nothing, so nothing is lost making them again as they were."""
+    initialised("pki", "init")
+    entry = home_dir / "trust" / "national.pem"
+    make(entry)
+    before = entry.lstat().st_mode
+    refuse_audit_entries(database_url, at_commit=True)
+
+    refused = initialised("trust", "remove", "national.pem")
+
+    assert refused.exit_code == 1
+    assert f"removing {entry} undone: the audit log refused the entry (" in refused.output
+    assert entry.lstat().st_mode == before
+
+
+def test_a_file_past_the_bound_whose_removal_the_audit_log_refuses_is_said_to_stand_unaudited(
+    initialised: Axis, home_dir: Path, database_url: str
+):
+    """Removed unread, it cannot be put back."""
+    initialised("pki", "init")
+    entry = home_dir / "trust" / "national.pem"
+    with entry.open("wb") as stream:
+        stream.truncate(MAX_TRUST_STORE_FILE_BYTES + 1)
+    refuse_audit_entries(database_url, at_commit=True)
+
+    refused = initialised("trust", "remove", "national.pem")
+
+    assert refused.exit_code == 1
+    assert refused.output.startswith("error: the audit log refused the entry (")
+    assert refused.output.endswith(
+        f"after removing {entry}, which could not be undone ({entry} was removed unread, "
+        "and cannot be put back): it stands, unaudited\n"
+    )
+    assert not entry.exists()
+
+
+def interrupt_commits(engine: sa.Engine, *, after_the_database_committed: bool) -> None:
+    """Ctrl-C as ``engine`` commits: before the database is asked to, or once it has."""
+
+    def interrupt(conn: sa.Connection) -> None:
+        if after_the_database_committed:
+            conn.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+        raise KeyboardInterrupt
+
+    sa.event.listen(engine, "commit", interrupt)
+
+
+def test_a_change_interrupted_before_its_entry_is_committed_is_undone(
+    initialised: Axis, engine: sa.Engine
+):
+    interrupt_commits(engine, after_the_database_committed=False)
+    undone: list[str] = []
+
+    entry = audit.Action("trust.add", "trust/national", {})
+    with pytest.raises(KeyboardInterrupt):
+        audit.record_change(engine, None, [entry], lambda: "added", undone.append, "adding")
+
+    assert undone == ["added"]
+    assert trust_entries(engine) == []
+
+
+def test_a_change_interrupted_once_its_entry_is_committed_stands_recorded(
+    initialised: Axis, engine: sa.Engine
+):
+    interrupt_commits(engine, after_the_database_committed=True)
+    undone: list[str] = []
+
+    entry = audit.Action("trust.add", "trust/national", {})
+    with pytest.raises(KeyboardInterrupt):
+        audit.record_change(engine, None, [entry], lambda: "added", undone.append, "adding")
+
+    assert undone == []
+    assert trust_entries(engine) == [("trust.add", "trust/national")]
+
+
+def lose_the_connection_at_commit(database_url: str) -> None:
+    """The server ends the connection committing a new audit entry, the commit undone."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION lose_connection() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); "
+                "PERFORM pg_sleep(5); RETURN NULL; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE CONSTRAINT TRIGGER lose_connection AFTER INSERT ON audit_log "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION lose_connection()"
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_change_whose_connection_is_lost_at_commit_is_undone_once_the_log_lacks_the_entry(
+    initialised: Axis, home_dir: Path, database_url: str, engine: sa.Engine
+):
+    """A SQLite database is no connection to lose."""
+    initialised("pki", "init")
+    national = make_ca("National root")
+    path = home_dir / "trust" / "national.pem"
+    path.write_bytes(national.cert_pem())
+    lose_the_connection_at_commit(database_url)
+
+    refused = initialised("trust", "remove", "national.pem")
+
+    assert refused.exit_code == 1
+    assert refused.output.startswith(
+        f"error: removing {path} undone: the connection to the database was lost as the "
+        "entry was committed ("
+    )
+    assert path.read_bytes() == national.cert_pem()
+    assert [action for action, _ in trust_entries(engine)] == ["trust.add"]  # by pki init
+
+
+def test_a_long_name_in_bytes_that_are_not_utf8_is_recorded_under_its_start(
+    initialised: Axis, home_dir: Path, engine: sa.Engine
+):
+    """Escaped, such a name is four times as long: the target is cut to what the log
+    holds, the details keep it whole."""
+    initialised("pki", "init")
+    path = Path(os.fsdecode(bytes(home_dir / "trust") + b"/" + b"\xe9" * 200 + b".pem"))
+    path.write_bytes(b"not a certificate\n")
+
+    removed = initialised("trust", "remove", path.name)
+
+    assert removed.exit_code == 0, removed.output
+    assert not path.exists()
+    escaped = "\\xe9" * 200 + ".pem"
+    [entry] = entries(engine, f"trust/{escaped}"[: audit.MAX_TARGET])
+    assert entry.details["file"] == escaped
