@@ -162,8 +162,11 @@ class AxisHome:
         kind: protocol.Kind = "document",
         user_id: str | None = None,
         message_id: str | None = None,
+        document_id: str = "",
     ) -> str:
-        """Publish ``body`` to the submissions queue; its message id."""
+        """Publish ``body`` to the submissions queue; its message id. ``document_id``
+        sets the DocumentId header the agency library sets (by which a submission buried
+        unread is named in its answer)."""
         message_id = message_id or protocol.new_submission_id()
         transport.publish(
             [
@@ -171,7 +174,7 @@ class AxisHome:
                     queue=SUBMISSIONS,
                     body=body,
                     message_id=message_id,
-                    headers=protocol.submission_headers(kind, sender),
+                    headers=protocol.submission_headers(kind, sender, document_id),
                     user_id=user_id,
                 )
             ]

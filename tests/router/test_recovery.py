@@ -34,7 +34,7 @@ from axis.router.sweeps import Sweeper
 from axis.store.db import make_engine
 from axis.store.schema import dead_letters, deliveries, outbox, routers
 from axis.transport import open_transport
-from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
+from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
 from envelopes.receipts import AxisReceipt
 from envelopes.verifying import verify
@@ -172,13 +172,11 @@ def test_a_submission_handed_out_more_often_than_the_retry_limit_is_dead_lettere
     settings = home.settings.replace(retry_limit=2)
     fatal = home.document(c["commune"], [c["district"]])
     fine = home.document(c["commune"], [c["district"]])
-    fatal_id = protocol.new_submission_id()
     with home.transport() as transport:
         # With the DocumentId header the agency library sets: buried unread, the
         # submission is named in its answer by its headers alone.
-        headers = protocol.submission_headers("document", c["commune"], document_id_of(fatal))
-        transport.publish(
-            [OutgoingMessage(queue=SUBMISSIONS, body=fatal, message_id=fatal_id, headers=headers)]
+        fatal_id = home.submit(
+            transport, fatal, sender=c["commune"], document_id=document_id_of(fatal)
         )
         fine_id = home.submit(transport, fine, sender=c["commune"])
     # Routers took both and died: the one past the limit (3 > 2), the other at it.
