@@ -192,6 +192,18 @@ class AxisHome:
             ).first()
         return found is not None
 
+    def revisions_stored(self, document_id: str) -> list[str]:
+        """DocumentIds of the revocations, updates and replacements of ``document_id``
+        kept, in the order they were stored."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(documents.c.document_id)
+                    .where(documents.c.refers_to == document_id)
+                    .order_by(documents.c.id)
+                ).scalars()
+            )
+
     def close(self) -> None:
         self.engine.dispose()
 

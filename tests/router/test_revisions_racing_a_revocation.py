@@ -23,7 +23,7 @@ from helpers.axis_home import AxisHome, document_id_of, wait_for
 
 from axis.router import batch
 from axis.router.batch import BatchProcessor
-from axis.store.schema import documents, quarantine
+from axis.store.schema import quarantine
 from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS
 from envelopes.model import BusinessType
@@ -43,18 +43,6 @@ def _taken(home: AxisHome, transport: Transport, body: bytes, sender: str) -> Re
 
 def _router(home: AxisHome, transport: Transport) -> BatchProcessor:
     return batch_processor(home, outbox_for(home, transport))
-
-
-def _revisions_stored(home: AxisHome, document_id: str) -> list[str]:
-    """DocumentIds of the revocations, updates and replacements of ``document_id`` kept."""
-    with home.engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(documents.c.document_id)
-                .where(documents.c.refers_to == document_id)
-                .order_by(documents.c.id)
-            ).scalars()
-        )
 
 
 def _refusals(home: AxisHome) -> list[tuple[str, str, str]]:
@@ -87,7 +75,7 @@ def _race(home: AxisHome, business: BusinessType) -> Iterator[dict[str, Any]]:
             "revocation": _taken(home, transport, revocation, sender),
             "revision": _taken(home, transport, revision, sender),
         }
-    assert _revisions_stored(home, document_id) == [document_id_of(revocation)]
+    assert home.revisions_stored(document_id) == [document_id_of(revocation)]
     [(digest, reason, message)] = _refusals(home)
     assert (digest, reason) == (hashlib.sha256(revision).hexdigest(), "already-revoked")
     assert message.startswith(

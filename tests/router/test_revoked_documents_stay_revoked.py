@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from helpers.axis_home import AxisHome, document_id_of, drain
 
 from axis import protocol
-from axis.store.schema import documents, quarantine
+from axis.store.schema import quarantine
 from axis.transport.topology import inbox
 from envelopes.model import BusinessType
 from router.batches import one_batch
@@ -28,18 +28,6 @@ def _refusals(home: AxisHome) -> list[tuple[str, str, str]]:
             )
         )
         return [(row.digest, row.reason, row.message) for row in rows]
-
-
-def _revisions_stored(home: AxisHome, document_id: str) -> list[str]:
-    """DocumentIds of the revocations, updates and replacements of ``document_id`` kept."""
-    with home.engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(documents.c.document_id)
-                .where(documents.c.refers_to == document_id)
-                .order_by(documents.c.id)
-            ).scalars()
-        )
 
 
 def _digest(body: bytes) -> str:
@@ -71,7 +59,7 @@ def test_a_revoked_document_is_neither_revoked_updated_nor_replaced_again(
         document_id,
         document_id_of(revocation),
     ]
-    assert _revisions_stored(home, document_id) == [document_id_of(revocation)]
+    assert home.revisions_stored(document_id) == [document_id_of(revocation)]
     remedy = (
         "Its recipients were told then: nothing more to send"
         if business == BusinessType.REVOKE
@@ -99,7 +87,7 @@ def test_the_second_of_two_revocations_in_one_batch_is_refused(home: AxisHome) -
         one_batch(home, transport, [(original, sender, "document")])
         one_batch(home, transport, [(first, sender, "document"), (second, sender, "document")])
 
-    assert _revisions_stored(home, document_id) == [document_id_of(first)]
+    assert home.revisions_stored(document_id) == [document_id_of(first)]
     assert [(digest, reason) for digest, reason, _ in _refusals(home)] == [
         (_digest(second), "already-revoked")
     ]
