@@ -102,16 +102,6 @@ def record_many(
 MAX_TARGET = cast(sa.String, audit_log.c.target.type).length or 0
 
 
-def storable(text: str) -> str:
-    r"""``text`` as every database holds it: what Python made of bytes that are not UTF-8
-    (a file name, read as lone surrogates) shown as their escapes, as Python shows them.
-
-    >>> storable("caf\udce9.pem")
-    'caf\\xe9.pem'
-    """
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 Done = TypeVar("Done")
 
 

@@ -43,7 +43,7 @@ from axis.store.migrate import upgrade
 from axis.store.national_tree import TreeAgency, generate, write_csv
 from axis.store.registry import Registry
 from axis.store.schema import routers
-from axis.transport.rabbitmq import connection_error
+from axis.transport.rabbitmq import BrokerUnreachable, broker_place, connection_error
 from axis.transport.topology import (
     DEAD_EXCHANGE,
     DELAY_LADDER,
@@ -290,8 +290,9 @@ def refuse_busy_broker(url: str) -> None:
             channel.queue_declare(SUBMISSIONS, passive=True)
         except pika.exceptions.ChannelClosedByBroker:
             return  # 404: no axis here
+    where = broker_place(broker_parameters(url))
     raise DemoError(
-        f"{_where(url)} already holds an axis ({SUBMISSIONS} exists): run the demo on a "
+        f"{where} already holds an axis ({SUBMISSIONS} exists): run the demo on a "
         "virtual host of its own, e.g. --broker amqp://guest:guest@localhost/axis-demo"
     )
 
@@ -329,17 +330,14 @@ def _channel(url: str) -> Iterator[pika.adapters.blocking_connection.BlockingCha
     except pika.exceptions.AMQPError as error:
         # The router's own translation: `axis init` and the demo word a refusal alike.
         problem = connection_error(error, parameters, source=BROKER_FLAG)
-        raise TransportError(f"cannot connect to {_where(url)}: {problem}") from None
+        if isinstance(problem, BrokerUnreachable):  # it names the broker already
+            raise TransportError(str(problem)) from None
+        raise TransportError(f"cannot connect to {broker_place(parameters)}: {problem}") from None
     try:
         yield connection.channel()
     finally:
         with contextlib.suppress(pika.exceptions.AMQPError):
             connection.close()
-
-
-def _where(url: str) -> str:
-    parameters = broker_parameters(url)
-    return f"{parameters.host}:{parameters.port} vhost {parameters.virtual_host!r}"
 
 
 def _sample_pdf() -> bytes:

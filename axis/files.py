@@ -37,6 +37,19 @@ from axis.errors import FileProblem
 MAX_CERTIFICATE_BYTES = 1024 * 1024
 
 
+def escape_undecodable(text: str) -> str:
+    r"""``text`` with what Python made of bytes that are not UTF-8 (a file name's, read as
+    lone surrogates) shown as their escapes, as Python shows bytes: text every database
+    holds and every output shows, where the lone surrogates fit neither.
+
+    >>> escape_undecodable("caf\udce9.pem")
+    'caf\\xe9.pem'
+    """
+    # Not os.fsencode: text that holds such a name also holds words of its own, which
+    # only UTF-8 is sure to encode whatever the locale.
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def check_regular_file(path: Path, *, limit: int, what: str = "", cap: str = "") -> int:
     """The size of ``path``, after checking it is a regular file of at most ``limit`` bytes.
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from axis import audit
 from axis.errors import CertificateError, SchemaNotInitialised
+from axis.files import escape_undecodable
 from axis.pki import (
     ChainedAgency,
     Trusted,
@@ -81,7 +82,7 @@ def put_in_store_recorded(settings: Settings, chosen: Trusted, source: Path) -> 
     entry = audit.Action(
         "trust.add",
         _target(chosen),
-        {**_described(chosen), "source": audit.storable(str(source))},
+        {**_described(chosen), "source": escape_undecodable(str(source))},
     )
     with _registry(settings) as registry:
         return _audited(
@@ -140,7 +141,7 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
     """
     untrusting = find_trusted(settings, name)
     # Shown as the audit log keeps it: a name in bytes that are not UTF-8 fits no output.
-    path = audit.storable(str(untrusting.path))
+    path = escape_undecodable(str(untrusting.path))
     # A file that takes no CA away (one holding none, or whose CAs another file holds too)
     # can neither break the axis nor refuse an agency.
     if not force and untrusting.lost:
@@ -165,7 +166,7 @@ def remove(settings: Settings, name: str, yes: bool, force: bool) -> None:
     if untrusting.problem is not None:
         echo_line(
             f"removed {path}, which could not be read as a CA certificate: "
-            f"{audit.storable(untrusting.problem)}"
+            f"{escape_undecodable(untrusting.problem)}"
         )
     for t in untrusting.removed:
         echo_line(f"removed {path}: {t.subject} ({fingerprint(t.certificate)})")
@@ -274,7 +275,7 @@ def _described(trusted: Trusted) -> dict[str, str]:
     return {
         "subject": trusted.subject,
         "fingerprint": fingerprint(trusted.certificate),
-        "file": audit.storable(trusted.path.name),
+        "file": escape_undecodable(trusted.path.name),
     }
 
 
@@ -283,9 +284,11 @@ def _removal_entries(
 ) -> list[audit.Action]:
     """An entry per CA the file held (one for the file if it held none), and one per
     agency whose certificates a CA no longer trusted issued, under the agency's code."""
-    problem = {} if untrusting.problem is None else {"problem": audit.storable(untrusting.problem)}
+    problem = (
+        {} if untrusting.problem is None else {"problem": escape_undecodable(untrusting.problem)}
+    )
     if not untrusting.removed:
-        name = audit.storable(untrusting.path.name)
+        name = escape_undecodable(untrusting.path.name)
         # Cut as the log's column holds it: a name in bytes that are not UTF-8 is four
         # times as long escaped. The details keep it whole.
         target = f"trust/{name}"[: audit.MAX_TARGET]

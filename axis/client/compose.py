@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from axis.errors import AxisError
+from axis.files import escape_undecodable
 from axis.router.records import VIETNAM
 from envelopes.codes import (
     AgencyCode,
@@ -282,10 +283,9 @@ def attachment_name(path: Path) -> str:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:  # bytes the file system holds that no UTF-8 text has
-        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
         raise CompositionError(
-            f"attachment '{shown}': the file's name is not UTF-8 text, which an edXML "
-            "document must carry: rename the file"
+            f"attachment '{escape_undecodable(name)}': the file's name is not UTF-8 text, "
+            "which an edXML document must carry: rename the file"
         ) from None
     hidden = hidden_character(name)
     if hidden is not None:

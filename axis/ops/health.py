@@ -29,7 +29,14 @@ from sqlalchemy.engine import Engine
 from axis.errors import AxisError, one_line
 from axis.ops.bounded import bounded
 from axis.settings import Settings
-from axis.store.db import database_exists, database_name, database_now, engine_for, read_only
+from axis.store.db import (
+    database_exists,
+    database_name,
+    database_now,
+    engine_for,
+    no_database,
+    read_only,
+)
 from axis.store.migrate import HEAD_REVISION, why_not_opened
 from axis.store.migrate import check as check_schema
 from axis.store.schema import routers
@@ -107,7 +114,7 @@ def _where(url: str) -> str:
 def _check_database(settings: Settings, engine: Engine) -> Check:
     where = database_name(engine)
     if not database_exists(engine):
-        return Check("database", False, f"no database at {where}: run `axis init`")
+        return Check("database", False, no_database(engine))
     try:
         with read_only(engine) as conn:
             conn.execute(sa.text("SELECT 1"))

@@ -245,6 +245,41 @@ def database_name(engine: Engine) -> str:
     return hide_password(engine.url.render_as_string(hide_password=False))
 
 
+#: Where the place of a SQLite database is given, for the errors that say to correct it.
+_DATABASE_PLACE = "the home (AXIS_HOME, or --home) or AXIS_DATABASE_URL (or --database-url)"
+
+
+def no_database(engine: Engine) -> str:
+    """What to tell of a SQLite file that is not there (see :func:`database_exists`).
+
+    ``axis init`` creates it, and its folder; but a folder missing too is as likely a
+    mistyped path, which ``axis init`` would fill with an empty database."""
+    where = database_name(engine)
+    path = sqlite_file(engine)
+    if path is None or path.absolute().parent.exists():
+        return f"no database at {where}: run `axis init`"
+    return f"no database at {where}: {_no_folder(path)}, else run `axis init` to create both"
+
+
+def missing_folder(error: sa.exc.DBAPIError, engine: Engine) -> str | None:
+    """What to do when SQLite could not open the database because its folder is not
+    there (gone since the database was looked for), else ``None``: SQLite says only
+    "unable to open database file"."""
+    path = sqlite_file(engine)
+    if path is None or _sqlite_code(error) != sqlite3.SQLITE_CANTOPEN:
+        return None
+    if path.absolute().parent.exists():
+        return None
+    return f"{_no_folder(path)}, else make the folder"
+
+
+def _no_folder(path: Path) -> str:
+    return (
+        f"its folder {path.absolute().parent} does not exist: correct {_DATABASE_PLACE} "
+        "if the path is mistyped"
+    )
+
+
 def unwritable_folder(error: sa.exc.DBAPIError, engine: Engine) -> str | None:
     """What to do when SQLite could not open the database because this account may not
     write its folder, else ``None``: in WAL mode even a reader makes the ``-wal`` and

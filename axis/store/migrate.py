@@ -32,6 +32,8 @@ from axis.store.db import (
     database_exists,
     database_name,
     engine_for,
+    missing_folder,
+    no_database,
     read_only,
     sqlite_file,
     sqlstate,
@@ -343,7 +345,7 @@ def check(engine: Engine) -> None:
     """
     where = database_name(engine)
     if not database_exists(engine):
-        raise SchemaNotInitialised(f"no database at {where}: run `axis init`")
+        raise SchemaNotInitialised(no_database(engine))
     try:
         conn = read_only(engine)
     except sa.exc.DBAPIError as error:
@@ -386,7 +388,10 @@ def why_not_opened(error: sa.exc.DBAPIError, engine: Engine) -> str:
     """What to tell of a database that could not be opened: what to do where the
     driver's words would not say it, else those words on one line."""
     return (
-        unwritable_folder(error, engine) or _missing_database(error, engine.url) or one_line(error)
+        unwritable_folder(error, engine)
+        or missing_folder(error, engine)
+        or _missing_database(error, engine.url)
+        or one_line(error)
     )
 
 

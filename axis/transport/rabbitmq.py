@@ -851,7 +851,25 @@ def connection_error(
         return _vhost_refused(_broker_words(reason), parameters.virtual_host, user, source)
     if isinstance(reason, pika.exceptions.ConnectionClosedByClient):
         return TransientError("the broker connection was closed")
-    return TransientError(f"the broker connection failed: {_cause(reason)}")
+    return BrokerUnreachable(_cause(reason), parameters, source)
+
+
+class BrokerUnreachable(TransientError):
+    """No connection to the broker, or one lost: the words say which broker, since a
+    wrong host or port in the URL looks the same as a broker that is down."""
+
+    def __init__(self, cause: str, parameters: pika.ConnectionParameters, source: str) -> None:
+        super().__init__(
+            f"the broker connection failed: {cause} (broker {broker_place(parameters)}, "
+            f"from {source})"
+        )
+
+
+def broker_place(parameters: pika.ConnectionParameters) -> str:
+    """Where ``parameters`` connect, as an administrator finds it in the URL: host, port
+    and virtual host, never the credentials."""
+    host = f"[{parameters.host}]" if ":" in parameters.host else parameters.host
+    return f"{host}:{parameters.port} vhost {parameters.virtual_host!r}"
 
 
 #: pika keeps only the words of the broker's refusal of a connection being opened, as

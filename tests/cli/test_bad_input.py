@@ -147,7 +147,11 @@ def test_a_mistyped_home_is_named_and_nothing_is_created_there(tmp_path: Path, a
     result = run("--home", str(typo), *args)
 
     assert result.exit_code == 1
-    assert result.output == f"error: no database at {typo}/axis.db: run `axis init`\n"
+    assert result.output == (
+        f"error: no database at {typo}/axis.db: its folder {typo} does not exist: correct the "
+        "home (AXIS_HOME, or --home) or AXIS_DATABASE_URL (or --database-url) if the path is "
+        "mistyped, else run `axis init` to create both\n"
+    )
     assert not typo.exists()
 
 

@@ -43,5 +43,6 @@ def test_a_broker_that_does_not_answer_is_named_without_pikas_exception_names():
         refuse_busy_broker("amqp://guest:guest@127.0.0.1:1/")
 
     assert str(refused.value) == (
-        "cannot connect to 127.0.0.1:1 vhost '/': the broker connection failed: Connection refused"
+        "the broker connection failed: Connection refused (broker 127.0.0.1:1 vhost '/', "
+        "from the URL given to --broker)"
     )

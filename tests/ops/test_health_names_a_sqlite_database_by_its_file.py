@@ -28,6 +28,8 @@ def test_health_names_the_file_of_a_database_not_there(tmp_path: Path):
     result = CliRunner().invoke(cli, ["health"], env=env)
 
     assert result.output.splitlines()[:2] == [
-        f"FAIL database: no database at {home / 'axis.db'}: run `axis init`",
+        f"FAIL database: no database at {home / 'axis.db'}: its folder {home} does not exist: "
+        "correct the home (AXIS_HOME, or --home) or AXIS_DATABASE_URL (or --database-url) if "
+        "the path is mistyped, else run `axis init` to create both",
         "FAIL schema: not checked: the database check failed",
     ]
