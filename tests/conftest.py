@@ -7,6 +7,9 @@
 
 Services are those of the machine (PostgreSQL on 127.0.0.1:5432, RabbitMQ on :5672);
 ``AXIS_TEST_PG_ADMIN_URL`` and ``AXIS_TEST_AMQP_HOST`` override where they are.
+
+Tests write under their ``tmp_path``: a run after which the repository root holds an entry
+it did not hold before fails, naming it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ PG_ADMIN_URL = os.environ.get(
 )
 AMQP_HOST = os.environ.get("AXIS_TEST_AMQP_HOST", "127.0.0.1:5672")
 RUN_ID = uuid.uuid4().hex[:10]
+REPOSITORY = Path(__file__).resolve().parent.parent
+ROOT_ENTRIES = pytest.StashKey[frozenset[str]]()
+LEFT_IN_ROOT = pytest.StashKey[list[str]]()
+
+
+def _root_entries() -> frozenset[str]:
+    """What the repository root holds, less the caches tools keep there by design."""
+    return frozenset(
+        entry.name for entry in REPOSITORY.iterdir() if not entry.name.startswith((".", "__"))
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +52,34 @@ def pytest_configure(config: pytest.Config) -> None:
     # wait for ever.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Only the process that runs the session as a whole (not an xdist worker) compares:
+    # it looks before any worker starts and after all have finished, so a file one worker
+    # leaves is seen once, whichever worker made it.
+    if not hasattr(config, "workerinput"):
+        config.stash[ROOT_ENTRIES] = _root_entries()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    before = session.config.stash.get(ROOT_ENTRIES, None)
+    if before is None:
+        return
+    left = sorted(_root_entries() - before)
+    session.config.stash[LEFT_IN_ROOT] = left
+    if left:
+        # A test that writes in the folder it was started from litters the checkout:
+        # tests write under their tmp_path (monkeypatch.chdir(tmp_path) for relative paths).
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    if left := config.stash.get(LEFT_IN_ROOT, []):
+        terminalreporter.write_sep(
+            "!",
+            f"{', '.join(left)} appeared in the repository root {REPOSITORY} during this run",
+            red=True,
+        )
 
 
 @pytest.fixture(scope="session")

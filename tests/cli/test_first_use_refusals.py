@@ -23,6 +23,14 @@ DOCUMENT_ID = f"{WARD},2026/12/05,15/UBND-VP"
 CLOSED_PORT = "127.0.0.1:1"
 
 
+@pytest.fixture(autouse=True)
+def in_a_folder_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands run where the test keeps its files, as a clerk's would run in the
+    clerk's own folder: the relative ``--out received`` is made there, never in the
+    folder the suite was started from."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def city_keys(initialised: Axis, tmp_path: Path) -> Path:
     """The city registered under its province, with a key pair the axis issued."""
