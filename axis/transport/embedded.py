@@ -51,10 +51,10 @@ import sqlite3
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -107,6 +107,9 @@ _NO_DELAY = datetime.timedelta(0)
 _AT_ONCE = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 #: The last time there is: a ``visible_at`` past it is no time (see :func:`_unreadable_time`).
 _LAST_TIME = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+
+#: A lease a transport holds: the row's id and the lease's token (``lease_owner``).
+_Lease: TypeAlias = tuple[int, str]
 
 
 class EmbeddedConsumer(Consumer):
@@ -175,27 +178,47 @@ class EmbeddedMessage(ReceivedMessage):
     _stored_headers: Mapping[str, Any] = field(repr=False)
     _consumer: EmbeddedConsumer | None = field(default=None, repr=False)
 
+    @property
+    def _lease(self) -> _Lease:
+        return self._row_id, self._token
+
     def ack(self) -> None:
         self._settle()
         if self._consumer is not None and self._consumer.open:
+            # Written before anything the consumer gives back, closing included.
             self._consumer.acked.append(self)
+            self._transport._leased.discard(self._lease)
             return
-        with self._transport._transaction() as conn:
+        with self._transport._settling(self) as conn:
             self._transport._delete_leased(conn, self)
 
     def requeue(
         self, delay_seconds: float = 0.0, *, headers: Mapping[str, Any] | None = None
     ) -> None:
-        self._settle()
-        changed = {}
+        """See :meth:`ReceivedMessage.requeue`; headers the queues cannot keep (see
+        :func:`_unstorable_headers`) raise ``TransportError`` before anything is written,
+        the message still unsettled and leased."""
+        changed: dict[str, Any] = {}
         if headers:
-            changed["headers"] = {**self._stored_headers, **application_headers(headers)}
-        with self._transport._transaction() as conn:
-            self._transport._give_back(conn, [self], _delay(delay_seconds), **changed)
+            updated = self._requeued_headers(headers)
+            problem = _unstorable_headers(updated)
+            if problem is not None:
+                raise TransportError(f"message {self.message_id[:64]!r} not requeued: {problem}")
+            changed["headers"] = updated
+        self._settle()
+        with self._transport._settling(self) as conn:
+            self._transport._give_back(conn, [self._lease], _delay(delay_seconds), **changed)
+
+    def can_requeue_later(self, headers: Mapping[str, Any]) -> bool:
+        return not headers or _unstorable_headers(self._requeued_headers(headers)) is None
+
+    def _requeued_headers(self, headers: Mapping[str, Any]) -> dict[str, Any]:
+        """The row's headers updated with ``headers``, as :meth:`requeue` writes them."""
+        return {**self._stored_headers, **application_headers(headers)}
 
     def retry(self, delay_seconds: float) -> None:
         self._settle()
-        with self._transport._transaction() as conn:
+        with self._transport._settling(self) as conn:
             visible_at = _visible_after(conn, _delay(delay_seconds))
             self._transport._update_leased(conn, self, visible_at=visible_at, lease_owner=None)
 
@@ -208,7 +231,7 @@ class EmbeddedMessage(ReceivedMessage):
         }
         if self.user_id is not None:
             headers[USER_ID_HEADER] = self.user_id
-        with self._transport._transaction() as conn:
+        with self._transport._settling(self) as conn:
             self._transport._require(conn, [DEAD_LETTERS])
             self._transport._delete_leased(conn, self)
             conn.execute(
@@ -243,9 +266,13 @@ class EmbeddedTransport(Transport):
         self._engine = engine
         self._lease = datetime.timedelta(seconds=lease_seconds)
         self._poll_seconds = poll_seconds
-        # Leases are tokens "<owner>/<n>": close() gives back every lease of this owner.
+        # Leases are tokens "<owner>/<n>": a row's lease_owner tells which host and
+        # process holds it.
         self._owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._leases = itertools.count(1)
+        # The leases held: taken ahead, or handed out and not settled. close() gives them
+        # back row by row (primary key), not by a search of the whole table for its owner.
+        self._leased: set[_Lease] = set()
         self._declared: set[str] = set()
         self._consumers: list[EmbeddedConsumer] = []
         self._closed = False
@@ -307,17 +334,15 @@ class EmbeddedTransport(Transport):
             with self._connect() as conn:
                 for consumer in self._consumers:
                     self._end(conn, consumer)
-                conn.execute(
-                    sa.update(_messages)
-                    .where(_messages.c.lease_owner.startswith(self._owner + "/", autoescape=True))
-                    .values(visible_at=_visible_after(conn), lease_owner=None)
-                )
+                # Those taken ahead are back already: the tokens no longer match.
+                self._give_back(conn, self._leased, counted=True)
         except (TransientError, TransportError, DatabaseFileReplaced):
             pass  # the leases will simply run out (or the file is gone with them)
         finally:
             # Closed either way: there is no later transaction for their acks.
             for consumer in list(self._consumers):
                 self._forget(consumer)
+            self._leased.clear()
 
     # -- internals ----------------------------------------------------------------------
 
@@ -327,6 +352,13 @@ class EmbeddedTransport(Transport):
             raise TransportError("the transport is closed")
         with self._connect(reading=reading, synced=synced) as conn:
             yield conn
+
+    @contextmanager
+    def _settling(self, message: EmbeddedMessage) -> Iterator[Connection]:
+        """A transaction settling ``message``: committed, its lease is no longer held."""
+        with self._transaction() as conn:
+            yield conn
+        self._leased.discard(message._lease)
 
     @contextmanager
     def _connect(self, *, reading: bool = False, synced: bool = False) -> Iterator[Connection]:
@@ -433,24 +465,36 @@ class EmbeddedTransport(Transport):
         For a ``consumer``, its acks are written first, in the same transaction.
         """
         token = f"{self._owner}/{next(self._leases)}"
-        with self._transaction() as conn:
-            # Read before the lease is written, which counts it from no earlier, and once
-            # SQLite's write lock was had: counted from before a long wait, this host's
-            # reckoning of the lease would run out at once (renewed at every message).
-            leased_until = time.monotonic() + self._lease.total_seconds()
-            if consumer is not None:
-                self._write_acks(conn, consumer)
-            self._require(conn, [queue])
-            readable: list[_StoredRow] = []
-            # A row buried takes no place: the next ones fill it, so a take comes back
-            # empty only when the queue is.
-            while len(readable) < limit:
-                rows = self._lease_rows(conn, queue, limit - len(readable), token)
-                readable += [row for row in rows if row.fault is None]
-                faulty = [row for row in rows if row.fault is not None]
-                if not faulty:
-                    break
-                self._bury_unreadable(conn, queue, faulty)
+        leases: set[_Lease] = set()
+        try:
+            with self._transaction() as conn:
+                # Read before the lease is written, which counts it from no earlier, and
+                # once SQLite's write lock was had: counted from before a long wait, this
+                # host's reckoning of the lease would run out at once (renewed at every
+                # message).
+                leased_until = time.monotonic() + self._lease.total_seconds()
+                if consumer is not None:
+                    self._write_acks(conn, consumer)
+                self._require(conn, [queue])
+                readable: list[_StoredRow] = []
+                # A row buried takes no place: the next ones fill it, so a take comes back
+                # empty only when the queue is.
+                while len(readable) < limit:
+                    rows = self._lease_rows(conn, queue, limit - len(readable), token)
+                    readable += [row for row in rows if row.fault is None]
+                    faulty = [row for row in rows if row.fault is not None]
+                    if not faulty:
+                        break
+                    self._bury_unreadable(conn, queue, faulty)
+                # Held from the commit on: close() gives them back even if Ctrl-C comes
+                # before they are handed out.
+                leases = {(row.id, token) for row in readable}
+                self._leased |= leases
+        except BaseException:
+            # Rolled back. (A commit lost with its connection may have leased them: those
+            # leases run out.)
+            self._leased -= leases
+            raise
         if consumer is not None:
             consumer.acked.clear()
         ordered = sorted(readable, key=lambda row: (-row.priority, row.id))
@@ -535,6 +579,7 @@ class EmbeddedTransport(Transport):
             }
         consumer.acked.clear()
         consumer.ahead = deque(m for m in ahead if m._row_id in renewed)
+        self._leased -= {m._lease for m in ahead if m._row_id not in renewed}
         for message in consumer.ahead:
             message._leased_until = leased_until
 
@@ -545,16 +590,19 @@ class EmbeddedTransport(Transport):
         back (Ctrl-C in the middle), the acks are written with the next one.
         """
         if consumer.acked:
-            conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys(consumer.acked))
+            conn.execute(
+                _leased_rows(sa.delete(_messages)), _lease_keys(m._lease for m in consumer.acked)
+            )
 
     def _end(self, conn: Connection, consumer: EmbeddedConsumer) -> None:
         """Write the acks of ``consumer`` and give back what it took ahead (uncounted);
         :meth:`_forget` it once that is committed."""
         self._write_acks(conn, consumer)
-        self._give_back(conn, list(consumer.ahead))
+        self._give_back(conn, [m._lease for m in consumer.ahead])
 
     def _forget(self, consumer: EmbeddedConsumer) -> None:
         """``consumer`` stopped, its end (see :meth:`_end`) committed."""
+        self._leased -= {m._lease for m in consumer.ahead}
         consumer.acked.clear()
         consumer.ahead.clear()
         consumer.open = False
@@ -590,35 +638,46 @@ class EmbeddedTransport(Transport):
     def _give_back(
         self,
         conn: Connection,
-        messages: Sequence[EmbeddedMessage],
+        leases: Collection[_Lease],
         delay: datetime.timedelta = _NO_DELAY,
+        *,
+        counted: bool = False,
         **values: Any,
     ) -> None:
-        """Make leased ``messages`` visible again after ``delay``, undoing the hand-out's
-        count and setting the other column ``values`` (any whose lease ran out are back
-        already)."""
-        if messages:
-            conn.execute(
-                _leased_rows(sa.update(_messages)).values(
-                    visible_at=_visible_after(conn, delay),
-                    lease_owner=None,
-                    delivery_count=_messages.c.delivery_count - 1,
-                    **values,
-                ),
-                _lease_keys(messages),
-            )
+        """Make the rows of ``leases`` visible again after ``delay``, undoing the
+        hand-out's count unless ``counted``, and setting the other column ``values`` (any
+        whose lease ran out are back already)."""
+        if not leases:
+            return
+        if not counted:
+            values["delivery_count"] = _messages.c.delivery_count - 1
+        conn.execute(
+            _leased_rows(sa.update(_messages)).values(
+                visible_at=_visible_after(conn, delay), lease_owner=None, **values
+            ),
+            _lease_keys(leases),
+        )
 
     def _update_leased(self, conn: Connection, message: EmbeddedMessage, **values: Any) -> None:
         result = conn.execute(
-            _leased_rows(sa.update(_messages)).values(**values), _lease_keys([message])[0]
+            _leased_rows(sa.update(_messages)).values(**values), _lease_keys([message._lease])[0]
         )
         if result.rowcount != 1:
-            raise _lease_lost(message)
+            raise self._lease_lost(message)
 
     def _delete_leased(self, conn: Connection, message: EmbeddedMessage) -> None:
-        result = conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys([message])[0])
+        result = conn.execute(_leased_rows(sa.delete(_messages)), _lease_keys([message._lease])[0])
         if result.rowcount != 1:
-            raise _lease_lost(message)
+            raise self._lease_lost(message)
+
+    def _lease_lost(self, message: EmbeddedMessage) -> TransientError:
+        """Forget the lease of ``message``, which ran out (another consumer's now, or the
+        message settled by one), and give the error its settling raises."""
+        self._leased.discard(message._lease)
+        return TransientError(
+            f"message {message.message_id!r} on {message.queue}: the lease ran out and the "
+            "message went back to the queue; it will be handed out again"
+        )
 
 
 #: A leased row as stored: the body as bytes and the headers as text whatever was
@@ -697,8 +756,8 @@ def _leased_rows(statement: Any) -> Any:
     )
 
 
-def _lease_keys(messages: Iterable[EmbeddedMessage]) -> list[dict[str, Any]]:
-    return [{"row_id": m._row_id, "token": m._token} for m in messages]
+def _lease_keys(leases: Iterable[_Lease]) -> list[dict[str, Any]]:
+    return [{"row_id": row_id, "token": token} for row_id, token in leases]
 
 
 def _delay(delay_seconds: float) -> datetime.timedelta:
@@ -758,13 +817,6 @@ def _unreadable_time(
     return visible_at > sa.literal(_LAST_TIME, Timestamp), shown
 
 
-def _lease_lost(message: EmbeddedMessage) -> TransientError:
-    return TransientError(
-        f"message {message.message_id!r} on {message.queue}: the lease ran out and the "
-        "message went back to the queue; it will be handed out again"
-    )
-
-
 def _too_big(error: sa.exc.DBAPIError) -> bool:
     """Whether ``error`` is SQLite refusing a value longer than a row may hold (by default
     1,000,000,000 bytes: ``SQLITE_MAX_LENGTH``)."""
@@ -785,6 +837,12 @@ def _unstorable(message_id: str, headers: Mapping[str, Any]) -> str | None:
         message_id.encode()
     except UnicodeEncodeError:
         return "its id is not text UTF-8 can write (it holds a lone surrogate)"
+    return _unstorable_headers(headers)
+
+
+def _unstorable_headers(headers: Mapping[str, Any]) -> str | None:
+    """Why the queues cannot keep ``headers`` (see :func:`_unstorable`), or ``None``:
+    values JSON has no words for, bytes or a set, say, and NaN or infinity."""
     try:
         json.dumps(headers, allow_nan=False)
     except (TypeError, ValueError) as error:
