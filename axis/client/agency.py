@@ -740,14 +740,19 @@ class AgencyClient:
             _giving_back(aside),
         ):
             for message in messages:
-                if self.seen.contains(message.message_id):
-                    message.ack()  # a repeat of something already handed over
-                    continue
                 hold = self.seen.hold(message.message_id)
                 if hold is None:
                     # A copy, or the message itself once the embedded queues' lease on it
                     # ran out: acknowledged, it would be lost should its holder die.
                     aside.append(message)
+                    continue
+                # Looked up once held, not before: its holder may settle it and let it go
+                # between the two.
+                if self.seen.contains(message.message_id):
+                    try:
+                        message.ack()  # a repeat of something already handed over
+                    finally:
+                        hold.release()
                     continue
                 self._holds[message.message_id] = hold
                 try:
@@ -804,8 +809,10 @@ class AgencyClient:
 
     def _release_holds(self) -> None:
         holds, self._holds = list(self._holds.values()), {}
-        for hold in holds:
-            hold.release()
+        # Every one, even when letting another go fails.
+        with contextlib.ExitStack() as releasing:
+            for hold in holds:
+                releasing.callback(hold.release)
 
     def _at_once(self, count: int) -> int:
         """``count`` messages, or fewer if that many at this side's size cap could take

@@ -36,6 +36,7 @@ import contextlib
 import datetime
 import fcntl
 import hashlib
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -50,6 +51,8 @@ FILE_NAME = ".axis-seen.sqlite"
 HELD_DIR = ".axis-held"
 KEEP_DAYS = 30
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Hold:
@@ -59,11 +62,23 @@ class Hold:
     descriptor: int
 
     def release(self) -> None:
+        """Let the message go. A lock file left behind is only logged: the message is
+        settled (or given back) by now, and a raised error would have the caller think that
+        failed and try again; the file is taken up by the next hold of the message."""
         # Removed while still locked: one who opened it meanwhile finds, once it has the
         # lock, that the path names another file or none, and starts again.
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        os.close(self.descriptor)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as error:
+            log.warning(
+                "%s: cannot remove this mark of a message handed over (%s); the message is "
+                "settled or given back all the same: remove the file, and let this account "
+                "write in its folder",
+                self.path,
+                error.strerror or error,
+            )
+        finally:
+            os.close(self.descriptor)
 
 
 class SeenMessages:
@@ -172,13 +187,14 @@ class SeenMessages:
                 descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
                 try:
                     fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    names = _names(path, descriptor)
                 except BlockingIOError:
                     os.close(descriptor)
                     return None
                 except BaseException:
                     os.close(descriptor)
                     raise
-                if _names(path, descriptor):
+                if names:
                     return Hold(path, descriptor)
                 os.close(descriptor)  # its holder removed it once done: not this one's
         except OSError as error:

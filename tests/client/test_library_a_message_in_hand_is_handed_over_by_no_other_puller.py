@@ -8,7 +8,10 @@ it is handed over again."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+import fcntl
+import logging
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from helpers.axis_home import AxisHome
 from router.conftest import BACKENDS
 
 from axis.client.agency import AgencyClient
-from axis.client.dedupe import FILE_NAME, SeenMessages
+from axis.client.dedupe import FILE_NAME, Hold, SeenMessages
 from axis.store.schema import queue_messages
 from axis.transport.base import Transport
 from axis.transport.topology import SUBMISSIONS
@@ -46,6 +49,21 @@ def run_out_the_leases(home: AxisHome) -> None:
                 visible_at=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
             )
         )
+
+
+class SettledByAnotherFirst(SeenMessages):
+    """A record whose next hold is taken only after another puller ran ``settle``: the
+    moment a puller that has just received a message is overtaken by one that settles it."""
+
+    def __init__(self, path: Path, settle: Callable[[], None]) -> None:
+        super().__init__(path)
+        self._settle: Callable[[], None] | None = settle
+
+    def hold(self, message_id: str) -> Hold | None:
+        settle, self._settle = self._settle, None
+        if settle is not None:
+            settle()
+        return super().hold(message_id)
 
 
 def test_a_message_held_through_one_record_is_held_by_no_other_until_released(tmp_path: Path):
@@ -106,3 +124,40 @@ def test_a_document_its_holder_gave_back_unsettled_is_handed_over_to_the_next_pu
 
     again.ack()
     assert axis_side.depth(SUBMISSIONS) == 1
+
+
+def test_a_hold_whose_file_cannot_be_removed_is_let_go_all_the_same_and_the_file_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    hold = SeenMessages(tmp_path / FILE_NAME).hold("m1")
+    assert hold is not None
+    locked = tmp_path / "locked"
+    hold.path.rename(locked)
+    hold.path.mkdir()  # what stands there now cannot be removed as a file
+    (hold.path / "something").touch()
+
+    with caplog.at_level(logging.WARNING, logger="axis.client"):
+        hold.release()
+
+    assert str(hold.path) in caplog.text
+    descriptor = os.open(locked, os.O_RDWR)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+    finally:
+        os.close(descriptor)
+
+
+@pytest.mark.parametrize("home", BACKENDS, indirect=True)
+def test_a_copy_its_holder_settles_just_before_another_puller_holds_it_is_a_repeat_there(
+    home: AxisHome, axis_side: Transport, pullers: tuple[AgencyClient, AgencyClient]
+):
+    first, second = pullers
+    signed = signed_document(home)
+    deliver(home, axis_side, signed, "district")
+    deliver(home, axis_side, signed, "district")  # the router published it again
+    working_on = next(first.receive(max_messages=1, wait=5))
+    # The second puller has the copy in hand, then the first settles the message.
+    second._seen = SettledByAnotherFirst(second.seen.path, working_on.ack)
+
+    assert list(second.receive(wait=1)) == []
+    assert axis_side.depth(SUBMISSIONS) == 1  # one 01
