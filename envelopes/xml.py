@@ -476,8 +476,12 @@ XML_SPACE = r"[ \t\n\r]"
 _QNAME_VALUE = re.compile(rf"{XML_SPACE}*+(?:(\s++)({NCNAME})?|({NCNAME})):{NCNAME}\s*$")
 _NCNAME_CHARS = re.compile(f"[{NCNAME_CHAR}]*")
 #: An unprefixed name (``Article``): as the value of ``xsi:type``, it names the default
-#: namespace in scope.
-_NCNAME_VALUE = re.compile(rf"\s*{NCNAME}\s*$")
+#: namespace in scope. Read the two ways :data:`_QNAME_VALUE` reads a value: stripped of
+#: any white space, and of XML's only (``\u1680Article`` is a name either way, ``\u1680``
+#: the second). Each strip is taken whole: were U+1680 given back one at a time for the
+#: name to read again, a long run of them that no name follows would cost quadratic time
+#: (1 MB of U+1680: about twenty minutes).
+_NCNAME_VALUE = re.compile(rf"\s*+{NCNAME}\s*$|{XML_SPACE}*+{NCNAME}\s*$")
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _XSI_TYPE = f"{{{XSI_NS}}}type"
 
