@@ -123,8 +123,10 @@ class StoredAnswer:
 class Found:
     """What the database holds of some submissions' very bytes."""
 
-    #: The digests stored: as a document, a status or rejected input.
-    digests: set[str]
+    #: The (claimed sender, digest) pairs stored: as a document, a status or rejected
+    #: input. The same bytes from another agency are not its repeat but a replay of
+    #: someone else's, and are answered as any spent message is.
+    stored: set[tuple[str, str]]
     #: Stored documents' answers, by their sender and digest.
     answers: dict[tuple[str, str], StoredAnswer]
 
@@ -434,7 +436,7 @@ class Router:
         except Exception as error:
             self._not_told(spent, error)
             return Lookup([], [])
-        committed = [s.message for s in submissions if s.digest in found.digests]
+        committed = [s.message for s in submissions if (s.reply_to, s.digest) in found.stored]
         return Lookup(committed, [], answers=found.answers)
 
     def _not_told(self, spent: Sequence[ReceivedMessage], error: object) -> None:
@@ -650,20 +652,21 @@ def _spent(message: ReceivedMessage) -> str:
 
 
 def _stored(conn: Connection, submissions: Sequence[Submission]) -> Found:
-    """Which of ``submissions`` have their very bytes stored: as a status, as rejected
-    input, or among the documents of the agency they claim to come from (the broker
-    login, else the ``sender`` header), a document with its stored answer. The DocumentId
-    header is not used: a sender's system may write it otherwise than the signed document
-    does, and a wrong hint must not hide a stored document. Without a usable sender, a
-    document cannot be found."""
+    """Which of ``submissions`` have their very bytes stored by the agency they claim to
+    come from (the broker login, else the ``sender`` header): as its status, as rejected
+    input claimed to be its, or among its documents, a document with its stored answer.
+    The DocumentId header is not used: a sender's system may write it otherwise than the
+    signed document does, and a wrong hint must not hide a stored document. Without a
+    usable sender, a document cannot be found."""
     digests = {s.digest for s in submissions}
     found = Found(set(), {})
-    for table in (status_events, quarantine):  # their digests are indexed
-        found.digests.update(
-            conn.execute(
-                sa.select(table.c.digest).where(among(conn, table.c.digest, digests))
-            ).scalars()
-        )
+    # Their digests are indexed; a sender may be missing from rejected input.
+    for sender, digest in (
+        (status_events.c.from_code, status_events.c.digest),
+        (quarantine.c.claimed_sender, quarantine.c.digest),
+    ):
+        pairs = conn.execute(sa.select(sender, digest).where(among(conn, digest, digests)))
+        found.stored.update((code or "", stored) for code, stored in pairs.tuples())
     senders = {s.reply_to for s in submissions if bindable(s.reply_to, documents.c.sender_code)}
     if senders:
         # The (sender_code, document_id) index: a scan of each sender's documents.
@@ -680,7 +683,7 @@ def _stored(conn: Connection, submissions: Sequence[Submission]) -> Found:
             )
         )
         for row in rows:
-            found.digests.add(row.digest)
+            found.stored.add((row.sender_code, row.digest))
             # None: withdrawn while a dead copy is requeued; a fresh one is built only by
             # deciding the repeat, so none goes out for it then.
             if row.answer is not None:

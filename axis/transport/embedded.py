@@ -30,7 +30,10 @@ How it works:
   the future (exact delays, up to the longest step of RabbitMQ's ladder, as there); a
   requeue gives the hand-out's count back, a retry keeps it; a message visible at once
   has a ``visible_at`` of 1970, before any clock's reading, so that a clock set back
-  does not hide it;
+  does not hide it. Only those: a delayed message, a retry, a delayed requeue and a
+  lease keep the ``visible_at`` they were given (then + delay), so after the clock is set
+  back N hours a message retried, or leased by a consumer that died, stays hidden N
+  hours longer than it was meant to;
 - a publish is committed to disk before it returns, as a broker confirms (on SQLite,
   with ``synchronous=FULL``: the database's other writes need not be);
 - an idle consumer polls every ``poll_seconds`` (bounded latency, little CPU when idle);
@@ -744,7 +747,11 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
 def _counted(delivery_count: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
     """``delivery_count`` with one more hand-out, up to the most the column holds: past
     that, PostgreSQL would refuse every take of the row, and with it of the messages
-    beside it (a client failing on a document for weeks hands it out that often)."""
+    beside it (a client failing on a document for weeks hands it out that often).
+
+    A requeue still gives back the hand-out it did not count, but only down to one below
+    the most: the next take counts again, so the count stays past any retry limit the
+    settings allow."""
     return sa.case((delivery_count < _MAX_DELIVERY_COUNT, delivery_count + 1), else_=delivery_count)
 
 
