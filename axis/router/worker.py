@@ -666,7 +666,7 @@ def _stored(conn: Connection, submissions: Sequence[Submission]) -> Found:
         (quarantine.c.claimed_sender, quarantine.c.digest),
     ):
         pairs = conn.execute(sa.select(sender, digest).where(among(conn, digest, digests)))
-        found.stored.update((code or "", stored) for code, stored in pairs.tuples())
+        found.stored.update((code or "", stored) for code, stored in pairs)
     senders = {s.reply_to for s in submissions if bindable(s.reply_to, documents.c.sender_code)}
     if senders:
         # The (sender_code, document_id) index: a scan of each sender's documents.
