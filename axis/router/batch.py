@@ -95,6 +95,13 @@ class DatabaseUnavailable(TransientError):
 
     reason = "database-unavailable"
 
+    @classmethod
+    def of(cls, error: sa.exc.DBAPIError) -> DatabaseUnavailable:
+        """The error naming what the driver said, ``error`` as its cause."""
+        unavailable = cls(f"the database is unavailable: {error.orig}")
+        unavailable.__cause__ = error
+        return unavailable
+
 
 @dataclass
 class Outcome:
@@ -273,7 +280,7 @@ class BatchProcessor:
             # the whole batch would go round again with it; the worker finds the message.
             raise
         except sa.exc.DBAPIError as error:
-            raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
+            raise DatabaseUnavailable.of(error) from error
         return staged, writer.outcome, decisions
 
 

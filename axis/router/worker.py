@@ -428,9 +428,7 @@ class Router:
             self._not_told(spent, error.orig)
             return Lookup([], [])
         except sa.exc.DBAPIError as error:
-            unavailable = DatabaseUnavailable(f"the database is unavailable: {error.orig}")
-            unavailable.__cause__ = error
-            return Lookup([], list(spent), unavailable)
+            return Lookup([], list(spent), DatabaseUnavailable.of(error))
         except (TransientError, *_THE_DATABASES_OWN) as error:
             return Lookup([], list(spent), error)
         except Exception as error:
@@ -640,7 +638,7 @@ class Router:
             heartbeat(self._engine, self.router_id, self.started_at)
             self._sweeper.run(orphan_seconds=orphan_seconds)
         except sa.exc.DBAPIError as error:
-            raise DatabaseUnavailable(f"the database is unavailable: {error.orig}") from error
+            raise DatabaseUnavailable.of(error) from error
 
 
 def _spent(message: ReceivedMessage) -> str:

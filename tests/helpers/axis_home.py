@@ -44,7 +44,14 @@ from axis.settings import Settings
 from axis.store.db import engine_for
 from axis.store.migrate import upgrade
 from axis.store.registry import Registry
-from axis.store.schema import dead_letters, deliveries, documents, routers, status_events
+from axis.store.schema import (
+    dead_letters,
+    deliveries,
+    documents,
+    quarantine,
+    routers,
+    status_events,
+)
 from axis.transport import open_transport
 from axis.transport.base import OutgoingMessage, ReceivedMessage, Transport
 from axis.transport.topology import DEAD_LETTERS, SUBMISSIONS, inbox
@@ -191,6 +198,16 @@ class AxisHome:
                 .union_all(sa.select(documents.c.id).where(documents.c.digest == digest))
             ).first()
         return found is not None
+
+    def refusals(self) -> list[tuple[str, str, str]]:
+        """(digest, reason, message) of everything quarantined, in the order refused."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(quarantine.c.digest, quarantine.c.reason, quarantine.c.message).order_by(
+                    quarantine.c.id
+                )
+            )
+            return [(row.digest, row.reason, row.message) for row in rows]
 
     def revisions_stored(self, document_id: str) -> list[str]:
         """DocumentIds of the revocations, updates and replacements of ``document_id``

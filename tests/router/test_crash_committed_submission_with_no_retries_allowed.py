@@ -30,8 +30,6 @@ from helpers.killing import KillPoint, run_killed
 
 from axis import protocol
 from axis.settings import Settings
-from axis.transport.base import OutgoingMessage
-from axis.transport.topology import SUBMISSIONS
 from router.crashes import submissions_left
 from router.test_crash_router_killed_with_a_status_in_its_batch import (
     outbox_rows,
@@ -72,18 +70,8 @@ def test_a_committed_submission_coming_back_after_a_kill_is_a_repeat_even_with_n
     settings = home.settings.replace(retry_limit=0)
     body = home.document(c["commune"], [c["district"]])
     document_id = document_id_of(body)
-    headers = protocol.submission_headers("document", c["commune"], document_id if named else "")
     with home.transport() as transport:
-        transport.publish(
-            [
-                OutgoingMessage(
-                    queue=SUBMISSIONS,
-                    body=body,
-                    message_id=protocol.new_submission_id(),
-                    headers=headers,
-                )
-            ]
-        )
+        home.submit(transport, body, sender=c["commune"], document_id=document_id if named else "")
 
     run_killed(kill, ["serve"], RouterProcess(settings).environment)
 

@@ -15,9 +15,6 @@ import pytest
 from helpers.axis_home import AxisHome, RouterProcess, dead_letters_kept, document_id_of
 from helpers.killing import KillPoint, run_killed
 
-from axis import protocol
-from axis.transport.base import OutgoingMessage
-from axis.transport.topology import SUBMISSIONS
 from router.batches import quarantined
 from router.crashes import submissions_left
 from router.test_crash_committed_submission_with_no_retries_allowed import route_again
@@ -27,23 +24,16 @@ pytestmark = pytest.mark.slow
 
 #: The router dies with the batch committed, its acknowledgement not sent.
 AFTER_THE_COMMIT = KillPoint("axis.router.batch:BatchProcessor.store", "after")
+
+
+def submit(home: AxisHome, body: bytes, *, sender: str, document_id: str = "") -> None:
+    """Put ``body`` on the submissions queue with the headers an agency's system set."""
+    with home.transport() as transport:
+        home.submit(transport, body, sender=sender, document_id=document_id)
+
+
 #: The router dies before the batch is committed.
 BEFORE_THE_COMMIT = KillPoint("axis.router.batch:BatchProcessor.store", "before")
-
-
-def publish(home: AxisHome, body: bytes, headers: dict[str, str]) -> None:
-    """Put ``body`` on the submissions queue with ``headers`` as an agency's system set them."""
-    with home.transport() as transport:
-        transport.publish(
-            [
-                OutgoingMessage(
-                    queue=SUBMISSIONS,
-                    body=body,
-                    message_id=protocol.new_submission_id(),
-                    headers=headers,
-                )
-            ]
-        )
 
 
 @pytest.mark.parametrize("home", ["embedded"], indirect=True)
@@ -53,7 +43,7 @@ def test_headers_no_database_can_hold_on_a_spent_submission_do_not_stop_the_rout
     c = home.codes
     settings = home.settings.replace(retry_limit=0)
     held = home.document(c["commune"], [c["district"]])
-    publish(home, held, protocol.submission_headers("document", "\ud800"))
+    submit(home, held, sender="\ud800")
     run_killed(BEFORE_THE_COMMIT, ["serve"], RouterProcess(settings).environment)
     behind = home.document(c["commune"], [c["district"]])
     with home.transport() as transport:
@@ -80,7 +70,7 @@ def test_a_committed_document_whose_document_id_header_names_another_is_a_repeat
     body = home.document(c["commune"], [c["district"]])
     document_id = document_id_of(body)
     # A document management system writing the identifier in its own capitals.
-    publish(home, body, protocol.submission_headers("document", c["commune"], document_id.lower()))
+    submit(home, body, sender=c["commune"], document_id=document_id.lower())
     run_killed(AFTER_THE_COMMIT, ["serve"], RouterProcess(settings).environment)
 
     route_again(home, settings, lambda: submissions_left(home) == 0, what="the repeat settled")
@@ -96,9 +86,9 @@ def test_a_document_id_header_no_database_can_hold_hides_no_committed_document(
     c = home.codes
     settings = home.settings.replace(retry_limit=0)
     plain = home.document(c["commune"], [c["district"]])
-    publish(home, plain, protocol.submission_headers("document", c["commune"]))
+    submit(home, plain, sender=c["commune"])
     odd = home.document(c["commune"], [c["district"]])
-    publish(home, odd, protocol.submission_headers("document", c["commune"], "\ud800"))
+    submit(home, odd, sender=c["commune"], document_id="\ud800")
     run_killed(AFTER_THE_COMMIT, ["serve"], RouterProcess(settings).environment)
 
     route_again(home, settings, lambda: submissions_left(home) == 0, what="the repeats settled")
@@ -143,7 +133,7 @@ def test_junk_whose_sender_header_no_database_can_hold_is_refused_and_the_router
     home: AxisHome,
 ) -> None:
     c = home.codes
-    publish(home, b"not an envelope", protocol.submission_headers("document", "000.00.31\x00"))
+    submit(home, b"not an envelope", sender="000.00.31\x00")
     behind = home.document(c["commune"], [c["district"]])
     with home.transport() as transport:
         home.submit(transport, behind, sender=c["commune"])

@@ -23,7 +23,6 @@ from helpers.axis_home import AxisHome, document_id_of, wait_for
 
 from axis.router import batch
 from axis.router.batch import BatchProcessor
-from axis.store.schema import quarantine
 from axis.transport.base import ReceivedMessage, Transport
 from axis.transport.topology import SUBMISSIONS
 from envelopes.model import BusinessType
@@ -43,17 +42,6 @@ def _taken(home: AxisHome, transport: Transport, body: bytes, sender: str) -> Re
 
 def _router(home: AxisHome, transport: Transport) -> BatchProcessor:
     return batch_processor(home, outbox_for(home, transport))
-
-
-def _refusals(home: AxisHome) -> list[tuple[str, str, str]]:
-    """(digest, reason, message) of everything quarantined."""
-    with home.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(quarantine.c.digest, quarantine.c.reason, quarantine.c.message).order_by(
-                quarantine.c.id
-            )
-        )
-        return [(row.digest, row.reason, row.message) for row in rows]
 
 
 @contextmanager
@@ -76,7 +64,7 @@ def _race(home: AxisHome, business: BusinessType) -> Iterator[dict[str, Any]]:
             "revision": _taken(home, transport, revision, sender),
         }
     assert home.revisions_stored(document_id) == [document_id_of(revocation)]
-    [(digest, reason, message)] = _refusals(home)
+    [(digest, reason, message)] = home.refusals()
     assert (digest, reason) == (hashlib.sha256(revision).hexdigest(), "already-revoked")
     assert message.startswith(
         f"{sender} cannot {business.name.lower()} {document_id}: it revoked it with "

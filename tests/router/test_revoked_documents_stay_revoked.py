@@ -9,25 +9,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-import sqlalchemy as sa
 from helpers.axis_home import AxisHome, document_id_of, drain
 
 from axis import protocol
-from axis.store.schema import quarantine
 from axis.transport.topology import inbox
 from envelopes.model import BusinessType
 from router.batches import one_batch
-
-
-def _refusals(home: AxisHome) -> list[tuple[str, str, str]]:
-    """(digest, reason, message) of everything quarantined."""
-    with home.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(quarantine.c.digest, quarantine.c.reason, quarantine.c.message).order_by(
-                quarantine.c.id
-            )
-        )
-        return [(row.digest, row.reason, row.message) for row in rows]
 
 
 def _digest(body: bytes) -> str:
@@ -65,7 +52,7 @@ def test_a_revoked_document_is_neither_revoked_updated_nor_replaced_again(
         if business == BusinessType.REVOKE
         else "Send the new text as a new document (BussinessDocType 0)"
     )
-    assert _refusals(home) == [
+    assert home.refusals() == [
         (
             _digest(again),
             "already-revoked",
@@ -88,7 +75,7 @@ def test_the_second_of_two_revocations_in_one_batch_is_refused(home: AxisHome) -
         one_batch(home, transport, [(first, sender, "document"), (second, sender, "document")])
 
     assert home.revisions_stored(document_id) == [document_id_of(first)]
-    assert [(digest, reason) for digest, reason, _ in _refusals(home)] == [
+    assert [(digest, reason) for digest, reason, _ in home.refusals()] == [
         (_digest(second), "already-revoked")
     ]
 
@@ -105,7 +92,7 @@ def test_a_revocation_sent_again_is_answered_as_a_repeat(home: AxisHome) -> None
         one_batch(home, transport, [(revocation, sender, "document")])
         answers = drain(transport, sender, count=3)
 
-    assert _refusals(home) == []
+    assert home.refusals() == []
     told = [protocol.InboxHeaders.from_mapping(m.headers) for m in answers]
     assert [(h.document_id, h.outcome, h.duplicate) for h in told] == [
         (document_id_of(original), "accepted", False),
